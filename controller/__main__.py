@@ -1,0 +1,61 @@
+"""charger-controller: run the cabinet described by a TOML config."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from controller.app import ControllerApp
+from controller.config import ConfigError, load_config
+
+
+def _print_event(kind: str, data: dict) -> None:
+    sys.stdout.write(json.dumps({"event": kind, **data}) + "\n")
+    sys.stdout.flush()
+
+
+async def _run(app: ControllerApp) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    await stop.wait()
+    await app.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="charger-controller", description=__doc__)
+    parser.add_argument("--config", required=True, help="cabinet TOML file")
+    parser.add_argument("--events-json", action="store_true", help="print events as JSON lines on stdout")
+    parser.add_argument("--can", metavar="INTERFACE:CHANNEL",
+                        help="put every CAN channel of the config on this one python-can bus")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"charger-controller: {exc}", file=sys.stderr)
+        return 2
+    override = None
+    if args.can:
+        interface, _, channel = args.can.partition(":")
+        if not interface or not channel:
+            print("charger-controller: --can needs INTERFACE:CHANNEL", file=sys.stderr)
+            return 2
+        override = (interface, channel)
+    app = ControllerApp(config, on_event=_print_event if args.events_json else None, can_override=override)
+    try:
+        asyncio.run(_run(app))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Wiring: builds transports, drivers, connectors and services from a cabinet config and runs them."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+from controller.config import CabinetConfig
+from controller.connector.connector import Connector
+from controller.evlink import EvLinkServer
+from controller.hw.can_bus import open_port
+from controller.hw.can_port import CanPort
+from controller.hw.io_board import IoBoard
+from controller.hw.power import PowerModuleGroup
+
+log = logging.getLogger(__name__)
+
+CONTROL_PERIOD_S = 0.02
+EventSink = Callable[[str, dict], None]
+
+
+class ControllerApp:
+    def __init__(self, config: CabinetConfig, *, on_event: EventSink | None = None,
+                 can_override: tuple[str, str] | None = None):
+        self.config = config
+        self._sinks: list[EventSink] = [on_event] if on_event else []
+        self.ports: dict[str, CanPort] = {}
+        self.connectors: list[Connector] = []
+        self.groups: dict[int, PowerModuleGroup] = {}
+        self.boards: dict[int, IoBoard] = {}
+        self.ev_links: dict[int, EvLinkServer] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._can_override = can_override
+        self.started_t: float | None = None
+
+    def subscribe(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def emit(self, kind: str, data: dict) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(kind, data)
+            except Exception:  # a bad observer must never stop the controller
+                log.exception("event sink failed for %s", kind)
+
+    def _port(self, name: str) -> CanPort:
+        if name not in self.ports:
+            cfg = self.config.can[name]
+            if self._can_override:
+                from dataclasses import replace
+                cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
+            self.ports[name] = open_port(name, cfg)
+        return self.ports[name]
+
+    def build(self) -> None:
+        cfg = self.config
+        for index, conn_cfg in enumerate(cfg.connectors):
+            group_cfg = cfg.group(conn_cfg.group)
+            holder: dict[str, Connector] = {}
+
+            def on_fault(code: str, detail: str, active: bool, _h=holder) -> None:
+                _h["c"].on_fault(code, detail, active)
+
+            def on_status(status, _h=holder) -> None:
+                _h["c"].on_io_status(status)
+
+            group = PowerModuleGroup(
+                self._port(cfg.power.can), cfg.power.vendor, group_cfg.addresses, index,
+                keepalive_s=cfg.power.keepalive_s, telemetry_period_s=cfg.power.telemetry_period_s,
+                silent_after_s=cfg.power.silent_after_s, on_fault=on_fault)
+            board = IoBoard(self._port(conn_cfg.io_can), conn_cfg.id,
+                            command_period_s=cfg.io_board.command_period_s,
+                            lost_after_s=cfg.io_board.lost_after_s, on_status=on_status, on_fault=on_fault)
+            connector = Connector(conn_cfg, cfg.charging, board, group, on_event=self.emit)
+            holder["c"] = connector
+            self.connectors.append(connector)
+            self.groups[conn_cfg.id] = group
+            self.boards[conn_cfg.id] = board
+            port = cfg.ev_link.base_port + index if cfg.ev_link.base_port else 0
+            self.ev_links[conn_cfg.id] = EvLinkServer(connector, cfg.ev_link.host, port, self.emit)
+
+    async def start(self) -> None:
+        if not self.connectors:
+            self.build()
+        loop = asyncio.get_running_loop()
+        for group in self.groups.values():
+            group.attach()
+        for board in self.boards.values():
+            board.attach()
+        for port in self.ports.values():
+            port.start(loop)
+        for cid, group in self.groups.items():
+            self._tasks.append(asyncio.create_task(group.run(), name=f"modules-{cid}"))
+        for cid, board in self.boards.items():
+            self._tasks.append(asyncio.create_task(board.run(), name=f"io-board-{cid}"))
+        self._tasks.append(asyncio.create_task(self._control(), name="control"))
+        for link in self.ev_links.values():
+            await link.start()
+        self.started_t = time.monotonic()
+        self.emit("started", {"connectors": [c.cfg.id for c in self.connectors]})
+
+    async def _control(self) -> None:
+        while True:
+            for connector in self.connectors:
+                try:
+                    connector.tick()
+                except Exception:
+                    log.exception("connector %d: control tick failed; cutting power", connector.cfg.id)
+                    connector.raise_fault("CONTROLLER_INTERNAL", "control tick failed")
+            await asyncio.sleep(CONTROL_PERIOD_S)
+
+    async def stop(self) -> None:
+        """Orderly stop: power off every connector, then stop tasks and transports."""
+        for connector in self.connectors:
+            connector._power_off_now()
+        await asyncio.sleep(0.05)
+        await self._halt()
+
+    async def crash(self) -> None:
+        """Stop dead, as a hung or killed process would: no more frames of any kind."""
+        await self._halt()
+
+    async def _halt(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for link in self.ev_links.values():
+            await link.close()
+        for port in self.ports.values():
+            port.close()

@@ -1,0 +1,160 @@
+"""Cabinet configuration: one TOML file loaded into frozen dataclasses."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from controller.config_loader import ConfigError, build
+
+__all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
+
+
+@dataclass(frozen=True)
+class CanChannelConfig:
+    interface: str
+    channel: str
+    bitrate: int = 500_000
+    options: dict = field(default_factory=dict)  # extra python-can keyword arguments
+
+    def check(self) -> None:
+        if self.bitrate <= 0:
+            raise ConfigError("bitrate", "must be positive")
+
+
+@dataclass(frozen=True)
+class ModuleGroupConfig:
+    name: str
+    addresses: tuple[int, ...]
+
+    def check(self) -> None:
+        if not self.addresses:
+            raise ValueError(f"group {self.name!r} has no modules")
+        if len(set(self.addresses)) != len(self.addresses):
+            raise ValueError(f"group {self.name!r} lists a module address twice")
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    vendor: str  # a name from controller.hw.power.VENDORS
+    can: str  # name of a [can.*] channel
+    groups: tuple[ModuleGroupConfig, ...]
+    keepalive_s: float = 1.0  # well inside the modules' own 10 s timeout
+    telemetry_period_s: float = 0.2
+    silent_after_s: float = 12.0  # longer than the modules' own shutdown timeout
+    ramp_up_a_per_s: float = 25.0
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    id: int
+    type: Literal["CCS1", "NACS"]
+    max_voltage_v: float
+    max_current_a: float
+    max_power_kw: float
+    group: str
+    io_can: str = "io"
+    energy_transfer_modes: tuple[str, ...] = ("DC_extended", "DC_core")
+    evse_id: str = ""
+
+    def check(self) -> None:
+        if not 1 <= self.id <= 15:
+            raise ValueError(f"connector id {self.id} out of range 1..15")
+        for name in ("max_voltage_v", "max_current_a", "max_power_kw"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"connectors.{name}", "must be positive")
+        allowed = {"DC_core", "DC_extended", "DC_combo_core", "DC_unique"}
+        unknown = set(self.energy_transfer_modes) - allowed
+        if unknown:
+            raise ValueError(f"unknown energy transfer modes {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class ChargingConfig:
+    """Limits and timers of the DC phases; defaults from PROTOCOL-FACTS sections 1-3."""
+    ramp_up_a_per_s: float = 25.0
+    cable_check_hold_s: float = 0.5
+    cable_check_timeout_s: float = 30.0
+    cable_check_max_current_a: float = 2.0
+    safe_voltage_v: float = 60.0
+    precharge_max_current_a: float = 2.0
+    precharge_timeout_s: float = 7.0
+    stop_current_threshold_a: float = 5.0
+    stop_timeout_s: float = 0.08  # C->B: contactors open within 100 ms
+    contactor_feedback_timeout_s: float = 0.5
+    auto_authorize: bool = True
+    emergency_f_hold_s: float = 0.3
+    welding_voltage_v: float = 60.0
+
+
+@dataclass(frozen=True)
+class IoBoardConfig:
+    command_period_s: float = 0.05
+    lost_after_s: float = 0.3
+
+
+@dataclass(frozen=True)
+class EvLinkConfig:
+    """Stand-in EV-session link (JSON lines over TCP) until the SECC lands."""
+    host: str = "127.0.0.1"
+    base_port: int = 0  # 0: ephemeral ports, announced in the controller's events
+
+
+@dataclass(frozen=True)
+class CabinetConfig:
+    name: str
+    can: dict  # name -> CanChannelConfig (converted in check)
+    power: PowerConfig
+    connectors: tuple[ConnectorConfig, ...]
+    charging: ChargingConfig = field(default_factory=ChargingConfig)
+    io_board: IoBoardConfig = field(default_factory=IoBoardConfig)
+    ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)
+    max_cabinet_power_kw: float = 0.0  # 0: no cabinet-wide cap
+
+    def check(self) -> None:
+        channels = {}
+        for name, table in self.can.items():
+            channels[name] = build(CanChannelConfig, table, f"can.{name}")
+        object.__setattr__(self, "can", channels)
+        if self.power.can not in channels:
+            raise ConfigError("power.can", f"no [can.{self.power.can}] channel")
+        groups = {g.name for g in self.power.groups}
+        seen_ids, used_groups = set(), set()
+        for i, conn in enumerate(self.connectors):
+            key = f"connectors[{i}]"
+            if conn.id in seen_ids:
+                raise ConfigError(f"{key}.id", f"connector id {conn.id} used twice")
+            if conn.group not in groups:
+                raise ConfigError(f"{key}.group", f"no module group named {conn.group!r}")
+            if conn.group in used_groups:
+                raise ConfigError(f"{key}.group", f"group {conn.group!r} already serves another connector")
+            if conn.io_can not in channels:
+                raise ConfigError(f"{key}.io_can", f"no [can.{conn.io_can}] channel")
+            seen_ids.add(conn.id)
+            used_groups.add(conn.group)
+        if not self.connectors:
+            raise ConfigError("connectors", "at least one connector is needed")
+        addresses = [a for g in self.power.groups for a in g.addresses]
+        if len(set(addresses)) != len(addresses):
+            raise ConfigError("power.groups", "a module address is in two groups")
+
+    def group(self, name: str) -> ModuleGroupConfig:
+        return next(g for g in self.power.groups if g.name == name)
+
+
+def parse_config(text: str, source: str = "<string>") -> CabinetConfig:
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, f"not valid TOML: {exc}") from None
+    return build(CabinetConfig, table, "")
+
+
+def load_config(path: str | Path) -> CabinetConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,332 @@
+"""One charging connector: the place that decides.
+
+The state machine (table.py) runs synchronously: CP changes and fault reports arrive from the CAN receive
+handlers and are acted on in the same call, so an emergency switches the modules off and opens the contactors
+before the handler returns. Slow phases (cable check, ramps, stopping) advance in `tick()`, called by the
+control task at a fixed period.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Protocol
+
+from transitions import Machine
+
+from controller.config import ChargingConfig, ConnectorConfig
+from controller.connector.control import ControlLoop
+from controller.connector.ev_side import EvSide
+from controller.connector.session import SessionRecord
+from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
+from controller.faults import CATALOGUE, Fault
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict], None]
+
+
+class IoBoardPort(Protocol):
+    online: bool
+    status: Any
+    def set_pwm(self, duty_pct: float) -> None: ...
+    def set_state_f(self, on: bool) -> None: ...
+    def close_contactors(self) -> None: ...
+    def open_contactors(self) -> None: ...
+    def set_lock(self, locked: bool) -> None: ...
+
+
+class ModuleGroupPort(Protocol):
+    capabilities: Any
+    output_voltage_v: float
+    output_current_a: float
+    is_on: bool
+    def set_output(self, voltage_v: float, current_a: float) -> None: ...
+    def switch_on(self) -> None: ...
+    def switch_off(self) -> None: ...
+    def emergency_off(self) -> None: ...
+
+
+class Connector(EvSide, ControlLoop):
+    def __init__(self, cfg: ConnectorConfig, charging: ChargingConfig, io: IoBoardPort,
+                 group: ModuleGroupPort, *, on_event: EventSink | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
+        self.cfg = cfg
+        self.charging = charging
+        self.io = io
+        self.group = group
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self._emit = on_event or (lambda kind, data: None)
+        self.enabled = True
+        self.active_faults: dict[str, Fault] = {}
+        self.fault_history: list[Fault] = []
+        self.session: SessionRecord | None = None
+        self.last_session: SessionRecord | None = None
+        self.authorized = False
+        self._cp_state = "INVALID"
+        self._state_f_requested = False
+        self._contactors_commanded = False
+        self._contactors_were_closed = False
+        self.state_entered_t = clock()
+        EvSide.__init__(self)
+        ControlLoop.__init__(self)
+        self.machine = Machine(
+            model=self, states=STATES, transitions=TRANSITIONS, initial="unavailable",
+            auto_transitions=False, ignore_invalid_triggers=True, after_state_change="_state_changed",
+            model_override=True,
+        )
+
+    # ---- conditions used by the table -------------------------------------------------------------
+    def can_offer_service(self) -> bool:
+        return self.enabled and bool(self.io.online) and not self.blocking_faults()
+
+    def cp_is_a(self) -> bool:
+        return self._cp_state == "A"
+
+    def cp_is_connected(self) -> bool:
+        return self._cp_state in ("B", "C")
+
+    def is_authorized(self) -> bool:
+        return self.authorized
+
+    def blocking_faults(self) -> list[Fault]:
+        return [f for f in self.active_faults.values() if f.severity in ("emergency", "error")]
+
+    @property
+    def cp_state(self) -> str:
+        return self._cp_state
+
+    # ---- state entry actions ------------------------------------------------------------------------
+    def _state_changed(self) -> None:
+        self.state_entered_t = self.clock()
+        log.info("connector %d: %s", self.cfg.id, self.state)
+        self._emit("phase", {"connector": self.cfg.id, "state": self.state, "t": self.wall_clock()})
+
+    def on_enter_unavailable(self) -> None:
+        self._power_off_now()
+        self.io.set_pwm(100.0 if not self.blocking_faults() else 0.0)
+
+    def on_enter_available(self) -> None:
+        self._power_off_now()
+        self._set_state_f(False)
+        self.io.set_pwm(100.0)
+        self.io.set_lock(False)
+        self.authorized = False
+        self._end_session("unplugged")
+
+    def on_enter_plugged(self) -> None:
+        self._set_state_f(False)
+        self.io.set_pwm(5.0)
+        self.authorized = self.charging.auto_authorize
+
+    def on_enter_negotiating(self) -> None:
+        self._start_session()
+        self.io.set_lock(True)
+
+    def on_enter_cable_check(self) -> None:
+        self.start_cable_check()
+
+    def on_enter_precharge(self) -> None:
+        self.start_precharge()
+
+    def on_enter_stopping(self) -> None:
+        self.begin_power_down()
+
+    def on_enter_error_shutdown(self) -> None:
+        self.begin_power_down()
+
+    def on_enter_session_end(self) -> None:
+        self._power_off_now()
+        self.io.set_lock(False)
+        reason = self.session.stop_reason if self.session and self.session.stop_reason else "ev_session_stop"
+        self._end_session(reason)
+
+    def on_enter_emergency(self) -> None:
+        self._power_off_now()
+        self._set_state_f(True)
+        self.io.set_lock(False)
+        codes = [f.code for f in self.blocking_faults()]
+        self._end_session("emergency:" + ",".join(codes) if codes else "emergency")
+
+    # ---- hardware actions -------------------------------------------------------------------------
+    def _power_off_now(self) -> None:
+        """Modules off, then contactors open: the emergency path, synchronous."""
+        self.group.emergency_off()
+        self._contactors_commanded = False
+        self.io.open_contactors()
+
+    def close_contactors(self) -> None:
+        self._contactors_commanded = True
+        self.io.close_contactors()
+
+    def open_contactors(self) -> None:
+        self._contactors_commanded = False
+        self.io.open_contactors()
+
+    def _set_state_f(self, on: bool) -> None:
+        self._state_f_requested = on
+        self.io.set_state_f(on)
+
+    # ---- sessions ----------------------------------------------------------------------------------
+    def _start_session(self) -> None:
+        self.session = SessionRecord(connector_id=self.cfg.id, start_t=self.wall_clock(), evcc_id=self.evcc_id)
+        self._emit("session_started", self.session.to_json())
+
+    def _end_session(self, reason: str) -> None:
+        session = self.session
+        if session is None:
+            return
+        session.end_t = self.wall_clock()
+        if not session.stop_reason:
+            session.stop_reason = reason
+        self.session = None
+        self.last_session = session
+        self.reset_ev_side()
+        self._emit("session_ended", session.to_json())
+
+    def note_stop_reason(self, reason: str) -> None:
+        if self.session is not None and not self.session.stop_reason:
+            self.session.stop_reason = reason
+
+    # ---- faults -------------------------------------------------------------------------------------
+    def on_fault(self, code: str, detail: str, active: bool) -> None:
+        """Driver callback; runs inside the CAN receive path for emergencies."""
+        if active:
+            self.raise_fault(code, detail)
+        else:
+            self.clear_fault(code)
+
+    def raise_fault(self, code: str, detail: str = "") -> None:
+        if code in self.active_faults:
+            return
+        fault = Fault(code=code, connector_id=self.cfg.id, detail=detail, t=self.wall_clock())
+        severity = fault.severity
+        if severity == "emergency":
+            self._power_off_now()
+            self._set_state_f(True)
+        self.active_faults[code] = fault
+        self.fault_history.append(fault)
+        del self.fault_history[:-200]
+        if self.session is not None and severity != "warning":
+            self.session.fault_codes.append(code)
+        log.warning("connector %d: fault %s (%s) %s", self.cfg.id, code, severity, detail)
+        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": severity,
+                             "detail": detail, "t": fault.t, "active": True})
+        if severity == "emergency":
+            self.emergency()
+        elif severity == "error":
+            self.note_stop_reason(f"error:{code}")
+            if self.state in SESSION_STATES or self.state in ("plugged", "session_end"):
+                self.error()
+            elif self.state == "available":
+                self.to_unavailable_checked()
+
+    def clear_fault(self, code: str) -> None:
+        fault = self.active_faults.pop(code, None)
+        if fault is None:
+            return
+        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": fault.severity,
+                             "detail": "", "t": self.wall_clock(), "active": False})
+
+    def clear_faults(self, kind: str) -> list[str]:
+        """Clear every active fault that clears by `kind` ("unplug" or "latched"); returns their codes."""
+        codes = [c for c, f in self.active_faults.items() if CATALOGUE[c].clears == kind]
+        for code in codes:
+            self.clear_fault(code)
+        return codes
+
+    def to_unavailable_checked(self) -> None:
+        if self.state == "available":
+            self.machine.set_state("unavailable")
+            self._state_changed()
+            self.on_enter_unavailable()
+
+    # ---- control pilot -------------------------------------------------------------------------------
+    def on_io_status(self, status: Any) -> None:
+        """I/O board callback; runs inside the CAN receive path."""
+        self._check_contactor_feedback(status)
+        cp = status.cp_state
+        previous, self._cp_state = self._cp_state, cp
+        if cp == previous:
+            return
+        if cp == "F" and self._state_f_requested:
+            return
+        if cp == "A":
+            self._on_unplug()
+        elif cp in ("B", "C"):
+            self.clear_fault("CP_STATE_F")
+            if self.state == "available":
+                self.cp_plugged()
+            elif self.state == "unavailable" and self.can_offer_service():
+                self.board_ready()
+            elif cp == "B" and previous in ("C", "D") and self.state == "charging":
+                self.note_stop_reason("ev_left_state_c")
+                self.cp_left_c()
+        elif cp == "D":
+            self.raise_fault("CP_STATE_D", "car asked for ventilation")
+        elif cp == "E":
+            self.raise_fault("CP_STATE_E", "CP at 0 V")
+        elif cp == "F":
+            self.raise_fault("CP_STATE_F", "CP at -12 V without request")
+        else:
+            self.raise_fault("CP_INVALID", f"CP high {status.cp_high_v} V")
+
+    def _on_unplug(self) -> None:
+        if self.state in POWERED_STATES and abs(self.group.output_current_a) > self.charging.stop_current_threshold_a:
+            self.raise_fault("UNPLUGGED_UNDER_LOAD", f"{self.group.output_current_a:.1f} A flowing")
+        self.clear_faults("unplug")
+        self.note_stop_reason("unplugged")
+        if self.state == "emergency":
+            self.try_recover()
+        else:
+            self._power_off_now()
+            self.cp_unplugged()
+
+    def _check_contactor_feedback(self, status: Any) -> None:
+        closed = status.dc_plus_closed and status.dc_minus_closed
+        if self._contactors_commanded and self._contactors_were_closed and not closed \
+                and self.state in POWERED_STATES:
+            self.raise_fault("CONTACTOR_OPENED", "feedback open while commanded closed")
+        self._contactors_were_closed = closed
+
+    def try_recover(self) -> None:
+        if self.state == "emergency" and not self.blocking_faults():
+            if self.clock() - self.state_entered_t >= self.charging.emergency_f_hold_s:
+                self._set_state_f(False)
+                self.recover()
+
+    # ---- technician and services -------------------------------------------------------------------
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+        if enabled:
+            self.enable()
+        else:
+            self.disable()
+
+    def clear_latched(self) -> list[str]:
+        codes = self.clear_faults("latched")
+        self.try_recover()
+        return codes
+
+    def authorize(self) -> None:
+        self.authorized = True
+
+    def request_stop(self, reason: str = "user_stop") -> bool:
+        """Ask the car to stop (EVSENotification StopCharging); forced after a timeout by the control loop."""
+        if self.state not in SESSION_STATES:
+            return False
+        self.note_stop_reason(reason)
+        self.stop_requested_t = self.clock()
+        return True
+
+    def snapshot(self) -> dict:
+        st = self.io.status
+        return {
+            "connector": self.cfg.id, "type": self.cfg.type, "state": self.state, "cp": self._cp_state,
+            "voltage_v": round(self.present_voltage(), 1), "current_a": round(self.group.output_current_a, 1),
+            "power_kw": round(self.present_voltage() * self.group.output_current_a / 1000.0, 2),
+            "soc": self.ev_soc, "contactors_closed": bool(st and st.dc_plus_closed and st.dc_minus_closed),
+            "modules_on": self.group.is_on,
+            "session": self.session.to_json() if self.session else None,
+            "faults": [f.code for f in self.active_faults.values()],
+        }

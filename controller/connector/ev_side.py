@@ -1,0 +1,170 @@
+"""The EV-session interface of a connector (see ev_session.py): one small method per request.
+
+Each method answers at once. A request that does not fit the current phase gets FAILED_SequenceError
+and raises EV_SEQUENCE_ERROR; a phase still running answers Ongoing and the car asks again.
+"""
+from __future__ import annotations
+
+from controller.connector.ev_session import (
+    Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, EvseNotification, EvseStatus,
+    EvseStatusCode, IsolationLevel, Processing, ResponseCode,
+)
+
+
+class EvSide:
+    def __init__(self) -> None:
+        self.reset_ev_side()
+
+    def reset_ev_side(self) -> None:
+        self.evcc_id = ""
+        self.ev_parameters: EvChargeParameters | None = None
+        self.ev_soc: float | None = None
+        self.last_ev_request_t: float | None = None
+        self.stop_requested_t: float | None = None
+        self.demand: CurrentDemand | None = None
+
+    # ---- the calls -----------------------------------------------------------------------------------
+    def ev_setup(self, evcc_id: str) -> Answer:
+        self._heard_from_ev()
+        self.evcc_id = evcc_id
+        if not self.ev_session_setup():
+            return self._sequence_error("SessionSetup")
+        return self._answer(evse_id=self.cfg.evse_id or f"US*EVSE*{self.cfg.id}",
+                            session_id=self.session.session_id if self.session else "")
+
+    def ev_authorization(self) -> Answer:
+        self._heard_from_ev()
+        if self.state == "negotiating":
+            self.ev_authorize()
+        if self.state != "authorizing":
+            return self._sequence_error("Authorization")
+        return self._answer(processing=Processing.FINISHED if self.authorized else Processing.ONGOING)
+
+    def ev_charge_parameter_discovery(self, ev: EvChargeParameters) -> Answer:
+        self._heard_from_ev()
+        if self.state not in ("authorizing", "parameter_discovery"):
+            return self._sequence_error("ChargeParameterDiscovery")
+        if self.state == "authorizing" and not self.ev_charge_parameters():
+            return self._sequence_error("ChargeParameterDiscovery (not authorized)")
+        self.ev_parameters = ev
+        self.ev_soc = ev.soc_percent
+        return self._answer(charge_parameters=self.evse_charge_parameters())
+
+    def ev_cable_check_request(self) -> Answer:
+        self._heard_from_ev()
+        if self.state == "parameter_discovery":
+            self.ev_cable_check()
+        if self.state != "cable_check":
+            return self._sequence_error("CableCheck")
+        done = self.cable_check_passed()
+        return self._answer(processing=Processing.FINISHED if done else Processing.ONGOING,
+                            isolation=IsolationLevel.VALID if done else IsolationLevel.INVALID)
+
+    def ev_precharge_request(self, target_voltage_v: float, target_current_a: float) -> Answer:
+        self._heard_from_ev()
+        if self.state == "cable_check" and not self.ev_precharge():
+            return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)
+        if self.state != "precharge":
+            return self._sequence_error("PreCharge")
+        if not self.apply_precharge(target_voltage_v, target_current_a):
+            return self._answer(code=ResponseCode.FAILED_WRONG_CHARGE_PARAMETER)
+        return self._answer()
+
+    def ev_power_delivery(self, start: bool) -> Answer:
+        self._heard_from_ev()
+        if start:
+            if not self.ev_power_delivery_start():
+                return self._sequence_error("PowerDelivery(start)")
+        elif self.state in ("charging", "precharge", "cable_check"):
+            self.note_stop_reason("user_stop" if self.stop_requested_t else "ev_stop")
+            self.ev_power_delivery_stop()
+        elif self.state not in ("stopping", "welding_detection", "error_shutdown", "session_end"):
+            return self._sequence_error("PowerDelivery(stop)")
+        return self._answer()
+
+    def ev_current_demand(self, demand: CurrentDemand) -> Answer:
+        self._heard_from_ev()
+        if self.state != "charging":
+            if self.state in ("stopping", "error_shutdown", "emergency"):
+                return self._answer()
+            return self._sequence_error("CurrentDemand")
+        if demand.soc_percent is not None:
+            self.ev_soc = demand.soc_percent
+        self.demand = demand
+        flags = self.apply_current_demand(demand)
+        return self._answer(**flags)
+
+    def ev_welding_detection(self) -> Answer:
+        self._heard_from_ev()
+        if self.state not in ("stopping", "welding_detection", "session_end", "error_shutdown"):
+            return self._sequence_error("WeldingDetection")
+        return self._answer()
+
+    def ev_stop_session(self) -> Answer:
+        self._heard_from_ev()
+        if self.state in ("session_end", "emergency", "error_shutdown"):
+            return self._answer()
+        if self.state in ("charging", "precharge", "cable_check"):
+            # SessionStop without PowerDelivery(stop): take the power down first
+            self.note_stop_reason("ev_stop")
+            self.ev_power_delivery_stop()
+        if self.state == "stopping":
+            self.finish_after_stop = True
+            return self._answer()
+        self.note_stop_reason("ev_stop")
+        if not self.ev_session_stop():
+            return self._sequence_error("SessionStop")
+        return self._answer()
+
+    # ---- answers -------------------------------------------------------------------------------------
+    def evse_charge_parameters(self) -> EvseChargeParameters:
+        caps = self.group.capabilities
+        return EvseChargeParameters(
+            max_voltage_v=min(self.cfg.max_voltage_v, caps.max_voltage_v),
+            max_current_a=min(self.cfg.max_current_a, caps.max_current_a),
+            max_power_w=self.power_limit_w(),
+            min_voltage_v=caps.min_voltage_v,
+            min_current_a=0.0,
+            current_regulation_tolerance_a=5.0,
+            peak_current_ripple_a=5.0,
+        )
+
+    def evse_status(self, isolation: IsolationLevel | None = None) -> EvseStatus:
+        notification = EvseNotification.NONE
+        if self.state == "emergency":
+            code = EvseStatusCode.EMERGENCY_SHUTDOWN
+            notification = EvseNotification.STOP_CHARGING
+        elif self.state == "error_shutdown" or self.stop_requested_t is not None:
+            code = EvseStatusCode.SHUTDOWN
+            notification = EvseNotification.STOP_CHARGING
+        elif self.state == "cable_check":
+            code = EvseStatusCode.ISOLATION_MONITORING_ACTIVE
+        elif self.state in ("unavailable",):
+            code = EvseStatusCode.NOT_READY
+        else:
+            code = EvseStatusCode.READY
+        if isolation is None:
+            isolation = IsolationLevel.VALID if self.state in ("precharge", "charging") else IsolationLevel.INVALID
+        return EvseStatus(code, notification, isolation)
+
+    def _answer(self, code: ResponseCode = ResponseCode.OK, isolation: IsolationLevel | None = None,
+                **values) -> Answer:
+        if self.state == "emergency" and code == ResponseCode.OK:
+            code = ResponseCode.FAILED
+        return Answer(code=code, status=self.evse_status(isolation),
+                      present_voltage_v=round(self.present_voltage(), 1),
+                      present_current_a=round(max(0.0, self.group.output_current_a), 1), **values)
+
+    def _sequence_error(self, request: str) -> Answer:
+        if self.state not in ("emergency", "error_shutdown", "session_end", "available", "unavailable"):
+            self.raise_fault("EV_SEQUENCE_ERROR", f"{request} in state {self.state}")
+        return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)
+
+    def _heard_from_ev(self) -> None:
+        self.last_ev_request_t = self.clock()
+
+    def present_voltage(self) -> float:
+        status = self.io.status
+        if status is not None:
+            return status.cable_voltage_v
+        return self.group.output_voltage_v

@@ -1,0 +1,34 @@
+"""The record of one charging session, kept by its connector."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class SessionRecord:
+    connector_id: int
+    start_t: float
+    evcc_id: str = ""
+    session_id: str = field(default_factory=lambda: f"{next(_ids):016X}")
+    end_t: float | None = None
+    energy_wh: float = 0.0
+    peak_w: float = 0.0
+    stop_reason: str = ""
+    fault_codes: list[str] = field(default_factory=list)
+    energy_source: str = "modules"
+
+    def add_power(self, voltage_v: float, current_a: float, dt: float) -> None:
+        power = max(0.0, voltage_v * current_a)
+        self.energy_wh += power * dt / 3600.0
+        self.peak_w = max(self.peak_w, power)
+
+    def to_json(self) -> dict:
+        return {
+            "session_id": self.session_id, "connector": self.connector_id, "evcc_id": self.evcc_id,
+            "start_t": self.start_t, "end_t": self.end_t, "energy_kwh": round(self.energy_wh / 1000.0, 4),
+            "peak_kw": round(self.peak_w / 1000.0, 2), "stop_reason": self.stop_reason,
+            "fault_codes": list(self.fault_codes), "energy_source": self.energy_source,
+        }

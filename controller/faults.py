@@ -1,0 +1,103 @@
+"""The fault catalogue: every fault the controller can raise, in one table.
+
+severity  "emergency": modules off, contactors open and CP to F at once, in the receive path.
+          "error":     stop through the protocol, ramp the current down, then open.
+          "warning":   recorded and shown; charging goes on.
+clears    "unplug":    cleared when the car is unplugged (CP A).
+          "latched":   stays until a technician clears it (console `clear`).
+          "auto":      cleared when the condition goes away (the driver reports it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["emergency", "error", "warning"]
+Clears = Literal["unplug", "latched", "auto"]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    code: str
+    severity: Severity
+    clears: Clears
+    text: str
+
+
+_TABLE: tuple[FaultSpec, ...] = (
+    # code                        severity     clears     sentence for the technician
+    FaultSpec("ESTOP_PRESSED", "emergency", "latched",
+              "The emergency stop button was pressed. Release it, check the cabinet, then clear the fault."),
+    FaultSpec("CP_STATE_E", "emergency", "unplug",
+              "The control pilot shows state E (short to earth or an EV error). Check the cable and the car inlet."),
+    FaultSpec("CP_STATE_F", "emergency", "unplug",
+              "The control pilot shows state F while the charger did not ask for it. Check the I/O board and the CP wiring."),
+    FaultSpec("CP_INVALID", "emergency", "unplug",
+              "The control pilot voltage is outside every IEC 61851 state. Check the CP wiring and the cable."),
+    FaultSpec("CP_STATE_D", "error", "unplug",
+              "The car asked for ventilation (state D), which this DC charger does not offer."),
+    FaultSpec("IO_BOARD_LOST", "emergency", "auto",
+              "No status from the I/O board for longer than allowed. Check the board's power and its CAN wiring."),
+    FaultSpec("IO_WATCHDOG_TRIPPED", "emergency", "auto",
+              "The I/O board lost the controller's heartbeat and opened the contactors by itself."),
+    FaultSpec("CONTACTOR_NOT_CLOSED", "error", "unplug",
+              "A DC contactor did not report closed after the command. Check the coil supply and the auxiliary contact."),
+    FaultSpec("CONTACTOR_WELDED", "emergency", "latched",
+              "A DC contactor still reports closed after the open command, or voltage stays on the cable: possible weld. Do not use until inspected."),
+    FaultSpec("CONTACTOR_OPENED", "emergency", "unplug",
+              "A DC contactor opened under load without a command."),
+    FaultSpec("MODULE_OVERVOLTAGE", "emergency", "latched",
+              "A power module reported output over-voltage. Check the module and the output wiring before clearing."),
+    FaultSpec("OUTPUT_OVERVOLTAGE", "emergency", "latched",
+              "The output voltage exceeded the negotiated maximum. Check the modules' voltage regulation."),
+    FaultSpec("MODULE_FAULT", "warning", "auto",
+              "A power module reported a fault and was taken out of the group; the others carry on."),
+    FaultSpec("MODULE_LOST", "warning", "auto",
+              "A power module stopped answering on CAN and was dropped from the group; the others carry on."),
+    FaultSpec("GROUP_CAPACITY_LOST", "error", "auto",
+              "The module group can no longer hold the requested output. Check the modules listed under `modules`."),
+    FaultSpec("GROUP_LOST", "emergency", "auto",
+              "No power module of this connector's group is healthy. Check module power and CAN wiring."),
+    FaultSpec("CABLE_CHECK_FAILED", "error", "unplug",
+              "The cable check did not reach or hold the test voltage. Check the modules and the cable."),
+    FaultSpec("ISOLATION_FAULT", "emergency", "unplug",
+              "Insulation resistance fell below the fault threshold. Check the cable and the car for an isolation fault."),
+    FaultSpec("PRECHARGE_FAILED", "error", "unplug",
+              "Precharge did not reach the car's battery voltage in time."),
+    FaultSpec("CONNECTOR_OVERTEMPERATURE", "error", "auto",
+              "A DC pin or the cable is too hot. Check the pins for wear and the cable cooling."),
+    FaultSpec("EV_TIMEOUT", "error", "unplug",
+              "The car stopped sending requests within the allowed time."),
+    FaultSpec("EV_SEQUENCE_ERROR", "error", "unplug",
+              "The car sent a request that is not allowed in the current phase."),
+    FaultSpec("EV_REQUEST_INVALID", "error", "unplug",
+              "The car asked for a voltage or current outside the negotiated limits."),
+    FaultSpec("CONTROLLER_INTERNAL", "emergency", "latched",
+              "The controller hit an internal error and cut the power. Collect the log and report it."),
+    FaultSpec("UNPLUGGED_UNDER_LOAD", "emergency", "unplug",
+              "The cable was unplugged (CP A) while energy was flowing."),
+)
+
+CATALOGUE: dict[str, FaultSpec] = {spec.code: spec for spec in _TABLE}
+
+
+def spec(code: str) -> FaultSpec:
+    """The catalogue entry for `code`; an unknown code is a programming error."""
+    return CATALOGUE[code]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One raised fault: the catalogue entry plus where and when."""
+    code: str
+    connector_id: int | None
+    detail: str
+    t: float
+
+    @property
+    def spec(self) -> FaultSpec:
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> Severity:
+        return self.spec.severity
