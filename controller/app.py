@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Callable
 
 from controller.config import CabinetConfig
@@ -45,13 +46,14 @@ class ControllerApp:
                 log.exception("event sink failed for %s", kind)
 
     def _port(self, name: str) -> CanPort:
-        if name not in self.ports:
-            cfg = self.config.can[name]
-            if self._can_override:
-                from dataclasses import replace
-                cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
-            self.ports[name] = open_port(name, cfg)
-        return self.ports[name]
+        """One port per physical bus: config names that share interface and channel share a port."""
+        cfg = self.config.can[name]
+        if self._can_override:
+            cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
+        key = f"{cfg.interface}:{cfg.channel}"
+        if key not in self.ports:
+            self.ports[key] = open_port(name, cfg)
+        return self.ports[key]
 
     def build(self) -> None:
         cfg = self.config

@@ -1,0 +1,45 @@
+"""Scenarios: what the car and the rig do, and how the session must end.
+
+Each scenario is a plan for the car, an optional fault injection once the car is charging, and the
+expected result. The runner (hil/runner.py) judges the end through what is on the wires and in the
+controller's events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+Injection = Callable[["object"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    expect_result: str  # "ok" or "fault"
+    expect_faults: tuple[str, ...] = ()
+    plan: dict = field(default_factory=dict)  # CarPlan overrides
+    inject_after_charging_s: float | None = None
+    inject: str | None = None  # name of a runner action
+    settle_s: float = 0.5  # how long to watch after the car is done
+    needs_inprocess: bool = False
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("dc-session", "plug, charge to the target SoC, stop, unplug", "ok"),
+    Scenario("user-stop", "the charger is asked to stop while charging; the car ends the session", "ok",
+             inject_after_charging_s=0.5, inject="user_stop", needs_inprocess=True),
+    Scenario("ev-stop", "the car stops charging before its target SoC", "ok",
+             plan={"stop_after_charging_s": 0.7}),
+    Scenario("estop", "the emergency stop is pressed while charging", "fault", ("ESTOP_PRESSED",),
+             inject_after_charging_s=0.5, inject="press_estop"),
+    Scenario("module-lost", "a power module dies while charging; the rest share the current", "ok",
+             ("MODULE_LOST",), inject_after_charging_s=0.3, inject="kill_module", settle_s=0.5),
+    Scenario("module-overvoltage", "a power module's output goes over-voltage while charging", "fault",
+             ("MODULE_OVERVOLTAGE",), inject_after_charging_s=0.5, inject="module_overvoltage"),
+    Scenario("heartbeat-lost", "the controller stops sending; the I/O board opens the contactors itself",
+             "fault", ("IO_WATCHDOG_TRIPPED",), inject_after_charging_s=0.5, inject="crash_controller",
+             settle_s=2.0),
+    Scenario("unplug-charging", "the cable is pulled out while charging", "fault", ("UNPLUGGED_UNDER_LOAD",),
+             plan={"unplug_after_charging_s": 0.5}),
+)}

@@ -1,0 +1,85 @@
+"""charger-hil: the hardware-in-the-loop rig.
+
+  charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
+  charger-hil rig --setup NAME [--can IF:CH] [--scenario NAME] [--report PATH]
+  charger-hil list
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from controller.config_loader import ConfigError
+from hil.progress import Progress, summary
+from hil.runner import judge, run_scenario
+from hil.scenarios import SCENARIOS
+from hil.setup import load_setup
+
+
+def _can(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    interface, _, channel = text.partition(":")
+    if not interface or not channel:
+        raise ConfigError("--can", "expected INTERFACE:CHANNEL, e.g. udp_multicast:239.74.163.2")
+    return interface, channel
+
+
+def _run(args, separate_process: bool) -> int:
+    scenario = SCENARIOS.get(args.scenario)
+    if scenario is None:
+        print(f"charger-hil: unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
+        return 2
+    setup = load_setup(args.setup)
+    progress = None if args.quiet else Progress()
+    report, problems = asyncio.run(run_scenario(
+        scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress))
+    if args.report:
+        with open(args.report, "w") as fh:
+            json.dump({**report, "problems": problems}, fh, indent=2)
+    print(summary(report, problems))
+    return 0 if not problems else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="charger-hil", description="hardware-in-the-loop rig")
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("run", "run a scenario against the controller"),
+                           ("rig", "run the rig and a scenario against a controller started separately")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--scenario", default="dc-session", help=", ".join(SCENARIOS))
+        p.add_argument("--setup", default="desk")
+        p.add_argument("--report", help="write the JSON report here")
+        p.add_argument("--can", help="put every CAN channel on this python-can bus (INTERFACE:CHANNEL)")
+        p.add_argument("--quiet", action="store_true", help="no live progress")
+        if name == "run":
+            p.add_argument("--separate-process", action="store_true",
+                           help="start charger-controller as a child process")
+    sub.add_parser("list", help="list scenarios and setups")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "list":
+            for s in SCENARIOS.values():
+                print(f"{s.name:<20} {s.description}")
+            return 0
+        if args.command == "run":
+            return _run(args, args.separate_process)
+        return _run_rig_only(args)
+    except ConfigError as exc:
+        print(f"charger-hil: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_rig_only(args) -> int:
+    print("charger-hil rig: not implemented yet", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""How the runner holds the controller under test: in this process, or as a separate process.
+
+Either way the runner learns what the controller did only from its events (the JSON lines that
+`charger-controller --events-json` prints) and from the wires.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Callable
+
+EventSink = Callable[[str, dict], None]
+
+
+class InProcessController:
+    """The controller app in the runner's event loop (python-can `virtual` works only like this)."""
+
+    def __init__(self, cabinet_config, can_override: tuple[str, str] | None, on_event: EventSink):
+        from controller.app import ControllerApp  # the firmware under test, not rig logic
+
+        self.app = ControllerApp(cabinet_config, on_event=on_event, can_override=can_override)
+        self.alive = False
+
+    async def start(self) -> None:
+        await self.app.start()
+        self.alive = True
+
+    async def crash(self) -> None:
+        self.alive = False
+        await self.app.crash()
+
+    async def stop(self) -> None:
+        if self.alive:
+            self.alive = False
+            await self.app.stop()
+
+    def request_stop(self, connector_id: int) -> bool:
+        connector = next(c for c in self.app.connectors if c.cfg.id == connector_id)
+        return connector.request_stop("user_stop")
+
+
+class SubprocessController:
+    """`charger-controller` as a child process; events arrive on its stdout."""
+
+    def __init__(self, cabinet_path: Path, can_override: tuple[str, str] | None, on_event: EventSink):
+        self.cabinet_path = cabinet_path
+        self.can_override = can_override
+        self.on_event = on_event
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None
+        self.alive = False
+
+    async def start(self) -> None:
+        argv = [sys.executable, "-m", "controller", "--config", str(self.cabinet_path), "--events-json"]
+        if self.can_override:
+            argv += ["--can", ":".join(self.can_override)]
+        self.proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._reader = asyncio.create_task(self._read_events())
+        self.alive = True
+
+    async def _read_events(self) -> None:
+        assert self.proc and self.proc.stdout
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            try:
+                event = json.loads(line)
+                kind = event.pop("event")
+            except (ValueError, KeyError, AttributeError):
+                continue
+            self.on_event(kind, event)
+
+    async def crash(self) -> None:
+        self.alive = False
+        if self.proc and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5.0)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self.alive = False
+        if self._reader:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    def request_stop(self, connector_id: int) -> bool:
+        raise RuntimeError("user-stop needs the service console of a separate controller (not available yet)")

@@ -1,0 +1,123 @@
+"""The rig: simulators for the I/O boards and power modules on the cabinet's CAN buses, the plant
+physics, and one simulated car per connector. It meets the controller only on the wires."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+import can
+
+from controller.config import CanChannelConfig
+from controller.hw.can_port import CanPort
+from hil.ev.battery import BatteryModel
+from hil.ev.car import SimulatedCar
+from hil.ev.link import EvLinkClient
+from hil.plant import ConnectorPlant, ModuleModel
+from hil.setup import RigSetup
+from hil.sim.io_board import IoBoardSim
+from hil.sim.power_modules import SIMULATORS
+
+
+def _open(cfg: CanChannelConfig, name: str) -> CanPort:
+    kwargs = dict(cfg.options)
+    if cfg.interface == "udp_multicast":
+        kwargs.setdefault("fd", False)
+    elif cfg.interface != "virtual":
+        kwargs.setdefault("bitrate", cfg.bitrate)
+    bus = can.Bus(interface=cfg.interface, channel=cfg.channel, **kwargs)
+    return CanPort(bus, f"rig-{name}", filter_own_echo=cfg.interface == "udp_multicast")
+
+
+class Rig:
+    def __init__(self, setup: RigSetup, can_override: tuple[str, str] | None = None,
+                 clock=time.monotonic):
+        self.setup = setup
+        self.cabinet = setup.cabinet_config
+        self.clock = clock
+        self._can_override = can_override
+        self.ports: dict[str, CanPort] = {}
+        self.plants: dict[int, ConnectorPlant] = {}
+        self.io_sims: dict[int, IoBoardSim] = {}
+        self.module_models: dict[int, list[ModuleModel]] = {}
+        self.module_sim = None
+        self._tasks: list[asyncio.Task] = []
+        self._build()
+
+    def port(self, name: str) -> CanPort:
+        cfg = self.cabinet.can[name]
+        if self._can_override:
+            cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
+        key = f"{cfg.interface}:{cfg.channel}"
+        if key not in self.ports:
+            self.ports[key] = _open(cfg, name)
+        return self.ports[key]
+
+    def _build(self) -> None:
+        m = self.setup.modules
+        all_models: list[ModuleModel] = []
+        for conn in self.cabinet.connectors:
+            models = [
+                ModuleModel(address=a, max_voltage_v=m.max_voltage_v, min_voltage_v=m.min_voltage_v,
+                            max_current_a=m.max_current_a, max_power_w=m.max_power_kw * 1000.0,
+                            slew_v_per_s=m.slew_v_per_s, comm_timeout_s=m.comm_timeout_s)
+                for a in self.cabinet.group(conn.group).addresses
+            ]
+            self.module_models[conn.id] = models
+            all_models.extend(models)
+            plant = ConnectorPlant(connector_id=conn.id, modules=models)
+            self.plants[conn.id] = plant
+            self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
+                                               clock=self.clock)
+        self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
+
+    def new_battery(self, soc: float | None = None) -> BatteryModel:
+        c = self.setup.car
+        return BatteryModel(
+            capacity_wh=c.capacity_kwh * 1000.0, soc_percent=c.initial_soc if soc is None else soc,
+            ocv_empty_v=c.ocv_empty_v, ocv_full_v=c.ocv_full_v,
+            internal_resistance_ohm=c.internal_resistance_ohm, max_voltage_v=c.max_voltage_v,
+            max_current_a=c.max_current_a, taper_start_percent=c.taper_start_soc)
+
+    def new_car(self, connector_id: int, host: str, port: int) -> SimulatedCar:
+        sim = self.io_sims[connector_id]
+        return SimulatedCar(self.plants[connector_id], self.new_battery(), EvLinkClient(host, port),
+                            cp_duty=lambda: sim.commanded_duty, clock=self.clock)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sim in self.io_sims.values():
+            sim.attach()
+        self.module_sim.attach()
+        for port in self.ports.values():
+            port.start(loop)
+        for cid, sim in self.io_sims.items():
+            self._tasks.append(asyncio.create_task(sim.run(), name=f"io-sim-{cid}"))
+        self._tasks.append(asyncio.create_task(self.module_sim.run(), name="module-sims"))
+        self._tasks.append(asyncio.create_task(self._physics(), name="physics"))
+
+    async def _physics(self) -> None:
+        last = self.clock()
+        while True:
+            await asyncio.sleep(self.setup.tick_s)
+            now = self.clock()
+            dt, last = min(0.1, now - last), now
+            for plant in self.plants.values():
+                plant.step(dt)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for port in self.ports.values():
+            port.close()
+
+    # ---- what a bus observer sees ------------------------------------------------------------------
+    def final_state(self, connector_id: int) -> dict:
+        plant = self.plants[connector_id]
+        return {
+            "contactors_closed": plant.dc_plus_closed or plant.dc_minus_closed,
+            "modules_on": any(m.on for m in self.module_models[connector_id]),
+            "output_current_a": round(plant.output_current_a, 2),
+        }

@@ -1,0 +1,187 @@
+"""Runs a scenario: the rig, the controller under test, a car per connector; writes the report."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+
+from hil.controller_handle import InProcessController, SubprocessController
+from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
+from hil.rig import Rig
+from hil.scenarios import SCENARIOS, Scenario
+from hil.setup import RigSetup, cabinet_path
+
+START_TIMEOUT_S = 10.0
+SESSION_TIMEOUT_S = 120.0
+
+
+@dataclass
+class RunState:
+    """What the runner has seen so far; the progress display and the report read it."""
+    t0: float
+    phases: list[dict] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)
+    sessions: dict[int, dict] = field(default_factory=dict)
+    states: dict[int, str] = field(default_factory=dict)
+    ev_links: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def on_event(self, kind: str, data: dict) -> None:
+        t = round(time.time() - self.t0, 3)
+        if kind == "phase":
+            self.states[data["connector"]] = data["state"]
+            self.phases.append({"name": data["state"], "connector": data["connector"], "t": t})
+        elif kind == "fault" and data.get("active"):
+            self.faults.append({"code": data["code"], "severity": data["severity"],
+                                "connector": data.get("connector"), "t": t, "source": "controller"})
+        elif kind == "session_ended":
+            self.sessions[data["connector"]] = data
+        elif kind == "ev_link":
+            self.ev_links[data["connector"]] = (data["host"], data["port"])
+
+    def rig_fault(self, code: str, connector: int) -> None:
+        if not any(f["code"] == code and f["connector"] == connector for f in self.faults):
+            self.faults.append({"code": code, "severity": "emergency", "connector": connector,
+                                "t": round(time.time() - self.t0, 3), "source": "rig"})
+
+
+async def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
+                 can_override: tuple[str, str] | None = None, progress=None):
+        self.scenario = scenario
+        self.setup = setup
+        self.state = RunState(t0=time.time())
+        self.rig = Rig(setup, can_override)
+        if separate_process:
+            self.controller = SubprocessController(cabinet_path(setup.name), can_override, self.state.on_event)
+        else:
+            self.controller = InProcessController(setup.cabinet_config, can_override, self.state.on_event)
+        self.cars: dict[int, SimulatedCar] = {}
+        self.progress = progress
+
+    async def run(self) -> dict:
+        await self.rig.start()
+        try:
+            await self.controller.start()
+            ids = [c.id for c in self.setup.cabinet_config.connectors]
+            await _wait_for(lambda: all(self.state.states.get(i) == "available" for i in ids)
+                            and all(i in self.state.ev_links for i in ids), START_TIMEOUT_S,
+                            "every connector available")
+            outcomes = await self._drive(ids)
+        finally:
+            await self.controller.stop()
+            await self.rig.stop()
+        return self._report(outcomes)
+
+    async def _drive(self, ids: list[int]) -> dict[int, CarOutcome]:
+        plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
+        tasks = {}
+        for cid in ids:
+            host, port = self.state.ev_links[cid]
+            car = self.rig.new_car(cid, host, port)
+            self.cars[cid] = car
+            car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
+            tasks[cid] = asyncio.create_task(car.run(car_plan))
+        watchers = [asyncio.create_task(self._watch_board(cid)) for cid in ids]
+        if self.scenario.inject:
+            watchers.append(asyncio.create_task(self._inject(ids[0])))
+        if self.progress:
+            watchers.append(asyncio.create_task(self.progress.follow(self)))
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*tasks.values()), SESSION_TIMEOUT_S)
+            await asyncio.sleep(self.scenario.settle_s)
+            for cid in ids:
+                if self.rig.plants[cid].ev_cp_state != "A":
+                    self.cars[cid].unplug()
+            await asyncio.sleep(0.5)
+        finally:
+            for w in watchers:
+                w.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        return dict(zip(tasks.keys(), done))
+
+    async def _watch_board(self, cid: int) -> None:
+        sim = self.rig.io_sims[cid]
+        while True:
+            if sim.watchdog_tripped:
+                self.state.rig_fault("IO_WATCHDOG_TRIPPED", cid)
+            await asyncio.sleep(0.02)
+
+    async def _inject(self, cid: int) -> None:
+        car = self.cars[cid]
+        await _wait_for(lambda: car.charging_started_t is not None, SESSION_TIMEOUT_S, "charging")
+        await asyncio.sleep(self.scenario.inject_after_charging_s or 0.0)
+        action = self.scenario.inject
+        if action == "user_stop":
+            self.controller.request_stop(cid)
+        elif action == "press_estop":
+            self.rig.io_sims[cid].press_estop()
+        elif action == "kill_module":
+            module = self.rig.module_models[cid][0]
+            module.silent = True
+            module.on = False
+        elif action == "module_overvoltage":
+            self.rig.module_models[cid][0].overvoltage = True
+        elif action == "crash_controller":
+            await self.controller.crash()
+        else:
+            raise ValueError(f"unknown injection {action!r}")
+
+    def _report(self, outcomes: dict[int, CarOutcome]) -> dict:
+        per_connector = []
+        for cid, outcome in outcomes.items():
+            session = self.state.sessions.get(cid, {})
+            final = {"state": self.state.states.get(cid, "unknown") if self.controller.alive
+                     else "controller_stopped", **self.rig.final_state(cid)}
+            per_connector.append({
+                "connector": cid, "car": {"ok": outcome.ok, "reason": outcome.reason,
+                                          "soc": round(self.cars[cid].battery.soc_percent, 1)},
+                "energy_kwh": session.get("energy_kwh", 0.0), "peak_kw": session.get("peak_kw", 0.0),
+                "stop_reason": session.get("stop_reason", ""),
+                "rig_energy_kwh": round(self.rig.plants[cid].energy_wh / 1000.0, 4), "final": final,
+            })
+        blocking = [f for f in self.state.faults if f["severity"] != "warning"]
+        first = per_connector[0]
+        return {
+            "scenario": self.scenario.name, "setup": self.setup.name,
+            "result": "fault" if blocking else ("ok" if all(o.ok for o in outcomes.values()) else "failed"),
+            "energy_kwh": round(sum(c["energy_kwh"] for c in per_connector), 4),
+            "peak_kw": max(c["peak_kw"] for c in per_connector),
+            "phases": [p for p in self.state.phases],
+            "faults": self.state.faults,
+            "final": first["final"],
+            "connectors": per_connector,
+        }
+
+
+def judge(scenario: Scenario, report: dict) -> list[str]:
+    """Why the run did not end as the scenario says it should (empty: it did)."""
+    problems = []
+    if report["result"] != scenario.expect_result:
+        problems.append(f"result {report['result']!r}, expected {scenario.expect_result!r}")
+    codes = {f["code"] for f in report["faults"]}
+    for code in scenario.expect_faults:
+        if code not in codes:
+            problems.append(f"fault {code} was not raised")
+    for conn in report["connectors"]:
+        final = conn["final"]
+        if final["contactors_closed"] or final["modules_on"] or final["output_current_a"] > 1.0:
+            problems.append(f"connector {conn['connector']} not safe at the end: {final}")
+    if scenario.expect_result == "ok":
+        for conn in report["connectors"]:
+            if conn["energy_kwh"] <= 0.0:
+                problems.append(f"connector {conn['connector']} delivered no energy")
+    return problems
+
+
+async def run_scenario(name: str, setup: RigSetup, **kwargs) -> tuple[dict, list[str]]:
+    scenario = SCENARIOS[name]
+    report = await ScenarioRun(scenario, setup, **kwargs).run()
+    return report, judge(scenario, report)
