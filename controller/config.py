@@ -81,7 +81,7 @@ class ChargingConfig:
     precharge_max_current_a: float = 2.0
     precharge_timeout_s: float = 7.0
     stop_current_threshold_a: float = 5.0
-    stop_timeout_s: float = 0.08  # C->B: contactors open within 100 ms
+    stop_timeout_s: float = 0.06  # C->B: contactors open within 100 ms, control period included
     contactor_feedback_timeout_s: float = 0.5
     auto_authorize: bool = True
     emergency_f_hold_s: float = 0.3

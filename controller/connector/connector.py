@@ -73,7 +73,6 @@ class Connector(EvSide, ControlLoop):
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="unavailable",
             auto_transitions=False, ignore_invalid_triggers=True, after_state_change="_state_changed",
-            model_override=True,
         )
 
     # ---- conditions used by the table -------------------------------------------------------------
@@ -280,7 +279,8 @@ class Connector(EvSide, ControlLoop):
             self.try_recover()
         else:
             self._power_off_now()
-            self.cp_unplugged()
+            if self.may_cp_unplugged():
+                self.cp_unplugged()
 
     def _check_contactor_feedback(self, status: Any) -> None:
         closed = status.dc_plus_closed and status.dc_minus_closed

@@ -1,0 +1,224 @@
+"""The connector's transition table and IEC 61851 rules, driven with fake drivers."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from controller.config import ChargingConfig, ConnectorConfig
+from controller.connector.connector import Connector
+from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
+from controller.connector.table import STATES, TRANSITIONS
+from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def make(**charging):
+    board, group, clock = FakeBoard(), FakeGroup(), FakeClock()
+    events = []
+    cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A")
+    conn = Connector(cfg, ChargingConfig(**charging), board, group, clock=clock, wall_clock=clock,
+                     on_event=lambda k, d: events.append((k, d)))
+    return conn, board, group, clock, events
+
+
+def cp(conn, board, state, **kw):
+    board.status = replace(board.status, cp_state=state, **kw)
+    conn.on_io_status(board.status)
+
+
+def settle(conn, board, group, clock, steps=5, dt=0.02):
+    for _ in range(steps):
+        board.apply_contactors()
+        conn.on_io_status(board.status)
+        clock.advance(dt)
+        conn.tick()
+
+
+def to_charging(conn, board, group, clock):
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.state == "available"
+    cp(conn, board, "B")
+    assert conn.state == "plugged" and board.pwm == 5.0
+    assert conn.ev_setup("abc").code == ResponseCode.OK
+    assert conn.ev_authorization().processing.value == "Finished"
+    ans = conn.ev_charge_parameter_discovery(EvChargeParameters(max_voltage_v=420, max_current_a=150))
+    assert ans.charge_parameters.max_current_a == 200
+    cp(conn, board, "C")
+    assert conn.ev_cable_check_request().processing.value == "Ongoing"
+    assert conn.state == "cable_check"
+    settle(conn, board, group, clock)  # contactors close
+    assert board.contactors_cmd and group.is_on
+    v_test = group.setpoint[0]
+    assert v_test == 470.0  # min(500, EV max + 50, EVSE max)
+    assert group.setpoint[1] == 2.0
+    board.status = replace(board.status, cable_voltage_v=v_test)
+    settle(conn, board, group, clock, steps=30)  # hold
+    assert not group.is_on
+    board.status = replace(board.status, cable_voltage_v=10.0)
+    settle(conn, board, group, clock)
+    assert conn.ev_cable_check_request().processing.value == "Finished"
+    ans = conn.ev_precharge_request(380.0, 10.0)
+    assert ans.code == ResponseCode.OK and conn.state == "precharge"
+    assert group.setpoint == (380.0, 2.0) and group.is_on
+    assert conn.ev_power_delivery(True).code == ResponseCode.OK
+    assert conn.state == "charging"
+
+
+def test_table_names_only_known_states():
+    for t in TRANSITIONS:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for s in sources:
+            assert s == "*" or s in STATES, t
+        assert t["dest"] in STATES
+
+
+def test_full_session_and_ramp():
+    conn, board, group, clock, events = make(ramp_up_a_per_s=100.0)
+    to_charging(conn, board, group, clock)
+    ans = conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=150, soc_percent=40))
+    assert ans.code == ResponseCode.OK
+    clock.advance(0.1)
+    conn.tick()
+    assert group.setpoint[1] == pytest.approx(10.0, abs=0.5)  # 100 A/s for 0.1 s
+    for _ in range(30):
+        clock.advance(0.1)
+        conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=150))
+        conn.tick()
+    assert group.setpoint[1] == pytest.approx(150.0)
+    # down is immediate
+    conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=20))
+    assert group.setpoint[1] == 20.0
+    assert conn.ev_power_delivery(False).code == ResponseCode.OK
+    assert conn.state == "stopping"
+    settle(conn, board, group, clock)
+    assert conn.state == "welding_detection" and not board.contactors_cmd and not group.is_on
+    assert conn.ev_stop_session().code == ResponseCode.OK
+    assert conn.state == "session_end"
+    cp(conn, board, "A")
+    assert conn.state == "available"
+    ended = [d for k, d in events if k == "session_ended"]
+    assert ended and ended[0]["stop_reason"] == "ev_stop"
+
+
+def test_power_limit_clamps_current():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    ans = conn.ev_current_demand(CurrentDemand(target_voltage_v=500, target_current_a=200))
+    assert ans.power_limit_reached and ans.voltage_limit_reached  # 60 kW at the EV max of 420 V
+    for _ in range(100):
+        clock.advance(0.1)
+        conn.ev_current_demand(CurrentDemand(target_voltage_v=500, target_current_a=200))
+        conn.tick()
+    assert group.setpoint == (420.0, pytest.approx(60_000 / 420))
+
+
+def test_c_to_b_opens_contactors_within_100ms():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    board.apply_contactors()
+    conn.on_io_status(board.status)
+    group.output_current_a = 100.0
+    cp(conn, board, "B")
+    assert conn.state == "stopping"
+    assert group.setpoint[1] == 0.0  # current down first
+    for _ in range(4):  # current never falls in this fake: the timeout must still open in time
+        clock.advance(0.02)
+        conn.tick()
+    assert not board.contactors_cmd
+    assert ("off",) in group.log
+
+
+@pytest.mark.parametrize("code_state,fault", [("E", "CP_STATE_E"), ("F", "CP_STATE_F"), ("INVALID", "CP_INVALID")])
+def test_cp_error_states_are_emergencies(code_state, fault):
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    group.log.clear()
+    board.log.clear()
+    cp(conn, board, code_state)
+    assert conn.state == "emergency"
+    assert fault in conn.active_faults
+    # power cut in the same call: modules first, then contactors, CP to F
+    assert group.log[0] == ("emergency_off",)
+    assert ("open",) in board.log and ("state_f", True) in board.log
+
+
+def test_state_d_refused_for_dc():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    cp(conn, board, "D")
+    assert conn.state == "error_shutdown"
+    assert "CP_STATE_D" in conn.active_faults
+
+
+def test_unplug_in_every_state_leaves_power_off():
+    for stop_at in ("plugged", "negotiating", "cable_check", "charging"):
+        conn, board, group, clock, _ = make()
+        conn.on_io_status(board.status)
+        conn.tick()
+        cp(conn, board, "B")
+        if stop_at != "plugged":
+            conn.ev_setup("x")
+        if stop_at in ("cable_check", "charging"):
+            conn.ev_authorization()
+            conn.ev_charge_parameter_discovery(EvChargeParameters(max_voltage_v=420, max_current_a=150))
+            conn.ev_cable_check_request()
+        if stop_at == "charging":
+            conn.machine.set_state("charging")
+        group.output_current_a = 50.0 if stop_at == "charging" else 0.0
+        cp(conn, board, "A")
+        assert not board.contactors_cmd and not group.is_on
+        if stop_at == "charging":
+            assert "UNPLUGGED_UNDER_LOAD" not in conn.active_faults  # cleared by the unplug itself
+            assert any(f.code == "UNPLUGGED_UNDER_LOAD" for f in conn.fault_history)
+        settle(conn, board, group, clock, steps=20)  # CP F is held a moment after an emergency
+        assert conn.state == "available", stop_at
+
+
+def test_sequence_error_is_refused():
+    conn, board, group, clock, _ = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    conn.ev_setup("x")
+    ans = conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=10))
+    assert ans.code == ResponseCode.FAILED_SEQUENCE_ERROR
+    assert conn.state == "error_shutdown"
+
+
+def test_latched_emergency_needs_clear():
+    conn, board, group, clock, _ = make(emergency_f_hold_s=0.1)
+    to_charging(conn, board, group, clock)
+    conn.on_fault("ESTOP_PRESSED", "button", True)
+    assert conn.state == "emergency"
+    conn.on_fault("ESTOP_PRESSED", "", False)  # released: still latched in the catalogue? it clears by driver
+    cp(conn, board, "A")
+    settle(conn, board, group, clock, steps=10)
+    assert conn.state == "available"
+
+
+def test_latched_fault_survives_unplug_until_cleared():
+    conn, board, group, clock, _ = make(emergency_f_hold_s=0.1)
+    to_charging(conn, board, group, clock)
+    conn.raise_fault("MODULE_OVERVOLTAGE", "module 1")
+    cp(conn, board, "A")
+    settle(conn, board, group, clock, steps=10)
+    assert conn.state == "emergency"
+    assert conn.clear_latched() == ["MODULE_OVERVOLTAGE"]
+    settle(conn, board, group, clock, steps=10)
+    assert conn.state == "available"
+
+
+def test_user_stop_asks_car_then_times_out():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    assert conn.request_stop()
+    ans = conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=10))
+    assert ans.status.notification.value == "StopCharging"
+    for _ in range(300):  # the car ignores it
+        conn.ev_current_demand(CurrentDemand(target_voltage_v=400, target_current_a=10))
+        settle(conn, board, group, clock, steps=1)
+    assert conn.state in ("error_shutdown", "session_end")
+    assert "EV_TIMEOUT" in conn.active_faults
