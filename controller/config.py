@@ -63,7 +63,7 @@ class ConnectorConfig:
             raise ValueError(f"connector id {self.id} out of range 1..15")
         for name in ("max_voltage_v", "max_current_a", "max_power_kw"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"connectors.{name}", "must be positive")
+                raise ConfigError(name, "must be positive")
         allowed = {"DC_core", "DC_extended", "DC_combo_core", "DC_unique"}
         unknown = set(self.energy_transfer_modes) - allowed
         if unknown:

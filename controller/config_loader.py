@@ -37,8 +37,8 @@ def build(cls: type, table: Any, path: str) -> Any:
     if check is not None:
         try:
             check()
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            raise ConfigError(_join(path, exc.key), exc.reason) from None
         except ValueError as exc:
             raise ConfigError(path or "<root>", str(exc)) from None
     return obj
@@ -65,7 +65,7 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(key, f"expected a list, got {type(value).__name__}")
         return tuple(_convert(item, v, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
+    if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected a table, got {type(value).__name__}")
         return dict(value)
