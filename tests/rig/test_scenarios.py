@@ -1,0 +1,82 @@
+"""Whole charging sessions through the wires: every scenario on the desk setup, and the NEVI cabinet.
+
+The checks are what a user sees: the report's result and fault codes, and the end state observed on
+the bus (contactors open, modules off, no current).
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hil.runner import run_scenario
+from hil.scenarios import SCENARIOS
+from hil.setup import load_setup
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
+
+
+def _run(name: str, setup: str = "desk", **kwargs) -> dict:
+    report, problems = asyncio.run(run_scenario(name, load_setup(setup), **kwargs))
+    assert not problems, (problems, report)
+    return report
+
+
+def _safe(report: dict) -> None:
+    for conn in report["connectors"]:
+        final = conn["final"]
+        assert final["contactors_closed"] is False
+        assert final["modules_on"] is False
+        assert final["output_current_a"] < 1.0
+
+
+def test_dc_session_charges_to_target_soc():
+    report = _run("dc-session")
+    assert report["result"] == "ok" and report["faults"] == []
+    conn = report["connectors"][0]
+    assert conn["car"]["soc"] >= 80.0 and conn["car"]["reason"] == "target_soc"
+    assert conn["stop_reason"] == "ev_stop"
+    # the controller's energy figure (module telemetry) agrees with the plant's within 5 %
+    assert conn["energy_kwh"] == pytest.approx(conn["rig_energy_kwh"], rel=0.05)
+    assert report["peak_kw"] > 30.0
+    names = [p["name"] for p in report["phases"]]
+    for phase in ("available", "plugged", "negotiating", "authorizing", "parameter_discovery", "cable_check",
+                  "precharge", "charging", "stopping", "welding_detection", "session_end"):
+        assert phase in names
+    assert names[-1] == "available"
+    _safe(report)
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "dc-session"])
+def test_scenario_ends_as_it_should(name):
+    scenario = SCENARIOS[name]
+    report = _run(name)
+    assert report["result"] == scenario.expect_result
+    codes = [f["code"] for f in report["faults"]]
+    for code in scenario.expect_faults:
+        assert code in codes
+    _safe(report)
+    conn = report["connectors"][0]
+    if name == "user-stop":
+        assert conn["stop_reason"] == "user_stop" and conn["car"]["reason"] == "evse_stop"
+    if name == "ev-stop":
+        assert conn["stop_reason"] == "ev_stop" and conn["car"]["reason"] == "ev_stop"
+        assert conn["car"]["soc"] < 80.0
+    if name == "module-lost":
+        assert conn["car"]["reason"] == "target_soc"  # re-shared, the session went on
+    if name == "estop":
+        assert conn["final"]["state"] == "emergency"  # latched until a technician clears it
+    if name == "unplug-charging":
+        assert conn["final"]["state"] == "available"
+    if name == "heartbeat-lost":
+        assert conn["final"]["state"] == "controller_stopped"
+
+
+def test_nevi_four_ports_charge_at_once_at_150kw():
+    report = _run("dc-session", "nevi")
+    assert report["result"] == "ok"
+    assert len(report["connectors"]) == 4
+    for conn in report["connectors"]:
+        assert conn["car"]["reason"] == "target_soc"
+        assert conn["peak_kw"] >= 140.0
+    _safe(report)
