@@ -1,0 +1,116 @@
+"""The vendor driver interface: what a PowerModuleGroup needs from one vendor's wire protocol.
+
+A driver only builds and reads frames (through its DBC); it keeps no state about modules and never sends.
+The group owns timing, sharing, health and faults, so each vendor file stays short.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import can
+from cantools.database.can import Message
+
+from controller.hw.can_port import FrameRejected, decode_checked
+
+Frame = tuple[int, bytes]  # (29-bit arbitration ID, payload)
+
+
+@dataclass(frozen=True)
+class ModuleRating:
+    """Rated output of one module."""
+    max_voltage_v: float
+    min_voltage_v: float
+    max_current_a: float
+    max_power_w: float
+
+
+@dataclass(frozen=True)
+class ModuleAnswer:
+    """What one answer frame says about one module; None = this answer does not carry it."""
+    address: int
+    voltage_v: float | None = None
+    current_a: float | None = None
+    temperature_c: float | None = None
+    flags: frozenset[str] | None = None  # active status flags, named as in the DBC
+    rating: ModuleRating | None = None
+
+
+class PowerModuleDriver(ABC):
+    """One vendor's protocol for the modules of one group."""
+
+    name: str
+    fault_flags: frozenset[str]  # status flags that take a module out of the group
+    overvoltage_flags: frozenset[str]  # status flags that mean output over-voltage (emergency)
+    fixed_rating: ModuleRating | None = None  # None: the rating is read from the module
+
+    def __init__(self, group_index: int):
+        if not 0 <= group_index <= 15:
+            raise ValueError(f"group index {group_index} out of range 0..15")
+        self.group_index = group_index
+
+    @abstractmethod
+    def check_address(self, address: int) -> None:
+        """Raise ValueError when `address` is not a valid module address for this vendor."""
+
+    @abstractmethod
+    def answer_filter(self, address: int) -> tuple[int, int]:
+        """(value, mask) of the extended IDs of frames coming from module `address`."""
+
+    @abstractmethod
+    def decode_answer(self, address: int, msg: can.Message) -> ModuleAnswer | None:
+        """Read one frame from the module; None for frames that are not answers. Raises FrameRejected."""
+
+    @abstractmethod
+    def output_frames(self, address: int, voltage_v: float, current_a: float) -> list[Frame]:
+        """Frames that set the voltage reference and current limit of one module."""
+
+    @abstractmethod
+    def on_off_frame(self, address: int, on: bool) -> Frame:
+        """The frame that switches one module's output on or off."""
+
+    @abstractmethod
+    def poll_frames(self, address: int, cycle: int) -> list[Frame]:
+        """Read requests for telemetry period number `cycle` (slow values need not be read every cycle)."""
+
+    def rating_request(self, address: int) -> Frame | None:
+        """A read request for the module's rating, or None when the rating is fixed by the model."""
+        return None
+
+
+def encode(message: Message, values: dict[str, Any]) -> bytes:
+    """Encode with the DBC; signals left out of `values` (reserved fields, read requests) are sent as 0.
+
+    For a multiplexed message only the signals of the selected branch are filled in.
+    """
+    names = {s.name for s in message.signals}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{message.name}: no signal named {sorted(unknown)}")
+    full = dict(values)
+    muxes = {s.name: values.get(s.name, 0) for s in message.signals if s.is_multiplexer}
+    for signal in message.signals:
+        if signal.name in full:
+            continue
+        if signal.multiplexer_ids is not None and muxes.get(signal.multiplexer_signal) not in signal.multiplexer_ids:
+            continue
+        full[signal.name] = 0
+    try:
+        return bytes(message.encode(full, strict=True))
+    except Exception as exc:  # cantools raises EncodeError (and others) for out-of-range values
+        raise ValueError(f"{message.name}: cannot encode {values}: {exc}") from exc
+
+
+def decode_in_range(message: Message, msg: can.Message) -> dict[str, Any]:
+    """Decode with the DBC, rejecting a wrong DLC and any value outside the DBC's [min|max]."""
+    values = decode_checked(message, msg)
+    for signal in message.signals:
+        value = values.get(signal.name)
+        if value is None or signal.name == "Reserved":
+            continue
+        low, high = signal.minimum, signal.maximum
+        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            raise FrameRejected(f"{message.name}.{signal.name} = {value} outside [{low}, {high}]")
+    return values
