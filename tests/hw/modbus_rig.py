@@ -1,0 +1,77 @@
+"""Serving a simulated Modbus device to a driver under test, over TCP on loopback or RTU on a pty pair.
+
+The pty pair carries no parity (Linux pseudo-terminals here reject PARENB); the RTU framing and CRC are
+the same with or without it.
+"""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable
+
+from controller.hw.modbus_config import ModbusLinkConfig
+from hil.sim.modbus_device import ModbusDeviceSim
+from hil.sim.pty_link import PtyLink
+
+TRANSPORTS = ("tcp", "rtu")
+
+
+@asynccontextmanager
+async def served(sim: ModbusDeviceSim, transport: str) -> AsyncIterator[ModbusLinkConfig]:
+    """Start `sim` and yield the link config that reaches it; stops it afterwards."""
+    if transport == "tcp":
+        port = await sim.start_tcp()
+        try:
+            yield ModbusLinkConfig(transport="tcp", host="127.0.0.1", port=port, connect_timeout_s=0.5)
+        finally:
+            await sim.stop()
+        return
+    async with PtyLink() as pty:
+        await sim.start_rtu(pty.device_path, baudrate=19200)
+        try:
+            yield ModbusLinkConfig(transport="rtu", serial_port=pty.controller_path, baudrate=19200,
+                                   connect_timeout_s=0.5)
+        finally:
+            await sim.stop()
+
+
+class FaultLog:
+    """Records on_fault(code, detail, active) calls."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, bool]] = []
+        self.active: dict[str, str] = {}
+
+    def __call__(self, code: str, detail: str, active: bool) -> None:
+        self.events.append((code, detail, active))
+        if active:
+            self.active[code] = detail
+        else:
+            self.active.pop(code, None)
+
+    def raised(self, code: str) -> bool:
+        return any(c == code and a for c, _, a in self.events)
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
+    """Poll `condition` until it holds; fail the test naming `what` if it does not within `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Battery:
+    """A fixed-voltage battery for the plant: enough to make current flow."""
+
+    def __init__(self, voltage_v: float = 400.0, resistance_ohm: float = 0.05):
+        self.voltage_v = voltage_v
+        self.internal_resistance_ohm = resistance_ohm
+
+    def open_circuit_voltage(self) -> float:
+        return self.voltage_v
+
+    def absorb(self, current_a: float, dt: float) -> None:
+        pass
