@@ -1,0 +1,275 @@
+"""Driver for the I/O board of one connector over `dbc/io_board.dbc` (our own protocol).
+
+The controller sends a command frame every 50 ms with a rolling heartbeat counter; the board answers with a
+status frame every 20 ms and on change, a DC measure every 20 ms and temperatures at 1 Hz. Every frame ID is
+the DBC's base ID plus the connector id.
+
+Everything that reacts to a fault runs synchronously in the CAN receive handler: `on_fault` and `on_status`
+are called from inside it, and the command setters send their frame at once, so the connector can open the
+contactors in the same call that reported the e-stop.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import can
+
+from controller.hw.can_port import CanPort, FrameRejected, decode_checked
+from controller.hw.dbc import load_dbc
+
+log = logging.getLogger(__name__)
+
+StatusSink = Callable[["IoStatus"], None]
+FaultSink = Callable[[str, str, bool], None]
+
+MAX_CONNECTOR_ID = 15
+# Below the over-temperature threshold by this much before the fault clears (no chatter at the limit).
+OVERTEMPERATURE_HYSTERESIS_C = 5.0
+# Fields of IoStatus that do not make a status "changed" for on_status.
+_NOT_A_CHANGE = ("heartbeat_echo", "t", "cable_voltage_v", "temp_dc_plus_c", "temp_dc_minus_c", "temp_cable_c")
+
+
+@dataclass(frozen=True)
+class IoStatus:
+    """What the board last reported: the status frame plus the latest DC measure and temperatures."""
+    cp_state: str  # "A".."F" or "INVALID"
+    cp_high_v: float
+    cp_low_v: float
+    proximity: str  # "NOT_CONNECTED", "CONNECTED", "BUTTON_PRESSED", "INVALID"
+    dc_plus_closed: bool
+    dc_minus_closed: bool
+    lock_state: str  # "UNLOCKED", "LOCKED", "FAULT"
+    estop: bool
+    watchdog_tripped: bool
+    heartbeat_echo: int
+    cp_duty_measured: float
+    cable_voltage_v: float
+    temp_dc_plus_c: float | None
+    temp_dc_minus_c: float | None
+    temp_cable_c: float | None
+    t: float  # clock() when the last status frame arrived
+
+
+def decode_in_range(message, msg: can.Message) -> dict:
+    """Decode raw values and reject any signal outside its DBC range or without a named value."""
+    values = decode_checked(message, msg)
+    for signal in message.signals:
+        value = values[signal.name]
+        if signal.choices and value not in signal.choices:
+            raise FrameRejected(f"{message.name}: {signal.name} value {value} is undefined")
+        # Scaled values carry float noise (0.1 * 1000); allow half a step.
+        slack = abs(signal.scale) / 2
+        if signal.minimum is not None and value < signal.minimum - slack:
+            raise FrameRejected(f"{message.name}: {signal.name} {value} below {signal.minimum}")
+        if signal.maximum is not None and value > signal.maximum + slack:
+            raise FrameRejected(f"{message.name}: {signal.name} {value} above {signal.maximum}")
+    return values
+
+
+class IoBoard:
+    """One connector's I/O board: cached command, decoded status, and the faults the board can show."""
+
+    def __init__(self, port: CanPort, connector_id: int, *, command_period_s: float = 0.05,
+                 lost_after_s: float = 0.3, overtemperature_c: float = 90.0,
+                 on_status: StatusSink, on_fault: FaultSink,
+                 clock: Callable[[], float] = time.monotonic):
+        if not 1 <= connector_id <= MAX_CONNECTOR_ID:
+            raise ValueError(f"connector_id {connector_id} outside 1..{MAX_CONNECTOR_ID} (io_board.dbc)")
+        if command_period_s <= 0 or lost_after_s <= 0:
+            raise ValueError("command_period_s and lost_after_s must be positive")
+        self.port = port
+        self.connector_id = connector_id
+        self.command_period_s = command_period_s
+        self.lost_after_s = lost_after_s
+        self.overtemperature_c = overtemperature_c
+        self._on_status = on_status
+        self._on_fault = on_fault
+        self.clock = clock
+        db = load_dbc("io_board")
+        self._command_msg = db.get_message_by_name("IoCommand")
+        self._status_msg = db.get_message_by_name("IoStatus")
+        self._measure_msg = db.get_message_by_name("IoDcMeasure")
+        self._temps_msg = db.get_message_by_name("IoTemperatures")
+        # the command, resent every period
+        self._duty_pct = 0.0
+        self._state_f = False
+        self._close = False
+        self._lock = False
+        self._counter = 0
+        self._stopped = False
+        # what the board told us
+        self._status: IoStatus | None = None
+        self._cable_voltage_v = 0.0
+        self._temps: tuple[float | None, float | None, float | None] = (None, None, None)
+        self._link_since: float | None = None  # clock() from which silence counts
+        self._active: set[str] = set()
+
+    # ---- public state ------------------------------------------------------------------------------------
+    @property
+    def status(self) -> IoStatus | None:
+        return self._status
+
+    @property
+    def online(self) -> bool:
+        st = self._status
+        return st is not None and self.clock() - st.t <= self.lost_after_s
+
+    @property
+    def contactors_closed(self) -> bool:
+        st = self._status
+        return bool(st and st.dc_plus_closed and st.dc_minus_closed)
+
+    @property
+    def contactors_open(self) -> bool:
+        st = self._status
+        return bool(st and not st.dc_plus_closed and not st.dc_minus_closed)
+
+    @property
+    def heartbeat_counter(self) -> int:
+        """The counter of the last command frame sent."""
+        return self._counter
+
+    # ---- commands (each sends a frame at once) ------------------------------------------------------------
+    def set_pwm(self, duty_pct: float) -> None:
+        """100 = static +12 V, 5 = digital communication, 0 = PWM off."""
+        if not isinstance(duty_pct, (int, float)) or math.isnan(duty_pct) or not 0.0 <= duty_pct <= 100.0:
+            raise ValueError(f"CP duty {duty_pct!r} outside 0..100 %")
+        self._duty_pct = round(float(duty_pct), 1)
+        self.send_command()
+
+    def set_state_f(self, on: bool) -> None:
+        self._state_f = bool(on)
+        self.send_command()
+
+    def close_contactors(self) -> None:
+        self._close = True
+        self.send_command()
+
+    def open_contactors(self) -> None:
+        self._close = False
+        self.send_command()
+
+    def set_lock(self, locked: bool) -> None:
+        self._lock = bool(locked)
+        self.send_command()
+
+    def send_command(self) -> bool:
+        """Send the cached command with the next heartbeat value (not while stopped)."""
+        if self._stopped:
+            return False
+        self._counter = (self._counter + 1) & 0xFF
+        data = self._command_msg.encode({
+            "CpDuty": self._duty_pct, "RequestStateF": int(self._state_f),
+            "DcPlusClose": int(self._close), "DcMinusClose": int(self._close),
+            "LockRequest": int(self._lock), "HeartbeatCounter": self._counter,
+        }, strict=True)
+        return self.port.send(self._command_msg.frame_id + self.connector_id, data)
+
+    # ---- lifecycle --------------------------------------------------------------------------------------
+    def attach(self) -> None:
+        for message, handler in ((self._status_msg, self._handle_status),
+                                 (self._measure_msg, self._handle_measure),
+                                 (self._temps_msg, self._handle_temperatures)):
+            self.port.on(message.frame_id + self.connector_id, handler)
+
+    async def run(self) -> None:
+        """Send the command every period and watch for board silence until stop() or cancel."""
+        self._stopped = False
+        loop = asyncio.get_running_loop()
+        if self._link_since is None:
+            self._link_since = self.clock()
+        next_t = loop.time()
+        while not self._stopped:
+            self.send_command()
+            self.check_link()
+            # Fixed-rate schedule; after a long stall start again from now instead of bursting.
+            next_t = max(next_t + self.command_period_s, loop.time())
+            await asyncio.sleep(next_t - loop.time())
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def check_link(self) -> None:
+        """Report IO_BOARD_LOST once the board has been silent for longer than lost_after_s (run() calls this)."""
+        last = self._status.t if self._status is not None else self._link_since
+        if last is None:
+            self._link_since = last = self.clock()
+        silent_s = self.clock() - last
+        if silent_s > self.lost_after_s:
+            self._set_fault("IO_BOARD_LOST", True, f"no status from the I/O board for {silent_s:.2f} s")
+
+    # ---- receive handlers (synchronous, in the event-loop thread) ------------------------------------------
+    def _handle_status(self, msg: can.Message) -> None:
+        v = decode_in_range(self._status_msg, msg)
+        choices = {s.name: s.choices for s in self._status_msg.signals}
+        previous = self._status
+        temp_plus, temp_minus, temp_cable = self._temps
+        status = IoStatus(
+            cp_state=str(choices["CpState"][v["CpState"]]),
+            cp_high_v=round(v["CpHighVoltage"], 1), cp_low_v=round(v["CpLowVoltage"], 1),
+            proximity=str(choices["ProximityState"][v["ProximityState"]]),
+            dc_plus_closed=bool(v["DcPlusClosed"]), dc_minus_closed=bool(v["DcMinusClosed"]),
+            lock_state=str(choices["LockState"][v["LockState"]]),
+            estop=bool(v["Estop"]), watchdog_tripped=bool(v["WatchdogTripped"]),
+            heartbeat_echo=int(v["HeartbeatEcho"]), cp_duty_measured=round(v["CpDutyMeasured"], 1),
+            cable_voltage_v=self._cable_voltage_v,
+            temp_dc_plus_c=temp_plus, temp_dc_minus_c=temp_minus, temp_cable_c=temp_cable,
+            t=self.clock(),
+        )
+        self._status = status
+        self._set_fault("IO_BOARD_LOST", False, "status received again")
+        # Faults before on_status: the connector must see the e-stop before the contactors it opened.
+        self._set_fault("ESTOP_PRESSED", status.estop,
+                        "emergency stop pressed" if status.estop else "emergency stop released")
+        self._set_fault("IO_WATCHDOG_TRIPPED", status.watchdog_tripped,
+                        "board lost the heartbeat and opened the contactors" if status.watchdog_tripped
+                        else "board accepted the heartbeat again")
+        if previous is None or _status_key(previous) != _status_key(status):
+            self._on_status(status)
+
+    def _handle_measure(self, msg: can.Message) -> None:
+        v = decode_in_range(self._measure_msg, msg)
+        self._cable_voltage_v = round(v["CableVoltage"], 1)
+        if self._status is not None:
+            self._status = dataclasses.replace(self._status, cable_voltage_v=self._cable_voltage_v)
+
+    def _handle_temperatures(self, msg: can.Message) -> None:
+        v = decode_in_range(self._temps_msg, msg)
+        temps = (round(v["TempDcPlus"], 1), round(v["TempDcMinus"], 1), round(v["TempCable"], 1))
+        self._temps = temps
+        if self._status is not None:
+            self._status = dataclasses.replace(self._status, temp_dc_plus_c=temps[0],
+                                               temp_dc_minus_c=temps[1], temp_cable_c=temps[2])
+        self._check_temperatures(temps)
+
+    def _check_temperatures(self, temps: tuple[float, float, float]) -> None:
+        names = ("DC+ pin", "DC- pin", "cable")
+        hottest_name, hottest = max(zip(names, temps), key=lambda item: item[1])
+        if hottest > self.overtemperature_c:
+            self._set_fault("CONNECTOR_OVERTEMPERATURE", True,
+                            f"{hottest_name} at {hottest:.1f} degC (limit {self.overtemperature_c:.1f})")
+        elif hottest < self.overtemperature_c - OVERTEMPERATURE_HYSTERESIS_C:
+            self._set_fault("CONNECTOR_OVERTEMPERATURE", False, f"hottest ({hottest_name}) at {hottest:.1f} degC")
+
+    def _set_fault(self, code: str, active: bool, detail: str) -> None:
+        """Report a transition once; repeated frames with the same condition stay quiet."""
+        if active == (code in self._active):
+            return
+        if active:
+            self._active.add(code)
+            log.warning("I/O board %d: %s: %s", self.connector_id, code, detail)
+        else:
+            self._active.discard(code)
+            log.info("I/O board %d: %s cleared: %s", self.connector_id, code, detail)
+        self._on_fault(code, detail, active)
+
+
+def _status_key(status: IoStatus) -> tuple:
+    """The status-frame content that counts as a change (not the echo, the time or the other frames)."""
+    return tuple(getattr(status, f.name) for f in dataclasses.fields(status) if f.name not in _NOT_A_CHANGE)
