@@ -1,0 +1,246 @@
+"""The single writer thread: it owns the write connection and applies queued calls in batches.
+
+Calls from the event loop only put a WriteOp on a queue. The thread takes what is
+queued (up to BATCH_MAX ops) and applies it in one transaction. Durability per
+table: before each commit the connection's `PRAGMA synchronous` is set to FULL if
+the batch holds a durable op (session, fault, outage, heartbeat) and NORMAL if it
+holds only events. In WAL mode a FULL commit fsyncs the WAL, which also makes
+every earlier NORMAL commit durable; a NORMAL commit may be lost on a power cut
+but never corrupts the file. The setting is read back whenever it changes.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.store.database_file import connect
+from controller.store.retention import RetentionPolicy, prune
+from controller.store.writes import WRITERS, WriteOp, register_port, set_runtime
+
+log = logging.getLogger("controller.store")
+
+BATCH_MAX = 500
+QUEUE_MAX = 100_000  # bounds memory if the disk stalls; beyond it calls are dropped and counted
+RETRY_DELAYS_S = (0.05, 0.25, 1.0)
+PRUNE_EVERY_S = 3600.0
+_SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+@dataclass
+class FlushMarker:
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+
+class _Stop:
+    """Queued by stop(): the thread applies everything queued before it, then exits."""
+
+
+@dataclass
+class WriterStats:
+    commits: Counter = field(default_factory=Counter)  # per synchronous level, as read back
+    dropped_ops: int = 0
+    failed_batches: int = 0
+    last_error: str | None = None
+
+
+class StoreWriter:
+    def __init__(self, path: Path, policy: RetentionPolicy, clock: Callable[[], float],
+                 known_ports: set[int]) -> None:
+        self._path = path
+        self._policy = policy
+        self._clock = clock
+        self._known_ports = set(known_ports)
+        self._queue: queue.Queue[WriteOp | FlushMarker | _Stop] = queue.Queue(maxsize=QUEUE_MAX)
+        self._level: str | None = None
+        self._normal_since_full = False
+        self._events_since_prune = 0
+        self._last_prune = clock()
+        self._prune_every_events = max(1000, policy.event_max_rows // 10)
+        self.stats = WriterStats()
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            raise self._start_error
+
+    def submit(self, op: WriteOp) -> None:
+        try:
+            self._queue.put_nowait(op)
+        except queue.Full:
+            self.stats.dropped_ops += 1
+            if self.stats.dropped_ops == 1 or self.stats.dropped_ops % 10_000 == 0:
+                log.error("store %s: write queue full, %d writes dropped so far",
+                          self._path, self.stats.dropped_ops)
+
+    def flush(self, timeout: float) -> FlushMarker:
+        marker = FlushMarker()
+        self._queue.put(marker, timeout=timeout)
+        if not marker.done.wait(timeout):
+            raise TimeoutError(f"store {self._path}: queued writes not durable after {timeout} s")
+        return marker
+
+    def stop(self, timeout: float) -> bool:
+        """Apply everything queued, close the connection; False if the thread did not finish in time."""
+        self._queue.put(_Stop(), timeout=timeout)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            conn = connect(self._path)
+        except BaseException as exc:  # reported to start(), never raised in the thread
+            self._start_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            stopping = False
+            while not stopping:
+                batch = [self._queue.get()]
+                while len(batch) < BATCH_MAX:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stopping = any(isinstance(item, _Stop) for item in batch)
+                self._apply(conn, batch)
+                if stopping:
+                    self._drain(conn)
+                self._prune_if_due(conn)
+        finally:
+            conn.close()
+
+    def _drain(self, conn: sqlite3.Connection) -> None:
+        # Calls that raced with close() still land on disk.
+        rest = []
+        while True:
+            try:
+                rest.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if rest:
+            self._apply(conn, rest)
+
+    def _apply(self, conn: sqlite3.Connection, batch: list) -> None:
+        ops = [item for item in batch if isinstance(item, WriteOp)]
+        markers = [item for item in batch if isinstance(item, FlushMarker)]
+        wants_sync = (markers or any(isinstance(item, _Stop) for item in batch)) and self._normal_since_full
+        if not ops and wants_sync:
+            # Nothing new to write, but earlier NORMAL commits must reach the disk: a FULL
+            # commit of one small row syncs the whole WAL.
+            ops = [WriteOp("runtime", ("flushed_t", self._clock()), True, None)]
+        error = None
+        if ops:
+            durable = wants_sync or any(op.durable for op in ops)
+            error = self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")
+        for marker in markers:
+            marker.error = error
+            marker.done.set()
+
+    def _commit_with_retries(self, conn: sqlite3.Connection, ops: list[WriteOp], level: str) -> str | None:
+        """Commit `ops`; a failure other than a busy or full disk is narrowed down to the bad ops."""
+        error = None
+        for delay in (*RETRY_DELAYS_S, None):
+            try:
+                self._commit(conn, ops, level)
+                return None
+            except sqlite3.OperationalError as exc:  # locked, disk full, I/O error: may pass
+                error = _describe(exc)
+                if delay is not None:
+                    time.sleep(delay)
+            except Exception as exc:  # a bad op (constraint, wrong argument): retrying cannot help
+                error = _describe(exc)
+                if len(ops) > 1:
+                    return self._commit_one_by_one(conn, ops, level)
+                break
+        self._lose(ops, error)
+        return error
+
+    def _commit_one_by_one(self, conn: sqlite3.Connection, ops: list[WriteOp], level: str) -> str | None:
+        lost: list[WriteOp] = []
+        error = None
+        for op in ops:
+            try:
+                self._commit(conn, [op], level)
+            except Exception as exc:
+                lost.append(op)
+                error = f"{op.name}: {_describe(exc)}"
+        if lost:
+            self._lose(lost, error)
+        return error
+
+    def _lose(self, ops: list[WriteOp], error: str | None) -> None:
+        self.stats.failed_batches += 1
+        self.stats.dropped_ops += len(ops)
+        self.stats.last_error = error
+        log.error("store %s: %d writes lost (%s): %s",
+                  self._path, len(ops), ", ".join(sorted({op.name for op in ops})), error)
+
+    def _commit(self, conn: sqlite3.Connection, ops: list[WriteOp], level: str) -> None:
+        self._set_level(conn, level)
+        conn.execute("BEGIN IMMEDIATE")
+        new_ports: set[int] = set()
+        try:
+            for op in ops:
+                if op.connector is not None and op.connector not in self._known_ports:
+                    register_port(conn, op.connector, self._clock())
+                    new_ports.add(op.connector)
+                WRITERS[op.name](conn, *op.args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._known_ports |= new_ports
+        self._events_since_prune += sum(op.name == "event" for op in ops)
+        self.stats.commits[level] += 1
+        # A FULL commit fsyncs the WAL, and with it every NORMAL commit before it.
+        self._normal_since_full = level == "NORMAL"
+
+    def _set_level(self, conn: sqlite3.Connection, level: str) -> None:
+        if level == self._level:
+            return
+        conn.execute(f"PRAGMA synchronous = {level}")
+        actual = _SYNC_NAMES.get(conn.execute("PRAGMA synchronous").fetchone()[0])
+        if actual != level:
+            raise sqlite3.OperationalError(f"PRAGMA synchronous reads {actual} after setting {level}")
+        self._level = level
+
+    def _prune_if_due(self, conn: sqlite3.Connection) -> None:
+        now = self._clock()
+        if self._events_since_prune < self._prune_every_events and now - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._events_since_prune = 0
+        self._last_prune = now
+        try:
+            self._set_level(conn, "NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = prune(conn, self._policy, now)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self._normal_since_full = True
+            if any(deleted.values()):
+                log.info("store %s: retention removed %s", self._path, deleted)
+        except sqlite3.Error as exc:
+            self.stats.last_error = f"retention: {exc}"
+            log.error("store %s: retention pruning failed: %s", self._path, exc)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})"
