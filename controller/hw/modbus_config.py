@@ -64,7 +64,7 @@ def _check_device(kind: str, model: str, unit_id: int, transport: str, poll_peri
     except ModelError as exc:
         raise ValueError(f"model: {exc.reason}") from None
     if found.kind != kind:
-        raise ValueError(f"model: {model!r} is a {found.kind} map, not a {kind} map")
+        raise ValueError(f"model: {model!r} is a register map of kind {found.kind!r}, expected {kind!r}")
     # RTU addresses are 1..247; TCP gateways also use 0 and 255
     low, high = (1, 247) if transport == "rtu" else (0, 255)
     if not low <= unit_id <= high:

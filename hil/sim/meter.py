@@ -16,7 +16,7 @@ class MeterSim(ModbusDeviceSim):
                  initial_energy_wh: float = 1_234_560.0):
         found = load_model(model)
         if found.kind != "meter":
-            raise ValueError(f"{model!r} is a {found.kind} map, not a meter map")
+            raise ValueError(f"{model!r} is a register map of kind {found.kind!r}, expected 'meter'")
         super().__init__(found, unit_id)
         self.plant = plant
         self.initial_energy_wh = initial_energy_wh  # the meter's reading before this plant started

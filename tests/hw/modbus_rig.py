@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
 from controller.hw.modbus_config import ModbusLinkConfig
+from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.modbus_device import ModbusDeviceSim
 from hil.sim.pty_link import PtyLink
 
@@ -75,3 +76,30 @@ class Battery:
 
     def absorb(self, current_a: float, dt: float) -> None:
         pass
+
+
+def charging_plant() -> ConnectorPlant:
+    """A plant with contactors closed and one module pushing current into a 400 V battery."""
+    module = ModuleModel(address=1, on=True, voltage_ref_v=420.0, current_limit_a=100.0)
+    return ConnectorPlant(connector_id=1, modules=[module], dc_plus_closed=True, dc_minus_closed=True,
+                          ev_cp_state="C", ev_contactor_closed=True, battery=Battery())
+
+
+@asynccontextmanager
+async def stepping(plant: ConnectorPlant, period_s: float = 0.01) -> AsyncIterator[None]:
+    """Advance `plant` in real time in the background, as the rig does."""
+    async def step() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(period_s)
+            now = loop.time()
+            plant.step(now - last)
+            last = now
+
+    task = asyncio.create_task(step())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
