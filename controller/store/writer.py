@@ -65,6 +65,7 @@ class StoreWriter:
         self._last_prune = clock()
         self._prune_every_events = max(1000, policy.event_max_rows // 10)
         self.stats = WriterStats()
+        self._errors_since_flush: list[str] = []
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -136,18 +137,24 @@ class StoreWriter:
     def _apply(self, conn: sqlite3.Connection, batch: list) -> None:
         ops = [item for item in batch if isinstance(item, WriteOp)]
         markers = [item for item in batch if isinstance(item, FlushMarker)]
-        wants_sync = (markers or any(isinstance(item, _Stop) for item in batch)) and self._normal_since_full
-        if not ops and wants_sync:
+        # flush() and close() promise durability: their batch commits FULL.
+        wants_sync = bool(markers) or any(isinstance(item, _Stop) for item in batch)
+        if not ops and wants_sync and self._normal_since_full:
             # Nothing new to write, but earlier NORMAL commits must reach the disk: a FULL
             # commit of one small row syncs the whole WAL.
             ops = [WriteOp("runtime", ("flushed_t", self._clock()), True, None)]
-        error = None
         if ops:
             durable = wants_sync or any(op.durable for op in ops)
             error = self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")
-        for marker in markers:
-            marker.error = error
-            marker.done.set()
+            if error is not None:
+                self._errors_since_flush.append(error)
+        if markers:
+            # A flush reports every write lost since the previous flush, not only in its own batch.
+            error = "; ".join(self._errors_since_flush) or None
+            self._errors_since_flush.clear()
+            for marker in markers:
+                marker.error = error
+                marker.done.set()
 
     def _commit_with_retries(self, conn: sqlite3.Connection, ops: list[WriteOp], level: str) -> str | None:
         """Commit `ops`; a failure other than a busy or full disk is narrowed down to the bad ops."""
