@@ -26,8 +26,10 @@ class ImdSim(ModbusDeviceSim):
         found = load_model(model)
         if found.kind != "imd" or found.status_format != "bender_channel":
             raise ValueError(f"{model!r} is not an IMD map with Bender channel status")
-        channel_codes = tuple(found.values[n].address + 1 for n in ("resistance_status", "system_voltage_status"))
-        super().__init__(found, unit_id, extra_registers=channel_codes)
+        # the channel description codes, which the driver does not read
+        self._code_registers = tuple(found.values[n].address + ch.CHANNEL_CODE_OFFSET
+                                     for n in ("resistance_ohm", "system_voltage_v"))
+        super().__init__(found, unit_id, extra_registers=self._code_registers)
         self.plant = plant
         self.clock = clock
         self.self_test_s = self_test_s
@@ -72,12 +74,11 @@ class ImdSim(ModbusDeviceSim):
         resistance, resistance_status, code = self._resistance_channel()
         voltage = self.plant.cable_voltage_v
         voltage_status = ch.ChannelStatus(test_bits=self._test_bits, unit=ch.UNIT_VOLT)
-        values = self.model.values
         regs = self.model.encode({"resistance_ohm": resistance, "system_voltage_v": voltage,
                                   "resistance_status": resistance_status.to_register(),
                                   "system_voltage_status": voltage_status.to_register()})
-        regs[values["resistance_status"].address + 1] = code
-        regs[values["system_voltage_status"].address + 1] = ch.CODE_VOLTAGE
+        regs[self._code_registers[0]] = code
+        regs[self._code_registers[1]] = ch.CODE_VOLTAGE
         return regs
 
     def _resistance_channel(self) -> tuple[float, ch.ChannelStatus, int]:

@@ -1,8 +1,7 @@
 """A serial null-modem cable in software: two pseudo-terminals whose bytes are copied across.
 
 os.openpty gives one path (the slave) and one file descriptor (the master); a Modbus RTU server and client
-each need a path, so two pairs are joined by copying master to master in the event loop. `cut` drops bytes
-in both directions, like a pulled cable.
+each need a path, so two pairs are joined by copying master to master in the event loop.
 """
 from __future__ import annotations
 
@@ -21,8 +20,6 @@ class PtyLink:
         self._masters: tuple[int, int] = (-1, -1)
         self.device_path = ""  # the simulator's end
         self.controller_path = ""  # the driver's end
-        self.cut = False
-        self.bytes_copied = 0
 
     def open(self) -> PtyLink:
         """Create both pseudo-terminals and start copying; needs a running event loop."""
@@ -54,11 +51,8 @@ class PtyLink:
             data = os.read(src, 4096)
         except OSError:  # the far end has closed its side for the moment
             return
-        if self.cut or not data:
-            return
         try:
             os.write(dst, data)
-            self.bytes_copied += len(data)
         except BlockingIOError:
             log.warning("pty link: %d bytes dropped, the other end is not reading", len(data))
 

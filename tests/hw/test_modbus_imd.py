@@ -13,7 +13,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _cfg(link: ModbusLinkConfig, **kw) -> ImdConfig:
-    options = dict(poll_period_s=0.05, timeout_s=0.1, retries=0, stale_after_s=0.3,
+    options = dict(poll_period_s=0.05, timeout_s=0.3, retries=0, stale_after_s=1.0,
                    fault_below_ohm=100_000.0, warning_below_ohm=500_000.0) | kw
     return ImdConfig(link=link, unit_id=3, **options)
 

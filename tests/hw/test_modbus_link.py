@@ -12,7 +12,7 @@ from hil.sim.meter import MeterSim
 from tests.hw.modbus_rig import TRANSPORTS, served
 
 pytestmark = pytest.mark.timeout(60)
-FAST = dict(timeout_s=0.15, retries=0)
+FAST = dict(timeout_s=0.3, retries=0)
 
 
 def _plant() -> ConnectorPlant:
@@ -51,7 +51,7 @@ def test_no_reply_is_a_timeout_and_the_link_recovers(transport):
             with pytest.raises(ModbusDeviceError) as info:
                 await _read(link, sim, retries=2)
             assert info.value.kind == "timeout"
-            assert "no reply within 0.15 s" in info.value.reason
+            assert "no reply within 0.3 s" in info.value.reason
             assert "unit 1" in info.value.reason
             assert link.counters.timeouts == 3  # the first attempt and two retries
             sim.silent = False

@@ -30,8 +30,7 @@ CODE_INSULATION = 71
 CODE_VOLTAGE = 76
 CODE_DEVICE_ERROR = 115
 CODE_TEMPORARILY_INACTIVE = 1020
-STATUS_OFFSET = 2  # from the channel's first register: float32 value, then status
-CHANNEL_CODE_OFFSET = 3  # then the channel description code
+CHANNEL_CODE_OFFSET = 3  # from a channel's first register: float32 value, status, then the description code
 
 
 @dataclass(frozen=True)
