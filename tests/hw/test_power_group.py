@@ -1,0 +1,259 @@
+"""PowerModuleGroup on a virtual CAN bus against the rig's module simulators: sharing, loss and recovery,
+fault flags, the synchronous over-voltage path, group capacity, bad frames."""
+from __future__ import annotations
+
+import asyncio
+import struct
+import traceback
+import uuid
+
+import can
+import pytest
+
+from controller.hw.can_port import CanPort
+from controller.hw.power import PowerModuleGroup
+from hil.plant import ModuleModel
+from hil.sim.power_modules import SIMULATORS
+
+pytestmark = pytest.mark.timeout(20)
+
+SILENT_AFTER_S = 5.0  # of the fake clock
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Bench:
+    """Controller port with the group, rig port with the simulators, one virtual channel."""
+
+    def __init__(self, vendor: str, addresses: list[int], on_fault=None):
+        channel = f"power-{uuid.uuid4().hex}"
+        self.ctrl = CanPort(can.Bus(interface="virtual", channel=channel), "controller")
+        self.rig = CanPort(can.Bus(interface="virtual", channel=channel), "rig")
+        self.clock = FakeClock()
+        self.faults: list[tuple[str, bool]] = []
+        self.models = [ModuleModel(address=a) for a in addresses]
+        self.group = PowerModuleGroup(
+            self.ctrl, vendor, addresses, 1, keepalive_s=1.0, telemetry_period_s=0.01,
+            silent_after_s=SILENT_AFTER_S, on_fault=on_fault or self.record, clock=self.clock)
+        self.sim = SIMULATORS[vendor](self.rig, self.models)
+        self._tasks: list[asyncio.Task] = []
+
+    def record(self, code: str, detail: str, active: bool) -> None:
+        assert detail
+        self.faults.append((code, active))
+
+    async def __aenter__(self) -> "Bench":
+        loop = asyncio.get_running_loop()
+        self.group.attach()
+        self.sim.attach()
+        self.ctrl.start(loop)
+        self.rig.start(loop)
+        self._tasks = [asyncio.create_task(self.group.run()), asyncio.create_task(self.sim.run())]
+        await until(lambda: self.group.capabilities.healthy_count == len(self.models))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # each close waits for its notifier thread's receive timeout: close both at once
+        await asyncio.gather(asyncio.to_thread(self.ctrl.close), asyncio.to_thread(self.rig.close))
+
+    def limits(self) -> list[float]:
+        return [round(m.current_limit_a, 3) for m in self.models]
+
+    async def lose(self, model: ModuleModel) -> None:
+        """The module's bus goes dead; past its own timeout it is off and has forgotten its setpoints."""
+        model.silent = True
+        model.on, model.voltage_ref_v, model.current_limit_a = False, 0.0, 0.0
+        # time passes in steps while the others keep answering (an answer still in flight may land late)
+        while ("MODULE_LOST", True) not in self.faults:
+            assert self.clock.t < 1100.0, "the module was never dropped"
+            self.clock.t += 0.5
+            await asyncio.sleep(0.02)
+
+
+async def until(condition, timeout: float = 3.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize("vendor, addresses", [("infypower", [1, 2, 3]), ("uugreen", [11, 12, 13])])
+def test_equal_sharing_then_loss_and_recovery(vendor, addresses):
+    async def scenario():
+        async with Bench(vendor, addresses) as b:
+            caps = b.group.capabilities
+            assert (caps.healthy_count, caps.total_count, caps.max_current_a, caps.max_power_w) == (3, 3, 300.0, 90_000.0)
+            assert (caps.min_voltage_v, caps.max_voltage_v) == (150.0, 1000.0)
+            b.group.set_output(400.0, 90.0)
+            b.group.switch_on()
+            assert b.group.is_on
+            await until(lambda: b.limits() == [30.0, 30.0, 30.0] and all(m.on for m in b.models))
+            assert all(m.voltage_ref_v == 400.0 for m in b.models)
+
+            await b.lose(b.models[2])
+            await until(lambda: b.limits()[:2] == [45.0, 45.0])
+            assert b.group.capabilities.healthy_count == 2
+            assert b.group.capabilities.max_current_a == 200.0
+            states = {s["address"]: s for s in b.group.module_states()}
+            assert states[addresses[2]]["state"] == "lost" and not states[addresses[2]]["healthy"]
+            assert states[addresses[0]]["state"] == "ok" and states[addresses[0]]["last_seen_age_s"] >= 0.0
+            assert ("GROUP_CAPACITY_LOST", True) not in b.faults  # 90 A still fits in two modules
+
+            b.models[2].silent = False  # answers again: its setpoints come back at once
+            await until(lambda: ("MODULE_LOST", False) in b.faults)
+            await until(lambda: b.limits() == [30.0, 30.0, 30.0] and b.models[2].on)
+            assert b.models[2].voltage_ref_v == 400.0
+            assert b.group.capabilities.healthy_count == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_module_is_not_dropped_before_silent_after_s():
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            b.models[1].silent = True
+            for _ in range(20):  # many missed polls, but the clock stays short of silent_after_s
+                await asyncio.sleep(0.01)
+            assert b.group.capabilities.healthy_count == 2 and not b.faults
+            start = b.clock.t  # the fake clock has not moved: every answer so far came at `start`
+            await b.lose(b.models[1])
+            assert b.clock.t >= start + SILENT_AFTER_S
+            assert b.group.capabilities.healthy_count == 1
+            assert b.faults == [("MODULE_LOST", True)]
+
+    asyncio.run(scenario())
+
+
+def test_fault_flag_takes_a_module_out_and_capacity_follows():
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            b.group.set_output(300.0, 150.0)
+            b.group.switch_on()
+            await until(lambda: b.limits() == [75.0, 75.0])
+
+            b.models[0].overtemperature = True
+            await until(lambda: ("GROUP_CAPACITY_LOST", True) in b.faults)
+            assert ("MODULE_FAULT", True) in b.faults
+            await until(lambda: not b.models[0].on and b.models[1].current_limit_a == 100.0)  # capped at its rating
+            assert b.group.module_states()[0]["state"] == "fault"
+            assert "OverTemperature" in b.group.module_states()[0]["flags"]
+
+            b.group.set_output(300.0, 90.0)  # the connector lowers its limits
+            assert b.faults[-1] == ("GROUP_CAPACITY_LOST", False)
+
+            b.models[0].overtemperature = False
+            await until(lambda: ("MODULE_FAULT", False) in b.faults)
+            await until(lambda: b.limits() == [45.0, 45.0] and b.models[0].on)
+
+            b.models[0].overtemperature = b.models[1].overtemperature = True
+            await until(lambda: ("GROUP_LOST", True) in b.faults)
+            assert b.group.capabilities.healthy_count == 0
+
+    asyncio.run(scenario())
+
+
+def test_power_limit_counts_for_capacity():
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            b.group.set_output(1000.0, 70.0)  # 2 x 30 kW at 1000 V = 60 A
+            b.group.switch_on()
+            assert b.faults == [("GROUP_CAPACITY_LOST", True)]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("vendor", ["infypower", "uugreen"])
+def test_overvoltage_is_reported_inside_the_receive_handler(vendor):
+    seen = {}
+
+    async def scenario():
+        bench = None
+
+        def on_fault(code, detail, active):
+            if code == "MODULE_OVERVOLTAGE" and active:
+                seen["stack"] = [f.name for f in traceback.extract_stack()]
+                bench.group.emergency_off()  # what the connector does, in the same call stack
+                seen["sent_before_return"] = bench.ctrl.counters.sent
+
+        bench = Bench(vendor, [3, 4], on_fault=on_fault)
+        async with bench as b:
+            b.group.set_output(400.0, 40.0)
+            b.group.switch_on()
+            await until(lambda: all(m.on for m in b.models))
+            b.models[1].overvoltage = True
+            await until(lambda: "stack" in seen)
+            assert "dispatch" in seen["stack"]  # CanPort.dispatch -> group handler -> on_fault
+            assert "run" not in seen["stack"][-4:]
+            assert not b.group.is_on
+            await until(lambda: not any(m.on for m in b.models))
+            assert b.group.module_states()[1]["state"] == "fault"
+
+    asyncio.run(scenario())
+
+
+def test_bad_frames_are_rejected_and_counted():
+    async def scenario():
+        async with Bench("infypower", [1]) as b:
+            answer_id = (0x0A << 22) | (0x03 << 16) | (0xF0 << 8) | 1
+            before = b.ctrl.counters.rejected
+            b.rig.send(answer_id, b"\x00\x00\x00\x00", extended=True)  # DLC 4
+            b.rig.send(answer_id, struct.pack(">ff", 9999.0, 1.0), extended=True)  # out of range
+            await until(lambda: b.ctrl.counters.rejected == before + 2)
+            reasons = " ".join(b.ctrl.counters.rejected_reasons)
+            assert "DLC 4" in reasons and "OutputVoltage" in reasons
+            assert b.group.capabilities.healthy_count == 1  # still working
+
+    asyncio.run(scenario())
+
+
+def test_switch_off_reaches_every_module_and_setpoints_are_kept_alive():
+    async def scenario():
+        async with Bench("uugreen", [1, 2]) as b:
+            b.group.set_output(300.0, 20.0)
+            b.group.switch_on()
+            await until(lambda: all(m.on for m in b.models))
+            b.models[0].voltage_ref_v = 0.0  # e.g. a module that restarted
+            b.clock.t += 1.0  # one keep-alive period
+            await until(lambda: b.models[0].voltage_ref_v == 300.0)
+            b.group.switch_off()
+            assert not b.group.is_on
+            await until(lambda: not any(m.on for m in b.models))
+
+    asyncio.run(scenario())
+
+
+def test_bad_configuration_is_refused_with_a_reason():
+    port = CanPort(can.Bus(interface="virtual", channel=f"cfg-{uuid.uuid4().hex}"), "c")
+    try:
+        def make(vendor="infypower", addresses=(1,), **kw):
+            return PowerModuleGroup(port, vendor, addresses, 0, on_fault=lambda *a: None, **kw)
+
+        with pytest.raises(ValueError, match="unknown power module vendor 'acme'"):
+            make(vendor="acme")
+        with pytest.raises(ValueError, match="twice"):
+            make(addresses=(1, 1))
+        with pytest.raises(ValueError, match="at least one"):
+            make(addresses=())
+        with pytest.raises(ValueError, match="broadcast"):
+            make(vendor="uugreen", addresses=(0,))
+        with pytest.raises(ValueError, match="silent_after_s"):
+            make(silent_after_s=0)
+        group = make()
+        with pytest.raises(ValueError, match="not negative"):
+            group.set_output(-1.0, 10.0)
+        with pytest.raises(ValueError, match="finite"):
+            group.set_output(400.0, float("nan"))
+        assert group.capabilities.healthy_count == 0 and group.module_states()[0]["state"] == "unknown"
+    finally:
+        port.close()
