@@ -1,0 +1,255 @@
+"""The rig's I/O board: speaks `dbc/io_board.dbc` as the board side for one connector plant.
+
+It generates the CP levels from the car's resistor state and its own output, drives the plant's contactors
+after a small delay, runs the heartbeat watchdog (no fresh counter for longer than watchdog_s: contactors
+open at once, CP shows F), reports an e-stop like the safety MCU would (it opens the contactors itself), and
+models the pin and cable temperatures from the output current.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Callable
+
+import can
+
+from controller.hw.can_port import CanPort, FrameRejected, decode_checked
+from controller.hw.dbc import load_dbc
+from hil.plant import ConnectorPlant
+
+log = logging.getLogger(__name__)
+
+STATUS_PERIOD_S = 0.02
+TEMPERATURE_PERIOD_S = 1.0
+# CP high level (V) for each resistor state the car can present (IEC 61851-1).
+CP_HIGH_V = {"A": 12.0, "B": 9.0, "C": 6.0, "D": 3.0, "E": 0.0}
+CP_STATE_CODES = {"A": 0, "B": 1, "C": 2, "D": 3, "E": 4, "F": 5, "INVALID": 6}
+LOCK_CODES = {False: 0, True: 1}  # UNLOCKED, LOCKED
+
+# Thermal model: rise = k * I^2 at steady state, reached with a first-order time constant.
+AMBIENT_C = 25.0
+PIN_RISE_K_PER_A2 = 6e-4  # 200 A -> +24 K
+CABLE_RISE_K_PER_A2 = 4e-4  # 200 A -> +16 K
+THERMAL_TAU_S = 30.0
+
+
+class IoBoardSim:
+    """Board side of one connector's I/O protocol, on top of a `ConnectorPlant`."""
+
+    def __init__(self, port: CanPort, plant: ConnectorPlant, *, contactor_delay_s: float = 0.02,
+                 watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic):
+        self.port = port
+        self.plant = plant
+        self.connector_id = plant.connector_id
+        self.contactor_delay_s = contactor_delay_s
+        self.watchdog_s = watchdog_s
+        self.clock = clock
+        db = load_dbc("io_board")
+        self._command_msg = db.get_message_by_name("IoCommand")
+        self._status_msg = db.get_message_by_name("IoStatus")
+        self._measure_msg = db.get_message_by_name("IoDcMeasure")
+        self._temps_msg = db.get_message_by_name("IoTemperatures")
+        # last accepted command
+        self._duty_pct = 0.0
+        self._state_f_requested = False
+        self._close_plus = False
+        self._close_minus = False
+        self._lock = False
+        self._last_counter: int | None = None
+        self._last_fresh_t: float | None = None  # the watchdog is armed by the first command
+        # board state
+        self._watchdog_tripped = False
+        self._estop = False
+        self._last_status_key: tuple | None = None
+        self._last_temps_t: float | None = None
+        self._last_thermal_t: float | None = None
+        self._rise_pin_c = 0.0
+        self._rise_cable_c = 0.0
+        self._temperature_offset_c = 0.0
+        self.commands_received = 0
+        self.stale_commands = 0
+
+    # ---- observed state -----------------------------------------------------------------------------------
+    @property
+    def cp_state(self) -> str:
+        if self._state_f_requested or self._watchdog_tripped:
+            return "F"
+        return self.plant.ev_cp_state if self.plant.ev_cp_state in CP_HIGH_V else "INVALID"
+
+    @property
+    def watchdog_tripped(self) -> bool:
+        return self._watchdog_tripped
+
+    @property
+    def estop(self) -> bool:
+        return self._estop
+
+    @property
+    def commanded_duty(self) -> float:
+        return self._duty_pct
+
+    @property
+    def heartbeat_echo(self) -> int:
+        return self._last_counter or 0
+
+    def temperatures_c(self) -> tuple[float, float, float]:
+        """DC+ pin, DC- pin, cable."""
+        pin = AMBIENT_C + self._rise_pin_c + self._temperature_offset_c
+        cable = AMBIENT_C + self._rise_cable_c + self._temperature_offset_c
+        return pin, pin, cable
+
+    # ---- fault injection --------------------------------------------------------------------------------
+    def press_estop(self) -> None:
+        """The safety MCU opens both contactors itself, at once, and reports Estop=1."""
+        self._estop = True
+        self._drop_close_requests()
+        self.send_status_if_changed()
+
+    def release_estop(self) -> None:
+        # The close requests were dropped when it was pressed: the contactors stay open until commanded again.
+        self._estop = False
+        self.send_status_if_changed()
+
+    def inject_temperature_c(self, delta_c: float) -> None:
+        """Add `delta_c` to every temperature reading (cumulative) and report the new readings at once."""
+        self._temperature_offset_c += delta_c
+        self._send_temperatures()
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+    def attach(self) -> None:
+        self.port.on(self._command_msg.frame_id + self.connector_id, self._handle_command)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        while True:
+            self.tick()
+            next_t = max(next_t + STATUS_PERIOD_S, loop.time())
+            await asyncio.sleep(next_t - loop.time())
+
+    def tick(self) -> None:
+        """One status period: watchdog, thermal model, periodic frames (run() calls this every 20 ms)."""
+        now = self.clock()
+        if (self._last_fresh_t is not None and not self._watchdog_tripped
+                and now - self._last_fresh_t > self.watchdog_s):
+            self._trip_watchdog(now - self._last_fresh_t)
+        self._step_thermal(now)
+        self.send_status()
+        self._send_measure()
+        if self._last_temps_t is None or now - self._last_temps_t >= TEMPERATURE_PERIOD_S:
+            self._send_temperatures()
+
+    # ---- command handling -----------------------------------------------------------------------------------
+    def _handle_command(self, msg: can.Message) -> None:
+        v = decode_checked(self._command_msg, msg)
+        if v["CpDuty"] > 100.05:
+            raise FrameRejected(f"IoCommand: CpDuty {v['CpDuty']:.1f} above 100 %")
+        self.commands_received += 1
+        counter = int(v["HeartbeatCounter"])
+        fresh = counter != self._last_counter
+        if not fresh:
+            self.stale_commands += 1
+        self._last_counter = counter
+        self._duty_pct = round(v["CpDuty"], 1)
+        self._state_f_requested = bool(v["RequestStateF"])
+        self._lock = bool(v["LockRequest"])
+        if fresh:
+            self._last_fresh_t = self.clock()
+            if self._watchdog_tripped:
+                # A fresh command clears the trip; its close requests count only from the next frame on.
+                self._watchdog_tripped = False
+                log.info("io sim %d: heartbeat back, watchdog cleared", self.connector_id)
+                self.send_status_if_changed()
+                return
+        if not self._watchdog_tripped and not self._estop:
+            plus, minus = bool(v["DcPlusClose"]), bool(v["DcMinusClose"])
+            if (plus, minus) != (self._close_plus, self._close_minus):
+                self._close_plus, self._close_minus = plus, minus
+                self._schedule_contactors()
+        self.send_status_if_changed()
+
+    def _schedule_contactors(self) -> None:
+        if self.contactor_delay_s <= 0:
+            self._settle_contactors()
+        else:
+            asyncio.get_running_loop().call_later(self.contactor_delay_s, self._settle_contactors)
+
+    def _settle_contactors(self) -> None:
+        """Move the contacts to the requests in force now (a request withdrawn meanwhile never lands)."""
+        self.plant.dc_plus_closed = self._close_plus
+        self.plant.dc_minus_closed = self._close_minus
+        self.send_status_if_changed()
+
+    def _drop_close_requests(self) -> None:
+        self._close_plus = self._close_minus = False
+        self.plant.dc_plus_closed = self.plant.dc_minus_closed = False
+
+    def _trip_watchdog(self, silent_s: float) -> None:
+        log.warning("io sim %d: no fresh heartbeat for %.3f s, opening contactors", self.connector_id, silent_s)
+        self._watchdog_tripped = True
+        self._drop_close_requests()
+        self.send_status_if_changed()
+
+    # ---- frames out -------------------------------------------------------------------------------------------
+    def _status_values(self) -> dict:
+        state = self.cp_state
+        if state == "F":
+            high = low = -12.0
+            duty = 0.0
+        else:
+            high = CP_HIGH_V.get(state, 0.0)
+            pwm_running = 0.0 < self._duty_pct < 100.0
+            # The car's diode lets the negative half through; a short (E) pins both levels to 0 V.
+            low = -12.0 if pwm_running and state != "E" else high
+            duty = self._duty_pct if pwm_running else 100.0
+        plugged = self.plant.ev_cp_state in CP_HIGH_V and self.plant.ev_cp_state != "A"
+        return {
+            "CpState": CP_STATE_CODES[state], "Estop": int(self._estop),
+            "DcPlusClosed": int(self.plant.dc_plus_closed), "DcMinusClosed": int(self.plant.dc_minus_closed),
+            "LockState": LOCK_CODES[self._lock], "CpHighVoltage": high, "CpLowVoltage": low,
+            "ProximityState": 1 if plugged else 0, "WatchdogTripped": int(self._watchdog_tripped),
+            "HeartbeatEcho": self.heartbeat_echo, "CpDutyMeasured": duty,
+        }
+
+    def send_status(self) -> None:
+        values = self._status_values()
+        self._last_status_key = _without_echo(values)
+        data = self._status_msg.encode(values, strict=True)
+        self.port.send(self._status_msg.frame_id + self.connector_id, data)
+
+    def send_status_if_changed(self) -> None:
+        """Status goes out at once on any change (the echo alone is not a change)."""
+        if _without_echo(self._status_values()) != self._last_status_key:
+            self.send_status()
+
+    def _send_measure(self) -> None:
+        volts = _clamp(self.plant.cable_voltage_v, self._measure_msg.get_signal_by_name("CableVoltage"))
+        data = self._measure_msg.encode({"CableVoltage": volts}, strict=True)
+        self.port.send(self._measure_msg.frame_id + self.connector_id, data)
+
+    def _send_temperatures(self) -> None:
+        self._last_temps_t = self.clock()
+        names = ("TempDcPlus", "TempDcMinus", "TempCable")
+        values = {name: _clamp(t, self._temps_msg.get_signal_by_name(name))
+                  for name, t in zip(names, self.temperatures_c())}
+        data = self._temps_msg.encode(values, strict=True)
+        self.port.send(self._temps_msg.frame_id + self.connector_id, data)
+
+    def _step_thermal(self, now: float) -> None:
+        dt = 0.0 if self._last_thermal_t is None else max(0.0, now - self._last_thermal_t)
+        self._last_thermal_t = now
+        current = self.plant.output_current_a
+        weight = 1.0 - math.exp(-dt / THERMAL_TAU_S)
+        self._rise_pin_c += (PIN_RISE_K_PER_A2 * current ** 2 - self._rise_pin_c) * weight
+        self._rise_cable_c += (CABLE_RISE_K_PER_A2 * current ** 2 - self._rise_cable_c) * weight
+
+
+def _without_echo(values: dict) -> tuple:
+    return tuple(value for name, value in values.items() if name != "HeartbeatEcho")
+
+
+def _clamp(value: float, signal) -> float:
+    """Keep a reading inside the DBC range, as a real board's ADC would saturate."""
+    return min(max(value, signal.minimum), signal.maximum)

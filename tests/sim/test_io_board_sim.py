@@ -1,0 +1,377 @@
+"""The rig's I/O board simulator on the wire, alone (the test plays the controller) and with the real driver."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import can
+import pytest
+
+from controller.hw.can_port import CanPort
+from controller.hw.dbc import load_dbc
+from controller.hw.io_board import IoBoard
+from hil.plant import ConnectorPlant
+from hil.sim.io_board import IoBoardSim
+
+pytestmark = pytest.mark.timeout(20)
+
+DB = load_dbc("io_board")
+COMMAND = DB.get_message_by_name("IoCommand")
+STATUS = DB.get_message_by_name("IoStatus")
+MEASURE = DB.get_message_by_name("IoDcMeasure")
+TEMPS = DB.get_message_by_name("IoTemperatures")
+CONNECTOR = 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SimBench:
+    """The simulator on one virtual bus; a raw bus on the same channel plays the controller."""
+
+    def __init__(self, clock=None, **kwargs) -> None:
+        self.channel = f"iosim-{uuid.uuid4().hex}"
+        self.port = CanPort(can.Bus(interface="virtual", channel=self.channel), "rig")
+        self.ctrl_bus = can.Bus(interface="virtual", channel=self.channel)
+        self.plant = ConnectorPlant(connector_id=CONNECTOR)
+        self.clock = clock or FakeClock()
+        self.sim = IoBoardSim(self.port, self.plant, clock=self.clock, **kwargs)
+        self.sim.attach()
+        self.counter = 0
+
+    def command(self, *, duty=0.0, state_f=0, close=0, lock=0, counter=None) -> None:
+        if counter is None:
+            self.counter = (self.counter + 1) & 0xFF
+            counter = self.counter
+        data = COMMAND.encode({"CpDuty": duty, "RequestStateF": state_f, "DcPlusClose": close,
+                               "DcMinusClose": close, "LockRequest": lock, "HeartbeatCounter": counter})
+        self.raw(COMMAND, data)
+
+    def raw(self, message, data: bytes) -> None:
+        self.port.dispatch(can.Message(arbitration_id=message.frame_id + CONNECTOR, data=data,
+                                       is_extended_id=False))
+
+    def frames(self, message) -> list[dict]:
+        """Frames of `message` the simulator sent since the last call (others are dropped)."""
+        out = []
+        while (msg := self.ctrl_bus.recv(timeout=0)) is not None:
+            if msg.arbitration_id == message.frame_id + CONNECTOR:
+                out.append(message.decode(msg.data))
+        return out
+
+    def status(self) -> dict:
+        self.frames(STATUS)
+        self.sim.send_status()
+        return self.frames(STATUS)[-1]
+
+    def close(self) -> None:
+        self.port.close()
+        self.ctrl_bus.shutdown()
+
+
+@pytest.fixture
+def bench():
+    b = SimBench(contactor_delay_s=0.0)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("ev, duty, state, high, low, measured", [
+    ("A", 100.0, "A", 12.0, 12.0, 100.0),
+    ("A", 0.0, "A", 12.0, 12.0, 100.0),  # PWM off is a static +12 V, not -12 V
+    ("B", 100.0, "B", 9.0, 9.0, 100.0),
+    ("B", 5.0, "B", 9.0, -12.0, 5.0),
+    ("C", 5.0, "C", 6.0, -12.0, 5.0),
+    ("D", 5.0, "D", 3.0, -12.0, 5.0),
+    ("E", 5.0, "E", 0.0, 0.0, 5.0),
+])
+def test_cp_levels_follow_the_car_and_the_pwm(bench, ev, duty, state, high, low, measured):
+    bench.plant.ev_cp_state = ev
+    bench.command(duty=duty)
+    st = bench.status()
+    assert (st["CpState"], st["CpHighVoltage"], st["CpLowVoltage"], st["CpDutyMeasured"]) == \
+        (state, high, low, measured)
+    assert st["ProximityState"] == ("NOT_CONNECTED" if ev == "A" else "CONNECTED")
+    assert bench.sim.cp_state == state and bench.sim.commanded_duty == duty
+
+
+def test_state_f_request_drives_minus_12_volt(bench):
+    bench.plant.ev_cp_state = "C"
+    bench.command(duty=5.0, state_f=1)
+    st = bench.status()
+    assert (st["CpState"], st["CpHighVoltage"], st["CpLowVoltage"]) == ("F", -12.0, -12.0)
+
+
+def test_status_goes_out_at_once_on_change_with_the_echo(bench):
+    bench.command(lock=1, counter=17)
+    (st,) = bench.frames(STATUS)
+    assert (st["LockState"], st["HeartbeatEcho"]) == ("LOCKED", 17)
+    bench.command(lock=1, counter=18)  # only the echo changed: no extra frame
+    assert bench.frames(STATUS) == []
+
+
+def test_contactors_follow_commands_after_the_delay():
+    bench = SimBench(contactor_delay_s=0.02)
+
+    async def main() -> list[tuple[bool, bool]]:
+        bench.port.start(asyncio.get_running_loop())
+        bench.command(close=1)
+        seen = [(bench.plant.dc_plus_closed, bench.plant.dc_minus_closed)]
+        while not bench.plant.contactors_closed:
+            await asyncio.sleep(0.005)
+        seen.append((bench.plant.dc_plus_closed, bench.plant.dc_minus_closed))
+        return seen
+    try:
+        assert asyncio.run(asyncio.wait_for(main(), 5)) == [(False, False), (True, True)]
+        st = bench.frames(STATUS)[-1]
+        assert (st["DcPlusClosed"], st["DcMinusClosed"]) == (1, 1)  # the feedback went out on the change
+    finally:
+        bench.close()
+
+
+def test_heartbeat_watchdog_trips_after_300_ms_and_clears_on_a_fresh_counter(bench):
+    clock = bench.clock
+    bench.command(close=1, duty=5.0, counter=10)
+    bench.command(close=1, duty=5.0, counter=11)
+    assert bench.plant.contactors_closed
+    clock.now += 0.3
+    bench.command(close=1, duty=5.0, counter=11)  # a repeated counter is no heartbeat
+    bench.sim.tick()
+    assert not bench.sim.watchdog_tripped and bench.plant.contactors_closed
+    clock.now += 0.001
+    bench.sim.tick()
+    assert bench.sim.watchdog_tripped and bench.sim.cp_state == "F"
+    assert not bench.plant.dc_plus_closed and not bench.plant.dc_minus_closed
+    st = bench.status()
+    assert (st["WatchdogTripped"], st["CpState"], st["DcPlusClosed"]) == (1, "F", 0)
+    bench.command(close=1, duty=5.0, counter=11)  # stale: still tripped
+    assert bench.sim.watchdog_tripped
+    bench.command(close=1, duty=5.0, counter=12)  # fresh: clears, but this frame does not close
+    assert not bench.sim.watchdog_tripped and not bench.plant.contactors_closed
+    assert bench.status()["CpState"] == "A"
+    bench.command(close=1, duty=5.0, counter=13)
+    assert bench.plant.contactors_closed
+
+
+def test_watchdog_is_armed_by_the_first_command(bench):
+    bench.clock.now += 10.0
+    bench.sim.tick()
+    assert not bench.sim.watchdog_tripped
+
+
+def test_estop_opens_the_contactors_itself(bench):
+    bench.command(close=1)
+    assert bench.plant.contactors_closed
+    bench.frames(STATUS)
+    bench.sim.press_estop()
+    assert not bench.plant.dc_plus_closed and not bench.plant.dc_minus_closed
+    (st,) = bench.frames(STATUS)  # reported at once, not at the next period
+    assert (st["Estop"], st["DcPlusClosed"], st["DcMinusClosed"]) == (1, 0, 0)
+    bench.command(close=1)
+    assert not bench.plant.contactors_closed  # held open while pressed
+    bench.sim.release_estop()
+    assert bench.status()["Estop"] == 0 and not bench.plant.contactors_closed
+    bench.command(close=1)
+    assert bench.plant.contactors_closed
+
+
+def _drain_ids(bench: SimBench) -> list[int]:
+    ids = []
+    while (m := bench.ctrl_bus.recv(timeout=0)) is not None:
+        ids.append(m.arbitration_id - CONNECTOR)
+    return sorted(ids)
+
+
+def test_periodic_frames_and_cable_voltage(bench):
+    bench.plant.cable_voltage_v = 399.9
+    bench.sim.tick()
+    assert _drain_ids(bench) == [STATUS.frame_id, MEASURE.frame_id, TEMPS.frame_id]
+    bench.clock.now += 0.02
+    bench.sim.tick()
+    assert _drain_ids(bench) == [STATUS.frame_id, MEASURE.frame_id]  # temperatures only once a second
+    bench.sim.tick()
+    assert bench.frames(MEASURE)[-1]["CableVoltage"] == pytest.approx(399.9)
+    bench.clock.now += 1.0
+    bench.sim.tick()
+    assert len(bench.frames(TEMPS)) == 1
+
+
+def test_thermal_model_and_injected_offset(bench):
+    bench.sim.tick()
+    assert bench.sim.temperatures_c() == (25.0, 25.0, 25.0)
+    bench.plant.output_current_a = 200.0
+    for _ in range(600):  # 5 minutes at 0.5 s steps, ten time constants
+        bench.clock.now += 0.5
+        bench.sim.tick()
+    plus, minus, cable = bench.sim.temperatures_c()
+    assert plus == pytest.approx(25.0 + 24.0, abs=0.1) and cable == pytest.approx(25.0 + 16.0, abs=0.1)
+    bench.frames(TEMPS)
+    bench.sim.inject_temperature_c(50.0)
+    (t,) = bench.frames(TEMPS)  # sent at once, not at the next 1 s slot
+    assert t["TempDcPlus"] == pytest.approx(99.0, abs=0.15) and t["TempCable"] == pytest.approx(91.0, abs=0.15)
+    bench.sim.inject_temperature_c(500.0)
+    assert bench.frames(TEMPS)[-1]["TempDcPlus"] == 250.0  # saturates at the DBC range
+
+
+@pytest.mark.parametrize("data, reason", [
+    (bytes(7), "DLC 7"),
+    (bytes([0xFF, 0x07, 1, 0, 0, 0, 0, 0]), "CpDuty 204.7"),
+])
+def test_bad_commands_are_rejected(bench, data, reason):
+    bench.raw(COMMAND, data)
+    assert bench.port.counters.rejected == 1
+    assert any(reason in r for r in bench.port.counters.rejected_reasons)
+    assert bench.sim.commands_received == 0
+
+
+# ---- driver and simulator together on one virtual channel ---------------------------------------------------
+
+class Pair:
+    def __init__(self, **sim_kwargs) -> None:
+        channel = f"iopair-{uuid.uuid4().hex}"
+        self.ctrl_port = CanPort(can.Bus(interface="virtual", channel=channel), "controller")
+        self.rig_port = CanPort(can.Bus(interface="virtual", channel=channel), "rig")
+        self.plant = ConnectorPlant(connector_id=CONNECTOR)
+        self.sim = IoBoardSim(self.rig_port, self.plant, **sim_kwargs)
+        self.cp_seen: list[str] = []
+        self.faults: list[tuple[str, bool]] = []
+        self.board = IoBoard(self.ctrl_port, CONNECTOR, on_status=self._on_status, on_fault=self._on_fault)
+        self.sim.attach()
+        self.board.attach()
+        self.on_fault_hook = None
+
+    def _on_status(self, status) -> None:
+        if not self.cp_seen or self.cp_seen[-1] != status.cp_state:
+            self.cp_seen.append(status.cp_state)
+
+    def _on_fault(self, code: str, detail: str, active: bool) -> None:
+        self.faults.append((code, active))
+        if self.on_fault_hook:
+            self.on_fault_hook(code, active)
+
+    async def start(self) -> tuple[asyncio.Task, asyncio.Task]:
+        loop = asyncio.get_running_loop()
+        self.ctrl_port.start(loop)
+        self.rig_port.start(loop)
+        return asyncio.create_task(self.board.run()), asyncio.create_task(self.sim.run())
+
+    async def stop(self, *tasks: asyncio.Task) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.ctrl_port.close()
+        self.rig_port.close()
+
+
+async def eventually(condition, timeout_s: float = 3.0) -> bool:
+    """Poll until `condition()` holds; the deadline is generous and only guards against a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def test_session_walk_cp_transitions_and_contactors():
+    pair = Pair()
+
+    async def main() -> None:
+        tasks = await pair.start()
+        try:
+            assert await eventually(lambda: pair.board.online and pair.cp_seen == ["A"])
+            pair.plant.ev_cp_state = "B"
+            assert await eventually(lambda: pair.cp_seen[-1] == "B")
+            pair.board.set_pwm(5)
+            assert await eventually(lambda: pair.board.status.cp_low_v == -12.0)
+            assert pair.board.status.cp_duty_measured == 5.0
+            pair.plant.ev_cp_state = "C"
+            assert await eventually(lambda: pair.cp_seen[-1] == "C")
+            pair.board.close_contactors()
+            assert await eventually(lambda: pair.board.contactors_closed)
+            assert pair.plant.contactors_closed
+            pair.plant.cable_voltage_v = 380.0
+            assert await eventually(lambda: pair.board.status.cable_voltage_v == 380.0)
+            pair.board.open_contactors()
+            assert await eventually(lambda: pair.board.contactors_open)
+            pair.plant.ev_cp_state = "A"
+            assert await eventually(lambda: pair.cp_seen[-1] == "A")
+        finally:
+            await pair.stop(*tasks)
+    asyncio.run(main())
+    assert pair.cp_seen == ["A", "B", "C", "A"]
+    assert pair.faults == []
+
+
+def test_estop_reaches_the_driver_and_the_contactors_open():
+    pair = Pair()
+    reactions: list[bool] = []
+    # what the connector would do in the same call: note whether the board already opened them
+    pair.on_fault_hook = lambda code, active: reactions.append(pair.plant.contactors_closed)
+
+    async def main() -> None:
+        tasks = await pair.start()
+        try:
+            pair.plant.ev_cp_state = "C"
+            pair.board.close_contactors()
+            assert await eventually(lambda: pair.board.contactors_closed)
+            pair.sim.press_estop()
+            assert not pair.plant.contactors_closed
+            assert await eventually(lambda: ("ESTOP_PRESSED", True) in pair.faults)
+            assert pair.board.status.estop and pair.board.contactors_open
+            pair.sim.release_estop()
+            assert await eventually(lambda: ("ESTOP_PRESSED", False) in pair.faults)
+        finally:
+            await pair.stop(*tasks)
+    asyncio.run(main())
+    assert pair.faults == [("ESTOP_PRESSED", True), ("ESTOP_PRESSED", False)]
+    assert reactions == [False, False]
+
+
+def test_controller_heartbeat_lost_board_opens_contactors_and_shows_f():
+    pair = Pair()  # default 300 ms watchdog
+
+    async def main() -> None:
+        driver_task, sim_task = await pair.start()
+        try:
+            pair.plant.ev_cp_state = "C"
+            pair.board.set_pwm(5)
+            pair.board.close_contactors()
+            assert await eventually(lambda: pair.board.contactors_closed)
+            driver_task.cancel()  # the controller stops sending; its receive path still runs
+            await asyncio.gather(driver_task, return_exceptions=True)
+            assert await eventually(lambda: pair.sim.watchdog_tripped)
+            assert not pair.plant.dc_plus_closed and not pair.plant.dc_minus_closed
+            assert pair.sim.cp_state == "F"
+            assert await eventually(lambda: ("IO_WATCHDOG_TRIPPED", True) in pair.faults)
+            assert pair.board.status.cp_state == "F" and pair.board.contactors_open
+            driver_task = asyncio.create_task(pair.board.run())  # controller back: trip clears
+            assert await eventually(lambda: ("IO_WATCHDOG_TRIPPED", False) in pair.faults)
+            # its cached command still asks for closed contactors: the board accepts that in a later frame
+            assert await eventually(lambda: pair.board.contactors_closed)
+        finally:
+            await pair.stop(driver_task, sim_task)
+    asyncio.run(main())
+    assert pair.cp_seen[-2:] == ["F", "C"]
+
+
+def test_board_silence_reported_by_the_driver():
+    pair = Pair()
+
+    async def main() -> None:
+        driver_task, sim_task = await pair.start()
+        try:
+            assert await eventually(lambda: pair.board.online)
+            sim_task.cancel()
+            assert await eventually(lambda: ("IO_BOARD_LOST", True) in pair.faults)
+            assert not pair.board.online
+        finally:
+            await pair.stop(driver_task, sim_task)
+    asyncio.run(main())
+    assert pair.faults == [("IO_BOARD_LOST", True)]
