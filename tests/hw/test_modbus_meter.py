@@ -7,7 +7,7 @@ import pytest
 from controller.hw.meter import EnergyMeter
 from controller.hw.modbus_config import MeterConfig, ModbusLinkConfig
 from hil.sim.meter import MeterSim
-from tests.hw.modbus_rig import FaultLog, charging_plant, served, stepping, wait_until
+from tests.hw.modbus_rig import TRANSPORTS, FaultLog, charging_plant, served, stepping, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,12 +63,13 @@ def test_lost_meter_raises_lost_then_stale_and_recovers_over_rtu():
     asyncio.run(main())
 
 
-def test_garbled_replies_raise_bad_reply_and_polling_goes_on():
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_garbled_replies_raise_bad_reply_and_polling_goes_on(transport):
     async def main():
         plant = charging_plant()
         sim = MeterSim(plant)
         faults = FaultLog()
-        async with served(sim, "tcp") as link:
+        async with served(sim, transport) as link:
             meter = EnergyMeter(_cfg(link, stale_after_s=5.0), faults)
             task = asyncio.create_task(meter.run())
             await wait_until(lambda: meter.latest is not None, "a first reading")
