@@ -108,6 +108,7 @@ class IoBoard:
         self._cable_voltage_v = 0.0
         self._temps: tuple[float | None, float | None, float | None] = (None, None, None)
         self._link_since: float | None = None  # clock() from which silence counts
+        self._notified_key: tuple | None = None  # status content last handed to on_status
         self._active: set[str] = set()
 
     # ---- public state ------------------------------------------------------------------------------------
@@ -208,7 +209,6 @@ class IoBoard:
     def _handle_status(self, msg: can.Message) -> None:
         v = decode_in_range(self._status_msg, msg)
         choices = {s.name: s.choices for s in self._status_msg.signals}
-        previous = self._status
         temp_plus, temp_minus, temp_cable = self._temps
         status = IoStatus(
             cp_state=str(choices["CpState"][v["CpState"]]),
@@ -230,8 +230,11 @@ class IoBoard:
         self._set_fault("IO_WATCHDOG_TRIPPED", status.watchdog_tripped,
                         "board lost the heartbeat and opened the contactors" if status.watchdog_tripped
                         else "board accepted the heartbeat again")
-        if previous is None or _status_key(previous) != _status_key(status):
+        key = _status_key(status)
+        if key != self._notified_key:
             self._on_status(status)
+            # Only after on_status returned: if it raised, the next frame delivers the change again.
+            self._notified_key = key
 
     def _handle_measure(self, msg: can.Message) -> None:
         v = decode_in_range(self._measure_msg, msg)
@@ -262,12 +265,15 @@ class IoBoard:
         if active == (code in self._active):
             return
         if active:
-            self._active.add(code)
             log.warning("I/O board %d: %s: %s", self.connector_id, code, detail)
         else:
-            self._active.discard(code)
             log.info("I/O board %d: %s cleared: %s", self.connector_id, code, detail)
         self._on_fault(code, detail, active)
+        # Recorded only after on_fault returned: a reaction that raised is tried again on the next frame.
+        if active:
+            self._active.add(code)
+        else:
+            self._active.discard(code)
 
 
 def _status_key(status: IoStatus) -> tuple:

@@ -189,6 +189,25 @@ def test_estop_is_reported_inside_the_receive_handler(rig):
     assert [(c, a) for c, _, a in rig.faults] == [("ESTOP_PRESSED", True), ("ESTOP_PRESSED", False)]
 
 
+def test_a_reaction_that_raised_is_delivered_again_on_the_next_frame(rig):
+    calls = []
+
+    def failing_once(code, detail, active):
+        calls.append((code, active))
+        if len(calls) == 1:
+            raise RuntimeError("connector bug")
+
+    rig.board._on_fault = failing_once
+    rig.deliver(STATUS, status_frame(Estop=1, CpState=1))
+    assert rig.port.counters.rejected == 1  # the port contains the error and counts it
+    assert rig.statuses == []
+    rig.deliver(STATUS, status_frame(Estop=1, CpState=1))
+    assert calls == [("ESTOP_PRESSED", True), ("ESTOP_PRESSED", True)]
+    assert [s.cp_state for s in rig.statuses] == ["B"]
+    rig.deliver(STATUS, status_frame(Estop=1, CpState=1))
+    assert len(calls) == 2 and len(rig.statuses) == 1
+
+
 def test_watchdog_tripped_is_reported_while_the_board_says_so(rig):
     rig.deliver(STATUS, status_frame())
     rig.deliver(STATUS, status_frame(WatchdogTripped=1, CpState=5))
