@@ -21,6 +21,7 @@ from hil.plant import ConnectorPlant
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTOR_ID = 15
 STATUS_PERIOD_S = 0.02
 TEMPERATURE_PERIOD_S = 1.0
 # CP high level (V) for each resistor state the car can present (IEC 61851-1).
@@ -39,10 +40,13 @@ class IoBoardSim:
     """Board side of one connector's I/O protocol, on top of a `ConnectorPlant`."""
 
     def __init__(self, port: CanPort, plant: ConnectorPlant, *, contactor_delay_s: float = 0.02,
-                 watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic):
+                 watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic,
+                 connector_id: int | None = None):
+        self.connector_id = plant.connector_id if connector_id is None else connector_id
+        if not 1 <= self.connector_id <= MAX_CONNECTOR_ID:
+            raise ValueError(f"connector_id {self.connector_id} outside 1..{MAX_CONNECTOR_ID} (io_board.dbc)")
         self.port = port
         self.plant = plant
-        self.connector_id = plant.connector_id
         self.contactor_delay_s = contactor_delay_s
         self.watchdog_s = watchdog_s
         self.clock = clock

@@ -218,6 +218,11 @@ def test_thermal_model_and_injected_offset(bench):
     assert bench.frames(TEMPS)[-1]["TempDcPlus"] == 250.0  # saturates at the DBC range
 
 
+def test_connector_id_outside_the_dbc_range_is_refused(bench):
+    with pytest.raises(ValueError, match="connector_id 16"):
+        IoBoardSim(bench.port, ConnectorPlant(connector_id=16))
+
+
 @pytest.mark.parametrize("data, reason", [
     (bytes(7), "DLC 7"),
     (bytes([0xFF, 0x07, 1, 0, 0, 0, 0, 0]), "CpDuty 204.7"),
