@@ -27,6 +27,8 @@ log = logging.getLogger("controller.store")
 _CORRUPTION_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _COMPANIONS = ("-wal", "-shm")
 BUSY_TIMEOUT_MS = 2000
+_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
 
 
 class _CorruptDatabase(Exception):
@@ -88,7 +90,22 @@ def _check_location(path: Path) -> None:
         raise StoreError(path, f"no permission to write in {path.parent} (SQLite needs its -wal file there)")
 
 
+def _check_header(path: Path) -> None:
+    # Checked before SQLite opens the file: closing a connection may delete or checkpoint
+    # the -wal file, and a -wal next to a damaged file is worth keeping for `.recover`.
+    try:
+        with open(path, "rb") as file:
+            header = file.read(_HEADER_SIZE)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    if header and (len(header) < _HEADER_SIZE or not header.startswith(_MAGIC)):
+        raise _CorruptDatabase("file is not a database (no SQLite header)")
+
+
 def _open_checked(path: Path) -> sqlite3.Connection:
+    _check_header(path)
     try:
         conn = connect(path)
     except sqlite3.Error as exc:

@@ -78,7 +78,9 @@ def test_the_read_connection_cannot_write(store):
 
 
 def test_migration_hook_upgrades_an_older_file(db_path, clock, monkeypatch):
-    Store(db_path, clock=clock).open()  # leaves a version 1 file (closing is not needed to migrate)
+    first = Store(db_path, clock=clock)
+    first.open()  # leaves a version 1 file
+    first.close()
 
     def add_payment_column(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE sessions ADD COLUMN payment TEXT")
