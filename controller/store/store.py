@@ -46,7 +46,9 @@ class Store:
         self._writer: StoreWriter | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
-        self._sid_lock = threading.Lock()
+        # Held while a write is checked and queued, and while close() marks the store closed:
+        # every accepted write is queued before the writer's stop marker.
+        self._submit_lock = threading.Lock()
         self._last_sid = 0
         self._commissioned_t: float | None = None
         self._closed = False
@@ -93,10 +95,10 @@ class Store:
         if self._writer is None or self._closed:
             self._closed = True
             return
-        self._closed = True
-        now = self._clock()
-        self._writer.submit(WriteOp("runtime", ("heartbeat_t", now), True, None))
-        self._writer.submit(WriteOp("runtime", ("clean_stop", 1.0), True, None))
+        with self._submit_lock:
+            self._closed = True
+            self._writer.submit(WriteOp("runtime", ("heartbeat_t", self._clock()), True, None))
+            self._writer.submit(WriteOp("runtime", ("clean_stop", 1.0), True, None))
         if not self._writer.stop(CLOSE_TIMEOUT_S):
             log.error("store %s: writer did not finish within %.0f s; queued writes may be lost",
                       self.path, CLOSE_TIMEOUT_S)
@@ -139,11 +141,12 @@ class Store:
 
     def session_started(self, connector: int, t: float | None = None, evcc_id: str | None = None) -> int:
         _check_connector(connector, optional=False)
-        writer = self._open_writer()
-        with self._sid_lock:
+        start_t = self._t(t)
+        with self._submit_lock:
+            writer = self._open_writer()
             self._last_sid += 1
             sid = self._last_sid
-        writer.submit(WriteOp("session_started", (sid, connector, self._t(t), evcc_id), True, connector))
+            writer.submit(WriteOp("session_started", (sid, connector, start_t, evcc_id), True, connector))
         return sid
 
     def session_progress(self, sid: int, energy_kwh: float, peak_kw: float) -> None:
@@ -208,7 +211,9 @@ class Store:
         return self._writer
 
     def _submit(self, name: str, args: tuple, durable: bool, connector: int | None) -> None:
-        self._open_writer().submit(WriteOp(name, args, durable, connector))
+        op = WriteOp(name, args, durable, connector)
+        with self._submit_lock:
+            self._open_writer().submit(op)
 
     def _read(self, query: Callable[..., Any], *args: Any) -> Any:
         with self._read_lock:

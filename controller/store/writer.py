@@ -40,7 +40,8 @@ class FlushMarker:
 
 
 class _Stop:
-    """Queued by stop(): the thread applies everything queued before it, then exits."""
+    """Queued by stop(): the thread applies everything queued before it, then exits.
+    The Store refuses writes once it has queued this, so nothing can follow it."""
 
 
 @dataclass
@@ -117,22 +118,9 @@ class StoreWriter:
                         break
                 stopping = any(isinstance(item, _Stop) for item in batch)
                 self._apply(conn, batch)
-                if stopping:
-                    self._drain(conn)
                 self._prune_if_due(conn)
         finally:
             conn.close()
-
-    def _drain(self, conn: sqlite3.Connection) -> None:
-        # Calls that raced with close() still land on disk.
-        rest = []
-        while True:
-            try:
-                rest.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        if rest:
-            self._apply(conn, rest)
 
     def _apply(self, conn: sqlite3.Connection, batch: list) -> None:
         ops = [item for item in batch if isinstance(item, WriteOp)]
