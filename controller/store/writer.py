@@ -117,8 +117,12 @@ class StoreWriter:
                     except queue.Empty:
                         break
                 stopping = any(isinstance(item, _Stop) for item in batch)
-                self._apply(conn, batch)
-                self._prune_if_due(conn)
+                try:
+                    self._apply(conn, batch)
+                    self._prune_if_due(conn)
+                except Exception as exc:  # a bug here must not stop the thread and hang flush()
+                    log.exception("store %s: writer error", self._path)
+                    self._release_markers(batch, f"writer error: {_describe(exc)}")
         finally:
             conn.close()
 
@@ -136,13 +140,20 @@ class StoreWriter:
             error = self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")
             if error is not None:
                 self._errors_since_flush.append(error)
-        if markers:
-            # A flush reports every write lost since the previous flush, not only in its own batch.
-            error = "; ".join(self._errors_since_flush) or None
-            self._errors_since_flush.clear()
-            for marker in markers:
-                marker.error = error
-                marker.done.set()
+        # A flush reports every write lost since the previous flush, not only in its own batch.
+        self._release_markers(batch, None)
+
+    def _release_markers(self, batch: list, error: str | None) -> None:
+        if error is not None:
+            self._errors_since_flush.append(error)
+        markers = [item for item in batch if isinstance(item, FlushMarker) and not item.done.is_set()]
+        if not markers:
+            return
+        joined = "; ".join(self._errors_since_flush) or None
+        self._errors_since_flush.clear()
+        for marker in markers:
+            marker.error = joined
+            marker.done.set()
 
     def _commit_with_retries(self, conn: sqlite3.Connection, ops: list[WriteOp], level: str) -> str | None:
         """Commit `ops`; a failure other than a busy or full disk is narrowed down to the bad ops."""

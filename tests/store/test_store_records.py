@@ -1,3 +1,5 @@
+import sqlite3
+
 import pytest
 
 from controller.store import Store, StoreError
@@ -193,3 +195,27 @@ def test_a_bad_write_is_dropped_alone_and_flush_reports_it(store):
     store.event("c", "later")
     store.flush()  # the writer keeps going
     assert store.recent_events()[0]["kind"] == "c"
+
+
+def test_a_database_locked_by_another_process_loses_the_batch_and_the_writer_carries_on(
+        db_path, clock, monkeypatch):
+    from controller.store import database_file, writer
+
+    monkeypatch.setattr(database_file, "BUSY_TIMEOUT_MS", 5)
+    monkeypatch.setattr(writer, "RETRY_DELAYS_S", (0.001,))
+    store = Store(db_path, clock=clock)
+    store.open()
+    intruder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        intruder.execute("BEGIN IMMEDIATE")  # holds the write lock
+        store.event("lost", "while locked")
+        with pytest.raises(StoreError, match="database is locked"):
+            store.flush()
+        intruder.execute("ROLLBACK")
+        store.event("kept", "after the lock")
+        store.flush()
+    finally:
+        intruder.close()
+    assert [e["kind"] for e in store.recent_events()] == ["kept"]
+    assert store.writer_stats.dropped_ops >= 1 and "locked" in store.writer_stats.last_error
+    store.close()
