@@ -218,7 +218,7 @@ class Store:
     def _read(self, query: Callable[..., Any], *args: Any) -> Any:
         with self._read_lock:
             if self._reader is None:
-                raise StoreError(self.path, "the store is not open" if not self._closed else "the store is closed")
+                raise StoreError(self.path, "the store is closed" if self._closed else "the store is not open")
             return query(self._reader, *args)
 
 

@@ -24,7 +24,8 @@ def test_a_file_that_is_not_a_database_is_moved_aside(db_path, clock, caplog):
     moved = db_path.with_name("charger.db.corrupt-20231114T221320Z")
     assert report.corrupt_file_moved_to == moved
     assert moved.read_bytes() == garbage
-    assert str(db_path) in caplog.text and "file is not a database (no SQLite header)" in caplog.text and str(moved) in caplog.text
+    assert str(db_path) in caplog.text and str(moved) in caplog.text
+    assert "file is not a database (no SQLite header)" in caplog.text
     event = store.recent_events()[0]
     assert event["kind"] == "store_recovered" and event["data"]["moved_to"] == str(moved)
     store.event("boot", "works")
