@@ -22,7 +22,7 @@ from pathlib import Path
 
 from controller.store.database_file import connect
 from controller.store.retention import RetentionPolicy, prune
-from controller.store.writes import WRITERS, WriteOp, register_port, set_runtime
+from controller.store.writes import WRITERS, WriteOp, register_port
 
 log = logging.getLogger("controller.store")
 
