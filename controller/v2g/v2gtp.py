@@ -123,7 +123,8 @@ class SdpRequest:
         return build_frame(PAYLOAD_SDP_REQUEST, self.to_payload())
 
     def to_json(self) -> dict[str, str]:
-        return {"security": _name(_SECURITY_NAMES, self.security), "transport": _name(_TRANSPORT_NAMES, self.transport)}
+        return {"security": _name(_SECURITY_NAMES, self.security),
+                "transport": _name(_TRANSPORT_NAMES, self.transport)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""Turn captured Ethernet frames into the V2G conversation: SLAC, SDP and every V2G message decoded.
+
+V2G messages are cut from reassembled TCP streams (a V2GTP frame may span segments, one segment may hold
+several frames). Each TCP connection starts with the AppProtocol handshake; its response's SchemaID picks,
+among the namespaces the request offered, the schema for the rest of that connection.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from controller.v2g import slac_messages, v2gtp
+from tools.capture import layers
+from tools.capture.pcap import LINKTYPE_ETHERNET, Packet, read_packets
+from tools.capture.tcp_stream import TcpStream
+from tools.capture.v2g_payload import V2gDecoder
+
+_REMEMBERED_FRAMES = 64  # per direction, to recognise retransmitted V2GTP frames
+_PROTOCOL_BY_SCHEMA = {"slac": "SLAC", "sdp": "SDP"}
+
+Endpoint = tuple[str, int]
+
+
+@dataclass
+class DissectedMessage:
+    """One message found in a capture. `t` is seconds since the capture's first packet."""
+
+    t: float
+    timestamp: float  # seconds since the Unix epoch
+    from_ev: bool | None  # None: neither side of the cable (a host talking to its own modem)
+    schema: str  # "slac", "sdp", "appproto", "din", "iso2"
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    payload: bytes = b""  # the EXI (or SDP) payload without its V2GTP header
+    error: str | None = None
+    retransmission: bool = False
+
+    @property
+    def protocol(self) -> str:
+        return _PROTOCOL_BY_SCHEMA.get(self.schema, "V2G")
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"t": self.t, "from_ev": self.from_ev, "schema": self.schema,
+                                  "type": self.type, "fields": self.fields}
+        if self.protocol == "V2G":
+            result["hex"] = self.payload.hex()
+        if self.error is not None:
+            result["error"] = self.error
+        if self.retransmission:
+            result["retransmission"] = True
+        return result
+
+
+@dataclass
+class _Direction:
+    """One sending side of a TCP connection: its stream and the V2GTP frames cut from it."""
+
+    from_ev: bool
+    stream: TcpStream = field(default_factory=TcpStream)
+    buffer: bytearray = field(default_factory=bytearray)
+    buffer_offset: int = 0
+    in_sync: bool = True
+    frames: deque[tuple[int, int, DissectedMessage]] = field(
+        default_factory=lambda: deque(maxlen=_REMEMBERED_FRAMES))
+
+
+@dataclass
+class _Connection:
+    client: Endpoint  # the EV: it opens the TCP connection to the SECC
+    decoder: V2gDecoder = field(default_factory=V2gDecoder)
+    directions: dict[Endpoint, _Direction] = field(default_factory=dict)
+
+    def direction(self, sender: Endpoint) -> _Direction:
+        if sender not in self.directions:
+            self.directions[sender] = _Direction(from_ev=sender == self.client)
+        return self.directions[sender]
+
+
+class CaptureDissector:
+    """Feed packets in capture order; each call returns the messages that packet completed."""
+
+    def __init__(self) -> None:
+        self._first_timestamp: float | None = None
+        self._connections: dict[frozenset[Endpoint], _Connection] = {}
+        self._secc_ports: set[int] = set()
+        self.skipped: Counter[str] = Counter()  # frames not dissected, by reason
+
+    def feed(self, packet: Packet) -> list[DissectedMessage]:
+        if self._first_timestamp is None:
+            self._first_timestamp = packet.timestamp
+        if packet.linktype != LINKTYPE_ETHERNET:
+            self.skipped[f"linktype {packet.linktype}"] += 1
+            return []
+        try:
+            return self._ethernet(packet)
+        except (layers.LayerError, slac_messages.SlacError) as exc:
+            self.skipped[str(exc)] += 1
+            return []
+
+    def _message(self, packet: Packet, **values: Any) -> DissectedMessage:
+        assert self._first_timestamp is not None
+        # Float difference rounded to microseconds: the figures the expected files and pcap tools show.
+        relative = round(packet.timestamp - self._first_timestamp, 6)
+        return DissectedMessage(t=relative, timestamp=packet.timestamp, **values)
+
+    def _ethernet(self, packet: Packet) -> list[DissectedMessage]:
+        frame = layers.parse_ethernet(packet.data)
+        if frame.ethertype == slac_messages.ETHERTYPE_HOMEPLUG:
+            mme = slac_messages.parse_payload(frame.destination, frame.source, frame.payload)
+            return [self._message(packet, from_ev=mme.from_ev, schema="slac", type=mme.name,
+                                  fields=mme.to_json())]
+        ip = layers.parse_ip(frame.ethertype, frame.payload)
+        if ip is None:
+            return []
+        if ip.protocol == layers.PROTOCOL_UDP:
+            return self._udp(packet, layers.parse_udp(ip.payload))
+        if ip.protocol == layers.PROTOCOL_TCP:
+            return self._tcp(packet, ip, layers.parse_tcp(ip.payload))
+        return []
+
+    def _udp(self, packet: Packet, datagram: layers.UdpDatagram) -> list[DissectedMessage]:
+        if v2gtp.SDP_PORT not in (datagram.source_port, datagram.destination_port):
+            return []
+        try:
+            sdp = v2gtp.parse_sdp(datagram.payload)
+        except v2gtp.V2gtpError as exc:
+            return [self._message(packet, from_ev=datagram.destination_port == v2gtp.SDP_PORT, schema="sdp",
+                                  type="V2gtpError", payload=datagram.payload, error=str(exc))]
+        if isinstance(sdp, v2gtp.SdpResponse):
+            self._secc_ports.add(sdp.port)
+            return [self._message(packet, from_ev=False, schema="sdp", type="SdpResponse",
+                                  fields=sdp.to_json(), payload=sdp.to_payload())]
+        return [self._message(packet, from_ev=True, schema="sdp", type="SdpRequest", fields=sdp.to_json(),
+                              payload=sdp.to_payload())]
+
+    def _tcp(self, packet: Packet, ip: layers.IpPacket, segment: layers.TcpSegment) -> list[DissectedMessage]:
+        sender = (ip.source, segment.source_port)
+        receiver = (ip.destination, segment.destination_port)
+        key = frozenset((sender, receiver))
+        if segment.syn and not segment.ack:
+            # A new connection (or the SYN of a reused port pair) starts a fresh handshake.
+            self._connections[key] = _Connection(client=sender)
+        connection = self._connections.get(key)
+        if connection is None:
+            connection = self._connections[key] = _Connection(client=self._guess_client(sender, receiver, segment))
+        direction = connection.direction(sender)
+        if segment.syn:
+            direction.stream.syn(segment.sequence)
+        update = direction.stream.add(segment.sequence, segment.payload)
+        if update.duplicate is not None:
+            return self._retransmitted(packet, direction, update.duplicate)
+        if update.skipped:
+            direction.buffer.clear()
+            direction.buffer_offset = update.offset
+            direction.in_sync = False
+        direction.buffer += update.data
+        return self._cut_frames(packet, connection, direction)
+
+    def _guess_client(self, sender: Endpoint, receiver: Endpoint, segment: layers.TcpSegment) -> Endpoint:
+        """Without a SYN: the SYN-ACK's receiver, else the side off a known SECC port, else the higher port."""
+        if segment.syn:
+            return receiver
+        if receiver[1] in self._secc_ports:
+            return sender
+        if sender[1] in self._secc_ports:
+            return receiver
+        return sender if sender[1] > receiver[1] else receiver
+
+    def _cut_frames(
+        self, packet: Packet, connection: _Connection, direction: _Direction
+    ) -> list[DissectedMessage]:
+        found: list[DissectedMessage] = []
+        while True:
+            if not direction.in_sync and not self._resync(direction):
+                return found
+            start = direction.buffer_offset
+            try:
+                frame = v2gtp.next_frame(direction.buffer)
+            except v2gtp.V2gtpError as exc:
+                found.append(self._message(
+                    packet, from_ev=direction.from_ev, schema=connection.decoder.schema_name, type="V2gtpError",
+                    payload=bytes(direction.buffer[:v2gtp.HEADER_LENGTH]), error=str(exc)))
+                self._consume(direction, 1)
+                direction.in_sync = False
+                continue
+            if frame is None:
+                return found
+            header, payload = frame
+            self._consume(direction, header.frame_length)
+            message = self._message(packet, from_ev=direction.from_ev, payload=payload,
+                                    **connection.decoder.decode(header.payload_type, payload, direction.from_ev))
+            direction.frames.append((start, start + header.frame_length, message))
+            found.append(message)
+
+    @staticmethod
+    def _consume(direction: _Direction, count: int) -> None:
+        del direction.buffer[:count]
+        direction.buffer_offset += count
+
+    def _resync(self, direction: _Direction) -> bool:
+        """Drop bytes up to the next plausible V2GTP header; False if none is in the buffer yet."""
+        position = direction.buffer.find(v2gtp.HEADER_MAGIC)
+        while position >= 0:
+            candidate = direction.buffer[position:position + v2gtp.HEADER_LENGTH]
+            if len(candidate) < v2gtp.HEADER_LENGTH:
+                break
+            try:
+                v2gtp.parse_header(candidate)
+            except v2gtp.V2gtpError:
+                position = direction.buffer.find(v2gtp.HEADER_MAGIC, position + 1)
+                continue
+            self._consume(direction, position)
+            direction.in_sync = True
+            return True
+        keep = len(direction.buffer) - position if position >= 0 else 1  # a header may be split across segments
+        self._consume(direction, max(0, len(direction.buffer) - keep))
+        return False
+
+    def _retransmitted(
+        self, packet: Packet, direction: _Direction, span: tuple[int, int]
+    ) -> list[DissectedMessage]:
+        """A segment of old bytes: repeat, marked, the frames it carried whole (the peer sent them again)."""
+        start, end = span
+        return [replace(self._message(packet, from_ev=message.from_ev, schema=message.schema, type=message.type),
+                        fields=message.fields, payload=message.payload, error=message.error, retransmission=True)
+                for first, last, message in direction.frames if start <= first and last <= end]
+
+
+def dissect(packets: Iterable[Packet]) -> Iterator[DissectedMessage]:
+    dissector = CaptureDissector()
+    for packet in packets:
+        yield from dissector.feed(packet)
+
+
+def dissect_file(path: str | Path) -> list[DissectedMessage]:
+    """All messages of a capture file; CaptureError if the file is not a readable capture."""
+    return list(dissect(read_packets(path)))
