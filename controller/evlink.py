@@ -66,6 +66,7 @@ class EvLinkServer:
         self.port = port
         self._emit = on_event
         self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
@@ -76,9 +77,12 @@ class EvLinkServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._writers):  # a stopped controller answers nobody
+                writer.close()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -93,6 +97,7 @@ class EvLinkServer:
         except ConnectionError:
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def _handle(self, line: bytes) -> dict:

@@ -65,6 +65,7 @@ class ScenarioRun:
             self.controller = InProcessController(setup.cabinet_config, can_override, self.state.on_event)
         self.cars: dict[int, SimulatedCar] = {}
         self.progress = progress
+        self.finals: dict[int, dict] = {}
 
     async def run(self) -> dict:
         await self.rig.start()
@@ -101,6 +102,7 @@ class ScenarioRun:
                 if self.rig.plants[cid].ev_cp_state != "A":
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
+            self.finals = {cid: self._final(cid) for cid in ids}
         finally:
             for w in watchers:
                 w.cancel()
@@ -134,12 +136,15 @@ class ScenarioRun:
         else:
             raise ValueError(f"unknown injection {action!r}")
 
+    def _final(self, cid: int) -> dict:
+        state = self.state.states.get(cid, "unknown") if self.controller.alive else "controller_stopped"
+        return {"state": state, **self.rig.final_state(cid)}
+
     def _report(self, outcomes: dict[int, CarOutcome]) -> dict:
         per_connector = []
         for cid, outcome in outcomes.items():
             session = self.state.sessions.get(cid, {})
-            final = {"state": self.state.states.get(cid, "unknown") if self.controller.alive
-                     else "controller_stopped", **self.rig.final_state(cid)}
+            final = self.finals[cid]
             per_connector.append({
                 "connector": cid, "car": {"ok": outcome.ok, "reason": outcome.reason,
                                           "soc": round(self.cars[cid].battery.soc_percent, 1)},

@@ -124,7 +124,9 @@ class ControlLoop:
     # ---- charging ------------------------------------------------------------------------------------
     def apply_current_demand(self, demand: CurrentDemand) -> dict:
         voltage = min(demand.target_voltage_v, self.voltage_limit_v())
-        current_cap, limiter = self.current_limit_a(max(voltage, self.present_voltage()))
+        present = self.present_voltage()
+        # the power limit applies at the voltage the battery actually holds, not at the CV target
+        current_cap, limiter = self.current_limit_a(present if present > self.charging.safe_voltage_v else voltage)
         current = min(max(0.0, demand.target_current_a), current_cap)
         self._target_voltage_v = voltage
         self._target_current_a = current

@@ -123,11 +123,12 @@ class CanPort:
                         msg.data.hex(), reason)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._notifier = can.Notifier(self.bus, [self.dispatch], loop=loop)
+        # short receive timeout: reader threads (buses without a file descriptor) then stop quickly
+        self._notifier = can.Notifier(self.bus, [self.dispatch], timeout=0.05, loop=loop)
 
     def stop(self) -> None:
         if self._notifier is not None:
-            self._notifier.stop(timeout=1.0)
+            self._notifier.stop(timeout=0.2)
             self._notifier = None
 
     def close(self) -> None:
