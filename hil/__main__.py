@@ -1,7 +1,7 @@
 """charger-hil: the hardware-in-the-loop rig.
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
-  charger-hil rig --setup NAME [--can IF:CH] [--scenario NAME] [--report PATH]
+  charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
 """
 from __future__ import annotations
@@ -28,7 +28,16 @@ def _can(text: str | None) -> tuple[str, str] | None:
     return interface, channel
 
 
-def _run(args, separate_process: bool) -> int:
+def _address(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("--ev-link", "expected HOST:PORT, e.g. 127.0.0.1:47000")
+    return host.strip("[]"), int(port)
+
+
+def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None = None) -> int:
     scenario = SCENARIOS.get(args.scenario)
     if scenario is None:
         print(f"charger-hil: unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
@@ -36,7 +45,8 @@ def _run(args, separate_process: bool) -> int:
     setup = load_setup(args.setup)
     progress = None if args.quiet else Progress()
     report, problems = asyncio.run(run_scenario(
-        scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress))
+        scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
+        external_ev_link=external_ev_link))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -59,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--separate-process", action="store_true",
                            help="start charger-controller as a child process")
+        else:
+            p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
+                           help="the controller's EV-link address of its first connector (its [ev_link])")
     sub.add_parser("list", help="list scenarios and setups")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -70,15 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return _run(args, args.separate_process)
-        return _run_rig_only(args)
+        return _run(args, False, _address(args.ev_link))
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2
-
-
-def _run_rig_only(args) -> int:
-    print("charger-hil rig: not implemented yet", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

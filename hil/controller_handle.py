@@ -19,6 +19,8 @@ EventSink = Callable[[str, dict], None]
 class InProcessController:
     """The controller app in the runner's event loop (python-can `virtual` works only like this)."""
 
+    reports_events = True
+
     def __init__(self, cabinet_config, can_override: tuple[str, str] | None, on_event: EventSink):
         from controller.app import ControllerApp  # the firmware under test, not rig logic
 
@@ -45,6 +47,8 @@ class InProcessController:
 
 class SubprocessController:
     """`charger-controller` as a child process; events arrive on its stdout."""
+
+    reports_events = True
 
     def __init__(self, cabinet_path: Path, can_override: tuple[str, str] | None, on_event: EventSink):
         self.cabinet_path = cabinet_path
@@ -96,3 +100,30 @@ class SubprocessController:
 
     def request_stop(self, connector_id: int) -> bool:
         raise RuntimeError("user-stop needs the service console of a separate controller (not available yet)")
+
+
+class ExternalController:
+    """A controller the rig does not start (another process, another machine, a real board).
+
+    The rig knows only its EV-link address; it sees no events, so phases come from the car and
+    faults from what the rig observes on the wires.
+    """
+
+    reports_events = False
+
+    def __init__(self, host: str, base_port: int, connector_ids: list[int], on_event: EventSink):
+        self.alive = True
+        for index, cid in enumerate(connector_ids):
+            on_event("ev_link", {"connector": cid, "host": host, "port": base_port + index})
+
+    async def start(self) -> None:
+        pass
+
+    async def crash(self) -> None:
+        raise RuntimeError("the rig cannot stop a controller it did not start")
+
+    async def stop(self) -> None:
+        pass
+
+    def request_stop(self, connector_id: int) -> bool:
+        raise RuntimeError("user-stop needs the controller's service console (not available yet)")

@@ -71,6 +71,7 @@ class ConnectorPlant:
     cable_voltage_v: float = 0.0  # car side of the contactors
     output_current_a: float = 0.0
     energy_wh: float = 0.0  # delivered through the contactors
+    peak_power_w: float = 0.0
 
     @property
     def contactors_closed(self) -> bool:
@@ -121,4 +122,6 @@ class ConnectorPlant:
             for m in delivering:
                 m.output_current_a = current * m.current_capacity_a() / capacity
         self.output_current_a = current if self.contactors_closed else 0.0
-        self.energy_wh += self.cable_voltage_v * self.output_current_a * dt / 3600.0
+        power = self.cable_voltage_v * self.output_current_a
+        self.energy_wh += power * dt / 3600.0
+        self.peak_power_w = max(self.peak_power_w, power)

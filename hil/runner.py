@@ -5,7 +5,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field, replace
 
-from hil.controller_handle import InProcessController, SubprocessController
+from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
@@ -54,12 +54,16 @@ async def _wait_for(predicate, timeout: float, what: str) -> None:
 
 class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
-                 can_override: tuple[str, str] | None = None, progress=None):
+                 can_override: tuple[str, str] | None = None, progress=None,
+                 external_ev_link: tuple[str, int] | None = None):
         self.scenario = scenario
         self.setup = setup
         self.state = RunState(t0=time.time())
         self.rig = Rig(setup, can_override)
-        if separate_process:
+        if external_ev_link:
+            ids = [c.id for c in setup.cabinet_config.connectors]
+            self.controller = ExternalController(*external_ev_link, ids, self.state.on_event)
+        elif separate_process:
             self.controller = SubprocessController(cabinet_path(setup.name), can_override, self.state.on_event)
         else:
             self.controller = InProcessController(setup.cabinet_config, can_override, self.state.on_event)
@@ -72,14 +76,21 @@ class ScenarioRun:
         try:
             await self.controller.start()
             ids = [c.id for c in self.setup.cabinet_config.connectors]
-            await _wait_for(lambda: all(self.state.states.get(i) == "available" for i in ids)
-                            and all(i in self.state.ev_links for i in ids), START_TIMEOUT_S,
-                            "every connector available")
+            await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
             outcomes = await self._drive(ids)
         finally:
             await self.controller.stop()
             await self.rig.stop()
         return self._report(outcomes)
+
+    def _all_available(self, ids: list[int]) -> bool:
+        if not all(i in self.state.ev_links for i in ids):
+            return False
+        if self.controller.reports_events:
+            return all(self.state.states.get(i) == "available" for i in ids)
+        # no events from an external controller: a static +12 V CP (duty 100 %) on every board says it
+        return all(self.rig.io_sims[i].commanded_duty == 100.0 and self.rig.io_sims[i].commands_received
+                   for i in ids)
 
     async def _drive(self, ids: list[int]) -> dict[int, CarOutcome]:
         plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
@@ -137,13 +148,21 @@ class ScenarioRun:
             raise ValueError(f"unknown injection {action!r}")
 
     def _final(self, cid: int) -> dict:
-        state = self.state.states.get(cid, "unknown") if self.controller.alive else "controller_stopped"
+        if not self.controller.alive:
+            state = "controller_stopped"
+        elif not self.controller.reports_events:
+            state = "not_observed"
+        else:
+            state = self.state.states.get(cid, "unknown")
         return {"state": state, **self.rig.final_state(cid)}
 
     def _report(self, outcomes: dict[int, CarOutcome]) -> dict:
         per_connector = []
         for cid, outcome in outcomes.items():
-            session = self.state.sessions.get(cid, {})
+            plant = self.rig.plants[cid]
+            session = self.state.sessions.get(cid) if self.controller.reports_events else {
+                "energy_kwh": round(plant.energy_wh / 1000.0, 4), "peak_kw": round(plant.peak_power_w / 1000.0, 2)}
+            session = session or {}
             final = self.finals[cid]
             per_connector.append({
                 "connector": cid, "car": {"ok": outcome.ok, "reason": outcome.reason,
@@ -153,13 +172,18 @@ class ScenarioRun:
                 "rig_energy_kwh": round(self.rig.plants[cid].energy_wh / 1000.0, 4), "final": final,
             })
         blocking = [f for f in self.state.faults if f["severity"] != "warning"]
+        if not self.controller.reports_events and not all(o.ok for o in outcomes.values()):
+            blocking.append({"code": "SESSION_REFUSED", "severity": "error"})  # seen by the car only
         first = per_connector[0]
         return {
             "scenario": self.scenario.name, "setup": self.setup.name,
             "result": "fault" if blocking else ("ok" if all(o.ok for o in outcomes.values()) else "failed"),
             "energy_kwh": round(sum(c["energy_kwh"] for c in per_connector), 4),
             "peak_kw": max(c["peak_kw"] for c in per_connector),
-            "phases": [p for p in self.state.phases],
+            "phases": self.state.phases if self.controller.reports_events else [
+                {"name": name, "connector": cid, "t": round(t - self.state.t0, 3), "source": "car"}
+                for cid, car in self.cars.items() for name, t in car.phases],
+            "controller_events": self.controller.reports_events,
             "faults": self.state.faults,
             "final": first["final"],
             "connectors": per_connector,
@@ -172,7 +196,8 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
     if report["result"] != scenario.expect_result:
         problems.append(f"result {report['result']!r}, expected {scenario.expect_result!r}")
     codes = {f["code"] for f in report["faults"]}
-    for code in scenario.expect_faults:
+    expected = scenario.expect_faults if report["controller_events"] else ()
+    for code in expected:
         if code not in codes:
             problems.append(f"fault {code} was not raised")
     for conn in report["connectors"]:
