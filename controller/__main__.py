@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         override = (interface, channel)
     app = ControllerApp(config, on_event=_print_event if args.events_json else None, can_override=override)
     try:
+        app.build()
+    except ConfigError as exc:
+        print(f"charger-controller: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # e.g. a CAN interface that cannot be opened
+        print(f"charger-controller: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
         asyncio.run(_run(app))
     except KeyboardInterrupt:
         pass

@@ -7,13 +7,13 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from controller.config import CabinetConfig
+from controller.config import CabinetConfig, ConfigError
 from controller.connector.connector import Connector
 from controller.evlink import EvLinkServer
 from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from controller.hw.io_board import IoBoard
-from controller.hw.power import PowerModuleGroup
+from controller.hw.power import VENDORS, PowerModuleGroup
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class ControllerApp:
 
     def build(self) -> None:
         cfg = self.config
+        if cfg.power.vendor not in VENDORS:
+            raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {', '.join(VENDORS)})")
         for index, conn_cfg in enumerate(cfg.connectors):
             group_cfg = cfg.group(conn_cfg.group)
             holder: dict[str, Connector] = {}
