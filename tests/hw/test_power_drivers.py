@@ -114,7 +114,8 @@ def test_uugreen_answers_decode():
     assert d.decode_answer(5, _msg(frame_id, bytes([0x23, 0, 0, 0]) + struct.pack(">I", 401_500))).voltage_v == 401.5
     assert d.decode_answer(5, _msg(frame_id, bytes([0x23, 1, 0, 0]) + struct.pack(">I", 19_750))).current_a == 19.75
     # status word: bit 12 over-temperature, bit 6 DC over-voltage, bit 25 DC/DC off
-    status = d.decode_answer(5, _msg(frame_id, bytes([0x23, 8, 0, 0]) + struct.pack(">I", (1 << 12) | (1 << 6) | (1 << 25))))
+    word = (1 << 12) | (1 << 6) | (1 << 25)
+    status = d.decode_answer(5, _msg(frame_id, bytes([0x23, 8, 0, 0]) + struct.pack(">I", word)))
     assert status.flags == {"OverTemperature", "DcOverVoltage", "DcdcOff"}
     assert status.flags & d.overvoltage_flags == {"DcOverVoltage"}
     assert status.flags & d.fault_flags == {"OverTemperature"}

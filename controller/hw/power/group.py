@@ -32,6 +32,9 @@ FaultCallback = Callable[[str, str, bool], None]
 # A module is lost only if it also missed this many polls in a row: a stalled controller (no polls sent)
 # must not declare every module lost at once.
 MISSED_POLLS_FOR_LOSS = 3
+# Room between the commanded current and what the healthy modules can give before GROUP_CAPACITY_LOST: the
+# connector computes its power limit from its own voltage measurement; a lost module takes far more (1/n).
+CAPACITY_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -311,10 +314,12 @@ class PowerModuleGroup:
         self._flag("GROUP_LOST", gone, f"group {self.group_index}: no healthy module "
                    f"({', '.join(f'{m.address:#04x} {m.state}' for m in self._modules.values())})")
         demand = self._current_a if self._on else 0.0
-        volts = max(self._voltage_v, 1.0)
+        # the power limit applies at the output voltage, not at the (higher) voltage reference
+        measured = self.output_voltage_v
+        volts = max(measured if measured > 1.0 else self._voltage_v, 1.0)
         available = sum(min(m.rating.max_current_a, m.rating.max_power_w / volts) for m in healthy)
-        self._flag("GROUP_CAPACITY_LOST", demand > available + 1e-3,
-                   f"group {self.group_index}: {demand:.1f} A commanded at {self._voltage_v:.0f} V, "
+        self._flag("GROUP_CAPACITY_LOST", demand > available * (1.0 + CAPACITY_TOLERANCE),
+                   f"group {self.group_index}: {demand:.1f} A commanded at {volts:.0f} V, "
                    f"{available:.1f} A available from {len(healthy)} healthy module(s)")
 
     # ---- reporting -------------------------------------------------------------------------------------------
