@@ -14,6 +14,8 @@ from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from controller.hw.io_board import IoBoard
 from controller.hw.power import VENDORS, PowerModuleGroup
+from controller.records import StoreRecorder
+from controller.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class ControllerApp:
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
+        self.store: Store | None = None
+        self.recorder: StoreRecorder | None = None
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -59,6 +63,8 @@ class ControllerApp:
         cfg = self.config
         if cfg.power.vendor not in VENDORS:
             raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {', '.join(VENDORS)})")
+        if cfg.store.path:
+            self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
             group_cfg = cfg.group(conn_cfg.group)
             holder: dict[str, Connector] = {}
@@ -83,6 +89,17 @@ class ControllerApp:
             self.boards[conn_cfg.id] = board
             port = cfg.ev_link.base_port + index if cfg.ev_link.base_port else 0
             self.ev_links[conn_cfg.id] = EvLinkServer(connector, cfg.ev_link.host, port, self.emit)
+
+    def _open_store(self) -> None:
+        """Open the log before the loop runs (it blocks for crash recovery and retention)."""
+        s = self.config.store
+        self.store = Store(s.path, event_retention_days=s.event_retention_days, event_max_rows=s.event_max_rows,
+                           record_retention_days=s.record_retention_days, heartbeat_s=s.heartbeat_s)
+        report = self.store.open()
+        if report.interrupted_sessions:
+            log.warning("sessions %s were interrupted by the last stop", report.interrupted_sessions)
+        self.recorder = StoreRecorder(self.store)
+        self._sinks.insert(0, self.recorder)
 
     async def start(self) -> None:
         if not self.connectors:
@@ -112,6 +129,8 @@ class ControllerApp:
                 except Exception:
                     log.exception("connector %d: control tick failed; cutting power", connector.cfg.id)
                     connector.raise_fault("CONTROLLER_INTERNAL", "control tick failed")
+            if self.recorder is not None:
+                self.recorder.progress(self.connectors)
             await asyncio.sleep(CONTROL_PERIOD_S)
 
     async def stop(self) -> None:
@@ -119,13 +138,13 @@ class ControllerApp:
         for connector in self.connectors:
             connector._power_off_now()
         await asyncio.sleep(0.05)
-        await self._halt()
+        await self._halt(clean=True)
 
     async def crash(self) -> None:
-        """Stop dead, as a hung or killed process would: no more frames of any kind."""
-        await self._halt()
+        """Stop dead, as a hung or killed process would: no more frames of any kind, no clean close."""
+        await self._halt(clean=False)
 
-    async def _halt(self) -> None:
+    async def _halt(self, clean: bool) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -134,3 +153,6 @@ class ControllerApp:
             await link.close()
         for port in self.ports.values():
             port.close()
+        if self.store is not None and clean:
+            self.store.close()
+            self.store = None

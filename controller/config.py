@@ -102,6 +102,26 @@ class EvLinkConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    path: str = ""  # empty: no persistent log (tests, demo)
+    event_retention_days: float = 90.0
+    event_max_rows: int = 200_000
+    record_retention_days: float = 400.0
+    heartbeat_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """The technicians' serial console (115200 8N1 by default)."""
+    port: str = ""  # a device path or pyserial URL; empty: no console
+    baudrate: int = 115200
+    viewer_pin: str = ""
+    technician_pin: str = ""
+    max_failed_logins: int = 5
+    lockout_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class CabinetConfig:
     name: str
     can: dict  # name -> CanChannelConfig (converted in check)
@@ -110,6 +130,8 @@ class CabinetConfig:
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     io_board: IoBoardConfig = field(default_factory=IoBoardConfig)
     ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     max_cabinet_power_kw: float = 0.0  # 0: no cabinet-wide cap
 
     def check(self) -> None:
