@@ -89,7 +89,8 @@ if [ -s "$run_dir/buslogs" ]; then
     script=${buslog[1]}
     for ((i = 2; i + 1 < ${#buslog[@]}; i += 2)); do
         ready="/dev/shm/.vcan-run/logger-$i.ready"
-        /usr/bin/env -i "${environment[@]}" "$python" "$script" --ready "$ready" "${buslog[i]}" "${buslog[i + 1]}" </dev/null >&4 2>&4 &
+        /usr/bin/env -i "${environment[@]}" "$python" "$script" --ready "$ready" "${buslog[i]}" "${buslog[i + 1]}" \
+            </dev/null >&4 2>&4 &
         logger_pids+=($!)
         for ((wait_step = 0; wait_step < 200; wait_step++)); do
             [ -e "$ready" ] && break
@@ -105,22 +106,28 @@ echo "$uptime" >"$run_dir/timing"
 /usr/bin/env -i "${environment[@]}" "${argv[@]}" </dev/null >&3 2>&4 3>&- 4>&-
 status=$?
 
-# Stop loggers with SIGINT so they flush and close their files.
-for pid in "${logger_pids[@]}"; do
-    kill -INT "$pid" 2>/dev/null
-done
-for pid in "${logger_pids[@]}"; do
-    wait "$pid"
-done
-exec 3>&- 4>&-
-# Relays end when every writer is gone; a background child of the command may keep one open: wait 2 s at most.
-for ((wait_step = 0; wait_step < 40; wait_step++)); do
-    alive=0
-    for pid in "${relay_pids[@]}"; do
-        kill -0 "$pid" 2>/dev/null && alive=1
+# True once none of the given processes is left, polling for at most $1 tenths of a second.
+wait_gone() {
+    local tenths=$1 pid alive
+    shift
+    for ((wait_step = 0; wait_step < tenths; wait_step++)); do
+        alive=0
+        for pid in "$@"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ "$alive" = 0 ] && return 0
+        sleep 0.1
     done
-    [ "$alive" = 0 ] && break
-    sleep 0.05
-done
+    return 1
+}
+
+# Loggers stop on SIGINT, flushing and closing their files; one stuck for 5 s is killed.
+if [ ${#logger_pids[@]} -gt 0 ]; then
+    kill -INT "${logger_pids[@]}" 2>/dev/null
+    wait_gone 50 "${logger_pids[@]}" || kill -KILL "${logger_pids[@]}" 2>/dev/null
+fi
+exec 3>&- 4>&-
+# Relays end when every writer is gone; a background child of the command may keep one open: 2 s at most.
+wait_gone 20 "${relay_pids[@]}"
 echo "$status" >"$run_dir/status"
 power_off
