@@ -95,7 +95,8 @@ def memory_directory(mem: str, run_dir: Path) -> str:
         shm = os.statvfs("/dev/shm")
     except OSError:
         return str(run_dir)
-    return "/dev/shm" if shm.f_bavail * shm.f_frsize >= 2 * size else str(run_dir)
+    usable = shm.f_bavail * shm.f_frsize >= 2 * size and not shm.f_flag & os.ST_NOEXEC  # UML maps it executable
+    return "/dev/shm" if usable else str(run_dir)
 
 
 def nul_joined(words: list[str]) -> bytes:
