@@ -1,0 +1,86 @@
+"""Pure-Python, schema-informed EXI codec for V2G: the AppProtocol handshake, DIN SPEC 70121, ISO 15118-2.
+
+    from controller.v2g.exi import ExiError, decode, encode, SCHEMAS, message_type, to_json, from_json
+
+    msg = decode("din", payload)          # V2G_Message dataclass; ExiError(reason) on any bad input
+    data = encode("din", msg)             # bytes; ExiError if the message breaks the schema
+    message_type(msg)                     # "CurrentDemandReq", "supportedAppProtocolReq", ...
+    to_json(msg)                          # {"Header": {...}, "Body": {"CurrentDemandReq": {...}}}
+    from_json("din", "CurrentDemandReq", to_json(msg)) == msg
+
+Payloads are the EXI bytes without the V2GTP header. For "din" and "iso2" the message is the whole
+V2G_Message (Header + Body with one message, see controller.v2g.messages); for "appproto" it is
+SupportedAppProtocolReq or SupportedAppProtocolRes. to_json bytes are hex strings, enumerations their
+schema literal, PhysicalValues {"Multiplier", "Unit", "Value"} (see messages.json_form).
+
+The codec functions are generated per schema (din_gen.py, ...) by tools/exi_grammar_gen.py: straight-line
+code per complex type on one Python int holding the payload. A new schema (ISO 15118-20) needs a generator
+entry, not a change here beyond its name in SCHEMAS.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from controller.v2g.exi import appproto_gen, din_gen, iso2_gen
+from controller.v2g.exi.document import decode_document, encode_document
+from controller.v2g.exi.errors import ExiError
+from controller.v2g.messages import appproto, din, iso2, json_form
+
+__all__ = ["ExiError", "SCHEMAS", "decode", "encode", "from_json", "message_type", "to_json"]
+
+SCHEMAS = ("appproto", "din", "iso2")
+_CODECS: dict[str, ModuleType] = {"appproto": appproto_gen, "din": din_gen, "iso2": iso2_gen}
+_TYPES: dict[str, ModuleType] = {"appproto": appproto, "din": din, "iso2": iso2}
+
+
+def _codec(schema: str) -> ModuleType:
+    codec = _CODECS.get(schema)
+    if codec is None:
+        raise ExiError(f"unknown schema {schema!r}, expected one of {', '.join(SCHEMAS)}")
+    return codec
+
+
+def decode(schema: str, payload: bytes) -> Any:
+    """Decode one EXI document (no V2GTP header); ExiError with the reason on any bad input."""
+    return decode_document(_codec(schema), payload)
+
+
+def encode(schema: str, message: Any) -> bytes:
+    """Encode a message of `schema`; ExiError when a value breaks the schema (range, length, choice...)."""
+    return encode_document(_codec(schema), message)
+
+
+def message_type(message: Any) -> str:
+    """The element name of the message: the Body's message for V2G_Message, else the root element."""
+    body = getattr(message, "Body", None)
+    if body is not None and type(message).__name__ == "V2G_Message":
+        for name in body.__slots__:
+            if getattr(body, name) is not None:
+                return name
+        return "V2G_Message"
+    for module in _TYPES.values():
+        if getattr(module, type(message).__name__, None) is type(message):
+            return module.ROOT_ELEMENTS.get(type(message).__name__, type(message).__name__)
+    raise ExiError(f"{type(message).__name__} is not a V2G message")
+
+
+def to_json(message: Any) -> dict[str, Any]:
+    """The message's fields as a JSON-able dict (see messages.json_form for the shape)."""
+    return json_form.to_dict(message)
+
+
+def from_json(schema: str, type_name: str, fields: dict[str, Any]) -> Any:
+    """Inverse of to_json: `type_name` is what message_type gives; ExiError naming a bad field."""
+    _codec(schema)
+    types = _TYPES[schema]
+    roots = {element: name for name, element in types.ROOT_ELEMENTS.items()}
+    if type_name in roots:
+        return json_form.from_dict(getattr(types, roots[type_name]), fields)
+    if "V2G_Message" not in roots:
+        raise ExiError(f"{type_name!r} is not a message of {schema}")
+    message = json_form.from_dict(types.V2G_Message, fields)
+    if message_type(message) != type_name:
+        raise ExiError(f"fields hold a {message_type(message)}, not a {type_name}")
+    return message

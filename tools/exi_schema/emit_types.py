@@ -1,0 +1,57 @@
+"""Writes the message-types module of one schema: a StrEnum per enumeration, a dataclass per complex type."""
+
+from __future__ import annotations
+
+from tools.exi_schema.codec_plan import CodecPlan, field_identifier
+from tools.exi_schema.grammar import Field, TypeGrammar
+from tools.exi_schema.xsd_model import UNBOUNDED
+
+
+def python_type(plan: CodecPlan, f: Field) -> str:
+    if f.complex_type is not None:
+        base = plan.class_of(f.complex_type)
+    else:
+        assert f.value is not None
+        base = plan.enum_of(f.value).class_name if f.value.kind == "enum" else f.value.python_type
+    return f"list[{base}]" if f.is_list else base
+
+
+def emit_types(plan: CodecPlan, header: str) -> str:
+    lines = [f'"""{plan.config.title}: message types.', "", header, "",
+             "Dataclasses follow the schema: one field per attribute, element name or simple content (`content`),",
+             "in schema order. Optional elements are None when absent; repeated elements are lists. Enumerations",
+             "are StrEnums whose values are the schema literals.",
+             '"""', "", "from __future__ import annotations", "", "from dataclasses import dataclass, field",
+             "from enum import StrEnum", ""]
+    for enum in sorted(plan.enums.values(), key=lambda e: e.class_name):
+        lines += ["", f"class {enum.class_name}(StrEnum):"]
+        lines += [f"    {member} = {value!r}" for member, value in zip(enum.members, enum.values)]
+        lines.append("")
+    for grammar in plan.grammars:
+        lines += ["", *_dataclass(plan, grammar)]
+    lines += ["", f"ROOT_ELEMENTS = {dict(sorted(plan.root_element_of_class.items()))!r}", ""]
+    return "\n".join(lines)
+
+
+def _dataclass(plan: CodecPlan, grammar: TypeGrammar) -> list[str]:
+    name = plan.class_of(grammar.ctype)
+    schema_name = grammar.ctype.name[1] if grammar.ctype.name else name
+    lines = ["@dataclass(slots=True, kw_only=True)", f"class {name}:", f'    """Schema type {schema_name}."""', ""]
+    seen: set[str] = set()
+    for f in grammar.fields:
+        ident = field_identifier(f.name)
+        if ident in seen:
+            raise ValueError(f"{name}: duplicate field {ident}")
+        seen.add(ident)
+        annotation = python_type(plan, f)
+        if f.is_list:
+            default = "" if f.min > 0 else " = field(default_factory=list)"
+            bounds = f"{f.min}..{'unbounded' if f.max == UNBOUNDED else f.max}"
+            lines.append(f"    {ident}: {annotation}{default}  # {bounds}")
+        elif f.min == 0:
+            lines.append(f"    {ident}: {annotation} | None = None")
+        else:
+            lines.append(f"    {ident}: {annotation}")
+    if not grammar.fields:
+        lines.append("    pass")
+    return lines + [""]
