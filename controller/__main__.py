@@ -33,12 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-json", action="store_true", help="print events as JSON lines on stdout")
     parser.add_argument("--can", metavar="INTERFACE:CHANNEL",
                         help="put every CAN channel of the config on this one python-can bus")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. connectors[0].meter.link.port=1502 (repeatable)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, tuple(args.set))
     except ConfigError as exc:
         print(f"charger-controller: {exc}", file=sys.stderr)
         return 2

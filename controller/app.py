@@ -12,7 +12,9 @@ from controller.connector.connector import Connector
 from controller.evlink import EvLinkServer
 from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
+from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
+from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup
 from controller.records import StoreRecorder
 from controller.store import Store
@@ -33,6 +35,8 @@ class ControllerApp:
         self.groups: dict[int, PowerModuleGroup] = {}
         self.boards: dict[int, IoBoard] = {}
         self.ev_links: dict[int, EvLinkServer] = {}
+        self.meters: dict[int, EnergyMeter] = {}
+        self.imds: dict[int, InsulationMonitor] = {}
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -84,6 +88,10 @@ class ControllerApp:
                             lost_after_s=cfg.io_board.lost_after_s, on_status=on_status, on_fault=on_fault)
             connector = Connector(conn_cfg, cfg.charging, board, group, on_event=self.emit)
             holder["c"] = connector
+            if conn_cfg.meter is not None:
+                connector.meter = self.meters[conn_cfg.id] = EnergyMeter(conn_cfg.meter, on_fault)
+            if conn_cfg.imd is not None:
+                connector.imd = self.imds[conn_cfg.id] = InsulationMonitor(conn_cfg.imd, on_fault)
             self.connectors.append(connector)
             self.groups[conn_cfg.id] = group
             self.boards[conn_cfg.id] = board
@@ -115,6 +123,10 @@ class ControllerApp:
             self._tasks.append(asyncio.create_task(group.run(), name=f"modules-{cid}"))
         for cid, board in self.boards.items():
             self._tasks.append(asyncio.create_task(board.run(), name=f"io-board-{cid}"))
+        devices = [*self.meters.values(), *self.imds.values()]
+        await asyncio.gather(*(device.start() for device in devices))  # each reports its own faults
+        for device in devices:
+            self._tasks.append(asyncio.create_task(device.run(), name=device.name))
         self._tasks.append(asyncio.create_task(self._control(), name="control"))
         for link in self.ev_links.values():
             await link.start()
@@ -151,6 +163,8 @@ class ControllerApp:
         self._tasks.clear()
         for link in self.ev_links.values():
             await link.close()
+        for device in [*self.meters.values(), *self.imds.values()]:
+            await device.close()
         for port in self.ports.values():
             port.close()
         if self.store is not None and clean:

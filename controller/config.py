@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from controller.config_loader import ConfigError, build
+from controller.config_loader import ConfigError, apply_override, build
+from controller.hw.modbus_config import ImdConfig, MeterConfig
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
 
@@ -57,6 +58,9 @@ class ConnectorConfig:
     io_can: str = "io"
     energy_transfer_modes: tuple[str, ...] = ("DC_extended", "DC_core")
     evse_id: str = ""
+    meter: MeterConfig | None = None
+    imd: ImdConfig | None = None
+    on_meter_loss: Literal["stop", "continue"] = "stop"  # "continue": charge on with a warning
 
     def check(self) -> None:
         if not 1 <= self.id <= 15:
@@ -86,6 +90,8 @@ class ChargingConfig:
     auto_authorize: bool = True
     emergency_f_hold_s: float = 0.3
     welding_voltage_v: float = 60.0
+    imd_self_test_timeout_s: float = 30.0  # IEC 61851-23:2023: self-test in every cable check
+    isolation_sample_s: float = 0.5  # insulation readings taken at test voltage before judging
 
 
 @dataclass(frozen=True)
@@ -165,18 +171,21 @@ class CabinetConfig:
         return next(g for g in self.power.groups if g.name == name)
 
 
-def parse_config(text: str, source: str = "<string>") -> CabinetConfig:
+def parse_config(text: str, source: str = "<string>", overrides: tuple[str, ...] = ()) -> CabinetConfig:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"not valid TOML: {exc}") from None
+    for assignment in overrides:
+        apply_override(table, assignment)
     return build(CabinetConfig, table, "")
 
 
-def load_config(path: str | Path) -> CabinetConfig:
+def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> CabinetConfig:
+    """Load a cabinet file; `overrides` ("key.sub[0].name=value") change keys before checking."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), tuple(overrides))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import tomllib
 import types
 import typing
 from typing import Any, get_args, get_origin
@@ -88,3 +90,30 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             raise ConfigError(key, f"expected a string, got {value!r}")
         return value
     raise ConfigError(key, f"unsupported type {hint}")
+
+
+def apply_override(table: dict, assignment: str) -> None:
+    """Apply `dotted.key[index].name=value` (value in TOML syntax, bare words taken as strings) to `table`."""
+    path, sep, raw = assignment.partition("=")
+    if not sep or not path.strip():
+        raise ConfigError(assignment, "an override must look like key.sub[0].name=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    parts = [p for p in re.split(r"\.|\[(\d+)\]", path.strip()) if p]
+    node: Any = table
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        key: Any = int(part) if part.isdigit() else part
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                raise ConfigError(path, f"no list entry {key}")
+        elif not isinstance(node, dict):
+            raise ConfigError(path, f"{part!r} is not inside a table")
+        if last:
+            node[key] = value
+        else:
+            if isinstance(key, str) and key not in node:
+                node[key] = {}
+            node = node[key]

@@ -105,11 +105,15 @@ def spec(code: str) -> FaultSpec:
 
 @dataclass(frozen=True)
 class Fault:
-    """One raised fault: the catalogue entry plus where and when."""
+    """One raised fault: the catalogue entry plus where and when.
+
+    `severity` is the catalogue's unless the cabinet config lowers it (e.g. charging on without a meter).
+    """
     code: str
     connector_id: int | None
     detail: str
     t: float
+    severity_override: Severity | None = None
 
     @property
     def spec(self) -> FaultSpec:
@@ -117,4 +121,4 @@ class Fault:
 
     @property
     def severity(self) -> Severity:
-        return self.spec.severity
+        return self.severity_override or self.spec.severity

@@ -46,7 +46,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     progress = None if args.quiet else Progress()
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
-        external_ev_link=external_ev_link))
+        external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0)))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
                            help="the controller's EV-link address of its first connector (its [ev_link])")
+            p.add_argument("--modbus-base-port", type=int, default=0, metavar="PORT",
+                           help="serve connector i's meter on PORT+2i and its IMD on PORT+2i+1 (127.0.0.1)")
     sub.add_parser("list", help="list scenarios and setups")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,

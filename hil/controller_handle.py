@@ -50,8 +50,10 @@ class SubprocessController:
 
     reports_events = True
 
-    def __init__(self, cabinet_path: Path, can_override: tuple[str, str] | None, on_event: EventSink):
+    def __init__(self, cabinet_path: Path, can_override: tuple[str, str] | None, on_event: EventSink,
+                 overrides: list[str] = ()):
         self.cabinet_path = cabinet_path
+        self.overrides = list(overrides)
         self.can_override = can_override
         self.on_event = on_event
         self.proc: asyncio.subprocess.Process | None = None
@@ -62,6 +64,8 @@ class SubprocessController:
         argv = [sys.executable, "-m", "controller", "--config", str(self.cabinet_path), "--events-json"]
         if self.can_override:
             argv += ["--can", ":".join(self.can_override)]
+        for assignment in self.overrides:
+            argv += ["--set", assignment]
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._reader = asyncio.create_task(self._read_events())

@@ -63,8 +63,9 @@ class ConnectorPlant:
     ev_cp_state: str = "A"  # resistor state the car presents: A (unplugged), B, C, D, E
     ev_contactor_closed: bool = False
     battery: Battery | None = None
-    # the cable
+    # insulation to earth: the cable and car side (behind the contactors), and the cabinet's own DC bus
     isolation_ohm: float = 10e6
+    cabinet_isolation_ohm: float = 20e6
     cable_capacitance_discharge_v_per_s: float = 2000.0
     # results of step()
     link_voltage_v: float = 0.0  # module side of the contactors
@@ -76,6 +77,14 @@ class ConnectorPlant:
     @property
     def contactors_closed(self) -> bool:
         return self.dc_plus_closed and self.dc_minus_closed
+
+    @property
+    def measured_isolation_ohm(self) -> float:
+        """What an IMD on the cabinet's DC bus sees: the cable side counts only with the contactors closed."""
+        if not self.contactors_closed:
+            return self.cabinet_isolation_ohm
+        a, b = self.cabinet_isolation_ohm, self.isolation_ohm
+        return a * b / (a + b)
 
     @property
     def battery_connected(self) -> bool:

@@ -15,7 +15,9 @@ from hil.ev.car import SimulatedCar
 from hil.ev.link import EvLinkClient
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.setup import RigSetup
+from hil.sim.imd import ImdSim
 from hil.sim.io_board import IoBoardSim
+from hil.sim.meter import MeterSim
 from hil.sim.power_modules import SIMULATORS
 
 
@@ -31,7 +33,7 @@ def _open(cfg: CanChannelConfig, name: str) -> CanPort:
 
 class Rig:
     def __init__(self, setup: RigSetup, can_override: tuple[str, str] | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, modbus_base_port: int = 0):
         self.setup = setup
         self.cabinet = setup.cabinet_config
         self.clock = clock
@@ -41,6 +43,9 @@ class Rig:
         self.io_sims: dict[int, IoBoardSim] = {}
         self.module_models: dict[int, list[ModuleModel]] = {}
         self.module_sim = None
+        self.meter_sims: dict[int, MeterSim] = {}
+        self.imd_sims: dict[int, ImdSim] = {}
+        self._modbus_base_port = modbus_base_port
         self._tasks: list[asyncio.Task] = []
         self._build()
 
@@ -70,6 +75,13 @@ class Rig:
             self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
                                                clock=self.clock)
         self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
+        for conn in self.cabinet.connectors:
+            plant = self.plants[conn.id]
+            if conn.meter is not None:
+                self.meter_sims[conn.id] = MeterSim(plant, model=conn.meter.model, unit_id=conn.meter.unit_id)
+            if conn.imd is not None:
+                self.imd_sims[conn.id] = ImdSim(plant, model=conn.imd.model, unit_id=conn.imd.unit_id,
+                                                clock=self.clock)
 
     def new_battery(self, soc: float | None = None) -> BatteryModel:
         c = self.setup.car
@@ -84,7 +96,27 @@ class Rig:
         return SimulatedCar(self.plants[connector_id], self.new_battery(), EvLinkClient(host, port),
                             cp_duty=lambda: sim.commanded_duty, clock=self.clock)
 
+    async def _start_modbus(self) -> None:
+        """Serve each meter and IMD on loopback: ports of the system's choosing, or base + 2 i (+1)."""
+        for index, conn in enumerate(self.cabinet.connectors):
+            base = self._modbus_base_port + 2 * index if self._modbus_base_port else 0
+            if conn.id in self.meter_sims:
+                await self.meter_sims[conn.id].start_tcp("127.0.0.1", base)
+            if conn.id in self.imd_sims:
+                await self.imd_sims[conn.id].start_tcp("127.0.0.1", base + 1 if base else 0)
+
+    def config_overrides(self) -> list[str]:
+        """The controller config keys that point its Modbus links at the rig's simulators."""
+        out = []
+        for index, conn in enumerate(self.cabinet.connectors):
+            for kind, sims in (("meter", self.meter_sims), ("imd", self.imd_sims)):
+                if conn.id in sims:
+                    out += [f"connectors[{index}].{kind}.link.host=\"127.0.0.1\"",
+                            f"connectors[{index}].{kind}.link.port={sims[conn.id].port}"]
+        return out
+
     async def start(self) -> None:
+        await self._start_modbus()
         loop = asyncio.get_running_loop()
         for sim in self.io_sims.values():
             sim.attach()
@@ -112,6 +144,8 @@ class Rig:
         self._tasks.clear()
         for port in self.ports.values():
             port.close()
+        for sim in [*self.meter_sims.values(), *self.imd_sims.values()]:
+            await sim.stop()
 
     # ---- what a bus observer sees ------------------------------------------------------------------
     def final_state(self, connector_id: int) -> dict:

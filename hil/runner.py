@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
+from controller.config import load_config
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
 from hil.setup import RigSetup, cabinet_path
@@ -55,31 +56,44 @@ async def _wait_for(predicate, timeout: float, what: str) -> None:
 class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
-                 external_ev_link: tuple[str, int] | None = None):
+                 external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0):
         self.scenario = scenario
         self.setup = setup
         self.state = RunState(t0=time.time())
-        self.rig = Rig(setup, can_override)
-        if external_ev_link:
-            ids = [c.id for c in setup.cabinet_config.connectors]
-            self.controller = ExternalController(*external_ev_link, ids, self.state.on_event)
-        elif separate_process:
-            self.controller = SubprocessController(cabinet_path(setup.name), can_override, self.state.on_event)
-        else:
-            self.controller = InProcessController(setup.cabinet_config, can_override, self.state.on_event)
+        self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
+        self._can_override = can_override
+        self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
+        self._external_ev_link = external_ev_link
+        self.controller = None
         self.cars: dict[int, SimulatedCar] = {}
         self.progress = progress
         self.finals: dict[int, dict] = {}
+        self.meter_before: dict[int, float] = {}
+        self.meter_after: dict[int, float] = {}
+
+    def _make_controller(self):
+        """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
+        overrides = self.rig.config_overrides()
+        if self._mode == "external":
+            ids = [c.id for c in self.setup.cabinet_config.connectors]
+            return ExternalController(*self._external_ev_link, ids, self.state.on_event)
+        if self._mode == "process":
+            return SubprocessController(cabinet_path(self.setup.name), self._can_override, self.state.on_event,
+                                        overrides)
+        config = load_config(cabinet_path(self.setup.name), tuple(overrides))
+        return InProcessController(config, self._can_override, self.state.on_event)
 
     async def run(self) -> dict:
         await self.rig.start()
         try:
+            self.controller = self._make_controller()
             await self.controller.start()
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
             outcomes = await self._drive(ids)
         finally:
-            await self.controller.stop()
+            if self.controller is not None:
+                await self.controller.stop()
             await self.rig.stop()
         return self._report(outcomes)
 
@@ -94,7 +108,8 @@ class ScenarioRun:
 
     async def _drive(self, ids: list[int]) -> dict[int, CarOutcome]:
         plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
-        tasks = {}
+        tasks: dict[int, asyncio.Task] = {}
+        self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
             host, port = self.state.ev_links[cid]
             car = self.rig.new_car(cid, host, port)
@@ -102,7 +117,9 @@ class ScenarioRun:
             car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
             tasks[cid] = asyncio.create_task(car.run(car_plan))
         watchers = [asyncio.create_task(self._watch_board(cid)) for cid in ids]
-        if self.scenario.inject:
+        if self.scenario.inject and self.scenario.inject_before_plug:
+            self.inject_now(ids[0], self.scenario.inject)
+        elif self.scenario.inject:
             watchers.append(asyncio.create_task(self._inject(ids[0])))
         if self.progress:
             watchers.append(asyncio.create_task(self.progress.follow(self)))
@@ -114,6 +131,7 @@ class ScenarioRun:
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
             self.finals = {cid: self._final(cid) for cid in ids}
+            self.meter_after = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         finally:
             for w in watchers:
                 w.cancel()
@@ -129,9 +147,12 @@ class ScenarioRun:
 
     async def _inject(self, cid: int) -> None:
         car = self.cars[cid]
-        await _wait_for(lambda: car.charging_started_t is not None, SESSION_TIMEOUT_S, "charging")
-        await asyncio.sleep(self.scenario.inject_after_charging_s or 0.0)
-        action = self.scenario.inject
+        if not self.scenario.inject_before_plug:
+            await _wait_for(lambda: car.charging_started_t is not None, SESSION_TIMEOUT_S, "charging")
+            await asyncio.sleep(self.scenario.inject_after_charging_s or 0.0)
+        self.inject_now(cid, self.scenario.inject)
+
+    def inject_now(self, cid: int, action: str) -> None:
         if action == "user_stop":
             self.controller.request_stop(cid)
         elif action == "press_estop":
@@ -143,7 +164,13 @@ class ScenarioRun:
         elif action == "module_overvoltage":
             self.rig.module_models[cid][0].overvoltage = True
         elif action == "crash_controller":
-            await self.controller.crash()
+            asyncio.get_running_loop().create_task(self.controller.crash())
+        elif action == "low_insulation":
+            self.rig.plants[cid].isolation_ohm = 40e3
+        elif action == "silence_meter":
+            self.rig.meter_sims[cid].silent = True
+        elif action == "fail_imd_selftest":
+            self.rig.imd_sims[cid].self_test_fails = True
         else:
             raise ValueError(f"unknown injection {action!r}")
 
@@ -169,6 +196,9 @@ class ScenarioRun:
                                           "soc": round(self.cars[cid].battery.soc_percent, 1)},
                 "energy_kwh": session.get("energy_kwh", 0.0), "peak_kw": session.get("peak_kw", 0.0),
                 "stop_reason": session.get("stop_reason", ""),
+                "energy_source": session.get("energy_source", "rig"),
+                "meter_register_delta_kwh": round((self.meter_after[cid] - self.meter_before[cid]) / 1000.0, 4)
+                if cid in self.meter_before else None,
                 "rig_energy_kwh": round(self.rig.plants[cid].energy_wh / 1000.0, 4), "final": final,
             })
         blocking = [f for f in self.state.faults if f["severity"] != "warning"]
@@ -179,6 +209,7 @@ class ScenarioRun:
             "scenario": self.scenario.name, "setup": self.setup.name,
             "result": "fault" if blocking else ("ok" if all(o.ok for o in outcomes.values()) else "failed"),
             "energy_kwh": round(sum(c["energy_kwh"] for c in per_connector), 4),
+            "energy_source": first_source(per_connector),
             "peak_kw": max(c["peak_kw"] for c in per_connector),
             "phases": self.state.phases if self.controller.reports_events else [
                 {"name": name, "connector": cid, "t": round(t - self.state.t0, 3), "source": "car"}
@@ -188,6 +219,11 @@ class ScenarioRun:
             "final": first["final"],
             "connectors": per_connector,
         }
+
+
+def first_source(connectors: list[dict]) -> str:
+    sources = {c["energy_source"] for c in connectors}
+    return sources.pop() if len(sources) == 1 else "mixed"
 
 
 def judge(scenario: Scenario, report: dict) -> list[str]:

@@ -68,3 +68,17 @@ def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "missing.toml")
     assert "cannot read" in str(err.value)
+
+
+def test_overrides_change_keys_before_checking():
+    cfg = parse_config(GOOD, overrides=("connectors[0].max_current_a=150", "can.io.channel=other",
+                                        "connectors[0].meter.link.port=1502"))
+    assert cfg.connectors[0].max_current_a == 150.0
+    assert cfg.can["io"].channel == "other"
+    assert cfg.connectors[0].meter.link.port == 1502
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD, overrides=("connectors[3].id=2",))
+    assert "no list entry 3" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD, overrides=("connectors[0].imd.link.port=99999",))
+    assert err.value.key == "connectors[0].imd.link"

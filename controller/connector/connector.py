@@ -7,6 +7,7 @@ control task at a fixed period.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Callable, Protocol
@@ -63,6 +64,8 @@ class Connector(EvSide, ControlLoop):
         self.session: SessionRecord | None = None
         self.last_session: SessionRecord | None = None
         self.authorized = False
+        self.meter = None  # EnergyMeter when the cabinet has one for this connector
+        self.imd = None  # InsulationMonitor likewise
         self._cp_state = "INVALID"
         self._state_f_requested = False
         self._contactors_commanded = False
@@ -169,6 +172,8 @@ class Connector(EvSide, ControlLoop):
     # ---- sessions ----------------------------------------------------------------------------------
     def _start_session(self) -> None:
         self.session = SessionRecord(connector_id=self.cfg.id, start_t=self.wall_clock(), evcc_id=self.evcc_id)
+        if self.meter is not None and self.meter.fresh:
+            self.session.bracket_with_meter(self.meter.latest.energy_import_wh)
         self._emit("session_started", self.session.to_json())
 
     def _end_session(self, reason: str) -> None:
@@ -181,7 +186,28 @@ class Connector(EvSide, ControlLoop):
         self.session = None
         self.last_session = session
         self.reset_ev_side()
+        if session.meter_start_wh is not None:
+            asyncio.get_running_loop().create_task(self._close_with_meter(session))
+        else:
+            self._emit("session_ended", session.to_json())
+
+    async def _close_with_meter(self, session: SessionRecord) -> None:
+        """The stop reading brackets the session: read the meter once more after the power is off."""
+        try:
+            reading = await self.meter.read()
+        except Exception as exc:  # ModbusDeviceError and the like: fall back to the last good reading
+            log.warning("connector %d: final meter reading failed: %s", self.cfg.id, exc)
+            reading = self.meter.latest if self.meter.fresh else None
+        if reading is not None:
+            session.meter_stop(reading.energy_import_wh)
+        else:
+            session.energy_source = "modules"
+            session.fault_codes.append("METER_LOST")
         self._emit("session_ended", session.to_json())
+
+    def _meter_session_tick(self) -> None:
+        if self.session is not None and self.session.meter_start_wh is not None and self.meter.fresh:
+            self.session.meter_progress(self.meter.latest.energy_import_wh, self.meter.latest.power_w)
 
     def note_stop_reason(self, reason: str) -> None:
         if self.session is not None and not self.session.stop_reason:
@@ -198,7 +224,9 @@ class Connector(EvSide, ControlLoop):
     def raise_fault(self, code: str, detail: str = "") -> None:
         if code in self.active_faults:
             return
-        fault = Fault(code=code, connector_id=self.cfg.id, detail=detail, t=self.wall_clock())
+        lowered = "warning" if code.startswith("METER_") and self.cfg.on_meter_loss == "continue" else None
+        fault = Fault(code=code, connector_id=self.cfg.id, detail=detail, t=self.wall_clock(),
+                      severity_override=lowered)
         severity = fault.severity
         if severity == "emergency":
             self._power_off_now()

@@ -5,6 +5,8 @@ setpoints and contactor commands through the drivers, which send at once.
 """
 from __future__ import annotations
 
+import asyncio
+
 from controller.connector.ev_session import CurrentDemand
 from controller.connector.table import SESSION_STATES
 
@@ -27,6 +29,7 @@ class ControlLoop:
         self._down_step = ""
         self._last_tick_t: float | None = None
         self.finish_after_stop = False
+        self._imd_test: asyncio.Task | None = None
 
     # ---- limits ------------------------------------------------------------------------------------
     def power_limit_w(self) -> float:
@@ -77,6 +80,20 @@ class ControlLoop:
             return
         if self._cc_step == "wait_safe_voltage":
             if voltage < cfg.safe_voltage_v:
+                if self.imd is not None:
+                    self._imd_test = asyncio.get_running_loop().create_task(
+                        self.imd.self_test(cfg.imd_self_test_timeout_s))
+                    self._cc_enter("imd_self_test")
+                else:
+                    self.close_contactors()
+                    self._cc_enter("close_contactors")
+        elif self._cc_step == "imd_self_test":
+            if self._imd_test.done():
+                passed = not self._imd_test.cancelled() and self._imd_test.exception() is None \
+                    and self._imd_test.result()
+                if not passed:
+                    self.raise_fault("IMD_SELFTEST_FAILED", "self-test failed in cable check")
+                    return
                 self.close_contactors()
                 self._cc_enter("close_contactors")
         elif self._cc_step == "close_contactors":
@@ -88,17 +105,34 @@ class ControlLoop:
                 self.raise_fault("CONTACTOR_NOT_CLOSED", "no closed feedback in cable check")
         elif self._cc_step == "raise_voltage":
             if voltage >= 0.95 * self._test_voltage_v:
+                if self.imd is not None:
+                    self.imd.set_cable_check_mode(True)
                 self._cc_enter("hold")
         elif self._cc_step == "hold":
             if voltage < 0.9 * self._test_voltage_v:
                 self.raise_fault("CABLE_CHECK_FAILED", f"test voltage fell to {voltage:.0f} V")
-            elif elapsed >= cfg.cable_check_hold_s:
+            elif elapsed >= cfg.cable_check_hold_s and self._insulation_judged(now):
                 self.group.switch_off()
                 self._cc_enter("discharge")
         elif self._cc_step == "discharge":
             if voltage < cfg.safe_voltage_v:
                 self._cc_passed = True
                 self._cc_enter("done")
+
+    def _insulation_judged(self, now: float) -> bool:
+        """True once the IMD has read the cable at test voltage long enough (always true without an IMD).
+
+        A reading below the fault threshold raises ISOLATION_FAULT in the IMD driver itself."""
+        if self.imd is None:
+            return True
+        reading = self.imd.latest
+        sampled = reading is not None and reading.t >= self._cc_step_t + self.charging.isolation_sample_s
+        if sampled and reading.resistance_ohm < self.imd.cfg.fault_below_ohm:
+            self.raise_fault("ISOLATION_FAULT", f"{reading.resistance_ohm / 1000:.0f} kohm in cable check")
+            return False
+        if sampled:
+            self.imd.set_cable_check_mode(False)
+        return sampled
 
     def io_contactors_closed(self) -> bool:
         st = self.io.status
@@ -211,6 +245,8 @@ class ControlLoop:
             self._check_ev_timeouts(now)
         if self.session is not None and self.state in ("precharge", "charging", "stopping"):
             self.session.add_power(self.present_voltage(), self.group.output_current_a, dt)
+            if self.meter is not None:
+                self._meter_session_tick()
 
     def _cp_loss_fault_active(self) -> bool:
         return "IO_BOARD_LOST" in self.active_faults

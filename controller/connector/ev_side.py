@@ -57,8 +57,10 @@ class EvSide:
         if self.state != "cable_check":
             return self._sequence_error("CableCheck")
         done = self.cable_check_passed()
-        return self._answer(processing=Processing.FINISHED if done else Processing.ONGOING,
-                            isolation=IsolationLevel.VALID if done else IsolationLevel.INVALID)
+        level = IsolationLevel.INVALID
+        if done:
+            level = IsolationLevel.WARNING if "ISOLATION_WARNING" in self.active_faults else IsolationLevel.VALID
+        return self._answer(processing=Processing.FINISHED if done else Processing.ONGOING, isolation=level)
 
     def ev_precharge_request(self, target_voltage_v: float, target_current_a: float) -> Answer:
         self._heard_from_ev()
@@ -131,10 +133,11 @@ class EvSide:
 
     def evse_status(self, isolation: IsolationLevel | None = None) -> EvseStatus:
         notification = EvseNotification.NONE
-        if self.state == "emergency":
+        severities = {f.severity for f in self.active_faults.values()}
+        if self.state == "emergency" or "emergency" in severities:
             code = EvseStatusCode.EMERGENCY_SHUTDOWN
             notification = EvseNotification.STOP_CHARGING
-        elif self.state == "error_shutdown" or self.stop_requested_t is not None:
+        elif self.state == "error_shutdown" or "error" in severities or self.stop_requested_t is not None:
             code = EvseStatusCode.SHUTDOWN
             notification = EvseNotification.STOP_CHARGING
         elif self.state == "cable_check":
@@ -156,6 +159,8 @@ class EvSide:
                       present_current_a=round(max(0.0, self.group.output_current_a), 1), **values)
 
     def _sequence_error(self, request: str) -> Answer:
+        if self.blocking_faults():  # the session already failed: say so, not "wrong order"
+            return self._answer(code=ResponseCode.FAILED)
         if self.state not in ("emergency", "error_shutdown", "session_end", "available", "unavailable"):
             self.raise_fault("EV_SEQUENCE_ERROR", f"{request} in state {self.state}")
         return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)

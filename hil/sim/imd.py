@@ -87,7 +87,7 @@ class ImdSim(ModbusDeviceSim):
         if self.device_error:
             status = ch.ChannelStatus(ch.ALARM_DEVICE_ERROR, self._test_bits, ch.RANGE_INVALID, ch.UNIT_OHM)
             return 0.0, status, ch.CODE_DEVICE_ERROR
-        resistance = self.plant.isolation_ohm
+        resistance = self.plant.measured_isolation_ohm
         alarm = ch.ALARM_NONE
         if resistance < self.alarm_kohm * 1000:
             alarm = ch.ALARM_ALARM

@@ -28,6 +28,11 @@ class MeterSim(ModbusDeviceSim):
         return self.initial_energy_wh + self.plant.energy_wh
 
     @property
+    def register_energy_wh(self) -> float:
+        """The energy as the meter's registers show it now (what a reader of the meter sees)."""
+        return self.model.values["energy_import_wh"].decode(self.registers())
+
+    @property
     def frozen(self) -> bool:
         return self._frozen is not None
 

@@ -36,8 +36,10 @@ def test_dc_session_charges_to_target_soc():
     conn = report["connectors"][0]
     assert conn["car"]["soc"] >= 80.0 and conn["car"]["reason"] == "target_soc"
     assert conn["stop_reason"] == "ev_stop"
-    # the controller's energy figure (module telemetry) agrees with the plant's within 5 %
-    assert conn["energy_kwh"] == pytest.approx(conn["rig_energy_kwh"], rel=0.05)
+    # energy comes from the meter: equal to its own register delta, and close to what the plant delivered
+    assert report["energy_source"] == "meter"
+    assert conn["energy_kwh"] == pytest.approx(conn["meter_register_delta_kwh"], abs=1e-6)
+    assert conn["energy_kwh"] == pytest.approx(conn["rig_energy_kwh"], abs=0.011)  # 10 Wh register steps
     assert report["peak_kw"] > 30.0
     names = [p["name"] for p in report["phases"]]
     for phase in ("available", "plugged", "negotiating", "authorizing", "parameter_discovery", "cable_check",
@@ -68,6 +70,10 @@ def test_scenario_ends_as_it_should(name):
         assert conn["final"]["state"] == "emergency"  # latched until a technician clears it
     if name == "unplug-charging":
         assert conn["final"]["state"] == "available"
+    if name in ("isolation-fault", "imd-selftest-fail"):
+        assert conn["peak_kw"] < 2.0 and "charging" not in [p["name"] for p in report["phases"]]
+    if name == "meter-lost":
+        assert conn["stop_reason"] == "error:METER_LOST"
     if name == "heartbeat-lost":
         assert conn["final"]["state"] == "controller_stopped"
 

@@ -32,7 +32,8 @@ def test_controller_and_rig_processes_charge_a_car(tmp_path):
         try:
             rig = subprocess.run(
                 [*netns, sys.executable, "-m", "hil", "rig", "--setup", "desk", "--can", CAN,
-                 "--ev-link", f"127.0.0.1:{EV_LINK_PORT}", "--scenario", "dc-session", "--quiet",
+                 "--ev-link", f"127.0.0.1:{EV_LINK_PORT}", "--modbus-base-port", "1502",
+                 "--scenario", "dc-session", "--quiet",
                  "--report", str(report_path)],
                 capture_output=True, text=True, cwd=ROOT, timeout=150)
         finally:
