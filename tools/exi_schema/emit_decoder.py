@@ -5,6 +5,11 @@ order: `if ev == K:` (or `while` for lists) decodes field K and reads the next e
 after a field is the same on every path (always, in flat sequences) the read uses constants; otherwise the
 state number `s` comes from a table. A field met out of that order, an escape code (second-level events)
 or wildcard/mixed content ends in the final check `ev != END`.
+
+Speed: consecutive fixed-width pieces (event codes of single-production states, the CH and EE codes of
+simple elements, booleans, enumerations, n-bit integers, and one trailing multi-way event code) are read
+with one shift and mask (ReadGroup); a single-production state makes the next event known, which drops
+its `if ev == K` test; `at` (the field named in errors) is assigned only before statements that can fail.
 """
 
 from __future__ import annotations
@@ -16,6 +21,20 @@ from tools.exi_schema.value_types import ValueSpec
 from tools.exi_schema.xsd_model import UNBOUNDED, SchemaError
 
 END, ESCAPE, UNSUPPORTED = -1, -2, -3
+_UNKNOWN = object()
+
+
+class _ReadGroup:
+    """Fixed-width reads waiting to be done as one: ("zero", width) bits that must be 0, ("value", width,
+    (var, spec)) fields, and at most one final ("code", width, (targets, table)) event code; each item also
+    names the field that errors in it are reported in."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, int, object, str]] = []
+
+    def add(self, kind: str, width: int, payload: object, owner: str) -> None:
+        if width:
+            self.items.append((kind, width, payload, owner))
 
 
 class DecoderEmitter:
@@ -29,8 +48,11 @@ class DecoderEmitter:
         self.index = {f.label: i for i, f in enumerate(grammar.fields)}
         self.targets = _targets_by_label(grammar)
         self.dynamic_tables_done = False
-        names = tuple(f.name for f in grammar.fields)
-        self.tables.append(f"_F_{self.cls} = {names!r}")
+        self.group = _ReadGroup()
+        self.at: object = ""
+        self.known: object = _UNKNOWN  # the event just read, when the generator knows it
+        self.owner = ""
+        self.tables.append(f"_F_{self.cls} = {tuple(f.name for f in grammar.fields)!r}")
         with out.block(f"def _d_{self.cls}(v: int, r: int) -> tuple[_m.{self.cls}, int]:"):
             out.line('at = ""')
             with out.block("try:"):
@@ -42,8 +64,11 @@ class DecoderEmitter:
                 self._read(out, frozenset({0}))
                 for i, f in enumerate(grammar.fields):
                     self._field(out, i, f)
-                out.line('at = ""')
-                out.line(f"if ev != -1: raise _unexpected(ev, _F_{self.cls})")
+                self._flush(out)
+                if self.known != END:
+                    self._store_known(out)
+                    self._at(out, "")
+                    out.line(f"if ev != -1: raise _unexpected(ev, _F_{self.cls})")
                 out.line(f"o = _new(_m.{self.cls})")
                 for i, f in enumerate(grammar.fields):
                     out.line(f"o.{field_identifier(f.name)} = f{i}")
@@ -52,28 +77,45 @@ class DecoderEmitter:
                 out.line("raise _fail(e, at, r) from None")
         out.line("")
 
+    def _store_known(self, out: Writer) -> None:
+        """Put a statically known event into `ev` before code that tests it (merges, loops, the end)."""
+        self._flush(out)
+        if self.known is not _UNKNOWN:
+            out.line(f"ev = {self.known}")
+
+    def _at(self, out: Writer, name: str) -> None:
+        if self.at != name:
+            out.line(f"at = {name!r}")
+            self.at = name
+
     # ----- event codes -----
 
     def _read(self, out: Writer, states: frozenset[int]) -> None:
-        if len(states) == 1:
-            (state_id,) = states
-            self._read_static(out, self.g.states[state_id])
-        else:
+        if len(states) != 1:
+            self._flush(out)
             self._dynamic_tables()
+            self._at(out, self.owner)
             out.line(f"b = _NB_{self.cls}[s]")
             out.line("r -= b")
             out.line(f"ev, s = _TT_{self.cls}[s][(v >> r) & ((1 << b) - 1)]")
-
-    def _read_static(self, out: Writer, state: State) -> None:
+            self.known = _UNKNOWN
+            return
+        (state_id,) = states
+        state = self.g.states[state_id]
         with_state = any(label[0] != EE and len(self.targets[label]) > 1 for label, _ in state.productions)
-        row = self._row(state, with_state)
-        if state.bits == 0:
-            out.line(f"ev, s = {row[0]!r}" if with_state else f"ev = {row[0]!r}")
+        if len(state.productions) == 1:  # code 0 or the escape: the event is known if the bits are 0
+            label, target = state.productions[0]
+            self.group.add("zero", state.bits, None, self.owner)
+            self.known = self._event(label)
+            if with_state:
+                self._flush(out)
+                out.line(f"s = {target}")
             return
         name = f"_{'EVS' if with_state else 'EV'}_{self.cls}_{state.id}"
-        self.tables.append(f"{name} = {tuple(row)!r}")
-        out.line(f"r -= {state.bits}")
-        out.line(f"{'ev, s' if with_state else 'ev'} = {name}[(v >> r) & {(1 << state.bits) - 1}]")
+        self.tables.append(f"{name} = {tuple(self._row(state, with_state))!r}")
+        self.group.add("code", state.bits, ("ev, s" if with_state else "ev", name), self.owner)
+        self._flush(out)
+        self.known = _UNKNOWN
 
     def _row(self, state: State, with_state: bool) -> list:
         row: list = []
@@ -94,94 +136,162 @@ class DecoderEmitter:
         if self.dynamic_tables_done:
             return
         self.dynamic_tables_done = True
-        bits = tuple(s.bits for s in self.g.states)
-        rows = tuple(tuple(self._row(s, True)) for s in self.g.states)
-        self.tables.append(f"_NB_{self.cls} = {bits!r}")
-        self.tables.append(f"_TT_{self.cls} = {rows!r}")
+        self.tables.append(f"_NB_{self.cls} = {tuple(s.bits for s in self.g.states)!r}")
+        self.tables.append(f"_TT_{self.cls} = {tuple(tuple(self._row(s, True)) for s in self.g.states)!r}")
+
+    def _flush(self, out: Writer) -> None:
+        items = self.group.items
+        if not items:
+            return
+        self.group.items = []
+        total = sum(item[1] for item in items)
+        self._at(out, items[0][3])
+        out.line(f"r -= {total}")
+        single = len(items) == 1 or all(item[0] == "zero" for item in items)
+        source = "(v >> r)" if single else "t"
+        if not single:
+            out.line(f"t = (v >> r) & {(1 << total) - 1}")
+        zero_mask = 0
+        shift = total
+        extractions: list[tuple[str, int, int, object, str]] = []
+        for kind, width, payload, owner in items:
+            shift -= width
+            if kind == "zero":
+                zero_mask |= ((1 << width) - 1) << shift
+            else:
+                extractions.append((kind, width, shift, payload, owner))
+        if zero_mask:
+            test = f"t & {zero_mask}" if not single else f"(v >> r) & {zero_mask}"
+            out.line(f"if {test}: raise _escape()")
+        for kind, width, at_shift, payload, owner in extractions:
+            bits = f"({source} >> {at_shift}) & {(1 << width) - 1}" if at_shift else f"{source} & {(1 << width) - 1}"
+            if kind == "code":
+                targets, table = payload  # type: ignore[misc]
+                out.line(f"{targets} = {table}[{bits}]")
+            elif kind == "head":
+                out.line(f"{payload[0]} = {bits}")  # type: ignore[index]
+            else:
+                var, spec = payload  # type: ignore[misc]
+                self._fixed_value(out, spec, var, bits, owner)
 
     # ----- fields -----
 
     def _field(self, out: Writer, i: int, f: Field) -> None:
-        out.line(f"at = {f.name!r}")
+        if self.known is not _UNKNOWN and self.known != i:
+            return  # the event already read is another one: this field is absent
         targets = self.targets.get(f.label, frozenset())
-        with out.block(f"{'while' if f.is_list else 'if'} ev == {i}:"):
-            var = "x" if f.is_list else f"f{i}"
-            self._value(out, f, var)
-            if f.is_list:
-                out.line(f"f{i}.append(x)")
-            if not targets:
-                return
-            full = self.g.full_variant.get(next(iter(targets))) if len(targets) == 1 else None
-            if f.is_list and f.max != UNBOUNDED and full is None:
-                raise SchemaError(f"{self.cls}.{f.name}: bounded list whose loop state is not unique")
-            if f.is_list and full is not None:
+        self.owner = f.name
+        if f.is_list:
+            self._list(out, i, f, targets)
+            return
+        if self.known == i:
+            self._value(out, f, f"f{i}")
+            self._read(out, targets)
+            return
+        self._flush(out)
+        with out.block(f"if ev == {i}:"):
+            self._value(out, f, f"f{i}")
+            self._read(out, targets)
+            self._store_known(out)
+        self.known = _UNKNOWN
+        self.at = _UNKNOWN
+
+    def _list(self, out: Writer, i: int, f: Field, targets: frozenset[int]) -> None:
+        full = self.g.full_variant.get(next(iter(targets))) if len(targets) == 1 else None
+        if f.max != UNBOUNDED and full is None:
+            raise SchemaError(f"{self.cls}.{f.name}: bounded list whose loop state is not unique")
+        self._flush(out)
+        if self.known == i:
+            out.line(f"ev = {i}")
+        self.at = _UNKNOWN
+        with out.block(f"while ev == {i}:"):
+            self._value(out, f, "x")
+            self._flush(out)
+            out.line(f"f{i}.append(x)")
+            if full is not None:
                 with out.block(f"if len(f{i}) < {f.max}:"):
                     self._read(out, targets)
+                    self._store_known(out)
                 with out.block("else:"):
                     self._read(out, frozenset({full}))
+                    self._store_known(out)
             else:
                 self._read(out, targets)
+                self._store_known(out)
+            self.at = _UNKNOWN
+        self.known = _UNKNOWN
 
     def _value(self, out: Writer, f: Field, var: str) -> None:
         if f.complex_type is not None:
+            self._flush(out)
+            self._at(out, f.name)
             out.line(f"{var}, r = _d_{self.plan.class_of(f.complex_type)}(v, r)")
             return
         spec = f.value
         assert spec is not None
         wrapped = f.kind == "element"  # an element's simple content: CH code before, EE code after
-        if wrapped and spec.kind in ("bool", "nbit", "enum"):
-            width = 1 if spec.kind == "bool" else spec.width
-            out.line(f"r -= {width + 2}")
-            out.line(f"t = (v >> r) & {(1 << (width + 2)) - 1}")
-            out.line(f"if t & {(1 << (width + 1)) | 1}: raise _escape()")
-            self._fixed_from(out, spec, var, f"(t >> 1) & {(1 << width) - 1}")
-            return
         if wrapped:
-            out.line("r -= 1")
-            out.line("if (v >> r) & 1: raise _escape()")
+            self.group.add("zero", 1, None, f.name)
         if spec.kind in ("bool", "nbit", "enum"):
             width = 1 if spec.kind == "bool" else spec.width
             if width:
-                out.line(f"r -= {width}")
-            self._fixed_from(out, spec, var, f"(v >> r) & {(1 << width) - 1}" if width else "0")
+                self.group.add("value", width, (var, spec), f.name)
+            else:
+                self._fixed_value(out, spec, var, "0", f.name)
+        elif spec.kind in ("int", "uint"):  # the varint's first octet (and sign) joins the read group
+            self.group.add("head", 9 if spec.kind == "int" else 8, (var, spec), f.name)
+            self._flush(out)
+            self._varint_tail(out, spec, var)
         else:
+            self._flush(out)
+            self._at(out, f.name)
             self._variable(out, spec, var)
         if wrapped:
-            out.line("r -= 1")
-            out.line("if (v >> r) & 1: raise _escape()")
+            self.group.add("zero", 1, None, f.name)
 
-    def _fixed_from(self, out: Writer, spec: ValueSpec, var: str, bits: str) -> None:
+    def _fixed_value(self, out: Writer, spec: ValueSpec, var: str, bits: str, owner: str) -> None:
         if spec.kind == "bool":
             out.line(f"{var} = ({bits}) == 1")
         elif spec.kind == "enum":
+            self._at(out, owner)
             out.line(f"{var} = _E_{self.plan.enum_of(spec).class_name}[{bits}]")
         else:
             assert spec.lo is not None and spec.hi is not None
-            out.line(f"{var} = ({bits}) - {-spec.lo}" if spec.lo < 0 else f"{var} = ({bits}) + {spec.lo}" if spec.lo
-                     else f"{var} = {bits}")
+            if spec.lo < 0:
+                out.line(f"{var} = ({bits}) - {-spec.lo}")
+            else:
+                out.line(f"{var} = ({bits}) + {spec.lo}" if spec.lo else f"{var} = {bits}")
             if (1 << spec.width) > spec.hi - spec.lo + 1:
+                self._at(out, owner)
                 out.line(f"if {var} > {spec.hi}: raise _range({var}, {spec.lo}, {spec.hi})")
 
     def _variable(self, out: Writer, spec: ValueSpec, var: str) -> None:
-        if spec.kind == "uint":
-            lo = spec.lo or 0
-            out.line("r -= 8")
-            out.line(f"{var} = (v >> r) & 255")
-            condition = f"{var} > 127" if lo == 0 else f"{var} > 127 or {var} < {lo}"
-            out.line(f"if {condition}: {var}, r = _uint_checked(v, r, {var}, {lo}, {spec.hi})")
-        elif spec.kind == "int":
-            out.line("r -= 9")
-            out.line(f"{var} = (v >> r) & 511")
-            out.line(f"if {var} & 128: {var}, r = _int_tail(v, r, {var}, {spec.lo}, {spec.hi})")
-            out.line(f"elif {var} > 255: {var} = 255 - {var}")
-            if (spec.lo is not None and spec.lo > -128) or (spec.hi is not None and spec.hi < 127):
-                out.line(f"if not {spec.lo} <= {var} <= {spec.hi}: raise _range({var}, {spec.lo}, {spec.hi})")
-        elif spec.kind == "string":
+        if spec.kind == "string":
             out.line(f"{var}, r = _string(v, r, {spec.max_length})")
         elif spec.kind == "binary":
             out.line(f"{var}, r = _binary(v, r, {spec.max_length})")
         else:
             raise AssertionError(spec.kind)
+
+    def _varint_tail(self, out: Writer, spec: ValueSpec, var: str) -> None:
+        """After the head (first octet, with the sign bit for signed types) is in `var`: the rest.
+
+        One and two octets are handled inline (voltages like 4128 need two), longer values by a helper."""
+        self._at(out, self.owner)
+        if spec.kind == "uint":
+            lo = spec.lo or 0
+            condition = f"{var} > 127" if lo == 0 else f"{var} > 127 or {var} < {lo}"
+            out.line(f"if {condition}: {var}, r = _uint_checked(v, r, {var}, {lo}, {spec.hi})")
+            return
+        with out.block(f"if {var} & 128:"):
+            out.line("r -= 8")
+            out.line("y = (v >> r) & 255")
+            out.line(f"if y > 127: {var}, r = _int_tail(v, r + 8, {var}, {spec.lo}, {spec.hi})")
+            out.line(f"elif {var} > 255: {var} = -((({var} & 127) | (y << 7)) + 1)")
+            out.line(f"else: {var} = ({var} & 127) | (y << 7)")
+        out.line(f"elif {var} > 255: {var} = 255 - {var}")
+        if (spec.lo is not None and spec.lo > -16384) or (spec.hi is not None and spec.hi < 16383):
+            out.line(f"if not {spec.lo} <= {var} <= {spec.hi}: raise _range({var}, {spec.lo}, {spec.hi})")
 
 
 def _targets_by_label(grammar: TypeGrammar) -> dict[Label, frozenset[int]]:

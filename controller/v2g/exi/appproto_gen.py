@@ -26,79 +26,40 @@ _BOOL = {True: 1, False: 0}
 _E_ResponseCode = tuple(_m.ResponseCode)
 _I_ResponseCode = {m: i for i, m in enumerate(_E_ResponseCode)}
 _F_AppProtocol = ('ProtocolNamespace', 'VersionNumberMajor', 'VersionNumberMinor', 'SchemaID', 'Priority')
-_EV_AppProtocol_0 = (0, -2)
-_EV_AppProtocol_1 = (1, -2)
-_EV_AppProtocol_2 = (2, -2)
-_EV_AppProtocol_3 = (3, -2)
-_EV_AppProtocol_4 = (4, -2)
-_EV_AppProtocol_5 = (-1, -2)
 _F_SupportedAppProtocolReq = ('AppProtocol',)
-_EV_SupportedAppProtocolReq_0 = (0, -2)
 _EV_SupportedAppProtocolReq_1 = (0, -1, -2, -2)
-_EV_SupportedAppProtocolReq_2 = (-1, -2)
 _EE_SupportedAppProtocolReq = (None, (1, 2), (0, 1))
 _F_SupportedAppProtocolRes = ('ResponseCode', 'SchemaID')
-_EV_SupportedAppProtocolRes_0 = (0, -2)
 _EV_SupportedAppProtocolRes_1 = (1, -1, -2, -2)
-_EV_SupportedAppProtocolRes_2 = (-1, -2)
 _EE_SupportedAppProtocolRes = (None, (1, 2), (0, 1))
 
 
 def _d_AppProtocol(v: int, r: int) -> tuple[_m.AppProtocol, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_AppProtocol_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'ProtocolNamespace'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, 100)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_AppProtocol_1[(v >> r) & 1]
+        f0, r = _string(v, r, 100)
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1792: raise _escape()
+        f1 = t & 255
         at = 'VersionNumberMajor'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f1 = (v >> r) & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_AppProtocol_2[(v >> r) & 1]
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1792: raise _escape()
+        f2 = t & 255
         at = 'VersionNumberMinor'
-        if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f2 = (v >> r) & 255
-            if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_AppProtocol_3[(v >> r) & 1]
-        at = 'SchemaID'
-        if ev == 3:
-            r -= 10
-            t = (v >> r) & 1023
-            if t & 513: raise _escape()
-            f3 = (t >> 1) & 255
-            r -= 1
-            ev = _EV_AppProtocol_4[(v >> r) & 1]
+        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
+        r -= 21
+        t = (v >> r) & 2097151
+        if t & 1835907: raise _escape()
+        f3 = (t >> 10) & 255
+        f4 = ((t >> 2) & 31) + 1
         at = 'Priority'
-        if ev == 4:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f4 = ((t >> 1) & 31) + 1
-            if f4 > 20: raise _range(f4, 1, 20)
-            r -= 1
-            ev = _EV_AppProtocol_5[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_AppProtocol)
+        if f4 > 20: raise _range(f4, 1, 20)
         o = _new(_m.AppProtocol)
         o.ProtocolNamespace = f0
         o.VersionNumberMajor = f1
@@ -143,9 +104,10 @@ def _d_SupportedAppProtocolReq(v: int, r: int) -> tuple[_m.SupportedAppProtocolR
     try:
         f0 = []
         r -= 1
-        ev = _EV_SupportedAppProtocolReq_0[(v >> r) & 1]
-        at = 'AppProtocol'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'AppProtocol'
             x, r = _d_AppProtocol(v, r)
             f0.append(x)
             if len(f0) < 20:
@@ -153,8 +115,9 @@ def _d_SupportedAppProtocolReq(v: int, r: int) -> tuple[_m.SupportedAppProtocolR
                 ev = _EV_SupportedAppProtocolReq_1[(v >> r) & 3]
             else:
                 r -= 1
-                ev = _EV_SupportedAppProtocolReq_2[(v >> r) & 1]
-        at = ""
+                if (v >> r) & 1: raise _escape()
+                ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SupportedAppProtocolReq)
         o = _new(_m.SupportedAppProtocolReq)
         o.AppProtocol = f0
@@ -187,25 +150,20 @@ def _d_SupportedAppProtocolRes(v: int, r: int) -> tuple[_m.SupportedAppProtocolR
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_SupportedAppProtocolRes_0[(v >> r) & 1]
+        r -= 7
+        t = (v >> r) & 127
+        if t & 100: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 3]
-            r -= 2
-            ev = _EV_SupportedAppProtocolRes_1[(v >> r) & 3]
-        at = 'SchemaID'
+        f0 = _E_ResponseCode[(t >> 3) & 3]
+        ev = _EV_SupportedAppProtocolRes_1[t & 3]
         if ev == 1:
-            r -= 10
-            t = (v >> r) & 1023
-            if t & 513: raise _escape()
-            f1 = (t >> 1) & 255
-            r -= 1
-            ev = _EV_SupportedAppProtocolRes_2[(v >> r) & 1]
-        at = ""
+            at = 'SchemaID'
+            r -= 11
+            t = (v >> r) & 2047
+            if t & 1027: raise _escape()
+            f1 = (t >> 2) & 255
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SupportedAppProtocolRes)
         o = _new(_m.SupportedAppProtocolRes)
         o.ResponseCode = f0

@@ -56,62 +56,43 @@ _I_UnitSymbol = {m: i for i, m in enumerate(_E_UnitSymbol)}
 _E_Value = tuple(_m.Value)
 _I_Value = {m: i for i, m in enumerate(_E_Value)}
 _F_Notification = ('FaultCode', 'FaultMsg')
-_EV_Notification_0 = (0, -2)
 _EV_Notification_1 = (1, -1, -2, -2)
-_EV_Notification_2 = (-1, -2)
 _EE_Notification = (None, (1, 2), (0, 1))
 _F_CanonicalizationMethod = ('Algorithm',)
-_EV_CanonicalizationMethod_0 = (0, -2)
 _EVS_CanonicalizationMethod_1 = ((-3, 3), (-1, -1), (-3, 2), (-2, -1))
 _F_SignatureMethod = ('Algorithm', 'HMACOutputLength')
-_EV_SignatureMethod_0 = (0, -2)
 _EVS_SignatureMethod_1 = ((1, 3), (-3, 4), (-1, -1), (-3, 2), (-2, -1), (-2, -1), (-2, -1), (-2, -1))
 _EVS_SignatureMethod_3 = ((-3, 4), (-1, -1), (-3, 3), (-2, -1))
 _EE_SignatureMethod = (None, (2, 3), (2, 3), (1, 2), (1, 2))
 _F_Transform = ('Algorithm', 'XPath')
-_EV_Transform_0 = (0, -2)
 _EVS_Transform_1 = ((1, 4), (-3, 3), (-1, -1), (-3, 2), (-2, -1), (-2, -1), (-2, -1), (-2, -1))
 _EVS_Transform_4 = ((1, 4), (-3, 3), (-1, -1), (-3, 4), (-2, -1), (-2, -1), (-2, -1), (-2, -1))
 _EE_Transform = (None, (2, 3), (2, 3), (2, 3), (2, 3))
 _F_Transforms = ('Transform',)
-_EV_Transforms_0 = (0, -2)
 _EV_Transforms_1 = (0, -1, -2, -2)
 _F_DigestMethod = ('Algorithm',)
-_EV_DigestMethod_0 = (0, -2)
 _EVS_DigestMethod_1 = ((-3, 3), (-1, -1), (-3, 2), (-2, -1))
 _F_Reference = ('Id', 'Type', 'URI', 'Transforms', 'DigestMethod', 'DigestValue')
 _EV_Reference_0 = (0, 1, 2, 3, 4, -2, -2, -2)
 _EV_Reference_1 = (1, 2, 3, 4, -2, -2, -2, -2)
 _EV_Reference_2 = (2, 3, 4, -2)
 _EV_Reference_3 = (3, 4, -2, -2)
-_EV_Reference_4 = (4, -2)
-_EV_Reference_5 = (5, -2)
-_EV_Reference_6 = (-1, -2)
 _X_Reference_1 = ((1, 3, 2), (0, 3, 2), None, None, None, None, None)
 _X_Reference_2 = ((2, 3, 3), (1, 3, 3), (0, 2, 3), None, None, None, None)
 _X_Reference_3 = ((3, 3, 4), (2, 3, 4), (1, 2, 4), (0, 2, 4), None, None, None)
 _X_Reference_4 = ((4, 3, 5), (3, 3, 5), (2, 2, 5), (1, 2, 5), (0, 1, 5), None, None)
 _F_SignedInfo = ('Id', 'CanonicalizationMethod', 'SignatureMethod', 'Reference')
 _EV_SignedInfo_0 = (0, 1, -2, -2)
-_EV_SignedInfo_1 = (1, -2)
-_EV_SignedInfo_2 = (2, -2)
-_EV_SignedInfo_3 = (3, -2)
 _EV_SignedInfo_4 = (3, -1, -2, -2)
 _X_SignedInfo_1 = ((1, 2, 2), (0, 1, 2), None, None, None)
 _F_SignatureValue = ('Id', 'content')
 _EV_SignatureValue_0 = (0, 1, -2, -2)
-_EV_SignatureValue_1 = (1, -2)
-_EV_SignatureValue_2 = (-1, -2)
 _X_SignatureValue_1 = ((1, 2, 2), (0, 1, 2), None)
 _F_DSAKeyValue = ('P', 'Q', 'G', 'Y', 'J', 'Seed', 'PgenCounter')
 _EV_DSAKeyValue_0 = (0, 2, 3, -2)
-_EV_DSAKeyValue_1 = (1, -2)
 _EV_DSAKeyValue_4 = (2, 3, -2, -2)
-_EV_DSAKeyValue_2 = (3, -2)
 _EV_DSAKeyValue_3 = (4, 5, -1, -2)
 _EV_DSAKeyValue_5 = (5, -1, -2, -2)
-_EV_DSAKeyValue_6 = (6, -2)
-_EV_DSAKeyValue_7 = (-1, -2)
 _X_DSAKeyValue_1 = (None, (0, 1, 4), None, None, None, None, None, None)
 _X_DSAKeyValue_2 = ((1, 2, 2), None, None, None, (0, 2, 2), None, None, None)
 _X_DSAKeyValue_3 = ((2, 2, 3), None, (0, 1, 3), None, (1, 2, 3), None, None, None)
@@ -119,9 +100,6 @@ _X_DSAKeyValue_5 = (None, None, None, (1, 2, 6), None, (0, 2, 6), None, None)
 _X_DSAKeyValue_6 = (None, None, None, None, None, None, (0, 1, 7), None)
 _EE_DSAKeyValue = (None, None, None, (2, 2), None, (1, 2), None, (0, 1))
 _F_RSAKeyValue = ('Modulus', 'Exponent')
-_EV_RSAKeyValue_0 = (0, -2)
-_EV_RSAKeyValue_1 = (1, -2)
-_EV_RSAKeyValue_2 = (-1, -2)
 _F_KeyValue = ('DSAKeyValue', 'RSAKeyValue')
 _EVS_KeyValue_0 = ((0, 2), (1, 3), (-3, 4), (-3, 1), (-2, -1), (-2, -1), (-2, -1), (-2, -1))
 _EVS_KeyValue_2 = ((-1, -1), (-3, 2), (-2, -1), (-2, -1))
@@ -132,14 +110,10 @@ _F_RetrievalMethod = ('Type', 'URI', 'Transforms')
 _EV_RetrievalMethod_0 = (0, 1, 2, -1, -2, -2, -2, -2)
 _EV_RetrievalMethod_1 = (1, 2, -1, -2)
 _EV_RetrievalMethod_2 = (2, -1, -2, -2)
-_EV_RetrievalMethod_3 = (-1, -2)
 _X_RetrievalMethod_1 = ((1, 3, 2), (0, 2, 2), None, None)
 _X_RetrievalMethod_2 = ((2, 3, 3), (1, 2, 3), (0, 2, 3), None)
 _EE_RetrievalMethod = ((3, 3), (2, 2), (1, 2), (0, 1))
 _F_X509IssuerSerial = ('X509IssuerName', 'X509SerialNumber')
-_EV_X509IssuerSerial_0 = (0, -2)
-_EV_X509IssuerSerial_1 = (1, -2)
-_EV_X509IssuerSerial_2 = (-1, -2)
 _F_X509Data = ('X509IssuerSerial', 'X509SKI', 'X509SubjectName', 'X509Certificate', 'X509CRL')
 _EV_X509Data_0 = (0, 1, 2, 3, 4, -3, -2, -2)
 _EV_X509Data_1 = (0, 1, 2, 3, 4, -3, -1, -2)
@@ -160,7 +134,6 @@ _TT_PGPData = (((0, 1), (1, 2), (-2, -1), (-2, -1)), ((1, 3), (-3, 4), (-1, -1),
 _X_PGPData_1 = ((1, 2, 2), (0, 2, 3), None, None, None, None)
 _EE_PGPData = (None, (2, 2), (1, 2), (1, 2), (1, 2), (1, 2))
 _F_SPKIData = ('SPKISexp',)
-_EV_SPKIData_0 = (0, -2)
 _EV_SPKIData_1 = (0, -3, -1, -2)
 _F_KeyInfo = ('Id', 'KeyName', 'KeyValue', 'RetrievalMethod', 'X509Data', 'PGPData', 'SPKIData', 'MgmtData')
 _EVS_KeyInfo_0 = ((0, 1), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7), (6, 8), (7, 9), (-3, 10), (-3, 2), (-2, -1), (-2, -1), (-2, -1), (-2, -1), (-2, -1), (-2, -1))
@@ -190,8 +163,6 @@ _X_Object_2 = ((2, 3, 3), (1, 3, 3), (0, 3, 3), None, None, None)
 _EE_Object = ((4, 3), (3, 3), (2, 3), (1, 2), (1, 2), (1, 2))
 _F_Signature = ('Id', 'SignedInfo', 'SignatureValue', 'KeyInfo', 'Object')
 _EV_Signature_0 = (0, 1, -2, -2)
-_EV_Signature_1 = (1, -2)
-_EV_Signature_2 = (2, -2)
 _EV_Signature_3 = (3, 4, -1, -2)
 _EV_Signature_4 = (4, -1, -2, -2)
 _EV_Signature_5 = (4, -1, -2, -2)
@@ -199,265 +170,138 @@ _X_Signature_1 = ((1, 2, 2), (0, 1, 2), None, None, None, None)
 _X_Signature_4 = (None, None, None, (1, 2, 5), (0, 2, 5), (0, 2, 5))
 _EE_Signature = (None, None, None, (2, 2), (1, 2), (1, 2))
 _F_MessageHeader = ('SessionID', 'Notification', 'Signature')
-_EV_MessageHeader_0 = (0, -2)
 _EV_MessageHeader_1 = (1, 2, -1, -2)
 _EV_MessageHeader_2 = (2, -1, -2, -2)
-_EV_MessageHeader_3 = (-1, -2)
 _X_MessageHeader_2 = (None, (1, 2, 3), (0, 2, 3), None)
 _EE_MessageHeader = (None, (2, 2), (1, 2), (0, 1))
 _F_BodyBase = ()
-_EV_BodyBase_0 = (-1, -2)
 _F_DC_EVStatus = ('EVReady', 'EVCabinConditioning', 'EVRESSConditioning', 'EVErrorCode', 'EVRESSSOC')
-_EV_DC_EVStatus_0 = (0, -2)
 _EV_DC_EVStatus_1 = (1, 2, 3, -2)
 _EV_DC_EVStatus_2 = (2, 3, -2, -2)
-_EV_DC_EVStatus_3 = (3, -2)
-_EV_DC_EVStatus_4 = (4, -2)
-_EV_DC_EVStatus_5 = (-1, -2)
 _X_DC_EVStatus_2 = (None, (1, 2, 3), (0, 2, 3), None, None, None)
 _X_DC_EVStatus_3 = (None, (2, 2, 4), (1, 2, 4), (0, 1, 4), None, None)
 _F_CableCheckReq = ('DC_EVStatus',)
-_EV_CableCheckReq_0 = (0, -2)
-_EV_CableCheckReq_1 = (-1, -2)
 _F_DC_EVSEStatus = ('EVSEIsolationStatus', 'EVSEStatusCode', 'NotificationMaxDelay', 'EVSENotification')
 _EV_DC_EVSEStatus_0 = (0, 1, -2, -2)
-_EV_DC_EVSEStatus_1 = (1, -2)
-_EV_DC_EVSEStatus_2 = (2, -2)
-_EV_DC_EVSEStatus_3 = (3, -2)
-_EV_DC_EVSEStatus_4 = (-1, -2)
 _X_DC_EVSEStatus_1 = ((1, 2, 2), (0, 1, 2), None, None, None)
 _F_CableCheckRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEProcessing')
-_EV_CableCheckRes_0 = (0, -2)
-_EV_CableCheckRes_1 = (1, -2)
-_EV_CableCheckRes_2 = (2, -2)
-_EV_CableCheckRes_3 = (-1, -2)
 _F_ListOfRootCertificateIDs = ('RootCertificateID',)
-_EV_ListOfRootCertificateIDs_0 = (0, -2)
 _EV_ListOfRootCertificateIDs_1 = (0, -1, -2, -2)
 _F_CertificateInstallationReq = ('Id', 'OEMProvisioningCert', 'ListOfRootCertificateIDs', 'DHParams')
 _EV_CertificateInstallationReq_0 = (0, 1, -2, -2)
-_EV_CertificateInstallationReq_1 = (1, -2)
-_EV_CertificateInstallationReq_2 = (2, -2)
-_EV_CertificateInstallationReq_3 = (3, -2)
-_EV_CertificateInstallationReq_4 = (-1, -2)
 _X_CertificateInstallationReq_1 = ((1, 2, 2), (0, 1, 2), None, None, None)
 _F_SubCertificates = ('Certificate',)
-_EV_SubCertificates_0 = (0, -2)
 _EV_SubCertificates_1 = (0, -1, -2, -2)
 _F_CertificateChain = ('Certificate', 'SubCertificates')
-_EV_CertificateChain_0 = (0, -2)
 _EV_CertificateChain_1 = (1, -1, -2, -2)
-_EV_CertificateChain_2 = (-1, -2)
 _EE_CertificateChain = (None, (1, 2), (0, 1))
 _F_CertificateInstallationRes = ('Id', 'ResponseCode', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'ContractID')
-_EV_CertificateInstallationRes_0 = (0, -2)
-_EV_CertificateInstallationRes_1 = (1, -2)
-_EV_CertificateInstallationRes_2 = (2, -2)
-_EV_CertificateInstallationRes_3 = (3, -2)
-_EV_CertificateInstallationRes_4 = (4, -2)
-_EV_CertificateInstallationRes_5 = (5, -2)
-_EV_CertificateInstallationRes_6 = (-1, -2)
 _F_CertificateUpdateReq = ('Id', 'ContractSignatureCertChain', 'ContractID', 'ListOfRootCertificateIDs', 'DHParams')
 _EV_CertificateUpdateReq_0 = (0, 1, -2, -2)
-_EV_CertificateUpdateReq_1 = (1, -2)
-_EV_CertificateUpdateReq_2 = (2, -2)
-_EV_CertificateUpdateReq_3 = (3, -2)
-_EV_CertificateUpdateReq_4 = (4, -2)
-_EV_CertificateUpdateReq_5 = (-1, -2)
 _X_CertificateUpdateReq_1 = ((1, 2, 2), (0, 1, 2), None, None, None, None)
 _F_CertificateUpdateRes = ('Id', 'ResponseCode', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHParams', 'ContractID', 'RetryCounter')
-_EV_CertificateUpdateRes_0 = (0, -2)
-_EV_CertificateUpdateRes_1 = (1, -2)
-_EV_CertificateUpdateRes_2 = (2, -2)
-_EV_CertificateUpdateRes_3 = (3, -2)
-_EV_CertificateUpdateRes_4 = (4, -2)
-_EV_CertificateUpdateRes_5 = (5, -2)
-_EV_CertificateUpdateRes_6 = (6, -2)
-_EV_CertificateUpdateRes_7 = (-1, -2)
 _F_PhysicalValue = ('Multiplier', 'Unit', 'Value')
-_EV_PhysicalValue_0 = (0, -2)
 _EV_PhysicalValue_1 = (1, 2, -2, -2)
-_EV_PhysicalValue_2 = (2, -2)
-_EV_PhysicalValue_3 = (-1, -2)
 _X_PhysicalValue_2 = (None, (1, 2, 3), (0, 1, 3), None)
 _F_AC_EVChargeParameter = ('DepartureTime', 'EAmount', 'EVMaxVoltage', 'EVMaxCurrent', 'EVMinCurrent')
-_EV_AC_EVChargeParameter_0 = (0, -2)
-_EV_AC_EVChargeParameter_1 = (1, -2)
-_EV_AC_EVChargeParameter_2 = (2, -2)
-_EV_AC_EVChargeParameter_3 = (3, -2)
-_EV_AC_EVChargeParameter_4 = (4, -2)
-_EV_AC_EVChargeParameter_5 = (-1, -2)
 _F_DC_EVChargeParameter = ('DC_EVStatus', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVEnergyCapacity', 'EVEnergyRequest', 'FullSOC', 'BulkSOC')
-_EV_DC_EVChargeParameter_0 = (0, -2)
-_EV_DC_EVChargeParameter_1 = (1, -2)
 _EV_DC_EVChargeParameter_2 = (2, 3, -2, -2)
-_EV_DC_EVChargeParameter_3 = (3, -2)
 _EV_DC_EVChargeParameter_4 = (4, 5, 6, 7, -1, -2, -2, -2)
 _EV_DC_EVChargeParameter_5 = (5, 6, 7, -1, -2, -2, -2, -2)
 _EV_DC_EVChargeParameter_6 = (6, 7, -1, -2)
 _EV_DC_EVChargeParameter_7 = (7, -1, -2, -2)
-_EV_DC_EVChargeParameter_8 = (-1, -2)
 _X_DC_EVChargeParameter_3 = (None, None, (1, 2, 4), (0, 1, 4), None, None, None, None, None)
 _X_DC_EVChargeParameter_5 = (None, None, None, None, (1, 3, 6), (0, 3, 6), None, None, None)
 _X_DC_EVChargeParameter_6 = (None, None, None, None, (2, 3, 7), (1, 3, 7), (0, 2, 7), None, None)
 _X_DC_EVChargeParameter_7 = (None, None, None, None, (3, 3, 8), (2, 3, 8), (1, 2, 8), (0, 2, 8), None)
 _EE_DC_EVChargeParameter = (None, None, None, None, (4, 3), (3, 3), (2, 2), (1, 2), (0, 1))
 _F_EVChargeParameter = ()
-_EV_EVChargeParameter_0 = (-1, -2)
 _F_ChargeParameterDiscoveryReq = ('EVRequestedEnergyTransferType', 'AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter')
-_EV_ChargeParameterDiscoveryReq_0 = (0, -2)
 _EV_ChargeParameterDiscoveryReq_1 = (1, 2, 3, -2)
-_EV_ChargeParameterDiscoveryReq_2 = (-1, -2)
-_EV_ChargeParameterDiscoveryReq_2 = (-1, -2)
-_EV_ChargeParameterDiscoveryReq_2 = (-1, -2)
 _X_ChargeParameterDiscoveryReq_2 = (None, (1, 2, 2), None)
 _X_ChargeParameterDiscoveryReq_3 = (None, (2, 2, 2), None)
 _EE_ChargeParameterDiscoveryReq = (None, None, (0, 1))
 _F_RelativeTimeInterval = ('start', 'duration')
-_EV_RelativeTimeInterval_0 = (0, -2)
 _EV_RelativeTimeInterval_1 = (1, -1, -2, -2)
-_EV_RelativeTimeInterval_2 = (-1, -2)
 _EE_RelativeTimeInterval = (None, (1, 2), (0, 1))
 _F_Interval = ()
-_EV_Interval_0 = (-1, -2)
 _F_PMaxScheduleEntry = ('RelativeTimeInterval', 'TimeInterval', 'PMax')
 _EV_PMaxScheduleEntry_0 = (0, 1, -2, -2)
-_EV_PMaxScheduleEntry_1 = (2, -2)
-_EV_PMaxScheduleEntry_1 = (2, -2)
-_EV_PMaxScheduleEntry_2 = (-1, -2)
 _X_PMaxScheduleEntry_1 = ((1, 2, 1), None, None)
 _X_PMaxScheduleEntry_2 = (None, (0, 1, 2), None)
 _F_PMaxSchedule = ('PMaxScheduleID', 'PMaxScheduleEntry')
-_EV_PMaxSchedule_0 = (0, -2)
-_EV_PMaxSchedule_1 = (1, -2)
 _EV_PMaxSchedule_2 = (1, -1, -2, -2)
 _F_Cost = ('costKind', 'amount', 'amountMultiplier')
-_EV_Cost_0 = (0, -2)
-_EV_Cost_1 = (1, -2)
 _EV_Cost_2 = (2, -1, -2, -2)
-_EV_Cost_3 = (-1, -2)
 _EE_Cost = (None, None, (1, 2), (0, 1))
 _F_ConsumptionCost = ('startValue', 'Cost')
-_EV_ConsumptionCost_0 = (0, -2)
 _EV_ConsumptionCost_1 = (1, -1, -2, -2)
 _EV_ConsumptionCost_2 = (1, -1, -2, -2)
 _EE_ConsumptionCost = (None, (1, 2), (1, 2))
 _F_SalesTariffEntry = ('RelativeTimeInterval', 'TimeInterval', 'EPriceLevel', 'ConsumptionCost')
 _EV_SalesTariffEntry_0 = (0, 1, -2, -2)
-_EV_SalesTariffEntry_1 = (2, -2)
-_EV_SalesTariffEntry_1 = (2, -2)
 _EV_SalesTariffEntry_2 = (3, -1, -2, -2)
 _EV_SalesTariffEntry_3 = (3, -1, -2, -2)
 _X_SalesTariffEntry_1 = ((1, 2, 1), None, None, None)
 _X_SalesTariffEntry_2 = (None, (0, 1, 2), None, None)
 _EE_SalesTariffEntry = (None, None, (1, 2), (1, 2))
 _F_SalesTariff = ('Id', 'SalesTariffID', 'SalesTariffDescription', 'NumEPriceLevels', 'SalesTariffEntry')
-_EV_SalesTariff_0 = (0, -2)
-_EV_SalesTariff_1 = (1, -2)
 _EV_SalesTariff_2 = (2, 3, -2, -2)
-_EV_SalesTariff_3 = (3, -2)
-_EV_SalesTariff_4 = (4, -2)
 _EV_SalesTariff_5 = (4, -1, -2, -2)
 _X_SalesTariff_3 = (None, None, (1, 2, 4), (0, 1, 4), None, None)
 _F_SAScheduleTuple = ('SAScheduleTupleID', 'PMaxSchedule', 'SalesTariff')
-_EV_SAScheduleTuple_0 = (0, -2)
-_EV_SAScheduleTuple_1 = (1, -2)
 _EV_SAScheduleTuple_2 = (2, -1, -2, -2)
-_EV_SAScheduleTuple_3 = (-1, -2)
 _EE_SAScheduleTuple = (None, None, (1, 2), (0, 1))
 _F_SAScheduleList = ('SAScheduleTuple',)
-_EV_SAScheduleList_0 = (0, -2)
 _EV_SAScheduleList_1 = (0, -1, -2, -2)
 _F_SASchedules = ()
-_EV_SASchedules_0 = (-1, -2)
 _F_AC_EVSEStatus = ('PowerSwitchClosed', 'RCD', 'NotificationMaxDelay', 'EVSENotification')
-_EV_AC_EVSEStatus_0 = (0, -2)
-_EV_AC_EVSEStatus_1 = (1, -2)
-_EV_AC_EVSEStatus_2 = (2, -2)
-_EV_AC_EVSEStatus_3 = (3, -2)
-_EV_AC_EVSEStatus_4 = (-1, -2)
 _F_AC_EVSEChargeParameter = ('AC_EVSEStatus', 'EVSEMaxVoltage', 'EVSEMaxCurrent', 'EVSEMinCurrent')
-_EV_AC_EVSEChargeParameter_0 = (0, -2)
-_EV_AC_EVSEChargeParameter_1 = (1, -2)
-_EV_AC_EVSEChargeParameter_2 = (2, -2)
-_EV_AC_EVSEChargeParameter_3 = (3, -2)
-_EV_AC_EVSEChargeParameter_4 = (-1, -2)
 _F_DC_EVSEChargeParameter = ('DC_EVSEStatus', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSECurrentRegulationTolerance', 'EVSEPeakCurrentRipple', 'EVSEEnergyToBeDelivered')
-_EV_DC_EVSEChargeParameter_0 = (0, -2)
-_EV_DC_EVSEChargeParameter_1 = (1, -2)
 _EV_DC_EVSEChargeParameter_2 = (2, 3, -2, -2)
-_EV_DC_EVSEChargeParameter_3 = (3, -2)
-_EV_DC_EVSEChargeParameter_4 = (4, -2)
-_EV_DC_EVSEChargeParameter_5 = (5, -2)
 _EV_DC_EVSEChargeParameter_6 = (6, 7, -2, -2)
-_EV_DC_EVSEChargeParameter_7 = (7, -2)
 _EV_DC_EVSEChargeParameter_8 = (8, -1, -2, -2)
-_EV_DC_EVSEChargeParameter_9 = (-1, -2)
 _X_DC_EVSEChargeParameter_3 = (None, None, (1, 2, 4), (0, 1, 4), None, None, None, None, None, None)
 _X_DC_EVSEChargeParameter_7 = (None, None, None, None, None, None, (1, 2, 8), (0, 1, 8), None, None)
 _EE_DC_EVSEChargeParameter = (None, None, None, None, None, None, None, None, (1, 2), (0, 1))
 _F_EVSEChargeParameter = ()
-_EV_EVSEChargeParameter_0 = (-1, -2)
 _F_ChargeParameterDiscoveryRes = ('ResponseCode', 'EVSEProcessing', 'SAScheduleList', 'SASchedules', 'AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter')
-_EV_ChargeParameterDiscoveryRes_0 = (0, -2)
-_EV_ChargeParameterDiscoveryRes_1 = (1, -2)
 _EV_ChargeParameterDiscoveryRes_2 = (2, 3, -2, -2)
 _EV_ChargeParameterDiscoveryRes_3 = (4, 5, 6, -2)
 _EV_ChargeParameterDiscoveryRes_3 = (4, 5, 6, -2)
-_EV_ChargeParameterDiscoveryRes_4 = (-1, -2)
-_EV_ChargeParameterDiscoveryRes_4 = (-1, -2)
-_EV_ChargeParameterDiscoveryRes_4 = (-1, -2)
 _X_ChargeParameterDiscoveryRes_3 = (None, None, (1, 2, 3), None, None)
 _X_ChargeParameterDiscoveryRes_4 = (None, None, None, (0, 2, 4), None)
 _X_ChargeParameterDiscoveryRes_5 = (None, None, None, (1, 2, 4), None)
 _X_ChargeParameterDiscoveryRes_6 = (None, None, None, (2, 2, 4), None)
 _EE_ChargeParameterDiscoveryRes = (None, None, None, None, (0, 1))
 _F_ChargingStatusReq = ()
-_EV_ChargingStatusReq_0 = (-1, -2)
 _F_MeterInfo = ('MeterID', 'MeterReading', 'SigMeterReading', 'MeterStatus', 'TMeter')
-_EV_MeterInfo_0 = (0, -2)
 _EV_MeterInfo_1 = (1, 2, 3, 4, -1, -2, -2, -2)
 _EV_MeterInfo_2 = (2, 3, 4, -1, -2, -2, -2, -2)
 _EV_MeterInfo_3 = (3, 4, -1, -2)
 _EV_MeterInfo_4 = (4, -1, -2, -2)
-_EV_MeterInfo_5 = (-1, -2)
 _X_MeterInfo_2 = (None, (1, 3, 3), (0, 3, 3), None, None, None)
 _X_MeterInfo_3 = (None, (2, 3, 4), (1, 3, 4), (0, 2, 4), None, None)
 _X_MeterInfo_4 = (None, (3, 3, 5), (2, 3, 5), (1, 2, 5), (0, 2, 5), None)
 _EE_MeterInfo = (None, (4, 3), (3, 3), (2, 2), (1, 2), (0, 1))
 _F_ChargingStatusRes = ('ResponseCode', 'EVSEID', 'SAScheduleTupleID', 'EVSEMaxCurrent', 'MeterInfo', 'ReceiptRequired', 'AC_EVSEStatus')
-_EV_ChargingStatusRes_0 = (0, -2)
-_EV_ChargingStatusRes_1 = (1, -2)
-_EV_ChargingStatusRes_2 = (2, -2)
 _EV_ChargingStatusRes_3 = (3, 4, 5, -2)
 _EV_ChargingStatusRes_4 = (4, 5, -2, -2)
-_EV_ChargingStatusRes_5 = (5, -2)
-_EV_ChargingStatusRes_6 = (6, -2)
-_EV_ChargingStatusRes_7 = (-1, -2)
 _X_ChargingStatusRes_4 = (None, None, None, (1, 2, 5), (0, 2, 5), None, None, None)
 _X_ChargingStatusRes_5 = (None, None, None, (2, 2, 6), (1, 2, 6), (0, 1, 6), None, None)
 _F_ContractAuthenticationReq = ('Id', 'GenChallenge')
 _EV_ContractAuthenticationReq_0 = (0, 1, -1, -2)
 _EV_ContractAuthenticationReq_1 = (1, -1, -2, -2)
-_EV_ContractAuthenticationReq_2 = (-1, -2)
 _X_ContractAuthenticationReq_1 = ((1, 2, 2), (0, 2, 2), None)
 _EE_ContractAuthenticationReq = ((2, 2), (1, 2), (0, 1))
 _F_ContractAuthenticationRes = ('ResponseCode', 'EVSEProcessing')
-_EV_ContractAuthenticationRes_0 = (0, -2)
-_EV_ContractAuthenticationRes_1 = (1, -2)
-_EV_ContractAuthenticationRes_2 = (-1, -2)
 _F_CurrentDemandReq = ('DC_EVStatus', 'EVTargetCurrent', 'EVMaximumVoltageLimit', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'BulkChargingComplete', 'ChargingComplete', 'RemainingTimeToFullSoC', 'RemainingTimeToBulkSoC', 'EVTargetVoltage')
-_EV_CurrentDemandReq_0 = (0, -2)
-_EV_CurrentDemandReq_1 = (1, -2)
 _EV_CurrentDemandReq_2 = (2, 3, 4, 5, 6, -2, -2, -2)
 _EV_CurrentDemandReq_3 = (3, 4, 5, 6, -2, -2, -2, -2)
 _EV_CurrentDemandReq_4 = (4, 5, 6, -2)
 _EV_CurrentDemandReq_5 = (5, 6, -2, -2)
-_EV_CurrentDemandReq_6 = (6, -2)
 _EV_CurrentDemandReq_7 = (7, 8, 9, -2)
 _EV_CurrentDemandReq_8 = (8, 9, -2, -2)
-_EV_CurrentDemandReq_9 = (9, -2)
-_EV_CurrentDemandReq_10 = (-1, -2)
 _X_CurrentDemandReq_3 = (None, None, (1, 3, 4), (0, 3, 4), None, None, None, None, None, None, None)
 _X_CurrentDemandReq_4 = (None, None, (2, 3, 5), (1, 3, 5), (0, 2, 5), None, None, None, None, None, None)
 _X_CurrentDemandReq_5 = (None, None, (3, 3, 6), (2, 3, 6), (1, 2, 6), (0, 2, 6), None, None, None, None, None)
@@ -465,100 +309,44 @@ _X_CurrentDemandReq_6 = (None, None, (4, 3, 7), (3, 3, 7), (2, 2, 7), (1, 2, 7),
 _X_CurrentDemandReq_8 = (None, None, None, None, None, None, None, (1, 2, 9), (0, 2, 9), None, None)
 _X_CurrentDemandReq_9 = (None, None, None, None, None, None, None, (2, 2, 10), (1, 2, 10), (0, 1, 10), None)
 _F_CurrentDemandRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEPresentVoltage', 'EVSEPresentCurrent', 'EVSECurrentLimitAchieved', 'EVSEVoltageLimitAchieved', 'EVSEPowerLimitAchieved', 'EVSEMaximumVoltageLimit', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit')
-_EV_CurrentDemandRes_0 = (0, -2)
-_EV_CurrentDemandRes_1 = (1, -2)
-_EV_CurrentDemandRes_2 = (2, -2)
-_EV_CurrentDemandRes_3 = (3, -2)
-_EV_CurrentDemandRes_4 = (4, -2)
-_EV_CurrentDemandRes_5 = (5, -2)
-_EV_CurrentDemandRes_6 = (6, -2)
 _EV_CurrentDemandRes_7 = (7, 8, 9, -1, -2, -2, -2, -2)
 _EV_CurrentDemandRes_8 = (8, 9, -1, -2)
 _EV_CurrentDemandRes_9 = (9, -1, -2, -2)
-_EV_CurrentDemandRes_10 = (-1, -2)
 _X_CurrentDemandRes_8 = (None, None, None, None, None, None, None, (1, 3, 9), (0, 2, 9), None, None)
 _X_CurrentDemandRes_9 = (None, None, None, None, None, None, None, (2, 3, 10), (1, 2, 10), (0, 2, 10), None)
 _EE_CurrentDemandRes = (None, None, None, None, None, None, None, (3, 3), (2, 2), (1, 2), (0, 1))
 _F_MeteringReceiptReq = ('Id', 'SessionID', 'SAScheduleTupleID', 'MeterInfo')
 _EV_MeteringReceiptReq_0 = (0, 1, -2, -2)
-_EV_MeteringReceiptReq_1 = (1, -2)
 _EV_MeteringReceiptReq_2 = (2, 3, -2, -2)
-_EV_MeteringReceiptReq_3 = (3, -2)
-_EV_MeteringReceiptReq_4 = (-1, -2)
 _X_MeteringReceiptReq_1 = ((1, 2, 2), (0, 1, 2), None, None, None)
 _X_MeteringReceiptReq_3 = (None, None, (1, 2, 4), (0, 1, 4), None)
 _F_MeteringReceiptRes = ('ResponseCode', 'AC_EVSEStatus')
-_EV_MeteringReceiptRes_0 = (0, -2)
-_EV_MeteringReceiptRes_1 = (1, -2)
-_EV_MeteringReceiptRes_2 = (-1, -2)
 _F_PaymentDetailsReq = ('ContractID', 'ContractSignatureCertChain')
-_EV_PaymentDetailsReq_0 = (0, -2)
-_EV_PaymentDetailsReq_1 = (1, -2)
-_EV_PaymentDetailsReq_2 = (-1, -2)
 _F_PaymentDetailsRes = ('ResponseCode', 'GenChallenge', 'DateTimeNow')
-_EV_PaymentDetailsRes_0 = (0, -2)
-_EV_PaymentDetailsRes_1 = (1, -2)
-_EV_PaymentDetailsRes_2 = (2, -2)
-_EV_PaymentDetailsRes_3 = (-1, -2)
 _F_ProfileEntry = ('ChargingProfileEntryStart', 'ChargingProfileEntryMaxPower')
-_EV_ProfileEntry_0 = (0, -2)
-_EV_ProfileEntry_1 = (1, -2)
-_EV_ProfileEntry_2 = (-1, -2)
 _F_ChargingProfile = ('SAScheduleTupleID', 'ProfileEntry')
-_EV_ChargingProfile_0 = (0, -2)
-_EV_ChargingProfile_1 = (1, -2)
 _EV_ChargingProfile_2 = (1, -1, -2, -2)
 _F_DC_EVPowerDeliveryParameter = ('DC_EVStatus', 'BulkChargingComplete', 'ChargingComplete')
-_EV_DC_EVPowerDeliveryParameter_0 = (0, -2)
 _EV_DC_EVPowerDeliveryParameter_1 = (1, 2, -2, -2)
-_EV_DC_EVPowerDeliveryParameter_2 = (2, -2)
-_EV_DC_EVPowerDeliveryParameter_3 = (-1, -2)
 _X_DC_EVPowerDeliveryParameter_2 = (None, (1, 2, 3), (0, 1, 3), None)
 _F_EVPowerDeliveryParameter = ()
-_EV_EVPowerDeliveryParameter_0 = (-1, -2)
 _F_PowerDeliveryReq = ('ReadyToChargeState', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter')
-_EV_PowerDeliveryReq_0 = (0, -2)
 _EV_PowerDeliveryReq_1 = (1, 2, 3, -1, -2, -2, -2, -2)
 _EV_PowerDeliveryReq_2 = (2, 3, -1, -2)
-_EV_PowerDeliveryReq_3 = (-1, -2)
-_EV_PowerDeliveryReq_3 = (-1, -2)
 _X_PowerDeliveryReq_2 = (None, (1, 3, 3), (0, 2, 3), None)
 _X_PowerDeliveryReq_3 = (None, (2, 3, 3), (1, 2, 3), None)
 _EE_PowerDeliveryReq = (None, (3, 3), (2, 2), (0, 1))
 _F_EVSEStatus = ()
-_EV_EVSEStatus_0 = (-1, -2)
 _F_PowerDeliveryRes = ('ResponseCode', 'AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus')
-_EV_PowerDeliveryRes_0 = (0, -2)
 _EV_PowerDeliveryRes_1 = (1, 2, 3, -2)
-_EV_PowerDeliveryRes_2 = (-1, -2)
-_EV_PowerDeliveryRes_2 = (-1, -2)
-_EV_PowerDeliveryRes_2 = (-1, -2)
 _X_PowerDeliveryRes_2 = (None, (1, 2, 2), None)
 _X_PowerDeliveryRes_3 = (None, (2, 2, 2), None)
 _EE_PowerDeliveryRes = (None, None, (0, 1))
 _F_PreChargeReq = ('DC_EVStatus', 'EVTargetVoltage', 'EVTargetCurrent')
-_EV_PreChargeReq_0 = (0, -2)
-_EV_PreChargeReq_1 = (1, -2)
-_EV_PreChargeReq_2 = (2, -2)
-_EV_PreChargeReq_3 = (-1, -2)
 _F_PreChargeRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEPresentVoltage')
-_EV_PreChargeRes_0 = (0, -2)
-_EV_PreChargeRes_1 = (1, -2)
-_EV_PreChargeRes_2 = (2, -2)
-_EV_PreChargeRes_3 = (-1, -2)
 _F_ServiceDetailReq = ('ServiceID',)
-_EV_ServiceDetailReq_0 = (0, -2)
-_EV_ServiceDetailReq_1 = (-1, -2)
 _F_Parameter = ('Name', 'ValueType', 'boolValue', 'byteValue', 'shortValue', 'intValue', 'physicalValue', 'stringValue')
-_EV_Parameter_0 = (0, -2)
-_EV_Parameter_1 = (1, -2)
 _EV_Parameter_2 = (2, 3, 4, 5, 6, 7, -2, -2)
-_EV_Parameter_3 = (-1, -2)
-_EV_Parameter_4 = (-1, -2)
-_EV_Parameter_5 = (-1, -2)
-_EV_Parameter_6 = (-1, -2)
-_EV_Parameter_7 = (-1, -2)
-_EV_Parameter_8 = (-1, -2)
 _X_Parameter_3 = (None, None, (1, 3, 4), None, None, None, None, None, None)
 _X_Parameter_4 = (None, None, (2, 3, 5), None, None, None, None, None, None)
 _X_Parameter_5 = (None, None, (3, 3, 6), None, None, None, None, None, None)
@@ -566,128 +354,48 @@ _X_Parameter_6 = (None, None, (4, 3, 7), None, None, None, None, None, None)
 _X_Parameter_7 = (None, None, (5, 3, 8), None, None, None, None, None, None)
 _EE_Parameter = (None, None, None, (0, 1), (0, 1), (0, 1), (0, 1), (0, 1), (0, 1))
 _F_ParameterSet = ('ParameterSetID', 'Parameter')
-_EV_ParameterSet_0 = (0, -2)
-_EV_ParameterSet_1 = (1, -2)
 _EV_ParameterSet_2 = (1, -1, -2, -2)
 _F_ServiceParameterList = ('ParameterSet',)
-_EV_ServiceParameterList_0 = (0, -2)
 _EV_ServiceParameterList_1 = (0, -1, -2, -2)
 _F_ServiceDetailRes = ('ResponseCode', 'ServiceID', 'ServiceParameterList')
-_EV_ServiceDetailRes_0 = (0, -2)
-_EV_ServiceDetailRes_1 = (1, -2)
 _EV_ServiceDetailRes_2 = (2, -1, -2, -2)
-_EV_ServiceDetailRes_3 = (-1, -2)
 _EE_ServiceDetailRes = (None, None, (1, 2), (0, 1))
 _F_ServiceDiscoveryReq = ('ServiceScope', 'ServiceCategory')
 _EV_ServiceDiscoveryReq_0 = (0, 1, -1, -2)
 _EV_ServiceDiscoveryReq_1 = (1, -1, -2, -2)
-_EV_ServiceDiscoveryReq_2 = (-1, -2)
 _X_ServiceDiscoveryReq_1 = ((1, 2, 2), (0, 2, 2), None)
 _EE_ServiceDiscoveryReq = ((2, 2), (1, 2), (0, 1))
 _F_PaymentOptions = ('PaymentOption',)
-_EV_PaymentOptions_0 = (0, -2)
 _EV_PaymentOptions_1 = (0, -1, -2, -2)
 _F_ServiceTag = ('ServiceID', 'ServiceName', 'ServiceCategory', 'ServiceScope')
-_EV_ServiceTag_0 = (0, -2)
 _EV_ServiceTag_1 = (1, 2, -2, -2)
-_EV_ServiceTag_2 = (2, -2)
 _EV_ServiceTag_3 = (3, -1, -2, -2)
-_EV_ServiceTag_4 = (-1, -2)
 _X_ServiceTag_2 = (None, (1, 2, 3), (0, 1, 3), None, None)
 _EE_ServiceTag = (None, None, None, (1, 2), (0, 1))
 _F_ServiceCharge = ('ServiceTag', 'FreeService', 'EnergyTransferType')
-_EV_ServiceCharge_0 = (0, -2)
-_EV_ServiceCharge_1 = (1, -2)
-_EV_ServiceCharge_2 = (2, -2)
-_EV_ServiceCharge_3 = (-1, -2)
 _F_Service = ('ServiceTag', 'FreeService')
-_EV_Service_0 = (0, -2)
-_EV_Service_1 = (1, -2)
-_EV_Service_2 = (-1, -2)
 _F_ServiceTagList = ('Service',)
-_EV_ServiceTagList_0 = (0, -2)
 _EV_ServiceTagList_1 = (0, -1, -2, -2)
 _F_ServiceDiscoveryRes = ('ResponseCode', 'PaymentOptions', 'ChargeService', 'ServiceList')
-_EV_ServiceDiscoveryRes_0 = (0, -2)
-_EV_ServiceDiscoveryRes_1 = (1, -2)
-_EV_ServiceDiscoveryRes_2 = (2, -2)
 _EV_ServiceDiscoveryRes_3 = (3, -1, -2, -2)
-_EV_ServiceDiscoveryRes_4 = (-1, -2)
 _EE_ServiceDiscoveryRes = (None, None, None, (1, 2), (0, 1))
 _F_SelectedService = ('ServiceID', 'ParameterSetID')
-_EV_SelectedService_0 = (0, -2)
 _EV_SelectedService_1 = (1, -1, -2, -2)
-_EV_SelectedService_2 = (-1, -2)
 _EE_SelectedService = (None, (1, 2), (0, 1))
 _F_SelectedServiceList = ('SelectedService',)
-_EV_SelectedServiceList_0 = (0, -2)
 _EV_SelectedServiceList_1 = (0, -1, -2, -2)
 _F_ServicePaymentSelectionReq = ('SelectedPaymentOption', 'SelectedServiceList')
-_EV_ServicePaymentSelectionReq_0 = (0, -2)
-_EV_ServicePaymentSelectionReq_1 = (1, -2)
-_EV_ServicePaymentSelectionReq_2 = (-1, -2)
 _F_ServicePaymentSelectionRes = ('ResponseCode',)
-_EV_ServicePaymentSelectionRes_0 = (0, -2)
-_EV_ServicePaymentSelectionRes_1 = (-1, -2)
 _F_SessionSetupReq = ('EVCCID',)
-_EV_SessionSetupReq_0 = (0, -2)
-_EV_SessionSetupReq_1 = (-1, -2)
 _F_SessionSetupRes = ('ResponseCode', 'EVSEID', 'DateTimeNow')
-_EV_SessionSetupRes_0 = (0, -2)
-_EV_SessionSetupRes_1 = (1, -2)
 _EV_SessionSetupRes_2 = (2, -1, -2, -2)
-_EV_SessionSetupRes_3 = (-1, -2)
 _EE_SessionSetupRes = (None, None, (1, 2), (0, 1))
 _F_SessionStop = ()
-_EV_SessionStop_0 = (-1, -2)
 _F_SessionStopRes = ('ResponseCode',)
-_EV_SessionStopRes_0 = (0, -2)
-_EV_SessionStopRes_1 = (-1, -2)
 _F_WeldingDetectionReq = ('DC_EVStatus',)
-_EV_WeldingDetectionReq_0 = (0, -2)
-_EV_WeldingDetectionReq_1 = (-1, -2)
 _F_WeldingDetectionRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEPresentVoltage')
-_EV_WeldingDetectionRes_0 = (0, -2)
-_EV_WeldingDetectionRes_1 = (1, -2)
-_EV_WeldingDetectionRes_2 = (2, -2)
-_EV_WeldingDetectionRes_3 = (-1, -2)
 _F_Body = ('BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'ContractAuthenticationReq', 'ContractAuthenticationRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
 _EV_Body_0 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
-_EV_Body_1 = (-1, -2)
 _X_Body_1 = ((1, 6, 1), None)
 _X_Body_2 = ((2, 6, 1), None)
 _X_Body_3 = ((3, 6, 1), None)
@@ -724,35 +432,27 @@ _X_Body_33 = ((33, 6, 1), None)
 _X_Body_34 = ((34, 6, 1), None)
 _EE_Body = ((35, 6), (0, 1))
 _F_V2G_Message = ('Header', 'Body')
-_EV_V2G_Message_0 = (0, -2)
-_EV_V2G_Message_1 = (1, -2)
-_EV_V2G_Message_2 = (-1, -2)
 
 
 def _d_Notification(v: int, r: int) -> tuple[_m.Notification, int]:
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_Notification_0[(v >> r) & 1]
+        r -= 7
+        t = (v >> r) & 127
+        if t & 100: raise _escape()
         at = 'FaultCode'
-        if ev == 0:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f0 = _E_FaultCode[(t >> 1) & 3]
-            r -= 2
-            ev = _EV_Notification_1[(v >> r) & 3]
-        at = 'FaultMsg'
+        f0 = _E_FaultCode[(t >> 3) & 3]
+        ev = _EV_Notification_1[t & 3]
         if ev == 1:
+            at = 'FaultMsg'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _string(v, r, 64)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_Notification_2[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Notification)
         o = _new(_m.Notification)
         o.FaultCode = f0
@@ -788,13 +488,12 @@ def _d_CanonicalizationMethod(v: int, r: int) -> tuple[_m.CanonicalizationMethod
     at = ""
     try:
         r -= 1
-        ev = _EV_CanonicalizationMethod_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 2
-            ev, s = _EVS_CanonicalizationMethod_1[(v >> r) & 3]
-        at = ""
+        f0, r = _string(v, r, None)
+        r -= 2
+        ev, s = _EVS_CanonicalizationMethod_1[(v >> r) & 3]
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CanonicalizationMethod)
         o = _new(_m.CanonicalizationMethod)
         o.Algorithm = f0
@@ -820,25 +519,29 @@ def _d_SignatureMethod(v: int, r: int) -> tuple[_m.SignatureMethod, int]:
     try:
         f1 = None
         r -= 1
-        ev = _EV_SignatureMethod_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 3
-            ev, s = _EVS_SignatureMethod_1[(v >> r) & 7]
-        at = 'HMACOutputLength'
+        f0, r = _string(v, r, None)
+        r -= 3
+        ev, s = _EVS_SignatureMethod_1[(v >> r) & 7]
         if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f1 = (v >> r) & 511
-            if f1 & 128: f1, r = _int_tail(v, r, f1, None, None)
+            at = 'HMACOutputLength'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f1 = t & 511
+            if f1 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+                elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
+                else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev, s = _EVS_SignatureMethod_3[(v >> r) & 3]
-        at = ""
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev, s = _EVS_SignatureMethod_3[t & 3]
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SignatureMethod)
         o = _new(_m.SignatureMethod)
         o.Algorithm = f0
@@ -877,14 +580,13 @@ def _d_Transform(v: int, r: int) -> tuple[_m.Transform, int]:
     try:
         f1 = []
         r -= 1
-        ev = _EV_Transform_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 3
-            ev, s = _EVS_Transform_1[(v >> r) & 7]
-        at = 'XPath'
+        f0, r = _string(v, r, None)
+        r -= 3
+        ev, s = _EVS_Transform_1[(v >> r) & 7]
         while ev == 1:
+            at = 'XPath'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _string(v, r, None)
@@ -893,7 +595,7 @@ def _d_Transform(v: int, r: int) -> tuple[_m.Transform, int]:
             f1.append(x)
             r -= 3
             ev, s = _EVS_Transform_4[(v >> r) & 7]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Transform)
         o = _new(_m.Transform)
         o.Algorithm = f0
@@ -936,14 +638,15 @@ def _d_Transforms(v: int, r: int) -> tuple[_m.Transforms, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_Transforms_0[(v >> r) & 1]
-        at = 'Transform'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'Transform'
             x, r = _d_Transform(v, r)
             f0.append(x)
             r -= 2
             ev = _EV_Transforms_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Transforms)
         o = _new(_m.Transforms)
         o.Transform = f0
@@ -974,13 +677,12 @@ def _d_DigestMethod(v: int, r: int) -> tuple[_m.DigestMethod, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_DigestMethod_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 2
-            ev, s = _EVS_DigestMethod_1[(v >> r) & 3]
-        at = ""
+        f0, r = _string(v, r, None)
+        r -= 2
+        ev, s = _EVS_DigestMethod_1[(v >> r) & 3]
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DigestMethod)
         o = _new(_m.DigestMethod)
         o.Algorithm = f0
@@ -1010,41 +712,42 @@ def _d_Reference(v: int, r: int) -> tuple[_m.Reference, int]:
         f3 = None
         r -= 3
         ev = _EV_Reference_0[(v >> r) & 7]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 3
             ev = _EV_Reference_1[(v >> r) & 7]
-        at = 'Type'
         if ev == 1:
+            at = 'Type'
             f1, r = _string(v, r, None)
             r -= 2
             ev = _EV_Reference_2[(v >> r) & 3]
-        at = 'URI'
         if ev == 2:
+            at = 'URI'
             f2, r = _string(v, r, None)
             r -= 2
             ev = _EV_Reference_3[(v >> r) & 3]
-        at = 'Transforms'
         if ev == 3:
+            at = 'Transforms'
             f3, r = _d_Transforms(v, r)
             r -= 1
-            ev = _EV_Reference_4[(v >> r) & 1]
-        at = 'DigestMethod'
+            if (v >> r) & 1: raise _escape()
+            ev = 4
         if ev == 4:
+            at = 'DigestMethod'
             f4, r = _d_DigestMethod(v, r)
             r -= 1
-            ev = _EV_Reference_5[(v >> r) & 1]
-        at = 'DigestValue'
+            if (v >> r) & 1: raise _escape()
+            ev = 5
         if ev == 5:
+            at = 'DigestValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f5, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_Reference_6[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Reference)
         o = _new(_m.Reference)
         o.Id = f0
@@ -1108,28 +811,31 @@ def _d_SignedInfo(v: int, r: int) -> tuple[_m.SignedInfo, int]:
         f3 = []
         r -= 2
         ev = _EV_SignedInfo_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_SignedInfo_1[(v >> r) & 1]
-        at = 'CanonicalizationMethod'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'CanonicalizationMethod'
             f1, r = _d_CanonicalizationMethod(v, r)
             r -= 1
-            ev = _EV_SignedInfo_2[(v >> r) & 1]
-        at = 'SignatureMethod'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 2:
+            at = 'SignatureMethod'
             f2, r = _d_SignatureMethod(v, r)
             r -= 1
-            ev = _EV_SignedInfo_3[(v >> r) & 1]
-        at = 'Reference'
+            if (v >> r) & 1: raise _escape()
+            ev = 3
         while ev == 3:
+            at = 'Reference'
             x, r = _d_Reference(v, r)
             f3.append(x)
             r -= 2
             ev = _EV_SignedInfo_4[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SignedInfo)
         o = _new(_m.SignedInfo)
         o.Id = f0
@@ -1182,17 +888,19 @@ def _d_SignatureValue(v: int, r: int) -> tuple[_m.SignatureValue, int]:
         f0 = None
         r -= 2
         ev = _EV_SignatureValue_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_SignatureValue_1[(v >> r) & 1]
-        at = 'content'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'content'
             f1, r = _binary(v, r, None)
             r -= 1
-            ev = _EV_SignatureValue_2[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SignatureValue)
         o = _new(_m.SignatureValue)
         o.Id = f0
@@ -1234,70 +942,66 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
         f6 = None
         r -= 2
         ev = _EV_DSAKeyValue_0[(v >> r) & 3]
-        at = 'P'
         if ev == 0:
+            at = 'P'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_DSAKeyValue_1[(v >> r) & 1]
-        at = 'Q'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'Q'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_DSAKeyValue_4[(v >> r) & 3]
-        at = 'G'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_DSAKeyValue_4[t & 3]
         if ev == 2:
+            at = 'G'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_DSAKeyValue_2[(v >> r) & 1]
-        at = 'Y'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'Y'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f3, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_DSAKeyValue_3[(v >> r) & 3]
-        at = 'J'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_DSAKeyValue_3[t & 3]
         if ev == 4:
+            at = 'J'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f4, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_DSAKeyValue_5[(v >> r) & 3]
-        at = 'Seed'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_DSAKeyValue_5[t & 3]
         if ev == 5:
+            at = 'Seed'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f5, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_DSAKeyValue_6[(v >> r) & 1]
-        at = 'PgenCounter'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 6
         if ev == 6:
+            at = 'PgenCounter'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f6, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_DSAKeyValue_7[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DSAKeyValue)
         o = _new(_m.DSAKeyValue)
         o.P = f0
@@ -1374,28 +1078,16 @@ def _e_DSAKeyValue(o: _m.DSAKeyValue, a: int) -> int:
 def _d_RSAKeyValue(v: int, r: int) -> tuple[_m.RSAKeyValue, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_RSAKeyValue_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'Modulus'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_RSAKeyValue_1[(v >> r) & 1]
+        f0, r = _binary(v, r, None)
+        r -= 3
+        if (v >> r) & 7: raise _escape()
         at = 'Exponent'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_RSAKeyValue_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_RSAKeyValue)
+        f1, r = _binary(v, r, None)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.RSAKeyValue)
         o.Modulus = f0
         o.Exponent = f1
@@ -1427,17 +1119,17 @@ def _d_KeyValue(v: int, r: int) -> tuple[_m.KeyValue, int]:
         f1 = None
         r -= 3
         ev, s = _EVS_KeyValue_0[(v >> r) & 7]
-        at = 'DSAKeyValue'
         if ev == 0:
+            at = 'DSAKeyValue'
             f0, r = _d_DSAKeyValue(v, r)
             r -= 2
             ev, s = _EVS_KeyValue_2[(v >> r) & 3]
-        at = 'RSAKeyValue'
         if ev == 1:
+            at = 'RSAKeyValue'
             f1, r = _d_RSAKeyValue(v, r)
             r -= 2
             ev, s = _EVS_KeyValue_3[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_KeyValue)
         o = _new(_m.KeyValue)
         o.DSAKeyValue = f0
@@ -1478,22 +1170,23 @@ def _d_RetrievalMethod(v: int, r: int) -> tuple[_m.RetrievalMethod, int]:
         f2 = None
         r -= 3
         ev = _EV_RetrievalMethod_0[(v >> r) & 7]
-        at = 'Type'
         if ev == 0:
+            at = 'Type'
             f0, r = _string(v, r, None)
             r -= 2
             ev = _EV_RetrievalMethod_1[(v >> r) & 3]
-        at = 'URI'
         if ev == 1:
+            at = 'URI'
             f1, r = _string(v, r, None)
             r -= 2
             ev = _EV_RetrievalMethod_2[(v >> r) & 3]
-        at = 'Transforms'
         if ev == 2:
+            at = 'Transforms'
             f2, r = _d_Transforms(v, r)
             r -= 1
-            ev = _EV_RetrievalMethod_3[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_RetrievalMethod)
         o = _new(_m.RetrievalMethod)
         o.Type = f0
@@ -1536,31 +1229,24 @@ def _e_RetrievalMethod(o: _m.RetrievalMethod, a: int) -> int:
 def _d_X509IssuerSerial(v: int, r: int) -> tuple[_m.X509IssuerSerial, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_X509IssuerSerial_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'X509IssuerName'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_X509IssuerSerial_1[(v >> r) & 1]
+        f0, r = _string(v, r, None)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3584: raise _escape()
+        f1 = t & 511
         at = 'X509SerialNumber'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f1 = (v >> r) & 511
-            if f1 & 128: f1, r = _int_tail(v, r, f1, None, None)
-            elif f1 > 255: f1 = 255 - f1
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_X509IssuerSerial_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_X509IssuerSerial)
+        if f1 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+            elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
+            else: f1 = (f1 & 127) | (y << 7)
+        elif f1 > 255: f1 = 255 - f1
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.X509IssuerSerial)
         o.X509IssuerName = f0
         o.X509SerialNumber = f1
@@ -1597,14 +1283,14 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
         f4 = []
         r -= 3
         ev = _EV_X509Data_0[(v >> r) & 7]
-        at = 'X509IssuerSerial'
         while ev == 0:
+            at = 'X509IssuerSerial'
             x, r = _d_X509IssuerSerial(v, r)
             f0.append(x)
             r -= 3
             ev = _EV_X509Data_1[(v >> r) & 7]
-        at = 'X509SKI'
         while ev == 1:
+            at = 'X509SKI'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _binary(v, r, None)
@@ -1613,8 +1299,8 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             f1.append(x)
             r -= 3
             ev = _EV_X509Data_2[(v >> r) & 7]
-        at = 'X509SubjectName'
         while ev == 2:
+            at = 'X509SubjectName'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _string(v, r, None)
@@ -1623,8 +1309,8 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             f2.append(x)
             r -= 3
             ev = _EV_X509Data_3[(v >> r) & 7]
-        at = 'X509Certificate'
         while ev == 3:
+            at = 'X509Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _binary(v, r, None)
@@ -1633,8 +1319,8 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             f3.append(x)
             r -= 3
             ev = _EV_X509Data_4[(v >> r) & 7]
-        at = 'X509CRL'
         while ev == 4:
+            at = 'X509CRL'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _binary(v, r, None)
@@ -1643,7 +1329,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             f4.append(x)
             r -= 3
             ev = _EV_X509Data_5[(v >> r) & 7]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_X509Data)
         o = _new(_m.X509Data)
         o.X509IssuerSerial = f0
@@ -1741,17 +1427,17 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
         f1 = None
         r -= 2
         ev, s = _EVS_PGPData_0[(v >> r) & 3]
-        at = 'PGPKeyID'
         if ev == 0:
+            at = 'PGPKeyID'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0, r = _binary(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev, s = _EVS_PGPData_1[(v >> r) & 3]
-        at = 'PGPKeyPacket'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev, s = _EVS_PGPData_1[t & 3]
         if ev == 1:
+            at = 'PGPKeyPacket'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _binary(v, r, None)
@@ -1760,7 +1446,7 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
             b = _NB_PGPData[s]
             r -= b
             ev, s = _TT_PGPData[s][(v >> r) & ((1 << b) - 1)]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PGPData)
         o = _new(_m.PGPData)
         o.PGPKeyID = f0
@@ -1800,9 +1486,10 @@ def _d_SPKIData(v: int, r: int) -> tuple[_m.SPKIData, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_SPKIData_0[(v >> r) & 1]
-        at = 'SPKISexp'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'SPKISexp'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _binary(v, r, None)
@@ -1811,7 +1498,7 @@ def _d_SPKIData(v: int, r: int) -> tuple[_m.SPKIData, int]:
             f0.append(x)
             r -= 2
             ev = _EV_SPKIData_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SPKIData)
         o = _new(_m.SPKIData)
         o.SPKISexp = f0
@@ -1853,13 +1540,13 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
         f7 = []
         r -= 4
         ev, s = _EVS_KeyInfo_0[(v >> r) & 15]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 4
             ev, s = _EVS_KeyInfo_1[(v >> r) & 15]
-        at = 'KeyName'
         while ev == 1:
+            at = 'KeyName'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _string(v, r, None)
@@ -1868,38 +1555,38 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
             f1.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_3[(v >> r) & 15]
-        at = 'KeyValue'
         while ev == 2:
+            at = 'KeyValue'
             x, r = _d_KeyValue(v, r)
             f2.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_4[(v >> r) & 15]
-        at = 'RetrievalMethod'
         while ev == 3:
+            at = 'RetrievalMethod'
             x, r = _d_RetrievalMethod(v, r)
             f3.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_5[(v >> r) & 15]
-        at = 'X509Data'
         while ev == 4:
+            at = 'X509Data'
             x, r = _d_X509Data(v, r)
             f4.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_6[(v >> r) & 15]
-        at = 'PGPData'
         while ev == 5:
+            at = 'PGPData'
             x, r = _d_PGPData(v, r)
             f5.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_7[(v >> r) & 15]
-        at = 'SPKIData'
         while ev == 6:
+            at = 'SPKIData'
             x, r = _d_SPKIData(v, r)
             f6.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_8[(v >> r) & 15]
-        at = 'MgmtData'
         while ev == 7:
+            at = 'MgmtData'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _string(v, r, None)
@@ -1908,7 +1595,7 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
             f7.append(x)
             r -= 4
             ev, s = _EVS_KeyInfo_9[(v >> r) & 15]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_KeyInfo)
         o = _new(_m.KeyInfo)
         o.Id = f0
@@ -2037,22 +1724,22 @@ def _d_Object(v: int, r: int) -> tuple[_m.Object, int]:
         f2 = None
         r -= 3
         ev, s = _EVS_Object_0[(v >> r) & 7]
-        at = 'Encoding'
         if ev == 0:
+            at = 'Encoding'
             f0, r = _string(v, r, None)
             r -= 3
             ev, s = _EVS_Object_1[(v >> r) & 7]
-        at = 'Id'
         if ev == 1:
+            at = 'Id'
             f1, r = _string(v, r, None)
             r -= 3
             ev, s = _EVS_Object_2[(v >> r) & 7]
-        at = 'MimeType'
         if ev == 2:
+            at = 'MimeType'
             f2, r = _string(v, r, None)
             r -= 2
             ev, s = _EVS_Object_3[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Object)
         o = _new(_m.Object)
         o.Encoding = f0
@@ -2100,33 +1787,35 @@ def _d_Signature(v: int, r: int) -> tuple[_m.Signature, int]:
         f4 = []
         r -= 2
         ev = _EV_Signature_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_Signature_1[(v >> r) & 1]
-        at = 'SignedInfo'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'SignedInfo'
             f1, r = _d_SignedInfo(v, r)
             r -= 1
-            ev = _EV_Signature_2[(v >> r) & 1]
-        at = 'SignatureValue'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 2:
+            at = 'SignatureValue'
             f2, r = _d_SignatureValue(v, r)
             r -= 2
             ev = _EV_Signature_3[(v >> r) & 3]
-        at = 'KeyInfo'
         if ev == 3:
+            at = 'KeyInfo'
             f3, r = _d_KeyInfo(v, r)
             r -= 2
             ev = _EV_Signature_4[(v >> r) & 3]
-        at = 'Object'
         while ev == 4:
+            at = 'Object'
             x, r = _d_Object(v, r)
             f4.append(x)
             r -= 2
             ev = _EV_Signature_5[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Signature)
         o = _new(_m.Signature)
         o.Id = f0
@@ -2190,28 +1879,26 @@ def _d_MessageHeader(v: int, r: int) -> tuple[_m.MessageHeader, int]:
     try:
         f1 = None
         f2 = None
-        r -= 1
-        ev = _EV_MessageHeader_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'SessionID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, 8)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_MessageHeader_1[(v >> r) & 3]
-        at = 'Notification'
+        f0, r = _binary(v, r, 8)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_MessageHeader_1[t & 3]
         if ev == 1:
+            at = 'Notification'
             f1, r = _d_Notification(v, r)
             r -= 2
             ev = _EV_MessageHeader_2[(v >> r) & 3]
-        at = 'Signature'
         if ev == 2:
+            at = 'Signature'
             f2, r = _d_Signature(v, r)
             r -= 1
-            ev = _EV_MessageHeader_3[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_MessageHeader)
         o = _new(_m.MessageHeader)
         o.SessionID = f0
@@ -2254,9 +1941,7 @@ def _d_BodyBase(v: int, r: int) -> tuple[_m.BodyBase, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_BodyBase_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_BodyBase)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.BodyBase)
         return o, r
     except Exception as e:
@@ -2276,50 +1961,41 @@ def _d_DC_EVStatus(v: int, r: int) -> tuple[_m.DC_EVStatus, int]:
     try:
         f1 = None
         f2 = None
-        r -= 1
-        ev = _EV_DC_EVStatus_0[(v >> r) & 1]
-        at = 'EVReady'
-        if ev == 0:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f0 = ((t >> 1) & 1) == 1
-            r -= 2
-            ev = _EV_DC_EVStatus_1[(v >> r) & 3]
-        at = 'EVCabinConditioning'
+        r -= 6
+        t = (v >> r) & 63
+        if t & 52: raise _escape()
+        f0 = ((t >> 3) & 1) == 1
+        ev = _EV_DC_EVStatus_1[t & 3]
         if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = ((t >> 1) & 1) == 1
-            r -= 2
-            ev = _EV_DC_EVStatus_2[(v >> r) & 3]
-        at = 'EVRESSConditioning'
+            at = 'EVCabinConditioning'
+            r -= 5
+            t = (v >> r) & 31
+            if t & 20: raise _escape()
+            f1 = ((t >> 3) & 1) == 1
+            ev = _EV_DC_EVStatus_2[t & 3]
         if ev == 2:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f2 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_DC_EVStatus_3[(v >> r) & 1]
-        at = 'EVErrorCode'
+            at = 'EVRESSConditioning'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f2 = ((t >> 2) & 1) == 1
+            ev = 3
         if ev == 3:
-            r -= 6
-            t = (v >> r) & 63
-            if t & 33: raise _escape()
-            f3 = _E_DC_EVErrorCode[(t >> 1) & 15]
-            r -= 1
-            ev = _EV_DC_EVStatus_4[(v >> r) & 1]
-        at = 'EVRESSSOC'
+            at = 'EVErrorCode'
+            r -= 7
+            t = (v >> r) & 127
+            if t & 67: raise _escape()
+            f3 = _E_DC_EVErrorCode[(t >> 2) & 15]
+            ev = 4
         if ev == 4:
-            r -= 9
-            t = (v >> r) & 511
-            if t & 257: raise _escape()
-            f4 = (t >> 1) & 127
+            at = 'EVRESSSOC'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 515: raise _escape()
+            f4 = (t >> 2) & 127
             if f4 > 100: raise _range(f4, 0, 100)
-            r -= 1
-            ev = _EV_DC_EVStatus_5[(v >> r) & 1]
-        at = ""
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVStatus)
         o = _new(_m.DC_EVStatus)
         o.EVReady = f0
@@ -2369,14 +2045,11 @@ def _d_CableCheckReq(v: int, r: int) -> tuple[_m.CableCheckReq, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_CableCheckReq_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 1
-            ev = _EV_CableCheckReq_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_CableCheckReq)
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.CableCheckReq)
         o.DC_EVStatus = f0
         return o, r
@@ -2402,42 +2075,38 @@ def _d_DC_EVSEStatus(v: int, r: int) -> tuple[_m.DC_EVSEStatus, int]:
         f0 = None
         r -= 2
         ev = _EV_DC_EVSEStatus_0[(v >> r) & 3]
-        at = 'EVSEIsolationStatus'
         if ev == 0:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f0 = _E_IsolationLevel[(t >> 1) & 3]
-            r -= 1
-            ev = _EV_DC_EVSEStatus_1[(v >> r) & 1]
-        at = 'EVSEStatusCode'
+            at = 'EVSEIsolationStatus'
+            r -= 5
+            t = (v >> r) & 31
+            if t & 19: raise _escape()
+            f0 = _E_IsolationLevel[(t >> 2) & 3]
+            ev = 1
         if ev == 1:
-            r -= 6
-            t = (v >> r) & 63
-            if t & 33: raise _escape()
-            f1 = _E_DC_EVSEStatusCode[(t >> 1) & 15]
-            r -= 1
-            ev = _EV_DC_EVSEStatus_2[(v >> r) & 1]
-        at = 'NotificationMaxDelay'
+            at = 'EVSEStatusCode'
+            r -= 7
+            t = (v >> r) & 127
+            if t & 67: raise _escape()
+            f1 = _E_DC_EVSEStatusCode[(t >> 2) & 15]
+            ev = 2
         if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f2 = (v >> r) & 255
+            at = 'NotificationMaxDelay'
+            r -= 9
+            t = (v >> r) & 511
+            if t & 256: raise _escape()
+            f2 = t & 255
             if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_DC_EVSEStatus_3[(v >> r) & 1]
-        at = 'EVSENotification'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 3
         if ev == 3:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f3 = _E_EVSENotification[(t >> 1) & 3]
-            r -= 1
-            ev = _EV_DC_EVSEStatus_4[(v >> r) & 1]
-        at = ""
+            at = 'EVSENotification'
+            r -= 5
+            t = (v >> r) & 31
+            if t & 19: raise _escape()
+            f3 = _E_EVSENotification[(t >> 2) & 3]
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVSEStatus)
         o = _new(_m.DC_EVSEStatus)
         o.EVSEIsolationStatus = f0
@@ -2480,31 +2149,18 @@ def _e_DC_EVSEStatus(o: _m.DC_EVSEStatus, a: int) -> int:
 def _d_CableCheckRes(v: int, r: int) -> tuple[_m.CableCheckRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_CableCheckRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_CableCheckRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'DC_EVSEStatus'
-        if ev == 1:
-            f1, r = _d_DC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_CableCheckRes_2[(v >> r) & 1]
+        f1, r = _d_DC_EVSEStatus(v, r)
+        r -= 5
+        t = (v >> r) & 31
+        if t & 27: raise _escape()
         at = 'EVSEProcessing'
-        if ev == 2:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f2 = _E_EVSEProcessing[(t >> 1) & 1]
-            r -= 1
-            ev = _EV_CableCheckRes_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_CableCheckRes)
+        f2 = _E_EVSEProcessing[(t >> 2) & 1]
         o = _new(_m.CableCheckRes)
         o.ResponseCode = f0
         o.DC_EVSEStatus = f1
@@ -2537,9 +2193,10 @@ def _d_ListOfRootCertificateIDs(v: int, r: int) -> tuple[_m.ListOfRootCertificat
     try:
         f0 = []
         r -= 1
-        ev = _EV_ListOfRootCertificateIDs_0[(v >> r) & 1]
-        at = 'RootCertificateID'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'RootCertificateID'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _string(v, r, 40)
@@ -2548,7 +2205,7 @@ def _d_ListOfRootCertificateIDs(v: int, r: int) -> tuple[_m.ListOfRootCertificat
             f0.append(x)
             r -= 2
             ev = _EV_ListOfRootCertificateIDs_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ListOfRootCertificateIDs)
         o = _new(_m.ListOfRootCertificateIDs)
         o.RootCertificateID = f0
@@ -2583,35 +2240,35 @@ def _d_CertificateInstallationReq(v: int, r: int) -> tuple[_m.CertificateInstall
         f0 = None
         r -= 2
         ev = _EV_CertificateInstallationReq_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_CertificateInstallationReq_1[(v >> r) & 1]
-        at = 'OEMProvisioningCert'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'OEMProvisioningCert'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _binary(v, r, 1200)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateInstallationReq_2[(v >> r) & 1]
-        at = 'ListOfRootCertificateIDs'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 2
         if ev == 2:
+            at = 'ListOfRootCertificateIDs'
             f2, r = _d_ListOfRootCertificateIDs(v, r)
             r -= 1
-            ev = _EV_CertificateInstallationReq_3[(v >> r) & 1]
-        at = 'DHParams'
+            if (v >> r) & 1: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'DHParams'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f3, r = _binary(v, r, 256)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateInstallationReq_4[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CertificateInstallationReq)
         o = _new(_m.CertificateInstallationReq)
         o.Id = f0
@@ -2657,9 +2314,10 @@ def _d_SubCertificates(v: int, r: int) -> tuple[_m.SubCertificates, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_SubCertificates_0[(v >> r) & 1]
-        at = 'Certificate'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
             x, r = _binary(v, r, 1200)
@@ -2668,7 +2326,7 @@ def _d_SubCertificates(v: int, r: int) -> tuple[_m.SubCertificates, int]:
             f0.append(x)
             r -= 2
             ev = _EV_SubCertificates_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SubCertificates)
         o = _new(_m.SubCertificates)
         o.Certificate = f0
@@ -2701,23 +2359,21 @@ def _d_CertificateChain(v: int, r: int) -> tuple[_m.CertificateChain, int]:
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_CertificateChain_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'Certificate'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, 1200)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_CertificateChain_1[(v >> r) & 3]
-        at = 'SubCertificates'
+        f0, r = _binary(v, r, 1200)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_CertificateChain_1[t & 3]
         if ev == 1:
+            at = 'SubCertificates'
             f1, r = _d_SubCertificates(v, r)
             r -= 1
-            ev = _EV_CertificateChain_2[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CertificateChain)
         o = _new(_m.CertificateChain)
         o.Certificate = f0
@@ -2753,54 +2409,30 @@ def _d_CertificateInstallationRes(v: int, r: int) -> tuple[_m.CertificateInstall
     at = ""
     try:
         r -= 1
-        ev = _EV_CertificateInstallationRes_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Id'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 1
-            ev = _EV_CertificateInstallationRes_1[(v >> r) & 1]
+        f0, r = _string(v, r, None)
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 1:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f1 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_CertificateInstallationRes_2[(v >> r) & 1]
+        f1 = _E_ResponseCode[(t >> 2) & 31]
         at = 'ContractSignatureCertChain'
-        if ev == 2:
-            f2, r = _d_CertificateChain(v, r)
-            r -= 1
-            ev = _EV_CertificateInstallationRes_3[(v >> r) & 1]
+        f2, r = _d_CertificateChain(v, r)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureEncryptedPrivateKey'
-        if ev == 3:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f3, r = _binary(v, r, 128)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateInstallationRes_4[(v >> r) & 1]
+        f3, r = _binary(v, r, 128)
+        r -= 3
+        if (v >> r) & 7: raise _escape()
         at = 'DHParams'
-        if ev == 4:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f4, r = _binary(v, r, 256)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateInstallationRes_5[(v >> r) & 1]
+        f4, r = _binary(v, r, 256)
+        r -= 3
+        if (v >> r) & 7: raise _escape()
         at = 'ContractID'
-        if ev == 5:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f5, r = _string(v, r, 24)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateInstallationRes_6[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_CertificateInstallationRes)
+        f5, r = _string(v, r, 24)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.CertificateInstallationRes)
         o.Id = f0
         o.ResponseCode = f1
@@ -2850,40 +2482,41 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
         f0 = None
         r -= 2
         ev = _EV_CertificateUpdateReq_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_CertificateUpdateReq_1[(v >> r) & 1]
-        at = 'ContractSignatureCertChain'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'ContractSignatureCertChain'
             f1, r = _d_CertificateChain(v, r)
             r -= 1
-            ev = _EV_CertificateUpdateReq_2[(v >> r) & 1]
-        at = 'ContractID'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 2:
+            at = 'ContractID'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2, r = _string(v, r, 24)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateReq_3[(v >> r) & 1]
-        at = 'ListOfRootCertificateIDs'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'ListOfRootCertificateIDs'
             f3, r = _d_ListOfRootCertificateIDs(v, r)
             r -= 1
-            ev = _EV_CertificateUpdateReq_4[(v >> r) & 1]
-        at = 'DHParams'
+            if (v >> r) & 1: raise _escape()
+            ev = 4
         if ev == 4:
+            at = 'DHParams'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f4, r = _binary(v, r, 256)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateReq_5[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CertificateUpdateReq)
         o = _new(_m.CertificateUpdateReq)
         o.Id = f0
@@ -2933,66 +2566,42 @@ def _d_CertificateUpdateRes(v: int, r: int) -> tuple[_m.CertificateUpdateRes, in
     at = ""
     try:
         r -= 1
-        ev = _EV_CertificateUpdateRes_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Id'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 1
-            ev = _EV_CertificateUpdateRes_1[(v >> r) & 1]
+        f0, r = _string(v, r, None)
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 1:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f1 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_CertificateUpdateRes_2[(v >> r) & 1]
+        f1 = _E_ResponseCode[(t >> 2) & 31]
         at = 'ContractSignatureCertChain'
-        if ev == 2:
-            f2, r = _d_CertificateChain(v, r)
-            r -= 1
-            ev = _EV_CertificateUpdateRes_3[(v >> r) & 1]
+        f2, r = _d_CertificateChain(v, r)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureEncryptedPrivateKey'
-        if ev == 3:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f3, r = _binary(v, r, 128)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateRes_4[(v >> r) & 1]
+        f3, r = _binary(v, r, 128)
+        r -= 3
+        if (v >> r) & 7: raise _escape()
         at = 'DHParams'
-        if ev == 4:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f4, r = _binary(v, r, 256)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateRes_5[(v >> r) & 1]
+        f4, r = _binary(v, r, 256)
+        r -= 3
+        if (v >> r) & 7: raise _escape()
         at = 'ContractID'
-        if ev == 5:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f5, r = _string(v, r, 24)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateRes_6[(v >> r) & 1]
+        f5, r = _string(v, r, 24)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3584: raise _escape()
+        f6 = t & 511
         at = 'RetryCounter'
-        if ev == 6:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f6 = (v >> r) & 511
-            if f6 & 128: f6, r = _int_tail(v, r, f6, -32768, 32767)
-            elif f6 > 255: f6 = 255 - f6
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_CertificateUpdateRes_7[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_CertificateUpdateRes)
+        if f6 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f6, r = _int_tail(v, r + 8, f6, -32768, 32767)
+            elif f6 > 255: f6 = -(((f6 & 127) | (y << 7)) + 1)
+            else: f6 = (f6 & 127) | (y << 7)
+        elif f6 > 255: f6 = 255 - f6
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.CertificateUpdateRes)
         o.Id = f0
         o.ResponseCode = f1
@@ -3047,38 +2656,37 @@ def _d_PhysicalValue(v: int, r: int) -> tuple[_m.PhysicalValue, int]:
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_PhysicalValue_0[(v >> r) & 1]
+        r -= 8
+        t = (v >> r) & 255
+        if t & 196: raise _escape()
+        f0 = ((t >> 3) & 7) - 3
         at = 'Multiplier'
-        if ev == 0:
-            r -= 5
-            t = (v >> r) & 31
-            if t & 17: raise _escape()
-            f0 = ((t >> 1) & 7) - 3
-            if f0 > 3: raise _range(f0, -3, 3)
-            r -= 2
-            ev = _EV_PhysicalValue_1[(v >> r) & 3]
-        at = 'Unit'
+        if f0 > 3: raise _range(f0, -3, 3)
+        ev = _EV_PhysicalValue_1[t & 3]
         if ev == 1:
-            r -= 6
-            t = (v >> r) & 63
-            if t & 33: raise _escape()
-            f1 = _E_UnitSymbol[(t >> 1) & 15]
-            r -= 1
-            ev = _EV_PhysicalValue_2[(v >> r) & 1]
-        at = 'Value'
+            at = 'Unit'
+            r -= 7
+            t = (v >> r) & 127
+            if t & 67: raise _escape()
+            f1 = _E_UnitSymbol[(t >> 2) & 15]
+            ev = 2
         if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -32768, 32767)
+            at = 'Value'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f2 = t & 511
+            if f2 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+                else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PhysicalValue_3[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PhysicalValue)
         o = _new(_m.PhysicalValue)
         o.Multiplier = f0
@@ -3119,41 +2727,30 @@ def _e_PhysicalValue(o: _m.PhysicalValue, a: int) -> int:
 def _d_AC_EVChargeParameter(v: int, r: int) -> tuple[_m.AC_EVChargeParameter, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_AC_EVChargeParameter_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'DepartureTime'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_AC_EVChargeParameter_1[(v >> r) & 1]
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'EAmount'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVChargeParameter_2[(v >> r) & 1]
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVMaxVoltage'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVChargeParameter_3[(v >> r) & 1]
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVMaxCurrent'
-        if ev == 3:
-            f3, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVChargeParameter_4[(v >> r) & 1]
+        f3, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVMinCurrent'
-        if ev == 4:
-            f4, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVChargeParameter_5[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_AC_EVChargeParameter)
+        f4, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.AC_EVChargeParameter)
         o.DepartureTime = f0
         o.EAmount = f1
@@ -3203,56 +2800,53 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
         f6 = None
         f7 = None
         r -= 1
-        ev = _EV_DC_EVChargeParameter_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 1
-            ev = _EV_DC_EVChargeParameter_1[(v >> r) & 1]
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVMaximumCurrentLimit'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 2
-            ev = _EV_DC_EVChargeParameter_2[(v >> r) & 3]
-        at = 'EVMaximumPowerLimit'
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 2
+        ev = _EV_DC_EVChargeParameter_2[(v >> r) & 3]
         if ev == 2:
+            at = 'EVMaximumPowerLimit'
             f2, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVChargeParameter_3[(v >> r) & 1]
-        at = 'EVMaximumVoltageLimit'
+            if (v >> r) & 1: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'EVMaximumVoltageLimit'
             f3, r = _d_PhysicalValue(v, r)
             r -= 3
             ev = _EV_DC_EVChargeParameter_4[(v >> r) & 7]
-        at = 'EVEnergyCapacity'
         if ev == 4:
+            at = 'EVEnergyCapacity'
             f4, r = _d_PhysicalValue(v, r)
             r -= 3
             ev = _EV_DC_EVChargeParameter_5[(v >> r) & 7]
-        at = 'EVEnergyRequest'
         if ev == 5:
+            at = 'EVEnergyRequest'
             f5, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_DC_EVChargeParameter_6[(v >> r) & 3]
-        at = 'FullSOC'
         if ev == 6:
-            r -= 9
-            t = (v >> r) & 511
-            if t & 257: raise _escape()
-            f6 = (t >> 1) & 127
+            at = 'FullSOC'
+            r -= 11
+            t = (v >> r) & 2047
+            if t & 1028: raise _escape()
+            f6 = (t >> 3) & 127
             if f6 > 100: raise _range(f6, 0, 100)
-            r -= 2
-            ev = _EV_DC_EVChargeParameter_7[(v >> r) & 3]
-        at = 'BulkSOC'
+            ev = _EV_DC_EVChargeParameter_7[t & 3]
         if ev == 7:
-            r -= 9
-            t = (v >> r) & 511
-            if t & 257: raise _escape()
-            f7 = (t >> 1) & 127
+            at = 'BulkSOC'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 515: raise _escape()
+            f7 = (t >> 2) & 127
             if f7 > 100: raise _range(f7, 0, 100)
-            r -= 1
-            ev = _EV_DC_EVChargeParameter_8[(v >> r) & 1]
-        at = ""
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVChargeParameter)
         o = _new(_m.DC_EVChargeParameter)
         o.DC_EVStatus = f0
@@ -3326,9 +2920,7 @@ def _d_EVChargeParameter(v: int, r: int) -> tuple[_m.EVChargeParameter, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_EVChargeParameter_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_EVChargeParameter)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.EVChargeParameter)
         return o, r
     except Exception as e:
@@ -3349,32 +2941,31 @@ def _d_ChargeParameterDiscoveryReq(v: int, r: int) -> tuple[_m.ChargeParameterDi
         f1 = None
         f2 = None
         f3 = None
-        r -= 1
-        ev = _EV_ChargeParameterDiscoveryReq_0[(v >> r) & 1]
+        r -= 8
+        t = (v >> r) & 255
+        if t & 196: raise _escape()
         at = 'EVRequestedEnergyTransferType'
-        if ev == 0:
-            r -= 5
-            t = (v >> r) & 31
-            if t & 17: raise _escape()
-            f0 = _E_EVRequestedEnergyTransfer[(t >> 1) & 7]
-            r -= 2
-            ev = _EV_ChargeParameterDiscoveryReq_1[(v >> r) & 3]
-        at = 'AC_EVChargeParameter'
+        f0 = _E_EVRequestedEnergyTransfer[(t >> 3) & 7]
+        ev = _EV_ChargeParameterDiscoveryReq_1[t & 3]
         if ev == 1:
+            at = 'AC_EVChargeParameter'
             f1, r = _d_AC_EVChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryReq_2[(v >> r) & 1]
-        at = 'DC_EVChargeParameter'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 2:
+            at = 'DC_EVChargeParameter'
             f2, r = _d_DC_EVChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryReq_2[(v >> r) & 1]
-        at = 'EVChargeParameter'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 3:
+            at = 'EVChargeParameter'
             f3, r = _d_EVChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryReq_2[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ChargeParameterDiscoveryReq)
         o = _new(_m.ChargeParameterDiscoveryReq)
         o.EVRequestedEnergyTransferType = f0
@@ -3423,31 +3014,27 @@ def _d_RelativeTimeInterval(v: int, r: int) -> tuple[_m.RelativeTimeInterval, in
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_RelativeTimeInterval_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'start'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_RelativeTimeInterval_1[(v >> r) & 3]
-        at = 'duration'
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_RelativeTimeInterval_1[t & 3]
         if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f1 = (v >> r) & 255
+            at = 'duration'
+            r -= 9
+            t = (v >> r) & 511
+            if t & 256: raise _escape()
+            f1 = t & 255
             if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_RelativeTimeInterval_2[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_RelativeTimeInterval)
         o = _new(_m.RelativeTimeInterval)
         o.start = f0
@@ -3486,9 +3073,7 @@ def _d_Interval(v: int, r: int) -> tuple[_m.Interval, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_Interval_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_Interval)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.Interval)
         return o, r
     except Exception as e:
@@ -3510,29 +3095,35 @@ def _d_PMaxScheduleEntry(v: int, r: int) -> tuple[_m.PMaxScheduleEntry, int]:
         f1 = None
         r -= 2
         ev = _EV_PMaxScheduleEntry_0[(v >> r) & 3]
-        at = 'RelativeTimeInterval'
         if ev == 0:
+            at = 'RelativeTimeInterval'
             f0, r = _d_RelativeTimeInterval(v, r)
             r -= 1
-            ev = _EV_PMaxScheduleEntry_1[(v >> r) & 1]
-        at = 'TimeInterval'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 1:
+            at = 'TimeInterval'
             f1, r = _d_Interval(v, r)
             r -= 1
-            ev = _EV_PMaxScheduleEntry_1[(v >> r) & 1]
-        at = 'PMax'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -32768, 32767)
+            at = 'PMax'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f2 = t & 511
+            if f2 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+                else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PMaxScheduleEntry_2[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PMaxScheduleEntry)
         o = _new(_m.PMaxScheduleEntry)
         o.RelativeTimeInterval = f0
@@ -3576,27 +3167,28 @@ def _d_PMaxSchedule(v: int, r: int) -> tuple[_m.PMaxSchedule, int]:
     at = ""
     try:
         f1 = []
-        r -= 1
-        ev = _EV_PMaxSchedule_0[(v >> r) & 1]
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1536: raise _escape()
+        f0 = t & 511
         at = 'PMaxScheduleID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f0 = (v >> r) & 511
-            if f0 & 128: f0, r = _int_tail(v, r, f0, -32768, 32767)
-            elif f0 > 255: f0 = 255 - f0
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PMaxSchedule_1[(v >> r) & 1]
-        at = 'PMaxScheduleEntry'
+        if f0 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
+            else: f0 = (f0 & 127) | (y << 7)
+        elif f0 > 255: f0 = 255 - f0
+        r -= 2
+        if (v >> r) & 3: raise _escape()
+        ev = 1
         while ev == 1:
+            at = 'PMaxScheduleEntry'
             x, r = _d_PMaxScheduleEntry(v, r)
             f1.append(x)
             r -= 2
             ev = _EV_PMaxSchedule_2[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PMaxSchedule)
         o = _new(_m.PMaxSchedule)
         o.PMaxScheduleID = f0
@@ -3635,37 +3227,27 @@ def _d_Cost(v: int, r: int) -> tuple[_m.Cost, int]:
     at = ""
     try:
         f2 = None
-        r -= 1
-        ev = _EV_Cost_0[(v >> r) & 1]
+        r -= 15
+        t = (v >> r) & 32767
+        if t & 26368: raise _escape()
         at = 'costKind'
-        if ev == 0:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f0 = _E_CostKind[(t >> 1) & 3]
-            r -= 1
-            ev = _EV_Cost_1[(v >> r) & 1]
+        f0 = _E_CostKind[(t >> 11) & 3]
+        f1 = t & 255
         at = 'amount'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f1 = (v >> r) & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_Cost_2[(v >> r) & 3]
-        at = 'amountMultiplier'
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_Cost_2[t & 3]
         if ev == 2:
-            r -= 5
-            t = (v >> r) & 31
-            if t & 17: raise _escape()
-            f2 = ((t >> 1) & 7) - 3
+            at = 'amountMultiplier'
+            r -= 6
+            t = (v >> r) & 63
+            if t & 35: raise _escape()
+            f2 = ((t >> 2) & 7) - 3
             if f2 > 3: raise _range(f2, -3, 3)
-            r -= 1
-            ev = _EV_Cost_3[(v >> r) & 1]
-        at = ""
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Cost)
         o = _new(_m.Cost)
         o.costKind = f0
@@ -3706,26 +3288,23 @@ def _d_ConsumptionCost(v: int, r: int) -> tuple[_m.ConsumptionCost, int]:
     at = ""
     try:
         f1 = []
-        r -= 1
-        ev = _EV_ConsumptionCost_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'startValue'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_ConsumptionCost_1[(v >> r) & 3]
-        at = 'Cost'
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_ConsumptionCost_1[t & 3]
         while ev == 1:
+            at = 'Cost'
             x, r = _d_Cost(v, r)
             f1.append(x)
             r -= 2
             ev = _EV_ConsumptionCost_2[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ConsumptionCost)
         o = _new(_m.ConsumptionCost)
         o.startValue = f0
@@ -3771,31 +3350,32 @@ def _d_SalesTariffEntry(v: int, r: int) -> tuple[_m.SalesTariffEntry, int]:
         f3 = []
         r -= 2
         ev = _EV_SalesTariffEntry_0[(v >> r) & 3]
-        at = 'RelativeTimeInterval'
         if ev == 0:
+            at = 'RelativeTimeInterval'
             f0, r = _d_RelativeTimeInterval(v, r)
             r -= 1
-            ev = _EV_SalesTariffEntry_1[(v >> r) & 1]
-        at = 'TimeInterval'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 1:
+            at = 'TimeInterval'
             f1, r = _d_Interval(v, r)
             r -= 1
-            ev = _EV_SalesTariffEntry_1[(v >> r) & 1]
-        at = 'EPriceLevel'
+            if (v >> r) & 1: raise _escape()
+            ev = 2
         if ev == 2:
-            r -= 10
-            t = (v >> r) & 1023
-            if t & 513: raise _escape()
-            f2 = (t >> 1) & 255
-            r -= 2
-            ev = _EV_SalesTariffEntry_2[(v >> r) & 3]
-        at = 'ConsumptionCost'
+            at = 'EPriceLevel'
+            r -= 12
+            t = (v >> r) & 4095
+            if t & 2052: raise _escape()
+            f2 = (t >> 3) & 255
+            ev = _EV_SalesTariffEntry_2[t & 3]
         while ev == 3:
+            at = 'ConsumptionCost'
             x, r = _d_ConsumptionCost(v, r)
             f3.append(x)
             r -= 2
             ev = _EV_SalesTariffEntry_3[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SalesTariffEntry)
         o = _new(_m.SalesTariffEntry)
         o.RelativeTimeInterval = f0
@@ -3852,48 +3432,47 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
         f2 = None
         f4 = []
         r -= 1
-        ev = _EV_SalesTariff_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Id'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 1
-            ev = _EV_SalesTariff_1[(v >> r) & 1]
+        f0, r = _string(v, r, None)
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1536: raise _escape()
+        f1 = t & 511
         at = 'SalesTariffID'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f1 = (v >> r) & 511
-            if f1 & 128: f1, r = _int_tail(v, r, f1, -32768, 32767)
-            elif f1 > 255: f1 = 255 - f1
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_SalesTariff_2[(v >> r) & 3]
-        at = 'SalesTariffDescription'
+        if f1 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+            elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
+            else: f1 = (f1 & 127) | (y << 7)
+        elif f1 > 255: f1 = 255 - f1
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_SalesTariff_2[t & 3]
         if ev == 2:
+            at = 'SalesTariffDescription'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2, r = _string(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_SalesTariff_3[(v >> r) & 1]
-        at = 'NumEPriceLevels'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 3
         if ev == 3:
-            r -= 10
-            t = (v >> r) & 1023
-            if t & 513: raise _escape()
-            f3 = (t >> 1) & 255
-            r -= 1
-            ev = _EV_SalesTariff_4[(v >> r) & 1]
-        at = 'SalesTariffEntry'
+            at = 'NumEPriceLevels'
+            r -= 11
+            t = (v >> r) & 2047
+            if t & 1027: raise _escape()
+            f3 = (t >> 2) & 255
+            ev = 4
         while ev == 4:
+            at = 'SalesTariffEntry'
             x, r = _d_SalesTariffEntry(v, r)
             f4.append(x)
             r -= 2
             ev = _EV_SalesTariff_5[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SalesTariff)
         o = _new(_m.SalesTariff)
         o.Id = f0
@@ -3953,31 +3532,31 @@ def _d_SAScheduleTuple(v: int, r: int) -> tuple[_m.SAScheduleTuple, int]:
     at = ""
     try:
         f2 = None
-        r -= 1
-        ev = _EV_SAScheduleTuple_0[(v >> r) & 1]
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1536: raise _escape()
+        f0 = t & 511
         at = 'SAScheduleTupleID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f0 = (v >> r) & 511
-            if f0 & 128: f0, r = _int_tail(v, r, f0, -32768, 32767)
-            elif f0 > 255: f0 = 255 - f0
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_SAScheduleTuple_1[(v >> r) & 1]
+        if f0 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
+            else: f0 = (f0 & 127) | (y << 7)
+        elif f0 > 255: f0 = 255 - f0
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'PMaxSchedule'
-        if ev == 1:
-            f1, r = _d_PMaxSchedule(v, r)
-            r -= 2
-            ev = _EV_SAScheduleTuple_2[(v >> r) & 3]
-        at = 'SalesTariff'
+        f1, r = _d_PMaxSchedule(v, r)
+        r -= 2
+        ev = _EV_SAScheduleTuple_2[(v >> r) & 3]
         if ev == 2:
+            at = 'SalesTariff'
             f2, r = _d_SalesTariff(v, r)
             r -= 1
-            ev = _EV_SAScheduleTuple_3[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SAScheduleTuple)
         o = _new(_m.SAScheduleTuple)
         o.SAScheduleTupleID = f0
@@ -4020,14 +3599,15 @@ def _d_SAScheduleList(v: int, r: int) -> tuple[_m.SAScheduleList, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_SAScheduleList_0[(v >> r) & 1]
-        at = 'SAScheduleTuple'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'SAScheduleTuple'
             x, r = _d_SAScheduleTuple(v, r)
             f0.append(x)
             r -= 2
             ev = _EV_SAScheduleList_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SAScheduleList)
         o = _new(_m.SAScheduleList)
         o.SAScheduleTuple = f0
@@ -4058,9 +3638,7 @@ def _d_SASchedules(v: int, r: int) -> tuple[_m.SASchedules, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_SASchedules_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_SASchedules)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.SASchedules)
         return o, r
     except Exception as e:
@@ -4078,45 +3656,19 @@ def _e_SASchedules(o: _m.SASchedules, a: int) -> int:
 def _d_AC_EVSEStatus(v: int, r: int) -> tuple[_m.AC_EVSEStatus, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_AC_EVSEStatus_0[(v >> r) & 1]
-        at = 'PowerSwitchClosed'
-        if ev == 0:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f0 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_AC_EVSEStatus_1[(v >> r) & 1]
-        at = 'RCD'
-        if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_AC_EVSEStatus_2[(v >> r) & 1]
+        r -= 18
+        t = (v >> r) & 262143
+        if t & 227072: raise _escape()
+        f0 = ((t >> 15) & 1) == 1
+        f1 = ((t >> 11) & 1) == 1
+        f2 = t & 255
         at = 'NotificationMaxDelay'
-        if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f2 = (v >> r) & 255
-            if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_AC_EVSEStatus_3[(v >> r) & 1]
+        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
+        r -= 7
+        t = (v >> r) & 127
+        if t & 115: raise _escape()
         at = 'EVSENotification'
-        if ev == 3:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f3 = _E_EVSENotification[(t >> 1) & 3]
-            r -= 1
-            ev = _EV_AC_EVSEStatus_4[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_AC_EVSEStatus)
+        f3 = _E_EVSENotification[(t >> 2) & 3]
         o = _new(_m.AC_EVSEStatus)
         o.PowerSwitchClosed = f0
         o.RCD = f1
@@ -4153,29 +3705,23 @@ def _d_AC_EVSEChargeParameter(v: int, r: int) -> tuple[_m.AC_EVSEChargeParameter
     at = ""
     try:
         r -= 1
-        ev = _EV_AC_EVSEChargeParameter_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'AC_EVSEStatus'
-        if ev == 0:
-            f0, r = _d_AC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_AC_EVSEChargeParameter_1[(v >> r) & 1]
+        f0, r = _d_AC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEMaxVoltage'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVSEChargeParameter_2[(v >> r) & 1]
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEMaxCurrent'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVSEChargeParameter_3[(v >> r) & 1]
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEMinCurrent'
-        if ev == 3:
-            f3, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_AC_EVSEChargeParameter_4[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_AC_EVSEChargeParameter)
+        f3, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.AC_EVSEChargeParameter)
         o.AC_EVSEStatus = f0
         o.EVSEMaxVoltage = f1
@@ -4217,53 +3763,56 @@ def _d_DC_EVSEChargeParameter(v: int, r: int) -> tuple[_m.DC_EVSEChargeParameter
         f6 = None
         f8 = None
         r -= 1
-        ev = _EV_DC_EVSEChargeParameter_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVSEStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_DC_EVSEChargeParameter_1[(v >> r) & 1]
+        f0, r = _d_DC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEMaximumCurrentLimit'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 2
-            ev = _EV_DC_EVSEChargeParameter_2[(v >> r) & 3]
-        at = 'EVSEMaximumPowerLimit'
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 2
+        ev = _EV_DC_EVSEChargeParameter_2[(v >> r) & 3]
         if ev == 2:
+            at = 'EVSEMaximumPowerLimit'
             f2, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVSEChargeParameter_3[(v >> r) & 1]
-        at = 'EVSEMaximumVoltageLimit'
+            if (v >> r) & 1: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'EVSEMaximumVoltageLimit'
             f3, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVSEChargeParameter_4[(v >> r) & 1]
-        at = 'EVSEMinimumCurrentLimit'
+            if (v >> r) & 1: raise _escape()
+            ev = 4
         if ev == 4:
+            at = 'EVSEMinimumCurrentLimit'
             f4, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVSEChargeParameter_5[(v >> r) & 1]
-        at = 'EVSEMinimumVoltageLimit'
+            if (v >> r) & 1: raise _escape()
+            ev = 5
         if ev == 5:
+            at = 'EVSEMinimumVoltageLimit'
             f5, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_DC_EVSEChargeParameter_6[(v >> r) & 3]
-        at = 'EVSECurrentRegulationTolerance'
         if ev == 6:
+            at = 'EVSECurrentRegulationTolerance'
             f6, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVSEChargeParameter_7[(v >> r) & 1]
-        at = 'EVSEPeakCurrentRipple'
+            if (v >> r) & 1: raise _escape()
+            ev = 7
         if ev == 7:
+            at = 'EVSEPeakCurrentRipple'
             f7, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_DC_EVSEChargeParameter_8[(v >> r) & 3]
-        at = 'EVSEEnergyToBeDelivered'
         if ev == 8:
+            at = 'EVSEEnergyToBeDelivered'
             f8, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_DC_EVSEChargeParameter_9[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVSEChargeParameter)
         o = _new(_m.DC_EVSEChargeParameter)
         o.DC_EVSEStatus = f0
@@ -4341,9 +3890,7 @@ def _d_EVSEChargeParameter(v: int, r: int) -> tuple[_m.EVSEChargeParameter, int]
     at = ""
     try:
         r -= 1
-        ev = _EV_EVSEChargeParameter_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_EVSEChargeParameter)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.EVSEChargeParameter)
         return o, r
     except Exception as e:
@@ -4366,50 +3913,43 @@ def _d_ChargeParameterDiscoveryRes(v: int, r: int) -> tuple[_m.ChargeParameterDi
         f4 = None
         f5 = None
         f6 = None
-        r -= 1
-        ev = _EV_ChargeParameterDiscoveryRes_0[(v >> r) & 1]
+        r -= 14
+        t = (v >> r) & 16383
+        if t & 12404: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ChargeParameterDiscoveryRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 7) & 31]
         at = 'EVSEProcessing'
-        if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = _E_EVSEProcessing[(t >> 1) & 1]
-            r -= 2
-            ev = _EV_ChargeParameterDiscoveryRes_2[(v >> r) & 3]
-        at = 'SAScheduleList'
+        f1 = _E_EVSEProcessing[(t >> 3) & 1]
+        ev = _EV_ChargeParameterDiscoveryRes_2[t & 3]
         if ev == 2:
+            at = 'SAScheduleList'
             f2, r = _d_SAScheduleList(v, r)
             r -= 2
             ev = _EV_ChargeParameterDiscoveryRes_3[(v >> r) & 3]
-        at = 'SASchedules'
         if ev == 3:
+            at = 'SASchedules'
             f3, r = _d_SASchedules(v, r)
             r -= 2
             ev = _EV_ChargeParameterDiscoveryRes_3[(v >> r) & 3]
-        at = 'AC_EVSEChargeParameter'
         if ev == 4:
+            at = 'AC_EVSEChargeParameter'
             f4, r = _d_AC_EVSEChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryRes_4[(v >> r) & 1]
-        at = 'DC_EVSEChargeParameter'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 5:
+            at = 'DC_EVSEChargeParameter'
             f5, r = _d_DC_EVSEChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryRes_4[(v >> r) & 1]
-        at = 'EVSEChargeParameter'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 6:
+            at = 'EVSEChargeParameter'
             f6, r = _d_EVSEChargeParameter(v, r)
             r -= 1
-            ev = _EV_ChargeParameterDiscoveryRes_4[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ChargeParameterDiscoveryRes)
         o = _new(_m.ChargeParameterDiscoveryRes)
         o.ResponseCode = f0
@@ -4476,9 +4016,7 @@ def _d_ChargingStatusReq(v: int, r: int) -> tuple[_m.ChargingStatusReq, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_ChargingStatusReq_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ChargingStatusReq)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.ChargingStatusReq)
         return o, r
     except Exception as e:
@@ -4500,56 +4038,62 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
         f2 = None
         f3 = None
         f4 = None
-        r -= 1
-        ev = _EV_MeterInfo_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'MeterID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 3
-            ev = _EV_MeterInfo_1[(v >> r) & 7]
-        at = 'MeterReading'
+        f0, r = _string(v, r, 32)
+        r -= 4
+        t = (v >> r) & 15
+        if t & 8: raise _escape()
+        ev = _EV_MeterInfo_1[t & 7]
         if ev == 1:
+            at = 'MeterReading'
             f1, r = _d_PhysicalValue(v, r)
             r -= 3
             ev = _EV_MeterInfo_2[(v >> r) & 7]
-        at = 'SigMeterReading'
         if ev == 2:
+            at = 'SigMeterReading'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2, r = _binary(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_MeterInfo_3[(v >> r) & 3]
-        at = 'MeterStatus'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_MeterInfo_3[t & 3]
         if ev == 3:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f3 = (v >> r) & 511
-            if f3 & 128: f3, r = _int_tail(v, r, f3, -32768, 32767)
+            at = 'MeterStatus'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f3 = t & 511
+            if f3 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767)
+                elif f3 > 255: f3 = -(((f3 & 127) | (y << 7)) + 1)
+                else: f3 = (f3 & 127) | (y << 7)
             elif f3 > 255: f3 = 255 - f3
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_MeterInfo_4[(v >> r) & 3]
-        at = 'TMeter'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_MeterInfo_4[t & 3]
         if ev == 4:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f4 = (v >> r) & 511
-            if f4 & 128: f4, r = _int_tail(v, r, f4, -9223372036854775808, 9223372036854775807)
+            at = 'TMeter'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f4 = t & 511
+            if f4 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -9223372036854775808, 9223372036854775807)
+                elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
+                else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_MeterInfo_5[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_MeterInfo)
         o = _new(_m.MeterInfo)
         o.MeterID = f0
@@ -4614,61 +4158,54 @@ def _d_ChargingStatusRes(v: int, r: int) -> tuple[_m.ChargingStatusRes, int]:
     try:
         f3 = None
         f4 = None
-        r -= 1
-        ev = _EV_ChargingStatusRes_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 775: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ChargingStatusRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ChargingStatusRes_2[(v >> r) & 1]
+        f1, r = _binary(v, r, 32)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3584: raise _escape()
+        f2 = t & 511
         at = 'SAScheduleTupleID'
-        if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -32768, 32767)
-            elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_ChargingStatusRes_3[(v >> r) & 3]
-        at = 'EVSEMaxCurrent'
+        if f2 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+            elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+            else: f2 = (f2 & 127) | (y << 7)
+        elif f2 > 255: f2 = 255 - f2
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_ChargingStatusRes_3[t & 3]
         if ev == 3:
+            at = 'EVSEMaxCurrent'
             f3, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_ChargingStatusRes_4[(v >> r) & 3]
-        at = 'MeterInfo'
         if ev == 4:
+            at = 'MeterInfo'
             f4, r = _d_MeterInfo(v, r)
             r -= 1
-            ev = _EV_ChargingStatusRes_5[(v >> r) & 1]
-        at = 'ReceiptRequired'
+            if (v >> r) & 1: raise _escape()
+            ev = 5
         if ev == 5:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f5 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_ChargingStatusRes_6[(v >> r) & 1]
-        at = 'AC_EVSEStatus'
+            at = 'ReceiptRequired'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f5 = ((t >> 2) & 1) == 1
+            ev = 6
         if ev == 6:
+            at = 'AC_EVSEStatus'
             f6, r = _d_AC_EVSEStatus(v, r)
             r -= 1
-            ev = _EV_ChargingStatusRes_7[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ChargingStatusRes)
         o = _new(_m.ChargingStatusRes)
         o.ResponseCode = f0
@@ -4734,21 +4271,20 @@ def _d_ContractAuthenticationReq(v: int, r: int) -> tuple[_m.ContractAuthenticat
         f1 = None
         r -= 2
         ev = _EV_ContractAuthenticationReq_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 2
             ev = _EV_ContractAuthenticationReq_1[(v >> r) & 3]
-        at = 'GenChallenge'
         if ev == 1:
+            at = 'GenChallenge'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _string(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ContractAuthenticationReq_2[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ContractAuthenticationReq)
         o = _new(_m.ContractAuthenticationReq)
         o.Id = f0
@@ -4785,26 +4321,13 @@ def _e_ContractAuthenticationReq(o: _m.ContractAuthenticationReq, a: int) -> int
 def _d_ContractAuthenticationRes(v: int, r: int) -> tuple[_m.ContractAuthenticationRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_ContractAuthenticationRes_0[(v >> r) & 1]
+        r -= 13
+        t = (v >> r) & 8191
+        if t & 6203: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ContractAuthenticationRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 6) & 31]
         at = 'EVSEProcessing'
-        if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = _E_EVSEProcessing[(t >> 1) & 1]
-            r -= 1
-            ev = _EV_ContractAuthenticationRes_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ContractAuthenticationRes)
+        f1 = _E_EVSEProcessing[(t >> 2) & 1]
         o = _new(_m.ContractAuthenticationRes)
         o.ResponseCode = f0
         o.EVSEProcessing = f1
@@ -4837,64 +4360,62 @@ def _d_CurrentDemandReq(v: int, r: int) -> tuple[_m.CurrentDemandReq, int]:
         f7 = None
         f8 = None
         r -= 1
-        ev = _EV_CurrentDemandReq_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 1
-            ev = _EV_CurrentDemandReq_1[(v >> r) & 1]
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVTargetCurrent'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 3
-            ev = _EV_CurrentDemandReq_2[(v >> r) & 7]
-        at = 'EVMaximumVoltageLimit'
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 3
+        ev = _EV_CurrentDemandReq_2[(v >> r) & 7]
         if ev == 2:
+            at = 'EVMaximumVoltageLimit'
             f2, r = _d_PhysicalValue(v, r)
             r -= 3
             ev = _EV_CurrentDemandReq_3[(v >> r) & 7]
-        at = 'EVMaximumCurrentLimit'
         if ev == 3:
+            at = 'EVMaximumCurrentLimit'
             f3, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_CurrentDemandReq_4[(v >> r) & 3]
-        at = 'EVMaximumPowerLimit'
         if ev == 4:
+            at = 'EVMaximumPowerLimit'
             f4, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_CurrentDemandReq_5[(v >> r) & 3]
-        at = 'BulkChargingComplete'
         if ev == 5:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f5 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_CurrentDemandReq_6[(v >> r) & 1]
-        at = 'ChargingComplete'
+            at = 'BulkChargingComplete'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f5 = ((t >> 2) & 1) == 1
+            ev = 6
         if ev == 6:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f6 = ((t >> 1) & 1) == 1
-            r -= 2
-            ev = _EV_CurrentDemandReq_7[(v >> r) & 3]
-        at = 'RemainingTimeToFullSoC'
+            at = 'ChargingComplete'
+            r -= 5
+            t = (v >> r) & 31
+            if t & 20: raise _escape()
+            f6 = ((t >> 3) & 1) == 1
+            ev = _EV_CurrentDemandReq_7[t & 3]
         if ev == 7:
+            at = 'RemainingTimeToFullSoC'
             f7, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_CurrentDemandReq_8[(v >> r) & 3]
-        at = 'RemainingTimeToBulkSoC'
         if ev == 8:
+            at = 'RemainingTimeToBulkSoC'
             f8, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_CurrentDemandReq_9[(v >> r) & 1]
-        at = 'EVTargetVoltage'
+            if (v >> r) & 1: raise _escape()
+            ev = 9
         if ev == 9:
+            at = 'EVTargetVoltage'
             f9, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_CurrentDemandReq_10[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CurrentDemandReq)
         o = _new(_m.CurrentDemandReq)
         o.DC_EVStatus = f0
@@ -4982,71 +4503,45 @@ def _d_CurrentDemandRes(v: int, r: int) -> tuple[_m.CurrentDemandRes, int]:
         f7 = None
         f8 = None
         f9 = None
-        r -= 1
-        ev = _EV_CurrentDemandRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_CurrentDemandRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'DC_EVSEStatus'
-        if ev == 1:
-            f1, r = _d_DC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_CurrentDemandRes_2[(v >> r) & 1]
+        f1, r = _d_DC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEPresentVoltage'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_CurrentDemandRes_3[(v >> r) & 1]
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEPresentCurrent'
-        if ev == 3:
-            f3, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_CurrentDemandRes_4[(v >> r) & 1]
-        at = 'EVSECurrentLimitAchieved'
-        if ev == 4:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f4 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_CurrentDemandRes_5[(v >> r) & 1]
-        at = 'EVSEVoltageLimitAchieved'
-        if ev == 5:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f5 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_CurrentDemandRes_6[(v >> r) & 1]
-        at = 'EVSEPowerLimitAchieved'
-        if ev == 6:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f6 = ((t >> 1) & 1) == 1
-            r -= 3
-            ev = _EV_CurrentDemandRes_7[(v >> r) & 7]
-        at = 'EVSEMaximumVoltageLimit'
+        f3, r = _d_PhysicalValue(v, r)
+        r -= 15
+        t = (v >> r) & 32767
+        if t & 28392: raise _escape()
+        f4 = ((t >> 12) & 1) == 1
+        f5 = ((t >> 8) & 1) == 1
+        f6 = ((t >> 4) & 1) == 1
+        ev = _EV_CurrentDemandRes_7[t & 7]
         if ev == 7:
+            at = 'EVSEMaximumVoltageLimit'
             f7, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_CurrentDemandRes_8[(v >> r) & 3]
-        at = 'EVSEMaximumCurrentLimit'
         if ev == 8:
+            at = 'EVSEMaximumCurrentLimit'
             f8, r = _d_PhysicalValue(v, r)
             r -= 2
             ev = _EV_CurrentDemandRes_9[(v >> r) & 3]
-        at = 'EVSEMaximumPowerLimit'
         if ev == 9:
+            at = 'EVSEMaximumPowerLimit'
             f9, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_CurrentDemandRes_10[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_CurrentDemandRes)
         o = _new(_m.CurrentDemandRes)
         o.ResponseCode = f0
@@ -5125,38 +4620,44 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
         f2 = None
         r -= 2
         ev = _EV_MeteringReceiptReq_0[(v >> r) & 3]
-        at = 'Id'
         if ev == 0:
+            at = 'Id'
             f0, r = _string(v, r, None)
             r -= 1
-            ev = _EV_MeteringReceiptReq_1[(v >> r) & 1]
-        at = 'SessionID'
+            if (v >> r) & 1: raise _escape()
+            ev = 1
         if ev == 1:
+            at = 'SessionID'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _binary(v, r, 8)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_MeteringReceiptReq_2[(v >> r) & 3]
-        at = 'SAScheduleTupleID'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_MeteringReceiptReq_2[t & 3]
         if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -32768, 32767)
+            at = 'SAScheduleTupleID'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f2 = t & 511
+            if f2 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+                else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_MeteringReceiptReq_3[(v >> r) & 1]
-        at = 'MeterInfo'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = 3
         if ev == 3:
+            at = 'MeterInfo'
             f3, r = _d_MeterInfo(v, r)
             r -= 1
-            ev = _EV_MeteringReceiptReq_4[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_MeteringReceiptReq)
         o = _new(_m.MeteringReceiptReq)
         o.Id = f0
@@ -5207,23 +4708,15 @@ def _e_MeteringReceiptReq(o: _m.MeteringReceiptReq, a: int) -> int:
 def _d_MeteringReceiptRes(v: int, r: int) -> tuple[_m.MeteringReceiptRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_MeteringReceiptRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_MeteringReceiptRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'AC_EVSEStatus'
-        if ev == 1:
-            f1, r = _d_AC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_MeteringReceiptRes_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_MeteringReceiptRes)
+        f1, r = _d_AC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.MeteringReceiptRes)
         o.ResponseCode = f0
         o.AC_EVSEStatus = f1
@@ -5250,24 +4743,16 @@ def _e_MeteringReceiptRes(o: _m.MeteringReceiptRes, a: int) -> int:
 def _d_PaymentDetailsReq(v: int, r: int) -> tuple[_m.PaymentDetailsReq, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_PaymentDetailsReq_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'ContractID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, 24)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PaymentDetailsReq_1[(v >> r) & 1]
+        f0, r = _string(v, r, 24)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureCertChain'
-        if ev == 1:
-            f1, r = _d_CertificateChain(v, r)
-            r -= 1
-            ev = _EV_PaymentDetailsReq_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_PaymentDetailsReq)
+        f1, r = _d_CertificateChain(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.PaymentDetailsReq)
         o.ContractID = f0
         o.ContractSignatureCertChain = f1
@@ -5295,39 +4780,27 @@ def _e_PaymentDetailsReq(o: _m.PaymentDetailsReq, a: int) -> int:
 def _d_PaymentDetailsRes(v: int, r: int) -> tuple[_m.PaymentDetailsRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_PaymentDetailsRes_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 775: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_PaymentDetailsRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'GenChallenge'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PaymentDetailsRes_2[(v >> r) & 1]
+        f1, r = _string(v, r, None)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3584: raise _escape()
+        f2 = t & 511
         at = 'DateTimeNow'
-        if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -9223372036854775808, 9223372036854775807)
-            elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_PaymentDetailsRes_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_PaymentDetailsRes)
+        if f2 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+            elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+            else: f2 = (f2 & 127) | (y << 7)
+        elif f2 > 255: f2 = 255 - f2
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.PaymentDetailsRes)
         o.ResponseCode = f0
         o.GenChallenge = f1
@@ -5361,33 +4834,26 @@ def _e_PaymentDetailsRes(o: _m.PaymentDetailsRes, a: int) -> int:
 def _d_ProfileEntry(v: int, r: int) -> tuple[_m.ProfileEntry, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_ProfileEntry_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'ChargingProfileEntryStart'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ProfileEntry_1[(v >> r) & 1]
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3584: raise _escape()
+        f1 = t & 511
         at = 'ChargingProfileEntryMaxPower'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f1 = (v >> r) & 511
-            if f1 & 128: f1, r = _int_tail(v, r, f1, -32768, 32767)
-            elif f1 > 255: f1 = 255 - f1
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ProfileEntry_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ProfileEntry)
+        if f1 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+            elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
+            else: f1 = (f1 & 127) | (y << 7)
+        elif f1 > 255: f1 = 255 - f1
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.ProfileEntry)
         o.ChargingProfileEntryStart = f0
         o.ChargingProfileEntryMaxPower = f1
@@ -5419,27 +4885,28 @@ def _d_ChargingProfile(v: int, r: int) -> tuple[_m.ChargingProfile, int]:
     at = ""
     try:
         f1 = []
-        r -= 1
-        ev = _EV_ChargingProfile_0[(v >> r) & 1]
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1536: raise _escape()
+        f0 = t & 511
         at = 'SAScheduleTupleID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f0 = (v >> r) & 511
-            if f0 & 128: f0, r = _int_tail(v, r, f0, -32768, 32767)
-            elif f0 > 255: f0 = 255 - f0
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ChargingProfile_1[(v >> r) & 1]
-        at = 'ProfileEntry'
+        if f0 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
+            else: f0 = (f0 & 127) | (y << 7)
+        elif f0 > 255: f0 = 255 - f0
+        r -= 2
+        if (v >> r) & 3: raise _escape()
+        ev = 1
         while ev == 1:
+            at = 'ProfileEntry'
             x, r = _d_ProfileEntry(v, r)
             f1.append(x)
             r -= 2
             ev = _EV_ChargingProfile_2[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ChargingProfile)
         o = _new(_m.ChargingProfile)
         o.SAScheduleTupleID = f0
@@ -5479,29 +4946,26 @@ def _d_DC_EVPowerDeliveryParameter(v: int, r: int) -> tuple[_m.DC_EVPowerDeliver
     try:
         f1 = None
         r -= 1
-        ev = _EV_DC_EVPowerDeliveryParameter_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 2
-            ev = _EV_DC_EVPowerDeliveryParameter_1[(v >> r) & 3]
-        at = 'BulkChargingComplete'
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 2
+        ev = _EV_DC_EVPowerDeliveryParameter_1[(v >> r) & 3]
         if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_DC_EVPowerDeliveryParameter_2[(v >> r) & 1]
-        at = 'ChargingComplete'
+            at = 'BulkChargingComplete'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f1 = ((t >> 2) & 1) == 1
+            ev = 2
         if ev == 2:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f2 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_DC_EVPowerDeliveryParameter_3[(v >> r) & 1]
-        at = ""
+            at = 'ChargingComplete'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f2 = ((t >> 2) & 1) == 1
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVPowerDeliveryParameter)
         o = _new(_m.DC_EVPowerDeliveryParameter)
         o.DC_EVStatus = f0
@@ -5540,9 +5004,7 @@ def _d_EVPowerDeliveryParameter(v: int, r: int) -> tuple[_m.EVPowerDeliveryParam
     at = ""
     try:
         r -= 1
-        ev = _EV_EVPowerDeliveryParameter_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_EVPowerDeliveryParameter)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.EVPowerDeliveryParameter)
         return o, r
     except Exception as e:
@@ -5563,32 +5025,29 @@ def _d_PowerDeliveryReq(v: int, r: int) -> tuple[_m.PowerDeliveryReq, int]:
         f1 = None
         f2 = None
         f3 = None
-        r -= 1
-        ev = _EV_PowerDeliveryReq_0[(v >> r) & 1]
-        at = 'ReadyToChargeState'
-        if ev == 0:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f0 = ((t >> 1) & 1) == 1
-            r -= 3
-            ev = _EV_PowerDeliveryReq_1[(v >> r) & 7]
-        at = 'ChargingProfile'
+        r -= 7
+        t = (v >> r) & 127
+        if t & 104: raise _escape()
+        f0 = ((t >> 4) & 1) == 1
+        ev = _EV_PowerDeliveryReq_1[t & 7]
         if ev == 1:
+            at = 'ChargingProfile'
             f1, r = _d_ChargingProfile(v, r)
             r -= 2
             ev = _EV_PowerDeliveryReq_2[(v >> r) & 3]
-        at = 'DC_EVPowerDeliveryParameter'
         if ev == 2:
+            at = 'DC_EVPowerDeliveryParameter'
             f2, r = _d_DC_EVPowerDeliveryParameter(v, r)
             r -= 1
-            ev = _EV_PowerDeliveryReq_3[(v >> r) & 1]
-        at = 'EVPowerDeliveryParameter'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 3:
+            at = 'EVPowerDeliveryParameter'
             f3, r = _d_EVPowerDeliveryParameter(v, r)
             r -= 1
-            ev = _EV_PowerDeliveryReq_3[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PowerDeliveryReq)
         o = _new(_m.PowerDeliveryReq)
         o.ReadyToChargeState = f0
@@ -5637,9 +5096,7 @@ def _d_EVSEStatus(v: int, r: int) -> tuple[_m.EVSEStatus, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_EVSEStatus_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_EVSEStatus)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.EVSEStatus)
         return o, r
     except Exception as e:
@@ -5660,32 +5117,31 @@ def _d_PowerDeliveryRes(v: int, r: int) -> tuple[_m.PowerDeliveryRes, int]:
         f1 = None
         f2 = None
         f3 = None
-        r -= 1
-        ev = _EV_PowerDeliveryRes_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 772: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 2
-            ev = _EV_PowerDeliveryRes_1[(v >> r) & 3]
-        at = 'AC_EVSEStatus'
+        f0 = _E_ResponseCode[(t >> 3) & 31]
+        ev = _EV_PowerDeliveryRes_1[t & 3]
         if ev == 1:
+            at = 'AC_EVSEStatus'
             f1, r = _d_AC_EVSEStatus(v, r)
             r -= 1
-            ev = _EV_PowerDeliveryRes_2[(v >> r) & 1]
-        at = 'DC_EVSEStatus'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 2:
+            at = 'DC_EVSEStatus'
             f2, r = _d_DC_EVSEStatus(v, r)
             r -= 1
-            ev = _EV_PowerDeliveryRes_2[(v >> r) & 1]
-        at = 'EVSEStatus'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 3:
+            at = 'EVSEStatus'
             f3, r = _d_EVSEStatus(v, r)
             r -= 1
-            ev = _EV_PowerDeliveryRes_2[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PowerDeliveryRes)
         o = _new(_m.PowerDeliveryRes)
         o.ResponseCode = f0
@@ -5734,24 +5190,19 @@ def _d_PreChargeReq(v: int, r: int) -> tuple[_m.PreChargeReq, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_PreChargeReq_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 1
-            ev = _EV_PreChargeReq_1[(v >> r) & 1]
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVTargetVoltage'
-        if ev == 1:
-            f1, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_PreChargeReq_2[(v >> r) & 1]
+        f1, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVTargetCurrent'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_PreChargeReq_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_PreChargeReq)
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.PreChargeReq)
         o.DC_EVStatus = f0
         o.EVTargetVoltage = f1
@@ -5784,28 +5235,19 @@ def _e_PreChargeReq(o: _m.PreChargeReq, a: int) -> int:
 def _d_PreChargeRes(v: int, r: int) -> tuple[_m.PreChargeRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_PreChargeRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_PreChargeRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'DC_EVSEStatus'
-        if ev == 1:
-            f1, r = _d_DC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_PreChargeRes_2[(v >> r) & 1]
+        f1, r = _d_DC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEPresentVoltage'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_PreChargeRes_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_PreChargeRes)
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.PreChargeRes)
         o.ResponseCode = f0
         o.DC_EVSEStatus = f1
@@ -5837,21 +5279,14 @@ def _e_PreChargeRes(o: _m.PreChargeRes, a: int) -> int:
 def _d_ServiceDetailReq(v: int, r: int) -> tuple[_m.ServiceDetailReq, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_ServiceDetailReq_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'ServiceID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ServiceDetailReq_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ServiceDetailReq)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.ServiceDetailReq)
         o.ServiceID = f0
         return o, r
@@ -5882,73 +5317,76 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
         f6 = None
         f7 = None
         r -= 1
-        ev = _EV_Parameter_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Name'
-        if ev == 0:
-            f0, r = _string(v, r, None)
-            r -= 1
-            ev = _EV_Parameter_1[(v >> r) & 1]
+        f0, r = _string(v, r, None)
+        r -= 7
+        t = (v >> r) & 127
+        if t & 64: raise _escape()
         at = 'ValueType'
-        if ev == 1:
-            r -= 3
-            f1 = _E_Value[(v >> r) & 7]
-            r -= 3
-            ev = _EV_Parameter_2[(v >> r) & 7]
-        at = 'boolValue'
+        f1 = _E_Value[(t >> 3) & 7]
+        ev = _EV_Parameter_2[t & 7]
         if ev == 2:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f2 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_Parameter_3[(v >> r) & 1]
-        at = 'byteValue'
+            at = 'boolValue'
+            r -= 4
+            t = (v >> r) & 15
+            if t & 11: raise _escape()
+            f2 = ((t >> 2) & 1) == 1
+            ev = -1
         if ev == 3:
+            at = 'byteValue'
+            r -= 11
+            t = (v >> r) & 2047
+            if t & 1027: raise _escape()
+            f3 = ((t >> 2) & 255) - 128
+            ev = -1
+        if ev == 4:
+            at = 'shortValue'
             r -= 10
             t = (v >> r) & 1023
-            if t & 513: raise _escape()
-            f3 = ((t >> 1) & 255) - 128
-            r -= 1
-            ev = _EV_Parameter_4[(v >> r) & 1]
-        at = 'shortValue'
-        if ev == 4:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f4 = (v >> r) & 511
-            if f4 & 128: f4, r = _int_tail(v, r, f4, -32768, 32767)
+            if t & 512: raise _escape()
+            f4 = t & 511
+            if f4 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -32768, 32767)
+                elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
+                else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_Parameter_5[(v >> r) & 1]
-        at = 'intValue'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
         if ev == 5:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f5 = (v >> r) & 511
-            if f5 & 128: f5, r = _int_tail(v, r, f5, -2147483648, 2147483647)
+            at = 'intValue'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f5 = t & 511
+            if f5 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f5, r = _int_tail(v, r + 8, f5, -2147483648, 2147483647)
+                elif f5 > 255: f5 = -(((f5 & 127) | (y << 7)) + 1)
+                else: f5 = (f5 & 127) | (y << 7)
             elif f5 > 255: f5 = 255 - f5
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_Parameter_6[(v >> r) & 1]
-        at = 'physicalValue'
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
         if ev == 6:
+            at = 'physicalValue'
             f6, r = _d_PhysicalValue(v, r)
             r -= 1
-            ev = _EV_Parameter_7[(v >> r) & 1]
-        at = 'stringValue'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 7:
+            at = 'stringValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f7, r = _string(v, r, None)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_Parameter_8[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Parameter)
         o = _new(_m.Parameter)
         o.Name = f0
@@ -6030,27 +5468,28 @@ def _d_ParameterSet(v: int, r: int) -> tuple[_m.ParameterSet, int]:
     at = ""
     try:
         f1 = []
-        r -= 1
-        ev = _EV_ParameterSet_0[(v >> r) & 1]
+        r -= 11
+        t = (v >> r) & 2047
+        if t & 1536: raise _escape()
+        f0 = t & 511
         at = 'ParameterSetID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f0 = (v >> r) & 511
-            if f0 & 128: f0, r = _int_tail(v, r, f0, -32768, 32767)
-            elif f0 > 255: f0 = 255 - f0
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ParameterSet_1[(v >> r) & 1]
-        at = 'Parameter'
+        if f0 & 128:
+            r -= 8
+            y = (v >> r) & 255
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
+            else: f0 = (f0 & 127) | (y << 7)
+        elif f0 > 255: f0 = 255 - f0
+        r -= 2
+        if (v >> r) & 3: raise _escape()
+        ev = 1
         while ev == 1:
+            at = 'Parameter'
             x, r = _d_Parameter(v, r)
             f1.append(x)
             r -= 2
             ev = _EV_ParameterSet_2[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ParameterSet)
         o = _new(_m.ParameterSet)
         o.ParameterSetID = f0
@@ -6090,14 +5529,15 @@ def _d_ServiceParameterList(v: int, r: int) -> tuple[_m.ServiceParameterList, in
     try:
         f0 = []
         r -= 1
-        ev = _EV_ServiceParameterList_0[(v >> r) & 1]
-        at = 'ParameterSet'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'ParameterSet'
             x, r = _d_ParameterSet(v, r)
             f0.append(x)
             r -= 2
             ev = _EV_ServiceParameterList_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceParameterList)
         o = _new(_m.ServiceParameterList)
         o.ParameterSet = f0
@@ -6128,33 +5568,25 @@ def _d_ServiceDetailRes(v: int, r: int) -> tuple[_m.ServiceDetailRes, int]:
     at = ""
     try:
         f2 = None
-        r -= 1
-        ev = _EV_ServiceDetailRes_0[(v >> r) & 1]
+        r -= 18
+        t = (v >> r) & 262143
+        if t & 198400: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ServiceDetailRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 11) & 31]
+        f1 = t & 255
         at = 'ServiceID'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f1 = (v >> r) & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_ServiceDetailRes_2[(v >> r) & 3]
-        at = 'ServiceParameterList'
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_ServiceDetailRes_2[t & 3]
         if ev == 2:
+            at = 'ServiceParameterList'
             f2, r = _d_ServiceParameterList(v, r)
             r -= 1
-            ev = _EV_ServiceDetailRes_3[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceDetailRes)
         o = _new(_m.ServiceDetailRes)
         o.ResponseCode = f0
@@ -6198,24 +5630,23 @@ def _d_ServiceDiscoveryReq(v: int, r: int) -> tuple[_m.ServiceDiscoveryReq, int]
         f1 = None
         r -= 2
         ev = _EV_ServiceDiscoveryReq_0[(v >> r) & 3]
-        at = 'ServiceScope'
         if ev == 0:
+            at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0, r = _string(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_ServiceDiscoveryReq_1[(v >> r) & 3]
-        at = 'ServiceCategory'
+            r -= 3
+            t = (v >> r) & 7
+            if t & 4: raise _escape()
+            ev = _EV_ServiceDiscoveryReq_1[t & 3]
         if ev == 1:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f1 = _E_ServiceCategory[(t >> 1) & 3]
-            r -= 1
-            ev = _EV_ServiceDiscoveryReq_2[(v >> r) & 1]
-        at = ""
+            at = 'ServiceCategory'
+            r -= 5
+            t = (v >> r) & 31
+            if t & 19: raise _escape()
+            f1 = _E_ServiceCategory[(t >> 2) & 3]
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceDiscoveryReq)
         o = _new(_m.ServiceDiscoveryReq)
         o.ServiceScope = f0
@@ -6254,9 +5685,10 @@ def _d_PaymentOptions(v: int, r: int) -> tuple[_m.PaymentOptions, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_PaymentOptions_0[(v >> r) & 1]
-        at = 'PaymentOption'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'PaymentOption'
             r -= 3
             t = (v >> r) & 7
             if t & 5: raise _escape()
@@ -6264,7 +5696,7 @@ def _d_PaymentOptions(v: int, r: int) -> tuple[_m.PaymentOptions, int]:
             f0.append(x)
             r -= 2
             ev = _EV_PaymentOptions_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_PaymentOptions)
         o = _new(_m.PaymentOptions)
         o.PaymentOption = f0
@@ -6296,46 +5728,40 @@ def _d_ServiceTag(v: int, r: int) -> tuple[_m.ServiceTag, int]:
     try:
         f1 = None
         f3 = None
-        r -= 1
-        ev = _EV_ServiceTag_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'ServiceID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_ServiceTag_1[(v >> r) & 3]
-        at = 'ServiceName'
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_ServiceTag_1[t & 3]
         if ev == 1:
+            at = 'ServiceName'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1, r = _string(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ServiceTag_2[(v >> r) & 1]
-        at = 'ServiceCategory'
-        if ev == 2:
-            r -= 4
-            t = (v >> r) & 15
-            if t & 9: raise _escape()
-            f2 = _E_ServiceCategory[(t >> 1) & 3]
             r -= 2
-            ev = _EV_ServiceTag_3[(v >> r) & 3]
-        at = 'ServiceScope'
+            if (v >> r) & 3: raise _escape()
+            ev = 2
+        if ev == 2:
+            at = 'ServiceCategory'
+            r -= 6
+            t = (v >> r) & 63
+            if t & 36: raise _escape()
+            f2 = _E_ServiceCategory[(t >> 3) & 3]
+            ev = _EV_ServiceTag_3[t & 3]
         if ev == 3:
+            at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
             f3, r = _string(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_ServiceTag_4[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceTag)
         o = _new(_m.ServiceTag)
         o.ServiceID = f0
@@ -6387,30 +5813,15 @@ def _d_ServiceCharge(v: int, r: int) -> tuple[_m.ServiceCharge, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_ServiceCharge_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'ServiceTag'
-        if ev == 0:
-            f0, r = _d_ServiceTag(v, r)
-            r -= 1
-            ev = _EV_ServiceCharge_1[(v >> r) & 1]
-        at = 'FreeService'
-        if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_ServiceCharge_2[(v >> r) & 1]
+        f0, r = _d_ServiceTag(v, r)
+        r -= 12
+        t = (v >> r) & 4095
+        if t & 3523: raise _escape()
+        f1 = ((t >> 9) & 1) == 1
         at = 'EnergyTransferType'
-        if ev == 2:
-            r -= 6
-            t = (v >> r) & 63
-            if t & 33: raise _escape()
-            f2 = _E_EVSESupportedEnergyTransfer[(t >> 1) & 15]
-            r -= 1
-            ev = _EV_ServiceCharge_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ServiceCharge)
+        f2 = _E_EVSESupportedEnergyTransfer[(t >> 2) & 15]
         o = _new(_m.ServiceCharge)
         o.ServiceTag = f0
         o.FreeService = f1
@@ -6442,22 +5853,13 @@ def _d_Service(v: int, r: int) -> tuple[_m.Service, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_Service_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'ServiceTag'
-        if ev == 0:
-            f0, r = _d_ServiceTag(v, r)
-            r -= 1
-            ev = _EV_Service_1[(v >> r) & 1]
-        at = 'FreeService'
-        if ev == 1:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f1 = ((t >> 1) & 1) == 1
-            r -= 1
-            ev = _EV_Service_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_Service)
+        f0, r = _d_ServiceTag(v, r)
+        r -= 5
+        t = (v >> r) & 31
+        if t & 27: raise _escape()
+        f1 = ((t >> 2) & 1) == 1
         o = _new(_m.Service)
         o.ServiceTag = f0
         o.FreeService = f1
@@ -6486,14 +5888,15 @@ def _d_ServiceTagList(v: int, r: int) -> tuple[_m.ServiceTagList, int]:
     try:
         f0 = []
         r -= 1
-        ev = _EV_ServiceTagList_0[(v >> r) & 1]
-        at = 'Service'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'Service'
             x, r = _d_Service(v, r)
             f0.append(x)
             r -= 2
             ev = _EV_ServiceTagList_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceTagList)
         o = _new(_m.ServiceTagList)
         o.Service = f0
@@ -6524,32 +5927,26 @@ def _d_ServiceDiscoveryRes(v: int, r: int) -> tuple[_m.ServiceDiscoveryRes, int]
     at = ""
     try:
         f3 = None
-        r -= 1
-        ev = _EV_ServiceDiscoveryRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ServiceDiscoveryRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'PaymentOptions'
-        if ev == 1:
-            f1, r = _d_PaymentOptions(v, r)
-            r -= 1
-            ev = _EV_ServiceDiscoveryRes_2[(v >> r) & 1]
+        f1, r = _d_PaymentOptions(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'ChargeService'
-        if ev == 2:
-            f2, r = _d_ServiceCharge(v, r)
-            r -= 2
-            ev = _EV_ServiceDiscoveryRes_3[(v >> r) & 3]
-        at = 'ServiceList'
+        f2, r = _d_ServiceCharge(v, r)
+        r -= 2
+        ev = _EV_ServiceDiscoveryRes_3[(v >> r) & 3]
         if ev == 3:
+            at = 'ServiceList'
             f3, r = _d_ServiceTagList(v, r)
             r -= 1
-            ev = _EV_ServiceDiscoveryRes_4[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_ServiceDiscoveryRes)
         o = _new(_m.ServiceDiscoveryRes)
         o.ResponseCode = f0
@@ -6593,32 +5990,33 @@ def _d_SelectedService(v: int, r: int) -> tuple[_m.SelectedService, int]:
     at = ""
     try:
         f1 = None
-        r -= 1
-        ev = _EV_SelectedService_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
         at = 'ServiceID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 8
-            f0 = (v >> r) & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_SelectedService_1[(v >> r) & 3]
-        at = 'ParameterSetID'
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_SelectedService_1[t & 3]
         if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f1 = (v >> r) & 511
-            if f1 & 128: f1, r = _int_tail(v, r, f1, -32768, 32767)
+            at = 'ParameterSetID'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f1 = t & 511
+            if f1 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+                elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
+                else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_SelectedService_2[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SelectedService)
         o = _new(_m.SelectedService)
         o.ServiceID = f0
@@ -6659,14 +6057,15 @@ def _d_SelectedServiceList(v: int, r: int) -> tuple[_m.SelectedServiceList, int]
     try:
         f0 = []
         r -= 1
-        ev = _EV_SelectedServiceList_0[(v >> r) & 1]
-        at = 'SelectedService'
+        if (v >> r) & 1: raise _escape()
+        ev = 0
         while ev == 0:
+            at = 'SelectedService'
             x, r = _d_SelectedService(v, r)
             f0.append(x)
             r -= 2
             ev = _EV_SelectedServiceList_1[(v >> r) & 3]
-        at = ""
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SelectedServiceList)
         o = _new(_m.SelectedServiceList)
         o.SelectedService = f0
@@ -6696,23 +6095,15 @@ def _e_SelectedServiceList(o: _m.SelectedServiceList, a: int) -> int:
 def _d_ServicePaymentSelectionReq(v: int, r: int) -> tuple[_m.ServicePaymentSelectionReq, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_ServicePaymentSelectionReq_0[(v >> r) & 1]
+        r -= 5
+        t = (v >> r) & 31
+        if t & 27: raise _escape()
         at = 'SelectedPaymentOption'
-        if ev == 0:
-            r -= 3
-            t = (v >> r) & 7
-            if t & 5: raise _escape()
-            f0 = _E_PaymentOption[(t >> 1) & 1]
-            r -= 1
-            ev = _EV_ServicePaymentSelectionReq_1[(v >> r) & 1]
+        f0 = _E_PaymentOption[(t >> 2) & 1]
         at = 'SelectedServiceList'
-        if ev == 1:
-            f1, r = _d_SelectedServiceList(v, r)
-            r -= 1
-            ev = _EV_ServicePaymentSelectionReq_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ServicePaymentSelectionReq)
+        f1, r = _d_SelectedServiceList(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.ServicePaymentSelectionReq)
         o.SelectedPaymentOption = f0
         o.SelectedServiceList = f1
@@ -6739,18 +6130,11 @@ def _e_ServicePaymentSelectionReq(o: _m.ServicePaymentSelectionReq, a: int) -> i
 def _d_ServicePaymentSelectionRes(v: int, r: int) -> tuple[_m.ServicePaymentSelectionRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_ServicePaymentSelectionRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_ServicePaymentSelectionRes_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_ServicePaymentSelectionRes)
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         o = _new(_m.ServicePaymentSelectionRes)
         o.ResponseCode = f0
         return o, r
@@ -6772,19 +6156,12 @@ def _e_ServicePaymentSelectionRes(o: _m.ServicePaymentSelectionRes, a: int) -> i
 def _d_SessionSetupReq(v: int, r: int) -> tuple[_m.SessionSetupReq, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_SessionSetupReq_0[(v >> r) & 1]
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         at = 'EVCCID'
-        if ev == 0:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, 8)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_SessionSetupReq_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_SessionSetupReq)
+        f0, r = _binary(v, r, 8)
+        r -= 2
+        if (v >> r) & 3: raise _escape()
         o = _new(_m.SessionSetupReq)
         o.EVCCID = f0
         return o, r
@@ -6808,38 +6185,34 @@ def _d_SessionSetupRes(v: int, r: int) -> tuple[_m.SessionSetupRes, int]:
     at = ""
     try:
         f2 = None
-        r -= 1
-        ev = _EV_SessionSetupRes_0[(v >> r) & 1]
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 775: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_SessionSetupRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        if ev == 1:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 32)
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 2
-            ev = _EV_SessionSetupRes_2[(v >> r) & 3]
-        at = 'DateTimeNow'
+        f1, r = _binary(v, r, 32)
+        r -= 3
+        t = (v >> r) & 7
+        if t & 4: raise _escape()
+        ev = _EV_SessionSetupRes_2[t & 3]
         if ev == 2:
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 9
-            f2 = (v >> r) & 511
-            if f2 & 128: f2, r = _int_tail(v, r, f2, -9223372036854775808, 9223372036854775807)
+            at = 'DateTimeNow'
+            r -= 10
+            t = (v >> r) & 1023
+            if t & 512: raise _escape()
+            f2 = t & 511
+            if f2 & 128:
+                r -= 8
+                y = (v >> r) & 255
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+                elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
+                else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
-            r -= 1
-            if (v >> r) & 1: raise _escape()
-            r -= 1
-            ev = _EV_SessionSetupRes_3[(v >> r) & 1]
-        at = ""
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_SessionSetupRes)
         o = _new(_m.SessionSetupRes)
         o.ResponseCode = f0
@@ -6882,9 +6255,7 @@ def _d_SessionStop(v: int, r: int) -> tuple[_m.SessionStop, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_SessionStop_0[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_SessionStop)
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.SessionStop)
         return o, r
     except Exception as e:
@@ -6902,18 +6273,11 @@ def _e_SessionStop(o: _m.SessionStop, a: int) -> int:
 def _d_SessionStopRes(v: int, r: int) -> tuple[_m.SessionStopRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_SessionStopRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_SessionStopRes_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_SessionStopRes)
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         o = _new(_m.SessionStopRes)
         o.ResponseCode = f0
         return o, r
@@ -6936,14 +6300,11 @@ def _d_WeldingDetectionReq(v: int, r: int) -> tuple[_m.WeldingDetectionReq, int]
     at = ""
     try:
         r -= 1
-        ev = _EV_WeldingDetectionReq_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'DC_EVStatus'
-        if ev == 0:
-            f0, r = _d_DC_EVStatus(v, r)
-            r -= 1
-            ev = _EV_WeldingDetectionReq_1[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_WeldingDetectionReq)
+        f0, r = _d_DC_EVStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.WeldingDetectionReq)
         o.DC_EVStatus = f0
         return o, r
@@ -6966,28 +6327,19 @@ def _e_WeldingDetectionReq(o: _m.WeldingDetectionReq, a: int) -> int:
 def _d_WeldingDetectionRes(v: int, r: int) -> tuple[_m.WeldingDetectionRes, int]:
     at = ""
     try:
-        r -= 1
-        ev = _EV_WeldingDetectionRes_0[(v >> r) & 1]
+        r -= 9
+        t = (v >> r) & 511
+        if t & 387: raise _escape()
         at = 'ResponseCode'
-        if ev == 0:
-            r -= 7
-            t = (v >> r) & 127
-            if t & 65: raise _escape()
-            f0 = _E_ResponseCode[(t >> 1) & 31]
-            r -= 1
-            ev = _EV_WeldingDetectionRes_1[(v >> r) & 1]
+        f0 = _E_ResponseCode[(t >> 2) & 31]
         at = 'DC_EVSEStatus'
-        if ev == 1:
-            f1, r = _d_DC_EVSEStatus(v, r)
-            r -= 1
-            ev = _EV_WeldingDetectionRes_2[(v >> r) & 1]
+        f1, r = _d_DC_EVSEStatus(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'EVSEPresentVoltage'
-        if ev == 2:
-            f2, r = _d_PhysicalValue(v, r)
-            r -= 1
-            ev = _EV_WeldingDetectionRes_3[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_WeldingDetectionRes)
+        f2, r = _d_PhysicalValue(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.WeldingDetectionRes)
         o.ResponseCode = f0
         o.DC_EVSEStatus = f1
@@ -7056,182 +6408,217 @@ def _d_Body(v: int, r: int) -> tuple[_m.Body, int]:
         f34 = None
         r -= 6
         ev = _EV_Body_0[(v >> r) & 63]
-        at = 'BodyElement'
         if ev == 0:
+            at = 'BodyElement'
             f0, r = _d_BodyBase(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CableCheckReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 1:
+            at = 'CableCheckReq'
             f1, r = _d_CableCheckReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CableCheckRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 2:
+            at = 'CableCheckRes'
             f2, r = _d_CableCheckRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CertificateInstallationReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 3:
+            at = 'CertificateInstallationReq'
             f3, r = _d_CertificateInstallationReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CertificateInstallationRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 4:
+            at = 'CertificateInstallationRes'
             f4, r = _d_CertificateInstallationRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CertificateUpdateReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 5:
+            at = 'CertificateUpdateReq'
             f5, r = _d_CertificateUpdateReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CertificateUpdateRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 6:
+            at = 'CertificateUpdateRes'
             f6, r = _d_CertificateUpdateRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ChargeParameterDiscoveryReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 7:
+            at = 'ChargeParameterDiscoveryReq'
             f7, r = _d_ChargeParameterDiscoveryReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ChargeParameterDiscoveryRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 8:
+            at = 'ChargeParameterDiscoveryRes'
             f8, r = _d_ChargeParameterDiscoveryRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ChargingStatusReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 9:
+            at = 'ChargingStatusReq'
             f9, r = _d_ChargingStatusReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ChargingStatusRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 10:
+            at = 'ChargingStatusRes'
             f10, r = _d_ChargingStatusRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ContractAuthenticationReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 11:
+            at = 'ContractAuthenticationReq'
             f11, r = _d_ContractAuthenticationReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ContractAuthenticationRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 12:
+            at = 'ContractAuthenticationRes'
             f12, r = _d_ContractAuthenticationRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CurrentDemandReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 13:
+            at = 'CurrentDemandReq'
             f13, r = _d_CurrentDemandReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'CurrentDemandRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 14:
+            at = 'CurrentDemandRes'
             f14, r = _d_CurrentDemandRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'MeteringReceiptReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 15:
+            at = 'MeteringReceiptReq'
             f15, r = _d_MeteringReceiptReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'MeteringReceiptRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 16:
+            at = 'MeteringReceiptRes'
             f16, r = _d_MeteringReceiptRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PaymentDetailsReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 17:
+            at = 'PaymentDetailsReq'
             f17, r = _d_PaymentDetailsReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PaymentDetailsRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 18:
+            at = 'PaymentDetailsRes'
             f18, r = _d_PaymentDetailsRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PowerDeliveryReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 19:
+            at = 'PowerDeliveryReq'
             f19, r = _d_PowerDeliveryReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PowerDeliveryRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 20:
+            at = 'PowerDeliveryRes'
             f20, r = _d_PowerDeliveryRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PreChargeReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 21:
+            at = 'PreChargeReq'
             f21, r = _d_PreChargeReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'PreChargeRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 22:
+            at = 'PreChargeRes'
             f22, r = _d_PreChargeRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServiceDetailReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 23:
+            at = 'ServiceDetailReq'
             f23, r = _d_ServiceDetailReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServiceDetailRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 24:
+            at = 'ServiceDetailRes'
             f24, r = _d_ServiceDetailRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServiceDiscoveryReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 25:
+            at = 'ServiceDiscoveryReq'
             f25, r = _d_ServiceDiscoveryReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServiceDiscoveryRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 26:
+            at = 'ServiceDiscoveryRes'
             f26, r = _d_ServiceDiscoveryRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServicePaymentSelectionReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 27:
+            at = 'ServicePaymentSelectionReq'
             f27, r = _d_ServicePaymentSelectionReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'ServicePaymentSelectionRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 28:
+            at = 'ServicePaymentSelectionRes'
             f28, r = _d_ServicePaymentSelectionRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'SessionSetupReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 29:
+            at = 'SessionSetupReq'
             f29, r = _d_SessionSetupReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'SessionSetupRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 30:
+            at = 'SessionSetupRes'
             f30, r = _d_SessionSetupRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'SessionStopReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 31:
+            at = 'SessionStopReq'
             f31, r = _d_SessionStop(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'SessionStopRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 32:
+            at = 'SessionStopRes'
             f32, r = _d_SessionStopRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'WeldingDetectionReq'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 33:
+            at = 'WeldingDetectionReq'
             f33, r = _d_WeldingDetectionReq(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = 'WeldingDetectionRes'
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         if ev == 34:
+            at = 'WeldingDetectionRes'
             f34, r = _d_WeldingDetectionRes(v, r)
             r -= 1
-            ev = _EV_Body_1[(v >> r) & 1]
-        at = ""
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
         if ev != -1: raise _unexpected(ev, _F_Body)
         o = _new(_m.Body)
         o.BodyElement = f0
@@ -7499,19 +6886,15 @@ def _d_V2G_Message(v: int, r: int) -> tuple[_m.V2G_Message, int]:
     at = ""
     try:
         r -= 1
-        ev = _EV_V2G_Message_0[(v >> r) & 1]
+        if (v >> r) & 1: raise _escape()
         at = 'Header'
-        if ev == 0:
-            f0, r = _d_MessageHeader(v, r)
-            r -= 1
-            ev = _EV_V2G_Message_1[(v >> r) & 1]
+        f0, r = _d_MessageHeader(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         at = 'Body'
-        if ev == 1:
-            f1, r = _d_Body(v, r)
-            r -= 1
-            ev = _EV_V2G_Message_2[(v >> r) & 1]
-        at = ""
-        if ev != -1: raise _unexpected(ev, _F_V2G_Message)
+        f1, r = _d_Body(v, r)
+        r -= 1
+        if (v >> r) & 1: raise _escape()
         o = _new(_m.V2G_Message)
         o.Header = f0
         o.Body = f1
