@@ -12,7 +12,7 @@ from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
 from hil.setup import RigSetup, cabinet_path
 
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0  # a separate controller process starts slowly in a user-mode-linux guest
 SESSION_TIMEOUT_S = 120.0
 
 
