@@ -3,8 +3,9 @@
 Inputs are derived from real payloads (the V2G messages of the shared captures, and those messages encoded
 again): random bytes, truncations, bit flips, byte insertions and deletions, splices of two payloads and
 oversized inputs. Every input is decoded with a schema (usually its own); a successful decode is encoded
-again. The only acceptable failure is ExiError. Any other exception, or an input that takes longer than the
-per-input cap (a SIGALRM watchdog), is a finding, printed with its input hex; the exit status is then 1.
+again and that encoding decoded once more, which must give the same message. The only acceptable failure is
+ExiError. Any other exception, a re-decoded message that differs, or an input that takes longer than the
+per-input cap (a SIGALRM watchdog) is a finding, printed with its input hex; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class InputTimeout(BaseException):
 
 @dataclass
 class Finding:
-    kind: str  # "exception" or "hang"
+    kind: str  # "exception", "hang" or "mismatch"
     schema: str
-    stage: str  # "decode" or "encode"
+    stage: str  # "decode", "encode" or "redecode" (decoding what the encoder made of a decoded input)
     detail: str
     data: bytes
 
@@ -147,6 +148,18 @@ def _guarded(report: FuzzReport, schema: str, stage: str, data: bytes, call: Cal
     return False, None
 
 
+def _check_reencoding(report: FuzzReport, schema: str, data: bytes, message: Any, cap: float) -> None:
+    """What the decoder accepted must encode, and decode again to the same message."""
+    encoded, again = _guarded(report, schema, "encode", data, lambda: exi.encode(schema, message), cap)
+    if not encoded:
+        return
+    report.outcomes["encode_ok"] += 1
+    decoded, copy = _guarded(report, schema, "redecode", data, lambda: exi.decode(schema, again), cap)
+    if decoded and copy != message:
+        report.outcomes["redecode_mismatch"] += 1
+        report.findings.append(Finding("mismatch", schema, "redecode", f"re-encoded as {again.hex()}", data))
+
+
 def fuzz(seeds: list[tuple[str, bytes]], seconds: float, seed: int, cap: float = 2.0) -> FuzzReport:
     rng = random.Random(seed)
     report = FuzzReport(seed)
@@ -164,8 +177,7 @@ def fuzz(seeds: list[tuple[str, bytes]], seconds: float, seed: int, cap: float =
             decoded, message = _guarded(report, schema, "decode", data, lambda: exi.decode(schema, data), cap)
             if decoded:
                 report.outcomes["decode_ok"] += 1
-                encoded, _ = _guarded(report, schema, "encode", data, lambda: exi.encode(schema, message), cap)
-                report.outcomes["encode_ok"] += encoded
+                _check_reencoding(report, schema, data, message, cap)
     finally:
         signal.signal(signal.SIGALRM, previous)
     report.seconds = time.monotonic() - started

@@ -8,20 +8,26 @@ from typing import Any
 from tools.capture.dissect import DissectedMessage
 
 MAX_SUMMARY = 110
-# Fields every message of a kind carries and that say nothing about this one.
-_QUIET_KEYS = {"header", "sessionid", "notification", "signature", "destination", "source", "mmv",
-               "applicationtype", "securitytype", "mvflength", "msoundtarget", "runid", "senderid", "sourceid",
-               "respid", "pevid", "evseid", "random", "respType", "resptype", "body"}
+# SLAC fields every message of a kind carries and that say nothing about this one.
+_QUIET_SLAC = {"destination", "source", "mmv", "application_type", "security_type", "mvf_length", "msound_target",
+               "run_id", "run_id_text", "sender_id", "source_id", "resp_id", "pev_id", "evse_id", "random", "body"}
+# V2G fields shown first, when present, because they tell how the session goes.
+_FIRST_V2G = ("ResponseCode", "EVSEProcessing", "EVRESSSOC", "EVTargetVoltage", "EVTargetCurrent",
+              "EVSEPresentVoltage", "EVSEPresentCurrent", "EVSEStatusCode", "EVErrorCode", "ReadyToChargeState",
+              "ChargeProgress")
 
 
 def summarize(message: DissectedMessage) -> str:
     if message.error is not None:
         return _clip(f"error: {message.error}")
     if message.schema == "slac":
-        parts = list(_slac_parts(message.fields))
-    else:
-        parts = [f"{key}={value}" for key, value in _flatten(message.fields, "")]
-    return _clip(" ".join(parts))
+        return _clip(" ".join(_slac_parts(message.fields)))
+    # DIN/ISO messages sit in {"Header": ..., "Body": {type: fields}}; the header only repeats the session.
+    body = message.fields.get("Body", {}).get(message.type, message.fields)
+    pairs = list(_flatten(body, ""))
+    rank = {name: index for index, name in enumerate(_FIRST_V2G)}
+    pairs.sort(key=lambda pair: rank.get(pair[0], len(rank)))
+    return _clip(" ".join(f"{key}={value}" for key, value in pairs))
 
 
 def _slac_parts(fields: dict[str, Any]) -> Iterator[str]:
@@ -31,7 +37,7 @@ def _slac_parts(fields: dict[str, Any]) -> Iterator[str]:
     for key, value in fields.items():
         if key == "attenuation":
             yield f"groups={len(value)}" + (f" avg={sum(value) / len(value):.1f}dB" if value else "")
-        elif _quiet(key) or key == "run_id_text":
+        elif key in _QUIET_SLAC:
             continue
         else:
             yield f"{key}={value}"
@@ -44,8 +50,7 @@ def _flatten(value: Any, name: str) -> Iterator[tuple[str, str]]:
             yield name, physical
             return
         for key, item in value.items():
-            if not _quiet(key):
-                yield from _flatten(item, key)
+            yield from _flatten(item, key)
     elif isinstance(value, list):
         if value and all(not isinstance(item, (dict, list)) for item in value):
             yield name, ",".join(str(item) for item in value)
@@ -67,10 +72,6 @@ def _physical_value(value: dict[str, Any]) -> str | None:
         return None
     unit = keys.get("unit")
     return f"{number:g}{unit if unit not in (None, '') else ''}"
-
-
-def _quiet(key: str) -> bool:
-    return key.replace("_", "").lower() in _QUIET_KEYS
 
 
 def _clip(text: str) -> str:

@@ -1,0 +1,254 @@
+import io
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller.v2g import slac_messages, v2gtp
+from tools.capture.pcap import PcapWriter
+from tools.v2g_cli import main
+
+pytestmark = pytest.mark.timeout(60)
+
+REPO = Path(__file__).resolve().parents[2]
+CAPTURES = REPO.parent / "shared" / "captures"
+CAPTURE_NAMES = [
+    "2022-12-13_compleo_with_bulb.pcapng",
+    "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng",
+    "2024-04-20_ModelY_pyPLC_stop_in_precharge.pcapng",
+    "2025-07-22_pyPLC_with_tesla_model_x_plaid_until_charging_loop.pcapng",
+]
+# supportedAppProtocolReq offering urn:din:70121:2012:MsgDef 2.0 as SchemaID 1, and the OK response choosing it.
+HANDSHAKE_REQ = bytes.fromhex("8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040")
+HANDSHAKE_RES = bytes.fromhex("80400040")
+# DIN SessionSetupReq with SessionID 0 and an empty EVCCID.
+SESSION_SETUP_REQ = bytes.fromhex("809a02000000000000000011d00000")
+
+EV_MAC, EVSE_MAC = bytes.fromhex("0a0000000001"), bytes.fromhex("0a0000000002")
+EV_IP, EVSE_IP = bytes.fromhex("fe80" + "00" * 13 + "01"), bytes.fromhex("fe80" + "00" * 13 + "02")
+EV_PORT, EVSE_PORT = 50000, 15118
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines()]
+
+
+# --- synthetic captures ----------------------------------------------------------------------------------
+
+
+def ipv6_frame(from_ev: bool, next_header: int, transport: bytes) -> bytes:
+    source, destination = (EV_MAC, EVSE_MAC) if from_ev else (EVSE_MAC, EV_MAC)
+    addresses = EV_IP + EVSE_IP if from_ev else EVSE_IP + EV_IP
+    ip = struct.pack(">IHBB", 0x60000000, len(transport), next_header, 64) + addresses
+    return destination + source + b"\x86\xdd" + ip + transport
+
+
+def tcp_frame(from_ev: bool, sequence: int, payload: bytes = b"", flags: int = 0x18) -> bytes:
+    ports = (EV_PORT, EVSE_PORT) if from_ev else (EVSE_PORT, EV_PORT)
+    header = struct.pack(">HHIIBBHHH", *ports, sequence, 0, 5 << 4, flags, 65535, 0, 0)
+    return ipv6_frame(from_ev, 6, header + payload)
+
+
+def udp_frame(from_ev: bool, payload: bytes) -> bytes:
+    ports = (EV_PORT, v2gtp.SDP_PORT) if from_ev else (v2gtp.SDP_PORT, EV_PORT)
+    return ipv6_frame(from_ev, 17, struct.pack(">HHHH", *ports, 8 + len(payload), 0) + payload)
+
+
+def write_capture(path: Path, frames: list[bytes]) -> Path:
+    stream = io.BytesIO()
+    writer = PcapWriter(stream)
+    for index, frame in enumerate(frames):
+        writer.write(1_700_000_000_000_000_000 + index * 10_000_000, frame)
+    path.write_bytes(stream.getvalue())
+    return path
+
+
+def exi(payload: bytes) -> bytes:
+    return v2gtp.build_frame(v2gtp.PAYLOAD_EXI, payload)
+
+
+EV_ISN, EVSE_ISN = 1000, 0xFFFFFFF0  # the charger's sequence numbers wrap during the session
+
+
+def session_frames() -> list[bytes]:
+    """SLAC parm request, SDP, a TCP connection whose V2GTP frames are split, batched, resent and reordered."""
+    request, response, setup = exi(HANDSHAKE_REQ), exi(HANDSHAKE_RES), exi(SESSION_SETUP_REQ)
+    return [
+        slac_messages.build_frame(slac_messages.BROADCAST_MAC, EV_MAC, slac_messages.SlacParmReq(run_id=b"TESTRUN1")),
+        udp_frame(True, v2gtp.SdpRequest(v2gtp.SDP_SECURITY_NONE).to_frame()),
+        udp_frame(False, v2gtp.SdpResponse(EVSE_IP, EVSE_PORT).to_frame()),
+        tcp_frame(True, EV_ISN, flags=0x02),
+        tcp_frame(False, EVSE_ISN, flags=0x12),
+        tcp_frame(True, EV_ISN + 1, request[:5]),  # header split across segments
+        tcp_frame(True, EV_ISN + 1 + 20, request[20:]),  # arrives before the bytes 5..20
+        tcp_frame(True, EV_ISN + 1 + 5, request[5:20]),
+        tcp_frame(False, EVSE_ISN + 1, response),
+        tcp_frame(False, EVSE_ISN + 1, response),  # retransmitted
+        tcp_frame(True, EV_ISN + 1 + len(request), setup + setup),  # two frames in one segment
+    ]
+
+
+def test_synthetic_session_is_reassembled_and_decoded(tmp_path, capsys):
+    path = write_capture(tmp_path / "session.pcap", session_frames())
+    status, out, err = run(capsys, "pcap", str(path), "--json")
+    assert (status, err) == (0, "")
+    records = json_lines(out)
+    assert [(r["schema"], r["type"], r["from_ev"]) for r in records] == [
+        ("slac", "CM_SLAC_PARM.REQ", True),
+        ("sdp", "SdpRequest", True),
+        ("sdp", "SdpResponse", False),
+        ("appproto", "supportedAppProtocolReq", True),
+        ("appproto", "supportedAppProtocolRes", False),
+        ("appproto", "supportedAppProtocolRes", False),
+        ("din", "SessionSetupReq", True),
+        ("din", "SessionSetupReq", True),
+    ]
+    assert records[0]["fields"]["run_id_text"] == "TESTRUN1"
+    assert records[2]["fields"]["port"] == EVSE_PORT
+    assert records[3]["hex"] == HANDSHAKE_REQ.hex()
+    assert [r.get("retransmission", False) for r in records[4:6]] == [False, True]
+    assert records[3]["t"] == pytest.approx(0.07)  # completed by the late segment at index 7
+    assert all("error" not in r for r in records)
+
+
+def test_capture_without_handshake_guesses_din_and_the_server_side(tmp_path, capsys):
+    frames = [tcp_frame(True, 5000, exi(SESSION_SETUP_REQ))]
+    status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "late.pcap", frames)), "--json")
+    (record,) = json_lines(out)
+    assert (status, record["schema"], record["type"], record["from_ev"]) == (0, "din", "SessionSetupReq", True)
+
+
+def test_garbage_in_a_stream_is_reported_once_and_framing_resumes(tmp_path, capsys):
+    frames = [tcp_frame(True, 1000, flags=0x02), tcp_frame(True, 1001, b"\x16\x03\x01 TLS hello" + exi(HANDSHAKE_REQ))]
+    status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "tls.pcap", frames)), "--json")
+    records = json_lines(out)
+    assert status == 0
+    assert [r["type"] for r in records] == ["V2gtpError", "supportedAppProtocolReq"]
+    assert "bad V2GTP version" in records[0]["error"]
+
+
+def test_human_table_lists_direction_protocol_and_summary(tmp_path, capsys):
+    path = write_capture(tmp_path / "session.pcap", session_frames())
+    status, out, _ = run(capsys, "pcap", str(path))
+    lines = out.splitlines()
+    assert status == 0 and lines[0].split()[:4] == ["time", "direction", "proto", "type"]
+    assert "EV->EVSE" in lines[1] and "SLAC" in lines[1] and "RunID=TESTRUN1" in lines[1]
+    assert "EVSE->EV" in lines[3] and "port=15118" in lines[3]
+    assert any("(again)" in line for line in lines)
+    assert len(lines) == 1 + 8
+
+
+# --- the shared captures ---------------------------------------------------------------------------------
+
+
+def shared_capture(name: str) -> Path:
+    path = CAPTURES / name
+    if not path.exists():
+        pytest.skip(f"shared captures not present ({CAPTURES})")
+    return path
+
+
+@pytest.mark.parametrize("name", CAPTURE_NAMES)
+def test_pcap_json_lists_the_expected_v2g_sequence(name, capsys):
+    path = shared_capture(name)
+    expected = json.loads((CAPTURES / "expected" / f"{name}.json").read_text())
+    status, out, err = run(capsys, "pcap", str(path), "--json")
+    assert (status, err) == (0, "")
+    v2g = [record for record in json_lines(out) if record["schema"] not in ("slac", "sdp")]
+    assert [(r["type"], r["from_ev"], r["hex"]) for r in v2g] == [
+        (e["decoded"]["msgName"], e["from_ev"], e["hex"]) for e in expected]
+    assert [r["t"] for r in v2g] == pytest.approx([e["t"] for e in expected], abs=1e-6)
+    schemas = {"appHandshake": "appproto", "DIN": "din"}
+    assert [r["schema"] for r in v2g] == [schemas[e["decoded"]["schema"]] for e in expected]
+    assert all("error" not in r for r in v2g)
+
+
+def test_pcap_json_shows_tesla_slac_and_sdp(capsys):
+    path = shared_capture(CAPTURE_NAMES[3])
+    records = json_lines(run(capsys, "pcap", str(path), "--json")[1])
+    slac = [r for r in records if r["schema"] == "slac"]
+    parm = next(r for r in slac if r["type"] == "CM_SLAC_PARM.REQ")
+    assert parm["from_ev"] is True and parm["fields"]["run_id_text"] == "TESLA EV"
+    assert next(r for r in slac if r["type"] == "CM_SLAC_MATCH.CNF")["from_ev"] is False
+    sdp = [(r["type"], r["from_ev"], r["fields"]["security"]) for r in records if r["schema"] == "sdp"]
+    assert sdp == [("SdpRequest", True, "TLS"), ("SdpResponse", False, "none")]
+
+
+# --- decode and encode -----------------------------------------------------------------------------------
+
+
+def test_decode_prints_type_and_fields(capsys):
+    status, out, _ = run(capsys, "decode", "--schema", "appproto", HANDSHAKE_RES.hex())
+    document = json.loads(out)
+    assert status == 0 and document["type"] == "supportedAppProtocolRes"
+    assert isinstance(document["fields"], dict)
+
+
+def test_decode_skips_a_v2gtp_header_and_spaces(capsys):
+    framed = exi(SESSION_SETUP_REQ).hex()
+    status, out, _ = run(capsys, "decode", "--schema", "din", framed[:10] + " " + framed[10:])
+    assert status == 0 and json.loads(out)["type"] == "SessionSetupReq"
+
+
+@pytest.mark.parametrize(("schema", "payload"),
+                         [("appproto", HANDSHAKE_REQ), ("appproto", HANDSHAKE_RES), ("din", SESSION_SETUP_REQ)])
+def test_decode_then_encode_gives_the_same_bytes(schema, payload, capsys, tmp_path):
+    decoded = run(capsys, "decode", "--schema", schema, payload.hex())[1]
+    status, out, _ = run(capsys, "encode", "--schema", schema, decoded)
+    assert (status, out.strip()) == (0, payload.hex())
+    (tmp_path / "message.json").write_text(decoded)
+    assert run(capsys, "encode", "--schema", schema, f"@{tmp_path / 'message.json'}")[1].strip() == payload.hex()
+
+
+def test_every_shared_din_payload_round_trips_through_the_cli(capsys):
+    expected = json.loads((shared_capture(CAPTURE_NAMES[1]).parent / "expected" / f"{CAPTURE_NAMES[1]}.json")
+                          .read_text())
+    for entry in {e["hex"]: e for e in expected if e["decoded"]["schema"] == "DIN"}.values():
+        decoded = run(capsys, "decode", "--schema", "din", entry["hex"])[1]
+        assert json.loads(decoded)["type"] == entry["decoded"]["msgName"]
+        assert run(capsys, "encode", "--schema", "din", decoded)[1].strip() == entry["hex"]
+
+
+# --- bad input: exit 2 and one line ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["decode", "--schema", "din", "80zz"], "not hexadecimal"),
+        (["decode", "--schema", "iso20", "8000"], "invalid choice"),
+        (["decode", "--schema", "din", "00"], "cannot decode as din"),
+        (["decode", "--schema", "din", "01fe8001000000ff80"], "announces 255"),
+        (["encode", "--schema", "din", "{not json"], "invalid JSON"),
+        (["encode", "--schema", "din", "[1, 2]"], "expected a JSON object"),
+        (["encode", "--schema", "din", '{"type": "NoSuchReq", "fields": {}}'], "cannot encode NoSuchReq"),
+        (["encode", "--schema", "din", "@/nonexistent/message.json"], "cannot read"),
+        (["pcap", "/nonexistent/capture.pcap"], "no such file"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, reason, capsys):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("charger-v2g: ")
+    assert reason in err
+
+
+def test_garbage_file_exits_2_without_traceback(tmp_path):
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(30))
+    result = subprocess.run([sys.executable, "-m", "tools.v2g_cli", "pcap", str(garbage)], cwd=REPO,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "truncated" in result.stderr
