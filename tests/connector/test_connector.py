@@ -222,3 +222,20 @@ def test_user_stop_asks_car_then_times_out():
         settle(conn, board, group, clock, steps=1)
     assert conn.state in ("error_shutdown", "session_end")
     assert "EV_TIMEOUT" in conn.active_faults
+
+
+def _make_with(**cfg_changes):
+    board, group, clock = FakeBoard(), FakeGroup(), FakeClock()
+    cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A",
+                          **cfg_changes)
+    conn = Connector(cfg, ChargingConfig(), board, group, clock=clock, wall_clock=clock)
+    return conn, board, group, clock
+
+
+@pytest.mark.parametrize("policy,expected", [("stop", "error_shutdown"), ("continue", "charging")])
+def test_meter_loss_policy(policy, expected):
+    conn, board, group, clock = _make_with(on_meter_loss=policy)
+    to_charging(conn, board, group, clock)
+    conn.on_fault("METER_LOST", "no answer", True)
+    assert conn.state == expected
+    assert conn.active_faults["METER_LOST"].severity == ("warning" if policy == "continue" else "error")
