@@ -1,0 +1,160 @@
+"""make bench: the figures a charger vendor asks about, printed as a table and saved as JSON.
+
+    python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick]
+
+Figures: current_demand_turnaround_ms (needs the SECC), exi_us, fault_reaction_ms, can_ingest, footprint.
+Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
+--quick runs every figure with tiny counts (a smoke run, not a measurement).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.bench import can_ingest, fault_reaction, footprint
+from tools.bench.stats import format_goals, goal
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+FAULT_GOAL_MS = 5.0
+TURNAROUND_GOAL_MS = 5.0
+EXI_GOAL_US = 50.0
+
+
+def _turnaround(quick: bool) -> dict[str, Any]:
+    return {"status": "not measured",
+            "reason": "not measured yet: needs the SECC (issue 5); the V2G session over V2GTP does not exist yet",
+            "method": ("planned: from a CurrentDemandReq's bytes arriving on the V2GTP socket to the "
+                       "CurrentDemandRes bytes written, >= 2,000 exchanges, 4 nevi connectors charging, rig in a "
+                       "separate process")}
+
+
+def _exi(quick: bool) -> dict[str, Any]:
+    try:
+        from tools.bench.exi import run_exi_bench
+    except ImportError as exc:
+        return {"status": "not available", "reason": f"tools.bench.exi cannot be imported: {exc}"}
+    result = run_exi_bench()
+    return {"status": "error" if "error" in result else "ok", **result}
+
+
+FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "current_demand_turnaround_ms": _turnaround,
+    "exi_us": _exi,
+    "fault_reaction_ms": fault_reaction.run_fault_reaction,
+    "can_ingest": can_ingest.run_can_ingest,
+    "footprint": footprint.run_footprint,
+}
+
+
+def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [goal("V2G CurrentDemand turnaround p99", None, TURNAROUND_GOAL_MS, "ms", note="needs the SECC")]
+    headline = figures["exi_us"].get("headline") or {}
+    rows.append(goal("EXI CurrentDemandReq decode + Res encode", headline.get("us"), EXI_GOAL_US, "us"))
+    fault = figures["fault_reaction_ms"]
+    for layout, variant in (fault.get("variants") or {"in_process": {}, "separate_process": {}}).items():
+        for kind in fault_reaction.KINDS:
+            summary = (variant.get("kinds") or {}).get(kind, {}).get("reaction_ms", {})
+            note = "" if variant.get("status") == "ok" else variant.get("reason", variant.get("status", "not run"))
+            rows.append(goal(f"fault reaction p99, {kind}, {layout.replace('_', ' ')}", summary.get("p99"),
+                             FAULT_GOAL_MS, "ms", note=note))
+    rows.append(goal("fault reaction p99, isolation alarm", None, FAULT_GOAL_MS, "ms", note="IMD not wired"))
+    rows += can_ingest.goals(figures["can_ingest"])
+    rows += footprint.goals(figures["footprint"])
+    return rows
+
+
+def describe(name: str, figure: dict[str, Any]) -> list[str]:
+    """The lines printed under the goal table for one figure."""
+    lines = [f"{name}: {figure.get('status')}" + (f" - {figure['reason']}" if figure.get("reason") else "")]
+    if name == "exi_us" and figure.get("messages"):
+        from tools.bench.exi import format_table
+        lines += ["  " + line for line in format_table(figure).splitlines()]
+    elif name == "fault_reaction_ms":
+        for layout, variant in figure.get("variants", {}).items():
+            lines.append(f"  {layout}: {variant.get('process_layout') or variant.get('reason', '')}")
+            for kind, numbers in (variant.get("kinds") or {}).items():
+                r, m, c = numbers["reaction_ms"], numbers["modules_off_ms"], numbers["contactors_open_ms"]
+                if not r.get("n"):
+                    lines.append(f"    {kind:<20} no sample ({len(numbers['missing'])} missing)")
+                    continue
+                lines.append(f"    {kind:<20} n={r['n']:<3} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}  max "
+                             f"{r['max']:.2f} ms   (modules off p99 {m['p99']:.2f}, contactors open p99 "
+                             f"{c['p99']:.2f}; {len(numbers['missing'])} missing)")
+        if figure.get("isolation_alarm"):
+            lines.append(f"  isolation alarm: {figure['isolation_alarm']['reason']}")
+    elif name == "can_ingest" and figure.get("steps"):
+        lines.append(f"  {'target/s':>9} {'sent/s':>8} {'lost':>6} {'behind':>7} {'cpu %':>6}  held")
+        for s in figure["steps"]:
+            lines.append(f"  {s['target_fps']:>9.0f} {s['achieved_fps']:>8} {s['sent'] - s['received']:>6} "
+                         f"{s['lag_frames']:>7} {s['cpu_percent']:>6.1f}  {'yes' if s['held'] else 'no: ' + s['why_not']}")
+        lines.append(f"  highest rate held: {figure.get('max_sustained_fps')} frames/s")
+        for entry in figure.get("profile_at_4000_fps") or []:
+            lines.append(f"    profile: {entry['tottime_s']:>7.4f} s self  {entry['calls']:>7} calls  {entry['function']}")
+    elif name == "footprint" and figure.get("status") == "ok":
+        lines.append(f"  start-up {figure['startup_s']:.3f} s; RSS idle {figure['idle_rss_mb']} MB, charging "
+                     f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "
+                     f"{figure['idle_cpu_percent']} %, 4 connectors charging {figure['charging_cpu_percent']} %")
+        profile = figure.get("startup_profile")
+        if profile:
+            lines.append(f"  start-up profile: bare python {profile['python_startup_ms']} ms; slowest imports "
+                         + ", ".join(f"{i['module']} {i['cumulative_ms']} ms" for i in profile["slowest_imports"]))
+    if figure.get("method") and name != "exi_us":  # the EXI table ends with its own method line
+        lines.append(f"  method: {figure['method']}")
+    return lines
+
+
+def _machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only these figures (repeatable or comma-separated); the others are 'not run'")
+    parser.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, measures nothing")
+    args = parser.parse_args(argv)
+    selected = [name.strip() for item in args.only for name in item.split(",") if name.strip()] or list(FIGURES)
+    unknown = [name for name in selected if name not in FIGURES]
+    if unknown:
+        parser.error(f"unknown figure {', '.join(unknown)} (known: {', '.join(FIGURES)})")
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)  # the in-process controller's fault warnings
+    started = time.monotonic()
+    results: dict[str, Any] = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                               "quick": args.quick, "machine": _machine(), "figures": {}}
+    for name, run in FIGURES.items():
+        if name not in selected:
+            results["figures"][name] = {"status": "not run", "reason": "not selected with --only"}
+            continue
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            results["figures"][name] = run(args.quick)
+        except Exception as exc:  # one broken figure must not lose the others
+            results["figures"][name] = {"status": "error", "reason": f"{exc.__class__.__name__}: {exc}"}
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["goals"] = collect_goals(results["figures"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(format_goals(results["goals"]))
+    print()
+    for name, figure in results["figures"].items():
+        print("\n".join(describe(name, figure)))
+    print(f"\n{results['seconds']} s; load average {results['machine']['load_average_at_start']} at start, "
+          f"{results['machine']['load_average_at_end']} at end; results in {args.out}")
+    return 1 if any(f.get("status") == "error" for f in results["figures"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

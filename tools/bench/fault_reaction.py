@@ -1,0 +1,220 @@
+"""Figure 3, fault reaction: from the frame that reports a fault to the frames that make the cabinet safe.
+
+A bus observer records every frame while the four connectors of the `nevi` setup charge. One fault is injected
+per connector, a few hundred ms apart. For each, in the observer's log:
+  fault frame    e-stop: the I/O board's IoStatus with Estop=1 (the simulator sends it when the button is
+                 pressed); module over-voltage: the module's status answer with DcOverVoltage=1 (sent when
+                 the controller next polls the module's status, so the polling period is not part of it);
+  safe           the off frame to every module of the connector's group and the IoCommand with both
+                 contactors open, whichever comes last.
+A round starts a fresh rig and controller (the faults latch), plugs the cars and waits until all charge.
+
+    python -m tools.bench.fault_reaction --layout in_process|separate_process [--rounds N] [--can IF:CH]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from controller.hw.dbc import load_dbc
+from tools.bench import netns
+from tools.bench.bus_observer import BusObserver, Frame
+from tools.bench.cabinet_run import CabinetRun
+from tools.bench.stats import summarize
+
+SETUP = "nevi"
+KINDS = ("estop", "module_overvoltage")
+ROUNDS = 5  # four samples each (one per connector)
+QUICK_ROUNDS = 1
+SPACING_S = {"estop": 0.15, "module_overvoltage": 0.35}  # over-voltage waits for the next status poll
+SETTLE_S = 0.4  # after the last injection, before the round ends
+CHARGE_BEFORE_FAULT_S = 0.3  # let the current ramp first
+
+_UU_ID_MASK = 0x1FFFC000  # protocol, monitor and module address; not the serial bits
+_UU_SET, _UU_READ_RESPONSE = 0, 3
+_UU_SHUTDOWN, _UU_STATUS = 4, 8
+
+LAYOUT_TEXT = {
+    "in_process": ("controller (ControllerApp), rig simulators, 4 cars and the observer in one process and one "
+                   "asyncio loop; CAN = python-can `virtual` (frames stamped when sent)"),
+    "separate_process": ("`charger-controller` in its own process; rig, cars and observer in the bench worker "
+                         "process; CAN = python-can udp_multicast on loopback in a private network namespace "
+                         "(frames stamped by the kernel on receipt)"),
+}
+
+
+class WireFrames:
+    """Recognises the frames of the fault path: I/O board protocol and UUGreen modules (the nevi cabinet)."""
+
+    def __init__(self) -> None:
+        io = load_dbc("io_board")
+        self._command = io.get_message_by_name("IoCommand")
+        self._status = io.get_message_by_name("IoStatus")
+        self._uu = load_dbc("uugreen_ur1000x0").get_message_by_name("UuFrame")
+
+    def estop_reported(self, frame: Frame, connector_id: int) -> bool:
+        return (not frame.extended and frame.arbitration_id == self._status.frame_id + connector_id
+                and self._status.decode(frame.data, decode_choices=False)["Estop"] == 1)
+
+    def contactors_opened(self, frame: Frame, connector_id: int) -> bool:
+        if frame.extended or frame.arbitration_id != self._command.frame_id + connector_id:
+            return False
+        values = self._command.decode(frame.data, decode_choices=False)
+        return values["DcPlusClose"] == 0 and values["DcMinusClose"] == 0
+
+    def _module_values(self, frame: Frame, address: int) -> dict | None:
+        if not frame.extended or frame.arbitration_id & _UU_ID_MASK != self._uu.frame_id | (address << 14):
+            return None
+        return self._uu.decode(frame.data, decode_choices=False)
+
+    def module_off(self, frame: Frame, address: int) -> bool:
+        v = self._module_values(frame, address)
+        return bool(v and v["MessageType"] == _UU_SET and v["Command"] == _UU_SHUTDOWN and v["ShutdownDcdc"] == 1)
+
+    def overvoltage_reported(self, frame: Frame, address: int) -> bool:
+        v = self._module_values(frame, address)
+        return bool(v and v["MessageType"] == _UU_READ_RESPONSE and v["Command"] == _UU_STATUS
+                    and v["DcOverVoltage"] == 1)
+
+
+@dataclass(frozen=True)
+class Injection:
+    kind: str
+    connector_id: int
+    addresses: tuple[int, ...]  # the connector's module group; the first one is made to fail
+    t: float  # wall clock when injected
+
+
+def reaction(frames: list[Frame], injection: Injection, wire: WireFrames) -> dict[str, Any]:
+    """The sample for one injection, or the reason it could not be measured."""
+    cid = injection.connector_id
+    later = [f for f in frames if f.t >= injection.t]
+    if injection.kind == "estop":
+        fault = next((f for f in later if wire.estop_reported(f, cid)), None)
+    else:
+        fault = next((f for f in later if wire.overvoltage_reported(f, injection.addresses[0])), None)
+    if fault is None:
+        return {"connector": cid, "missing": "no fault frame on the bus"}
+    after = [f for f in later if f.t >= fault.t]
+    off_times = []
+    for address in injection.addresses:
+        off = next((f.t for f in after if wire.module_off(f, address)), None)
+        if off is None:
+            return {"connector": cid, "missing": f"no off frame to module {address}"}
+        off_times.append(off)
+    opened = next((f.t for f in after if wire.contactors_opened(f, cid)), None)
+    if opened is None:
+        return {"connector": cid, "missing": "no IoCommand with the contactors open"}
+    modules_off_ms = (max(off_times) - fault.t) * 1000.0
+    contactors_ms = (opened - fault.t) * 1000.0
+    return {"connector": cid, "modules_off_ms": round(modules_off_ms, 3),
+            "contactors_open_ms": round(contactors_ms, 3), "reaction_ms": round(max(modules_off_ms, contactors_ms), 3)}
+
+
+def _inject(run: CabinetRun, kind: str, cid: int) -> None:
+    if kind == "estop":
+        run.rig.io_sims[cid].press_estop()
+    else:
+        run.rig.module_models[cid][0].overvoltage = True
+
+
+async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | None,
+                        wire: WireFrames) -> list[dict[str, Any]]:
+    """One cabinet lifetime: charge on every connector, one fault per connector, one sample each."""
+    run = CabinetRun(SETUP, layout, can_override)
+    observer = BusObserver(run.channels())
+    injections = []
+    observer.start()
+    try:
+        await run.start()
+        await run.charge()
+        await asyncio.sleep(CHARGE_BEFORE_FAULT_S)
+        for cid in run.connector_ids:
+            addresses = tuple(m.address for m in run.rig.module_models[cid])
+            injections.append(Injection(kind, cid, addresses, time.time()))
+            _inject(run, kind, cid)
+            await asyncio.sleep(SPACING_S[kind])
+        await asyncio.sleep(SETTLE_S)
+    finally:
+        try:
+            await run.close()
+        finally:
+            frames = observer.stop()
+    return [reaction(frames, injection, wire) for injection in injections]
+
+
+async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Every kind, `rounds` cabinet lifetimes each; percentiles of the reaction per kind."""
+    wire = WireFrames()
+    kinds: dict[str, Any] = {}
+    for kind in KINDS:
+        samples: list[dict[str, Any]] = []
+        for _ in range(rounds):
+            samples += await measure_round(layout, kind, can_override, wire)
+        good = [s for s in samples if "reaction_ms" in s]
+        kinds[kind] = {
+            "reaction_ms": summarize([s["reaction_ms"] for s in good]),
+            "modules_off_ms": summarize([s["modules_off_ms"] for s in good]),
+            "contactors_open_ms": summarize([s["contactors_open_ms"] for s in good]),
+            "missing": [s for s in samples if "missing" in s],
+            "samples": good,
+        }
+    return {"status": "ok", "layout": layout, "process_layout": LAYOUT_TEXT[layout],
+            "rounds": rounds, "kinds": kinds}
+
+
+def run_fault_reaction(quick: bool = False) -> dict[str, Any]:
+    """Figure 3 for the harness: both layouts (the separate one in a private namespace when possible)."""
+    rounds = QUICK_ROUNDS if quick else ROUNDS
+    variants: dict[str, Any] = {"in_process": asyncio.run(measure("in_process", rounds))}
+    try:
+        variants["separate_process"] = netns.run_worker(
+            "tools.bench.fault_reaction",
+            ["--layout", "separate_process", "--rounds", str(rounds), "--can", netns.MULTICAST_CAN],
+            timeout_s=60.0 + 40.0 * rounds * len(KINDS))
+    except netns.NetnsUnavailable as exc:
+        variants["separate_process"] = {"status": "skipped", "reason": f"needs a private network namespace: {exc}"}
+    except netns.WorkerFailed as exc:
+        variants["separate_process"] = {"status": "error", "reason": str(exc)}
+    return {
+        "status": "ok",
+        "method": (f"bus observer on the `{SETUP}` setup while all 4 connectors charge; per kind {rounds} "
+                   f"round(s) x 4 connectors, a fresh rig and controller per round; from the fault frame "
+                   "(IoStatus Estop=1, or the module's status answer with DcOverVoltage=1) to the last of: off "
+                   "frame to every module of the group, IoCommand with both contactors open; percentiles "
+                   "nearest-rank (p99 = max when n < 100)"),
+        "variants": variants,
+        "isolation_alarm": {"status": "not measured", "reason": "not measured yet: IMD not wired (issue 4)"},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.fault_reaction", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layout", choices=("in_process", "separate_process"), default="in_process")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--can", metavar="INTERFACE:CHANNEL", help="every CAN channel on this bus")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    can_override = None
+    if args.can:
+        interface, _, channel = args.can.partition(":")
+        if not interface or not channel:
+            parser.error("--can needs INTERFACE:CHANNEL")
+        can_override = (interface, channel)
+    if args.layout == "separate_process" and (can_override is None or can_override[0] == "virtual"):
+        parser.error("separate_process needs a CAN bus both processes share (--can udp_multicast:GROUP)")
+    if can_override and can_override[0] == "udp_multicast":
+        netns.require_loopback_only()
+    print(json.dumps(asyncio.run(measure(args.layout, args.rounds, can_override))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
