@@ -252,3 +252,51 @@ def test_garbage_file_exits_2_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "truncated" in result.stderr
+
+
+# --- the handshake picks the schema ------------------------------------------------------------------------
+
+DIN_NAMESPACE, ISO2_NAMESPACE = "urn:din:70121:2012:MsgDef", "urn:iso:15118:2:2013:MsgDef"
+
+
+def handshake(namespaces: list[str], chosen: int | None) -> tuple[bytes, bytes]:
+    from controller.v2g import exi as codec
+
+    offered = [{"ProtocolNamespace": namespace, "VersionNumberMajor": 2, "VersionNumberMinor": 0,
+                "SchemaID": index + 1, "Priority": index + 1} for index, namespace in enumerate(namespaces)]
+    request = codec.from_json("appproto", "supportedAppProtocolReq", {"AppProtocol": offered})
+    answer = {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": chosen} if chosen else {
+        "ResponseCode": "Failed_NoNegotiation"}
+    response = codec.from_json("appproto", "supportedAppProtocolRes", answer)
+    return codec.encode("appproto", request), codec.encode("appproto", response)
+
+
+def iso2_session_setup() -> bytes:
+    from controller.v2g import exi as codec
+
+    fields = {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "0a0000000001"}}}
+    return codec.encode("iso2", codec.from_json("iso2", "SessionSetupReq", fields))
+
+
+def connection_frames(request: bytes, response: bytes, follow_up: bytes) -> list[bytes]:
+    return [tcp_frame(True, EV_ISN, flags=0x02), tcp_frame(True, EV_ISN + 1, exi(request)),
+            tcp_frame(False, EVSE_ISN + 1, exi(response)),
+            tcp_frame(True, EV_ISN + 1 + len(exi(request)), exi(follow_up))]
+
+
+@pytest.mark.parametrize(
+    ("namespaces", "chosen", "schema", "outcome"),
+    [
+        ([DIN_NAMESPACE, ISO2_NAMESPACE], 2, "iso2", "SessionSetupReq"),
+        (["urn:iso:std:iso:15118:-20:DC"], 1, "unknown", "which this tool does not decode"),
+        ([DIN_NAMESPACE], None, "unknown", "chose no schema"),
+        ([DIN_NAMESPACE], 3, "unknown", "SchemaID 3, which was not offered"),
+    ],
+)
+def test_the_handshake_response_picks_the_schema(namespaces, chosen, schema, outcome, tmp_path, capsys):
+    request, response = handshake(namespaces, chosen)
+    frames = connection_frames(request, response, iso2_session_setup())
+    status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "handshake.pcap", frames)), "--json")
+    last = json_lines(out)[-1]
+    assert (status, last["schema"], last["from_ev"]) == (0, schema, True)
+    assert outcome in (last["type"] if schema != "unknown" else last["error"])

@@ -67,9 +67,10 @@ class V2gDecoder:
     def _follow_handshake(self, type_name: str, fields: dict[str, Any]) -> None:
         self._handshake_seen = True
         if type_name == "supportedAppProtocolReq":
-            self._offered = {int(entry["schema_id"]): str(entry["namespace"]) for entry in _app_protocols(fields)}
+            self._offered = {int(entry["SchemaID"]): str(entry["ProtocolNamespace"])
+                             for entry in fields.get("AppProtocol", [])}
         elif type_name == "supportedAppProtocolRes":
-            self._choose(_find_key(fields, "schemaid"))
+            self._choose(fields.get("SchemaID"))
 
     def _choose(self, schema_id: Any) -> None:
         if schema_id is None:
@@ -82,37 +83,3 @@ class V2gDecoder:
         self.schema = SCHEMA_BY_NAMESPACE.get(namespace)
         if self.schema is None:
             self._failure = f"the handshake chose {namespace}, which this tool does not decode"
-
-
-def _normalise(key: str) -> str:
-    return key.replace("_", "").lower()
-
-
-def _find_key(value: Any, wanted: str) -> Any:
-    """First value under a key named `wanted` (case and underscores ignored), searching depth first."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _normalise(key) == wanted:
-                return item
-        items = list(value.values())
-    elif isinstance(value, list):
-        items = value
-    else:
-        return None
-    for item in items:
-        found = _find_key(item, wanted)
-        if found is not None:
-            return found
-    return None
-
-
-def _app_protocols(value: Any) -> list[dict[str, Any]]:
-    """Every {namespace, schema_id} entry of a supportedAppProtocolReq, whatever nesting the codec uses."""
-    if isinstance(value, list):
-        return [entry for item in value for entry in _app_protocols(item)]
-    if not isinstance(value, dict):
-        return []
-    keys = {_normalise(key): item for key, item in value.items()}
-    if "protocolnamespace" in keys and "schemaid" in keys:
-        return [{"namespace": keys["protocolnamespace"], "schema_id": keys["schemaid"]}]
-    return [entry for item in value.values() for entry in _app_protocols(item)]
