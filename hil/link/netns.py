@@ -21,6 +21,8 @@ import subprocess
 import threading
 from typing import Callable, TypeVar
 
+from controller.v2g.ipv6_link import link_local_address
+
 T = TypeVar("T")
 
 NETNS_DIR = "/var/run/netns"
@@ -133,7 +135,7 @@ def why_unavailable() -> str | None:
 
 class VethPair:
     """Namespaces `secc_ns` and `ev_ns`, each with an interface `plc0` (the two ends of one veth pair),
-    IPv6 link-local addresses usable at once (duplicate address detection off)."""
+    IPv6 link-local addresses usable when `create()` returns (duplicate address detection off)."""
 
     interface = PLC_INTERFACE
 
@@ -141,6 +143,8 @@ class VethPair:
         stem = f"v2g-{os.getpid()}-{secrets.token_hex(3)}"
         self.secc_ns = f"{stem}-secc"
         self.ev_ns = f"{stem}-ev"
+        self.secc_address = ""  # link-local addresses of the two ends, once created
+        self.ev_address = ""
         self._made: list[str] = []
 
     def create(self) -> VethPair:
@@ -161,6 +165,9 @@ class VethPair:
                        f"disabling DAD in {ns}")
                 for link in ("lo", PLC_INTERFACE):
                     _check(_ip("-n", ns, "link", "set", link, "up"), f"bringing {link} up in {ns}")
+            # Usable once both ends have their address (and with it the fe80::/64 route).
+            self.secc_address = run_in_netns_blocking(self.secc_ns, lambda: link_local_address(PLC_INTERFACE))
+            self.ev_address = run_in_netns_blocking(self.ev_ns, lambda: link_local_address(PLC_INTERFACE))
         except BaseException:
             self.remove()
             raise

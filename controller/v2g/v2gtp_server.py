@@ -1,0 +1,198 @@
+"""V2GTP over TCP, SECC side: framing, limits, one session per connector, timing of every exchange.
+
+Each connection gets a `MessageHandler` from the factory (the SECC's session); each complete EXI frame is
+passed to `on_message(payload)` and its answer (if any) is framed and sent back before the next frame is
+read, so a session sees its requests strictly in order.
+
+One connection at a time: a new connection *replaces* the current one (closed with reason "replaced").
+A car that lost its connection and reconnects must not be locked out by a half-open socket, and on a
+matched PLC link the only peer is that car.
+
+A bad frame (wrong version bytes, a payload longer than the limit, a payload type other than EXI) closes
+the connection at once with the reason; so does silence longer than `idle_timeout_s` (the standard's
+V2G_SECC_Sequence_Timeout, 60 s) and a handler that raises.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from controller.v2g import v2gtp
+from controller.v2g.ipv6_link import interface_index, link_local_address
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_TIMEOUT_S = 60.0
+KEPT_EXCHANGES = 1000
+
+
+class MessageHandler(Protocol):
+    async def on_message(self, payload: bytes) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer, on the monotonic clock: for answer-time statistics and benchmarks."""
+    request_t: float       # the request's last byte was read
+    answer_t: float | None  # the answer was handed to the socket (None: no answer)
+    request_bytes: int
+    answer_bytes: int
+
+    @property
+    def answer_s(self) -> float | None:
+        return None if self.answer_t is None else self.answer_t - self.request_t
+
+
+@dataclass
+class V2gtpConnection:
+    peer: tuple
+    opened_t: float = field(default_factory=time.monotonic)
+    exchanges: collections.deque[Exchange] = field(default_factory=lambda: collections.deque(maxlen=KEPT_EXCHANGES))
+    close_reason: str | None = None
+    _writer: asyncio.StreamWriter | None = field(default=None, repr=False)
+
+    @property
+    def closed(self) -> bool:
+        return self.close_reason is not None
+
+    def close(self, reason: str) -> None:
+        """Close the connection (the SECC after SessionStop, on a sequence error or malformed EXI)."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        if self._writer is not None:
+            self._writer.close()
+
+
+def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0) -> socket.socket:
+    """The listening TCP socket: on the interface's link-local address (scoped), or on `host` when None.
+
+    Synchronous, so it can run on a thread inside another network namespace.
+    """
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if interface is None:
+            sock.bind((host, port))
+        else:
+            sock.bind((link_local_address(interface), port, 0, interface_index(interface)))
+        sock.listen(4)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class V2gtpServer:
+    def __init__(self, sock: socket.socket, handler_factory: Callable[[V2gtpConnection], MessageHandler], *,
+                 max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH,
+                 idle_timeout_s: float | None = SEQUENCE_TIMEOUT_S,
+                 on_open: Callable[[V2gtpConnection], None] | None = None,
+                 on_close: Callable[[V2gtpConnection, str], None] | None = None,
+                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None):
+        self._sock = sock
+        self.handler_factory = handler_factory
+        self.max_payload_length = max_payload_length
+        self.idle_timeout_s = idle_timeout_s
+        self.on_open, self.on_close, self.on_exchange = on_open, on_close, on_exchange
+        self.connection: V2gtpConnection | None = None
+        self._current: asyncio.Task | None = None
+        self._server: asyncio.base_events.Server | None = None
+
+    @property
+    def address(self) -> tuple:
+        """(host, port[, flowinfo, scope id]) the server listens on."""
+        return self._sock.getsockname()
+
+    @property
+    def port(self) -> int:
+        return self._sock.getsockname()[1]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, sock=self._sock)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self.connection is not None:
+            self.connection.close("server closed")
+        if self._current is not None:
+            await asyncio.gather(self._current, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        previous, previous_task = self.connection, self._current
+        if previous is not None:
+            previous.close("replaced by a new connection")
+            if previous_task is not None:
+                await asyncio.gather(previous_task, return_exceptions=True)
+        connection = V2gtpConnection(writer.get_extra_info("peername"), _writer=writer)
+        self.connection, self._current = connection, asyncio.current_task()
+        reason = "peer closed"
+        try:
+            handler = self.handler_factory(connection)
+            self._notify(self.on_open, connection)
+            reason = await self._serve(connection, handler, reader, writer)
+        except Exception:  # a broken session must close cleanly, never take the server down
+            log.exception("V2GTP: session handler failed")
+            reason = "handler error"
+        finally:
+            connection.close(reason)
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+            if self.connection is connection:
+                self.connection, self._current = None, None
+            self._notify(self.on_close, connection, connection.close_reason)
+
+    async def _serve(self, connection: V2gtpConnection, handler: MessageHandler, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> str:
+        while not connection.closed:
+            try:
+                head = await asyncio.wait_for(reader.readexactly(v2gtp.HEADER_LENGTH), self.idle_timeout_s)
+                header = v2gtp.parse_header(head, self.max_payload_length)
+                if header.payload_type != v2gtp.PAYLOAD_EXI:
+                    raise v2gtp.V2gtpError(f"payload type {header.payload_type:#06x} is not EXI (0x8001)")
+                payload = await asyncio.wait_for(reader.readexactly(header.payload_length), self.idle_timeout_s)
+            except asyncio.IncompleteReadError as exc:
+                return "peer closed" if not exc.partial else "peer closed in the middle of a frame"
+            except asyncio.TimeoutError:
+                return f"no request for {self.idle_timeout_s} s"
+            except v2gtp.V2gtpError as exc:
+                log.warning("V2GTP: closing %s: %s", connection.peer[0], exc)
+                return f"bad frame: {exc}"
+            except (ConnectionError, OSError) as exc:
+                return f"connection lost: {exc}"
+            received_t = time.monotonic()
+            answer = await handler.on_message(payload)
+            if connection.closed:
+                break
+            answered_t = None
+            if answer is not None:
+                writer.write(v2gtp.build_frame(v2gtp.PAYLOAD_EXI, answer))
+                try:
+                    await writer.drain()
+                except (ConnectionError, OSError) as exc:
+                    return f"connection lost: {exc}"
+                answered_t = time.monotonic()
+            exchange = Exchange(received_t, answered_t, len(payload), len(answer or b""))
+            connection.exchanges.append(exchange)
+            self._notify(self.on_exchange, connection, exchange)
+        return connection.close_reason or "closed"
+
+    @staticmethod
+    def _notify(callback, *args) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # observers must not break the session
+            log.exception("V2GTP: callback failed")
