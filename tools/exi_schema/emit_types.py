@@ -16,11 +16,28 @@ def python_type(plan: CodecPlan, f: Field) -> str:
     return f"list[{base}]" if f.is_list else base
 
 
+def _facets(f: Field) -> dict[str, object]:
+    """Schema facets that encode checks, as dataclass field metadata for tools and test generators."""
+    facets: dict[str, object] = {}
+    spec = f.value
+    if spec is not None and spec.kind in ("nbit", "uint", "int"):
+        facets["range"] = (spec.lo, spec.hi)
+    if spec is not None and spec.kind in ("string", "binary"):
+        facets["length"] = (spec.min_length, spec.max_length)
+    if f.is_list:
+        facets["count"] = (f.min, None if f.max == UNBOUNDED else f.max)
+    if f.choice is not None:
+        facets["choice"] = f.choice
+    return facets
+
+
 def emit_types(plan: CodecPlan, header: str) -> str:
     lines = [f'"""{plan.config.title}: message types.', "", header, "",
              "Dataclasses follow the schema: one field per attribute, element name or simple content (`content`),",
              "in schema order. Optional elements are None when absent; repeated elements are lists. Enumerations",
-             "are StrEnums whose values are the schema literals.",
+             "are StrEnums whose values are the schema literals. Field metadata holds the facets the encoder",
+             "checks: range (min, max) of integers, length (min, max) of strings and bytes, count (min, max) of",
+             "lists (None = unbounded), and choice: fields with the same number are alternatives, set one.",
              '"""', "", "from __future__ import annotations", "", "from dataclasses import dataclass, field",
              "from enum import StrEnum", ""]
     for enum in sorted(plan.enums.values(), key=lambda e: e.class_name):
@@ -44,12 +61,19 @@ def _dataclass(plan: CodecPlan, grammar: TypeGrammar) -> list[str]:
             raise ValueError(f"{name}: duplicate field {ident}")
         seen.add(ident)
         annotation = python_type(plan, f)
-        if f.is_list:
-            default = "" if f.min > 0 else " = field(default_factory=list)"
-            bounds = f"{f.min}..{'unbounded' if f.max == UNBOUNDED else f.max}"
-            lines.append(f"    {ident}: {annotation}{default}  # {bounds}")
-        elif f.min == 0:
-            lines.append(f"    {ident}: {annotation} | None = None")
+        arguments = []
+        if f.is_list and f.min == 0:
+            arguments.append("default_factory=list")
+        elif not f.is_list and f.min == 0:
+            annotation += " | None"
+            arguments.append("default=None")
+        facets = _facets(f)
+        if facets:
+            arguments.append(f"metadata={facets!r}")
+        if arguments == ["default=None"]:
+            lines.append(f"    {ident}: {annotation} = None")
+        elif arguments:
+            lines.append(f"    {ident}: {annotation} = field({', '.join(arguments)})")
         else:
             lines.append(f"    {ident}: {annotation}")
     if not grammar.fields:

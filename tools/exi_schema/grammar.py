@@ -40,6 +40,7 @@ class Field:
     complex_type: ComplexTypeDef | None  # complex element content
     min: int
     max: int  # UNBOUNDED or a count
+    choice: int | None = None  # fields with the same number are alternatives (xs:choice, substitution group)
 
     @property
     def is_list(self) -> bool:
@@ -164,10 +165,10 @@ class GrammarBuilder:
             nfa.transitions[content_start].append(((CH, None), final, (), False))
             fields[(CH, None)] = Field("content", (CH, None), "content", simple, None, 1, 1)
         else:
-            counter = [0]
+            counter = [0, 0]  # element particles, choice groups
             final = content_start
             for particle in particles:
-                final = self._particle(nfa, particle, final, fields, counter)
+                final = self._particle(nfa, particle, final, fields, counter, None)
                 _add_occurrences(fields, self._occurrences(particle, fields))
         if mixed:
             for index, is_content in enumerate(nfa.content):
@@ -177,10 +178,11 @@ class GrammarBuilder:
         _Determinizer(nfa, start, final, grammar).run()
         return grammar
 
-    def _particle(self, nfa: _Nfa, p: Particle, start: int, fields: dict[Label, Field], counter: list[int]) -> int:
+    def _particle(self, nfa: _Nfa, p: Particle, start: int, fields: dict[Label, Field], counter: list[int],
+                  choice: int | None) -> int:
         """Add particle `p` after NFA state `start`; returns the state reached at its end."""
         if p.kind in ("element", "any"):
-            return self._term(nfa, p, start, fields, counter)
+            return self._term(nfa, p, start, fields, counter, choice)
         if p.max not in (1, UNBOUNDED):
             raise SchemaError(f"bounded maxOccurs={p.max} on a model group is not supported")
         entry = nfa.new_state(content=True)
@@ -189,11 +191,13 @@ class GrammarBuilder:
         if p.kind == "sequence":
             current = entry
             for child in p.children:
-                current = self._particle(nfa, child, current, fields, counter)
+                current = self._particle(nfa, child, current, fields, counter, None)
             nfa.epsilons[current].append(end)
         else:
+            counter[1] += 1
+            group = counter[1]
             for child in p.children:
-                nfa.epsilons[self._particle(nfa, child, entry, fields, counter)].append(end)
+                nfa.epsilons[self._particle(nfa, child, entry, fields, counter, group)].append(end)
         if p.max == UNBOUNDED:
             nfa.epsilons[end].append(entry)
         if p.min == 0:
@@ -202,17 +206,22 @@ class GrammarBuilder:
             raise SchemaError(f"minOccurs={p.min} on a model group is not supported")
         return end
 
-    def _term(self, nfa: _Nfa, p: Particle, start: int, fields: dict[Label, Field], counter: list[int]) -> int:
+    def _term(self, nfa: _Nfa, p: Particle, start: int, fields: dict[Label, Field], counter: list[int],
+              choice: int | None) -> int:
         labels: list[tuple[Label, tuple]] = []
         if p.kind == "any":
             labels.append(((ANY, None), ()))
         else:
             index = counter[0]
             counter[0] += 1
-            for rank, decl in enumerate(self.alternatives(p)):
+            decls = self.alternatives(p)
+            if len(decls) > 1 and choice is None:
+                counter[1] += 1
+                choice = counter[1]
+            for rank, decl in enumerate(decls):
                 label: Label = (SE, decl.name)
                 labels.append((label, (index, rank)))
-                self._element_field(decl, label, fields)
+                self._element_field(decl, label, fields, choice)
         if p.min > 1:
             raise SchemaError(f"minOccurs={p.min} on an element is not supported")
         end = nfa.new_state(content=True)
@@ -232,7 +241,7 @@ class GrammarBuilder:
             nfa.epsilons[start].append(end)
         return end
 
-    def _element_field(self, decl: ElementDecl, label: Label, fields: dict[Label, Field]) -> None:
+    def _element_field(self, decl: ElementDecl, label: Label, fields: dict[Label, Field], choice: int | None) -> None:
         type_ref = self.element_type(decl)
         ctype = self.complex_type(type_ref)
         value = None if ctype is not None else resolve_value(self.schemas, type_ref)  # type: ignore[arg-type]
@@ -243,7 +252,7 @@ class GrammarBuilder:
             return
         if any(f.name == decl.name[1] for f in fields.values()):
             raise SchemaError(f"two fields named {decl.name[1]} in one type")
-        fields[label] = Field(decl.name[1], label, "element", value, ctype, 0, 0)
+        fields[label] = Field(decl.name[1], label, "element", value, ctype, 0, 0, choice)
 
     def _occurrences(self, p: Particle, fields: dict[Label, Field]) -> dict[Label, tuple[int, int]]:
         """(min, max) occurrences of each element label within particle p; max -1 = unbounded."""

@@ -15,6 +15,10 @@ from typing import Any
 from controller.v2g.exi.errors import ExiError, decode_failure
 
 HEADER = 0x80
+# Reads shift the whole payload int, so their cost grows with its size: this cap keeps a hostile input
+# with many tiny elements near 0.1 s. V2G stacks commonly use 8 KiB buffers; ISO 15118-2's largest
+# message (CertificateInstallationRes with full chains) stays under 10 KiB.
+MAX_PAYLOAD_BYTES = 16384
 
 
 def decode_document(codec: ModuleType, data: bytes) -> Any:
@@ -23,6 +27,8 @@ def decode_document(codec: ModuleType, data: bytes) -> Any:
     data = bytes(data)
     if not data:
         raise ExiError("empty input")
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ExiError(f"payload of {len(data)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
     if data[0] != HEADER:
         raise ExiError(f"EXI header byte is {data[0]:#04x}, V2G uses 0x80 (no options, no cookie)")
     total = len(data) * 8

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 import typing
 from enum import Enum
@@ -66,7 +67,9 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, tuple[Any, bool]]:
-    hints = typing.get_type_hints(cls)
+    # Module globals only: a field may carry its type's name (AppProtocol: list[AppProtocol]).
+    names = vars(sys.modules[cls.__module__])
+    hints = typing.get_type_hints(cls, globalns=names, localns=names)
     result = {}
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
