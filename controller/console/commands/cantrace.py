@@ -1,0 +1,112 @@
+"""cantrace: live CAN frames, decoded through the DBCs, for a few seconds.
+
+The bus taps only append to a bounded queue (they run in the CAN receive path); the command decodes
+and prints at its own pace. Output is bounded three ways: at most MAX_SECONDS, MAX_LINES_PER_S lines a
+second (115200 baud carries about 100 lines a second) and MAX_FRAMES in all; the summary counts what
+was skipped for these limits and what the queue lost. A JSON answer holds the frames shown, in one line at the end.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import can
+
+from controller.console.frame_decoder import FrameDecoder, frame_text
+from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
+
+MAX_SECONDS = 60.0
+MAX_LINES_PER_S = 30
+MAX_FRAMES = 1000
+QUEUE_LIMIT = 2000
+PRINT_PERIOD_S = 0.1
+MAX_DECODES_PER_PERIOD = 50  # keeps each print pass to about a millisecond of the event loop
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise CommandError(f"SECONDS must be a number above 0 and at most {MAX_SECONDS:g}, got {text[:20]!r}")
+    return seconds
+
+
+class FrameTap:
+    """Collects frames from every port into one bounded queue."""
+
+    def __init__(self, ports: dict[str, Any]):
+        self.ports = ports
+        self.queue: deque[tuple[float, str, can.Message]] = deque()
+        self.seen = 0
+        self.lost = 0
+        self._handlers = {key: self._handler(port.name) for key, port in ports.items()}
+
+    def _handler(self, name: str):
+        def on_frame(msg: can.Message) -> None:
+            self.seen += 1
+            if len(self.queue) >= QUEUE_LIMIT:
+                self.lost += 1
+            else:
+                self.queue.append((time.monotonic(), name, msg))
+        return on_frame
+
+    def __enter__(self) -> "FrameTap":
+        for key, port in self.ports.items():
+            port.tap(self._handlers[key])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for key, port in self.ports.items():
+            port.untap(self._handlers[key])
+
+
+async def cantrace(ctx: CommandContext, args: list[str]) -> Reply:
+    if not 1 <= len(args) <= 2:
+        raise CommandError("usage: cantrace SECONDS [FILTER]")
+    seconds = _seconds(args[0])
+    wanted = args[1].lower() if len(args) > 1 else None
+    decoder = FrameDecoder(ctx.app.config.power.vendor)
+    shown: list[dict] = []
+    not_shown = 0
+    start = time.monotonic()
+    with FrameTap(dict(ctx.app.ports)) as tap:
+        end = start + seconds
+        while True:
+            now = time.monotonic()
+            budget, decodes = MAX_LINES_PER_S * PRINT_PERIOD_S, 0
+            while tap.queue:
+                t, port, msg = tap.queue.popleft()
+                if budget < 1 or decodes >= MAX_DECODES_PER_PERIOD or len(shown) >= MAX_FRAMES:
+                    not_shown += 1
+                    continue
+                decodes += 1
+                frame = decoder.describe(msg)
+                if wanted is not None and wanted not in frame["id"].lower() \
+                        and wanted not in (frame["name"] or "").lower():
+                    continue
+                budget -= 1
+                frame = {"t": round(t - start, 4), "port": port, **frame}
+                shown.append(frame)
+                if not ctx.json_mode:
+                    ctx.write_line(frame_text(frame["t"], port, frame))
+            if now >= end:
+                break
+            await asyncio.sleep(min(PRINT_PERIOD_S, end - now))
+        seen, lost = tap.seen, tap.lost
+    summary = {"seconds": seconds, "filter": wanted, "seen": seen, "shown": len(shown), "not_shown": not_shown,
+               "lost": lost}
+    text = (f"{seen} frames in {seconds:g} s: {len(shown)} shown, {not_shown} not shown (rate limit),"
+            f" {lost} lost (queue full)")
+    return Reply(text, {**summary, "frames": shown})
+
+
+def register(registry: CommandRegistry) -> None:
+    registry.add(Command("cantrace", cantrace, "live CAN frames, decoded, for a few seconds",
+                         "cantrace SECONDS [FILTER]",
+                         f"At most {MAX_SECONDS:g} s, {MAX_LINES_PER_S} lines a second and {MAX_FRAMES} frames."
+                         " FILTER keeps frames whose hex ID or message name contains it. Ctrl-C ends it early.",
+                         role="technician"))

@@ -1,0 +1,101 @@
+"""authorize, start, stop, enable, disable, clear: the technician's requests to a connector.
+
+They only ask the connector, which decides; none of them touches the hardware. Without OCPP, `start`
+means: let the car that is plugged in and waiting go ahead (authorize it), after checking that the
+connector can serve it. A session can only begin when the car asks for it; a car that has finished its
+session must be re-plugged (or start a new session itself).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from controller.connector.table import SESSION_STATES
+from controller.console.commands.arguments import chosen_connectors, one_connector
+from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
+
+WAITING_STATES = ("plugged", "negotiating", "authorizing")
+
+
+def _state(c: Any) -> dict:
+    return {"connector": c.cfg.id, "state": c.state, "enabled": c.enabled, "authorized": c.authorized,
+            "faults": list(c.active_faults)}
+
+
+def authorize(ctx: CommandContext, args: list[str]) -> Reply:
+    c = one_connector(ctx.app, args)
+    if c.state not in WAITING_STATES:
+        raise CommandError(f"connector {c.cfg.id} is {c.state}: no car waits for authorization")
+    c.authorize()
+    return Reply(f"connector {c.cfg.id}: authorized ({c.state})", _state(c), c.cfg.id)
+
+
+def start(ctx: CommandContext, args: list[str]) -> Reply:
+    c = one_connector(ctx.app, args)
+    cid, state = c.cfg.id, c.state
+    if not c.enabled:
+        raise CommandError(f"connector {cid} is disabled; enable it first: enable {cid}")
+    if state in ("unavailable", "emergency", "error_shutdown"):
+        faults = ", ".join(c.active_faults) or "none"
+        raise CommandError(f"connector {cid} is {state} (faults: {faults}); fix or clear them first")
+    if state == "available":
+        raise CommandError(f"connector {cid}: no car plugged in")
+    if state == "session_end":
+        raise CommandError(f"connector {cid}: the session has ended; the car must be re-plugged or start again")
+    if state not in WAITING_STATES:
+        raise CommandError(f"connector {cid}: a session is already in {state}")
+    c.authorize()
+    return Reply(f"connector {cid}: authorized; the session goes ahead as the car asks ({state})", _state(c), cid)
+
+
+def stop(ctx: CommandContext, args: list[str]) -> Reply:
+    c = one_connector(ctx.app, args)
+    if not c.request_stop("console_stop"):
+        raise CommandError(f"connector {c.cfg.id} is {c.state}: no session to stop")
+    return Reply(f"connector {c.cfg.id}: stop requested; the car is asked to stop (forced if it does not)",
+                 _state(c), c.cfg.id)
+
+
+def enable(ctx: CommandContext, args: list[str]) -> Reply:
+    c = one_connector(ctx.app, args)
+    c.set_enabled(True)
+    note = "" if c.state != "unavailable" else \
+        f"; still unavailable (I/O board {'online' if c.io.online else 'offline'}, faults: " \
+        f"{', '.join(c.active_faults) or 'none'})"
+    return Reply(f"connector {c.cfg.id}: enabled, {c.state}{note}", _state(c), c.cfg.id)
+
+
+def disable(ctx: CommandContext, args: list[str]) -> Reply:
+    c = one_connector(ctx.app, args)
+    c.set_enabled(False)
+    note = "; the running session goes on and the connector stays out of service after it" \
+        if c.state in SESSION_STATES else ""
+    return Reply(f"connector {c.cfg.id}: disabled, {c.state}{note}", _state(c), c.cfg.id)
+
+
+def clear(ctx: CommandContext, args: list[str]) -> Reply:
+    cleared = []
+    for c in chosen_connectors(ctx.app, args):
+        codes = c.clear_latched()
+        cleared.append({**_state(c), "cleared": codes})
+    text = "\n".join(f"connector {e['connector']}: " + (f"cleared {', '.join(e['cleared'])}" if e["cleared"]
+                                                          else "no latched faults") + f"; {e['state']}"
+                     for e in cleared)
+    return Reply(text, {"connectors": cleared}, cleared[0]["connector"] if len(cleared) == 1 else None)
+
+
+def register(registry: CommandRegistry) -> None:
+    tech = "technician"
+    registry.add(Command("authorize", authorize, "authorize the car waiting on a connector",
+                         "authorize [CONNECTOR]", role=tech))
+    registry.add(Command("start", start, "let the plugged car's session go ahead", "start [CONNECTOR]",
+                         "Without OCPP, start authorizes the car that is plugged in and waiting, after checking"
+                         " the connector can serve it. The car itself must ask for the session.", role=tech))
+    registry.add(Command("stop", stop, "ask the car to stop charging", "stop [CONNECTOR]",
+                         "The car is asked to stop; if it does not within 5 s the charger stops anyway.",
+                         role=tech))
+    registry.add(Command("enable", enable, "put a connector back in service", "enable [CONNECTOR]", role=tech))
+    registry.add(Command("disable", disable, "take a connector out of service (maintenance)",
+                         "disable [CONNECTOR]", "A running session is not cut: it goes on to its end.",
+                         role=tech))
+    registry.add(Command("clear", clear, "clear latched faults (e-stop, welded contactor...)",
+                         "clear [CONNECTOR]", role=tech))

@@ -1,0 +1,110 @@
+"""faults, log, sessions, uptime: what happened, from the store when there is one, else from memory."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from controller.console.commands.arguments import chosen_connectors, count
+from controller.console.formatting import duration, table, wall_time
+from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
+from controller.faults import CATALOGUE
+
+
+def _limit(args: list[str], default: int, maximum: int) -> int:
+    if len(args) > 1:
+        raise CommandError(f"unexpected argument {args[1][:20]!r}")
+    return count(args[0], "the number of rows", maximum) if args else default
+
+
+def faults(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 10, 200)
+    active = [{"connector": c.cfg.id, "code": f.code, "severity": f.severity, "clears": CATALOGUE[f.code].clears,
+               "raised_t": f.t, "detail": f.detail, "text": CATALOGUE[f.code].text}
+              for c in ctx.app.connectors for f in c.active_faults.values()]
+    store = ctx.app.store
+    if store is not None:
+        history = store.fault_history(limit)
+    else:
+        history = sorted(({"code": f.code, "connector": f.connector_id, "severity": f.severity, "detail": f.detail,
+                           "raised_t": f.t, "cleared_t": None, "active": c.active_faults.get(f.code) is f}
+                          for c in ctx.app.connectors for f in c.fault_history),
+                         key=lambda row: row["raised_t"], reverse=True)[:limit]
+    lines = ["active faults: none" if not active else "active faults:"]
+    for f in active:
+        lines.append(f"  connector {f['connector']}  {f['code']}  {f['severity']}  clears {f['clears']}"
+                     f"  since {wall_time(f['raised_t'])}  {f['detail']}")
+        lines.append(f"    {f['text']}")
+    lines.append(f"last {limit} faults{'' if store is not None else ' (since start; no store)'}:")
+    lines.append(table([(wall_time(h["raised_t"]), h["connector"], h["code"], h["severity"],
+                         "active" if h["active"] else wall_time(h["cleared_t"]), h["detail"]) for h in history],
+                       ("raised", "conn", "code", "severity", "cleared", "detail")))
+    return Reply("\n".join(lines), {"active": active, "history": history, "from_store": store is not None})
+
+
+def log_command(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 20, 200)
+    store = ctx.app.store
+    if store is not None:
+        events = store.recent_events(limit)
+    else:
+        events = list(ctx.recent_events)[-limit:][::-1]
+    rows = [(wall_time(e["t"]), e.get("connector"), e["kind"], e.get("message") or _short(e.get("data")))
+            for e in reversed(events)]
+    return Reply(table(rows, ("time", "conn", "kind", "message")),
+                 {"events": events, "from_store": store is not None})
+
+
+def _short(data: Any) -> str:
+    text = "" if data is None else str(data)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def sessions(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 10, 100)
+    store = ctx.app.store
+    if store is not None:
+        rows = store.recent_sessions(limit)
+    else:
+        rows = []
+        for c in ctx.app.connectors:
+            for record, status in ((c.session, "running"), (c.last_session, "ended")):
+                if record is not None:
+                    row = record.to_json()
+                    row.update(status=status, error_codes=row.pop("fault_codes"),
+                               duration_s=None if row["end_t"] is None else row["end_t"] - row["start_t"])
+                    rows.append(row)
+        rows.sort(key=lambda r: r["start_t"], reverse=True)
+    text = table([(r.get("id", r.get("session_id")), r["connector"], wall_time(r["start_t"]),
+                   duration(r["duration_s"] if r["end_t"] is not None else time.time() - r["start_t"]),
+                   round(r["energy_kwh"], 3), r["peak_kw"], r["status"], r["stop_reason"] or "-",
+                   ",".join(r["error_codes"]) or "-") for r in rows],
+                 ("id", "conn", "start", "duration", "kWh", "peak kW", "status", "stop reason", "errors"))
+    return Reply(text, {"sessions": rows, "from_store": store is not None})
+
+
+def uptime(ctx: CommandContext, args: list[str]) -> Reply:
+    chosen = chosen_connectors(ctx.app, args)
+    started = ctx.app.started_t
+    running_s = None if started is None else time.monotonic() - started
+    store = ctx.app.store
+    ports = [{"connector": c.cfg.id, **store.uptime(c.cfg.id)} for c in chosen] if store is not None else []
+    lines = [f"controller running for {duration(running_s)}"]
+    if store is None:
+        lines.append("no store configured: NEVI port uptime is not kept")
+    else:
+        lines.append(table([(p["connector"], f"{p['percent']:.3f} %", round(p["outage_min"], 1),
+                             round(p["excluded_min"], 1), round(p["window_min"] / 1440, 1)) for p in ports],
+                           ("conn", "uptime", "outage min", "excluded min", "window days")))
+    return Reply("\n".join(lines), {"controller_running_s": running_s, "ports": ports,
+                                    "from_store": store is not None})
+
+
+def register(registry: CommandRegistry) -> None:
+    registry.add(Command("faults", faults, "active faults and the fault history with times", "faults [ROWS]"))
+    registry.add(Command("log", log_command, "recent events, newest last", "log [ROWS]"))
+    registry.add(Command("sessions", sessions, "recent sessions: kWh, peak kW, stop reason, errors",
+                         "sessions [ROWS]"))
+    registry.add(Command("uptime", uptime, "NEVI port uptime over the last 12 months, per connector",
+                         "uptime [CONNECTOR]",
+                         "percent = (525600 - (outage - excluded minutes)) / 525600 x 100, over the"
+                         " store's window (never before the cabinet was commissioned)."))

@@ -1,0 +1,89 @@
+"""Console commands: one small handler each, found by name, with its own help and the role it needs.
+
+A handler takes the context and its arguments and returns a Reply: a text for people and plain data
+for the JSON answer. It reports a refusal or bad input by raising CommandError with the reason.
+Handlers may be plain functions or coroutines (selftest and cantrace wait on the hardware).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+from controller.console.auth import ConsoleAuth, Role
+from controller.store import StoreError
+
+log = logging.getLogger("controller.console")
+
+
+class CommandError(Exception):
+    """The command was refused, failed or its arguments are wrong; the message says why.
+
+    `data` goes into the JSON answer beside the error (e.g. the steps of a failed selftest).
+    """
+
+    def __init__(self, reason: str, data: Any = None):
+        super().__init__(reason)
+        self.data = data
+
+
+@dataclass
+class Reply:
+    text: str
+    data: Any = None
+    connector: int | None = None  # the connector acted on, for the log
+
+
+@dataclass
+class CommandContext:
+    app: Any  # ControllerApp: connectors, groups, ports, store, config, started_t
+    auth: ConsoleAuth
+    registry: "CommandRegistry"
+    json_mode: bool
+    write_line: Callable[[str], None]  # streamed text output (cantrace); unused in JSON mode
+    recent_events: Sequence[dict] = ()  # the console's own memory of events, when there is no store
+    stats: Callable[[], dict] = dict  # the console's counters
+
+    def record(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
+        record_action(self.app, message, data, connector)
+
+
+def record_action(app: Any, message: str, data: dict | None = None, connector: int | None = None) -> None:
+    """Log a console action and keep it in the store when there is one."""
+    log.info("console: %s", message)
+    store = getattr(app, "store", None)
+    if store is None:
+        return
+    try:
+        store.event("console", message, connector, data)
+    except (StoreError, ValueError) as exc:  # a closing store must not break the console
+        log.warning("console: could not record %r: %s", message, exc)
+
+
+Handler = Callable[[CommandContext, list[str]], "Reply | Awaitable[Reply]"]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    run: Handler
+    summary: str  # one line for the command list
+    usage: str  # e.g. "stop CONNECTOR"
+    details: str = ""  # more help, shown by `help NAME`
+    role: Role = "viewer"
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+
+    def add(self, command: Command) -> None:
+        if command.name in self._commands:
+            raise ValueError(f"console command {command.name!r} registered twice")
+        self._commands[command.name] = command
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def commands(self) -> list[Command]:
+        return list(self._commands.values())

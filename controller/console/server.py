@@ -1,0 +1,225 @@
+"""ConsoleServer: the technicians' serial console, inside the controller's event loop.
+
+It keeps the configured port open (retrying every `retry_s` while it cannot, and after it vanishes),
+feeds the bytes through the input budget and the line editor, and runs one command line at a time
+as a task, so nothing a terminal sends can hold up the control loop. Bytes typed while a command runs
+wait (up to MAX_PENDING); Ctrl-C interrupts the command. A new connection starts logged out.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Callable
+
+import serial
+
+from controller.config import ConsoleConfig
+from controller.console.auth import ConsoleAuth
+from controller.console.commands import build_registry
+from controller.console.flow_limits import InputBudget
+from controller.console.line_editor import CTRL_C, LineEditor
+from controller.console.serial_link import SerialLink, open_link
+from controller.console.session import ConsoleSession
+
+log = logging.getLogger("controller.console")
+
+MAX_LINE = 256
+MAX_PENDING = 1024
+INPUT_BYTES_PER_S = 2048.0
+INPUT_BURST = 4096
+RECENT_EVENTS = 200
+WARN_EVERY_S = 30.0  # repeated warnings of one kind are logged at most this often
+
+
+class ConsoleServer:
+    def __init__(self, app: Any, cfg: ConsoleConfig, *, retry_s: float = 3.0,
+                 input_bytes_per_s: float = INPUT_BYTES_PER_S, input_burst: int = INPUT_BURST,
+                 clock: Callable[[], float] = time.monotonic):
+        if not cfg.port:
+            raise ValueError("console.port is empty: no console to serve")
+        self.app = app
+        self.cfg = cfg
+        self.retry_s = retry_s
+        self.clock = clock
+        self.auth = ConsoleAuth(cfg, clock)
+        self.recent_events: deque[dict] = deque(maxlen=RECENT_EVENTS)
+        self.session = ConsoleSession(app, self.auth, build_registry(), self._write_text,
+                                      recent_events=self.recent_events)
+        self.editor = LineEditor(MAX_LINE)
+        self.budget = InputBudget(input_bytes_per_s, input_burst, clock)
+        self.link: SerialLink | None = None
+        self.counters = {"opens": 0, "losses": 0, "bytes_in": 0, "input_dropped": 0, "lines": 0,
+                         "rejected_lines": 0, "output_dropped": 0}
+        self._pending = bytearray()
+        self._command: asyncio.Task | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._warned: dict[str, float] = {}
+        self._subscribed = False
+
+    # ---- life cycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Begin serving; returns at once. A port that cannot be opened is retried, never raised."""
+        if self._task is not None:
+            return
+        self._stopping = False
+        if not self._subscribed:
+            self.app.subscribe(self._on_app_event)
+            self._subscribed = True
+        self._task = asyncio.create_task(self._keep_open(), name="console")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None
+
+    def stats(self) -> dict:
+        return {**self.counters, "connected": self.connected, "noise_bytes": self.editor.noise_bytes}
+
+    async def _keep_open(self) -> None:
+        failures = 0
+        while True:
+            try:
+                link = await _open_in_thread(self.cfg.port, self.cfg.baudrate)
+            except (OSError, ValueError, serial.SerialException) as exc:
+                if failures == 0:
+                    log.warning("console: cannot open %s: %s; retrying every %g s", self.cfg.port, exc, self.retry_s)
+                failures += 1
+                await asyncio.sleep(self.retry_s)
+                continue
+            if failures:
+                log.info("console: %s opened after %d failed attempts", self.cfg.port, failures)
+            failures = 0
+            reason = await self._serve(link)
+            self.counters["losses"] += 1
+            log.warning("console: lost %s (%s); reopening in %g s", self.cfg.port, reason, self.retry_s)
+            await asyncio.sleep(self.retry_s)
+
+    async def _serve(self, link: SerialLink) -> str:
+        """Run the console on one open link until the port is lost; returns why."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[str] = loop.create_future()
+        link.start(loop, self._on_bytes, lambda why: lost.done() or lost.set_result(why))
+        self.link = link
+        self.counters["opens"] += 1
+        self.editor = LineEditor(MAX_LINE)
+        self._pending.clear()
+        self.auth.logout()
+        log.info("console: serving on %s", link.name)
+        self._write_text(f"\n{self.session.name} service console; type help")
+        self._prompt()
+        try:
+            return await lost
+        finally:
+            self.link = None
+            if self._command is not None:
+                self._command.cancel()
+            self.counters["output_dropped"] += link.output.dropped
+            await link.close()
+
+    # ---- input ---------------------------------------------------------------------------------------
+    def _on_bytes(self, data: bytes) -> None:
+        self.counters["bytes_in"] += len(data)
+        allowed = self.budget.take(len(data))
+        if allowed < len(data):
+            self.counters["input_dropped"] += len(data) - allowed
+            self._warn("rate", "console: input above %d bytes/s dropped (%d bytes so far)",
+                       int(self.budget.rate), self.counters["input_dropped"])
+            data = data[:allowed]
+        if self._command is not None and CTRL_C in data:
+            self._pending.clear()
+            self._command.cancel()
+            return
+        room = MAX_PENDING - len(self._pending)
+        if len(data) > room:
+            self.counters["input_dropped"] += len(data) - room
+        self._pending += data[:max(0, room)]
+        self._process()
+
+    def _process(self) -> None:
+        """Feed waiting bytes to the editor until a command starts (it continues when that one ends)."""
+        used = 0
+        while used < len(self._pending) and self._command is None and self.link is not None:
+            result = self.editor.key(self._pending[used])
+            used += 1
+            if self.editor.echo:
+                self._send(bytes(self.editor.echo))
+                self.editor.echo.clear()
+            if result is None:
+                continue
+            if result.kind == "interrupt":
+                self._prompt()
+            elif result.kind == "rejected":
+                self.counters["rejected_lines"] += 1
+                self._warn("rejected", "console: line rejected: %s", result.text)
+                self._write_text(f"error: {result.text}")
+                self._prompt()
+            elif result.text.strip():
+                self.counters["lines"] += 1
+                self._command = asyncio.create_task(self.session.run_line(result.text), name="console-command")
+                self._command.add_done_callback(self._command_done)
+            else:
+                self._prompt()
+        del self._pending[:used]
+
+    def _command_done(self, task: asyncio.Task) -> None:
+        self._command = None
+        if self._stopping or self.link is None:
+            return
+        if task.cancelled():
+            self._write_text("^C interrupted")
+        elif task.exception() is not None:  # the session catches command errors; this is its own bug
+            log.error("console: command failed", exc_info=task.exception())
+            self._write_text("error: internal console error")
+        self._prompt()
+        self._process()
+
+    # ---- output --------------------------------------------------------------------------------------
+    def _write_text(self, text: str) -> None:
+        lines = text.replace("\r\n", "\n").split("\n")
+        self._send(("\r\n".join(lines) + "\r\n").encode("ascii", "replace"))
+
+    def _prompt(self) -> None:
+        self._send(self.session.prompt().encode("ascii", "replace"))
+
+    def _send(self, data: bytes) -> None:
+        if self.link is not None:
+            self.link.send(data)
+
+    # ---- events and logging ---------------------------------------------------------------------------
+    def _on_app_event(self, kind: str, data: dict) -> None:
+        """Keep recent controller events for `log` when there is no store; cheap, never raises."""
+        if self._stopping:
+            return
+        connector = data.get("connector")
+        message = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("connector", "t"))
+        self.recent_events.append({"t": time.time(), "connector": connector if isinstance(connector, int) else None,
+                                   "kind": kind, "message": message[:120], "data": data})
+
+    def _warn(self, key: str, message: str, *args: Any) -> None:
+        now = self.clock()
+        if now - self._warned.get(key, -WARN_EVERY_S) >= WARN_EVERY_S:
+            self._warned[key] = now
+            log.warning(message, *args)
+
+
+async def _open_in_thread(port: str, baudrate: int) -> SerialLink:
+    """open_link in a worker thread; a link opened after the caller was cancelled is closed, not leaked."""
+    loop = asyncio.get_running_loop()
+    opening = loop.run_in_executor(None, open_link, port, baudrate)
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        def close_late(done: asyncio.Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                loop.create_task(done.result().close())
+        opening.add_done_callback(close_late)
+        raise

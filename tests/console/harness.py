@@ -1,0 +1,145 @@
+"""What the console tests share: a console served on a pty in front of a real controller and the rig,
+or in front of a controller that was never started (for the transport tests), and pyserial clients.
+
+Each test runs its own event loop with asyncio.run; pyserial calls (blocking) run in threads so the
+console keeps being served meanwhile.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from controller.app import ControllerApp
+from controller.config import ConsoleConfig, StoreConfig, load_config
+from controller.console import ConsoleServer
+from hil.rig import Rig
+from hil.setup import cabinet_path, load_setup
+from tools.charger_console import ConsoleClient
+
+VIEWER_PIN = "4711"
+TECH_PIN = "2468"
+WAIT_S = 10.0
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def console_config(port: str, **overrides) -> ConsoleConfig:
+    return replace(ConsoleConfig(port=port, technician_pin=TECH_PIN), **overrides)
+
+
+@asynccontextmanager
+async def bare_console(port: str, **options) -> AsyncIterator[ConsoleServer]:
+    """A console in front of a controller that was never started (no connectors): for the transport."""
+    server_options = {k: options.pop(k) for k in ("retry_s", "input_bytes_per_s", "input_burst") if k in options}
+    config = replace(load_config(cabinet_path("desk")), console=console_config(port, **options))
+    server = ConsoleServer(ControllerApp(config), config.console, **{"retry_s": 0.05, **server_options})
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@dataclass
+class Cabinet:
+    app: ControllerApp
+    rig: Rig
+    server: ConsoleServer
+    path: str
+    events: list[tuple[str, dict]] = field(default_factory=list)
+
+    @property
+    def connector(self):
+        return self.app.connectors[0]
+
+
+@asynccontextmanager
+async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None,
+                  **console_options) -> AsyncIterator[Cabinet]:
+    """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, and its
+    console on a new pty linked at tmp_path/console; returns once the connector is available."""
+    setup = load_setup("desk")
+    can = ("virtual", f"console-{uuid.uuid4().hex[:10]}")
+    rig = Rig(setup, can)
+    await rig.start()
+    path = str(tmp_path / "console")
+    config = load_config(cabinet_path("desk"), tuple(rig.config_overrides()))
+    config = replace(config, console=console_config(f"pty:{path}", **console_options))
+    if store:
+        config = replace(config, store=StoreConfig(path=str(tmp_path / "store.db")))
+    if charging:
+        config = replace(config, charging=replace(config.charging, **charging))
+    events: list[tuple[str, dict]] = []
+    app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
+    server = ConsoleServer(app, config.console, retry_s=0.05)
+    try:
+        await app.start()
+        await server.start()
+        await until(lambda: server.connected and app.connectors[0].state == "available", "connector available")
+        yield Cabinet(app, rig, server, path, events)
+    finally:
+        await server.stop()
+        await app.stop()
+        await rig.stop()
+
+
+async def connect(path: str, timeout: float = 5.0) -> ConsoleClient:
+    client = await asyncio.to_thread(ConsoleClient.open, path, 115200, timeout)
+    await asyncio.to_thread(client.sync)
+    return client
+
+
+async def ask(client: ConsoleClient, line: str) -> str:
+    return await asyncio.to_thread(client.command, line)
+
+
+async def ask_json(client: ConsoleClient, line: str) -> dict:
+    answer = await ask(client, line)
+    lines = answer.splitlines()
+    assert len(lines) == 1, f"a JSON answer is one line, got {answer!r}"
+    return json.loads(lines[0])
+
+
+class RawPty:
+    """A pty whose slave the console opens as its serial device; the test speaks through the master."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        self.path = os.ttyname(self.slave)
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def read_until(self, marker: bytes, timeout: float = WAIT_S) -> bytes:
+        """Bytes up to and including `marker` (blocking: call in a thread)."""
+        buffer = b""
+        deadline = time.monotonic() + timeout
+        while marker not in buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {marker!r} within {timeout} s; got {buffer[-200:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.1))
+            if ready:
+                buffer += os.read(self.master, 4096)
+        return buffer
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

@@ -1,0 +1,211 @@
+"""charger-console: the technician's client for the charger's serial console.
+
+  charger-console PORT                      a plain line terminal (exit, quit or Ctrl-D to leave)
+  charger-console PORT COMMAND [ARG ...]    one command: print the answer and exit
+
+PORT is a device path (/dev/ttyUSB0), a pty path or a pyserial URL (socket://HOST:PORT, rfc2217://...).
+Exit status of one command: 0 answered, 1 the console answered with an error (or refused the PIN),
+2 the console could not be reached (one line on stderr says why).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+
+import serial
+
+PROMPT_RE = re.compile(rb"(?:\A|\n)([A-Za-z0-9_.-]{1,24}(?::[a-z]+)?> )\Z")
+INTERRUPT = b"\x03"
+MAX_LINE = 256
+READ_SLICE_S = 0.05
+QUIET_BEFORE_SYNC_S = 0.1
+LONG_COMMANDS_S = {"selftest": 30.0}  # extra waiting time: the IMD self-test may take this long
+
+
+class ConsoleUnreachable(Exception):
+    """The port cannot be opened, vanished, or no console prompt answers on it."""
+
+
+class ConsoleClient:
+    def __init__(self, port: serial.SerialBase, timeout: float):
+        self.port = port
+        self.timeout = timeout
+        self.prompt = ""
+
+    @classmethod
+    def open(cls, url: str, baudrate: int = 115200, timeout: float = 10.0) -> "ConsoleClient":
+        try:
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=READ_SLICE_S, write_timeout=timeout)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ConsoleUnreachable(f"cannot open {url}: {exc}") from None
+        return cls(port, timeout)
+
+    def close(self) -> None:
+        self.port.close()
+
+    def sync(self) -> None:
+        """Drop stale output, clear whatever is on the console's line (Ctrl-C) and wait for a fresh prompt."""
+        self._drain()
+        self._write(INTERRUPT)
+        self._read_answer(self.timeout)
+
+    def command(self, line: str) -> str:
+        """Run one command line; the answer without the echoed line and the prompt."""
+        if len(line) > MAX_LINE or not line.isascii() or not line.isprintable():
+            raise ValueError(f"a command line is at most {MAX_LINE} printable ASCII characters")
+        self._write(line.encode() + b"\r")
+        raw = self._read_answer(self.timeout + _extra_wait(line))
+        _, _, answer = raw.partition(b"\r\n")  # the first line is the echo of what we typed
+        return answer.decode("ascii", "replace").replace("\r\n", "\n").rstrip("\n")
+
+    def interrupt(self) -> str:
+        """Ctrl-C: stop a running command; what it printed up to the next prompt."""
+        self._write(INTERRUPT)
+        return self._read_answer(self.timeout).decode("ascii", "replace").replace("\r\n", "\n").rstrip("\n")
+
+    def _read_answer(self, timeout: float) -> bytes:
+        """Bytes up to the next prompt (the prompt itself removed); the wait restarts with every byte."""
+        buffer = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                chunk = self.port.read(4096)
+            except (serial.SerialException, OSError) as exc:
+                raise ConsoleUnreachable(f"lost the console: {exc}") from None
+            if chunk:
+                buffer += chunk
+                deadline = time.monotonic() + timeout
+                match = PROMPT_RE.search(buffer)
+                if match:
+                    self.prompt = match.group(1).decode()
+                    return bytes(buffer[:match.start(1)])
+            elif time.monotonic() > deadline:
+                raise ConsoleUnreachable(f"no console prompt within {timeout:g} s (wrong port or baud rate, "
+                                         "or the controller is not running?)")
+
+    def _drain(self) -> None:
+        try:
+            self.port.reset_input_buffer()
+            quiet_until = time.monotonic() + QUIET_BEFORE_SYNC_S
+            while time.monotonic() < quiet_until:
+                if self.port.read(4096):
+                    quiet_until = time.monotonic() + QUIET_BEFORE_SYNC_S
+        except (serial.SerialException, OSError) as exc:
+            raise ConsoleUnreachable(f"lost the console: {exc}") from None
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise ConsoleUnreachable(f"cannot write to the console: {exc}") from None
+
+
+def _extra_wait(line: str) -> float:
+    words = [w for w in line.split() if w != "--json"]
+    if words and words[0] == "json":
+        words = words[1:]
+    if not words:
+        return 0.0
+    if words[0] == "cantrace" and len(words) > 1:
+        try:
+            return max(0.0, float(words[1]))
+        except ValueError:
+            return 0.0
+    return LONG_COMMANDS_S.get(words[0], 0.0)
+
+
+def is_json_line(line: str) -> bool:
+    words = line.split()
+    return bool(words) and (words[0] == "json" or "--json" in words)
+
+
+def answer_failed(line: str, answer: str) -> bool:
+    """Whether the console refused or failed the command (error answers are marked in both modes)."""
+    if is_json_line(line):
+        try:
+            return json.loads(answer.splitlines()[-1]).get("ok") is not True
+        except (ValueError, IndexError, AttributeError):
+            return True
+    lines = [x for x in answer.splitlines() if x.strip()]
+    return bool(lines) and lines[-1].startswith("error: ")
+
+
+def login(client: ConsoleClient, pin: str) -> str | None:
+    """Log in; None if it worked, else the console's reason."""
+    answer = client.command(f"json login {pin}")
+    try:
+        reply = json.loads(answer.splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"unexpected answer: {answer[:80]!r}"
+    return None if reply.get("ok") is True else str(reply.get("error"))
+
+
+def one_command(client: ConsoleClient, words: list[str]) -> int:
+    line = " ".join(words)
+    answer = client.command(line)
+    if answer:
+        print(answer)
+    return 1 if answer_failed(line, answer) else 0
+
+
+def interactive(client: ConsoleClient) -> int:
+    print(f"connected; {client.prompt.strip()} console (exit, quit or Ctrl-D to leave)")
+    while True:
+        try:
+            line = input(client.prompt)
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        if line.strip() in ("exit", "quit"):
+            return 0
+        if not line.strip():
+            continue
+        try:
+            answer = client.command(line)
+        except KeyboardInterrupt:
+            answer = client.interrupt()
+        except ValueError as exc:
+            answer = f"error: {exc}"
+        if answer:
+            print(answer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="charger-console", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("port", help="device path, pty path or pyserial URL")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="one command line (none: interactive)")
+    parser.add_argument("--pin", help="log in with this PIN first")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
+    parser.add_argument("--baudrate", type=int, default=115200)
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    try:
+        client = ConsoleClient.open(args.port, args.baudrate, args.timeout)
+        try:
+            client.sync()
+            if args.pin is not None:
+                refused = login(client, args.pin)
+                if refused is not None:
+                    print(f"charger-console: login refused: {refused}", file=sys.stderr)
+                    return 1
+            return one_command(client, args.command) if args.command else interactive(client)
+        finally:
+            client.close()
+    except ConsoleUnreachable as exc:
+        print(f"charger-console: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"charger-console: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
