@@ -2,7 +2,8 @@
 
 Both carry whole Ethernet frames (destination, source, ethertype, payload) and share one small interface,
 `FrameLink`: `mac`, `send(frame)`, `await receive()`, `close()`. SLAC (both sides) talks only to that
-interface, so the same state machines run over a real modem, a veth pair or memory.
+interface, so the same state machines run over a real modem, a veth pair or memory. `HomePlugInbox` reads
+a link as parsed HomePlug messages with deadlines, which is how both SLAC sides wait for the next message.
 """
 from __future__ import annotations
 
@@ -36,17 +37,6 @@ class FrameLink(Protocol):
     async def receive(self) -> bytes: ...
 
     def close(self) -> None: ...
-
-
-def parse_mac(text: str) -> bytes:
-    """"02:00:00:00:00:01" -> 6 bytes; ValueError with the reason otherwise."""
-    parts = text.replace("-", ":").split(":")
-    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
-        raise ValueError(f"MAC address {text!r} must be six hex pairs like 02:00:00:00:00:01")
-    try:
-        return bytes(int(p, 16) for p in parts)
-    except ValueError:
-        raise ValueError(f"MAC address {text!r} has a non-hex digit") from None
 
 
 class RawEthernetLink:

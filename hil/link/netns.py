@@ -5,8 +5,10 @@ namespace they were created in, so one process can hold both ends: `run_in_netns
 short-lived thread that has entered the namespace (setns), and the event loop uses them afterwards. A
 controller started as a separate process runs under `ip netns exec` instead.
 
-Lifetime: `VethPair` removes its namespaces on exit (and at interpreter exit). Names carry the creating
-process id; `remove_stale` deletes the pairs of processes that died without cleaning up (SIGKILL).
+Lifetime: `VethPair` removes its namespaces on exit (and at interpreter exit). A guardian process, in its
+own session, holds the read end of a pipe only we write to: when we die, even by SIGKILL, it reads EOF and
+deletes the namespaces. Names also carry the creating process id, and `remove_stale` (run before every
+creation) deletes the pairs of dead processes the guardian could not clean up.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ PLC_INTERFACE = "plc0"
 _CLONE_NEWNET = 0x40000000
 _NAME = re.compile(r"^v2g-(\d+)-[0-9a-f]{6}-(secc|ev)$")
 _IP_TIMEOUT_S = 10.0
+_GUARDIAN = 'read _; for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done'
 
 
 class NetnsUnavailable(RuntimeError):
@@ -146,6 +149,7 @@ class VethPair:
         self.secc_address = ""  # link-local addresses of the two ends, once created
         self.ev_address = ""
         self._made: list[str] = []
+        self._guardian: subprocess.Popen | None = None
 
     def create(self) -> VethPair:
         reason = why_unavailable()
@@ -153,6 +157,9 @@ class VethPair:
             raise NetnsUnavailable(reason)
         remove_stale()
         atexit.register(self.remove)
+        self._guardian = subprocess.Popen(
+            ["sh", "-c", _GUARDIAN, "veth-guardian", self.secc_ns, self.ev_ns], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             for ns in (self.secc_ns, self.ev_ns):
                 _check(_ip("netns", "add", ns), f"ip netns add {ns}")
@@ -176,6 +183,10 @@ class VethPair:
     def remove(self) -> None:
         while self._made:
             _ip("netns", "del", self._made.pop())  # deleting a namespace deletes its veth end, and the peer
+        if self._guardian is not None:
+            self._guardian.stdin.close()  # nothing left for it to delete; it ends
+            self._guardian.wait(_IP_TIMEOUT_S)
+            self._guardian = None
         atexit.unregister(self.remove)
 
     def __enter__(self) -> VethPair:

@@ -1,0 +1,100 @@
+"""The SECC's link layer for one connector: SLAC on the PLC frames, SDP pointing at the V2GTP server.
+
+Sockets are opened first, by `open_secc_sockets` (synchronous, so it can run where the PLC interface lives:
+the process's own network namespace on a charger, a thread inside the rig's SECC namespace in the veth mode);
+`SeccLink` then runs the three services on them in the event loop. The connector drives it: `plugged()`
+on CP B with 5 % PWM starts SLAC with a new network key, `unplugged()` ends SLAC and the V2G session.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Callable
+
+from controller.v2g import v2gtp
+from controller.v2g.ethernet import FrameLink, RawEthernetLink
+from controller.v2g.ipv6_link import interface_index, link_local_address
+from controller.v2g.sdp import SdpServer, open_sdp_socket
+from controller.v2g.slac import SlacEvse, SlacTimers, StateCallback
+from controller.v2g.v2gtp_server import (SEQUENCE_TIMEOUT_S, Exchange, MessageHandler, V2gtpConnection,
+                                         V2gtpServer, open_v2gtp_socket)
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOST = "::1"
+
+
+@dataclass
+class SeccLinkSockets:
+    frames: FrameLink       # SLAC frames: a raw socket on the PLC interface, or an in-process link
+    sdp: socket.socket
+    tcp: socket.socket      # listening
+    address: str            # the SECC's IPv6 address as SDP tells it to the car
+    ifindex: int            # the PLC interface's index; 0 on loopback
+
+    def close(self) -> None:
+        self.frames.close()
+        self.sdp.close()
+        self.tcp.close()
+
+
+def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None, sdp_port: int = v2gtp.SDP_PORT,
+                      tcp_port: int = 0) -> SeccLinkSockets:
+    """On `interface`: a raw SLAC socket, SDP on ff02::1 port `sdp_port`, TCP on the link-local address.
+    With `interface` None (the rig's loopback mode): SLAC on `frames`, SDP and TCP on ::1."""
+    if interface is None and frames is None:
+        raise ValueError("the loopback link needs an in-process frame link for SLAC")
+    opened: list = []
+    try:
+        if frames is None:
+            frames = RawEthernetLink.open(interface)
+            opened.append(frames)
+        sdp = open_sdp_socket(interface, host=LOOPBACK_HOST, port=sdp_port)
+        opened.append(sdp)
+        tcp = open_v2gtp_socket(interface, host=LOOPBACK_HOST, port=tcp_port)
+        opened.append(tcp)
+        if interface is None:
+            return SeccLinkSockets(frames, sdp, tcp, LOOPBACK_HOST, 0)
+        return SeccLinkSockets(frames, sdp, tcp, link_local_address(interface), interface_index(interface))
+    except BaseException:
+        for thing in opened:
+            thing.close()
+        raise
+
+
+class SeccLink:
+    def __init__(self, sockets: SeccLinkSockets, handler_factory: Callable[[V2gtpConnection], MessageHandler], *,
+                 slac_timers: SlacTimers = SlacTimers(), idle_timeout_s: float | None = SEQUENCE_TIMEOUT_S,
+                 on_slac_state: StateCallback | None = None,
+                 on_open: Callable[[V2gtpConnection], None] | None = None,
+                 on_close: Callable[[V2gtpConnection, str], None] | None = None,
+                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None,
+                 name: str = "secc"):
+        self.sockets = sockets
+        self.slac = SlacEvse(sockets.frames, timers=slac_timers, name=f"{name}-slac")
+        if on_slac_state is not None:
+            self.slac.on_state(on_slac_state)
+        self.v2gtp = V2gtpServer(sockets.tcp, handler_factory, idle_timeout_s=idle_timeout_s,
+                                 on_open=on_open, on_close=on_close, on_exchange=on_exchange)
+        self.sdp = SdpServer(sockets.sdp, secc_address=sockets.address, secc_port=self.v2gtp.port,
+                             ifindex=sockets.ifindex, on_request=lambda request, source: self.slac.link_up())
+
+    async def start(self) -> None:
+        """SDP and V2GTP listen from now on; SLAC waits for `plugged()`."""
+        await self.v2gtp.start()
+        self.sdp.start()
+
+    async def plugged(self) -> None:
+        await self.slac.start()
+
+    async def unplugged(self) -> None:
+        await self.slac.stop()
+        if self.v2gtp.connection is not None:
+            self.v2gtp.connection.close("unplugged")
+
+    async def close(self) -> None:
+        await self.slac.close()
+        await self.v2gtp.close()
+        await self.sdp.close()
+        self.sockets.close()
