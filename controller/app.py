@@ -159,14 +159,14 @@ class ControllerApp:
     async def _halt(self, clean: bool) -> None:
         for task in self._tasks:
             task.cancel()
+        for port in self.ports.values():  # no more frames in either direction: nothing left to react to
+            port.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for link in self.ev_links.values():
             await link.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
-        for port in self.ports.values():
-            port.close()
         if self.store is not None and clean:
             self.store.close()
             self.store = None

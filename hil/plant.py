@@ -6,6 +6,8 @@ sharing by each module's current limit, a battery as open-circuit voltage plus i
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -84,7 +86,7 @@ class ConnectorPlant:
         if not self.contactors_closed:
             return self.cabinet_isolation_ohm
         a, b = self.cabinet_isolation_ohm, self.isolation_ohm
-        return a * b / (a + b)
+        return b if math.isinf(a) else a * b / (a + b)
 
     @property
     def battery_connected(self) -> bool:

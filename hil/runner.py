@@ -25,8 +25,11 @@ class RunState:
     sessions: dict[int, dict] = field(default_factory=dict)
     states: dict[int, str] = field(default_factory=dict)
     ev_links: dict[int, tuple[str, int]] = field(default_factory=dict)
+    closed: bool = False
 
     def on_event(self, kind: str, data: dict) -> None:
+        if self.closed:
+            return
         t = round(time.time() - self.t0, 3)
         if kind == "phase":
             self.states[data["connector"]] = data["state"]
@@ -40,7 +43,7 @@ class RunState:
             self.ev_links[data["connector"]] = (data["host"], data["port"])
 
     def rig_fault(self, code: str, connector: int) -> None:
-        if not any(f["code"] == code and f["connector"] == connector for f in self.faults):
+        if not self.closed and not any(f["code"] == code and f["connector"] == connector for f in self.faults):
             self.faults.append({"code": code, "severity": "emergency", "connector": connector,
                                 "t": round(time.time() - self.t0, 3), "source": "rig"})
 
@@ -131,6 +134,7 @@ class ScenarioRun:
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
             self.finals = {cid: self._final(cid) for cid in ids}
+            self.state.closed = True  # the verdict is about the scenario, not the controller's shutdown
             self.meter_after = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         finally:
             for w in watchers:

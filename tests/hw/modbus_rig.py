@@ -6,6 +6,7 @@ the same with or without it.
 from __future__ import annotations
 
 import asyncio
+import math
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
@@ -81,8 +82,10 @@ class Battery:
 def charging_plant() -> ConnectorPlant:
     """A plant with contactors closed and one module pushing current into a 400 V battery."""
     module = ModuleModel(address=1, on=True, voltage_ref_v=420.0, current_limit_a=100.0)
+    # an ideal cabinet bus: the IMD sees exactly the cable's insulation
     return ConnectorPlant(connector_id=1, modules=[module], dc_plus_closed=True, dc_minus_closed=True,
-                          ev_cp_state="C", ev_contactor_closed=True, battery=Battery())
+                          ev_cp_state="C", ev_contactor_closed=True, battery=Battery(),
+                          cabinet_isolation_ohm=math.inf)
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 register layout from the map files, values from the plant, self-test behaviour and fault injection."""
 import ast
 import asyncio
+import math
 import os
 import struct
 from pathlib import Path
@@ -23,6 +24,9 @@ SIM_FILES = ("meter.py", "imd.py", "modbus_device.py", "pty_link.py")
 def _plant(volts: float = 400.0, amps: float = 80.0) -> ConnectorPlant:
     plant = ConnectorPlant(connector_id=1)
     plant.cable_voltage_v, plant.output_current_a = volts, amps
+    # contactors closed and an ideal cabinet bus: the IMD sees exactly the cable's insulation
+    plant.dc_plus_closed = plant.dc_minus_closed = True
+    plant.cabinet_isolation_ohm = math.inf
     return plant
 
 
