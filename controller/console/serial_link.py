@@ -61,6 +61,19 @@ class SerialLink:
             self._on_lost(reason)
 
     async def close(self) -> None:
+        """Stop serving and close the port; the blocking part runs in a thread when it can."""
+        self.lost_reason = self.lost_reason or "closed"
+        self._stop_serving()
+        try:
+            await asyncio.to_thread(self.release)  # pyserial's socket close sleeps 0.3 s
+        except RuntimeError:  # the loop is shutting down and has no executor left
+            self.release()
+
+    def _stop_serving(self) -> None:
+        """The event-loop side of closing."""
+
+    def release(self) -> None:
+        """Close the port itself (blocking); safe on a link that was never started."""
         raise NotImplementedError
 
 
@@ -120,10 +133,11 @@ class FdLink(SerialLink):
             self._loop.remove_writer(self.fd)
         self._writer_on = False
 
-    async def close(self) -> None:
+    def _stop_serving(self) -> None:
         self._stop_io()
-        self.lost_reason = self.lost_reason or "closed"
-        await asyncio.to_thread(self._closer)  # pyserial's socket close sleeps 0.3 s
+
+    def release(self) -> None:
+        self._closer()
 
 
 class ThreadLink(SerialLink):
@@ -180,16 +194,15 @@ class ThreadLink(SerialLink):
             self._chunks.put_nowait(chunk)
             self.output.consume(len(chunk))
 
-    async def close(self) -> None:
+    def _stop_serving(self) -> None:
         self._stopping.set()
-        self.lost_reason = self.lost_reason or "closed"
         try:
             self._chunks.put_nowait(None)
         except queue.Full:
             pass  # the writer sees _stopping after its current chunk
-        await asyncio.to_thread(self._close_and_join)
 
-    def _close_and_join(self) -> None:
+    def release(self) -> None:
+        self._stop_serving()
         self.port.close()
         for thread in self._threads:
             if thread.is_alive():

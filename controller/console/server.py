@@ -51,7 +51,7 @@ class ConsoleServer:
         self.budget = InputBudget(input_bytes_per_s, input_burst, clock)
         self.link: SerialLink | None = None
         self.counters = {"opens": 0, "losses": 0, "bytes_in": 0, "input_dropped": 0, "lines": 0,
-                         "rejected_lines": 0, "output_dropped": 0}
+                         "rejected_lines": 0, "output_dropped": 0, "noise_bytes": 0}
         self._pending = bytearray()
         self._command: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
@@ -82,7 +82,9 @@ class ConsoleServer:
         return self.link is not None
 
     def stats(self) -> dict:
-        return {**self.counters, "connected": self.connected, "noise_bytes": self.editor.noise_bytes}
+        link_dropped = self.link.output.dropped if self.link is not None else 0
+        return {**self.counters, "output_dropped": self.counters["output_dropped"] + link_dropped,
+                "noise_bytes": self.counters["noise_bytes"] + self.editor.noise_bytes, "connected": self.connected}
 
     async def _keep_open(self) -> None:
         failures = 0
@@ -110,7 +112,6 @@ class ConsoleServer:
         link.start(loop, self._on_bytes, lambda why: lost.done() or lost.set_result(why))
         self.link = link
         self.counters["opens"] += 1
-        self.editor = LineEditor(MAX_LINE)
         self._pending.clear()
         self.auth.logout()
         log.info("console: serving on %s", link.name)
@@ -123,6 +124,8 @@ class ConsoleServer:
             if self._command is not None:
                 self._command.cancel()
             self.counters["output_dropped"] += link.output.dropped
+            self.counters["noise_bytes"] += self.editor.noise_bytes
+            self.editor = LineEditor(MAX_LINE)
             await link.close()
 
     # ---- input ---------------------------------------------------------------------------------------
@@ -138,11 +141,12 @@ class ConsoleServer:
             self._pending.clear()
             self._command.cancel()
             return
-        room = MAX_PENDING - len(self._pending)
-        if len(data) > room:
-            self.counters["input_dropped"] += len(data) - room
-        self._pending += data[:max(0, room)]
+        self._pending += data
         self._process()
+        excess = len(self._pending) - MAX_PENDING  # typed ahead while a command runs
+        if excess > 0:
+            self.counters["input_dropped"] += excess
+            del self._pending[MAX_PENDING:]
 
     def _process(self) -> None:
         """Feed waiting bytes to the editor until a command starts (it continues when that one ends)."""
@@ -220,6 +224,6 @@ async def _open_in_thread(port: str, baudrate: int) -> SerialLink:
     except asyncio.CancelledError:
         def close_late(done: asyncio.Future) -> None:
             if not done.cancelled() and done.exception() is None:
-                loop.create_task(done.result().close())
+                done.result().release()
         opening.add_done_callback(close_late)
         raise

@@ -42,13 +42,16 @@ def console_config(port: str, **overrides) -> ConsoleConfig:
 
 
 @asynccontextmanager
-async def bare_console(port: str, **options) -> AsyncIterator[ConsoleServer]:
-    """A console in front of a controller that was never started (no connectors): for the transport."""
+async def bare_console(port: str, wait: bool = True, **options) -> AsyncIterator[ConsoleServer]:
+    """A console in front of a controller that was never started (no connectors): for the transport.
+    Returns once the port is open, unless `wait` is False."""
     server_options = {k: options.pop(k) for k in ("retry_s", "input_bytes_per_s", "input_burst") if k in options}
     config = replace(load_config(cabinet_path("desk")), console=console_config(port, **options))
     server = ConsoleServer(ControllerApp(config), config.console, **{"retry_s": 0.05, **server_options})
     await server.start()
     try:
+        if wait:
+            await until(lambda: server.connected, "the console's port open")
         yield server
     finally:
         await server.stop()
