@@ -15,7 +15,8 @@ ETHERTYPE_IPV6 = 0x86DD
 _VLAN_ETHERTYPES = (0x8100, 0x88A8, 0x9100)
 PROTOCOL_TCP = 6
 PROTOCOL_UDP = 17
-_IPV6_EXTENSIONS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, destination options, AH, mobility, HIP, shim6
+# hop-by-hop, routing, destination options, AH, mobility, HIP, shim6
+_IPV6_EXTENSIONS = {0, 43, 60, 51, 135, 139, 140}
 _IPV6_FRAGMENT = 44
 
 TCP_FIN = 0x01
