@@ -3,7 +3,8 @@
 Sockets are opened first, by `open_secc_sockets` (synchronous, so it can run where the PLC interface lives:
 the process's own network namespace on a charger, a thread inside the rig's SECC namespace in the veth mode);
 `SeccLink` then runs the three services on them in the event loop. The connector drives it: `plugged()`
-on CP B with 5 % PWM starts SLAC with a new network key, `unplugged()` ends SLAC and the V2G session.
+on CP B with 5 % PWM starts SLAC with a new network key, `unplugged()` ends SLAC and the V2G session
+(both synchronous, for the connector's state-entry actions).
 """
 from __future__ import annotations
 
@@ -85,11 +86,11 @@ class SeccLink:
         await self.v2gtp.start()
         self.sdp.start()
 
-    async def plugged(self) -> None:
-        await self.slac.start()
+    def plugged(self) -> None:
+        self.slac.start()
 
-    async def unplugged(self) -> None:
-        await self.slac.stop()
+    def unplugged(self) -> None:
+        self.slac.stop()
         if self.v2gtp.connection is not None:
             self.v2gtp.connection.close("unplugged")
 

@@ -122,22 +122,21 @@ class SlacEvse:
         """callback(state, detail) after every state change."""
         self._callbacks.append(callback)
 
-    async def start(self) -> None:
-        """Begin a new matching session (a plug-in): new key, fresh timers. Ends any running session first."""
-        await self.stop()
+    def start(self) -> None:
+        """Begin a new matching session (a plug-in): new key, fresh timers. Ends any running session first.
+        Synchronous, so the connector can call it from its state-entry actions."""
+        self.stop()
         self.nid, self.nmk = new_network_key()
         self.failure, self.result, self.attempts = None, None, 0
         self._link_is_up = False
-        self.matched.clear()
         self._inbox.start()
         self._inbox.clear()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.name}-session")
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         """End the session (unplug); the link stays open for the next start()."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            self._task.cancel()  # it stops at its next await: no frame is consumed, no state set after this
             self._task = None
         self.matched.clear()
         self._attempt = None
@@ -145,7 +144,10 @@ class SlacEvse:
             self._set("idle", "stopped")
 
     async def close(self) -> None:
-        await self.stop()
+        task = self._task
+        self.stop()
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
         await self._inbox.close()
 
     def link_up(self) -> None:

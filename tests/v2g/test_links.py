@@ -38,7 +38,7 @@ async def _session(link, open_sockets) -> dict:
     closed: list[str] = []
     secc = SeccLink(sockets, Echo, on_close=lambda connection, reason: closed.append(reason))
     await secc.start()
-    await secc.plugged()
+    secc.plugged()
     try:
         ev = await connect_over_plc(link.ev, sdp_port=secc.sdp.port)
         answer = await ev.client.request(b"\x80\x01\x02")
@@ -46,7 +46,7 @@ async def _session(link, open_sockets) -> dict:
                 "joined": link.powerline.joined.is_set(), "modem_key": link.powerline.modem_key,
                 "exchanges": list(secc.v2gtp.connection.exchanges), "peer": secc.v2gtp.connection.peer,
                 "frames": sockets.frames}
-        await secc.unplugged()
+        secc.unplugged()
         while not closed:
             await asyncio.sleep(0.01)
         seen["closed"], seen["slac_after_unplug"] = closed, secc.slac.state
@@ -107,7 +107,7 @@ SECC_PROCESS = textwrap.dedent("""
     async def main():
         secc = SeccLink(open_secc_sockets("plc0"), Echo)
         await secc.start()
-        await secc.plugged()
+        secc.plugged()
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await secc.close()
