@@ -223,8 +223,9 @@ class SlacEvse:
         raise _Failed(reason)
 
     async def _next(self, deadline: float | None) -> hp.HomePlugFrame | None:
-        """The next frame of the current attempt (right car, right RunID); a CM_SLAC_PARM.REQ that starts
-        another attempt raises _NewRequest, a repeated one of this attempt is answered again."""
+        """The next frame of the current attempt (right car, right RunID). A CM_SLAC_PARM.REQ starts a new
+        attempt (_NewRequest), except a repeat of this attempt's (answered again) and, once matched, one from
+        another car (ignored)."""
         attempt = self._attempt
         while True:
             frame = await self._inbox.next(deadline)
@@ -232,9 +233,13 @@ class SlacEvse:
                 return None
             message = frame.message
             if isinstance(message, hp.SlacParmReq):
-                if attempt and frame.source == attempt.ev_mac and message.run_id == attempt.run_id \
-                        and self.state == "sounding":
+                same_car = attempt is not None and frame.source == attempt.ev_mac
+                if same_car and message.run_id == attempt.run_id and self.state == "sounding":
                     self._send_parm_cnf(attempt)  # our confirmation got lost
+                    continue
+                if self.state == "matched" and not same_car:
+                    log.info("%s: ignoring CM_SLAC_PARM.REQ from %s while matched", self.name,
+                             hp.format_mac(frame.source))  # another cable's car, heard through crosstalk
                     continue
                 raise _NewRequest(frame)
             if isinstance(message, hp.AttenProfileInd):

@@ -167,14 +167,15 @@ class VethPair:
             _check(_ip("link", "add", PLC_INTERFACE, "netns", self.secc_ns, "type", "veth",
                        "peer", "name", PLC_INTERFACE, "netns", self.ev_ns), "creating the veth pair")
             for ns in (self.secc_ns, self.ev_ns):
-                # Link-local addresses are usable immediately instead of after about a second of DAD.
+                # Link-local addresses are usable at once instead of after duplicate address detection.
                 _check(_ip("netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{PLC_INTERFACE}.accept_dad=0"),
                        f"disabling DAD in {ns}")
                 for link in ("lo", PLC_INTERFACE):
                     _check(_ip("-n", ns, "link", "set", link, "up"), f"bringing {link} up in {ns}")
             # Usable once both ends have their address (and with it the fe80::/64 route).
-            self.secc_address = run_in_netns_blocking(self.secc_ns, lambda: link_local_address(PLC_INTERFACE))
-            self.ev_address = run_in_netns_blocking(self.ev_ns, lambda: link_local_address(PLC_INTERFACE))
+            # The kernel reports the carrier up to a second late (link watch), so allow for a few seconds.
+            self.secc_address = run_in_netns_blocking(self.secc_ns, lambda: link_local_address(PLC_INTERFACE, 5.0))
+            self.ev_address = run_in_netns_blocking(self.ev_ns, lambda: link_local_address(PLC_INTERFACE, 5.0))
         except BaseException:
             self.remove()
             raise

@@ -218,6 +218,20 @@ def test_a_fixed_tesla_run_id_and_a_restart_per_plug_in():
     asyncio.run(main())
 
 
+def test_once_matched_only_the_matched_car_can_start_over():
+    async def main():
+        async with Bench() as bench:
+            await bench.ev.match()
+            bench.evse.link_up()
+            stranger = hp.SlacParmReq(run_id=b"STRANGER")
+            bench.rig_link.send(hp.build_frame(hp.BROADCAST_MAC, bytes.fromhex("0a00000000ff"), stranger))
+            await asyncio.sleep(0.1)
+            assert bench.evse.state == "matched" and bench.evse.attempts == 1
+            again = await bench.ev.match()  # the matched car itself starts over: a new attempt, same key
+            assert bench.evse.attempts == 2 and again.nmk == bench.evse.nmk
+    asyncio.run(main())
+
+
 def test_garbage_and_other_chargers_frames_are_ignored():
     async def main():
         async with Bench() as bench:
