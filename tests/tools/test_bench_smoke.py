@@ -48,12 +48,10 @@ def test_quick_run_writes_every_figure(quick_run):
 def test_quick_run_measures_the_fault_path_on_the_bus(quick_run):
     _, results = quick_run
     variant = results["figures"]["fault_reaction_ms"]["variants"]["in_process"]
-    for kind in ("estop", "module_overvoltage"):
+    for kind in ("estop", "module_overvoltage", "isolation_alarm"):
         numbers = variant["kinds"][kind]
         assert numbers["reaction_ms"]["n"] == 4 and not numbers["missing"], numbers
         assert numbers["reaction_ms"]["max"] >= numbers["contactors_open_ms"]["max"] > 0
-    isolation = results["figures"]["fault_reaction_ms"]["isolation_alarm"]
-    assert isolation["status"] == "not measured" and "issue 4" in isolation["reason"]
     assert results["figures"]["current_demand_turnaround_ms"]["status"] == "not measured"
 
 

@@ -66,10 +66,32 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             note = "" if variant.get("status") == "ok" else variant.get("reason", variant.get("status", "not run"))
             rows.append(goal(f"fault reaction p99, {kind}, {layout.replace('_', ' ')}", summary.get("p99"),
                              FAULT_GOAL_MS, "ms", note=note))
-    rows.append(goal("fault reaction p99, isolation alarm", None, FAULT_GOAL_MS, "ms", note="IMD not wired"))
     rows += can_ingest.goals(figures["can_ingest"])
     rows += footprint.goals(figures["footprint"])
     return rows
+
+
+def _describe_faults(figure: dict[str, Any]) -> list[str]:
+    lines = []
+    for layout, variant in figure.get("variants", {}).items():
+        lines.append(f"  {layout}: {variant.get('process_layout') or variant.get('reason', '')}")
+        for kind, numbers in (variant.get("kinds") or {}).items():
+            r, m, c = numbers["reaction_ms"], numbers["modules_off_ms"], numbers["contactors_open_ms"]
+            if r.get("n"):
+                slowest = max(numbers["samples"], key=lambda sample: sample["reaction_ms"])
+                lines.append(f"    {kind:<20} n={r['n']:<3} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}  max "
+                             f"{r['max']:.2f} ms   (modules off p99 {m['p99']:.2f}, contactors open p99 "
+                             f"{c['p99']:.2f}; {len(numbers['missing'])} missing; slowest had "
+                             f"{slowest['bus_frames_between']} frames on the bus in between)")
+            else:
+                lines.append(f"    {kind:<20} no sample ({len(numbers['missing'])} missing)")
+            for reason in numbers.get("failed_rounds", []):
+                lines.append(f"      a round was replaced: {reason}")
+        lag = variant.get("loop_lag_ms")
+        if lag and lag.get("n"):
+            lines.append(f"    loop lag (2 ms timer) p50 {lag['p50']:.2f}  p99 {lag['p99']:.2f}  max "
+                         f"{lag['max']:.2f} ms over {lag['n']} wake-ups")
+    return lines
 
 
 def describe(name: str, figure: dict[str, Any]) -> list[str]:
@@ -79,26 +101,17 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         from tools.bench.exi import format_table
         lines += ["  " + line for line in format_table(figure).splitlines()]
     elif name == "fault_reaction_ms":
-        for layout, variant in figure.get("variants", {}).items():
-            lines.append(f"  {layout}: {variant.get('process_layout') or variant.get('reason', '')}")
-            for kind, numbers in (variant.get("kinds") or {}).items():
-                r, m, c = numbers["reaction_ms"], numbers["modules_off_ms"], numbers["contactors_open_ms"]
-                if not r.get("n"):
-                    lines.append(f"    {kind:<20} no sample ({len(numbers['missing'])} missing)")
-                    continue
-                lines.append(f"    {kind:<20} n={r['n']:<3} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}  max "
-                             f"{r['max']:.2f} ms   (modules off p99 {m['p99']:.2f}, contactors open p99 "
-                             f"{c['p99']:.2f}; {len(numbers['missing'])} missing)")
-        if figure.get("isolation_alarm"):
-            lines.append(f"  isolation alarm: {figure['isolation_alarm']['reason']}")
+        lines += _describe_faults(figure)
     elif name == "can_ingest" and figure.get("steps"):
         lines.append(f"  {'target/s':>9} {'sent/s':>8} {'lost':>6} {'behind':>7} {'cpu %':>6}  held")
         for s in figure["steps"]:
             lines.append(f"  {s['target_fps']:>9.0f} {s['achieved_fps']:>8} {s['sent'] - s['received']:>6} "
                          f"{s['lag_frames']:>7} {s['cpu_percent']:>6.1f}  {'yes' if s['held'] else 'no: ' + s['why_not']}")
         lines.append(f"  highest rate held: {figure.get('max_sustained_fps')} frames/s")
-        for entry in figure.get("profile_at_4000_fps") or []:
-            lines.append(f"    profile: {entry['tottime_s']:>7.4f} s self  {entry['calls']:>7} calls  {entry['function']}")
+        profile = figure.get("profile_at_4000_fps")
+        if profile:
+            lines.append("  profile at 4000 frames/s (cProfile, own time): " + ", ".join(
+                f"{layer} {share} %" for layer, share in profile["by_layer_percent"].items()))
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s; RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "

@@ -17,6 +17,7 @@ from hil.ev.car import CarPlan, SimulatedCar
 from hil.rig import Rig
 from hil.runner import RunState
 from hil.setup import cabinet_path, load_setup
+from tools.bench.modbus_tap import ModbusTap
 
 LAYOUTS = ("in_process", "separate_process")
 START_TIMEOUT_S = 15.0
@@ -32,7 +33,9 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str)
 
 
 class CabinetRun:
-    def __init__(self, setup_name: str, layout: str, can_override: tuple[str, str] | None = None):
+    def __init__(self, setup_name: str, layout: str, can_override: tuple[str, str] | None = None,
+                 tap_imds: bool = False):
+        """`tap_imds`: put a ModbusTap between the controller and each IMD simulator (see `imd_taps`)."""
         if layout not in LAYOUTS:
             raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
         self.setup = load_setup(setup_name)
@@ -45,6 +48,8 @@ class CabinetRun:
         self._car_tasks: dict[int, asyncio.Task] = {}
         self.spawned_t: float | None = None  # wall clock just before the controller was started
         self.available_t: dict[int, float] = {}  # the controller's wall clock when each first became available
+        self.tap_imds = tap_imds
+        self.imd_taps: dict[int, ModbusTap] = {}
 
     @property
     def connector_ids(self) -> list[int]:
@@ -70,6 +75,12 @@ class CabinetRun:
         """Rig up, controller started, every connector available with its EV link known."""
         await self.rig.start()
         overrides = self.rig.config_overrides()  # the controller's Modbus links point at the rig's simulators
+        if self.tap_imds:
+            for index, conn in enumerate(self.setup.cabinet_config.connectors):
+                sim = self.rig.imd_sims.get(conn.id)
+                if sim is not None:
+                    tap = self.imd_taps[conn.id] = ModbusTap(sim.port)
+                    overrides.append(f"connectors[{index}].imd.link.port={await tap.start()}")  # the last one wins
         if self.layout == "separate_process":
             self.controller = SubprocessController(cabinet_path(self.setup.name), self.can_override,
                                                    self._on_event, overrides)
@@ -108,4 +119,6 @@ class CabinetRun:
             if self.controller is not None:
                 await self.controller.stop()
         finally:
+            for tap in self.imd_taps.values():
+                await tap.stop()
             await self.rig.stop()
