@@ -83,7 +83,8 @@ def session_frames() -> list[bytes]:
     """SLAC parm request, SDP, a TCP connection whose V2GTP frames are split, batched, resent and reordered."""
     request, response, setup = exi(HANDSHAKE_REQ), exi(HANDSHAKE_RES), exi(SESSION_SETUP_REQ)
     return [
-        slac_messages.build_frame(slac_messages.BROADCAST_MAC, EV_MAC, slac_messages.SlacParmReq(run_id=b"TESTRUN1")),
+        slac_messages.build_frame(slac_messages.BROADCAST_MAC, EV_MAC,
+                                  slac_messages.SlacParmReq(run_id=b"TESTRUN1")),
         udp_frame(True, v2gtp.SdpRequest(v2gtp.SDP_SECURITY_NONE).to_frame()),
         udp_frame(False, v2gtp.SdpResponse(EVSE_IP, EVSE_PORT).to_frame()),
         tcp_frame(True, EV_ISN, flags=0x02),
@@ -128,7 +129,8 @@ def test_capture_without_handshake_guesses_din_and_the_server_side(tmp_path, cap
 
 
 def test_garbage_in_a_stream_is_reported_once_and_framing_resumes(tmp_path, capsys):
-    frames = [tcp_frame(True, 1000, flags=0x02), tcp_frame(True, 1001, b"\x16\x03\x01 TLS hello" + exi(HANDSHAKE_REQ))]
+    tls_then_v2gtp = b"\x16\x03\x01 TLS hello" + exi(HANDSHAKE_REQ)
+    frames = [tcp_frame(True, 1000, flags=0x02), tcp_frame(True, 1001, tls_then_v2gtp)]
     status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "tls.pcap", frames)), "--json")
     records = json_lines(out)
     assert status == 0
