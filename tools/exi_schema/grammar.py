@@ -4,7 +4,8 @@ A type's attribute uses (sorted by local name, then namespace) and its content p
 epsilon-NFA whose terminals are AT(qname), SE(qname), SE(*), CH and EE. The subset construction gives the
 normalized grammar (epsilon productions removed, duplicate terminals merged). Within each state the
 productions are numbered as EXI 8.5.4.2.3 orders them: AT sorted by qname, SE(qname) in schema order
-(substitution group members sorted by local name then namespace), SE(*), EE, CH. With strict = false every
+(substitution group members sorted by local name then namespace, abstract ones included, as real ISO 15118-2
+messages show), SE(*), EE, CH. With strict = false every
 state also has second-level productions (xsi:type, undeclared content), so the first-level code takes
 ceil(log2(n + 1)) bits for n declared productions; the code n is the escape that this codec rejects.
 
@@ -137,8 +138,9 @@ class GrammarBuilder:
         head = self.schemas.elements.get(particle.ref)
         if head is None:
             raise SchemaError(f"unknown element {particle.ref[1]}")
+        # Abstract declarations keep their production: the ISO 15118-2 codecs in the field (EXIficient
+        # grammars) count the abstract BodyElement, and real ISO-2 messages only decode that way.
         decls = [head] + self.schemas.substitution_members(head.name)
-        decls = [d for d in decls if not d.abstract]
         return sorted(decls, key=lambda d: (d.name[1], d.name[0]))
 
     # ----- grammar -----

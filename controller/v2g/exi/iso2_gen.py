@@ -180,6 +180,7 @@ _EV_AuthorizationReq_1 = (1, -1, -2, -2)
 _X_AuthorizationReq_1 = ((1, 2, 2), (0, 2, 2), None)
 _EE_AuthorizationReq = ((2, 2), (1, 2), (0, 1))
 _F_AuthorizationRes = ('ResponseCode', 'EVSEProcessing')
+_F_BodyBase = ()
 _F_DC_EVStatus = ('EVReady', 'EVErrorCode', 'EVRESSSOC')
 _F_CableCheckReq = ('DC_EVStatus',)
 _F_DC_EVSEStatus = ('NotificationMaxDelay', 'EVSENotification', 'EVSEIsolationStatus', 'EVSEStatusCode')
@@ -223,16 +224,24 @@ _X_DC_EVChargeParameter_6 = (None, None, None, None, None, (1, 3, 7), (0, 3, 7),
 _X_DC_EVChargeParameter_7 = (None, None, None, None, None, (2, 3, 8), (1, 3, 8), (0, 2, 8), None, None)
 _X_DC_EVChargeParameter_8 = (None, None, None, None, None, (3, 3, 9), (2, 3, 9), (1, 2, 9), (0, 2, 9), None)
 _EE_DC_EVChargeParameter = (None, None, None, None, None, (4, 3), (3, 3), (2, 2), (1, 2), (0, 1))
-_F_ChargeParameterDiscoveryReq = ('MaxEntriesSAScheduleTuple', 'RequestedEnergyTransferMode', 'AC_EVChargeParameter', 'DC_EVChargeParameter')
+_F_EVChargeParameter = ('DepartureTime',)
+_EV_EVChargeParameter_0 = (0, -1, -2, -2)
+_EE_EVChargeParameter = ((1, 2), (0, 1))
+_F_ChargeParameterDiscoveryReq = ('MaxEntriesSAScheduleTuple', 'RequestedEnergyTransferMode', 'AC_EVChargeParameter', 'DC_EVChargeParameter', 'EVChargeParameter')
 _EV_ChargeParameterDiscoveryReq_0 = (0, 1, -2, -2)
-_EV_ChargeParameterDiscoveryReq_2 = (2, 3, -2, -2)
+_EV_ChargeParameterDiscoveryReq_2 = (2, 3, 4, -2)
 _X_ChargeParameterDiscoveryReq_1 = ((1, 2, 2), (0, 1, 2), None, None)
 _X_ChargeParameterDiscoveryReq_3 = (None, None, (1, 2, 3), None)
+_X_ChargeParameterDiscoveryReq_4 = (None, None, (2, 2, 3), None)
 _EE_ChargeParameterDiscoveryReq = (None, None, None, (0, 1))
 _F_RelativeTimeInterval = ('start', 'duration')
 _EV_RelativeTimeInterval_1 = (1, -1, -2, -2)
 _EE_RelativeTimeInterval = (None, (1, 2), (0, 1))
-_F_PMaxScheduleEntry = ('RelativeTimeInterval', 'PMax')
+_F_Interval = ()
+_F_PMaxScheduleEntry = ('RelativeTimeInterval', 'TimeInterval', 'PMax')
+_EV_PMaxScheduleEntry_0 = (0, 1, -2, -2)
+_X_PMaxScheduleEntry_1 = ((1, 2, 1), None, None)
+_X_PMaxScheduleEntry_2 = (None, (0, 1, 2), None)
 _F_PMaxSchedule = ('PMaxScheduleEntry',)
 _EV_PMaxSchedule_1 = (0, -1, -2, -2)
 _EE_PMaxSchedule = (None, (1, 2), (0, 1))
@@ -242,11 +251,15 @@ _EE_Cost = (None, None, (1, 2), (0, 1))
 _F_ConsumptionCost = ('startValue', 'Cost')
 _EV_ConsumptionCost_2 = (1, -1, -2, -2)
 _EE_ConsumptionCost = (None, None, (1, 2), (0, 1))
-_F_SalesTariffEntry = ('RelativeTimeInterval', 'EPriceLevel', 'ConsumptionCost')
-_EV_SalesTariffEntry_1 = (1, 2, -1, -2)
-_EV_SalesTariffEntry_2 = (2, -1, -2, -2)
-_EV_SalesTariffEntry_3 = (2, -1, -2, -2)
-_X_SalesTariffEntry_2 = (None, (1, 2, 3), (0, 2, 3), (0, 2, 3), None)
+_F_SalesTariffEntry = ('RelativeTimeInterval', 'TimeInterval', 'EPriceLevel', 'ConsumptionCost')
+_EV_SalesTariffEntry_0 = (0, 1, -2, -2)
+_EV_SalesTariffEntry_1 = (2, 3, -1, -2)
+_EV_SalesTariffEntry_1 = (2, 3, -1, -2)
+_EV_SalesTariffEntry_2 = (3, -1, -2, -2)
+_EV_SalesTariffEntry_3 = (3, -1, -2, -2)
+_X_SalesTariffEntry_1 = ((1, 2, 1), None, None, None, None)
+_X_SalesTariffEntry_2 = (None, (0, 2, 2), None, None, None)
+_X_SalesTariffEntry_3 = (None, (1, 2, 3), (0, 2, 3), (0, 2, 3), None)
 _EE_SalesTariffEntry = (None, (2, 2), (1, 2), (1, 2), (0, 1))
 _F_SalesTariff = ('Id', 'SalesTariffID', 'SalesTariffDescription', 'NumEPriceLevels', 'SalesTariffEntry')
 _EV_SalesTariff_0 = (0, 1, -2, -2)
@@ -263,6 +276,7 @@ _EE_SAScheduleTuple = (None, None, (1, 2), (0, 1))
 _F_SAScheduleList = ('SAScheduleTuple',)
 _EV_SAScheduleList_1 = (0, -1, -2, -2)
 _EE_SAScheduleList = (None, (1, 2), (0, 1))
+_F_SASchedules = ()
 _F_AC_EVSEStatus = ('NotificationMaxDelay', 'EVSENotification', 'RCD')
 _F_AC_EVSEChargeParameter = ('AC_EVSEStatus', 'EVSENominalVoltage', 'EVSEMaxCurrent')
 _F_DC_EVSEChargeParameter = ('DC_EVSEStatus', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSECurrentRegulationTolerance', 'EVSEPeakCurrentRipple', 'EVSEEnergyToBeDelivered')
@@ -270,11 +284,15 @@ _EV_DC_EVSEChargeParameter_6 = (6, 7, -2, -2)
 _EV_DC_EVSEChargeParameter_8 = (8, -1, -2, -2)
 _X_DC_EVSEChargeParameter_7 = (None, None, None, None, None, None, (1, 2, 8), (0, 1, 8), None, None)
 _EE_DC_EVSEChargeParameter = (None, None, None, None, None, None, None, None, (1, 2), (0, 1))
-_F_ChargeParameterDiscoveryRes = ('ResponseCode', 'EVSEProcessing', 'SAScheduleList', 'AC_EVSEChargeParameter', 'DC_EVSEChargeParameter')
-_EV_ChargeParameterDiscoveryRes_2 = (2, 3, 4, -2)
-_EV_ChargeParameterDiscoveryRes_3 = (3, 4, -2, -2)
-_X_ChargeParameterDiscoveryRes_3 = (None, None, (1, 2, 4), (0, 2, 4), None)
-_X_ChargeParameterDiscoveryRes_4 = (None, None, (2, 2, 4), (1, 2, 4), None)
+_F_EVSEChargeParameter = ()
+_F_ChargeParameterDiscoveryRes = ('ResponseCode', 'EVSEProcessing', 'SAScheduleList', 'SASchedules', 'AC_EVSEChargeParameter', 'DC_EVSEChargeParameter', 'EVSEChargeParameter')
+_EV_ChargeParameterDiscoveryRes_2 = (2, 3, 4, 5, 6, -2, -2, -2)
+_EV_ChargeParameterDiscoveryRes_3 = (4, 5, 6, -2)
+_EV_ChargeParameterDiscoveryRes_3 = (4, 5, 6, -2)
+_X_ChargeParameterDiscoveryRes_3 = (None, None, (1, 3, 3), None, None)
+_X_ChargeParameterDiscoveryRes_4 = (None, None, (2, 3, 4), (0, 2, 4), None)
+_X_ChargeParameterDiscoveryRes_5 = (None, None, (3, 3, 4), (1, 2, 4), None)
+_X_ChargeParameterDiscoveryRes_6 = (None, None, (4, 3, 4), (2, 2, 4), None)
 _EE_ChargeParameterDiscoveryRes = (None, None, None, None, (0, 1))
 _F_ChargingStatusReq = ()
 _F_MeterInfo = ('MeterID', 'MeterReading', 'SigMeterReading', 'MeterStatus', 'TMeter')
@@ -322,9 +340,11 @@ _EV_MeteringReceiptReq_0 = (0, 1, -2, -2)
 _EV_MeteringReceiptReq_2 = (2, 3, -2, -2)
 _X_MeteringReceiptReq_1 = ((1, 2, 2), (0, 1, 2), None, None, None)
 _X_MeteringReceiptReq_3 = (None, None, (1, 2, 4), (0, 1, 4), None)
-_F_MeteringReceiptRes = ('ResponseCode', 'AC_EVSEStatus', 'DC_EVSEStatus')
-_EV_MeteringReceiptRes_1 = (1, 2, -2, -2)
+_F_EVSEStatus = ('NotificationMaxDelay', 'EVSENotification')
+_F_MeteringReceiptRes = ('ResponseCode', 'AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus')
+_EV_MeteringReceiptRes_1 = (1, 2, 3, -2)
 _X_MeteringReceiptRes_2 = (None, (1, 2, 2), None)
+_X_MeteringReceiptRes_3 = (None, (2, 2, 2), None)
 _EE_MeteringReceiptRes = (None, None, (0, 1))
 _F_PaymentDetailsReq = ('eMAID', 'ContractSignatureCertChain')
 _F_PaymentDetailsRes = ('ResponseCode', 'GenChallenge', 'EVSETimeStamp')
@@ -345,14 +365,17 @@ _EE_ChargingProfile = (None, (1, 2), (0, 1))
 _F_DC_EVPowerDeliveryParameter = ('DC_EVStatus', 'BulkChargingComplete', 'ChargingComplete')
 _EV_DC_EVPowerDeliveryParameter_1 = (1, 2, -2, -2)
 _X_DC_EVPowerDeliveryParameter_2 = (None, (1, 2, 3), (0, 1, 3), None)
-_F_PowerDeliveryReq = ('ChargeProgress', 'SAScheduleTupleID', 'ChargingProfile', 'DC_EVPowerDeliveryParameter')
-_EV_PowerDeliveryReq_2 = (2, 3, -1, -2)
-_EV_PowerDeliveryReq_3 = (3, -1, -2, -2)
-_X_PowerDeliveryReq_3 = (None, None, (1, 2, 4), (0, 2, 4), None)
-_EE_PowerDeliveryReq = (None, None, (2, 2), (1, 2), (0, 1))
-_F_PowerDeliveryRes = ('ResponseCode', 'AC_EVSEStatus', 'DC_EVSEStatus')
-_EV_PowerDeliveryRes_1 = (1, 2, -2, -2)
+_F_EVPowerDeliveryParameter = ()
+_F_PowerDeliveryReq = ('ChargeProgress', 'SAScheduleTupleID', 'ChargingProfile', 'DC_EVPowerDeliveryParameter', 'EVPowerDeliveryParameter')
+_EV_PowerDeliveryReq_2 = (2, 3, 4, -1, -2, -2, -2, -2)
+_EV_PowerDeliveryReq_3 = (3, 4, -1, -2)
+_X_PowerDeliveryReq_3 = (None, None, (1, 3, 4), (0, 2, 4), None)
+_X_PowerDeliveryReq_4 = (None, None, (2, 3, 4), (1, 2, 4), None)
+_EE_PowerDeliveryReq = (None, None, (3, 3), (2, 2), (0, 1))
+_F_PowerDeliveryRes = ('ResponseCode', 'AC_EVSEStatus', 'DC_EVSEStatus', 'EVSEStatus')
+_EV_PowerDeliveryRes_1 = (1, 2, 3, -2)
 _X_PowerDeliveryRes_2 = (None, (1, 2, 2), None)
+_X_PowerDeliveryRes_3 = (None, (2, 2, 2), None)
 _EE_PowerDeliveryRes = (None, None, (0, 1))
 _F_PreChargeReq = ('DC_EVStatus', 'EVTargetVoltage', 'EVTargetCurrent')
 _F_PreChargeRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEPresentVoltage')
@@ -409,8 +432,8 @@ _F_SessionStopReq = ('ChargingSession',)
 _F_SessionStopRes = ('ResponseCode',)
 _F_WeldingDetectionReq = ('DC_EVStatus',)
 _F_WeldingDetectionRes = ('ResponseCode', 'DC_EVSEStatus', 'EVSEPresentVoltage')
-_F_Body = ('AuthorizationReq', 'AuthorizationRes', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
-_EV_Body_0 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, -1, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2)
+_F_Body = ('AuthorizationReq', 'AuthorizationRes', 'BodyElement', 'CableCheckReq', 'CableCheckRes', 'CertificateInstallationReq', 'CertificateInstallationRes', 'CertificateUpdateReq', 'CertificateUpdateRes', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes', 'ChargingStatusReq', 'ChargingStatusRes', 'CurrentDemandReq', 'CurrentDemandRes', 'MeteringReceiptReq', 'MeteringReceiptRes', 'PaymentDetailsReq', 'PaymentDetailsRes', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionRes', 'PowerDeliveryReq', 'PowerDeliveryRes', 'PreChargeReq', 'PreChargeRes', 'ServiceDetailReq', 'ServiceDetailRes', 'ServiceDiscoveryReq', 'ServiceDiscoveryRes', 'SessionSetupReq', 'SessionSetupRes', 'SessionStopReq', 'SessionStopRes', 'WeldingDetectionReq', 'WeldingDetectionRes')
+_EV_Body_0 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2)
 _X_Body_1 = ((1, 6, 1), None)
 _X_Body_2 = ((2, 6, 1), None)
 _X_Body_3 = ((3, 6, 1), None)
@@ -444,7 +467,8 @@ _X_Body_30 = ((30, 6, 1), None)
 _X_Body_31 = ((31, 6, 1), None)
 _X_Body_32 = ((32, 6, 1), None)
 _X_Body_33 = ((33, 6, 1), None)
-_EE_Body = ((34, 6), (0, 1))
+_X_Body_34 = ((34, 6, 1), None)
+_EE_Body = ((35, 6), (0, 1))
 _F_V2G_Message = ('Header', 'Body')
 
 
@@ -2037,6 +2061,25 @@ def _e_AuthorizationRes(o: _m.AuthorizationRes, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_BodyBase(v: int, r: int) -> tuple[_m.BodyBase, int]:
+    at = ""
+    try:
+        r -= 1
+        if (v >> r) & 1: raise _escape()
+        o = _new(_m.BodyBase)
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_BodyBase(o: _m.BodyBase, a: int) -> int:
+    at = ""
+    try:
+        at = ""
+        a <<= 1
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_DC_EVStatus(v: int, r: int) -> tuple[_m.DC_EVStatus, int]:
     at = ""
     try:
@@ -3060,12 +3103,57 @@ def _e_DC_EVChargeParameter(o: _m.DC_EVChargeParameter, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_EVChargeParameter(v: int, r: int) -> tuple[_m.EVChargeParameter, int]:
+    at = ""
+    try:
+        f0 = None
+        r -= 2
+        ev = _EV_EVChargeParameter_0[(v >> r) & 3]
+        if ev == 0:
+            at = 'DepartureTime'
+            r -= 9
+            t = (v >> r) & 511
+            if t & 256: raise _escape()
+            f0 = t & 255
+            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+            r -= 2
+            if (v >> r) & 3: raise _escape()
+            ev = -1
+        at = ''
+        if ev != -1: raise _unexpected(ev, _F_EVChargeParameter)
+        o = _new(_m.EVChargeParameter)
+        o.DepartureTime = f0
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_EVChargeParameter(o: _m.EVChargeParameter, a: int) -> int:
+    at = ""
+    try:
+        at = 'DepartureTime'
+        x0 = o.DepartureTime
+        if x0 is not None:
+            a <<= 3
+            if 0 <= x0 < 128: a = (a << 8) | x0
+            else: a = _put_uint(a, x0, 0, 4294967295)
+            a <<= 1
+            s = 1
+        else:
+            s = 0
+        at = ""
+        c, b = _EE_EVChargeParameter[s]
+        a = (a << b) | (c)
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_ChargeParameterDiscoveryReq(v: int, r: int) -> tuple[_m.ChargeParameterDiscoveryReq, int]:
     at = ""
     try:
         f0 = None
         f2 = None
         f3 = None
+        f4 = None
         r -= 2
         ev = _EV_ChargeParameterDiscoveryReq_0[(v >> r) & 3]
         if ev == 0:
@@ -3097,6 +3185,12 @@ def _d_ChargeParameterDiscoveryReq(v: int, r: int) -> tuple[_m.ChargeParameterDi
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
+        if ev == 4:
+            at = 'EVChargeParameter'
+            f4, r = _d_EVChargeParameter(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_ChargeParameterDiscoveryReq)
         o = _new(_m.ChargeParameterDiscoveryReq)
@@ -3104,6 +3198,7 @@ def _d_ChargeParameterDiscoveryReq(v: int, r: int) -> tuple[_m.ChargeParameterDi
         o.RequestedEnergyTransferMode = f1
         o.AC_EVChargeParameter = f2
         o.DC_EVChargeParameter = f3
+        o.EVChargeParameter = f4
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -3138,6 +3233,12 @@ def _e_ChargeParameterDiscoveryReq(o: _m.ChargeParameterDiscoveryReq, a: int) ->
             c, b, s = _X_ChargeParameterDiscoveryReq_3[s]
             a = (a << b) | (c)
             a = _e_DC_EVChargeParameter(x3, a)
+        at = 'EVChargeParameter'
+        x4 = o.EVChargeParameter
+        if x4 is not None:
+            c, b, s = _X_ChargeParameterDiscoveryReq_4[s]
+            a = (a << b) | (c)
+            a = _e_EVChargeParameter(x4, a)
         at = ""
         c, b = _EE_ChargeParameterDiscoveryReq[s]
         a = (a << b) | (c)
@@ -3204,22 +3305,56 @@ def _e_RelativeTimeInterval(o: _m.RelativeTimeInterval, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
-def _d_PMaxScheduleEntry(v: int, r: int) -> tuple[_m.PMaxScheduleEntry, int]:
+def _d_Interval(v: int, r: int) -> tuple[_m.Interval, int]:
     at = ""
     try:
         r -= 1
         if (v >> r) & 1: raise _escape()
-        at = 'RelativeTimeInterval'
-        f0, r = _d_RelativeTimeInterval(v, r)
-        r -= 1
-        if (v >> r) & 1: raise _escape()
-        at = 'PMax'
-        f1, r = _d_PhysicalValue(v, r)
-        r -= 1
-        if (v >> r) & 1: raise _escape()
+        o = _new(_m.Interval)
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_Interval(o: _m.Interval, a: int) -> int:
+    at = ""
+    try:
+        at = ""
+        a <<= 1
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
+def _d_PMaxScheduleEntry(v: int, r: int) -> tuple[_m.PMaxScheduleEntry, int]:
+    at = ""
+    try:
+        f0 = None
+        f1 = None
+        r -= 2
+        ev = _EV_PMaxScheduleEntry_0[(v >> r) & 3]
+        if ev == 0:
+            at = 'RelativeTimeInterval'
+            f0, r = _d_RelativeTimeInterval(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = 2
+        if ev == 1:
+            at = 'TimeInterval'
+            f1, r = _d_Interval(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = 2
+        if ev == 2:
+            at = 'PMax'
+            f2, r = _d_PhysicalValue(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        at = ''
+        if ev != -1: raise _unexpected(ev, _F_PMaxScheduleEntry)
         o = _new(_m.PMaxScheduleEntry)
         o.RelativeTimeInterval = f0
-        o.PMax = f1
+        o.TimeInterval = f1
+        o.PMax = f2
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -3229,12 +3364,23 @@ def _e_PMaxScheduleEntry(o: _m.PMaxScheduleEntry, a: int) -> int:
     try:
         at = 'RelativeTimeInterval'
         x0 = o.RelativeTimeInterval
-        a <<= 1
-        a = _e_RelativeTimeInterval(x0, a)
+        if x0 is not None:
+            a <<= 2
+            a = _e_RelativeTimeInterval(x0, a)
+            s = 1
+        else:
+            s = 0
+        at = 'TimeInterval'
+        x1 = o.TimeInterval
+        if x1 is not None:
+            c, b, s = _X_PMaxScheduleEntry_1[s]
+            a = (a << b) | (c)
+            a = _e_Interval(x1, a)
         at = 'PMax'
-        x1 = o.PMax
-        a <<= 1
-        a = _e_PhysicalValue(x1, a)
+        x2 = o.PMax
+        c, b, s = _X_PMaxScheduleEntry_2[s]
+        a = (a << b) | (c)
+        a = _e_PhysicalValue(x2, a)
         at = ""
         a <<= 1
         return a
@@ -3408,26 +3554,34 @@ def _e_ConsumptionCost(o: _m.ConsumptionCost, a: int) -> int:
 def _d_SalesTariffEntry(v: int, r: int) -> tuple[_m.SalesTariffEntry, int]:
     at = ""
     try:
+        f0 = None
         f1 = None
-        f2 = []
-        r -= 1
-        if (v >> r) & 1: raise _escape()
-        at = 'RelativeTimeInterval'
-        f0, r = _d_RelativeTimeInterval(v, r)
+        f2 = None
+        f3 = []
         r -= 2
-        ev = _EV_SalesTariffEntry_1[(v >> r) & 3]
+        ev = _EV_SalesTariffEntry_0[(v >> r) & 3]
+        if ev == 0:
+            at = 'RelativeTimeInterval'
+            f0, r = _d_RelativeTimeInterval(v, r)
+            r -= 2
+            ev = _EV_SalesTariffEntry_1[(v >> r) & 3]
         if ev == 1:
+            at = 'TimeInterval'
+            f1, r = _d_Interval(v, r)
+            r -= 2
+            ev = _EV_SalesTariffEntry_1[(v >> r) & 3]
+        if ev == 2:
             at = 'EPriceLevel'
             r -= 12
             t = (v >> r) & 4095
             if t & 2052: raise _escape()
-            f1 = (t >> 3) & 255
+            f2 = (t >> 3) & 255
             ev = _EV_SalesTariffEntry_2[t & 3]
-        while ev == 2:
+        while ev == 3:
             at = 'ConsumptionCost'
             x, r = _d_ConsumptionCost(v, r)
-            f2.append(x)
-            if len(f2) < 3:
+            f3.append(x)
+            if len(f3) < 3:
                 r -= 2
                 ev = _EV_SalesTariffEntry_3[(v >> r) & 3]
             else:
@@ -3438,8 +3592,9 @@ def _d_SalesTariffEntry(v: int, r: int) -> tuple[_m.SalesTariffEntry, int]:
         if ev != -1: raise _unexpected(ev, _F_SalesTariffEntry)
         o = _new(_m.SalesTariffEntry)
         o.RelativeTimeInterval = f0
-        o.EPriceLevel = f1
-        o.ConsumptionCost = f2
+        o.TimeInterval = f1
+        o.EPriceLevel = f2
+        o.ConsumptionCost = f3
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -3449,28 +3604,36 @@ def _e_SalesTariffEntry(o: _m.SalesTariffEntry, a: int) -> int:
     try:
         at = 'RelativeTimeInterval'
         x0 = o.RelativeTimeInterval
-        a <<= 1
-        a = _e_RelativeTimeInterval(x0, a)
-        at = 'EPriceLevel'
-        x1 = o.EPriceLevel
-        if x1 is not None:
-            if type(x1) is not int or not 0 <= x1 <= 255: raise _range(x1, 0, 255)
-            a = (a << 12) | ((x1) << 1)
-            s = 2
-        else:
+        if x0 is not None:
+            a <<= 2
+            a = _e_RelativeTimeInterval(x0, a)
             s = 1
-        at = 'ConsumptionCost'
-        x2 = o.ConsumptionCost
-        n2 = len(x2)
-        if n2 < 0 or n2 > 3: raise _count(n2, 0, 3)
-        if n2:
-            c, b, s = _X_SalesTariffEntry_2[s]
+        else:
+            s = 0
+        at = 'TimeInterval'
+        x1 = o.TimeInterval
+        if x1 is not None:
+            c, b, s = _X_SalesTariffEntry_1[s]
             a = (a << b) | (c)
-            a = _e_ConsumptionCost(x2[0], a)
-            for y in x2[1:]:
+            a = _e_Interval(x1, a)
+        at = 'EPriceLevel'
+        x2 = o.EPriceLevel
+        if x2 is not None:
+            c, b, s = _X_SalesTariffEntry_2[s]
+            if type(x2) is not int or not 0 <= x2 <= 255: raise _range(x2, 0, 255)
+            a = (a << (b + 10)) | ((c) << 10) | ((x2) << 1)
+        at = 'ConsumptionCost'
+        x3 = o.ConsumptionCost
+        n3 = len(x3)
+        if n3 < 0 or n3 > 3: raise _count(n3, 0, 3)
+        if n3:
+            c, b, s = _X_SalesTariffEntry_3[s]
+            a = (a << b) | (c)
+            a = _e_ConsumptionCost(x3[0], a)
+            for y in x3[1:]:
                 a <<= 2
                 a = _e_ConsumptionCost(y, a)
-            s = 4 if n2 == 3 else 3
+            s = 4 if n3 == 3 else 3
         at = ""
         c, b = _EE_SalesTariffEntry[s]
         a = (a << b) | (c)
@@ -3690,6 +3853,25 @@ def _e_SAScheduleList(o: _m.SAScheduleList, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_SASchedules(v: int, r: int) -> tuple[_m.SASchedules, int]:
+    at = ""
+    try:
+        r -= 1
+        if (v >> r) & 1: raise _escape()
+        o = _new(_m.SASchedules)
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_SASchedules(o: _m.SASchedules, a: int) -> int:
+    at = ""
+    try:
+        at = ""
+        a <<= 1
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_AC_EVSEStatus(v: int, r: int) -> tuple[_m.AC_EVSEStatus, int]:
     at = ""
     try:
@@ -3896,34 +4078,66 @@ def _e_DC_EVSEChargeParameter(o: _m.DC_EVSEChargeParameter, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_EVSEChargeParameter(v: int, r: int) -> tuple[_m.EVSEChargeParameter, int]:
+    at = ""
+    try:
+        r -= 1
+        if (v >> r) & 1: raise _escape()
+        o = _new(_m.EVSEChargeParameter)
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_EVSEChargeParameter(o: _m.EVSEChargeParameter, a: int) -> int:
+    at = ""
+    try:
+        at = ""
+        a <<= 1
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_ChargeParameterDiscoveryRes(v: int, r: int) -> tuple[_m.ChargeParameterDiscoveryRes, int]:
     at = ""
     try:
         f2 = None
         f3 = None
         f4 = None
-        r -= 15
-        t = (v >> r) & 32767
-        if t & 24804: raise _escape()
+        f5 = None
+        f6 = None
+        r -= 16
+        t = (v >> r) & 65535
+        if t & 49608: raise _escape()
         at = 'ResponseCode'
-        f0 = _E_ResponseCode[(t >> 8) & 31]
+        f0 = _E_ResponseCode[(t >> 9) & 31]
         at = 'EVSEProcessing'
-        f1 = _E_EVSEProcessing[(t >> 3) & 3]
-        ev = _EV_ChargeParameterDiscoveryRes_2[t & 3]
+        f1 = _E_EVSEProcessing[(t >> 4) & 3]
+        ev = _EV_ChargeParameterDiscoveryRes_2[t & 7]
         if ev == 2:
             at = 'SAScheduleList'
             f2, r = _d_SAScheduleList(v, r)
             r -= 2
             ev = _EV_ChargeParameterDiscoveryRes_3[(v >> r) & 3]
         if ev == 3:
+            at = 'SASchedules'
+            f3, r = _d_SASchedules(v, r)
+            r -= 2
+            ev = _EV_ChargeParameterDiscoveryRes_3[(v >> r) & 3]
+        if ev == 4:
             at = 'AC_EVSEChargeParameter'
-            f3, r = _d_AC_EVSEChargeParameter(v, r)
+            f4, r = _d_AC_EVSEChargeParameter(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
-        if ev == 4:
+        if ev == 5:
             at = 'DC_EVSEChargeParameter'
-            f4, r = _d_DC_EVSEChargeParameter(v, r)
+            f5, r = _d_DC_EVSEChargeParameter(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        if ev == 6:
+            at = 'EVSEChargeParameter'
+            f6, r = _d_EVSEChargeParameter(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
@@ -3933,8 +4147,10 @@ def _d_ChargeParameterDiscoveryRes(v: int, r: int) -> tuple[_m.ChargeParameterDi
         o.ResponseCode = f0
         o.EVSEProcessing = f1
         o.SAScheduleList = f2
-        o.AC_EVSEChargeParameter = f3
-        o.DC_EVSEChargeParameter = f4
+        o.SASchedules = f3
+        o.AC_EVSEChargeParameter = f4
+        o.DC_EVSEChargeParameter = f5
+        o.EVSEChargeParameter = f6
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -3952,23 +4168,35 @@ def _e_ChargeParameterDiscoveryRes(o: _m.ChargeParameterDiscoveryRes, a: int) ->
         x2 = o.SAScheduleList
         a = (a << 13) | ((k0) << 6) | ((k1) << 1)
         if x2 is not None:
-            a <<= 2
+            a <<= 3
             a = _e_SAScheduleList(x2, a)
             s = 3
         else:
             s = 2
-        at = 'AC_EVSEChargeParameter'
-        x3 = o.AC_EVSEChargeParameter
+        at = 'SASchedules'
+        x3 = o.SASchedules
         if x3 is not None:
             c, b, s = _X_ChargeParameterDiscoveryRes_3[s]
             a = (a << b) | (c)
-            a = _e_AC_EVSEChargeParameter(x3, a)
-        at = 'DC_EVSEChargeParameter'
-        x4 = o.DC_EVSEChargeParameter
+            a = _e_SASchedules(x3, a)
+        at = 'AC_EVSEChargeParameter'
+        x4 = o.AC_EVSEChargeParameter
         if x4 is not None:
             c, b, s = _X_ChargeParameterDiscoveryRes_4[s]
             a = (a << b) | (c)
-            a = _e_DC_EVSEChargeParameter(x4, a)
+            a = _e_AC_EVSEChargeParameter(x4, a)
+        at = 'DC_EVSEChargeParameter'
+        x5 = o.DC_EVSEChargeParameter
+        if x5 is not None:
+            c, b, s = _X_ChargeParameterDiscoveryRes_5[s]
+            a = (a << b) | (c)
+            a = _e_DC_EVSEChargeParameter(x5, a)
+        at = 'EVSEChargeParameter'
+        x6 = o.EVSEChargeParameter
+        if x6 is not None:
+            c, b, s = _X_ChargeParameterDiscoveryRes_6[s]
+            a = (a << b) | (c)
+            a = _e_EVSEChargeParameter(x6, a)
         at = ""
         c, b = _EE_ChargeParameterDiscoveryRes[s]
         a = (a << b) | (c)
@@ -4628,11 +4856,50 @@ def _e_MeteringReceiptReq(o: _m.MeteringReceiptReq, a: int) -> int:
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_EVSEStatus(v: int, r: int) -> tuple[_m.EVSEStatus, int]:
+    at = ""
+    try:
+        r -= 10
+        t = (v >> r) & 1023
+        if t & 768: raise _escape()
+        f0 = t & 255
+        at = 'NotificationMaxDelay'
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        r -= 7
+        t = (v >> r) & 127
+        if t & 115: raise _escape()
+        at = 'EVSENotification'
+        f1 = _E_EVSENotification[(t >> 2) & 3]
+        o = _new(_m.EVSEStatus)
+        o.NotificationMaxDelay = f0
+        o.EVSENotification = f1
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_EVSEStatus(o: _m.EVSEStatus, a: int) -> int:
+    at = ""
+    try:
+        at = 'NotificationMaxDelay'
+        x0 = o.NotificationMaxDelay
+        a <<= 2
+        if 0 <= x0 < 128: a = (a << 8) | x0
+        else: a = _put_uint(a, x0, 0, 65535)
+        at = 'EVSENotification'
+        x1 = o.EVSENotification
+        k1 = _I_EVSENotification[x1]
+        at = ""
+        a = (a << 7) | ((k1) << 2)
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_MeteringReceiptRes(v: int, r: int) -> tuple[_m.MeteringReceiptRes, int]:
     at = ""
     try:
         f1 = None
         f2 = None
+        f3 = None
         r -= 10
         t = (v >> r) & 1023
         if t & 772: raise _escape()
@@ -4651,12 +4918,19 @@ def _d_MeteringReceiptRes(v: int, r: int) -> tuple[_m.MeteringReceiptRes, int]:
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
+        if ev == 3:
+            at = 'EVSEStatus'
+            f3, r = _d_EVSEStatus(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_MeteringReceiptRes)
         o = _new(_m.MeteringReceiptRes)
         o.ResponseCode = f0
         o.AC_EVSEStatus = f1
         o.DC_EVSEStatus = f2
+        o.EVSEStatus = f3
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -4682,6 +4956,12 @@ def _e_MeteringReceiptRes(o: _m.MeteringReceiptRes, a: int) -> int:
             c, b, s = _X_MeteringReceiptRes_2[s]
             a = (a << b) | (c)
             a = _e_DC_EVSEStatus(x2, a)
+        at = 'EVSEStatus'
+        x3 = o.EVSEStatus
+        if x3 is not None:
+            c, b, s = _X_MeteringReceiptRes_3[s]
+            a = (a << b) | (c)
+            a = _e_EVSEStatus(x3, a)
         at = ""
         c, b = _EE_MeteringReceiptRes[s]
         a = (a << b) | (c)
@@ -5121,20 +5401,40 @@ def _e_DC_EVPowerDeliveryParameter(o: _m.DC_EVPowerDeliveryParameter, a: int) ->
     except Exception as e:
         raise _fail_enc(e, at, o) from None
 
+def _d_EVPowerDeliveryParameter(v: int, r: int) -> tuple[_m.EVPowerDeliveryParameter, int]:
+    at = ""
+    try:
+        r -= 1
+        if (v >> r) & 1: raise _escape()
+        o = _new(_m.EVPowerDeliveryParameter)
+        return o, r
+    except Exception as e:
+        raise _fail(e, at, r) from None
+
+def _e_EVPowerDeliveryParameter(o: _m.EVPowerDeliveryParameter, a: int) -> int:
+    at = ""
+    try:
+        at = ""
+        a <<= 1
+        return a
+    except Exception as e:
+        raise _fail_enc(e, at, o) from None
+
 def _d_PowerDeliveryReq(v: int, r: int) -> tuple[_m.PowerDeliveryReq, int]:
     at = ""
     try:
         f2 = None
         f3 = None
-        r -= 18
-        t = (v >> r) & 262143
-        if t & 210948: raise _escape()
+        f4 = None
+        r -= 19
+        t = (v >> r) & 524287
+        if t & 421896: raise _escape()
         at = 'ChargeProgress'
-        f0 = _E_ChargeProgress[(t >> 14) & 3]
-        f1 = ((t >> 3) & 255) + 1
+        f0 = _E_ChargeProgress[(t >> 15) & 3]
+        f1 = ((t >> 4) & 255) + 1
         at = 'SAScheduleTupleID'
         if f1 > 255: raise _range(f1, 1, 255)
-        ev = _EV_PowerDeliveryReq_2[t & 3]
+        ev = _EV_PowerDeliveryReq_2[t & 7]
         if ev == 2:
             at = 'ChargingProfile'
             f2, r = _d_ChargingProfile(v, r)
@@ -5146,6 +5446,12 @@ def _d_PowerDeliveryReq(v: int, r: int) -> tuple[_m.PowerDeliveryReq, int]:
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
+        if ev == 4:
+            at = 'EVPowerDeliveryParameter'
+            f4, r = _d_EVPowerDeliveryParameter(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_PowerDeliveryReq)
         o = _new(_m.PowerDeliveryReq)
@@ -5153,6 +5459,7 @@ def _d_PowerDeliveryReq(v: int, r: int) -> tuple[_m.PowerDeliveryReq, int]:
         o.SAScheduleTupleID = f1
         o.ChargingProfile = f2
         o.DC_EVPowerDeliveryParameter = f3
+        o.EVPowerDeliveryParameter = f4
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -5170,7 +5477,7 @@ def _e_PowerDeliveryReq(o: _m.PowerDeliveryReq, a: int) -> int:
         x2 = o.ChargingProfile
         a = (a << 16) | ((k0) << 12) | ((x1 - 1) << 1)
         if x2 is not None:
-            a <<= 2
+            a <<= 3
             a = _e_ChargingProfile(x2, a)
             s = 3
         else:
@@ -5181,6 +5488,12 @@ def _e_PowerDeliveryReq(o: _m.PowerDeliveryReq, a: int) -> int:
             c, b, s = _X_PowerDeliveryReq_3[s]
             a = (a << b) | (c)
             a = _e_DC_EVPowerDeliveryParameter(x3, a)
+        at = 'EVPowerDeliveryParameter'
+        x4 = o.EVPowerDeliveryParameter
+        if x4 is not None:
+            c, b, s = _X_PowerDeliveryReq_4[s]
+            a = (a << b) | (c)
+            a = _e_EVPowerDeliveryParameter(x4, a)
         at = ""
         c, b = _EE_PowerDeliveryReq[s]
         a = (a << b) | (c)
@@ -5193,6 +5506,7 @@ def _d_PowerDeliveryRes(v: int, r: int) -> tuple[_m.PowerDeliveryRes, int]:
     try:
         f1 = None
         f2 = None
+        f3 = None
         r -= 10
         t = (v >> r) & 1023
         if t & 772: raise _escape()
@@ -5211,12 +5525,19 @@ def _d_PowerDeliveryRes(v: int, r: int) -> tuple[_m.PowerDeliveryRes, int]:
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
+        if ev == 3:
+            at = 'EVSEStatus'
+            f3, r = _d_EVSEStatus(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_PowerDeliveryRes)
         o = _new(_m.PowerDeliveryRes)
         o.ResponseCode = f0
         o.AC_EVSEStatus = f1
         o.DC_EVSEStatus = f2
+        o.EVSEStatus = f3
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -5242,6 +5563,12 @@ def _e_PowerDeliveryRes(o: _m.PowerDeliveryRes, a: int) -> int:
             c, b, s = _X_PowerDeliveryRes_2[s]
             a = (a << b) | (c)
             a = _e_DC_EVSEStatus(x2, a)
+        at = 'EVSEStatus'
+        x3 = o.EVSEStatus
+        if x3 is not None:
+            c, b, s = _X_PowerDeliveryRes_3[s]
+            a = (a << b) | (c)
+            a = _e_EVSEStatus(x3, a)
         at = ""
         c, b = _EE_PowerDeliveryRes[s]
         a = (a << b) | (c)
@@ -6422,6 +6749,7 @@ def _d_Body(v: int, r: int) -> tuple[_m.Body, int]:
         f31 = None
         f32 = None
         f33 = None
+        f34 = None
         r -= 6
         ev = _EV_Body_0[(v >> r) & 63]
         if ev == 0:
@@ -6437,194 +6765,200 @@ def _d_Body(v: int, r: int) -> tuple[_m.Body, int]:
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 2:
-            at = 'CableCheckReq'
-            f2, r = _d_CableCheckReq(v, r)
+            at = 'BodyElement'
+            f2, r = _d_BodyBase(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 3:
-            at = 'CableCheckRes'
-            f3, r = _d_CableCheckRes(v, r)
+            at = 'CableCheckReq'
+            f3, r = _d_CableCheckReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 4:
-            at = 'CertificateInstallationReq'
-            f4, r = _d_CertificateInstallationReq(v, r)
+            at = 'CableCheckRes'
+            f4, r = _d_CableCheckRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 5:
-            at = 'CertificateInstallationRes'
-            f5, r = _d_CertificateInstallationRes(v, r)
+            at = 'CertificateInstallationReq'
+            f5, r = _d_CertificateInstallationReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 6:
-            at = 'CertificateUpdateReq'
-            f6, r = _d_CertificateUpdateReq(v, r)
+            at = 'CertificateInstallationRes'
+            f6, r = _d_CertificateInstallationRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 7:
-            at = 'CertificateUpdateRes'
-            f7, r = _d_CertificateUpdateRes(v, r)
+            at = 'CertificateUpdateReq'
+            f7, r = _d_CertificateUpdateReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 8:
-            at = 'ChargeParameterDiscoveryReq'
-            f8, r = _d_ChargeParameterDiscoveryReq(v, r)
+            at = 'CertificateUpdateRes'
+            f8, r = _d_CertificateUpdateRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 9:
-            at = 'ChargeParameterDiscoveryRes'
-            f9, r = _d_ChargeParameterDiscoveryRes(v, r)
+            at = 'ChargeParameterDiscoveryReq'
+            f9, r = _d_ChargeParameterDiscoveryReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 10:
-            at = 'ChargingStatusReq'
-            f10, r = _d_ChargingStatusReq(v, r)
+            at = 'ChargeParameterDiscoveryRes'
+            f10, r = _d_ChargeParameterDiscoveryRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 11:
-            at = 'ChargingStatusRes'
-            f11, r = _d_ChargingStatusRes(v, r)
+            at = 'ChargingStatusReq'
+            f11, r = _d_ChargingStatusReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 12:
-            at = 'CurrentDemandReq'
-            f12, r = _d_CurrentDemandReq(v, r)
+            at = 'ChargingStatusRes'
+            f12, r = _d_ChargingStatusRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 13:
-            at = 'CurrentDemandRes'
-            f13, r = _d_CurrentDemandRes(v, r)
+            at = 'CurrentDemandReq'
+            f13, r = _d_CurrentDemandReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 14:
-            at = 'MeteringReceiptReq'
-            f14, r = _d_MeteringReceiptReq(v, r)
+            at = 'CurrentDemandRes'
+            f14, r = _d_CurrentDemandRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 15:
-            at = 'MeteringReceiptRes'
-            f15, r = _d_MeteringReceiptRes(v, r)
+            at = 'MeteringReceiptReq'
+            f15, r = _d_MeteringReceiptReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 16:
-            at = 'PaymentDetailsReq'
-            f16, r = _d_PaymentDetailsReq(v, r)
+            at = 'MeteringReceiptRes'
+            f16, r = _d_MeteringReceiptRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 17:
-            at = 'PaymentDetailsRes'
-            f17, r = _d_PaymentDetailsRes(v, r)
+            at = 'PaymentDetailsReq'
+            f17, r = _d_PaymentDetailsReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 18:
-            at = 'PaymentServiceSelectionReq'
-            f18, r = _d_PaymentServiceSelectionReq(v, r)
+            at = 'PaymentDetailsRes'
+            f18, r = _d_PaymentDetailsRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 19:
-            at = 'PaymentServiceSelectionRes'
-            f19, r = _d_PaymentServiceSelectionRes(v, r)
+            at = 'PaymentServiceSelectionReq'
+            f19, r = _d_PaymentServiceSelectionReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 20:
-            at = 'PowerDeliveryReq'
-            f20, r = _d_PowerDeliveryReq(v, r)
+            at = 'PaymentServiceSelectionRes'
+            f20, r = _d_PaymentServiceSelectionRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 21:
-            at = 'PowerDeliveryRes'
-            f21, r = _d_PowerDeliveryRes(v, r)
+            at = 'PowerDeliveryReq'
+            f21, r = _d_PowerDeliveryReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 22:
-            at = 'PreChargeReq'
-            f22, r = _d_PreChargeReq(v, r)
+            at = 'PowerDeliveryRes'
+            f22, r = _d_PowerDeliveryRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 23:
-            at = 'PreChargeRes'
-            f23, r = _d_PreChargeRes(v, r)
+            at = 'PreChargeReq'
+            f23, r = _d_PreChargeReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 24:
-            at = 'ServiceDetailReq'
-            f24, r = _d_ServiceDetailReq(v, r)
+            at = 'PreChargeRes'
+            f24, r = _d_PreChargeRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 25:
-            at = 'ServiceDetailRes'
-            f25, r = _d_ServiceDetailRes(v, r)
+            at = 'ServiceDetailReq'
+            f25, r = _d_ServiceDetailReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 26:
-            at = 'ServiceDiscoveryReq'
-            f26, r = _d_ServiceDiscoveryReq(v, r)
+            at = 'ServiceDetailRes'
+            f26, r = _d_ServiceDetailRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 27:
-            at = 'ServiceDiscoveryRes'
-            f27, r = _d_ServiceDiscoveryRes(v, r)
+            at = 'ServiceDiscoveryReq'
+            f27, r = _d_ServiceDiscoveryReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 28:
-            at = 'SessionSetupReq'
-            f28, r = _d_SessionSetupReq(v, r)
+            at = 'ServiceDiscoveryRes'
+            f28, r = _d_ServiceDiscoveryRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 29:
-            at = 'SessionSetupRes'
-            f29, r = _d_SessionSetupRes(v, r)
+            at = 'SessionSetupReq'
+            f29, r = _d_SessionSetupReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 30:
-            at = 'SessionStopReq'
-            f30, r = _d_SessionStopReq(v, r)
+            at = 'SessionSetupRes'
+            f30, r = _d_SessionSetupRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 31:
-            at = 'SessionStopRes'
-            f31, r = _d_SessionStopRes(v, r)
+            at = 'SessionStopReq'
+            f31, r = _d_SessionStopReq(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 32:
-            at = 'WeldingDetectionReq'
-            f32, r = _d_WeldingDetectionReq(v, r)
+            at = 'SessionStopRes'
+            f32, r = _d_SessionStopRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
         if ev == 33:
+            at = 'WeldingDetectionReq'
+            f33, r = _d_WeldingDetectionReq(v, r)
+            r -= 1
+            if (v >> r) & 1: raise _escape()
+            ev = -1
+        if ev == 34:
             at = 'WeldingDetectionRes'
-            f33, r = _d_WeldingDetectionRes(v, r)
+            f34, r = _d_WeldingDetectionRes(v, r)
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
@@ -6633,38 +6967,39 @@ def _d_Body(v: int, r: int) -> tuple[_m.Body, int]:
         o = _new(_m.Body)
         o.AuthorizationReq = f0
         o.AuthorizationRes = f1
-        o.CableCheckReq = f2
-        o.CableCheckRes = f3
-        o.CertificateInstallationReq = f4
-        o.CertificateInstallationRes = f5
-        o.CertificateUpdateReq = f6
-        o.CertificateUpdateRes = f7
-        o.ChargeParameterDiscoveryReq = f8
-        o.ChargeParameterDiscoveryRes = f9
-        o.ChargingStatusReq = f10
-        o.ChargingStatusRes = f11
-        o.CurrentDemandReq = f12
-        o.CurrentDemandRes = f13
-        o.MeteringReceiptReq = f14
-        o.MeteringReceiptRes = f15
-        o.PaymentDetailsReq = f16
-        o.PaymentDetailsRes = f17
-        o.PaymentServiceSelectionReq = f18
-        o.PaymentServiceSelectionRes = f19
-        o.PowerDeliveryReq = f20
-        o.PowerDeliveryRes = f21
-        o.PreChargeReq = f22
-        o.PreChargeRes = f23
-        o.ServiceDetailReq = f24
-        o.ServiceDetailRes = f25
-        o.ServiceDiscoveryReq = f26
-        o.ServiceDiscoveryRes = f27
-        o.SessionSetupReq = f28
-        o.SessionSetupRes = f29
-        o.SessionStopReq = f30
-        o.SessionStopRes = f31
-        o.WeldingDetectionReq = f32
-        o.WeldingDetectionRes = f33
+        o.BodyElement = f2
+        o.CableCheckReq = f3
+        o.CableCheckRes = f4
+        o.CertificateInstallationReq = f5
+        o.CertificateInstallationRes = f6
+        o.CertificateUpdateReq = f7
+        o.CertificateUpdateRes = f8
+        o.ChargeParameterDiscoveryReq = f9
+        o.ChargeParameterDiscoveryRes = f10
+        o.ChargingStatusReq = f11
+        o.ChargingStatusRes = f12
+        o.CurrentDemandReq = f13
+        o.CurrentDemandRes = f14
+        o.MeteringReceiptReq = f15
+        o.MeteringReceiptRes = f16
+        o.PaymentDetailsReq = f17
+        o.PaymentDetailsRes = f18
+        o.PaymentServiceSelectionReq = f19
+        o.PaymentServiceSelectionRes = f20
+        o.PowerDeliveryReq = f21
+        o.PowerDeliveryRes = f22
+        o.PreChargeReq = f23
+        o.PreChargeRes = f24
+        o.ServiceDetailReq = f25
+        o.ServiceDetailRes = f26
+        o.ServiceDiscoveryReq = f27
+        o.ServiceDiscoveryRes = f28
+        o.SessionSetupReq = f29
+        o.SessionSetupRes = f30
+        o.SessionStopReq = f31
+        o.SessionStopRes = f32
+        o.WeldingDetectionReq = f33
+        o.WeldingDetectionRes = f34
         return o, r
     except Exception as e:
         raise _fail(e, at, r) from None
@@ -6686,198 +7021,204 @@ def _e_Body(o: _m.Body, a: int) -> int:
             c, b, s = _X_Body_1[s]
             a = (a << b) | (c)
             a = _e_AuthorizationRes(x1, a)
-        at = 'CableCheckReq'
-        x2 = o.CableCheckReq
+        at = 'BodyElement'
+        x2 = o.BodyElement
         if x2 is not None:
             c, b, s = _X_Body_2[s]
             a = (a << b) | (c)
-            a = _e_CableCheckReq(x2, a)
-        at = 'CableCheckRes'
-        x3 = o.CableCheckRes
+            a = _e_BodyBase(x2, a)
+        at = 'CableCheckReq'
+        x3 = o.CableCheckReq
         if x3 is not None:
             c, b, s = _X_Body_3[s]
             a = (a << b) | (c)
-            a = _e_CableCheckRes(x3, a)
-        at = 'CertificateInstallationReq'
-        x4 = o.CertificateInstallationReq
+            a = _e_CableCheckReq(x3, a)
+        at = 'CableCheckRes'
+        x4 = o.CableCheckRes
         if x4 is not None:
             c, b, s = _X_Body_4[s]
             a = (a << b) | (c)
-            a = _e_CertificateInstallationReq(x4, a)
-        at = 'CertificateInstallationRes'
-        x5 = o.CertificateInstallationRes
+            a = _e_CableCheckRes(x4, a)
+        at = 'CertificateInstallationReq'
+        x5 = o.CertificateInstallationReq
         if x5 is not None:
             c, b, s = _X_Body_5[s]
             a = (a << b) | (c)
-            a = _e_CertificateInstallationRes(x5, a)
-        at = 'CertificateUpdateReq'
-        x6 = o.CertificateUpdateReq
+            a = _e_CertificateInstallationReq(x5, a)
+        at = 'CertificateInstallationRes'
+        x6 = o.CertificateInstallationRes
         if x6 is not None:
             c, b, s = _X_Body_6[s]
             a = (a << b) | (c)
-            a = _e_CertificateUpdateReq(x6, a)
-        at = 'CertificateUpdateRes'
-        x7 = o.CertificateUpdateRes
+            a = _e_CertificateInstallationRes(x6, a)
+        at = 'CertificateUpdateReq'
+        x7 = o.CertificateUpdateReq
         if x7 is not None:
             c, b, s = _X_Body_7[s]
             a = (a << b) | (c)
-            a = _e_CertificateUpdateRes(x7, a)
-        at = 'ChargeParameterDiscoveryReq'
-        x8 = o.ChargeParameterDiscoveryReq
+            a = _e_CertificateUpdateReq(x7, a)
+        at = 'CertificateUpdateRes'
+        x8 = o.CertificateUpdateRes
         if x8 is not None:
             c, b, s = _X_Body_8[s]
             a = (a << b) | (c)
-            a = _e_ChargeParameterDiscoveryReq(x8, a)
-        at = 'ChargeParameterDiscoveryRes'
-        x9 = o.ChargeParameterDiscoveryRes
+            a = _e_CertificateUpdateRes(x8, a)
+        at = 'ChargeParameterDiscoveryReq'
+        x9 = o.ChargeParameterDiscoveryReq
         if x9 is not None:
             c, b, s = _X_Body_9[s]
             a = (a << b) | (c)
-            a = _e_ChargeParameterDiscoveryRes(x9, a)
-        at = 'ChargingStatusReq'
-        x10 = o.ChargingStatusReq
+            a = _e_ChargeParameterDiscoveryReq(x9, a)
+        at = 'ChargeParameterDiscoveryRes'
+        x10 = o.ChargeParameterDiscoveryRes
         if x10 is not None:
             c, b, s = _X_Body_10[s]
             a = (a << b) | (c)
-            a = _e_ChargingStatusReq(x10, a)
-        at = 'ChargingStatusRes'
-        x11 = o.ChargingStatusRes
+            a = _e_ChargeParameterDiscoveryRes(x10, a)
+        at = 'ChargingStatusReq'
+        x11 = o.ChargingStatusReq
         if x11 is not None:
             c, b, s = _X_Body_11[s]
             a = (a << b) | (c)
-            a = _e_ChargingStatusRes(x11, a)
-        at = 'CurrentDemandReq'
-        x12 = o.CurrentDemandReq
+            a = _e_ChargingStatusReq(x11, a)
+        at = 'ChargingStatusRes'
+        x12 = o.ChargingStatusRes
         if x12 is not None:
             c, b, s = _X_Body_12[s]
             a = (a << b) | (c)
-            a = _e_CurrentDemandReq(x12, a)
-        at = 'CurrentDemandRes'
-        x13 = o.CurrentDemandRes
+            a = _e_ChargingStatusRes(x12, a)
+        at = 'CurrentDemandReq'
+        x13 = o.CurrentDemandReq
         if x13 is not None:
             c, b, s = _X_Body_13[s]
             a = (a << b) | (c)
-            a = _e_CurrentDemandRes(x13, a)
-        at = 'MeteringReceiptReq'
-        x14 = o.MeteringReceiptReq
+            a = _e_CurrentDemandReq(x13, a)
+        at = 'CurrentDemandRes'
+        x14 = o.CurrentDemandRes
         if x14 is not None:
             c, b, s = _X_Body_14[s]
             a = (a << b) | (c)
-            a = _e_MeteringReceiptReq(x14, a)
-        at = 'MeteringReceiptRes'
-        x15 = o.MeteringReceiptRes
+            a = _e_CurrentDemandRes(x14, a)
+        at = 'MeteringReceiptReq'
+        x15 = o.MeteringReceiptReq
         if x15 is not None:
             c, b, s = _X_Body_15[s]
             a = (a << b) | (c)
-            a = _e_MeteringReceiptRes(x15, a)
-        at = 'PaymentDetailsReq'
-        x16 = o.PaymentDetailsReq
+            a = _e_MeteringReceiptReq(x15, a)
+        at = 'MeteringReceiptRes'
+        x16 = o.MeteringReceiptRes
         if x16 is not None:
             c, b, s = _X_Body_16[s]
             a = (a << b) | (c)
-            a = _e_PaymentDetailsReq(x16, a)
-        at = 'PaymentDetailsRes'
-        x17 = o.PaymentDetailsRes
+            a = _e_MeteringReceiptRes(x16, a)
+        at = 'PaymentDetailsReq'
+        x17 = o.PaymentDetailsReq
         if x17 is not None:
             c, b, s = _X_Body_17[s]
             a = (a << b) | (c)
-            a = _e_PaymentDetailsRes(x17, a)
-        at = 'PaymentServiceSelectionReq'
-        x18 = o.PaymentServiceSelectionReq
+            a = _e_PaymentDetailsReq(x17, a)
+        at = 'PaymentDetailsRes'
+        x18 = o.PaymentDetailsRes
         if x18 is not None:
             c, b, s = _X_Body_18[s]
             a = (a << b) | (c)
-            a = _e_PaymentServiceSelectionReq(x18, a)
-        at = 'PaymentServiceSelectionRes'
-        x19 = o.PaymentServiceSelectionRes
+            a = _e_PaymentDetailsRes(x18, a)
+        at = 'PaymentServiceSelectionReq'
+        x19 = o.PaymentServiceSelectionReq
         if x19 is not None:
             c, b, s = _X_Body_19[s]
             a = (a << b) | (c)
-            a = _e_PaymentServiceSelectionRes(x19, a)
-        at = 'PowerDeliveryReq'
-        x20 = o.PowerDeliveryReq
+            a = _e_PaymentServiceSelectionReq(x19, a)
+        at = 'PaymentServiceSelectionRes'
+        x20 = o.PaymentServiceSelectionRes
         if x20 is not None:
             c, b, s = _X_Body_20[s]
             a = (a << b) | (c)
-            a = _e_PowerDeliveryReq(x20, a)
-        at = 'PowerDeliveryRes'
-        x21 = o.PowerDeliveryRes
+            a = _e_PaymentServiceSelectionRes(x20, a)
+        at = 'PowerDeliveryReq'
+        x21 = o.PowerDeliveryReq
         if x21 is not None:
             c, b, s = _X_Body_21[s]
             a = (a << b) | (c)
-            a = _e_PowerDeliveryRes(x21, a)
-        at = 'PreChargeReq'
-        x22 = o.PreChargeReq
+            a = _e_PowerDeliveryReq(x21, a)
+        at = 'PowerDeliveryRes'
+        x22 = o.PowerDeliveryRes
         if x22 is not None:
             c, b, s = _X_Body_22[s]
             a = (a << b) | (c)
-            a = _e_PreChargeReq(x22, a)
-        at = 'PreChargeRes'
-        x23 = o.PreChargeRes
+            a = _e_PowerDeliveryRes(x22, a)
+        at = 'PreChargeReq'
+        x23 = o.PreChargeReq
         if x23 is not None:
             c, b, s = _X_Body_23[s]
             a = (a << b) | (c)
-            a = _e_PreChargeRes(x23, a)
-        at = 'ServiceDetailReq'
-        x24 = o.ServiceDetailReq
+            a = _e_PreChargeReq(x23, a)
+        at = 'PreChargeRes'
+        x24 = o.PreChargeRes
         if x24 is not None:
             c, b, s = _X_Body_24[s]
             a = (a << b) | (c)
-            a = _e_ServiceDetailReq(x24, a)
-        at = 'ServiceDetailRes'
-        x25 = o.ServiceDetailRes
+            a = _e_PreChargeRes(x24, a)
+        at = 'ServiceDetailReq'
+        x25 = o.ServiceDetailReq
         if x25 is not None:
             c, b, s = _X_Body_25[s]
             a = (a << b) | (c)
-            a = _e_ServiceDetailRes(x25, a)
-        at = 'ServiceDiscoveryReq'
-        x26 = o.ServiceDiscoveryReq
+            a = _e_ServiceDetailReq(x25, a)
+        at = 'ServiceDetailRes'
+        x26 = o.ServiceDetailRes
         if x26 is not None:
             c, b, s = _X_Body_26[s]
             a = (a << b) | (c)
-            a = _e_ServiceDiscoveryReq(x26, a)
-        at = 'ServiceDiscoveryRes'
-        x27 = o.ServiceDiscoveryRes
+            a = _e_ServiceDetailRes(x26, a)
+        at = 'ServiceDiscoveryReq'
+        x27 = o.ServiceDiscoveryReq
         if x27 is not None:
             c, b, s = _X_Body_27[s]
             a = (a << b) | (c)
-            a = _e_ServiceDiscoveryRes(x27, a)
-        at = 'SessionSetupReq'
-        x28 = o.SessionSetupReq
+            a = _e_ServiceDiscoveryReq(x27, a)
+        at = 'ServiceDiscoveryRes'
+        x28 = o.ServiceDiscoveryRes
         if x28 is not None:
             c, b, s = _X_Body_28[s]
             a = (a << b) | (c)
-            a = _e_SessionSetupReq(x28, a)
-        at = 'SessionSetupRes'
-        x29 = o.SessionSetupRes
+            a = _e_ServiceDiscoveryRes(x28, a)
+        at = 'SessionSetupReq'
+        x29 = o.SessionSetupReq
         if x29 is not None:
             c, b, s = _X_Body_29[s]
             a = (a << b) | (c)
-            a = _e_SessionSetupRes(x29, a)
-        at = 'SessionStopReq'
-        x30 = o.SessionStopReq
+            a = _e_SessionSetupReq(x29, a)
+        at = 'SessionSetupRes'
+        x30 = o.SessionSetupRes
         if x30 is not None:
             c, b, s = _X_Body_30[s]
             a = (a << b) | (c)
-            a = _e_SessionStopReq(x30, a)
-        at = 'SessionStopRes'
-        x31 = o.SessionStopRes
+            a = _e_SessionSetupRes(x30, a)
+        at = 'SessionStopReq'
+        x31 = o.SessionStopReq
         if x31 is not None:
             c, b, s = _X_Body_31[s]
             a = (a << b) | (c)
-            a = _e_SessionStopRes(x31, a)
-        at = 'WeldingDetectionReq'
-        x32 = o.WeldingDetectionReq
+            a = _e_SessionStopReq(x31, a)
+        at = 'SessionStopRes'
+        x32 = o.SessionStopRes
         if x32 is not None:
             c, b, s = _X_Body_32[s]
             a = (a << b) | (c)
-            a = _e_WeldingDetectionReq(x32, a)
-        at = 'WeldingDetectionRes'
-        x33 = o.WeldingDetectionRes
+            a = _e_SessionStopRes(x32, a)
+        at = 'WeldingDetectionReq'
+        x33 = o.WeldingDetectionReq
         if x33 is not None:
             c, b, s = _X_Body_33[s]
             a = (a << b) | (c)
-            a = _e_WeldingDetectionRes(x33, a)
+            a = _e_WeldingDetectionReq(x33, a)
+        at = 'WeldingDetectionRes'
+        x34 = o.WeldingDetectionRes
+        if x34 is not None:
+            c, b, s = _X_Body_34[s]
+            a = (a << b) | (c)
+            a = _e_WeldingDetectionRes(x34, a)
         at = ""
         c, b = _EE_Body[s]
         a = (a << b) | (c)

@@ -355,6 +355,13 @@ class AuthorizationRes:
 
 
 @dataclass(slots=True, kw_only=True)
+class BodyBase:
+    """Schema type BodyBaseType."""
+
+    pass
+
+
+@dataclass(slots=True, kw_only=True)
 class DC_EVStatus:
     """Schema type DC_EVStatusType."""
 
@@ -516,6 +523,13 @@ class DC_EVChargeParameter:
 
 
 @dataclass(slots=True, kw_only=True)
+class EVChargeParameter:
+    """Schema type EVChargeParameterType."""
+
+    DepartureTime: int | None = field(default=None, metadata={'range': (0, 4294967295)})
+
+
+@dataclass(slots=True, kw_only=True)
 class ChargeParameterDiscoveryReq:
     """Schema type ChargeParameterDiscoveryReqType."""
 
@@ -523,6 +537,7 @@ class ChargeParameterDiscoveryReq:
     RequestedEnergyTransferMode: EnergyTransferMode
     AC_EVChargeParameter: AC_EVChargeParameter | None = field(default=None, metadata={'choice': 1})
     DC_EVChargeParameter: DC_EVChargeParameter | None = field(default=None, metadata={'choice': 1})
+    EVChargeParameter: EVChargeParameter | None = field(default=None, metadata={'choice': 1})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -534,10 +549,18 @@ class RelativeTimeInterval:
 
 
 @dataclass(slots=True, kw_only=True)
+class Interval:
+    """Schema type IntervalType."""
+
+    pass
+
+
+@dataclass(slots=True, kw_only=True)
 class PMaxScheduleEntry:
     """Schema type PMaxScheduleEntryType."""
 
-    RelativeTimeInterval: RelativeTimeInterval
+    RelativeTimeInterval: RelativeTimeInterval | None = field(default=None, metadata={'choice': 1})
+    TimeInterval: Interval | None = field(default=None, metadata={'choice': 1})
     PMax: PhysicalValue
 
 
@@ -569,7 +592,8 @@ class ConsumptionCost:
 class SalesTariffEntry:
     """Schema type SalesTariffEntryType."""
 
-    RelativeTimeInterval: RelativeTimeInterval
+    RelativeTimeInterval: RelativeTimeInterval | None = field(default=None, metadata={'choice': 1})
+    TimeInterval: Interval | None = field(default=None, metadata={'choice': 1})
     EPriceLevel: int | None = field(default=None, metadata={'range': (0, 255)})
     ConsumptionCost: list[ConsumptionCost] = field(default_factory=list, metadata={'count': (0, 3)})
 
@@ -599,6 +623,13 @@ class SAScheduleList:
     """Schema type SAScheduleListType."""
 
     SAScheduleTuple: list[SAScheduleTuple] = field(metadata={'count': (1, 3)})
+
+
+@dataclass(slots=True, kw_only=True)
+class SASchedules:
+    """Schema type SASchedulesType."""
+
+    pass
 
 
 @dataclass(slots=True, kw_only=True)
@@ -635,14 +666,23 @@ class DC_EVSEChargeParameter:
 
 
 @dataclass(slots=True, kw_only=True)
+class EVSEChargeParameter:
+    """Schema type EVSEChargeParameterType."""
+
+    pass
+
+
+@dataclass(slots=True, kw_only=True)
 class ChargeParameterDiscoveryRes:
     """Schema type ChargeParameterDiscoveryResType."""
 
     ResponseCode: ResponseCode
     EVSEProcessing: EVSEProcessing
-    SAScheduleList: SAScheduleList | None = None
-    AC_EVSEChargeParameter: AC_EVSEChargeParameter | None = field(default=None, metadata={'choice': 1})
-    DC_EVSEChargeParameter: DC_EVSEChargeParameter | None = field(default=None, metadata={'choice': 1})
+    SAScheduleList: SAScheduleList | None = field(default=None, metadata={'choice': 1})
+    SASchedules: SASchedules | None = field(default=None, metadata={'choice': 1})
+    AC_EVSEChargeParameter: AC_EVSEChargeParameter | None = field(default=None, metadata={'choice': 2})
+    DC_EVSEChargeParameter: DC_EVSEChargeParameter | None = field(default=None, metadata={'choice': 2})
+    EVSEChargeParameter: EVSEChargeParameter | None = field(default=None, metadata={'choice': 2})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -723,12 +763,21 @@ class MeteringReceiptReq:
 
 
 @dataclass(slots=True, kw_only=True)
+class EVSEStatus:
+    """Schema type EVSEStatusType."""
+
+    NotificationMaxDelay: int = field(metadata={'range': (0, 65535)})
+    EVSENotification: EVSENotification
+
+
+@dataclass(slots=True, kw_only=True)
 class MeteringReceiptRes:
     """Schema type MeteringReceiptResType."""
 
     ResponseCode: ResponseCode
     AC_EVSEStatus: AC_EVSEStatus | None = field(default=None, metadata={'choice': 1})
     DC_EVSEStatus: DC_EVSEStatus | None = field(default=None, metadata={'choice': 1})
+    EVSEStatus: EVSEStatus | None = field(default=None, metadata={'choice': 1})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -804,13 +853,21 @@ class DC_EVPowerDeliveryParameter:
 
 
 @dataclass(slots=True, kw_only=True)
+class EVPowerDeliveryParameter:
+    """Schema type EVPowerDeliveryParameterType."""
+
+    pass
+
+
+@dataclass(slots=True, kw_only=True)
 class PowerDeliveryReq:
     """Schema type PowerDeliveryReqType."""
 
     ChargeProgress: ChargeProgress
     SAScheduleTupleID: int = field(metadata={'range': (1, 255)})
     ChargingProfile: ChargingProfile | None = None
-    DC_EVPowerDeliveryParameter: DC_EVPowerDeliveryParameter | None = None
+    DC_EVPowerDeliveryParameter: DC_EVPowerDeliveryParameter | None = field(default=None, metadata={'choice': 1})
+    EVPowerDeliveryParameter: EVPowerDeliveryParameter | None = field(default=None, metadata={'choice': 1})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -820,6 +877,7 @@ class PowerDeliveryRes:
     ResponseCode: ResponseCode
     AC_EVSEStatus: AC_EVSEStatus | None = field(default=None, metadata={'choice': 1})
     DC_EVSEStatus: DC_EVSEStatus | None = field(default=None, metadata={'choice': 1})
+    EVSEStatus: EVSEStatus | None = field(default=None, metadata={'choice': 1})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -998,6 +1056,7 @@ class Body:
 
     AuthorizationReq: AuthorizationReq | None = field(default=None, metadata={'choice': 1})
     AuthorizationRes: AuthorizationRes | None = field(default=None, metadata={'choice': 1})
+    BodyElement: BodyBase | None = field(default=None, metadata={'choice': 1})
     CableCheckReq: CableCheckReq | None = field(default=None, metadata={'choice': 1})
     CableCheckRes: CableCheckRes | None = field(default=None, metadata={'choice': 1})
     CertificateInstallationReq: CertificateInstallationReq | None = field(default=None, metadata={'choice': 1})
