@@ -349,10 +349,13 @@ class Connector(EvSide, ControlLoop):
 
     def snapshot(self) -> dict:
         st = self.io.status
+        power_w, power_source = self.present_voltage() * self.group.output_current_a, "modules"
+        if self.meter is not None and self.meter.fresh:
+            power_w, power_source = self.meter.latest.power_w, "meter"
         return {
             "connector": self.cfg.id, "type": self.cfg.type, "state": self.state, "cp": self._cp_state,
             "voltage_v": round(self.present_voltage(), 1), "current_a": round(self.group.output_current_a, 1),
-            "power_kw": round(self.present_voltage() * self.group.output_current_a / 1000.0, 2),
+            "power_kw": round(power_w / 1000.0, 2), "power_source": power_source,
             "soc": self.ev_soc, "contactors_closed": bool(st and st.dc_plus_closed and st.dc_minus_closed),
             "modules_on": self.group.is_on,
             "session": self.session.to_json() if self.session else None,
