@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from controller.v2g import exi, v2gtp
-from tools.capture.dissect import DissectedMessage, dissect
+from tools.capture.dissect import CaptureDissector, DissectedMessage
 from tools.capture.pcap import CaptureError, read_packets
 from tools.capture.summary import summarize
 
@@ -96,17 +96,20 @@ def _load_json(text: str) -> Any:
 def _pcap(path: Path, as_json: bool) -> None:
     if not path.is_file():
         raise InputError(f"no such file: {path}")
+    dissector = CaptureDissector()
     try:
-        messages = dissect(read_packets(path))
+        messages = (message for packet in read_packets(path) for message in dissector.feed(packet))
         if as_json:
             for message in messages:
                 print(json.dumps(message.to_json(), ensure_ascii=False))
-        else:
-            print(f"{'time':>10}  {'direction':<9} {'proto':<5} {'type':<30} summary")
-            for message in messages:
-                print(_table_row(message))
+            return
+        print(f"{'time':>10}  {'direction':<9} {'proto':<5} {'type':<30} summary")
+        for message in messages:
+            print(_table_row(message))
     except CaptureError as exc:
         raise InputError(f"{path}: {exc}") from None
+    for reason, count in dissector.skipped.most_common():
+        print(f"not dissected: {count} frame(s), {reason}")
 
 
 def _table_row(message: DissectedMessage) -> str:

@@ -302,3 +302,12 @@ def test_the_handshake_response_picks_the_schema(namespaces, chosen, schema, out
     last = json_lines(out)[-1]
     assert (status, last["schema"], last["from_ev"]) == (0, schema, True)
     assert outcome in (last["type"] if schema != "unknown" else last["error"])
+
+
+def test_human_table_ends_with_frames_it_could_not_dissect(tmp_path, capsys):
+    truncated_ipv6 = EV_MAC + EVSE_MAC + b"\x86\xdd" + bytes(20)
+    frames = [truncated_ipv6, truncated_ipv6, tcp_frame(True, 1000, exi(SESSION_SETUP_REQ))]
+    status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "short.pcap", frames)))
+    assert status == 0
+    assert out.splitlines()[-1] == "not dissected: 2 frame(s), IPv6 header truncated (20 bytes)"
+    assert "SessionSetupReq" in out
