@@ -311,3 +311,14 @@ def test_human_table_ends_with_frames_it_could_not_dissect(tmp_path, capsys):
     assert status == 0
     assert out.splitlines()[-1] == "not dissected: 2 frame(s), IPv6 header truncated (20 bytes)"
     assert "SessionSetupReq" in out
+
+
+def test_vlan_tags_and_ipv6_extension_headers_are_skipped(tmp_path, capsys):
+    segment = struct.pack(">HHIIBBHHH", EV_PORT, EVSE_PORT, 1000, 0, 5 << 4, 0x18, 65535, 0, 0) + exi(
+        SESSION_SETUP_REQ)
+    extensions = bytes((60, 0)) + bytes(6) + bytes((6, 1)) + bytes(14)  # hop-by-hop, destination options
+    ip = struct.pack(">IHBB", 0x60000000, len(extensions) + len(segment), 0, 64) + EV_IP + EVSE_IP
+    frame = EVSE_MAC + EV_MAC + b"\x81\x00\x00\x05\x86\xdd" + ip + extensions + segment
+    status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "vlan.pcap", [frame])), "--json")
+    (record,) = json_lines(out)
+    assert (status, record["type"], record["from_ev"]) == (0, "SessionSetupReq", True)
