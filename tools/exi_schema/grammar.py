@@ -53,7 +53,6 @@ class State:
     id: int
     productions: list[tuple[Label, int | None]]  # index = event code; target None for EE
     bits: int
-    full_of: int | None = None  # id of the state this one is the "maxOccurs reached" variant of
 
 
 @dataclass
@@ -62,9 +61,6 @@ class TypeGrammar:
     fields: list[Field]
     states: list[State]
     full_variant: dict[int, int] = field(default_factory=dict)  # loop state id -> its full variant id
-
-    def field_for(self, label: Label) -> Field | None:
-        return next((f for f in self.fields if f.label == label), None)
 
 
 @dataclass
@@ -344,9 +340,7 @@ class _Determinizer:
         state = self.grammar.states[self.ids[key]]
         state.productions = [(label, target) for _, label, target in entries]
         state.bits = bits_for(len(entries) + 1)  # + 1: the escape to second-level productions (strict=false)
-        if full:
-            state.full_of = self.ids[(nfa_states, False)]
-        elif has_counted:
+        if has_counted and not full:
             self.grammar.full_variant[state.id] = self._state_id(nfa_states, True)
 
 

@@ -8,6 +8,7 @@ and code points; hexBinary and base64Binary are varint(length) and octets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tools.exi_schema.xsd_model import XS, QName, SchemaError, SchemaSet, SimpleTypeDef
@@ -116,5 +117,5 @@ def _integer(name: str, facets: dict[str, str]) -> ValueSpec:
     return ValueSpec(kind="int", lo=lo, hi=hi)
 
 
-def _tighter(current: int | None, bound: int, pick: type[max] | type[min]) -> int:
+def _tighter(current: int | None, bound: int, pick: Callable[[int, int], int]) -> int:
     return bound if current is None else pick(current, bound)

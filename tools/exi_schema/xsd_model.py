@@ -34,7 +34,6 @@ class SimpleTypeDef:
 class ElementDecl:
     name: QName
     type: QName | SimpleTypeDef | ComplexTypeDef | None  # None: xs:anyType (unsupported)
-    is_global: bool
     abstract: bool = False
     substitution_head: QName | None = None
 
@@ -167,7 +166,6 @@ class _SchemaFileReader:
         decl = ElementDecl(
             name=name,
             type=None,
-            is_global=is_global,
             abstract=node.get("abstract") == "true",
             substitution_head=self._qname(head) if head else None,
         )

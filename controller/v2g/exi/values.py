@@ -93,7 +93,7 @@ def binary(v: int, r: int, max_length: int | None) -> tuple[bytes, int]:
 
 
 def put_uint(a: int, value: int, lo: int, hi: int | None) -> int:
-    if type(value) is not int and not isinstance(value, int):
+    if not isinstance(value, int):
         raise ExiError(f"integer expected, got {value!r}")
     if value < lo or (hi is not None and value > hi):
         raise ExiError(f"value {value} out of range {lo}..{hi}")
@@ -108,13 +108,6 @@ def put_int(a: int, value: int, lo: int | None, hi: int | None) -> int:
     if value < 0:
         return _varint((a << 1) | 1, -value - 1)
     return _varint(a << 1, value)
-
-
-def put_nbit(value: int, lo: int, hi: int) -> int:
-    """The n-bit offset of a bounded integer (the caller shifts it in)."""
-    if not isinstance(value, int) or not lo <= value <= hi:
-        raise ExiError(f"value {value!r} out of range {lo}..{hi}")
-    return value - lo
 
 
 def put_string(a: int, value: str, min_length: int, max_length: int | None) -> int:
