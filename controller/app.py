@@ -18,6 +18,10 @@ from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup
 from controller.records import StoreRecorder
 from controller.store import Store
+from controller.v2g.secc.context import CableOffer
+from controller.v2g.secc.session import SeccSettings
+from controller.v2g.secc.station import SeccStation
+from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class ControllerApp:
         self.ev_links: dict[int, EvLinkServer] = {}
         self.meters: dict[int, EnergyMeter] = {}
         self.imds: dict[int, InsulationMonitor] = {}
+        self.seccs: dict[int, SeccStation] = {}
+        self._secc_sockets: dict[int, SeccLinkSockets] = {}
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -98,6 +104,32 @@ class ControllerApp:
             port = cfg.ev_link.base_port + index if cfg.ev_link.base_port else 0
             self.ev_links[conn_cfg.id] = EvLinkServer(connector, cfg.ev_link.host, port, self.emit)
 
+    # ---- the SECC per connector (DIN 70121 / ISO 15118-2) ---------------------------------------------------
+    def attach_secc(self, connector_id: int, sockets: SeccLinkSockets) -> None:
+        """Serve V2G on sockets opened elsewhere (the rig's loopback or namespace link); before start()."""
+        self._secc_sockets[connector_id] = sockets
+
+    def _start_seccs(self) -> list[SeccStation]:
+        v2g = self.config.v2g
+        if v2g.enabled:
+            if len(v2g.interfaces) != len(self.connectors) and not self._secc_sockets:
+                raise ConfigError("v2g.interfaces", "one PLC interface per connector is needed")
+            for conn, interface in zip(self.connectors, v2g.interfaces):
+                if conn.cfg.id not in self._secc_sockets:
+                    self._secc_sockets[conn.cfg.id] = open_secc_sockets(interface, sdp_port=v2g.sdp_port,
+                                                                        tcp_port=v2g.tcp_port)
+        for conn in self.connectors:
+            sockets = self._secc_sockets.get(conn.cfg.id)
+            if sockets is None:
+                continue
+            settings = SeccSettings(
+                offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
+                protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list))
+            station = SeccStation(conn, sockets, settings, on_event=self.emit)
+            self.seccs[conn.cfg.id] = station
+            self._sinks.append(station.on_connector_event)
+        return list(self.seccs.values())
+
     def _open_store(self) -> None:
         """Open the log before the loop runs (it blocks for crash recovery and retention)."""
         s = self.config.store
@@ -130,6 +162,8 @@ class ControllerApp:
         self._tasks.append(asyncio.create_task(self._control(), name="control"))
         for link in self.ev_links.values():
             await link.start()
+        for station in self._start_seccs():
+            await station.start()
         self.started_t = time.monotonic()
         self.emit("started", {"connectors": [c.cfg.id for c in self.connectors]})
 
@@ -165,6 +199,8 @@ class ControllerApp:
         self._tasks.clear()
         for link in self.ev_links.values():
             await link.close()
+        for station in self.seccs.values():
+            await station.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

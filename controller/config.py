@@ -108,6 +108,27 @@ class EvLinkConfig:
 
 
 @dataclass(frozen=True)
+class V2gConfig:
+    """The SECC (DIN SPEC 70121 / ISO 15118-2 over PLC), one per connector, next to the stand-in EV link."""
+    enabled: bool = False
+    interfaces: tuple[str, ...] = ()  # the PLC interface of each connector, in connector order
+    protocols: tuple[str, ...] = ("din", "iso2")
+    sdp_port: int = 15118
+    tcp_port: int = 0  # 0: any free port (SDP tells the car)
+    evcc_allow_list: tuple[str, ...] = ()  # EVCCIDs (hex) authorized at SessionSetup
+
+    def check(self) -> None:
+        unknown = set(self.protocols) - {"din", "iso2"}
+        if unknown or not self.protocols:
+            raise ValueError(f"protocols must be some of din, iso2 (got {list(self.protocols)})")
+        for evcc_id in self.evcc_allow_list:
+            try:
+                bytes.fromhex(evcc_id)
+            except ValueError:
+                raise ValueError(f"evcc_allow_list: {evcc_id!r} is not hex") from None
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     path: str = ""  # empty: no persistent log (tests, demo)
     event_retention_days: float = 90.0
@@ -136,6 +157,7 @@ class CabinetConfig:
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     io_board: IoBoardConfig = field(default_factory=IoBoardConfig)
     ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)
+    v2g: V2gConfig = field(default_factory=V2gConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     max_cabinet_power_kw: float = 0.0  # 0: no cabinet-wide cap

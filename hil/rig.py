@@ -91,9 +91,10 @@ class Rig:
             internal_resistance_ohm=c.internal_resistance_ohm, max_voltage_v=c.max_voltage_v,
             max_current_a=c.max_current_a, taper_start_percent=c.taper_start_soc)
 
-    def new_car(self, connector_id: int, host: str, port: int) -> SimulatedCar:
+    def new_car(self, connector_id: int, host: str, port: int, link=None) -> SimulatedCar:
+        """A car on the stand-in EV link at host:port, or on `link` (a V2G link: hil.ev.evcc.link.V2gEvLink)."""
         sim = self.io_sims[connector_id]
-        return SimulatedCar(self.plants[connector_id], self.new_battery(), EvLinkClient(host, port),
+        return SimulatedCar(self.plants[connector_id], self.new_battery(), link or EvLinkClient(host, port),
                             cp_duty=lambda: sim.commanded_duty, clock=self.clock)
 
     async def _start_modbus(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
+from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
@@ -59,7 +60,8 @@ async def _wait_for(predicate, timeout: float, what: str) -> None:
 class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
-                 external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0):
+                 external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
+                 protocol: str = "evlink", link_mode: str = "loopback"):
         self.scenario = scenario
         self.setup = setup
         self.state = RunState(t0=time.time())
@@ -73,6 +75,10 @@ class ScenarioRun:
         self.finals: dict[int, dict] = {}
         self.meter_before: dict[int, float] = {}
         self.meter_after: dict[int, float] = {}
+        # V2G (DIN / ISO-2) for the first connector; "evlink": the stand-in JSON link for every connector
+        if protocol != "evlink" and self._mode != "inprocess":
+            raise ValueError("V2G runs need the controller in the rig's process (no --separate-process)")
+        self.v2g = RigV2gLink(protocol, link_mode) if protocol != "evlink" else None
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
@@ -90,6 +96,10 @@ class ScenarioRun:
         await self.rig.start()
         try:
             self.controller = self._make_controller()
+            if self.v2g is not None:
+                await self.v2g.open()
+                self.controller.app.build()
+                await self.v2g.attach(self.controller.app, self.setup.cabinet_config.connectors[0].id)
             await self.controller.start()
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
@@ -97,6 +107,8 @@ class ScenarioRun:
         finally:
             if self.controller is not None:
                 await self.controller.stop()
+            if self.v2g is not None:
+                await self.v2g.close()
             await self.rig.stop()
         return self._report(outcomes)
 
@@ -115,7 +127,8 @@ class ScenarioRun:
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
             host, port = self.state.ev_links[cid]
-            car = self.rig.new_car(cid, host, port)
+            v2g_link = self.v2g.car_link() if self.v2g is not None and cid == ids[0] else None
+            car = self.rig.new_car(cid, host, port, link=v2g_link)
             self.cars[cid] = car
             car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
             tasks[cid] = asyncio.create_task(car.run(car_plan))
@@ -222,7 +235,20 @@ class ScenarioRun:
             "faults": self.state.faults,
             "final": first["final"],
             "connectors": per_connector,
+            **({"v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
+                        "answer_times": self.v2g.answer_times(),
+                        "car_round_trips": car_round_trips(self.v2g)}} if self.v2g is not None else {}),
         }
+
+
+def car_round_trips(v2g: RigV2gLink) -> dict:
+    """The car's view: request to answer, per request type (ms), median and worst."""
+    per_type: dict[str, list[float]] = {}
+    for link in v2g.car_links:
+        for exchange in link.exchanges:
+            per_type.setdefault(exchange["request"], []).append(exchange["round_trip_s"] * 1000.0)
+    return {name: {"count": len(v), "median_ms": round(sorted(v)[len(v) // 2], 3), "max_ms": round(max(v), 3)}
+            for name, v in per_type.items()}
 
 
 def first_source(connectors: list[dict]) -> str:

@@ -1,0 +1,49 @@
+"""What every handler needs: the connector, the negotiated protocol's message types, and what the cable offers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from controller.connector.ev_session import Answer, EvseStatus, IsolationLevel, ResponseCode
+from controller.v2g.messages import din, iso2
+
+MESSAGE_TYPES: dict[str, ModuleType] = {"din": din, "iso2": iso2}
+SCHEDULE_TUPLE_ID = 1  # the one SAScheduleTuple we offer (no smart charging yet)
+
+
+@dataclass(frozen=True)
+class CableOffer:
+    """Per cable (CCS1 or NACS), from the connector's config: visible in SessionSetup and ServiceDiscovery."""
+    evse_id: str
+    energy_transfer_modes: tuple[str, ...]
+
+
+@dataclass
+class SeccContext:
+    connector: Any              # the connector's EV-session interface (controller/connector/ev_side.py)
+    schema: str                 # "din" or "iso2"
+    offer: CableOffer
+    allow_list: frozenset[str] = frozenset()  # EVCCIDs (lower-case hex) authorized on sight
+    session_id: bytes = b""
+    evcc_id: str = ""
+    types: ModuleType = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.types = MESSAGE_TYPES[self.schema]
+
+    def plain_answer(self, code: ResponseCode = ResponseCode.OK,
+                     isolation: IsolationLevel | None = None) -> Answer:
+        """An answer for a request the connector need not see (service and payment selection, refusals)."""
+        return Answer(code=code, status=self.connector.evse_status(isolation),
+                      present_voltage_v=round(self.connector.present_voltage(), 1))
+
+    def response_code(self, code: str) -> Any:
+        return self.types.ResponseCode(code)
+
+    def dc_status(self, status: EvseStatus) -> Any:
+        t = self.types
+        return t.DC_EVSEStatus(EVSEIsolationStatus=t.IsolationLevel(status.isolation.value),
+                               EVSEStatusCode=t.DC_EVSEStatusCode(status.status_code.value),
+                               NotificationMaxDelay=0,
+                               EVSENotification=t.EVSENotification(status.notification.value))

@@ -1,0 +1,49 @@
+"""One handler per request type: `ask(ctx, req) -> Answer` (the connector's EV-session call) and
+`respond(ctx, answer, code) -> the response body`. The session looks them up here by request name."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from controller.v2g.secc.handlers import (authorization, cable_check, charge_parameter_discovery, current_demand,
+                                          power_delivery, precharge, service_selection, session_setup,
+                                          session_stop, welding_detection)
+
+
+@dataclass(frozen=True)
+class Handler:
+    response: str            # the Body field of the answer, e.g. "CurrentDemandRes"
+    ask: Callable
+    respond: Callable
+
+
+def _common(authorization_req: str, authorization_res: str, selection_req: str, selection_res: str) -> dict:
+    return {
+        "SessionSetupReq": Handler("SessionSetupRes", session_setup.ask, session_setup.respond),
+        "ServiceDiscoveryReq": Handler("ServiceDiscoveryRes", service_selection.ask_discovery,
+                                       service_selection.respond_discovery),
+        selection_req: Handler(selection_res, service_selection.ask_selection, service_selection.respond_selection),
+        authorization_req: Handler(authorization_res, authorization.ask, authorization.respond),
+        "ChargeParameterDiscoveryReq": Handler("ChargeParameterDiscoveryRes", charge_parameter_discovery.ask,
+                                               charge_parameter_discovery.respond),
+        "CableCheckReq": Handler("CableCheckRes", cable_check.ask, cable_check.respond),
+        "PreChargeReq": Handler("PreChargeRes", precharge.ask, precharge.respond),
+        "PowerDeliveryReq": Handler("PowerDeliveryRes", power_delivery.ask, power_delivery.respond),
+        "CurrentDemandReq": Handler("CurrentDemandRes", current_demand.ask, current_demand.respond),
+        "WeldingDetectionReq": Handler("WeldingDetectionRes", welding_detection.ask, welding_detection.respond),
+        "SessionStopReq": Handler("SessionStopRes", session_stop.ask, session_stop.respond),
+    }
+
+
+HANDLERS: dict[str, dict[str, Handler]] = {
+    "din": _common("ContractAuthenticationReq", "ContractAuthenticationRes",
+                   "ServicePaymentSelectionReq", "ServicePaymentSelectionRes"),
+    "iso2": _common("AuthorizationReq", "AuthorizationRes",
+                    "PaymentServiceSelectionReq", "PaymentServiceSelectionRes"),
+}
+
+# What may come after what, before the connector takes over the order (it knows the DC phases).
+OPENING = {
+    "SessionSetupReq": ("ServiceDiscoveryReq",),
+    "ServiceDiscoveryReq": ("ServiceDiscoveryReq", "ServicePaymentSelectionReq", "PaymentServiceSelectionReq"),
+}

@@ -1,0 +1,187 @@
+"""One V2G session: a V2GTP connection from the handshake to SessionStop.
+
+Order of things: SupportedAppProtocol (choose DIN or ISO-2), SessionSetup (new SessionID; the car's header
+SessionID is not checked here, some cars send a single zero byte), ServiceDiscovery, payment/service
+selection; from then on the connector decides which request fits its phase. A wrong SessionID, a request out
+of order or a FAILED answer ends the session after the answer is sent; malformed EXI ends it at once. Both
+record a fault on the connector, whose own reaction (error shutdown) opens the contactors.
+
+Timers: CommunicationSetup (connection to SessionSetupReq, 20 s) and ReadyToCharge (SessionSetup to
+PowerDelivery start, 150 s). The sequence timeout (60 s between requests) is the V2GTP server's idle timeout.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from controller.connector.ev_session import Answer, ResponseCode
+from controller.v2g import exi
+from controller.v2g.secc import handshake
+from controller.v2g.secc.context import CableOffer, SeccContext
+from controller.v2g.secc.handlers import HANDLERS, OPENING, Handler
+from controller.v2g.v2gtp_server import V2gtpConnection
+
+log = logging.getLogger(__name__)
+
+SELECTION_REQUESTS = ("ServicePaymentSelectionReq", "PaymentServiceSelectionReq")
+KEPT_TIMINGS = 2000
+
+
+@dataclass(frozen=True)
+class SeccTimers:
+    communication_setup_s: float = 20.0
+    ready_to_charge_s: float = 150.0
+
+
+@dataclass(frozen=True)
+class SeccSettings:
+    offer: CableOffer
+    protocols: tuple[str, ...] = ("din", "iso2")
+    allow_list: frozenset[str] = frozenset()
+    timers: SeccTimers = SeccTimers()
+
+
+@dataclass(frozen=True)
+class Timing:
+    request: str
+    response: str
+    code: str
+    answer_s: float   # request decoded to answer encoded
+
+
+class SeccSession:
+    def __init__(self, connection: V2gtpConnection, connector: Any, settings: SeccSettings, *,
+                 on_note: Callable[[str, dict], None] | None = None):
+        self.connection = connection
+        self.connector = connector
+        self.settings = settings
+        self.agreement: handshake.Agreement | None = None
+        self.ctx: SeccContext | None = None
+        self.last_request: str | None = None
+        self.timings: collections.deque[Timing] = collections.deque(maxlen=KEPT_TIMINGS)
+        self._note = on_note or (lambda kind, data: None)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(settings.timers.communication_setup_s, self._expired,
+                                      "no SessionSetupReq within the communication setup time")
+
+    # ---- the V2GTP server's MessageHandler ---------------------------------------------------------------
+    async def on_message(self, payload: bytes) -> bytes | None:
+        if self.agreement is None:
+            return self._handshake(payload)
+        received_t = time.perf_counter()
+        try:
+            message = exi.decode(self.ctx.schema, payload)
+        except exi.ExiError as exc:
+            self._fail("EV_REQUEST_INVALID", f"malformed EXI: {exc}", close_now=True)
+            return None
+        kind = exi.message_type(message)
+        handler = HANDLERS[self.ctx.schema].get(kind)
+        if handler is None:
+            self._fail("EV_SEQUENCE_ERROR", f"{kind} is not supported", close_now=True)
+            return None
+        answer, refusal = self._answer(kind, handler, message)
+        code_name = getattr(answer.code, "value", answer.code)
+        response = handler.respond(self.ctx, answer, self.ctx.response_code(code_name))
+        out = exi.encode(self.ctx.schema, self.ctx.types.V2G_Message(
+            Header=self.ctx.types.MessageHeader(SessionID=self.ctx.session_id),
+            Body=self.ctx.types.Body(**{handler.response: response})))
+        code = getattr(response.ResponseCode, "value", str(response.ResponseCode))
+        self.timings.append(Timing(kind, handler.response, code, time.perf_counter() - received_t))
+        if refusal:
+            self._fail(*refusal)
+        elif code.startswith("FAILED"):
+            self._close_after_answer(f"{handler.response} {code}")
+        elif kind == "SessionStopReq":
+            self._close_after_answer("session stopped")
+        return out
+
+    # ---- steps ------------------------------------------------------------------------------------------
+    def _handshake(self, payload: bytes) -> bytes | None:
+        try:
+            request = exi.decode("appproto", payload)
+        except exi.ExiError as exc:
+            self._fail("EV_REQUEST_INVALID", f"malformed handshake: {exc}", close_now=True)
+            return None
+        if exi.message_type(request) != "supportedAppProtocolReq":
+            self._fail("EV_SEQUENCE_ERROR", "the first message was not supportedAppProtocolReq", close_now=True)
+            return None
+        agreement = handshake.choose_protocol(request, self.settings.protocols)
+        out = exi.encode("appproto", handshake.answer(agreement))
+        offered = [p.ProtocolNamespace for p in request.AppProtocol]
+        if agreement is None:
+            self._note("v2g_handshake", {"offered": offered, "chosen": None})
+            self._close_after_answer("no common protocol")
+            return out
+        self.agreement = agreement
+        self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list)
+        self._note("v2g_handshake", {"offered": offered, "chosen": agreement.namespace, "schema": agreement.schema})
+        return out
+
+    def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
+        """The connector's answer, or a refusal (answer with a FAILED code, plus the fault to record)."""
+        ctx = self.ctx
+        if kind == "SessionSetupReq":
+            if self.last_request is not None:
+                return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
+                    "EV_SEQUENCE_ERROR", "SessionSetupReq repeated")
+            ctx.session_id = os.urandom(8)
+            self._restart_timer(self.settings.timers.ready_to_charge_s, "no PowerDelivery within ReadyToCharge")
+        elif message.Header.SessionID != ctx.session_id:
+            return replace_code(ctx.plain_answer(), "FAILED_UnknownSession"), (
+                "EV_SEQUENCE_ERROR", f"unknown SessionID {message.Header.SessionID.hex()}")
+        elif not self._in_order(kind):
+            return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
+                "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")
+        self.last_request = kind
+        answer = handler.ask(ctx, getattr(message.Body, kind))
+        if kind == "PowerDeliveryReq" and self._timer is not None and answer.code == ResponseCode.OK:
+            self._timer.cancel()
+            self._timer = None
+        return answer, None
+
+    def _in_order(self, kind: str) -> bool:
+        if kind == "SessionStopReq":
+            return self.last_request is not None
+        if self.last_request is None:
+            return False
+        allowed = OPENING.get(self.last_request)
+        if allowed is not None:
+            return kind in allowed
+        return kind not in ("ServiceDiscoveryReq", *SELECTION_REQUESTS)
+
+    # ---- endings ----------------------------------------------------------------------------------------
+    def _restart_timer(self, delay_s: float, reason: str) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay_s, self._expired, reason)
+
+    def _expired(self, reason: str) -> None:
+        self._timer = None
+        if not self.connection.closed:
+            self._fail("EV_TIMEOUT", reason, close_now=True)
+
+    def _fail(self, fault: str, detail: str, close_now: bool = False) -> None:
+        log.warning("connector %d: V2G session ends: %s", self.connector.cfg.id, detail)
+        self.connector.raise_fault(fault, detail)
+        if close_now:
+            self.connection.close(detail)
+        else:
+            self._close_after_answer(detail)
+
+    def _close_after_answer(self, reason: str) -> None:
+        # the server writes our answer before it runs this: the car reads it, then sees the close
+        asyncio.get_running_loop().call_soon(self.connection.close, reason)
+
+    def closed(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def replace_code(answer: Answer, code: str) -> Answer:
+    return replace(answer, code=code)  # a protocol code the connector has no name for

@@ -1,0 +1,82 @@
+"""The SECC of one connector: its link layer (SLAC, SDP, V2GTP) and a SeccSession per connection.
+
+The station follows the connector through its "phase" events: entering `plugged` (CP B, 5 % PWM) starts
+SLAC with a new key; `available` or `unavailable` (unplugged, disabled) ends SLAC and the session. A
+connection that ends without SessionStop while the connector is still in a session records EV_TIMEOUT, so
+the connector stops through its error path (power down, contactors open).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any, Callable
+
+from controller.connector.table import SESSION_STATES
+from controller.v2g.secc.session import KEPT_TIMINGS, SeccSession, SeccSettings, Timing
+from controller.v2g.secc_link import SeccLink, SeccLinkSockets
+from controller.v2g.slac import SlacTimers
+from controller.v2g.v2gtp_server import SEQUENCE_TIMEOUT_S, V2gtpConnection
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict], None]
+
+
+class SeccStation:
+    def __init__(self, connector: Any, sockets: SeccLinkSockets, settings: SeccSettings, *,
+                 on_event: EventSink | None = None, slac_timers: SlacTimers = SlacTimers(),
+                 sequence_timeout_s: float = SEQUENCE_TIMEOUT_S):
+        self.connector = connector
+        self.settings = settings
+        self._emit = on_event or (lambda kind, data: None)
+        self.session: SeccSession | None = None
+        self.timings: collections.deque[Timing] = collections.deque(maxlen=KEPT_TIMINGS)
+        self._sessions: dict[int, SeccSession] = {}
+        self.link = SeccLink(sockets, self._new_session, slac_timers=slac_timers, idle_timeout_s=sequence_timeout_s,
+                             on_close=self._closed, on_slac_state=self._slac_state, name=f"secc-{connector.cfg.id}")
+
+    @property
+    def id(self) -> int:
+        return self.connector.cfg.id
+
+    @property
+    def sdp_port(self) -> int:
+        return self.link.sdp.port
+
+    async def start(self) -> None:
+        await self.link.start()
+        self._emit("secc", {"connector": self.id, "address": self.link.sockets.address,
+                            "sdp_port": self.sdp_port, "tcp_port": self.link.v2gtp.port})
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    def on_connector_event(self, kind: str, data: dict) -> None:
+        """An event sink: follow this connector's phases (synchronous, inside its state-entry actions)."""
+        if kind != "phase" or data.get("connector") != self.id:
+            return
+        if data["state"] == "plugged":
+            self.link.plugged()
+        elif data["state"] in ("available", "unavailable"):
+            self.link.unplugged()
+
+    def _new_session(self, connection: V2gtpConnection) -> SeccSession:
+        session = SeccSession(connection, self.connector, self.settings, on_note=self._note)
+        session.timings = self.timings
+        self._sessions[id(connection)] = session
+        self.session = session
+        return session
+
+    def _closed(self, connection: V2gtpConnection, reason: str) -> None:
+        session = self._sessions.pop(id(connection), None)
+        if session is not None:
+            session.closed()
+        self._emit("v2g_closed", {"connector": self.id, "reason": reason})
+        if self.connector.state in SESSION_STATES and not self.connector.blocking_faults():
+            self.connector.raise_fault("EV_TIMEOUT", f"V2G connection ended: {reason}")
+
+    def _slac_state(self, state: str, detail: str) -> None:
+        self._emit("slac", {"connector": self.id, "state": state, "detail": detail})
+
+    def _note(self, kind: str, data: dict) -> None:
+        self._emit(kind, {"connector": self.id, **data})

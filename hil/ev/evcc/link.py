@@ -1,0 +1,130 @@
+"""The car's V2G link: SLAC, SDP, TCP, the AppProtocol handshake, then DIN or ISO-2 requests.
+
+Same interface as the stand-in JSON link (`hil.ev.link.EvLinkClient`), so `SimulatedCar` runs over either.
+Answers come back in the stand-in link's shape (see `controller.connector.ev_session.Answer.to_json`):
+{"code", "status": {"status_code", "notification", "isolation"}, "processing", "present_voltage_v",
+"present_current_a"}; an OK_* response code reads "OK". Every failure is an EvLinkError with the reason.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Awaitable, Callable
+
+from controller.v2g import exi, v2gtp
+from controller.v2g.messages import appproto
+from controller.v2g.secc.values import to_float
+from hil.ev.evcc.profile import CarProfile
+from hil.ev.evcc.requests import RequestBuilder
+from hil.ev.link import EvLinkError
+from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
+from hil.ev.sdp_client import SdpFailed
+from hil.ev.slac_ev import SlacEvFailed
+from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
+
+SCHEMA_OF_NAMESPACE = {"urn:din:70121:2012:MsgDef": "din", "urn:tesla:din:2018:MsgDef": "din",
+                       "urn:iso:15118:2:2013:MsgDef": "iso2"}
+Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
+
+
+class V2gEvLink:
+    def __init__(self, profile: CarProfile, connect: Connect):
+        """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc)."""
+        self.profile = profile
+        self._connect = connect
+        self.connection: EvV2gConnection | None = None
+        self.client: V2gtpClient | None = None
+        self.builder: RequestBuilder | None = None
+        self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
+
+    async def connect(self) -> None:
+        plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE)
+        try:
+            self.connection = await self._connect(plan)
+        except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
+            raise EvLinkError(f"link setup: {exc}") from None
+        self.client = self.connection.client
+        await self._handshake()
+
+    async def _handshake(self) -> None:
+        offers = [appproto.AppProtocol(ProtocolNamespace=p.namespace, VersionNumberMajor=p.major,
+                                       VersionNumberMinor=p.minor, SchemaID=p.schema_id, Priority=p.priority)
+                  for p in self.profile.protocols]
+        request = exi.encode("appproto", appproto.SupportedAppProtocolReq(AppProtocol=offers))
+        answer = self._decode("appproto", await self._send(request, self.profile.request_timeout_s, "handshake"))
+        if answer.SchemaID is None or not answer.ResponseCode.value.startswith("OK"):
+            raise EvLinkError(f"handshake: {answer.ResponseCode.value}")
+        chosen = next((p for p in self.profile.protocols if p.schema_id == answer.SchemaID), None)
+        if chosen is None or chosen.namespace not in SCHEMA_OF_NAMESPACE:
+            raise EvLinkError(f"handshake: the SECC chose SchemaID {answer.SchemaID}, which we did not offer")
+        self.builder = RequestBuilder(SCHEMA_OF_NAMESPACE[chosen.namespace], self.profile)
+
+    @property
+    def schema(self) -> str | None:
+        return self.builder.schema if self.builder else None
+
+    async def request(self, op: str, **fields) -> dict:
+        if self.builder is None:
+            raise EvLinkError("not connected")
+        if op == "session_setup":  # DIN and ISO-2 both go on to service discovery and selection
+            answer = await self._exchange(*self.builder.session_setup(**fields))
+            self.builder.session_id = answer["session_id"]
+            await self._exchange(*self.builder.service_discovery())
+            return await self._exchange(*self.builder.payment_selection())
+        build = getattr(self.builder, op, None)
+        if build is None:
+            raise EvLinkError(f"unknown op {op!r}")
+        return await self._exchange(*build(**fields))
+
+    async def _exchange(self, name: str, body: Any) -> dict:
+        schema = self.builder.schema
+        timeout = {"CurrentDemandReq": self.profile.current_demand_timeout_s,
+                   "PowerDeliveryReq": self.profile.power_delivery_timeout_s}.get(name, self.profile.request_timeout_s)
+        started = time.monotonic()
+        payload = await self._send(exi.encode(schema, self.builder.message(name, body)), timeout, name)
+        message = self._decode(schema, payload)
+        kind = exi.message_type(message)
+        response = getattr(message.Body, kind)
+        code = response.ResponseCode.value
+        self.exchanges.append({"request": name, "response": kind, "code": code,
+                               "round_trip_s": round(time.monotonic() - started, 6)})
+        if kind != name[:-3] + "Res":
+            raise EvLinkError(f"{name}: answered with {kind}")
+        return self._as_answer(message.Header.SessionID, response, code)
+
+    async def _send(self, payload: bytes, timeout_s: float, what: str) -> bytes:
+        try:
+            return await self.client.request(payload, timeout_s=timeout_s)
+        except V2gtpClientError as exc:
+            raise EvLinkError(f"{what}: {exc}") from None
+
+    @staticmethod
+    def _decode(schema: str, payload: bytes) -> Any:
+        try:
+            return exi.decode(schema, payload)
+        except exi.ExiError as exc:
+            raise EvLinkError(f"bad answer from the SECC: {exc}") from None
+
+    @staticmethod
+    def _as_answer(session_id: bytes, response: Any, code: str) -> dict:
+        status = getattr(response, "DC_EVSEStatus", None) or (
+            response.DC_EVSEChargeParameter.DC_EVSEStatus if getattr(response, "DC_EVSEChargeParameter", None)
+            else None)
+        processing = getattr(response, "EVSEProcessing", None)
+        return {
+            "code": "OK" if code.startswith("OK") else code,
+            "session_id": session_id,
+            "status": {
+                "status_code": status.EVSEStatusCode.value if status else "EVSE_Ready",
+                "notification": status.EVSENotification.value if status else "None",
+                "isolation": status.EVSEIsolationStatus.value if status and status.EVSEIsolationStatus else "Invalid",
+            },
+            "processing": processing.value if processing is not None else "Finished",
+            "present_voltage_v": to_float(getattr(response, "EVSEPresentVoltage", None)) or 0.0,
+            "present_current_a": to_float(getattr(response, "EVSEPresentCurrent", None)) or 0.0,
+        }
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None

@@ -1,0 +1,109 @@
+"""The car's requests, DIN or ISO-2, from the small ops the car's sequence uses (see hil/ev/car.py)."""
+from __future__ import annotations
+
+from typing import Any
+
+from controller.v2g.messages import din, iso2
+from controller.v2g.secc.values import physical
+from hil.ev.evcc.profile import CarProfile
+
+TYPES = {"din": din, "iso2": iso2}
+
+
+class RequestBuilder:
+    def __init__(self, schema: str, profile: CarProfile):
+        self.schema = schema
+        self.t = TYPES[schema]
+        self.profile = profile
+        self.session_id = b"\x00" if profile.one_byte_session_id else bytes(8)
+        self.soc = 0.0
+        self.schedule_tuple_id = 1
+
+    def message(self, name: str, body: Any) -> Any:
+        t = self.t
+        return t.V2G_Message(Header=t.MessageHeader(SessionID=self.session_id), Body=t.Body(**{name: body}))
+
+    def ev_status(self) -> Any:
+        t = self.t
+        soc = max(0, min(100, round(self.soc)))
+        return t.DC_EVStatus(EVReady=True, EVErrorCode=t.DC_EVErrorCode.NO_ERROR, EVRESSSOC=soc)
+
+    def pv(self, value: float, unit: str) -> Any:
+        return physical(self.t, value, unit)
+
+    # ---- one method per request -------------------------------------------------------------------------
+    def session_setup(self, evcc_id: str) -> tuple[str, Any]:
+        return "SessionSetupReq", self.t.SessionSetupReq(EVCCID=bytes.fromhex(evcc_id))
+
+    def service_discovery(self) -> tuple[str, Any]:
+        return "ServiceDiscoveryReq", self.t.ServiceDiscoveryReq(ServiceCategory=self.t.ServiceCategory.EVCharging)
+
+    def payment_selection(self) -> tuple[str, Any]:
+        t = self.t
+        services = t.SelectedServiceList(SelectedService=[t.SelectedService(ServiceID=1)])
+        if self.schema == "din":
+            return "ServicePaymentSelectionReq", t.ServicePaymentSelectionReq(
+                SelectedPaymentOption=t.PaymentOption.ExternalPayment, SelectedServiceList=services)
+        return "PaymentServiceSelectionReq", t.PaymentServiceSelectionReq(
+            SelectedPaymentOption=t.PaymentOption.ExternalPayment, SelectedServiceList=services)
+
+    def authorize(self) -> tuple[str, Any]:
+        if self.schema == "din":
+            return "ContractAuthenticationReq", self.t.ContractAuthenticationReq()
+        return "AuthorizationReq", self.t.AuthorizationReq()
+
+    def charge_parameters(self, max_voltage_v: float, max_current_a: float, soc_percent: float,
+                          energy_capacity_wh: float | None = None, max_power_w: float | None = None,
+                          energy_request_wh: float | None = None) -> tuple[str, Any]:
+        t = self.t
+        self.soc = soc_percent
+        parameters = t.DC_EVChargeParameter(
+            DC_EVStatus=self.ev_status(), EVMaximumCurrentLimit=self.pv(max_current_a, "A"),
+            EVMaximumPowerLimit=None if max_power_w is None else self.pv(max_power_w, "W"),
+            EVMaximumVoltageLimit=self.pv(max_voltage_v, "V"),
+            EVEnergyCapacity=None if energy_capacity_wh is None else self.pv(energy_capacity_wh, "Wh"),
+            EVEnergyRequest=None if energy_request_wh is None else self.pv(energy_request_wh, "Wh"))
+        if self.schema == "din":
+            return "ChargeParameterDiscoveryReq", t.ChargeParameterDiscoveryReq(
+                EVRequestedEnergyTransferType=t.EVRequestedEnergyTransfer(self.profile.energy_transfer_mode),
+                DC_EVChargeParameter=parameters)
+        return "ChargeParameterDiscoveryReq", t.ChargeParameterDiscoveryReq(
+            RequestedEnergyTransferMode=t.EnergyTransferMode(self.profile.energy_transfer_mode),
+            DC_EVChargeParameter=parameters)
+
+    def cable_check(self) -> tuple[str, Any]:
+        return "CableCheckReq", self.t.CableCheckReq(DC_EVStatus=self.ev_status())
+
+    def precharge(self, target_voltage_v: float, target_current_a: float) -> tuple[str, Any]:
+        return "PreChargeReq", self.t.PreChargeReq(DC_EVStatus=self.ev_status(),
+                                                   EVTargetVoltage=self.pv(target_voltage_v, "V"),
+                                                   EVTargetCurrent=self.pv(target_current_a, "A"))
+
+    def power_delivery(self, start: bool) -> tuple[str, Any]:
+        t = self.t
+        parameter = t.DC_EVPowerDeliveryParameter(DC_EVStatus=self.ev_status(), ChargingComplete=not start)
+        if self.schema == "din":
+            return "PowerDeliveryReq", t.PowerDeliveryReq(ReadyToChargeState=start,
+                                                          DC_EVPowerDeliveryParameter=parameter)
+        return "PowerDeliveryReq", t.PowerDeliveryReq(
+            ChargeProgress=t.ChargeProgress.Start if start else t.ChargeProgress.Stop,
+            SAScheduleTupleID=self.schedule_tuple_id, DC_EVPowerDeliveryParameter=parameter)
+
+    def current_demand(self, target_voltage_v: float, target_current_a: float, soc_percent: float,
+                       charging_complete: bool = False, max_voltage_v: float | None = None,
+                       max_current_a: float | None = None, max_power_w: float | None = None) -> tuple[str, Any]:
+        self.soc = soc_percent
+        opt = lambda value, unit: None if value is None else self.pv(value, unit)  # noqa: E731
+        return "CurrentDemandReq", self.t.CurrentDemandReq(
+            DC_EVStatus=self.ev_status(), EVTargetCurrent=self.pv(target_current_a, "A"),
+            EVMaximumVoltageLimit=opt(max_voltage_v, "V"), EVMaximumCurrentLimit=opt(max_current_a, "A"),
+            EVMaximumPowerLimit=opt(max_power_w, "W"), ChargingComplete=charging_complete,
+            EVTargetVoltage=self.pv(target_voltage_v, "V"))
+
+    def welding_detection(self) -> tuple[str, Any]:
+        return "WeldingDetectionReq", self.t.WeldingDetectionReq(DC_EVStatus=self.ev_status())
+
+    def session_stop(self) -> tuple[str, Any]:
+        if self.schema == "din":
+            return "SessionStopReq", self.t.SessionStop()
+        return "SessionStopReq", self.t.SessionStopReq(ChargingSession=self.t.ChargingSession.Terminate)
