@@ -226,3 +226,27 @@ def test_generated_messages_round_trip(data: st.DataObject) -> None:
     encoded = exi.encode(schema, message)
     assert exi.decode(schema, encoded) == message
     assert exi.from_json(schema, exi.message_type(message), exi.to_json(message)) == message
+
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=5),
+                  st.binary(max_size=5), st.lists(st.integers(), max_size=3), st.builds(object))
+
+
+@FUZZ
+@given(data=st.data(), junk=_JUNK)
+def test_junk_field_values_give_exi_error(data: st.DataObject, junk: Any) -> None:
+    schema = data.draw(st.sampled_from(["din", "iso2"]))
+    message = data.draw(_bodies(schema))
+    body = message.Body
+    present = [f.name for f in dataclasses.fields(body) if getattr(body, f.name) is not None]
+    target = getattr(body, present[0]) if present else body
+    names = [f.name for f in dataclasses.fields(target)]
+    if not names:  # a message without fields: spoil the Body instead
+        target, names = body, [f.name for f in dataclasses.fields(body)]
+    setattr(target, data.draw(st.sampled_from(names)), junk)
+    try:
+        encoded = exi.encode(schema, message)
+    except exi.ExiError as error:
+        assert str(error)
+    else:
+        exi.decode(schema, encoded)
