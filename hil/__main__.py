@@ -1,6 +1,8 @@
 """charger-hil: the hardware-in-the-loop rig.
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
+                  [--protocol din|iso2|evlink] [--link loopback|veth]
+  charger-hil replay CAPTURE [--report PATH] [--setup NAME]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
 """
@@ -13,6 +15,7 @@ import logging
 import sys
 
 from controller.config_loader import ConfigError
+from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, summary
 from hil.runner import judge, run_scenario
 from hil.scenarios import SCENARIOS
@@ -44,9 +47,13 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         return 2
     setup = load_setup(args.setup)
     progress = None if args.quiet else Progress()
+    protocol = getattr(args, "protocol", None) or ("evlink" if separate_process or external_ev_link else "din")
+    if protocol != "evlink" and (separate_process or external_ev_link):
+        raise ConfigError("--protocol", "V2G runs need the controller in the rig's process; use --protocol evlink")
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
-        external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0)))
+        external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
+        protocol=protocol, link_mode=getattr(args, "link", "loopback")))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -69,11 +76,20 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--separate-process", action="store_true",
                            help="start charger-controller as a child process")
+            p.add_argument("--protocol", choices=("din", "iso2", "evlink"),
+                           help="the car's link: V2G DIN (default) or ISO 15118-2, or the stand-in JSON link "
+                                "(default with --separate-process)")
+            p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
+                           help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
         else:
             p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
                            help="the controller's EV-link address of its first connector (its [ev_link])")
             p.add_argument("--modbus-base-port", type=int, default=0, metavar="PORT",
                            help="serve connector i's meter on PORT+2i and its IMD on PORT+2i+1 (127.0.0.1)")
+    p = sub.add_parser("replay", help="replay a real car's DIN requests from a capture against the controller")
+    p.add_argument("capture", help="a pcap or pcapng file with a car's V2G session")
+    p.add_argument("--report", help="write the JSON report here")
+    p.add_argument("--setup", default="desk")
     sub.add_parser("list", help="list scenarios and setups")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -85,9 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return _run(args, args.separate_process)
+        if args.command == "replay":
+            from hil.replay import main_replay
+            return main_replay(args.capture, args.report, args.setup)
         return _run(args, False, _address(args.ev_link))
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
+        return 2
+    except NetnsUnavailable as exc:
+        print(f"charger-hil: --link veth cannot run here: {exc}", file=sys.stderr)
         return 2
 
 

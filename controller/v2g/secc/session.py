@@ -63,6 +63,7 @@ class SeccSession:
         self.agreement: handshake.Agreement | None = None
         self.ctx: SeccContext | None = None
         self.last_request: str | None = None
+        self.stopped = False  # SessionStop answered: the car may close the connection
         self.timings: collections.deque[Timing] = collections.deque(maxlen=KEPT_TIMINGS)
         self._note = on_note or (lambda kind, data: None)
         loop = asyncio.get_running_loop()
@@ -97,6 +98,7 @@ class SeccSession:
         elif code.startswith("FAILED"):
             self._close_after_answer(f"{handler.response} {code}")
         elif kind == "SessionStopReq":
+            self.stopped = True
             self._close_after_answer("session stopped")
         return out
 

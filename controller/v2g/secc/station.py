@@ -72,7 +72,8 @@ class SeccStation:
         if session is not None:
             session.closed()
         self._emit("v2g_closed", {"connector": self.id, "reason": reason})
-        if self.connector.state in SESSION_STATES and not self.connector.blocking_faults():
+        ended_by_car = session is not None and session.stopped
+        if self.connector.state in SESSION_STATES and not ended_by_car and not self.connector.blocking_faults():
             self.connector.raise_fault("EV_TIMEOUT", f"V2G connection ended: {reason}")
 
     def _slac_state(self, state: str, detail: str) -> None:
