@@ -14,25 +14,26 @@ SupportedAppProtocolReq or SupportedAppProtocolRes. to_json bytes are hex string
 schema literal, PhysicalValues {"Multiplier", "Unit", "Value"} (see messages.json_form).
 
 The codec functions are generated per schema (din_gen.py, ...) by tools/exi_grammar_gen.py: straight-line
-code per complex type on one Python int holding the payload. A new schema (ISO 15118-20) needs a generator
-entry, not a change here beyond its name in SCHEMAS.
+code per complex type on one Python int holding the payload. A new schema (ISO 15118-20) needs an entry in
+the generator's SCHEMAS and its name in SCHEMAS here; nothing else in the runtime changes.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
-from controller.v2g.exi import appproto_gen, din_gen, iso2_gen
 from controller.v2g.exi.document import decode_document, encode_document
 from controller.v2g.exi.errors import ExiError
-from controller.v2g.messages import appproto, din, iso2, json_form
+from controller.v2g.messages import json_form
 
 __all__ = ["ExiError", "SCHEMAS", "decode", "encode", "from_json", "message_type", "to_json"]
 
 SCHEMAS = ("appproto", "din", "iso2")
-_CODECS: dict[str, ModuleType] = {"appproto": appproto_gen, "din": din_gen, "iso2": iso2_gen}
-_TYPES: dict[str, ModuleType] = {"appproto": appproto, "din": din, "iso2": iso2}
+# Generated modules: controller/v2g/exi/<schema>_gen.py (codec), controller/v2g/messages/<schema>.py (types).
+_CODECS: dict[str, ModuleType] = {name: importlib.import_module(f"{__name__}.{name}_gen") for name in SCHEMAS}
+_TYPES: dict[str, ModuleType] = {name: importlib.import_module(f"controller.v2g.messages.{name}") for name in SCHEMAS}
 
 
 def _codec(schema: str) -> ModuleType:
