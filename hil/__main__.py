@@ -2,7 +2,7 @@
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
                   [--protocol din|iso2|evlink] [--link loopback|veth]
-  charger-hil replay CAPTURE [--report PATH] [--setup NAME]
+  charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
 """
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("capture", help="a pcap or pcapng file with a car's V2G session")
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--setup", default="desk")
+    p.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than the car did")
     sub.add_parser("list", help="list scenarios and setups")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -103,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, args.separate_process)
         if args.command == "replay":
             from hil.replay import main_replay
-            return main_replay(args.capture, args.report, args.setup)
+            if args.speed <= 0:
+                raise ConfigError("--speed", "must be above 0")
+            return main_replay(args.capture, args.report, args.setup, args.speed)
         return _run(args, False, _address(args.ev_link))
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
