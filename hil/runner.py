@@ -146,6 +146,9 @@ class ScenarioRun:
                 if self.rig.plants[cid].ev_cp_state != "A":
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
+            # a session closed with a meter stop reading is reported a moment after the power went off
+            await _wait_for(lambda: not self.controller.reports_events or not self.controller.alive or all(
+                cid in self.state.sessions for cid in ids if self._session_started(cid)), 5.0, "session records")
             self.finals = {cid: self._final(cid) for cid in ids}
             self.state.closed = True  # the verdict is about the scenario, not the controller's shutdown
             self.meter_after = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
@@ -190,6 +193,9 @@ class ScenarioRun:
             self.rig.imd_sims[cid].self_test_fails = True
         else:
             raise ValueError(f"unknown injection {action!r}")
+
+    def _session_started(self, cid: int) -> bool:
+        return any(p["connector"] == cid and p["name"] == "negotiating" for p in self.state.phases)
 
     def _final(self, cid: int) -> dict:
         if not self.controller.alive:

@@ -186,9 +186,11 @@ class Connector(EvSide, ControlLoop):
         self.session = None
         self.last_session = session
         self.reset_ev_side()
-        if session.meter_start_wh is not None:
+        if session.meter_start_wh is not None and self.meter.fresh:
             asyncio.get_running_loop().create_task(self._close_with_meter(session))
         else:
+            if session.meter_start_wh is not None:  # the meter is gone: no stop reading to bracket with
+                session.meter_lost()
             self._emit("session_ended", session.to_json())
 
     async def _close_with_meter(self, session: SessionRecord) -> None:
@@ -201,8 +203,7 @@ class Connector(EvSide, ControlLoop):
         if reading is not None:
             session.meter_stop(reading.energy_import_wh)
         else:
-            session.energy_source = "modules"
-            session.fault_codes.append("METER_LOST")
+            session.meter_lost()
         self._emit("session_ended", session.to_json())
 
     def _meter_session_tick(self) -> None:

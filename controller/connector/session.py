@@ -20,21 +20,28 @@ class SessionRecord:
     fault_codes: list[str] = field(default_factory=list)
     energy_source: str = "modules"
     meter_start_wh: float | None = None
+    module_energy_wh: float = 0.0
 
     def bracket_with_meter(self, start_wh: float) -> None:
         self.meter_start_wh = start_wh
         self.energy_source = "meter"
 
     def add_power(self, voltage_v: float, current_a: float, dt: float) -> None:
-        """Module telemetry: the energy figure unless a meter brackets the session."""
+        """Module telemetry: kept always, the reported figure unless a meter brackets the session."""
         power = max(0.0, voltage_v * current_a)
+        self.module_energy_wh += power * dt / 3600.0
         if self.meter_start_wh is None:
-            self.energy_wh += power * dt / 3600.0
+            self.energy_wh = self.module_energy_wh
         self.peak_w = max(self.peak_w, power)
 
     def meter_progress(self, reading_wh: float, power_w: float) -> None:
         self.energy_wh = max(0.0, reading_wh - self.meter_start_wh)
         self.peak_w = max(self.peak_w, power_w)
+
+    def meter_lost(self) -> None:
+        """No stop reading: fall back to the modules' telemetry, and say so."""
+        self.energy_source = "modules_meter_lost"
+        self.energy_wh = self.module_energy_wh
 
     def meter_stop(self, reading_wh: float) -> None:
         self.energy_wh = max(0.0, reading_wh - self.meter_start_wh)
