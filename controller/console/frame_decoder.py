@@ -57,4 +57,4 @@ def frame_text(t: float, port: str, frame: dict) -> str:
     if frame["name"] is None:
         return head
     signals = " ".join(f"{k}={v}" for k, v in frame["signals"].items() if k != "Reserved")
-    return f"{head} {frame['name']} {signals}"
+    return f"{head} {frame['name']} {signals}".rstrip()

@@ -71,10 +71,11 @@ class Cabinet:
 
 
 @asynccontextmanager
-async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None,
+async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None, modbus: bool = True,
                   **console_options) -> AsyncIterator[Cabinet]:
     """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, and its
-    console on a new pty linked at tmp_path/console; returns once the connector is available."""
+    console on a new pty linked at tmp_path/console; returns once the connector is available.
+    `modbus=False` leaves the meter and IMD out of the controller's config."""
     setup = load_setup("desk")
     can = ("virtual", f"console-{uuid.uuid4().hex[:10]}")
     rig = Rig(setup, can)
@@ -86,6 +87,8 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
         config = replace(config, store=StoreConfig(path=str(tmp_path / "store.db")))
     if charging:
         config = replace(config, charging=replace(config.charging, **charging))
+    if not modbus:
+        config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
     events: list[tuple[str, dict]] = []
     app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
     server = ConsoleServer(app, config.console, retry_s=0.05)

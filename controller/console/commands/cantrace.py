@@ -1,13 +1,15 @@
 """cantrace: live CAN frames, decoded through the DBCs, for a few seconds.
 
-The bus taps only append to a bounded queue (they run in the CAN receive path); the command decodes
-and prints at its own pace. Output is bounded three ways: at most MAX_SECONDS, MAX_LINES_PER_S lines a
-second (115200 baud carries about 100 lines a second) and MAX_FRAMES in all; the summary counts what
-was skipped for these limits and what the queue lost. A JSON answer holds the frames shown, in one line at the end.
+The bus taps only append to a bounded queue (they run in the CAN receive path); every PRINT_PERIOD_S the
+command decodes and prints a random pick of what arrived. Output is bounded three ways: at most
+MAX_SECONDS, MAX_LINES_PER_S lines a second (115200 baud carries about 100 lines a second) and MAX_FRAMES
+in all; the summary counts what was skipped for these limits and what the queue lost. A JSON answer
+holds the frames shown, in one line at the end.
 """
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from typing import Any
@@ -23,6 +25,7 @@ MAX_FRAMES = 1000
 QUEUE_LIMIT = 2000
 PRINT_PERIOD_S = 0.1
 MAX_DECODES_PER_PERIOD = 50  # keeps each print pass to about a millisecond of the event loop
+LINES_PER_PERIOD = int(MAX_LINES_PER_S * PRINT_PERIOD_S)
 
 
 def _seconds(text: str) -> float:
@@ -64,6 +67,21 @@ class FrameTap:
             port.untap(self._handlers[key])
 
 
+def _pick(batch: list, decoder: FrameDecoder, wanted: str | None, room: int) -> tuple[list, int]:
+    """Up to `room` frames of the batch that pass the filter, drawn at random so that no kind of frame is
+    starved by the bus's own rhythm; and how many frames were skipped for the limits."""
+    sample = batch if len(batch) <= MAX_DECODES_PER_PERIOD else \
+        [batch[i] for i in sorted(random.sample(range(len(batch)), MAX_DECODES_PER_PERIOD))]
+    matches = []
+    for t, port, msg in sample:
+        frame = decoder.describe(msg)
+        if wanted is None or wanted in frame["id"].lower() or wanted in (frame["name"] or "").lower():
+            matches.append((t, port, frame))
+    chosen = matches if len(matches) <= room else \
+        [matches[i] for i in sorted(random.sample(range(len(matches)), max(0, room)))]
+    return chosen, len(batch) - len(sample) + len(matches) - len(chosen)
+
+
 async def cantrace(ctx: CommandContext, args: list[str]) -> Reply:
     if not 1 <= len(args) <= 2:
         raise CommandError("usage: cantrace SECONDS [FILTER]")
@@ -77,18 +95,12 @@ async def cantrace(ctx: CommandContext, args: list[str]) -> Reply:
         end = start + seconds
         while True:
             now = time.monotonic()
-            budget, decodes = MAX_LINES_PER_S * PRINT_PERIOD_S, 0
-            while tap.queue:
-                t, port, msg = tap.queue.popleft()
-                if budget < 1 or decodes >= MAX_DECODES_PER_PERIOD or len(shown) >= MAX_FRAMES:
-                    not_shown += 1
-                    continue
-                decodes += 1
-                frame = decoder.describe(msg)
-                if wanted is not None and wanted not in frame["id"].lower() \
-                        and wanted not in (frame["name"] or "").lower():
-                    continue
-                budget -= 1
+            batch = list(tap.queue)
+            tap.queue.clear()
+            room = min(LINES_PER_PERIOD, MAX_FRAMES - len(shown))
+            chosen, skipped = _pick(batch, decoder, wanted, room)
+            not_shown += skipped
+            for t, port, frame in chosen:
                 frame = {"t": round(t - start, 4), "port": port, **frame}
                 shown.append(frame)
                 if not ctx.json_mode:
