@@ -143,6 +143,16 @@ def login(client: ConsoleClient, pin: str) -> str | None:
     return None if reply.get("ok") is True else str(reply.get("error"))
 
 
+def leave(client: ConsoleClient) -> None:
+    """Log out (the console keeps its role for whoever plugs in next) and close; best effort."""
+    try:
+        client.command("logout")
+    except (ConsoleUnreachable, ValueError):
+        pass
+    finally:
+        client.close()
+
+
 def one_command(client: ConsoleClient, words: list[str]) -> int:
     line = " ".join(words)
     answer = client.command(line)
@@ -176,15 +186,41 @@ def interactive(client: ConsoleClient) -> int:
             print(answer)
 
 
+OWN_OPTIONS = ("--pin", "--timeout", "--baudrate")  # each takes a value
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Our options and PORT, then the command: everything from the first other word on (its --json too)."""
+    head: list[str] = []
+    port_seen = False
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.split("=", 1)[0] in OWN_OPTIONS:
+            head.append(token)
+            if "=" not in token and i + 1 < len(argv):
+                i += 1
+                head.append(argv[i])
+        elif token in ("-h", "--help") or not port_seen:
+            port_seen = port_seen or not token.startswith("-")
+            head.append(token)
+        else:
+            break
+        i += 1
+    return head, argv[i:]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="charger-console", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="charger-console", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="charger-console [--pin PIN] [--timeout S] [--baudrate B] PORT [COMMAND [ARG ...]]")
     parser.add_argument("port", help="device path, pty path or pyserial URL")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="one command line (none: interactive)")
     parser.add_argument("--pin", help="log in with this PIN first")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
     parser.add_argument("--baudrate", type=int, default=115200)
-    args = parser.parse_args(argv)
+    head, command = split_argv(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(head)
+    args.command = command
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
     try:
@@ -198,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
             return one_command(client, args.command) if args.command else interactive(client)
         finally:
-            client.close()
+            leave(client)
     except ConsoleUnreachable as exc:
         print(f"charger-console: {exc}", file=sys.stderr)
         return 2
