@@ -83,8 +83,10 @@ def car_requests(path: str | Path) -> list[DissectedMessage]:
     """The car's requests of the capture's first V2G connection (handshake first), retransmissions left out."""
     try:
         messages = dissect_file(path)
-    except (OSError, CaptureError) as exc:
-        raise ReplayError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
+    except CaptureError as exc:
+        raise ReplayError(f"{path}: {exc}") from None
     requests: list[DissectedMessage] = []
     for m in messages:
         if m.protocol != "V2G" or not m.from_ev or m.retransmission or m.error:

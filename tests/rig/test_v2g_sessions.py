@@ -1,0 +1,77 @@
+"""Whole sessions over V2G: the rig's car speaks DIN SPEC 70121 or ISO 15118-2 to the controller's SECC
+(SLAC, SDP, V2GTP) in the loopback link mode, and in the veth mode when the rig may make namespaces."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+
+from hil.link.netns import NetnsUnavailable
+from hil.runner import run_scenario
+from hil.setup import load_setup
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
+
+
+def _run(name: str, protocol: str, link_mode: str = "loopback") -> dict:
+    report, problems = asyncio.run(run_scenario(name, load_setup("desk"), protocol=protocol, link_mode=link_mode))
+    assert not problems, (problems, report)
+    return report
+
+
+def _charged_to_target(report: dict) -> None:
+    assert report["result"] == "ok" and report["faults"] == []
+    conn = report["connectors"][0]
+    assert conn["car"]["ok"] and conn["car"]["reason"] == "target_soc" and conn["car"]["soc"] >= 80.0
+    assert conn["energy_kwh"] > 0.0 and conn["stop_reason"] == "ev_stop"
+    times = report["v2g"]["answer_times"]
+    for request in ("SessionSetupReq", "ChargeParameterDiscoveryReq", "CableCheckReq", "PreChargeReq",
+                    "PowerDeliveryReq", "CurrentDemandReq", "WeldingDetectionReq", "SessionStopReq"):
+        assert times[request]["count"] >= 1, request
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_dc_session_charges_to_target_soc_over_loopback(protocol):
+    report = _run("dc-session", protocol)
+    _charged_to_target(report)
+    assert report["v2g"] == {**report["v2g"], "protocol": protocol, "link": "loopback"}
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_dc_session_charges_to_target_soc_over_veth(protocol):
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("veth link mode skipped: making network namespaces needs root and iproute2")
+    try:
+        report = _run("dc-session", protocol, "veth")
+    except NetnsUnavailable as exc:
+        pytest.skip(f"veth link mode skipped: {exc}")
+    _charged_to_target(report)
+
+
+def test_estop_while_charging_tells_the_car_emergency_shutdown():
+    report = _run("estop", "din")
+    car = report["connectors"][0]["car"]
+    assert not car["ok"] and "EVSE_EmergencyShutdown" in car["reason"]
+    assert {f["code"] for f in report["faults"]} >= {"ESTOP_PRESSED"}
+
+
+def test_user_stop_reaches_the_car_as_stop_charging():
+    report = _run("user-stop", "iso2")
+    conn = report["connectors"][0]
+    assert conn["car"]["reason"] == "evse_stop" and conn["stop_reason"] == "user_stop"
+    assert report["faults"] == []
+
+
+def test_unplug_while_charging_ends_session_and_opens_contactors():
+    report = _run("unplug-charging", "din")
+    assert "UNPLUGGED_UNDER_LOAD" in {f["code"] for f in report["faults"]}
+    assert report["connectors"][0]["final"]["contactors_closed"] is False
+
+
+def test_isolation_fault_in_cable_check_refuses_the_car():
+    report = _run("isolation-fault", "din")
+    car = report["connectors"][0]["car"]
+    assert not car["ok"] and car["reason"].startswith("cable_check")
+    assert report["connectors"][0]["energy_kwh"] == 0.0
