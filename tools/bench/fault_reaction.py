@@ -38,6 +38,7 @@ ROUNDS = 6  # four samples each (one per connector)
 QUICK_ROUNDS = 1
 # over-voltage and isolation wait for the next status poll (0.2 s) or IMD poll (0.25 s)
 SPACING_S = {"estop": 0.15, "module_overvoltage": 0.35, "isolation_alarm": 0.45}
+ROUND_TIMEOUT_S = 60.0
 MAX_FAILED_ROUNDS = 3  # per kind: rounds whose cars never got to charging (reported, then replaced)
 ISOLATION_FAULT_OHM = 50_000.0  # what the plant's insulation drops to: below every fault threshold in use
 SETTLE_S = 0.4  # after the last injection, before the round ends
@@ -224,10 +225,11 @@ async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None
         done = 0
         while done < rounds and len(failed) <= MAX_FAILED_ROUNDS:
             try:
-                samples += await measure_round(layout, kind, can_override, wire, probe)
+                samples += await asyncio.wait_for(measure_round(layout, kind, can_override, wire, probe),
+                                                  ROUND_TIMEOUT_S)
                 done += 1
             except (RuntimeError, TimeoutError) as exc:  # the cabinet never got to charging: try another round
-                failed.append(str(exc))
+                failed.append(str(exc) or f"the round took longer than {ROUND_TIMEOUT_S:.0f} s")
         good = [s for s in samples if "reaction_ms" in s]
         kinds[kind] = {
             "reaction_ms": summarize([s["reaction_ms"] for s in good]),

@@ -30,8 +30,7 @@ class ModbusTap:
         self.upstream_port = upstream_port
         self.replies: list[ReadReply] = []
         self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task] = set()  # one per connection; they end when their pumps do
-        self._pumps: set[asyncio.Task] = set()
+        self._handlers: set[asyncio.Task] = set()  # one per connection
 
     async def start(self) -> int:
         """Listen on an ephemeral loopback port; returns it."""
@@ -42,32 +41,34 @@ class ModbusTap:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for pump in list(self._pumps):
-            pump.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        for handler in list(self._handlers):
+            handler.cancel()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=1.0)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         handler = asyncio.current_task()
         self._handlers.add(handler)
+        device_writer: asyncio.StreamWriter | None = None
+        pumps: list[asyncio.Task] = []
         try:
             device_reader, device_writer = await asyncio.open_connection(self.host, self.upstream_port)
-        except OSError:
-            client_writer.close()
-            self._handlers.discard(handler)
-            return
-        requests: dict[int, int] = {}  # transaction id -> start address of a read
-        pumps = [asyncio.create_task(self._requests(client_reader, device_writer, requests)),
-                 asyncio.create_task(self._replies(device_reader, client_writer, requests))]
-        self._pumps.update(pumps)
-        try:
+            requests: dict[int, int] = {}  # transaction id -> start address of a read
+            pumps = [asyncio.create_task(self._requests(client_reader, device_writer, requests)),
+                     asyncio.create_task(self._replies(device_reader, client_writer, requests))]
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        except (OSError, asyncio.CancelledError):
+            pass  # the device is gone, or the tap stops: this connection ends either way
         finally:
             for pump in pumps:
                 pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            self._pumps.difference_update(pumps)
+            try:
+                await asyncio.gather(*pumps, return_exceptions=True)
+            except asyncio.CancelledError:
+                pass  # stop() came while a pump was ending on its own
             for writer in (client_writer, device_writer):
-                writer.close()
+                if writer is not None:
+                    writer.close()
             self._handlers.discard(handler)
 
     @staticmethod
