@@ -27,6 +27,7 @@ class SeccContext:
     allow_list: frozenset[str] = frozenset()  # EVCCIDs (lower-case hex) authorized on sight
     session_id: bytes = b""
     evcc_id: str = ""
+    evse_id: str | bytes = ""   # as told in SessionSetupRes; ISO-2 repeats it in CurrentDemandRes
     types: ModuleType = field(init=False)
 
     def __post_init__(self) -> None:

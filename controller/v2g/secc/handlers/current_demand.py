@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from controller.connector.ev_session import Answer, CurrentDemand
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
-from controller.v2g.secc.handlers.session_setup import evse_id
 from controller.v2g.secc.values import physical, to_float
 
 
@@ -28,5 +27,5 @@ def respond(ctx: SeccContext, answer: Answer, code):
         EVSEMaximumCurrentLimit=physical(t, limits.max_current_a, "A"),
         EVSEMaximumPowerLimit=physical(t, limits.max_power_w, "W"))
     if ctx.schema == "iso2":
-        fields.update(EVSEID=evse_id(ctx, answer), SAScheduleTupleID=SCHEDULE_TUPLE_ID, ReceiptRequired=False)
+        fields.update(EVSEID=ctx.evse_id, SAScheduleTupleID=SCHEDULE_TUPLE_ID, ReceiptRequired=False)
     return t.CurrentDemandRes(**fields)

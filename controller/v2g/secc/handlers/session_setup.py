@@ -26,6 +26,7 @@ def respond(ctx: SeccContext, answer: Answer, code):
     if code == ctx.types.ResponseCode.OK:
         code = ctx.types.ResponseCode.OK_NewSessionEstablished
     now = int(time.time())
+    ctx.evse_id = evse_id(ctx, answer)
     if ctx.schema == "din":
-        return ctx.types.SessionSetupRes(ResponseCode=code, EVSEID=evse_id(ctx, answer), DateTimeNow=now)
-    return ctx.types.SessionSetupRes(ResponseCode=code, EVSEID=evse_id(ctx, answer), EVSETimeStamp=now)
+        return ctx.types.SessionSetupRes(ResponseCode=code, EVSEID=ctx.evse_id, DateTimeNow=now)
+    return ctx.types.SessionSetupRes(ResponseCode=code, EVSEID=ctx.evse_id, EVSETimeStamp=now)
