@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+import time
 from typing import Any, Sequence
 
 
 def json_line(value: Any) -> str:
     """Compact JSON on one line; NaN and infinities (invalid JSON) become null."""
-    return json.dumps(_finite(value), separators=(",", ":"), default=str, allow_nan=False)
+    try:
+        return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:  # rare: walk the value (slow) only when a non-finite number is in it
+        return json.dumps(_finite(value), separators=(",", ":"), default=str, allow_nan=False)
 
 
 def _finite(value: Any) -> Any:
@@ -40,10 +43,13 @@ def cell_text(value: Any) -> str:
 
 
 def wall_time(t: float | None) -> str:
-    """A wall-clock timestamp in local time with its UTC offset, to the second."""
+    """A wall-clock timestamp in local time with its UTC offset, to the second (ISO 8601)."""
     if t is None:
         return "-"
-    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
+    local = time.localtime(t)
+    offset = local.tm_gmtoff // 60
+    sign = "+" if offset >= 0 else "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
 
 
 def duration(seconds: float | None) -> str:

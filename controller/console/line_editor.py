@@ -39,6 +39,7 @@ class LineEditor:
         self._sequence_len = 0
         self._browse: int | None = None  # index into history while walking it
         self._draft = ""
+        self._masking = False  # typed characters echo as '*'
 
     @property
     def line(self) -> str:
@@ -80,12 +81,14 @@ class LineEditor:
                 self.echo += BELL
             self._overflow = True
             return
-        masked = self._masked()
+        self.echo += b"*" if self._masking else char.encode()
         self._line.append(char)
-        self.echo += b"*" if masked else char.encode()
+        if char == " ":
+            self._masking = self._masked()
 
     def _masked(self) -> bool:
-        """True once the line holds a masked command word and a space after it."""
+        """True once the line holds a masked command word and a space after it (only a space or an
+        erase can change this, so it is worked out then, not for every key)."""
         head = self.line.lstrip()
         if head.startswith("json "):
             head = head[5:].lstrip()
@@ -96,12 +99,14 @@ class LineEditor:
         if self._line:
             self._line.pop()
             self.echo += ERASE_ONE
+            self._masking = self._masked()
 
     def _erase_all(self) -> None:
         self.echo += ERASE_ONE * len(self._line)
 
     def _reset_line(self) -> None:
         self._line = []
+        self._masking = False
         self._overflow = False
         self._noise = 0
         self._browse = None
@@ -109,6 +114,7 @@ class LineEditor:
     def _replace_line(self, text: str) -> None:
         self._erase_all()
         self._line = list(text)
+        self._masking = False  # the history holds no masked lines
         self._overflow = False
         self._noise = 0
         self.echo += text.encode()

@@ -63,7 +63,11 @@ class ConsoleSession:
             return
         reply, error = await self._run(command, args, json_mode)
         self._record(command, args, reply, error)
-        self._answer(name, json_mode, reply=reply, error=error)
+        if json_mode and reply is not None:
+            # a large answer (log 200) takes milliseconds to encode: off the event loop
+            self.write(await asyncio.to_thread(self._json_answer, name, reply, error))
+        else:
+            self._answer(name, json_mode, reply=reply, error=error)
 
     async def _run(self, command: Command, args: list[str], json_mode: bool) -> tuple[Reply | None, str | None]:
         """The reply, or None and the reason it failed (with the failure's data as a Reply)."""
@@ -85,16 +89,20 @@ class ConsoleSession:
 
     def _answer(self, name: str, json_mode: bool, *, reply: Reply | None = None, error: str | None = None) -> None:
         if json_mode:
-            body: dict = {"ok": error is None, "command": name}
-            if error is not None:
-                body["error"] = error
-            if reply is not None and (error is None or reply.data is not None):
-                body["data"] = reply.data
-            self.write(json_line(body))
+            self.write(self._json_answer(name, reply, error))
         elif error is not None:
             self.write(f"error: {error}")
         elif reply is not None and reply.text:
             self.write(reply.text)
+
+    @staticmethod
+    def _json_answer(name: str, reply: Reply | None, error: str | None) -> str:
+        body: dict = {"ok": error is None, "command": name}
+        if error is not None:
+            body["error"] = error
+        if reply is not None and (error is None or reply.data is not None):
+            body["data"] = reply.data
+        return json_line(body)
 
     def _record(self, command: Command, args: list[str], reply: Reply | None, error: str | None,
                 refused: bool = False) -> None:

@@ -130,9 +130,9 @@ def test_unknown_commands_and_bad_arguments_get_a_reason(tmp_path):
     assert answers["status 9"] == "error: no connector '9' (connectors: 1)"
     assert answers["status x"] == "error: no connector 'x' (connectors: 1)"
     assert answers["status 1 2"] == "error: unexpected argument '2'"
-    assert answers["log 0"].startswith("error: the number of rows must be a whole number from 1 to 200")
+    assert answers["log 0"].startswith("error: the number of rows must be a whole number from 1 to 100")
     assert answers["log abc"].startswith("error: the number of rows")
-    assert answers["sessions 1000"].startswith("error: the number of rows must be a whole number from 1 to 100")
+    assert answers["sessions 1000"].startswith("error: the number of rows must be a whole number from 1 to 50")
     assert answers["json"] == '{"ok":false,"command":"json","error":"json needs a command, e.g. json status"}'
     assert answers["cantrace"] == "error: usage: cantrace SECONDS [FILTER]"
     assert answers["cantrace 100"].startswith("error: SECONDS must be a number above 0 and at most 60")

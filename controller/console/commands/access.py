@@ -1,6 +1,7 @@
 """help, login, logout, version, config: the console itself and what is running."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import platform
 from importlib import metadata
@@ -76,10 +77,15 @@ def version(ctx: CommandContext, args: list[str]) -> Reply:
     return Reply(text, data)
 
 
-def config(ctx: CommandContext, args: list[str]) -> Reply:
+async def config(ctx: CommandContext, args: list[str]) -> Reply:
     if args:
         raise CommandError("usage: config")
-    data = masked(dataclasses.asdict(ctx.app.config))
+    # the config is frozen: reading it from a worker thread is safe, and keeps milliseconds off the loop
+    return await asyncio.to_thread(_config_reply, ctx.app.config)
+
+
+def _config_reply(cfg: Any) -> Reply:
+    data = masked(dataclasses.asdict(cfg))
     return Reply("\n".join(f"{key} = {cell_text(value)}" for key, value in _flat(data)), data)
 
 

@@ -1,6 +1,11 @@
-"""faults, log, sessions, uptime: what happened, from the store when there is one, else from memory."""
+"""faults, log, sessions, uptime: what happened, from the store when there is one, else from memory.
+
+Store queries and the formatting of their rows run in a worker thread (a 200-row log takes several
+milliseconds); what is read from the connectors is copied on the event loop first.
+"""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -16,42 +21,49 @@ def _limit(args: list[str], default: int, maximum: int) -> int:
     return count(args[0], "the number of rows", maximum) if args else default
 
 
-def faults(ctx: CommandContext, args: list[str]) -> Reply:
-    limit = _limit(args, 10, 200)
+# ---- faults -------------------------------------------------------------------------------------------
+async def faults(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 10, 100)
     active = [{"connector": c.cfg.id, "code": f.code, "severity": f.severity, "clears": CATALOGUE[f.code].clears,
                "raised_t": f.t, "detail": f.detail, "text": CATALOGUE[f.code].text}
               for c in ctx.app.connectors for f in c.active_faults.values()]
     store = ctx.app.store
-    if store is not None:
-        history = store.fault_history(limit)
-    else:
-        history = sorted(({"code": f.code, "connector": f.connector_id, "severity": f.severity, "detail": f.detail,
-                           "raised_t": f.t, "cleared_t": None, "active": c.active_faults.get(f.code) is f}
-                          for c in ctx.app.connectors for f in c.fault_history),
-                         key=lambda row: row["raised_t"], reverse=True)[:limit]
+    if store is None:
+        memory = [{"code": f.code, "connector": f.connector_id, "severity": f.severity, "detail": f.detail,
+                   "raised_t": f.t, "cleared_t": None, "active": c.active_faults.get(f.code) is f}
+                  for c in ctx.app.connectors for f in c.fault_history]
+    return await asyncio.to_thread(
+        lambda: _faults_reply(active, store.fault_history(limit) if store is not None
+                              else sorted(memory, key=lambda row: row["raised_t"], reverse=True)[:limit],
+                              limit, store is not None))
+
+
+def _faults_reply(active: list[dict], history: list[dict], limit: int, from_store: bool) -> Reply:
     lines = ["active faults: none" if not active else "active faults:"]
     for f in active:
         lines.append(f"  connector {f['connector']}  {f['code']}  {f['severity']}  clears {f['clears']}"
                      f"  since {wall_time(f['raised_t'])}  {f['detail']}")
         lines.append(f"    {f['text']}")
-    lines.append(f"last {limit} faults{'' if store is not None else ' (since start; no store)'}:")
+    lines.append(f"last {limit} faults{'' if from_store else ' (since start; no store)'}:")
     lines.append(table([(wall_time(h["raised_t"]), h["connector"], h["code"], h["severity"],
                          "active" if h["active"] else wall_time(h["cleared_t"]), h["detail"]) for h in history],
                        ("raised", "conn", "code", "severity", "cleared", "detail")))
-    return Reply("\n".join(lines), {"active": active, "history": history, "from_store": store is not None})
+    return Reply("\n".join(lines), {"active": active, "history": history, "from_store": from_store})
 
 
-def log_command(ctx: CommandContext, args: list[str]) -> Reply:
-    limit = _limit(args, 20, 200)
+# ---- log ----------------------------------------------------------------------------------------------
+async def log_command(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 20, 100)
     store = ctx.app.store
-    if store is not None:
-        events = store.recent_events(limit)
-    else:
-        events = list(ctx.recent_events)[-limit:][::-1]
+    memory = None if store is not None else list(ctx.recent_events)[-limit:][::-1]
+    return await asyncio.to_thread(
+        lambda: _log_reply(store.recent_events(limit) if store is not None else memory, store is not None))
+
+
+def _log_reply(events: list[dict], from_store: bool) -> Reply:
     rows = [(wall_time(e["t"]), e.get("connector"), e["kind"], e.get("message") or _short(e.get("data")))
             for e in reversed(events)]
-    return Reply(table(rows, ("time", "conn", "kind", "message")),
-                 {"events": events, "from_store": store is not None})
+    return Reply(table(rows, ("time", "conn", "kind", "message")), {"events": events, "from_store": from_store})
 
 
 def _short(data: Any) -> str:
@@ -59,12 +71,11 @@ def _short(data: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def sessions(ctx: CommandContext, args: list[str]) -> Reply:
-    limit = _limit(args, 10, 100)
+# ---- sessions -----------------------------------------------------------------------------------------
+async def sessions(ctx: CommandContext, args: list[str]) -> Reply:
+    limit = _limit(args, 10, 50)
     store = ctx.app.store
-    if store is not None:
-        rows = store.recent_sessions(limit)
-    else:
+    if store is None:
         rows = []
         for c in ctx.app.connectors:
             for record, status in ((c.session, "running"), (c.last_session, "ended")):
@@ -74,20 +85,27 @@ def sessions(ctx: CommandContext, args: list[str]) -> Reply:
                                duration_s=None if row["end_t"] is None else row["end_t"] - row["start_t"])
                     rows.append(row)
         rows.sort(key=lambda r: r["start_t"], reverse=True)
+    return await asyncio.to_thread(
+        lambda: _sessions_reply(store.recent_sessions(limit) if store is not None else rows, store is not None))
+
+
+def _sessions_reply(rows: list[dict], from_store: bool) -> Reply:
     text = table([(r.get("id", r.get("session_id")), r["connector"], wall_time(r["start_t"]),
                    duration(r["duration_s"] if r["end_t"] is not None else time.time() - r["start_t"]),
                    round(r["energy_kwh"], 3), r["peak_kw"], r["status"], r["stop_reason"] or "-",
                    ",".join(r["error_codes"]) or "-") for r in rows],
                  ("id", "conn", "start", "duration", "kWh", "peak kW", "status", "stop reason", "errors"))
-    return Reply(text, {"sessions": rows, "from_store": store is not None})
+    return Reply(text, {"sessions": rows, "from_store": from_store})
 
 
-def uptime(ctx: CommandContext, args: list[str]) -> Reply:
-    chosen = chosen_connectors(ctx.app, args)
+# ---- uptime -------------------------------------------------------------------------------------------
+async def uptime(ctx: CommandContext, args: list[str]) -> Reply:
+    ids = [c.cfg.id for c in chosen_connectors(ctx.app, args)]
     started = ctx.app.started_t
     running_s = None if started is None else time.monotonic() - started
     store = ctx.app.store
-    ports = [{"connector": c.cfg.id, **store.uptime(c.cfg.id)} for c in chosen] if store is not None else []
+    ports = [] if store is None else await asyncio.to_thread(
+        lambda: [{"connector": cid, **store.uptime(cid)} for cid in ids])
     lines = [f"controller running for {duration(running_s)}"]
     if store is None:
         lines.append("no store configured: NEVI port uptime is not kept")
