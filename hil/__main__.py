@@ -1,7 +1,7 @@
 """charger-hil: the hardware-in-the-loop rig.
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
-                  [--protocol din|iso2|evlink] [--link loopback|veth]
+                  [--protocol din|iso2|evlink] [--link loopback|veth] [--pcap PATH]
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
@@ -53,7 +53,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
-        protocol=protocol, link_mode=getattr(args, "link", "loopback")))
+        protocol=protocol, link_mode=getattr(args, "link", "loopback"), pcap=getattr(args, "pcap", None)))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "(default with --separate-process)")
             p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
                            help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
+            p.add_argument("--pcap", metavar="PATH", help="record the car's V2G link (SDP, V2GTP) as a pcap")
         else:
             p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
                            help="the controller's EV-link address of its first connector (its [ev_link])")

@@ -61,7 +61,7 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
-                 protocol: str = "evlink", link_mode: str = "loopback"):
+                 protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None):
         self.scenario = scenario
         self.setup = setup
         self.state = RunState(t0=time.time())
@@ -78,7 +78,9 @@ class ScenarioRun:
         # V2G (DIN / ISO-2) for the first connector; "evlink": the stand-in JSON link for every connector
         if protocol != "evlink" and self._mode != "inprocess":
             raise ValueError("V2G runs need the controller in the rig's process (no --separate-process)")
-        self.v2g = RigV2gLink(protocol, link_mode) if protocol != "evlink" else None
+        if pcap and protocol == "evlink":
+            raise ValueError("--pcap records the V2G link: it needs --protocol din or iso2")
+        self.v2g = RigV2gLink(protocol, link_mode, pcap=pcap) if protocol != "evlink" else None
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""

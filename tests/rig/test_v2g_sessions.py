@@ -11,12 +11,14 @@ import pytest
 from hil.link.netns import NetnsUnavailable
 from hil.runner import run_scenario
 from hil.setup import load_setup
+from tools.capture.dissect import dissect_file
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 
 
-def _run(name: str, protocol: str, link_mode: str = "loopback") -> dict:
-    report, problems = asyncio.run(run_scenario(name, load_setup("desk"), protocol=protocol, link_mode=link_mode))
+def _run(name: str, protocol: str, link_mode: str = "loopback", **kwargs) -> dict:
+    report, problems = asyncio.run(run_scenario(name, load_setup("desk"), protocol=protocol, link_mode=link_mode,
+                                                **kwargs))
     assert not problems, (problems, report)
     return report
 
@@ -33,10 +35,20 @@ def _charged_to_target(report: dict) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["din", "iso2"])
-def test_dc_session_charges_to_target_soc_over_loopback(protocol):
-    report = _run("dc-session", protocol)
+def test_dc_session_charges_to_target_soc_over_loopback(protocol, tmp_path):
+    pcap = tmp_path / "session.pcap"
+    report = _run("dc-session", protocol, pcap=str(pcap))
     _charged_to_target(report)
     assert report["v2g"] == {**report["v2g"], "protocol": protocol, "link": "loopback"}
+    # the recording reads back as the session: SDP, then every request with its answer, in the chosen schema
+    messages = dissect_file(pcap)
+    assert [m.type for m in messages[:2]] == ["SdpRequest", "SdpResponse"]
+    v2g = [m for m in messages if m.protocol == "V2G"]
+    assert not [m for m in v2g if m.error]
+    assert {m.schema for m in v2g[2:]} == {protocol}
+    requests = [m.type for m in v2g if m.from_ev]
+    assert requests.count("CurrentDemandReq") == report["v2g"]["answer_times"]["CurrentDemandReq"]["count"]
+    assert len(requests) == len(v2g) - len(requests) and requests[-1] == "SessionStopReq"
 
 
 @pytest.mark.parametrize("protocol", ["din", "iso2"])

@@ -15,6 +15,7 @@ from controller.v2g import exi, v2gtp
 from controller.v2g.messages import appproto
 from controller.v2g.secc.values import to_float
 from hil.ev.evcc.profile import CarProfile
+from hil.ev.evcc.recorder import V2gPcapRecorder
 from hil.ev.evcc.requests import RequestBuilder
 from hil.ev.link import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
@@ -28,9 +29,11 @@ Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
 
 
 class V2gEvLink:
-    def __init__(self, profile: CarProfile, connect: Connect):
-        """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc)."""
+    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapRecorder | None = None):
+        """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc);
+        `recorder`: writes the SDP and V2GTP traffic to a pcap."""
         self.profile = profile
+        self.recorder = recorder
         self._connect = connect
         self.connection: EvV2gConnection | None = None
         self.client: V2gtpClient | None = None
@@ -44,6 +47,12 @@ class V2gEvLink:
         except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
             raise EvLinkError(f"link setup: {exc}") from None
         self.client = self.connection.client
+        if self.recorder is not None:
+            now = time.time()
+            answered = now - self.connection.connect_s
+            self.recorder.sdp(v2gtp.SdpRequest(plan.sdp_security), self.connection.sdp.response,
+                              answered - self.connection.sdp.round_trip_s, answered)
+            self.recorder.connected(now)
         await self._handshake()
 
     async def _handshake(self) -> None:
@@ -93,10 +102,16 @@ class V2gEvLink:
         return self._as_answer(message.Header.SessionID, response, code)
 
     async def _send(self, payload: bytes, timeout_s: float, what: str) -> bytes:
+        sent_t = time.time()
         try:
-            return await self.client.request(payload, timeout_s=timeout_s)
+            answer = await self.client.request(payload, timeout_s=timeout_s)
         except V2gtpClientError as exc:
+            if self.recorder is not None:
+                self.recorder.exchange(payload, sent_t, None, None)
             raise EvLinkError(f"{what}: {exc}") from None
+        if self.recorder is not None:
+            self.recorder.exchange(payload, sent_t, answer, time.time())
+        return answer
 
     @staticmethod
     def _decode(schema: str, payload: bytes) -> Any:

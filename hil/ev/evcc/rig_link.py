@@ -8,6 +8,7 @@ from __future__ import annotations
 from controller.v2g.secc_link import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile
+from hil.ev.evcc.recorder import V2gPcapRecorder
 from hil.ev.plc_connect import EvLinkPlan, connect_over_plc
 from hil.link.modes import open_link
 
@@ -15,7 +16,8 @@ PROTOCOL_PROFILES = {"din": "din", "iso2": "iso2"}
 
 
 class RigV2gLink:
-    def __init__(self, protocol: str, mode: str = "loopback", profile: CarProfile | None = None):
+    def __init__(self, protocol: str, mode: str = "loopback", profile: CarProfile | None = None,
+                 pcap: str | None = None):
         if protocol not in PROTOCOL_PROFILES:
             raise ValueError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOL_PROFILES)})")
         self.protocol = protocol
@@ -24,6 +26,7 @@ class RigV2gLink:
         self.link = None
         self.station = None
         self.car_links: list[V2gEvLink] = []
+        self.recorder = V2gPcapRecorder(pcap) if pcap else None
 
     async def open(self) -> None:
         self.link = await open_link(self.mode)
@@ -40,7 +43,7 @@ class RigV2gLink:
 
         async def connect(plan: EvLinkPlan):
             return await connect_over_plc(self.link.ev, sdp_port=station.sdp_port, plan=plan)
-        link = V2gEvLink(self.profile, connect)
+        link = V2gEvLink(self.profile, connect, self.recorder)
         self.car_links.append(link)
         return link
 
@@ -58,5 +61,8 @@ class RigV2gLink:
         return out
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
         if self.link is not None:
             await self.link.close()
