@@ -42,7 +42,6 @@ class CommandContext:
     json_mode: bool
     write_line: Callable[[str], None]  # streamed text output (cantrace); unused in JSON mode
     recent_events: Sequence[dict] = ()  # the console's own memory of events, when there is no store
-    stats: Callable[[], dict] = dict  # the console's counters
 
     def record(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         record_action(self.app, message, data, connector)

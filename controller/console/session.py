@@ -25,13 +25,12 @@ Writer = Callable[[str], None]
 
 class ConsoleSession:
     def __init__(self, app: Any, auth: ConsoleAuth, registry: CommandRegistry, write: Writer, *,
-                 recent_events: Sequence[dict] = (), stats: Callable[[], dict] = dict):
+                 recent_events: Sequence[dict] = ()):
         self.app = app
         self.auth = auth
         self.registry = registry
         self.write = write
         self.recent_events = recent_events
-        self.stats = stats
         name = re.sub(r"[^A-Za-z0-9_.-]", "", str(getattr(app.config, "name", "")))[:24]
         self.name = name or "charger"
 
@@ -64,15 +63,15 @@ class ConsoleSession:
         reply, error = await self._run(command, args, json_mode)
         self._record(command, args, reply, error)
         if json_mode and reply is not None:
-            # a large answer (log 200) takes milliseconds to encode: off the event loop
+            # a large answer (log 100) takes a millisecond or more to encode: off the event loop
             self.write(await asyncio.to_thread(self._json_answer, name, reply, error))
         else:
             self._answer(name, json_mode, reply=reply, error=error)
 
     async def _run(self, command: Command, args: list[str], json_mode: bool) -> tuple[Reply | None, str | None]:
-        """The reply, or None and the reason it failed (with the failure's data as a Reply)."""
-        ctx = CommandContext(self.app, self.auth, self.registry, json_mode, self.write,
-                             self.recent_events, self.stats)
+        """(reply, None) when the command worked; (None, reason) when it failed, or (Reply holding the
+        failure's data, reason) when the failure carries data (a failed selftest's steps)."""
+        ctx = CommandContext(self.app, self.auth, self.registry, json_mode, self.write, self.recent_events)
         try:
             result = command.run(ctx, args)
             if inspect.isawaitable(result):

@@ -167,7 +167,8 @@ def test_cantrace_shows_decoded_frames_and_ctrl_c_ends_it(tmp_path):
 
     text, reply, vendor, raw, interrupted, after, ports = asyncio.run(scenario())
     lines = text.splitlines()
-    frame_line = re.compile(r" *\d+\.\d{3} \w+ +[0-9A-F]{3,8} \[([0-9a-f]{2} ){7}[0-9a-f]{2}\] (Io|Infy)\w+( c1)?( \w+=\S+)*$")
+    frame_line = re.compile(r" *\d+\.\d{3} \w+ +[0-9A-F]{3,8} \[([0-9a-f]{2} ){7}[0-9a-f]{2}\]"
+                            r" (Io|Infy)\w+( c1)?( \w+=\S+)*$")
     assert all(frame_line.match(line) for line in lines[:-1]), lines
     assert 5 < len(lines) <= 1 + 0.5 * 30 + 3  # bounded by the line rate
     assert " frames in 0.5 s: " in lines[-1] and "not shown (rate limit)" in lines[-1]

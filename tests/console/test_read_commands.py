@@ -83,7 +83,8 @@ def test_help_lists_every_command_and_explains_one(tmp_path):
     answers = run_with_console(tmp_path, ["json help", "help stop", "help nothing"])
     names = [c["name"] for c in json.loads(answers["json help"])["data"]["commands"]]
     assert sorted(names) == sorted(READ_COMMANDS + ["login", "logout"] + [c.split()[0] for c in TECH_COMMANDS])
-    assert answers["help stop"].startswith("usage: stop [CONNECTOR]") and "needs: technician role" in answers["help stop"]
+    assert answers["help stop"].startswith("usage: stop [CONNECTOR]")
+    assert "needs: technician role" in answers["help stop"]
     assert answers["help nothing"].startswith("error: no command 'nothing'")
 
 
