@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Callable
 
 from controller.config import CabinetConfig, ConfigError
+from controller.console import ConsoleServer
 from controller.connector.connector import Connector
 from controller.evlink import EvLinkServer
 from controller.hw.can_bus import open_port
@@ -48,6 +49,7 @@ class ControllerApp:
         self.started_t: float | None = None
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
+        self.console = ConsoleServer(self, config.console) if config.console.port else None
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -166,6 +168,8 @@ class ControllerApp:
             await station.start()
         self.started_t = time.monotonic()
         self.emit("started", {"connectors": [c.cfg.id for c in self.connectors]})
+        if self.console is not None:
+            await self.console.start()
 
     async def _control(self) -> None:
         while True:
@@ -191,6 +195,8 @@ class ControllerApp:
         await self._halt(clean=False)
 
     async def _halt(self, clean: bool) -> None:
+        if self.console is not None:
+            await self.console.stop()
         for task in self._tasks:
             task.cancel()
         for port in self.ports.values():  # no more frames in either direction: nothing left to react to

@@ -60,6 +60,7 @@ class Connector(EvSide, ControlLoop):
         self._emit = on_event or (lambda kind, data: None)
         self.enabled = True
         self.active_faults: dict[str, Fault] = {}
+        self._conditions: set[str] = set()  # codes a driver still reports active
         self.fault_history: list[Fault] = []
         self.session: SessionRecord | None = None
         self.last_session: SessionRecord | None = None
@@ -216,11 +217,17 @@ class Connector(EvSide, ControlLoop):
 
     # ---- faults -------------------------------------------------------------------------------------
     def on_fault(self, code: str, detail: str, active: bool) -> None:
-        """Driver callback; runs inside the CAN receive path for emergencies."""
+        """Driver callback; runs inside the CAN receive path for emergencies.
+
+        A latched fault stays when its condition goes away (the e-stop button released): only a
+        technician's `clear` removes it, and only once the condition is gone."""
         if active:
+            self._conditions.add(code)
             self.raise_fault(code, detail)
         else:
-            self.clear_fault(code)
+            self._conditions.discard(code)
+            if CATALOGUE[code].clears != "latched":
+                self.clear_fault(code)
 
     def raise_fault(self, code: str, detail: str = "") -> None:
         if code in self.active_faults:
@@ -333,7 +340,11 @@ class Connector(EvSide, ControlLoop):
             self.disable()
 
     def clear_latched(self) -> list[str]:
-        codes = self.clear_faults("latched")
+        """Clear latched faults whose condition is gone; those still present (a pressed e-stop) stay."""
+        codes = [c for c, f in self.active_faults.items()
+                 if CATALOGUE[c].clears == "latched" and c not in self._conditions]
+        for code in codes:
+            self.clear_fault(code)
         self.try_recover()
         return codes
 

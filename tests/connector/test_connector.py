@@ -188,13 +188,18 @@ def test_sequence_error_is_refused():
     assert conn.state == "error_shutdown"
 
 
-def test_latched_emergency_needs_clear():
+def test_estop_stays_latched_until_released_and_cleared():
     conn, board, group, clock, _ = make(emergency_f_hold_s=0.1)
     to_charging(conn, board, group, clock)
     conn.on_fault("ESTOP_PRESSED", "button", True)
     assert conn.state == "emergency"
-    conn.on_fault("ESTOP_PRESSED", "", False)  # released: still latched in the catalogue? it clears by driver
     cp(conn, board, "A")
+    settle(conn, board, group, clock, steps=10)
+    assert conn.clear_latched() == []  # still pressed: clearing does nothing
+    conn.on_fault("ESTOP_PRESSED", "", False)  # released
+    settle(conn, board, group, clock, steps=10)
+    assert conn.state == "emergency" and "ESTOP_PRESSED" in conn.active_faults
+    assert conn.clear_latched() == ["ESTOP_PRESSED"]
     settle(conn, board, group, clock, steps=10)
     assert conn.state == "available"
 
