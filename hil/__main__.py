@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 
 from controller.config_loader import ConfigError
@@ -50,15 +51,27 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     protocol = getattr(args, "protocol", None) or ("evlink" if separate_process or external_ev_link else "din")
     if protocol != "evlink" and (separate_process or external_ev_link):
         raise ConfigError("--protocol", "V2G runs need the controller in the rig's process; use --protocol evlink")
+    hold = _hold_until_interrupted if getattr(args, "hold", False) else None
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
-        protocol=protocol, link_mode=getattr(args, "link", "loopback"), pcap=getattr(args, "pcap", None)))
+        protocol=protocol, link_mode=getattr(args, "link", "loopback"), pcap=getattr(args, "pcap", None),
+        console_link=getattr(args, "console_link", None), hold=hold))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
     print(summary(report, problems))
     return 0 if not problems else 1
+
+
+async def _hold_until_interrupted(report: dict) -> None:
+    """After the scenario: keep controller and rig running (console, CAN) until SIGINT or SIGTERM."""
+    print(summary(report, []).splitlines()[2], "- holding; Ctrl-C to stop", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--report", help="write the JSON report here")
         p.add_argument("--can", help="put every CAN channel on this python-can bus (INTERFACE:CHANNEL)")
         p.add_argument("--quiet", action="store_true", help="no live progress")
+        p.add_argument("--hold", action="store_true",
+                       help="after the scenario keep controller and rig running until interrupted")
+        p.add_argument("--console-link", metavar="PATH",
+                       help="expose the controller's service console on a pty linked at PATH")
         if name == "run":
             p.add_argument("--separate-process", action="store_true",
                            help="start charger-controller as a child process")

@@ -61,8 +61,11 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
-                 protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None):
+                 protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
+                 console_link: str | None = None, hold=None):
         self.scenario = scenario
+        self.console_link = console_link
+        self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
         self.setup = setup
         self.state = RunState(t0=time.time())
         self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
@@ -85,6 +88,8 @@ class ScenarioRun:
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
         overrides = self.rig.config_overrides()
+        if self.console_link:  # the controller's console on a pty, linked at this path
+            overrides.append(f'console.port="pty:{self.console_link}"')
         if self._mode == "external":
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             return ExternalController(*self._external_ev_link, ids, self.state.on_event)
@@ -106,6 +111,9 @@ class ScenarioRun:
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
             outcomes = await self._drive(ids)
+            if self.hold is not None:
+                self.state.closed = False  # keep recording while a technician looks at it
+                await self.hold(self._report(outcomes))
         finally:
             if self.controller is not None:
                 await self.controller.stop()
