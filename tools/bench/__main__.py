@@ -113,13 +113,15 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
             lines.append("  profile at 4000 frames/s (cProfile, own time): " + ", ".join(
                 f"{layer} {share} %" for layer, share in profile["by_layer_percent"].items()))
     elif name == "footprint" and figure.get("status") == "ok":
-        lines.append(f"  start-up {figure['startup_s']:.3f} s; RSS idle {figure['idle_rss_mb']} MB, charging "
+        lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "
                      f"{figure['idle_cpu_percent']} %, 4 connectors charging {figure['charging_cpu_percent']} %")
-        profile = figure.get("startup_profile")
+        profile = figure.get("import_profile")
         if profile:
-            lines.append(f"  start-up profile: bare python {profile['python_startup_ms']} ms; slowest imports "
-                         + ", ".join(f"{i['module']} {i['cumulative_ms']} ms" for i in profile["slowest_imports"]))
+            lines.append(f"  import profile: bare python {profile['python_startup_ms']} ms and "
+                         f"{profile['python_rss_mb']} MB; after the controller's imports {profile['rss_after_imports_mb']}"
+                         " MB; slowest imports " + ", ".join(f"{i['module']} {i['cumulative_ms']} ms"
+                                                             for i in profile["slowest_imports"]))
     if figure.get("method") and name != "exi_us":  # the EXI table ends with its own method line
         lines.append(f"  method: {figure['method']}")
     return lines

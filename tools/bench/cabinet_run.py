@@ -48,6 +48,7 @@ class CabinetRun:
         self._car_tasks: dict[int, asyncio.Task] = {}
         self.spawned_t: float | None = None  # wall clock just before the controller was started
         self.available_t: dict[int, float] = {}  # the controller's wall clock when each first became available
+        self.started_t: float | None = None  # wall clock when the "started" event arrived (no time stamp of its own)
         self.tap_imds = tap_imds
         self.imd_taps: dict[int, ModbusTap] = {}
 
@@ -68,6 +69,8 @@ class CabinetRun:
 
     def _on_event(self, kind: str, data: dict) -> None:
         self.state.on_event(kind, data)
+        if kind == "started":
+            self.started_t = time.time()
         if kind == "phase" and data.get("state") == "available":
             self.available_t.setdefault(data["connector"], float(data["t"]))
 

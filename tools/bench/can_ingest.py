@@ -132,10 +132,14 @@ LAYERS = (
 )
 
 
-def _layer(file: str, name: str) -> str:
+def _layer(file: str, name: str, callers: dict | None = None) -> str:
+    """The layer of a function; a builtin (dict.get, isinstance...) counts for the layer that calls it most."""
     for layer, fragments in LAYERS:
         if any(fragment in file or fragment in name for fragment in fragments):
             return layer
+    if file == "~" and callers:
+        (caller_file, _, caller_name), _ = max(callers.items(), key=lambda item: item[1][2])
+        return _layer(caller_file, caller_name)
     return "other"
 
 
@@ -145,7 +149,7 @@ def _profile(profiler: cProfile.Profile, count: int = 12) -> dict[str, Any]:
     total = sum(entry[2] for entry in stats.values()) or 1.0
     layers: dict[str, float] = {}
     for (file, _, name), entry in stats.items():
-        layer = _layer(file, name)
+        layer = _layer(file, name, entry[4])
         layers[layer] = layers.get(layer, 0.0) + entry[2]
     ordered = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:count]
     return {
