@@ -73,6 +73,14 @@ def test_unknown_figure_is_a_clear_error(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+def test_unwritable_out_path_is_refused_before_measuring(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = _bench("--only", "current_demand_turnaround_ms", "--out", str(blocker / "results.json"), timeout=60)
+    assert done.returncode == 2 and "cannot write --out" in done.stderr and "Traceback" not in done.stderr
+    assert "bench: current_demand_turnaround_ms" not in done.stderr  # nothing was measured
+
+
 def test_percentiles_and_goal_verdicts():
     samples = [float(i) for i in range(1, 101)]
     assert percentile(samples, 50) == 50.0 and percentile(samples, 99) == 99.0

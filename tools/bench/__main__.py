@@ -132,6 +132,26 @@ def _machine() -> dict[str, Any]:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+def run_figures(selected: list[str], quick: bool) -> dict[str, Any]:
+    """Every figure (the unselected ones marked "not run"), the machine, and the goal rows."""
+    started = time.monotonic()
+    results: dict[str, Any] = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                               "quick": quick, "machine": _machine(), "figures": {}}
+    for name, run in FIGURES.items():
+        if name not in selected:
+            results["figures"][name] = {"status": "not run", "reason": "not selected with --only"}
+            continue
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            results["figures"][name] = run(quick)
+        except Exception as exc:  # one broken figure must not lose the others
+            results["figures"][name] = {"status": "error", "reason": f"{exc.__class__.__name__}: {exc}"}
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["goals"] = collect_goals(results["figures"])
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,23 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in selected if name not in FIGURES]
     if unknown:
         parser.error(f"unknown figure {', '.join(unknown)} (known: {', '.join(FIGURES)})")
+    try:  # a path that cannot be written is found now, not after minutes of measuring
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.touch()
+    except OSError as exc:
+        parser.error(f"cannot write --out {args.out}: {exc.strerror or exc}")
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)  # the in-process controller's fault warnings
-    started = time.monotonic()
-    results: dict[str, Any] = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                               "quick": args.quick, "machine": _machine(), "figures": {}}
-    for name, run in FIGURES.items():
-        if name not in selected:
-            results["figures"][name] = {"status": "not run", "reason": "not selected with --only"}
-            continue
-        print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        try:
-            results["figures"][name] = run(args.quick)
-        except Exception as exc:  # one broken figure must not lose the others
-            results["figures"][name] = {"status": "error", "reason": f"{exc.__class__.__name__}: {exc}"}
-    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["seconds"] = round(time.monotonic() - started, 1)
-    results["goals"] = collect_goals(results["figures"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    results = run_figures(selected, args.quick)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_goals(results["goals"]))
     print()
