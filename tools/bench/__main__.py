@@ -78,13 +78,12 @@ def _describe_faults(figure: dict[str, Any]) -> list[str]:
         for kind, numbers in (variant.get("kinds") or {}).items():
             r, m, c = numbers["reaction_ms"], numbers["modules_off_ms"], numbers["contactors_open_ms"]
             if r.get("n"):
-                slowest = max(numbers["samples"], key=lambda sample: sample["reaction_ms"])
-                lines.append(f"    {kind:<20} n={r['n']:<3} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}  max "
-                             f"{r['max']:.2f} ms   (modules off p99 {m['p99']:.2f}, contactors open p99 "
-                             f"{c['p99']:.2f}; {len(numbers['missing'])} missing; slowest had "
-                             f"{slowest['bus_frames_between']} frames on the bus in between)")
+                lines.append(f"    {kind:<18} n={r['n']:<3} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}  max "
+                             f"{r['max']:.2f} ms  (modules off p99 {m['p99']:.2f}, contactors open p99 "
+                             f"{c['p99']:.2f}; {len(numbers['missing'])} missing; bus "
+                             f"{numbers['bus_frames_per_s_charging']} frames/s while charging)")
             else:
-                lines.append(f"    {kind:<20} no sample ({len(numbers['missing'])} missing)")
+                lines.append(f"    {kind:<18} no sample ({len(numbers['missing'])} missing)")
             for reason in numbers.get("failed_rounds", []):
                 lines.append(f"      a round was replaced: {reason}")
         lag = variant.get("loop_lag_ms")

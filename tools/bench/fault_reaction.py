@@ -139,9 +139,7 @@ def reaction(frames: list[Frame], injection: Injection, wire: WireFrames, fault_
     modules_off_ms = (max(off_times) - fault_t) * 1000.0
     contactors_ms = (opened - fault_t) * 1000.0
     return {"connector": cid, "modules_off_ms": round(modules_off_ms, 3),
-            "contactors_open_ms": round(contactors_ms, 3), "reaction_ms": round((safe - fault_t) * 1000.0, 3),
-            # traffic the controller had to get through first (its own frames come back on udp_multicast)
-            "bus_frames_between": sum(1 for f in after if fault_t < f.t < safe)}
+            "contactors_open_ms": round(contactors_ms, 3), "reaction_ms": round((safe - fault_t) * 1000.0, 3)}
 
 
 class LoopLagProbe:
@@ -178,8 +176,9 @@ def _inject(run: CabinetRun, kind: str, cid: int) -> None:
 
 
 async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | None, wire: WireFrames,
-                        probe: LoopLagProbe | None = None) -> list[dict[str, Any]]:
-    """One cabinet lifetime: charge on every connector, one fault per connector, one sample each."""
+                        probe: LoopLagProbe | None = None) -> tuple[list[dict[str, Any]], float]:
+    """One cabinet lifetime: charge on every connector, one fault per connector, one sample each; also the
+    frames/s on the bus (all channels) while the cars charged before the first fault."""
     run = CabinetRun(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
     observer = BusObserver(run.channels())
     injections = []
@@ -189,6 +188,7 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
         await run.charge()
         if probe is not None:
             probe.start()
+        charging_t = time.time()
         await asyncio.sleep(CHARGE_BEFORE_FAULT_S)
         for conn in run.setup.cabinet_config.connectors:
             cid = conn.id
@@ -210,7 +210,9 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
         tap = run.imd_taps.get(injection.connector_id)
         fault_t = fault_time(frames, injection, wire, tap.replies if tap else [])
         samples.append(reaction(frames, injection, wire, fault_t))
-    return samples
+    first_fault_t = injections[0].t
+    bus_fps = sum(1 for f in frames if charging_t <= f.t < first_fault_t) / (first_fault_t - charging_t)
+    return samples, bus_fps
 
 
 async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -222,12 +224,13 @@ async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None
     for kind in KINDS:
         samples: list[dict[str, Any]] = []
         failed: list[str] = []
-        done = 0
-        while done < rounds and len(failed) <= MAX_FAILED_ROUNDS:
+        bus_fps: list[float] = []
+        while len(bus_fps) < rounds and len(failed) <= MAX_FAILED_ROUNDS:
             try:
-                samples += await asyncio.wait_for(measure_round(layout, kind, can_override, wire, probe),
-                                                  ROUND_TIMEOUT_S)
-                done += 1
+                found, fps = await asyncio.wait_for(measure_round(layout, kind, can_override, wire, probe),
+                                                    ROUND_TIMEOUT_S)
+                samples += found
+                bus_fps.append(fps)
             except (RuntimeError, TimeoutError) as exc:  # the cabinet never got to charging: try another round
                 failed.append(str(exc) or f"the round took longer than {ROUND_TIMEOUT_S:.0f} s")
         good = [s for s in samples if "reaction_ms" in s]
@@ -237,6 +240,7 @@ async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None
             "contactors_open_ms": summarize([s["contactors_open_ms"] for s in good]),
             "missing": [s for s in samples if "missing" in s],
             "failed_rounds": failed,
+            "bus_frames_per_s_charging": round(sum(bus_fps) / len(bus_fps)) if bus_fps else None,
             "samples": good,
         }
     result = {"status": "ok", "layout": layout, "process_layout": LAYOUT_TEXT[layout], "rounds": rounds,
