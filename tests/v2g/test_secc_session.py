@@ -77,7 +77,8 @@ class Bench:
 
     async def open_session(self) -> None:
         await self.handshake()
-        assert (await self.ask("session_setup", evcc_id="0465650064c3")).ResponseCode.value == "OK_NewSessionEstablished"
+        setup = await self.ask("session_setup", evcc_id="0465650064c3")
+        assert setup.ResponseCode.value == "OK_NewSessionEstablished"
         assert (await self.ask("service_discovery")).ResponseCode.value == "OK"
         assert (await self.ask("payment_selection")).ResponseCode.value == "OK"
 
@@ -100,7 +101,8 @@ def test_handshake_follows_the_cars_priority():
 
 
 def test_tesla_namespace_maps_to_din_and_answers_dins_schema_id():
-    agreement = handshake.choose_protocol(appproto.SupportedAppProtocolReq(AppProtocol=[replace(DIN, SchemaID=1), TESLA]))
+    both = appproto.SupportedAppProtocolReq(AppProtocol=[replace(DIN, SchemaID=1), TESLA])
+    agreement = handshake.choose_protocol(both)
     assert (agreement.schema, agreement.schema_id) == ("din", 1)
     alone = handshake.choose_protocol(appproto.SupportedAppProtocolReq(AppProtocol=[TESLA]))
     assert (alone.schema, alone.schema_id) == ("din", 2)

@@ -7,7 +7,6 @@ Answers come back in the stand-in link's shape (see `controller.connector.ev_ses
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
