@@ -51,6 +51,8 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     protocol = getattr(args, "protocol", None) or ("evlink" if separate_process or external_ev_link else "din")
     if protocol != "evlink" and (separate_process or external_ev_link):
         raise ConfigError("--protocol", "V2G runs need the controller in the rig's process; use --protocol evlink")
+    if getattr(args, "pcap", None) and protocol == "evlink":
+        raise ConfigError("--pcap", "records the V2G link: it needs --protocol din or iso2")
     hold = _hold_until_interrupted if getattr(args, "hold", False) else None
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
