@@ -1,7 +1,7 @@
 """charger-hil: the hardware-in-the-loop rig.
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
-                  [--protocol din|iso2|evlink] [--link loopback|veth] [--pcap PATH]
+                  [--protocol din|iso2|evlink] [--link loopback|veth] [--pcap PATH] [--car PROFILE]
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
@@ -16,6 +16,7 @@ import signal
 import sys
 
 from controller.config_loader import ConfigError
+from hil.ev.evcc.profile import load_profile
 from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, summary
 from hil.runner import judge, run_scenario
@@ -53,11 +54,14 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         raise ConfigError("--protocol", "V2G runs need the controller in the rig's process; use --protocol evlink")
     if getattr(args, "pcap", None) and protocol == "evlink":
         raise ConfigError("--pcap", "records the V2G link: it needs --protocol din or iso2")
+    if getattr(args, "car", None):
+        load_profile(args.car)  # a bad profile fails here, before the rig opens its buses
     hold = _hold_until_interrupted if getattr(args, "hold", False) else None
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
         protocol=protocol, link_mode=getattr(args, "link", "loopback"), pcap=getattr(args, "pcap", None),
+        car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold))
     if args.report:
         with open(args.report, "w") as fh:
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
                            help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
             p.add_argument("--pcap", metavar="PATH", help="record the car's V2G link (SDP, V2GTP) as a pcap")
+            p.add_argument("--car", metavar="PROFILE",
+                           help="car profile (hil/ev/profiles/NAME.toml or a path); default: the protocol's")
         else:
             p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
                            help="the controller's EV-link address of its first connector (its [ev_link])")

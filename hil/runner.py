@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
+from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
 from hil.rig import Rig
@@ -62,7 +63,7 @@ class ScenarioRun:
                  can_override: tuple[str, str] | None = None, progress=None,
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
                  protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
-                 console_link: str | None = None, hold=None):
+                 car_profile: str | None = None, console_link: str | None = None, hold=None):
         self.scenario = scenario
         self.console_link = console_link
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
@@ -83,7 +84,8 @@ class ScenarioRun:
             raise ValueError("V2G runs need the controller in the rig's process (no --separate-process)")
         if pcap and protocol == "evlink":
             raise ValueError("--pcap records the V2G link: it needs --protocol din or iso2")
-        self.v2g = RigV2gLink(protocol, link_mode, pcap=pcap) if protocol != "evlink" else None
+        self.v2g = RigV2gLink(protocol, link_mode, pcap=pcap, profile=load_profile(car_profile) if car_profile
+                              else None) if protocol != "evlink" else None
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""

@@ -62,6 +62,12 @@ def test_dc_session_charges_to_target_soc_over_veth(protocol):
     _charged_to_target(report)
 
 
+def test_tesla_profile_charges_over_din():
+    """Tesla's namespace first, a one-byte SessionID in SessionSetupReq, SDP asking for TLS."""
+    report = _run("dc-session", "din", car_profile="tesla")
+    _charged_to_target(report)
+
+
 def test_estop_while_charging_tells_the_car_emergency_shutdown():
     report = _run("estop", "din")
     car = report["connectors"][0]["car"]
