@@ -13,6 +13,7 @@ from controller.connector.table import SESSION_STATES
 EV_SEQUENCE_TIMEOUT_S = 60.0  # V2G_SECC_Sequence_Timeout
 CURRENT_DEMAND_TIMEOUT_S = 5.0  # no CurrentDemand while energy flows: stop
 USER_STOP_GRACE_S = 5.0  # the car must answer StopCharging with PowerDelivery(stop) within this
+SETPOINT_INTERVAL_S = 0.1  # rising setpoints at 10 Hz: 2.5 A steps at 25 A/s
 
 
 class ControlLoop:
@@ -25,6 +26,7 @@ class ControlLoop:
         self._target_current_a = 0.0
         self._setpoint_current_a = 0.0
         self._applied: tuple[float, float] | None = None
+        self._applied_t = 0.0
         self._down_t = 0.0
         self._down_step = ""
         self._last_tick_t: float | None = None
@@ -183,10 +185,16 @@ class ControlLoop:
         self._apply(self._target_voltage_v, self._setpoint_current_a)
 
     def _apply(self, voltage_v: float, current_a: float) -> None:
-        if self._applied is not None and abs(self._applied[0] - voltage_v) < 0.5 \
-                and abs(self._applied[1] - current_a) < 0.1:
-            return
-        self._applied = (voltage_v, current_a)
+        """Send new setpoints: a lower current at once; a rise at most every SETPOINT_INTERVAL_S, so a
+        ramp does not fill the module bus (each setpoint is one frame and one answer per module)."""
+        now = self.clock()
+        if self._applied is not None:
+            old_v, old_a = self._applied
+            if abs(old_v - voltage_v) < 0.5 and abs(old_a - current_a) < 0.1:
+                return
+            if current_a >= old_a and now - self._applied_t < SETPOINT_INTERVAL_S:
+                return
+        self._applied, self._applied_t = (voltage_v, current_a), now
         self.group.set_output(voltage_v, current_a)
 
     # ---- power down ----------------------------------------------------------------------------------
