@@ -90,6 +90,8 @@ class ChargingConfig:
     auto_authorize: bool = True
     emergency_f_hold_s: float = 0.3
     welding_voltage_v: float = 60.0
+    communication_restart_f_s: float = 4.0  # CP F shown to restart a failed SLAC (t_step_EF >= 4 s)
+    communication_attempts: int = 3  # SLAC attempts per plug-in before giving up
     imd_self_test_timeout_s: float = 30.0  # IEC 61851-23:2023: self-test in every cable check
     isolation_sample_s: float = 0.5  # insulation readings taken at test voltage before judging
 

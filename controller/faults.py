@@ -83,12 +83,18 @@ _TABLE: tuple[FaultSpec, ...] = (
               "Precharge did not reach the car's battery voltage in time."),
     FaultSpec("CONNECTOR_OVERTEMPERATURE", "error", "auto",
               "A DC pin or the cable is too hot. Check the pins for wear and the cable cooling."),
+    FaultSpec("COMMUNICATION_FAILED", "error", "unplug",
+              "The car and the charger could not set up powerline communication (SLAC) after several tries. "
+              "Check the CP line, the cable and the car's inlet."),
     FaultSpec("EV_TIMEOUT", "error", "unplug",
               "The car stopped sending requests within the allowed time."),
     FaultSpec("EV_SEQUENCE_ERROR", "error", "unplug",
               "The car sent a request that is not allowed in the current phase."),
     FaultSpec("EV_REQUEST_INVALID", "error", "unplug",
               "The car asked for a voltage or current outside the negotiated limits."),
+    FaultSpec("V2G_MALFORMED_MESSAGE", "error", "unplug",
+              "The car sent a V2G message that could not be decoded; the session was closed. A capture "
+              "(charger-hil run --pcap, or tcpdump on the PLC interface) helps the firmware team."),
     FaultSpec("CONTROLLER_INTERNAL", "emergency", "latched",
               "The controller hit an internal error and cut the power. Collect the log and report it."),
     FaultSpec("UNPLUGGED_UNDER_LOAD", "emergency", "unplug",

@@ -71,6 +71,8 @@ class Connector(EvSide, ControlLoop):
         self._state_f_requested = False
         self._contactors_commanded = False
         self._contactors_were_closed = False
+        self._restart_until_t: float | None = None
+        self._communication_attempts = 1
         self.state_entered_t = clock()
         EvSide.__init__(self)
         ControlLoop.__init__(self)
@@ -110,6 +112,7 @@ class Connector(EvSide, ControlLoop):
         self.io.set_pwm(100.0 if not self.blocking_faults() else 0.0)
 
     def on_enter_available(self) -> None:
+        self._restart_until_t = None
         self._power_off_now()
         self._set_state_f(False)
         self.io.set_pwm(100.0)
@@ -121,6 +124,31 @@ class Connector(EvSide, ControlLoop):
         self._set_state_f(False)
         self.io.set_pwm(5.0)
         self.authorized = self.charging.auto_authorize
+        self._communication_attempts = 1
+
+    def restart_communication(self, reason: str) -> bool:
+        """The link layer (SLAC) failed while plugged: show CP F for a while, then offer 5 % again;
+        give up with COMMUNICATION_FAILED after the configured number of attempts."""
+        if self.state != "plugged" or self._restart_until_t is not None:
+            return False
+        if self._communication_attempts >= self.charging.communication_attempts:
+            self.io.set_pwm(100.0)  # no digital communication offered any more
+            self.raise_fault("COMMUNICATION_FAILED", f"{reason} ({self._communication_attempts} attempts)")
+            return False
+        self._communication_attempts += 1
+        self._restart_until_t = self.clock() + self.charging.communication_restart_f_s
+        self._set_state_f(True)
+        self._emit("communication_restart", {"connector": self.cfg.id, "reason": reason,
+                                              "attempt": self._communication_attempts, "t": self.wall_clock()})
+        return True
+
+    def _restart_tick(self, now: float) -> None:
+        if self._restart_until_t is not None and now >= self._restart_until_t:
+            self._restart_until_t = None
+            if self.state == "plugged":
+                self._set_state_f(False)
+                self.io.set_pwm(5.0)
+                self._state_changed()  # the link layer follows the phase: a new SLAC
 
     def on_enter_negotiating(self) -> None:
         self._start_session()

@@ -243,6 +243,8 @@ class ControlLoop:
                 self._set_state_f(False)
                 self.io.set_pwm(100.0)
             self.try_recover()
+        elif state == "plugged":
+            self._restart_tick(now)
         elif state == "cable_check":
             self._cable_check_tick(now)
         elif state == "charging":

@@ -244,3 +244,25 @@ def test_meter_loss_policy(policy, expected):
     conn.on_fault("METER_LOST", "no answer", True)
     assert conn.state == expected
     assert conn.active_faults["METER_LOST"].severity == ("warning" if policy == "continue" else "error")
+
+
+def test_failed_slac_restarts_with_cp_f_then_gives_up():
+    conn, board, group, clock, events = make(communication_restart_f_s=4.0, communication_attempts=2)
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    assert conn.state == "plugged" and board.pwm == 5.0
+    assert conn.restart_communication("SLAC failed: no CM_SLAC_PARM.REQ")
+    assert board.state_f
+    cp(conn, board, "F")  # the board shows what we asked for: no fault
+    assert not conn.active_faults
+    clock.advance(4.1)
+    conn.tick()
+    cp(conn, board, "B")
+    assert not board.state_f and board.pwm == 5.0
+    assert [d["state"] for k, d in events if k == "phase"].count("plugged") == 2  # the link layer starts again
+    assert not conn.restart_communication("SLAC failed again")
+    assert "COMMUNICATION_FAILED" in conn.active_faults and board.pwm == 100.0
+    cp(conn, board, "A")
+    settle(conn, board, group, clock)
+    assert conn.state == "available" and not conn.active_faults

@@ -211,7 +211,7 @@ def test_malformed_exi_closes_the_session_and_records_a_fault(when):
         return bench, out
     bench, out = run(go())
     assert out is None and bench.connection.closed
-    assert "EV_REQUEST_INVALID" in bench.faults
+    assert "V2G_MALFORMED_MESSAGE" in bench.faults
     bench.settle()  # the connector's error shutdown: current down, modules off, contactors open
     assert not bench.board.contactors_cmd and not bench.group.is_on
 

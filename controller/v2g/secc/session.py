@@ -78,7 +78,7 @@ class SeccSession:
         try:
             message = exi.decode(self.ctx.schema, payload)
         except exi.ExiError as exc:
-            self._fail("EV_REQUEST_INVALID", f"malformed EXI: {exc}", close_now=True)
+            self._fail("V2G_MALFORMED_MESSAGE", f"malformed EXI: {exc}", close_now=True)
             return None
         kind = exi.message_type(message)
         handler = HANDLERS[self.ctx.schema].get(kind)
@@ -107,7 +107,7 @@ class SeccSession:
         try:
             request = exi.decode("appproto", payload)
         except exi.ExiError as exc:
-            self._fail("EV_REQUEST_INVALID", f"malformed handshake: {exc}", close_now=True)
+            self._fail("V2G_MALFORMED_MESSAGE", f"malformed handshake: {exc}", close_now=True)
             return None
         if exi.message_type(request) != "supportedAppProtocolReq":
             self._fail("EV_SEQUENCE_ERROR", "the first message was not supportedAppProtocolReq", close_now=True)

@@ -78,6 +78,8 @@ class SeccStation:
 
     def _slac_state(self, state: str, detail: str) -> None:
         self._emit("slac", {"connector": self.id, "state": state, "detail": detail})
+        if state == "failed":  # the connector decides: CP F and a new try, or give up
+            self.connector.restart_communication(f"SLAC failed: {detail}")
 
     def _note(self, kind: str, data: dict) -> None:
         self._emit(kind, {"connector": self.id, **data})
