@@ -62,6 +62,9 @@ def test_maintenance_commands_act_through_the_connector_and_are_recorded(tmp_pat
                 cab.rig.io_sims[1].press_estop()
                 await until(lambda: cab.connector.state == "emergency", "the e-stop acted on")
                 answers["start e-stop"] = await ask(client, "start")
+                answers["clear pressed"] = await ask_json(client, "json clear 1")  # still pressed: stays
+                cab.rig.io_sims[1].release_estop()
+                await until(lambda: not cab.connector.io.status.estop, "the e-stop released")
                 answers["clear e-stop"] = await ask_json(client, "json clear 1")
                 answers["logout"] = await ask(client, "logout")
                 answers["clear as viewer"] = await ask(client, "clear")
@@ -84,6 +87,7 @@ def test_maintenance_commands_act_through_the_connector_and_are_recorded(tmp_pat
                                               "authorized": False, "faults": []}
     assert answers["start e-stop"] == \
         "error: connector 1 is emergency (faults: ESTOP_PRESSED); fix or clear them first"
+    assert answers["clear pressed"]["data"]["connectors"][0]["cleared"] == []
     assert answers["clear e-stop"]["data"]["connectors"][0]["cleared"] == ["ESTOP_PRESSED"]
     assert answers["logout"] == "logged out; role viewer"
     assert answers["clear as viewer"] == "error: clear needs the technician role; log in with: login PIN"

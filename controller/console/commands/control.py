@@ -12,6 +12,7 @@ from typing import Any
 from controller.connector.table import SESSION_STATES
 from controller.console.commands.arguments import chosen_connectors, one_connector
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
+from controller.faults import CATALOGUE
 
 WAITING_STATES = ("plugged", "negotiating", "authorizing")
 
@@ -76,10 +77,16 @@ def clear(ctx: CommandContext, args: list[str]) -> Reply:
     cleared = []
     for c in chosen_connectors(ctx.app, args):
         codes = c.clear_latched()
-        cleared.append({**_state(c), "cleared": codes})
-    text = "\n".join(f"connector {e['connector']}: " + (f"cleared {', '.join(e['cleared'])}" if e["cleared"]
-                                                          else "no latched faults") + f"; {e['state']}"
-                     for e in cleared)
+        # a latched fault whose condition is still there (e-stop still pressed) cannot be cleared
+        present = [code for code in c.active_faults if CATALOGUE[code].clears == "latched"]
+        cleared.append({**_state(c), "cleared": codes, "still_present": present})
+    text = "\n".join(
+        f"connector {e['connector']}: "
+        + (f"cleared {', '.join(e['cleared'])}" if e["cleared"] else "nothing cleared" if e["still_present"]
+           else "no latched faults")
+        + (f"; still present: {', '.join(e['still_present'])} (remove the cause first)" if e["still_present"] else "")
+        + f"; {e['state']}"
+        for e in cleared)
     return Reply(text, {"connectors": cleared}, cleared[0]["connector"] if len(cleared) == 1 else None)
 
 
