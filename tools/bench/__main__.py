@@ -2,7 +2,7 @@
 
     python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick]
 
-Figures: current_demand_turnaround_ms (needs the SECC), exi_us, fault_reaction_ms, can_ingest, footprint.
+Figures: current_demand_turnaround_ms (not measured yet, see its reason), exi_us, fault_reaction_ms, can_ingest, footprint.
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
 """
@@ -31,7 +31,9 @@ EXI_GOAL_US = 50.0
 
 def _turnaround(quick: bool) -> dict[str, Any]:
     return {"status": "not measured",
-            "reason": "not measured yet: needs the SECC (issue 5); the V2G session over V2GTP does not exist yet",
+            "reason": "not measured yet: the rig speaks V2G to one connector, with the controller in the rig's "
+                      "process; this figure needs V2G on all four nevi connectors and the rig in a separate process "
+                      "(single-connector answer times are in every V2G run's report under v2g.answer_times)",
             "method": ("planned: from a CurrentDemandReq's bytes arriving on the V2GTP socket to the "
                        "CurrentDemandRes bytes written, >= 2,000 exchanges, 4 nevi connectors charging, rig in a "
                        "separate process")}
@@ -56,7 +58,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
 
 
 def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = [goal("V2G CurrentDemand turnaround p99", None, TURNAROUND_GOAL_MS, "ms", note="needs the SECC")]
+    rows = [goal("V2G CurrentDemand turnaround p99", None, TURNAROUND_GOAL_MS, "ms", note="needs V2G on four connectors")]
     headline = figures["exi_us"].get("headline") or {}
     rows.append(goal("EXI CurrentDemandReq decode + Res encode", headline.get("us"), EXI_GOAL_US, "us"))
     fault = figures["fault_reaction_ms"]
