@@ -91,14 +91,13 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
         config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
     events: list[tuple[str, dict]] = []
     app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
-    server = ConsoleServer(app, config.console, retry_s=0.05)
+    # the app starts and stops its own console; here with a quick retry so tests need not wait
+    server = app.console = ConsoleServer(app, config.console, retry_s=0.05)
     try:
         await app.start()
-        await server.start()
         await until(lambda: server.connected and app.connectors[0].state == "available", "connector available")
         yield Cabinet(app, rig, server, path, events)
     finally:
-        await server.stop()
         await app.stop()
         await rig.stop()
 
