@@ -6,9 +6,7 @@ import asyncio
 import time
 from dataclasses import replace
 
-import can
-
-from controller.config import CanChannelConfig
+from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from hil.ev.battery import BatteryModel
 from hil.ev.car import SimulatedCar
@@ -19,16 +17,6 @@ from hil.sim.imd import ImdSim
 from hil.sim.io_board import IoBoardSim
 from hil.sim.meter import MeterSim
 from hil.sim.power_modules import SIMULATORS
-
-
-def _open(cfg: CanChannelConfig, name: str) -> CanPort:
-    kwargs = dict(cfg.options)
-    if cfg.interface == "udp_multicast":
-        kwargs.setdefault("fd", False)
-    elif cfg.interface != "virtual":
-        kwargs.setdefault("bitrate", cfg.bitrate)
-    bus = can.Bus(interface=cfg.interface, channel=cfg.channel, **kwargs)
-    return CanPort(bus, f"rig-{name}", filter_own_echo=cfg.interface == "udp_multicast")
 
 
 class Rig:
@@ -55,7 +43,7 @@ class Rig:
             cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
         key = f"{cfg.interface}:{cfg.channel}"
         if key not in self.ports:
-            self.ports[key] = _open(cfg, name)
+            self.ports[key] = open_port(f"rig-{name}", cfg)
         return self.ports[key]
 
     def _build(self) -> None:

@@ -282,7 +282,7 @@ class Connector(EvSide, ControlLoop):
             if self.state in SESSION_STATES or self.state in ("plugged", "session_end"):
                 self.error()
             elif self.state == "available":
-                self.to_unavailable_checked()
+                self.service_lost()
 
     def clear_fault(self, code: str) -> None:
         fault = self.active_faults.pop(code, None)
@@ -297,12 +297,6 @@ class Connector(EvSide, ControlLoop):
         for code in codes:
             self.clear_fault(code)
         return codes
-
-    def to_unavailable_checked(self) -> None:
-        if self.state == "available":
-            self.machine.set_state("unavailable")
-            self._state_changed()
-            self.on_enter_unavailable()
 
     # ---- control pilot -------------------------------------------------------------------------------
     def on_io_status(self, status: Any) -> None:

@@ -35,6 +35,7 @@ TRANSITIONS = [
     dict(trigger="board_ready", source="unavailable", dest="available", conditions=["can_offer_service", "cp_is_a"]),
     dict(trigger="board_ready", source="unavailable", dest="plugged", conditions=["can_offer_service", "cp_is_connected"]),
     dict(trigger="disable", source=["available", "plugged", "session_end"], dest="unavailable"),
+    dict(trigger="service_lost", source="available", dest="unavailable"),  # a blocking fault with no car
     dict(trigger="cp_plugged", source="available", dest="plugged"),
     dict(trigger="cp_unplugged", source=[*PLUGGED_STATES, "available"], dest="available", conditions="can_offer_service"),
     dict(trigger="cp_unplugged", source=[*PLUGGED_STATES, "available"], dest="unavailable"),

@@ -7,10 +7,6 @@ controller's events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
-
-Injection = Callable[["object"], Awaitable[None]]
-
 
 @dataclass(frozen=True)
 class Scenario:

@@ -266,3 +266,17 @@ def test_failed_slac_restarts_with_cp_f_then_gives_up():
     cp(conn, board, "A")
     settle(conn, board, group, clock)
     assert conn.state == "available" and not conn.active_faults
+
+
+def test_blocking_fault_without_a_car_takes_the_port_out_of_service_until_it_clears():
+    conn, board, group, clock, events = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.state == "available"
+    conn.on_fault("METER_LOST", "no answer", True)
+    assert conn.state == "unavailable"
+    conn.tick()
+    assert conn.state == "unavailable"  # still blocked
+    conn.on_fault("METER_LOST", "", False)
+    conn.tick()
+    assert conn.state == "available"
