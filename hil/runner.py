@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
@@ -69,6 +70,10 @@ class ScenarioRun:
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
         self.setup = setup
         self.state = RunState(t0=time.time())
+        if can_override is None and not separate_process and not external_ev_link and all(
+                c.interface == "virtual" for c in setup.cabinet_config.can.values()):
+            # one private in-process bus per run: nothing left over from another run can talk on it
+            can_override = ("virtual", f"{setup.name}-{uuid.uuid4().hex[:12]}")
         self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
         self._can_override = can_override
         self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
