@@ -2,7 +2,7 @@
 
     charger-v2g decode --schema din 809a0200...     message as JSON {"type": ..., "fields": ...}
     charger-v2g encode --schema din '{"type": ...}'  (or @file.json) hex of the EXI bytes
-    charger-v2g pcap session.pcapng [--json]        SLAC, SDP and V2G messages in order
+    charger-v2g pcap session.pcapng [--json]        SLAC, SDP and V2G messages in order (tcp: which connection)
 
 Bad input ends with exit status 2 and one line on stderr saying why.
 """
@@ -103,7 +103,7 @@ def _pcap(path: Path, as_json: bool) -> None:
             for message in messages:
                 print(json.dumps(message.to_json(), ensure_ascii=False))
             return
-        print(f"{'time':>10}  {'direction':<9} {'proto':<5} {'type':<30} summary")
+        print(f"{'time':>10}  {'direction':<9} {'proto':<5} {'type':<30} {'tcp':>3}  summary")
         for message in messages:
             print(_table_row(message))
     except CaptureError as exc:
@@ -114,8 +114,9 @@ def _pcap(path: Path, as_json: bool) -> None:
 
 def _table_row(message: DissectedMessage) -> str:
     kind = message.type + (" (again)" if message.retransmission else "")
+    stream = "" if message.tcp_stream is None else message.tcp_stream  # which connection, as Wireshark's tcp.stream
     return (f"{message.t:10.6f}  {_DIRECTIONS[message.from_ev]:<9} {message.protocol:<5} {kind:<30} "
-            f"{summarize(message)}")
+            f"{stream:>3}  {summarize(message)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

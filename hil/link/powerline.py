@@ -10,6 +10,10 @@ the control pilot wire. Here one object stands in for both modems and the wire:
 
 The charger's side is any FrameLink (a raw socket on the rig's veth end, or one end of a MemoryLink pair);
 the car gets `ev_link`, one end of an in-process MemoryLink pair whose MAC is `ev_mac`.
+
+`on_frame(raw, direction)` sees every frame that crosses: "to_ev" for what the charger's host sent (to the
+car or to its own modem), "to_evse" for what reaches the charger's host (from the car or from its modem).
+Frames lost by `drop` and frames too broken to parse never cross, so it does not see them.
 """
 from __future__ import annotations
 
@@ -26,17 +30,19 @@ log = logging.getLogger(__name__)
 LOCAL_MODEM_MAC = bytes.fromhex("00b052000001")  # where hosts send management messages for their own modem
 CARRIER_GROUPS = 58
 FrameFilter = Callable[[hp.HomePlugFrame, str], bool]  # (frame, "to_ev" | "to_evse") -> True to lose it
+FrameObserver = Callable[[bytes, str], None]  # (raw Ethernet frame, "to_ev" | "to_evse")
 
 
 class SimulatedPowerline:
     def __init__(self, evse_side: FrameLink, ev_mac: bytes, *, modem_mac: bytes = bytes.fromhex("02b052000001"),
                  attenuation_db: float = 22.0, noise_db: float = 2.0, drop: FrameFilter | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, on_frame: FrameObserver | None = None):
         self.evse_side = evse_side
         self.modem_mac = modem_mac
         self.attenuation_db = attenuation_db
         self.noise_db = noise_db
         self.drop = drop
+        self.on_frame = on_frame  # may also be set after construction, before SLAC starts
         self._random = random.Random(seed)
         self._ev_host, self.ev_link = MemoryLink.pair(bytes(6), ev_mac)
         self.modem_key: tuple[bytes, bytes] | None = None  # (NID, NMK) set by the charger
@@ -73,6 +79,7 @@ class SimulatedPowerline:
                 if frame is None or frame.source == self.ev_mac:
                     continue
                 if isinstance(frame.message, hp.SetKeyReq) or frame.destination in (LOCAL_MODEM_MAC, self.modem_mac):
+                    self._observe(raw, "to_ev")
                     self._modem(frame)
                     continue
                 if self._lost(frame, "to_ev"):
@@ -81,6 +88,7 @@ class SimulatedPowerline:
                                                                                      frame.message.nmk):
                     self.joined.set()
                 self.frames_to_ev += 1
+                self._observe(raw, "to_ev")
                 self._ev_host.send(raw)
         except LinkClosed:
             log.info("powerline: the charger's side closed")
@@ -105,6 +113,17 @@ class SimulatedPowerline:
             self.evse_side.send(raw)
         except (OSError, LinkClosed) as exc:
             log.warning("powerline: frame to the charger lost: %s", exc)
+            return
+        self._observe(raw, "to_evse")
+
+    def _observe(self, raw: bytes, direction: str) -> None:
+        if self.on_frame is None:
+            return
+        try:
+            self.on_frame(raw, direction)
+        except Exception:  # noqa: BLE001 - a broken recorder must not take the link down with it
+            log.exception("powerline: on_frame failed; frames are no longer reported")
+            self.on_frame = None
 
     def _modem(self, frame: hp.HomePlugFrame) -> None:
         message = frame.message

@@ -1,8 +1,13 @@
 """Turn captured Ethernet frames into the V2G conversation: SLAC, SDP and every V2G message decoded.
 
+Every HomePlug AV frame (ethertype 0x88E1) is one message named by its MMTYPE; one too broken to parse is
+still one message, with the reason in `error`.
+
 V2G messages are cut from reassembled TCP streams (a V2GTP frame may span segments, one segment may hold
-several frames). Each TCP connection starts with the AppProtocol handshake; its response's SchemaID picks,
-among the namespaces the request offered, the schema for the rest of that connection.
+several frames). Each TCP connection gets a number in the order it was first seen, like Wireshark's
+tcp.stream, so the connections of a multi-connector capture stay apart. Each connection starts with the
+AppProtocol handshake; its response's SchemaID picks, among the namespaces the request offered, the schema
+for the rest of that connection.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class DissectedMessage:
     payload: bytes = b""  # the EXI (or SDP) payload without its V2GTP header
     error: str | None = None
     retransmission: bool = False
+    tcp_stream: int | None = None  # which TCP connection (0, 1, ... in capture order) carried it
 
     @property
     def protocol(self) -> str:
@@ -52,6 +58,8 @@ class DissectedMessage:
             result["error"] = self.error
         if self.retransmission:
             result["retransmission"] = True
+        if self.tcp_stream is not None:
+            result["tcp_stream"] = self.tcp_stream
         return result
 
 
@@ -71,6 +79,7 @@ class _Direction:
 @dataclass
 class _Connection:
     client: Endpoint  # the EV: it opens the TCP connection to the SECC
+    number: int  # tcp_stream of its messages
     decoder: V2gDecoder = field(default_factory=V2gDecoder)
     directions: dict[Endpoint, _Direction] = field(default_factory=dict)
 
@@ -86,6 +95,7 @@ class CaptureDissector:
     def __init__(self) -> None:
         self._first_timestamp: float | None = None
         self._connections: dict[frozenset[Endpoint], _Connection] = {}
+        self._connection_count = 0
         self._secc_ports: set[int] = set()
         self.skipped: Counter[str] = Counter()  # frames not dissected, by reason
 
@@ -97,7 +107,7 @@ class CaptureDissector:
             return []
         try:
             return self._ethernet(packet)
-        except (layers.LayerError, slac_messages.SlacError) as exc:
+        except layers.LayerError as exc:
             self.skipped[str(exc)] += 1
             return []
 
@@ -110,9 +120,7 @@ class CaptureDissector:
     def _ethernet(self, packet: Packet) -> list[DissectedMessage]:
         frame = layers.parse_ethernet(packet.data)
         if frame.ethertype == slac_messages.ETHERTYPE_HOMEPLUG:
-            mme = slac_messages.parse_payload(frame.destination, frame.source, frame.payload)
-            return [self._message(packet, from_ev=mme.from_ev, schema="slac", type=mme.name,
-                                  fields=mme.to_json())]
+            return [self._homeplug(packet, frame)]
         ip = layers.parse_ip(frame.ethertype, frame.payload)
         if ip is None:
             return []
@@ -121,6 +129,17 @@ class CaptureDissector:
         if ip.protocol == layers.PROTOCOL_TCP:
             return self._tcp(packet, ip, layers.parse_tcp(ip.payload))
         return []
+
+    def _homeplug(self, packet: Packet, frame: layers.EthernetFrame) -> DissectedMessage:
+        try:
+            mme = slac_messages.parse_payload(frame.destination, frame.source, frame.payload)
+        except slac_messages.SlacError as exc:
+            name, from_ev = _homeplug_header(frame.payload)
+            return self._message(packet, from_ev=from_ev, schema="slac", type=name,
+                                 fields={"destination": slac_messages.format_mac(frame.destination),
+                                         "source": slac_messages.format_mac(frame.source)},
+                                 payload=frame.payload, error=f"malformed HomePlug frame: {exc}")
+        return self._message(packet, from_ev=mme.from_ev, schema="slac", type=mme.name, fields=mme.to_json())
 
     def _udp(self, packet: Packet, datagram: layers.UdpDatagram) -> list[DissectedMessage]:
         if v2gtp.SDP_PORT not in (datagram.source_port, datagram.destination_port):
@@ -143,10 +162,11 @@ class CaptureDissector:
         key = frozenset((sender, receiver))
         if segment.syn and not segment.ack:
             # A new connection (or the SYN of a reused port pair) starts a fresh handshake.
-            self._connections[key] = _Connection(client=sender)
+            self._connections[key] = self._new_connection(sender)
         connection = self._connections.get(key)
         if connection is None:
-            connection = self._connections[key] = _Connection(client=self._guess_client(sender, receiver, segment))
+            connection = self._connections[key] = self._new_connection(
+                self._guess_client(sender, receiver, segment))
         direction = connection.direction(sender)
         if segment.syn:
             direction.stream.syn(segment.sequence)
@@ -159,6 +179,10 @@ class CaptureDissector:
             direction.in_sync = False
         direction.buffer += update.data
         return self._cut_frames(packet, connection, direction)
+
+    def _new_connection(self, client: Endpoint) -> _Connection:
+        self._connection_count += 1
+        return _Connection(client=client, number=self._connection_count - 1)
 
     def _guess_client(self, sender: Endpoint, receiver: Endpoint, segment: layers.TcpSegment) -> Endpoint:
         """Without a SYN: the SYN-ACK's receiver, else the side off a known SECC port, else the higher port."""
@@ -183,7 +207,8 @@ class CaptureDissector:
             except v2gtp.V2gtpError as exc:
                 found.append(self._message(
                     packet, from_ev=direction.from_ev, schema=connection.decoder.schema_name, type="V2gtpError",
-                    payload=bytes(direction.buffer[:v2gtp.HEADER_LENGTH]), error=str(exc)))
+                    payload=bytes(direction.buffer[:v2gtp.HEADER_LENGTH]), error=str(exc),
+                    tcp_stream=connection.number))
                 self._consume(direction, 1)
                 direction.in_sync = False
                 continue
@@ -191,7 +216,7 @@ class CaptureDissector:
                 return found
             header, payload = frame
             self._consume(direction, header.frame_length)
-            message = self._message(packet, from_ev=direction.from_ev, payload=payload,
+            message = self._message(packet, from_ev=direction.from_ev, payload=payload, tcp_stream=connection.number,
                                     **connection.decoder.decode(header.payload_type, payload, direction.from_ev))
             direction.frames.append((start, start + header.frame_length, message))
             found.append(message)
@@ -226,8 +251,18 @@ class CaptureDissector:
         """A segment of old bytes: repeat, marked, the frames it carried whole (the peer sent them again)."""
         start, end = span
         return [replace(self._message(packet, from_ev=message.from_ev, schema=message.schema, type=message.type),
-                        fields=message.fields, payload=message.payload, error=message.error, retransmission=True)
+                        fields=message.fields, payload=message.payload, error=message.error, retransmission=True,
+                        tcp_stream=message.tcp_stream)
                 for first, last, message in direction.frames if start <= first and last <= end]
+
+
+def _homeplug_header(payload: bytes) -> tuple[str, bool | None]:
+    """Name and direction of a broken HomePlug frame, from its MMTYPE when the frame got that far."""
+    if len(payload) < 3:
+        return "HomePlugError", None
+    mmtype = int.from_bytes(payload[1:3], "little")
+    known = slac_messages.MESSAGE_CLASSES.get(mmtype)
+    return slac_messages.mmtype_name(mmtype), None if known is None else known.FROM_EV
 
 
 def dissect(packets: Iterable[Packet]) -> Iterator[DissectedMessage]:
