@@ -49,9 +49,15 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         return 2
     setup = load_setup(args.setup)
     progress = None if args.quiet else Progress()
-    protocol = getattr(args, "protocol", None) or ("evlink" if separate_process or external_ev_link else "din")
-    if protocol != "evlink" and (separate_process or external_ev_link):
-        raise ConfigError("--protocol", "V2G runs need the controller in the rig's process; use --protocol evlink")
+    link_mode = getattr(args, "link", "loopback")
+    # V2G by default; a separate controller speaks it only over veth (SLAC frames must leave the process)
+    v2g_possible = not external_ev_link and (not separate_process or link_mode == "veth")
+    protocol = getattr(args, "protocol", None) or ("din" if v2g_possible else "evlink")
+    if protocol != "evlink" and external_ev_link:
+        raise ConfigError("--protocol", "V2G runs need a controller the rig starts; use --protocol evlink")
+    if protocol != "evlink" and not v2g_possible:
+        raise ConfigError("--protocol", "V2G with --separate-process needs --link veth (root): in the loopback "
+                                        "mode SLAC frames never leave the rig's process")
     if getattr(args, "pcap", None) and protocol == "evlink":
         raise ConfigError("--pcap", "records the V2G link: it needs --protocol din or iso2")
     if getattr(args, "car", None):
@@ -60,7 +66,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     report, problems = asyncio.run(run_scenario(
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
-        protocol=protocol, link_mode=getattr(args, "link", "loopback"), pcap=getattr(args, "pcap", None),
+        protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold))
     if args.report:
@@ -100,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--separate-process", action="store_true",
                            help="start charger-controller as a child process")
             p.add_argument("--protocol", choices=("din", "iso2", "evlink"),
-                           help="the car's link: V2G DIN (default) or ISO 15118-2, or the stand-in JSON link "
-                                "(default with --separate-process)")
+                           help="the car's link on every connector: V2G DIN (default) or ISO 15118-2, or the "
+                                "stand-in JSON link (default with --separate-process over the loopback link)")
             p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
                            help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
             p.add_argument("--pcap", metavar="PATH", help="record the car's V2G link (SDP, V2GTP) as a pcap")

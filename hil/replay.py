@@ -29,7 +29,7 @@ from hil.ev.evcc.rig_link import RigV2gLink
 from hil.ev.plc_connect import EvLinkPlan, connect_over_plc
 from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
 from hil.rig import Rig
-from hil.setup import RigSetup, cabinet_path, load_setup
+from hil.setup import RigSetup, cabinet_path, load_setup, private_can
 from tools.capture.dissect import DissectedMessage, dissect_file
 from tools.capture.pcap import CaptureError
 
@@ -219,17 +219,18 @@ async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.
         elif kind == "fault" and data.get("active"):
             report.faults.append({"code": data["code"], "severity": data["severity"], "detail": data["detail"]})
 
-    rig = Rig(setup)
-    v2g = RigV2gLink("din")
-    controller = None
+    can = private_can(setup)
+    rig = Rig(setup, can)
     cid = setup.cabinet_config.connectors[0].id
+    v2g = RigV2gLink("din", [cid])
+    controller = None
     await rig.start()
     try:
         controller = InProcessController(load_config(cabinet_path(setup.name), tuple(rig.config_overrides())),
-                                         None, on_event)
+                                         can, on_event)
         await v2g.open()
         controller.app.build()
-        await v2g.attach(controller.app, cid)
+        await v2g.attach(controller.app)
         await controller.start()
         await _wait(lambda: phases.get(cid) == "available", "the connector to become available")
         plant, board = rig.plants[cid], rig.io_sims[cid]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
@@ -11,9 +10,10 @@ from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
+from controller.v2g.secc.answer_times import percentile
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
-from hil.setup import RigSetup, cabinet_path
+from hil.setup import RigSetup, cabinet_path, private_can
 
 START_TIMEOUT_S = 30.0  # a separate controller process starts slowly in a user-mode-linux guest
 SESSION_TIMEOUT_S = 120.0
@@ -28,6 +28,7 @@ class RunState:
     sessions: dict[int, dict] = field(default_factory=dict)
     states: dict[int, str] = field(default_factory=dict)
     ev_links: dict[int, tuple[str, int]] = field(default_factory=dict)
+    v2g_sessions: list[dict] = field(default_factory=list)  # the controller's `v2g_closed` events
     closed: bool = False
 
     def on_event(self, kind: str, data: dict) -> None:
@@ -44,6 +45,8 @@ class RunState:
             self.sessions[data["connector"]] = data
         elif kind == "ev_link":
             self.ev_links[data["connector"]] = (data["host"], data["port"])
+        elif kind == "v2g_closed":
+            self.v2g_sessions.append(data)
 
     def rig_fault(self, code: str, connector: int) -> None:
         if not self.closed and not any(f["code"] == code and f["connector"] == connector for f in self.faults):
@@ -70,10 +73,8 @@ class ScenarioRun:
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
         self.setup = setup
         self.state = RunState(t0=time.time())
-        if can_override is None and not separate_process and not external_ev_link and all(
-                c.interface == "virtual" for c in setup.cabinet_config.can.values()):
-            # one private in-process bus per run: nothing left over from another run can talk on it
-            can_override = ("virtual", f"{setup.name}-{uuid.uuid4().hex[:12]}")
+        if can_override is None and not separate_process and not external_ev_link:
+            can_override = private_can(setup)
         self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
         self._can_override = can_override
         self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
@@ -84,13 +85,15 @@ class ScenarioRun:
         self.finals: dict[int, dict] = {}
         self.meter_before: dict[int, float] = {}
         self.meter_after: dict[int, float] = {}
-        # V2G (DIN / ISO-2) for the first connector; "evlink": the stand-in JSON link for every connector
-        if protocol != "evlink" and self._mode != "inprocess":
-            raise ValueError("V2G runs need the controller in the rig's process (no --separate-process)")
+        # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector
+        if protocol != "evlink" and self._mode == "external":
+            raise ValueError("V2G runs need a controller the rig starts (no --ev-link)")
         if pcap and protocol == "evlink":
             raise ValueError("--pcap records the V2G link: it needs --protocol din or iso2")
-        self.v2g = RigV2gLink(protocol, link_mode, pcap=pcap, profile=load_profile(car_profile) if car_profile
-                              else None) if protocol != "evlink" else None
+        ids = [c.id for c in setup.cabinet_config.connectors]
+        self.v2g = RigV2gLink(protocol, ids, link_mode, pcap=pcap, separate_process=separate_process,
+                              profile=load_profile(car_profile) if car_profile else None) \
+            if protocol != "evlink" else None
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
@@ -101,6 +104,8 @@ class ScenarioRun:
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             return ExternalController(*self._external_ev_link, ids, self.state.on_event)
         if self._mode == "process":
+            if self.v2g is not None:
+                overrides += self.v2g.controller_overrides()
             return SubprocessController(cabinet_path(self.setup.name), self._can_override, self.state.on_event,
                                         overrides)
         config = load_config(cabinet_path(self.setup.name), tuple(overrides))
@@ -109,11 +114,12 @@ class ScenarioRun:
     async def run(self) -> dict:
         await self.rig.start()
         try:
-            self.controller = self._make_controller()
             if self.v2g is not None:
                 await self.v2g.open()
+            self.controller = self._make_controller()
+            if self.v2g is not None and self._mode == "inprocess":
                 self.controller.app.build()
-                await self.v2g.attach(self.controller.app, self.setup.cabinet_config.connectors[0].id)
+                await self.v2g.attach(self.controller.app)
             await self.controller.start()
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
@@ -144,7 +150,7 @@ class ScenarioRun:
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
             host, port = self.state.ev_links[cid]
-            v2g_link = self.v2g.car_link() if self.v2g is not None and cid == ids[0] else None
+            v2g_link = self.v2g.car_link(cid) if self.v2g is not None else None
             car = self.rig.new_car(cid, host, port, link=v2g_link)
             self.cars[cid] = car
             car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
@@ -259,19 +265,36 @@ class ScenarioRun:
             "final": first["final"],
             "connectors": per_connector,
             **({"v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
-                        "answer_times": self.v2g.answer_times(),
+                        "answer_times": answer_times(self.state.v2g_sessions),
                         "car_round_trips": car_round_trips(self.v2g)}} if self.v2g is not None else {}),
         }
 
 
+def _summary(per_type: dict[str, list[float]]) -> dict:
+    out = {}
+    for name, values in per_type.items():
+        values.sort()
+        out[name] = {"count": len(values), "median_ms": round(percentile(values, 0.5), 3),
+                     "p99_ms": round(percentile(values, 0.99), 3), "max_ms": round(values[-1], 3)}
+    return out
+
+
+def answer_times(v2g_sessions: list[dict]) -> dict:
+    """The SECC's view over every connector's sessions (its `v2g_closed` events): socket in to socket out."""
+    per_type: dict[str, list[float]] = {}
+    for session in v2g_sessions:
+        for name, samples in session.get("answer_us", {}).items():
+            per_type.setdefault(name, []).extend(us / 1000.0 for us in samples)
+    return _summary(per_type)
+
+
 def car_round_trips(v2g: RigV2gLink) -> dict:
-    """The car's view: request to answer, per request type (ms), median and worst."""
+    """The car's view: request to answer, per request type (ms)."""
     per_type: dict[str, list[float]] = {}
     for link in v2g.car_links:
         for exchange in link.exchanges:
             per_type.setdefault(exchange["request"], []).append(exchange["round_trip_s"] * 1000.0)
-    return {name: {"count": len(v), "median_ms": round(sorted(v)[len(v) // 2], 3), "max_ms": round(max(v), 3)}
-            for name, v in per_type.items()}
+    return _summary(per_type)
 
 
 def first_source(connectors: list[dict]) -> str:

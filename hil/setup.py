@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tomllib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,3 +75,11 @@ def load_setup(name: str) -> RigSetup:
 def cabinet_path(name: str) -> Path:
     folder = setup_dir(name)
     return folder / build(RigSetup, tomllib.loads((folder / "rig.toml").read_text()), "").cabinet
+
+
+def private_can(setup: RigSetup) -> tuple[str, str] | None:
+    """A private in-process bus for one run when the setup's buses are all `virtual`: nothing left over from
+    another run in this process can talk on it. None otherwise (the setup's own buses)."""
+    if all(c.interface == "virtual" for c in setup.cabinet_config.can.values()):
+        return "virtual", f"{setup.name}-{uuid.uuid4().hex[:12]}"
+    return None

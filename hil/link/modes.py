@@ -2,13 +2,15 @@
 
 - `loopback` (no root): SLAC frames through an in-process MemoryLink pair, SDP and TCP on ::1. The
   controller must run in the rig's process (the frames never leave it).
-- `veth` (root): two network namespaces joined by a veth pair (`hil.link.netns`); real SLAC frames over
+- `veth` (root): two network namespaces joined by veth pairs (`hil.link.netns`); real SLAC frames over
   AF_PACKET on both ends, real IPv6 multicast SDP, TCP between link-local addresses. The controller runs
-  in the SECC namespace: in the rig's process (sockets opened through `secc.run`) or as a child process
-  under `ip netns exec` (`secc.command_prefix()`), opening its sockets on interface `plc0` itself.
+  in the SECC namespace: in the rig's process (sockets opened through `secc.run`), as a child process
+  under `ip netns exec` (`secc.command_prefix()`), or, with `secc_here`, as a child process in the rig's
+  own namespace; either way a child opens its sockets on the SECC interfaces itself.
 
 Either way the rig side is the same: a `SimulatedPowerline` (the charger's modem, the wire, the car's
-modem) between the SECC's frames and the car, whose end is `ev`.
+modem) between the SECC's frames and the car. One link carries `count` connectors: `seccs[i]`, `evs[i]`,
+`powerlines[i]` (`secc`, `ev`, `powerline`: the first).
 """
 from __future__ import annotations
 
@@ -65,54 +67,101 @@ class EvEnd(LinkEnd):
         return await self.run(lambda: multicast_target(interface, sdp_port))
 
 
-class LoopbackLink:
+class _Ends:
+    """One SECC end, one car end and the powerline between them per connector; the first one's shortcuts."""
+    seccs: list[SeccEnd]
+    evs: list[EvEnd]
+    powerlines: list[SimulatedPowerline]
+
+    @property
+    def secc(self) -> SeccEnd:
+        return self.seccs[0]
+
+    @property
+    def ev(self) -> EvEnd:
+        return self.evs[0]
+
+    @property
+    def powerline(self) -> SimulatedPowerline:
+        return self.powerlines[0]
+
+    async def _close_powerlines(self) -> None:
+        for powerline in self.powerlines:
+            await powerline.close()
+            powerline.evse_side.close()
+
+
+def _mac(base: bytes, index: int) -> bytes:
+    return base[:5] + bytes((base[5] + 0x10 * index,))
+
+
+class LoopbackLink(_Ends):
     name = "loopback"
 
-    def __init__(self, *, attenuation_db: float = 22.0, seed: int | None = None):
-        secc_frames, rig_frames = MemoryLink.pair(SECC_MAC, RIG_MAC)
-        self.powerline = SimulatedPowerline(rig_frames, EV_MAC, attenuation_db=attenuation_db, seed=seed)
-        self.secc = SeccEnd(None, None, frames=secc_frames, sdp_port=0)
-        self.ev = EvEnd(None, None, frames=self.powerline.ev_link)
+    def __init__(self, *, count: int = 1, attenuation_db: float = 22.0, seed: int | None = None, on_frame=None):
+        """`on_frame(index, frame, direction)`: every frame on connector `index`'s simulated wire (the pcap)."""
+        self.seccs, self.evs, self.powerlines = [], [], []
+        for index in range(count):
+            secc_frames, rig_frames = MemoryLink.pair(_mac(SECC_MAC, index), _mac(RIG_MAC, index))
+            powerline = SimulatedPowerline(rig_frames, _mac(EV_MAC, index), attenuation_db=attenuation_db,
+                                           seed=None if seed is None else seed + index,
+                                           on_frame=_tap(on_frame, index))
+            self.powerlines.append(powerline)
+            self.seccs.append(SeccEnd(None, None, frames=secc_frames, sdp_port=0))
+            self.evs.append(EvEnd(None, None, frames=powerline.ev_link))
 
     async def open(self) -> LoopbackLink:
-        self.powerline.start()
+        for powerline in self.powerlines:
+            powerline.start()
         return self
 
     async def close(self) -> None:
-        await self.powerline.close()
-        self.powerline.evse_side.close()
+        await self._close_powerlines()
 
 
-class VethLink:
+class VethLink(_Ends):
     name = "veth"
 
-    def __init__(self, *, attenuation_db: float = 22.0, seed: int | None = None):
-        self.pair = VethPair()
-        self.secc = SeccEnd(PLC_INTERFACE, self.pair.secc_ns)
-        self.ev = EvEnd(PLC_INTERFACE, self.pair.ev_ns)
-        self.powerline: SimulatedPowerline | None = None
+    def __init__(self, *, count: int = 1, secc_here: bool = False, attenuation_db: float = 22.0,
+                 seed: int | None = None, on_frame=None):
+        """`secc_here`: the SECC ends in this process's namespace (for a controller in a separate process that
+        shares the rig's CAN), see `VethPair`."""
+        self.pair = VethPair(count, secc_here=secc_here)
+        self.seccs = [SeccEnd(name, self.pair.secc_ns) for name in self.pair.secc_interfaces]
+        self.evs = [EvEnd(name, self.pair.ev_ns) for name in self.pair.ev_interfaces]
+        self.powerlines = []
         self._attenuation_db = attenuation_db
         self._seed = seed
+        self._on_frame = on_frame
 
     async def open(self) -> VethLink:
         await asyncio.to_thread(self.pair.create)
         try:
-            rig_frames = await run_in_netns(self.pair.ev_ns, lambda: RawEthernetLink.open(PLC_INTERFACE))
+            for index, end in enumerate(self.evs):
+                name = end.interface
+                rig_frames = await run_in_netns(self.pair.ev_ns, lambda: RawEthernetLink.open(name))
+                # The car's host is the rig's end of the veth: frames for the car are addressed to that interface.
+                powerline = SimulatedPowerline(rig_frames, rig_frames.mac, attenuation_db=self._attenuation_db,
+                                               seed=None if self._seed is None else self._seed + index,
+                                               on_frame=_tap(self._on_frame, index))
+                self.powerlines.append(powerline)
+                end.frames = powerline.ev_link
+                powerline.start()
         except BaseException:
-            self.pair.remove()
+            await self.close()
             raise
-        # The car's host is the rig's end of the veth: frames for the car are addressed to that interface.
-        self.powerline = SimulatedPowerline(rig_frames, rig_frames.mac, attenuation_db=self._attenuation_db,
-                                            seed=self._seed)
-        self.ev.frames = self.powerline.ev_link
-        self.powerline.start()
         return self
 
     async def close(self) -> None:
-        if self.powerline is not None:
-            await self.powerline.close()
-            self.powerline.evse_side.close()
+        await self._close_powerlines()
+        self.powerlines.clear()
         await asyncio.to_thread(self.pair.remove)
+
+
+def _tap(on_frame, index: int):
+    if on_frame is None:
+        return None
+    return lambda frame, direction: on_frame(index, frame, direction)
 
 
 LINK_MODES = {"loopback": LoopbackLink, "veth": VethLink}

@@ -1,9 +1,11 @@
-"""Network namespaces for the veth link mode: two namespaces joined by a veth pair standing in for the PLC.
+"""Network namespaces for the veth link mode: two namespaces joined by veth pairs standing in for the PLC,
+one pair per connector.
 
-The SECC end lives in one namespace, the car in the other, both interfaces named `plc0`. Sockets keep the
-namespace they were created in, so one process can hold both ends: `run_in_netns` creates sockets on a
+The SECC ends live in one namespace, the cars in the other, interfaces named `plc0`, `plc1`... Sockets keep
+the namespace they were created in, so one process can hold both ends: `run_in_netns` creates sockets on a
 short-lived thread that has entered the namespace (setns), and the event loop uses them afterwards. A
-controller started as a separate process runs under `ip netns exec` instead.
+controller started as a separate process runs under `ip netns exec`, or shares the rig's own namespace
+(`secc_here`: the SECC ends are made there, so it keeps the rig's CAN).
 
 Lifetime: `VethPair` removes its namespaces on exit (and at interpreter exit). A guardian process, in its
 own session, holds the read end of a pipe only we write to: when we die, even by SIGKILL, it reads EOF and
@@ -32,7 +34,9 @@ PLC_INTERFACE = "plc0"
 _CLONE_NEWNET = 0x40000000
 _NAME = re.compile(r"^v2g-(\d+)-[0-9a-f]{6}-(secc|ev)$")
 _IP_TIMEOUT_S = 10.0
-_GUARDIAN = 'read _; for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done'
+# arguments: namespaces, "--", interfaces made in the rig's own namespace
+_GUARDIAN = ('read _; links=0; for arg in "$@"; do if [ "$arg" = -- ]; then links=1; '
+             'elif [ $links = 1 ]; then ip link del "$arg" 2>/dev/null; else ip netns del "$arg" 2>/dev/null; fi; done')
 
 
 class NetnsUnavailable(RuntimeError):
@@ -137,19 +141,37 @@ def why_unavailable() -> str | None:
 
 
 class VethPair:
-    """Namespaces `secc_ns` and `ev_ns`, each with an interface `plc0` (the two ends of one veth pair),
-    IPv6 link-local addresses usable when `create()` returns (duplicate address detection off)."""
+    """Namespaces `secc_ns` and `ev_ns` joined by `count` veth pairs (one per connector): interface
+    `plc<i>` on both sides. IPv6 link-local addresses are usable when `create()` returns (no DAD).
 
-    interface = PLC_INTERFACE
+    `secc_here`: the SECC ends stay in the calling process's namespace instead of a new one, named
+    `secc_interfaces` (unique per pair). A controller run as a separate process then shares the rig's
+    namespace, and with it the rig's CAN (a vcan interface or loopback multicast); `secc_ns` is None.
+    """
 
-    def __init__(self) -> None:
-        stem = f"v2g-{os.getpid()}-{secrets.token_hex(3)}"
-        self.secc_ns = f"{stem}-secc"
+    def __init__(self, count: int = 1, *, secc_here: bool = False) -> None:
+        if count < 1:
+            raise ValueError(f"a veth link needs at least one pair (got {count})")
+        token = secrets.token_hex(3)
+        stem = f"v2g-{os.getpid()}-{token}"
+        self.secc_ns: str | None = None if secc_here else f"{stem}-secc"
         self.ev_ns = f"{stem}-ev"
-        self.secc_address = ""  # link-local addresses of the two ends, once created
-        self.ev_address = ""
+        self.ev_interfaces = [f"plc{i}" for i in range(count)]
+        # names in a shared namespace must not clash with another rig's: "v2g" + token + index (<= 15 chars)
+        self.secc_interfaces = [f"v2g{token}s{i}" for i in range(count)] if secc_here else list(self.ev_interfaces)
+        self.secc_addresses: list[str] = []  # link-local addresses of both ends, once created
+        self.ev_addresses: list[str] = []
         self._made: list[str] = []
+        self._here: list[str] = []  # interfaces made in our own namespace (not removed with a namespace)
         self._guardian: subprocess.Popen | None = None
+
+    @property
+    def secc_address(self) -> str:
+        return self.secc_addresses[0] if self.secc_addresses else ""
+
+    @property
+    def ev_address(self) -> str:
+        return self.ev_addresses[0] if self.ev_addresses else ""
 
     def create(self) -> VethPair:
         reason = why_unavailable()
@@ -158,30 +180,51 @@ class VethPair:
         remove_stale()
         atexit.register(self.remove)
         self._guardian = subprocess.Popen(
-            ["sh", "-c", _GUARDIAN, "veth-guardian", self.secc_ns, self.ev_ns], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            ["sh", "-c", _GUARDIAN, "veth-guardian", *filter(None, (self.secc_ns, self.ev_ns)), "--",
+             *(self.secc_interfaces if self.secc_ns is None else ())],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            for ns in (self.secc_ns, self.ev_ns):
+            for ns in filter(None, (self.secc_ns, self.ev_ns)):
                 _check(_ip("netns", "add", ns), f"ip netns add {ns}")
                 self._made.append(ns)
-            _check(_ip("link", "add", PLC_INTERFACE, "netns", self.secc_ns, "type", "veth",
-                       "peer", "name", PLC_INTERFACE, "netns", self.ev_ns), "creating the veth pair")
-            for ns in (self.secc_ns, self.ev_ns):
-                # Link-local addresses are usable at once instead of after duplicate address detection.
-                _check(_ip("netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{PLC_INTERFACE}.accept_dad=0"),
-                       f"disabling DAD in {ns}")
-                for link in ("lo", PLC_INTERFACE):
-                    _check(_ip("-n", ns, "link", "set", link, "up"), f"bringing {link} up in {ns}")
+            for secc_if, ev_if in zip(self.secc_interfaces, self.ev_interfaces):
+                where = ("netns", self.secc_ns) if self.secc_ns else ()
+                _check(_ip("link", "add", secc_if, *where, "type", "veth", "peer", "name", ev_if, "netns", self.ev_ns),
+                       f"creating the veth pair {secc_if}/{ev_if}")
+                if self.secc_ns is None:
+                    self._here.append(secc_if)
+            self._bring_up(self.ev_ns, self.ev_interfaces)
+            self._bring_up(self.secc_ns, self.secc_interfaces)
             # Usable once both ends have their address (and with it the fe80::/64 route).
             # The kernel reports the carrier up to a second late (link watch), so allow for a few seconds.
-            self.secc_address = run_in_netns_blocking(self.secc_ns, lambda: link_local_address(PLC_INTERFACE, 5.0))
-            self.ev_address = run_in_netns_blocking(self.ev_ns, lambda: link_local_address(PLC_INTERFACE, 5.0))
+            self.secc_addresses = [self._address(self.secc_ns, i) for i in self.secc_interfaces]
+            self.ev_addresses = [self._address(self.ev_ns, i) for i in self.ev_interfaces]
         except BaseException:
             self.remove()
             raise
         return self
 
+    @staticmethod
+    def _bring_up(ns: str | None, interfaces: list[str]) -> None:
+        inside = ["ip", "netns", "exec", ns] if ns else []
+        target = ["-n", ns] if ns else []
+        for interface in interfaces:
+            # Link-local addresses are usable at once instead of after duplicate address detection.
+            done = subprocess.run([*inside, "sysctl", "-qw", f"net.ipv6.conf.{interface}.accept_dad=0"],
+                                  capture_output=True, text=True, timeout=_IP_TIMEOUT_S)
+            _check(done, f"disabling DAD on {interface}")
+        for link in (["lo"] if ns else []) + interfaces:
+            _check(_ip(*target, "link", "set", link, "up"), f"bringing {link} up in {ns or 'this namespace'}")
+
+    @staticmethod
+    def _address(ns: str | None, interface: str) -> str:
+        if ns is None:
+            return link_local_address(interface, 5.0)
+        return run_in_netns_blocking(ns, lambda: link_local_address(interface, 5.0))
+
     def remove(self) -> None:
+        while self._here:  # deleting one end of a veth pair deletes its peer too
+            _ip("link", "del", self._here.pop())
         while self._made:
             _ip("netns", "del", self._made.pop())  # deleting a namespace deletes its veth end, and the peer
         if self._guardian is not None:

@@ -42,7 +42,9 @@ def test_dc_session_charges_to_target_soc_over_loopback(protocol, tmp_path):
     assert report["v2g"] == {**report["v2g"], "protocol": protocol, "link": "loopback"}
     # the recording reads back as the session: SDP, then every request with its answer, in the chosen schema
     messages = dissect_file(pcap)
-    assert [m.type for m in messages[:2]] == ["SdpRequest", "SdpResponse"]
+    slac = [m.type for m in messages if m.protocol == "SLAC"]
+    assert {"CM_SET_KEY.REQ", "CM_SLAC_PARM.REQ", "CM_ATTEN_CHAR.IND", "CM_SLAC_MATCH.CNF"} <= set(slac)
+    assert [m.type for m in messages if m.protocol != "SLAC"][:2] == ["SdpRequest", "SdpResponse"]
     v2g = [m for m in messages if m.protocol == "V2G"]
     assert not [m for m in v2g if m.error]
     assert {m.schema for m in v2g[2:]} == {protocol}
@@ -60,6 +62,23 @@ def test_dc_session_charges_to_target_soc_over_veth(protocol):
     except NetnsUnavailable as exc:
         pytest.skip(f"veth link mode skipped: {exc}")
     _charged_to_target(report)
+
+
+def test_every_connector_of_the_nevi_setup_charges_over_v2g(tmp_path):
+    """Four cars at once, each over its own SLAC link, SDP and V2GTP connection, one pcap for all."""
+    pcap = tmp_path / "nevi.pcap"
+    report, problems = asyncio.run(run_scenario("dc-session", load_setup("nevi"), protocol="din", pcap=str(pcap)))
+    assert not problems, (problems, report)
+    assert len(report["connectors"]) == 4 and report["result"] == "ok"
+    for conn in report["connectors"]:
+        assert conn["car"]["ok"] and conn["car"]["reason"] == "target_soc", conn
+        assert conn["energy_kwh"] > 0.0 and conn["stop_reason"] == "ev_stop"
+    demand = report["v2g"]["answer_times"]["CurrentDemandReq"]
+    assert demand["count"] == report["v2g"]["car_round_trips"]["CurrentDemandReq"]["count"]
+    messages = dissect_file(pcap)
+    streams = {m.tcp_stream for m in messages if m.protocol == "V2G"}
+    assert len(streams) == 4  # one V2GTP connection per connector, told apart in the file
+    assert sum(1 for m in messages if m.type == "CM_SLAC_MATCH.CNF") == 4
 
 
 def test_tesla_profile_charges_over_din():

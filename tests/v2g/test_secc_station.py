@@ -84,5 +84,13 @@ def test_unplug_ends_the_v2g_connection_without_a_fault():
             await station.close()
         return bench, events
     bench, events = asyncio.run(go())
-    assert ("v2g_closed", {"connector": 1, "reason": "unplugged"}) in events
+    closed = [data for kind, data in events if kind == "v2g_closed"]
+    assert [(c["connector"], c["reason"]) for c in closed] == [(1, "unplugged")]
+    # every answered request is timed from its bytes in to the answer's bytes out, per request type
+    times = closed[0]["answer_times"]
+    assert set(times) == set(closed[0]["answer_us"]) and "supportedAppProtocolReq" in times
+    for name, summary in times.items():
+        samples = closed[0]["answer_us"][name]
+        assert summary["count"] == len(samples) >= 1
+        assert summary["max_ms"] == max(samples) / 1000.0 and summary["median_ms"] <= summary["p99_ms"]
     assert bench.conn.state == "available" and bench.conn.active_faults == {}

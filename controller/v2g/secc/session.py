@@ -12,10 +12,8 @@ PowerDelivery start, 150 s). The sequence timeout (60 s between requests) is the
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import os
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -29,7 +27,6 @@ from controller.v2g.v2gtp_server import V2gtpConnection
 log = logging.getLogger(__name__)
 
 SELECTION_REQUESTS = ("ServicePaymentSelectionReq", "PaymentServiceSelectionReq")
-KEPT_TIMINGS = 2000
 
 
 @dataclass(frozen=True)
@@ -46,14 +43,6 @@ class SeccSettings:
     timers: SeccTimers = SeccTimers()
 
 
-@dataclass(frozen=True)
-class Timing:
-    request: str
-    response: str
-    code: str
-    answer_s: float   # request decoded to answer encoded
-
-
 class SeccSession:
     def __init__(self, connection: V2gtpConnection, connector: Any, settings: SeccSettings, *,
                  on_note: Callable[[str, dict], None] | None = None):
@@ -64,7 +53,7 @@ class SeccSession:
         self.ctx: SeccContext | None = None
         self.last_request: str | None = None
         self.stopped = False  # SessionStop answered: the car may close the connection
-        self.timings: collections.deque[Timing] = collections.deque(maxlen=KEPT_TIMINGS)
+        self.answering: str | None = None  # the request type of the message being answered (answer times)
         self._note = on_note or (lambda kind, data: None)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(settings.timers.communication_setup_s, self._expired,
@@ -73,14 +62,15 @@ class SeccSession:
     # ---- the V2GTP server's MessageHandler ---------------------------------------------------------------
     async def on_message(self, payload: bytes) -> bytes | None:
         if self.agreement is None:
+            self.answering = "supportedAppProtocolReq"
             return self._handshake(payload)
-        received_t = time.perf_counter()
+        self.answering = None
         try:
             message = exi.decode(self.ctx.schema, payload)
         except exi.ExiError as exc:
             self._fail("V2G_MALFORMED_MESSAGE", f"malformed EXI: {exc}", close_now=True)
             return None
-        kind = exi.message_type(message)
+        kind = self.answering = exi.message_type(message)
         handler = HANDLERS[self.ctx.schema].get(kind)
         if handler is None:
             self._fail("EV_SEQUENCE_ERROR", f"{kind} is not supported", close_now=True)
@@ -92,7 +82,6 @@ class SeccSession:
             Header=self.ctx.types.MessageHeader(SessionID=self.ctx.session_id),
             Body=self.ctx.types.Body(**{handler.response: response})))
         code = getattr(response.ResponseCode, "value", str(response.ResponseCode))
-        self.timings.append(Timing(kind, handler.response, code, time.perf_counter() - received_t))
         if refusal:
             self._fail(*refusal)
         elif code.startswith("FAILED"):

@@ -7,15 +7,15 @@ the connector stops through its error path (power down, contactors open).
 """
 from __future__ import annotations
 
-import collections
 import logging
 from typing import Any, Callable
 
 from controller.connector.table import SESSION_STATES
-from controller.v2g.secc.session import KEPT_TIMINGS, SeccSession, SeccSettings, Timing
+from controller.v2g.secc.answer_times import AnswerTimes
+from controller.v2g.secc.session import SeccSession, SeccSettings
 from controller.v2g.secc_link import SeccLink, SeccLinkSockets
 from controller.v2g.slac import SlacTimers
-from controller.v2g.v2gtp_server import SEQUENCE_TIMEOUT_S, V2gtpConnection
+from controller.v2g.v2gtp_server import SEQUENCE_TIMEOUT_S, Exchange, V2gtpConnection
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ class SeccStation:
         self.settings = settings
         self._emit = on_event or (lambda kind, data: None)
         self.session: SeccSession | None = None
-        self.timings: collections.deque[Timing] = collections.deque(maxlen=KEPT_TIMINGS)
-        self._sessions: dict[int, SeccSession] = {}
+        self._sessions: dict[int, tuple[SeccSession, AnswerTimes]] = {}
         self.link = SeccLink(sockets, self._new_session, slac_timers=slac_timers, idle_timeout_s=sequence_timeout_s,
-                             on_close=self._closed, on_slac_state=self._slac_state, name=f"secc-{connector.cfg.id}")
+                             on_close=self._closed, on_exchange=self._answered, on_slac_state=self._slac_state,
+                             name=f"secc-{connector.cfg.id}")
 
     @property
     def id(self) -> int:
@@ -62,16 +62,22 @@ class SeccStation:
 
     def _new_session(self, connection: V2gtpConnection) -> SeccSession:
         session = SeccSession(connection, self.connector, self.settings, on_note=self._note)
-        session.timings = self.timings
-        self._sessions[id(connection)] = session
+        self._sessions[id(connection)] = (session, AnswerTimes())
         self.session = session
         return session
 
+    def _answered(self, connection: V2gtpConnection, exchange: Exchange) -> None:
+        session, times = self._sessions.get(id(connection), (None, None))
+        if session is not None and session.answering and exchange.answer_s is not None:
+            times.add(session.answering, exchange.answer_s)
+
     def _closed(self, connection: V2gtpConnection, reason: str) -> None:
-        session = self._sessions.pop(id(connection), None)
+        session, times = self._sessions.pop(id(connection), (None, None))
         if session is not None:
             session.closed()
-        self._emit("v2g_closed", {"connector": self.id, "reason": reason})
+        self._emit("v2g_closed", {"connector": self.id, "reason": reason,
+                                  **({"answer_times": times.summary(), "answer_us": times.samples_us()}
+                                     if times is not None else {})})
         ended_by_car = session is not None and session.stopped
         if self.connector.state in SESSION_STATES and not ended_by_car and not self.connector.blocking_faults():
             self.connector.raise_fault("EV_TIMEOUT", f"V2G connection ended: {reason}")
