@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "stand-in JSON link (default with --separate-process over the loopback link)")
             p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
                            help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
-            p.add_argument("--pcap", metavar="PATH", help="record the car's V2G link (SDP, V2GTP) as a pcap")
+            p.add_argument("--pcap", metavar="PATH",
+                           help="record every connector's V2G link (SLAC, SDP, V2GTP) as one pcap")
             p.add_argument("--car", metavar="PROFILE",
                            help="car profile (hil/ev/profiles/NAME.toml or a path); default: the protocol's")
         else:

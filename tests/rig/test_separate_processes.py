@@ -60,3 +60,28 @@ def test_heartbeat_lost_when_the_controller_process_is_killed():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "IO_WATCHDOG_TRIPPED" in run.stdout
     assert "contactors open, modules off, 0.0 A" in run.stdout
+
+
+def test_separate_controller_serves_v2g_on_every_connector_over_veth(tmp_path):
+    """The controller process opens its own SECC sockets ([v2g] from the config) on the veth ends the rig made
+    in the shared namespace; four cars do SLAC, SDP and DIN over them while the CAN goes over udp_multicast."""
+    report_path = tmp_path / "report.json"
+    with private_netns() as netns:
+        run = subprocess.run(
+            [*netns, sys.executable, "-m", "hil", "run", "--separate-process", "--setup", "nevi", "--can", CAN,
+             "--link", "veth", "--scenario", "dc-session", "--quiet", "--report", str(report_path)],
+            capture_output=True, text=True, cwd=ROOT, timeout=150)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(report_path.read_text())
+    assert report["result"] == "ok" and report["controller_events"] is True
+    assert report["v2g"]["protocol"] == "din" and report["v2g"]["link"] == "veth"
+    assert [c["car"]["reason"] for c in report["connectors"]] == ["target_soc"] * 4
+    # the controller's own account of every CurrentDemand the cars sent (its v2g_closed events)
+    assert (report["v2g"]["answer_times"]["CurrentDemandReq"]["count"]
+            == report["v2g"]["car_round_trips"]["CurrentDemandReq"]["count"] > 0)
+
+
+def test_separate_controller_v2g_needs_the_veth_link():
+    run = subprocess.run([sys.executable, "-m", "hil", "run", "--separate-process", "--protocol", "din",
+                          "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 2 and "needs --link veth" in run.stderr

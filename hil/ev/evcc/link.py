@@ -14,7 +14,7 @@ from controller.v2g import exi, v2gtp
 from controller.v2g.messages import appproto
 from controller.v2g.secc.values import to_float
 from hil.ev.evcc.profile import CarProfile
-from hil.ev.evcc.recorder import V2gPcapRecorder
+from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder
 from hil.ev.link import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
@@ -28,7 +28,7 @@ Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
 
 
 class V2gEvLink:
-    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapRecorder | None = None):
+    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapStream | None = None):
         """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc);
         `recorder`: writes the SDP and V2GTP traffic to a pcap."""
         self.profile = profile
