@@ -1,9 +1,9 @@
 """One CAN bus with dispatch by arbitration ID and counters for bad input.
 
-Handlers run synchronously in the event loop thread (python-can's Notifier with
-the asyncio loop), so a driver can answer a fault frame with its own frames in
-the same call: no queue sits between the frame that reports a fault and the
-frames that switch modules off and open contactors.
+Handlers run synchronously in the event loop thread, so a driver can answer a fault frame with its own frames
+in the same call: no queue sits between the frame that reports a fault and the frames that switch modules off
+and open contactors. Received frames arrive in batches (can_reader); in each batch the frames a handler marks
+as urgent (those that can report a fault) run first, the telemetry after them.
 """
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ from typing import Callable
 
 import can
 
+from controller.hw.can_reader import FdReader, ThreadReader, VirtualReader, start_reader
+
 log = logging.getLogger(__name__)
 
 FrameHandler = Callable[[can.Message], None]
+UrgentTest = Callable[[can.Message], bool]
+_Route = tuple[FrameHandler, "UrgentTest | bool"]
+
+RESOLVED_CACHE_MAX = 4096  # IDs remembered with their route; a bus full of random IDs cannot grow it further
+_EXTENDED = 1 << 29  # route keys: the 29-bit ID, plus this bit for extended frames
 
 
 class FrameRejected(ValueError):
@@ -47,20 +54,26 @@ class CanPort:
         self.bus = bus
         self.name = name
         self.counters = PortCounters()
-        self._exact: dict[tuple[bool, int], FrameHandler] = {}
-        self._masked: list[tuple[bool, int, int, FrameHandler]] = []
+        self._exact: dict[int, _Route] = {}
+        self._masked: list[tuple[bool, int, int, _Route]] = []
+        self._resolved: dict[int, _Route | None] = {}  # route key -> route found (exact or masked), None = unknown
         self._taps: list[FrameHandler] = []
-        self._notifier: can.Notifier | None = None
+        self._reader: FdReader | VirtualReader | ThreadReader | None = None
         # udp_multicast delivers our own frames back to us; drop them by content.
         self._echo_pending: Counter | None = Counter() if filter_own_echo else None
 
     def on(self, arbitration_id: int, handler: FrameHandler, extended: bool = False,
-           mask: int | None = None) -> None:
-        """Call `handler` for frames whose ID matches `arbitration_id` (under `mask` if given)."""
+           mask: int | None = None, urgent: UrgentTest | bool = False) -> None:
+        """Call `handler` for frames whose ID matches `arbitration_id` (under `mask` if given).
+
+        `urgent`: True, or a test of the frame, for frames that can report a fault; in a received batch they
+        are handled before the others."""
+        route = (handler, urgent)
         if mask is None:
-            self._exact[(extended, arbitration_id)] = handler
+            self._exact[arbitration_id | (_EXTENDED if extended else 0)] = route
         else:
-            self._masked.append((extended, arbitration_id & mask, mask, handler))
+            self._masked.append((extended, arbitration_id & mask, mask, route))
+        self._resolved.clear()
 
     def tap(self, handler: FrameHandler) -> None:
         """Also give every received frame to `handler` (bus observers, traces)."""
@@ -87,26 +100,65 @@ class CanPort:
 
     def dispatch(self, msg: can.Message) -> None:
         """Route one received frame; never raises."""
+        route = self._accept(msg)
+        if route is not None:
+            self._run(route[0], msg)
+
+    def dispatch_batch(self, batch: list[can.Message]) -> None:
+        """Route frames received together: the urgent ones first, each group in arrival order; never raises."""
+        later = []
+        for msg in batch:
+            route = self._accept(msg)
+            if route is None:
+                continue
+            handler, urgent = route
+            if urgent is True or (urgent and self._is_urgent(urgent, msg)):
+                self._run(handler, msg)
+            else:
+                later.append((handler, msg))
+        for handler, msg in later:
+            self._run(handler, msg)
+
+    def _accept(self, msg: can.Message) -> _Route | None:
+        """Echo filter, counters and taps; the frame's route, or None when there is nothing to call."""
         if msg.is_error_frame or msg.is_remote_frame:
-            return
-        extended = msg.is_extended_id
+            return None
         if self._echo_pending is not None:
-            key = (extended, msg.arbitration_id, bytes(msg.data))
+            key = (msg.is_extended_id, msg.arbitration_id, bytes(msg.data))
             if self._echo_pending.get(key):
                 self._echo_pending[key] -= 1
-                return
+                return None
         self.counters.received += 1
         for tap in self._taps:
             tap(msg)
-        handler = self._exact.get((extended, msg.arbitration_id))
-        if handler is None:
-            for ext, value, mask, candidate in self._masked:
-                if ext == extended and msg.arbitration_id & mask == value:
-                    handler = candidate
-                    break
-        if handler is None:
+        route_key = msg.arbitration_id | (_EXTENDED if msg.is_extended_id else 0)
+        try:
+            route = self._resolved[route_key]
+        except KeyError:
+            route = self._route(msg.is_extended_id, msg.arbitration_id, route_key)
+        if route is None:
             self.counters.unknown_id += 1
-            return
+        return route
+
+    def _route(self, extended: bool, arbitration_id: int, route_key: int) -> _Route | None:
+        route = self._exact.get(route_key)
+        if route is None:
+            for ext, value, mask, candidate in self._masked:
+                if ext == extended and arbitration_id & mask == value:
+                    route = candidate
+                    break
+        if len(self._resolved) >= RESOLVED_CACHE_MAX:
+            self._resolved.clear()
+        self._resolved[route_key] = route
+        return route
+
+    def _is_urgent(self, test: UrgentTest, msg: can.Message) -> bool:
+        try:
+            return bool(test(msg))
+        except Exception:  # a frame the test cannot read is left to its handler, which rejects it
+            return False
+
+    def _run(self, handler: FrameHandler, msg: can.Message) -> None:
         try:
             handler(msg)
         except FrameRejected as exc:
@@ -122,14 +174,21 @@ class CanPort:
             log.warning("%s: rejected frame 0x%X [%s]: %s", self.name, msg.arbitration_id,
                         msg.data.hex(), reason)
 
+    def _receive_error(self, reason: str) -> None:
+        self.counters.rejected += 1
+        self.counters.rejected_reasons[reason] += 1
+        if self.counters.rejected_reasons[reason] <= 3:
+            log.warning("%s: %s", self.name, reason)
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        # short receive timeout: reader threads (buses without a file descriptor) then stop quickly
-        self._notifier = can.Notifier(self.bus, [self.dispatch], timeout=0.05, loop=loop)
+        """Start receiving into `loop` (call from the loop's thread)."""
+        if self._reader is None:
+            self._reader = start_reader(self.bus, loop, self.dispatch_batch, self._receive_error)
 
     def stop(self) -> None:
-        if self._notifier is not None:
-            self._notifier.stop(timeout=0.2)
-            self._notifier = None
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
 
     def close(self) -> None:
         self.stop()

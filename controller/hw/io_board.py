@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -22,6 +23,7 @@ import can
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
 from controller.hw.dbc import load_dbc
+from controller.hw.frame_layout import layout_of
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +60,27 @@ class IoStatus:
 
 def decode_in_range(message, msg: can.Message) -> dict:
     """Decode raw values and reject any signal outside its DBC range or without a named value."""
-    values = decode_checked(message, msg)
-    for signal in message.signals:
-        value = values[signal.name]
-        if signal.choices and value not in signal.choices:
-            raise FrameRejected(f"{message.name}: {signal.name} value {value} is undefined")
-        # Scaled values carry float noise (0.1 * 1000); allow half a step.
-        slack = abs(signal.scale) / 2
-        if signal.minimum is not None and value < signal.minimum - slack:
-            raise FrameRejected(f"{message.name}: {signal.name} {value} below {signal.minimum}")
-        if signal.maximum is not None and value > signal.maximum + slack:
-            raise FrameRejected(f"{message.name}: {signal.name} {value} above {signal.maximum}")
+    layout = layout_of(message)
+    values = decode_checked(message, msg) if layout is None else layout.decode(msg.data)
+    for name, choices, low, high, minimum, maximum in _checks(message):
+        value = values[name]
+        if choices and value not in choices:
+            raise FrameRejected(f"{message.name}: {name} value {value} is undefined")
+        if low is not None and value < low:
+            raise FrameRejected(f"{message.name}: {name} {value} below {minimum}")
+        if high is not None and value > high:
+            raise FrameRejected(f"{message.name}: {name} {value} above {maximum}")
     return values
+
+
+@functools.lru_cache(maxsize=None)
+def _checks(message) -> tuple[tuple, ...]:
+    """Per signal: name, named values, the DBC range widened by half a step (scaled values carry float noise,
+    0.1 * 1000), and the DBC range itself for the reason."""
+    return tuple((s.name, frozenset(s.choices) if s.choices else None,
+                  None if s.minimum is None else s.minimum - abs(s.scale) / 2,
+                  None if s.maximum is None else s.maximum + abs(s.scale) / 2,
+                  s.minimum, s.maximum) for s in message.signals)
 
 
 class IoBoard:
@@ -96,6 +107,7 @@ class IoBoard:
         self._status_msg = db.get_message_by_name("IoStatus")
         self._measure_msg = db.get_message_by_name("IoDcMeasure")
         self._temps_msg = db.get_message_by_name("IoTemperatures")
+        self._status_choices = {s.name: s.choices for s in self._status_msg.signals}
         # the command, resent every period
         self._duty_pct = 0.0
         self._state_f = False
@@ -174,10 +186,11 @@ class IoBoard:
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     def attach(self) -> None:
-        for message, handler in ((self._status_msg, self._handle_status),
-                                 (self._measure_msg, self._handle_measure),
-                                 (self._temps_msg, self._handle_temperatures)):
-            self.port.on(message.frame_id + self.connector_id, handler)
+        # the status frame reports the e-stop and the watchdog: ahead of telemetry in a received batch
+        for message, handler, urgent in ((self._status_msg, self._handle_status, True),
+                                         (self._measure_msg, self._handle_measure, False),
+                                         (self._temps_msg, self._handle_temperatures, False)):
+            self.port.on(message.frame_id + self.connector_id, handler, urgent=urgent)
 
     async def run(self) -> None:
         """Send the command every period and watch for board silence until stop() or cancel."""
@@ -208,7 +221,7 @@ class IoBoard:
     # ---- receive handlers (synchronous, in the event-loop thread) ------------------------------------------
     def _handle_status(self, msg: can.Message) -> None:
         v = decode_in_range(self._status_msg, msg)
-        choices = {s.name: s.choices for s in self._status_msg.signals}
+        choices = self._status_choices
         temp_plus, temp_minus, temp_cable = self._temps
         status = IoStatus(
             cp_state=str(choices["CpState"][v["CpState"]]),
@@ -276,6 +289,9 @@ class IoBoard:
             self._active.discard(code)
 
 
+_CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(IoStatus) if f.name not in _NOT_A_CHANGE)
+
+
 def _status_key(status: IoStatus) -> tuple:
     """The status-frame content that counts as a change (not the echo, the time or the other frames)."""
-    return tuple(getattr(status, f.name) for f in dataclasses.fields(status) if f.name not in _NOT_A_CHANGE)
+    return tuple(getattr(status, name) for name in _CHANGE_FIELDS)

@@ -14,6 +14,7 @@ import can
 from cantools.database.can import Message
 
 from controller.hw.can_port import FrameRejected, decode_checked
+from controller.hw.frame_layout import layout_of
 
 Frame = tuple[int, bytes]  # (29-bit arbitration ID, payload)
 
@@ -75,6 +76,10 @@ class PowerModuleDriver(ABC):
     def poll_frames(self, address: int, cycle: int) -> list[Frame]:
         """Read requests for telemetry period number `cycle` (slow values need not be read every cycle)."""
 
+    def may_report_fault(self, msg: can.Message) -> bool:
+        """True for answers that can carry a fault flag: in a batch of received frames they run first."""
+        return True
+
     def rating_request(self, address: int) -> Frame | None:
         """A read request for the module's rating, or None when the rating is fixed by the model."""
         return None
@@ -105,12 +110,17 @@ def encode(message: Message, values: dict[str, Any]) -> bytes:
 
 def decode_in_range(message: Message, msg: can.Message) -> dict[str, Any]:
     """Decode with the DBC, rejecting a wrong DLC and any value outside the DBC's [min|max]."""
-    values = decode_checked(message, msg)
-    for signal in message.signals:
-        value = values.get(signal.name)
-        if value is None or signal.name == "Reserved":
+    layout = layout_of(message)
+    if layout is None:
+        values = decode_checked(message, msg)
+        limits = {s.name: (s.minimum, s.maximum) for s in message.signals}
+    else:
+        values = layout.decode(msg.data)
+        limits = layout.limits
+    for name, value in values.items():
+        if name == "Reserved":
             continue
-        low, high = signal.minimum, signal.maximum
+        low, high = limits[name]
         if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
-            raise FrameRejected(f"{message.name}.{signal.name} = {value} outside [{low}, {high}]")
+            raise FrameRejected(f"{message.name}.{name} = {value} outside [{low}, {high}]")
     return values

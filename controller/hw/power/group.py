@@ -129,7 +129,8 @@ class PowerModuleGroup:
         """Register one handler per module on the port (masked ID: any command from that module)."""
         for address in self._modules:
             value, mask = self._driver.answer_filter(address)
-            self._port.on(value, functools.partial(self._on_frame, address), extended=True, mask=mask)
+            self._port.on(value, functools.partial(self._on_frame, address), extended=True, mask=mask,
+                          urgent=self._driver.may_report_fault)
 
     def set_output(self, voltage_v: float, current_a: float) -> None:
         """Voltage reference for every healthy module; the current limit split equally between them."""
@@ -192,37 +193,43 @@ class PowerModuleGroup:
     # ---- periodic work ---------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Keep-alive, rating discovery, telemetry polls and silence detection until cancelled."""
+        """Keep-alive, rating discovery, telemetry polls and silence detection until cancelled.
+
+        Each module has its own slot in the telemetry period: the bus sees a steady trickle of requests and
+        answers instead of a burst per period that a fault report would have to queue behind."""
         now = self._clock()
         for module in self._modules.values():
             if module.last_seen is None:
                 module.quiet_since = now
         cycle = 0
         next_keepalive = now
+        slot_s = self._telemetry_period_s / len(self._modules)
         while True:
             now = self._clock()
             self._check_silence(now)
-            if now >= next_keepalive:
+            keepalive = now >= next_keepalive
+            if keepalive:
                 next_keepalive = now + self._keepalive_s
-                self._keepalive()
-            self._poll(cycle)
+            for module in self._modules.values():
+                if keepalive:
+                    self._keepalive(module)
+                self._poll(module, cycle)
+                await asyncio.sleep(slot_s)
             cycle += 1
             self._check_group()
-            await asyncio.sleep(self._telemetry_period_s)
 
-    def _keepalive(self) -> None:
-        self._apply_all()
-        for module in self._modules.values():
-            if module.rating is None:
-                request = self._driver.rating_request(module.address)
-                if request is not None:
-                    self._send(request)
+    def _keepalive(self, module: _Module) -> None:
+        healthy = self._healthy()
+        self._apply(module, self._current_a / len(healthy) if healthy else 0.0)
+        if module.rating is None:
+            request = self._driver.rating_request(module.address)
+            if request is not None:
+                self._send(request)
 
-    def _poll(self, cycle: int) -> None:
-        for module in self._modules.values():
-            for frame in self._driver.poll_frames(module.address, cycle):
-                self._send(frame)
-            module.missed_polls += 1
+    def _poll(self, module: _Module, cycle: int) -> None:
+        for frame in self._driver.poll_frames(module.address, cycle):
+            self._send(frame)
+        module.missed_polls += 1
 
     def _check_silence(self, now: float) -> None:
         dropped = False
@@ -292,9 +299,20 @@ class PowerModuleGroup:
                 self._send(frame)
 
     def _apply_all(self) -> None:
-        self._send_outputs()
+        healthy = self._healthy()
+        share = self._current_a / len(healthy) if healthy else 0.0
         for m in self._modules.values():
-            self._send(self._driver.on_off_frame(m.address, self._on) if m.healthy else m.off_frame)
+            self._apply(m, share)
+
+    def _apply(self, module: _Module, share: float) -> None:
+        """One module: its setpoint, then on/off, when healthy; else off."""
+        if not module.healthy:
+            self._send(module.off_frame)
+            return
+        for frame in self._driver.output_frames(module.address, self._voltage_v,
+                                                min(share, module.rating.max_current_a)):
+            self._send(frame)
+        self._send(self._driver.on_off_frame(module.address, self._on))
 
     def _compute_capabilities(self) -> GroupCapabilities:
         ratings = [m.rating for m in self._healthy()]

@@ -18,6 +18,7 @@ CONTROLLER_ADDRESS = 0xF0
 _ERROR_CODE_MASK = 0x7 << 26
 _DEVICE_MASK = 0xF << 22
 _COMMAND_SHIFT = 16
+_READ_STATUS = 0x04  # the command whose answer carries the status flags
 
 _FLAGS = (
     "PowerLimited", "IdRepeat", "LoadSharingAlarm", "InputPhaseLost", "InputUnbalanced", "InputUnderVoltage",
@@ -75,6 +76,9 @@ class InfyPowerDriver(PowerModuleDriver):
 
     def rating_request(self, address: int) -> Frame | None:
         return self._request(self._read_rating, address), self._empty
+
+    def may_report_fault(self, msg: can.Message) -> bool:
+        return (msg.arbitration_id >> _COMMAND_SHIFT) & 0x3F == _READ_STATUS
 
     def decode_answer(self, address: int, msg: can.Message) -> ModuleAnswer | None:
         command = (msg.arbitration_id >> _COMMAND_SHIFT) & 0x3F

@@ -73,6 +73,9 @@ class UUGreenDriver(PowerModuleDriver):
             frames.append((frame_id, self._reads[INLET_TEMPERATURE]))
         return frames
 
+    def may_report_fault(self, msg: can.Message) -> bool:
+        return len(msg.data) > 1 and msg.data[1] == MODULE_STATUS  # byte 1: the command
+
     def decode_answer(self, address: int, msg: can.Message) -> ModuleAnswer | None:
         values = decode_in_range(self._frame, msg)
         if values["MessageType"] not in (SET_RESPONSE, READ_RESPONSE):
