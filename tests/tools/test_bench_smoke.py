@@ -52,7 +52,19 @@ def test_quick_run_measures_the_fault_path_on_the_bus(quick_run):
         numbers = variant["kinds"][kind]
         assert numbers["reaction_ms"]["n"] == 4 and not numbers["missing"], numbers
         assert numbers["reaction_ms"]["max"] >= numbers["contactors_open_ms"]["max"] > 0
-    assert results["figures"]["current_demand_turnaround_ms"]["status"] == "not measured"
+
+
+def test_quick_run_times_current_demand_on_four_connectors(quick_run):
+    _, results = quick_run
+    figure = results["figures"]["current_demand_turnaround_ms"]
+    if figure["status"] == "skipped":
+        pytest.skip(figure["reason"])
+    assert figure["status"] == "ok", figure
+    secc, car = figure["secc_turnaround_ms"], figure["car_round_trip_ms"]
+    assert secc["n"] == car["n"] >= 200 and len(figure["exchanges_per_connector"]) == 4
+    assert secc["p50"] <= secc["p99"] <= secc["max"]
+    row = next(r for r in results["goals"] if r["name"].startswith("V2G CurrentDemand turnaround"))
+    assert row["value"] == secc["p99"]
 
 
 def test_quick_run_prints_goals_with_ratios(quick_run):
