@@ -21,6 +21,7 @@ from typing import Any
 from controller.store import queries
 from controller.store.database_file import connect, open_database
 from controller.store.errors import StoreError
+from controller.store.owner_lock import StoreOwnerLock
 from controller.store.recovery import OpenReport, recover_at_open
 from controller.store.retention import RetentionPolicy
 from controller.store.uptime import YEAR_S, port_uptime
@@ -44,6 +45,7 @@ class Store:
         self.heartbeat_s = heartbeat_s  # the controller's period; crash times are known to within it
         self._clock = clock
         self._writer: StoreWriter | None = None
+        self._owner = StoreOwnerLock(self.path)
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
         # Held while a write is checked and queued, and while close() marks the store closed:
@@ -61,6 +63,11 @@ class Store:
             raise StoreError(self.path, "open() may be called once per Store")
         opened = open_database(self.path, self._clock)
         try:
+            self._owner.acquire()  # before recovery: another live controller's sessions are not "interrupted"
+        except StoreError:
+            opened.conn.close()
+            raise
+        try:
             now = self._clock()
             report = recover_at_open(opened.conn, now, self.policy)
             if opened.moved_to is not None:
@@ -74,6 +81,7 @@ class Store:
             self._commissioned_t = queries.runtime_value(opened.conn, "commissioned_t")
             ports = {row[0] for row in opened.conn.execute("SELECT connector FROM ports")}
         except sqlite3.Error as exc:
+            self._owner.release()
             raise StoreError(self.path, f"recovery at open failed: {exc}") from None
         finally:
             opened.conn.close()
@@ -83,6 +91,7 @@ class Store:
             self._reader = connect(self.path, read_only=True, any_thread=True)
         except sqlite3.Error as exc:
             writer.stop(CLOSE_TIMEOUT_S)
+            self._owner.release()
             raise StoreError(self.path, f"cannot open connections: {exc}") from None
         self._writer = writer
         if report.interrupted_sessions or report.downtime_s:
@@ -106,6 +115,7 @@ class Store:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+        self._owner.release()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Block until every write queued before this call is committed with synchronous FULL."""
