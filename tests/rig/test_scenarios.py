@@ -1,4 +1,5 @@
-"""Whole charging sessions through the wires: every scenario on the desk setup, and the NEVI cabinet.
+"""Whole charging sessions through the wires: every scenario on the desk setup (the NEVI cabinet, four ports
+at once over V2G, is in test_v2g_sessions.py).
 
 The checks are what a user sees: the report's result and fault codes, and the end state observed on
 the bus (contactors open, modules off, no current).
@@ -30,8 +31,9 @@ def _safe(report: dict) -> None:
         assert final["output_current_a"] < 1.0
 
 
-def test_dc_session_charges_to_target_soc():
-    report = _run("dc-session")
+@pytest.mark.parametrize("protocol", ["din", "evlink"])
+def test_dc_session_charges_to_target_soc(protocol):
+    report = _run("dc-session", protocol=protocol)
     assert report["result"] == "ok" and report["faults"] == []
     conn = report["connectors"][0]
     assert conn["car"]["soc"] >= 80.0 and conn["car"]["reason"] == "target_soc"
@@ -77,12 +79,3 @@ def test_scenario_ends_as_it_should(name):
     if name == "heartbeat-lost":
         assert conn["final"]["state"] == "controller_stopped"
 
-
-def test_nevi_four_ports_charge_at_once_at_150kw():
-    report = _run("dc-session", "nevi")
-    assert report["result"] == "ok"
-    assert len(report["connectors"]) == 4
-    for conn in report["connectors"]:
-        assert conn["car"]["reason"] == "target_soc"
-        assert conn["peak_kw"] >= 140.0
-    _safe(report)

@@ -65,7 +65,7 @@ def test_dc_session_charges_to_target_soc_over_veth(protocol):
 
 
 def test_every_connector_of_the_nevi_setup_charges_over_v2g(tmp_path):
-    """Four cars at once, each over its own SLAC link, SDP and V2GTP connection, one pcap for all."""
+    """Four cars at once at 150 kW each, each over its own SLAC link, SDP and V2GTP connection; one pcap."""
     pcap = tmp_path / "nevi.pcap"
     report, problems = asyncio.run(run_scenario("dc-session", load_setup("nevi"), protocol="din", pcap=str(pcap)))
     assert not problems, (problems, report)
@@ -73,6 +73,8 @@ def test_every_connector_of_the_nevi_setup_charges_over_v2g(tmp_path):
     for conn in report["connectors"]:
         assert conn["car"]["ok"] and conn["car"]["reason"] == "target_soc", conn
         assert conn["energy_kwh"] > 0.0 and conn["stop_reason"] == "ev_stop"
+        assert conn["peak_kw"] >= 140.0  # NEVI: 150 kW per port with all four charging at once
+        assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
     demand = report["v2g"]["answer_times"]["CurrentDemandReq"]
     assert demand["count"] == report["v2g"]["car_round_trips"]["CurrentDemandReq"]["count"]
     messages = dissect_file(pcap)
