@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench bytecode clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,20 +12,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+## Compiled bytecode, as an installed controller has it: without it every controller process compiles the
+## generated EXI codec again (about 0.3 s and 20 MB of peak memory), even where PYTHONDONTWRITEBYTECODE is set.
+## Incremental: only changed files are compiled again.
+bytecode: $(STAMP)
+	$(PY) -m compileall -q controller hil tools
+
 ## A full simulated DC charging session in the rig (desk setup, one CCS1 connector).
-demo: $(STAMP)
+demo: bytecode
 	$(VENV)/bin/charger-hil run --scenario dc-session --setup desk --report demo-report.json
 
 ## The whole test suite, rig tiers included.
-test: $(STAMP)
+test: bytecode
 	$(PY) -m pytest
 
 ## Unit tests only (no whole-session rig runs).
-test-fast: $(STAMP)
+test-fast: bytecode
 	$(PY) -m pytest -m "not rig"
 
 ## Benchmarks: figures printed and saved to bench/results.json.
-bench: $(STAMP)
+bench: bytecode
 	$(PY) -m tools.bench
 
 clean:
