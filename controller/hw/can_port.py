@@ -130,7 +130,10 @@ class CanPort:
                 return None
         self.counters.received += 1
         for tap in self._taps:
-            tap(msg)
+            try:
+                tap(msg)
+            except Exception:  # a broken trace must not cost the frame or the rest of its batch
+                log.exception("%s: tap failed", self.name)
         route_key = msg.arbitration_id | (_EXTENDED if msg.is_extended_id else 0)
         try:
             route = self._resolved[route_key]

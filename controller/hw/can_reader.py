@@ -85,16 +85,17 @@ class VirtualReader:
                     break
 
     def _wake(self) -> None:
+        """Runs inside the sender's send(): must never raise into it."""
         if self._scheduled or self._stopped:
             return
         self._scheduled = True
-        if threading.get_ident() == self._loop_thread:
-            self._loop.call_soon(self._drain)
-        else:
-            try:
+        try:
+            if threading.get_ident() == self._loop_thread:
+                self._loop.call_soon(self._drain)
+            else:
                 self._loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the loop is closed: nobody left to hand frames to
-                self._scheduled = False
+        except RuntimeError:  # the loop is closed (a port never closed): nobody left to hand frames to
+            self._stopped = True
 
     def _drain(self) -> None:
         self._scheduled = False  # before taking: a put from another thread from now on schedules again

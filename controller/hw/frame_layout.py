@@ -66,6 +66,9 @@ class FrameLayout:
                 branches.setdefault(mux_id, []).append(self.fields[s.name])
         self._branches = {mux_id: tuple(fields) for mux_id, fields in branches.items()}
         self.limits = {f.name: (f.minimum, f.maximum) for f in self.fields.values()}
+        # plain integer fields as bare tuples: the per-frame loop then makes no call per signal
+        self._plain_steps = _steps(self._plain)
+        self._branch_steps = {mux_id: _steps(fields) for mux_id, fields in self._branches.items()}
         self._self_check()
 
     # ---- reading a payload -----------------------------------------------------------------------------------
@@ -76,14 +79,13 @@ class FrameLayout:
             raise FrameRejected(f"{self.name}: DLC {len(data)}, expected {self.length}")
         little = int.from_bytes(data, "little")
         big = int.from_bytes(data, "big")
-        values = {f.name: f.value(little, big) for f in self._plain}
+        values = _read(self._plain_steps, little, big, {})
         if self._mux_name is not None:
-            branch = self._branches.get(values[self._mux_name])
+            branch = self._branch_steps.get(values[self._mux_name])
             if branch is None:
                 raise FrameRejected(f"{self.name}: multiplexer {self._mux_name} value {values[self._mux_name]} "
                                     "is not in the DBC")
-            for f in branch:
-                values[f.name] = f.value(little, big)
+            _read(branch, little, big, values)
         return values
 
     # ---- building the layout from cantools -----------------------------------------------------------------
@@ -130,6 +132,25 @@ class FrameLayout:
         order = "big" if f.big_endian else "little"
         value = int.from_bytes(data, order) & ~(f.mask << f.shift) | (mux_id << f.shift)
         return bytearray(value.to_bytes(self.length, order))
+
+
+_Step = tuple  # (name, big_endian, shift, mask, identity, scale, offset), or (name, Field) for the rest
+
+
+def _steps(fields: tuple[Field, ...]) -> tuple[_Step, ...]:
+    return tuple((f.name, f.big_endian, f.shift, f.mask, f.identity, f.scale, f.offset)
+                 if not f.float_format and not f.sign_bit else (f.name, f) for f in fields)
+
+
+def _read(steps: tuple[_Step, ...], little: int, big: int, values: dict[str, Any]) -> dict[str, Any]:
+    for step in steps:
+        if len(step) == 2:
+            values[step[0]] = step[1].value(little, big)
+            continue
+        name, big_endian, shift, mask, identity, scale, offset = step
+        raw = ((big if big_endian else little) >> shift) & mask
+        values[name] = raw if identity else raw * scale + offset
+    return values
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -277,11 +277,13 @@ class IoBoard:
         """Report a transition once; repeated frames with the same condition stay quiet."""
         if active == (code in self._active):
             return
-        if active:
-            log.warning("I/O board %d: %s: %s", self.connector_id, code, detail)
-        else:
-            log.info("I/O board %d: %s cleared: %s", self.connector_id, code, detail)
-        self._on_fault(code, detail, active)
+        try:
+            self._on_fault(code, detail, active)  # first: the reaction must not wait for a log write
+        finally:
+            if active:
+                log.warning("I/O board %d: %s: %s", self.connector_id, code, detail)
+            else:
+                log.info("I/O board %d: %s cleared: %s", self.connector_id, code, detail)
         # Recorded only after on_fault returned: a reaction that raised is tried again on the next frame.
         if active:
             self._active.add(code)
