@@ -28,6 +28,7 @@ class SeccContext:
     session_id: bytes = b""
     evcc_id: str = ""
     evse_id: str | bytes = ""   # as told in SessionSetupRes; ISO-2 repeats it in CurrentDemandRes
+    service_detail_id: int = 0  # the ServiceID of the ISO-2 ServiceDetailReq being answered (echoed back)
     types: ModuleType = field(init=False)
 
     def __post_init__(self) -> None:

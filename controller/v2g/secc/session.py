@@ -1,10 +1,10 @@
 """One V2G session: a V2GTP connection from the handshake to SessionStop.
 
 Order of things: SupportedAppProtocol (choose DIN or ISO-2), SessionSetup (new SessionID; the car's header
-SessionID is not checked here, some cars send a single zero byte), ServiceDiscovery, payment/service
-selection; from then on the connector decides which request fits its phase. A wrong SessionID, a request out
-of order or a FAILED answer ends the session after the answer is sent; malformed EXI ends it at once. Both
-record a fault on the connector, whose own reaction (error shutdown) opens the contactors.
+SessionID is not checked here, some cars send a single zero byte), ServiceDiscovery, (ISO-2) ServiceDetail,
+payment/service selection; from then on the connector decides which request fits its phase. A wrong
+SessionID, a request out of order or a FAILED answer ends the session after the answer is sent; malformed EXI
+ends it at once. Both record a fault on the connector, whose own reaction (error shutdown) opens the contactors.
 
 Timers: CommunicationSetup (connection to SessionSetupReq, 20 s) and ReadyToCharge (SessionSetup to
 PowerDelivery start, 150 s). The sequence timeout (60 s between requests) is the V2GTP server's idle timeout.
@@ -21,12 +21,10 @@ from controller.connector.ev_session import Answer, ResponseCode
 from controller.v2g import exi
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
-from controller.v2g.secc.handlers import HANDLERS, OPENING, Handler
+from controller.v2g.secc.handlers import HANDLERS, OPENING, OPENING_ONLY, Handler
 from controller.v2g.v2gtp_server import V2gtpConnection
 
 log = logging.getLogger(__name__)
-
-SELECTION_REQUESTS = ("ServicePaymentSelectionReq", "PaymentServiceSelectionReq")
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ class SeccSession:
         elif message.Header.SessionID != ctx.session_id:
             return replace_code(ctx.plain_answer(), "FAILED_UnknownSession"), (
                 "EV_SEQUENCE_ERROR", f"unknown SessionID {message.Header.SessionID.hex()}")
-        elif not self._in_order(kind):
+        elif handler.ask is None or not self._in_order(kind):
             return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
                 "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")
         self.last_request = kind
@@ -143,7 +141,7 @@ class SeccSession:
         allowed = OPENING.get(self.last_request)
         if allowed is not None:
             return kind in allowed
-        return kind not in ("ServiceDiscoveryReq", *SELECTION_REQUESTS)
+        return kind not in OPENING_ONLY
 
     # ---- endings ----------------------------------------------------------------------------------------
     def _restart_timer(self, delay_s: float, reason: str) -> None:

@@ -77,7 +77,12 @@ class V2gEvLink:
         if op == "session_setup":  # DIN and ISO-2 both go on to service discovery and selection
             answer = await self._exchange(*self.builder.session_setup(**fields))
             self.builder.session_id = answer["session_id"]
-            await self._exchange(*self.builder.service_discovery())
+            discovery = (await self._exchange_message(*self.builder.service_discovery())).Body.ServiceDiscoveryRes
+            if self.profile.service_details and self.builder.schema == "iso2":
+                for service_id in listed_service_ids(discovery):
+                    detail = await self._exchange(*self.builder.service_detail(service_id))
+                    if detail["code"] != "OK":
+                        return detail  # the car gives up: the SECC closes after a FAILED answer
             return await self._exchange(*self.builder.payment_selection())
         build = getattr(self.builder, op, None)
         if build is None:
@@ -85,6 +90,12 @@ class V2gEvLink:
         return await self._exchange(*build(**fields))
 
     async def _exchange(self, name: str, body: Any) -> dict:
+        message = await self._exchange_message(name, body)
+        response = getattr(message.Body, exi.message_type(message))
+        return self._as_answer(message.Header.SessionID, response, response.ResponseCode.value)
+
+    async def _exchange_message(self, name: str, body: Any) -> Any:
+        """Send one request; the decoded answer (an EvLinkError when it is not the matching response)."""
         schema = self.builder.schema
         timeout = {"CurrentDemandReq": self.profile.current_demand_timeout_s,
                    "PowerDeliveryReq": self.profile.power_delivery_timeout_s}.get(name, self.profile.request_timeout_s)
@@ -98,7 +109,7 @@ class V2gEvLink:
                                "round_trip_s": round(time.monotonic() - started, 6)})
         if kind != name[:-3] + "Res":
             raise EvLinkError(f"{name}: answered with {kind}")
-        return self._as_answer(message.Header.SessionID, response, code)
+        return message
 
     async def _send(self, payload: bytes, timeout_s: float, what: str) -> bytes:
         sent_t = time.time()
@@ -142,3 +153,9 @@ class V2gEvLink:
         if self.connection is not None:
             await self.connection.close()
             self.connection = None
+
+
+def listed_service_ids(discovery: Any) -> list[int]:
+    """Every ServiceID an ISO-2 ServiceDiscoveryRes lists: the charge service, then the ServiceList's."""
+    others = discovery.ServiceList.Service if discovery.ServiceList is not None else []
+    return [discovery.ChargeService.ServiceID, *(s.ServiceID for s in others)]

@@ -27,6 +27,7 @@ class CarProfile:
     energy_transfer_mode: str = "DC_extended"
     one_byte_session_id: bool = False        # SessionSetupReq header SessionID = 00 (seen on Teslas)
     sdp_tls: bool = False                    # ask for TLS in SDP (a no-TLS answer is accepted)
+    service_details: bool = False            # ISO-2: ServiceDetailReq for each service in ServiceDiscoveryRes
     request_timeout_s: float = 2.0           # DIN/ISO-2 EV request timeouts
     current_demand_timeout_s: float = 0.25
     power_delivery_timeout_s: float = 5.0    # ISO-2 allows 5 s; DIN cars use 2 s, 5 s is the safer wait

@@ -38,6 +38,9 @@ class RequestBuilder:
     def service_discovery(self) -> tuple[str, Any]:
         return "ServiceDiscoveryReq", self.t.ServiceDiscoveryReq(ServiceCategory=self.t.ServiceCategory.EVCharging)
 
+    def service_detail(self, service_id: int) -> tuple[str, Any]:
+        return "ServiceDetailReq", self.t.ServiceDetailReq(ServiceID=service_id)
+
     def payment_selection(self) -> tuple[str, Any]:
         t = self.t
         services = t.SelectedServiceList(SelectedService=[t.SelectedService(ServiceID=1)])

@@ -1,19 +1,21 @@
 """One handler per request type: `ask(ctx, req) -> Answer` (the connector's EV-session call) and
-`respond(ctx, answer, code) -> the response body`. The session looks them up here by request name."""
+`respond(ctx, answer, code) -> the response body`. The session looks them up here by request name.
+A handler without `ask` is for a request that is never in sequence with us: the session answers it
+FAILED_SequenceError in the proper response type."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 from controller.v2g.secc.handlers import (authorization, cable_check, charge_parameter_discovery, current_demand,
-                                          power_delivery, precharge, service_selection, session_setup,
-                                          session_stop, welding_detection)
+                                          plug_and_charge, power_delivery, precharge, service_detail,
+                                          service_selection, session_setup, session_stop, welding_detection)
 
 
 @dataclass(frozen=True)
 class Handler:
     response: str            # the Body field of the answer, e.g. "CurrentDemandRes"
-    ask: Callable
+    ask: Callable | None
     respond: Callable
 
 
@@ -38,12 +40,23 @@ def _common(authorization_req: str, authorization_res: str, selection_req: str, 
 HANDLERS: dict[str, dict[str, Handler]] = {
     "din": _common("ContractAuthenticationReq", "ContractAuthenticationRes",
                    "ServicePaymentSelectionReq", "ServicePaymentSelectionRes"),
-    "iso2": _common("AuthorizationReq", "AuthorizationRes",
-                    "PaymentServiceSelectionReq", "PaymentServiceSelectionRes"),
+    "iso2": {
+        **_common("AuthorizationReq", "AuthorizationRes", "PaymentServiceSelectionReq", "PaymentServiceSelectionRes"),
+        "ServiceDetailReq": Handler("ServiceDetailRes", service_detail.ask, service_detail.respond),
+        "PaymentDetailsReq": Handler("PaymentDetailsRes", None, plug_and_charge.respond_payment_details),
+        "CertificateInstallationReq": Handler("CertificateInstallationRes", None,
+                                              plug_and_charge.respond_certificate_installation),
+        "CertificateUpdateReq": Handler("CertificateUpdateRes", None, plug_and_charge.respond_certificate_update),
+    },
 }
 
 # What may come after what, before the connector takes over the order (it knows the DC phases).
+# ServiceDetailReq (ISO-2 only; DIN has no handler for it) may repeat, once per service the car asks about.
 OPENING = {
     "SessionSetupReq": ("ServiceDiscoveryReq",),
-    "ServiceDiscoveryReq": ("ServiceDiscoveryReq", "ServicePaymentSelectionReq", "PaymentServiceSelectionReq"),
+    "ServiceDiscoveryReq": ("ServiceDiscoveryReq", "ServiceDetailReq", "ServicePaymentSelectionReq",
+                            "PaymentServiceSelectionReq"),
+    "ServiceDetailReq": ("ServiceDetailReq", "PaymentServiceSelectionReq"),
 }
+# The opening's own requests: out of order once the connector has taken over.
+OPENING_ONLY = frozenset(kind for allowed in OPENING.values() for kind in allowed)

@@ -8,6 +8,7 @@ from controller.connector.ev_session import Answer
 from controller.v2g.secc.context import SeccContext
 
 CHARGE_SERVICE_ID = 1
+OFFERED_SERVICE_IDS = (CHARGE_SERVICE_ID,)  # every ServiceID in our ServiceDiscoveryRes (no ServiceList yet)
 
 
 def ask_discovery(ctx: SeccContext, req) -> Answer:
