@@ -90,6 +90,10 @@ _TABLE: tuple[FaultSpec, ...] = (
               "The car stopped sending requests within the allowed time."),
     FaultSpec("EV_SEQUENCE_ERROR", "error", "unplug",
               "The car sent a request that is not allowed in the current phase."),
+    FaultSpec("EV_SESSION_REFUSED", "error", "unplug",
+              "The charger answered a request of the car with a FAILED code (a payment option, service or car "
+              "it does not accept, or authorization refused) and ended the session. The detail names the "
+              "request and the code."),
     FaultSpec("EV_REQUEST_INVALID", "error", "unplug",
               "The car asked for a voltage or current outside the negotiated limits."),
     FaultSpec("V2G_MALFORMED_MESSAGE", "error", "unplug",

@@ -82,7 +82,9 @@ class SeccSession:
         code = getattr(response.ResponseCode, "value", str(response.ResponseCode))
         if refusal:
             self._fail(*refusal)
-        elif code.startswith("FAILED"):
+        elif code.startswith("FAILED") and not self.connector.blocking_faults():
+            self._fail("EV_SESSION_REFUSED", f"{handler.response} {code}")  # the technician sees why
+        elif code.startswith("FAILED"):  # the connector's own fault (isolation, e-stop...) says why
             self._close_after_answer(f"{handler.response} {code}")
         elif kind == "SessionStopReq":
             self.stopped = True
