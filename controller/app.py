@@ -17,6 +17,7 @@ from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup
+from controller.hw.power.bus_load import describe_overload, frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
 from controller.v2g.secc.context import CableOffer
@@ -75,6 +76,7 @@ class ControllerApp:
         cfg = self.config
         if cfg.power.vendor not in VENDORS:
             raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {', '.join(VENDORS)})")
+        self._check_power_bus()
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -105,6 +107,18 @@ class ControllerApp:
             self.boards[conn_cfg.id] = board
             port = cfg.ev_link.base_port + index if cfg.ev_link.base_port else 0
             self.ev_links[conn_cfg.id] = EvLinkServer(connector, cfg.ev_link.host, port, self.emit)
+
+    def _check_power_bus(self) -> None:
+        """Refuse a config whose module traffic alone would overload the power bus (see bus_load)."""
+        power = self.config.power
+        groups = self.config.power.groups
+        frames = sum(frames_per_second(VENDORS[power.vendor](index), group.addresses, keepalive_s=power.keepalive_s,
+                                       telemetry_period_s=power.telemetry_period_s)
+                     for index, group in enumerate(groups))
+        problem = describe_overload(frames, self.config.can[power.can].bitrate,
+                                    sum(len(g.addresses) for g in groups))
+        if problem:
+            raise ConfigError("power.telemetry_period_s", problem)
 
     # ---- the SECC per connector (DIN 70121 / ISO 15118-2) ---------------------------------------------------
     def attach_secc(self, connector_id: int, sockets: SeccLinkSockets) -> None:
