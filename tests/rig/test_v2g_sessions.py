@@ -10,6 +10,7 @@ import pytest
 
 from hil.link.netns import NetnsUnavailable
 from hil.runner import run_scenario
+from hil.scenarios import SCENARIOS
 from hil.setup import load_setup
 from tools.capture.dissect import dissect_file
 
@@ -114,3 +115,20 @@ def test_isolation_fault_in_cable_check_refuses_the_car():
     car = report["connectors"][0]["car"]
     assert not car["ok"] and car["reason"].startswith("cable_check")
     assert report["connectors"][0]["energy_kwh"] == 0.0
+
+
+COVERED_ABOVE = {"dc-session", "estop", "user-stop", "unplug-charging", "isolation-fault"}
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n not in COVERED_ABOVE])
+def test_every_other_scenario_ends_as_it_should_over_din(name):
+    """The rest of the scenarios with the car on DIN: result, fault codes and a safe end (checked by _run)."""
+    report = _run(name, "din")
+    assert report["v2g"]["car_round_trips"].get("CurrentDemandReq", {}).get("count", 0) > 0 or \
+        SCENARIOS[name].inject_before_plug, report["v2g"]  # it charged over V2G, unless refused before
+    car = report["connectors"][0]["car"]
+    if SCENARIOS[name].expect_result == "ok":
+        assert car["ok"], car
+    elif name != "heartbeat-lost":  # a dead controller tells nothing; its I/O board opened the contactors
+        # the car learnt from the SECC that the session ended: a stop or shutdown request, or a refusal
+        assert car["reason"] != "target_soc" and (not car["ok"] or car["reason"] == "evse_stop"), car
