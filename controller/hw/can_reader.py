@@ -46,10 +46,11 @@ class FdReader:
         try:
             while len(batch) < MAX_BATCH and (msg := self._bus.recv(0)) is not None:
                 batch.append(msg)
-        except (can.CanError, OSError, ValueError) as exc:  # one bad datagram: keep what came before it
-            self._on_error(f"receive failed: {exc}")
-        if batch:
-            self._on_batch(batch)
+        except Exception as exc:  # one bad datagram (any error a driver raises): keep what came before it
+            self._on_error(f"receive failed: {exc.__class__.__name__}: {exc}")
+        finally:
+            if batch:
+                self._on_batch(batch)
 
     def stop(self) -> None:
         self._loop.remove_reader(self._fd)
@@ -58,8 +59,8 @@ class FdReader:
 class _WakingQueue(queue.Queue):
     """A virtual bus's receive queue that calls `wake` after each put (in the sender's thread)."""
 
-    def __init__(self, wake: Callable[[], None]):
-        super().__init__()
+    def __init__(self, wake: Callable[[], None], maxsize: int = 0):
+        super().__init__(maxsize)
         self.wake = wake
 
     def put(self, item, block: bool = True, timeout: float | None = None) -> None:
@@ -73,7 +74,7 @@ class VirtualReader:
         self._loop_thread = threading.get_ident()  # start() runs in the loop's thread
         self._scheduled = False
         self._stopped = False
-        self._queue = _WakingQueue(self._wake)
+        self._queue = _WakingQueue(self._wake, bus.queue.maxsize)  # keep the bus's rx_queue_size
         with channels_lock:  # swap the bus's queue in place, keeping frames that came before start
             old = bus.queue
             bus.channel[bus.channel.index(old)] = self._queue
@@ -131,10 +132,14 @@ class ThreadReader:
         while not self._stopped:
             try:
                 msg = self._bus.recv(RECEIVE_TIMEOUT_S)
-            except (can.CanError, OSError, ValueError) as exc:
+            except Exception as exc:  # any driver error: count it and keep reading; never die silently
                 if self._stopped:
                     return
-                self._loop.call_soon_threadsafe(self._on_error, f"receive failed: {exc}")
+                try:
+                    self._loop.call_soon_threadsafe(self._on_error,
+                                                    f"receive failed: {exc.__class__.__name__}: {exc}")
+                except RuntimeError:  # the loop is closed
+                    return
                 time.sleep(ERROR_BACKOFF_S)
                 continue
             if msg is None:

@@ -125,15 +125,16 @@ def test_frames_sent_before_start_are_delivered_on_a_virtual_bus():
 class _QueueBus(can.BusABC):
     """A bus with neither a file descriptor nor python-can's virtual queue: read by the thread reader."""
 
-    def __init__(self, frames: list[can.Message], fail_once: bool = False):
+    def __init__(self, frames: list[can.Message], fail_once: Exception | None = None):
         self._frames = list(frames)
         self._fail_once = fail_once
+        self._total = len(frames)
         super().__init__(channel="queue")
 
     def _recv_internal(self, timeout):
-        if self._fail_once:
-            self._fail_once = False
-            raise can.CanOperationError("garbled datagram")
+        if self._fail_once is not None and len(self._frames) == self._total - 2:  # after two frames of a batch
+            error, self._fail_once = self._fail_once, None
+            raise error
         if self._frames:
             return self._frames.pop(0), False
         return None, False
@@ -145,7 +146,7 @@ class _QueueBus(can.BusABC):
 class _PipeBus(_QueueBus):
     """Like _QueueBus, with a descriptor that is readable while frames wait: read by the fd reader."""
 
-    def __init__(self, frames: list[can.Message], fail_once: bool = False):
+    def __init__(self, frames: list[can.Message], fail_once: Exception | None = None):
         self._read_fd, self._write_fd = os.pipe()
         os.write(self._write_fd, b"x")
         super().__init__(frames, fail_once)
@@ -165,10 +166,12 @@ class _PipeBus(_QueueBus):
         os.close(self._write_fd)
 
 
+@pytest.mark.parametrize("error", [can.CanOperationError("garbled datagram"), KeyError("garbled field")])
 @pytest.mark.parametrize("bus_type", [_QueueBus, _PipeBus])
-def test_thread_and_fd_readers_deliver_in_order_and_survive_a_receive_error(bus_type):
+def test_thread_and_fd_readers_deliver_in_order_and_survive_a_receive_error(bus_type, error):
+    """Any error a driver raises (not only python-can's own) is counted; frames read before it are kept."""
     async def scenario():
-        port = CanPort(bus_type([_frame(0x111, bytes([i])) for i in range(100)], fail_once=True), "p")
+        port = CanPort(bus_type([_frame(0x111, bytes([i])) for i in range(100)], fail_once=error), "p")
         got = []
         port.on(0x111, lambda m: got.append(m.data[0]))
         port.start(asyncio.get_running_loop())
