@@ -17,7 +17,7 @@ from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup
-from controller.hw.power.bus_load import describe_overload, frames_per_second
+from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
 from controller.v2g.secc.context import CableOffer
@@ -61,6 +61,11 @@ class ControllerApp:
                 sink(kind, data)
             except Exception:  # a bad observer must never stop the controller
                 log.exception("event sink failed for %s", kind)
+
+    def _bus_key(self, name: str) -> str:
+        """The physical bus of config channel `name`, as written in the config (no override)."""
+        cfg = self.config.can[name]
+        return f"{cfg.interface}:{cfg.channel}"
 
     def _port(self, name: str) -> CanPort:
         """One port per physical bus: config names that share interface and channel share a port."""
@@ -110,13 +115,15 @@ class ControllerApp:
 
     def _check_power_bus(self) -> None:
         """Refuse a config whose module traffic alone would overload the power bus (see bus_load)."""
-        power = self.config.power
-        groups = self.config.power.groups
+        cfg = self.config
+        power, groups = cfg.power, cfg.power.groups
         frames = sum(frames_per_second(VENDORS[power.vendor](index), group.addresses, keepalive_s=power.keepalive_s,
                                        telemetry_period_s=power.telemetry_period_s)
                      for index, group in enumerate(groups))
-        problem = describe_overload(frames, self.config.can[power.can].bitrate,
-                                    sum(len(g.addresses) for g in groups))
+        bus = self._bus_key(power.can)
+        frames += sum(io_board_frames_per_second(cfg.io_board.command_period_s)
+                      for conn in cfg.connectors if self._bus_key(conn.io_can) == bus)
+        problem = describe_overload(frames, cfg.can[power.can].bitrate, sum(len(g.addresses) for g in groups))
         if problem:
             raise ConfigError("power.telemetry_period_s", problem)
 

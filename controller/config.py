@@ -1,6 +1,8 @@
 """Cabinet configuration: one TOML file loaded into frozen dataclasses."""
 from __future__ import annotations
 
+import math
+
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,13 @@ class PowerConfig:
     telemetry_period_s: float = 0.2
     silent_after_s: float = 12.0  # longer than the modules' own shutdown timeout
     ramp_up_a_per_s: float = 25.0
+
+    def check(self) -> None:
+        for name in ("keepalive_s", "telemetry_period_s", "silent_after_s", "ramp_up_a_per_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(name, f"must be a positive number of seconds (got {value})"
+                                  if name.endswith("_s") else f"must be positive (got {value})")
 
 
 @dataclass(frozen=True)

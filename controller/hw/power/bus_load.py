@@ -1,7 +1,9 @@
 """How much of the power-module CAN bus the controller's own traffic takes, from the config, before start.
 
 Steady state per module: the telemetry reads every `telemetry_period_s` and the keep-alive (the setpoint
-frames again) every `keepalive_s`, each answered by the module. A bus loaded past about 70 % delays the
+frames and the on/off frame again) every `keepalive_s`, each answered by the module; plus the I/O boards of
+connectors whose I/O channel is the same bus (command every 50 ms, status and DC measure every 20 ms,
+temperatures at 1 Hz: dbc/io_board.dbc). A bus loaded past about 70 % delays the
 frames that report faults and loses answers under the arbitration of a busy cabinet, so a config that asks
 for more is refused with what it would take. Ramps add setpoint frames for a few seconds on top; that
 headroom is why the limit is not higher.
@@ -25,9 +27,17 @@ def frames_per_second(driver: PowerModuleDriver, addresses: Sequence[int], *, ke
     total = 0.0
     for address in addresses:
         reads = sum(len(driver.poll_frames(address, cycle)) for cycle in range(_CYCLES)) / _CYCLES
-        setpoints = len(driver.output_frames(address, *_SETPOINT))
-        total += 2 * (reads / telemetry_period_s + setpoints / keepalive_s)  # every request is answered
+        keepalive = len(driver.output_frames(address, *_SETPOINT)) + 1  # and the on/off frame
+        total += 2 * (reads / telemetry_period_s + keepalive / keepalive_s)  # every request is answered
     return total
+
+
+def io_board_frames_per_second(command_period_s: float) -> float:
+    """One connector's I/O board traffic: its commands, and its status, DC measure and temperature frames."""
+    return 1.0 / command_period_s + 2 / IO_STATUS_PERIOD_S + 1.0
+
+
+IO_STATUS_PERIOD_S = 0.02
 
 
 def load_fraction(frames_per_s: float, bitrate: int) -> float:
