@@ -63,7 +63,7 @@ def connect(path: Path, *, read_only: bool = False, any_thread: bool = False) ->
 
 def open_database(path: Path, clock: Callable[[], float]) -> OpenedFile:
     """Open (or create) the store at `path`, moving a corrupt file aside once."""
-    _check_location(path)
+    check_location(path)
     try:
         return OpenedFile(_open_checked(path), None, None)
     except _CorruptDatabase as corrupt:
@@ -77,7 +77,8 @@ def open_database(path: Path, clock: Callable[[], float]) -> OpenedFile:
         raise StoreError(path, f"new store is corrupt right after creation: {again.reason}") from None
 
 
-def _check_location(path: Path) -> None:
+def check_location(path: Path) -> None:
+    """The folder exists (made if needed) and the file, if any, is a regular file we may read and write."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

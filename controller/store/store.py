@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.store import queries
-from controller.store.database_file import connect, open_database
+from controller.store.database_file import check_location, connect, open_database
 from controller.store.errors import StoreError
 from controller.store.owner_lock import StoreOwnerLock
 from controller.store.recovery import OpenReport, recover_at_open
@@ -61,11 +61,12 @@ class Store:
         """Open or create the file, recover from a crash, start the writer. Blocks: call before the loop runs."""
         if self._writer is not None or self._closed:
             raise StoreError(self.path, "open() may be called once per Store")
-        opened = open_database(self.path, self._clock)
+        check_location(self.path)
+        self._owner.acquire()  # before the file is touched: it may belong to another live controller
         try:
-            self._owner.acquire()  # before recovery: another live controller's sessions are not "interrupted"
-        except StoreError:
-            opened.conn.close()
+            opened = open_database(self.path, self._clock)
+        except BaseException:
+            self._owner.release()
             raise
         try:
             now = self._clock()
@@ -83,16 +84,21 @@ class Store:
         except sqlite3.Error as exc:
             self._owner.release()
             raise StoreError(self.path, f"recovery at open failed: {exc}") from None
+        except BaseException:
+            self._owner.release()
+            raise
         finally:
             opened.conn.close()
         writer = StoreWriter(self.path, self.policy, self._clock, ports)
         try:
             writer.start()
             self._reader = connect(self.path, read_only=True, any_thread=True)
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             writer.stop(CLOSE_TIMEOUT_S)
             self._owner.release()
-            raise StoreError(self.path, f"cannot open connections: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(self.path, f"cannot open connections: {exc}") from None
+            raise
         self._writer = writer
         if report.interrupted_sessions or report.downtime_s:
             log.warning("store %s: controller was down %.0f s; sessions interrupted: %s",

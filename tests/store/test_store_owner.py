@@ -58,3 +58,19 @@ def test_the_controller_cli_names_the_busy_store(tmp_path):
         holder.stdin.close()
         holder.wait(10)
     assert run.returncode != 0 and "in use by another controller process" in run.stderr
+
+
+def test_closing_one_of_two_stores_in_a_process_keeps_the_file_locked(tmp_path):
+    """POSIX locks drop when any descriptor of the file closes: the process shares one until its last Store."""
+    path = tmp_path / "charger.db"
+    first, second = Store(path), Store(path)
+    first.open()
+    second.open()
+    first.close()
+    probe = subprocess.run([sys.executable, "-c", "import sys; from controller.store import Store; Store(sys.argv[1]).open()",
+                            str(path)], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert probe.returncode != 0 and "in use by another controller process" in probe.stderr
+    second.close()
+    holder = _holder(path)  # free again once the last one closed
+    holder.stdin.close()
+    assert holder.wait(10) == 0
