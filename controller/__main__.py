@@ -26,6 +26,7 @@ async def _run(app: ControllerApp) -> None:
     await app.start()
     # Everything built so far lives as long as the process: keep it out of the collector's full passes, whose
     # pauses would otherwise land in the fault-reaction and V2G answer times.
+    gc.collect()  # start-up garbage goes first, or it would be kept for good
     gc.freeze()
     await stop.wait()
     await app.stop()

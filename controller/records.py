@@ -37,6 +37,8 @@ class StoreRecorder:
                 self.store.session_ended(
                     sid, energy_kwh=data["energy_kwh"], peak_kw=data["peak_kw"], stop_reason=data["stop_reason"],
                     error_codes=list(data["fault_codes"]), energy_source=data.get("energy_source", "modules"))
+        elif kind == "v2g_closed":  # the summary only: the raw answer-time samples are for the rig and benches
+            self.store.event(kind, kind, connector, {k: v for k, v in data.items() if k != "answer_us"})
         else:
             self.store.event(kind, kind, connector if isinstance(connector, int) else None, data)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 EventSink = Callable[[str, dict], None]
+EVENT_LINE_LIMIT = 4 * 1024 * 1024  # a v2g_closed event carries up to 1,000 answer times per request type
 
 
 class InProcessController:
@@ -67,14 +68,17 @@ class SubprocessController:
         for assignment in self.overrides:
             argv += ["--set", assignment]
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            *argv, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}, limit=EVENT_LINE_LIMIT)
         self._reader = asyncio.create_task(self._read_events())
         self.alive = True
 
     async def _read_events(self) -> None:
         assert self.proc and self.proc.stdout
         while True:
-            line = await self.proc.stdout.readline()
+            try:
+                line = await self.proc.stdout.readline()
+            except ValueError:  # a line over the limit: skipped, the stream goes on (the pipe must never fill)
+                continue
             if not line:
                 break
             try:

@@ -170,8 +170,9 @@ class ScenarioRun:
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
             # a session closed with a meter stop reading is reported a moment after the power went off
-            await _wait_for(lambda: not self.controller.reports_events or not self.controller.alive or all(
-                cid in self.state.sessions for cid in ids if self._session_started(cid)), 5.0, "session records")
+            await _wait_for(lambda: not self.controller.reports_events or not self.controller.alive or (all(
+                cid in self.state.sessions for cid in ids if self._session_started(cid))
+                and len(self.state.v2g_sessions) >= self._v2g_connections()), 5.0, "session records")
             self.finals = {cid: self._final(cid) for cid in ids}
             self.state.closed = True  # the verdict is about the scenario, not the controller's shutdown
             self.meter_after = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
@@ -216,6 +217,12 @@ class ScenarioRun:
             self.rig.imd_sims[cid].self_test_fails = True
         else:
             raise ValueError(f"unknown injection {action!r}")
+
+    def _v2g_connections(self) -> int:
+        """V2G connections the cars opened: each ends with one `v2g_closed` event from the controller."""
+        if self.v2g is None:
+            return 0
+        return sum(1 for link in self.v2g.car_links if link.connection is not None)
 
     def _session_started(self, cid: int) -> bool:
         return any(p["connector"] == cid and p["name"] == "negotiating" for p in self.state.phases)
@@ -280,12 +287,18 @@ def _summary(per_type: dict[str, list[float]]) -> dict:
 
 
 def answer_times(v2g_sessions: list[dict]) -> dict:
-    """The SECC's view over every connector's sessions (its `v2g_closed` events): socket in to socket out."""
+    """The SECC's view over every connector's sessions (its `v2g_closed` events): socket in to socket out.
+    Counts and worst cover every answer; percentiles the samples the sessions kept (their newest 1,000)."""
     per_type: dict[str, list[float]] = {}
     for session in v2g_sessions:
         for name, samples in session.get("answer_us", {}).items():
             per_type.setdefault(name, []).extend(us / 1000.0 for us in samples)
-    return _summary(per_type)
+    out = _summary(per_type)
+    for name, summary in out.items():
+        reported = [s["answer_times"][name] for s in v2g_sessions if name in s.get("answer_times", {})]
+        summary["count"] = sum(r["count"] for r in reported)
+        summary["max_ms"] = max(r["max_ms"] for r in reported)
+    return out
 
 
 def car_round_trips(v2g: RigV2gLink) -> dict:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from controller.connector.ev_session import Answer, ResponseCode
+from controller.connector.table import SESSION_STATES
 from controller.v2g import exi
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
@@ -82,7 +83,8 @@ class SeccSession:
         code = getattr(response.ResponseCode, "value", str(response.ResponseCode))
         if refusal:
             self._fail(*refusal)
-        elif code.startswith("FAILED") and not self.connector.blocking_faults():
+        elif code.startswith("FAILED") and self.connector.state in SESSION_STATES \
+                and not self.connector.blocking_faults():
             self._fail("EV_SESSION_REFUSED", f"{handler.response} {code}")  # the technician sees why
         elif code.startswith("FAILED"):  # the connector's own fault (isolation, e-stop...) says why
             self._close_after_answer(f"{handler.response} {code}")
