@@ -25,6 +25,8 @@ _Route = tuple[FrameHandler, "UrgentTest | bool"]
 
 RESOLVED_CACHE_MAX = 4096  # IDs remembered with their route; a bus full of random IDs cannot grow it further
 _EXTENDED = 1 << 29  # route keys: the 29-bit ID, plus this bit for extended frames
+_MAX_STANDARD_ID = 0x7FF
+_MAX_EXTENDED_ID = 0x1FFFFFFF
 
 
 class FrameRejected(ValueError):
@@ -94,8 +96,7 @@ class CanPort:
         if self._echo_pending is not None:
             self._echo_pending[(extended, arbitration_id, bytes(data))] += 1
         self.counters.sent += 1
-        for tap in self._taps:
-            tap(msg)
+        self._tap(msg)
         return True
 
     def dispatch(self, msg: can.Message) -> None:
@@ -129,11 +130,10 @@ class CanPort:
                 self._echo_pending[key] -= 1
                 return None
         self.counters.received += 1
-        for tap in self._taps:
-            try:
-                tap(msg)
-            except Exception:  # a broken trace must not cost the frame or the rest of its batch
-                log.exception("%s: tap failed", self.name)
+        self._tap(msg)
+        if msg.arbitration_id > (_MAX_EXTENDED_ID if msg.is_extended_id else _MAX_STANDARD_ID):
+            self._reject(msg, "identifier out of range for its frame format")
+            return None
         route_key = msg.arbitration_id | (_EXTENDED if msg.is_extended_id else 0)
         try:
             route = self._resolved[route_key]
@@ -160,6 +160,13 @@ class CanPort:
             return bool(test(msg))
         except Exception:  # a frame the test cannot read is left to its handler, which rejects it
             return False
+
+    def _tap(self, msg: can.Message) -> None:
+        for tap in self._taps:
+            try:
+                tap(msg)
+            except Exception:  # a broken trace must not cost the frame, its batch, or the rest of a power-off
+                log.exception("%s: tap failed", self.name)
 
     def _run(self, handler: FrameHandler, msg: can.Message) -> None:
         try:

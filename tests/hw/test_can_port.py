@@ -199,3 +199,24 @@ def test_a_port_left_open_after_its_loop_closed_does_not_break_senders():
     assert sender.send(0x111, bytes(8))
     sender.close()
     stale.close()
+
+
+def test_an_identifier_too_long_for_its_frame_format_is_rejected_with_a_reason():
+    port = CanPort(can.Bus(interface="virtual", channel=f"range-{os.getpid()}"), "p")
+    got = []
+    port.on(0x123, lambda m: got.append(m))
+    port.dispatch(can.Message(arbitration_id=0x123 | (1 << 29), data=b"\x00", is_extended_id=False))
+    port.dispatch(can.Message(arbitration_id=0x123, data=b"\x00", is_extended_id=False))
+    port.close()
+    assert len(got) == 1 and port.counters.rejected_reasons["identifier out of range for its frame format"] == 1
+
+
+def test_a_failing_tap_on_send_costs_no_frame():
+    port = CanPort(can.Bus(interface="virtual", channel=f"tap-{os.getpid()}"), "p")
+
+    def broken(msg):
+        raise RuntimeError("trace file full")
+    port.tap(broken)
+    sent = [port.send(0x100 + i, b"\x00") for i in range(3)]  # e.g. the module-off frames of a power-down
+    port.close()
+    assert sent == [True, True, True] and port.counters.sent == 3
