@@ -137,10 +137,17 @@ class ControllerApp:
         if v2g.enabled:
             if len(v2g.interfaces) != len(self.connectors) and not self._secc_sockets:
                 raise ConfigError("v2g.interfaces", "one PLC interface per connector is needed")
-            for conn, interface in zip(self.connectors, v2g.interfaces):
-                if conn.cfg.id not in self._secc_sockets:
-                    self._secc_sockets[conn.cfg.id] = open_secc_sockets(interface, sdp_port=v2g.sdp_port,
-                                                                        tcp_port=v2g.tcp_port)
+            opened: list[SeccLinkSockets] = []
+            try:
+                for conn, interface in zip(self.connectors, v2g.interfaces):
+                    if conn.cfg.id not in self._secc_sockets:
+                        sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port)
+                        opened.append(sockets)
+                        self._secc_sockets[conn.cfg.id] = sockets
+            except BaseException:  # e.g. a missing PLC interface: close what this call opened
+                for sockets in opened:
+                    sockets.close()
+                raise
         for conn in self.connectors:
             sockets = self._secc_sockets.get(conn.cfg.id)
             if sockets is None:

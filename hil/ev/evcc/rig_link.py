@@ -48,9 +48,16 @@ class RigV2gLink:
 
     async def attach(self, app) -> None:
         """Open every connector's SECC sockets on its link end; give them to the (built, not started) app."""
-        for cid, end in zip(self.connector_ids, self.link.seccs):
-            sockets = await end.run(lambda end=end: open_secc_sockets(end.interface, frames=end.frames,
-                                                                      sdp_port=end.sdp_port))
+        opened = []
+        try:
+            for end in self.link.seccs:
+                opened.append(await end.run(lambda end=end: open_secc_sockets(end.interface, frames=end.frames,
+                                                                              sdp_port=end.sdp_port)))
+        except BaseException:
+            for sockets in opened:
+                sockets.close()
+            raise
+        for cid, sockets in zip(self.connector_ids, opened):
             app.attach_secc(cid, sockets)
             self._sdp_ports[cid] = sockets.sdp.getsockname()[1]
 
