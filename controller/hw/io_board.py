@@ -186,10 +186,11 @@ class IoBoard:
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     def attach(self) -> None:
-        # the status frame reports the e-stop and the watchdog: ahead of telemetry in a received batch
+        # status (e-stop, watchdog) and temperatures (over-temperature) can report faults: ahead of the DC
+        # measure in a received batch
         for message, handler, urgent in ((self._status_msg, self._handle_status, True),
                                          (self._measure_msg, self._handle_measure, False),
-                                         (self._temps_msg, self._handle_temperatures, False)):
+                                         (self._temps_msg, self._handle_temperatures, True)):
             self.port.on(message.frame_id + self.connector_id, handler, urgent=urgent)
 
     async def run(self) -> None:
