@@ -40,6 +40,8 @@ def test_tesla_profile_has_its_quirks():
     ('name = "x"\nprotocols = []\n', "<root>"),
     ('name = "x"\nevcc_id = "zz"\n[[protocols]]\nnamespace="a"\nmajor=2\nminor=0\nschema_id=1\npriority=1\n', "<root>"),
     ('name = "x"\nspeed = 3\n[[protocols]]\nnamespace="a"\nmajor=2\nminor=0\nschema_id=1\npriority=1\n', "speed"),
+    ('name = "x"\nservice_detail_timeout_s = 0\n[[protocols]]\nnamespace="a"\nmajor=2\nminor=0\nschema_id=1\n'
+     'priority=1\n', "service_detail_timeout_s"),
 ])
 def test_bad_profile_names_the_key(tmp_path, text, key):
     path = tmp_path / "bad.toml"

@@ -98,7 +98,8 @@ class V2gEvLink:
         """Send one request; the decoded answer (an EvLinkError when it is not the matching response)."""
         schema = self.builder.schema
         timeout = {"CurrentDemandReq": self.profile.current_demand_timeout_s,
-                   "PowerDeliveryReq": self.profile.power_delivery_timeout_s}.get(name, self.profile.request_timeout_s)
+                   "PowerDeliveryReq": self.profile.power_delivery_timeout_s,
+                   "ServiceDetailReq": self.profile.service_detail_timeout_s}.get(name, self.profile.request_timeout_s)
         started = time.monotonic()
         payload = await self._send(exi.encode(schema, self.builder.message(name, body)), timeout, name)
         message = self._decode(schema, payload)

@@ -1,6 +1,8 @@
 """Car profiles: what a car offers in the handshake and which quirks it has (hil/ev/profiles/*.toml)."""
 from __future__ import annotations
 
+import math
+
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +33,18 @@ class CarProfile:
     request_timeout_s: float = 2.0           # DIN/ISO-2 EV request timeouts
     current_demand_timeout_s: float = 0.25
     power_delivery_timeout_s: float = 5.0    # ISO-2 allows 5 s; DIN cars use 2 s, 5 s is the safer wait
+    service_detail_timeout_s: float = 5.0    # ISO-2 ServiceDetail: 5 s
 
     def check(self) -> None:
         if not self.protocols:
             raise ValueError("a car offers at least one protocol")
         if len(bytes.fromhex(self.evcc_id)) != 6:
             raise ValueError("evcc_id must be 6 bytes of hex")
+        for name in ("request_timeout_s", "current_demand_timeout_s", "power_delivery_timeout_s",
+                     "service_detail_timeout_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(name, f"must be a positive number of seconds (got {value})")
 
 
 def load_profile(name_or_path: str) -> CarProfile:
