@@ -23,7 +23,7 @@ class StoreRecorder:
         connector = data.get("connector")
         if kind == "phase":
             self.store.event("phase", data["state"], connector)
-            self._track_outage(connector, data["state"])
+            self._track_outage(connector, data["state"], bool(data.get("maintenance")))
         elif kind == "fault":
             if data["active"]:
                 self.store.fault_raised(data["code"], data["severity"], data.get("detail", ""), connector)
@@ -42,12 +42,14 @@ class StoreRecorder:
         else:
             self.store.event(kind, kind, connector if isinstance(connector, int) else None, data)
 
-    def _track_outage(self, connector: int, state: str) -> None:
+    def _track_outage(self, connector: int, state: str, maintenance: bool = False) -> None:
         out = state in OUT_STATES
         if self._out.get(connector) == out:
             return
         self._out[connector] = out
-        if out:
+        if out and maintenance:  # NEVI excludes scheduled maintenance from the uptime
+            self.store.outage_started(connector, reason="maintenance", excluded=True)
+        elif out:
             self.store.outage_started(connector, reason=state)
         else:
             self.store.outage_ended(connector)

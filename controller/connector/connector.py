@@ -59,6 +59,7 @@ class Connector(EvSide, ControlLoop):
         self.wall_clock = wall_clock
         self._emit = on_event or (lambda kind, data: None)
         self.enabled = True
+        self.maintenance = False  # disabled by a technician for scheduled maintenance
         self.active_faults: dict[str, Fault] = {}
         self._conditions: set[str] = set()  # codes a driver still reports active
         self.fault_history: list[Fault] = []
@@ -105,7 +106,10 @@ class Connector(EvSide, ControlLoop):
     def _state_changed(self) -> None:
         self.state_entered_t = self.clock()
         log.info("connector %d: %s", self.cfg.id, self.state)
-        self._emit("phase", {"connector": self.cfg.id, "state": self.state, "t": self.wall_clock()})
+        event = {"connector": self.cfg.id, "state": self.state, "t": self.wall_clock()}
+        if self.state == "unavailable" and self.maintenance and not self.blocking_faults():
+            event["maintenance"] = True  # out for maintenance only: an excluded outage
+        self._emit("phase", event)
 
     def on_enter_unavailable(self) -> None:
         self._power_off_now()
@@ -354,8 +358,10 @@ class Connector(EvSide, ControlLoop):
                 self.recover()
 
     # ---- technician and services -------------------------------------------------------------------
-    def set_enabled(self, enabled: bool) -> None:
+    def set_enabled(self, enabled: bool, *, maintenance: bool = False) -> None:
+        """`maintenance`: taken out for scheduled maintenance, an outage NEVI excludes from uptime."""
         self.enabled = enabled
+        self.maintenance = maintenance and not enabled
         if enabled:
             self.enable()
         else:

@@ -66,11 +66,15 @@ def enable(ctx: CommandContext, args: list[str]) -> Reply:
 
 
 def disable(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.app, args)
-    c.set_enabled(False)
+    maintenance = bool(args) and args[-1].lower() == "maintenance"
+    c = one_connector(ctx.app, args[:-1] if maintenance else args)
+    c.set_enabled(False, maintenance=maintenance)
     note = "; the running session goes on and the connector stays out of service after it" \
         if c.state in SESSION_STATES else ""
-    return Reply(f"connector {c.cfg.id}: disabled, {c.state}{note}", _state(c), c.cfg.id)
+    if maintenance:
+        note += "; scheduled maintenance: the outage is excluded from the uptime"
+    return Reply(f"connector {c.cfg.id}: disabled, {c.state}{note}", {**_state(c), "maintenance": maintenance},
+                 c.cfg.id)
 
 
 def clear(ctx: CommandContext, args: list[str]) -> Reply:
@@ -101,8 +105,9 @@ def register(registry: CommandRegistry) -> None:
                          "The car is asked to stop; if it does not within 5 s the charger stops anyway.",
                          role=tech))
     registry.add(Command("enable", enable, "put a connector back in service", "enable [CONNECTOR]", role=tech))
-    registry.add(Command("disable", disable, "take a connector out of service (maintenance)",
-                         "disable [CONNECTOR]", "A running session is not cut: it goes on to its end.",
-                         role=tech))
+    registry.add(Command("disable", disable, "take a connector out of service",
+                         "disable [CONNECTOR] [maintenance]",
+                         "A running session is not cut: it goes on to its end. With `maintenance` the outage is "
+                         "booked as scheduled maintenance, which NEVI excludes from the uptime.", role=tech))
     registry.add(Command("clear", clear, "clear latched faults (e-stop, welded contactor...)",
                          "clear [CONNECTOR]", role=tech))

@@ -38,8 +38,8 @@ async def selftest(ctx: CommandContext, args: list[str]) -> Reply:
         if not ctx.json_mode:
             ctx.write_line(f"  {name:<12} {'ok  ' if ok else 'FAIL'}  {detail}")
 
-    was_enabled = c.enabled
-    c.set_enabled(False)
+    was_enabled, was_maintenance = c.enabled, c.maintenance
+    c.set_enabled(False, maintenance=True)  # a technician's test on site: maintenance, excluded from uptime
     try:
         online = bool(c.io.online)
         step("io_board", online, f"online, CP {c.cp_state}" if online else "no status from the I/O board")
@@ -53,6 +53,8 @@ async def selftest(ctx: CommandContext, args: list[str]) -> Reply:
         c.open_contactors()
         if was_enabled:
             c.set_enabled(True)
+        else:
+            c.maintenance = was_maintenance
     data = {"connector": c.cfg.id, "passed": all(s["ok"] for s in steps), "steps": steps, "state": c.state}
     failed = [f"{s['step']}: {s['detail']}" for s in steps if not s["ok"]]
     if failed:
