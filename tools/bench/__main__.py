@@ -101,7 +101,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
                            ("car's round trip", "car_round_trip_ms")):
             n = figure[key]
             lines.append(f"  {label:<30} n={n['n']}  p50 {n['p50']:.3f}  p99 {n['p99']:.3f}  max {n['max']:.3f} ms")
-        lines.append(f"  exchanges per connector {figure['exchanges_per_connector']}; peak {figure['peak_kw']} kW")
+        lines.append(f"  exchanges per connector {figure['exchanges_per_connector']}; peak {figure['peak_kw']} kW; "
+                     f"controller peak RSS with V2G on 4 connectors {figure.get('controller_peak_rss_mb')} MB")
     elif name == "can_ingest" and figure.get("steps"):
         lines.append(f"  {'target/s':>9} {'sent/s':>8} {'lost':>6} {'behind':>7} {'cpu %':>6}  held")
         for s in figure["steps"]:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from tools.bench import netns
+from tools.bench.footprint import process_memory_kb
 from tools.bench.stats import summarize
 
 SETUP = "nevi"
@@ -33,6 +34,19 @@ def _samples(sessions: list[dict], request: str) -> list[float]:
     return [us / 1000.0 for session in sessions for us in session.get("answer_us", {}).get(request, [])]
 
 
+async def _watch_memory(run, out: dict[str, int]) -> None:
+    """The controller process's peak resident memory (VmHWM) while it serves V2G on every connector."""
+    while getattr(run.controller, "proc", None) is None:
+        await asyncio.sleep(0.05)
+    proc = run.controller.proc
+    while proc.returncode is None:
+        try:
+            out["peak_kb"] = max(out.get("peak_kb", 0), process_memory_kb(proc.pid).get("VmHWM", 0))
+        except OSError:  # the process just ended
+            return
+        await asyncio.sleep(0.2)
+
+
 async def measure(can: str, exchanges: int) -> dict[str, Any]:
     from hil.runner import ScenarioRun
     from hil.scenarios import SCENARIOS
@@ -44,7 +58,13 @@ async def measure(can: str, exchanges: int) -> dict[str, Any]:
     setup = replace(setup, car=replace(setup.car, capacity_kwh=round(capacity, 2)))
     run = ScenarioRun(SCENARIOS["dc-session"], setup, separate_process=True, can_override=tuple(can.split(":", 1)),
                       protocol="din", link_mode="veth")
-    report = await run.run()
+    memory: dict[str, int] = {}
+    watcher = asyncio.create_task(_watch_memory(run, memory))
+    try:
+        report = await run.run()
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
     sessions = run.state.v2g_sessions
     secc = _samples(sessions, "CurrentDemandReq")
     car = [e["round_trip_s"] * 1000.0 for link in run.v2g.car_links for e in link.exchanges
@@ -66,6 +86,7 @@ async def measure(can: str, exchanges: int) -> dict[str, Any]:
         "exchanges_answered": answered,  # the percentiles cover all of them while a session has <= 1,000
         "car_capacity_kwh": setup.car.capacity_kwh,
         "peak_kw": report["peak_kw"],
+        "controller_peak_rss_mb": round(memory["peak_kb"] / 1024.0, 1) if memory else None,  # V2G on all 4
         "other_requests_ms": {name: values for name, values in report["v2g"]["answer_times"].items()
                               if name != "CurrentDemandReq"},
     }
