@@ -10,7 +10,7 @@ from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
-from controller.v2g.secc.answer_times import percentile
+from controller.v2g.secc.answer_times import summarize_ms
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario
 from hil.setup import RigSetup, cabinet_path, private_can
@@ -277,15 +277,6 @@ class ScenarioRun:
         }
 
 
-def _summary(per_type: dict[str, list[float]]) -> dict:
-    out = {}
-    for name, values in per_type.items():
-        values.sort()
-        out[name] = {"count": len(values), "median_ms": round(percentile(values, 0.5), 3),
-                     "p99_ms": round(percentile(values, 0.99), 3), "max_ms": round(values[-1], 3)}
-    return out
-
-
 def answer_times(v2g_sessions: list[dict]) -> dict:
     """The SECC's view over every connector's sessions (its `v2g_closed` events): socket in to socket out.
     Counts and worst cover every answer; percentiles the samples the sessions kept (their newest 1,000)."""
@@ -293,11 +284,11 @@ def answer_times(v2g_sessions: list[dict]) -> dict:
     for session in v2g_sessions:
         for name, samples in session.get("answer_us", {}).items():
             per_type.setdefault(name, []).extend(us / 1000.0 for us in samples)
-    out = _summary(per_type)
-    for name, summary in out.items():
+    out = {}
+    for name, values in per_type.items():
         reported = [s["answer_times"][name] for s in v2g_sessions if name in s.get("answer_times", {})]
-        summary["count"] = sum(r["count"] for r in reported)
-        summary["max_ms"] = max(r["max_ms"] for r in reported)
+        out[name] = summarize_ms(sorted(values), sum(r["count"] for r in reported),
+                                 max(r["max_ms"] for r in reported))
     return out
 
 
@@ -307,7 +298,7 @@ def car_round_trips(v2g: RigV2gLink) -> dict:
     for link in v2g.car_links:
         for exchange in link.exchanges:
             per_type.setdefault(exchange["request"], []).append(exchange["round_trip_s"] * 1000.0)
-    return _summary(per_type)
+    return {name: summarize_ms(sorted(values)) for name, values in per_type.items()}
 
 
 def first_source(connectors: list[dict]) -> str:

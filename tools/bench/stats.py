@@ -5,14 +5,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from controller.v2g.secc.answer_times import percentile as nearest_rank
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile: the smallest sample with at least q % of the samples at or below it."""
     if not values:
         raise ValueError("percentile of no samples")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+    return nearest_rank(sorted(values), q / 100.0)
 
 
 def summarize(values: Sequence[float], digits: int = 3) -> dict[str, Any]:

@@ -18,6 +18,7 @@ MAX_LOAD = 0.70
 # An extended-ID data frame with 8 bytes: 131 bits plus stuff bits (about 10 %) plus the 3-bit interframe space.
 BITS_PER_FRAME = 150
 _CYCLES = 60  # averages drivers that read slow values every few cycles
+IO_STATUS_PERIOD_S = 0.02  # the I/O board's status and DC measure frames
 _SETPOINT = (500.0, 10.0)  # any in-range values: only the number of frames matters
 
 
@@ -36,8 +37,6 @@ def io_board_frames_per_second(command_period_s: float) -> float:
     """One connector's I/O board traffic: its commands, and its status, DC measure and temperature frames."""
     return 1.0 / command_period_s + 2 / IO_STATUS_PERIOD_S + 1.0
 
-
-IO_STATUS_PERIOD_S = 0.02
 
 
 def load_fraction(frames_per_s: float, bitrate: int) -> float:

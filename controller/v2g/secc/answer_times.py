@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 KEPT_SAMPLES = 1000
 
 
-def percentile(sorted_values: list[int], fraction: float) -> int:
+def percentile(sorted_values: list, fraction: float):
     """Nearest rank: the smallest sample with at least `fraction` of the (sorted, non-empty) samples at or below."""
     return sorted_values[max(1, math.ceil(fraction * len(sorted_values))) - 1]
+
+
+def summarize_ms(sorted_ms: list[float], count: int | None = None, worst_ms: float | None = None) -> dict:
+    """count, median, p99 and worst (ms) of sorted samples; `count` and `worst_ms` when the samples are a subset."""
+    return {"count": len(sorted_ms) if count is None else count,
+            "median_ms": round(percentile(sorted_ms, 0.5), 3), "p99_ms": round(percentile(sorted_ms, 0.99), 3),
+            "max_ms": round(sorted_ms[-1] if worst_ms is None else worst_ms, 3)}
 
 
 @dataclass
@@ -39,13 +46,9 @@ class AnswerTimes:
 
     def summary(self) -> dict[str, dict]:
         """Per request type: count, median and p99 of the kept samples, worst of all (ms)."""
-        out = {}
-        for request, entry in self._types.items():
-            kept = sorted(entry.samples_us)
-            out[request] = {"count": entry.count, "median_ms": round(percentile(kept, 0.5) / 1000.0, 3),
-                            "p99_ms": round(percentile(kept, 0.99) / 1000.0, 3),
-                            "max_ms": round(entry.worst_us / 1000.0, 3)}
-        return out
+        return {request: summarize_ms(sorted(us / 1000.0 for us in entry.samples_us), entry.count,
+                                      entry.worst_us / 1000.0)
+                for request, entry in self._types.items()}
 
     def samples_us(self) -> dict[str, list[int]]:
         return {request: list(entry.samples_us) for request, entry in self._types.items()}
