@@ -219,8 +219,7 @@ class PowerModuleGroup:
             self._check_group()
 
     def _keepalive(self, module: _Module) -> None:
-        healthy = self._healthy()
-        self._apply(module, self._current_a / len(healthy) if healthy else 0.0)
+        self._apply(module, self._share(self._healthy()))
         if module.rating is None:
             request = self._driver.rating_request(module.address)
             if request is not None:
@@ -291,16 +290,19 @@ class PowerModuleGroup:
     def _healthy(self) -> list[_Module]:
         return [m for m in self._modules.values() if m.healthy]
 
+    def _share(self, healthy: list[_Module]) -> float:
+        """Each healthy module's part of the group's current."""
+        return self._current_a / len(healthy) if healthy else 0.0
+
     def _send_outputs(self) -> None:
         healthy = self._healthy()
-        share = self._current_a / len(healthy) if healthy else 0.0
+        share = self._share(healthy)
         for m in healthy:
             for frame in self._driver.output_frames(m.address, self._voltage_v, min(share, m.rating.max_current_a)):
                 self._send(frame)
 
     def _apply_all(self) -> None:
-        healthy = self._healthy()
-        share = self._current_a / len(healthy) if healthy else 0.0
+        share = self._share(self._healthy())
         for m in self._modules.values():
             self._apply(m, share)
 
