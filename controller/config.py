@@ -137,6 +137,8 @@ class V2gConfig:
                 bytes.fromhex(evcc_id)
             except ValueError:
                 raise ValueError(f"evcc_allow_list: {evcc_id!r} is not hex") from None
+        if self.tcp_port and not 49152 <= self.tcp_port <= 65535:  # a dynamic port, or cars refuse it (RFC 6335)
+            raise ConfigError("tcp_port", f"must be 0 (any free port) or within 49152-65535 (got {self.tcp_port})")
 
 
 @dataclass(frozen=True)

@@ -140,8 +140,8 @@ class EvSide:
         elif self.state == "error_shutdown" or "error" in severities or self.stop_requested_t is not None:
             code = EvseStatusCode.SHUTDOWN
             notification = EvseNotification.STOP_CHARGING
-        elif self.state == "cable_check":
-            code = EvseStatusCode.ISOLATION_MONITORING_ACTIVE
+        elif self.state == "cable_check" and not self.cable_check_passed():
+            code = EvseStatusCode.ISOLATION_MONITORING_ACTIVE  # Ongoing; at Finished cars require EVSE_Ready
         elif self.state in ("unavailable",):
             code = EvseStatusCode.NOT_READY
         else:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import logging
+import random
 import socket
 import time
 from dataclasses import dataclass, field
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 
 SEQUENCE_TIMEOUT_S = 60.0
 KEPT_EXCHANGES = 1000
+# The SECC's TCP port must be a dynamic port (RFC 6335, ISO 15118-2 [V2G2-676]): cars (Josev) refuse others.
+# The kernel's own choice for port 0 comes from 32768-60999 on Linux, so we choose within the range ourselves.
+DYNAMIC_PORTS = range(49152, 65536)
+PORT_TRIES = 64
 
 
 class MessageHandler(Protocol):
@@ -68,24 +74,31 @@ class V2gtpConnection:
             self._writer.close()
 
 
-def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0) -> socket.socket:
+def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0,
+                      choose: Callable[[], int] | None = None) -> socket.socket:
     """The listening TCP socket: on the interface's link-local address (scoped), or on `host` when None.
 
-    Synchronous, so it can run on a thread inside another network namespace.
+    `port` 0: a free port chosen at random in 49152-65535 (`choose` picks the candidates, for tests); another
+    port must lie in that range. Synchronous, so it can run on a thread inside another network namespace.
     """
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if interface is None:
-            sock.bind((host, port))
-        else:
-            sock.bind((link_local_address(interface), port, 0, interface_index(interface)))
-        sock.listen(4)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    if port and port not in DYNAMIC_PORTS:
+        raise ValueError(f"V2GTP port {port} is not a dynamic port (49152-65535)")
+    choose = choose or (lambda: random.randrange(DYNAMIC_PORTS.start, DYNAMIC_PORTS.stop))
+    address = (host,) if interface is None else (link_local_address(interface),)
+    scope = () if interface is None else (0, interface_index(interface))
+    for attempt in range(1 if port else PORT_TRIES):
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((*address, port or choose(), *scope))
+            sock.listen(4)
+            sock.setblocking(False)
+            return sock
+        except OSError as exc:
+            sock.close()
+            if port or exc.errno != errno.EADDRINUSE or attempt == PORT_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class V2gtpServer:

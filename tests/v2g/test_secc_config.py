@@ -34,3 +34,15 @@ def test_settings_load():
 def test_bad_values_name_the_reason(override, reason):
     with pytest.raises(ConfigError, match=reason):
         load_config(DESK, (override,))
+
+
+@pytest.mark.parametrize("port", [1, 15118, 49151, 65536])
+def test_a_tcp_port_outside_the_dynamic_range_names_the_key(port):
+    with pytest.raises(ConfigError) as caught:
+        load_config(DESK, (f"v2g.tcp_port={port}",))
+    assert caught.value.key == "v2g.tcp_port" and "49152-65535" in caught.value.reason
+
+
+@pytest.mark.parametrize("port", [0, 49152, 65535])
+def test_a_dynamic_tcp_port_or_zero_loads(port):
+    assert load_config(DESK, (f"v2g.tcp_port={port}",)).v2g.tcp_port == port

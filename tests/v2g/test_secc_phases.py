@@ -59,6 +59,7 @@ def test_answers_carry_status_processing_and_values(schema):
     assert first.DC_EVSEStatus.EVSEStatusCode.value == "EVSE_IsolationMonitoringActive"
     done = seen["cable_check"]
     assert done.EVSEProcessing.value == "Finished" and done.DC_EVSEStatus.EVSEIsolationStatus.value == "Valid"
+    assert done.DC_EVSEStatus.EVSEStatusCode.value == "EVSE_Ready"  # Josev stopped on IsolationMonitoringActive
     assert seen["precharge"].ResponseCode.value == "OK" and bench.group.setpoint == (380.0, 2.0)
     assert seen["power_delivery"].ResponseCode.value == "OK" and bench.conn.state == "charging"
     demand = seen["charging"]
