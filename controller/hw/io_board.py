@@ -34,7 +34,10 @@ MAX_CONNECTOR_ID = 15
 # Below the over-temperature threshold by this much before the fault clears (no chatter at the limit).
 OVERTEMPERATURE_HYSTERESIS_C = 5.0
 # Fields of IoStatus that do not make a status "changed" for on_status.
-_NOT_A_CHANGE = ("heartbeat_echo", "t", "cable_voltage_v", "temp_dc_plus_c", "temp_dc_minus_c", "temp_cable_c")
+_NOT_A_CHANGE = ("heartbeat_echo", "t", "cable_voltage_v", "temp_dc_plus_c", "temp_dc_minus_c", "temp_cable_c",
+                 "cable_current_a", "measure_t", "temps_t")
+# measure_t before the first IoDcMeasure: infinitely old, so any staleness check calls it stale
+NEVER = float("-inf")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class IoStatus:
     temp_dc_minus_c: float | None
     temp_cable_c: float | None
     t: float  # clock() when the last status frame arrived
+    cable_current_a: float = 0.0  # board's own shunt, positive into the car
+    measure_t: float = NEVER  # clock() of the last IoDcMeasure (NEVER before the first)
+    temps_t: float | None = None  # clock() of the last IoTemperatures (None before the first)
 
 
 def decode_in_range(message, msg: can.Message) -> dict:
@@ -118,6 +124,9 @@ class IoBoard:
         # what the board told us
         self._status: IoStatus | None = None
         self._cable_voltage_v = 0.0
+        self._cable_current_a = 0.0
+        self._measure_t = NEVER
+        self._temps_t: float | None = None
         self._temps: tuple[float | None, float | None, float | None] = (None, None, None)
         self._link_since: float | None = None  # clock() from which silence counts
         self._notified_key: tuple | None = None  # status content last handed to on_status
@@ -234,7 +243,8 @@ class IoBoard:
             heartbeat_echo=int(v["HeartbeatEcho"]), cp_duty_measured=round(v["CpDutyMeasured"], 1),
             cable_voltage_v=self._cable_voltage_v,
             temp_dc_plus_c=temp_plus, temp_dc_minus_c=temp_minus, temp_cable_c=temp_cable,
-            t=self.clock(),
+            t=self.clock(), cable_current_a=self._cable_current_a, measure_t=self._measure_t,
+            temps_t=self._temps_t,
         )
         self._status = status
         self._set_fault("IO_BOARD_LOST", False, "status received again")
@@ -253,16 +263,20 @@ class IoBoard:
     def _handle_measure(self, msg: can.Message) -> None:
         v = decode_in_range(self._measure_msg, msg)
         self._cable_voltage_v = round(v["CableVoltage"], 1)
+        self._cable_current_a = round(v["CableCurrent"], 1)
+        self._measure_t = self.clock()
         if self._status is not None:
-            self._status = dataclasses.replace(self._status, cable_voltage_v=self._cable_voltage_v)
+            self._status = dataclasses.replace(self._status, cable_voltage_v=self._cable_voltage_v,
+                                               cable_current_a=self._cable_current_a, measure_t=self._measure_t)
 
     def _handle_temperatures(self, msg: can.Message) -> None:
         v = decode_in_range(self._temps_msg, msg)
         temps = (round(v["TempDcPlus"], 1), round(v["TempDcMinus"], 1), round(v["TempCable"], 1))
         self._temps = temps
+        self._temps_t = self.clock()
         if self._status is not None:
-            self._status = dataclasses.replace(self._status, temp_dc_plus_c=temps[0],
-                                               temp_dc_minus_c=temps[1], temp_cable_c=temps[2])
+            self._status = dataclasses.replace(self._status, temp_dc_plus_c=temps[0], temp_dc_minus_c=temps[1],
+                                               temp_cable_c=temps[2], temps_t=self._temps_t)
         self._check_temperatures(temps)
 
     def _check_temperatures(self, temps: tuple[float, float, float]) -> None:

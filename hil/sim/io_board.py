@@ -230,7 +230,8 @@ class IoBoardSim:
 
     def _send_measure(self) -> None:
         volts = _clamp(self.plant.cable_voltage_v, self._measure_msg.get_signal_by_name("CableVoltage"))
-        data = self._measure_msg.encode({"CableVoltage": volts}, strict=True)
+        amps = _clamp(self.plant.output_current_a, self._measure_msg.get_signal_by_name("CableCurrent"))
+        data = self._measure_msg.encode({"CableVoltage": volts, "CableCurrent": amps}, strict=True)
         self.port.send(self._measure_msg.frame_id + self.connector_id, data)
 
     def _send_temperatures(self) -> None:

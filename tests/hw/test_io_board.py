@@ -134,7 +134,7 @@ def test_connector_id_outside_the_dbc_range_is_refused(connector_id):
 
 def test_status_measure_and_temperatures_are_decoded(rig):
     assert rig.board.status is None and not rig.board.online
-    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 401.3}))
+    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 401.3, "CableCurrent": 0.0}))
     rig.deliver(STATUS, status_frame(CpState=2, CpHighVoltage=6.0, CpLowVoltage=-12.0, ProximityState=1,
                                      DcPlusClosed=1, DcMinusClosed=1, LockState=1, HeartbeatEcho=42,
                                      CpDutyMeasured=5.0))
@@ -146,10 +146,28 @@ def test_status_measure_and_temperatures_are_decoded(rig):
     assert st.t == 100.0
     assert rig.board.online and rig.board.contactors_closed and not rig.board.contactors_open
     rig.deliver(TEMPS, temps_frame(41.5, 40.0, 33.2))
-    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 12.5}))
+    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 12.5, "CableCurrent": -3.2}))
     st = rig.board.status
     assert (st.temp_dc_plus_c, st.temp_dc_minus_c, st.temp_cable_c, st.cable_voltage_v) == (41.5, 40.0, 33.2, 12.5)
     assert len(rig.statuses) == 1  # measures and temperatures are read from .status, not pushed
+
+
+def test_cable_current_and_the_age_of_measure_and_temperatures(rig):
+    rig.deliver(STATUS, status_frame())
+    st = rig.board.status
+    assert st.measure_t == float("-inf") and st.temps_t is None  # never measured reads as infinitely old
+    rig.board.clock.now = 101.0
+    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 400.0, "CableCurrent": 512.3}))
+    rig.board.clock.now = 101.5
+    rig.deliver(TEMPS, temps_frame(30.0, 30.0, 30.0))
+    st = rig.board.status
+    assert (st.cable_current_a, st.measure_t, st.temps_t) == (512.3, 101.0, 101.5)
+    rig.board.clock.now = 102.0
+    rig.deliver(MEASURE, MEASURE.encode({"CableVoltage": 400.0, "CableCurrent": -20.0}))
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=1))  # a new status frame keeps the latest measure
+    st = rig.board.status
+    assert (st.cable_current_a, st.measure_t, st.temps_t, st.t) == (-20.0, 102.0, 101.5, 102.0)
+    assert len(rig.statuses) == 1  # neither is a status change
 
 
 def test_on_status_fires_only_on_change(rig):

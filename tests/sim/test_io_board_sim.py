@@ -194,8 +194,11 @@ def test_periodic_frames_and_cable_voltage(bench):
     bench.clock.now += 0.02
     bench.sim.tick()
     assert _drain_ids(bench) == [STATUS.frame_id, MEASURE.frame_id]  # temperatures only once a second
+    bench.plant.output_current_a = 523.4
     bench.sim.tick()
     assert bench.frames(MEASURE)[-1]["CableVoltage"] == pytest.approx(399.9)
+    bench.sim.tick()
+    assert bench.frames(MEASURE)[-1]["CableCurrent"] == pytest.approx(523.4)
     bench.clock.now += 1.0
     bench.sim.tick()
     assert len(bench.frames(TEMPS)) == 1
@@ -302,7 +305,9 @@ def test_session_walk_cp_transitions_and_contactors():
             assert await eventually(lambda: pair.board.contactors_closed)
             assert pair.plant.contactors_closed
             pair.plant.cable_voltage_v = 380.0
+            pair.plant.output_current_a = 150.5
             assert await eventually(lambda: pair.board.status.cable_voltage_v == 380.0)
+            assert await eventually(lambda: pair.board.status.cable_current_a == 150.5)
             pair.board.open_contactors()
             assert await eventually(lambda: pair.board.contactors_open)
             pair.plant.ev_cp_state = "A"

@@ -63,7 +63,7 @@ def realistic_frames() -> list[can.Message]:
                 "CpHighVoltage": 12.0, "CpLowVoltage": 12.0, "ProximityState": 0, "WatchdogTripped": 0,
                 "HeartbeatEcho": 0, "CpDutyMeasured": 100.0})),
             can.Message(arbitration_id=measure.frame_id + conn.id, is_extended_id=False,
-                        data=measure.encode({"CableVoltage": 0.0})),
+                        data=measure.encode({"CableVoltage": 0.0, "CableCurrent": 0.0})),
             can.Message(arbitration_id=temps.frame_id + conn.id, is_extended_id=False,
                         data=temps.encode({"TempDcPlus": 25.0, "TempDcMinus": 25.0, "TempCable": 25.0})),
         ]
