@@ -4,12 +4,16 @@ A handler without `ask` is for a request that is never in sequence with us: the 
 FAILED_SequenceError in the proper response type."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
+from controller.v2g.secc.context import MESSAGE_TYPES
 from controller.v2g.secc.handlers import (authorization, cable_check, charge_parameter_discovery, current_demand,
                                           plug_and_charge, power_delivery, precharge, service_detail,
-                                          service_selection, session_setup, session_stop, welding_detection)
+                                          service_selection, session_setup, session_stop, unsupported,
+                                          welding_detection)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,18 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "CertificateUpdateReq": Handler("CertificateUpdateRes", None, plug_and_charge.respond_certificate_update),
     },
 }
+
+
+
+def _refused(types_module, served: dict) -> dict:
+    """Every other request the schema's Body can carry: never in sequence, refused in its own response type."""
+    kinds = [f.name for f in dataclasses.fields(types_module.Body) if f.name.endswith("Req") and f.name not in served]
+    return {kind: Handler(unsupported.response_name(kind), None,
+                          partial(unsupported.respond, response=unsupported.response_name(kind))) for kind in kinds}
+
+
+for _schema, _types in MESSAGE_TYPES.items():
+    HANDLERS[_schema].update(_refused(_types, HANDLERS[_schema]))
 
 # What may come after what, before the connector takes over the order (it knows the DC phases).
 # ServiceDetailReq (ISO-2 only; DIN has no handler for it) may repeat, once per service the car asks about.
