@@ -129,6 +129,10 @@ class Connector(EvSide, ControlLoop):
         self.io.set_pwm(5.0)
         self.authorized = self.charging.auto_authorize
         self._communication_attempts = 1
+        # CommunicationSetup (DIN 70121 / ISO 15118-2: 20 s) runs from plug-in, not from TCP connect: a car
+        # whose SLAC, SDP or handshake went wrong must not leave the port at 5 % for ever
+        self._communication_setup_s = 20.0
+        self._communication_deadline_t = self.clock() + self._communication_setup_s
 
     def restart_communication(self, reason: str) -> bool:
         """The link layer (SLAC) failed while plugged: show CP F for a while, then offer 5 % again;
@@ -152,7 +156,12 @@ class Connector(EvSide, ControlLoop):
             if self.state == "plugged":
                 self._set_state_f(False)
                 self.io.set_pwm(5.0)
+                self._communication_deadline_t = now + self._communication_setup_s  # each try gets the full time
                 self._state_changed()  # the link layer follows the phase: a new SLAC
+        deadline = getattr(self, "_communication_deadline_t", None)
+        if self.state == "plugged" and self._restart_until_t is None and deadline is not None and now >= deadline:
+            self._communication_deadline_t = None  # until the restart ends; none at all after giving up
+            self.restart_communication(f"no SessionSetupReq within {self._communication_setup_s:g} s of plug-in")
 
     def on_enter_negotiating(self) -> None:
         self._start_session()
