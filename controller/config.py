@@ -110,6 +110,23 @@ class IoBoardConfig:
     command_period_s: float = 0.05
     lost_after_s: float = 0.3
 
+    # safety supervisor (controller/connector/safety_supervisor.py); time filters count sample time and samples
+    overvoltage_margin_v: float = 10.0  # measured output above min(EV max, cable max) by more than this is over-voltage
+    overvoltage_error_s: float = 0.4  # over-voltage held this long: OUTPUT_OVERVOLTAGE, error shutdown (IEC 61851-23)
+    overcurrent_margin_a: float = 10.0  # measured current above min(EV max, cable max, command) by more (or 5 %) ...
+    overcurrent_error_s: float = 0.5  # ... held this long: OUTPUT_OVERCURRENT, error shutdown
+    command_follow_s: float = 0.6  # time the output gets to follow a lower current command before it counts as over
+    measurement_stale_s: float = 0.2  # I/O board DC measure (every 20 ms) older than this: stale, no energizing
+    voltage_mismatch_v: float = 30.0  # I/O board vs modules' voltage (closed, modules on) beyond this (or 5 %) ...
+    voltage_mismatch_s: float = 2.0  # ... held this long: VOLTAGE_MEASUREMENT_MISMATCH (a stuck or drifting sensor)
+    temperature_stale_s: float = 3.5  # connector temperatures (1 Hz) older than this: TEMPERATURE_SENSOR_FAULT
+    derate_start_c: float = 70.0  # hottest connector temperature where power derating starts, linear ...
+    derate_end_c: float = 90.0  # ... to no power here, the I/O board's over-temperature trip
+    module_derate_start_c: float = 75.0  # hottest module temperature where power derating starts, linear ...
+    module_derate_end_c: float = 95.0  # ... to no power here
+    power_margin: float = 0.03  # measured power above max_power_kw by this fraction lowers the power setpoint
+    power_trip_margin: float = 0.15  # measured power above max_power_kw by this fraction ...
+    power_trip_s: float = 1.0  # ... held this long: PORT_OVERPOWER, error shutdown
 
 @dataclass(frozen=True)
 class EvLinkConfig:

@@ -48,8 +48,33 @@ _TABLE: tuple[FaultSpec, ...] = (
               "A DC contactor opened under load without a command."),
     FaultSpec("MODULE_OVERVOLTAGE", "emergency", "latched",
               "A power module reported output over-voltage. Check the module and the output wiring before clearing."),
-    FaultSpec("OUTPUT_OVERVOLTAGE", "emergency", "latched",
-              "The output voltage exceeded the negotiated maximum. Check the modules' voltage regulation."),
+    FaultSpec("OUTPUT_OVERVOLTAGE", "error", "latched",
+              "The measured output voltage stayed above min(car maximum, cable maximum) plus the margin for "
+              "400 ms; the charger stopped through the protocol. Check the modules' voltage regulation."),
+    FaultSpec("VOLTAGE_CLASS_EXCEEDED", "emergency", "latched",
+              "The measured output voltage went above the IEC 61851-23 limit of the session's voltage class "
+              "(550/825/935/1100/1375 V): everything was switched off at once. Check the modules and the "
+              "I/O board's voltage measurement before clearing."),
+    FaultSpec("OUTPUT_OVERCURRENT", "error", "latched",
+              "The measured output current stayed above the car's maximum, the cable's maximum or the command "
+              "(plus the margin). Check the modules' current regulation and the current measurement."),
+    FaultSpec("PORT_OVERPOWER", "error", "unplug",
+              "The measured output power stayed far above the port's max_power_kw although the setpoint was "
+              "lowered. Check the voltage and current measurements and the modules' regulation."),
+    FaultSpec("VOLTAGE_MEASUREMENT_STALE", "error", "auto",
+              "The I/O board's DC voltage and current measurement stopped arriving while the output was live: "
+              "nothing below 60 V can be trusted. Check the board and its CAN wiring."),
+    FaultSpec("VOLTAGE_MEASUREMENT_MISMATCH", "error", "latched",
+              "The I/O board's DC voltage and the modules' own voltage disagree with the contactors closed: a "
+              "stuck or drifting sensor. Check the board's voltage divider and the modules before clearing."),
+    FaultSpec("TEMPERATURE_SENSOR_FAULT", "error", "auto",
+              "A connector temperature is missing, stale or implausible (open or shorted sensor); an unknown "
+              "temperature is never taken as cold. Check the pin and cable sensors and their wiring."),
+    FaultSpec("POWER_DERATED", "warning", "auto",
+              "The connector or the modules are warm: the power is derated until they cool down."),
+    FaultSpec("MODULE_SHORT_CIRCUIT", "emergency", "latched",
+              "A power module reported an output short circuit: every module was switched off so the others "
+              "do not feed the short. Inspect the output wiring, the cable and the module before clearing."),
     FaultSpec("MODULE_FAULT", "warning", "auto",
               "A power module reported a fault and was taken out of the group; the others carry on."),
     FaultSpec("MODULE_LOST", "warning", "auto",

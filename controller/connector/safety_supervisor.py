@@ -1,0 +1,301 @@
+"""SafetySupervisor: one connector's permission to energize, and the checks of every measurement.
+
+It is called synchronously from the CAN receive path (every I/O board DC measure, temperature frame and status,
+every module answer) and from the control tick (measurements that stopped arriving). Each call is a handful of
+comparisons: no I/O, no await, nothing that grows with time.
+
+Time filters count by the measurements' own timestamps *and* by samples: a fault that needs 400 ms needs 400 ms
+between the first and the latest offending sample and at least MIN_SAMPLES of them, so a loop that stood still
+for a few hundred ms (frames queued, then handled together) cannot turn one sample into a trip. Staleness is
+judged only on a tick that follows a recent tick: after a stall, the queued frames are handled first.
+
+Faults go through the connector's `on_fault(code, detail, active)` like a driver's, so "auto" faults clear when
+the condition goes away and latched ones wait for a technician. An emergency acts inside that call.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from controller.connector.voltage_class import emergency_limit_v
+
+MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
+RELATIVE_CURRENT_MARGIN = 0.05  # over-current margin: the larger of the setting and 5 % of the limit
+RELATIVE_MISMATCH = 0.05  # voltage cross-check: the larger of the setting and 5 % of the voltage
+POWER_SCALE_FLOOR = 0.5  # the measured-power correction never takes more than half the port's power
+POWER_SCALE_RECOVERY_PER_S = 0.02  # the correction relaxes by 2 % of the limit per second below the limit
+TEMPERATURE_PLAUSIBLE_C = (-40.0, 200.0)  # outside: an open or shorted sensor, never "cold"
+ENERGIZING_STATES = ("cable_check", "precharge", "charging", "stopping", "error_shutdown")
+
+
+class _Filter:
+    """An over-limit condition held for `hold_s` by sample time and for at least MIN_SAMPLES samples."""
+    __slots__ = ("hold_s", "since", "count")
+
+    def __init__(self, hold_s: float):
+        self.hold_s = hold_s
+        self.since: float | None = None
+        self.count = 0
+
+    def sample(self, over: bool, t: float) -> bool:
+        if not over:
+            self.since, self.count = None, 0
+            return False
+        if self.since is None:
+            self.since = t
+        self.count += 1
+        return self.count >= MIN_SAMPLES and t - self.since >= self.hold_s
+
+
+class SafetySupervisor:
+    def __init__(self, host: Any):
+        self.host = host
+        s = host.charging
+        self.settings = s
+        self._overvoltage = _Filter(s.overvoltage_error_s)
+        self._overcurrent = _Filter(s.overcurrent_error_s)
+        self._overpower = _Filter(s.power_trip_s)
+        self._mismatch = _Filter(s.voltage_mismatch_s)
+        self._last_measure_t: float | None = None
+        self._last_temps_t: float | None = None
+        self._last_module_t: float | None = None
+        self._last_tick_t: float | None = None
+        self._command_high_a = 0.0  # the highest current command of the last command_follow_s
+        self._command_high_until = -math.inf
+        self._power_scale = 1.0  # lowered when the measured power overshoots the port's limit
+        self._power_scale_t: float | None = None
+        self._hottest_c: float | None = None
+        self._active: set[str] = set()  # supervisor conditions reported active
+
+    # ---- the permission to energize ------------------------------------------------------------------------
+    def may_energize(self) -> bool:
+        """True when the modules may be switched on and the contactors closed: no blocking fault, the I/O
+        board online, and fresh voltage and temperature measurements. Side-effect free."""
+        return not self.refusal()
+
+    def refusal(self) -> str:
+        """Why energizing is refused now ("" when it is allowed)."""
+        host = self.host
+        blocking = [code for code, f in host.active_faults.items() if f.severity in ("emergency", "error")]
+        if blocking:
+            return "blocking fault " + ",".join(sorted(blocking))
+        if not host.io.online:
+            return "I/O board offline"
+        status = host.io.status
+        if status is None:
+            return "no I/O board status"
+        now = host.clock()
+        measure_t = getattr(status, "measure_t", None)
+        if measure_t is not None and now - measure_t > self.settings.measurement_stale_s:
+            return "DC voltage measurement stale"
+        if hasattr(status, "temps_t") and not self._temperatures_fresh(status, now):
+            return "temperature measurement missing or stale"
+        return ""
+
+    # ---- limits ----------------------------------------------------------------------------------------------
+    def session_max_voltage_v(self) -> float:
+        """min(EV maximum, cable maximum): the highest voltage the output may hold in this session."""
+        limit = self.host.cfg.max_voltage_v
+        ev = self.host.ev_parameters
+        if ev is not None and ev.max_voltage_v > 0:
+            limit = min(limit, ev.max_voltage_v)
+        return limit
+
+    def allowed_voltage_v(self) -> float:
+        """The over-voltage reference: the session maximum, or the cable check's test voltage while it runs."""
+        limit = self.session_max_voltage_v()
+        if self.host.state == "cable_check":
+            limit = max(limit, getattr(self.host, "_test_voltage_v", 0.0))
+        return limit
+
+    def class_limit_v(self) -> float:
+        return emergency_limit_v(self.session_max_voltage_v())
+
+    def current_limit_a(self, now: float) -> float:
+        """min(EV maximum, cable maximum, recent command): the current the output may carry."""
+        host = self.host
+        limit = host.cfg.max_current_a
+        ev = host.ev_parameters
+        if ev is not None and ev.max_current_a > 0:
+            limit = min(limit, ev.max_current_a)
+        group = host.group
+        command = group.setpoint[1] if group.is_on else 0.0
+        if command >= self._command_high_a or now > self._command_high_until:
+            self._command_high_a, self._command_high_until = command, now + self.settings.command_follow_s
+        return min(limit, self._command_high_a)
+
+    def derated_power_limit_w(self) -> float:
+        """The port's power after temperature derating, the modules' own limits and the measured-power
+        correction; the control loop never asks for more."""
+        s = self.settings
+        limit = self.host.cfg.max_power_kw * 1000.0 * self._power_scale
+        if self._hottest_c is not None:
+            limit *= _derate(self._hottest_c, s.derate_start_c, s.derate_end_c)
+        group = self.host.group
+        hottest_module = getattr(group, "hottest_module_c", None)
+        if hottest_module is not None:
+            limit *= _derate(hottest_module, s.module_derate_start_c, s.module_derate_end_c)
+        available = getattr(group, "available_power_w", None)
+        if available is not None:
+            limit = min(limit, available())
+        return limit
+
+    def output_sample(self) -> tuple[float, float]:
+        """(volts, amps) measured together: the I/O board's DC measure when fresh, else the modules' own
+        answers (their power over their highest voltage). Never a fresh voltage times a stale current."""
+        host = self.host
+        status = host.io.status
+        measure_t = getattr(status, "measure_t", None) if status is not None else None
+        if measure_t is not None and host.clock() - measure_t <= self.settings.measurement_stale_s:
+            return status.cable_voltage_v, status.cable_current_a
+        group = host.group
+        power = getattr(group, "output_power_w", None)
+        volts = group.output_voltage_v
+        if power is None:
+            return volts, group.output_current_a
+        return volts, (power / volts if volts > 1.0 else 0.0)
+
+    # ---- receive path: I/O board -----------------------------------------------------------------------------
+    def check_io(self, status: Any) -> None:
+        """Every I/O board status, DC measure and temperature frame: each new sample is checked once."""
+        measure_t = getattr(status, "measure_t", None)
+        if measure_t is None:  # a board without a DC measure timestamp: the status time stands in
+            measure_t = status.t if hasattr(status, "t") else self.host.clock()
+        if measure_t != self._last_measure_t and math.isfinite(measure_t):
+            self._last_measure_t = measure_t
+            self._check_measure(status, measure_t)
+        temps_t = getattr(status, "temps_t", None)
+        if temps_t is not None and temps_t != self._last_temps_t:
+            self._last_temps_t = temps_t
+            self._check_temperatures(status)
+
+    def _check_measure(self, status: Any, t: float) -> None:
+        s = self.settings
+        volts = status.cable_voltage_v
+        limit = self.class_limit_v()
+        if volts > limit:
+            self._report("VOLTAGE_CLASS_EXCEEDED", True, f"{volts:.1f} V above the {limit:.0f} V class limit")
+        allowed = self.allowed_voltage_v()
+        if self._overvoltage.sample(volts > allowed + s.overvoltage_margin_v, t):
+            self._report("OUTPUT_OVERVOLTAGE", True, f"{volts:.1f} V for {t - self._overvoltage.since:.2f} s, "
+                         f"allowed {allowed:.0f} V + {s.overvoltage_margin_v:.0f} V")
+        self._report("VOLTAGE_MEASUREMENT_STALE", False, "DC measure fresh again")
+        amps = getattr(status, "cable_current_a", None)
+        if amps is None:
+            return
+        self._check_current(amps, t, "I/O board")
+        self._check_power(volts * amps, t)
+
+    def _check_current(self, amps: float, t: float, source: str) -> None:
+        limit = self.current_limit_a(t)
+        margin = max(self.settings.overcurrent_margin_a, RELATIVE_CURRENT_MARGIN * limit)
+        if self._overcurrent.sample(amps > limit + margin, t):
+            self._report("OUTPUT_OVERCURRENT", True, f"{amps:.1f} A ({source}) for "
+                         f"{t - self._overcurrent.since:.2f} s, allowed {limit:.1f} A + {margin:.1f} A")
+
+    def _check_power(self, power_w: float, t: float) -> None:
+        s = self.settings
+        port_w = self.host.cfg.max_power_kw * 1000.0
+        if self._overpower.sample(power_w > port_w * (1.0 + s.power_trip_margin), t):
+            self._report("PORT_OVERPOWER", True, f"{power_w / 1000:.1f} kW measured for "
+                         f"{t - self._overpower.since:.2f} s on a {port_w / 1000:.0f} kW port")
+        previous_t, self._power_scale_t = self._power_scale_t, t
+        if power_w > port_w * (1.0 + s.power_margin):
+            # lower the next setpoint by the overshoot: the control loop caps power with derated_power_limit_w
+            self._power_scale = max(POWER_SCALE_FLOOR, self._power_scale * port_w / power_w)
+        elif power_w <= port_w and previous_t is not None and self._power_scale < 1.0:
+            dt = max(0.0, min(t - previous_t, 1.0))
+            self._power_scale = min(1.0, self._power_scale + POWER_SCALE_RECOVERY_PER_S * dt)
+
+    def _check_temperatures(self, status: Any) -> None:
+        s = self.settings
+        temps = (status.temp_dc_plus_c, status.temp_dc_minus_c, status.temp_cable_c)
+        low, high = TEMPERATURE_PLAUSIBLE_C
+        bad = [t for t in temps if t is None or not low <= t <= high]
+        if bad:
+            self._hottest_c = None
+            self._report("TEMPERATURE_SENSOR_FAULT", True, f"implausible connector temperature {bad[0]} degC "
+                         "(open or shorted sensor)")
+            return
+        self._report("TEMPERATURE_SENSOR_FAULT", False, "connector temperatures plausible and fresh")
+        self._hottest_c = max(temps)
+        derating = self._hottest_c > s.derate_start_c
+        self._report("POWER_DERATED", derating, f"connector at {self._hottest_c:.1f} degC, power derated "
+                     f"above {s.derate_start_c:.0f} degC" if derating else "connector temperature normal")
+
+    def _temperatures_fresh(self, status: Any, now: float) -> bool:
+        temps_t = status.temps_t
+        return temps_t is not None and now - temps_t <= self.settings.temperature_stale_s \
+            and self._hottest_c is not None
+
+    # ---- receive path: module answers ------------------------------------------------------------------------
+    def check_modules(self) -> None:
+        """Every module answer: the modules' voltage against the I/O board's, when both are fresh, the
+        contactors closed and the modules on (a stuck or silent sensor shows as a lasting difference)."""
+        host = self.host
+        group = host.group
+        module_t = getattr(group, "voltage_t", None)
+        if module_t is None or module_t == self._last_module_t:
+            return
+        self._last_module_t = module_t
+        status = host.io.status
+        measure_t = getattr(status, "measure_t", None) if status is not None else None
+        fresh = measure_t is not None and module_t - measure_t <= self.settings.measurement_stale_s
+        closed = status is not None and status.dc_plus_closed and status.dc_minus_closed
+        if not (fresh and closed and group.is_on):
+            self._mismatch.sample(False, module_t)
+            return
+        board_v, module_v = status.cable_voltage_v, group.output_voltage_v
+        allowed = max(self.settings.voltage_mismatch_v, RELATIVE_MISMATCH * module_v)
+        if self._mismatch.sample(abs(board_v - module_v) > allowed, module_t):
+            self._report("VOLTAGE_MEASUREMENT_MISMATCH", True, f"I/O board {board_v:.1f} V, modules "
+                         f"{module_v:.1f} V for {module_t - self._mismatch.since:.1f} s")
+
+    # ---- control tick: what stopped arriving -----------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        previous, self._last_tick_t = self._last_tick_t, now
+        s = self.settings
+        # after a stall the receive queue is handled before staleness is judged: only on a tick that
+        # follows a recent one
+        if previous is None or now - previous > s.measurement_stale_s / 2:
+            return
+        if self.host.state not in ENERGIZING_STATES:
+            return
+        status = self.host.io.status
+        if status is None:
+            return
+        measure_t = getattr(status, "measure_t", None)
+        if measure_t is not None and now - measure_t > s.measurement_stale_s:
+            age = "never received" if not math.isfinite(measure_t) else f"{now - measure_t:.2f} s old"
+            self._report("VOLTAGE_MEASUREMENT_STALE", True, f"I/O board DC measure {age}")
+        if hasattr(status, "temps_t") and not self._temperatures_fresh(status, now):
+            temps_t = status.temps_t
+            age = "never received" if temps_t is None else f"{now - temps_t:.1f} s old"
+            self._report("TEMPERATURE_SENSOR_FAULT", True, f"connector temperatures {age}")
+
+    # ---- reporting -------------------------------------------------------------------------------------------
+    def _report(self, code: str, active: bool, detail: str) -> None:
+        if active == (code in self._active):
+            if not active or code in self.host.active_faults:
+                return
+        # recorded only after the connector acted on it: a reaction that raised is tried again next sample
+        self.host.on_fault(code, detail, active)
+        if active:
+            self._active.add(code)
+        else:
+            self._active.discard(code)
+
+    def reset_session(self) -> None:
+        """A new session: the filters start empty (the latched faults stay with the connector)."""
+        for f in (self._overvoltage, self._overcurrent, self._overpower, self._mismatch):
+            f.since, f.count = None, 0
+        self._power_scale = 1.0
+
+
+def _derate(temperature_c: float, start_c: float, end_c: float) -> float:
+    """1 up to start_c, falling linearly to 0 at end_c."""
+    if temperature_c <= start_c:
+        return 1.0
+    if temperature_c >= end_c:
+        return 0.0
+    return (end_c - temperature_c) / (end_c - start_c)
