@@ -131,6 +131,7 @@ class IoBoard:
         self._link_since: float | None = None  # clock() from which silence counts
         self._notified_key: tuple | None = None  # status content last handed to on_status
         self._active: set[str] = set()
+        self._measure_listener: StatusSink | None = None  # the safety supervisor: every DC measure, temperatures
 
     # ---- public state ------------------------------------------------------------------------------------
     @property
@@ -156,6 +157,11 @@ class IoBoard:
     def heartbeat_counter(self) -> int:
         """The counter of the last command frame sent."""
         return self._counter
+
+    def listen_measurements(self, listener: StatusSink) -> None:
+        """Call `listener(status)` after every DC measure and temperature frame (once a status exists), inside
+        the receive handler: on_status only hears status changes, a supervisor must see every sample."""
+        self._measure_listener = listener
 
     # ---- commands (each sends a frame at once) ------------------------------------------------------------
     def set_pwm(self, duty_pct: float) -> None:
@@ -268,6 +274,8 @@ class IoBoard:
         if self._status is not None:
             self._status = dataclasses.replace(self._status, cable_voltage_v=self._cable_voltage_v,
                                                cable_current_a=self._cable_current_a, measure_t=self._measure_t)
+            if self._measure_listener is not None:
+                self._measure_listener(self._status)
 
     def _handle_temperatures(self, msg: can.Message) -> None:
         v = decode_in_range(self._temps_msg, msg)
@@ -278,6 +286,8 @@ class IoBoard:
             self._status = dataclasses.replace(self._status, temp_dc_plus_c=temps[0], temp_dc_minus_c=temps[1],
                                                temp_cable_c=temps[2], temps_t=self._temps_t)
         self._check_temperatures(temps)
+        if self._measure_listener is not None and self._status is not None:
+            self._measure_listener(self._status)
 
     def _check_temperatures(self, temps: tuple[float, float, float]) -> None:
         names = ("DC+ pin", "DC- pin", "cable")

@@ -45,6 +45,8 @@ class PowerModuleDriver(ABC):
     name: str
     fault_flags: frozenset[str]  # status flags that take a module out of the group
     overvoltage_flags: frozenset[str]  # status flags that mean output over-voltage (emergency)
+    short_circuit_flags: frozenset[str] = frozenset()  # status flags that mean an output short (emergency)
+    power_limited_flags: frozenset[str] = frozenset()  # the module limits its own power (derating)
     fixed_rating: ModuleRating | None = None  # None: the rating is read from the module
 
     def __init__(self, group_index: int):

@@ -5,10 +5,14 @@ polling, and health: a module is out of the group while it reports a fault flag,
 `silent_after_s` without an answer (longer than its own timeout, so it is surely off by then). Whenever the set
 of healthy modules changes, the current is re-shared and every setpoint is sent again.
 
-Faults go to `on_fault(code, detail, active)`. MODULE_LOST, MODULE_FAULT and MODULE_OVERVOLTAGE are reported
-per group: active=True each time a module joins the code's set (the detail names it), active=False once the set
-is empty again. An output over-voltage flag is reported from inside the CAN receive handler, before anything
-else, so the connector can call `emergency_off()` in the same call stack.
+Faults go to `on_fault(code, detail, active)`. MODULE_LOST, MODULE_FAULT, MODULE_OVERVOLTAGE and
+MODULE_SHORT_CIRCUIT are reported per group: active=True each time a module joins the code's set (the detail
+names it), active=False once the set is empty again. An output over-voltage or short-circuit flag is reported
+from inside the CAN receive handler, before anything else, so the connector can call `emergency_off()` in the
+same call stack: the other modules must not feed a short.
+
+After every answer the telemetry listener (`listen_telemetry`, the connector's safety supervisor) runs, also
+inside the receive handler, with the module's new values already in place.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from controller.hw.power.base import Frame, ModuleRating
 log = logging.getLogger(__name__)
 
 FaultCallback = Callable[[str, str, bool], None]
+TelemetryListener = Callable[[], None]
 
 # A module is lost only if it also missed this many polls in a row: a stalled controller (no polls sent)
 # must not declare every module lost at once.
@@ -59,6 +64,7 @@ class _Module:
     lost: bool = False
     fault: bool = False
     overvoltage: bool = False
+    short_circuit: bool = False
     flags: frozenset[str] = frozenset()
     voltage_v: float = 0.0
     current_a: float = 0.0
@@ -70,13 +76,14 @@ class _Module:
 
     @property
     def healthy(self) -> bool:
-        return self.answering and not self.fault and not self.overvoltage and self.rating is not None
+        return self.answering and not self.fault and not self.overvoltage and not self.short_circuit \
+            and self.rating is not None
 
     @property
     def state(self) -> str:
         if self.lost:
             return "lost"
-        if self.fault or self.overvoltage:
+        if self.fault or self.overvoltage or self.short_circuit:
             return "fault"
         if self.last_seen is None or self.rating is None:
             return "unknown"
@@ -119,7 +126,9 @@ class PowerModuleGroup:
         self._current_a = 0.0
         self._on = False
         self._affected: dict[str, set[int]] = {"MODULE_LOST": set(), "MODULE_FAULT": set(),
-                                               "MODULE_OVERVOLTAGE": set()}
+                                               "MODULE_OVERVOLTAGE": set(), "MODULE_SHORT_CIRCUIT": set()}
+        self._telemetry_listener: TelemetryListener | None = None
+        self.voltage_t: float | None = None  # clock() of the latest voltage answer
         self._group_faults = {"GROUP_LOST": False, "GROUP_CAPACITY_LOST": False}
         self._capabilities = self._compute_capabilities()
 
@@ -162,7 +171,16 @@ class PowerModuleGroup:
         for module in self._modules.values():
             self._port.send(module.off_frame[0], module.off_frame[1], extended=True)
 
+    def listen_telemetry(self, listener: TelemetryListener) -> None:
+        """Call `listener()` after every module answer, inside the receive handler (one listener)."""
+        self._telemetry_listener = listener
+
     # ---- state -----------------------------------------------------------------------------------------------
+
+    @property
+    def setpoint(self) -> tuple[float, float]:
+        """The group's commanded (volts, amps), whether on or off."""
+        return self._voltage_v, self._current_a
 
     @property
     def capabilities(self) -> GroupCapabilities:
@@ -181,6 +199,30 @@ class PowerModuleGroup:
     def output_current_a(self) -> float:
         """Sum of the currents of answering modules; "off" is complete when this is low."""
         return sum(m.current_a for m in self._modules.values() if m.answering)
+
+    @property
+    def output_power_w(self) -> float:
+        """Sum of each answering module's own voltage times its own current (values read together, so a
+        fresh voltage is never multiplied by another module's stale current)."""
+        return sum(m.voltage_v * m.current_a for m in self._modules.values() if m.answering)
+
+    @property
+    def hottest_module_c(self) -> float | None:
+        """The highest temperature an answering module reported; None before any did."""
+        return max((m.temperature_c for m in self._modules.values()
+                    if m.answering and m.temperature_c is not None), default=None)
+
+    def available_power_w(self) -> float:
+        """What the healthy modules can give now: a module that reports it limits its own power (derating)
+        counts with the power it delivers, the others with their rating."""
+        limited_flags = self._driver.power_limited_flags
+        total = 0.0
+        for m in self._healthy():
+            if self._on and m.flags & limited_flags:
+                total += max(0.0, m.voltage_v * m.current_a)
+            else:
+                total += m.rating.max_power_w
+        return total
 
     def module_states(self) -> list[dict]:
         now = self._clock()
@@ -250,9 +292,14 @@ class PowerModuleGroup:
         module = self._modules[address]
         was_healthy = module.healthy
         if answer.flags is not None:
+            # first thing: the connector switches everything off inside these calls
+            short = bool(answer.flags & self._driver.short_circuit_flags)
+            if short != module.short_circuit:
+                module.short_circuit = short
+                self._mark("MODULE_SHORT_CIRCUIT", address, short,
+                           f"module {address:#04x} reports an output short circuit")
             overvoltage = bool(answer.flags & self._driver.overvoltage_flags)
             if overvoltage != module.overvoltage:
-                # first thing: the connector switches everything off inside this call
                 module.overvoltage = overvoltage
                 self._mark("MODULE_OVERVOLTAGE", address, overvoltage,
                            f"module {address:#04x} reports output over-voltage")
@@ -266,6 +313,7 @@ class PowerModuleGroup:
             module.rating = answer.rating
         if answer.voltage_v is not None:
             module.voltage_v = answer.voltage_v
+            self.voltage_t = now
         if answer.current_a is not None:
             module.current_a = answer.current_a
         if answer.temperature_c is not None:
@@ -278,6 +326,11 @@ class PowerModuleGroup:
                        f"module {address:#04x} reports {', '.join(sorted(faults)) or 'no fault'}")
         if module.healthy != was_healthy:
             self._membership_changed()
+        if self._telemetry_listener is not None:
+            try:
+                self._telemetry_listener()
+            except Exception:  # the listener's bug must not stop the group's own safety work
+                log.exception("telemetry listener raised")
 
     # ---- sharing and group faults ----------------------------------------------------------------------------
 
@@ -330,7 +383,8 @@ class PowerModuleGroup:
 
     def _check_group(self) -> None:
         healthy = self._healthy()
-        gone = not healthy and all(m.lost or m.fault or m.overvoltage for m in self._modules.values())
+        gone = not healthy and all(m.lost or m.fault or m.overvoltage or m.short_circuit
+                                   for m in self._modules.values())
         self._flag("GROUP_LOST", gone, f"group {self.group_index}: no healthy module "
                    f"({', '.join(f'{m.address:#04x} {m.state}' for m in self._modules.values())})")
         demand = self._current_a if self._on else 0.0

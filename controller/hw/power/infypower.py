@@ -37,6 +37,8 @@ class InfyPowerDriver(PowerModuleDriver):
         "OutputShortCircuit", "InternalCommFault", "InputOrBusAbnormal", "DischargeAbnormal",
     })
     overvoltage_flags = frozenset({"OutputOverVoltage"})
+    short_circuit_flags = frozenset({"OutputShortCircuit"})
+    power_limited_flags = frozenset({"PowerLimited"})
 
     def __init__(self, group_index: int):
         super().__init__(group_index)
