@@ -8,6 +8,15 @@ together), the move is logged at ERROR with the path and the reason, and a new
 empty store is created. This happens once per open: if the new file fails too,
 StoreError is raised. Other failures (permission denied, a directory in the way,
 disk full, locked by another process) never move anything: they raise StoreError.
+
+Only our own file is ever moved aside or written: `identify()` runs before anything else and
+refuses (StoreError, the file untouched, no companion or lock file made) any existing file that is
+not recognisably a charger store. Ours means: an SQLite header carrying APPLICATION_ID (set in
+the main file before it switches to WAL, so even a crash right after creation leaves it there), or
+a store from before that mark (application id 0 with our schema_version table; the mark is added
+at open). A file with no content (0 bytes, or an SQLite file without a single table) is adopted:
+there is nothing in it to lose. Anything else, the cabinet TOML, a system file, a damaged file we
+cannot prove is ours, another program's database, is refused.
 """
 from __future__ import annotations
 
@@ -29,6 +38,9 @@ _COMPANIONS = ("-wal", "-shm")
 BUSY_TIMEOUT_MS = 2000
 _MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
+APPLICATION_ID = 0x43484752  # "CHGR" in the SQLite header (offset 68): this file is a charger store
+_APPLICATION_ID_AT = 68
+_PAGE_SIZE_AT = 16
 
 
 class _CorruptDatabase(Exception):
@@ -62,8 +74,9 @@ def connect(path: Path, *, read_only: bool = False, any_thread: bool = False) ->
 
 
 def open_database(path: Path, clock: Callable[[], float]) -> OpenedFile:
-    """Open (or create) the store at `path`, moving a corrupt file aside once."""
+    """Open (or create) the store at `path`, moving a corrupt file of ours aside once."""
     check_location(path)
+    identify(path)
     try:
         return OpenedFile(_open_checked(path), None, None)
     except _CorruptDatabase as corrupt:
@@ -91,27 +104,81 @@ def check_location(path: Path) -> None:
         raise StoreError(path, f"no permission to write in {path.parent} (SQLite needs its -wal file there)")
 
 
+def identify(path: Path) -> str:
+    """"new" (absent or without content), "ours" or "legacy" (ours, before the mark); StoreError otherwise."""
+    header = _read_header(path)
+    if header is None or not header:
+        return "new"
+    refuse = "refusing to touch it; point store.path at a new file or at an existing charger store"
+    if len(header) < _HEADER_SIZE or not header.startswith(_MAGIC):
+        raise StoreError(path, f"the file exists and is not a charger store (no SQLite header); {refuse}")
+    application_id = int.from_bytes(header[_APPLICATION_ID_AT:_APPLICATION_ID_AT + 4], "big")
+    if application_id == APPLICATION_ID:
+        return "ours"
+    if application_id != 0:
+        raise StoreError(path, f"the file is the SQLite database of another program (application id "
+                               f"0x{application_id:08x}); {refuse}")
+    tables = _tables_of_unmarked(path, refuse)
+    if not tables:
+        return "new"
+    if "schema_version" in tables:
+        return "legacy"
+    raise StoreError(path, f"the file is an SQLite database but not a charger store (tables: "
+                           f"{', '.join(sorted(tables)[:5])}); {refuse}")
+
+
+def _read_header(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as file:
+            return file.read(_HEADER_SIZE)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _tables_of_unmarked(path: Path, refuse: str) -> set[str]:
+    # immutable=1: SQLite neither locks nor writes anything, not even a -wal or -shm next to the file.
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(path, f"the file has an SQLite header but cannot be read as a charger store "
+                               f"({exc}); {refuse}") from None
+
+
 def _check_header(path: Path) -> None:
     # Checked before SQLite opens the file: closing a connection may delete or checkpoint
     # the -wal file, and a -wal next to a damaged file is worth keeping for `.recover`.
-    try:
-        with open(path, "rb") as file:
-            header = file.read(_HEADER_SIZE)
-    except FileNotFoundError:
+    header = _read_header(path)
+    if not header:
         return
-    except OSError as exc:
-        raise StoreError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    if header and (len(header) < _HEADER_SIZE or not header.startswith(_MAGIC)):
+    if len(header) < _HEADER_SIZE or not header.startswith(_MAGIC):
         raise _CorruptDatabase("file is not a database (no SQLite header)")
+    page_size = int.from_bytes(header[_PAGE_SIZE_AT:_PAGE_SIZE_AT + 2], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise _CorruptDatabase(f"invalid page size {page_size} in the header")
+    size = path.stat().st_size
+    if size % page_size:
+        raise _CorruptDatabase(f"truncated: {size} bytes is not a whole number of {page_size}-byte pages")
 
 
 def _open_checked(path: Path) -> sqlite3.Connection:
+    kind = identify(path)
     _check_header(path)
     try:
         conn = connect(path)
     except sqlite3.Error as exc:
         raise _classify(path, exc) from None
     try:
+        if kind == "new":
+            # Into the main file before WAL mode: the mark survives a crash before the first checkpoint.
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(path, f"could not switch to WAL journal mode (got {mode!r})")
@@ -119,6 +186,8 @@ def _open_checked(path: Path) -> sqlite3.Connection:
         if problems != ["ok"]:
             raise _CorruptDatabase("quick_check: " + "; ".join(problems))
         ensure_schema(conn, path)
+        if kind == "legacy":
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     except sqlite3.Error as exc:
         conn.close()
         raise _classify(path, exc) from None

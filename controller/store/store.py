@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.store import queries
-from controller.store.database_file import check_location, connect, open_database
+from controller.store.database_file import check_location, connect, identify, open_database
 from controller.store.errors import StoreError
 from controller.store.owner_lock import StoreOwnerLock
 from controller.store.recovery import OpenReport, recover_at_open
@@ -62,6 +62,7 @@ class Store:
         if self._writer is not None or self._closed:
             raise StoreError(self.path, "open() may be called once per Store")
         check_location(self.path)
+        identify(self.path)  # a file that is not ours is refused before even a lock file is made next to it
         self._owner.acquire()  # before the file is touched: it may belong to another live controller
         try:
             opened = open_database(self.path, self._clock)

@@ -10,12 +10,24 @@ from tests.store.conftest import T0
 pytestmark = pytest.mark.timeout(30)
 
 
-def _write_garbage(path, size=8192):
+def _our_header(path) -> bytes:
+    """The first 100 bytes of a real store made at `path` (it carries our application id)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes((n * 37 + 11) % 256 for n in range(size)))
+    store = Store(path)
+    store.open()
+    store.close()
+    header = path.read_bytes()[:100]
+    assert int.from_bytes(header[68:72], "big") == database_file.APPLICATION_ID
+    return header
 
 
-def test_a_file_that_is_not_a_database_is_moved_aside(db_path, clock, caplog):
+def _write_garbage(path, size=8192 + 1000):
+    """A store of ours whose pages after the header are garbage; by default cut short of a whole page."""
+    header = _our_header(path)
+    path.write_bytes(header + bytes((n * 37 + 11) % 256 for n in range(size - len(header))))
+
+
+def test_a_store_of_ours_cut_short_is_moved_aside(db_path, clock, caplog):
     _write_garbage(db_path)
     garbage = db_path.read_bytes()
     store = Store(db_path, clock=clock)
@@ -25,7 +37,7 @@ def test_a_file_that_is_not_a_database_is_moved_aside(db_path, clock, caplog):
     assert report.corrupt_file_moved_to == moved
     assert moved.read_bytes() == garbage
     assert str(db_path) in caplog.text and str(moved) in caplog.text
-    assert "file is not a database (no SQLite header)" in caplog.text
+    assert "truncated: 9192 bytes is not a whole number of 4096-byte pages" in caplog.text
     event = store.recent_events()[0]
     assert event["kind"] == "store_recovered" and event["data"]["moved_to"] == str(moved)
     store.event("boot", "works")
@@ -33,9 +45,18 @@ def test_a_file_that_is_not_a_database_is_moved_aside(db_path, clock, caplog):
     store.close()
 
 
-def test_a_truncated_file_is_corrupt(db_path, clock):
-    db_path.parent.mkdir(parents=True)
-    db_path.write_bytes(b"SQLite format 3\x00\x10\x00")
+def test_a_store_of_ours_with_garbage_pages_is_found_by_sqlite_and_moved_aside(db_path, clock, caplog):
+    _write_garbage(db_path, size=8192)  # whole pages: the header check passes, SQLite finds the damage
+    store = Store(db_path, clock=clock)
+    with caplog.at_level(logging.ERROR, logger="controller.store"):
+        assert store.open().corrupt_file_moved_to is not None
+    assert "is corrupt" in caplog.text
+    store.close()
+
+
+def test_a_truncated_store_of_ours_is_corrupt(db_path, clock):
+    header = _our_header(db_path)
+    db_path.write_bytes(header + b"\x00" * 900)
     store = Store(db_path, clock=clock)
     assert store.open().corrupt_file_moved_to is not None
     store.close()
@@ -93,8 +114,8 @@ def test_a_store_that_stays_corrupt_raises_instead_of_looping(db_path, clock, mo
     def always_corrupt(path):
         raise database_file._CorruptDatabase("database disk image is malformed")
 
-    monkeypatch.setattr(database_file, "_open_checked", always_corrupt)
     _write_garbage(db_path)
+    monkeypatch.setattr(database_file, "_open_checked", always_corrupt)
     with pytest.raises(StoreError, match="corrupt right after creation") as caught:
         Store(db_path, clock=clock).open()
     assert str(db_path) in str(caught.value)
@@ -104,8 +125,8 @@ def test_a_corrupt_file_that_cannot_be_moved_raises_with_the_reason(db_path, clo
     def refuse(source, target):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(database_file.os, "replace", refuse)
     _write_garbage(db_path)
+    monkeypatch.setattr(database_file.os, "replace", refuse)
     with pytest.raises(StoreError, match="moving it aside .* failed: Permission denied"):
         Store(db_path, clock=clock).open()
     assert db_path.exists()
