@@ -12,8 +12,8 @@ from tools.exi_schema.emit_encoder import EncoderEmitter
 _ERROR_HELPERS = {"_count": "bad_count", "_fail": "decode_failure", "_fail_enc": "encode_failure",
                   "_escape": "escape_code", "_not_allowed": "not_allowed", "_range": "out_of_range",
                   "_unexpected": "unexpected_event"}
-_VALUE_HELPERS = {"_binary": "binary", "_int_tail": "int_tail", "_put_binary": "put_binary", "_put_int": "put_int",
-                  "_put_string": "put_string", "_put_uint": "put_uint", "_string": "string",
+_VALUE_HELPERS = {"_binary": "binary", "_facet": "facet", "_int_tail": "int_tail", "_put_binary": "put_binary",
+                  "_put_int": "put_int", "_put_string": "put_string", "_put_uint": "put_uint", "_string": "string",
                   "_uint_checked": "uint_checked"}
 
 

@@ -10,6 +10,9 @@ Speed: consecutive fixed-width pieces (event codes of single-production states, 
 simple elements, booleans, enumerations, n-bit integers, and one trailing multi-way event code) are read
 with one shift and mask (ReadGroup); a single-production state makes the next event known, which drops
 its `if ev == K` test; `at` (the field named in errors) is assigned only before statements that can fail.
+
+Liberal in what cars send: a value its bit field carries but the schema's facets forbid is kept and noted
+with _facet (values.facet), never raised; the encoder stays strict.
 """
 
 from __future__ import annotations
@@ -245,7 +248,7 @@ class DecoderEmitter:
         else:
             self._flush(out)
             self._at(out, f.name)
-            self._variable(out, spec, var)
+            self._variable(out, spec, var, f.name)
         if wrapped:
             self.group.add("zero", 1, None, f.name)
 
@@ -261,15 +264,18 @@ class DecoderEmitter:
                 out.line(f"{var} = ({bits}) - {-spec.lo}")
             else:
                 out.line(f"{var} = ({bits}) + {spec.lo}" if spec.lo else f"{var} = {bits}")
-            if (1 << spec.width) > spec.hi - spec.lo + 1:
-                self._at(out, owner)
-                out.line(f"if {var} > {spec.hi}: raise _range({var}, {spec.lo}, {spec.hi})")
+            if (1 << spec.width) > spec.hi - spec.lo + 1:  # the bits carry more than the facets allow
+                out.line(f"if {var} > {spec.hi}: _facet({self._where(owner)!r}, {var}, {spec.lo}, {spec.hi})")
 
-    def _variable(self, out: Writer, spec: ValueSpec, var: str) -> None:
+    def _where(self, field_name: str) -> str:
+        """How a facet violation names the field: "Type.Field"."""
+        return f"{self.cls}.{field_name}"
+
+    def _variable(self, out: Writer, spec: ValueSpec, var: str, owner: str) -> None:
         if spec.kind == "string":
-            out.line(f"{var}, r = _string(v, r, {spec.max_length})")
+            out.line(f"{var}, r = _string(v, r, {spec.max_length}, {self._where(owner)!r})")
         elif spec.kind == "binary":
-            out.line(f"{var}, r = _binary(v, r, {spec.max_length})")
+            out.line(f"{var}, r = _binary(v, r, {spec.max_length}, {self._where(owner)!r})")
         else:
             raise AssertionError(spec.kind)
 
@@ -278,20 +284,21 @@ class DecoderEmitter:
 
         One and two octets are handled inline (voltages like 4128 need two), longer values by a helper."""
         self._at(out, self.owner)
+        where = self._where(self.owner)
         if spec.kind == "uint":
             lo = spec.lo or 0
             condition = f"{var} > 127" if lo == 0 else f"{var} > 127 or {var} < {lo}"
-            out.line(f"if {condition}: {var}, r = _uint_checked(v, r, {var}, {lo}, {spec.hi})")
+            out.line(f"if {condition}: {var}, r = _uint_checked(v, r, {var}, {lo}, {spec.hi}, {where!r})")
             return
         with out.block(f"if {var} & 128:"):
             out.line("r -= 8")
             out.line("y = (v >> r) & 255")
-            out.line(f"if y > 127: {var}, r = _int_tail(v, r + 8, {var}, {spec.lo}, {spec.hi})")
+            out.line(f"if y > 127: {var}, r = _int_tail(v, r + 8, {var}, {spec.lo}, {spec.hi}, {where!r})")
             out.line(f"elif {var} > 255: {var} = -((({var} & 127) | (y << 7)) + 1)")
             out.line(f"else: {var} = ({var} & 127) | (y << 7)")
         out.line(f"elif {var} > 255: {var} = 255 - {var}")
         if (spec.lo is not None and spec.lo > -16384) or (spec.hi is not None and spec.hi < 16383):
-            out.line(f"if not {spec.lo} <= {var} <= {spec.hi}: raise _range({var}, {spec.lo}, {spec.hi})")
+            out.line(f"if not {spec.lo} <= {var} <= {spec.hi}: _facet({where!r}, {var}, {spec.lo}, {spec.hi})")
 
 
 def _targets_by_label(grammar: TypeGrammar) -> dict[Label, frozenset[int]]:

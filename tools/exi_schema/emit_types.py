@@ -38,8 +38,10 @@ def emit_types(plan: CodecPlan, header: str) -> str:
              "are StrEnums whose values are the schema literals. Field metadata holds the facets the encoder",
              "checks: range (min, max) of integers, length (min, max) of strings and bytes, count (min, max) of",
              "lists (None = unbounded), and choice: fields with the same number are alternatives, set one.",
+             "Document roots also carry `warnings`: the facet violations the decoder let through",
+             "(see document_root).",
              '"""', "", "from __future__ import annotations", "", "from dataclasses import dataclass, field",
-             "from enum import StrEnum", ""]
+             "from enum import StrEnum", "", "from controller.v2g.messages.document_root import DocumentRoot", ""]
     for enum in sorted(plan.enums.values(), key=lambda e: e.class_name):
         lines += ["", f"class {enum.class_name}(StrEnum):"]
         lines += [f"    {member} = {value!r}" for member, value in zip(enum.members, enum.values)]
@@ -53,7 +55,8 @@ def emit_types(plan: CodecPlan, header: str) -> str:
 def _dataclass(plan: CodecPlan, grammar: TypeGrammar) -> list[str]:
     name = plan.class_of(grammar.ctype)
     schema_name = grammar.ctype.name[1] if grammar.ctype.name else name
-    lines = ["@dataclass(slots=True, kw_only=True)", f"class {name}:", f'    """Schema type {schema_name}."""', ""]
+    base = "(DocumentRoot)" if name in plan.root_element_of_class else ""
+    lines = ["@dataclass(slots=True, kw_only=True)", f"class {name}{base}:", f'    """Schema type {schema_name}."""', ""]
     seen: set[str] = set()
     for f in grammar.fields:
         ident = field_identifier(f.name)

@@ -14,6 +14,7 @@ from controller.v2g.exi.errors import (
     unexpected_event as _unexpected,
 )
 from controller.v2g.exi.values import (
+    facet as _facet,
     put_string as _put_string,
     put_uint as _put_uint,
     string as _string,
@@ -40,26 +41,25 @@ def _d_AppProtocol(v: int, r: int) -> tuple[_m.AppProtocol, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ProtocolNamespace'
-        f0, r = _string(v, r, 100)
+        f0, r = _string(v, r, 100, 'AppProtocol.ProtocolNamespace')
         r -= 11
         t = (v >> r) & 2047
         if t & 1792: raise _escape()
         f1 = t & 255
         at = 'VersionNumberMajor'
-        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295, 'AppProtocol.VersionNumberMajor')
         r -= 11
         t = (v >> r) & 2047
         if t & 1792: raise _escape()
         f2 = t & 255
         at = 'VersionNumberMinor'
-        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
+        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295, 'AppProtocol.VersionNumberMinor')
         r -= 21
         t = (v >> r) & 2097151
         if t & 1835907: raise _escape()
         f3 = (t >> 10) & 255
         f4 = ((t >> 2) & 31) + 1
-        at = 'Priority'
-        if f4 > 20: raise _range(f4, 1, 20)
+        if f4 > 20: _facet('AppProtocol.Priority', f4, 1, 20)
         o = _new(_m.AppProtocol)
         o.ProtocolNamespace = f0
         o.VersionNumberMajor = f1

@@ -15,6 +15,7 @@ from controller.v2g.exi.errors import (
 )
 from controller.v2g.exi.values import (
     binary as _binary,
+    facet as _facet,
     int_tail as _int_tail,
     put_binary as _put_binary,
     put_int as _put_int,
@@ -448,7 +449,7 @@ def _d_Notification(v: int, r: int) -> tuple[_m.Notification, int]:
             at = 'FaultMsg'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, 64)
+            f1, r = _string(v, r, 64, 'Notification.FaultMsg')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -490,7 +491,7 @@ def _d_CanonicalizationMethod(v: int, r: int) -> tuple[_m.CanonicalizationMethod
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CanonicalizationMethod.Algorithm')
         r -= 2
         ev, s = _EVS_CanonicalizationMethod_1[(v >> r) & 3]
         at = ''
@@ -521,7 +522,7 @@ def _d_SignatureMethod(v: int, r: int) -> tuple[_m.SignatureMethod, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'SignatureMethod.Algorithm')
         r -= 3
         ev, s = _EVS_SignatureMethod_1[(v >> r) & 7]
         if ev == 1:
@@ -533,7 +534,7 @@ def _d_SignatureMethod(v: int, r: int) -> tuple[_m.SignatureMethod, int]:
             if f1 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None, 'SignatureMethod.HMACOutputLength')
                 elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
                 else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
@@ -582,14 +583,14 @@ def _d_Transform(v: int, r: int) -> tuple[_m.Transform, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'Transform.Algorithm')
         r -= 3
         ev, s = _EVS_Transform_1[(v >> r) & 7]
         while ev == 1:
             at = 'XPath'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'Transform.XPath')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -679,7 +680,7 @@ def _d_DigestMethod(v: int, r: int) -> tuple[_m.DigestMethod, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'DigestMethod.Algorithm')
         r -= 2
         ev, s = _EVS_DigestMethod_1[(v >> r) & 3]
         at = ''
@@ -714,17 +715,17 @@ def _d_Reference(v: int, r: int) -> tuple[_m.Reference, int]:
         ev = _EV_Reference_0[(v >> r) & 7]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Reference.Id')
             r -= 3
             ev = _EV_Reference_1[(v >> r) & 7]
         if ev == 1:
             at = 'Type'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'Reference.Type')
             r -= 2
             ev = _EV_Reference_2[(v >> r) & 3]
         if ev == 2:
             at = 'URI'
-            f2, r = _string(v, r, None)
+            f2, r = _string(v, r, None, 'Reference.URI')
             r -= 2
             ev = _EV_Reference_3[(v >> r) & 3]
         if ev == 3:
@@ -743,7 +744,7 @@ def _d_Reference(v: int, r: int) -> tuple[_m.Reference, int]:
             at = 'DigestValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f5, r = _binary(v, r, None)
+            f5, r = _binary(v, r, None, 'Reference.DigestValue')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -813,7 +814,7 @@ def _d_SignedInfo(v: int, r: int) -> tuple[_m.SignedInfo, int]:
         ev = _EV_SignedInfo_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'SignedInfo.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -890,13 +891,13 @@ def _d_SignatureValue(v: int, r: int) -> tuple[_m.SignatureValue, int]:
         ev = _EV_SignatureValue_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'SignatureValue.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
         if ev == 1:
             at = 'content'
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'SignatureValue.content')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
@@ -946,7 +947,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'P'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, None)
+            f0, r = _binary(v, r, None, 'DSAKeyValue.P')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 1
@@ -954,7 +955,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Q'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'DSAKeyValue.Q')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -963,7 +964,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'G'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _binary(v, r, None)
+            f2, r = _binary(v, r, None, 'DSAKeyValue.G')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 3
@@ -971,7 +972,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Y'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _binary(v, r, None)
+            f3, r = _binary(v, r, None, 'DSAKeyValue.Y')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -980,7 +981,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'J'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f4, r = _binary(v, r, None)
+            f4, r = _binary(v, r, None, 'DSAKeyValue.J')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -989,7 +990,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Seed'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f5, r = _binary(v, r, None)
+            f5, r = _binary(v, r, None, 'DSAKeyValue.Seed')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 6
@@ -997,7 +998,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'PgenCounter'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f6, r = _binary(v, r, None)
+            f6, r = _binary(v, r, None, 'DSAKeyValue.PgenCounter')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -1081,11 +1082,11 @@ def _d_RSAKeyValue(v: int, r: int) -> tuple[_m.RSAKeyValue, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'Modulus'
-        f0, r = _binary(v, r, None)
+        f0, r = _binary(v, r, None, 'RSAKeyValue.Modulus')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'Exponent'
-        f1, r = _binary(v, r, None)
+        f1, r = _binary(v, r, None, 'RSAKeyValue.Exponent')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.RSAKeyValue)
@@ -1172,12 +1173,12 @@ def _d_RetrievalMethod(v: int, r: int) -> tuple[_m.RetrievalMethod, int]:
         ev = _EV_RetrievalMethod_0[(v >> r) & 7]
         if ev == 0:
             at = 'Type'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'RetrievalMethod.Type')
             r -= 2
             ev = _EV_RetrievalMethod_1[(v >> r) & 3]
         if ev == 1:
             at = 'URI'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'RetrievalMethod.URI')
             r -= 2
             ev = _EV_RetrievalMethod_2[(v >> r) & 3]
         if ev == 2:
@@ -1232,7 +1233,7 @@ def _d_X509IssuerSerial(v: int, r: int) -> tuple[_m.X509IssuerSerial, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'X509IssuerName'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'X509IssuerSerial.X509IssuerName')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -1241,7 +1242,7 @@ def _d_X509IssuerSerial(v: int, r: int) -> tuple[_m.X509IssuerSerial, int]:
         if f1 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None, 'X509IssuerSerial.X509SerialNumber')
             elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
             else: f1 = (f1 & 127) | (y << 7)
         elif f1 > 255: f1 = 255 - f1
@@ -1293,7 +1294,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509SKI'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509SKI')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -1303,7 +1304,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509SubjectName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'X509Data.X509SubjectName')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2.append(x)
@@ -1313,7 +1314,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509Certificate')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f3.append(x)
@@ -1323,7 +1324,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509CRL'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509CRL')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f4.append(x)
@@ -1431,7 +1432,7 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
             at = 'PGPKeyID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, None)
+            f0, r = _binary(v, r, None, 'PGPData.PGPKeyID')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -1440,7 +1441,7 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
             at = 'PGPKeyPacket'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'PGPData.PGPKeyPacket')
             r -= 1
             if (v >> r) & 1: raise _escape()
             b = _NB_PGPData[s]
@@ -1492,7 +1493,7 @@ def _d_SPKIData(v: int, r: int) -> tuple[_m.SPKIData, int]:
             at = 'SPKISexp'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'SPKIData.SPKISexp')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0.append(x)
@@ -1542,14 +1543,14 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
         ev, s = _EVS_KeyInfo_0[(v >> r) & 15]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'KeyInfo.Id')
             r -= 4
             ev, s = _EVS_KeyInfo_1[(v >> r) & 15]
         while ev == 1:
             at = 'KeyName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'KeyInfo.KeyName')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -1589,7 +1590,7 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
             at = 'MgmtData'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'KeyInfo.MgmtData')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f7.append(x)
@@ -1726,17 +1727,17 @@ def _d_Object(v: int, r: int) -> tuple[_m.Object, int]:
         ev, s = _EVS_Object_0[(v >> r) & 7]
         if ev == 0:
             at = 'Encoding'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Object.Encoding')
             r -= 3
             ev, s = _EVS_Object_1[(v >> r) & 7]
         if ev == 1:
             at = 'Id'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'Object.Id')
             r -= 3
             ev, s = _EVS_Object_2[(v >> r) & 7]
         if ev == 2:
             at = 'MimeType'
-            f2, r = _string(v, r, None)
+            f2, r = _string(v, r, None, 'Object.MimeType')
             r -= 2
             ev, s = _EVS_Object_3[(v >> r) & 3]
         at = ''
@@ -1789,7 +1790,7 @@ def _d_Signature(v: int, r: int) -> tuple[_m.Signature, int]:
         ev = _EV_Signature_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Signature.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -1882,7 +1883,7 @@ def _d_MessageHeader(v: int, r: int) -> tuple[_m.MessageHeader, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'SessionID'
-        f0, r = _binary(v, r, 8)
+        f0, r = _binary(v, r, 8, 'MessageHeader.SessionID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -1993,7 +1994,7 @@ def _d_DC_EVStatus(v: int, r: int) -> tuple[_m.DC_EVStatus, int]:
             t = (v >> r) & 1023
             if t & 515: raise _escape()
             f4 = (t >> 2) & 127
-            if f4 > 100: raise _range(f4, 0, 100)
+            if f4 > 100: _facet('DC_EVStatus.EVRESSSOC', f4, 0, 100)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVStatus)
@@ -2095,7 +2096,7 @@ def _d_DC_EVSEStatus(v: int, r: int) -> tuple[_m.DC_EVSEStatus, int]:
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f2 = t & 255
-            if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
+            if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295, 'DC_EVSEStatus.NotificationMaxDelay')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 3
@@ -2199,7 +2200,7 @@ def _d_ListOfRootCertificateIDs(v: int, r: int) -> tuple[_m.ListOfRootCertificat
             at = 'RootCertificateID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, 40)
+            x, r = _string(v, r, 40, 'ListOfRootCertificateIDs.RootCertificateID')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0.append(x)
@@ -2242,7 +2243,7 @@ def _d_CertificateInstallationReq(v: int, r: int) -> tuple[_m.CertificateInstall
         ev = _EV_CertificateInstallationReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'CertificateInstallationReq.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -2250,7 +2251,7 @@ def _d_CertificateInstallationReq(v: int, r: int) -> tuple[_m.CertificateInstall
             at = 'OEMProvisioningCert'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 1200)
+            f1, r = _binary(v, r, 1200, 'CertificateInstallationReq.OEMProvisioningCert')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 2
@@ -2264,7 +2265,7 @@ def _d_CertificateInstallationReq(v: int, r: int) -> tuple[_m.CertificateInstall
             at = 'DHParams'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _binary(v, r, 256)
+            f3, r = _binary(v, r, 256, 'CertificateInstallationReq.DHParams')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -2320,7 +2321,7 @@ def _d_SubCertificates(v: int, r: int) -> tuple[_m.SubCertificates, int]:
             at = 'Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, 1200)
+            x, r = _binary(v, r, 1200, 'SubCertificates.Certificate')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0.append(x)
@@ -2362,7 +2363,7 @@ def _d_CertificateChain(v: int, r: int) -> tuple[_m.CertificateChain, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'Certificate'
-        f0, r = _binary(v, r, 1200)
+        f0, r = _binary(v, r, 1200, 'CertificateChain.Certificate')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -2411,7 +2412,7 @@ def _d_CertificateInstallationRes(v: int, r: int) -> tuple[_m.CertificateInstall
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CertificateInstallationRes.Id')
         r -= 9
         t = (v >> r) & 511
         if t & 387: raise _escape()
@@ -2422,15 +2423,15 @@ def _d_CertificateInstallationRes(v: int, r: int) -> tuple[_m.CertificateInstall
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureEncryptedPrivateKey'
-        f3, r = _binary(v, r, 128)
+        f3, r = _binary(v, r, 128, 'CertificateInstallationRes.ContractSignatureEncryptedPrivateKey')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'DHParams'
-        f4, r = _binary(v, r, 256)
+        f4, r = _binary(v, r, 256, 'CertificateInstallationRes.DHParams')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'ContractID'
-        f5, r = _string(v, r, 24)
+        f5, r = _string(v, r, 24, 'CertificateInstallationRes.ContractID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.CertificateInstallationRes)
@@ -2484,7 +2485,7 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
         ev = _EV_CertificateUpdateReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'CertificateUpdateReq.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -2498,7 +2499,7 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
             at = 'ContractID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _string(v, r, 24)
+            f2, r = _string(v, r, 24, 'CertificateUpdateReq.ContractID')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 3
@@ -2512,7 +2513,7 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
             at = 'DHParams'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f4, r = _binary(v, r, 256)
+            f4, r = _binary(v, r, 256, 'CertificateUpdateReq.DHParams')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -2568,7 +2569,7 @@ def _d_CertificateUpdateRes(v: int, r: int) -> tuple[_m.CertificateUpdateRes, in
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CertificateUpdateRes.Id')
         r -= 9
         t = (v >> r) & 511
         if t & 387: raise _escape()
@@ -2579,15 +2580,15 @@ def _d_CertificateUpdateRes(v: int, r: int) -> tuple[_m.CertificateUpdateRes, in
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureEncryptedPrivateKey'
-        f3, r = _binary(v, r, 128)
+        f3, r = _binary(v, r, 128, 'CertificateUpdateRes.ContractSignatureEncryptedPrivateKey')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'DHParams'
-        f4, r = _binary(v, r, 256)
+        f4, r = _binary(v, r, 256, 'CertificateUpdateRes.DHParams')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'ContractID'
-        f5, r = _string(v, r, 24)
+        f5, r = _string(v, r, 24, 'CertificateUpdateRes.ContractID')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -2596,7 +2597,7 @@ def _d_CertificateUpdateRes(v: int, r: int) -> tuple[_m.CertificateUpdateRes, in
         if f6 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f6, r = _int_tail(v, r + 8, f6, -32768, 32767)
+            if y > 127: f6, r = _int_tail(v, r + 8, f6, -32768, 32767, 'CertificateUpdateRes.RetryCounter')
             elif f6 > 255: f6 = -(((f6 & 127) | (y << 7)) + 1)
             else: f6 = (f6 & 127) | (y << 7)
         elif f6 > 255: f6 = 255 - f6
@@ -2660,8 +2661,7 @@ def _d_PhysicalValue(v: int, r: int) -> tuple[_m.PhysicalValue, int]:
         t = (v >> r) & 255
         if t & 196: raise _escape()
         f0 = ((t >> 3) & 7) - 3
-        at = 'Multiplier'
-        if f0 > 3: raise _range(f0, -3, 3)
+        if f0 > 3: _facet('PhysicalValue.Multiplier', f0, -3, 3)
         ev = _EV_PhysicalValue_1[t & 3]
         if ev == 1:
             at = 'Unit'
@@ -2679,7 +2679,7 @@ def _d_PhysicalValue(v: int, r: int) -> tuple[_m.PhysicalValue, int]:
             if f2 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767, 'PhysicalValue.Value')
                 elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
                 else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
@@ -2732,7 +2732,7 @@ def _d_AC_EVChargeParameter(v: int, r: int) -> tuple[_m.AC_EVChargeParameter, in
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'DepartureTime'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'AC_EVChargeParameter.DepartureTime')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'EAmount'
@@ -2836,7 +2836,7 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
             t = (v >> r) & 2047
             if t & 1028: raise _escape()
             f6 = (t >> 3) & 127
-            if f6 > 100: raise _range(f6, 0, 100)
+            if f6 > 100: _facet('DC_EVChargeParameter.FullSOC', f6, 0, 100)
             ev = _EV_DC_EVChargeParameter_7[t & 3]
         if ev == 7:
             at = 'BulkSOC'
@@ -2844,7 +2844,7 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
             t = (v >> r) & 1023
             if t & 515: raise _escape()
             f7 = (t >> 2) & 127
-            if f7 > 100: raise _range(f7, 0, 100)
+            if f7 > 100: _facet('DC_EVChargeParameter.BulkSOC', f7, 0, 100)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVChargeParameter)
@@ -3019,7 +3019,7 @@ def _d_RelativeTimeInterval(v: int, r: int) -> tuple[_m.RelativeTimeInterval, in
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'start'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'RelativeTimeInterval.start')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -3030,7 +3030,7 @@ def _d_RelativeTimeInterval(v: int, r: int) -> tuple[_m.RelativeTimeInterval, in
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f1 = t & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295, 'RelativeTimeInterval.duration')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -3116,7 +3116,7 @@ def _d_PMaxScheduleEntry(v: int, r: int) -> tuple[_m.PMaxScheduleEntry, int]:
             if f2 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767, 'PMaxScheduleEntry.PMax')
                 elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
                 else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
@@ -3175,7 +3175,7 @@ def _d_PMaxSchedule(v: int, r: int) -> tuple[_m.PMaxSchedule, int]:
         if f0 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767, 'PMaxSchedule.PMaxScheduleID')
             elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
             else: f0 = (f0 & 127) | (y << 7)
         elif f0 > 255: f0 = 255 - f0
@@ -3234,7 +3234,7 @@ def _d_Cost(v: int, r: int) -> tuple[_m.Cost, int]:
         f0 = _E_CostKind[(t >> 11) & 3]
         f1 = t & 255
         at = 'amount'
-        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295, 'Cost.amount')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -3245,7 +3245,7 @@ def _d_Cost(v: int, r: int) -> tuple[_m.Cost, int]:
             t = (v >> r) & 63
             if t & 35: raise _escape()
             f2 = ((t >> 2) & 7) - 3
-            if f2 > 3: raise _range(f2, -3, 3)
+            if f2 > 3: _facet('Cost.amountMultiplier', f2, -3, 3)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_Cost)
@@ -3293,7 +3293,7 @@ def _d_ConsumptionCost(v: int, r: int) -> tuple[_m.ConsumptionCost, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'startValue'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'ConsumptionCost.startValue')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -3434,7 +3434,7 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'SalesTariff.Id')
         r -= 11
         t = (v >> r) & 2047
         if t & 1536: raise _escape()
@@ -3443,7 +3443,7 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
         if f1 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767, 'SalesTariff.SalesTariffID')
             elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
             else: f1 = (f1 & 127) | (y << 7)
         elif f1 > 255: f1 = 255 - f1
@@ -3455,7 +3455,7 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
             at = 'SalesTariffDescription'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _string(v, r, 32)
+            f2, r = _string(v, r, 32, 'SalesTariff.SalesTariffDescription')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 3
@@ -3540,7 +3540,7 @@ def _d_SAScheduleTuple(v: int, r: int) -> tuple[_m.SAScheduleTuple, int]:
         if f0 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767, 'SAScheduleTuple.SAScheduleTupleID')
             elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
             else: f0 = (f0 & 127) | (y << 7)
         elif f0 > 255: f0 = 255 - f0
@@ -3663,7 +3663,7 @@ def _d_AC_EVSEStatus(v: int, r: int) -> tuple[_m.AC_EVSEStatus, int]:
         f1 = ((t >> 11) & 1) == 1
         f2 = t & 255
         at = 'NotificationMaxDelay'
-        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295)
+        if f2 > 127: f2, r = _uint_checked(v, r, f2, 0, 4294967295, 'AC_EVSEStatus.NotificationMaxDelay')
         r -= 7
         t = (v >> r) & 127
         if t & 115: raise _escape()
@@ -4041,7 +4041,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'MeterID'
-        f0, r = _string(v, r, 32)
+        f0, r = _string(v, r, 32, 'MeterInfo.MeterID')
         r -= 4
         t = (v >> r) & 15
         if t & 8: raise _escape()
@@ -4055,7 +4055,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             at = 'SigMeterReading'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _binary(v, r, 32)
+            f2, r = _binary(v, r, 32, 'MeterInfo.SigMeterReading')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -4069,7 +4069,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             if f3 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767)
+                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767, 'MeterInfo.MeterStatus')
                 elif f3 > 255: f3 = -(((f3 & 127) | (y << 7)) + 1)
                 else: f3 = (f3 & 127) | (y << 7)
             elif f3 > 255: f3 = 255 - f3
@@ -4086,7 +4086,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             if f4 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f4, r = _int_tail(v, r + 8, f4, -9223372036854775808, 9223372036854775807)
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -9223372036854775808, 9223372036854775807, 'MeterInfo.TMeter')
                 elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
                 else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
@@ -4164,7 +4164,7 @@ def _d_ChargingStatusRes(v: int, r: int) -> tuple[_m.ChargingStatusRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        f1, r = _binary(v, r, 32)
+        f1, r = _binary(v, r, 32, 'ChargingStatusRes.EVSEID')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -4173,7 +4173,7 @@ def _d_ChargingStatusRes(v: int, r: int) -> tuple[_m.ChargingStatusRes, int]:
         if f2 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767, 'ChargingStatusRes.SAScheduleTupleID')
             elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
             else: f2 = (f2 & 127) | (y << 7)
         elif f2 > 255: f2 = 255 - f2
@@ -4273,14 +4273,14 @@ def _d_ContractAuthenticationReq(v: int, r: int) -> tuple[_m.ContractAuthenticat
         ev = _EV_ContractAuthenticationReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'ContractAuthenticationReq.Id')
             r -= 2
             ev = _EV_ContractAuthenticationReq_1[(v >> r) & 3]
         if ev == 1:
             at = 'GenChallenge'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'ContractAuthenticationReq.GenChallenge')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -4622,7 +4622,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
         ev = _EV_MeteringReceiptReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'MeteringReceiptReq.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -4630,7 +4630,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
             at = 'SessionID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 8)
+            f1, r = _binary(v, r, 8, 'MeteringReceiptReq.SessionID')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -4644,7 +4644,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
             if f2 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767, 'MeteringReceiptReq.SAScheduleTupleID')
                 elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
                 else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2
@@ -4746,7 +4746,7 @@ def _d_PaymentDetailsReq(v: int, r: int) -> tuple[_m.PaymentDetailsReq, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ContractID'
-        f0, r = _string(v, r, 24)
+        f0, r = _string(v, r, 24, 'PaymentDetailsReq.ContractID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureCertChain'
@@ -4786,7 +4786,7 @@ def _d_PaymentDetailsRes(v: int, r: int) -> tuple[_m.PaymentDetailsRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'GenChallenge'
-        f1, r = _string(v, r, None)
+        f1, r = _string(v, r, None, 'PaymentDetailsRes.GenChallenge')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -4795,7 +4795,7 @@ def _d_PaymentDetailsRes(v: int, r: int) -> tuple[_m.PaymentDetailsRes, int]:
         if f2 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807, 'PaymentDetailsRes.DateTimeNow')
             elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
             else: f2 = (f2 & 127) | (y << 7)
         elif f2 > 255: f2 = 255 - f2
@@ -4839,7 +4839,7 @@ def _d_ProfileEntry(v: int, r: int) -> tuple[_m.ProfileEntry, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ChargingProfileEntryStart'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'ProfileEntry.ChargingProfileEntryStart')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -4848,7 +4848,7 @@ def _d_ProfileEntry(v: int, r: int) -> tuple[_m.ProfileEntry, int]:
         if f1 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767, 'ProfileEntry.ChargingProfileEntryMaxPower')
             elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
             else: f1 = (f1 & 127) | (y << 7)
         elif f1 > 255: f1 = 255 - f1
@@ -4893,7 +4893,7 @@ def _d_ChargingProfile(v: int, r: int) -> tuple[_m.ChargingProfile, int]:
         if f0 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767, 'ChargingProfile.SAScheduleTupleID')
             elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
             else: f0 = (f0 & 127) | (y << 7)
         elif f0 > 255: f0 = 255 - f0
@@ -5284,7 +5284,7 @@ def _d_ServiceDetailReq(v: int, r: int) -> tuple[_m.ServiceDetailReq, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'ServiceDetailReq.ServiceID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.ServiceDetailReq)
@@ -5319,7 +5319,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Name'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'Parameter.Name')
         r -= 7
         t = (v >> r) & 127
         if t & 64: raise _escape()
@@ -5349,7 +5349,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             if f4 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f4, r = _int_tail(v, r + 8, f4, -32768, 32767)
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -32768, 32767, 'Parameter.shortValue')
                 elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
                 else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
@@ -5365,7 +5365,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             if f5 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f5, r = _int_tail(v, r + 8, f5, -2147483648, 2147483647)
+                if y > 127: f5, r = _int_tail(v, r + 8, f5, -2147483648, 2147483647, 'Parameter.intValue')
                 elif f5 > 255: f5 = -(((f5 & 127) | (y << 7)) + 1)
                 else: f5 = (f5 & 127) | (y << 7)
             elif f5 > 255: f5 = 255 - f5
@@ -5382,7 +5382,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             at = 'stringValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f7, r = _string(v, r, None)
+            f7, r = _string(v, r, None, 'Parameter.stringValue')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -5476,7 +5476,7 @@ def _d_ParameterSet(v: int, r: int) -> tuple[_m.ParameterSet, int]:
         if f0 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767, 'ParameterSet.ParameterSetID')
             elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
             else: f0 = (f0 & 127) | (y << 7)
         elif f0 > 255: f0 = 255 - f0
@@ -5575,7 +5575,7 @@ def _d_ServiceDetailRes(v: int, r: int) -> tuple[_m.ServiceDetailRes, int]:
         f0 = _E_ResponseCode[(t >> 11) & 31]
         f1 = t & 255
         at = 'ServiceID'
-        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535)
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535, 'ServiceDetailRes.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -5634,7 +5634,7 @@ def _d_ServiceDiscoveryReq(v: int, r: int) -> tuple[_m.ServiceDiscoveryReq, int]
             at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, 32)
+            f0, r = _string(v, r, 32, 'ServiceDiscoveryReq.ServiceScope')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -5733,7 +5733,7 @@ def _d_ServiceTag(v: int, r: int) -> tuple[_m.ServiceTag, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'ServiceTag.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -5742,7 +5742,7 @@ def _d_ServiceTag(v: int, r: int) -> tuple[_m.ServiceTag, int]:
             at = 'ServiceName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, 32)
+            f1, r = _string(v, r, 32, 'ServiceTag.ServiceName')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 2
@@ -5757,7 +5757,7 @@ def _d_ServiceTag(v: int, r: int) -> tuple[_m.ServiceTag, int]:
             at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _string(v, r, 32)
+            f3, r = _string(v, r, 32, 'ServiceTag.ServiceScope')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -5995,7 +5995,7 @@ def _d_SelectedService(v: int, r: int) -> tuple[_m.SelectedService, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'SelectedService.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6009,7 +6009,7 @@ def _d_SelectedService(v: int, r: int) -> tuple[_m.SelectedService, int]:
             if f1 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767, 'SelectedService.ParameterSetID')
                 elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
                 else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
@@ -6159,7 +6159,7 @@ def _d_SessionSetupReq(v: int, r: int) -> tuple[_m.SessionSetupReq, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'EVCCID'
-        f0, r = _binary(v, r, 8)
+        f0, r = _binary(v, r, 8, 'SessionSetupReq.EVCCID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.SessionSetupReq)
@@ -6191,7 +6191,7 @@ def _d_SessionSetupRes(v: int, r: int) -> tuple[_m.SessionSetupRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        f1, r = _binary(v, r, 32)
+        f1, r = _binary(v, r, 32, 'SessionSetupRes.EVSEID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6205,7 +6205,7 @@ def _d_SessionSetupRes(v: int, r: int) -> tuple[_m.SessionSetupRes, int]:
             if f2 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807, 'SessionSetupRes.DateTimeNow')
                 elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
                 else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2

@@ -5,6 +5,7 @@ grammar then gives SE(root) as an n-bit code over all global elements of the sch
 AppProtocol handshake, 7 for DIN and ISO 15118-2), the root element's content follows, and ED takes no
 bits. The stream is padded with zero bits to a whole byte. Whole zero bytes after it are accepted (a Tesla
 Model Y sends one after ContractAuthenticationReq); any other data after the end is an error.
+Values outside the schema's facets that the decoder kept end up on the root message's `warnings`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from controller.v2g.exi.errors import ExiError, decode_failure
+from controller.v2g.exi.values import found
 
 HEADER = 0x80
 # Reads shift the whole payload int, so their cost grows with its size: this cap keeps a hostile input
@@ -33,6 +35,9 @@ def decode_document(codec: ModuleType, data: bytes) -> Any:
         raise ExiError(f"EXI header byte is {data[0]:#04x}, V2G uses 0x80 (no options, no cookie)")
     total = len(data) * 8
     v = int.from_bytes(data, "big")
+    violations = found.violations
+    if violations:  # left by a decode that failed
+        violations.clear()
     r = total - 8 - codec.DOC_BITS
     root = ""
     try:
@@ -49,6 +54,9 @@ def decode_document(codec: ModuleType, data: bytes) -> Any:
         error = ExiError(f"{r // 8} bytes of data after the end of the document")
         error.bit = total - r
         raise error
+    if violations:
+        message._warnings = tuple(violations)
+        violations.clear()
     return message
 
 

@@ -15,6 +15,7 @@ from controller.v2g.exi.errors import (
 )
 from controller.v2g.exi.values import (
     binary as _binary,
+    facet as _facet,
     int_tail as _int_tail,
     put_binary as _put_binary,
     put_int as _put_int,
@@ -486,7 +487,7 @@ def _d_Notification(v: int, r: int) -> tuple[_m.Notification, int]:
             at = 'FaultMsg'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, 64)
+            f1, r = _string(v, r, 64, 'Notification.FaultMsg')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -528,7 +529,7 @@ def _d_CanonicalizationMethod(v: int, r: int) -> tuple[_m.CanonicalizationMethod
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CanonicalizationMethod.Algorithm')
         r -= 2
         ev, s = _EVS_CanonicalizationMethod_1[(v >> r) & 3]
         at = ''
@@ -559,7 +560,7 @@ def _d_SignatureMethod(v: int, r: int) -> tuple[_m.SignatureMethod, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'SignatureMethod.Algorithm')
         r -= 3
         ev, s = _EVS_SignatureMethod_1[(v >> r) & 7]
         if ev == 1:
@@ -571,7 +572,7 @@ def _d_SignatureMethod(v: int, r: int) -> tuple[_m.SignatureMethod, int]:
             if f1 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None, 'SignatureMethod.HMACOutputLength')
                 elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
                 else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
@@ -620,14 +621,14 @@ def _d_Transform(v: int, r: int) -> tuple[_m.Transform, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'Transform.Algorithm')
         r -= 3
         ev, s = _EVS_Transform_1[(v >> r) & 7]
         while ev == 1:
             at = 'XPath'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'Transform.XPath')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -717,7 +718,7 @@ def _d_DigestMethod(v: int, r: int) -> tuple[_m.DigestMethod, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Algorithm'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'DigestMethod.Algorithm')
         r -= 2
         ev, s = _EVS_DigestMethod_1[(v >> r) & 3]
         at = ''
@@ -752,17 +753,17 @@ def _d_Reference(v: int, r: int) -> tuple[_m.Reference, int]:
         ev = _EV_Reference_0[(v >> r) & 7]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Reference.Id')
             r -= 3
             ev = _EV_Reference_1[(v >> r) & 7]
         if ev == 1:
             at = 'Type'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'Reference.Type')
             r -= 2
             ev = _EV_Reference_2[(v >> r) & 3]
         if ev == 2:
             at = 'URI'
-            f2, r = _string(v, r, None)
+            f2, r = _string(v, r, None, 'Reference.URI')
             r -= 2
             ev = _EV_Reference_3[(v >> r) & 3]
         if ev == 3:
@@ -781,7 +782,7 @@ def _d_Reference(v: int, r: int) -> tuple[_m.Reference, int]:
             at = 'DigestValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f5, r = _binary(v, r, None)
+            f5, r = _binary(v, r, None, 'Reference.DigestValue')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -851,7 +852,7 @@ def _d_SignedInfo(v: int, r: int) -> tuple[_m.SignedInfo, int]:
         ev = _EV_SignedInfo_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'SignedInfo.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -928,13 +929,13 @@ def _d_SignatureValue(v: int, r: int) -> tuple[_m.SignatureValue, int]:
         ev = _EV_SignatureValue_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'SignatureValue.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
         if ev == 1:
             at = 'content'
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'SignatureValue.content')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = -1
@@ -984,7 +985,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'P'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, None)
+            f0, r = _binary(v, r, None, 'DSAKeyValue.P')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 1
@@ -992,7 +993,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Q'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'DSAKeyValue.Q')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -1001,7 +1002,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'G'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _binary(v, r, None)
+            f2, r = _binary(v, r, None, 'DSAKeyValue.G')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 3
@@ -1009,7 +1010,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Y'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _binary(v, r, None)
+            f3, r = _binary(v, r, None, 'DSAKeyValue.Y')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -1018,7 +1019,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'J'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f4, r = _binary(v, r, None)
+            f4, r = _binary(v, r, None, 'DSAKeyValue.J')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -1027,7 +1028,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'Seed'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f5, r = _binary(v, r, None)
+            f5, r = _binary(v, r, None, 'DSAKeyValue.Seed')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 6
@@ -1035,7 +1036,7 @@ def _d_DSAKeyValue(v: int, r: int) -> tuple[_m.DSAKeyValue, int]:
             at = 'PgenCounter'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f6, r = _binary(v, r, None)
+            f6, r = _binary(v, r, None, 'DSAKeyValue.PgenCounter')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -1119,11 +1120,11 @@ def _d_RSAKeyValue(v: int, r: int) -> tuple[_m.RSAKeyValue, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'Modulus'
-        f0, r = _binary(v, r, None)
+        f0, r = _binary(v, r, None, 'RSAKeyValue.Modulus')
         r -= 3
         if (v >> r) & 7: raise _escape()
         at = 'Exponent'
-        f1, r = _binary(v, r, None)
+        f1, r = _binary(v, r, None, 'RSAKeyValue.Exponent')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.RSAKeyValue)
@@ -1210,12 +1211,12 @@ def _d_RetrievalMethod(v: int, r: int) -> tuple[_m.RetrievalMethod, int]:
         ev = _EV_RetrievalMethod_0[(v >> r) & 7]
         if ev == 0:
             at = 'Type'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'RetrievalMethod.Type')
             r -= 2
             ev = _EV_RetrievalMethod_1[(v >> r) & 3]
         if ev == 1:
             at = 'URI'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'RetrievalMethod.URI')
             r -= 2
             ev = _EV_RetrievalMethod_2[(v >> r) & 3]
         if ev == 2:
@@ -1270,7 +1271,7 @@ def _d_X509IssuerSerial(v: int, r: int) -> tuple[_m.X509IssuerSerial, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'X509IssuerName'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'X509IssuerSerial.X509IssuerName')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -1279,7 +1280,7 @@ def _d_X509IssuerSerial(v: int, r: int) -> tuple[_m.X509IssuerSerial, int]:
         if f1 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None)
+            if y > 127: f1, r = _int_tail(v, r + 8, f1, None, None, 'X509IssuerSerial.X509SerialNumber')
             elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
             else: f1 = (f1 & 127) | (y << 7)
         elif f1 > 255: f1 = 255 - f1
@@ -1331,7 +1332,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509SKI'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509SKI')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -1341,7 +1342,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509SubjectName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'X509Data.X509SubjectName')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f2.append(x)
@@ -1351,7 +1352,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509Certificate')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f3.append(x)
@@ -1361,7 +1362,7 @@ def _d_X509Data(v: int, r: int) -> tuple[_m.X509Data, int]:
             at = 'X509CRL'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'X509Data.X509CRL')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f4.append(x)
@@ -1469,7 +1470,7 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
             at = 'PGPKeyID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _binary(v, r, None)
+            f0, r = _binary(v, r, None, 'PGPData.PGPKeyID')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -1478,7 +1479,7 @@ def _d_PGPData(v: int, r: int) -> tuple[_m.PGPData, int]:
             at = 'PGPKeyPacket'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, None)
+            f1, r = _binary(v, r, None, 'PGPData.PGPKeyPacket')
             r -= 1
             if (v >> r) & 1: raise _escape()
             b = _NB_PGPData[s]
@@ -1530,7 +1531,7 @@ def _d_SPKIData(v: int, r: int) -> tuple[_m.SPKIData, int]:
             at = 'SPKISexp'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, None)
+            x, r = _binary(v, r, None, 'SPKIData.SPKISexp')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0.append(x)
@@ -1580,14 +1581,14 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
         ev, s = _EVS_KeyInfo_0[(v >> r) & 15]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'KeyInfo.Id')
             r -= 4
             ev, s = _EVS_KeyInfo_1[(v >> r) & 15]
         while ev == 1:
             at = 'KeyName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'KeyInfo.KeyName')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f1.append(x)
@@ -1627,7 +1628,7 @@ def _d_KeyInfo(v: int, r: int) -> tuple[_m.KeyInfo, int]:
             at = 'MgmtData'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _string(v, r, None)
+            x, r = _string(v, r, None, 'KeyInfo.MgmtData')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f7.append(x)
@@ -1764,17 +1765,17 @@ def _d_Object(v: int, r: int) -> tuple[_m.Object, int]:
         ev, s = _EVS_Object_0[(v >> r) & 7]
         if ev == 0:
             at = 'Encoding'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Object.Encoding')
             r -= 3
             ev, s = _EVS_Object_1[(v >> r) & 7]
         if ev == 1:
             at = 'Id'
-            f1, r = _string(v, r, None)
+            f1, r = _string(v, r, None, 'Object.Id')
             r -= 3
             ev, s = _EVS_Object_2[(v >> r) & 7]
         if ev == 2:
             at = 'MimeType'
-            f2, r = _string(v, r, None)
+            f2, r = _string(v, r, None, 'Object.MimeType')
             r -= 2
             ev, s = _EVS_Object_3[(v >> r) & 3]
         at = ''
@@ -1827,7 +1828,7 @@ def _d_Signature(v: int, r: int) -> tuple[_m.Signature, int]:
         ev = _EV_Signature_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'Signature.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -1920,7 +1921,7 @@ def _d_MessageHeader(v: int, r: int) -> tuple[_m.MessageHeader, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'SessionID'
-        f0, r = _binary(v, r, 8)
+        f0, r = _binary(v, r, 8, 'MessageHeader.SessionID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -1984,14 +1985,14 @@ def _d_AuthorizationReq(v: int, r: int) -> tuple[_m.AuthorizationReq, int]:
         ev = _EV_AuthorizationReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'AuthorizationReq.Id')
             r -= 2
             ev = _EV_AuthorizationReq_1[(v >> r) & 3]
         if ev == 1:
             at = 'GenChallenge'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 16)
+            f1, r = _binary(v, r, 16, 'AuthorizationReq.GenChallenge')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -2090,8 +2091,7 @@ def _d_DC_EVStatus(v: int, r: int) -> tuple[_m.DC_EVStatus, int]:
         at = 'EVErrorCode'
         f1 = _E_DC_EVErrorCode[(t >> 12) & 15]
         f2 = (t >> 2) & 127
-        at = 'EVRESSSOC'
-        if f2 > 100: raise _range(f2, 0, 100)
+        if f2 > 100: _facet('DC_EVStatus.EVRESSSOC', f2, 0, 100)
         o = _new(_m.DC_EVStatus)
         o.EVReady = f0
         o.EVErrorCode = f1
@@ -2155,7 +2155,7 @@ def _d_DC_EVSEStatus(v: int, r: int) -> tuple[_m.DC_EVSEStatus, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'NotificationMaxDelay'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'DC_EVSEStatus.NotificationMaxDelay')
         r -= 8
         t = (v >> r) & 255
         if t & 228: raise _escape()
@@ -2312,11 +2312,11 @@ def _d_CertificateInstallationReq(v: int, r: int) -> tuple[_m.CertificateInstall
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CertificateInstallationReq.Id')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'OEMProvisioningCert'
-        f1, r = _binary(v, r, 800)
+        f1, r = _binary(v, r, 800, 'CertificateInstallationReq.OEMProvisioningCert')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ListOfRootCertificateIDs'
@@ -2363,7 +2363,7 @@ def _d_SubCertificates(v: int, r: int) -> tuple[_m.SubCertificates, int]:
             at = 'Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            x, r = _binary(v, r, 800)
+            x, r = _binary(v, r, 800, 'SubCertificates.Certificate')
             r -= 1
             if (v >> r) & 1: raise _escape()
             f0.append(x)
@@ -2414,7 +2414,7 @@ def _d_CertificateChain(v: int, r: int) -> tuple[_m.CertificateChain, int]:
         ev = _EV_CertificateChain_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'CertificateChain.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -2422,7 +2422,7 @@ def _d_CertificateChain(v: int, r: int) -> tuple[_m.CertificateChain, int]:
             at = 'Certificate'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 800)
+            f1, r = _binary(v, r, 800, 'CertificateChain.Certificate')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -2479,11 +2479,11 @@ def _d_ContractSignatureEncryptedPrivateKey(v: int, r: int) -> tuple[_m.Contract
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'ContractSignatureEncryptedPrivateKey.Id')
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'content'
-        f1, r = _binary(v, r, 48)
+        f1, r = _binary(v, r, 48, 'ContractSignatureEncryptedPrivateKey.content')
         r -= 1
         if (v >> r) & 1: raise _escape()
         o = _new(_m.ContractSignatureEncryptedPrivateKey)
@@ -2516,11 +2516,11 @@ def _d_DiffieHellmanPublickey(v: int, r: int) -> tuple[_m.DiffieHellmanPublickey
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'DiffieHellmanPublickey.Id')
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'content'
-        f1, r = _binary(v, r, 65)
+        f1, r = _binary(v, r, 65, 'DiffieHellmanPublickey.content')
         r -= 1
         if (v >> r) & 1: raise _escape()
         o = _new(_m.DiffieHellmanPublickey)
@@ -2553,11 +2553,11 @@ def _d_EMAID(v: int, r: int) -> tuple[_m.EMAID, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'EMAID.Id')
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'content'
-        f1, r = _string(v, r, 15)
+        f1, r = _string(v, r, 15, 'EMAID.content')
         r -= 1
         if (v >> r) & 1: raise _escape()
         o = _new(_m.EMAID)
@@ -2661,7 +2661,7 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Id'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'CertificateUpdateReq.Id')
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'ContractSignatureCertChain'
@@ -2669,7 +2669,7 @@ def _d_CertificateUpdateReq(v: int, r: int) -> tuple[_m.CertificateUpdateReq, in
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'eMAID'
-        f2, r = _string(v, r, 15)
+        f2, r = _string(v, r, 15, 'CertificateUpdateReq.eMAID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ListOfRootCertificateIDs'
@@ -2748,7 +2748,7 @@ def _d_CertificateUpdateRes(v: int, r: int) -> tuple[_m.CertificateUpdateRes, in
             if f6 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f6, r = _int_tail(v, r + 8, f6, -32768, 32767)
+                if y > 127: f6, r = _int_tail(v, r + 8, f6, -32768, 32767, 'CertificateUpdateRes.RetryCounter')
                 elif f6 > 255: f6 = -(((f6 & 127) | (y << 7)) + 1)
                 else: f6 = (f6 & 127) | (y << 7)
             elif f6 > 255: f6 = 255 - f6
@@ -2820,8 +2820,7 @@ def _d_PhysicalValue(v: int, r: int) -> tuple[_m.PhysicalValue, int]:
         t = (v >> r) & 8388607
         if t & 6524416: raise _escape()
         f0 = ((t >> 18) & 7) - 3
-        at = 'Multiplier'
-        if f0 > 3: raise _range(f0, -3, 3)
+        if f0 > 3: _facet('PhysicalValue.Multiplier', f0, -3, 3)
         at = 'Unit'
         f1 = _E_UnitSymbol[(t >> 12) & 7]
         f2 = t & 511
@@ -2829,7 +2828,7 @@ def _d_PhysicalValue(v: int, r: int) -> tuple[_m.PhysicalValue, int]:
         if f2 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767)
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -32768, 32767, 'PhysicalValue.Value')
             elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
             else: f2 = (f2 & 127) | (y << 7)
         elif f2 > 255: f2 = 255 - f2
@@ -2876,7 +2875,7 @@ def _d_AC_EVChargeParameter(v: int, r: int) -> tuple[_m.AC_EVChargeParameter, in
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f0 = t & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'AC_EVChargeParameter.DepartureTime')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 1
@@ -2969,7 +2968,7 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f0 = t & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'DC_EVChargeParameter.DepartureTime')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 1
@@ -3011,7 +3010,7 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
             t = (v >> r) & 2047
             if t & 1028: raise _escape()
             f7 = (t >> 3) & 127
-            if f7 > 100: raise _range(f7, 0, 100)
+            if f7 > 100: _facet('DC_EVChargeParameter.FullSOC', f7, 0, 100)
             ev = _EV_DC_EVChargeParameter_8[t & 3]
         if ev == 8:
             at = 'BulkSOC'
@@ -3019,7 +3018,7 @@ def _d_DC_EVChargeParameter(v: int, r: int) -> tuple[_m.DC_EVChargeParameter, in
             t = (v >> r) & 1023
             if t & 515: raise _escape()
             f8 = (t >> 2) & 127
-            if f8 > 100: raise _range(f8, 0, 100)
+            if f8 > 100: _facet('DC_EVChargeParameter.BulkSOC', f8, 0, 100)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_DC_EVChargeParameter)
@@ -3115,7 +3114,7 @@ def _d_EVChargeParameter(v: int, r: int) -> tuple[_m.EVChargeParameter, int]:
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f0 = t & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'EVChargeParameter.DepartureTime')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -3162,7 +3161,7 @@ def _d_ChargeParameterDiscoveryReq(v: int, r: int) -> tuple[_m.ChargeParameterDi
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f0 = t & 255
-            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+            if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'ChargeParameterDiscoveryReq.MaxEntriesSAScheduleTuple')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 1
@@ -3255,7 +3254,7 @@ def _d_RelativeTimeInterval(v: int, r: int) -> tuple[_m.RelativeTimeInterval, in
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'start'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 16777214)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 16777214, 'RelativeTimeInterval.start')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -3266,7 +3265,7 @@ def _d_RelativeTimeInterval(v: int, r: int) -> tuple[_m.RelativeTimeInterval, in
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f1 = t & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 86400)
+            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 86400, 'RelativeTimeInterval.duration')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -3445,7 +3444,7 @@ def _d_Cost(v: int, r: int) -> tuple[_m.Cost, int]:
         f0 = _E_CostKind[(t >> 11) & 3]
         f1 = t & 255
         at = 'amount'
-        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295)
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 4294967295, 'Cost.amount')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -3456,7 +3455,7 @@ def _d_Cost(v: int, r: int) -> tuple[_m.Cost, int]:
             t = (v >> r) & 63
             if t & 35: raise _escape()
             f2 = ((t >> 2) & 7) - 3
-            if f2 > 3: raise _range(f2, -3, 3)
+            if f2 > 3: _facet('Cost.amountMultiplier', f2, -3, 3)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_Cost)
@@ -3652,7 +3651,7 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
         ev = _EV_SalesTariff_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'SalesTariff.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -3662,13 +3661,13 @@ def _d_SalesTariff(v: int, r: int) -> tuple[_m.SalesTariff, int]:
             t = (v >> r) & 4095
             if t & 2052: raise _escape()
             f1 = ((t >> 3) & 255) + 1
-            if f1 > 255: raise _range(f1, 1, 255)
+            if f1 > 255: _facet('SalesTariff.SalesTariffID', f1, 1, 255)
             ev = _EV_SalesTariff_2[t & 3]
         if ev == 2:
             at = 'SalesTariffDescription'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _string(v, r, 32)
+            f2, r = _string(v, r, 32, 'SalesTariff.SalesTariffDescription')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -3759,8 +3758,7 @@ def _d_SAScheduleTuple(v: int, r: int) -> tuple[_m.SAScheduleTuple, int]:
         t = (v >> r) & 4095
         if t & 3075: raise _escape()
         f0 = ((t >> 2) & 255) + 1
-        at = 'SAScheduleTupleID'
-        if f0 > 255: raise _range(f0, 1, 255)
+        if f0 > 255: _facet('SAScheduleTuple.SAScheduleTupleID', f0, 1, 255)
         at = 'PMaxSchedule'
         f1, r = _d_PMaxSchedule(v, r)
         r -= 2
@@ -3880,7 +3878,7 @@ def _d_AC_EVSEStatus(v: int, r: int) -> tuple[_m.AC_EVSEStatus, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'NotificationMaxDelay'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'AC_EVSEStatus.NotificationMaxDelay')
         r -= 11
         t = (v >> r) & 2047
         if t & 1851: raise _escape()
@@ -4233,7 +4231,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'MeterID'
-        f0, r = _string(v, r, 32)
+        f0, r = _string(v, r, 32, 'MeterInfo.MeterID')
         r -= 4
         t = (v >> r) & 15
         if t & 8: raise _escape()
@@ -4244,7 +4242,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             t = (v >> r) & 511
             if t & 256: raise _escape()
             f1 = t & 255
-            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 18446744073709551615)
+            if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 18446744073709551615, 'MeterInfo.MeterReading')
             r -= 4
             t = (v >> r) & 15
             if t & 8: raise _escape()
@@ -4253,7 +4251,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             at = 'SigMeterReading'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f2, r = _binary(v, r, 64)
+            f2, r = _binary(v, r, 64, 'MeterInfo.SigMeterReading')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -4267,7 +4265,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             if f3 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767)
+                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767, 'MeterInfo.MeterStatus')
                 elif f3 > 255: f3 = -(((f3 & 127) | (y << 7)) + 1)
                 else: f3 = (f3 & 127) | (y << 7)
             elif f3 > 255: f3 = 255 - f3
@@ -4284,7 +4282,7 @@ def _d_MeterInfo(v: int, r: int) -> tuple[_m.MeterInfo, int]:
             if f4 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f4, r = _int_tail(v, r + 8, f4, -9223372036854775808, 9223372036854775807)
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -9223372036854775808, 9223372036854775807, 'MeterInfo.TMeter')
                 elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
                 else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
@@ -4365,13 +4363,12 @@ def _d_ChargingStatusRes(v: int, r: int) -> tuple[_m.ChargingStatusRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        f1, r = _string(v, r, 37)
+        f1, r = _string(v, r, 37, 'ChargingStatusRes.EVSEID')
         r -= 15
         t = (v >> r) & 32767
         if t & 28680: raise _escape()
         f2 = ((t >> 4) & 255) + 1
-        at = 'SAScheduleTupleID'
-        if f2 > 255: raise _range(f2, 1, 255)
+        if f2 > 255: _facet('ChargingStatusRes.SAScheduleTupleID', f2, 1, 255)
         ev = _EV_ChargingStatusRes_3[t & 7]
         if ev == 3:
             at = 'EVSEMaxCurrent'
@@ -4652,7 +4649,7 @@ def _d_CurrentDemandRes(v: int, r: int) -> tuple[_m.CurrentDemandRes, int]:
             at = 'EVSEID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f10, r = _string(v, r, 37)
+            f10, r = _string(v, r, 37, 'CurrentDemandRes.EVSEID')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 11
@@ -4662,7 +4659,7 @@ def _d_CurrentDemandRes(v: int, r: int) -> tuple[_m.CurrentDemandRes, int]:
             t = (v >> r) & 4095
             if t & 2052: raise _escape()
             f11 = ((t >> 3) & 255) + 1
-            if f11 > 255: raise _range(f11, 1, 255)
+            if f11 > 255: _facet('CurrentDemandRes.SAScheduleTupleID', f11, 1, 255)
             ev = _EV_CurrentDemandRes_12[t & 3]
         if ev == 12:
             at = 'MeterInfo'
@@ -4784,7 +4781,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
         ev = _EV_MeteringReceiptReq_0[(v >> r) & 3]
         if ev == 0:
             at = 'Id'
-            f0, r = _string(v, r, None)
+            f0, r = _string(v, r, None, 'MeteringReceiptReq.Id')
             r -= 1
             if (v >> r) & 1: raise _escape()
             ev = 1
@@ -4792,7 +4789,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
             at = 'SessionID'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _binary(v, r, 8)
+            f1, r = _binary(v, r, 8, 'MeteringReceiptReq.SessionID')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -4803,7 +4800,7 @@ def _d_MeteringReceiptReq(v: int, r: int) -> tuple[_m.MeteringReceiptReq, int]:
             t = (v >> r) & 2047
             if t & 1027: raise _escape()
             f2 = ((t >> 2) & 255) + 1
-            if f2 > 255: raise _range(f2, 1, 255)
+            if f2 > 255: _facet('MeteringReceiptReq.SAScheduleTupleID', f2, 1, 255)
             ev = 3
         if ev == 3:
             at = 'MeterInfo'
@@ -4864,7 +4861,7 @@ def _d_EVSEStatus(v: int, r: int) -> tuple[_m.EVSEStatus, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'NotificationMaxDelay'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'EVSEStatus.NotificationMaxDelay')
         r -= 7
         t = (v >> r) & 127
         if t & 115: raise _escape()
@@ -4975,7 +4972,7 @@ def _d_PaymentDetailsReq(v: int, r: int) -> tuple[_m.PaymentDetailsReq, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'eMAID'
-        f0, r = _string(v, r, 15)
+        f0, r = _string(v, r, 15, 'PaymentDetailsReq.eMAID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ContractSignatureCertChain'
@@ -5015,7 +5012,7 @@ def _d_PaymentDetailsRes(v: int, r: int) -> tuple[_m.PaymentDetailsRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'GenChallenge'
-        f1, r = _binary(v, r, 16)
+        f1, r = _binary(v, r, 16, 'PaymentDetailsRes.GenChallenge')
         r -= 12
         t = (v >> r) & 4095
         if t & 3584: raise _escape()
@@ -5024,7 +5021,7 @@ def _d_PaymentDetailsRes(v: int, r: int) -> tuple[_m.PaymentDetailsRes, int]:
         if f2 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+            if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807, 'PaymentDetailsRes.EVSETimeStamp')
             elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
             else: f2 = (f2 & 127) | (y << 7)
         elif f2 > 255: f2 = 255 - f2
@@ -5069,7 +5066,7 @@ def _d_SelectedService(v: int, r: int) -> tuple[_m.SelectedService, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'SelectedService.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -5083,7 +5080,7 @@ def _d_SelectedService(v: int, r: int) -> tuple[_m.SelectedService, int]:
             if f1 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767)
+                if y > 127: f1, r = _int_tail(v, r + 8, f1, -32768, 32767, 'SelectedService.ParameterSetID')
                 elif f1 > 255: f1 = -(((f1 & 127) | (y << 7)) + 1)
                 else: f1 = (f1 & 127) | (y << 7)
             elif f1 > 255: f1 = 255 - f1
@@ -5243,7 +5240,7 @@ def _d_ProfileEntry(v: int, r: int) -> tuple[_m.ProfileEntry, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ChargingProfileEntryStart'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 4294967295, 'ProfileEntry.ChargingProfileEntryStart')
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'ChargingProfileEntryMaxPower'
@@ -5256,7 +5253,7 @@ def _d_ProfileEntry(v: int, r: int) -> tuple[_m.ProfileEntry, int]:
             t = (v >> r) & 31
             if t & 19: raise _escape()
             f2 = ((t >> 2) & 3) + 1
-            if f2 > 3: raise _range(f2, 1, 3)
+            if f2 > 3: _facet('ProfileEntry.ChargingProfileEntryMaxNumberOfPhasesInUse', f2, 1, 3)
             ev = -1
         at = ''
         if ev != -1: raise _unexpected(ev, _F_ProfileEntry)
@@ -5432,8 +5429,7 @@ def _d_PowerDeliveryReq(v: int, r: int) -> tuple[_m.PowerDeliveryReq, int]:
         at = 'ChargeProgress'
         f0 = _E_ChargeProgress[(t >> 15) & 3]
         f1 = ((t >> 4) & 255) + 1
-        at = 'SAScheduleTupleID'
-        if f1 > 255: raise _range(f1, 1, 255)
+        if f1 > 255: _facet('PowerDeliveryReq.SAScheduleTupleID', f1, 1, 255)
         ev = _EV_PowerDeliveryReq_2[t & 7]
         if ev == 2:
             at = 'ChargingProfile'
@@ -5674,7 +5670,7 @@ def _d_ServiceDetailReq(v: int, r: int) -> tuple[_m.ServiceDetailReq, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'ServiceDetailReq.ServiceID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.ServiceDetailReq)
@@ -5709,7 +5705,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
         r -= 1
         if (v >> r) & 1: raise _escape()
         at = 'Name'
-        f0, r = _string(v, r, None)
+        f0, r = _string(v, r, None, 'Parameter.Name')
         r -= 3
         ev = _EV_Parameter_1[(v >> r) & 7]
         if ev == 1:
@@ -5735,7 +5731,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             if f3 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767)
+                if y > 127: f3, r = _int_tail(v, r + 8, f3, -32768, 32767, 'Parameter.shortValue')
                 elif f3 > 255: f3 = -(((f3 & 127) | (y << 7)) + 1)
                 else: f3 = (f3 & 127) | (y << 7)
             elif f3 > 255: f3 = 255 - f3
@@ -5751,7 +5747,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             if f4 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f4, r = _int_tail(v, r + 8, f4, -2147483648, 2147483647)
+                if y > 127: f4, r = _int_tail(v, r + 8, f4, -2147483648, 2147483647, 'Parameter.intValue')
                 elif f4 > 255: f4 = -(((f4 & 127) | (y << 7)) + 1)
                 else: f4 = (f4 & 127) | (y << 7)
             elif f4 > 255: f4 = 255 - f4
@@ -5768,7 +5764,7 @@ def _d_Parameter(v: int, r: int) -> tuple[_m.Parameter, int]:
             at = 'stringValue'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f6, r = _string(v, r, None)
+            f6, r = _string(v, r, None, 'Parameter.stringValue')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = -1
@@ -5857,7 +5853,7 @@ def _d_ParameterSet(v: int, r: int) -> tuple[_m.ParameterSet, int]:
         if f0 & 128:
             r -= 8
             y = (v >> r) & 255
-            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767)
+            if y > 127: f0, r = _int_tail(v, r + 8, f0, -32768, 32767, 'ParameterSet.ParameterSetID')
             elif f0 > 255: f0 = -(((f0 & 127) | (y << 7)) + 1)
             else: f0 = (f0 & 127) | (y << 7)
         elif f0 > 255: f0 = 255 - f0
@@ -5970,7 +5966,7 @@ def _d_ServiceDetailRes(v: int, r: int) -> tuple[_m.ServiceDetailRes, int]:
         f0 = _E_ResponseCode[(t >> 11) & 31]
         f1 = t & 255
         at = 'ServiceID'
-        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535)
+        if f1 > 127: f1, r = _uint_checked(v, r, f1, 0, 65535, 'ServiceDetailRes.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6029,7 +6025,7 @@ def _d_ServiceDiscoveryReq(v: int, r: int) -> tuple[_m.ServiceDiscoveryReq, int]
             at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f0, r = _string(v, r, 64)
+            f0, r = _string(v, r, 64, 'ServiceDiscoveryReq.ServiceScope')
             r -= 3
             t = (v >> r) & 7
             if t & 4: raise _escape()
@@ -6185,7 +6181,7 @@ def _d_ChargeService(v: int, r: int) -> tuple[_m.ChargeService, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'ChargeService.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6194,7 +6190,7 @@ def _d_ChargeService(v: int, r: int) -> tuple[_m.ChargeService, int]:
             at = 'ServiceName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, 32)
+            f1, r = _string(v, r, 32, 'ChargeService.ServiceName')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 2
@@ -6209,7 +6205,7 @@ def _d_ChargeService(v: int, r: int) -> tuple[_m.ChargeService, int]:
             at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _string(v, r, 64)
+            f3, r = _string(v, r, 64, 'ChargeService.ServiceScope')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 4
@@ -6293,7 +6289,7 @@ def _d_Service(v: int, r: int) -> tuple[_m.Service, int]:
         if t & 768: raise _escape()
         f0 = t & 255
         at = 'ServiceID'
-        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535)
+        if f0 > 127: f0, r = _uint_checked(v, r, f0, 0, 65535, 'Service.ServiceID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6302,7 +6298,7 @@ def _d_Service(v: int, r: int) -> tuple[_m.Service, int]:
             at = 'ServiceName'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f1, r = _string(v, r, 32)
+            f1, r = _string(v, r, 32, 'Service.ServiceName')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 2
@@ -6317,7 +6313,7 @@ def _d_Service(v: int, r: int) -> tuple[_m.Service, int]:
             at = 'ServiceScope'
             r -= 1
             if (v >> r) & 1: raise _escape()
-            f3, r = _string(v, r, 64)
+            f3, r = _string(v, r, 64, 'Service.ServiceScope')
             r -= 2
             if (v >> r) & 3: raise _escape()
             ev = 4
@@ -6496,7 +6492,7 @@ def _d_SessionSetupReq(v: int, r: int) -> tuple[_m.SessionSetupReq, int]:
         r -= 2
         if (v >> r) & 3: raise _escape()
         at = 'EVCCID'
-        f0, r = _binary(v, r, 6)
+        f0, r = _binary(v, r, 6, 'SessionSetupReq.EVCCID')
         r -= 2
         if (v >> r) & 3: raise _escape()
         o = _new(_m.SessionSetupReq)
@@ -6528,7 +6524,7 @@ def _d_SessionSetupRes(v: int, r: int) -> tuple[_m.SessionSetupRes, int]:
         at = 'ResponseCode'
         f0 = _E_ResponseCode[(t >> 3) & 31]
         at = 'EVSEID'
-        f1, r = _string(v, r, 37)
+        f1, r = _string(v, r, 37, 'SessionSetupRes.EVSEID')
         r -= 3
         t = (v >> r) & 7
         if t & 4: raise _escape()
@@ -6542,7 +6538,7 @@ def _d_SessionSetupRes(v: int, r: int) -> tuple[_m.SessionSetupRes, int]:
             if f2 & 128:
                 r -= 8
                 y = (v >> r) & 255
-                if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807)
+                if y > 127: f2, r = _int_tail(v, r + 8, f2, -9223372036854775808, 9223372036854775807, 'SessionSetupRes.EVSETimeStamp')
                 elif f2 > 255: f2 = -(((f2 & 127) | (y << 7)) + 1)
                 else: f2 = (f2 & 127) | (y << 7)
             elif f2 > 255: f2 = 255 - f2

@@ -7,12 +7,16 @@ in schema order. Optional elements are None when absent; repeated elements are l
 are StrEnums whose values are the schema literals. Field metadata holds the facets the encoder
 checks: range (min, max) of integers, length (min, max) of strings and bytes, count (min, max) of
 lists (None = unbounded), and choice: fields with the same number are alternatives, set one.
+Document roots also carry `warnings`: the facet violations the decoder let through
+(see document_root).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from controller.v2g.messages.document_root import DocumentRoot
 
 
 class CostKind(StrEnum):
@@ -1071,7 +1075,7 @@ class Body:
 
 
 @dataclass(slots=True, kw_only=True)
-class V2G_Message:
+class V2G_Message(DocumentRoot):
     """Schema type V2G_Message."""
 
     Header: MessageHeader

@@ -70,6 +70,9 @@ class SeccSession:
             self._fail("V2G_MALFORMED_MESSAGE", f"malformed EXI: {exc}", close_now=True)
             return None
         kind = self.answering = exi.message_type(message)
+        if message.warnings:  # decoded anyway (be liberal); the handler decides whether the value matters
+            log.info("connector %d: %s outside the schema: %s", self.connector.cfg.id, kind,
+                     "; ".join(map(str, message.warnings)))
         handler = HANDLERS[self.ctx.schema].get(kind)
         if handler is None:
             self._fail("EV_SEQUENCE_ERROR", f"{kind} is not supported", close_now=True)
