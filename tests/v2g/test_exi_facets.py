@@ -5,6 +5,7 @@ message's `warnings`; encoding stays strict. (A production car sends ChargingPro
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from dataclasses import replace
 from typing import Any
@@ -141,6 +142,7 @@ def test_threads_keep_their_warnings_apart() -> None:
 
 def test_the_secc_answers_a_four_phase_power_delivery(caplog) -> None:
     """The phase count of an AC profile does not matter to a DC charger: PowerDelivery goes on."""
+    caplog.set_level(logging.INFO, logger="controller.v2g.secc.session")
     async def go():
         bench = Bench("iso2")
         await walk(bench, "precharge")
