@@ -20,6 +20,7 @@ from typing import Any
 from controller.connector.voltage_class import emergency_limit_v
 
 MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
+TIME_EPSILON_S = 1e-6  # sample times are sums of floats: 20 x 20 ms may come out a hair below 400 ms
 RELATIVE_CURRENT_MARGIN = 0.05  # over-current margin: the larger of the setting and 5 % of the limit
 RELATIVE_MISMATCH = 0.05  # voltage cross-check: the larger of the setting and 5 % of the voltage
 POWER_SCALE_FLOOR = 0.5  # the measured-power correction never takes more than half the port's power
@@ -44,7 +45,7 @@ class _Filter:
         if self.since is None:
             self.since = t
         self.count += 1
-        return self.count >= MIN_SAMPLES and t - self.since >= self.hold_s
+        return self.count >= MIN_SAMPLES and t - self.since >= self.hold_s - TIME_EPSILON_S
 
 
 class SafetySupervisor:
