@@ -258,3 +258,89 @@ def test_bad_configuration_is_refused_with_a_reason():
         assert group.capabilities.healthy_count == 0 and group.module_states()[0]["state"] == "unknown"
     finally:
         port.close()
+
+
+def _status_answer(address: int, **flags) -> tuple[int, bytes]:
+    """An InfyPower status answer from module `address` with the given flags set (as a real module sends it)."""
+    from controller.hw.dbc import load_dbc
+    from controller.hw.power.base import encode
+
+    message = load_dbc("infypower_reg").get_message_by_name("InfyReadStatusAnswer")
+    answer_id = (message.frame_id & ~0xFFFF) | (0xF0 << 8) | address
+    return answer_id, encode(message, {"Temperature": 40, **flags})
+
+
+def test_a_module_short_circuit_is_an_emergency_that_switches_every_module_off():
+    """Finding 12: the other modules must not take over the shorted module's share and feed the short."""
+    from controller.config import ChargingConfig, ConnectorConfig
+    from controller.connector.connector import Connector
+    from controller.faults import CATALOGUE
+    from tests.connector.fakes import FakeBoard
+
+    seen = {}
+
+    async def scenario():
+        bench = Bench("infypower", [1, 2, 3], on_fault=lambda code, detail, active: connector.on_fault(
+            code, detail, active))
+        cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A")
+        connector = Connector(cfg, ChargingConfig(), FakeBoard(), bench.group, clock=bench.clock,
+                              wall_clock=bench.clock)
+        original = connector.on_fault
+
+        def on_fault(code, detail, active):
+            original(code, detail, active)
+            if code == "MODULE_SHORT_CIRCUIT" and active:
+                seen["group_on_after_report"] = bench.group.is_on
+                seen["stack"] = [f.name for f in traceback.extract_stack()]
+
+        connector.on_fault = on_fault
+        async with bench as b:
+            b.group.set_output(400.0, 60.0)
+            b.group.switch_on()
+            await until(lambda: all(m.on for m in b.models))
+            b.rig.send(*_status_answer(2, OutputShortCircuit=1), extended=True)
+            await until(lambda: "stack" in seen)
+            assert {"dispatch", "dispatch_batch"} & set(seen["stack"])  # acted on inside the receive path
+            assert seen["group_on_after_report"] is False
+            await until(lambda: not any(m.on for m in b.models))  # the healthy modules 1 and 3 too
+            assert "MODULE_SHORT_CIRCUIT" in connector.active_faults
+            assert connector.state == "emergency"
+            assert not connector.io.contactors_cmd
+
+    asyncio.run(scenario())
+    assert CATALOGUE["MODULE_SHORT_CIRCUIT"].severity == "emergency"
+
+
+def test_telemetry_listener_runs_inside_the_receive_handler_with_the_new_values():
+    seen = []
+
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            b.group.listen_telemetry(lambda: seen.append((b.group.voltage_t, b.group.output_voltage_v)))
+            b.group.set_output(400.0, 40.0)
+            b.group.switch_on()
+            assert b.group.setpoint == (400.0, 40.0)
+            b.models[0].output_voltage_v = 400.0  # what the plant would make of it
+            await until(lambda: any(v > 390.0 for _, v in seen))
+            assert all(t is not None for t, v in seen if v > 0)
+
+    asyncio.run(scenario())
+
+
+def test_power_limited_modules_count_with_what_they_deliver():
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            assert b.group.available_power_w() == 60_000.0  # two 30 kW ratings
+            b.group.set_output(400.0, 40.0)
+            b.group.switch_on()
+            module = b.group._modules[1]
+            # as a status answer with PowerLimited=1 and an output answer would leave it (no await in between:
+            # the simulator's next answers cannot overwrite it)
+            module.flags, module.voltage_v, module.current_a = frozenset({"PowerLimited"}), 400.0, 20.0
+            assert b.group.available_power_w() == pytest.approx(30_000.0 + 8_000.0)
+            assert b.group.output_power_w >= 8_000.0
+            b.group.switch_off()
+            assert b.group.available_power_w() == 60_000.0  # off: the rating again
+            assert b.group.hottest_module_c == 30.0  # the simulator's temperature
+
+    asyncio.run(scenario())
