@@ -1,4 +1,10 @@
-"""charger-controller: run the cabinet described by a TOML config."""
+"""charger-controller: run the cabinet described by a TOML config.
+
+Exit status: 0 after an orderly stop (SIGTERM, as systemd sends, or SIGINT/Ctrl-C: both power every
+connector off first, then close the store); 2 for input a person must fix (config, options, CAN channel,
+store file, missing data files), printed as one line without a traceback; 1 when the start failed otherwise.
+Under systemd (Type=notify) it reports READY/STATUS/STOPPING and pings the watchdog (controller/systemd_notify.py).
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +17,12 @@ import sys
 
 from controller.app import ControllerApp
 from controller.config import ConfigError, load_config
+from controller.hw.dbc import DbcNotFound
+from controller.startup_checks import can_channel, check_can_interface, log_level
+from controller.store import StoreError
+from controller.systemd_notify import SystemdNotifier, WatchdogPinger
+
+PROG = "charger-controller"
 
 
 def _print_event(kind: str, data: dict) -> None:
@@ -18,57 +30,85 @@ def _print_event(kind: str, data: dict) -> None:
     sys.stdout.flush()
 
 
-async def _run(app: ControllerApp) -> None:
+def _health(app: ControllerApp) -> str | None:
+    ended = app.stopped_task()
+    return f"task {ended} ended" if ended else None
+
+
+async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    notifier.status("starting: opening buses and devices")
     await app.start()
     # Everything built so far lives as long as the process: keep it out of the collector's full passes, whose
     # pauses would otherwise land in the fault-reaction and V2G answer times.
     gc.collect()  # start-up garbage goes first, or it would be kept for good
     gc.freeze()
-    await stop.wait()
-    await app.stop()
+    notifier.ready(f"running: {len(app.connectors)} connector(s) of {app.config.name}")
+    pinger = asyncio.create_task(WatchdogPinger(notifier, lambda: _health(app)).run(), name="systemd-watchdog")
+    try:
+        await stop.wait()
+    finally:
+        pinger.cancel()
+        notifier.stopping()
+        await app.stop()
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="charger-controller", description=__doc__)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the loop runs: nothing was energized yet
+        print(f"{PROG}: interrupted during start-up", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="cabinet TOML file")
     parser.add_argument("--events-json", action="store_true", help="print events as JSON lines on stdout")
     parser.add_argument("--can", metavar="INTERFACE:CHANNEL",
                         help="put every CAN channel of the config on this one python-can bus")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. connectors[0].meter.link.port=1502 (repeatable)")
-    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR, CRITICAL")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        level = log_level(args.log_level)
+        override = can_channel(args.can) if args.can else None
         config = load_config(args.config, tuple(args.set))
+        if override is None:
+            for name, channel in config.can.items():
+                check_can_interface(channel.interface, channel.channel, f"can.{name}")
     except ConfigError as exc:
-        print(f"charger-controller: {exc}", file=sys.stderr)
-        return 2
-    override = None
-    if args.can:
-        interface, _, channel = args.can.partition(":")
-        if not interface or not channel:
-            print("charger-controller: --can needs INTERFACE:CHANNEL", file=sys.stderr)
-            return 2
-        override = (interface, channel)
+        return _fail(str(exc))
+    # stderr: under systemd every line goes to the journal (StandardError=journal)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    notifier = SystemdNotifier()
     app = ControllerApp(config, on_event=_print_event if args.events_json else None, can_override=override)
     try:
         app.build()
-    except ConfigError as exc:
-        print(f"charger-controller: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, StoreError, DbcNotFound) as exc:
+        notifier.status(f"failed: {exc}")
+        return _fail(str(exc))
     except Exception as exc:  # e.g. a CAN interface that cannot be opened
-        print(f"charger-controller: cannot start: {exc}", file=sys.stderr)
+        notifier.status(f"failed: {exc}")
+        print(f"{PROG}: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(_run(app))
+        asyncio.run(_run(app, notifier))
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:  # found while starting, e.g. a missing PLC interface for [v2g]
+        return _fail(str(exc))
+    finally:
+        notifier.close()
     return 0
 
 

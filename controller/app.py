@@ -199,6 +199,10 @@ class ControllerApp:
         if self.console is not None:
             await self.console.start()
 
+    def stopped_task(self) -> str | None:
+        """The name of a long-running task that has ended (it never should while running), or None."""
+        return next((task.get_name() for task in self._tasks if task.done()), None)
+
     async def _control(self) -> None:
         while True:
             for connector in self.connectors:
