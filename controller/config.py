@@ -83,6 +83,12 @@ class ConnectorConfig:
             raise ValueError(f"unknown energy transfer modes {sorted(unknown)}")
 
 
+        if self.imd is not None:  # IEC 61851-23: fault below 100 ohm/V, warning below 500 ohm/V of the cable max
+            for name, per_volt in (("fault_below_ohm", 100.0), ("warning_below_ohm", 500.0)):
+                needed = per_volt * self.max_voltage_v
+                if getattr(self.imd, name) < needed:
+                    raise ConfigError(f"imd.{name}", f"{getattr(self.imd, name):g} ohm is below {per_volt:g} ohm/V "
+                                      f"x max_voltage_v {self.max_voltage_v:g} V = {needed:g} ohm")
 @dataclass(frozen=True)
 class ChargingConfig:
     """Limits and timers of the DC phases; defaults from PROTOCOL-FACTS sections 1-3."""
