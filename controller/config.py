@@ -81,14 +81,14 @@ class ConnectorConfig:
         unknown = set(self.energy_transfer_modes) - allowed
         if unknown:
             raise ValueError(f"unknown energy transfer modes {sorted(unknown)}")
-
-
         if self.imd is not None:  # IEC 61851-23: fault below 100 ohm/V, warning below 500 ohm/V of the cable max
             for name, per_volt in (("fault_below_ohm", 100.0), ("warning_below_ohm", 500.0)):
                 needed = per_volt * self.max_voltage_v
                 if getattr(self.imd, name) < needed:
                     raise ConfigError(f"imd.{name}", f"{getattr(self.imd, name):g} ohm is below {per_volt:g} ohm/V "
                                       f"x max_voltage_v {self.max_voltage_v:g} V = {needed:g} ohm")
+
+
 @dataclass(frozen=True)
 class ChargingConfig:
     """Limits and timers of the DC phases; defaults from PROTOCOL-FACTS sections 1-3."""
@@ -109,13 +109,6 @@ class ChargingConfig:
     communication_attempts: int = 3  # SLAC attempts per plug-in before giving up
     imd_self_test_timeout_s: float = 30.0  # IEC 61851-23:2023: self-test in every cable check
     isolation_sample_s: float = 0.5  # insulation readings taken at test voltage before judging
-
-
-@dataclass(frozen=True)
-class IoBoardConfig:
-    command_period_s: float = 0.05
-    lost_after_s: float = 0.3
-
     # safety supervisor (controller/connector/safety_supervisor.py); time filters count sample time and samples
     overvoltage_margin_v: float = 10.0  # measured output above min(EV max, cable max) by more than this is over-voltage
     overvoltage_error_s: float = 0.4  # over-voltage held this long: OUTPUT_OVERVOLTAGE, error shutdown (IEC 61851-23)
@@ -133,6 +126,13 @@ class IoBoardConfig:
     power_margin: float = 0.03  # measured power above max_power_kw by this fraction lowers the power setpoint
     power_trip_margin: float = 0.15  # measured power above max_power_kw by this fraction ...
     power_trip_s: float = 1.0  # ... held this long: PORT_OVERPOWER, error shutdown
+
+
+@dataclass(frozen=True)
+class IoBoardConfig:
+    command_period_s: float = 0.05
+    lost_after_s: float = 0.3
+
 
 @dataclass(frozen=True)
 class EvLinkConfig:
