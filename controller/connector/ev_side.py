@@ -146,8 +146,11 @@ class EvSide:
             code = EvseStatusCode.NOT_READY
         else:
             code = EvseStatusCode.READY
-        if isolation is None:
-            isolation = IsolationLevel.VALID if self.state in ("precharge", "charging") else IsolationLevel.INVALID
+        if isolation is None:  # a warning stays a warning for the car, not Valid
+            isolation = IsolationLevel.INVALID
+            if self.state in ("precharge", "charging"):
+                isolation = IsolationLevel.WARNING if "ISOLATION_WARNING" in self.active_faults \
+                    else IsolationLevel.VALID
         return EvseStatus(code, notification, isolation)
 
     def _answer(self, code: ResponseCode = ResponseCode.OK, isolation: IsolationLevel | None = None,
