@@ -30,6 +30,17 @@ from controller.hw.modbus_models.codec import RegisterDecodeError
 
 log = logging.getLogger(__name__)
 
+
+class _ConnectFailuresReportedByTheLink(logging.Filter):
+    """pymodbus logs every failed connect (ten lines a second for a device that is away); the link logs one line
+    when a device is lost and one when it is back, so these are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to connect")
+
+
+logging.getLogger("pymodbus.logging").addFilter(_ConnectFailuresReportedByTheLink())
+
 ErrorKind = Literal["timeout", "exception", "garbled", "closed"]
 RX_SHOWN_BYTES = 24  # how much of an undecodable reply goes into the error text
 
@@ -71,6 +82,7 @@ class ModbusLink:
         self._client: ModbusBaseClient | None = None
         self._lock = asyncio.Lock()
         self._rx = b""  # bytes received since the current attempt was sent
+        self._reachable: bool | None = None  # the last connect's outcome: one log line when it changes
 
     @property
     def connected(self) -> bool:
@@ -92,7 +104,13 @@ class ModbusLink:
                 why = "no such serial device"
         if not ok:
             self._drop()
+            if self._reachable is not False:
+                log.warning("%s: cannot connect (%s); retrying, quietly until it is back", self.cfg.describe(), why)
+                self._reachable = False
             raise ModbusDeviceError(f"cannot connect to {self.cfg.describe()} ({why})", "closed")
+        if self._reachable is False:
+            log.warning("%s: connected again", self.cfg.describe())
+        self._reachable = True
 
     def close(self) -> None:
         self._drop()
