@@ -77,6 +77,8 @@ class ConnectorConfig:
         for name in ("max_voltage_v", "max_current_a", "max_power_kw"):
             if getattr(self, name) <= 0:
                 raise ConfigError(name, "must be positive")
+        if self.imd is None:  # IEC 61851-23: every DC cable check needs an insulation reading
+            raise ConfigError("imd", "a DC connector needs an insulation monitor ([connectors.imd])")
         allowed = {"DC_core", "DC_extended", "DC_combo_core", "DC_unique"}
         unknown = set(self.energy_transfer_modes) - allowed
         if unknown:
@@ -94,17 +96,22 @@ class ChargingConfig:
     """Limits and timers of the DC phases; defaults from PROTOCOL-FACTS sections 1-3."""
     ramp_up_a_per_s: float = 25.0
     cable_check_hold_s: float = 0.5
-    cable_check_timeout_s: float = 30.0
+    cable_check_timeout_s: float = 30.0  # cable check from the end of the IMD self-test (which has its own bound)
     cable_check_max_current_a: float = 2.0
-    safe_voltage_v: float = 60.0
+    safe_voltage_v: float = 60.0  # below this measured voltage: contactors may close for a test, the lock may open
     precharge_max_current_a: float = 2.0
-    precharge_timeout_s: float = 7.0
-    stop_current_threshold_a: float = 5.0
-    stop_timeout_s: float = 0.06  # C->B: contactors open within 100 ms, control period included
+    precharge_timeout_s: float = 7.0  # the output must be within precharge_tolerance_v of the EV's target by then
+    precharge_tolerance_v: float = 20.0  # PowerDelivery(start) only with the output this close to the EV's target
+    stop_current_threshold_a: float = 5.0  # contactors open only below this measured output current
+    stop_timeout_s: float = 0.06  # C->B: contactors open within 100 ms (IEC 61851-1 A.6), control period included
+    power_down_timeout_s: float = 1.5  # a stop or error shutdown waits this long for < 5 A, then an emergency
+    error_notice_wait_s: float = 0.5  # error shutdown: contactors wait for the car's next answer (or this long)
     contactor_feedback_timeout_s: float = 0.5
+    lock_timeout_s: float = 2.0  # the lock must report LOCKED within this after the cable check starts
     auto_authorize: bool = True
     emergency_f_hold_s: float = 0.3
-    welding_voltage_v: float = 60.0
+    current_demand_timeout_s: float = 1.0  # car silent this long while energy flows: error shutdown
+    imd_invalid_after_s: float = 5.0  # IMD without a valid reading this long while powered: IMD_INVALID
     communication_restart_f_s: float = 4.0  # CP F shown to restart a failed SLAC (t_step_EF >= 4 s)
     communication_attempts: int = 3  # SLAC attempts per plug-in before giving up
     imd_self_test_timeout_s: float = 30.0  # IEC 61851-23:2023: self-test in every cable check
@@ -196,7 +203,7 @@ class CabinetConfig:
     v2g: V2gConfig = field(default_factory=V2gConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
-    max_cabinet_power_kw: float = 0.0  # 0: no cabinet-wide cap
+    max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
 
     def check(self) -> None:
         channels = {}
@@ -221,6 +228,12 @@ class CabinetConfig:
             used_groups.add(conn.group)
         if not self.connectors:
             raise ConfigError("connectors", "at least one connector is needed")
+        if self.max_cabinet_power_kw < 0 or not math.isfinite(self.max_cabinet_power_kw):
+            raise ConfigError("max_cabinet_power_kw", "must be 0 (no cap) or a positive number of kW")
+        ports_kw = sum(c.max_power_kw for c in self.connectors)
+        if self.max_cabinet_power_kw > 0 and ports_kw > self.max_cabinet_power_kw + 1e-9:
+            raise ConfigError("max_cabinet_power_kw", f"the ports' max_power_kw add up to {ports_kw:g} kW, "
+                              f"above the cabinet's {self.max_cabinet_power_kw:g} kW")
         addresses = [a for g in self.power.groups for a in g.addresses]
         if len(set(addresses)) != len(addresses):
             raise ConfigError("power.groups", "a module address is in two groups")

@@ -119,8 +119,18 @@ _TABLE: tuple[FaultSpec, ...] = (
               "The charger answered a request of the car with a FAILED code (a payment option, service or car "
               "it does not accept, or authorization refused) and ended the session. The detail names the "
               "request and the code."),
-    FaultSpec("EV_REQUEST_INVALID", "error", "unplug",
-              "The car asked for a voltage or current outside the negotiated limits."),
+    FaultSpec("EV_REQUEST_INVALID", "warning", "unplug",
+              "The car sent a value that is negative, not a number or outside the negotiated limits; the request "
+              "was answered FAILED_WrongChargeParameter and the port stays in service."),
+    FaultSpec("CONNECTOR_LOCK_FAILURE", "error", "unplug",
+              "The connector lock did not report locked (or reported a fault); the charger did not energize the "
+              "cable (ChargeX MREC1). Check the lock actuator, its feedback and the inlet."),
+    FaultSpec("POWER_DOWN_FAILED", "emergency", "unplug",
+              "The output current did not fall below 5 A within the bounded wait of a stop: the modules were "
+              "switched off and the contactors opened under load. Check the modules' current regulation."),
+    FaultSpec("IMD_INVALID", "error", "auto",
+              "The insulation monitor gives no valid reading (invalid or device error) while the cable is "
+              "energized: insulation is not supervised."),
     FaultSpec("V2G_MALFORMED_MESSAGE", "error", "unplug",
               "The car sent a V2G message that could not be decoded; the session was closed. A capture "
               "(charger-hil run --pcap, or tcpdump on the PLC interface) helps the firmware team."),

@@ -26,6 +26,10 @@ max_voltage_v = 500
 max_current_a = 200
 max_power_kw = 60
 group = "A"
+[connectors.imd]
+model = "bender_isocha425hv"
+unit_id = 3
+link = { transport = "tcp", host = "127.0.0.1", port = 1503 }
 """
 
 

@@ -17,6 +17,8 @@ from transitions import Machine
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.control import ControlLoop
 from controller.connector.ev_side import EvSide
+from controller.connector.output_guard import OutputGuard
+from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
 from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
 from controller.faults import CATALOGUE, Fault
@@ -24,6 +26,8 @@ from controller.faults import CATALOGUE, Fault
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict], None]
+BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum plus the larger of these
+BOARD_VOLTAGE_MARGIN = 0.05
 
 
 class IoBoardPort(Protocol):
@@ -33,6 +37,7 @@ class IoBoardPort(Protocol):
     def set_state_f(self, on: bool) -> None: ...
     def close_contactors(self) -> None: ...
     def open_contactors(self) -> None: ...
+    def set_max_voltage(self, volts: float) -> None: ...
     def set_lock(self, locked: bool) -> None: ...
 
 
@@ -47,7 +52,7 @@ class ModuleGroupPort(Protocol):
     def emergency_off(self) -> None: ...
 
 
-class Connector(EvSide, ControlLoop):
+class Connector(EvSide, ControlLoop, OutputGuard):
     def __init__(self, cfg: ConnectorConfig, charging: ChargingConfig, io: IoBoardPort,
                  group: ModuleGroupPort, *, on_event: EventSink | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
@@ -68,7 +73,8 @@ class Connector(EvSide, ControlLoop):
         self.authorized = False
         self.meter = None  # EnergyMeter when the cabinet has one for this connector
         self.imd = None  # InsulationMonitor likewise
-        self._cp_state = "INVALID"
+        self._cp_state = "INVALID"  # the latest CP state reported (what the table's conditions read)
+        self._cp_acted = "INVALID"  # the CP state last acted on: stored only once its actions are done
         self._state_f_requested = False
         self._contactors_commanded = False
         self._contactors_were_closed = False
@@ -77,10 +83,24 @@ class Connector(EvSide, ControlLoop):
         self.state_entered_t = clock()
         EvSide.__init__(self)
         ControlLoop.__init__(self)
+        self.reset_output_guard()
+        self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
+        for subscribe, listener in ((getattr(io, "listen_measurements", None), self.on_io_measure),
+                                    (getattr(group, "listen_telemetry", None), self.on_module_telemetry)):
+            if subscribe is not None:
+                subscribe(listener)
         self.machine = Machine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="unavailable",
-            auto_transitions=False, ignore_invalid_triggers=True, after_state_change="_state_changed",
+            auto_transitions=False, ignore_invalid_triggers=False, after_state_change="_state_changed",
         )
+
+    def fire(self, trigger: str) -> bool:
+        """Pull a trigger of the table; one that does not fit the present state is logged and returns False
+        (the caller decides what that means) instead of passing silently."""
+        if trigger not in self.machine.get_triggers(self.state):
+            log.info("connector %d: %s does not apply in state %s", self.cfg.id, trigger, self.state)
+            return False
+        return getattr(self, trigger)()
 
     # ---- conditions used by the table -------------------------------------------------------------
     def can_offer_service(self) -> bool:
@@ -95,6 +115,10 @@ class Connector(EvSide, ControlLoop):
     def is_authorized(self) -> bool:
         return self.authorized
 
+    def no_blocking_faults(self) -> bool:
+        """An error or emergency still active keeps the power off: no new session, cable check or energy."""
+        return not self.blocking_faults()
+
     def blocking_faults(self) -> list[Fault]:
         return [f for f in self.active_faults.values() if f.severity in ("emergency", "error")]
 
@@ -104,6 +128,7 @@ class Connector(EvSide, ControlLoop):
 
     # ---- state entry actions ------------------------------------------------------------------------
     def _state_changed(self) -> None:
+        self._settled_state = self.state  # an on_enter_* callback reads here the state it came from
         self.state_entered_t = self.clock()
         log.info("connector %d: %s", self.cfg.id, self.state)
         event = {"connector": self.cfg.id, "state": self.state, "t": self.wall_clock()}
@@ -120,7 +145,7 @@ class Connector(EvSide, ControlLoop):
         self._power_off_now()
         self._set_state_f(False)
         self.io.set_pwm(100.0)
-        self.io.set_lock(False)
+        self.release_lock()
         self.authorized = False
         self._end_session("unplugged")
 
@@ -165,7 +190,7 @@ class Connector(EvSide, ControlLoop):
 
     def on_enter_negotiating(self) -> None:
         self._start_session()
-        self.io.set_lock(True)
+        self.lock()
 
     def on_enter_cable_check(self) -> None:
         self.start_cable_check()
@@ -173,35 +198,55 @@ class Connector(EvSide, ControlLoop):
     def on_enter_precharge(self) -> None:
         self.start_precharge()
 
+    def on_enter_charging(self) -> None:
+        self.start_charging()
+
     def on_enter_stopping(self) -> None:
-        self.begin_power_down()
+        self.begin_power_down("stop" if self._cp_state in ("C", "D") else "cp_b")
 
     def on_enter_error_shutdown(self) -> None:
-        self.begin_power_down()
+        if self._cp_state not in ("C", "D"):
+            self.begin_power_down("cp_b")
+        else:  # from charging the car must hear EVSE_Shutdown first: its contactors are closed on ours
+            self.begin_power_down("error" if getattr(self, "_settled_state", "") == "charging" else "stop")
 
     def on_enter_session_end(self) -> None:
         self._power_off_now()
-        self.io.set_lock(False)
+        self.release_lock()
         reason = self.session.stop_reason if self.session and self.session.stop_reason else "ev_session_stop"
         self._end_session(reason)
 
     def on_enter_emergency(self) -> None:
         self._power_off_now()
         self._set_state_f(True)
-        self.io.set_lock(False)
+        self.release_lock()  # once the cable is below 60 V
         codes = [f.code for f in self.blocking_faults()]
         self._end_session("emergency:" + ",".join(codes) if codes else "emergency")
 
     # ---- hardware actions -------------------------------------------------------------------------
     def _power_off_now(self) -> None:
-        """Modules off, then contactors open: the emergency path, synchronous."""
-        self.group.emergency_off()
-        self._contactors_commanded = False
-        self.io.open_contactors()
+        """Modules off, then contactors open: the emergency path, synchronous. The contactors open even when
+        switching the modules off raised (and the first error goes on up)."""
+        try:
+            self.group.emergency_off()
+        finally:
+            self._contactors_commanded = False
+            self.io.open_contactors()
 
     def close_contactors(self) -> None:
+        if not self.may_energize("contactors"):
+            return
         self._contactors_commanded = True
+        self.io.set_max_voltage(self.board_max_voltage_v())  # the board refuses to close without it
         self.io.close_contactors()
+
+    def board_max_voltage_v(self) -> float:
+        """The I/O board's own over-voltage limit (second channel): the session maximum, or the cable check's
+        test voltage while it runs, plus a margin wider than the supervisor's, which acts first."""
+        limit = self.voltage_limit_v()
+        if self.state == "cable_check":
+            limit = max(limit, self._test_voltage_v)
+        return limit + max(BOARD_VOLTAGE_MARGIN_V, BOARD_VOLTAGE_MARGIN * limit)
 
     def open_contactors(self) -> None:
         self._contactors_commanded = False
@@ -213,6 +258,8 @@ class Connector(EvSide, ControlLoop):
 
     # ---- sessions ----------------------------------------------------------------------------------
     def _start_session(self) -> None:
+        self.reset_control()  # nothing of the previous car's session (its target voltage) reaches this one
+        self.supervisor.reset_session()
         self.session = SessionRecord(connector_id=self.cfg.id, start_t=self.wall_clock(), evcc_id=self.evcc_id)
         if self.meter is not None and self.meter.fresh:
             self.session.bracket_with_meter(self.meter.latest.energy_import_wh)
@@ -262,16 +309,18 @@ class Connector(EvSide, ControlLoop):
 
         A latched fault stays when its condition goes away (the e-stop button released): only a
         technician's `clear` removes it, and only once the condition is gone."""
-        if active:
-            self._conditions.add(code)
-            self.raise_fault(code, detail)
-        else:
-            self._conditions.discard(code)
-            if CATALOGUE[code].clears != "latched":
-                self.clear_fault(code)
+        with self.power_path(f"fault {code}"):
+            if active:
+                self._conditions.add(code)
+                self.raise_fault(code, detail)
+            else:
+                self._conditions.discard(code)
+                if CATALOGUE[code].clears != "latched":
+                    self.clear_fault(code)
 
     def raise_fault(self, code: str, detail: str = "") -> None:
         if code in self.active_faults:
+            self._enforce(self.active_faults[code].severity)  # still active: still no power
             return
         lowered = "warning" if code.startswith("METER_") and self.cfg.on_meter_loss == "continue" else None
         fault = Fault(code=code, connector_id=self.cfg.id, detail=detail, t=self.wall_clock(),
@@ -288,14 +337,22 @@ class Connector(EvSide, ControlLoop):
         log.warning("connector %d: fault %s (%s) %s", self.cfg.id, code, severity, detail)
         self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": severity,
                              "detail": detail, "t": fault.t, "active": True})
-        if severity == "emergency":
-            self.emergency()
-        elif severity == "error":
+        if severity == "error":
             self.note_stop_reason(f"error:{code}")
+        self._enforce(severity, powered_off=True)
+
+    def _enforce(self, severity: str, powered_off: bool = False) -> None:
+        """What an active fault of `severity` means for the state: an emergency, or an error shutdown."""
+        if severity == "emergency":
+            if not powered_off:
+                self._power_off_now()
+            if self.state != "emergency" or powered_off:
+                self.fire("emergency")
+        elif severity == "error":
             if self.state in SESSION_STATES or self.state in ("plugged", "session_end"):
-                self.error()
+                self.fire("error")
             elif self.state == "available":
-                self.service_lost()
+                self.fire("service_lost")
 
     def clear_fault(self, code: str) -> None:
         fault = self.active_faults.pop(code, None)
@@ -311,14 +368,38 @@ class Connector(EvSide, ControlLoop):
             self.clear_fault(code)
         return codes
 
+    # ---- measurements (CAN receive path) -------------------------------------------------------------
+    def on_io_measure(self, status: Any) -> None:
+        """Every I/O board DC measure and temperature frame: the supervisor checks the new sample at once."""
+        self._supervised(self.supervisor.check_io, status)
+
+    def on_module_telemetry(self) -> None:
+        """Every module answer: the supervisor cross-checks the modules' voltage with the board's."""
+        self._supervised(self.supervisor.check_modules)
+
+    def _supervised(self, check: Callable[..., None], *args: Any) -> None:
+        try:
+            check(*args)
+        except Exception:  # a supervisor that cannot judge leaves no power on
+            log.exception("connector %d: safety supervisor failed; cutting power", self.cfg.id)
+            self._power_off_now()
+            self.raise_fault("CONTROLLER_INTERNAL", "safety supervisor failed")
+
     # ---- control pilot -------------------------------------------------------------------------------
     def on_io_status(self, status: Any) -> None:
-        """I/O board callback; runs inside the CAN receive path."""
-        self._check_contactor_feedback(status)
-        cp = status.cp_state
-        previous, self._cp_state = self._cp_state, cp
-        if cp == previous:
-            return
+        """I/O board callback; runs inside the CAN receive path. The CP state counts as acted on only after
+        its actions are done: if one raises (power cut by the wrapper), the board's next delivery acts again."""
+        with self.power_path("status"):
+            self._check_contactor_feedback(status)
+            cp = status.cp_state
+            previous = self._cp_acted
+            self._cp_state = cp  # the table's conditions read the new state
+            if cp != previous:
+                self._on_cp_change(cp, previous, status)
+            self._cp_acted = cp
+            self.unlock_when_safe()
+
+    def _on_cp_change(self, cp: str, previous: str, status: Any) -> None:
         if cp == "F" and self._state_f_requested:
             return
         if cp == "A":
@@ -326,12 +407,14 @@ class Connector(EvSide, ControlLoop):
         elif cp in ("B", "C"):
             self.clear_fault("CP_STATE_F")
             if self.state == "available":
-                self.cp_plugged()
+                self.fire("cp_plugged")
             elif self.state == "unavailable" and self.can_offer_service():
-                self.board_ready()
-            elif cp == "B" and previous in ("C", "D") and self.state == "charging":
+                self.fire("board_ready")
+            elif cp == "B" and previous in ("C", "D") and self.state in ("charging", "precharge", "cable_check"):
                 self.note_stop_reason("ev_left_state_c")
-                self.cp_left_c()
+                self.fire("cp_left_c")
+            elif cp == "B" and previous in ("C", "D") and self.state in ("stopping", "error_shutdown"):
+                self.cp_left_c_while_powering_down()
         elif cp == "D":
             self.raise_fault("CP_STATE_D", "car asked for ventilation")
         elif cp == "E":
@@ -350,13 +433,13 @@ class Connector(EvSide, ControlLoop):
             self.try_recover()
         else:
             self._power_off_now()
-            if self.may_cp_unplugged():
-                self.cp_unplugged()
+            self.fire("cp_unplugged")
 
     def _check_contactor_feedback(self, status: Any) -> None:
         closed = status.dc_plus_closed and status.dc_minus_closed
+        # CP out of C/D: the board opened by itself as IEC 61851-1 asks (the CP change is handled on its own)
         if self._contactors_commanded and self._contactors_were_closed and not closed \
-                and self.state in POWERED_STATES:
+                and self.state in POWERED_STATES and status.cp_state in ("C", "D"):
             self.raise_fault("CONTACTOR_OPENED", "feedback open while commanded closed")
         self._contactors_were_closed = closed
 
@@ -364,7 +447,7 @@ class Connector(EvSide, ControlLoop):
         if self.state == "emergency" and not self.blocking_faults():
             if self.clock() - self.state_entered_t >= self.charging.emergency_f_hold_s:
                 self._set_state_f(False)
-                self.recover()
+                self.fire("recover")
 
     # ---- technician and services -------------------------------------------------------------------
     def set_enabled(self, enabled: bool, *, maintenance: bool = False) -> None:
@@ -372,9 +455,9 @@ class Connector(EvSide, ControlLoop):
         self.enabled = enabled
         self.maintenance = maintenance and not enabled
         if enabled:
-            self.enable()
+            self.fire("enable")
         else:
-            self.disable()
+            self.fire("disable")
 
     def clear_latched(self) -> list[str]:
         """Clear latched faults whose condition is gone; those still present (a pressed e-stop) stay."""
@@ -398,7 +481,8 @@ class Connector(EvSide, ControlLoop):
 
     def snapshot(self) -> dict:
         st = self.io.status
-        power_w, power_source = self.present_voltage() * self.group.output_current_a, "modules"
+        volts, amps = self.supervisor.output_sample()  # measured together, never a stale current
+        power_w, power_source = volts * amps, "modules"
         if self.meter is not None and self.meter.fresh:
             power_w, power_source = self.meter.latest.power_w, "meter"
         return {

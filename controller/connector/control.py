@@ -1,41 +1,51 @@
-"""The timed part of a connector: cable check, precharge, current ramp, power-down and timeouts.
+"""The timed part of a connector: precharge, current ramp, power-down, supervision and timeouts.
 
 `tick()` runs every control period from the connector's task; everything here only sets module
-setpoints and contactor commands through the drivers, which send at once.
+setpoints and contactor commands through the drivers, which send at once. The cable check is in
+cable_check.py. Every value of one session starts from `reset_control()`: nothing of a previous car's
+session (its target voltage above all) can reach the next one.
 """
 from __future__ import annotations
 
-import asyncio
+import math
 
+from controller.connector.cable_check import CableCheck
 from controller.connector.ev_session import CurrentDemand
 from controller.connector.table import SESSION_STATES
 
 EV_SEQUENCE_TIMEOUT_S = 60.0  # V2G_SECC_Sequence_Timeout
-CURRENT_DEMAND_TIMEOUT_S = 5.0  # no CurrentDemand while energy flows: stop
 USER_STOP_GRACE_S = 5.0  # the car must answer StopCharging with PowerDelivery(stop) within this
 SETPOINT_INTERVAL_S = 0.1  # rising setpoints at 10 Hz: 2.5 A steps at 25 A/s
+IMD_SUPERVISED_STATES = ("precharge", "charging")
 
 
-class ControlLoop:
+class ControlLoop(CableCheck):
     def __init__(self) -> None:
-        self._cc_step = ""
-        self._cc_step_t = 0.0
-        self._cc_passed = False
-        self._test_voltage_v = 0.0
+        self._last_tick_t: float | None = None
+        self.reset_control()
+
+    def reset_control(self) -> None:
+        """Every per-session value of the control loop back to its start (session start, new phases)."""
+        self.reset_cable_check()
         self._target_voltage_v = 0.0
         self._target_current_a = 0.0
         self._setpoint_current_a = 0.0
         self._applied: tuple[float, float] | None = None
         self._applied_t = 0.0
+        self._precharge_target_v: float | None = None
+        self._precharge_reached = False
         self._down_t = 0.0
         self._down_step = ""
-        self._last_tick_t: float | None = None
+        self._down_kind = ""
+        self._down_deadline_t = 0.0
+        self._car_told_t: float | None = None
+        self._imd_invalid_since: float | None = None
         self.finish_after_stop = False
-        self._imd_test: asyncio.Task | None = None
 
     # ---- limits ------------------------------------------------------------------------------------
     def power_limit_w(self) -> float:
         limit = min(self.cfg.max_power_kw * 1000.0, self.group.capabilities.max_power_w)
+        limit = min(limit, self.supervisor.derated_power_limit_w())  # temperatures, modules, measured power
         if self.ev_parameters and self.ev_parameters.max_power_w:
             limit = min(limit, self.ev_parameters.max_power_w)
         return limit
@@ -55,87 +65,7 @@ class ControlLoop:
             candidates.append((self.power_limit_w() / voltage_v, "power"))
         return min(candidates)
 
-    # ---- cable check ---------------------------------------------------------------------------------
-    def start_cable_check(self) -> None:
-        ev_max = self.ev_parameters.max_voltage_v if self.ev_parameters else self.cfg.max_voltage_v
-        evse_max = min(self.cfg.max_voltage_v, self.group.capabilities.max_voltage_v)
-        # IEC 61851-23:2023 CC.4.1.2 test voltage (PROTOCOL-FACTS section 2)
-        if ev_max <= 500.0:
-            self._test_voltage_v = min(500.0, ev_max + 50.0, evse_max)
-        else:
-            self._test_voltage_v = min(evse_max, 1.1 * ev_max)
-        self._cc_passed = False
-        self._cc_enter("wait_safe_voltage")
-
-    def cable_check_passed(self) -> bool:
-        return self._cc_passed
-
-    def _cc_enter(self, step: str) -> None:
-        self._cc_step, self._cc_step_t = step, self.clock()
-
-    def _cable_check_tick(self, now: float) -> None:
-        cfg = self.charging
-        elapsed = now - self._cc_step_t
-        voltage = self.present_voltage()
-        if self.state_elapsed(now) > cfg.cable_check_timeout_s and not self._cc_passed:
-            self.raise_fault("CABLE_CHECK_FAILED", f"step {self._cc_step} timed out")
-            return
-        if self._cc_step == "wait_safe_voltage":
-            if voltage < cfg.safe_voltage_v:
-                if self.imd is not None:
-                    self._imd_test = asyncio.get_running_loop().create_task(
-                        self.imd.self_test(cfg.imd_self_test_timeout_s))
-                    self._cc_enter("imd_self_test")
-                else:
-                    self.close_contactors()
-                    self._cc_enter("close_contactors")
-        elif self._cc_step == "imd_self_test":
-            if self._imd_test.done():
-                passed = not self._imd_test.cancelled() and self._imd_test.exception() is None \
-                    and self._imd_test.result()
-                if not passed:
-                    self.raise_fault("IMD_SELFTEST_FAILED", "self-test failed in cable check")
-                    return
-                self.close_contactors()
-                self._cc_enter("close_contactors")
-        elif self._cc_step == "close_contactors":
-            if self.io_contactors_closed():
-                self.group.set_output(self._test_voltage_v, cfg.cable_check_max_current_a)
-                self.group.switch_on()
-                self._cc_enter("raise_voltage")
-            elif elapsed > cfg.contactor_feedback_timeout_s:
-                self.raise_fault("CONTACTOR_NOT_CLOSED", "no closed feedback in cable check")
-        elif self._cc_step == "raise_voltage":
-            if voltage >= 0.95 * self._test_voltage_v:
-                if self.imd is not None:
-                    self.imd.set_cable_check_mode(True)
-                self._cc_enter("hold")
-        elif self._cc_step == "hold":
-            if voltage < 0.9 * self._test_voltage_v:
-                self.raise_fault("CABLE_CHECK_FAILED", f"test voltage fell to {voltage:.0f} V")
-            elif elapsed >= cfg.cable_check_hold_s and self._insulation_judged(now):
-                self.group.switch_off()
-                self._cc_enter("discharge")
-        elif self._cc_step == "discharge":
-            if voltage < cfg.safe_voltage_v:
-                self._cc_passed = True
-                self._cc_enter("done")
-
-    def _insulation_judged(self, now: float) -> bool:
-        """True once the IMD has read the cable at test voltage long enough (always true without an IMD).
-
-        A reading below the fault threshold raises ISOLATION_FAULT in the IMD driver itself."""
-        if self.imd is None:
-            return True
-        reading = self.imd.latest
-        sampled = reading is not None and reading.t >= self._cc_step_t + self.charging.isolation_sample_s
-        if sampled and reading.resistance_ohm < self.imd.cfg.fault_below_ohm:
-            self.raise_fault("ISOLATION_FAULT", f"{reading.resistance_ohm / 1000:.0f} kohm in cable check")
-            return False
-        if sampled:
-            self.imd.set_cable_check_mode(False)
-        return sampled
-
+    # ---- measurements --------------------------------------------------------------------------------
     def io_contactors_closed(self) -> bool:
         st = self.io.status
         return bool(st and st.dc_plus_closed and st.dc_minus_closed)
@@ -144,20 +74,65 @@ class ControlLoop:
         st = self.io.status
         return bool(st and not st.dc_plus_closed and not st.dc_minus_closed)
 
+    def measured_output_current(self, now: float) -> tuple[float, float | None]:
+        """The output current and when it was measured (None: unknown age).
+
+        The I/O board's cable current when it reports one (measured on the cable, fast); else the modules'
+        telemetry, as old as its oldest answering module."""
+        st = self.io.status
+        cable = getattr(st, "cable_current_a", None) if st is not None else None
+        if cable is not None and math.isfinite(cable):
+            return abs(cable), getattr(st, "measure_t", None) or getattr(st, "t", None)
+        ages = [m["last_seen_age_s"] for m in self.group.module_states()
+                if m.get("state") != "lost" and m.get("last_seen_age_s") is not None]
+        return abs(self.group.output_current_a), (now - max(ages)) if ages else None
+
     # ---- precharge -----------------------------------------------------------------------------------
     def start_precharge(self) -> None:
         self._applied = None
+        if self._contactors_commanded:  # the cable check's test voltage is over: the session maximum again
+            self.io.set_max_voltage(self.board_max_voltage_v())
+        self._precharge_target_v = None
+        self._precharge_reached = False
 
     def apply_precharge(self, target_voltage_v: float, target_current_a: float) -> bool:
         if target_voltage_v > self.voltage_limit_v() or target_voltage_v < 0:
             return False
+        self._precharge_target_v = target_voltage_v
+        if not self.may_energize("precharge"):
+            return True  # answered with the present voltage; the precharge bound ends a wait that never ends
         current = min(max(0.0, target_current_a), self.charging.precharge_max_current_a)
         self._apply(target_voltage_v, current)
         if not self.group.is_on:
-            self.group.switch_on()
+            self.switch_on()
         return True
 
+    def precharge_reached(self) -> bool:
+        """The output is within the tolerance of the EV's precharge target (measured now)."""
+        target = self._precharge_target_v
+        return target is not None and abs(self.present_voltage() - target) <= self.charging.precharge_tolerance_v
+
+    def _precharge_tick(self, now: float) -> None:
+        bound = self.charging.precharge_timeout_s
+        self._precharge_reached = self._precharge_reached or self.precharge_reached()
+        elapsed = self.state_elapsed(now)
+        if not self._precharge_reached and elapsed > bound:
+            target = "none" if self._precharge_target_v is None else f"{self._precharge_target_v:.0f} V"
+            self.raise_fault("PRECHARGE_FAILED", f"output {self.present_voltage():.0f} V, EV target {target} "
+                                                 f"after {bound:g} s")
+        elif elapsed > 2 * bound:
+            self.raise_fault("PRECHARGE_FAILED", f"no PowerDelivery(start) within {2 * bound:g} s")
+
     # ---- charging ------------------------------------------------------------------------------------
+    def start_charging(self) -> None:
+        """The precharge -> charging handover: hold the present session's precharge voltage, no current,
+        until the car's first CurrentDemand."""
+        self._target_voltage_v = self._precharge_target_v if self._precharge_target_v is not None \
+            else self.present_voltage()
+        self._target_current_a = 0.0
+        self._setpoint_current_a = 0.0
+        self._applied = None
+
     def apply_current_demand(self, demand: CurrentDemand) -> dict:
         voltage = min(demand.target_voltage_v, self.voltage_limit_v())
         present = self.present_voltage()
@@ -176,9 +151,16 @@ class ControlLoop:
             "voltage_limit_reached": demand.target_voltage_v > voltage + 1e-6,
         }
 
+    def hold_current_at_zero(self) -> None:
+        """An invalid request while energy flows: no current until a valid one."""
+        self._target_current_a = self._setpoint_current_a = 0.0
+        if self.group.is_on:
+            self._apply(self._target_voltage_v or self.present_voltage(), 0.0)
+
     def _charging_tick(self, now: float, dt: float) -> None:
-        if self.last_ev_request_t is not None and now - self.last_ev_request_t > CURRENT_DEMAND_TIMEOUT_S:
-            self.raise_fault("EV_TIMEOUT", "no CurrentDemand request")
+        silence = self.charging.current_demand_timeout_s
+        if self.last_ev_request_t is not None and now - self.last_ev_request_t > silence:
+            self.raise_fault("EV_TIMEOUT", f"no CurrentDemand request for {silence:g} s")
             return
         ramp = self.charging.ramp_up_a_per_s * dt
         self._setpoint_current_a = min(self._target_current_a, self._setpoint_current_a + ramp)
@@ -198,30 +180,55 @@ class ControlLoop:
         self.group.set_output(voltage_v, current_a)
 
     # ---- power down ----------------------------------------------------------------------------------
-    def begin_power_down(self) -> None:
-        """Current to zero at once; modules off and contactors open when it is low (or after the timeout)."""
+    def begin_power_down(self, kind: str) -> None:
+        """Current to zero at once; modules off and contactors open once the measured current is low.
+
+        kind "stop" (the car stopped) and "error" (error shutdown: the car must also have heard EVSE_Shutdown
+        first) wait at most power_down_timeout_s, then an emergency. "cp_b" (C->B, IEC 61851-1 Table A.6: open
+        within 100 ms) opens at stop_timeout_s whatever the current, as the standard asks."""
+        cfg = self.charging
+        now = self.clock()
+        self._down_step, self._down_t, self._down_kind = "current_down", now, kind
+        self._down_deadline_t = now + (cfg.stop_timeout_s if kind == "cp_b" else cfg.power_down_timeout_s)
+        self._car_told_t = None
         self._setpoint_current_a = 0.0
         self._target_current_a = 0.0
+        self._applied = None
         if self.group.is_on:
             self.group.set_output(self._target_voltage_v or self.present_voltage(), 0.0)
-        self._applied = None
-        self._down_step, self._down_t = "current_down", self.clock()
+
+    def cp_left_c_while_powering_down(self) -> None:
+        """C->B during a stop: the 100 ms bound of IEC 61851-1 applies from now."""
+        if self._down_step == "current_down" and self._down_kind != "cp_b":
+            self._down_kind = "cp_b"
+            self._down_deadline_t = min(self._down_deadline_t, self.clock() + self.charging.stop_timeout_s)
+
+    def note_car_told(self) -> None:
+        """An answer carrying EVSE_Shutdown / StopCharging went to the car."""
+        if self._car_told_t is None:
+            self._car_told_t = self.clock()
 
     def _power_down_tick(self, now: float) -> None:
         cfg = self.charging
         if self._down_step == "current_down":
-            if abs(self.group.output_current_a) < cfg.stop_current_threshold_a \
-                    or now - self._down_t >= cfg.stop_timeout_s:
+            current, measured_t = self.measured_output_current(now)
+            low = measured_t is not None and measured_t >= self._down_t and current < cfg.stop_current_threshold_a
+            told = self._down_kind != "error" or self._car_told_t is not None \
+                or now - self._down_t >= cfg.error_notice_wait_s
+            if (low and told) or (self._down_kind == "cp_b" and now >= self._down_deadline_t):
                 self.group.switch_off()
                 self.open_contactors()
                 self._down_step, self._down_t = "open_contactors", now
+            elif now >= self._down_deadline_t:
+                self.raise_fault("POWER_DOWN_FAILED", f"{current:.1f} A measured after "
+                                                      f"{cfg.power_down_timeout_s:g} s ({self._down_kind})")
         elif self._down_step == "open_contactors":
             if self.io_contactors_open():
                 self._down_step = "done"
-                self.output_safe()
+                self.fire("output_safe")
                 if self.finish_after_stop and self.state == "welding_detection":
                     self.finish_after_stop = False
-                    self.ev_session_stop()
+                    self.fire("ev_session_stop")
             elif now - self._down_t > cfg.contactor_feedback_timeout_s:
                 self.raise_fault("CONTACTOR_WELDED", "contactor feedback still closed after open command")
 
@@ -230,13 +237,18 @@ class ControlLoop:
         return now - self.state_entered_t
 
     def tick(self) -> None:
+        with self.power_path("control tick"):
+            self._tick()
+
+    def _tick(self) -> None:
         now = self.clock()
         dt = 0.0 if self._last_tick_t is None else min(0.5, now - self._last_tick_t)
         self._last_tick_t = now
+        self.supervisor.tick(now)  # measurements that stopped arriving
         state = self.state
         if state == "unavailable":
             if self.can_offer_service():
-                self.board_ready()
+                self.fire("board_ready")
         elif state == "emergency":
             if self.state_elapsed(now) >= self.charging.emergency_f_hold_s and self._state_f_requested \
                     and not self._cp_loss_fault_active():
@@ -247,16 +259,39 @@ class ControlLoop:
             self._restart_tick(now)
         elif state == "cable_check":
             self._cable_check_tick(now)
+        elif state == "precharge":
+            self._precharge_tick(now)
         elif state == "charging":
             self._charging_tick(now, dt)
         elif state in ("stopping", "error_shutdown"):
             self._power_down_tick(now)
+        self._supervise_lock_and_imd(now)
+        self.unlock_when_safe()
         if self.state in SESSION_STATES:
             self._check_ev_timeouts(now)
         if self.session is not None and self.state in ("precharge", "charging", "stopping"):
-            self.session.add_power(self.present_voltage(), self.group.output_current_a, dt)
+            self.session.add_power(*self.supervisor.output_sample(), dt)  # volts and amps measured together
             if self.meter is not None:
                 self._meter_session_tick()
+
+    def _supervise_lock_and_imd(self, now: float) -> None:
+        """While the cable may carry voltage: the lock stays locked and the IMD gives valid readings."""
+        energized = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self._cc_step in (
+            "close_contactors", "raise_voltage", "hold", "discharge"))
+        if energized and self.lock_state() != "LOCKED":
+            self.raise_fault("CONNECTOR_LOCK_FAILURE", f"lock reports {self.lock_state()} while energized")
+        if self.imd is None:
+            return
+        reading = self.imd.latest
+        valid = reading is not None and self.imd.fresh and reading.resistance_valid and not reading.device_error
+        if valid and "IMD_INVALID" in self.active_faults:
+            self.clear_fault("IMD_INVALID")  # clears by itself, as the catalogue says ("auto")
+        if valid or self.state not in IMD_SUPERVISED_STATES:
+            self._imd_invalid_since = None
+        elif self._imd_invalid_since is None:
+            self._imd_invalid_since = now
+        elif now - self._imd_invalid_since >= self.charging.imd_invalid_after_s:
+            self.raise_fault("IMD_INVALID", f"no valid insulation reading for {self.charging.imd_invalid_after_s:g} s")
 
     def _cp_loss_fault_active(self) -> bool:
         return "IO_BOARD_LOST" in self.active_faults

@@ -2,7 +2,8 @@
 
 Triggers named `ev_*` come from the car through the EV-session interface; `cp_*` from control-pilot
 changes reported by the I/O board; the others from the connector's own control loop, faults and the
-technician. Conditions and actions are small methods on `Connector`.
+technician. Conditions and actions are small methods on `Connector`. Triggers go through `Connector.fire`,
+which logs one that does not fit the present state (the machine itself raises on it).
 """
 from __future__ import annotations
 
@@ -39,14 +40,14 @@ TRANSITIONS = [
     dict(trigger="cp_plugged", source="available", dest="plugged"),
     dict(trigger="cp_unplugged", source=[*PLUGGED_STATES, "available"], dest="available", conditions="can_offer_service"),
     dict(trigger="cp_unplugged", source=[*PLUGGED_STATES, "available"], dest="unavailable"),
-    dict(trigger="ev_session_setup", source=["plugged", "session_end"], dest="negotiating"),
+    dict(trigger="ev_session_setup", source=["plugged", "session_end"], dest="negotiating", conditions="no_blocking_faults"),
     dict(trigger="ev_authorize", source="negotiating", dest="authorizing"),
     dict(trigger="ev_charge_parameters", source="authorizing", dest="parameter_discovery", conditions="is_authorized"),
-    dict(trigger="ev_cable_check", source="parameter_discovery", dest="cable_check"),
-    dict(trigger="ev_precharge", source="cable_check", dest="precharge", conditions="cable_check_passed"),
-    dict(trigger="ev_power_delivery_start", source="precharge", dest="charging"),
+    dict(trigger="ev_cable_check", source="parameter_discovery", dest="cable_check", conditions="no_blocking_faults"),
+    dict(trigger="ev_precharge", source="cable_check", dest="precharge", conditions=["cable_check_passed", "no_blocking_faults"]),
+    dict(trigger="ev_power_delivery_start", source="precharge", dest="charging", conditions=["no_blocking_faults", "precharge_reached"]),
     dict(trigger="ev_power_delivery_stop", source=["charging", "precharge", "cable_check"], dest="stopping"),
-    dict(trigger="cp_left_c", source="charging", dest="stopping"),
+    dict(trigger="cp_left_c", source=["charging", "precharge", "cable_check"], dest="stopping"),  # C->B: stop
     dict(trigger="output_safe", source="stopping", dest="welding_detection"),
     dict(trigger="output_safe", source="error_shutdown", dest="session_end"),
     dict(trigger="ev_session_stop", source=[*SESSION_STATES, "plugged"], dest="session_end"),

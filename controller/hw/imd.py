@@ -51,6 +51,7 @@ class InsulationMonitor(PolledModbusDevice):
         self._pending: dict[int, int] = {}  # register -> value, written before the next read
         self._cable_check_mode = False
         self._testing = False
+        self._self_test_task: asyncio.Task | None = None
 
     async def start(self) -> bool:
         """Open the link, queue the alarm thresholds, take a first reading; False if the IMD does not answer."""
@@ -96,6 +97,20 @@ class InsulationMonitor(PolledModbusDevice):
         if not self._testing:
             self._judge(reading)
         return reading
+
+    def begin_self_test(self, timeout_s: float = 30.0) -> None:
+        """Start `self_test` from synchronous code (the connector's tick); `self_test_result` tells the outcome."""
+        if self._self_test_task is not None and not self._self_test_task.done():
+            self._self_test_task.cancel()
+        self._self_test_task = asyncio.get_running_loop().create_task(self.self_test(timeout_s))
+
+    @property
+    def self_test_result(self) -> bool | None:
+        """None while the self-test started by begin_self_test runs (or none was started); then passed or not."""
+        task = self._self_test_task
+        if task is None or not task.done():
+            return None
+        return not task.cancelled() and task.exception() is None and bool(task.result())
 
     async def self_test(self, timeout_s: float = 30.0) -> bool:
         """Start the device's self-test and wait for its result; raises or clears IMD_SELFTEST_FAILED."""

@@ -1,7 +1,13 @@
-"""Stand-ins for the I/O board and module-group drivers, recording what the connector commands."""
+"""Stand-ins for the I/O board, module-group and IMD drivers, recording what the connector commands.
+
+Pass one list as `wire` to the board and the group to get a single ordered log of every command, as it would
+go out on the wires: ("group", "emergency_off"), ("board", "open"), ...
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+from controller.hw.imd import ImdReading
 
 
 @dataclass(frozen=True)
@@ -12,6 +18,9 @@ class FakeStatus:
     dc_minus_closed: bool = False
     cable_voltage_v: float = 0.0
     estop: bool = False
+    lock_state: str = "UNLOCKED"
+    cable_current_a: float | None = None  # the board's own cable current (None: modules' telemetry is used)
+    measure_t: float | None = None  # None: the fake does not stamp its DC measure (no staleness judged)
 
 
 @dataclass(frozen=True)
@@ -25,64 +34,130 @@ class FakeCaps:
 
 
 class FakeBoard:
-    def __init__(self):
+    def __init__(self, wire: list | None = None):
         self.online = True
         self.status = FakeStatus()
         self.log: list[tuple] = []
+        self.wire = wire if wire is not None else []
         self.pwm = 100.0
         self.state_f = False
         self.contactors_cmd = False
         self.locked = False
+        self.lock_works = True  # False: the lock never reports LOCKED
+        self.fail_next: dict[str, Exception] = {}  # command name -> exception raised once
+
+    def _cmd(self, *entry):
+        self.log.append(entry)
+        self.wire.append(("board", *entry))
+        error = self.fail_next.pop(entry[0], None)
+        if error is not None:
+            raise error
 
     def set_pwm(self, duty):
         self.pwm = duty
-        self.log.append(("pwm", duty))
+        self._cmd("pwm", duty)
 
     def set_state_f(self, on):
         self.state_f = on
-        self.log.append(("state_f", on))
+        self._cmd("state_f", on)
 
     def close_contactors(self):
         self.contactors_cmd = True
-        self.log.append(("close",))
+        self._cmd("close")
 
     def open_contactors(self):
         self.contactors_cmd = False
-        self.log.append(("open",))
+        self._cmd("open")
+
+    def set_max_voltage(self, volts):
+        self.max_voltage_v = volts  # the I/O board's own over-voltage limit (not on the command log)
 
     def set_lock(self, locked):
         self.locked = locked
+        self._cmd("lock", locked)
 
     def apply_contactors(self):
-        """What the real board does after its contactor delay."""
-        self.status = replace(self.status, dc_plus_closed=self.contactors_cmd, dc_minus_closed=self.contactors_cmd)
+        """What the real board does after its contactor and lock delays."""
+        lock = "LOCKED" if self.locked and self.lock_works else "UNLOCKED"
+        self.status = replace(self.status, dc_plus_closed=self.contactors_cmd, dc_minus_closed=self.contactors_cmd,
+                              lock_state=lock)
 
 
 class FakeGroup:
-    def __init__(self):
+    def __init__(self, wire: list | None = None):
         self.capabilities = FakeCaps()
         self.output_voltage_v = 0.0
         self.output_current_a = 0.0
+        self.telemetry_age_s = 0.0  # how old the modules' current reading is
         self.is_on = False
         self.setpoint = (0.0, 0.0)
         self.log: list[tuple] = []
+        self.wire = wire if wire is not None else []
+        self.fail_next: dict[str, Exception] = {}  # command name -> exception raised once
+
+    def _cmd(self, *entry):
+        self.log.append(entry)
+        self.wire.append(("group", *entry))
+        error = self.fail_next.pop(entry[0], None)
+        if error is not None:
+            raise error
+
+    def module_states(self):
+        return [{"address": 1, "state": "ok", "last_seen_age_s": self.telemetry_age_s}]
 
     def set_output(self, v, a):
+        self._cmd("set", v, a)
         self.setpoint = (v, a)
-        self.log.append(("set", v, a))
 
     def switch_on(self):
+        self._cmd("on")
         self.is_on = True
-        self.log.append(("on",))
 
     def switch_off(self):
+        self._cmd("off")
         self.is_on = False
-        self.log.append(("off",))
 
     def emergency_off(self):
+        self._cmd("emergency_off")
         self.is_on = False
         self.output_current_a = 0.0
-        self.log.append(("emergency_off",))
+
+
+class FakeImdConfig:
+    fault_below_ohm = 100_000.0
+    warning_below_ohm = 500_000.0
+
+
+class FakeImd:
+    """An IMD that reads the board's cable voltage at the present clock time, unless `frozen` holds a reading."""
+
+    def __init__(self, board: FakeBoard, clock):
+        self.cfg = FakeImdConfig()
+        self.board, self.clock = board, clock
+        self.resistance_ohm = 5e6
+        self.valid = True
+        self.device_error = False
+        self.fresh = True
+        self.frozen: ImdReading | None = None
+        self.self_test_passes: bool | None = True  # None: the self-test never ends
+        self.self_tests = 0
+        self.self_test_result: bool | None = None
+        self.cable_check_mode = False
+
+    def begin_self_test(self, timeout_s):
+        self.self_tests += 1
+        self.self_test_result = self.self_test_passes
+
+    def set_cable_check_mode(self, on):
+        self.cable_check_mode = on
+
+    @property
+    def latest(self) -> ImdReading:
+        if self.frozen is not None:
+            return self.frozen
+        return ImdReading(resistance_ohm=self.resistance_ohm, system_voltage_v=self.board.status.cable_voltage_v,
+                          resistance_valid=self.valid, prewarning=False, alarm=False,
+                          device_error=self.device_error, test_done=True, t=self.clock())
 
 
 class FakeClock:

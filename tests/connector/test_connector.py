@@ -9,17 +9,19 @@ from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.connector.table import STATES, TRANSITIONS
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup
+from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup, FakeImd
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def make(**charging):
-    board, group, clock = FakeBoard(), FakeGroup(), FakeClock()
+    wire: list[tuple] = []
+    board, group, clock = FakeBoard(wire), FakeGroup(wire), FakeClock()
     events = []
     cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A")
     conn = Connector(cfg, ChargingConfig(**charging), board, group, clock=clock, wall_clock=clock,
                      on_event=lambda k, d: events.append((k, d)))
+    conn.imd = FakeImd(board, clock)
     return conn, board, group, clock, events
 
 
@@ -36,7 +38,7 @@ def settle(conn, board, group, clock, steps=5, dt=0.02):
         conn.tick()
 
 
-def to_charging(conn, board, group, clock):
+def to_charging(conn, board, group, clock, ev_max_v=420, precharge_v=380.0):
     conn.on_io_status(board.status)
     conn.tick()
     assert conn.state == "available"
@@ -44,7 +46,7 @@ def to_charging(conn, board, group, clock):
     assert conn.state == "plugged" and board.pwm == 5.0
     assert conn.ev_setup("abc").code == ResponseCode.OK
     assert conn.ev_authorization().processing.value == "Finished"
-    ans = conn.ev_charge_parameter_discovery(EvChargeParameters(max_voltage_v=420, max_current_a=150))
+    ans = conn.ev_charge_parameter_discovery(EvChargeParameters(max_voltage_v=ev_max_v, max_current_a=150))
     assert ans.charge_parameters.max_current_a == 200
     cp(conn, board, "C")
     assert conn.ev_cable_check_request().processing.value == "Ongoing"
@@ -52,17 +54,18 @@ def to_charging(conn, board, group, clock):
     settle(conn, board, group, clock)  # contactors close
     assert board.contactors_cmd and group.is_on
     v_test = group.setpoint[0]
-    assert v_test == 470.0  # min(500, EV max + 50, EVSE max)
+    assert v_test == min(500.0, ev_max_v + 50.0)  # min(500, EV max + 50, EVSE max)
     assert group.setpoint[1] == 2.0
     board.status = replace(board.status, cable_voltage_v=v_test)
-    settle(conn, board, group, clock, steps=30)  # hold
+    settle(conn, board, group, clock, steps=40)  # hold while the IMD reads at test voltage
     assert not group.is_on
     board.status = replace(board.status, cable_voltage_v=10.0)
     settle(conn, board, group, clock)
     assert conn.ev_cable_check_request().processing.value == "Finished"
-    ans = conn.ev_precharge_request(380.0, 10.0)
+    ans = conn.ev_precharge_request(precharge_v, 10.0)
     assert ans.code == ResponseCode.OK and conn.state == "precharge"
-    assert group.setpoint == (380.0, 2.0) and group.is_on
+    assert group.setpoint == (precharge_v, 2.0) and group.is_on
+    board.status = replace(board.status, cable_voltage_v=precharge_v - 5.0)  # the modules reached the target
     assert conn.ev_power_delivery(True).code == ResponseCode.OK
     assert conn.state == "charging"
 
@@ -106,6 +109,7 @@ def test_full_session_and_ramp():
 def test_power_limit_clamps_current():
     conn, board, group, clock, _ = make()
     to_charging(conn, board, group, clock)
+    board.status = replace(board.status, cable_voltage_v=420.0)  # the battery at the EV's maximum
     ans = conn.ev_current_demand(CurrentDemand(target_voltage_v=500, target_current_a=200))
     assert ans.power_limit_reached and ans.voltage_limit_reached  # 60 kW at the EV max of 420 V
     for _ in range(100):
@@ -234,6 +238,7 @@ def _make_with(**cfg_changes):
     cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A",
                           **cfg_changes)
     conn = Connector(cfg, ChargingConfig(), board, group, clock=clock, wall_clock=clock)
+    conn.imd = FakeImd(board, clock)
     return conn, board, group, clock
 
 

@@ -29,7 +29,7 @@ async def walk(bench: Bench, until: str) -> dict:
     seen["cable_check_first"] = await bench.ask("cable_check")
     bench.settle(5)  # contactors closed, test voltage applied
     bench.board.status = replace(bench.board.status, cable_voltage_v=bench.group.setpoint[0])
-    bench.settle(30)  # held, then discharged
+    bench.settle(40)  # held while the IMD reads at test voltage, then discharged
     bench.board.status = replace(bench.board.status, cable_voltage_v=10.0)
     bench.settle(5)
     seen["cable_check"] = await bench.ask("cable_check")
@@ -38,6 +38,7 @@ async def walk(bench: Bench, until: str) -> dict:
     seen["precharge"] = await bench.ask("precharge", target_voltage_v=380.0, target_current_a=2.0)
     if until == "precharge":
         return seen
+    bench.board.status = replace(bench.board.status, cable_voltage_v=378.0)  # the output reached the target
     seen["power_delivery"] = await bench.ask("power_delivery", start=True)
     seen["charging"] = await bench.ask("current_demand", target_voltage_v=400.0, target_current_a=100.0,
                                        soc_percent=31, max_voltage_v=420.0, max_current_a=150.0)

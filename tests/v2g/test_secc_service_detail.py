@@ -49,12 +49,13 @@ async def _charge(bench: Bench) -> list[str]:
     await bench.ask("cable_check")
     bench.settle(5)  # contactors closed, test voltage applied
     bench.board.status = replace(bench.board.status, cable_voltage_v=bench.group.setpoint[0])
-    bench.settle(30)  # held, then discharged
+    bench.settle(40)  # held while the IMD reads at test voltage, then discharged
     bench.board.status = replace(bench.board.status, cable_voltage_v=10.0)
     bench.settle(5)
     answers += [await bench.ask("cable_check"),
-                await bench.ask("precharge", target_voltage_v=380.0, target_current_a=2.0),
-                await bench.ask("power_delivery", start=True),
+                await bench.ask("precharge", target_voltage_v=380.0, target_current_a=2.0)]
+    bench.board.status = replace(bench.board.status, cable_voltage_v=378.0)  # the output reached the target
+    answers += [await bench.ask("power_delivery", start=True),
                 await bench.ask("current_demand", target_voltage_v=400.0, target_current_a=100.0, soc_percent=31)]
     return [a.ResponseCode.value for a in answers]
 

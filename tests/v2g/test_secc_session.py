@@ -17,7 +17,7 @@ from controller.v2g.secc.session import SeccSession, SeccSettings, SeccTimers
 from controller.v2g.v2gtp_server import V2gtpConnection
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.requests import RequestBuilder
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup
+from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup, FakeImd
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -39,6 +39,7 @@ class Bench:
                               energy_transfer_modes=tuple(modes))
         self.conn = Connector(cfg, ChargingConfig(auto_authorize=auto_authorize), self.board, self.group,
                               clock=self.clock, wall_clock=self.clock)
+        self.conn.imd = FakeImd(self.board, self.clock)  # every DC connector has one (cable check)
         self.conn.on_io_status(self.board.status)
         self.conn.tick()
         self.cp("B")
@@ -203,9 +204,10 @@ def test_malformed_exi_closes_the_session_and_records_a_fault(when):
             await bench.ask("charge_parameters", max_voltage_v=420, max_current_a=100, soc_percent=30)
             bench.cp("C")
             await bench.ask("cable_check")
-            bench.board.apply_contactors()
-            bench.conn.on_io_status(bench.board.status)
-            bench.conn.tick()
+            for _ in range(2):  # lock confirmed and the IMD self-test, then the contactors
+                bench.board.apply_contactors()
+                bench.conn.on_io_status(bench.board.status)
+                bench.conn.tick()
             assert bench.board.contactors_cmd
         out = await bench.session.on_message(b"\x80\xff\xff\xff\x00garbage")
         return bench, out
