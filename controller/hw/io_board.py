@@ -1,8 +1,14 @@
 """Driver for the I/O board of one connector over `dbc/io_board.dbc` (our own protocol).
 
-The controller sends a command frame every 50 ms with a rolling heartbeat counter; the board answers with a
-status frame every 20 ms and on change, a DC measure every 20 ms and temperatures at 1 Hz. Every frame ID is
-the DBC's base ID plus the connector id.
+The controller sends a command frame every 50 ms with a rolling heartbeat counter and an end-to-end CRC
+(controller/hw/e2e.py); the board answers with a status frame every 20 ms and on change, a DC measure every
+20 ms and temperatures at 1 Hz. Every frame ID is the DBC's base ID plus the connector id.
+
+The board is the second channel: it trips by itself (heartbeat lost, rejected commands, cable voltage above the
+MaxVoltage programmed with set_max_voltage) and stays tripped until this driver sends the reset sequence, which
+it does only while its contactor command is open. Commands, heartbeat included, go out only while
+`heartbeat_allowed()` says the controller's tasks are alive (controller/task_supervisor.py). The status echo
+must follow the counters sent, or the board counts as lost.
 
 Everything that reacts to a fault runs synchronously in the CAN receive handler: `on_fault` and `on_status`
 are called from inside it, and the command setters send their frame at once, so the connector can open the
@@ -16,6 +22,7 @@ import functools
 import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +30,7 @@ import can
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
 from controller.hw.dbc import load_dbc
+from controller.hw.e2e import e2e_crc
 from controller.hw.frame_layout import layout_of
 
 log = logging.getLogger(__name__)
@@ -31,11 +39,21 @@ StatusSink = Callable[["IoStatus"], None]
 FaultSink = Callable[[str, str, bool], None]
 
 MAX_CONNECTOR_ID = 15
+MAX_VOLTAGE_V = 1500.0  # IoCommand.MaxVoltage range
+# Silence is counted in the driver's own periods: a gap between two of its turns counts at most this much, so
+# a process that was not scheduled for a while does not call the board lost before reading what it sent.
+MAX_SILENCE_STEP_S = 0.1
+# The status echo follows the commands when it is one of the last ECHO_WINDOW counters sent (bursts of
+# commands in one turn stay inside); ECHO_LAG_FRAMES status frames in a row that do not follow: board lost.
+ECHO_WINDOW = 8
+ECHO_LAG_FRAMES = 10
 # Below the over-temperature threshold by this much before the fault clears (no chatter at the limit).
 OVERTEMPERATURE_HYSTERESIS_C = 5.0
 # Fields of IoStatus that do not make a status "changed" for on_status.
 _NOT_A_CHANGE = ("heartbeat_echo", "t", "cable_voltage_v", "temp_dc_plus_c", "temp_dc_minus_c", "temp_cable_c",
                  "cable_current_a", "measure_t", "temps_t")
+SAFE_SUBSTITUTES = {"CpState": 6, "LockState": 2}  # an undefined CP reads INVALID, an undefined lock FAULT
+CP_READING = ("CpState", "CpHighVoltage", "CpLowVoltage", "CpDutyMeasured")
 # measure_t before the first IoDcMeasure: infinitely old, so any staleness check calls it stale
 NEVER = float("-inf")
 
@@ -51,7 +69,7 @@ class IoStatus:
     dc_minus_closed: bool
     lock_state: str  # "UNLOCKED", "LOCKED", "FAULT"
     estop: bool
-    watchdog_tripped: bool
+    watchdog_tripped: bool  # the board holds the safe state after a trip (any cause)
     heartbeat_echo: int
     cp_duty_measured: float
     cable_voltage_v: float
@@ -62,21 +80,32 @@ class IoStatus:
     cable_current_a: float = 0.0  # board's own shunt, positive into the car
     measure_t: float = NEVER  # clock() of the last IoDcMeasure (NEVER before the first)
     temps_t: float | None = None  # clock() of the last IoTemperatures (None before the first)
+    trip_cause: str = "NONE"  # TripCause: NONE, HEARTBEAT_LOST, COMMANDS_REJECTED, OVERVOLTAGE (UNKNOWN otherwise)
 
 
 def decode_in_range(message, msg: can.Message) -> dict:
     """Decode raw values and reject any signal outside its DBC range or without a named value."""
+    values, bad = decode_tolerant(message, msg)
+    if bad:
+        raise FrameRejected(f"{message.name}: {'; '.join(bad.values())}")
+    return values
+
+
+def decode_tolerant(message, msg: can.Message) -> tuple[dict, dict[str, str]]:
+    """Decode raw values and name (instead of raising for) each signal outside its DBC range or without a
+    named value, so one bad field cannot hide the others. A wrong length still raises FrameRejected."""
     layout = layout_of(message)
     values = decode_checked(message, msg) if layout is None else layout.decode(msg.data)
+    bad = {}
     for name, choices, low, high, minimum, maximum in _checks(message):
         value = values[name]
         if choices and value not in choices:
-            raise FrameRejected(f"{message.name}: {name} value {value} is undefined")
-        if low is not None and value < low:
-            raise FrameRejected(f"{message.name}: {name} {value} below {minimum}")
-        if high is not None and value > high:
-            raise FrameRejected(f"{message.name}: {name} {value} above {maximum}")
-    return values
+            bad[name] = f"{name} value {value} is undefined"
+        elif low is not None and value < low:
+            bad[name] = f"{name} {value} below {minimum}"
+        elif high is not None and value > high:
+            bad[name] = f"{name} {value} above {maximum}"
+    return values, bad
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +124,8 @@ class IoBoard:
     def __init__(self, port: CanPort, connector_id: int, *, command_period_s: float = 0.05,
                  lost_after_s: float = 0.3, overtemperature_c: float = 90.0,
                  on_status: StatusSink, on_fault: FaultSink,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 heartbeat_allowed: Callable[[], bool] = lambda: True):
         if not 1 <= connector_id <= MAX_CONNECTOR_ID:
             raise ValueError(f"connector_id {connector_id} outside 1..{MAX_CONNECTOR_ID} (io_board.dbc)")
         if command_period_s <= 0 or lost_after_s <= 0:
@@ -108,6 +138,7 @@ class IoBoard:
         self._on_status = on_status
         self._on_fault = on_fault
         self.clock = clock
+        self.heartbeat_allowed = heartbeat_allowed
         db = load_dbc("io_board")
         self._command_msg = db.get_message_by_name("IoCommand")
         self._status_msg = db.get_message_by_name("IoStatus")
@@ -119,7 +150,10 @@ class IoBoard:
         self._state_f = False
         self._close = False
         self._lock = False
+        self._max_voltage_v = 0.0  # not programmed: the board refuses to close
         self._counter = 0
+        self._sent_counters: deque[int] = deque(maxlen=ECHO_WINDOW)
+        self._data_id = self._command_msg.frame_id + connector_id
         self._stopped = False
         # what the board told us
         self._status: IoStatus | None = None
@@ -129,6 +163,9 @@ class IoBoard:
         self._temps_t: float | None = None
         self._temps: tuple[float | None, float | None, float | None] = (None, None, None)
         self._link_since: float | None = None  # clock() from which silence counts
+        self._silence_s = 0.0  # credited silence since the last status frame (see MAX_SILENCE_STEP_S)
+        self._silence_t: float | None = None  # clock() of the last credit step
+        self._echo_lag = 0  # status frames in a row whose echo does not follow the commands
         self._notified_key: tuple | None = None  # status content last handed to on_status
         self._active: set[str] = set()
         self._measure_listener: StatusSink | None = None  # the safety supervisor: every DC measure, temperatures
@@ -140,8 +177,13 @@ class IoBoard:
 
     @property
     def online(self) -> bool:
-        st = self._status
-        return st is not None and self.clock() - st.t <= self.lost_after_s
+        return self._status is not None and "IO_BOARD_LOST" not in self._active \
+            and self._credited_silence(self.clock()) <= self.lost_after_s
+
+    @property
+    def max_voltage_v(self) -> float:
+        """The MaxVoltage in the command (0 = not programmed)."""
+        return self._max_voltage_v
 
     @property
     def contactors_closed(self) -> bool:
@@ -180,7 +222,16 @@ class IoBoard:
         self.send_command()
 
     def open_contactors(self) -> None:
+        """Open, and forget the session's maximum voltage: the next close needs set_max_voltage again."""
         self._close = False
+        self._max_voltage_v = 0.0
+        self.send_command()
+
+    def set_max_voltage(self, volts: float) -> None:
+        """The cable voltage above which the board opens by itself; it refuses to close until this is set."""
+        if not isinstance(volts, (int, float)) or math.isnan(volts) or not 0.0 < volts <= MAX_VOLTAGE_V:
+            raise ValueError(f"max voltage {volts!r} outside 0..{MAX_VOLTAGE_V:.0f} V")
+        self._max_voltage_v = round(float(volts), 1)
         self.send_command()
 
     def set_lock(self, locked: bool) -> None:
@@ -188,16 +239,26 @@ class IoBoard:
         self.send_command()
 
     def send_command(self) -> bool:
-        """Send the cached command with the next heartbeat value (not while stopped)."""
-        if self._stopped:
+        """Send the cached command with the next heartbeat value and its CRC (not while stopped, and not
+        while the task supervisor holds the heartbeat: then the board trips by itself)."""
+        if self._stopped or not self.heartbeat_allowed():
             return False
+        if self._close and self._max_voltage_v <= 0.0:
+            log.warning("I/O board %d: close without a MaxVoltage: the board refuses", self.connector_id)
         self._counter = (self._counter + 1) & 0xFF
-        data = self._command_msg.encode({
-            "CpDuty": self._duty_pct, "RequestStateF": int(self._state_f),
-            "DcPlusClose": int(self._close), "DcMinusClose": int(self._close),
-            "LockRequest": int(self._lock), "HeartbeatCounter": self._counter,
-        }, strict=True)
-        return self.port.send(self._command_msg.frame_id + self.connector_id, data)
+        st = self._status
+        values = {
+            "Crc": 0, "HeartbeatCounter": self._counter, "CpDuty": self._duty_pct,
+            "RequestStateF": int(self._state_f), "DcPlusClose": int(self._close), "DcMinusClose": int(self._close),
+            "LockRequest": int(self._lock), "MaxVoltage": self._max_voltage_v,
+            # the reset sequence: only while the board holds a trip and our own command is open
+            "ResetRequest": int(bool(st and st.watchdog_tripped) and not self._close),
+        }
+        data = self._command_msg.encode(values, strict=True)
+        values["Crc"] = e2e_crc(self._data_id, data[1:])
+        data = self._command_msg.encode(values, strict=True)
+        self._sent_counters.append(self._counter)
+        return self.port.send(self._data_id, data)
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -226,19 +287,36 @@ class IoBoard:
         self._stopped = True
 
     def check_link(self) -> None:
-        """Report IO_BOARD_LOST once the board has been silent for longer than lost_after_s (run() calls this)."""
-        last = self._status.t if self._status is not None else self._link_since
+        """Report IO_BOARD_LOST once the board has been silent for longer than lost_after_s (run() calls this).
+
+        Silence is credited per call, at most MAX_SILENCE_STEP_S each: after a stall of this process the
+        status frames waiting in the receive queue are read before the board can be judged silent."""
+        now = self.clock()
+        if self._link_since is None:
+            self._link_since = now
+        self._silence_s = self._credited_silence(now)
+        self._silence_t = now
+        if self._silence_s > self.lost_after_s:
+            self._set_fault("IO_BOARD_LOST", True, f"no status from the I/O board for {self._silence_s:.2f} s "
+                                                   "of the controller's own time")
+
+    def _credited_silence(self, now: float) -> float:
+        last = self._silence_t if self._silence_t is not None else self._link_since
         if last is None:
-            self._link_since = last = self.clock()
-        silent_s = self.clock() - last
-        if silent_s > self.lost_after_s:
-            self._set_fault("IO_BOARD_LOST", True, f"no status from the I/O board for {silent_s:.2f} s")
+            return 0.0
+        return self._silence_s + min(max(0.0, now - last), MAX_SILENCE_STEP_S)
 
     # ---- receive handlers (synchronous, in the event-loop thread) ------------------------------------------
     def _handle_status(self, msg: can.Message) -> None:
-        v = decode_in_range(self._status_msg, msg)
+        v, bad = decode_tolerant(self._status_msg, msg)
+        for name in bad:  # the safety bits are single bits and always valid; substitute what is not
+            if name in SAFE_SUBSTITUTES:
+                v[name] = SAFE_SUBSTITUTES[name]
+        if any(name in CP_READING for name in bad):
+            v["CpState"] = SAFE_SUBSTITUTES["CpState"]  # a CP reading that is out of range is not a state
         choices = self._status_choices
         temp_plus, temp_minus, temp_cable = self._temps
+        now = self.clock()
         status = IoStatus(
             cp_state=str(choices["CpState"][v["CpState"]]),
             cp_high_v=round(v["CpHighVoltage"], 1), cp_low_v=round(v["CpLowVoltage"], 1),
@@ -249,22 +327,47 @@ class IoBoard:
             heartbeat_echo=int(v["HeartbeatEcho"]), cp_duty_measured=round(v["CpDutyMeasured"], 1),
             cable_voltage_v=self._cable_voltage_v,
             temp_dc_plus_c=temp_plus, temp_dc_minus_c=temp_minus, temp_cable_c=temp_cable,
-            t=self.clock(), cable_current_a=self._cable_current_a, measure_t=self._measure_t,
+            t=now, cable_current_a=self._cable_current_a, measure_t=self._measure_t,
             temps_t=self._temps_t,
+            trip_cause=str(choices["TripCause"].get(v["TripCause"], "UNKNOWN")) if v["WatchdogTripped"] else "NONE",
         )
         self._status = status
-        self._set_fault("IO_BOARD_LOST", False, "status received again")
+        self._silence_s, self._silence_t = 0.0, now
+        self._check_echo(status.heartbeat_echo)
         # Faults before on_status: the connector must see the e-stop before the contactors it opened.
         self._set_fault("ESTOP_PRESSED", status.estop,
                         "emergency stop pressed" if status.estop else "emergency stop released")
-        self._set_fault("IO_WATCHDOG_TRIPPED", status.watchdog_tripped,
-                        "board lost the heartbeat and opened the contactors" if status.watchdog_tripped
-                        else "board accepted the heartbeat again")
+        self._report_trip(status)
+        if self._echo_lag <= ECHO_LAG_FRAMES:
+            self._set_fault("IO_BOARD_LOST", False, "status received again, echo follows the commands")
         key = _status_key(status)
         if key != self._notified_key:
             self._on_status(status)
             # Only after on_status returned: if it raised, the next frame delivers the change again.
             self._notified_key = key
+        if bad:  # counted and logged by the port; everything that could be used was used
+            raise FrameRejected(f"IoStatus: {'; '.join(bad.values())} (read as safe values)")
+
+    def _check_echo(self, echo: int) -> None:
+        """The board echoes the last command it accepted: it must be one we sent lately."""
+        if not self._sent_counters or echo in self._sent_counters:
+            self._echo_lag = 0
+            return
+        self._echo_lag += 1
+        if self._echo_lag > ECHO_LAG_FRAMES:
+            self._set_fault("IO_BOARD_LOST", True, f"board echoes heartbeat {echo}, last sent "
+                                                   f"{self._sent_counters[-1]}: it does not follow the commands")
+
+    def _report_trip(self, status: IoStatus) -> None:
+        overvoltage = status.watchdog_tripped and status.trip_cause == "OVERVOLTAGE"
+        # OUTPUT_OVERVOLTAGE is latched in the connector: the clear here only ends the condition
+        self._set_fault("OUTPUT_OVERVOLTAGE", overvoltage,
+                        "the I/O board opened the contactors: cable voltage above the programmed maximum"
+                        if overvoltage else "board reset after the over-voltage trip")
+        watchdog = status.watchdog_tripped and not overvoltage
+        self._set_fault("IO_WATCHDOG_TRIPPED", watchdog,
+                        f"board tripped ({status.trip_cause}) and opened the contactors" if watchdog
+                        else "board not tripped")
 
     def _handle_measure(self, msg: can.Message) -> None:
         v = decode_in_range(self._measure_msg, msg)

@@ -1,9 +1,15 @@
 """The rig's I/O board: speaks `dbc/io_board.dbc` as the board side for one connector plant.
 
-It generates the CP levels from the car's resistor state and its own output, drives the plant's contactors
-after a small delay, runs the heartbeat watchdog (no fresh counter for longer than watchdog_s: contactors
-open at once, CP shows F), reports an e-stop like the safety MCU would (it opens the contactors itself), and
-models the pin and cable temperatures from the output current.
+It generates the CP levels from the car's resistor state and its own output, closes the plant's contactors
+after a contactor's delay, reports an e-stop like the safety MCU would (it opens the contactors itself), and
+models the pin and cable temperatures from the output current. As the second channel it checks every command
+(CRC over data id + payload, alive counter) and trips by itself, opening at once and showing CP F until the
+reset sequence, on: no accepted command for watchdog_s, too many rejected commands, cable voltage above the
+commanded MaxVoltage. On C/D -> B (or any CP state that is not C/D) with the contactors closed it opens them
+at its next sample (20 ms) without a trip. The contract is written in dbc/io_board.dbc.
+
+The watchdog counts time only while this simulator itself runs: a gap between two of its ticks counts at most
+MAX_TICK_CREDIT_S, so a rig process that was not scheduled does not trip on commands still in its queue.
 """
 from __future__ import annotations
 
@@ -11,12 +17,14 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from typing import Callable
 
 import can
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
 from controller.hw.dbc import load_dbc
+from controller.hw.e2e import counter_ok, e2e_crc
 from hil.plant import ConnectorPlant
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,14 @@ TEMPERATURE_PERIOD_S = 1.0
 CP_HIGH_V = {"A": 12.0, "B": 9.0, "C": 6.0, "D": 3.0, "E": 0.0}
 CP_STATE_CODES = {"A": 0, "B": 1, "C": 2, "D": 3, "E": 4, "F": 5, "INVALID": 6}
 LOCK_CODES = {False: 0, True: 1}  # UNLOCKED, LOCKED
+TRIP_CODES = {None: 0, "HEARTBEAT_LOST": 1, "COMMANDS_REJECTED": 2, "OVERVOLTAGE": 3}
+CLOSE_DELAY_S = 0.05  # a DC contactor's closing time
+MAX_TICK_CREDIT_S = 0.1
+REJECT_WINDOW = 8  # the last commands judged
+REJECT_LIMIT = 3  # rejected among them: trip
+RESET_FRAMES = 3
+OVERVOLTAGE_SAMPLES = 2  # consecutive 20 ms samples above MaxVoltage
+CP_CLOSED_STATES = ("C", "D")
 
 # Thermal model: rise = k * I^2 at steady state, reached with a first-order time constant.
 AMBIENT_C = 25.0
@@ -39,7 +55,7 @@ THERMAL_TAU_S = 30.0
 class IoBoardSim:
     """Board side of one connector's I/O protocol, on top of a `ConnectorPlant`."""
 
-    def __init__(self, port: CanPort, plant: ConnectorPlant, *, contactor_delay_s: float = 0.02,
+    def __init__(self, port: CanPort, plant: ConnectorPlant, *, contactor_delay_s: float = CLOSE_DELAY_S,
                  watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic,
                  connector_id: int | None = None):
         self.connector_id = plant.connector_id if connector_id is None else connector_id
@@ -61,10 +77,18 @@ class IoBoardSim:
         self._close_plus = False
         self._close_minus = False
         self._lock = False
+        self._max_voltage_v = 0.0
+        self._close_armed = True  # False after the board opened by itself, until a command asks open
         self._last_counter: int | None = None
-        self._last_fresh_t: float | None = None  # the watchdog is armed by the first command
+        self._echo: int | None = None  # counter of the last accepted command
+        self._silent_s: float | None = None  # credited time without an accepted command; None = not armed
+        self._last_tick_t: float | None = None
+        self._verdicts: deque[bool] = deque(maxlen=REJECT_WINDOW)  # True = rejected
+        self._reset_frames = 0
+        self._overvoltage_samples = 0
+        self._last_cp: str | None = None
         # board state
-        self._watchdog_tripped = False
+        self._trip: str | None = None  # TRIP_CODES key
         self._estop = False
         self._last_status_key: tuple | None = None
         self._last_temps_t: float | None = None
@@ -73,18 +97,28 @@ class IoBoardSim:
         self._rise_cable_c = 0.0
         self._temperature_offset_c = 0.0
         self.commands_received = 0
-        self.stale_commands = 0
+        self.stale_commands = 0  # rejected for their counter
+        self.rejected_commands = 0  # CRC or counter
+        self.trips: list[str] = []
 
     # ---- observed state -----------------------------------------------------------------------------------
     @property
     def cp_state(self) -> str:
-        if self._state_f_requested or self._watchdog_tripped:
+        if self._state_f_requested or self._trip:
             return "F"
         return self.plant.ev_cp_state if self.plant.ev_cp_state in CP_HIGH_V else "INVALID"
 
     @property
     def watchdog_tripped(self) -> bool:
-        return self._watchdog_tripped
+        return self._trip is not None
+
+    @property
+    def trip_cause(self) -> str | None:
+        return self._trip
+
+    @property
+    def max_voltage_v(self) -> float:
+        return self._max_voltage_v
 
     @property
     def estop(self) -> bool:
@@ -96,7 +130,7 @@ class IoBoardSim:
 
     @property
     def heartbeat_echo(self) -> int:
-        return self._last_counter or 0
+        return self._echo or 0
 
     def temperatures_c(self) -> tuple[float, float, float]:
         """DC+ pin, DC- pin, cable."""
@@ -108,7 +142,7 @@ class IoBoardSim:
     def press_estop(self) -> None:
         """The safety MCU opens both contactors itself, at once, and reports Estop=1."""
         self._estop = True
-        self._drop_close_requests()
+        self._open_by_itself()
         self.send_status_if_changed()
 
     def release_estop(self) -> None:
@@ -134,49 +168,105 @@ class IoBoardSim:
             await asyncio.sleep(next_t - loop.time())
 
     def tick(self) -> None:
-        """One status period: watchdog, thermal model, periodic frames (run() calls this every 20 ms)."""
+        """One status period: watchdog, second-channel checks, thermal model, periodic frames (every 20 ms)."""
         now = self.clock()
-        if (self._last_fresh_t is not None and not self._watchdog_tripped
-                and now - self._last_fresh_t > self.watchdog_s):
-            self._trip_watchdog(now - self._last_fresh_t)
+        gap = 0.0 if self._last_tick_t is None else min(max(0.0, now - self._last_tick_t), MAX_TICK_CREDIT_S)
+        self._last_tick_t = now
+        if self._silent_s is not None:
+            self._silent_s += gap
+            if not self._trip and self._silent_s > self.watchdog_s:
+                self._trip_now("HEARTBEAT_LOST", f"no accepted command for {self._silent_s:.3f} s")
+        self._check_cp()
+        self._check_voltage()
         self._step_thermal(now)
         self.send_status()
         self._send_measure()
         if self._last_temps_t is None or now - self._last_temps_t >= TEMPERATURE_PERIOD_S:
             self._send_temperatures()
 
+    def _check_cp(self) -> None:
+        """IEC 61851-1 A.6 seq. 8.1: CP leaving C/D with the contactors closed opens them (no trip)."""
+        cp = self.plant.ev_cp_state
+        left = self._last_cp in CP_CLOSED_STATES and cp not in CP_CLOSED_STATES
+        self._last_cp = cp
+        if left and (self._closing or self.plant.dc_plus_closed or self.plant.dc_minus_closed):
+            log.info("io sim %d: CP %s with contactors closed, opening", self.connector_id, cp)
+            self._open_by_itself()
+            self.send_status_if_changed()
+
+    def _check_voltage(self) -> None:
+        closed = self.plant.dc_plus_closed and self.plant.dc_minus_closed
+        if closed and self.plant.cable_voltage_v > self._max_voltage_v:
+            self._overvoltage_samples += 1
+            if self._overvoltage_samples >= OVERVOLTAGE_SAMPLES and not self._trip:
+                self._trip_now("OVERVOLTAGE", f"cable at {self.plant.cable_voltage_v:.1f} V, "
+                                              f"maximum {self._max_voltage_v:.1f} V")
+        else:
+            self._overvoltage_samples = 0
+
     # ---- command handling -----------------------------------------------------------------------------------
+    @property
+    def _closing(self) -> bool:
+        return self._close_plus or self._close_minus
+
     def _handle_command(self, msg: can.Message) -> None:
         v = decode_checked(self._command_msg, msg)
         if v["CpDuty"] > 100.05:
             raise FrameRejected(f"IoCommand: CpDuty {v['CpDuty']:.1f} above 100 %")
         self.commands_received += 1
+        data_id = self._command_msg.frame_id + self.connector_id
         counter = int(v["HeartbeatCounter"])
-        fresh = counter != self._last_counter
+        if e2e_crc(data_id, bytes(msg.data[1:])) != int(v["Crc"]):
+            self._reject("CRC")
+            return
+        fresh = counter_ok(self._last_counter, counter)
+        self._last_counter = counter  # a wrong step still becomes the reference (resynchronisation)
         if not fresh:
             self.stale_commands += 1
-        self._last_counter = counter
+            self._reject(f"counter {counter}")
+            return
+        self._verdicts.append(False)
+        self._echo = counter
+        self._silent_s = 0.0
         self._duty_pct = round(v["CpDuty"], 1)
         self._state_f_requested = bool(v["RequestStateF"])
         self._lock = bool(v["LockRequest"])
-        if fresh:
-            self._last_fresh_t = self.clock()
-            if self._watchdog_tripped:
-                # A fresh command clears the trip; its close requests count only from the next frame on.
-                self._watchdog_tripped = False
-                log.info("io sim %d: heartbeat back, watchdog cleared", self.connector_id)
-                self.send_status_if_changed()
-                return
-        if not self._watchdog_tripped and not self._estop:
-            plus, minus = bool(v["DcPlusClose"]), bool(v["DcMinusClose"])
-            if (plus, minus) != (self._close_plus, self._close_minus):
-                self._close_plus, self._close_minus = plus, minus
-                self._schedule_contactors()
+        self._max_voltage_v = round(v["MaxVoltage"], 1)
+        plus, minus = bool(v["DcPlusClose"]), bool(v["DcMinusClose"])
+        if self._trip:
+            self._reset_step(bool(v["ResetRequest"]) and not plus and not minus)
+            plus = minus = False
+        elif not plus and not minus:
+            self._close_armed = True
+        if self._estop or not self._close_armed or self._max_voltage_v <= 0.0:
+            plus = minus = False  # refused: e-stop, no open command since the board opened, no maximum set
+        if (plus, minus) != (self._close_plus, self._close_minus):
+            self._close_plus, self._close_minus = plus, minus
+            self._schedule_contactors()
         self.send_status_if_changed()
 
+    def _reject(self, why: str) -> None:
+        self.rejected_commands += 1
+        self._verdicts.append(True)
+        self._reset_frames = 0
+        if not self._trip and sum(self._verdicts) >= REJECT_LIMIT:
+            self._trip_now("COMMANDS_REJECTED", f"{sum(self._verdicts)} of the last {len(self._verdicts)} "
+                                                f"commands rejected (last: {why})")
+
+    def _reset_step(self, requested: bool) -> None:
+        self._reset_frames = self._reset_frames + 1 if requested else 0
+        if self._reset_frames >= RESET_FRAMES:
+            log.info("io sim %d: reset sequence complete, trip %s cleared", self.connector_id, self._trip)
+            self._trip = None
+            self._reset_frames = 0
+            self._verdicts.clear()
+            self._close_armed = True  # the reset frames all asked open
+            self.send_status_if_changed()
+
     def _schedule_contactors(self) -> None:
-        if self.contactor_delay_s <= 0:
-            self._settle_contactors()
+        closing = self._close_plus or self._close_minus
+        if not closing or self.contactor_delay_s <= 0:
+            self._settle_contactors()  # opening is immediate in the model; closing takes the contactor's time
         else:
             asyncio.get_running_loop().call_later(self.contactor_delay_s, self._settle_contactors)
 
@@ -186,14 +276,18 @@ class IoBoardSim:
         self.plant.dc_minus_closed = self._close_minus
         self.send_status_if_changed()
 
-    def _drop_close_requests(self) -> None:
+    def _open_by_itself(self) -> None:
+        """The board opens on its own; it closes again only after a command that asks open."""
         self._close_plus = self._close_minus = False
+        self._close_armed = False
         self.plant.dc_plus_closed = self.plant.dc_minus_closed = False
 
-    def _trip_watchdog(self, silent_s: float) -> None:
-        log.warning("io sim %d: no fresh heartbeat for %.3f s, opening contactors", self.connector_id, silent_s)
-        self._watchdog_tripped = True
-        self._drop_close_requests()
+    def _trip_now(self, cause: str, detail: str) -> None:
+        log.warning("io sim %d: trip %s: %s; contactors open", self.connector_id, cause, detail)
+        self._trip = cause
+        self.trips.append(cause)
+        self._reset_frames = 0
+        self._open_by_itself()
         self.send_status_if_changed()
 
     # ---- frames out -------------------------------------------------------------------------------------------
@@ -213,8 +307,8 @@ class IoBoardSim:
             "CpState": CP_STATE_CODES[state], "Estop": int(self._estop),
             "DcPlusClosed": int(self.plant.dc_plus_closed), "DcMinusClosed": int(self.plant.dc_minus_closed),
             "LockState": LOCK_CODES[self._lock], "CpHighVoltage": high, "CpLowVoltage": low,
-            "ProximityState": 1 if plugged else 0, "WatchdogTripped": int(self._watchdog_tripped),
-            "HeartbeatEcho": self.heartbeat_echo, "CpDutyMeasured": duty,
+            "ProximityState": 1 if plugged else 0, "WatchdogTripped": int(self._trip is not None),
+            "TripCause": TRIP_CODES[self._trip], "HeartbeatEcho": self.heartbeat_echo, "CpDutyMeasured": duty,
         }
 
     def send_status(self) -> None:

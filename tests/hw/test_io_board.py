@@ -9,6 +9,7 @@ import pytest
 
 from controller.hw.can_port import CanPort
 from controller.hw.dbc import load_dbc
+from controller.hw.e2e import crc8_sae_j1850, e2e_crc
 from controller.hw.io_board import IoBoard, IoStatus
 
 pytestmark = pytest.mark.timeout(20)
@@ -64,7 +65,7 @@ class Rig:
 
 def status_frame(**overrides) -> bytes:
     values = {"CpState": 0, "Estop": 0, "DcPlusClosed": 0, "DcMinusClosed": 0, "LockState": 0,
-              "CpHighVoltage": 12.0, "CpLowVoltage": 12.0, "ProximityState": 0, "WatchdogTripped": 0,
+              "CpHighVoltage": 12.0, "CpLowVoltage": 12.0, "ProximityState": 0, "WatchdogTripped": 0, "TripCause": 0,
               "HeartbeatEcho": 0, "CpDutyMeasured": 100.0}
     values.update(overrides)
     return STATUS.encode(values, strict=True)
@@ -83,17 +84,125 @@ def rig():
 
 def test_command_frame_bytes_match_the_dbc_layout(rig):
     rig.board.set_pwm(5)
+    rig.board.set_max_voltage(450.0)
     rig.board.close_contactors()
     rig.board.set_lock(True)
     sent = rig.commands()
-    assert [c["HeartbeatCounter"] for c in sent] == [1, 2, 3]
-    assert sent[-1] == {"CpDuty": 5.0, "RequestStateF": 0, "DcPlusClose": 1, "DcMinusClose": 1,
-                        "LockRequest": 1, "HeartbeatCounter": 3}
+    assert [c["HeartbeatCounter"] for c in sent] == [1, 2, 3, 4]
+    last = dict(sent[-1])
+    assert last.pop("Crc") == e2e_crc(COMMAND.frame_id + CONNECTOR, COMMAND.encode(
+        {**last, "Crc": 0})[1:])
+    assert last == {"CpDuty": 5.0, "RequestStateF": 0, "DcPlusClose": 1, "DcMinusClose": 1, "LockRequest": 1,
+                    "ResetRequest": 0, "MaxVoltage": 450.0, "HeartbeatCounter": 4}
     rig.board.set_state_f(True)
     msg = rig.board_bus.recv(timeout=0)
-    # CpDuty 50 (0.1 %) in bits 0-10, F bit 11, DC+ 12, DC- 13, lock 14, counter in byte 2.
-    assert bytes(msg.data) == bytes([0x32, 0x78, 0x04, 0, 0, 0, 0, 0])
+    # CRC in byte 0, counter 5 in byte 1, CpDuty 50 (0.1 %) in bits 16-26, F bit 27, DC+ 28, DC- 29, lock 30,
+    # MaxVoltage 4500 (0.1 V) in bytes 4-5
+    payload = bytes([5, 0x32, 0x78, 0x94, 0x11, 0, 0])
+    crc = crc8_sae_j1850(bytes([0x02, 0x01]) + payload)  # data id 0x102 (the frame ID), low byte first
+    assert bytes(msg.data) == bytes([crc]) + payload
     assert msg.arbitration_id == 0x100 + CONNECTOR and not msg.is_extended_id
+
+
+def test_crc8_sae_j1850_check_values():
+    """The AUTOSAR CRC library's published check values for CRC-8 SAE J1850."""
+    assert crc8_sae_j1850(b"123456789") == 0x4B
+    assert crc8_sae_j1850(bytes(4)) == 0x59
+    assert crc8_sae_j1850(bytes([0xF2, 0x01, 0x83])) == 0x37
+    assert crc8_sae_j1850(bytes([0xFF] * 4)) == 0x74
+
+
+def test_open_forgets_the_maximum_voltage_and_bad_maximums_are_refused(rig):
+    rig.board.set_max_voltage(470.04)
+    rig.board.close_contactors()
+    rig.board.open_contactors()
+    sent = rig.commands()
+    assert [c["MaxVoltage"] for c in sent] == [470.0, 470.0, 0.0]
+    assert rig.board.max_voltage_v == 0.0
+    for bad in (0, -1.0, 1500.1, float("nan"), "450"):
+        with pytest.raises(ValueError, match="max voltage"):
+            rig.board.set_max_voltage(bad)
+    assert rig.commands() == []
+
+
+def test_reset_request_only_while_tripped_and_commanded_open(rig):
+    rig.board.set_max_voltage(450.0)
+    rig.board.close_contactors()
+    rig.deliver(STATUS, status_frame(WatchdogTripped=1, TripCause=1, CpState=5, HeartbeatEcho=2))
+    rig.board.send_command()  # still commanded closed: no reset
+    rig.board.open_contactors()
+    rig.board.send_command()
+    assert [c["ResetRequest"] for c in rig.commands()] == [0, 0, 0, 1, 1]
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=4))
+    rig.board.send_command()
+    assert [c["ResetRequest"] for c in rig.commands()] == [0]
+
+
+def test_no_command_at_all_while_the_heartbeat_is_held(rig):
+    allowed = [True]
+    rig.board.heartbeat_allowed = lambda: allowed[0]
+    rig.board.send_command()
+    allowed[0] = False
+    assert rig.board.send_command() is False
+    rig.board.open_contactors()  # even setters: a dead control loop must not feed the board's watchdog
+    allowed[0] = True
+    rig.board.send_command()
+    assert [c["HeartbeatCounter"] for c in rig.commands()] == [1, 2]
+
+
+def test_an_echo_that_does_not_follow_the_commands_is_a_lost_board(rig):
+    for _ in range(3):
+        rig.board.send_command()
+    for _ in range(20):
+        rig.deliver(STATUS, status_frame(HeartbeatEcho=3))  # follows: the last one sent
+    assert rig.faults == []
+    for _ in range(10):
+        rig.board.send_command()  # counters 4..13; the board keeps echoing 3 (it rejects them)
+    for _ in range(10):
+        rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
+    assert rig.faults == []
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
+    assert [(c, a) for c, _, a in rig.faults] == [("IO_BOARD_LOST", True)]
+    assert "does not follow" in rig.faults[0][1] and not rig.board.online
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=13))
+    assert [(c, a) for c, _, a in rig.faults][-1] == ("IO_BOARD_LOST", False)
+
+
+def test_an_out_of_range_field_does_not_hide_the_estop(rig):
+    """One bad field (here the measured duty) used to reject the whole frame, e-stop bit included."""
+    rig.deliver(STATUS, status_frame(CpState=2, CpHighVoltage=6.0, CpLowVoltage=-12.0))
+    bad_duty = bytearray(status_frame(Estop=1, CpState=2, CpHighVoltage=6.0, CpLowVoltage=-12.0))
+    bad_duty[5:7] = bytes([0xFF, 0x07])  # CpDutyMeasured 204.7 %
+    rig.deliver(STATUS, bytes(bad_duty))
+    assert [(c, a) for c, _, a in rig.faults] == [("ESTOP_PRESSED", True)]
+    assert rig.board.status.estop and rig.board.status.cp_state == "INVALID"  # the CP reading is not trusted
+    assert [s.cp_state for s in rig.statuses] == ["C", "INVALID"]
+    assert rig.port.counters.rejected == 1  # still counted, with its reason
+    assert any("CpDutyMeasured" in r for r in rig.port.counters.rejected_reasons)
+
+
+@pytest.mark.parametrize("data, reason, cp, lock", [
+    (bytes([7 | 0x08]) + status_frame()[1:], "CpState value 7", "INVALID", "UNLOCKED"),
+    (bytes([0xC0 | 0x08]) + status_frame()[1:], "LockState value 3", "A", "FAULT"),
+])
+def test_undefined_values_read_as_safe_ones(rig, data, reason, cp, lock):
+    rig.deliver(STATUS, data)  # 0x08: Estop
+    st = rig.board.status
+    assert (st.cp_state, st.lock_state, st.estop) == (cp, lock, True)
+    assert any(reason in r for r in rig.port.counters.rejected_reasons)
+    assert [(c, a) for c, _, a in rig.faults] == [("ESTOP_PRESSED", True)]
+
+
+def test_board_trip_causes_map_to_faults(rig):
+    rig.deliver(STATUS, status_frame(WatchdogTripped=1, TripCause=2, CpState=5))
+    assert rig.board.status.trip_cause == "COMMANDS_REJECTED"
+    rig.deliver(STATUS, status_frame())
+    rig.deliver(STATUS, status_frame(WatchdogTripped=1, TripCause=3, CpState=5))
+    rig.deliver(STATUS, status_frame())
+    assert [(c, a) for c, _, a in rig.faults] == [
+        ("IO_WATCHDOG_TRIPPED", True), ("IO_WATCHDOG_TRIPPED", False),
+        ("OUTPUT_OVERVOLTAGE", True), ("OUTPUT_OVERVOLTAGE", False)]
+    assert "COMMANDS_REJECTED" in rig.faults[0][1]
 
 
 def test_open_contactors_and_duty_values(rig):
@@ -234,22 +343,38 @@ def test_watchdog_tripped_is_reported_while_the_board_says_so(rig):
     assert [(c, a) for c, _, a in rig.faults] == [("IO_WATCHDOG_TRIPPED", True), ("IO_WATCHDOG_TRIPPED", False)]
 
 
+def _advance(rig, seconds: float, step: float = 0.05) -> None:
+    """Run check_link as run() does, every `step` seconds of the fake clock."""
+    for _ in range(round(seconds / step)):
+        rig.board.clock.now += step
+        rig.board.check_link()
+
+
 def test_board_silence_raises_and_clears_io_board_lost(rig):
-    clock = rig.board.clock
     rig.board.check_link()  # silence counts from here when no status ever came
-    clock.now += 0.3
-    rig.board.check_link()
+    _advance(rig, 0.3)
     assert rig.faults == []
-    clock.now += 0.01
-    rig.board.check_link()
-    rig.board.check_link()
+    _advance(rig, 0.05)
     assert [(c, a) for c, _, a in rig.faults] == [("IO_BOARD_LOST", True)]
     rig.deliver(STATUS, status_frame())
     assert rig.faults[-1][0::2] == ("IO_BOARD_LOST", False) and rig.board.online
-    clock.now += 0.31
+    _advance(rig, 0.35)
     assert not rig.board.online
-    rig.board.check_link()
     assert [(c, a) for c, _, a in rig.faults][-1] == ("IO_BOARD_LOST", True)
+
+
+def test_a_stall_of_the_controller_itself_is_not_board_silence(rig):
+    """A process that was not scheduled for a second reads the status waiting in its queue before judging."""
+    rig.deliver(STATUS, status_frame())
+    rig.board.check_link()
+    rig.board.clock.now += 1.0  # nothing ran meanwhile: no turn of run(), no receive
+    rig.board.check_link()
+    assert rig.faults == [] and rig.board.online
+    rig.deliver(STATUS, status_frame())
+    _advance(rig, 0.25)
+    assert rig.faults == []
+    _advance(rig, 0.1)  # silence while the driver itself runs on time still counts
+    assert [(c, a) for c, _, a in rig.faults] == [("IO_BOARD_LOST", True)]
 
 
 def test_overtemperature_with_hysteresis(rig):
@@ -270,9 +395,6 @@ def test_overtemperature_with_hysteresis(rig):
 
 @pytest.mark.parametrize("message, data, reason", [
     (STATUS, status_frame()[:7], "DLC 7"),
-    (STATUS, bytes([7]) + status_frame()[1:], "CpState value 7"),
-    (STATUS, bytes([0xC0]) + status_frame()[1:], "LockState value 3"),
-    (STATUS, status_frame()[:5] + bytes([0xFF, 0x07, 0]), "CpDutyMeasured"),
     (MEASURE, bytes([0xFF, 0xFF, 0, 0, 0, 0, 0, 0]), "CableVoltage"),
     (TEMPS, bytes([0xFF, 0x7F]) + temps_frame(30, 30, 30)[2:], "TempDcPlus"),
     (TEMPS, bytes(9), "DLC 9"),

@@ -10,6 +10,7 @@ import pytest
 from controller.hw.can_port import CanPort
 from controller.hw.dbc import load_dbc
 from controller.hw.io_board import IoBoard
+from controller.hw.e2e import e2e_crc
 from hil.plant import ConnectorPlant
 from hil.sim.io_board import IoBoardSim
 
@@ -44,13 +45,22 @@ class SimBench:
         self.sim.attach()
         self.counter = 0
 
-    def command(self, *, duty=0.0, state_f=0, close=0, lock=0, counter=None) -> None:
+    def command(self, *, duty=0.0, state_f=0, close=0, lock=0, counter=None, reset=0, max_v=500.0,
+                crc_error=False) -> None:
+        """One command frame as the controller's driver builds it (CRC over data id + bytes 1..7)."""
         if counter is None:
             self.counter = (self.counter + 1) & 0xFF
             counter = self.counter
-        data = COMMAND.encode({"CpDuty": duty, "RequestStateF": state_f, "DcPlusClose": close,
-                               "DcMinusClose": close, "LockRequest": lock, "HeartbeatCounter": counter})
-        self.raw(COMMAND, data)
+        values = {"Crc": 0, "CpDuty": duty, "RequestStateF": state_f, "DcPlusClose": close, "DcMinusClose": close,
+                  "LockRequest": lock, "HeartbeatCounter": counter, "ResetRequest": reset, "MaxVoltage": max_v}
+        values["Crc"] = e2e_crc(COMMAND.frame_id + CONNECTOR, COMMAND.encode(values)[1:]) ^ int(crc_error)
+        self.raw(COMMAND, COMMAND.encode(values))
+
+    def ticks(self, seconds: float, step: float = 0.02) -> None:
+        """Run the simulator's period for `seconds` of the fake clock, one tick per `step`."""
+        for _ in range(round(seconds / step)):
+            self.clock.now += step
+            self.sim.tick()
 
     def raw(self, message, data: bytes) -> None:
         self.port.dispatch(can.Message(arbitration_id=message.frame_id + CONNECTOR, data=data,
@@ -134,34 +144,140 @@ def test_contactors_follow_commands_after_the_delay():
         bench.close()
 
 
-def test_heartbeat_watchdog_trips_after_300_ms_and_clears_on_a_fresh_counter(bench):
-    clock = bench.clock
+def test_heartbeat_watchdog_trips_after_300_ms_and_holds_until_the_reset_sequence(bench):
+    """Finding 15: a fresh heartbeat used to clear the trip, and the next frame closed the contactors again."""
+    bench.plant.ev_cp_state = "C"
     bench.command(close=1, duty=5.0, counter=10)
     bench.command(close=1, duty=5.0, counter=11)
     assert bench.plant.contactors_closed
-    clock.now += 0.3
+    bench.ticks(0.1)
     bench.command(close=1, duty=5.0, counter=11)  # a repeated counter is no heartbeat
-    bench.sim.tick()
+    bench.ticks(0.2)
     assert not bench.sim.watchdog_tripped and bench.plant.contactors_closed
-    clock.now += 0.001
-    bench.sim.tick()
+    bench.ticks(0.02)
     assert bench.sim.watchdog_tripped and bench.sim.cp_state == "F"
     assert not bench.plant.dc_plus_closed and not bench.plant.dc_minus_closed
     st = bench.status()
-    assert (st["WatchdogTripped"], st["CpState"], st["DcPlusClosed"]) == (1, "F", 0)
-    bench.command(close=1, duty=5.0, counter=11)  # stale: still tripped
+    assert (st["WatchdogTripped"], st["TripCause"], st["CpState"], st["DcPlusClosed"]) == (1, "HEARTBEAT_LOST", "F", 0)
+    for counter in range(12, 20):  # fresh heartbeats: the board stays tripped and open
+        bench.command(close=1, duty=5.0, counter=counter)
+    assert bench.sim.watchdog_tripped and not bench.plant.contactors_closed
+    bench.command(close=0, duty=5.0, reset=1)  # counter resynchronised above; 20, 21 ...
+    bench.command(close=0, duty=5.0, reset=1, counter=21)
+    bench.command(close=0, duty=5.0, reset=0, counter=22)  # the sequence must be unbroken
+    bench.command(close=0, duty=5.0, reset=1, counter=23)
+    bench.command(close=0, duty=5.0, reset=1, counter=24)
     assert bench.sim.watchdog_tripped
-    bench.command(close=1, duty=5.0, counter=12)  # fresh: clears, but this frame does not close
-    assert not bench.sim.watchdog_tripped and not bench.plant.contactors_closed
-    assert bench.status()["CpState"] == "A"
-    bench.command(close=1, duty=5.0, counter=13)
+    bench.command(close=0, duty=5.0, reset=1, counter=25)
+    assert not bench.sim.watchdog_tripped and bench.status()["CpState"] == "C"
+    bench.command(close=1, duty=5.0, counter=26)
     assert bench.plant.contactors_closed
+
+
+def test_a_reset_request_with_a_close_request_is_no_reset(bench):
+    bench.command(close=1)
+    bench.ticks(0.32)
+    assert bench.sim.trip_cause == "HEARTBEAT_LOST"
+    for _ in range(5):
+        bench.command(close=1, reset=1)
+    assert bench.sim.watchdog_tripped and not bench.plant.contactors_closed
 
 
 def test_watchdog_is_armed_by_the_first_command(bench):
     bench.clock.now += 10.0
     bench.sim.tick()
     assert not bench.sim.watchdog_tripped
+
+
+def test_watchdog_counts_only_time_the_simulator_itself_ran(bench):
+    """A rig process that was not scheduled for a second must not trip on the commands waiting in its queue."""
+    bench.command(close=1)
+    bench.sim.tick()
+    bench.clock.now += 1.0  # a stall: no tick, no receive
+    bench.sim.tick()
+    assert not bench.sim.watchdog_tripped
+    bench.command(close=1)  # what was waiting in the queue
+    bench.ticks(0.28)
+    assert not bench.sim.watchdog_tripped and bench.plant.contactors_closed
+    bench.ticks(0.04)  # silence while it runs on time trips as before
+    assert bench.sim.watchdog_tripped
+
+
+@pytest.mark.parametrize("first, second, accepted", [(7, 8, True), (7, 9, True), (7, 7, False), (7, 10, False),
+                                                      (255, 0, True), (255, 1, True)])
+def test_alive_counter_steps(bench, first, second, accepted):
+    bench.command(counter=first, lock=0)
+    bench.command(counter=second, lock=1)
+    assert bench.status()["LockState"] == \
+        ("LOCKED" if accepted else "UNLOCKED")
+    assert bench.sim.rejected_commands == (0 if accepted else 1)
+
+
+def test_bad_crc_is_rejected_and_three_in_eight_trip(bench):
+    bench.plant.ev_cp_state = "C"
+    bench.command(close=1)
+    assert bench.plant.contactors_closed
+    bench.command(close=1, lock=1, crc_error=True)
+    assert bench.sim.rejected_commands == 1 and bench.status()["LockState"] == "UNLOCKED"
+    for _ in range(4):
+        bench.command(close=1)
+    bench.command(close=1, crc_error=True)
+    assert not bench.sim.watchdog_tripped
+    bench.command(close=1, counter=bench.counter - 1)  # repeats the last accepted: third rejected of eight
+    assert bench.sim.trip_cause == "COMMANDS_REJECTED" and not bench.plant.contactors_closed
+    assert bench.status()["TripCause"] == "COMMANDS_REJECTED"
+
+
+def test_a_frame_meant_for_another_connector_fails_the_crc(bench):
+    values = {"Crc": 0, "CpDuty": 0.0, "RequestStateF": 0, "DcPlusClose": 1, "DcMinusClose": 1, "LockRequest": 0,
+              "HeartbeatCounter": 1, "ResetRequest": 0, "MaxVoltage": 500.0}
+    values["Crc"] = e2e_crc(COMMAND.frame_id + CONNECTOR + 1, COMMAND.encode(values)[1:])
+    bench.raw(COMMAND, COMMAND.encode(values))
+    assert bench.sim.rejected_commands == 1 and not bench.plant.contactors_closed
+
+
+def test_closing_is_refused_until_a_maximum_voltage_is_programmed(bench):
+    bench.command(close=1, max_v=0.0)
+    assert not bench.plant.contactors_closed
+    bench.command(close=1, max_v=450.0)
+    assert bench.plant.contactors_closed and bench.sim.max_voltage_v == 450.0
+    bench.command(close=1, max_v=0.0)  # the maximum withdrawn: nothing stays closed
+    assert not bench.plant.contactors_closed
+
+
+def test_cable_voltage_above_the_maximum_trips_the_board(bench):
+    bench.plant.ev_cp_state = "C"
+    bench.command(close=1, max_v=450.0)
+    bench.plant.cable_voltage_v = 449.9
+    bench.ticks(0.1)
+    assert bench.plant.contactors_closed
+    bench.plant.cable_voltage_v = 451.0
+    bench.ticks(0.02)
+    assert bench.plant.contactors_closed  # one sample is no trip
+    bench.plant.cable_voltage_v = 449.0
+    bench.ticks(0.02)
+    bench.plant.cable_voltage_v = 451.0
+    bench.ticks(0.04)
+    assert bench.sim.trip_cause == "OVERVOLTAGE" and not bench.plant.contactors_closed
+    assert bench.status()["TripCause"] == "OVERVOLTAGE"
+
+
+@pytest.mark.parametrize("new_cp", ["B", "A", "E"])
+def test_cp_leaving_c_opens_the_contactors_at_the_next_sample_without_a_trip(bench, new_cp):
+    bench.plant.ev_cp_state = "C"
+    bench.command(close=1, duty=5.0)
+    bench.sim.tick()
+    assert bench.plant.contactors_closed
+    bench.plant.ev_cp_state = new_cp
+    bench.clock.now += 0.02
+    bench.sim.tick()  # one 20 ms sample: well inside IEC 61851-1's 100 ms
+    assert not bench.plant.contactors_closed and not bench.sim.watchdog_tripped
+    bench.plant.ev_cp_state = "C"
+    bench.command(close=1, duty=5.0)
+    assert not bench.plant.contactors_closed  # not again without an open command first
+    bench.command(close=0, duty=5.0)
+    bench.command(close=1, duty=5.0)
+    assert bench.plant.contactors_closed
 
 
 def test_estop_opens_the_contactors_itself(bench):
@@ -176,6 +292,9 @@ def test_estop_opens_the_contactors_itself(bench):
     assert not bench.plant.contactors_closed  # held open while pressed
     bench.sim.release_estop()
     assert bench.status()["Estop"] == 0 and not bench.plant.contactors_closed
+    bench.command(close=1)
+    assert not bench.plant.contactors_closed  # a close request held through the e-stop does not count
+    bench.command(close=0)
     bench.command(close=1)
     assert bench.plant.contactors_closed
 
@@ -228,7 +347,7 @@ def test_connector_id_outside_the_dbc_range_is_refused(bench):
 
 @pytest.mark.parametrize("data, reason", [
     (bytes(7), "DLC 7"),
-    (bytes([0xFF, 0x07, 1, 0, 0, 0, 0, 0]), "CpDuty 204.7"),
+    (bytes([0, 1, 0xFF, 0x07, 0, 0, 0, 0]), "CpDuty 204.7"),
 ])
 def test_bad_commands_are_rejected(bench, data, reason):
     bench.raw(COMMAND, data)
@@ -301,6 +420,7 @@ def test_session_walk_cp_transitions_and_contactors():
             assert pair.board.status.cp_duty_measured == 5.0
             pair.plant.ev_cp_state = "C"
             assert await eventually(lambda: pair.cp_seen[-1] == "C")
+            pair.board.set_max_voltage(450.0)
             pair.board.close_contactors()
             assert await eventually(lambda: pair.board.contactors_closed)
             assert pair.plant.contactors_closed
@@ -329,6 +449,7 @@ def test_estop_reaches_the_driver_and_the_contactors_open():
         tasks = await pair.start()
         try:
             pair.plant.ev_cp_state = "C"
+            pair.board.set_max_voltage(450.0)
             pair.board.close_contactors()
             assert await eventually(lambda: pair.board.contactors_closed)
             pair.sim.press_estop()
@@ -352,6 +473,7 @@ def test_controller_heartbeat_lost_board_opens_contactors_and_shows_f():
         try:
             pair.plant.ev_cp_state = "C"
             pair.board.set_pwm(5)
+            pair.board.set_max_voltage(450.0)
             pair.board.close_contactors()
             assert await eventually(lambda: pair.board.contactors_closed)
             driver_task.cancel()  # the controller stops sending; its receive path still runs
@@ -361,14 +483,19 @@ def test_controller_heartbeat_lost_board_opens_contactors_and_shows_f():
             assert pair.sim.cp_state == "F"
             assert await eventually(lambda: ("IO_WATCHDOG_TRIPPED", True) in pair.faults)
             assert pair.board.status.cp_state == "F" and pair.board.contactors_open
-            driver_task = asyncio.create_task(pair.board.run())  # controller back: trip clears
+            driver_task = asyncio.create_task(pair.board.run())  # controller back, still asking closed
+            await asyncio.sleep(0.3)
+            assert pair.sim.watchdog_tripped and not pair.plant.contactors_closed  # no reset while asking closed
+            pair.board.open_contactors()  # the driver now sends the reset sequence by itself
             assert await eventually(lambda: ("IO_WATCHDOG_TRIPPED", False) in pair.faults)
-            # its cached command still asks for closed contactors: the board accepts that in a later frame
+            pair.board.set_max_voltage(450.0)
+            pair.board.close_contactors()
             assert await eventually(lambda: pair.board.contactors_closed)
         finally:
             await pair.stop(driver_task, sim_task)
     asyncio.run(main())
     assert pair.cp_seen[-2:] == ["F", "C"]
+    assert ("IO_BOARD_LOST", True) not in pair.faults  # the echo followed throughout
 
 
 def test_board_silence_reported_by_the_driver():

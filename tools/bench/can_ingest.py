@@ -60,7 +60,7 @@ def realistic_frames() -> list[can.Message]:
         frames += [
             can.Message(arbitration_id=status.frame_id + conn.id, is_extended_id=False, data=status.encode({
                 "CpState": 0, "Estop": 0, "DcPlusClosed": 0, "DcMinusClosed": 0, "LockState": 0,
-                "CpHighVoltage": 12.0, "CpLowVoltage": 12.0, "ProximityState": 0, "WatchdogTripped": 0,
+                "CpHighVoltage": 12.0, "CpLowVoltage": 12.0, "ProximityState": 0, "WatchdogTripped": 0, "TripCause": 0,
                 "HeartbeatEcho": 0, "CpDutyMeasured": 100.0})),
             can.Message(arbitration_id=measure.frame_id + conn.id, is_extended_id=False,
                         data=measure.encode({"CableVoltage": 0.0, "CableCurrent": 0.0})),
