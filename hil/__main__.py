@@ -19,6 +19,8 @@ from controller.config_loader import ConfigError
 from hil.ev.evcc.profile import load_profile
 from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, summary
+from hil.interrupted_run import EXIT_INTERRUPTED, INTERRUPTED, run_until_interrupted
+from hil.option_checks import check_options
 from hil.runner import judge, run_scenario
 from hil.scenarios import SCENARIOS
 from hil.setup import load_setup
@@ -63,7 +65,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     if getattr(args, "car", None):
         load_profile(args.car)  # a bad profile fails here, before the rig opens its buses
     hold = _hold_until_interrupted if getattr(args, "hold", False) else None
-    report, problems = asyncio.run(run_scenario(
+    report, problems = asyncio.run(run_until_interrupted(  # Ctrl-C: clean stop, partial report, exit 130
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
@@ -73,6 +75,8 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
     print(summary(report, problems))
+    if report["result"] == INTERRUPTED:
+        return EXIT_INTERRUPTED
     return 0 if not problems else 1
 
 
@@ -126,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than the car did")
     sub.add_parser("list", help="list scenarios and setups")
     args = parser.parse_args(argv)
+    try:
+        check_options(args)  # before the run: a typo must not cost a 20-minute run
+    except ConfigError as exc:
+        print(f"charger-hil: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -141,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("--speed", "must be above 0")
             return main_replay(args.capture, args.report, args.setup, args.speed)
         return _run(args, False, _address(args.ev_link))
+    except KeyboardInterrupt:  # before or after a run's own handling (setup loading, replay)
+        print("charger-hil: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
@@ -327,7 +328,12 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
     return problems
 
 
-async def run_scenario(name: str, setup: RigSetup, **kwargs) -> tuple[dict, list[str]]:
+async def run_scenario(name: str, setup: RigSetup, *, on_run: Callable[[ScenarioRun], None] | None = None,
+                       **kwargs) -> tuple[dict, list[str]]:
+    """`on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C)."""
     scenario = SCENARIOS[name]
-    report = await ScenarioRun(scenario, setup, **kwargs).run()
+    run = ScenarioRun(scenario, setup, **kwargs)
+    if on_run is not None:
+        on_run(run)
+    report = await run.run()
     return report, judge(scenario, report)
