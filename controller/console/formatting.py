@@ -59,3 +59,34 @@ def duration(seconds: float | None) -> str:
     days, rest = divmod(seconds, 86400)
     text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
     return f"{days}d {text}" if days else text
+
+
+def event_text(kind: str, message: str, data: Any) -> str:
+    """One readable line for an event in `log`: known kinds in words, others as key=value with nested values
+    summarised (never a raw Python dict, never cut in the middle)."""
+    data = data if isinstance(data, dict) else {}
+    if kind == "phase":
+        state = data.get("state") or message
+        return f"now {state}" + (" (maintenance)" if data.get("maintenance") else "")
+    if kind == "fault" and "code" in data:
+        if not data.get("active", True):
+            return f"{data['code']} cleared"
+        detail = f": {data['detail']}" if data.get("detail") else ""
+        return f"{data['code']} raised ({data.get('severity', '?')}){detail}"
+    if kind == "session_ended" and "energy_kwh" in data:
+        faults = ", ".join(data.get("fault_codes") or []) or "none"
+        return (f"session ended: {cell_text(data['energy_kwh'])} kWh, peak {cell_text(data.get('peak_kw'))} kW, "
+                f"stop {data.get('stop_reason') or '-'}, faults {faults}")
+    if kind == "console" or not data:
+        return message
+    return " ".join(f"{key}={_value_text(value)}" for key, value in data.items() if key not in ("connector", "t"))
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"({len(value)} {'entry' if len(value) == 1 else 'entries'})" if len(value) > 3 or any(isinstance(v, (dict, list)) for v in value.values()) \
+            else "(" + ", ".join(f"{k} {cell_text(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return ",".join(cell_text(v) for v in value) if len(value) <= 4 and not any(
+            isinstance(v, (dict, list)) for v in value) else f"({len(value)} {'item' if len(value) == 1 else 'items'})"
+    return cell_text(value)

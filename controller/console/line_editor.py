@@ -131,6 +131,13 @@ class LineEditor:
         self._remember(text.strip())
         return EditorResult("line", text)
 
+    def discard_line(self) -> bool:
+        """Drop the line being typed (its input was cut short); True when there was one to drop."""
+        had_line = bool(self._line) or self._overflow or self._noise > 0
+        self._reset_line()
+        self._escape = ""
+        return had_line
+
     # ---- history -----------------------------------------------------------------------------------
     def _remember(self, text: str) -> None:
         words = text.split()

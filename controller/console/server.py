@@ -31,6 +31,9 @@ INPUT_BYTES_PER_S = 2048.0
 INPUT_BURST = 4096
 RECENT_EVENTS = 200
 WARN_EVERY_S = 30.0  # repeated warnings of one kind are logged at most this often
+# after input was dropped, the rest of that paste is dropped too, until the terminal has been quiet this long:
+# the next command typed starts on a clean line instead of being glued to the pasted remainder
+PASTE_QUIET_S = 0.2
 
 
 class ConsoleServer:
@@ -53,6 +56,8 @@ class ConsoleServer:
         self.counters = {"opens": 0, "losses": 0, "bytes_in": 0, "input_dropped": 0, "lines": 0,
                          "rejected_lines": 0, "output_dropped": 0, "noise_bytes": 0}
         self._pending = bytearray()
+        self._discarding = False  # dropping the rest of an over-budget paste
+        self._last_input_t = 0.0
         self._command: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -131,12 +136,36 @@ class ConsoleServer:
     # ---- input ---------------------------------------------------------------------------------------
     def _on_bytes(self, data: bytes) -> None:
         self.counters["bytes_in"] += len(data)
+        now = self.clock()
+        quiet_for, self._last_input_t = now - self._last_input_t, now
+        if self._discarding:
+            if quiet_for < PASTE_QUIET_S:
+                self.counters["input_dropped"] += len(data)
+                return
+            self._discarding = False
         allowed = self.budget.take(len(data))
         if allowed < len(data):
             self.counters["input_dropped"] += len(data) - allowed
             self._warn("rate", "console: input above %d bytes/s dropped (%d bytes so far)",
                        int(self.budget.rate), self.counters["input_dropped"])
-            data = data[:allowed]
+            self._accept(data[:allowed])
+            self._drop_paste(len(data) - allowed)
+            return
+        self._accept(data)
+
+    def _drop_paste(self, dropped: int) -> None:
+        """Input came faster than the budget: the line it was part of is discarded, with a reason, and the
+        rest of the paste is dropped; the next command typed after a pause starts on a clean line."""
+        self._discarding = True
+        self._pending.clear()
+        self.editor.discard_line()
+        self.counters["rejected_lines"] += 1
+        self._write_text(f"\nerror: input faster than {int(self.budget.rate)} bytes/s ({dropped} bytes dropped; "
+                         f"a line holds at most {MAX_LINE} characters): the line is discarded, type it again")
+        if self._command is None:
+            self._prompt()
+
+    def _accept(self, data: bytes) -> None:
         if self._command is not None and CTRL_C in data:
             self._pending.clear()
             self._command.cancel()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from controller.console.commands.arguments import chosen_connectors, count
-from controller.console.formatting import duration, table, wall_time
+from controller.console.formatting import duration, event_text, table, wall_time
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 from controller.faults import CATALOGUE
 
@@ -61,14 +60,10 @@ async def log_command(ctx: CommandContext, args: list[str]) -> Reply:
 
 
 def _log_reply(events: list[dict], from_store: bool) -> Reply:
-    rows = [(wall_time(e["t"]), e.get("connector"), e["kind"], e.get("message") or _short(e.get("data")))
+    rows = [(wall_time(e["t"]), e.get("connector"), e["kind"], event_text(e["kind"], e.get("message") or "",
+                                                                          e.get("data")))
             for e in reversed(events)]
     return Reply(table(rows, ("time", "conn", "kind", "message")), {"events": events, "from_store": from_store})
-
-
-def _short(data: Any) -> str:
-    text = "" if data is None else str(data)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ---- sessions -----------------------------------------------------------------------------------------

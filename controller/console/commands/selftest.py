@@ -17,6 +17,7 @@ from controller.console.commands.live import device_reading
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 
 IDLE_STATES = ("available", "unavailable")
+FAULT_STATES = ("emergency", "error_shutdown")
 CAR_CP_STATES = ("B", "C", "D")
 FEEDBACK_POLL_S = 0.02
 IMD_SELFTEST_TIMEOUT_S = 20.0
@@ -28,9 +29,15 @@ class CarPlugged(Exception):
 
 async def selftest(ctx: CommandContext, args: list[str]) -> Reply:
     c = one_connector(ctx.app, args)
-    if c.cp_state in CAR_CP_STATES or c.session is not None or c.state not in IDLE_STATES:
-        raise CommandError(f"connector {c.cfg.id} is {c.state} with CP {c.cp_state}: "
-                           "the selftest needs no car connected")
+    cid = c.cfg.id
+    if c.cp_state in CAR_CP_STATES or c.session is not None:
+        raise CommandError(f"connector {cid} is {c.state} with CP {c.cp_state}: the selftest needs no car connected")
+    if c.state in FAULT_STATES:
+        faults = ", ".join(c.active_faults) or "none left"
+        raise CommandError(f"connector {cid} is in {c.state} (faults: {faults}): remove the cause and clear the "
+                           f"faults first (clear {cid}); the selftest runs on an idle connector")
+    if c.state not in IDLE_STATES:
+        raise CommandError(f"connector {cid} is {c.state}: the selftest runs on an idle connector")
     steps: list[dict] = []
 
     def step(name: str, ok: bool, detail: str) -> None:
