@@ -4,13 +4,19 @@
   charger-console PORT COMMAND [ARG ...]    one command: print the answer and exit
 
 PORT is a device path (/dev/ttyUSB0), a pty path or a pyserial URL (socket://HOST:PORT, rfc2217://...).
+The PIN (to log in first) comes from a prompt (--ask-pin), a file (--pin-file PATH, its first line) or the
+CHARGER_CONSOLE_PIN environment variable, never from the command line, where every user of the machine sees
+it in the process list (`--pin PIN` still works, with a warning). In the terminal, `login` alone asks for
+the PIN without showing it.
 Exit status of one command: 0 answered, 1 the console answered with an error (or refused the PIN),
 2 the console could not be reached (one line on stderr says why).
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import re
 import sys
 import time
@@ -22,6 +28,7 @@ INTERRUPT = b"\x03"
 MAX_LINE = 256
 READ_SLICE_S = 0.05
 QUIET_BEFORE_SYNC_S = 0.1
+PIN_ENV = "CHARGER_CONSOLE_PIN"
 LONG_COMMANDS_S = {"selftest": 30.0}  # extra waiting time: the IMD self-test may take this long
 
 
@@ -174,6 +181,12 @@ def interactive(client: ConsoleClient) -> int:
             continue
         if line.strip() in ("exit", "quit"):
             return 0
+        if line.strip() == "login":  # the PIN asked for without echo, kept out of the terminal's scrollback
+            try:
+                line = "login " + getpass.getpass("PIN: ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                continue
         if not line.strip():
             continue
         try:
@@ -186,7 +199,8 @@ def interactive(client: ConsoleClient) -> int:
             print(answer)
 
 
-OWN_OPTIONS = ("--pin", "--timeout", "--baudrate")  # each takes a value
+OWN_OPTIONS = ("--pin", "--pin-file", "--timeout", "--baudrate")  # each takes a value
+OWN_FLAGS = ("--ask-pin",)
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -201,6 +215,8 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
             if "=" not in token and i + 1 < len(argv):
                 i += 1
                 head.append(argv[i])
+        elif token in OWN_FLAGS:
+            head.append(token)
         elif token in ("-h", "--help") or not port_seen:
             port_seen = port_seen or not token.startswith("-")
             head.append(token)
@@ -213,9 +229,11 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="charger-console", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="charger-console [--pin PIN] [--timeout S] [--baudrate B] PORT [COMMAND [ARG ...]]")
+        usage="charger-console [--ask-pin | --pin-file PATH] [--timeout S] [--baudrate B] PORT [COMMAND [ARG ...]]")
     parser.add_argument("port", help="device path, pty path or pyserial URL")
-    parser.add_argument("--pin", help="log in with this PIN first")
+    parser.add_argument("--ask-pin", action="store_true", help="ask for the PIN (not shown) and log in first")
+    parser.add_argument("--pin-file", metavar="PATH", help="log in first with the PIN on this file's first line")
+    parser.add_argument("--pin", help=argparse.SUPPRESS)  # visible in the process list: kept, with a warning
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
     parser.add_argument("--baudrate", type=int, default=115200)
     head, command = split_argv(sys.argv[1:] if argv is None else argv)
@@ -224,11 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
     try:
+        pin = the_pin(args)
+    except ValueError as exc:
+        print(f"charger-console: {exc}", file=sys.stderr)
+        return 2
+    try:
         client = ConsoleClient.open(args.port, args.baudrate, args.timeout)
         try:
             client.sync()
-            if args.pin is not None:
-                refused = login(client, args.pin)
+            if pin is not None:
+                refused = login(client, pin)
                 if refused is not None:
                     print(f"charger-console: login refused: {refused}", file=sys.stderr)
                     return 1
@@ -241,6 +264,34 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"charger-console: {exc}", file=sys.stderr)
         return 2
+
+
+def the_pin(args: argparse.Namespace) -> str | None:
+    """The PIN to log in with first, from the safest source given; None: do not log in."""
+    given = [name for name, value in (("--ask-pin", args.ask_pin), ("--pin-file", args.pin_file),
+                                      ("--pin", args.pin)) if value]
+    if len(given) > 1:
+        raise ValueError(f"give the PIN one way only, not {' and '.join(given)}")
+    if args.ask_pin:
+        try:
+            pin = getpass.getpass("PIN: ")
+        except (EOFError, KeyboardInterrupt):
+            raise ValueError("no PIN given at the prompt") from None
+    elif args.pin_file:
+        try:
+            with open(args.pin_file) as fh:
+                pin = fh.readline().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read --pin-file {args.pin_file}: {exc.strerror}") from None
+    elif args.pin is not None:
+        print(f"charger-console: warning: --pin shows the PIN to every user of this machine (process list, "
+              f"shell history); use --ask-pin, --pin-file PATH or {PIN_ENV}", file=sys.stderr)
+        pin = args.pin
+    else:
+        pin = os.environ.get(PIN_ENV) or None
+    if pin is not None and (not pin or any(c.isspace() for c in pin)):
+        raise ValueError("the PIN is empty or holds spaces")
+    return pin
 
 
 if __name__ == "__main__":
