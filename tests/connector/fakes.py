@@ -82,6 +82,22 @@ class FakeBoard:
         self.status = replace(self.status, dc_plus_closed=self.contactors_cmd, dc_minus_closed=self.contactors_cmd,
                               lock_state=lock)
 
+    # like the real board: every DC measure and temperature frame goes to the measurement listener
+    def listen_measurements(self, listener):
+        self.measure_listener = listener
+
+    def measure(self, t, volts, amps=0.0):
+        """One IoDcMeasure frame at clock time `t`."""
+        self.status = replace(self.status, cable_voltage_v=volts, cable_current_a=amps, measure_t=t)
+        if getattr(self, "measure_listener", None) is not None:
+            self.measure_listener(self.status)
+
+    def temperatures(self, t, plus, minus=30.0, cable=30.0):
+        """One IoTemperatures frame at clock time `t` (the status must be an IoStatus: it has the fields)."""
+        self.status = replace(self.status, temp_dc_plus_c=plus, temp_dc_minus_c=minus, temp_cable_c=cable, temps_t=t)
+        if getattr(self, "measure_listener", None) is not None:
+            self.measure_listener(self.status)
+
 
 class FakeGroup:
     def __init__(self, wire: list | None = None):
@@ -104,6 +120,17 @@ class FakeGroup:
 
     def module_states(self):
         return [{"address": 1, "state": "ok", "last_seen_age_s": self.telemetry_age_s}]
+
+    # like the real group: every module answer goes to the telemetry listener
+    def listen_telemetry(self, listener):
+        self.telemetry_listener = listener
+
+    def answer(self, t, volts, amps):
+        """A module answer at clock time `t` with the group's output voltage and current."""
+        self.output_voltage_v, self.output_current_a, self.voltage_t = volts, amps, t
+        self.output_power_w = volts * amps
+        if getattr(self, "telemetry_listener", None) is not None:
+            self.telemetry_listener()
 
     def set_output(self, v, a):
         self._cmd("set", v, a)
