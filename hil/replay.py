@@ -89,7 +89,7 @@ def car_requests(path: str | Path) -> list[DissectedMessage]:
         raise ReplayError(f"{path}: {exc}") from None
     requests: list[DissectedMessage] = []
     for m in messages:
-        if m.protocol != "V2G" or not m.from_ev or m.retransmission or m.error:
+        if m.protocol != "V2G" or not m.from_ev or m.error:
             continue
         if m.type == "supportedAppProtocolReq" and requests:
             break  # a second connection: the first one is the session we replay

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from controller.v2g import exi, v2gtp
-from tools.capture.dissect import CaptureDissector, DissectedMessage
+from tools.capture.dissect import CaptureDissector, DissectedMessage, dissect
 from tools.capture.pcap import CaptureError, read_packets
 from tools.capture.summary import summarize
 
@@ -98,7 +98,7 @@ def _pcap(path: Path, as_json: bool) -> None:
         raise InputError(f"no such file: {path}")
     dissector = CaptureDissector()
     try:
-        messages = (message for packet in read_packets(path) for message in dissector.feed(packet))
+        messages = dissect(read_packets(path), dissector)
         if as_json:
             for message in messages:
                 print(json.dumps(message.to_json(), ensure_ascii=False))
@@ -113,7 +113,7 @@ def _pcap(path: Path, as_json: bool) -> None:
 
 
 def _table_row(message: DissectedMessage) -> str:
-    kind = message.type + (" (again)" if message.retransmission else "")
+    kind = message.type + (" (!)" if message.warnings else "")  # decoded, with values the schema forbids
     stream = "" if message.tcp_stream is None else message.tcp_stream  # which connection, as Wireshark's tcp.stream
     return (f"{message.t:10.6f}  {_DIRECTIONS[message.from_ev]:<9} {message.protocol:<5} {kind:<30} "
             f"{stream:>3}  {summarize(message)}")

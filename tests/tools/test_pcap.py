@@ -79,7 +79,7 @@ def test_pcapng_skips_unknown_blocks():
     [
         (b"", "too short"),
         (b"GIF89a-not-a-capture", "not a pcap or pcapng file"),
-        (_section("<")[:-4], "bad length"),
+        (_section("<")[:-4], "truncated"),
         (_section("<") + _enhanced("<", 0, 1, b"x"), "unknown interface 0"),
         (_section("<") + _interface("<") + _block("<", 6, struct.pack("<IIIII", 0, 0, 0, 999, 999)), "claims 999"),
         (_section("<") + _interface("<", options=_option("<", 9, b"\x20")), "if_tsresol"),

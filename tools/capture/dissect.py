@@ -3,28 +3,30 @@
 Every HomePlug AV frame (ethertype 0x88E1) is one message named by its MMTYPE; one too broken to parse is
 still one message, with the reason in `error`.
 
-V2G messages are cut from reassembled TCP streams (a V2GTP frame may span segments, one segment may hold
-several frames). Each TCP connection gets a number in the order it was first seen, like Wireshark's
-tcp.stream, so the connections of a multi-connector capture stay apart. Each connection starts with the
-AppProtocol handshake; its response's SchemaID picks, among the namespaces the request offered, the schema
-for the rest of that connection.
+V2G messages are cut from TCP streams reassembled by sequence number (a V2GTP frame may span segments, one
+segment may hold several frames); a segment that only repeats bytes already seen (a retransmission, or a
+frame the capture holds twice) is dropped and counted in `skipped`. Each TCP connection gets a number in the
+order it was first seen, like Wireshark's tcp.stream, so the connections of a multi-connector capture stay
+apart. Direction comes from the SECC's listening port: the server side of the TCP handshake, or the port an
+SDP response announced; a connection caught without either is settled by its first decoded message (a
+request comes from the car). Each connection starts with the AppProtocol handshake; its response's SchemaID
+picks, among the namespaces the request offered, the schema for the rest of that connection.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from controller.v2g import slac_messages, v2gtp
 from tools.capture import layers
-from tools.capture.pcap import LINKTYPE_ETHERNET, Packet, read_packets
+from tools.capture.pcap import LINKTYPE_ETHERNET, CaptureCutShort, Packet, read_packets
 from tools.capture.tcp_stream import TcpStream
 from tools.capture.v2g_payload import V2gDecoder
 
-_REMEMBERED_FRAMES = 64  # per direction, to recognise retransmitted V2GTP frames
 _PROTOCOL_BY_SCHEMA = {"slac": "SLAC", "sdp": "SDP"}
 
 Endpoint = tuple[str, int]
@@ -42,8 +44,8 @@ class DissectedMessage:
     fields: dict[str, Any] = field(default_factory=dict)
     payload: bytes = b""  # the EXI (or SDP) payload without its V2GTP header
     error: str | None = None
-    retransmission: bool = False
     tcp_stream: int | None = None  # which TCP connection (0, 1, ... in capture order) carried it
+    warnings: list[str] = field(default_factory=list)  # values decoded although the schema forbids them
 
     @property
     def protocol(self) -> str:
@@ -56,8 +58,8 @@ class DissectedMessage:
             result["hex"] = self.payload.hex()
         if self.error is not None:
             result["error"] = self.error
-        if self.retransmission:
-            result["retransmission"] = True
+        if self.warnings:
+            result["warnings"] = self.warnings
         if self.tcp_stream is not None:
             result["tcp_stream"] = self.tcp_stream
         return result
@@ -65,28 +67,31 @@ class DissectedMessage:
 
 @dataclass
 class _Direction:
-    """One sending side of a TCP connection: its stream and the V2GTP frames cut from it."""
+    """One sending side of a TCP connection: its stream and the bytes not yet cut into V2GTP frames."""
 
-    from_ev: bool
+    sender: Endpoint
     stream: TcpStream = field(default_factory=TcpStream)
     buffer: bytearray = field(default_factory=bytearray)
     buffer_offset: int = 0
     in_sync: bool = True
-    frames: deque[tuple[int, int, DissectedMessage]] = field(
-        default_factory=lambda: deque(maxlen=_REMEMBERED_FRAMES))
 
 
 @dataclass
 class _Connection:
-    client: Endpoint  # the EV: it opens the TCP connection to the SECC
+    endpoints: frozenset[Endpoint]
+    server: Endpoint  # the SECC's listening side; the other side is the car
     number: int  # tcp_stream of its messages
+    settled: bool  # False: `server` is a guess that the first decoded message may correct
     decoder: V2gDecoder = field(default_factory=V2gDecoder)
     directions: dict[Endpoint, _Direction] = field(default_factory=dict)
 
     def direction(self, sender: Endpoint) -> _Direction:
         if sender not in self.directions:
-            self.directions[sender] = _Direction(from_ev=sender == self.client)
+            self.directions[sender] = _Direction(sender)
         return self.directions[sender]
+
+    def from_ev(self, direction: _Direction) -> bool:
+        return direction.sender != self.server
 
 
 class CaptureDissector:
@@ -98,8 +103,10 @@ class CaptureDissector:
         self._connection_count = 0
         self._secc_ports: set[int] = set()
         self.skipped: Counter[str] = Counter()  # frames not dissected, by reason
+        self.packets = 0
 
     def feed(self, packet: Packet) -> list[DissectedMessage]:
+        self.packets += 1
         if self._first_timestamp is None:
             self._first_timestamp = packet.timestamp
         if packet.linktype != LINKTYPE_ETHERNET:
@@ -160,19 +167,21 @@ class CaptureDissector:
         sender = (ip.source, segment.source_port)
         receiver = (ip.destination, segment.destination_port)
         key = frozenset((sender, receiver))
-        if segment.syn and not segment.ack:
-            # A new connection (or the SYN of a reused port pair) starts a fresh handshake.
-            self._connections[key] = self._new_connection(sender)
+        if segment.syn:
+            server = receiver if not segment.ack else sender
+            self._secc_ports.add(server[1])  # the listening port: direction of connections caught mid-way
+            if not segment.ack:  # a new connection (or the SYN of a reused port pair): a fresh handshake
+                self._connections[key] = self._new_connection(key, server, settled=True)
         connection = self._connections.get(key)
         if connection is None:
-            connection = self._connections[key] = self._new_connection(
-                self._guess_client(sender, receiver, segment))
+            connection = self._connections[key] = self._new_connection(key, *self._guess_server(sender, receiver))
         direction = connection.direction(sender)
         if segment.syn:
             direction.stream.syn(segment.sequence)
         update = direction.stream.add(segment.sequence, segment.payload)
         if update.duplicate is not None:
-            return self._retransmitted(packet, direction, update.duplicate)
+            self.skipped["TCP segment repeating bytes already seen (retransmission or captured twice)"] += 1
+            return []
         if update.skipped:
             direction.buffer.clear()
             direction.buffer_offset = update.offset
@@ -180,19 +189,29 @@ class CaptureDissector:
         direction.buffer += update.data
         return self._cut_frames(packet, connection, direction)
 
-    def _new_connection(self, client: Endpoint) -> _Connection:
+    def _new_connection(self, endpoints: frozenset[Endpoint], server: Endpoint, settled: bool) -> _Connection:
         self._connection_count += 1
-        return _Connection(client=client, number=self._connection_count - 1)
+        return _Connection(endpoints=endpoints, server=server, number=self._connection_count - 1, settled=settled)
 
-    def _guess_client(self, sender: Endpoint, receiver: Endpoint, segment: layers.TcpSegment) -> Endpoint:
-        """Without a SYN: the SYN-ACK's receiver, else the side off a known SECC port, else the higher port."""
-        if segment.syn:
-            return receiver
+    def _guess_server(self, sender: Endpoint, receiver: Endpoint) -> tuple[Endpoint, bool]:
+        """Caught after its SYN: the side on a known SECC port; else the lower port, a guess that the
+        connection's first decoded message settles."""
         if receiver[1] in self._secc_ports:
-            return sender
+            return receiver, True
         if sender[1] in self._secc_ports:
-            return receiver
-        return sender if sender[1] > receiver[1] else receiver
+            return sender, True
+        return (receiver if sender[1] > receiver[1] else sender), False
+
+    def _settle(self, connection: _Connection, direction: _Direction, type_name: str) -> None:
+        """A guessed connection: a request comes from the car, a response from the SECC."""
+        if not type_name.endswith(("Req", "Res")):
+            return
+        if type_name.endswith("Res"):
+            connection.server = direction.sender
+        else:
+            (connection.server,) = connection.endpoints - {direction.sender}
+        self._secc_ports.add(connection.server[1])
+        connection.settled = True
 
     def _cut_frames(
         self, packet: Packet, connection: _Connection, direction: _Direction
@@ -201,13 +220,12 @@ class CaptureDissector:
         while True:
             if not direction.in_sync and not self._resync(direction):
                 return found
-            start = direction.buffer_offset
             try:
                 frame = v2gtp.next_frame(direction.buffer)
             except v2gtp.V2gtpError as exc:
                 found.append(self._message(
-                    packet, from_ev=direction.from_ev, schema=connection.decoder.schema_name, type="V2gtpError",
-                    payload=bytes(direction.buffer[:v2gtp.HEADER_LENGTH]), error=str(exc),
+                    packet, from_ev=connection.from_ev(direction), schema=connection.decoder.schema_name,
+                    type="V2gtpError", payload=bytes(direction.buffer[:v2gtp.HEADER_LENGTH]), error=str(exc),
                     tcp_stream=connection.number))
                 self._consume(direction, 1)
                 direction.in_sync = False
@@ -216,10 +234,11 @@ class CaptureDissector:
                 return found
             header, payload = frame
             self._consume(direction, header.frame_length)
-            message = self._message(packet, from_ev=direction.from_ev, payload=payload, tcp_stream=connection.number,
-                                    **connection.decoder.decode(header.payload_type, payload, direction.from_ev))
-            direction.frames.append((start, start + header.frame_length, message))
-            found.append(message)
+            decoded = connection.decoder.decode(header.payload_type, payload)
+            if not connection.settled and "error" not in decoded:
+                self._settle(connection, direction, decoded["type"])
+            found.append(self._message(packet, from_ev=connection.from_ev(direction), payload=payload,
+                                       tcp_stream=connection.number, **decoded))
 
     @staticmethod
     def _consume(direction: _Direction, count: int) -> None:
@@ -245,16 +264,6 @@ class CaptureDissector:
         self._consume(direction, max(0, len(direction.buffer) - keep))
         return False
 
-    def _retransmitted(
-        self, packet: Packet, direction: _Direction, span: tuple[int, int]
-    ) -> list[DissectedMessage]:
-        """A segment of old bytes: repeat, marked, the frames it carried whole (the peer sent them again)."""
-        start, end = span
-        return [replace(self._message(packet, from_ev=message.from_ev, schema=message.schema, type=message.type),
-                        fields=message.fields, payload=message.payload, error=message.error, retransmission=True,
-                        tcp_stream=message.tcp_stream)
-                for first, last, message in direction.frames if start <= first and last <= end]
-
 
 def _homeplug_header(payload: bytes) -> tuple[str, bool | None]:
     """Name and direction of a broken HomePlug frame, from its MMTYPE when the frame got that far."""
@@ -265,12 +274,19 @@ def _homeplug_header(payload: bytes) -> tuple[str, bool | None]:
     return slac_messages.mmtype_name(mmtype), None if known is None else known.FROM_EV
 
 
-def dissect(packets: Iterable[Packet]) -> Iterator[DissectedMessage]:
-    dissector = CaptureDissector()
-    for packet in packets:
-        yield from dissector.feed(packet)
+def dissect(packets: Iterable[Packet], dissector: CaptureDissector | None = None) -> Iterator[DissectedMessage]:
+    """Messages in capture order. A file cut short inside its last record keeps what came before (the
+    reason is counted in the dissector's `skipped`); one cut short before any packet is a CaptureError."""
+    dissector = dissector or CaptureDissector()
+    try:
+        for packet in packets:
+            yield from dissector.feed(packet)
+    except CaptureCutShort as exc:
+        if dissector.packets == 0:
+            raise
+        dissector.skipped[f"the capture ends inside a record ({exc})"] += 1
 
 
-def dissect_file(path: str | Path) -> list[DissectedMessage]:
+def dissect_file(path: str | Path, dissector: CaptureDissector | None = None) -> list[DissectedMessage]:
     """All messages of a capture file; CaptureError if the file is not a readable capture."""
-    return list(dissect(read_packets(path)))
+    return list(dissect(read_packets(path), dissector))

@@ -2,7 +2,8 @@
 
 Pure Python, no libpcap. The reader accepts both byte orders, microsecond and nanosecond pcap, and pcapng
 with several sections and interfaces (SHB, IDB with if_tsresol / if_tsoffset, EPB, SPB and the obsolete
-packet block). Any malformed structure raises CaptureError with the byte offset and the reason.
+packet block). Any malformed structure raises CaptureError with the byte offset and the reason; a file that
+ends inside its last record (a capture stopped while writing) raises CaptureCutShort after the packets before.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 
 class CaptureError(ValueError):
     """The file is not a readable pcap/pcapng capture; the message says where and why."""
+
+
+class CaptureCutShort(CaptureError):
+    """The file ends inside a record: what came before is good (tools may keep it and say so)."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +105,13 @@ def _read_pcap(data: bytes, order: str, nanosecond: bool) -> Iterator[Packet]:
     offset = 24
     while offset < len(data):
         if offset + 16 > len(data):
-            raise CaptureError(f"pcap record header truncated at offset {offset}")
+            raise CaptureCutShort(f"pcap record header truncated at offset {offset}")
         seconds, fraction, captured, original = struct.unpack_from(order + "IIII", data, offset)
         if captured > MAX_PACKET_BYTES:
             raise CaptureError(f"pcap record at offset {offset} claims {captured} bytes")
         start = offset + 16
         if start + captured > len(data):
-            raise CaptureError(f"pcap record at offset {offset} truncated")
+            raise CaptureCutShort(f"pcap record at offset {offset} truncated")
         yield Packet(seconds * 1_000_000_000 + fraction * unit, linktype, data[start:start + captured], original)
         offset = start + captured
 
@@ -117,11 +122,13 @@ def _read_pcapng(data: bytes) -> Iterator[Packet]:
     offset = 0
     while offset < len(data):
         if offset + 12 > len(data):
-            raise CaptureError(f"pcapng block header truncated at offset {offset}")
+            raise CaptureCutShort(f"pcapng block header truncated at offset {offset}")
         if struct.unpack_from("<I", data, offset)[0] == PCAPNG_SHB:
             order = _section_byte_order(data, offset)
             interfaces = []
         block_type, length = struct.unpack_from(order + "II", data, offset)
+        if 12 <= length <= MAX_BLOCK_BYTES and length % 4 == 0 and offset + length > len(data):
+            raise CaptureCutShort(f"pcapng block at offset {offset} truncated ({length} bytes announced)")
         if length < 12 or length % 4 or length > MAX_BLOCK_BYTES or offset + length > len(data):
             raise CaptureError(f"pcapng block at offset {offset} has bad length {length}")
         if struct.unpack_from(order + "I", data, offset + length - 4)[0] != length:

@@ -1,8 +1,10 @@
 """Decode the V2GTP payloads of one TCP connection, following its AppProtocol handshake.
 
 The first request and response are supportedAppProtocolReq/Res; the response's SchemaID names one of the
-namespaces the request offered, and that namespace's schema decodes everything after. A capture that starts
-after the handshake is decoded by trying DIN, then ISO 15118-2, and keeping the first that fits.
+namespaces the request offered, and that namespace's schema decodes everything after. When the handshake
+failed (no schema chosen, a SchemaID not offered) or its response is missing, the messages are decoded with
+the schemas of the namespaces the car offered, in the car's priority order, and the first that fits stays.
+A capture that starts after the handshake is decoded the same way with DIN, then ISO 15118-2.
 """
 
 from __future__ import annotations
@@ -24,51 +26,68 @@ class V2gDecoder:
     """Per-connection schema state. `decode` returns the keyword values of a DissectedMessage."""
 
     def __init__(self) -> None:
-        self.schema: str | None = "appproto"
-        self._offered: dict[int, str] = {}
-        self._handshake_seen = False
+        self.schema: str | None = "appproto"  # None: the handshake picked nothing decodable, try `candidates`
+        self._offered: list[tuple[int, int, str]] = []  # (priority, SchemaID, namespace) as the car offered
         self._failure = ""
 
     @property
     def schema_name(self) -> str:
         return self.schema or "unknown"
 
-    def decode(self, payload_type: int, payload: bytes, from_ev: bool) -> dict[str, Any]:
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Schemas to try without a handshake that chose one: the car's offer, else every V2G schema."""
+        if not self._offered:
+            return _GUESSES
+        ordered = [SCHEMA_BY_NAMESPACE.get(namespace) for _, _, namespace in sorted(self._offered)]
+        return tuple(dict.fromkeys(schema for schema in ordered if schema))
+
+    def decode(self, payload_type: int, payload: bytes) -> dict[str, Any]:
         if payload_type != v2gtp.PAYLOAD_EXI:
             return {"schema": self.schema_name, "type": f"PayloadType_0x{payload_type:04X}",
                     "error": f"V2GTP payload type {payload_type:#06x} is not EXI"}
         if self.schema is None:
-            return {"schema": "unknown", "type": "ExiError", "error": self._failure}
-        try:
-            message = exi.decode(self.schema, payload)
-        except exi.ExiError as exc:
-            guessed = self._guess(payload) if self.schema == "appproto" and not self._handshake_seen else None
-            if guessed is None:
-                return {"schema": self.schema, "type": "ExiError", "error": str(exc)}
-            message = guessed
+            message = self._try_candidates(payload)
+            if message is None:
+                return {"schema": "unknown", "type": "ExiError", "error": self._candidates_failed()}
+        else:
+            try:
+                message = exi.decode(self.schema, payload)
+            except exi.ExiError as exc:
+                message = self._try_candidates(payload) if self.schema == "appproto" else None
+                if message is None:
+                    return {"schema": self.schema, "type": "ExiError", "error": str(exc)}
         schema = self.schema
         type_name = exi.message_type(message)
         fields = exi.to_json(message)
         if schema == "appproto":
             self._follow_handshake(type_name, fields)
-        return {"schema": schema, "type": type_name, "fields": fields}
+        result = {"schema": schema, "type": type_name, "fields": fields}
+        if message.warnings:
+            result["warnings"] = [str(warning) for warning in message.warnings]
+        return result
 
-    def _guess(self, payload: bytes) -> object | None:
-        for schema in _GUESSES:
+    def _try_candidates(self, payload: bytes) -> object | None:
+        """The first candidate schema that decodes the payload becomes the connection's schema."""
+        for schema in self.candidates:
             try:
                 message = exi.decode(schema, payload)
             except exi.ExiError:
                 continue
             self.schema = schema
-            self._handshake_seen = True
             return message
         return None
 
+    def _candidates_failed(self) -> str:
+        if not self.candidates:
+            offered = ", ".join(namespace for _, _, namespace in sorted(self._offered))
+            return f"{self._failure}; the car offered no namespace this tool decodes ({offered})"
+        return f"{self._failure}; the message decodes with none of the offered {', '.join(self.candidates)}"
+
     def _follow_handshake(self, type_name: str, fields: dict[str, Any]) -> None:
-        self._handshake_seen = True
         if type_name == "supportedAppProtocolReq":
-            self._offered = {int(entry["SchemaID"]): str(entry["ProtocolNamespace"])
-                             for entry in fields.get("AppProtocol", [])}
+            self._offered = [(int(entry["Priority"]), int(entry["SchemaID"]), str(entry["ProtocolNamespace"]))
+                             for entry in fields.get("AppProtocol", [])]
         elif type_name == "supportedAppProtocolRes":
             self._choose(fields.get("SchemaID"))
 
@@ -76,9 +95,11 @@ class V2gDecoder:
         if schema_id is None:
             self.schema, self._failure = None, "the AppProtocol handshake chose no schema"
             return
-        namespace = self._offered.get(int(schema_id))
+        namespaces = {offered_id: namespace for _, offered_id, namespace in self._offered}
+        namespace = namespaces.get(int(schema_id))
         if namespace is None:
-            self.schema, self._failure = None, f"the handshake chose SchemaID {schema_id}, which was not offered"
+            self.schema = None
+            self._failure = f"the handshake chose SchemaID {schema_id}, which was not offered"
             return
         self.schema = SCHEMA_BY_NAMESPACE.get(namespace)
         if self.schema is None:
