@@ -20,3 +20,10 @@ def to_float(value: Any | None) -> float | None:
     if value is None:
         return None
     return value.Value * 10.0 ** value.Multiplier
+
+
+def optional_limit(value: Any | None) -> float | None:
+    """An optional EV limit; 0 means the car gives none (a production MG4 sends EVMaximumPowerLimit 0 kW in
+    ChargeParameterDiscovery and every CurrentDemand while asking for current, and EVerest charged it)."""
+    limit = to_float(value)
+    return None if limit == 0 else limit

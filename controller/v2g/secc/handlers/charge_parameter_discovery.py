@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from controller.connector.ev_session import Answer, EvChargeParameters
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
-from controller.v2g.secc.values import physical, to_float
+from controller.v2g.secc.values import optional_limit, physical, to_float
 
 DIN_PMAX_UNLIMITED = 32767
 ISO2_SCHEDULE_DURATION_S = 86400
@@ -21,7 +21,7 @@ def ask(ctx: SeccContext, req) -> Answer:
         return replace(ctx.plain_answer(), code="FAILED_WrongChargeParameter")
     return ctx.connector.ev_charge_parameter_discovery(EvChargeParameters(
         max_voltage_v=to_float(ev.EVMaximumVoltageLimit), max_current_a=to_float(ev.EVMaximumCurrentLimit),
-        max_power_w=to_float(ev.EVMaximumPowerLimit), soc_percent=float(ev.DC_EVStatus.EVRESSSOC),
+        max_power_w=optional_limit(ev.EVMaximumPowerLimit), soc_percent=float(ev.DC_EVStatus.EVRESSSOC),
         energy_capacity_wh=to_float(ev.EVEnergyCapacity), energy_request_wh=to_float(ev.EVEnergyRequest)))
 
 

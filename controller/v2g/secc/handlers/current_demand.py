@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from controller.connector.ev_session import Answer, CurrentDemand
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
-from controller.v2g.secc.values import physical, to_float
+from controller.v2g.secc.values import optional_limit, physical, to_float
 
 
 def ask(ctx: SeccContext, req) -> Answer:
@@ -11,7 +11,7 @@ def ask(ctx: SeccContext, req) -> Answer:
         target_voltage_v=to_float(req.EVTargetVoltage), target_current_a=to_float(req.EVTargetCurrent),
         soc_percent=float(req.DC_EVStatus.EVRESSSOC), charging_complete=bool(req.ChargingComplete),
         max_voltage_v=to_float(req.EVMaximumVoltageLimit), max_current_a=to_float(req.EVMaximumCurrentLimit),
-        max_power_w=to_float(req.EVMaximumPowerLimit)))
+        max_power_w=optional_limit(req.EVMaximumPowerLimit)))
 
 
 def respond(ctx: SeccContext, answer: Answer, code):
