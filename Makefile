@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 bytecode: $(STAMP)
 	$(PY) -m compileall -q controller hil tools
 
-## A full simulated DC charging session in the rig (desk setup, one CCS1 connector).
+## A full simulated DC charging session in the rig (desk setup, one CCS1 connector); it ends by printing where
+## the report (JSON), the time series (CSV) and the plot (PNG) are.
 demo: bytecode
 	$(VENV)/bin/charger-hil run --scenario dc-session --setup desk --report demo-report.json
 
@@ -35,4 +36,4 @@ bench: bytecode
 	$(PY) -m tools.bench
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache demo-report.json test-artifacts
+	rm -rf $(VENV) *.egg-info .pytest_cache demo-report.json demo-report-series.csv demo-report-plot.png test-artifacts

@@ -12,17 +12,17 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 
 from controller.config_loader import ConfigError
 from hil.ev.evcc.profile import load_profile
 from hil.link.netns import NetnsUnavailable
-from hil.progress import Progress, summary
+from hil.progress import Progress, files_lines, summary
 from hil.interrupted_run import EXIT_INTERRUPTED, INTERRUPTED, run_until_interrupted
 from hil.option_checks import check_options
 from hil.runner import judge, run_scenario
-from hil.scenarios import SCENARIOS
+from hil.plant_controls import hold_with_controls
+from hil.scenarios import SCENARIOS, ScenarioRefused
 from hil.setup import load_setup
 
 
@@ -49,7 +49,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
     if scenario is None:
         print(f"charger-hil: unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
         return 2
-    setup = load_setup(args.setup)
+    setup = load_setup(args.setup, tuple(args.set or ()))
     progress = None if args.quiet else Progress()
     link_mode = getattr(args, "link", "loopback")
     # V2G by default; a separate controller speaks it only over veth (SLAC frames must leave the process)
@@ -64,30 +64,21 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         raise ConfigError("--pcap", "records the V2G link: it needs --protocol din or iso2")
     if getattr(args, "car", None):
         load_profile(args.car)  # a bad profile fails here, before the rig opens its buses
-    hold = _hold_until_interrupted if getattr(args, "hold", False) else None
+    hold = hold_with_controls if getattr(args, "hold", False) else None
     report, problems = asyncio.run(run_until_interrupted(  # Ctrl-C: clean stop, partial report, exit 130
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
-        console_link=getattr(args, "console_link", None), hold=hold))
+        console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
     print(summary(report, problems))
+    print("\n".join(files_lines(args.report, report)))
     if report["result"] == INTERRUPTED:
         return EXIT_INTERRUPTED
     return 0 if not problems else 1
-
-
-async def _hold_until_interrupted(report: dict) -> None:
-    """After the scenario: keep controller and rig running (console, CAN) until SIGINT or SIGTERM."""
-    print(summary(report, []).splitlines()[2], "- holding; Ctrl-C to stop", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
                            ("rig", "run the rig and a scenario against a controller started separately")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--scenario", default="dc-session", help=", ".join(SCENARIOS))
-        p.add_argument("--setup", default="desk")
-        p.add_argument("--report", help="write the JSON report here")
+        p.add_argument("--setup", default="desk",
+                       help="a setup's name (hil/setups/NAME) or the path of a cabinet file of one's own")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a cabinet key, as charger-controller --set does (repeatable)")
+        p.add_argument("--report", help="write the JSON report here, its time series (CSV) and plot (PNG) beside it")
         p.add_argument("--can", help="put every CAN channel on this python-can bus (INTERFACE:CHANNEL)")
         p.add_argument("--quiet", action="store_true", help="no live progress")
         p.add_argument("--hold", action="store_true",
-                       help="after the scenario keep controller and rig running until interrupted")
+                       help="after the scenario keep controller and rig running until interrupted, with the "
+                            "plant's controls on standard input (e-stop, plug, unplug, SoC; type help)")
         p.add_argument("--console-link", metavar="PATH",
                        help="expose the controller's service console on a pty linked at PATH")
         if name == "run":
@@ -150,12 +145,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("--speed", "must be above 0")
             return main_replay(args.capture, args.report, args.setup, args.speed)
         return _run(args, False, _address(args.ev_link))
-    except KeyboardInterrupt:  # before or after a run's own handling (setup loading, replay)
-        print("charger-hil: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before or after a run's own handling (setup loading, replay)
+        print("charger-hil: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ScenarioRefused as exc:
+        print(f"charger-hil: {exc}", file=sys.stderr)
+        return 2
+    except TimeoutError as exc:
+        print(f"charger-hil: {exc}; is the controller on the rig's CAN bus?", file=sys.stderr)
+        return 1
     except NetnsUnavailable as exc:
         print(f"charger-hil: --link veth cannot run here: {exc}", file=sys.stderr)
         return 2

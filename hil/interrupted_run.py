@@ -26,6 +26,10 @@ async def run_until_interrupted(name: str, setup: RigSetup, **kwargs) -> tuple[d
     received: list[str] = []
 
     def interrupt(sig: signal.Signals) -> None:
+        hold_stop = getattr(runs[0], "hold_stop", None) if runs else None
+        if hold_stop is not None and not hold_stop.is_set():  # Ctrl-C ends a --hold: the run reports as usual
+            hold_stop.set()
+            return
         if not received:  # a second Ctrl-C must not cut the clean-up short
             received.append(sig.name)
             if runs:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,10 +14,17 @@ from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
 from controller.v2g.secc.answer_times import summarize_ms
+from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
-from hil.scenarios import SCENARIOS, Scenario
+from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused
 from hil.setup import RigSetup, cabinet_path, private_can
 
+SEPARATE_CAN_RECIPE = (
+    "python-can's 'virtual' bus does not leave the rig's process: give both a bus they share, e.g. "
+    "--can socketcan:vcan0 (tools/vcan-run), or udp_multicast in a private network namespace (never the host's: "
+    "the frames would leave through its network card): ip netns add chg && ip netns exec chg ip link set lo up && "
+    "ip netns exec chg ip route add 224.0.0.0/4 dev lo && ip netns exec chg charger-hil run --separate-process "
+    "--can udp_multicast:239.74.163.2")
 START_TIMEOUT_S = 30.0  # a separate controller process starts slowly in a user-mode-linux guest
 SESSION_TIMEOUT_S = 120.0
 
@@ -69,6 +78,13 @@ class ScenarioRun:
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
                  protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
                  car_profile: str | None = None, console_link: str | None = None, hold=None):
+        self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
+        refusal = scenario.refusal(self._mode)
+        if refusal:
+            raise ScenarioRefused(refusal)
+        if self._mode != "inprocess" and _virtual_can(setup, can_override):
+            raise ScenarioRefused(("--separate-process" if separate_process else "charger-hil rig")
+                                  + ": " + SEPARATE_CAN_RECIPE)
         self.scenario = scenario
         self.console_link = console_link
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
@@ -78,7 +94,6 @@ class ScenarioRun:
             can_override = private_can(setup)
         self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
         self._can_override = can_override
-        self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
         self._external_ev_link = external_ev_link
         self.controller = None
         self.cars: dict[int, SimulatedCar] = {}
@@ -86,6 +101,12 @@ class ScenarioRun:
         self.finals: dict[int, dict] = {}
         self.meter_before: dict[int, float] = {}
         self.meter_after: dict[int, float] = {}
+        self.series = SeriesRecorder(self)
+        self.console_pin_file: str | None = None
+        self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
+        self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
+        self.start_soc: dict[int, float] = {}
+        self.ended_t: float | None = None
         # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector
         if protocol != "evlink" and self._mode == "external":
             raise ValueError("V2G runs need a controller the rig starts (no --ev-link)")
@@ -98,22 +119,37 @@ class ScenarioRun:
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
-        overrides = self.rig.config_overrides()
+        overrides = [*self.setup.overrides, *self.rig.config_overrides()]
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
+            if not self.setup.cabinet_config.console.technician_pin:
+                overrides.append(f'console.technician_pin="{self._new_pin_file()}"')
         if self._mode == "external":
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             return ExternalController(*self._external_ev_link, ids, self.state.on_event)
         if self._mode == "process":
             if self.v2g is not None:
                 overrides += self.v2g.controller_overrides()
-            return SubprocessController(cabinet_path(self.setup.name), self._can_override, self.state.on_event,
+            return SubprocessController(cabinet_path(self.setup), self._can_override, self.state.on_event,
                                         overrides)
-        config = load_config(cabinet_path(self.setup.name), tuple(overrides))
+        config = load_config(cabinet_path(self.setup), tuple(overrides))
         return InProcessController(config, self._can_override, self.state.on_event)
+
+    def _new_pin_file(self) -> str:
+        """A fresh technician PIN for this run's console, in PATH.pin next to the console link, readable by
+        its owner only: it never shows in the process list or the terminal (charger-console --pin-file)."""
+        pin = f"{secrets.randbelow(10 ** 6):06d}"
+        path = f"{self.console_link}.pin"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(pin + "\n")
+        os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
+        self.console_pin_file = path
+        return pin
 
     async def run(self) -> dict:
         await self.rig.start()
+        recorder = None
         try:
             if self.v2g is not None:
                 await self.v2g.open()
@@ -122,19 +158,27 @@ class ScenarioRun:
                 self.controller.app.build()
                 await self.v2g.attach(self.controller.app)
             await self.controller.start()
+            recorder = asyncio.create_task(self.series.follow(), name="series")
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
             outcomes = await self._drive(ids)
+            report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.hold is not None:
                 self.state.closed = False  # keep recording while a technician looks at it
-                await self.hold(self._report(outcomes))
+                held_from = time.time()
+                await self.hold(report, self)
+                self.state.closed = True
+                report["held_s"] = round(time.time() - held_from, 1)
         finally:
+            if recorder is not None:
+                recorder.cancel()
+                await asyncio.gather(recorder, return_exceptions=True)
             if self.controller is not None:
                 await self.controller.stop()
             if self.v2g is not None:
                 await self.v2g.close()
             await self.rig.stop()
-        return self._report(outcomes)
+        return report
 
     def _all_available(self, ids: list[int]) -> bool:
         if not all(i in self.state.ev_links for i in ids):
@@ -154,6 +198,7 @@ class ScenarioRun:
             v2g_link = self.v2g.car_link(cid) if self.v2g is not None else None
             car = self.rig.new_car(cid, host, port, link=v2g_link)
             self.cars[cid] = car
+            self.start_soc[cid] = car.battery.soc_percent
             car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
             tasks[cid] = asyncio.create_task(car.run(car_plan))
         watchers = [asyncio.create_task(self._watch_board(cid)) for cid in ids]
@@ -177,6 +222,8 @@ class ScenarioRun:
             self.finals = {cid: self._final(cid) for cid in ids}
             self.state.closed = True  # the verdict is about the scenario, not the controller's shutdown
             self.meter_after = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
+            self.ended_t = time.time()
+            self.series.sample()
         finally:
             for w in watchers:
                 w.cancel()
@@ -198,8 +245,21 @@ class ScenarioRun:
         self.inject_now(cid, self.scenario.inject)
 
     def inject_now(self, cid: int, action: str) -> None:
+        """Make the scenario's fault; the report says whether it was made (a verdict must not pass on an
+        injection that never happened)."""
+        self.injection = {"action": action, "connector": cid, "t": round(time.time() - self.state.t0, 3),
+                          "done": False}
+        try:
+            self._apply(cid, action)
+        except Exception as exc:
+            self.injection["error"] = f"{exc.__class__.__name__}: {exc}"
+            raise
+        self.injection["done"] = True
+
+    def _apply(self, cid: int, action: str) -> None:
         if action == "user_stop":
-            self.controller.request_stop(cid)
+            if not self.controller.request_stop(cid):
+                raise RuntimeError(f"connector {cid} had no session to stop")
         elif action == "press_estop":
             self.rig.io_sims[cid].press_estop()
         elif action == "kill_module":
@@ -239,15 +299,19 @@ class ScenarioRun:
 
     def _report(self, outcomes: dict[int, CarOutcome]) -> dict:
         per_connector = []
+        ended = self.ended_t or time.time()
         for cid, outcome in outcomes.items():
             plant = self.rig.plants[cid]
             session = self.state.sessions.get(cid) if self.controller.reports_events else {
                 "energy_kwh": round(plant.energy_wh / 1000.0, 4), "peak_kw": round(plant.peak_power_w / 1000.0, 2)}
             session = session or {}
             final = self.finals[cid]
+            start_t, end_t = session.get("start_t"), session.get("end_t")
             per_connector.append({
                 "connector": cid, "car": {"ok": outcome.ok, "reason": outcome.reason,
-                                          "soc": round(self.cars[cid].battery.soc_percent, 1)},
+                                          "soc": round(self.cars[cid].battery.soc_percent, 1),
+                                          "start_soc": round(self.start_soc.get(cid, 0.0), 1)},
+                "session_s": round(end_t - start_t, 2) if start_t and end_t else None,
                 "energy_kwh": session.get("energy_kwh", 0.0), "peak_kw": session.get("peak_kw", 0.0),
                 "stop_reason": session.get("stop_reason", ""),
                 "energy_source": session.get("energy_source", "rig"),
@@ -261,15 +325,18 @@ class ScenarioRun:
         first = per_connector[0]
         return {
             "scenario": self.scenario.name, "setup": self.setup.name,
+            "protocol": self.v2g.protocol if self.v2g is not None else "evlink",
+            "controller": self._mode, "duration_s": round(ended - self.state.t0, 2),
+            "injection": self.injection,
             "result": "fault" if blocking else ("ok" if all(o.ok for o in outcomes.values()) else "failed"),
             "energy_kwh": round(sum(c["energy_kwh"] for c in per_connector), 4),
             "energy_source": first_source(per_connector),
             "peak_kw": max(c["peak_kw"] for c in per_connector),
-            "phases": self.state.phases if self.controller.reports_events else [
+            "phases": list(self.state.phases) if self.controller.reports_events else [
                 {"name": name, "connector": cid, "t": round(t - self.state.t0, 3), "source": "car"}
                 for cid, car in self.cars.items() for name, t in car.phases],
             "controller_events": self.controller.reports_events,
-            "faults": self.state.faults,
+            "faults": list(self.state.faults),
             "final": first["final"],
             "connectors": per_connector,
             **({"v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
@@ -302,14 +369,25 @@ def car_round_trips(v2g: RigV2gLink) -> dict:
     return {name: summarize_ms(sorted(values)) for name, values in per_type.items()}
 
 
+def _virtual_can(setup: RigSetup, can_override: tuple[str, str] | None) -> bool:
+    if can_override is not None:
+        return can_override[0] == "virtual"
+    return any(c.interface == "virtual" for c in setup.cabinet_config.can.values())
+
+
 def first_source(connectors: list[dict]) -> str:
     sources = {c["energy_source"] for c in connectors}
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
 def judge(scenario: Scenario, report: dict) -> list[str]:
-    """Why the run did not end as the scenario says it should (empty: it did)."""
+    """Why the run did not end as the scenario says it should (empty: it did): the result, the faults, the
+    reason each session ended, that the injection was made, and a safe end on every connector."""
     problems = []
+    injection = report.get("injection")
+    if scenario.inject and not (injection and injection["done"]):
+        why = (injection or {}).get("error", "the moment for it never came")
+        problems.append(f"the injection {scenario.inject} was not made: {why}")
     if report["result"] != scenario.expect_result:
         problems.append(f"result {report['result']!r}, expected {scenario.expect_result!r}")
     codes = {f["code"] for f in report["faults"]}
@@ -321,6 +399,8 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
         final = conn["final"]
         if final["contactors_closed"] or final["modules_on"] or final["output_current_a"] > 1.0:
             problems.append(f"connector {conn['connector']} not safe at the end: {final}")
+    for index, conn in enumerate(report["connectors"]):
+        problems += _stop_problems(scenario, conn, index == 0, report["controller_events"])
     if scenario.expect_result == "ok":
         for conn in report["connectors"]:
             if conn["energy_kwh"] <= 0.0:
@@ -328,12 +408,37 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
     return problems
 
 
-async def run_scenario(name: str, setup: RigSetup, *, on_run: Callable[[ScenarioRun], None] | None = None,
-                       **kwargs) -> tuple[dict, list[str]]:
-    """`on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C)."""
+def _stop_problems(scenario: Scenario, conn: dict, first: bool, controller_events: bool) -> list[str]:
+    """The controller's reason for the end of the session; where it reports none, the car's."""
+    if controller_events:
+        expected = scenario.expect_stop if first else scenario.others_stop
+        if conn["stop_reason"] not in expected:
+            return [f"connector {conn['connector']} ended for {conn['stop_reason'] or 'no recorded reason'!r}, "
+                    f"expected {' or '.join(repr(e) for e in expected)}"]
+        return []
+    reason = conn["car"]["reason"]
+    if scenario.expect_result == "fault":  # the car must not have finished as if nothing happened
+        if reason == "target_soc" and first:
+            return [f"connector {conn['connector']}: the car ended normally ({reason}) although the scenario "
+                    f"makes a fault"]
+        return []
+    expected = scenario.expect_car if first else ("target_soc",)
+    if expected and reason not in expected:
+        return [f"connector {conn['connector']}: the car ended for {reason!r}, expected "
+                f"{' or '.join(repr(e) for e in expected)}"]
+    return []
+
+
+async def run_scenario(name: str, setup: RigSetup, *, report_path: str | None = None,
+                       on_run: Callable[[ScenarioRun], None] | None = None, **kwargs) -> tuple[dict, list[str]]:
+    """Run and judge; with `report_path`, the time series (CSV) and its plot (PNG) go next to that report.
+    `on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C)."""
     scenario = SCENARIOS[name]
     run = ScenarioRun(scenario, setup, **kwargs)
     if on_run is not None:
         on_run(run)
     report = await run.run()
+    if report_path:
+        title = f"{scenario.name} on {setup.name} ({report['protocol']}): {report['result']}"
+        report["files"] = await asyncio.to_thread(write_series, run.series.rows, report_path, title)
     return report, judge(scenario, report)

@@ -1,4 +1,9 @@
-"""Rig setups (`hil/setups/<name>/rig.toml`): what the rig simulates behind a cabinet config."""
+"""Rig setups (`hil/setups/<name>/rig.toml`): what the rig simulates behind a cabinet config.
+
+`--setup` takes a setup's name, or the path of a cabinet file of one's own: the rig then simulates that
+cabinet with the modules and car of the built-in setup for its module vendor. Cabinet overrides
+(`--set KEY=VALUE`, as charger-controller takes them) apply to the rig's view and the controller's alike.
+"""
 from __future__ import annotations
 
 import tomllib
@@ -49,6 +54,8 @@ class RigSetup:
     tick_s: float = 0.01
     name: str = ""
     cabinet_config: CabinetConfig | None = field(default=None, compare=False)
+    cabinet_file: Path | None = None  # the cabinet TOML the controller loads
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE for the cabinet, given to the controller too
 
 
 def setup_dir(name: str) -> Path:
@@ -59,20 +66,45 @@ def setup_dir(name: str) -> Path:
     return path
 
 
-def load_setup(name: str) -> RigSetup:
-    folder = setup_dir(name)
+def _rig_table(folder: Path) -> dict:
     try:
-        table = tomllib.loads((folder / "rig.toml").read_text())
+        return tomllib.loads((folder / "rig.toml").read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(folder / "rig.toml"), f"not valid TOML: {exc}") from None
-    setup = build(RigSetup, table, "")
-    cabinet = load_config(folder / setup.cabinet)
-    object.__setattr__(setup, "name", name)
-    object.__setattr__(setup, "cabinet_config", cabinet)
+
+
+def load_setup(name: str, overrides: tuple[str, ...] = ()) -> RigSetup:
+    """A setup by name (hil/setups/NAME), or a cabinet file of one's own by path (contains / or ends .toml)."""
+    if "/" in name or name.endswith(".toml"):
+        return _own_cabinet(Path(name), tuple(overrides))
+    folder = setup_dir(name)
+    setup = build(RigSetup, _rig_table(folder), "")
+    cabinet_file = folder / setup.cabinet
+    cabinet = load_config(cabinet_file, tuple(overrides))
+    return _named(setup, name, cabinet, cabinet_file, overrides)
+
+
+def _named(setup: RigSetup, name: str, cabinet: CabinetConfig, cabinet_file: Path, overrides) -> RigSetup:
+    for key, value in (("name", name), ("cabinet_config", cabinet), ("cabinet_file", cabinet_file),
+                       ("overrides", tuple(overrides))):
+        object.__setattr__(setup, key, value)
     return setup
 
 
-def cabinet_path(name: str) -> Path:
+def _own_cabinet(path: Path, overrides: tuple[str, ...]) -> RigSetup:
+    if not path.is_file():
+        raise ConfigError("--setup", f"no cabinet file at {path} (a setup name has no '/' and no .toml)")
+    cabinet = load_config(path, overrides)
+    for folder in sorted(p for p in SETUPS_DIR.iterdir() if (p / "rig.toml").is_file()):
+        setup = build(RigSetup, _rig_table(folder), "")
+        if setup.modules.vendor == cabinet.power.vendor:
+            return _named(setup, path.stem, cabinet, path.resolve(), overrides)
+    raise ConfigError("power.vendor", f"the rig simulates no {cabinet.power.vendor!r} modules")
+
+
+def cabinet_path(name: str | RigSetup) -> Path:
+    if isinstance(name, RigSetup):
+        return name.cabinet_file or cabinet_path(name.name)
     folder = setup_dir(name)
     return folder / build(RigSetup, tomllib.loads((folder / "rig.toml").read_text()), "").cabinet
 

@@ -2,11 +2,16 @@
 
 Each scenario is a plan for the car, an optional fault injection once the car is charging, and the
 expected result. The runner (hil/runner.py) judges the end through what is on the wires and in the
-controller's events.
+controller's events, including the reason the controller gives for the end of each session.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+class ScenarioRefused(ValueError):
+    """The scenario cannot run the way it was asked to; the message says why."""
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -19,32 +24,62 @@ class Scenario:
     inject: str | None = None  # name of a runner action
     inject_before_plug: bool = False  # inject before the car plugs in instead of while charging
     settle_s: float = 0.5  # how long to watch after the car is done
-    needs_inprocess: bool = False
+    # the controller's stop_reason for the first connector's session (any of these); the other connectors'
+    # cars charge to their target ("ev_stop"), unless `others_stop` says otherwise
+    expect_stop: tuple[str, ...] = ("ev_stop",)
+    others_stop: tuple[str, ...] = ("ev_stop",)
+    # the car's own account where the controller reports no events (a controller the rig did not start)
+    expect_car: tuple[str, ...] = ()
+
+    @property
+    def needs_inprocess(self) -> bool:
+        return self.refusal("process") is not None
+
+    def refusal(self, mode: str) -> str | None:
+        """Why this scenario cannot run with the controller held this way ("inprocess", "process",
+        "external"), or None when it can."""
+        if self.inject == "user_stop" and mode != "inprocess":
+            return (f"scenario {self.name} asks the controller to stop through its Python interface, which only "
+                    "a controller in the rig's process has (run it without --separate-process)")
+        if self.inject == "crash_controller" and mode == "external":
+            return f"scenario {self.name} kills the controller: the rig can only do that to one it started"
+        return None
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("dc-session", "plug, charge to the target SoC, stop, unplug", "ok"),
+    Scenario("dc-session", "plug, charge to the target SoC, stop, unplug", "ok", expect_car=("target_soc",)),
     Scenario("user-stop", "the charger is asked to stop while charging; the car ends the session", "ok",
-             inject_after_charging_s=1.5, inject="user_stop", needs_inprocess=True),
+             inject_after_charging_s=1.5, inject="user_stop", expect_stop=("user_stop",),
+             expect_car=("evse_stop",)),
     Scenario("ev-stop", "the car stops charging before its target SoC", "ok",
-             plan={"stop_after_charging_s": 1.5}),
+             plan={"stop_after_charging_s": 1.5}, expect_car=("ev_stop",)),
     Scenario("estop", "the emergency stop is pressed while charging", "fault", ("ESTOP_PRESSED",),
-             inject_after_charging_s=0.5, inject="press_estop"),
+             inject_after_charging_s=0.5, inject="press_estop", expect_stop=("emergency:ESTOP_PRESSED",)),
     Scenario("module-lost", "a power module dies while charging; the rest share the current", "ok",
-             ("MODULE_LOST",), inject_after_charging_s=0.3, inject="kill_module", settle_s=0.5),
+             ("MODULE_LOST",), inject_after_charging_s=0.3, inject="kill_module", settle_s=0.5,
+             expect_car=("target_soc",)),
     Scenario("module-overvoltage", "a power module's output goes over-voltage while charging", "fault",
-             ("MODULE_OVERVOLTAGE",), inject_after_charging_s=0.5, inject="module_overvoltage"),
+             ("MODULE_OVERVOLTAGE",), inject_after_charging_s=0.5, inject="module_overvoltage",
+             expect_stop=("emergency:MODULE_OVERVOLTAGE",)),
+    # the controller is dead: nobody closes its sessions, so no stop reason on any connector
     Scenario("heartbeat-lost", "the controller stops sending; the I/O board opens the contactors itself",
              "fault", ("IO_WATCHDOG_TRIPPED",), inject_after_charging_s=0.5, inject="crash_controller",
-             settle_s=2.0),
+             settle_s=2.0, expect_stop=("",), others_stop=("",)),
     Scenario("isolation-fault", "the cable's insulation is bad: the cable check fails, no charging current",
-             "fault", ("ISOLATION_FAULT",), inject="low_insulation", inject_before_plug=True),
+             "fault", ("ISOLATION_FAULT",), inject="low_insulation", inject_before_plug=True,
+             expect_stop=("emergency:ISOLATION_FAULT",)),
     Scenario("isolation-drop", "the insulation drops while charging: emergency shutdown", "fault",
-             ("ISOLATION_FAULT",), inject_after_charging_s=0.5, inject="low_insulation"),
+             ("ISOLATION_FAULT",), inject_after_charging_s=0.5, inject="low_insulation",
+             expect_stop=("emergency:ISOLATION_FAULT",)),
     Scenario("meter-lost", "the energy meter stops answering while charging: error shutdown", "fault",
-             ("METER_LOST",), inject_after_charging_s=0.5, inject="silence_meter"),
+             ("METER_LOST",), inject_after_charging_s=0.5, inject="silence_meter",
+             expect_stop=("error:METER_LOST",)),
     Scenario("imd-selftest-fail", "the insulation monitor fails its self-test in the cable check", "fault",
-             ("IMD_SELFTEST_FAILED",), inject="fail_imd_selftest", inject_before_plug=True),
+             ("IMD_SELFTEST_FAILED",), inject="fail_imd_selftest", inject_before_plug=True,
+             expect_stop=("error:IMD_SELFTEST_FAILED",)),
+    # over V2G the simulated car drops its TCP connection in the instant it pulls the cable, so the SECC can
+    # see the lost link (EV_TIMEOUT) a moment before the I/O board reports CP A
     Scenario("unplug-charging", "the cable is pulled out while charging", "fault", ("UNPLUGGED_UNDER_LOAD",),
-             plan={"unplug_after_charging_s": 0.5}),
+             plan={"unplug_after_charging_s": 0.5},
+             expect_stop=("emergency:UNPLUGGED_UNDER_LOAD", "error:EV_TIMEOUT")),
 )}

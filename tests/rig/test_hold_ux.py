@@ -1,0 +1,110 @@
+"""A technician rehearses a fault call in the rig: `charger-hil run --hold` with the plant's controls on
+standard input and the controller's console on a pty, reached with the PIN the run wrote for it."""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.charger_console import ConsoleClient, login
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(150)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RigProcess:
+    """charger-hil in a child process; its stdout read line by line on a thread."""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen([sys.executable, "-m", "hil", *argv], cwd=ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no {text!r} from the rig; saw {self.seen[-15:]}; "
+                             f"stderr {self.proc.stderr.read() if self.proc.poll() is not None else ''}")
+
+    def send(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+
+def _state(client: ConsoleClient) -> str:
+    answer = json.loads(client.command("json status").splitlines()[-1])
+    return answer["data"]["connectors"][0]["state"]
+
+
+def _until(predicate, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_a_technician_rehearses_an_estop_call_end_to_end(tmp_path):
+    link, report = tmp_path / "console", tmp_path / "report.json"
+    rig = RigProcess(["run", "--scenario", "estop", "--hold", "--console-link", str(link), "--quiet",
+                      "--protocol", "evlink", "--report", str(report)])
+    try:
+        banner = rig.expect("holding; plant controls on standard input")
+        assert "estop: fault" in banner
+        console_line = rig.expect("service console: charger-console --pin-file")
+        pin_file = Path(f"{link}.pin")
+        assert console_line.endswith(f"--pin-file {pin_file} {link}")
+        assert stat.S_IMODE(os.stat(pin_file).st_mode) == 0o600  # the PIN is for this user only
+        client = ConsoleClient.open(str(link), 115200, 10.0)
+        try:
+            client.sync()
+            assert login(client, pin_file.read_text().strip()) is None
+            assert _state(client) == "emergency"
+            assert client.command("clear 1").startswith("connector 1: nothing cleared; still present: ESTOP_PRESSED")
+            rig.send("estop release 1")
+            rig.expect("connector 1: e-stop released")
+            assert "cleared ESTOP_PRESSED" in client.command("clear 1")
+            _until(lambda: _state(client) == "available", "the connector back in service")
+            rig.send("soc 1 60")
+            rig.expect("connector 1: the next car plugs in at 60.0 % SoC")
+            rig.send("plug 1")
+            rig.expect("connector 1: car plugged in at 60.0 % SoC")
+            rig.expect("connector 1: the car's session ended: target_soc", timeout=60.0)
+            sessions = json.loads(client.command("json sessions").splitlines()[-1])["data"]["sessions"]
+            assert sessions[0]["stop_reason"] == "ev_stop" and sessions[0]["energy_kwh"] > 0
+            rig.send("bogus")
+            rig.expect("error: unknown command 'bogus'; type help")
+        finally:
+            client.close()
+        rig.send("quit")
+        assert rig.proc.wait(timeout=30) == 0  # the scenario's own verdict: the e-stop ended it as it should
+    finally:
+        if rig.proc.poll() is None:
+            rig.proc.kill()
+            rig.proc.wait()
+    saved = json.loads(report.read_text())
+    assert saved["result"] == "fault" and saved["held_s"] > 0
+    assert saved["connectors"][0]["stop_reason"] == "emergency:ESTOP_PRESSED"
