@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench bytecode clean
+.PHONY: demo test test-fast bench bytecode clean josev josev-if-possible
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,16 +24,34 @@ demo: bytecode
 	$(VENV)/bin/charger-hil run --scenario dc-session --setup desk --report demo-report.json
 
 ## The whole test suite, rig tiers included.
-test: bytecode
+test: bytecode josev-if-possible
 	$(PY) -m pytest
 
 ## Unit tests only (no whole-session rig runs).
 test-fast: bytecode
 	$(PY) -m pytest -m "not rig"
 
+## The Josev tier's own venv: EcoG-io's iso15118 EVCC (an independent car) and a Java runtime for its EXI codec.
+JOSEV_VENV := .venv-josev
+JOSEV_STAMP := $(JOSEV_VENV)/.installed-stamp
+JOSEV_REQUIREMENTS := tests/interop/requirements-josev.txt
+
+$(JOSEV_STAMP): $(JOSEV_REQUIREMENTS)
+	command -v java >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+	test -x $(JOSEV_VENV)/bin/python || $(PYTHON) -m venv $(JOSEV_VENV)
+	$(JOSEV_VENV)/bin/python -m pip install --quiet -r $(JOSEV_REQUIREMENTS)
+	touch $(JOSEV_STAMP)
+
+josev: $(JOSEV_STAMP)
+
+## make test runs the Josev tier too; a failed install is reported by the tier itself (it fails with CI=true).
+josev-if-possible:
+	-@$(MAKE) --no-print-directory josev
+
 ## Benchmarks: figures printed and saved to bench/results.json.
 bench: bytecode
 	$(PY) -m tools.bench
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache demo-report.json demo-report-series.csv demo-report-plot.png test-artifacts
+	rm -rf $(VENV) $(JOSEV_VENV) *.egg-info .pytest_cache demo-report.json demo-report-series.csv demo-report-plot.png test-artifacts
