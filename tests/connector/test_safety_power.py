@@ -59,16 +59,21 @@ def test_blocking_fault_still_active_refuses_a_new_session_on_the_same_plug_in()
     assert conn.ev_setup("abc").code == ResponseCode.OK
 
 
-def test_no_energizing_with_a_blocking_fault_even_if_the_state_would_allow_it():
+@pytest.mark.parametrize("missing", ["nothing", "fault", "cp_c", "lock"])
+def test_energizing_needs_no_fault_cp_c_and_a_confirmed_lock(missing):
     conn, board, group, clock, _ = make()
     conn.on_io_status(board.status)
     conn.tick()
-    cp(conn, board, "C")
+    board.locked = missing != "lock"
+    board.apply_contactors()
+    cp(conn, board, "B" if missing == "cp_c" else "C")
     conn.machine.set_state("cable_check")  # as if a transition had slipped through
-    conn.active_faults["CONNECTOR_OVERTEMPERATURE"] = Fault("CONNECTOR_OVERTEMPERATURE", 1, "", 0.0)
+    if missing == "fault":
+        conn.active_faults["CONNECTOR_OVERTEMPERATURE"] = Fault("CONNECTOR_OVERTEMPERATURE", 1, "", 0.0)
+    board.wire.clear()
     conn.close_contactors()
     conn.switch_on()
-    assert energizing(board.wire) == []
+    assert energizing(board.wire) == ([("board", "close"), ("group", "on")] if missing == "nothing" else [])
 
 
 # ---- finding 3: the precharge -> charging handover uses this session's voltage ----------------------------------
