@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from controller.config_loader import ConfigError, apply_override, build
+from controller.config_rules import check_module_capacity
 from controller.hw.modbus_config import ImdConfig, MeterConfig
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
@@ -237,6 +238,7 @@ class CabinetConfig:
         addresses = [a for g in self.power.groups for a in g.addresses]
         if len(set(addresses)) != len(addresses):
             raise ConfigError("power.groups", "a module address is in two groups")
+        check_module_capacity(self)  # no connector promises more than its modules can give (config_rules.py)
 
     def group(self, name: str) -> ModuleGroupConfig:
         return next(g for g in self.power.groups if g.name == name)

@@ -22,6 +22,7 @@ def build(cls: type, table: Any, path: str) -> Any:
     """Build dataclass `cls` from `table`; unknown keys, missing keys and wrong types are errors."""
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table, got {type(table).__name__}")
+    from controller.config_rules import check_values  # imports this module's ConfigError
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in table:
@@ -36,13 +37,14 @@ def build(cls: type, table: Any, path: str) -> Any:
             raise ConfigError(key, "missing required key")
     obj = cls(**values)
     check = getattr(obj, "check", None)
-    if check is not None:
-        try:
+    try:
+        if check is not None:
             check()
-        except ConfigError as exc:
-            raise ConfigError(_join(path, exc.key), exc.reason) from None
-        except ValueError as exc:
-            raise ConfigError(path or "<root>", str(exc)) from None
+        check_values(obj)  # the rules every field obeys by its name (config_rules.py)
+    except ConfigError as exc:
+        raise ConfigError(_join(path, exc.key), exc.reason) from None
+    except ValueError as exc:
+        raise ConfigError(path or "<root>", str(exc)) from None
     return obj
 
 
