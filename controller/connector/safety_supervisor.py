@@ -61,6 +61,7 @@ class SafetySupervisor:
         self._last_temps_t: float | None = None
         self._last_module_t: float | None = None
         self._last_tick_t: float | None = None
+        self._board_seen_t: float | None = None  # first tick with a board status: "never received" counts from here
         self._command_high_a = 0.0  # the highest current command of the last command_follow_s
         self._command_high_until = -math.inf
         self._power_scale = 1.0  # lowered when the measured power overshoots the port's limit
@@ -159,6 +160,8 @@ class SafetySupervisor:
     # ---- receive path: I/O board -----------------------------------------------------------------------------
     def check_io(self, status: Any) -> None:
         """Every I/O board status, DC measure and temperature frame: each new sample is checked once."""
+        if self._board_seen_t is None:
+            self._board_seen_t = self.host.clock()
         measure_t = getattr(status, "measure_t", None)
         if measure_t is None:  # a board without a DC measure timestamp: the status time stands in
             measure_t = status.t if hasattr(status, "t") else self.host.clock()
@@ -258,21 +261,25 @@ class SafetySupervisor:
         s = self.settings
         # after a stall the receive queue is handled before staleness is judged: only on a tick that
         # follows a recent one
-        if previous is None or now - previous > s.measurement_stale_s / 2:
+        if self._board_seen_t is None and self.host.io.status is not None:
+            self._board_seen_t = now  # a board that has said nothing yet gets its period before it is stale
+        if previous is None or now - previous > s.measurement_stale_s / 2 or self._board_seen_t is None:
             return
         if self.host.state not in ENERGIZING_STATES:
             return
         status = self.host.io.status
         if status is None:
             return
+        seen = self._board_seen_t
         measure_t = getattr(status, "measure_t", None)
-        if measure_t is not None and now - measure_t > s.measurement_stale_s:
+        if measure_t is not None and now - max(measure_t, seen) > s.measurement_stale_s:
             age = "never received" if not math.isfinite(measure_t) else f"{now - measure_t:.2f} s old"
             self._report("VOLTAGE_MEASUREMENT_STALE", True, f"I/O board DC measure {age}")
-        if hasattr(status, "temps_t") and not self._temperatures_fresh(status, now):
+        if hasattr(status, "temps_t"):  # a board that reports temperatures at all
             temps_t = status.temps_t
-            age = "never received" if temps_t is None else f"{now - temps_t:.1f} s old"
-            self._report("TEMPERATURE_SENSOR_FAULT", True, f"connector temperatures {age}")
+            if now - (seen if temps_t is None else max(temps_t, seen)) > s.temperature_stale_s:
+                age = "never received" if temps_t is None else f"{now - temps_t:.1f} s old"
+                self._report("TEMPERATURE_SENSOR_FAULT", True, f"connector temperatures {age}")
 
     # ---- reporting -------------------------------------------------------------------------------------------
     def _report(self, code: str, active: bool, detail: str) -> None:

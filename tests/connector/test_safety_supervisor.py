@@ -381,3 +381,22 @@ def test_output_sample_never_mixes_a_fresh_voltage_with_a_stale_current():
     host.clock.advance(0.3)  # board measure stale: the modules' own power over their voltage
     host.group.output_power_w = 820.0 * 10.0
     assert host.supervisor.output_sample() == (820.0, pytest.approx(10.0))
+
+
+def test_temperatures_never_received_count_from_the_first_sight_of_the_board():
+    """The rig and a fresh start bring the car before the first 1 Hz temperature frame: energizing waits for it,
+    and only a board that stays silent on temperatures for the stale time is a sensor fault."""
+    host = Host()
+    host.state = "cable_check"
+    host.io.status = replace(host.io.status, temps_t=None, temp_dc_plus_c=None, temp_dc_minus_c=None,
+                             temp_cable_c=None)
+    host.measure(0.0)
+    seen = host.clock()
+    while host.clock() - seen < 3.5 - 0.05 + 1e-9:
+        host.measure(0.0, dt=0.05)
+        host.supervisor.tick(host.clock())
+    assert host.raised() == []
+    assert "temperature" in host.supervisor.refusal()  # but nothing is energized without one
+    host.measure(0.0, dt=0.05)
+    host.supervisor.tick(host.clock())
+    assert host.raised() == ["TEMPERATURE_SENSOR_FAULT"]
