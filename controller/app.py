@@ -20,6 +20,7 @@ from controller.hw.power import VENDORS, PowerModuleGroup
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
+from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
 from controller.v2g.secc.station import SeccStation
@@ -28,6 +29,9 @@ from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets
 log = logging.getLogger(__name__)
 
 CONTROL_PERIOD_S = 0.02
+CONTROL_MAX_SILENCE_S = 0.3  # the control tick: 15 periods without a turn is a stuck task
+GROUP_MIN_SILENCE_S = 1.0  # a module group checks in every telemetry slot
+POLL_SLACK_S = 1.0  # a Modbus poll: its period, every attempt timing out, a reconnect, and this
 EventSink = Callable[[str, dict], None]
 
 
@@ -51,6 +55,8 @@ class ControllerApp:
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
         self.console = ConsoleServer(self, config.console) if config.console.port else None
+        # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
+        self.supervisor = TaskSupervisor(self._task_failed)
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -100,7 +106,8 @@ class ControllerApp:
                 silent_after_s=cfg.power.silent_after_s, on_fault=on_fault)
             board = IoBoard(self._port(conn_cfg.io_can), conn_cfg.id,
                             command_period_s=cfg.io_board.command_period_s,
-                            lost_after_s=cfg.io_board.lost_after_s, on_status=on_status, on_fault=on_fault)
+                            lost_after_s=cfg.io_board.lost_after_s, on_status=on_status, on_fault=on_fault,
+                            heartbeat_allowed=self.supervisor.heartbeat_allowed)
             connector = Connector(conn_cfg, cfg.charging, board, group, on_event=self.emit)
             holder["c"] = connector
             if conn_cfg.meter is not None:
@@ -181,15 +188,22 @@ class ControllerApp:
             board.attach()
         for port in self.ports.values():
             port.start(loop)
+        self._check_in_control = self.supervisor.register("control", CONTROL_MAX_SILENCE_S)
         for cid, group in self.groups.items():
-            self._tasks.append(asyncio.create_task(group.run(), name=f"modules-{cid}"))
+            name = f"modules-{cid}"
+            group.on_progress = self.supervisor.register(
+                name, max(GROUP_MIN_SILENCE_S, 3 * self.config.power.telemetry_period_s))
+            self._supervised(group.run(), name)
         for cid, board in self.boards.items():
-            self._tasks.append(asyncio.create_task(board.run(), name=f"io-board-{cid}"))
-        devices = [*self.meters.values(), *self.imds.values()]
-        await asyncio.gather(*(device.start() for device in devices))  # each reports its own faults
-        for device in devices:
-            self._tasks.append(asyncio.create_task(device.run(), name=device.name))
-        self._tasks.append(asyncio.create_task(self._control(), name="control"))
+            self._supervised(board.run(), f"io-board-{cid}")  # a dead one only needs noticing
+        devices = [(cid, kind, device) for kind, found in (("meter", self.meters), ("imd", self.imds))
+                   for cid, device in found.items()]
+        await asyncio.gather(*(device.start() for _, _, device in devices))  # each reports its own faults
+        for cid, kind, device in devices:
+            name = f"{kind}-{cid}"
+            device.on_progress = self.supervisor.register(name, _poll_bound(device.cfg))
+            self._supervised(device.run(), name)
+        self._supervised(self._control(), "control")
         for link in self.ev_links.values():
             await link.start()
         for station in self._start_seccs():
@@ -203,8 +217,22 @@ class ControllerApp:
         """The name of a long-running task that has ended (it never should while running), or None."""
         return next((task.get_name() for task in self._tasks if task.done()), None)
 
+    def _supervised(self, coro, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self.supervisor.watch(task, name)
+        self._tasks.append(task)
+
+    def _task_failed(self, reason: str) -> None:
+        """A supervised task died or is stuck: power off everywhere before the heartbeat stops."""
+        for connector in self.connectors:
+            try:
+                connector.raise_fault("CONTROLLER_INTERNAL", reason)
+            except Exception:  # the next connector still powers off; the held heartbeat trips this one
+                log.exception("connector %d: CONTROLLER_INTERNAL reaction failed", connector.cfg.id)
+
     async def _control(self) -> None:
         while True:
+            self._check_in_control()
             for connector in self.connectors:
                 try:
                     connector.tick()
@@ -227,6 +255,7 @@ class ControllerApp:
         await self._halt(clean=False)
 
     async def _halt(self, clean: bool) -> None:
+        self.supervisor.stop()  # tasks cancelled from here on are no failure
         if self.console is not None:
             await self.console.stop()
         for task in self._tasks:
@@ -244,3 +273,10 @@ class ControllerApp:
         if self.store is not None and clean:
             self.store.close()
             self.store = None
+
+
+def _poll_bound(cfg) -> float:
+    """How long a Modbus poll task may go without finishing a cycle: every attempt of two requests timing out
+    after a reconnect, plus the period and some slack."""
+    attempts = cfg.retries + 1
+    return cfg.poll_period_s + 2 * attempts * cfg.timeout_s + cfg.link.connect_timeout_s + POLL_SLACK_S

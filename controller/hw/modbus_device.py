@@ -18,6 +18,8 @@ from controller.hw.modbus_models import RegisterModel, load_model
 class PolledModbusDevice:
     lost_code = ""
     bad_reply_code = ""
+    # called after every poll cycle by run() (answered or not): the task supervisor's proof of progress
+    on_progress: Callable[[], None] = staticmethod(lambda: None)
 
     def __init__(self, name: str, model: str, link_cfg: ModbusLinkConfig, unit_id: int, timeout_s: float,
                  retries: int, poll_period_s: float, on_fault: FaultCallback, clock: Callable[[], float],
@@ -43,6 +45,7 @@ class PolledModbusDevice:
         next_t = loop.time()
         while not self._closed.is_set():
             await self.poll()
+            self.on_progress()
             next_t = max(next_t + self._period_s, loop.time())
             try:
                 await asyncio.wait_for(self._closed.wait(), next_t - loop.time())

@@ -91,6 +91,9 @@ class _Module:
 
 
 class PowerModuleGroup:
+    # called once per telemetry slot by run(): the task supervisor's proof that this task makes progress
+    on_progress: Callable[[], None] = staticmethod(lambda: None)
+
     def __init__(self, port: CanPort, vendor: str, addresses: Sequence[int], group_index: int, *,
                  keepalive_s: float = 1.0, telemetry_period_s: float = 0.2, silent_after_s: float = 12.0,
                  on_fault: FaultCallback, clock: Callable[[], float] = time.monotonic):
@@ -256,6 +259,7 @@ class PowerModuleGroup:
                 if keepalive:
                     self._keepalive(module)
                 self._poll(module, cycle)
+                self.on_progress()
                 await asyncio.sleep(slot_s)
             cycle += 1
             self._check_group()
