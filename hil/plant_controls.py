@@ -14,6 +14,8 @@ commands act on the rig's simulators and cars, never on the controller.
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 from dataclasses import replace
 from typing import Callable
@@ -154,11 +156,15 @@ class PlantControls:
     # ---- the loop ---------------------------------------------------------------------------------
     async def serve(self, stop: asyncio.Event) -> None:
         """Read commands from standard input until `stop` or quit; at the end of input keep holding."""
+        if not _pollable(sys.stdin):  # /dev/null, a file, closed: no controls, hold until interrupted
+            await asyncio.wait([asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.done.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            return
         reader = asyncio.StreamReader(limit=4096)
         loop = asyncio.get_running_loop()
         try:
             transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        except (ValueError, OSError):  # stdin is a file or closed: no controls, hold until interrupted
+        except (ValueError, OSError, AttributeError):  # stdin a file, closed or None: hold until interrupted
             await stop.wait()
             return
         try:
@@ -185,6 +191,15 @@ class PlantControls:
             for task in self.car_tasks.values():
                 task.cancel()
             await asyncio.gather(*self.car_tasks.values(), return_exceptions=True)
+
+
+def _pollable(stream) -> bool:
+    """A terminal, pipe or socket: what the event loop can wait on (epoll refuses files and /dev/null)."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (AttributeError, ValueError, OSError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(stream.fileno())
 
 
 async def hold_with_controls(report: dict, run) -> None:

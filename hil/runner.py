@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import time
@@ -178,6 +179,9 @@ class ScenarioRun:
             if self.v2g is not None:
                 await self.v2g.close()
             await self.rig.stop()
+            if self.console_pin_file:  # the PIN was for this run only
+                with contextlib.suppress(OSError):
+                    os.unlink(self.console_pin_file)
         return report
 
     def _all_available(self, ids: list[int]) -> bool:

@@ -105,6 +105,7 @@ def test_a_technician_rehearses_an_estop_call_end_to_end(tmp_path):
         if rig.proc.poll() is None:
             rig.proc.kill()
             rig.proc.wait()
+    assert not pin_file.exists()  # the PIN was for this run only
     saved = json.loads(report.read_text())
     assert saved["result"] == "fault" and saved["held_s"] > 0
     assert saved["connectors"][0]["stop_reason"] == "emergency:ESTOP_PRESSED"
