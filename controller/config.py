@@ -17,9 +17,9 @@ __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
 
 @dataclass(frozen=True)
 class CanChannelConfig:
-    interface: str
-    channel: str
-    bitrate: int = 500_000
+    interface: str  # python-can interface: socketcan, virtual, udp_multicast, pcan, ...
+    channel: str  # the interface's channel, e.g. can0
+    bitrate: int = 500_000  # bit/s; the power modules' bus is usually 125000
     options: dict = field(default_factory=dict)  # extra python-can keyword arguments
 
     def check(self) -> None:
@@ -29,8 +29,8 @@ class CanChannelConfig:
 
 @dataclass(frozen=True)
 class ModuleGroupConfig:
-    name: str
-    addresses: tuple[int, ...]
+    name: str  # the name a connector's `group` refers to
+    addresses: tuple[int, ...]  # CAN addresses of the modules in this group (each in one group only)
 
     def check(self) -> None:
         if not self.addresses:
@@ -43,11 +43,11 @@ class ModuleGroupConfig:
 class PowerConfig:
     vendor: str  # a name from controller.hw.power.VENDORS
     can: str  # name of a [can.*] channel
-    groups: tuple[ModuleGroupConfig, ...]
+    groups: tuple[ModuleGroupConfig, ...]  # module groups, one per connector ([[power.groups]] or a list of tables)
     keepalive_s: float = 1.0  # well inside the modules' own 10 s timeout
-    telemetry_period_s: float = 0.2
+    telemetry_period_s: float = 0.2  # each module's output and status are read this often
     silent_after_s: float = 12.0  # longer than the modules' own shutdown timeout
-    ramp_up_a_per_s: float = 25.0
+    ramp_up_a_per_s: float = 25.0  # not used: the current ramp is charging.ramp_up_a_per_s
 
     def check(self) -> None:
         for name in ("keepalive_s", "telemetry_period_s", "silent_after_s", "ramp_up_a_per_s"):
@@ -59,17 +59,17 @@ class PowerConfig:
 
 @dataclass(frozen=True)
 class ConnectorConfig:
-    id: int
-    type: Literal["CCS1", "NACS"]
-    max_voltage_v: float
-    max_current_a: float
-    max_power_kw: float
-    group: str
-    io_can: str = "io"
-    energy_transfer_modes: tuple[str, ...] = ("DC_extended", "DC_core")
-    evse_id: str = ""
-    meter: MeterConfig | None = None
-    imd: ImdConfig | None = None
+    id: int  # 1..15; also offsets the I/O board's CAN identifiers
+    type: Literal["CCS1", "NACS"]  # the cable's plug
+    max_voltage_v: float  # the cable's (and port's) highest output voltage
+    max_current_a: float  # the cable's highest output current
+    max_power_kw: float  # the port's highest output power; at most what its module group gives
+    group: str  # the [[power.groups]] entry that feeds this connector
+    io_can: str = "io"  # the [can.*] channel of this connector's I/O board
+    energy_transfer_modes: tuple[str, ...] = ("DC_extended", "DC_core")  # offered to the car (DC_core, DC_extended, DC_combo_core, DC_unique)
+    evse_id: str = ""  # the EVSE ID told to the car; empty: US*EVSE*E<id>
+    meter: MeterConfig | None = None  # the DC energy meter on Modbus (see [connectors[].meter]); none: energy from the modules
+    imd: ImdConfig | None = None  # the insulation monitor on Modbus (see [connectors[].imd]); required for DC
     on_meter_loss: Literal["stop", "continue"] = "stop"  # "continue": charge on with a warning
 
     def check(self) -> None:
@@ -95,22 +95,22 @@ class ConnectorConfig:
 @dataclass(frozen=True)
 class ChargingConfig:
     """Limits and timers of the DC phases; defaults from PROTOCOL-FACTS sections 1-3."""
-    ramp_up_a_per_s: float = 25.0
-    cable_check_hold_s: float = 0.5
+    ramp_up_a_per_s: float = 25.0  # the output current rises at most this fast
+    cable_check_hold_s: float = 0.5  # the test voltage is held this long before the insulation is judged
     cable_check_timeout_s: float = 30.0  # cable check from the end of the IMD self-test (which has its own bound)
-    cable_check_max_current_a: float = 2.0
+    cable_check_max_current_a: float = 2.0  # current limit of the modules during the cable check
     safe_voltage_v: float = 60.0  # below this measured voltage: contactors may close for a test, the lock may open
-    precharge_max_current_a: float = 2.0
+    precharge_max_current_a: float = 2.0  # current limit during precharge (the car's contactors are open)
     precharge_timeout_s: float = 7.0  # the output must be within precharge_tolerance_v of the EV's target by then
     precharge_tolerance_v: float = 20.0  # PowerDelivery(start) only with the output this close to the EV's target
     stop_current_threshold_a: float = 5.0  # contactors open only below this measured output current
     stop_timeout_s: float = 0.06  # C->B: contactors open within 100 ms (IEC 61851-1 A.6), control period included
     power_down_timeout_s: float = 1.5  # a stop or error shutdown waits this long for < 5 A, then an emergency
     error_notice_wait_s: float = 0.5  # error shutdown: contactors wait for the car's next answer (or this long)
-    contactor_feedback_timeout_s: float = 0.5
+    contactor_feedback_timeout_s: float = 0.5  # a contactor's feedback must follow its command within this
     lock_timeout_s: float = 2.0  # the lock must report LOCKED within this after the cable check starts
-    auto_authorize: bool = True
-    emergency_f_hold_s: float = 0.3
+    auto_authorize: bool = True  # true: every car may charge without an authorization from the console or OCPP
+    emergency_f_hold_s: float = 0.3  # CP state F is shown at least this long after an emergency shutdown
     current_demand_timeout_s: float = 1.0  # car silent this long while energy flows: error shutdown
     imd_invalid_after_s: float = 5.0  # IMD without a valid reading this long while powered: IMD_INVALID
     communication_restart_f_s: float = 4.0  # CP F shown to restart a failed SLAC (t_step_EF >= 4 s)
@@ -138,24 +138,24 @@ class ChargingConfig:
 
 @dataclass(frozen=True)
 class IoBoardConfig:
-    command_period_s: float = 0.05
-    lost_after_s: float = 0.3
+    command_period_s: float = 0.05  # a command frame (with the heartbeat) goes to the board this often
+    lost_after_s: float = 0.3  # no status frame from the board this long: IO_BOARD_LOST
 
 
 @dataclass(frozen=True)
 class EvLinkConfig:
     """Stand-in EV-session link (JSON lines over TCP) until the SECC lands."""
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # address the stand-in EV link listens on
     base_port: int = 0  # 0: ephemeral ports, announced in the controller's events
 
 
 @dataclass(frozen=True)
 class V2gConfig:
     """The SECC (DIN SPEC 70121 / ISO 15118-2 over PLC), one per connector, next to the stand-in EV link."""
-    enabled: bool = False
+    enabled: bool = False  # serve DIN 70121 / ISO 15118-2 on the interfaces below
     interfaces: tuple[str, ...] = ()  # the PLC interface of each connector, in connector order
-    protocols: tuple[str, ...] = ("din", "iso2")
-    sdp_port: int = 15118
+    protocols: tuple[str, ...] = ("din", "iso2")  # offered in the supportedAppProtocol handshake, in this order: din, iso2
+    sdp_port: int = 15118  # UDP port of the SECC discovery protocol (15118 by the standard)
     tcp_port: int = 0  # 0: any free port (SDP tells the car)
     evcc_allow_list: tuple[str, ...] = ()  # EVCCIDs (hex) authorized at SessionSetup
 
@@ -175,35 +175,35 @@ class V2gConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = ""  # empty: no persistent log (tests, demo)
-    event_retention_days: float = 90.0
-    event_max_rows: int = 200_000
-    record_retention_days: float = 400.0
-    heartbeat_s: float = 5.0
+    event_retention_days: float = 90.0  # events older than this are deleted
+    event_max_rows: int = 200_000  # at most this many events are kept (the oldest go first)
+    record_retention_days: float = 400.0  # sessions, faults and outages older than this are deleted
+    heartbeat_s: float = 5.0  # the store notes the controller alive this often (crash downtime is known to within it)
 
 
 @dataclass(frozen=True)
 class ConsoleConfig:
     """The technicians' serial console (115200 8N1 by default)."""
     port: str = ""  # a device path or pyserial URL; empty: no console
-    baudrate: int = 115200
-    viewer_pin: str = ""
-    technician_pin: str = ""
-    max_failed_logins: int = 5
-    lockout_s: float = 300.0
+    baudrate: int = 115200  # 8N1
+    viewer_pin: str = ""  # PIN for read-only commands; empty: they need no login
+    technician_pin: str = ""  # PIN for commands that change anything; empty: those commands are refused
+    max_failed_logins: int = 5  # wrong PINs in a row before the console locks
+    lockout_s: float = 300.0  # how long the console stays locked after too many wrong PINs
 
 
 @dataclass(frozen=True)
 class CabinetConfig:
-    name: str
+    name: str  # the cabinet's name, shown in the console and in systemd's STATUS
     can: dict  # name -> CanChannelConfig (converted in check)
-    power: PowerConfig
-    connectors: tuple[ConnectorConfig, ...]
-    charging: ChargingConfig = field(default_factory=ChargingConfig)
-    io_board: IoBoardConfig = field(default_factory=IoBoardConfig)
-    ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)
-    v2g: V2gConfig = field(default_factory=V2gConfig)
-    store: StoreConfig = field(default_factory=StoreConfig)
-    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    power: PowerConfig  # the power modules (see [power])
+    connectors: tuple[ConnectorConfig, ...]  # one [[connectors]] table per charging cable
+    charging: ChargingConfig = field(default_factory=ChargingConfig)  # limits and timers of the DC phases (see [charging])
+    io_board: IoBoardConfig = field(default_factory=IoBoardConfig)  # the I/O boards' CAN timing (see [io_board])
+    ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)  # the stand-in JSON EV link (see [ev_link])
+    v2g: V2gConfig = field(default_factory=V2gConfig)  # the SECC (see [v2g])
+    store: StoreConfig = field(default_factory=StoreConfig)  # the event, fault and session log (see [store])
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
 
     def check(self) -> None:

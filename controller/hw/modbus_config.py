@@ -23,7 +23,7 @@ from controller.hw.modbus_models import ModelError, load_model
 
 @dataclass(frozen=True)
 class ModbusLinkConfig:
-    transport: Literal["tcp", "rtu"] = "tcp"
+    transport: Literal["tcp", "rtu"] = "tcp"  # tcp (Modbus TCP) or rtu (RS-485 serial)
     host: str = "127.0.0.1"  # tcp
     port: int = 502  # tcp
     serial_port: str = ""  # rtu: device path such as /dev/ttyUSB0
@@ -31,7 +31,7 @@ class ModbusLinkConfig:
     parity: Literal["N", "E", "O"] = "N"  # rtu
     stopbits: int = 1  # rtu
     bytesize: int = 8  # rtu
-    connect_timeout_s: float = 1.0
+    connect_timeout_s: float = 1.0  # opening the TCP connection or serial port may take this long
 
     def check(self) -> None:
         if self.transport == "tcp":
@@ -79,10 +79,10 @@ def _check_device(kind: str, model: str, unit_id: int, transport: str, poll_peri
 
 @dataclass(frozen=True)
 class MeterConfig:
-    link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)
-    model: str = "acrel_djsf1352_rn"
-    unit_id: int = 1
-    poll_period_s: float = 1.0
+    link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)  # how the meter is reached: { transport, host, port } or { transport, serial_port, ... }
+    model: str = "acrel_djsf1352_rn"  # register map in controller/hw/modbus_models
+    unit_id: int = 1  # the meter's Modbus unit (slave) id
+    poll_period_s: float = 1.0  # the meter is read this often
     timeout_s: float = 0.5  # per attempt
     retries: int = 1  # further attempts after a timeout or a garbled reply
     stale_after_s: float = 3.0  # a reading older than this is not fresh
@@ -98,15 +98,15 @@ class MeterConfig:
 
 @dataclass(frozen=True)
 class ImdConfig:
-    link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)
-    model: str = "bender_isocha425hv"
-    unit_id: int = 3
-    poll_period_s: float = 1.0
-    timeout_s: float = 0.5
-    retries: int = 1
-    stale_after_s: float = 3.0
+    link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)  # how the IMD is reached: { transport, host, port } or { transport, serial_port, ... }
+    model: str = "bender_isocha425hv"  # register map in controller/hw/modbus_models
+    unit_id: int = 3  # the IMD's Modbus unit (slave) id
+    poll_period_s: float = 1.0  # the IMD is read this often
+    timeout_s: float = 0.5  # one request waits this long for the answer
+    retries: int = 1  # a failed request is repeated this many times before the poll fails
+    stale_after_s: float = 3.0  # no valid reading this long: the IMD's value counts as stale
     fault_below_ohm: float = 100_000.0  # PROTOCOL-FACTS: fault below 100 kohm
-    warning_below_ohm: float = 500_000.0
+    warning_below_ohm: float = 500_000.0  # insulation below this: a warning (IEC 61851-23: at least 500 ohm/V)
     hysteresis: float = 0.1  # a raised isolation fault or warning clears only above threshold * (1 + this)
     write_alarm_thresholds: bool = True  # set the device's own R1/R2 alarms to the two thresholds at start
 
