@@ -11,8 +11,9 @@ names it), active=False once the set is empty again. An output over-voltage or s
 from inside the CAN receive handler, before anything else, so the connector can call `emergency_off()` in the
 same call stack: the other modules must not feed a short.
 
-After every answer the telemetry listener (`listen_telemetry`, the connector's safety supervisor) runs, also
-inside the receive handler, with the module's new values already in place.
+After every voltage answer the telemetry listener (`listen_telemetry`, the connector's safety supervisor) runs,
+also inside the receive handler, with the module's new values already in place (the other answers do not
+call it: a saturated bus carries thousands of them a second).
 """
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ class PowerModuleGroup:
             self._port.send(module.off_frame[0], module.off_frame[1], extended=True)
 
     def listen_telemetry(self, listener: TelemetryListener) -> None:
-        """Call `listener()` after every module answer, inside the receive handler (one listener)."""
+        """Call `listener()` after every module voltage answer, inside the receive handler (one listener)."""
         self._telemetry_listener = listener
 
     # ---- state -----------------------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ class PowerModuleGroup:
                        f"module {address:#04x} reports {', '.join(sorted(faults)) or 'no fault'}")
         if module.healthy != was_healthy:
             self._membership_changed()
-        if self._telemetry_listener is not None:
+        if self._telemetry_listener is not None and answer.voltage_v is not None:
             try:
                 self._telemetry_listener()
             except Exception:  # the listener's bug must not stop the group's own safety work
