@@ -15,6 +15,7 @@ import logging
 import sys
 
 from controller.config_loader import ConfigError
+from controller.hw.dbc import DbcNotFound, check_installed
 from hil.ev.evcc.profile import load_profile
 from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, files_lines, summary
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_options(args)  # before the run: a typo must not cost a 20-minute run
-    except ConfigError as exc:
+        check_installed()  # and a broken install must not fail with buses half open
+    except (ConfigError, DbcNotFound) as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # before or after a run's own handling (setup loading, replay)
         print("charger-hil: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except DbcNotFound as exc:  # a broken install: the simulators speak through the same DBCs
+        print(f"charger-hil: {exc}", file=sys.stderr)
+        return 2
     except ScenarioRefused as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2

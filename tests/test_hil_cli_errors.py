@@ -64,3 +64,13 @@ def test_ctrl_c_stops_cleanly_and_writes_the_partial_report(tmp_path):
     assert final["state_at_interrupt"] == "charging"
     assert final["contactors_closed"] is False and final["modules_on"] is False and final["output_current_a"] == 0.0
     assert result["connectors"][0]["rig_energy_kwh"] > 0
+
+
+def test_a_missing_dbc_is_one_line_before_any_bus_opens(tmp_path):
+    (tmp_path / "dbc").mkdir()
+    (tmp_path / "dbc/__init__.py").write_text("")  # a `dbc` package without its files: a broken install
+    done = subprocess.run([sys.executable, "-m", "hil", "run", "--quiet"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"charger-hil: DBC file io_board.dbc not found in {tmp_path / 'dbc'} (shipped: none); reinstall the controller"]

@@ -28,6 +28,16 @@ class DbcNotFound(FileNotFoundError):
     """A DBC the code needs is not installed: the message names the file and where it was looked for."""
 
 
+# every DBC the controller and the rig load (tests/packaging checks this list against the code)
+REQUIRED = ("io_board", "infypower_reg", "uugreen_ur1000x0")
+
+
+def check_installed() -> None:
+    """Raise DbcNotFound naming the first required DBC that is missing (before any bus is opened)."""
+    for name in REQUIRED:
+        load_dbc(name)
+
+
 def dbc_names() -> list[str]:
     """The names of every shipped DBC (without `.dbc`)."""
     return sorted(entry.name[:-4] for entry in resources.files(DBC_PACKAGE).iterdir() if entry.name.endswith(".dbc"))
