@@ -236,3 +236,21 @@ def test_finding_16_measured_power_far_above_the_port_limit_is_an_error_shutdown
         step(conn, board, clock, 470.0, 150.0)  # 70.5 kW: the voltage rose, the modules do not follow
     assert 1.0 - 1e-6 <= clock() - first <= 1.0 + 2 * PERIOD
     assert "PORT_OVERPOWER" in conn.active_faults
+
+
+def test_no_energizing_while_the_supervisor_refuses_whatever_the_car_asks():
+    conn, board, group, clock, _ = make()
+    board.status = BoardStatus(t=clock(), measure_t=clock(), temps_t=clock(), cable_voltage_v=0.0)
+    conn.on_io_status(board.status)
+    conn.ev_parameters = EvChargeParameters(max_voltage_v=420.0, max_current_a=150.0)
+    conn._start_session()
+    conn.machine.set_state("precharge", model=conn)
+    conn.start_precharge()
+    clock.advance(0.25)  # the DC measure went silent 250 ms ago
+    board.wire.clear()
+    conn.ev_precharge_request(380.0, 2.0)
+    assert ("group", "on") not in board.wire
+    assert "stale" in conn.supervisor.refusal()
+    board.measure(clock(), 0.0)  # fresh again
+    conn.ev_precharge_request(380.0, 2.0)
+    assert ("group", "on") in board.wire
