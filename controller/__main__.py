@@ -30,6 +30,19 @@ def _print_event(kind: str, data: dict) -> None:
     sys.stdout.flush()
 
 
+class _StatusLine:
+    """systemd's STATUS= follows every connector's state: `systemctl status` shows e.g. "1 charging, 2 available"."""
+
+    def __init__(self, notifier: SystemdNotifier, app: ControllerApp):
+        self.notifier = notifier
+        self.states = {c.cfg.id: c.state for c in app.connectors}
+
+    def __call__(self, kind: str, data: dict) -> None:
+        if kind == "phase" and self.notifier.enabled:
+            self.states[data["connector"]] = data["state"]
+            self.notifier.status("running: " + ", ".join(f"{cid} {state}" for cid, state in sorted(self.states.items())))
+
+
 def _health(app: ControllerApp) -> str | None:
     ended = app.stopped_task()
     return f"task {ended} ended" if ended else None
@@ -47,6 +60,7 @@ async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:
     gc.collect()  # start-up garbage goes first, or it would be kept for good
     gc.freeze()
     notifier.ready(f"running: {len(app.connectors)} connector(s) of {app.config.name}")
+    app.subscribe(_StatusLine(notifier, app))
     pinger = asyncio.create_task(WatchdogPinger(notifier, lambda: _health(app)).run(), name="systemd-watchdog")
     try:
         await stop.wait()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,11 +53,15 @@ def test_ready_watchdog_and_stopping_from_a_real_controller(notify_socket):
     proc = subprocess.Popen([sys.executable, "-m", "controller", "--config", str(DESK)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        got = _messages(sock, lambda m: sum("WATCHDOG" in x for x in m) >= 5, 30)
+        got = _messages(sock, lambda m: sum("WATCHDOG" in x for x in m) >= 5 and any(
+            "READY" not in x and x.get("STATUS", "").startswith("running: 1 ") for x in m), 30)
         ready = [m for m in got if m.get("READY") == "1"]
         assert ready and ready[0]["MAINPID"] == str(proc.pid) and ready[0]["STATUS"].startswith("running: 1 ")
         assert got.index(ready[0]) < next(i for i, m in enumerate(got) if "WATCHDOG" in m)  # READY first
         assert sum("WATCHDOG" in m for m in got) >= 5
+        # STATUS follows the connector: without a rig its I/O board is lost, so it leaves "available"
+        states = [m["STATUS"] for m in got if "READY" not in m and m.get("STATUS", "").startswith("running: 1 ")]
+        assert states and all(re.fullmatch(r"running: 1 \w+", s) for s in states), got
         proc.send_signal(signal.SIGTERM)
         stopping = _messages(sock, lambda m: any("STOPPING" in x for x in m), 10)
         assert any(m.get("STOPPING") == "1" for m in stopping)
