@@ -23,6 +23,7 @@ MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
 TIME_EPSILON_S = 1e-6  # sample times are sums of floats: 20 x 20 ms may come out a hair below 400 ms
 RELATIVE_CURRENT_MARGIN = 0.05  # over-current margin: the larger of the setting and 5 % of the limit
 RELATIVE_MISMATCH = 0.05  # voltage cross-check: the larger of the setting and 5 % of the voltage
+STALL_LIMIT = 5  # a measurement this many stale bounds old is stale even right after a stalled tick
 POWER_SCALE_FLOOR = 0.5  # the measured-power correction never takes more than half the port's power
 POWER_SCALE_RECOVERY_PER_S = 0.02  # the correction relaxes by 2 % of the limit per second below the limit
 TEMPERATURE_PLAUSIBLE_C = (-40.0, 200.0)  # outside: an open or shorted sensor, never "cold"
@@ -259,25 +260,24 @@ class SafetySupervisor:
     def tick(self, now: float) -> None:
         previous, self._last_tick_t = self._last_tick_t, now
         s = self.settings
-        # after a stall the receive queue is handled before staleness is judged: only on a tick that
-        # follows a recent one
         if self._board_seen_t is None and self.host.io.status is not None:
             self._board_seen_t = now  # a board that has said nothing yet gets its period before it is stale
-        if previous is None or now - previous > s.measurement_stale_s / 2 or self._board_seen_t is None:
-            return
-        if self.host.state not in ENERGIZING_STATES:
-            return
         status = self.host.io.status
-        if status is None:
+        if status is None or self._board_seen_t is None or self.host.state not in ENERGIZING_STATES:
             return
+        # after a stall the receive queue is handled before staleness is judged: on a tick that follows a
+        # recent one, or once the age is far past the bound (a loop that never gets back to a steady pace)
+        recent = previous is not None and now - previous <= s.measurement_stale_s / 2
         seen = self._board_seen_t
         measure_t = getattr(status, "measure_t", None)
-        if measure_t is not None and now - max(measure_t, seen) > s.measurement_stale_s:
+        age = None if measure_t is None else now - max(measure_t, seen)
+        if age is not None and age > s.measurement_stale_s and (recent or age > STALL_LIMIT * s.measurement_stale_s):
             age = "never received" if not math.isfinite(measure_t) else f"{now - measure_t:.2f} s old"
             self._report("VOLTAGE_MEASUREMENT_STALE", True, f"I/O board DC measure {age}")
         if hasattr(status, "temps_t"):  # a board that reports temperatures at all
             temps_t = status.temps_t
-            if now - (seen if temps_t is None else max(temps_t, seen)) > s.temperature_stale_s:
+            temps_age = now - (seen if temps_t is None else max(temps_t, seen))
+            if temps_age > s.temperature_stale_s and (recent or temps_age > STALL_LIMIT * s.temperature_stale_s):
                 age = "never received" if temps_t is None else f"{now - temps_t:.1f} s old"
                 self._report("TEMPERATURE_SENSOR_FAULT", True, f"connector temperatures {age}")
 

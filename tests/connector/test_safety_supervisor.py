@@ -400,3 +400,16 @@ def test_temperatures_never_received_count_from_the_first_sight_of_the_board():
     host.measure(0.0, dt=0.05)
     host.supervisor.tick(host.clock())
     assert host.raised() == ["TEMPERATURE_SENSOR_FAULT"]
+
+
+def test_a_loop_that_never_gets_back_to_pace_still_sees_a_dead_measure():
+    host = Host()
+    host.measure(400.0)
+    for _ in range(4):  # every tick 150 ms after the previous one: never "recent"
+        host.clock.advance(0.15)
+        host.supervisor.tick(host.clock())
+    assert host.raised() == []  # 0.6 s: could be frames still queued
+    for _ in range(3):
+        host.clock.advance(0.15)
+        host.supervisor.tick(host.clock())
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]  # past 5 x 200 ms: dead whatever the pace
