@@ -16,6 +16,7 @@ from controller.v2g.secc.values import to_float
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder
+from hil.ev.evcc.strict import StrictCarViolation, Violation, check_handshake, check_response, check_sdp
 from hil.ev.link import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
 from hil.ev.sdp_client import SdpFailed
@@ -38,6 +39,7 @@ class V2gEvLink:
         self.client: V2gtpClient | None = None
         self.builder: RequestBuilder | None = None
         self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
+        self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE)
@@ -46,6 +48,7 @@ class V2gEvLink:
         except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
             raise EvLinkError(f"link setup: {exc}") from None
         self.client = self.connection.client
+        self._strict(check_sdp(plan.sdp_security, self.connection.sdp.response))
         if self.recorder is not None:
             now = time.time()
             answered = now - self.connection.connect_s
@@ -60,6 +63,8 @@ class V2gEvLink:
                   for p in self.profile.protocols]
         request = exi.encode("appproto", appproto.SupportedAppProtocolReq(AppProtocol=offers))
         answer = self._decode("appproto", await self._send(request, self.profile.request_timeout_s, "handshake"))
+        self._strict(check_handshake([p.schema_id for p in self.profile.protocols], answer.ResponseCode.value,
+                                     answer.SchemaID))
         if answer.SchemaID is None or not answer.ResponseCode.value.startswith("OK"):
             raise EvLinkError(f"handshake: {answer.ResponseCode.value}")
         chosen = next((p for p in self.profile.protocols if p.schema_id == answer.SchemaID), None)
@@ -106,11 +111,19 @@ class V2gEvLink:
         kind = exi.message_type(message)
         response = getattr(message.Body, kind)
         code = response.ResponseCode.value
-        self.exchanges.append({"request": name, "response": kind, "code": code,
-                               "round_trip_s": round(time.monotonic() - started, 6)})
+        round_trip_s = time.monotonic() - started
+        self.exchanges.append({"request": name, "response": kind, "code": code, "round_trip_s": round(round_trip_s, 6)})
         if kind != name[:-3] + "Res":
             raise EvLinkError(f"{name}: answered with {kind}")
+        expected_id = None if name == "SessionSetupReq" else self.builder.session_id
+        self._strict(check_response(schema, name, kind, response, session_id=message.Header.SessionID,
+                                    expected_session_id=expected_id, round_trip_s=round_trip_s))
         return message
+
+    def _strict(self, violations: list[Violation]) -> None:
+        if violations:
+            self.violations.extend(violations)
+            raise StrictCarViolation(violations[0])
 
     async def _send(self, payload: bytes, timeout_s: float, what: str) -> bytes:
         sent_t = time.time()

@@ -1,0 +1,61 @@
+"""The strict car would have failed on b42cf3a for both of issue 15's SECC defects: each old behaviour is put
+back (monkeypatched) and a whole V2G session in the rig fails with the requirement it broke. The current code
+passes the same car (test_v2g_sessions)."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import replace
+
+import pytest
+
+import controller.v2g.secc_link as secc_link
+from controller.connector.connector import Connector
+from controller.connector.ev_session import EvseStatusCode
+from hil.runner import run_scenario
+from hil.setup import load_setup
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
+
+
+def _car_outcome(protocol: str) -> dict:
+    report, _ = asyncio.run(run_scenario("dc-session", load_setup("desk"), protocol=protocol))
+    return report["connectors"][0]["car"]
+
+
+def _kernel_style_port_socket(interface, *, host="::1", port=0, **_):
+    """b42cf3a: port 0 left the choice to the kernel (32768-60999); here one below 49152, as in 58 % of starts."""
+    for candidate in range(35955, 49152, 97):
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, candidate))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(4)
+        sock.setblocking(False)
+        return sock
+    raise RuntimeError("no free port below 49152")
+
+
+def test_the_strict_car_refuses_an_sdp_port_outside_the_dynamic_range(monkeypatch):
+    monkeypatch.setattr(secc_link, "open_v2gtp_socket", _kernel_style_port_socket)
+    car = _car_outcome("din")
+    assert not car["ok"]
+    assert "strict car: SDP port is a dynamic port (49152-65535)" in car["reason"], car
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_the_strict_car_refuses_a_finished_cable_check_that_is_not_ready(monkeypatch, protocol):
+    current = Connector.evse_status
+
+    def keyed_on_the_state(self, isolation=None):  # b42cf3a: IsolationMonitoringActive for all of cable_check
+        status = current(self, isolation)
+        if self.state == "cable_check" and status.status_code == EvseStatusCode.READY:
+            return replace(status, status_code=EvseStatusCode.ISOLATION_MONITORING_ACTIVE)
+        return status
+    monkeypatch.setattr(Connector, "evse_status", keyed_on_the_state)
+    car = _car_outcome(protocol)
+    assert not car["ok"]
+    assert "strict car: CableCheck Finished says EVSE_Ready with isolation Valid: EVSE_IsolationMonitoringActive" \
+        in car["reason"], car
