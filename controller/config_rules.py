@@ -35,6 +35,8 @@ ORDERED: tuple[tuple[str, str, str], ...] = (
     ("cable_check_hold_s", "cable_check_timeout_s", "the cable check could never hold its voltage long enough"),
     ("isolation_sample_s", "cable_check_timeout_s", "the insulation could never be sampled within the check"),
     ("initial_soc", "target_soc", "the car would be full before it starts"),
+    ("min_voltage_v", "max_voltage_v", "the voltage range would be empty"),
+    ("ocv_empty_v", "ocv_full_v", "a full battery must show more voltage than an empty one"),
 )
 
 

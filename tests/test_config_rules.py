@@ -67,3 +67,12 @@ def test_the_shipped_cabinets_pass_every_rule():
 ])
 def test_units_come_from_the_name(name, unit):
     assert unit_of(name) == unit
+
+
+def test_the_rules_cover_the_rigs_own_files_too():
+    from controller.config_loader import build
+    from hil.setup import ModuleSimConfig
+
+    with pytest.raises(ConfigError) as err:
+        build(ModuleSimConfig, {"vendor": "uugreen", "min_voltage_v": 900, "max_voltage_v": 500}, "modules")
+    assert err.value.key == "modules.max_voltage_v" and "must be above min_voltage_v (900)" in err.value.reason
