@@ -2,6 +2,7 @@
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
                   [--protocol din|iso2|evlink] [--link loopback|veth] [--pcap PATH] [--car PROFILE]
+  charger-hil run --setup NAME --external-evcc 'COMMAND {iface}' [--expect charged|refused] [--report PATH]
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil list
@@ -114,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                            help="record every connector's V2G link (SLAC, SDP, V2GTP) as one pcap")
             p.add_argument("--car", metavar="PROFILE",
                            help="car profile (hil/ev/profiles/NAME.toml or a path); default: the protocol's")
+            p.add_argument("--external-evcc", metavar="'COMMAND {iface}'",
+                           help="an outside EVCC on the first connector, started in the car's network namespace "
+                                "after the rig's SLAC ({iface}: the car's interface); veth link, root")
+            p.add_argument("--expect", choices=("charged", "refused"), default="charged",
+                           help="with --external-evcc: how the session must end")
         else:
             p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
                            help="the controller's EV-link address of its first connector (its [ev_link])")
@@ -139,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in SCENARIOS.values():
                 print(f"{s.name:<20} {s.description}")
             return 0
+        if args.command == "run" and args.external_evcc:
+            from hil.external_evcc import main_external_evcc
+            return main_external_evcc(args)
         if args.command == "run":
             return _run(args, args.separate_process)
         if args.command == "replay":

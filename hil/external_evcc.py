@@ -51,12 +51,13 @@ class ExternalEvccPlan:
 
 
 class ExternalEvccRun:
-    def __init__(self, setup: RigSetup, plan: ExternalEvccPlan, overrides: tuple[str, ...] = ()):
+    def __init__(self, setup: RigSetup, plan: ExternalEvccPlan):
+        """Controller settings come with the setup (`load_setup(name, overrides)`: --set KEY=VALUE)."""
         if plan.expect not in EXPECTATIONS:
             raise ValueError(f"unknown expectation {plan.expect!r} (known: {', '.join(EXPECTATIONS)})")
         if "{iface}" not in plan.command:
             raise ValueError("the command must name the car's interface as {iface}")
-        self.setup, self.plan, self.overrides = setup, plan, tuple(overrides)
+        self.setup, self.plan, self.overrides = setup, plan, tuple(setup.overrides)
         self.state = RunState(t0=time.time())
         self.events: list[dict] = []
         self.ids = [c.id for c in setup.cabinet_config.connectors]
@@ -91,9 +92,9 @@ class ExternalEvccRun:
         await rig.start()
         try:
             await v2g.open()
-            overrides = [*rig.config_overrides(), *([f'store.path="{self.store_path}"'] if self.store_path else []),
-                         *self.overrides]
-            controller = InProcessController(load_config(cabinet_path(self.setup.name), tuple(overrides)), can,
+            overrides = [*self.overrides, *rig.config_overrides(),
+                         *([f'store.path="{self.store_path}"'] if self.store_path else [])]
+            controller = InProcessController(load_config(cabinet_path(self.setup), tuple(overrides)), can,
                                              self._on_event)
             controller.app.build()
             await v2g.attach(controller.app)
@@ -254,9 +255,8 @@ def judge_external(report: dict) -> list[str]:
     return problems
 
 
-async def run_external_evcc(setup: RigSetup, plan: ExternalEvccPlan,
-                            overrides: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
-    report = await ExternalEvccRun(setup, plan, overrides).run()
+async def run_external_evcc(setup: RigSetup, plan: ExternalEvccPlan) -> tuple[dict, list[str]]:
+    report = await ExternalEvccRun(setup, plan).run()
     return report, judge_external(report)
 
 
@@ -270,9 +270,8 @@ def main_external_evcc(args) -> int:
     if "{iface}" not in plan.command:
         print("charger-hil: --external-evcc: the command must name the car's interface as {iface}", file=sys.stderr)
         return 2
-    setup = load_setup(args.setup)
-    overrides = tuple(getattr(args, "set", None) or ())
-    report, problems = asyncio.run(run_external_evcc(setup, plan, overrides))
+    setup = load_setup(args.setup, tuple(args.set or ()))
+    report, problems = asyncio.run(run_external_evcc(setup, plan))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2, default=str)
