@@ -41,6 +41,19 @@ class OutputGuard:
             return "safety supervisor refuses"
         return ""
 
+    def close_contactors_for_test(self) -> bool:
+        """The technician's selftest: contactors closed with the modules off, no car, the port out of service."""
+        if self.state != "unavailable" or self.group.is_on or self.cp_state != "A" or self._energize_blocked_by_fault():
+            log.info("connector %d: contactor test refused (state %s, CP %s)", self.cfg.id, self.state, self.cp_state)
+            return False
+        self._contactors_commanded = True
+        self.io.set_max_voltage(self.charging.safe_voltage_v)  # no voltage expected: the board trips above it
+        self.io.close_contactors()
+        return True
+
+    def _energize_blocked_by_fault(self) -> bool:
+        return any(f.severity == "emergency" for f in self.blocking_faults())
+
     def switch_on(self) -> None:
         """Modules on: only with the permission to energize."""
         if self.may_energize("modules on"):

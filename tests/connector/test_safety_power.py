@@ -312,3 +312,17 @@ def test_lock_lost_while_charging_is_a_lock_failure():
     board.status = replace(board.status, lock_state="FAULT")
     tick(conn, board, clock)
     assert "CONNECTOR_LOCK_FAILURE" in conn.active_faults and conn.state == "error_shutdown"
+
+
+def test_the_technicians_contactor_test_needs_the_port_out_of_service_and_no_car():
+    conn, board, group, clock, _ = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.close_contactors_for_test() is False  # available: in service
+    conn.set_enabled(False)
+    assert conn.state == "unavailable" and conn.close_contactors_for_test() is True
+    assert board.max_voltage_v == 60.0 and board.wire[-1] == ("board", "close")
+    conn.open_contactors()
+    board.wire.clear()
+    cp(conn, board, "B")
+    assert conn.close_contactors_for_test() is False and ("board", "close") not in board.wire
