@@ -119,6 +119,11 @@ def identify(path: Path) -> str:
         raise StoreError(path, f"the file is the SQLite database of another program (application id "
                                f"0x{application_id:08x}); {refuse}")
     tables = _tables_of_unmarked(path, refuse)
+    wal = Path(f"{path}-wal")
+    if not tables and wal.exists() and wal.stat().st_size > 0:
+        # its tables may be in the log, which cannot be read without changing the file: not provably ours
+        raise StoreError(path, f"the file is an SQLite database without our mark and with a pending write-ahead "
+                               f"log ({wal.name}); {refuse}")
     if not tables:
         return "new"
     if "schema_version" in tables:

@@ -98,3 +98,19 @@ def test_an_sqlite_file_without_tables_is_adopted(db_path, clock):
     store.open()
     store.close()
     assert identify(db_path) == "ours"
+
+
+def test_an_unmarked_file_whose_tables_may_sit_in_its_log_is_refused(db_path, clock):
+    db_path.parent.mkdir(parents=True)
+    writer = sqlite3.connect(db_path)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("CREATE TABLE photos (id INTEGER)")
+    writer.commit()  # the table is in the -wal file only
+    before = _snapshot(db_path.parent)
+    try:
+        with pytest.raises(StoreError, match="pending write-ahead log"):
+            Store(db_path, clock=clock).open()
+        assert _snapshot(db_path.parent) == before
+    finally:
+        writer.close()
