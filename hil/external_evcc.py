@@ -155,8 +155,11 @@ class ExternalEvccRun:
             if self.closed_t is not None and self.plan.expect == "charged" \
                     and time.monotonic() - self.closed_t >= KILL_AFTER_CLOSE_S:
                 return
-            if self.proc is not None and self.proc.returncode is not None and self.exit_code is None:
+            if self.proc is not None and self.proc.returncode is not None:
                 self.exit_code = self.proc.returncode  # noted only: Josev exits 0 whatever happened
+                connected = any(e["kind"] == "v2g_handshake" for e in self.events)
+                if self.plan.expect == "charged" and (self.closed_t is not None or not connected):
+                    return  # gone without a session, or after it: nothing more will happen
             await asyncio.sleep(0.05)
 
     async def _play_car_hardware(self, plant) -> None:
