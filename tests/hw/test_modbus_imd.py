@@ -166,3 +166,25 @@ def test_unreachable_imd_at_start():
         assert imd.writes_pending  # the thresholds wait for the device
         await imd.close()
     asyncio.run(main())
+
+
+def test_a_self_test_begun_from_synchronous_code_reports_its_result():
+    """The connector's tick starts the self-test with begin_self_test and reads self_test_result each tick."""
+    async def main():
+        sim = ImdSim(charging_plant(), self_test_s=0.1)
+        faults = FaultLog()
+        async with served(sim, "tcp") as link:
+            imd = InsulationMonitor(_cfg(link), faults)
+            await imd.start()
+            assert imd.self_test_result is None  # none begun
+            imd.begin_self_test(5.0)
+            assert imd.self_test_result is None  # running
+            await wait_until(lambda: imd.self_test_result is not None, "a self-test result")
+            assert imd.self_test_result is True
+            sim.self_test_fails = True
+            imd.begin_self_test(5.0)
+            assert imd.self_test_result is None  # a new test forgets the old result
+            await wait_until(lambda: imd.self_test_result is not None, "a self-test result")
+            assert imd.self_test_result is False
+            await imd.close()
+    asyncio.run(main())
