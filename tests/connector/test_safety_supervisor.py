@@ -413,3 +413,21 @@ def test_a_loop_that_never_gets_back_to_pace_still_sees_a_dead_measure():
         host.clock.advance(0.15)
         host.supervisor.tick(host.clock())
     assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]  # past 5 x 200 ms: dead whatever the pace
+
+
+def test_a_reaction_that_raised_is_tried_again_on_the_next_sample():
+    host = Host(ev_max_v=420.0)
+    original, calls = host.on_fault, []
+
+    def flaky(code, detail, active):
+        calls.append(code)
+        if len(calls) == 1:
+            raise RuntimeError("the connector's reaction failed once")
+        original(code, detail, active)
+
+    host.on_fault = flaky
+    with pytest.raises(RuntimeError):
+        host.measure(560.0)
+    host.measure(560.0)
+    assert calls == ["VOLTAGE_CLASS_EXCEEDED", "VOLTAGE_CLASS_EXCEEDED"]
+    assert "VOLTAGE_CLASS_EXCEEDED" in host.active_faults
