@@ -92,3 +92,12 @@ def test_separate_process_on_the_virtual_bus_refuses_at_once_with_the_recipe(cap
     assert "python-can's 'virtual' bus does not leave the rig's process" in err
     assert "--can socketcan:vcan0" in err
     assert "ip netns exec chg charger-hil run --separate-process --can udp_multicast:239.74.163.2" in err
+
+
+def test_a_controller_that_never_comes_up_is_one_line_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr("hil.runner.START_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("hil.runner.ScenarioRun._all_available", lambda self, ids: False)
+    assert main(["run", "--protocol", "evlink", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("charger-hil: timed out waiting for every connector available; is the controller on the rig's "
+                   "CAN bus?\n")
