@@ -238,7 +238,7 @@ def _optional_problem(name: str, value, maximum: float | None = None, *, positiv
 def _charge_parameter_problem(ev: EvChargeParameters) -> str:
     return (_number_problem("EVMaximumVoltageLimit", ev.max_voltage_v, positive=True)
             or _number_problem("EVMaximumCurrentLimit", ev.max_current_a, positive=True)
-            or _optional_problem("EVMaximumPowerLimit", ev.max_power_w, positive=True)
+            or _optional_problem("EVMaximumPowerLimit", ev.max_power_w)  # 0 means none (a production MG4)
             or _optional_problem("SOC", ev.soc_percent, 100.0)
             or _optional_problem("EVEnergyCapacity", ev.energy_capacity_wh)
             or _optional_problem("EVEnergyRequest", ev.energy_request_wh))
@@ -251,4 +251,4 @@ def _demand_problem(demand: CurrentDemand) -> str:
             or _optional_problem("SOC", demand.soc_percent, 100.0)
             or _optional_problem("EVMaximumVoltageLimit", demand.max_voltage_v, positive=True)
             or _optional_problem("EVMaximumCurrentLimit", demand.max_current_a, positive=True)
-            or _optional_problem("EVMaximumPowerLimit", demand.max_power_w, positive=True))
+            or _optional_problem("EVMaximumPowerLimit", demand.max_power_w))  # 0 means none

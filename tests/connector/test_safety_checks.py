@@ -345,3 +345,15 @@ def test_a_trigger_that_does_not_fit_is_visible(caplog):
     assert "output_safe does not apply in state available" in caplog.text
     with pytest.raises(MachineError):
         conn.output_safe()  # the machine no longer swallows it
+
+
+def test_an_ev_power_limit_of_zero_means_none():
+    conn, board, group, clock, _ = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    conn.ev_setup("abc")
+    conn.ev_authorization()
+    ev = EvChargeParameters(max_voltage_v=420, max_current_a=150, max_power_w=0.0)
+    assert conn.ev_charge_parameter_discovery(ev).code == ResponseCode.OK
+    assert conn.power_limit_w() == 60_000.0
