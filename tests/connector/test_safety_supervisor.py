@@ -133,6 +133,14 @@ def test_cable_check_may_hold_its_test_voltage_but_charging_may_not():
     host = Host(ev_max_v=420.0)
     host.state, host._test_voltage_v = "cable_check", 470.0
     for _ in range(50):
+        host.measure(480.0)  # test voltage + 10 V margin
+    assert host.raised() == []
+    for _ in range(25):
+        host.measure(480.1)
+    assert host.raised() == ["OUTPUT_OVERVOLTAGE"]
+    host = Host(ev_max_v=420.0)
+    host.state, host._test_voltage_v = "cable_check", 470.0
+    for _ in range(50):
         host.measure(475.0)
     assert host.raised() == []
     host.state = "charging"
@@ -287,6 +295,11 @@ def test_board_and_modules_disagreeing_for_two_seconds_is_a_mismatch():
     for _ in range(20):
         host.module_answer(430.0)  # 30 V (max(30 V, 5 % of 430 V)): tolerated
     assert host.raised() == []
+    for _ in range(20):
+        host.module_answer(430.1)  # 30.1 V: a difference that lasts 2 s is a mismatch
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_MISMATCH"]
+    host = Host()
+    host.group.is_on = True
     host.io.status = replace(host.io.status, cable_voltage_v=0.0)  # stuck at 0 V with 400 V on the cable
     host.module_answer(400.0)
     first = host.clock()
