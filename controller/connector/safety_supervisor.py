@@ -26,6 +26,7 @@ RELATIVE_MISMATCH = 0.05  # voltage cross-check: the larger of the setting and 5
 STALL_LIMIT = 5  # a measurement this many stale bounds old is stale even right after a stalled tick
 POWER_SCALE_FLOOR = 0.5  # the measured-power correction never takes more than half the port's power
 POWER_SCALE_RECOVERY_PER_S = 0.02  # the correction relaxes by 2 % of the limit per second below the limit
+DERATED_HYSTERESIS_C = 2.0  # POWER_DERATED clears this far below the start (no warning chatter at 70 degC)
 TEMPERATURE_PLAUSIBLE_C = (-40.0, 200.0)  # outside: an open or shorted sensor, never "cold"
 ENERGIZING_STATES = ("cable_check", "precharge", "charging", "stopping", "error_shutdown")
 
@@ -224,7 +225,8 @@ class SafetySupervisor:
             return
         self._report("TEMPERATURE_SENSOR_FAULT", False, "connector temperatures plausible and fresh")
         self._hottest_c = max(temps)
-        derating = self._hottest_c > s.derate_start_c
+        derating = self._hottest_c > s.derate_start_c or (
+            "POWER_DERATED" in self._active and self._hottest_c > s.derate_start_c - DERATED_HYSTERESIS_C)
         self._report("POWER_DERATED", derating, f"connector at {self._hottest_c:.1f} degC, power derated "
                      f"above {s.derate_start_c:.0f} degC" if derating else "connector temperature normal")
 

@@ -336,6 +336,11 @@ def test_temperature_derating_is_linear_from_70_to_90_degrees():
     assert host.supervisor.derated_power_limit_w() == pytest.approx(30_000.0)
     host.temps(30.0, minus=90.0)
     assert host.supervisor.derated_power_limit_w() == 0.0
+    host.temps(68.1)  # the warning stays until 2 degC below the start, the power is full again at once
+    assert host.supervisor.derated_power_limit_w() == 60_000.0
+    assert "POWER_DERATED" in host.active_faults
+    host.temps(67.9)
+    assert "POWER_DERATED" not in host.active_faults
 
 
 @pytest.mark.parametrize("reading", [None, -40.1, 200.1])
