@@ -58,10 +58,7 @@ def stop(ctx: CommandContext, args: list[str]) -> Reply:
 
 def enable(ctx: CommandContext, args: list[str]) -> Reply:
     c = one_connector(ctx.app, args)
-    if c.may_enable() or c.state == "unavailable":
-        c.set_enabled(True)
-    else:  # no `enable` from a session or a fault state (see disable); the flag is what counts there
-        c.enabled, c.maintenance = True, False
+    c.set_enabled(True)  # from a session or a fault state only the flag changes: it counts once they end
     note = "" if c.state != "unavailable" else \
         f"; still unavailable (I/O board {'online' if c.io.online else 'offline'}, faults: " \
         f"{', '.join(c.active_faults) or 'none'})"
@@ -71,12 +68,8 @@ def enable(ctx: CommandContext, args: list[str]) -> Reply:
 def disable(ctx: CommandContext, args: list[str]) -> Reply:
     maintenance = bool(args) and args[-1].lower() == "maintenance"
     c = one_connector(ctx.app, args[:-1] if maintenance else args)
-    if c.may_disable():
-        c.set_enabled(False, maintenance=maintenance)
-    else:
-        # a session or a fault: the table has no `disable` from here (set_enabled would fire it, and the state
-        # machine would refuse it); the flag alone keeps the connector out once the session or the fault ends
-        c.enabled, c.maintenance = False, maintenance
+    # from a session or a fault state only the flag changes: it keeps the connector out once they end
+    c.set_enabled(False, maintenance=maintenance)
     note = ""
     if c.state in SESSION_STATES:
         note = "; the running session goes on and the connector stays out of service after it"
