@@ -208,7 +208,7 @@ async def hold_with_controls(report: dict, run) -> None:
     lines = [f"scenario {report['scenario']}: {report['result']} - holding; plant controls on standard input "
              "(help), Ctrl-C or quit to stop"]
     if run.console_link:
-        pin = f" --pin-file {run.console_pin_file}" if run.console_pin_file else ""
+        pin = f" --pin-file {run.console_pin.path}" if run.console_pin is not None else ""
         lines.append(f"service console: charger-console{pin} {run.console_link}")
     print("\n".join(lines), flush=True)
     stop = run.hold_stop = asyncio.Event()  # set by the Ctrl-C handler of hil/interrupted_run.py

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from hil.console_pin import ConsolePin
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
@@ -19,6 +17,7 @@ from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused
 from hil.setup import RigSetup, cabinet_path, private_can
+from hil.verdict import judge
 
 SEPARATE_CAN_RECIPE = (
     "python-can's 'virtual' bus does not leave the rig's process: give both a bus they share, e.g. "
@@ -103,7 +102,7 @@ class ScenarioRun:
         self.meter_before: dict[int, float] = {}
         self.meter_after: dict[int, float] = {}
         self.series = SeriesRecorder(self)
-        self.console_pin_file: str | None = None
+        self.console_pin: ConsolePin | None = None  # with --console-link and no PIN in the cabinet
         self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
         self.start_soc: dict[int, float] = {}
@@ -121,32 +120,24 @@ class ScenarioRun:
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
         overrides = [*self.setup.overrides, *self.rig.config_overrides()]
+        cabinet = cabinet_path(self.setup)
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
             if not self.setup.cabinet_config.console.technician_pin:
-                overrides.append(f'console.technician_pin="{self._new_pin_file()}"')
+                self.console_pin = ConsolePin(self.console_link)
+                if self._mode == "process":  # in a file of its own, never in the child's command line
+                    cabinet = self.console_pin.cabinet_copy(cabinet) or cabinet
+                if cabinet == cabinet_path(self.setup):
+                    overrides.append(self.console_pin.override())
         if self._mode == "external":
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             return ExternalController(*self._external_ev_link, ids, self.state.on_event)
         if self._mode == "process":
             if self.v2g is not None:
                 overrides += self.v2g.controller_overrides()
-            return SubprocessController(cabinet_path(self.setup), self._can_override, self.state.on_event,
-                                        overrides)
-        config = load_config(cabinet_path(self.setup), tuple(overrides))
+            return SubprocessController(cabinet, self._can_override, self.state.on_event, overrides)
+        config = load_config(cabinet, tuple(overrides))
         return InProcessController(config, self._can_override, self.state.on_event)
-
-    def _new_pin_file(self) -> str:
-        """A fresh technician PIN for this run's console, in PATH.pin next to the console link, readable by
-        its owner only: it never shows in the process list or the terminal (charger-console --pin-file)."""
-        pin = f"{secrets.randbelow(10 ** 6):06d}"
-        path = f"{self.console_link}.pin"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(pin + "\n")
-        os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
-        self.console_pin_file = path
-        return pin
 
     async def run(self) -> dict:
         await self.rig.start()
@@ -179,9 +170,8 @@ class ScenarioRun:
             if self.v2g is not None:
                 await self.v2g.close()
             await self.rig.stop()
-            if self.console_pin_file:  # the PIN was for this run only
-                with contextlib.suppress(OSError):
-                    os.unlink(self.console_pin_file)
+            if self.console_pin is not None:  # the PIN was for this run only
+                self.console_pin.remove()
         return report
 
     def _all_available(self, ids: list[int]) -> bool:
@@ -382,55 +372,6 @@ def _virtual_can(setup: RigSetup, can_override: tuple[str, str] | None) -> bool:
 def first_source(connectors: list[dict]) -> str:
     sources = {c["energy_source"] for c in connectors}
     return sources.pop() if len(sources) == 1 else "mixed"
-
-
-def judge(scenario: Scenario, report: dict) -> list[str]:
-    """Why the run did not end as the scenario says it should (empty: it did): the result, the faults, the
-    reason each session ended, that the injection was made, and a safe end on every connector."""
-    problems = []
-    injection = report.get("injection")
-    if scenario.inject and not (injection and injection["done"]):
-        why = (injection or {}).get("error", "the moment for it never came")
-        problems.append(f"the injection {scenario.inject} was not made: {why}")
-    if report["result"] != scenario.expect_result:
-        problems.append(f"result {report['result']!r}, expected {scenario.expect_result!r}")
-    codes = {f["code"] for f in report["faults"]}
-    expected = scenario.expect_faults if report["controller_events"] else ()
-    for code in expected:
-        if code not in codes:
-            problems.append(f"fault {code} was not raised")
-    for conn in report["connectors"]:
-        final = conn["final"]
-        if final["contactors_closed"] or final["modules_on"] or final["output_current_a"] > 1.0:
-            problems.append(f"connector {conn['connector']} not safe at the end: {final}")
-    for index, conn in enumerate(report["connectors"]):
-        problems += _stop_problems(scenario, conn, index == 0, report["controller_events"])
-    if scenario.expect_result == "ok":
-        for conn in report["connectors"]:
-            if conn["energy_kwh"] <= 0.0:
-                problems.append(f"connector {conn['connector']} delivered no energy")
-    return problems
-
-
-def _stop_problems(scenario: Scenario, conn: dict, first: bool, controller_events: bool) -> list[str]:
-    """The controller's reason for the end of the session; where it reports none, the car's."""
-    if controller_events:
-        expected = scenario.expect_stop if first else scenario.others_stop
-        if conn["stop_reason"] not in expected:
-            return [f"connector {conn['connector']} ended for {conn['stop_reason'] or 'no recorded reason'!r}, "
-                    f"expected {' or '.join(repr(e) for e in expected)}"]
-        return []
-    reason = conn["car"]["reason"]
-    if scenario.expect_result == "fault":  # the car must not have finished as if nothing happened
-        if reason == "target_soc" and first:
-            return [f"connector {conn['connector']}: the car ended normally ({reason}) although the scenario "
-                    f"makes a fault"]
-        return []
-    expected = scenario.expect_car if first else ("target_soc",)
-    if expected and reason not in expected:
-        return [f"connector {conn['connector']}: the car ended for {reason!r}, expected "
-                f"{' or '.join(repr(e) for e in expected)}"]
-    return []
 
 
 async def run_scenario(name: str, setup: RigSetup, *, report_path: str | None = None,

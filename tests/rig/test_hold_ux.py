@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class RigProcess:
     """charger-hil in a child process; its stdout read line by line on a thread."""
 
-    def __init__(self, argv: list[str]):
-        self.proc = subprocess.Popen([sys.executable, "-m", "hil", *argv], cwd=ROOT, text=True,
+    def __init__(self, argv: list[str], prefix: list[str] = ()):
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "hil", *argv], cwd=ROOT, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -109,3 +109,42 @@ def test_a_technician_rehearses_an_estop_call_end_to_end(tmp_path):
     saved = json.loads(report.read_text())
     assert saved["result"] == "fault" and saved["held_s"] > 0
     assert saved["connectors"][0]["stop_reason"] == "emergency:ESTOP_PRESSED"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(p) for p in (task / "children").read_text().split()]
+    return out
+
+
+def test_a_separate_controller_gets_the_pin_in_a_private_file_not_on_its_command_line(tmp_path):
+    from tests.rig.netns import private_netns
+
+    link = tmp_path / "console"
+    with private_netns() as netns:
+        rig = RigProcess(["run", "--separate-process", "--can", "udp_multicast:239.74.163.4", "--hold",
+                          "--console-link", str(link), "--quiet"], prefix=netns)
+        try:
+            rig.expect("service console: charger-console --pin-file", timeout=90)
+            pin = Path(f"{link}.pin").read_text().strip()
+            rig_pids = [rig.proc.pid, *_children(rig.proc.pid)]  # `ip netns exec` may stay as the parent
+            controllers = [pid for parent in rig_pids for pid in _children(parent)
+                           if b"-m\0controller" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert controllers, "no controller process found"
+            cmdline = Path(f"/proc/{controllers[0]}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            assert pin not in cmdline and "technician_pin" not in cmdline, cmdline
+            client = ConsoleClient.open(str(link), 115200, 10.0)
+            try:
+                client.sync()
+                assert login(client, pin) is None
+                assert client.command("disable 1") == "connector 1: disabled, unavailable"
+            finally:
+                client.close()
+            rig.send("quit")
+            assert rig.proc.wait(timeout=30) == 0
+        finally:
+            if rig.proc.poll() is None:
+                rig.proc.kill()
+                rig.proc.wait()
+    assert not Path(f"{link}.pin").exists()
