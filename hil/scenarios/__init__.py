@@ -1,7 +1,7 @@
 """Scenarios: what the car and the rig do, and how the session must end.
 
 Each scenario is a plan for the car, an optional fault injection once the car is charging, and the
-expected result. The runner (hil/runner.py) judges the end through what is on the wires and in the
+expected result. The verdict (hil/verdict.py) judges the end through what is on the wires and in the
 controller's events, including the reason the controller gives for the end of each session.
 """
 from __future__ import annotations
