@@ -188,7 +188,6 @@ class ControllerApp:
             board.attach()
         for port in self.ports.values():
             port.start(loop)
-        self._check_in_control = self.supervisor.register("control", CONTROL_MAX_SILENCE_S)
         for cid, group in self.groups.items():
             name = f"modules-{cid}"
             group.on_progress = self.supervisor.register(
@@ -203,7 +202,10 @@ class ControllerApp:
             name = f"{kind}-{cid}"
             device.on_progress = self.supervisor.register(name, _poll_bound(device.cfg))
             self._supervised(device.run(), name)
+        # each task is registered when it starts: silence counts from there (the Modbus start above may be slow)
+        self._check_in_control = self.supervisor.register("control", CONTROL_MAX_SILENCE_S)
         self._supervised(self._control(), "control")
+        self._supervised(self.supervisor.run(), "task-supervisor")
         for link in self.ev_links.values():
             await link.start()
         for station in self._start_seccs():

@@ -1,16 +1,18 @@
 """Task supervision: the I/O board heartbeat advances only while every supervised task proves progress.
 
 Each long-running task (the control tick, each module group, each Modbus poll) checks in once per turn of its
-loop. The I/O board drivers ask `heartbeat_allowed()` before every command frame. A task that ended, or that
-has not checked in for longer than its bound, is a failure: `on_failure` runs first (the app raises
+loop; `run()` judges them every EVALUATION_PERIOD_S. The I/O board drivers ask `heartbeat_allowed()` before
+every command frame. A task that ended, or that has not checked in for longer than its bound, is a failure: `on_failure` runs first (the app raises
 CONTROLLER_INTERNAL on every connector, which powers off and sends the open commands), then the heartbeat is
 held, so every board trips by itself within its watchdog time whatever the rest of the process still does.
 A stuck task that checks in again releases the heartbeat (CONTROLLER_INTERNAL stays latched); a dead one
 never does.
 
-Silence is credited per evaluation, at most `max_step_s` for one gap: a process that was not scheduled for a
-while (CPU starvation, a long GC pause) lets every task run once before any of them is judged stuck. A task
-stuck awaiting something, while the loop itself runs, accumulates silence at the normal rate.
+Silence is credited per evaluation, at most `max_step_s` for one gap, and evaluations run as a periodic task
+of their own: a process that was not scheduled for a while (CPU starvation, a long GC pause) lets every task
+run once before any of them is judged stuck, and a slow turn of the loop (which runs the evaluation and the
+control tick one after the other) cannot add up to a verdict. A task stuck awaiting something, while the loop
+itself runs, accumulates silence at the normal rate.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FailureSink = Callable[[str], None]
 MAX_STEP_S = 0.1
+EVALUATION_PERIOD_S = 0.05
 
 
 @dataclass
@@ -70,10 +73,13 @@ class TaskSupervisor:
 
     # ---- the question every heartbeat asks -------------------------------------------------------------------
     def heartbeat_allowed(self) -> bool:
-        if self._reporting:
-            return True
-        self.evaluate()
-        return not self._held
+        return self._reporting or not self._held
+
+    async def run(self, period_s: float = EVALUATION_PERIOD_S) -> None:
+        """Evaluate every period until cancelled (the app watches this task like the others)."""
+        while True:
+            self.evaluate()
+            await asyncio.sleep(period_s)
 
     def evaluate(self) -> list[str]:
         """Credit the time since the last evaluation, report new failures, hold or release the heartbeat;

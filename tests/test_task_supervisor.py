@@ -37,7 +37,7 @@ def _run_for(sup: TaskSupervisor, clock: FakeClock, seconds: float, step: float 
         clock.now += step
         if check_in is not None:
             check_in()
-        sup.heartbeat_allowed()
+        sup.evaluate()
 
 
 def test_a_task_that_stops_checking_in_holds_the_heartbeat_after_its_bound():
@@ -54,6 +54,7 @@ def test_a_task_that_stops_checking_in_holds_the_heartbeat_after_its_bound():
     _run_for(sup, clock, 1.0, check_in=modules)
     assert len(failures) == 1  # reported once per episode
     control()
+    sup.evaluate()
     assert sup.heartbeat_allowed()  # progress again releases the heartbeat (the fault stays latched elsewhere)
 
 
@@ -62,11 +63,23 @@ def test_a_stalled_process_is_not_a_stuck_task():
     before any is judged."""
     sup, clock, failures = _supervisor()
     control = sup.register("control", 0.3)
-    sup.heartbeat_allowed()
+    sup.evaluate()
     clock.now += 5.0
+    sup.evaluate()
     assert sup.heartbeat_allowed()
     control()
     _run_for(sup, clock, 0.25, check_in=control)
+    assert failures == []
+
+
+def test_asking_for_the_heartbeat_does_not_judge():
+    """A slow turn of the loop asks once per board and setter; only the supervisor's own periodic evaluation
+    judges, so those questions, seconds apart in wall time, add up to no verdict."""
+    sup, clock, failures = _supervisor()
+    sup.register("control", 0.3)
+    for _ in range(10):
+        clock.now += 0.1
+        assert sup.heartbeat_allowed()
     assert failures == []
 
 
@@ -106,6 +119,7 @@ def test_a_dead_task_fails_at_once_and_for_good():
     asyncio.run(main())
     assert failures == ["task modules-1 died: KeyError: 'bug'"]
     check_in()
+    sup.evaluate()
     assert not sup.heartbeat_allowed()
 
 

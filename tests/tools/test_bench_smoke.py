@@ -15,7 +15,8 @@ from tools.bench.stats import goal, percentile, summarize
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint"}
+FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint",
+           "spurious_trips"}
 
 
 def _bench(*args: str, timeout: float = 280) -> subprocess.CompletedProcess:
@@ -66,6 +67,15 @@ def test_quick_run_times_current_demand_on_four_connectors(quick_run):
     assert figure["controller_peak_rss_mb"] > 10.0  # read from the controller process while it served V2G
     row = next(r for r in results["goals"] if r["name"].startswith("V2G CurrentDemand turnaround"))
     assert row["value"] == secc["p99"]
+
+
+def test_quick_run_counts_spurious_trips_while_sessions_run(quick_run):
+    _, results = quick_run
+    figure = results["figures"]["spurious_trips"]
+    assert figure["status"] == "ok" and figure["stress"] == "none", figure  # quick: no stress-ng
+    assert figure["sessions"] >= 1 and set(figure["spurious"]) == {"IO_WATCHDOG_TRIPPED", "IO_BOARD_LOST",
+                                                                   "CONTROLLER_INTERNAL"}
+    assert figure["loop_lag_ms"]["n"] > 0 and figure["board_sim_tick_gap_ms"]["n"] > 0
 
 
 def test_quick_run_prints_goals_with_ratios(quick_run):

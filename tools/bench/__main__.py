@@ -1,8 +1,9 @@
 """make bench: the figures a charger vendor asks about, printed as a table and saved as JSON.
 
-    python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick]
+    python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick] [--minutes N]
 
-Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint.
+Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips
+(--minutes: how long spurious_trips charges under stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import logging
 import os
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.bench import can_ingest, fault_reaction, footprint, turnaround
+from tools.bench import can_ingest, fault_reaction, footprint, load_trips, turnaround
 from tools.bench.stats import format_goals, goal
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
@@ -44,6 +46,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "fault_reaction_ms": fault_reaction.run_fault_reaction,
     "can_ingest": can_ingest.run_can_ingest,
     "footprint": footprint.run_footprint,
+    "spurious_trips": load_trips.run_load_trips,
 }
 
 
@@ -63,6 +66,10 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                              FAULT_GOAL_MS, "ms", note=note))
     rows += can_ingest.goals(figures["can_ingest"])
     rows += footprint.goals(figures["footprint"])
+    trips = figures.get("spurious_trips", {})
+    rows.append(goal(f"spurious I/O board trips, nevi charging under {trips.get('stress', 'stress-ng')}",
+                     trips.get("spurious_total") if trips.get("status") == "ok" else None, 0, "trips",
+                     note=trips.get("reason", "")))
     return rows
 
 
@@ -113,6 +120,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         if profile:
             lines.append("  profile at 4000 frames/s (cProfile, own time): " + ", ".join(
                 f"{layer} {share} %" for layer, share in profile["by_layer_percent"].items()))
+    elif name == "spurious_trips":
+        lines += load_trips.describe(figure)
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "
@@ -160,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only these figures (repeatable or comma-separated); the others are 'not run'")
     parser.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, measures nothing")
+    parser.add_argument("--minutes", type=float, default=load_trips.MAKE_BENCH_MINUTES,
+                        help="spurious_trips: minutes of charging under stress-ng (default %(default)s)")
     args = parser.parse_args(argv)
+    if not 0 < args.minutes <= 600:
+        parser.error("--minutes must be above 0 and at most 600")
+    FIGURES["spurious_trips"] = functools.partial(load_trips.run_load_trips, minutes=args.minutes)
     selected = [name.strip() for item in args.only for name in item.split(",") if name.strip()] or list(FIGURES)
     unknown = [name for name in selected if name not in FIGURES]
     if unknown:
