@@ -18,13 +18,13 @@ import asyncio
 import os
 import shlex
 import signal
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from controller.config import load_config
-from controller.store import Store
 from hil.controller_handle import InProcessController
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.ev.slac_ev import SlacEv, SlacEvFailed
@@ -197,17 +197,20 @@ class ExternalEvccRun:
 
     # ---- the verdict ------------------------------------------------------------------------------------
     def _stored_sessions(self) -> list[dict]:
+        """The connector's newest sessions, read from the store's file (read-only; the controller has stopped)."""
         path = self.store_path
         if path is None:
             path = next(o.split("=", 1)[1].strip('"') for o in self.overrides if o.startswith("store.path="))
         if not Path(path).exists():
             return []
-        store = Store(path)
-        store.open()
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return store.recent_sessions(limit=5, connector=self.cid)
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT id, start_t, end_t, energy_kwh, peak_kw, stop_reason, evcc_id, status "
+                              "FROM sessions WHERE connector = ? ORDER BY id DESC LIMIT 5", (self.cid,))
+            return [dict(row) for row in rows]
         finally:
-            store.close()
+            db.close()
 
     def _report(self, rig: Rig) -> dict:
         sessions = self._stored_sessions()
@@ -270,6 +273,13 @@ def main_external_evcc(args) -> int:
 
     from hil.setup import load_setup
     plan = ExternalEvccPlan(args.external_evcc, expect=args.expect)
+    for option, given in (("--separate-process", args.separate_process), ("--protocol", args.protocol),
+                          ("--pcap", args.pcap), ("--car", args.car), ("--hold", args.hold),
+                          ("--link", args.link != "loopback"), ("--can", args.can)):
+        if given:
+            print(f"charger-hil: --external-evcc runs the controller in the rig's process over veth; {option} "
+                  "does not apply", file=sys.stderr)
+            return 2
     if "{iface}" not in plan.command:
         print("charger-hil: --external-evcc: the command must name the car's interface as {iface}", file=sys.stderr)
         return 2

@@ -33,6 +33,13 @@ def test_a_command_without_the_interface_is_refused_in_one_line():
         "charger-hil: --external-evcc: the command must name the car's interface as {iface}"]
 
 
+@pytest.mark.parametrize("option", [["--separate-process"], ["--protocol", "iso2"], ["--link", "veth"]])
+def test_options_of_the_rigs_own_car_are_refused_in_one_line(option):
+    done = charger_hil("--external-evcc", "josev {iface}", *option)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert f"{option[0]} does not apply" in done.stderr
+
+
 def test_a_program_that_exits_at_once_with_status_0_is_no_charged_session(tmp_path):
     needs_veth()
     report_path = tmp_path / "report.json"
