@@ -128,7 +128,8 @@ class PlantControls:
             return
         outcome = task.exception() or task.result()
         reason = getattr(outcome, "reason", repr(outcome))
-        self.write(f"connector {cid}: the car's session ended: {reason} (SoC {car.battery.soc_percent:.1f} %)")
+        left = "; the car has unplugged" if self.run.rig.plants[cid].ev_cp_state == "A" else ""
+        self.write(f"connector {cid}: the car's session ended: {reason} (SoC {car.battery.soc_percent:.1f} %){left}")
 
     def _unplug(self, args: list[str]) -> str:
         cid = self._connector(args)

@@ -92,9 +92,21 @@ def test_a_technician_rehearses_an_estop_call_end_to_end(tmp_path):
             rig.expect("connector 1: the next car plugs in at 60.0 % SoC")
             rig.send("plug 1")
             rig.expect("connector 1: car plugged in at 60.0 % SoC")
-            rig.expect("connector 1: the car's session ended: target_soc", timeout=60.0)
+            assert rig.expect("connector 1: the car's session ended: target_soc", timeout=60.0).endswith(
+                "; the car has unplugged")
             sessions = json.loads(client.command("json sessions").splitlines()[-1])["data"]["sessions"]
             assert sessions[0]["stop_reason"] == "ev_stop" and sessions[0]["energy_kwh"] > 0
+            rig.send("estop press 1")
+            rig.expect("connector 1: e-stop pressed")
+            _until(lambda: _state(client) == "emergency", "the e-stop seen by the controller")
+            rig.send("status")
+            assert "CP A" in rig.expect("connector 1: emergency") and "e-stop PRESSED" in rig.seen[-1]
+            rig.send("plug 1")  # a car arrives at the faulted port, and leaves again
+            rig.expect("connector 1: car plugged in at 30.0 % SoC")
+            rig.send("unplug 1")
+            rig.expect("connector 1: car unplugged")
+            rig.send("unplug 1")
+            rig.expect("error: connector 1: no car plugged in")
             rig.send("bogus")
             rig.expect("error: unknown command 'bogus'; type help")
         finally:
