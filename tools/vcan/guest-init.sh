@@ -1,7 +1,9 @@
 #!/bin/bash
-# PID 1 inside the user-mode-linux guest started by tools/vcan-run.
-# The host filesystem is the root (hostfs); $VCAN_RUN_DIR (from the kernel command line) holds what to run:
-#   argv, env, cwd, buslogs  NUL-separated;  settings  KEY=VALUE lines (integers only)
+# PID 1 inside the guest started by tools/vcan-run (uml: the first process; qemu: after qemu-init.sh has
+# mounted the host's / and switched to it). The host filesystem is the root; $VCAN_RUN_DIR (from the kernel
+# command line) holds what to run:
+#   argv, env, cwd, buslogs  NUL-separated;  settings  KEY=VALUE lines (backend, module_base, stdout_device,
+#   stderr_device, interfaces, stdout_is_tty, stderr_is_tty)
 # and receives:  status (exit status of the command), setup-error (why the guest could not get ready),
 #   timing (guest uptime when the command started).
 # PID 1 must never exit (the kernel would panic): every path ends in power_off.
@@ -30,22 +32,31 @@ mount -t devpts devpts /dev/pts
 # multiprocessing semaphores live in /dev/shm; the guest's own keeps the host's untouched.
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || setup_error "cannot mount /dev/shm"
 [ -d "$run_dir" ] || setup_error "run directory $run_dir not visible in the guest"
+read -r init_uptime _ </proc/uptime
 
+backend=unknown
+module_base=/lib/modules
+stdout_device=/dev/ttyS0
+stderr_device=/dev/ttyS1
 interfaces=2
-stdout_tty=0
-stderr_tty=0
+stdout_is_tty=0
+stderr_is_tty=0
 while IFS='=' read -r key value; do
     case "$key" in
+        backend) backend=$value ;;
+        module_base) module_base=$value ;;
+        stdout_device) stdout_device=$value ;;
+        stderr_device) stderr_device=$value ;;
         interfaces) interfaces=$value ;;
-        stdout_tty) stdout_tty=$value ;;
-        stderr_tty) stderr_tty=$value ;;
+        stdout_is_tty) stdout_is_tty=$value ;;
+        stderr_is_tty) stderr_is_tty=$value ;;
     esac
 done <"$run_dir/settings"
 
-# modprobe looks for <root>/lib/modules/<release>; the UML modules live elsewhere, so point a root at them.
+# modprobe looks for <root>/lib/modules/<release>; UML's modules live elsewhere, so point a root at them.
 release=$(uname -r)
-modules=/usr/lib/uml/modules/$release
-[ -d "$modules" ] || setup_error "no UML modules for kernel $release in $modules"
+modules=$module_base/$release
+[ -d "$modules" ] || setup_error "no modules for kernel $release in $modules"
 mkdir -p /dev/shm/.vcan-run/lib/modules
 ln -s "$modules" "/dev/shm/.vcan-run/lib/modules/$release"
 # One process each for modprobe and ip: every exec costs tens of milliseconds in the guest.
@@ -60,13 +71,13 @@ message=$(ip -batch - <<<"$ip_batch" 2>&1) || setup_error "ip: $message"
 
 # The command and the loggers get the host's environment (env -i), the script keeps its own PATH.
 mapfile -d '' -t environment <"$run_dir/env"
-environment+=(VCAN_RUN=uml)
+environment+=("VCAN_RUN=$backend")
 mapfile -d '' -t argv <"$run_dir/argv"
 IFS= read -r -d '' cwd <"$run_dir/cwd"
 cd "$cwd" 2>/dev/null || setup_error "cannot enter working directory $cwd"
 
-# ttyS0/ttyS1 are the host's pipes to vcan-run. A tty goes to the command only if the caller's own stream
-# is a terminal; otherwise a pipe, so the command buffers and formats its output as it would on the host.
+# The two serial lines are the host's pipes to vcan-run. A tty goes to the command only if the caller's own
+# stream is a terminal; otherwise a pipe, so the command buffers and formats its output as on the host.
 relay_pids=()
 open_stream() {
     local fd=$1 tty=$2 is_tty=$3
@@ -78,8 +89,8 @@ open_stream() {
         relay_pids+=($!)
     fi
 }
-open_stream 3 /dev/ttyS0 "$stdout_tty"
-open_stream 4 /dev/ttyS1 "$stderr_tty"
+open_stream 3 "$stdout_device" "$stdout_is_tty"
+open_stream 4 "$stderr_device" "$stderr_is_tty"
 
 # Bus loggers record the traffic the command makes; each reports ready before the command starts.
 logger_pids=()
@@ -102,7 +113,7 @@ if [ -s "$run_dir/buslogs" ]; then
 fi
 
 read -r uptime _ </proc/uptime
-echo "$uptime" >"$run_dir/timing"
+echo "$init_uptime $uptime" >"$run_dir/timing"
 /usr/bin/env -i "${environment[@]}" "${argv[@]}" </dev/null >&3 2>&4 3>&- 4>&-
 status=$?
 
