@@ -5,6 +5,8 @@
   charger-hil run --setup NAME --external-evcc 'COMMAND {iface}' [--expect charged|refused] [--report PATH]
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
+  charger-hil run ... --inject KIND[:ARG]@PHASE[+SECONDS] (repeatable; faults at the wires, hil/injection)
+  charger-hil inject-list
   charger-hil list
 """
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 from controller.config_loader import ConfigError
 from controller.hw.dbc import DbcNotFound, check_installed
 from hil.ev.evcc.profile import load_profile
+from hil.injection.kinds import listing as inject_listing
+from hil.injection.spec import InjectionSpecError, parse_injections
 from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, files_lines, summary
 from hil.interrupted_run import EXIT_INTERRUPTED, INTERRUPTED, run_until_interrupted
@@ -72,7 +76,8 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
-        console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report))
+        console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
+        injections=parse_injections(getattr(args, "inject", None))))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -101,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--hold", action="store_true",
                        help="after the scenario keep controller and rig running until interrupted, with the "
                             "plant's controls on standard input (e-stop, plug, unplug, SoC; type help)")
+        p.add_argument("--inject", action="append", metavar="KIND[:ARG]@PHASE[+SECONDS]",
+                       help="make a fault at the wires on the first connector when it enters PHASE (repeatable; "
+                            "charger-hil inject-list)")
         p.add_argument("--console-link", metavar="PATH",
                        help="expose the controller's service console on a pty linked at PATH")
         if name == "run":
@@ -131,16 +139,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setup", default="desk")
     p.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than the car did")
     sub.add_parser("list", help="list scenarios and setups")
+    sub.add_parser("inject-list", help="list the faults --inject makes: kind, argument, phases, codes expected")
     args = parser.parse_args(argv)
     try:
         check_options(args)  # before the run: a typo must not cost a 20-minute run
+        parse_injections(getattr(args, "inject", None))
         check_installed()  # and a broken install must not fail with buses half open
-    except (ConfigError, DbcNotFound) as exc:
+    except (ConfigError, DbcNotFound, InjectionSpecError) as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "inject-list":
+            print("\n".join(inject_listing()))
+            return 0
         if args.command == "list":
             for s in SCENARIOS.values():
                 print(f"{s.name:<20} {s.description}")

@@ -31,6 +31,9 @@ class ModuleModel:
     overtemperature: bool = False
     overvoltage: bool = False
     silent: bool = False
+    short_circuit: bool = False  # shown as the module's output short flag (hil/injection)
+    voltage_offset_v: float = 0.0  # regulation fault: the output is held this far above voltage_ref_v
+    current_offset_a: float = 0.0  # regulation fault: this much above the current limit
     last_command_t: float = 0.0
     comm_timeout_s: float = 10.0
 
@@ -44,7 +47,7 @@ class ModuleModel:
         limit = min(self.current_limit_a, self.max_current_a)
         if self.output_voltage_v > 1.0:
             limit = min(limit, self.max_power_w / self.output_voltage_v)
-        return max(0.0, limit)
+        return max(0.0, limit) + self.current_offset_a
 
 
 class Battery(Protocol):
@@ -100,7 +103,7 @@ class ConnectorPlant:
             elif not m.delivering:
                 m.output_voltage_v = max(0.0, m.output_voltage_v - m.slew_v_per_s * dt)
             else:
-                target = m.voltage_ref_v
+                target = m.voltage_ref_v + m.voltage_offset_v
                 delta = max(-m.slew_v_per_s * dt, min(m.slew_v_per_s * dt, target - m.output_voltage_v))
                 m.output_voltage_v += delta
             m.output_current_a = 0.0
@@ -113,6 +116,8 @@ class ConnectorPlant:
             if delivering and source_v > ocv:
                 current = min(capacity, (source_v - ocv) / r)
             link = ocv + current * r
+            # a module with a regulation fault forces its voltage whatever the battery takes
+            link = max([link, *(m.voltage_ref_v + m.voltage_offset_v for m in delivering if m.voltage_offset_v)])
             for m in delivering:
                 m.output_voltage_v = max(m.output_voltage_v, link) if current < capacity else link
             self.link_voltage_v = link

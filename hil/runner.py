@@ -375,15 +375,22 @@ def first_source(connectors: list[dict]) -> str:
 
 
 async def run_scenario(name: str, setup: RigSetup, *, report_path: str | None = None,
-                       on_run: Callable[[ScenarioRun], None] | None = None, **kwargs) -> tuple[dict, list[str]]:
+                       on_run: Callable[[ScenarioRun], None] | None = None, injections: tuple = (),
+                       **kwargs) -> tuple[dict, list[str]]:
     """Run and judge; with `report_path`, the time series (CSV) and its plot (PNG) go next to that report.
-    `on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C)."""
+    `on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C).
+    `injections` (hil/injection, --inject): faults made at the wires; the run is then judged on them."""
     scenario = SCENARIOS[name]
-    run = ScenarioRun(scenario, setup, **kwargs)
+    if injections:
+        from hil.injection.run import InjectedRun
+        from hil.injection.verdict import judge_injected
+        run = InjectedRun(scenario, setup, injections=tuple(injections), **kwargs)
+    else:
+        run = ScenarioRun(scenario, setup, **kwargs)
     if on_run is not None:
         on_run(run)
     report = await run.run()
     if report_path:
         title = f"{scenario.name} on {setup.name} ({report['protocol']}): {report['result']}"
         report["files"] = await asyncio.to_thread(write_series, run.series.rows, report_path, title)
-    return report, judge(scenario, report)
+    return report, (judge_injected if injections else judge)(scenario, report)

@@ -46,6 +46,9 @@ class SimulatedCar:
         self.phases: list[tuple[str, float]] = []
         self.last_answer: dict = {}
         self.charging_started_t: float | None = None
+        # fault injection (hil/injection): a target voltage sent instead of the battery's, and silence
+        self.target_voltage_override_v: float | None = None
+        self.silent = False  # requests wait while set; when it is cleared the car gives the session up
 
     def _enter(self, phase: str) -> None:
         self.phase = phase
@@ -77,6 +80,12 @@ class SimulatedCar:
             self.plant.ev_cp_state = "B"
 
     async def _ask(self, op: str, **fields) -> dict:
+        if self.silent:
+            while self.silent:
+                await asyncio.sleep(0.05)
+            raise EvseRefused(f"{op}: the car was silent (injected)")
+        if self.target_voltage_override_v is not None and "target_voltage_v" in fields:
+            fields["target_voltage_v"] = self.target_voltage_override_v
         answer = await self.link.request(op, **fields)
         self.last_answer = answer
         status = answer["status"]["status_code"]

@@ -39,6 +39,7 @@ class ImdSim(ModbusDeviceSim):
         self.cable_check_mode = False
         self.self_tests_started = 0
         self.device_error = False
+        self.reading_invalid = False  # fault injection: the resistance channel reads "invalid" (no valid value)
         self._test_bits = 0
         self._test_ends: float | None = None
 
@@ -82,7 +83,7 @@ class ImdSim(ModbusDeviceSim):
         return regs
 
     def _resistance_channel(self) -> tuple[float, ch.ChannelStatus, int]:
-        if self.testing:
+        if self.testing or self.reading_invalid:
             return 0.0, ch.ChannelStatus(range=ch.RANGE_INVALID, unit=ch.UNIT_OHM), ch.CODE_TEMPORARILY_INACTIVE
         if self.device_error:
             status = ch.ChannelStatus(ch.ALARM_DEVICE_ERROR, self._test_bits, ch.RANGE_INVALID, ch.UNIT_OHM)

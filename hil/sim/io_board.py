@@ -96,6 +96,14 @@ class IoBoardSim:
         self._rise_pin_c = 0.0
         self._rise_cable_c = 0.0
         self._temperature_offset_c = 0.0
+        # fault injection at the wires (hil/injection): set by the rig, read where the frames are made
+        self.powered = True  # False: the board is dead, no frames either way, contactor coils unpowered
+        self.measure_silent = False  # no IoDcMeasure frames
+        self.measure_stuck_v: float | None = None  # IoDcMeasure reports this voltage, whatever the cable has
+        self.temperature_stuck_c: float | None = None  # every temperature reads this (an open sensor: -50)
+        self.lock_fault = False  # the lock's feedback reports FAULT
+        self.cp_forced: str | None = None  # the CP line shows this state (e.g. "F") whatever the car presents
+        self.welded = False  # the contacts stay closed when the coils are released
         self.commands_received = 0
         self.stale_commands = 0  # rejected for their counter
         self.rejected_commands = 0  # CRC or counter
@@ -106,6 +114,8 @@ class IoBoardSim:
     def cp_state(self) -> str:
         if self._state_f_requested or self._trip:
             return "F"
+        if self.cp_forced:
+            return self.cp_forced
         return self.plant.ev_cp_state if self.plant.ev_cp_state in CP_HIGH_V else "INVALID"
 
     @property
@@ -119,6 +129,11 @@ class IoBoardSim:
     @property
     def max_voltage_v(self) -> float:
         return self._max_voltage_v
+
+    @property
+    def close_requested(self) -> bool:
+        """The board drives a contactor coil (what a welded contact cannot follow)."""
+        return self._close_plus or self._close_minus
 
     @property
     def estop(self) -> bool:
@@ -170,6 +185,10 @@ class IoBoardSim:
     def tick(self) -> None:
         """One status period: watchdog, second-channel checks, thermal model, periodic frames (every 20 ms)."""
         now = self.clock()
+        if not self.powered:
+            self._last_tick_t = now
+            self._open_by_itself()
+            return
         gap = 0.0 if self._last_tick_t is None else min(max(0.0, now - self._last_tick_t), MAX_TICK_CREDIT_S)
         self._last_tick_t = now
         if self._silent_s is not None:
@@ -210,6 +229,8 @@ class IoBoardSim:
         return self._close_plus or self._close_minus
 
     def _handle_command(self, msg: can.Message) -> None:
+        if not self.powered:
+            return
         v = decode_checked(self._command_msg, msg)
         if v["CpDuty"] > 100.05:
             raise FrameRejected(f"IoCommand: CpDuty {v['CpDuty']:.1f} above 100 %")
@@ -272,15 +293,16 @@ class IoBoardSim:
 
     def _settle_contactors(self) -> None:
         """Move the contacts to the requests in force now (a request withdrawn meanwhile never lands)."""
-        self.plant.dc_plus_closed = self._close_plus
-        self.plant.dc_minus_closed = self._close_minus
+        self.plant.dc_plus_closed = self._close_plus or (self.welded and self.plant.dc_plus_closed)
+        self.plant.dc_minus_closed = self._close_minus or (self.welded and self.plant.dc_minus_closed)
         self.send_status_if_changed()
 
     def _open_by_itself(self) -> None:
         """The board opens on its own; it closes again only after a command that asks open."""
         self._close_plus = self._close_minus = False
         self._close_armed = False
-        self.plant.dc_plus_closed = self.plant.dc_minus_closed = False
+        if not self.welded:
+            self.plant.dc_plus_closed = self.plant.dc_minus_closed = False
 
     def _trip_now(self, cause: str, detail: str) -> None:
         log.warning("io sim %d: trip %s: %s; contactors open", self.connector_id, cause, detail)
@@ -306,12 +328,14 @@ class IoBoardSim:
         return {
             "CpState": CP_STATE_CODES[state], "Estop": int(self._estop),
             "DcPlusClosed": int(self.plant.dc_plus_closed), "DcMinusClosed": int(self.plant.dc_minus_closed),
-            "LockState": LOCK_CODES[self._lock], "CpHighVoltage": high, "CpLowVoltage": low,
+            "LockState": 2 if self.lock_fault else LOCK_CODES[self._lock], "CpHighVoltage": high, "CpLowVoltage": low,
             "ProximityState": 1 if plugged else 0, "WatchdogTripped": int(self._trip is not None),
             "TripCause": TRIP_CODES[self._trip], "HeartbeatEcho": self.heartbeat_echo, "CpDutyMeasured": duty,
         }
 
     def send_status(self) -> None:
+        if not self.powered:
+            return
         values = self._status_values()
         self._last_status_key = _without_echo(values)
         data = self._status_msg.encode(values, strict=True)
@@ -323,16 +347,21 @@ class IoBoardSim:
             self.send_status()
 
     def _send_measure(self) -> None:
-        volts = _clamp(self.plant.cable_voltage_v, self._measure_msg.get_signal_by_name("CableVoltage"))
+        if self.measure_silent:
+            return
+        measured = self.plant.cable_voltage_v if self.measure_stuck_v is None else self.measure_stuck_v
+        volts = _clamp(measured, self._measure_msg.get_signal_by_name("CableVoltage"))
         amps = _clamp(self.plant.output_current_a, self._measure_msg.get_signal_by_name("CableCurrent"))
         data = self._measure_msg.encode({"CableVoltage": volts, "CableCurrent": amps}, strict=True)
         self.port.send(self._measure_msg.frame_id + self.connector_id, data)
 
     def _send_temperatures(self) -> None:
         self._last_temps_t = self.clock()
+        if not self.powered:
+            return
         names = ("TempDcPlus", "TempDcMinus", "TempCable")
-        values = {name: _clamp(t, self._temps_msg.get_signal_by_name(name))
-                  for name, t in zip(names, self.temperatures_c())}
+        readings = self.temperatures_c() if self.temperature_stuck_c is None else (self.temperature_stuck_c,) * 3
+        values = {name: _clamp(t, self._temps_msg.get_signal_by_name(name)) for name, t in zip(names, readings)}
         data = self._temps_msg.encode(values, strict=True)
         self.port.send(self._temps_msg.frame_id + self.connector_id, data)
 

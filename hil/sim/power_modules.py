@@ -109,7 +109,7 @@ class InfyPowerSim(_ModuleSims):
         elif command == 0x04:
             reply = {"Temperature": round(_clamp(model.temperature_c, answer, "Temperature")),
                      "DcOff": int(not model.on), "OverTemperature": int(model.overtemperature),
-                     "OutputOverVoltage": int(model.overvoltage)}
+                     "OutputOverVoltage": int(model.overvoltage), "OutputShortCircuit": int(model.short_circuit)}
         else:  # 0x0A capabilities
             reply = {"MaxVoltage": round(model.max_voltage_v), "MinVoltage": round(model.min_voltage_v),
                      "MaxCurrent": model.max_current_a, "RatedPower": model.max_power_w}
