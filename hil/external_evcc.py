@@ -68,6 +68,7 @@ class ExternalEvccRun:
         self.log_path = plan.log_path or str(Path(self._tmp.name) / "evcc.log")
         self.proc: asyncio.subprocess.Process | None = None
         self.closed_t: float | None = None
+        self.stopped_t: float | None = None  # when the rig stopped the program (it had not ended by itself)
         self.plugged_t: float | None = None
         self.exit_code: int | None = None
         self.slac: dict = {}
@@ -152,11 +153,13 @@ class ExternalEvccRun:
             restarted = any(e["kind"] == "communication_restart" for e in self.events)
             if self.plan.expect == "refused" and restarted:
                 return
-            if self.closed_t is not None and self.plan.expect == "charged" \
-                    and time.monotonic() - self.closed_t >= KILL_AFTER_CLOSE_S:
-                return
+            if self.closed_t is not None and time.monotonic() - self.closed_t >= KILL_AFTER_CLOSE_S:
+                await self._stop_program()  # a refusal still waits for the connector's restart
+                if self.plan.expect == "charged":
+                    return
             if self.proc is not None and self.proc.returncode is not None:
-                self.exit_code = self.proc.returncode  # noted only: Josev exits 0 whatever happened
+                if self.exit_code is None:
+                    self.exit_code = self.proc.returncode  # noted only: Josev exits 0 whatever happened
                 connected = any(e["kind"] == "v2g_handshake" for e in self.events)
                 if self.plan.expect == "charged" and (self.closed_t is not None or not connected):
                     return  # gone without a session, or after it: nothing more will happen
@@ -182,6 +185,7 @@ class ExternalEvccRun:
         proc = self.proc
         if proc is None or proc.returncode is not None:
             return
+        self.stopped_t = time.monotonic()
         for sig, wait_s in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, TERM_GRACE_S)):
             try:
                 os.killpg(proc.pid, sig)  # the shell and everything it started (a JVM for Josev's EXI)
@@ -228,6 +232,8 @@ class ExternalEvccRun:
             "stored_sessions": sessions, "session": self.state.sessions.get(self.cid),
             "final": rig.final_state(self.cid), "program_exit_code": self.exit_code,
             "program_log": self.log_path, "program_log_tail": log_tail,
+            "program_stopped_after_close_s": round(self.stopped_t - self.closed_t, 2)
+            if self.stopped_t is not None and self.closed_t is not None else None,
         }
 
 

@@ -65,6 +65,7 @@ def test_refused_cars_end_cleanly_and_no_port_stays_at_5_percent(josev, tmp_path
     iso20 = next(e for e in reports["iso20"]["events"] if e["kind"] == "v2g_handshake")
     assert iso20["chosen"] is None and iso20["offered"] == ["urn:iso:std:iso:15118:-20:DC"]
     assert "no common protocol" in reports["iso20"]["v2g_closed"]
+    assert 2.5 <= reports["iso20"]["program_stopped_after_close_s"] <= 4.0  # Josev never exits by itself
     assert not any(e["kind"] == "v2g_handshake" for e in reports["tls"]["events"])  # no plain TCP session
     for report in reports.values():
         assert not report["stored_sessions"]
