@@ -156,7 +156,7 @@ class V2gConfig:
     interfaces: tuple[str, ...] = ()  # the PLC interface of each connector, in connector order
     protocols: tuple[str, ...] = ("din", "iso2")  # offered in the supportedAppProtocol handshake, in this order: din, iso2
     sdp_port: int = 15118  # UDP port of the SECC discovery protocol (15118 by the standard)
-    tcp_port: int = 0  # 0: any free port (SDP tells the car)
+    tcp_port: int = 0  # 0: a free port chosen in 49152-65535 (SDP tells the car); else a port in that range
     evcc_allow_list: tuple[str, ...] = ()  # EVCCIDs (hex) authorized at SessionSetup
 
     def check(self) -> None:
