@@ -28,6 +28,9 @@ STOP_BOUND_S = 1.0
 BOUNDS_S = {"emergency": EMERGENCY_BOUND_S, "error": ERROR_BOUND_S, "stop": STOP_BOUND_S, "continue": None}
 ALL = PHASES
 ENERGIZED = ("cable-check", "precharge", "charging")
+# DIN 70121 / ISO 15118-2: the car gives precharge 7 s (V2G_EVCC_PreCharge_Timeout), the charger's
+# precharge_timeout_s; a fault that only keeps precharge from reaching the target is found by that timer
+PRECHARGE_TIMER_BOUND_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,13 @@ class Kind:
     codes_in_phase: dict = field(default_factory=dict)  # phase -> codes, where a phase accepts others too
     in_service: bool = False  # the port must take a new session afterwards (a warning, not a blocking fault)
     release: Callable | None = None  # (run, connector id): after the rig saw the outcome, e.g. the car gives up
+    bounds_in_phase: dict = field(default_factory=dict)  # phase -> bound (s) where a standard's timer sets it
 
     def expected_codes(self, phase: str) -> tuple[str, ...]:
         return self.codes_in_phase.get(phase, self.codes)
 
-    @property
-    def bound_s(self) -> float | None:
-        return BOUNDS_S[self.reaction]
+    def bound_s(self, phase: str) -> float | None:
+        return self.bounds_in_phase.get(phase, BOUNDS_S[self.reaction])
 
 
 def _modules(run, cid):
@@ -157,8 +160,12 @@ def _ev_speaks(run, cid):
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
+    # in precharge the target is the battery's voltage: VOLTS above it may stay below the car's maximum, then
+    # precharge never reaches the target and its timer ends it
     Kind("output-overvoltage", "the modules hold their output VOLTS above the target", ENERGIZED,
-         ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED"), "error", _overvoltage, "VOLTS", 60.0),
+         ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED"), "error", _overvoltage, "VOLTS", 60.0,
+         codes_in_phase={"precharge": ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED", "PRECHARGE_FAILED")},
+         bounds_in_phase={"precharge": PRECHARGE_TIMER_BOUND_S}),
     Kind("output-overcurrent", "the modules deliver AMPS above their current limit", ("charging",),
          ("OUTPUT_OVERCURRENT",), "error", _overcurrent, "AMPS", 60.0),
     Kind("voltage-sensor-stuck", "the I/O board's DC voltage reads VOLTS whatever the cable has", ENERGIZED,

@@ -2,9 +2,10 @@
 
 The moment: the controller's `phase` event for the connector (acted on in the call that delivers it, so a
 short phase such as `stopping` is not missed), or, for a controller that reports no events, the car's own
-phase. Time to safe: from the injection to the first rig sample with every module of the connector off, the
-contactors open (for a weld: released by the board's command, since the contacts cannot open) and the plant
-current below 1 A. Samples every SAMPLE_S; the figure's resolution is that plus the plant's physics tick.
+phase. Time to safe: from the injection (or, when the output was not live then, from the moment it went live)
+to the rig sample from which on every module of the connector stays off, the contactors open (for a weld:
+released by the board's command, since the contacts cannot open) and the plant current below 1 A. Samples
+every SAMPLE_S; the figure's resolution is that plus the plant's physics tick.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from hil.injection.spec import InjectionSpec
 
 SAMPLE_S = 0.002
 WATCH_S = 15.0  # longest wait for a safe state before the record says it never came
+SETTLE_S = 0.5  # safe this long: the reaction is over
+NEVER_ENERGIZED_S = 3.0
 SAFE_CURRENT_A = 1.0
 
 
@@ -88,21 +91,32 @@ class ScheduledInjection:
         return not (plant.dc_plus_closed or plant.dc_minus_closed)
 
     async def _watch(self) -> None:
+        """Until the connector has stayed safe for SETTLE_S (NEVER_ENERGIZED_S if it never was energized since
+        the injection: a cable check may switch on a moment later). A fault made before the output is live
+        takes effect when it goes live: the figure counts from then. Never energized: 0 ms."""
         plant = self.run.rig.plants[self.cid]
         peak = plant.cable_voltage_v
-        deadline = self.made_mono + WATCH_S
+        now = self.made_mono
+        effective: float | None = None
+        safe_since: float | None = None
         try:
-            while time.monotonic() < deadline:
+            while now < self.made_mono + WATCH_S:
+                now = time.monotonic()
                 peak = max(peak, plant.cable_voltage_v)
                 self.record["peak_voltage_v"] = round(peak, 1)
-                if self._safe():
-                    self.record["time_to_safe_ms"] = round((time.monotonic() - self.made_mono) * 1000.0, 1)
-                    break
+                if not self._safe():
+                    effective = effective or now
+                    safe_since = None
+                else:
+                    safe_since = safe_since or now
+                    if now - safe_since >= (SETTLE_S if effective else NEVER_ENERGIZED_S):
+                        self.record["time_to_safe_ms"] = round((safe_since - (effective or safe_since)) * 1e3, 1)
+                        self.record["energized_after_injection"] = effective is not None
+                        break
                 await asyncio.sleep(SAMPLE_S)
         finally:
             self.safe_event.set()
             if self.spec.kind.release is not None:  # e.g. a silent car gives up once the rig saw the outcome
-                await asyncio.sleep(0.3)
                 self.spec.kind.release(self.run, self.cid)
 
     def codes_after(self, faults: list[dict]) -> None:

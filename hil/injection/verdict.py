@@ -32,8 +32,9 @@ def _record_problems(record: dict, controller_events: bool) -> list[str]:
     ms = record["time_to_safe_ms"]
     if ms is None and kind.reaction != "continue":
         problems.append(f"{name}: the rig never saw the connector safe (modules off, contactors open, < 1 A)")
-    elif kind.bound_s is not None and ms is not None and ms > kind.bound_s * 1000.0:
-        problems.append(f"{name}: safe after {ms:.0f} ms, bound {kind.bound_s * 1000.0:.0f} ms ({kind.reaction})")
+    elif kind.bound_s(record["phase"]) is not None and ms is not None and ms > kind.bound_s(record["phase"]) * 1e3:
+        problems.append(f"{name}: safe after {ms:.0f} ms, bound {kind.bound_s(record['phase']) * 1e3:.0f} ms "
+                        f"({kind.reaction})")
     active = record.get("fault_active_at_new_session")
     if active and not record.get("new_session_refused"):
         problems.append(f"{name}: a new session was energized while {', '.join(active)} stayed active")
