@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench bytecode clean josev josev-if-possible
+.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: bytecode josev-if-possible
 ## Unit tests only (no whole-session rig runs).
 test-fast: bytecode
 	$(PY) -m pytest -m "not rig"
+
+## The whole fault-injection matrix: every kind x every phase where it applies (charger-hil inject-list), about
+## 8 minutes; `make test` runs one case per kind.
+test-injection: bytecode
+	INJECTION_MATRIX=full $(PY) -m pytest -m injection tests/rig/test_injection_matrix.py
 
 ## The Josev tier's own venv: EcoG-io's iso15118 EVCC (an independent car) and a Java runtime for its EXI codec.
 JOSEV_VENV := .venv-josev

@@ -41,8 +41,10 @@ class InjectionState(RunState):
 
 
 class InjectedRun(ScenarioRun):
-    def __init__(self, scenario, setup, *, injections: tuple[InjectionSpec, ...], **kwargs):
+    def __init__(self, scenario, setup, *, injections: tuple[InjectionSpec, ...], new_session: bool = True,
+                 **kwargs):
         super().__init__(_capped(scenario, injections), setup, **kwargs)
+        self.try_new_session = new_session  # False: no second car (the time-to-safe bench needs none)
         self.state = InjectionState(t0=self.state.t0)
         cid = setup.cabinet_config.connectors[0].id
         self.injections = [ScheduledInjection(self, spec, cid) for spec in injections]
@@ -65,7 +67,7 @@ class InjectedRun(ScenarioRun):
             made = [i for i in self.injections if i.record["done"]]
             for injection in made:  # every watcher has its figure before the new session starts
                 await injection.safe_event.wait()
-            if made:
+            if made and self.try_new_session:
                 await self._new_session(made[0].cid)
         finally:
             for injection in self.injections:

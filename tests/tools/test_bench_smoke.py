@@ -16,7 +16,7 @@ from tools.bench.stats import goal, percentile, summarize
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint",
-           "spurious_trips"}
+           "spurious_trips", "time_to_safe_ms"}
 
 
 def _bench(*args: str, timeout: float = 280) -> subprocess.CompletedProcess:
@@ -113,3 +113,14 @@ def test_percentiles_and_goal_verdicts():
     assert missed["met"] is False and missed["ratio"] == 1.5 and "MISSED by 2.5 ms (50 %)" in missed["verdict"]
     assert goal("y", 5000, 4000, "frames/s", higher_is_better=True)["met"] is True
     assert goal("z", None, 5.0, "ms")["verdict"] == "not measured"
+
+
+def test_quick_run_times_injected_faults_to_safe(quick_run):
+    _, results = quick_run
+    kinds = results["figures"]["time_to_safe_ms"]["kinds"]
+    assert set(kinds) == {"estop", "cp-e"}
+    for name, numbers in kinds.items():
+        assert numbers["time_to_safe_ms"]["n"] == 1 and numbers["missing"] == 0, numbers
+        assert numbers["bound_ms"] == 1000.0
+    assert "ESTOP_PRESSED" in kinds["estop"]["codes"] and "CP_STATE_E" in kinds["cp-e"]["codes"]
+    assert any(row["name"].startswith("time to safe p99, estop@charging") for row in results["goals"])

@@ -2,8 +2,8 @@
 
     python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick] [--minutes N]
 
-Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips
-(--minutes: how long spurious_trips charges under stress-ng, default 2).
+Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips,
+time_to_safe_ms (--minutes: how long spurious_trips charges under stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.bench import can_ingest, fault_reaction, footprint, load_trips, turnaround
+from tools.bench import can_ingest, fault_reaction, footprint, load_trips, time_to_safe, turnaround
 from tools.bench.stats import format_goals, goal
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
@@ -47,6 +47,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "can_ingest": can_ingest.run_can_ingest,
     "footprint": footprint.run_footprint,
     "spurious_trips": load_trips.run_load_trips,
+    "time_to_safe_ms": time_to_safe.run_time_to_safe,
 }
 
 
@@ -70,6 +71,7 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows.append(goal(f"spurious I/O board trips, nevi charging under {trips.get('stress', 'stress-ng')}",
                      trips.get("spurious_total") if trips.get("status") == "ok" else None, 0, "trips",
                      note=trips.get("reason", "")))
+    rows += time_to_safe.goals(figures.get("time_to_safe_ms", {}))
     return rows
 
 
@@ -122,6 +124,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
                 f"{layer} {share} %" for layer, share in profile["by_layer_percent"].items()))
     elif name == "spurious_trips":
         lines += load_trips.describe(figure)
+    elif name == "time_to_safe_ms":
+        lines += time_to_safe.describe(figure)
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "
