@@ -54,7 +54,13 @@ async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     notifier.status("starting: opening buses and devices")
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        # half started (e.g. a missing PLC interface): power off and close what was opened, or the bus threads
+        # would keep the process alive after the error
+        await app.stop()
+        raise
     # Everything built so far lives as long as the process: keep it out of the collector's full passes, whose
     # pauses would otherwise land in the fault-reaction and V2G answer times.
     gc.collect()  # start-up garbage goes first, or it would be kept for good
@@ -119,8 +125,13 @@ def _main(argv: list[str] | None) -> int:
         asyncio.run(_run(app, notifier))
     except KeyboardInterrupt:
         pass
-    except ConfigError as exc:  # found while starting, e.g. a missing PLC interface for [v2g]
+    except ConfigError as exc:  # found while starting, e.g. [v2g] without an interface per connector
+        notifier.status(f"failed: {exc}")
         return _fail(str(exc))
+    except OSError as exc:  # e.g. a PLC interface that does not exist
+        notifier.status(f"failed: {exc}")
+        print(f"{PROG}: cannot start: {exc}", file=sys.stderr)
+        return 1
     finally:
         notifier.close()
     return 0

@@ -114,3 +114,13 @@ def test_a_stop_signal_powers_down_closes_the_store_and_exits_0(tmp_path, sig):
     assert "Traceback" not in err
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT value FROM runtime WHERE key = 'clean_stop'").fetchone() == (1.0,)
+
+
+def test_a_start_that_fails_halfway_ends_the_process_with_one_line():
+    # The SECC's interface is missing: buses and tasks already run; before, the process hung after the traceback.
+    done = _controller(["--config", str(ROOT / "hil/setups/desk/cabinet.toml"), "--set", "v2g.enabled=true",
+                        "--set", 'v2g.interfaces=["nosuch0"]'], timeout=30)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if " WARNING " not in line]
+    assert errors == [errors[0]] and errors[0].startswith("charger-controller: cannot start: ")
+    assert "nosuch0" in errors[0]
