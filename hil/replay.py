@@ -257,12 +257,14 @@ async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.
         controller.app.build()
         await v2g.attach(controller.app)
         await controller.start()
-        for captured in sessions:
+        for index, captured in enumerate(sessions):
             session = SessionReplay(captured.tcp_stream, captured.schema, list(captured.notes))
             report.sessions.append(session)
             await _replay_session(captured, session, rig, cid, v2g, controller, phases, speed)
-            if report.faults:
-                break  # the connector needs a technician or an unplug: later sessions would not say more
+            if report.faults:  # a latched fault may keep the connector out of service: say what was left
+                report.skipped += [f"tcp {later.tcp_stream}: not replayed after the fault in tcp "
+                                   f"{captured.tcp_stream}" for later in sessions[index + 1:]]
+                break
     except (ReplayError, TimeoutError) as exc:
         report.error = str(exc)
     finally:
@@ -300,7 +302,8 @@ async def _replay_session(captured: CapturedSession, session: SessionReplay, rig
         plant.ev_cp_state = "A"  # unplugged: the session ends with the cable, not with a car timeout
         await _wait(lambda: phases.get(cid) in ("available", "unavailable"), "the connector to see the unplug")
         await connection.close()
-        session.ending = "SessionStop" if car.stopped else "end of the capture: stopped charging (CP B), unplugged"
+        where = "a problem" if any(step.problem for step in session.steps) else "the end of the capture"
+        session.ending = "SessionStop" if car.stopped else f"at {where}: stopped charging (CP B), unplugged"
 
 
 async def _wait(predicate, what: str) -> None:

@@ -89,6 +89,18 @@ def test_a_multi_connector_rig_pcap_replays_every_connectors_session(tmp_path):
     assert all(len(s.steps) > 20 for s in report.sessions)
 
 
+@pytest.mark.timeout(240)
+def test_the_rigs_own_pcap_of_a_four_connector_run_replays_all_four_sessions(tmp_path, capsys):
+    pcap = tmp_path / "nevi.pcap"
+    assert main(["run", "--scenario", "dc-session", "--setup", "nevi", "--protocol", "iso2", "--quiet",
+                 "--pcap", str(pcap)]) == 0
+    capsys.readouterr()
+    report = asyncio.run(replay_capture(pcap, load_setup("nevi"), speed=SPEED))
+    assert report.passed, report.to_json()["problems"] or report.faults or report.error
+    assert [(s.schema, s.ending) for s in report.sessions] == [("iso2", "SessionStop")] * 4
+    assert sorted(s.tcp_stream for s in report.sessions) == [0, 1, 2, 3] and not report.skipped
+
+
 def _write(path: Path, frames: list[bytes]) -> Path:
     with path.open("wb") as stream:
         writer = PcapWriter(stream)
