@@ -106,6 +106,7 @@ def test_split_and_coalesced_frames_are_reassembled_in_order():
     (b"\x02\xfd\x80\x01\x00\x00\x00\x01", "bad V2GTP version"),
     (b"\x01\xff\x80\x01\x00\x00\x00\x01", "bad V2GTP version"),
     (v2gtp.build_header(v2gtp.PAYLOAD_SDP_REQUEST, 2), "is not EXI"),
+    (bytes.fromhex("160301020001"), "bad V2GTP version"),  # a TLS ClientHello from a car that asked for TLS
 ])
 def test_a_bad_header_closes_the_connection_without_calling_the_handler(head, reason):
     async def main():
