@@ -65,7 +65,10 @@ def _decode(schema: str, text: str) -> str:
         message = exi.decode(schema, data)
     except exi.ExiError as exc:
         raise InputError(f"cannot decode as {schema}: {exc}") from None
-    return json.dumps({"type": exi.message_type(message), "fields": exi.to_json(message)}, indent=2)
+    document = {"type": exi.message_type(message), "fields": exi.to_json(message)}
+    if message.warnings:  # decoded although the schema forbids these values; encoding them is refused
+        document["warnings"] = [str(warning) for warning in message.warnings]
+    return json.dumps(document, indent=2)
 
 
 def _encode(schema: str, text: str) -> str:
@@ -113,10 +116,10 @@ def _pcap(path: Path, as_json: bool) -> None:
 
 
 def _table_row(message: DissectedMessage) -> str:
-    kind = message.type + (" (!)" if message.warnings else "")  # decoded, with values the schema forbids
+    kind = message.type
     stream = "" if message.tcp_stream is None else message.tcp_stream  # which connection, as Wireshark's tcp.stream
     return (f"{message.t:10.6f}  {_DIRECTIONS[message.from_ev]:<9} {message.protocol:<5} {kind:<30} "
-            f"{stream:>3}  {summarize(message)}")
+            f"{stream:>3}  {''.join(f'[{w}] ' for w in message.warnings)}{summarize(message)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

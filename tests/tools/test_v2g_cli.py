@@ -447,5 +447,11 @@ def test_a_value_outside_the_schema_is_decoded_with_a_warning(tmp_path, capsys):
     status, out, _ = run(capsys, "pcap", str(write_capture(tmp_path / "phases.pcap", frames)), "--json")
     last = json_lines(out)[-1]
     assert (status, last["type"], "error" in last) == (0, "PowerDeliveryReq", False)
-    assert last["warnings"] == [
-        "ProfileEntry.ChargingProfileEntryMaxNumberOfPhasesInUse: 4 outside the schema's 1..3"]
+    warning = "ProfileEntry.ChargingProfileEntryMaxNumberOfPhasesInUse: 4 outside the schema's 1..3"
+    assert last["warnings"] == [warning]
+    table = run(capsys, "pcap", str(tmp_path / "phases.pcap"))[1].splitlines()
+    assert f"[{warning}] " in table[-1]
+    decoded = json.loads(run(capsys, "decode", "--schema", "iso2", four_phases().hex())[1])
+    assert decoded["warnings"] == [warning]
+    status, _, err = run(capsys, "encode", "--schema", "iso2", json.dumps(decoded))
+    assert status == 2 and "value 4 out of range 1..3" in err
