@@ -44,8 +44,14 @@ class _StatusLine:
 
 
 def _health(app: ControllerApp) -> str | None:
+    """The same verdict that keeps the I/O board heartbeat going (controller/task_supervisor.py)."""
     ended = app.stopped_task()
-    return f"task {ended} ended" if ended else None
+    if ended:
+        return f"task {ended} ended"
+    supervisor = getattr(app, "supervisor", None)
+    if supervisor is not None and supervisor.held:
+        return "the task supervisor holds the I/O board heartbeat: " + "; ".join(supervisor.failures[-1:])
+    return None
 
 
 async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:

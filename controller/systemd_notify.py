@@ -6,7 +6,8 @@ unset and every call does nothing. A send that fails is logged once and never st
 
 Watchdog: systemd sets $WATCHDOG_USEC (and $WATCHDOG_PID, the process it watches). `WatchdogPinger` pings
 at half that interval from the event loop, and only while `alive()` says the controller's loop and tasks are
-healthy: a hung loop or a dead control task stops the pings and systemd restarts the service.
+healthy: a hung loop, a dead task or one the task supervisor holds the I/O board heartbeat for stops the pings,
+and systemd restarts the service once that lasts WatchdogSec.
 """
 from __future__ import annotations
 
@@ -67,26 +68,36 @@ class SystemdNotifier:
 
 
 class WatchdogPinger:
-    """Pings WATCHDOG=1 every half interval while `alive()` holds; stops pinging (for good) once it fails."""
+    """Pings WATCHDOG=1 every half interval while `alive()` holds; while it does not, no pings (STATUS says why),
+    so systemd restarts a controller that stays unhealthy for WatchdogSec."""
 
     def __init__(self, notifier: SystemdNotifier, alive: Callable[[], str | None]):
         self.notifier = notifier
-        self.alive = alive  # None: healthy; else the reason, sent as the last STATUS
+        self.alive = alive  # None: healthy; else the reason, sent as STATUS
         self.pings = 0
+        self.problem: str | None = None
 
     async def run(self) -> None:
         interval = self.notifier.watchdog_interval_s
         if interval is None:
             return
         while True:
-            problem = self.alive()
+            self.turn()
+            await asyncio.sleep(interval / 2)
+
+    def turn(self) -> None:
+        problem = self.alive()
+        if problem != self.problem:
             if problem is not None:
-                log.error("controller unhealthy (%s): watchdog pings stopped, systemd will restart it", problem)
+                log.error("controller unhealthy (%s): no watchdog pings until it recovers", problem)
                 self.notifier.status(f"unhealthy: {problem}")
-                return
+            else:
+                log.warning("controller healthy again: watchdog pings resume")
+                self.notifier.status("running: healthy again")
+            self.problem = problem
+        if problem is None:
             self.notifier.watchdog()
             self.pings += 1
-            await asyncio.sleep(interval / 2)
 
 
 def _address(value: str) -> str | bytes | None:

@@ -91,17 +91,33 @@ def test_no_watchdog_pings_for_another_pid_or_without_the_variable():
     assert SystemdNotifier({}).send(READY=1) is False  # outside systemd: nothing, no error
 
 
-def test_pings_stop_for_good_once_the_controller_is_unhealthy(notify_socket):
+def test_no_pings_while_unhealthy_and_they_resume_after(notify_socket):
     sock, path = notify_socket
     notifier = SystemdNotifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000"})
-    health = iter([None, None, None, "task control ended"])
+    health = iter([None, None, "task control ended", "task control ended", None])
     pinger = WatchdogPinger(notifier, lambda: next(health))
-    asyncio.run(asyncio.wait_for(pinger.run(), 5))  # returns by itself once unhealthy
-    got = _messages(sock, lambda m: len(m) >= 4, 2)
-    assert [m.get("WATCHDOG") for m in got[:3]] == ["1", "1", "1"]
-    assert got[3] == {"STATUS": "unhealthy: task control ended"}
+    for _ in range(5):
+        pinger.turn()
+    got = _messages(sock, lambda m: len(m) >= 5, 2)
+    assert got == [{"WATCHDOG": "1"}, {"WATCHDOG": "1"}, {"STATUS": "unhealthy: task control ended"},
+                   {"STATUS": "running: healthy again"}, {"WATCHDOG": "1"}]
     assert pinger.pings == 3
     notifier.close()
+
+
+def test_a_held_heartbeat_is_unhealthy():
+    from controller.__main__ import _health
+
+    class App:
+        def stopped_task(self):
+            return None
+
+        class supervisor:  # noqa: N801 - stands in for the app's TaskSupervisor
+            held = True
+            failures = ["task control made no progress for 0.30 s (bound 0.25 s)"]
+
+    assert _health(App()) == ("the task supervisor holds the I/O board heartbeat: "
+                              "task control made no progress for 0.30 s (bound 0.25 s)")
 
 
 def test_abstract_socket_address():
