@@ -498,6 +498,34 @@ def test_controller_heartbeat_lost_board_opens_contactors_and_shows_f():
     assert ("IO_BOARD_LOST", True) not in pair.faults  # the echo followed throughout
 
 
+def test_board_overvoltage_trip_reaches_the_driver_and_a_reset_needs_the_contactors_open():
+    pair = Pair()
+
+    async def main() -> None:
+        tasks = await pair.start()
+        try:
+            pair.plant.ev_cp_state = "C"
+            pair.board.set_max_voltage(450.0)
+            pair.board.close_contactors()
+            assert await eventually(lambda: pair.board.contactors_closed)
+            pair.plant.cable_voltage_v = 470.0
+            assert await eventually(lambda: ("OUTPUT_OVERVOLTAGE", True) in pair.faults)
+            assert not pair.plant.contactors_closed and pair.board.status.trip_cause == "OVERVOLTAGE"
+            pair.plant.cable_voltage_v = 0.0
+            await asyncio.sleep(0.2)
+            assert pair.sim.watchdog_tripped  # still asked closed: no reset
+            pair.board.open_contactors()
+            assert await eventually(lambda: ("OUTPUT_OVERVOLTAGE", False) in pair.faults)
+            assert pair.board.max_voltage_v == 0.0
+            pair.board.close_contactors()  # no maximum programmed since the open: the board refuses
+            await asyncio.sleep(0.2)
+            assert not pair.plant.contactors_closed
+        finally:
+            await pair.stop(*tasks)
+    asyncio.run(main())
+    assert ("IO_WATCHDOG_TRIPPED", True) not in pair.faults
+
+
 def test_board_silence_reported_by_the_driver():
     pair = Pair()
 
