@@ -11,6 +11,7 @@ import asyncio
 import signal
 import time
 
+from hil.report_series import write_series
 from hil.runner import ScenarioRun, run_scenario
 from hil.setup import RigSetup
 
@@ -48,6 +49,10 @@ async def run_until_interrupted(name: str, setup: RigSetup, **kwargs) -> tuple[d
         report = partial_report(runs[0], received[0]) if runs else {
             "scenario": name, "setup": setup.name, "result": INTERRUPTED, "interrupted_by": received[0],
             "energy_kwh": 0.0, "peak_kw": 0.0, "phases": [], "faults": [], "connectors": []}
+        series = getattr(runs[0], "series", None) if runs else None
+        if kwargs.get("report_path") and series is not None:  # the time series so far, beside the report
+            title = f"{name} on {setup.name}: interrupted"
+            report["files"] = await asyncio.to_thread(write_series, series.rows, kwargs["report_path"], title)
         return report, [f"interrupted by {received[0]} before the scenario ended"]
     finally:
         for sig in signals:

@@ -64,6 +64,8 @@ def test_ctrl_c_stops_cleanly_and_writes_the_partial_report(tmp_path):
     assert final["state_at_interrupt"] == "charging"
     assert final["contactors_closed"] is False and final["modules_on"] is False and final["output_current_a"] == 0.0
     assert result["connectors"][0]["rig_energy_kwh"] > 0
+    series = Path(result["files"]["csv"]).read_text().splitlines()
+    assert len(series) > 2 and series[0].startswith("t")  # the time series up to the Ctrl-C
 
 
 def test_a_missing_dbc_is_one_line_before_any_bus_opens(tmp_path):
