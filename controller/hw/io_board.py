@@ -218,6 +218,8 @@ class IoBoard:
         self.send_command()
 
     def close_contactors(self) -> None:
+        if self._max_voltage_v <= 0.0:
+            log.warning("I/O board %d: close without a MaxVoltage: the board refuses", self.connector_id)
         self._close = True
         self.send_command()
 
@@ -243,8 +245,6 @@ class IoBoard:
         while the task supervisor holds the heartbeat: then the board trips by itself)."""
         if self._stopped or not self.heartbeat_allowed():
             return False
-        if self._close and self._max_voltage_v <= 0.0:
-            log.warning("I/O board %d: close without a MaxVoltage: the board refuses", self.connector_id)
         self._counter = (self._counter + 1) & 0xFF
         st = self._status
         values = {
