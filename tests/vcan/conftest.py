@@ -3,15 +3,20 @@
 Fixtures for tests in this folder:
 
 - ``run_in_vcan(argv, timeout=90, *, interfaces=2, bus_logs=None) -> subprocess.CompletedProcess[str]``
-  runs argv where vcan0..vcanN-1 exist (natively or inside user-mode-linux), output captured as text.
-  All processes of one call share one bus; separate calls never share one under UML. Requesting this
-  fixture skips the test, with one loud line in the summary, where no backend exists.
+  runs argv where vcan0..vcanN-1 exist (natively or inside a guest), output captured as text. All processes
+  of one call share one bus; separate calls never share one in a guest. Each call boots its own guest (about
+  10 s under emulation): put what needs the bus into few calls.
+- ``vcan_backend -> str``: the backend vcan-run uses here. Where none is possible the test is skipped with
+  one loud line in the summary, except in CI (CI=true), where the vcan tier must run: there it fails. A
+  backend that is installed but crashes always fails, with vcan-run's line naming it and the cause.
 - ``vcan_bus_log(channel="vcan0") -> Path``: a candump-format log file for that channel under
   test-artifacts/vcan/, kept only when the test fails. Pass it on: ``bus_logs={"vcan0": vcan_bus_log()}``.
+- ``vcan_tier_line(text)``: a line for the end of the test summary (what ran over the bus, and how long).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -23,10 +28,15 @@ import pytest
 VCAN_RUN = Path(__file__).resolve().parents[2] / "tools" / "vcan-run"
 SKIP_STATUS = 77
 SKIP_REASON = pytest.StashKey[str]()
+TIER_LINES = pytest.StashKey[list[str]]()
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 BUS_LOGS = pytest.StashKey[list[Path]]()
 
 RunInVcan = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def vcan_run_command(argv: Sequence[str], timeout: float, interfaces: int = 2,
@@ -45,20 +55,31 @@ def run_in_vcan(argv: Sequence[str], timeout: float = 90, *, interfaces: int = 2
 
 @pytest.fixture(scope="session")
 def vcan_backend(pytestconfig: pytest.Config) -> str:
-    """'native' or 'uml'; skips the test when neither can give vcan here."""
+    """The backend's name ('native', 'qemu-kvm', 'uml', 'qemu-tcg'); see the module's docstring."""
+    # The first probe may boot-test KVM (20 s at most where it hangs) and UML.
     probe = subprocess.run([sys.executable, str(VCAN_RUN), "--probe"], capture_output=True, text=True,
-                           timeout=60, check=False)
+                           timeout=120, check=False)
     if probe.returncode == SKIP_STATUS:
         reason = probe.stderr.strip().removeprefix("vcan-run: ")
+        if in_ci():
+            pytest.fail(f"the vcan tier must run in CI, but {reason} (run .ci/install-vcan as root)",
+                        pytrace=False)
         pytestconfig.stash[SKIP_REASON] = reason
         pytest.skip(f"vcan tier skipped: {reason}")
-    assert probe.returncode == 0, f"vcan-run --probe failed: {probe.stderr}"
-    return probe.stdout.strip()
+    if probe.returncode != 0:
+        pytest.fail(f"vcan-run --probe failed: {probe.stderr.strip()}", pytrace=False)
+    pytestconfig.stash.setdefault(TIER_LINES, []).append(f"vcan tier backend {probe.stdout.strip()}")
+    return probe.stdout.split(":", 1)[0]
 
 
 @pytest.fixture(name="run_in_vcan")
 def run_in_vcan_fixture(vcan_backend: str) -> RunInVcan:
     return run_in_vcan
+
+
+@pytest.fixture
+def vcan_tier_line(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    return pytestconfig.stash.setdefault(TIER_LINES, []).append
 
 
 @pytest.fixture
@@ -95,6 +116,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    for line in config.stash.get(TIER_LINES, []):
+        terminalreporter.write_line(line)
     reason = config.stash.get(SKIP_REASON, None)
     if reason is not None:
         terminalreporter.write_line(f"vcan tier skipped: {reason}", yellow=True, bold=True)

@@ -1,26 +1,36 @@
 """Runs rig scenarios with charger-controller and charger-hil as separate processes on one CAN channel.
 
-Meant to run where SocketCAN exists (inside tools/vcan-run): one line per scenario, JSON reports in OUT.
+Meant to run where SocketCAN exists (inside tools/vcan-run): one line per scenario with its time, JSON
+reports in OUT. Before the first scenario it imports what both processes import, once: in a guest that
+reads the host's files over 9p, the first import of each file is slow, and the controller must come up
+within the rig's start timeout.
 Usage: python -m tests.vcan.rig_tier OUT CHANNEL SCENARIO...
 """
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+SCENARIO_TIMEOUT_S = 300
 
 
 def main(argv: list[str]) -> int:
     out, channel, scenarios = Path(argv[0]), argv[1], argv[2:]
     out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import controller.__main__, hil.__main__"], check=False)
+    print(f"warm-up imports: {time.monotonic() - started:.1f} s", flush=True)
     failed = 0
     for name in scenarios:
+        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "hil", "run", "--separate-process", "--can", channel, "--scenario", name,
              "--quiet", "--report", str(out / f"{name}.json")],
-            capture_output=True, text=True, timeout=240)
+            capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S)
         failed += done.returncode != 0
-        print(f"{name}: exit {done.returncode}", flush=True)
+        print(f"{name}: exit {done.returncode} in {time.monotonic() - started:.1f} s", flush=True)
         if done.returncode != 0:
             print(done.stdout[-3000:], done.stderr[-3000:], sep="\n", flush=True)
     return failed

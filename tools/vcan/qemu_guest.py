@@ -189,8 +189,7 @@ def boot_until_ready(setup: QemuSetup, accel: str, limit_s: float) -> tuple[bool
             time.sleep(0.1)
         text = boot_log.read_text(errors="replace")
         if process.poll() is None:
-            return False, (f"a {accel.upper()} guest did not boot within {limit_s:g} s "
-                           f"({guest_run.crash_cause(text)})")
+            return False, f"a {accel.upper()} guest did not boot within {limit_s:g} s: {guest_run.crash_cause(text)}"
         return False, f"a {accel.upper()} guest stopped while booting: {guest_run.crash_cause(text)}"
     finally:
         if process is not None and process.poll() is None:

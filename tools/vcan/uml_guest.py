@@ -18,7 +18,7 @@ import guest_run
 import probe_cache
 from process_control import RunnerError, RunRequest, Unavailable, system_tool
 
-UML_MODULES = Path("/usr/lib/uml/modules")
+UML_MODULES = Path(os.environ.get("VCAN_RUN_UML_MODULES", "/usr/lib/uml/modules"))
 PR_SET_CHILD_SUBREAPER = 36
 BOOT_TEST_S = 30.0
 
@@ -27,7 +27,8 @@ def find_kernel() -> str:
     """The user-mode-linux kernel able to give vcan, or raise Unavailable."""
     if os.environ.get("VCAN_RUN") == "uml":
         raise Unavailable("already inside vcan-run's UML guest, which cannot nest")
-    candidates = [os.environ.get("VCAN_RUN_UML", ""), "/usr/bin/linux.uml", shutil.which("linux.uml") or ""]
+    chosen = os.environ.get("VCAN_RUN_UML")
+    candidates = [chosen] if chosen else ["/usr/bin/linux.uml", shutil.which("linux.uml") or ""]
     kernel = next((path for path in candidates if path and os.access(path, os.X_OK)), None)
     if kernel is None:
         raise Unavailable("user-mode-linux is not installed")
