@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible
+.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ josev: $(JOSEV_STAMP)
 ## make test runs the Josev tier too; a failed install is reported by the tier itself (it fails with CI=true).
 josev-if-possible:
 	-@$(MAKE) --no-print-directory josev
+
+## Every rig scenario a separate controller supports, over SocketCAN vcan0 in one guest (tools/vcan-run);
+## `make test` runs a slice of them (a session, an emergency stop, a module loss). Under CPU emulation
+## (no KVM, no AF_CAN) expect about a minute per scenario.
+test-vcan: bytecode
+	VCAN_SCENARIOS=all $(PY) -m pytest tests/vcan
 
 ## Benchmarks: figures printed and saved to bench/results.json.
 bench: bytecode
