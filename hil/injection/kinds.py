@@ -115,8 +115,10 @@ def _cp(state):
     return apply
 
 
-def _cp_f(run, cid, _):
-    run.rig.io_sims[cid].cp_forced = "F"
+def _cp_line(state):
+    def apply(run, cid, _):  # the line itself (a short, a broken oscillator): the car's resistor cannot undo it
+        run.rig.io_sims[cid].cp_forced = state
+    return apply
 
 
 def _estop(run, cid, _):
@@ -186,9 +188,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("IO_BOARD_LOST",), "emergency", _board_lost),
     Kind("cp-b", "the car goes from C to B (it wants to stop)", ENERGIZED, (), "stop", _cp("B"),
          in_service=True),
-    Kind("cp-e", "the CP line is shorted to earth (state E)", ALL, ("CP_STATE_E",), "emergency", _cp("E")),
+    Kind("cp-e", "the CP line is shorted to earth (state E)", ALL, ("CP_STATE_E",), "emergency", _cp_line("E")),
     Kind("cp-f", "the CP line shows state F (-12 V) that the charger did not ask for", ALL,
-         ("CP_STATE_F",), "emergency", _cp_f),
+         ("CP_STATE_F",), "emergency", _cp_line("F")),
     Kind("estop", "the cabinet's emergency stop is pressed", ALL, ("ESTOP_PRESSED",), "emergency", _estop),
     Kind("imd-alarm", "the cable's insulation drops to 40 kOhm (IMD alarm)", ENERGIZED,
          ("ISOLATION_FAULT",), "emergency", _isolation),

@@ -205,7 +205,7 @@ class IoBoardSim:
 
     def _check_cp(self) -> None:
         """IEC 61851-1 A.6 seq. 8.1: CP leaving C/D with the contactors closed opens them (no trip)."""
-        cp = self.plant.ev_cp_state
+        cp = self.cp_forced or self.plant.ev_cp_state  # what the board measures on the line
         left = self._last_cp in CP_CLOSED_STATES and cp not in CP_CLOSED_STATES
         self._last_cp = cp
         if left and (self._closing or self.plant.dc_plus_closed or self.plant.dc_minus_closed):
