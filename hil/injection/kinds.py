@@ -206,7 +206,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("ev-negative-target", "the car asks for a target voltage of VOLTS (negative)", ("precharge", "charging"),
          ("EV_REQUEST_INVALID",), "stop", _negative_target, "VOLTS", -400.0, in_service=True),
     Kind("ev-silent", "the car stops sending requests", ("precharge", "charging"), ("EV_TIMEOUT",), "error",
-         _ev_silent, release=_ev_speaks, codes_in_phase={"precharge": ("EV_TIMEOUT", "PRECHARGE_FAILED")}),
+         _ev_silent, release=_ev_speaks, codes_in_phase={"precharge": ("EV_TIMEOUT", "PRECHARGE_FAILED")},
+         bounds_in_phase={"precharge": PRECHARGE_TIMER_BOUND_S}),
 )}
 
 

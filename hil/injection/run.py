@@ -19,7 +19,9 @@ from hil.runner import RunState, ScenarioRun
 RETRY_PHASE_TIMEOUT_S = 3.0  # the new car's wait for each step: a refusing port never gets it further
 RETRY_LIMIT_S = 20.0
 STOPPING_AFTER_S = 1.0  # with an injection in `stopping`, the car stops this long after charging began
-CHARGE_AFTER_S = 3.0  # otherwise the car charges at most this long after the last injection's delay
+# otherwise the car charges at most this long after the last injection's delay: longer than the slowest
+# detection the matrix allows (a shorter charge would end the session before a slow controller reacts)
+CHARGE_AFTER_S = 10.0
 
 
 @dataclass
@@ -110,8 +112,10 @@ class InjectedRun(ScenarioRun):
             self.finals[final_cid].update(self.rig.final_state(final_cid))
 
     def _energized(self, cid: int) -> bool:
-        plant = self.rig.plants[cid]
-        return plant.dc_plus_closed or plant.dc_minus_closed or any(m.on for m in self.rig.module_models[cid])
+        """Modules on or a contactor coil driven (welded contacts are closed whatever the controller does)."""
+        plant, board = self.rig.plants[cid], self.rig.io_sims[cid]
+        closed = (plant.dc_plus_closed or plant.dc_minus_closed) and not board.welded
+        return closed or board.close_requested or any(m.on for m in self.rig.module_models[cid])
 
     def _report(self, outcomes) -> dict:
         report = super()._report(outcomes)
