@@ -124,3 +124,36 @@ def test_a_start_that_fails_halfway_ends_the_process_with_one_line():
     errors = [line for line in done.stderr.splitlines() if " WARNING " not in line]
     assert errors == [errors[0]] and errors[0].startswith("charger-controller: cannot start: ")
     assert "nosuch0" in errors[0]
+
+
+def test_socketcan_reasons_for_a_kernel_with_can_but_no_such_channel(monkeypatch):
+    from controller import startup_checks
+
+    class FakeSocket:
+        def __init__(self, *args):
+            pass
+
+        def close(self):
+            pass
+
+    def no_interface(name):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(startup_checks.socket, "socket", FakeSocket)
+    monkeypatch.setattr(startup_checks.socket, "if_nametoindex", no_interface)
+    assert startup_checks.socketcan_problem("can7").startswith("no such network interface")
+    monkeypatch.setattr(startup_checks.socket, "if_nametoindex", lambda name: 3)
+    assert startup_checks.socketcan_problem("vcan0") is None
+
+
+@pytest.mark.parametrize("path,reason", [
+    ("/nonexistent-folder/report.json", "the folder /nonexistent-folder does not exist"),
+    ("/", "/ is a folder"),
+])
+def test_output_files_are_checked_before_a_run(path, reason):
+    from controller.config_loader import ConfigError
+    from controller.startup_checks import output_file
+
+    with pytest.raises(ConfigError) as err:
+        output_file(path, "--report")
+    assert err.value.key == "--report" and reason in err.value.reason
