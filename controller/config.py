@@ -112,7 +112,7 @@ class ChargingConfig:
     auto_authorize: bool = True  # true: every car may charge without an authorization from the console or OCPP
     emergency_f_hold_s: float = 0.3  # CP state F is shown at least this long after an emergency shutdown
     current_demand_timeout_s: float = 1.0  # car silent this long while energy flows: error shutdown
-    imd_invalid_after_s: float = 5.0  # IMD without a valid reading this long while powered: IMD_INVALID
+    imd_invalid_after_s: float = 2.0  # IMD without a valid reading this long while powered: IMD_INVALID
     communication_restart_f_s: float = 4.0  # CP F shown to restart a failed SLAC (t_step_EF >= 4 s)
     communication_attempts: int = 3  # SLAC attempts per plug-in before giving up
     imd_self_test_timeout_s: float = 30.0  # IEC 61851-23:2023: self-test in every cable check

@@ -442,6 +442,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
                 and self.state in POWERED_STATES and status.cp_state in ("C", "D"):
             self.raise_fault("CONTACTOR_OPENED", "feedback open while commanded closed")
         self._contactors_were_closed = closed
+        self.check_weld()
 
     def try_recover(self) -> None:
         if self.state == "emergency" and not self.blocking_faults():

@@ -266,6 +266,7 @@ class ControlLoop(CableCheck):
         elif state in ("stopping", "error_shutdown"):
             self._power_down_tick(now)
         self._supervise_lock_and_imd(now)
+        self.check_weld()
         self.unlock_when_safe()
         if self.state in SESSION_STATES:
             self._check_ev_timeouts(now)

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 class OutputGuard:
     def reset_output_guard(self) -> None:
         self._unlock_wanted = False
+        self._weld_since: float | None = None
         self.supervisor = getattr(self, "supervisor", None)  # the SafetySupervisor, once one is attached
 
     # ---- permission to energize ------------------------------------------------------------------------
@@ -86,6 +87,21 @@ class OutputGuard:
             self.io.open_contactors()
         except Exception:
             log.exception("connector %d: open_contactors failed", self.cfg.id)
+
+    # ---- welded contacts -------------------------------------------------------------------------------
+    def check_weld(self) -> None:
+        """A contactor whose feedback stays closed after the open command is welded, whatever the state (an
+        unplug right after a stop must not cut the check short). Judged only while the board reports."""
+        status = self.io.status
+        closed = status is not None and (status.dc_plus_closed or status.dc_minus_closed)
+        if self._contactors_commanded or not closed or not self.io.online:
+            self._weld_since = None
+            return
+        now = self.clock()
+        if self._weld_since is None:
+            self._weld_since = now
+        elif now - self._weld_since > self.charging.contactor_feedback_timeout_s:
+            self.raise_fault("CONTACTOR_WELDED", "contactor feedback still closed after the open command")
 
     # ---- the connector lock ----------------------------------------------------------------------------
     def lock_state(self) -> str:

@@ -326,3 +326,26 @@ def test_the_technicians_contactor_test_needs_the_port_out_of_service_and_no_car
     board.wire.clear()
     cp(conn, board, "B")
     assert conn.close_contactors_for_test() is False and ("board", "close") not in board.wire
+
+
+def test_a_weld_is_found_even_when_the_car_unplugs_right_after_the_stop():
+    conn, board, group, clock, _ = charging_at(3.0)
+    conn.ev_power_delivery(False)
+    group.output_current_a = 0.0
+    tick(conn, board, clock)
+    assert ("board", "open") in board.wire and board.status.dc_plus_closed  # welded: the feedback stays closed
+    cp(conn, board, "B")
+    tick(conn, board, clock, dt=0.05)
+    cp(conn, board, "A")  # the car leaves 100 ms after the stop
+    for _ in range(12):
+        clock.advance(0.05)
+        conn.tick()  # no new status frame: the board reports on change
+    assert "CONTACTOR_WELDED" in conn.active_faults and conn.state == "emergency"
+
+
+def test_contacts_that_open_in_time_are_no_weld():
+    conn, board, group, clock, _ = charging_at(3.0)
+    conn.ev_power_delivery(False)
+    group.output_current_a = 0.0
+    settle(conn, board, group, clock, steps=40)
+    assert "CONTACTOR_WELDED" not in conn.active_faults and conn.state == "welding_detection"
