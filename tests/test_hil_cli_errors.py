@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -42,16 +43,18 @@ def test_bad_options_are_one_line_and_exit_2_before_anything_runs(args, fragment
 def test_ctrl_c_stops_cleanly_and_writes_the_partial_report(tmp_path):
     report = tmp_path / "report.json"
     proc = subprocess.Popen([sys.executable, "-m", "hil", "run", "--scenario", "dc-session", "--setup", "desk",
-                             "--report", str(report)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "--report", str(report)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        seen = ""
-        while "charging " not in seen:  # the live line: the car is charging, current is flowing
-            chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.readline()
-            assert chunk, "the run ended before it was charging: " + seen
-            seen += chunk if isinstance(chunk, str) else chunk.decode()
+        seen = b""
+        while b"charging " not in seen:  # the live line (rewritten with \r): the car is charging, current flows
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                proc.wait(timeout=30)
+                pytest.fail("the run ended before it was charging:\n" + seen.decode(errors="replace")
+                            + proc.stderr.read().decode(errors="replace"))
+            seen += chunk
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = (text.decode(errors="replace") for text in proc.communicate(timeout=30))
     finally:
         proc.kill()
     assert proc.returncode == 130, err
