@@ -2,11 +2,11 @@
 
 Each long-running task (the control tick, each module group, each Modbus poll) checks in once per turn of its
 loop; `run()` judges them every EVALUATION_PERIOD_S. The I/O board drivers ask `heartbeat_allowed()` before
-every command frame. A task that ended, or that has not checked in for longer than its bound, is a failure: `on_failure` runs first (the app raises
-CONTROLLER_INTERNAL on every connector, which powers off and sends the open commands), then the heartbeat is
-held, so every board trips by itself within its watchdog time whatever the rest of the process still does.
-A stuck task that checks in again releases the heartbeat (CONTROLLER_INTERNAL stays latched); a dead one
-never does.
+every command frame. A task that ended, or that has not checked in for longer than its bound, is a failure:
+`on_failure` runs first (the app raises CONTROLLER_INTERNAL on every connector, which powers off and sends the
+open commands), then the heartbeat is held, so every board trips by itself within its watchdog time whatever
+the rest of the process still does. A stuck task that checks in again releases the heartbeat
+(CONTROLLER_INTERNAL stays latched); a dead one never does.
 
 Silence is credited per evaluation, at most `max_step_s` for one gap, and evaluations run as a periodic task
 of their own: a process that was not scheduled for a while (CPU starvation, a long GC pause) lets every task

@@ -38,7 +38,7 @@ CP_STATE_CODES = {"A": 0, "B": 1, "C": 2, "D": 3, "E": 4, "F": 5, "INVALID": 6}
 LOCK_CODES = {False: 0, True: 1}  # UNLOCKED, LOCKED
 TRIP_CODES = {None: 0, "HEARTBEAT_LOST": 1, "COMMANDS_REJECTED": 2, "OVERVOLTAGE": 3}
 CLOSE_DELAY_S = 0.05  # a DC contactor's closing time
-MAX_TICK_CREDIT_S = 0.1
+MAX_TICK_CREDIT_S = 2 * STATUS_PERIOD_S  # a late tick counts as two periods at most
 REJECT_WINDOW = 8  # the last commands judged
 REJECT_LIMIT = 3  # rejected among them: trip
 RESET_FRAMES = 3
@@ -83,6 +83,7 @@ class IoBoardSim:
         self._echo: int | None = None  # counter of the last accepted command
         self._silent_s: float | None = None  # credited time without an accepted command; None = not armed
         self._last_tick_t: float | None = None
+        self._fresh_t: float | None = None  # clock() of the last accepted command: silence counts from there
         self._verdicts: deque[bool] = deque(maxlen=REJECT_WINDOW)  # True = rejected
         self._reset_frames = 0
         self._overvoltage_samples = 0
@@ -189,7 +190,8 @@ class IoBoardSim:
             self._last_tick_t = now
             self._open_by_itself()
             return
-        gap = 0.0 if self._last_tick_t is None else min(max(0.0, now - self._last_tick_t), MAX_TICK_CREDIT_S)
+        since = max((t for t in (self._last_tick_t, self._fresh_t) if t is not None), default=now)
+        gap = min(max(0.0, now - since), MAX_TICK_CREDIT_S)
         self._last_tick_t = now
         if self._silent_s is not None:
             self._silent_s += gap
@@ -248,7 +250,7 @@ class IoBoardSim:
             return
         self._verdicts.append(False)
         self._echo = counter
-        self._silent_s = 0.0
+        self._silent_s, self._fresh_t = 0.0, self.clock()
         self._duty_pct = round(v["CpDuty"], 1)
         self._state_f_requested = bool(v["RequestStateF"])
         self._lock = bool(v["LockRequest"])

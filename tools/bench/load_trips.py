@@ -93,6 +93,8 @@ async def _keep_charging(run: CabinetRun, cid: int, deadline: float, sessions: l
         car = run.rig.new_car(cid, *run.state.ev_links[cid])
         outcome = await car.run(plan)
         sessions.append({"connector": cid, "ok": outcome.ok, "reason": outcome.reason})
+        if run.rig.plants[cid].ev_cp_state != "A":
+            car.unplug()  # a failed session leaves the car plugged in (CP B)
 
 
 async def soak(seconds: float) -> dict[str, Any]:
@@ -174,13 +176,14 @@ def describe(figure: dict[str, Any]) -> list[str]:
     if figure.get("status") != "ok":
         return []
     gc_worst = max((g.get("max", 0.0) for g in figure["gc_pauses_ms"].values()), default=0.0)
+    gaps = figure["board_sim_tick_gap_ms"]
     return [f"  spurious trips {figure['spurious_total']} ({figure['spurious']}, board {figure['board_trips']}) in "
             f"{figure['charging_s']} s, {figure['sessions_ok']}/{figure['sessions']} sessions ok; "
             f"stress {figure['stress']}; load {figure['load_average_before']} -> {figure['load_average_after']}",
             f"  where the time went: waited for a CPU {figure['waited_for_cpu_ms_per_s']} ms per s, process CPU "
             f"{figure['process_cpu_s']} s; GC pauses max {gc_worst:.1f} ms; loop lag (10 ms timer) "
             f"p99 {figure['loop_lag_ms'].get('p99')} max {figure['loop_lag_ms'].get('max')} ms; board sim status "
-            f"period p99 {figure['board_sim_tick_gap_ms'].get('p99')} max {figure['board_sim_tick_gap_ms'].get('max')} ms"]
+            f"period p99 {gaps.get('p99')} max {gaps.get('max')} ms"]
 
 
 def main(argv: list[str] | None = None) -> int:
