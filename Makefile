@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan
+.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,16 @@ josev-if-possible:
 ## (no KVM, no AF_CAN) expect about a minute per scenario.
 test-vcan: bytecode
 	VCAN_SCENARIOS=all $(PY) -m pytest tests/vcan
+
+## Coverage-guided fuzzing (tools/fuzz): every parser at a wire under atheris, FUZZ_SECONDS each (default 600),
+## one target after the other; prints executions, coverage and findings per target (corpus and findings in
+## test-artifacts/fuzz/). FUZZ_TARGETS="exi-din can" runs only those. atheris ships a manylinux wheel for
+## x86_64; elsewhere pip builds it from source and needs clang (apt-get install clang).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+fuzz: bytecode
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,fuzz]'
+	$(PY) -m tools.fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 ## Benchmarks: figures printed and saved to bench/results.json.
 bench: bytecode

@@ -258,7 +258,9 @@ def load_config(path: str | Path, overrides: tuple[str, ...] = ()) -> CabinetCon
     """Load a cabinet file; `overrides` ("key.sub[0].name=value") change keys before checking."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     return parse_config(text, str(path), tuple(overrides))
