@@ -5,6 +5,8 @@ import asyncio
 import sys
 from typing import TextIO
 
+from hil.injection.verdict import summary_rows
+
 BAR_WIDTH = 24
 
 
@@ -81,6 +83,7 @@ def summary(report: dict, problems: list[str]) -> str:
     for fault in report["faults"]:
         rows.append(("fault", f"{fault['code']} ({fault['severity']}, connector {fault['connector']}, "
                               f"t={fault['t']} s, from {fault['source']})"))
+    rows += summary_rows(report)  # --inject: each injection's code, time to safe and the new session
     rows.append(("verdict", "as expected" if not problems else "NOT as expected: " + "; ".join(problems)))
     return "\n".join(_aligned(rows))
 

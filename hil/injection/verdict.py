@@ -41,3 +41,19 @@ def _record_problems(record: dict, controller_events: bool) -> list[str]:
     if kind.in_service and active == [] and record.get("new_session_refused"):
         problems.append(f"{name}: the port refused a new session after a fault that does not block")
     return problems
+
+
+def summary_rows(report: dict) -> list[tuple[str, str]]:
+    """The run summary's lines for the injections and the new session (charger-hil run's output)."""
+    rows = []
+    for r in report.get("injections") or []:
+        if not r["done"]:
+            rows.append(("inject", f"{r['inject']}: not made ({r.get('error') or 'its phase never came'})"))
+            continue
+        safe = f"safe in {r['time_to_safe_ms']:.1f} ms" if r["time_to_safe_ms"] is not None else "never safe"
+        new = ""
+        if "new_session_refused" in r:
+            new = ", new session " + ("refused" if r["new_session_refused"] else "taken")
+        rows.append(("inject", f"{r['inject']} at t={r['t']} s -> {r['fault_code'] or 'no fault code'}, {safe}, "
+                               f"peak {r['peak_voltage_v']} V (car max {r['car_max_voltage_v']} V){new}"))
+    return rows

@@ -98,3 +98,13 @@ def test_verdict_catches_an_unsafe_end():
     report = _report()
     report["connectors"][0]["final"]["modules_on"] = True
     assert any("not safe at the end" in p for p in judge_injected(None, report))
+
+
+def test_summary_names_each_injection_its_code_time_to_safe_and_the_new_session():
+    from hil.injection.verdict import summary_rows
+    record = _report()["injections"][0]
+    record.update(t=2.2, peak_voltage_v=338.9, car_max_voltage_v=420.0)
+    rows = summary_rows({"injections": [record, {"inject": "cp-b@stopping", "done": False}]})
+    assert rows[0] == ("inject", "estop@charging at t=2.2 s -> ESTOP_PRESSED, safe in 4.0 ms, peak 338.9 V "
+                                 "(car max 420.0 V), new session refused")
+    assert rows[1] == ("inject", "cp-b@stopping: not made (its phase never came)")
