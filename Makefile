@@ -57,7 +57,7 @@ josev-if-possible:
 
 ## Every rig scenario a separate controller supports, over SocketCAN vcan0 in one guest (tools/vcan-run);
 ## `make test` runs a slice of them (a session, an emergency stop, a module loss). Under CPU emulation
-## (no KVM, no AF_CAN) expect about a minute per scenario.
+## (no KVM, no AF_CAN) expect a minute or more per scenario.
 test-vcan: bytecode
 	VCAN_SCENARIOS=all $(PY) -m pytest tests/vcan
 

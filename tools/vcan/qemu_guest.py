@@ -5,6 +5,8 @@ exists but a guest hangs right after the kernel is unpacked); qemu-tcg emulates 
 Python about ten times slower. The guest boots from an initramfs built for each run (initramfs.py with
 qemu-init.sh), mounts the host's / over virtio-9p and runs guest-init.sh, the second stage it shares with the
 uml backend. Serial lines: ttyS0 the kernel console (boot.log), ttyS1 COMMAND's stdout, ttyS2 its stderr.
+VCAN_RUN_KERNEL picks the kernel image (default: the newest /boot/vmlinuz-* with the modules it needs),
+VCAN_RUN_QEMU_CPU the emulated CPU model (default max).
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def qemu_command(setup: QemuSetup, accel: str, run_dir: Path, mem: str, serials:
     if QBOOT.exists():
         command += ["-bios", str(QBOOT)]
     if accel == "tcg":
-        command += ["-cpu", "max"]  # every instruction set TCG emulates, as wheels built for newer CPUs expect
+        command += ["-cpu", os.environ.get("VCAN_RUN_QEMU_CPU", "max")]
     for index, path in enumerate(serials):
         command += ["-chardev", f"file,id=serial{index},path={path},append=on",
                     "-serial", f"chardev:serial{index}"]
