@@ -67,3 +67,20 @@ def test_injection_ends_safe_with_the_right_code(text):
     if spec.kind.in_service and not report["new_session"]["blocking_faults_active"]:
         assert not record["new_session_refused"], why
     assert problems == [], why
+
+
+def test_cli_run_with_two_injections_writes_them_in_the_report(tmp_path, capsys):
+    import json
+
+    from hil.__main__ import main
+    path = tmp_path / "r.json"
+    assert main(["run", "--quiet", "--inject", "estop@charging", "--inject", "meter-lost@precharge",
+                 "--report", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert [r["inject"] for r in report["injections"]] == ["estop@charging", "meter-lost@precharge"]
+    by_kind = {r["kind"]: r for r in report["injections"]}
+    assert by_kind["estop"]["fault_code"] == "ESTOP_PRESSED" and by_kind["meter-lost"]["fault_code"] == "METER_LOST"
+    assert by_kind["meter-lost"]["t"] < by_kind["estop"]["t"]  # precharge comes first
+    assert all(r["car_max_voltage_v"] == 420.0 and r["peak_voltage_v"] is not None for r in report["injections"])
+    assert report["new_session"]["refused"] and report["problems"] == []
+    assert "inject       estop@charging at t=" in capsys.readouterr().out
