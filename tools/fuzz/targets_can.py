@@ -9,6 +9,7 @@ error a handler may raise for a bad frame.
 """
 from __future__ import annotations
 
+import atexit
 import struct
 import uuid
 
@@ -31,6 +32,7 @@ def _build() -> OneInput:
     buses = []
     for vendor in VENDORS:
         port = CanPort(can.Bus(interface="virtual", channel=f"fuzz-{uuid.uuid4().hex}"), f"fuzz-{vendor}")
+        atexit.register(port.close)  # python-can warns about a virtual bus left open at exit
         boards = [IoBoard(port, c, on_status=lambda s: None, on_fault=lambda *a: None) for c in CONNECTORS]
         for board in boards:
             board.attach()

@@ -15,7 +15,9 @@ def _exi(schema: str) -> Target:
             message = exi.decode(schema, data)
             exi.message_type(message)
             exi.to_json(message)
-            exi.encode(schema, message)  # what we decoded must encode again, or ExiError saying why not
+            again = exi.decode(schema, exi.encode(schema, message))  # or ExiError saying why it cannot
+            if again != message:
+                raise PropertyBroken(f"{exi.message_type(message)} decodes differently once encoded again")
         return one
 
     def seed() -> list[bytes]:
