@@ -1,6 +1,8 @@
 """Target for console input: bytes through the line editor (control characters, escape sequences, huge
-lines, binary), each finished line run by the command session against the desk cabinet's controller (never
-started: no hardware), logged in as technician so every command's argument parsing is reached.
+lines, binary), each finished line run by the command session against the desk cabinet's controller (built
+on a private virtual CAN channel, so connector 1 exists, but never started: no hardware), logged in as
+technician so every command's argument parsing is reached. The controller's state (a connector disabled by
+one input) carries over to the next input.
 
 The session catches any exception of a command and answers "internal error in ...": for the fuzzer that
 answer is the finding (a command must refuse bad arguments with CommandError). Commands that run for
@@ -19,10 +21,11 @@ MAX_LINE = 256
 
 def _build() -> OneInput:
     import asyncio
+    import uuid
     from dataclasses import replace
 
     from controller.app import ControllerApp
-    from controller.config import ConsoleConfig, load_config
+    from controller.config import ConsoleConfig, StoreConfig, load_config
     from controller.console.auth import ConsoleAuth
     from controller.console.commands import build_registry
     from controller.console.line_editor import LineEditor
@@ -30,8 +33,11 @@ def _build() -> OneInput:
     from hil.setup import cabinet_path
 
     config = load_config(cabinet_path("desk"))
-    console = replace(ConsoleConfig(port="fuzz", technician_pin=TECH_PIN))
-    app = ControllerApp(replace(config, console=console))
+    console = ConsoleConfig(port="fuzz", technician_pin=TECH_PIN)
+    # built (drivers on a private virtual CAN channel, no store) but never run: connector 1 exists, unavailable
+    app = ControllerApp(replace(config, console=console, store=StoreConfig()),
+                        can_override=("virtual", f"fuzz-console-{uuid.uuid4().hex[:10]}"))
+    app.build()
     loop = asyncio.new_event_loop()
     registry = build_registry()
 
@@ -68,7 +74,7 @@ def _build() -> OneInput:
 def _seeds() -> list[bytes]:
     lines = ["help", "help stop", "version", "config", "status", "modules", "meter", "imd", "faults 5", "log 3",
              "sessions 2", "uptime", "json status", "status --json", "stop 1", "start 1", "authorize 1",
-             "enable 1", "disable 1 maintenance", "clear 1", "login 1234", "logout", "cantrace 1 Io"]
+             "enable 1", "disable 1 maintenance", "clear 1", "selftest 1", "meter 1", "imd 1", "login 1234", "logout", "cantrace 1 Io"]
     out = [(line + "\r").encode() for line in lines]
     out.append(b"sta\x1b[Dtus\x1b[A\x1b[B\x7f\x08s\r\n")
     out.append(b"log 99999999999999999999\r" + b"x" * 300 + b"\r\x03\x15help\n")
