@@ -21,6 +21,7 @@ from controller.hw.dbc import DbcNotFound
 from controller.startup_checks import can_channel, check_can_interface, log_level
 from controller.store import StoreError
 from controller.systemd_notify import SystemdNotifier, WatchdogPinger
+from controller.cli_args import OneLineArgumentParser
 
 PROG = "charger-controller"
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="cabinet TOML file")
     parser.add_argument("--events-json", action="store_true", help="print events as JSON lines on stdout")
     parser.add_argument("--can", metavar="INTERFACE:CHANNEL",

@@ -26,10 +26,11 @@ from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, files_lines, summary
 from hil.interrupted_run import EXIT_INTERRUPTED, INTERRUPTED, run_until_interrupted
 from hil.option_checks import check_options
-from hil.runner import judge, run_scenario
+from hil.runner import START_TIMEOUT_S, judge, run_scenario
 from hil.plant_controls import hold_with_controls
 from hil.scenarios import SCENARIOS, ScenarioRefused
 from hil.setup import load_setup
+from controller.cli_args import OneLineArgumentParser
 
 
 def _can(text: str | None) -> tuple[str, str] | None:
@@ -48,6 +49,17 @@ def _address(text: str | None) -> tuple[str, int] | None:
     if not host or not port.isdigit():
         raise ConfigError("--ev-link", "expected HOST:PORT, e.g. 127.0.0.1:47000")
     return host.strip("[]"), int(port)
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0 (argparse turns the error into one line, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
 
 
 def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None = None) -> int:
@@ -77,7 +89,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
-        injections=parse_injections(getattr(args, "inject", None))))
+        injections=parse_injections(getattr(args, "inject", None)), start_timeout_s=args.start_timeout))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -89,7 +101,7 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="charger-hil", description="hardware-in-the-loop rig")
+    parser = OneLineArgumentParser(prog="charger-hil", description="hardware-in-the-loop rig")
     parser.add_argument("--log-level", default="WARNING")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, helptext in (("run", "run a scenario against the controller"),
@@ -103,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--report", help="write the JSON report here, its time series (CSV) and plot (PNG) beside it")
         p.add_argument("--can", help="put every CAN channel on this python-can bus (INTERFACE:CHANNEL)")
         p.add_argument("--quiet", action="store_true", help="no live progress")
+        p.add_argument("--start-timeout", type=positive_seconds, default=START_TIMEOUT_S, metavar="SECONDS",
+                       help=f"wait this long for every connector to become available (default {START_TIMEOUT_S:g}; "
+                            "more for a controller in an emulated guest)")
         p.add_argument("--hold", action="store_true",
                        help="after the scenario keep controller and rig running until interrupted, with the "
                             "plant's controls on standard input (e-stop, plug, unplug, SoC; type help)")

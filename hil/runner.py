@@ -77,7 +77,8 @@ class ScenarioRun:
                  can_override: tuple[str, str] | None = None, progress=None,
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
                  protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
-                 car_profile: str | None = None, console_link: str | None = None, hold=None):
+                 car_profile: str | None = None, console_link: str | None = None, hold=None,
+                 start_timeout_s: float = START_TIMEOUT_S):
         self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
         refusal = scenario.refusal(self._mode)
         if refusal:
@@ -86,6 +87,7 @@ class ScenarioRun:
             raise ScenarioRefused(("--separate-process" if separate_process else "charger-hil rig")
                                   + ": " + SEPARATE_CAN_RECIPE)
         self.scenario = scenario
+        self.start_timeout_s = start_timeout_s
         self.console_link = console_link
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
         self.setup = setup
@@ -152,7 +154,7 @@ class ScenarioRun:
             await self.controller.start()
             recorder = asyncio.create_task(self.series.follow(), name="series")
             ids = [c.id for c in self.setup.cabinet_config.connectors]
-            await _wait_for(lambda: self._all_available(ids), START_TIMEOUT_S, "every connector available")
+            await _wait_for(lambda: self._all_available(ids), self.start_timeout_s, "every connector available")
             outcomes = await self._drive(ids)
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.hold is not None:

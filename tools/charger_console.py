@@ -22,6 +22,7 @@ import sys
 import time
 
 import serial
+from controller.cli_args import OneLineArgumentParser
 
 PROMPT_RE = re.compile(rb"(?:\A|\n)([A-Za-z0-9_.-]{1,24}(?::[a-z]+)?> )\Z")
 INTERRUPT = b"\x03"
@@ -227,7 +228,7 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="charger-console", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="charger-console [--ask-pin | --pin-file PATH] [--timeout S] [--baudrate B] PORT [COMMAND [ARG ...]]")
     parser.add_argument("port", help="device path, pty path or pyserial URL")

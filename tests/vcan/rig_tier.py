@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 SCENARIO_TIMEOUT_S = 300
+# The controller needs about 22 s from start to every connector available in an emulated guest (rig default 30 s).
+START_TIMEOUT_S = 180
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "hil", "run", "--separate-process", "--can", channel, "--scenario", name,
-             "--quiet", "--report", str(out / f"{name}.json")],
+             "--quiet", "--start-timeout", str(START_TIMEOUT_S), "--report", str(out / f"{name}.json")],
             capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S)
         failed += done.returncode != 0
         print(f"{name}: exit {done.returncode} in {time.monotonic() - started:.1f} s", flush=True)
