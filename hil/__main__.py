@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -68,6 +69,8 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         print(f"charger-hil: unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
         return 2
     setup = load_setup(args.setup, tuple(args.set or ()))
+    if args.board_watchdog is not None:
+        setup = dataclasses.replace(setup, board_watchdog_s=args.board_watchdog)
     progress = None if args.quiet else Progress()
     link_mode = getattr(args, "link", "loopback")
     # V2G by default; a separate controller speaks it only over veth (SLAC frames must leave the process)
@@ -118,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--start-timeout", type=positive_seconds, default=START_TIMEOUT_S, metavar="SECONDS",
                        help=f"wait this long for every connector to become available (default {START_TIMEOUT_S:g}; "
                             "more for a controller in an emulated guest)")
+        p.add_argument("--board-watchdog", type=positive_seconds, metavar="SECONDS",
+                       help="the simulated I/O boards' heartbeat watchdog (default 0.3 s, as the real board); "
+                            "longer only for a controller on an emulated CPU")
         p.add_argument("--hold", action="store_true",
                        help="after the scenario keep controller and rig running until interrupted, with the "
                             "plant's controls on standard input (e-stop, plug, unplug, SoC; type help)")

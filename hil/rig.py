@@ -61,7 +61,7 @@ class Rig:
             plant = ConnectorPlant(connector_id=conn.id, modules=models)
             self.plants[conn.id] = plant
             self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
-                                               clock=self.clock)
+                                               watchdog_s=self.setup.board_watchdog_s, clock=self.clock)
         self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
         for conn in self.cabinet.connectors:
             plant = self.plants[conn.id]

@@ -52,6 +52,9 @@ class RigSetup:
     modules: ModuleSimConfig
     car: CarConfig
     tick_s: float = 0.01
+    # The simulated I/O boards' heartbeat watchdog, as the real board's (0.3 s). Longer only for a controller
+    # on an emulated CPU (the vcan tier's guest runs Python about 10x slower), never to hide a slow controller.
+    board_watchdog_s: float = 0.3
     name: str = ""
     cabinet_config: CabinetConfig | None = field(default=None, compare=False)
     cabinet_file: Path | None = None  # the cabinet TOML the controller loads
