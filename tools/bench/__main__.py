@@ -26,9 +26,12 @@ from tools.bench import can_ingest, fault_reaction, footprint, load_trips, time_
 from tools.bench.stats import format_goals, goal
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
-FAULT_GOAL_MS = 5.0
-TURNAROUND_GOAL_MS = 5.0
-EXI_GOAL_US = 50.0
+# The product's goals (developers' guide, "What matters now"), with OCPP over TLS and all four ports busy.
+FAULT_GOAL_MS = 2.0  # p99
+FAULT_MAX_GOAL_MS = 5.0  # the worst single reaction
+TURNAROUND_GOAL_MS = 1.0  # SECC answer p99
+CAR_ROUND_TRIP_GOAL_MS = 5.0  # the car's round trip p99
+EXI_GOAL_US = 10.0
 
 
 def _exi(quick: bool) -> dict[str, Any]:
@@ -56,6 +59,9 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [goal("V2G CurrentDemand turnaround p99, 4 connectors charging",
                  (turn.get("secc_turnaround_ms") or {}).get("p99") if turn.get("status") == "ok" else None,
                  TURNAROUND_GOAL_MS, "ms", note="" if turn.get("status") == "ok" else turn.get("reason", ""))]
+    rows.append(goal("V2G CurrentDemand car round trip p99, 4 connectors charging",
+                     (turn.get("car_round_trip_ms") or {}).get("p99") if turn.get("status") == "ok" else None,
+                     CAR_ROUND_TRIP_GOAL_MS, "ms"))
     headline = figures["exi_us"].get("headline") or {}
     rows.append(goal("EXI CurrentDemandReq decode + Res encode", headline.get("us"), EXI_GOAL_US, "us"))
     fault = figures["fault_reaction_ms"]
@@ -65,6 +71,8 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             note = "" if variant.get("status") == "ok" else variant.get("reason", variant.get("status", "not run"))
             rows.append(goal(f"fault reaction p99, {kind}, {layout.replace('_', ' ')}", summary.get("p99"),
                              FAULT_GOAL_MS, "ms", note=note))
+            rows.append(goal(f"fault reaction max, {kind}, {layout.replace('_', ' ')}", summary.get("max"),
+                             FAULT_MAX_GOAL_MS, "ms", note=note))
     rows += can_ingest.goals(figures["can_ingest"])
     rows += footprint.goals(figures["footprint"])
     trips = figures.get("spurious_trips", {})

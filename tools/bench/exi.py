@@ -23,7 +23,7 @@ from controller.v2g import exi
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
 SCHEMA = "din"
-GOAL_US = 50.0
+GOAL_US = 10.0  # developers' guide: CurrentDemand decode + encode
 HEADLINE = ("CurrentDemandReq", "CurrentDemandRes")
 REPEATS = 7
 TARGET_SECONDS_PER_REPEAT = 0.02
