@@ -17,6 +17,11 @@ EV_SEQUENCE_TIMEOUT_S = 60.0  # V2G_SECC_Sequence_Timeout
 USER_STOP_GRACE_S = 5.0  # the car must answer StopCharging with PowerDelivery(stop) within this
 SETPOINT_INTERVAL_S = 0.1  # rising setpoints at 10 Hz: 2.5 A steps at 25 A/s
 IMD_SUPERVISED_STATES = ("precharge", "charging")
+# ISO 15118-2 / DIN 70121: the car sends the next PreChargeReq within its 2 s message timeout (V2G_EVCC_Msg_Timeout)
+PRECHARGE_REQUEST_TIMEOUT_S = 2.0
+# the output may leave the EV's precharge target (a slew after the car changed it) at most this long once it
+# had reached it; longer is a precharge that no longer matches the battery
+PRECHARGE_DEVIATION_S = 2.0
 
 
 class ControlLoop(CableCheck):
@@ -34,6 +39,7 @@ class ControlLoop(CableCheck):
         self._applied_t = 0.0
         self._precharge_target_v: float | None = None
         self._precharge_reached = False
+        self._precharge_off_target_since: float | None = None
         self._down_t = 0.0
         self._down_step = ""
         self._down_kind = ""
@@ -94,10 +100,13 @@ class ControlLoop(CableCheck):
             self.io.set_max_voltage(self.board_max_voltage_v())
         self._precharge_target_v = None
         self._precharge_reached = False
+        self._precharge_off_target_since = None
 
     def apply_precharge(self, target_voltage_v: float, target_current_a: float) -> bool:
         if target_voltage_v > self.voltage_limit_v() or target_voltage_v < 0:
             return False
+        if self._precharge_target_v is not None and target_voltage_v != self._precharge_target_v:
+            self._precharge_off_target_since = None  # a new target: the output gets its time to follow
         self._precharge_target_v = target_voltage_v
         if not self.may_energize("precharge"):
             return True  # answered with the present voltage; the precharge bound ends a wait that never ends
@@ -114,12 +123,28 @@ class ControlLoop(CableCheck):
 
     def _precharge_tick(self, now: float) -> None:
         bound = self.charging.precharge_timeout_s
-        self._precharge_reached = self._precharge_reached or self.precharge_reached()
+        live = self.group.is_on or self._contactors_commanded
+        if live and self.last_ev_request_t is not None \
+                and now - self.last_ev_request_t > PRECHARGE_REQUEST_TIMEOUT_S:
+            self.raise_fault("EV_TIMEOUT", f"no PreCharge request for {PRECHARGE_REQUEST_TIMEOUT_S:g} s "
+                                           "with the output live")
+            return
+        in_tolerance = self.precharge_reached()
+        self._precharge_reached = self._precharge_reached or in_tolerance
         elapsed = self.state_elapsed(now)
+        if self._precharge_reached and not in_tolerance:
+            if self._precharge_off_target_since is None:
+                self._precharge_off_target_since = now
+        else:
+            self._precharge_off_target_since = None
+        off_target = self._precharge_off_target_since
+        target = "none" if self._precharge_target_v is None else f"{self._precharge_target_v:.0f} V"
         if not self._precharge_reached and elapsed > bound:
-            target = "none" if self._precharge_target_v is None else f"{self._precharge_target_v:.0f} V"
             self.raise_fault("PRECHARGE_FAILED", f"output {self.present_voltage():.0f} V, EV target {target} "
                                                  f"after {bound:g} s")
+        elif off_target is not None and now - off_target > PRECHARGE_DEVIATION_S:
+            self.raise_fault("PRECHARGE_FAILED", f"output {self.present_voltage():.0f} V left the EV target "
+                                                 f"{target} for {PRECHARGE_DEVIATION_S:g} s")
         elif elapsed > 2 * bound:
             self.raise_fault("PRECHARGE_FAILED", f"no PowerDelivery(start) within {2 * bound:g} s")
 
@@ -287,7 +312,10 @@ class ControlLoop(CableCheck):
         valid = reading is not None and self.imd.fresh and reading.resistance_valid and not reading.device_error
         if valid and "IMD_INVALID" in self.active_faults:
             self.clear_fault("IMD_INVALID")  # clears by itself, as the catalogue says ("auto")
-        if valid or self.state not in IMD_SUPERVISED_STATES:
+        # the cable check counts in every step but the self-test, during which the IMD reads invalid by design
+        counted = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check"
+                                                          and self._cc_step not in ("imd_self_test", "done"))
+        if valid or not counted:
             self._imd_invalid_since = None
         elif self._imd_invalid_since is None:
             self._imd_invalid_since = now

@@ -39,7 +39,9 @@ class OutputGuard:
             return f"lock {self.lock_state()}"
         supervisor = self.supervisor
         if supervisor is not None and not supervisor.may_energize():
-            return "safety supervisor refuses"
+            reason = supervisor.refusal()
+            supervisor.report_refusal()  # a stale measurement raises its code: the refusal is never silent
+            return "safety supervisor refuses: " + reason
         return ""
 
     def close_contactors_for_test(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from controller.connector.table import PLUGGED_STATES
 from controller.connector.voltage_class import emergency_limit_v
 
 MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
@@ -28,7 +29,9 @@ POWER_SCALE_FLOOR = 0.5  # the measured-power correction never takes more than h
 POWER_SCALE_RECOVERY_PER_S = 0.02  # the correction relaxes by 2 % of the limit per second below the limit
 DERATED_HYSTERESIS_C = 2.0  # POWER_DERATED clears this far below the start (no warning chatter at 70 degC)
 TEMPERATURE_PLAUSIBLE_C = (-40.0, 200.0)  # outside: an open or shorted sensor, never "cold"
-ENERGIZING_STATES = ("cable_check", "precharge", "charging", "stopping", "error_shutdown")
+# measurements are judged stale while a car is plugged, not only while energized: a sensor that went silent
+# after a quick stop decides the unlock below 60 V and refuses the next session, and must say so
+STALENESS_STATES = tuple(PLUGGED_STATES)
 
 
 class _Filter:
@@ -88,13 +91,29 @@ class SafetySupervisor:
         status = host.io.status
         if status is None:
             return "no I/O board status"
-        now = host.clock()
+        stale = self.stale_measurement()
+        return stale[1] if stale else ""
+
+    def stale_measurement(self) -> tuple[str, str] | None:
+        """(fault code, why) when the DC measure or the temperatures are stale or missing, else None."""
+        status = self.host.io.status
+        if status is None:
+            return None
+        now = self.host.clock()
         measure_t = getattr(status, "measure_t", None)
         if measure_t is not None and now - measure_t > self.settings.measurement_stale_s:
-            return "DC voltage measurement stale"
+            age = f"{now - measure_t:.2f} s old" if math.isfinite(measure_t) else "never received"
+            return "VOLTAGE_MEASUREMENT_STALE", f"DC voltage measurement stale ({age})"
         if hasattr(status, "temps_t") and not self._temperatures_fresh(status, now):
-            return "temperature measurement missing or stale"
-        return ""
+            return "TEMPERATURE_SENSOR_FAULT", "temperature measurement missing or stale"
+        return None
+
+    def report_refusal(self) -> None:
+        """Energizing was refused: a stale or missing measurement raises its fault, so the technician's
+        console, the car's answer and the session report say why (never a silent refusal)."""
+        stale = self.stale_measurement()
+        if stale is not None:
+            self._report(stale[0], True, stale[1] + ": energizing refused")
 
     # ---- limits ----------------------------------------------------------------------------------------------
     def session_max_voltage_v(self) -> float:
@@ -265,7 +284,7 @@ class SafetySupervisor:
         if self._board_seen_t is None and self.host.io.status is not None:
             self._board_seen_t = now  # a board that has said nothing yet gets its period before it is stale
         status = self.host.io.status
-        if status is None or self._board_seen_t is None or self.host.state not in ENERGIZING_STATES:
+        if status is None or self._board_seen_t is None or self.host.state not in STALENESS_STATES:
             return
         # after a stall the receive queue is handled before staleness is judged: on a tick that follows a
         # recent one, or once the age is far past the bound (a loop that never gets back to a steady pace)

@@ -171,10 +171,11 @@ def test_precharge_that_never_reaches_the_target_fails_after_its_timeout():
 def test_precharge_without_power_delivery_is_bounded():
     conn, board, group, clock = at_precharge()
     board.status = replace(board.status, cable_voltage_v=379.0)
-    for _ in range(145):
+    for _ in range(145):  # the car keeps asking for precharge (a silent one is an EV_TIMEOUT after 2 s)
         clock.advance(0.1)
+        conn.ev_precharge_request(380.0, 2.0)
         conn.tick()
-    assert "PRECHARGE_FAILED" in conn.active_faults
+    assert "PRECHARGE_FAILED" in conn.active_faults and "EV_TIMEOUT" not in conn.active_faults
 
 
 @pytest.mark.parametrize("present,ok", [(359.0, False), (361.0, True), (401.0, False)])

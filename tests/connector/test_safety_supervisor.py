@@ -280,12 +280,15 @@ def test_a_stall_of_the_loop_is_not_a_stale_measurement():
     assert host.raised() == []
 
 
-def test_staleness_only_matters_when_the_output_may_be_live():
+def test_staleness_matters_while_a_car_is_plugged_not_without_one():
     host = Host()
-    host.state = "plugged"
+    host.state = "available"
     run_ticks(host, 2.0)
     assert host.raised() == []
     assert not host.supervisor.may_energize()  # but it still refuses to energize
+    host.state = "session_end"  # a car plugged after a quick stop: the unlock and the next session depend on it
+    run_ticks(host, 0.05)
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]
 
 
 def test_board_and_modules_disagreeing_for_two_seconds_is_a_mismatch():
