@@ -66,6 +66,8 @@ class CableCheck:
             elif voltage < cfg.safe_voltage_v and self.lock_state() == "LOCKED" and self.cp_state == "C":
                 self.imd.begin_self_test(cfg.imd_self_test_timeout_s)
                 self._cc_enter("imd_self_test")
+        elif self._cc_step == "energize":
+            self._energize_step()
         elif self._cc_step == "close_contactors":
             if self.io_contactors_closed():
                 if self.may_energize("cable check test voltage"):
@@ -100,7 +102,12 @@ class CableCheck:
         if not result:
             self.raise_fault("IMD_SELFTEST_FAILED", "self-test failed in cable check")
             return
-        self._cc_deadline_t = now + cfg.cable_check_timeout_s  # the test proper starts now
+        self._cc_deadline_t = now + cfg.cable_check_timeout_s  # the test proper starts now, once
+        self._cc_enter("energize")
+        self._energize_step()
+
+    def _energize_step(self) -> None:
+        """Contactors closed once energizing is allowed; a refusal that lasts ends at the cable check timeout."""
         if self.may_energize("cable check contactors"):
             self.close_contactors()
             self._cc_enter("close_contactors")

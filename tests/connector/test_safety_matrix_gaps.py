@@ -116,6 +116,28 @@ def test_the_imd_self_test_is_not_counted_as_an_invalid_reading():
     assert group.is_on and "IMD_INVALID" not in conn.active_faults
 
 
+def test_a_refusal_after_the_self_test_ends_at_the_cable_check_timeout():
+    conn, board, group, clock = at_cable_check(cable_check_timeout_s=5.0)
+    board.apply_contactors()  # locked: the self-test starts and passes
+    conn.on_io_status(board.status)
+    clock.advance(0.02)
+    conn.tick()
+    board.lock_works = False  # then the lock stops confirming: energizing is refused
+    board.apply_contactors()
+    board.wire.clear()
+    for _ in range(24):  # 4.8 s
+        conn.on_io_status(board.status)
+        clock.advance(0.2)
+        conn.tick()
+    assert conn.state == "cable_check"
+    for _ in range(3):
+        conn.on_io_status(board.status)
+        clock.advance(0.2)
+        conn.tick()
+    assert "CABLE_CHECK_FAILED" in conn.active_faults and conn.state != "cable_check"
+    assert ("board", "close") not in board.wire and ("group", "on") not in board.wire
+
+
 # ---- gap 3: a refusal to energize for a stale measurement says why ----------------------------------------------------
 def measured_step(conn, board, clock, volts, dt=0.02, silent=False):
     """One control period: the board's DC measure frame (unless the sensor is silent), status and tick."""
