@@ -40,6 +40,10 @@ _TABLE: tuple[FaultSpec, ...] = (
               "No status from the I/O board for longer than allowed. Check the board's power and its CAN wiring."),
     FaultSpec("IO_WATCHDOG_TRIPPED", "emergency", "auto",
               "The I/O board lost the controller's heartbeat and opened the contactors by itself."),
+    FaultSpec("IO_BOARD_OVERVOLTAGE_TRIP", "emergency", "latched",
+              "The I/O board measured the cable voltage above the maximum programmed for the session and opened "
+              "the contactors by itself (its CP shows F until reset). Check the modules' voltage regulation and "
+              "the controller's voltage supervision before clearing."),
     FaultSpec("CONTACTOR_NOT_CLOSED", "error", "unplug",
               "A DC contactor did not report closed after the command. Check the coil supply and the auxiliary contact."),
     FaultSpec("CONTACTOR_WELDED", "emergency", "latched",

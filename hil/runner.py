@@ -229,8 +229,8 @@ class ScenarioRun:
     async def _watch_board(self, cid: int) -> None:
         sim = self.rig.io_sims[cid]
         while True:
-            if sim.watchdog_tripped:  # the board's own over-voltage trip is the controller's OUTPUT_OVERVOLTAGE
-                self.state.rig_fault("OUTPUT_OVERVOLTAGE" if sim.trip_cause == "OVERVOLTAGE"
+            if sim.watchdog_tripped:  # the board's own over-voltage trip is the controller's IO_BOARD_OVERVOLTAGE_TRIP
+                self.state.rig_fault("IO_BOARD_OVERVOLTAGE_TRIP" if sim.trip_cause == "OVERVOLTAGE"
                                      else "IO_WATCHDOG_TRIPPED", cid)
             await asyncio.sleep(0.02)
 

@@ -15,6 +15,7 @@ PINNED = {
     "CP_STATE_D": ("error", "unplug"),
     "IO_BOARD_LOST": ("emergency", "auto"),
     "IO_WATCHDOG_TRIPPED": ("emergency", "auto"),
+    "IO_BOARD_OVERVOLTAGE_TRIP": ("emergency", "latched"),
     "CONTACTOR_NOT_CLOSED": ("error", "unplug"),
     "CONTACTOR_WELDED": ("emergency", "latched"),
     "CONTACTOR_OPENED": ("emergency", "unplug"),

@@ -394,9 +394,13 @@ class Connector(EvSide, ControlLoop, OutputGuard):
             cp = status.cp_state
             previous = self._cp_acted
             self._cp_state = cp  # the table's conditions read the new state
-            if cp != previous:
+            # a tripped board shows F as its own safe state (the trip has its own code): not a CP fault. Not
+            # acted on either, so an F that outlasts the trip is judged once the board is reset
+            board_f = cp == "F" and bool(getattr(status, "watchdog_tripped", False))
+            if cp != previous and not board_f:
                 self._on_cp_change(cp, previous, status)
-            self._cp_acted = cp
+            if not board_f:
+                self._cp_acted = cp
             self.unlock_when_safe()
 
     def _on_cp_change(self, cp: str, previous: str, status: Any) -> None:

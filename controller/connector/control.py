@@ -22,6 +22,9 @@ PRECHARGE_REQUEST_TIMEOUT_S = 2.0
 # the output may leave the EV's precharge target (a slew after the car changed it) at most this long once it
 # had reached it; longer is a precharge that no longer matches the battery
 PRECHARGE_DEVIATION_S = 2.0
+# an IMD reads invalid while it tests itself (a few seconds); invalid for longer in the self-test means a
+# resistance channel stuck at invalid, which may never show "test done" either
+SELF_TEST_INVALID_S = 10.0
 
 
 class ControlLoop(CableCheck):
@@ -312,15 +315,18 @@ class ControlLoop(CableCheck):
         valid = reading is not None and self.imd.fresh and reading.resistance_valid and not reading.device_error
         if valid and "IMD_INVALID" in self.active_faults:
             self.clear_fault("IMD_INVALID")  # clears by itself, as the catalogue says ("auto")
-        # the cable check counts in every step but the self-test, during which the IMD reads invalid by design
-        counted = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check"
-                                                          and self._cc_step not in ("imd_self_test", "done"))
+        # the cable check counts in every step; during the self-test the IMD reads invalid by design, so there
+        # an invalid reading counts only beyond the time a self-test takes
+        counted = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self._cc_step != "done")
+        bound = self.charging.imd_invalid_after_s
+        if self.state == "cable_check" and self._cc_step == "imd_self_test":
+            bound = max(bound, SELF_TEST_INVALID_S)
         if valid or not counted:
             self._imd_invalid_since = None
         elif self._imd_invalid_since is None:
             self._imd_invalid_since = now
-        elif now - self._imd_invalid_since >= self.charging.imd_invalid_after_s:
-            self.raise_fault("IMD_INVALID", f"no valid insulation reading for {self.charging.imd_invalid_after_s:g} s")
+        elif now - self._imd_invalid_since >= bound:
+            self.raise_fault("IMD_INVALID", f"no valid insulation reading for {bound:g} s")
 
     def _cp_loss_fault_active(self) -> bool:
         return "IO_BOARD_LOST" in self.active_faults

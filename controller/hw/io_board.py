@@ -360,8 +360,8 @@ class IoBoard:
 
     def _report_trip(self, status: IoStatus) -> None:
         overvoltage = status.watchdog_tripped and status.trip_cause == "OVERVOLTAGE"
-        # OUTPUT_OVERVOLTAGE is latched in the connector: the clear here only ends the condition
-        self._set_fault("OUTPUT_OVERVOLTAGE", overvoltage,
+        # the board's own trip is an emergency of its own (latched in the connector: the clear ends the condition)
+        self._set_fault("IO_BOARD_OVERVOLTAGE_TRIP", overvoltage,
                         "the I/O board opened the contactors: cable voltage above the programmed maximum"
                         if overvoltage else "board reset after the over-voltage trip")
         watchdog = status.watchdog_tripped and not overvoltage

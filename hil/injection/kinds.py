@@ -165,8 +165,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # in precharge the target is the battery's voltage: VOLTS above it may stay below the car's maximum, then
     # precharge never reaches the target and its timer ends it
     Kind("output-overvoltage", "the modules hold their output VOLTS above the target", ENERGIZED,
-         ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED"), "error", _overvoltage, "VOLTS", 60.0,
-         codes_in_phase={"precharge": ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED", "PRECHARGE_FAILED")},
+         ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED", "IO_BOARD_OVERVOLTAGE_TRIP"), "error", _overvoltage,
+         "VOLTS", 60.0, codes_in_phase={"precharge": ("OUTPUT_OVERVOLTAGE", "VOLTAGE_CLASS_EXCEEDED",
+                                                      "IO_BOARD_OVERVOLTAGE_TRIP", "PRECHARGE_FAILED")},
          bounds_in_phase={"precharge": PRECHARGE_TIMER_BOUND_S}),
     Kind("output-overcurrent", "the modules deliver AMPS above their current limit", ("charging",),
          ("OUTPUT_OVERCURRENT",), "error", _overcurrent, "AMPS", 60.0),

@@ -3,12 +3,13 @@ that left the EV's target, an IMD stuck at invalid during the cable check, and a
 said nothing. Asserted on the wires (tests/connector/fakes.py), with the fake clock."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
 from controller.connector.ev_session import ResponseCode
 from tests.connector.test_connector import make, settle, to_charging
+from tests.connector.fakes import FakeStatus
 from tests.connector.test_safety_checks import at_cable_check, at_precharge
 
 pytestmark = pytest.mark.timeout(30)
@@ -102,7 +103,21 @@ def test_imd_stuck_invalid_in_the_cable_check_raises_imd_invalid_whatever_the_st
     assert powered_down(board, group)
 
 
-def test_the_imd_self_test_is_not_counted_as_an_invalid_reading():
+def test_an_imd_stuck_invalid_through_its_self_test_raises_imd_invalid_before_the_car_gives_up():
+    conn, board, group, clock = at_cable_check(imd_self_test_timeout_s=30.0)
+    conn.imd.self_test_passes = None  # never "test done": the resistance channel is stuck at invalid
+    conn.imd.valid = False
+    settle(conn, board, group, clock, steps=1)
+    for _ in range(45):  # 9 s: a self-test may read invalid this long
+        settle(conn, board, group, clock, steps=1, dt=0.2)
+    assert "IMD_INVALID" not in conn.active_faults and conn.state == "cable_check"
+    for _ in range(6):
+        settle(conn, board, group, clock, steps=1, dt=0.2)
+    assert "IMD_INVALID" in conn.active_faults and conn.state != "cable_check"
+    assert ("board", "close") not in board.wire and ("group", "on") not in board.wire
+
+
+def test_a_self_test_reading_invalid_for_a_few_seconds_is_no_fault():
     conn, board, group, clock = at_cable_check(imd_self_test_timeout_s=30.0)
     conn.imd.self_test_passes = None  # running: the IMD reads invalid while it tests itself
     conn.imd.valid = False
@@ -184,3 +199,49 @@ def test_a_refusal_to_energize_for_a_stale_measurement_raises_its_code_at_once()
     assert not conn.may_energize("contactors")
     assert "VOLTAGE_MEASUREMENT_STALE" in conn.active_faults
     assert ("board", "close") not in board.wire and ("group", "on") not in board.wire
+
+
+# ---- gap 4: the I/O board's own over-voltage trip is one emergency, its F no CP fault --------------------------------
+@dataclass(frozen=True)
+class TripStatus(FakeStatus):
+    """A board status with the trip fields of controller.hw.io_board.IoStatus."""
+    watchdog_tripped: bool = False
+    trip_cause: str = "NONE"
+
+
+def tripped(status, cause: str) -> TripStatus:
+    fields = {k: getattr(status, k) for k in FakeStatus.__dataclass_fields__}
+    return TripStatus(**{**fields, "cp_state": "F", "dc_plus_closed": False, "dc_minus_closed": False},
+                      watchdog_tripped=cause != "NONE", trip_cause=cause)
+
+
+@pytest.mark.parametrize("cause,code", [("OVERVOLTAGE", "IO_BOARD_OVERVOLTAGE_TRIP"),
+                                        ("HEARTBEAT_LOST", "IO_WATCHDOG_TRIPPED")])
+def test_the_f_of_a_tripped_board_is_not_a_cp_fault(cause, code):
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    board.wire.clear()
+    # the board opened by itself and shows F; its driver reports the trip's own code
+    board.status = tripped(board.status, cause)
+    conn.on_fault(code, f"board tripped ({cause})", True)
+    conn.on_io_status(board.status)
+    for _ in range(5):
+        clock.advance(0.02)
+        conn.on_io_status(board.status)
+        conn.tick()
+    assert conn.state == "emergency"
+    assert "CP_STATE_F" not in conn.active_faults and code in conn.active_faults
+    assert board.wire.index(("group", "emergency_off")) < board.wire.index(("board", "open"))  # modules first
+
+
+def test_an_f_that_outlasts_the_trip_is_a_cp_fault():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    board.status = tripped(board.status, "OVERVOLTAGE")
+    conn.on_fault("IO_BOARD_OVERVOLTAGE_TRIP", "board tripped", True)
+    conn.on_io_status(board.status)
+    assert "CP_STATE_F" not in conn.active_faults
+    board.status = tripped(board.status, "NONE")  # reset: the board no longer holds a trip, the CP still reads F
+    conn._state_f_requested = False  # the connector's own F hold is over
+    conn.on_io_status(board.status)
+    assert "CP_STATE_F" in conn.active_faults

@@ -201,7 +201,7 @@ def test_board_trip_causes_map_to_faults(rig):
     rig.deliver(STATUS, status_frame())
     assert [(c, a) for c, _, a in rig.faults] == [
         ("IO_WATCHDOG_TRIPPED", True), ("IO_WATCHDOG_TRIPPED", False),
-        ("OUTPUT_OVERVOLTAGE", True), ("OUTPUT_OVERVOLTAGE", False)]
+        ("IO_BOARD_OVERVOLTAGE_TRIP", True), ("IO_BOARD_OVERVOLTAGE_TRIP", False)]
     assert "COMMANDS_REJECTED" in rig.faults[0][1]
 
 

@@ -520,13 +520,13 @@ def test_board_overvoltage_trip_reaches_the_driver_and_a_reset_needs_the_contact
             pair.board.close_contactors()
             assert await eventually(lambda: pair.board.contactors_closed)
             pair.plant.cable_voltage_v = 470.0
-            assert await eventually(lambda: ("OUTPUT_OVERVOLTAGE", True) in pair.faults)
+            assert await eventually(lambda: ("IO_BOARD_OVERVOLTAGE_TRIP", True) in pair.faults)
             assert not pair.plant.contactors_closed and pair.board.status.trip_cause == "OVERVOLTAGE"
             pair.plant.cable_voltage_v = 0.0
             await asyncio.sleep(0.2)
             assert pair.sim.watchdog_tripped  # still asked closed: no reset
             pair.board.open_contactors()
-            assert await eventually(lambda: ("OUTPUT_OVERVOLTAGE", False) in pair.faults)
+            assert await eventually(lambda: ("IO_BOARD_OVERVOLTAGE_TRIP", False) in pair.faults)
             assert pair.board.max_voltage_v == 0.0
             pair.board.close_contactors()  # no maximum programmed since the open: the board refuses
             await asyncio.sleep(0.2)
