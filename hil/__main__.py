@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                            help="the controller's EV-link address of its first connector (its [ev_link])")
             p.add_argument("--modbus-base-port", type=int, default=0, metavar="PORT",
                            help="serve connector i's meter on PORT+2i and its IMD on PORT+2i+1 (127.0.0.1)")
-    p = sub.add_parser("replay", help="replay a real car's DIN requests from a capture against the controller")
+    p = sub.add_parser("replay", help="replay a real car's V2G sessions (DIN or ISO 15118-2) from a capture against the controller")
     p.add_argument("capture", help="a pcap or pcapng file with a car's V2G session")
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--setup", default="desk")

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 from controller.config import load_config
 from controller.v2g import exi
 from hil.controller_handle import InProcessController
+from hil.interrupted_run import EXIT_INTERRUPTED
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.ev.plc_connect import EvLinkPlan, connect_over_plc
 from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
@@ -229,10 +232,14 @@ def _starts(power_delivery: Any) -> bool:
     return bool(power_delivery.ReadyToChargeState)
 
 
-async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.0) -> ReplayReport:
-    """Replay every session of `path` against the controller on the rig; the report of every exchange."""
+async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.0,
+                         on_report: Callable[[ReplayReport], None] | None = None) -> ReplayReport:
+    """Replay every session of `path` against the controller on the rig; the report of every exchange.
+    `on_report` gets the report as soon as it exists, so a Ctrl-C can still write what was replayed."""
     sessions, skipped = capture_sessions(path)
     report = ReplayReport(str(path), skipped=skipped)
+    if on_report is not None:
+        on_report(report)
     if not sessions:
         report.error = "nothing to replay: no V2G session of the capture can be replayed"
         return report
@@ -338,13 +345,42 @@ def summary(report: ReplayReport) -> str:
     return "\n".join(lines)
 
 
+async def replay_until_interrupted(capture: str, setup: RigSetup, speed: float) -> tuple[ReplayReport, str]:
+    """replay_capture; SIGINT/SIGTERM stop it cleanly (controller and rig shut down as usual) and the report
+    holds what was replayed so far. Returns the report and the signal's name ("" when it ran to the end)."""
+    reports: list[ReplayReport] = []
+    task = asyncio.ensure_future(replay_capture(capture, setup, speed=speed, on_report=reports.append))
+    loop = asyncio.get_running_loop()
+    received: list[str] = []
+
+    def interrupt(sig: signal.Signals) -> None:
+        if not received:  # a second Ctrl-C must not cut the clean-up short
+            received.append(sig.name)
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupt, sig)
+    try:
+        return await task, ""
+    except asyncio.CancelledError:
+        if not received or not reports:
+            raise
+        reports[0].error = f"interrupted by {received[0]} before the capture ended"
+        return reports[0], received[0]
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def main_replay(capture: str, report_path: str | None, setup_name: str = "desk", speed: float = 1.0) -> int:
     try:
-        report = asyncio.run(replay_capture(capture, load_setup(setup_name), speed=speed))
+        report, interrupted_by = asyncio.run(replay_until_interrupted(capture, load_setup(setup_name), speed))
     except ReplayError as exc:
         print(f"charger-hil replay: {exc}")
         return 2
     if report_path:
         Path(report_path).write_text(json.dumps(report.to_json(), indent=2))
     print(summary(report))
+    if interrupted_by:
+        return EXIT_INTERRUPTED
     return 0 if report.passed else 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,8 @@ from tools.capture.pcap import PcapWriter
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURES = ROOT.parent / "shared" / "captures"
 SPEED = 4.0  # as fast as the answers stay far inside the car timeouts on a loaded CI machine
 # (file, rig setup, sessions): the Taycan is an 800 V car, beyond the desk cabinet's 500 V.
 CASES = [
@@ -152,3 +156,27 @@ def test_replay_refuses_a_file_that_is_not_a_capture(tmp_path, capsys):
         capture_sessions(bad)
     assert main(["replay", str(bad)]) == 2
     assert "not a pcap" in capsys.readouterr().out
+
+
+def test_ctrl_c_during_a_replay_stops_cleanly_and_writes_what_was_replayed(tmp_path):
+    capture = _capture("iso2/Porsche_Taycan_4S_iso-15118-2-DC_2023-04-11_0929-taycan-iso-2-DC.pcap")
+    report = tmp_path / "replay.json"
+    proc = subprocess.Popen([sys.executable, "-m", "hil", "--log-level", "INFO", "replay", str(capture), "--setup",
+                             "nevi", "--report", str(report)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # the controller's phase log: the car is charging at the captured pace
+            if "connector 1: charging" in line:
+                break
+        else:
+            pytest.fail(f"the replay ended before charging: {proc.communicate(timeout=30)}")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert "verdict      FAILED" in out and "interrupted by SIGINT" in out
+    data = json.loads(report.read_text())
+    assert data["passed"] is False and "interrupted by SIGINT" in data["error"]
+    assert data["requests"] > 0 and data["sessions"]
