@@ -30,6 +30,9 @@ class CarOutcome:
     phases: list[tuple[str, float]] = field(default_factory=list)
 
 
+UNPLUGGED_LINK_SILENCE_S = 0.5  # well past the I/O board's next CP report (every 20 ms and on change)
+
+
 class EvseRefused(RuntimeError):
     pass
 
@@ -62,6 +65,10 @@ class SimulatedCar:
             self._abort()
             return CarOutcome(False, str(exc) or exc.__class__.__name__, self.phases)
         finally:
+            if self.phase == "unplugged" and self.plant.ev_cp_state == "A":
+                # A pulled cable takes the powerline with it: the car's socket falls silent, it sends no
+                # clean close that could reach the charger before CP A does.
+                await asyncio.sleep(UNPLUGGED_LINK_SILENCE_S)
             await self.link.close()
 
     def plug(self) -> None:
