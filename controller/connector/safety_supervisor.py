@@ -112,8 +112,22 @@ class SafetySupervisor:
         """Energizing was refused: a stale or missing measurement raises its fault, so the technician's
         console, the car's answer and the session report say why (never a silent refusal)."""
         stale = self.stale_measurement()
-        if stale is not None:
+        if stale is not None and self._past_first_report_grace(stale[0]):
             self._report(stale[0], True, stale[1] + ": energizing refused")
+
+    def _past_first_report_grace(self, code: str) -> bool:
+        """A board that came online a moment ago has not sent its first 1 Hz temperature frame (or DC measure)
+        yet: refusing is right, a fault is not. As in tick(), "never received" counts from the first status."""
+        seen, status, now = self._board_seen_t, self.host.io.status, self.host.clock()
+        if status is None:
+            return False
+        if code == "VOLTAGE_MEASUREMENT_STALE":
+            last_t, bound = getattr(status, "measure_t", None), self.settings.measurement_stale_s
+        else:
+            last_t, bound = getattr(status, "temps_t", None), self.settings.temperature_stale_s
+        if last_t is not None and math.isfinite(last_t):
+            return now - last_t > bound  # received once, then silent: stale
+        return seen is not None and now - seen > bound  # never received: the board had its period
 
     # ---- limits ----------------------------------------------------------------------------------------------
     def session_max_voltage_v(self) -> float:

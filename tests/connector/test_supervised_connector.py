@@ -257,3 +257,36 @@ def test_no_energizing_while_the_supervisor_refuses_whatever_the_car_asks():
     assert "VOLTAGE_MEASUREMENT_STALE" not in conn.active_faults
     conn.ev_precharge_request(380.0, 2.0)
     assert ("group", "on") not in board.wire
+
+
+def precharge_refused_with(board_status, conn, board, clock):
+    board.status = board_status
+    conn.on_io_status(board.status)
+    conn.ev_parameters = EvChargeParameters(max_voltage_v=420.0, max_current_a=150.0)
+    conn._start_session()
+    conn.machine.set_state("precharge", model=conn)
+    conn.start_precharge()
+    board.wire.clear()
+    return conn.ev_precharge_request(380.0, 2.0)
+
+
+def test_a_car_before_the_boards_first_temperature_frame_is_refused_without_a_fault():
+    conn, board, group, clock, _ = make()
+    precharge_refused_with(BoardStatus(t=clock(), measure_t=clock(), temps_t=None, cable_voltage_v=0.0),
+                           conn, board, clock)
+    # the first 1 Hz temperature frame is still on its way: no power, and no fault that would end the session
+    assert ("group", "on") not in board.wire
+    assert "TEMPERATURE_SENSOR_FAULT" not in conn.active_faults and conn.state == "precharge"
+
+
+def test_temperatures_that_never_come_are_a_fault_once_the_board_had_its_period():
+    conn, board, group, clock, _ = make()
+    precharge_refused_with(BoardStatus(t=clock(), measure_t=clock(), temps_t=None, cable_voltage_v=0.0),
+                           conn, board, clock)
+    conn.supervisor.tick(clock())  # the control tick's first look at the board: "never received" counts from here
+    for _ in range(int(4.0 / PERIOD)):  # past temperature_stale_s (3.5 s), the DC measure fresh throughout
+        clock.advance(PERIOD)
+        board.measure(clock(), 0.0)
+    conn.ev_precharge_request(380.0, 2.0)
+    assert "TEMPERATURE_SENSOR_FAULT" in conn.active_faults
+    assert ("group", "on") not in board.wire

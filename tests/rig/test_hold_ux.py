@@ -154,7 +154,8 @@ def test_a_separate_controller_gets_the_pin_in_a_private_file_not_on_its_command
             finally:
                 client.close()
             rig.send("quit")
-            assert rig.proc.wait(timeout=30) == 0
+            assert rig.proc.wait(timeout=30) == 0, (rig.seen[-5:], list(rig.lines.queue)[-20:],
+                                                    rig.proc.stderr.read()[-3000:])
         finally:
             if rig.proc.poll() is None:
                 rig.proc.kill()
