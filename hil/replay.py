@@ -111,8 +111,10 @@ class CarReplay:
     """One captured session, sent again by the rig's car over an open V2G connection."""
 
     def __init__(self, captured: CapturedSession, rig: Rig, connector_id: int, client: V2gtpClient,
-                 report: SessionReplay, speed: float):
+                 report: SessionReplay, speed: float, interrupted: asyncio.Event | None = None):
         self.captured = captured
+        # set on Ctrl-C: Python 3.11's wait_for can swallow a cancellation that lands as an answer arrives
+        self.interrupted = interrupted
         self.schema = captured.schema
         self.plant = rig.plants[connector_id]
         self.client = client
@@ -164,6 +166,8 @@ class CarReplay:
         return True
 
     async def send(self, kind: str, payload: bytes, repeated: bool = False) -> Any | None:
+        if self.interrupted is not None and self.interrupted.is_set():
+            raise asyncio.CancelledError("interrupted")
         message = exi.decode(self.schema, payload)
         if kind != "SessionSetupReq":
             message.Header.SessionID = self.session_id  # ours, not the captured charger's
@@ -233,7 +237,8 @@ def _starts(power_delivery: Any) -> bool:
 
 
 async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.0,
-                         on_report: Callable[[ReplayReport], None] | None = None) -> ReplayReport:
+                         on_report: Callable[[ReplayReport], None] | None = None,
+                         interrupted: asyncio.Event | None = None) -> ReplayReport:
     """Replay every session of `path` against the controller on the rig; the report of every exchange.
     `on_report` gets the report as soon as it exists, so a Ctrl-C can still write what was replayed."""
     sessions, skipped = capture_sessions(path)
@@ -267,7 +272,7 @@ async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.
         for index, captured in enumerate(sessions):
             session = SessionReplay(captured.tcp_stream, captured.schema, list(captured.notes))
             report.sessions.append(session)
-            await _replay_session(captured, session, rig, cid, v2g, controller, phases, speed)
+            await _replay_session(captured, session, rig, cid, v2g, controller, phases, speed, interrupted)
             if report.faults:  # a latched fault may keep the connector out of service: say what was left
                 report.skipped += [f"tcp {later.tcp_stream}: not replayed after the fault in tcp "
                                    f"{captured.tcp_stream}" for later in sessions[index + 1:]]
@@ -283,7 +288,8 @@ async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.
 
 
 async def _replay_session(captured: CapturedSession, session: SessionReplay, rig: Rig, cid: int, v2g: RigV2gLink,
-                          controller: InProcessController, phases: dict[int, str], speed: float) -> None:
+                          controller: InProcessController, phases: dict[int, str], speed: float,
+                          interrupted: asyncio.Event | None = None) -> None:
     """Plug in, connect, replay, and end as a car does: stop charging (CP B), wait, unplug, then hang up."""
     await _wait(lambda: phases.get(cid) == "available", "the connector to become available")
     plant, board = rig.plants[cid], rig.io_sims[cid]
@@ -295,7 +301,7 @@ async def _replay_session(captured: CapturedSession, session: SessionReplay, rig
         connection = await connect_over_plc(v2g.link.ev, sdp_port=station.sdp_port, plan=EvLinkPlan())
     except Exception as exc:  # SLAC, SDP or TCP: the reason is in the message
         raise ReplayError(f"link setup failed: {exc}") from None
-    car = CarReplay(captured, rig, cid, connection.client, session, speed)
+    car = CarReplay(captured, rig, cid, connection.client, session, speed, interrupted)
     try:
         await car.run()
     finally:
@@ -349,27 +355,33 @@ async def replay_until_interrupted(capture: str, setup: RigSetup, speed: float) 
     """replay_capture; SIGINT/SIGTERM stop it cleanly (controller and rig shut down as usual) and the report
     holds what was replayed so far. Returns the report and the signal's name ("" when it ran to the end)."""
     reports: list[ReplayReport] = []
-    task = asyncio.ensure_future(replay_capture(capture, setup, speed=speed, on_report=reports.append))
+    interrupted = asyncio.Event()
+    task = asyncio.ensure_future(replay_capture(capture, setup, speed=speed, on_report=reports.append,
+                                                interrupted=interrupted))
     loop = asyncio.get_running_loop()
     received: list[str] = []
 
     def interrupt(sig: signal.Signals) -> None:
         if not received:  # a second Ctrl-C must not cut the clean-up short
             received.append(sig.name)
+            interrupted.set()
             task.cancel()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupt, sig)
     try:
-        return await task, ""
+        report = await task
     except asyncio.CancelledError:
         if not received or not reports:
             raise
-        reports[0].error = f"interrupted by {received[0]} before the capture ended"
-        return reports[0], received[0]
+        report = reports[0]
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if received:  # stopped by the signal (or it came as the last answer did): say so either way
+        report.error = f"interrupted by {received[0]} before the capture ended"
+        return report, received[0]
+    return report, ""
 
 
 def main_replay(capture: str, report_path: str | None, setup_name: str = "desk", speed: float = 1.0) -> int:

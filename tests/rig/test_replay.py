@@ -158,6 +158,7 @@ def test_replay_refuses_a_file_that_is_not_a_capture(tmp_path, capsys):
     assert "not a pcap" in capsys.readouterr().out
 
 
+@pytest.mark.timeout(240)
 def test_ctrl_c_during_a_replay_stops_cleanly_and_writes_what_was_replayed(tmp_path):
     capture = _capture("iso2/Porsche_Taycan_4S_iso-15118-2-DC_2023-04-11_0929-taycan-iso-2-DC.pcap")
     report = tmp_path / "replay.json"
@@ -171,7 +172,7 @@ def test_ctrl_c_during_a_replay_stops_cleanly_and_writes_what_was_replayed(tmp_p
         else:
             pytest.fail(f"the replay ended before charging: {proc.communicate(timeout=30)}")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=120)  # the clean stop: car to B, unplug, controller and rig down
     finally:
         proc.kill()
     assert proc.returncode == 130, err[-2000:]
