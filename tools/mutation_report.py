@@ -1,0 +1,125 @@
+"""Mutation testing of the safety core: run mutmut, then print killed / survived per file.
+
+`make mutate` calls this. mutmut (3.x) copies the sources into `mutants/`, runs the tests once to learn which
+tests reach which function, then runs only those tests against each mutant. Its verdicts sit in
+`mutants/<file>.meta` (JSON, exit code per mutant); this tool reads them, so the figures are mutmut's own.
+
+A survivor that only changes the text of a log call (`log.info("...")` -> `log.info(None)`) changes nothing on
+a wire; it is counted apart, as `log-only`, so the figure that matters (survivors that change behaviour)
+is not buried under them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+LOG_CALL = re.compile(r"^\s*[+-]\s*(log|logger|_log)\.(debug|info|warning|error|exception|critical)\(")
+
+
+@dataclass
+class FileFigures:
+    killed: int = 0
+    survived: int = 0
+    survived_log_only: int = 0
+    timeout: int = 0
+    no_tests: int = 0
+    other: int = 0   # not checked, skipped, suspicious, segfault
+    survivors: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        caught = self.killed + self.timeout
+        judged = caught + self.survived
+        return caught / judged if judged else 0.0
+
+
+def file_of(meta: Path, mutants_dir: Path) -> str:
+    return str(meta.relative_to(mutants_dir))[: -len(".meta")]
+
+
+def tally(meta_files: Iterable[Path], mutants_dir: Path, status_of, diff_of) -> dict[str, FileFigures]:
+    """Figures per source file; `status_of(exit_code)` is mutmut's own verdict name for a mutant's exit code."""
+    figures: dict[str, FileFigures] = {}
+    for meta in sorted(meta_files):
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        row = figures.setdefault(file_of(meta, mutants_dir), FileFigures())
+        for name, code in sorted(codes.items()):
+            status = status_of(code)
+            if status == "survived":
+                if changes_only_log_calls(diff_of(name)):
+                    row.survived_log_only += 1
+                else:
+                    row.survived += 1
+                    row.survivors.append(name)
+            elif status in ("killed", "timeout"):
+                setattr(row, status, getattr(row, status) + 1)
+            elif status == "no tests":
+                row.no_tests += 1
+            else:
+                row.other += 1
+    return figures
+
+
+def changes_only_log_calls(diff: str) -> bool:
+    changed = [line for line in diff.splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return bool(changed) and all(LOG_CALL.match(line) for line in changed)
+
+
+def mutmut_diff(mutmut: str, name: str) -> str:
+    done = subprocess.run([mutmut, "show", name], capture_output=True, text=True, check=False)
+    return done.stdout
+
+
+def print_table(figures: dict[str, FileFigures], out=sys.stdout) -> None:
+    columns = ("killed", "timeout", "survived", "survived_log_only", "no_tests", "other")
+    print(f"{'file':50}" + "".join(f"{c.replace('survived_', ''):>10}" for c in columns) + f"{'score':>7}",
+          file=out)
+    total = FileFigures()
+    for path, row in [*figures.items(), ("all", total)]:
+        if row is not total:
+            for c in columns:
+                setattr(total, c, getattr(total, c) + getattr(row, c))
+        print(f"{path:50}" + "".join(f"{getattr(row, c):10}" for c in columns) + f"{row.score:7.0%}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from controller.cli_args import OneLineArgumentParser
+    parser = OneLineArgumentParser(prog="python -m tools.mutation_report", description=__doc__.splitlines()[0])
+    parser.add_argument("--mutmut", default=str(Path(sys.executable).with_name("mutmut")),
+                        help="the mutmut program (default: beside this Python)")
+    parser.add_argument("--no-run", action="store_true", help="only report the verdicts already in mutants/")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--save", type=Path, default=Path("bench/mutation.json"), help="JSON figures file")
+    args = parser.parse_args(argv)
+    if not Path(args.mutmut).exists():
+        parser.error(f"no mutmut at {args.mutmut}: install the test extra (pip install -e '.[test]')")
+    if not args.no_run:
+        done = subprocess.run([args.mutmut, "run", "--max-children", str(args.max_children)], check=False)
+        if done.returncode != 0:
+            print(f"mutate: mutmut run failed with exit status {done.returncode}", file=sys.stderr)
+            return 1
+    mutants_dir = Path("mutants")
+    metas = list(mutants_dir.rglob("*.meta"))
+    if not metas:
+        print("mutate: no verdicts in mutants/ (did mutmut run?)", file=sys.stderr)
+        return 1
+    from mutmut.stats import status_by_exit_code  # mutmut's own verdict names
+    figures = tally(metas, mutants_dir, status_by_exit_code.__getitem__,
+                    lambda name: mutmut_diff(args.mutmut, name))
+    print_table(figures)
+    args.save.parent.mkdir(parents=True, exist_ok=True)
+    args.save.write_text(json.dumps({path: {**asdict(row), "score": row.score}
+                                     for path, row in figures.items()}, indent=1) + "\n")
+    print(f"saved {args.save}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
