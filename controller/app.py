@@ -16,7 +16,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
-from controller.hw.power import VENDORS, PowerModuleGroup
+from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
@@ -86,7 +86,7 @@ class ControllerApp:
     def build(self) -> None:
         cfg = self.config
         if cfg.power.vendor not in VENDORS:
-            raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {', '.join(VENDORS)})")
+            raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {known_vendors()})")
         self._check_power_bus()
         if cfg.store.path:
             self._open_store()
