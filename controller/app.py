@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
+from controller.app_cabinet_view import AppCabinetView
 from controller.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
@@ -54,7 +55,7 @@ class ControllerApp:
         self.started_t: float | None = None
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
-        self.console = ConsoleServer(self, config.console) if config.console.port else None
+        self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
 
