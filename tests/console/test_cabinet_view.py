@@ -161,3 +161,17 @@ def test_the_command_context_is_typed():
     hints = get_type_hints(CommandContext)
     assert hints["cabinet"] is CabinetView
     assert Any not in hints.values()
+
+
+@pytest.mark.parametrize("protocol, implementation, fake", [
+    ("CabinetView", "AppCabinetView", FakeCabinet), ("ConnectorView", "ConnectorHandle", FakeConnector)])
+def test_the_app_side_and_the_fake_offer_every_member_of_the_view(protocol, implementation, fake):
+    import controller.app_cabinet_view as app_side
+    import controller.console.cabinet_view as view
+
+    members = {name for name in vars(getattr(view, protocol))
+               if not name.startswith("_") and name not in ("register",)}
+    assert members, protocol
+    assert members <= set(dir(getattr(app_side, implementation))), protocol
+    built = fake() if fake is FakeCabinet else fake(1)
+    assert members <= set(dir(built)), protocol
