@@ -85,8 +85,8 @@ class ConnectorSelfTest:
         c, timeout = self.connector, self.feedback_timeout_s
         c.close_contactors_for_test()  # modules off, no car: the connector's own guard for this test
         took = await self._wait(c.io_contactors_closed, timeout)
-        step("close", took is not None,
-             f"closed feedback after {took * 1000:.0f} ms" if took is not None else f"no closed feedback in {timeout} s")
+        step("close", took is not None, f"closed feedback after {took * 1000:.0f} ms" if took is not None
+             else f"no closed feedback in {timeout} s")
         c.open_contactors()
         took = await self._wait(c.io_contactors_open, timeout)
         step("open", took is not None,

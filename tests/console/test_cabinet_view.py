@@ -149,7 +149,8 @@ def test_console_code_never_reaches_the_app_or_the_drivers():
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(forbidden), f"{path.name} imports {node.module}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                assert node.func.id not in ("getattr", "hasattr"), f"{path.name}:{node.lineno} probes with {node.func.id}"
+                assert node.func.id not in ("getattr", "hasattr"), \
+                    f"{path.name}:{node.lineno} probes with {node.func.id}"
 
 
 def test_the_command_context_is_typed():
