@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
+from controller.app_cabinet_view import AppCabinetView
 from controller.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
@@ -16,7 +17,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
-from controller.hw.power import VENDORS, PowerModuleGroup
+from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
@@ -54,7 +55,7 @@ class ControllerApp:
         self.started_t: float | None = None
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
-        self.console = ConsoleServer(self, config.console) if config.console.port else None
+        self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
 
@@ -86,7 +87,7 @@ class ControllerApp:
     def build(self) -> None:
         cfg = self.config
         if cfg.power.vendor not in VENDORS:
-            raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {', '.join(VENDORS)})")
+            raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {known_vendors()})")
         self._check_power_bus()
         if cfg.store.path:
             self._open_store()

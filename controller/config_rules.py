@@ -97,11 +97,11 @@ def _default(fld: dataclasses.Field) -> Any:
 def check_module_capacity(cabinet: Any) -> None:
     """A connector may not promise more than its module group can give, where the vendor's rating is fixed
     (a vendor whose modules report their rating at run time is checked against what they report)."""
-    from controller.hw.power import VENDORS  # drivers know their modules' rating
+    from controller.hw.power.registry import VENDORS, known_vendors  # drivers know their modules' rating
 
     make = VENDORS.get(cabinet.power.vendor)
     if make is None:
-        return  # the app names the unknown vendor (power.vendor)
+        raise ConfigError("power.vendor", f"unknown vendor {cabinet.power.vendor!r} (known: {known_vendors()})")
     try:
         rating = make(0).fixed_rating
     except FileNotFoundError:

@@ -19,7 +19,7 @@ import logging
 import sys
 
 from controller.config_loader import ConfigError
-from controller.hw.dbc import DbcNotFound, check_installed
+from controller.hw.dbc import DbcNotFound, check_installed, load_dbc
 from hil.ev.evcc.profile import load_profile
 from hil.injection.kinds import listing as inject_listing
 from hil.injection.spec import InjectionSpecError, parse_injections
@@ -31,6 +31,7 @@ from hil.runner import START_TIMEOUT_S, judge, run_scenario
 from hil.plant_controls import hold_with_controls
 from hil.scenarios import SCENARIOS, ScenarioRefused
 from hil.setup import load_setup
+from hil.sim.power_vendors import simulator_dbcs
 from controller.cli_args import OneLineArgumentParser
 
 
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         check_options(args)  # before the run: a typo must not cost a 20-minute run
         parse_injections(getattr(args, "inject", None))
         check_installed()  # and a broken install must not fail with buses half open
+        for name in sorted(simulator_dbcs()):  # the vendors' simulators declare their own DBCs
+            load_dbc(name)
     except (ConfigError, DbcNotFound, InjectionSpecError) as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2

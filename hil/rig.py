@@ -16,7 +16,7 @@ from hil.setup import RigSetup
 from hil.sim.imd import ImdSim
 from hil.sim.io_board import IoBoardSim
 from hil.sim.meter import MeterSim
-from hil.sim.power_modules import SIMULATORS
+from hil.sim.power_vendors import SIMULATORS
 
 
 class Rig:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import can
 
 from controller.hw.dbc import load_dbc
+from controller.hw.power.registry import vendor_dbc
 
-VENDOR_DBCS = {"infypower": "infypower_reg", "uugreen": "uugreen_ur1000x0", "uugreen-40": "uugreen_ur1000x0"}
 MIN_COMMON_BITS = 8
 ID_BITS = 29
 
@@ -19,7 +19,7 @@ ID_BITS = 29
 class FrameDecoder:
     def __init__(self, vendor: str):
         self._io = {m.frame_id: m for m in load_dbc("io_board").messages}
-        dbc = VENDOR_DBCS.get(vendor)
+        dbc = vendor_dbc(vendor)
         self._vendor = list(load_dbc(dbc).messages) if dbc else []
 
     def describe(self, msg: can.Message) -> dict:

@@ -6,14 +6,11 @@ Handlers may be plain functions or coroutines (selftest and cantrace wait on the
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
 from controller.console.auth import ConsoleAuth, Role
-from controller.store import StoreError
-
-log = logging.getLogger("controller.console")
+from controller.console.cabinet_view import CabinetView
 
 
 class CommandError(Exception):
@@ -36,7 +33,7 @@ class Reply:
 
 @dataclass
 class CommandContext:
-    app: Any  # ControllerApp: connectors, groups, ports, store, config, started_t
+    cabinet: CabinetView  # all a command sees of the controller
     auth: ConsoleAuth
     registry: "CommandRegistry"
     json_mode: bool
@@ -44,19 +41,7 @@ class CommandContext:
     recent_events: Sequence[dict] = ()  # the console's own memory of events, when there is no store
 
     def record(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
-        record_action(self.app, message, data, connector)
-
-
-def record_action(app: Any, message: str, data: dict | None = None, connector: int | None = None) -> None:
-    """Log a console action and keep it in the store when there is one."""
-    log.info("console: %s", message)
-    store = getattr(app, "store", None)
-    if store is None:
-        return
-    try:
-        store.event("console", message, connector, data)
-    except (StoreError, ValueError) as exc:  # a closing store must not break the console
-        log.warning("console: could not record %r: %s", message, exc)
+        self.cabinet.record_action(message, data, connector)
 
 
 Handler = Callable[[CommandContext, list[str]], "Reply | Awaitable[Reply]"]

@@ -17,6 +17,7 @@ import serial
 
 from controller.config import ConsoleConfig
 from controller.console.auth import ConsoleAuth
+from controller.console.cabinet_view import CabinetView
 from controller.console.commands import build_registry
 from controller.console.flow_limits import InputBudget
 from controller.console.line_editor import CTRL_C, LineEditor
@@ -37,18 +38,18 @@ PASTE_QUIET_S = 0.2
 
 
 class ConsoleServer:
-    def __init__(self, app: Any, cfg: ConsoleConfig, *, retry_s: float = 3.0,
+    def __init__(self, cabinet: CabinetView, cfg: ConsoleConfig, *, retry_s: float = 3.0,
                  input_bytes_per_s: float = INPUT_BYTES_PER_S, input_burst: int = INPUT_BURST,
                  clock: Callable[[], float] = time.monotonic):
         if not cfg.port:
             raise ValueError("console.port is empty: no console to serve")
-        self.app = app
+        self.cabinet = cabinet
         self.cfg = cfg
         self.retry_s = retry_s
         self.clock = clock
         self.auth = ConsoleAuth(cfg, clock)
         self.recent_events: deque[dict] = deque(maxlen=RECENT_EVENTS)
-        self.session = ConsoleSession(app, self.auth, build_registry(), self._write_text,
+        self.session = ConsoleSession(cabinet, self.auth, build_registry(), self._write_text,
                                       recent_events=self.recent_events)
         self.editor = LineEditor(MAX_LINE)
         self.budget = InputBudget(input_bytes_per_s, input_burst, clock)
@@ -71,7 +72,7 @@ class ConsoleServer:
             return
         self._stopping = False
         if not self._subscribed:
-            self.app.subscribe(self._on_app_event)
+            self.cabinet.subscribe(self._on_app_event)
             self._subscribed = True
         self._task = asyncio.create_task(self._keep_open(), name="console")
 

@@ -10,13 +10,12 @@ import asyncio
 import inspect
 import logging
 import re
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from controller.console.auth import ConsoleAuth, IDLE_LOGOUT_S
+from controller.console.cabinet_view import CabinetView
 from controller.console.formatting import json_line
-from controller.console.registry import (
-    Command, CommandContext, CommandError, CommandRegistry, Reply, record_action,
-)
+from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 
 log = logging.getLogger("controller.console")
 
@@ -24,14 +23,14 @@ Writer = Callable[[str], None]
 
 
 class ConsoleSession:
-    def __init__(self, app: Any, auth: ConsoleAuth, registry: CommandRegistry, write: Writer, *,
+    def __init__(self, cabinet: CabinetView, auth: ConsoleAuth, registry: CommandRegistry, write: Writer, *,
                  recent_events: Sequence[dict] = ()):
-        self.app = app
+        self.cabinet = cabinet
         self.auth = auth
         self.registry = registry
         self.write = write
         self.recent_events = recent_events
-        name = re.sub(r"[^A-Za-z0-9_.-]", "", str(getattr(app.config, "name", "")))[:24]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "", cabinet.config.name)[:24]
         self.name = name or "charger"
 
     def prompt(self) -> str:
@@ -71,7 +70,7 @@ class ConsoleSession:
     async def _run(self, command: Command, args: list[str], json_mode: bool) -> tuple[Reply | None, str | None]:
         """(reply, None) when the command worked; (None, reason) when it failed, or (Reply holding the
         failure's data, reason) when the failure carries data (a failed selftest's steps)."""
-        ctx = CommandContext(self.app, self.auth, self.registry, json_mode, self.write, self.recent_events)
+        ctx = CommandContext(self.cabinet, self.auth, self.registry, json_mode, self.write, self.recent_events)
         try:
             result = command.run(ctx, args)
             if inspect.isawaitable(result):
@@ -112,4 +111,4 @@ class ConsoleSession:
         data = {"command": command.name, "args": args, "role": self.auth.role, "ok": error is None}
         if error is not None:
             data["error"] = error
-        record_action(self.app, f"{' '.join([command.name, *args])}: {outcome}", data, connector)
+        self.cabinet.record_action(f"{' '.join([command.name, *args])}: {outcome}", data, connector)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from controller.app import ControllerApp
+from controller.app_cabinet_view import AppCabinetView
 from controller.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
 from hil.rig import Rig
@@ -47,7 +48,7 @@ async def bare_console(port: str, wait: bool = True, **options) -> AsyncIterator
     Returns once the port is open, unless `wait` is False."""
     server_options = {k: options.pop(k) for k in ("retry_s", "input_bytes_per_s", "input_burst") if k in options}
     config = replace(load_config(cabinet_path("desk")), console=console_config(port, **options))
-    server = ConsoleServer(ControllerApp(config), config.console, **{"retry_s": 0.05, **server_options})
+    server = ConsoleServer(AppCabinetView(ControllerApp(config)), config.console, **{"retry_s": 0.05, **server_options})
     await server.start()
     try:
         if wait:
@@ -92,7 +93,7 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
     events: list[tuple[str, dict]] = []
     app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
     # the app starts and stops its own console; here with a quick retry so tests need not wait
-    server = app.console = ConsoleServer(app, config.console, retry_s=0.05)
+    server = app.console = ConsoleServer(AppCabinetView(app), config.console, retry_s=0.05)
     try:
         await app.start()
         await until(lambda: server.connected and app.connectors[0].state == "available", "connector available")

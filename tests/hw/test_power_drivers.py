@@ -8,7 +8,9 @@ import can
 import pytest
 
 from controller.hw.can_port import FrameRejected
-from controller.hw.power import VENDORS, InfyPowerDriver, ModuleRating, UUGreen40Driver, UUGreenDriver
+from controller.hw.power import VENDORS, ModuleRating
+from controller.hw.power.vendors.infypower import InfyPowerDriver
+from controller.hw.power.vendors.uugreen import UUGreen40Driver, UUGreenDriver
 
 pytestmark = pytest.mark.timeout(10)
 

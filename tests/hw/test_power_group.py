@@ -13,7 +13,7 @@ import pytest
 from controller.hw.can_port import CanPort
 from controller.hw.power import PowerModuleGroup
 from hil.plant import ModuleModel
-from hil.sim.power_modules import SIMULATORS
+from hil.sim.power_vendors import SIMULATORS
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -9,9 +9,13 @@ import can
 import pytest
 
 from controller.hw.can_port import CanPort
-from controller.hw.power import InfyPowerDriver, PowerModuleGroup, UUGreenDriver
+from controller.hw.power import PowerModuleGroup
+from controller.hw.power.vendors.infypower import InfyPowerDriver
+from controller.hw.power.vendors.uugreen import UUGreenDriver
 from hil.plant import ConnectorPlant, ModuleModel
-from hil.sim.power_modules import SIMULATORS, InfyPowerSim, UUGreenSim
+from hil.sim.power_vendors import SIMULATORS
+from hil.sim.power_vendors.infypower import InfyPowerSim
+from hil.sim.power_vendors.uugreen import UUGreenSim
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -25,6 +25,7 @@ def _build() -> OneInput:
     from dataclasses import replace
 
     from controller.app import ControllerApp
+    from controller.app_cabinet_view import AppCabinetView
     from controller.config import ConsoleConfig, StoreConfig, load_config
     from controller.console.auth import ConsoleAuth
     from controller.console.commands import build_registry
@@ -45,7 +46,7 @@ def _build() -> OneInput:
         written: list[str] = []
         auth = ConsoleAuth(console)
         auth.login(TECH_PIN)
-        session = ConsoleSession(app, auth, registry, written.append)
+        session = ConsoleSession(AppCabinetView(app), auth, registry, written.append)
         editor = LineEditor(MAX_LINE)
         for byte in data:
             result = editor.key(byte)

@@ -7,6 +7,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from controller.config import CabinetConfig
 from controller.console.formatting import cell_text, table
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 
@@ -67,7 +68,7 @@ def version(ctx: CommandContext, args: list[str]) -> Reply:
         ours = metadata.version("dc-charger-controller")
     except metadata.PackageNotFoundError:
         ours = "unknown (not installed)"
-    cfg = ctx.app.config
+    cfg = ctx.cabinet.config
     data = {"controller": ours, "python": platform.python_version(), "cabinet": cfg.name,
             "power_vendor": cfg.power.vendor,
             "connectors": [{"id": c.id, "type": c.type} for c in cfg.connectors]}
@@ -81,10 +82,10 @@ async def config(ctx: CommandContext, args: list[str]) -> Reply:
     if args:
         raise CommandError("usage: config")
     # the config is frozen: reading it from a worker thread is safe, and keeps milliseconds off the loop
-    return await asyncio.to_thread(_config_reply, ctx.app.config)
+    return await asyncio.to_thread(_config_reply, ctx.cabinet.config)
 
 
-def _config_reply(cfg: Any) -> Reply:
+def _config_reply(cfg: CabinetConfig) -> Reply:
     data = masked(dataclasses.asdict(cfg))
     return Reply("\n".join(f"{key} = {cell_text(value)}" for key, value in _flat(data)), data)
 

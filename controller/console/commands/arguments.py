@@ -1,32 +1,33 @@
 """Arguments shared by console commands: which connector, how many rows."""
 from __future__ import annotations
 
-from typing import Any
-
+from controller.console.cabinet_view import CabinetView, ConnectorView
 from controller.console.registry import CommandError
 
 
-def connector_by_id(app: Any, text: str) -> Any:
-    ids = [c.cfg.id for c in app.connectors]
+def connector_by_id(cabinet: CabinetView, text: str) -> ConnectorView:
+    connectors = cabinet.connectors
+    ids = [c.id for c in connectors]
     if not text.isdigit() or int(text) not in ids:
         raise CommandError(f"no connector {text[:20]!r} (connectors: {', '.join(map(str, ids))})")
-    return next(c for c in app.connectors if c.cfg.id == int(text))
+    return next(c for c in connectors if c.id == int(text))
 
 
-def chosen_connectors(app: Any, args: list[str]) -> list[Any]:
+def chosen_connectors(cabinet: CabinetView, args: list[str]) -> list[ConnectorView]:
     """Every connector, or the one named by the first argument."""
     _no_extra(args, 1)
-    return [connector_by_id(app, args[0])] if args else list(app.connectors)
+    return [connector_by_id(cabinet, args[0])] if args else list(cabinet.connectors)
 
 
-def one_connector(app: Any, args: list[str]) -> Any:
+def one_connector(cabinet: CabinetView, args: list[str]) -> ConnectorView:
     """The connector named by the first argument; it may be left out when the cabinet has only one."""
     _no_extra(args, 1)
     if args:
-        return connector_by_id(app, args[0])
-    if len(app.connectors) == 1:
-        return app.connectors[0]
-    ids = ", ".join(str(c.cfg.id) for c in app.connectors)
+        return connector_by_id(cabinet, args[0])
+    connectors = cabinet.connectors
+    if len(connectors) == 1:
+        return connectors[0]
+    ids = ", ".join(str(c.id) for c in connectors)
     raise CommandError(f"which connector? give its id ({ids})")
 
 

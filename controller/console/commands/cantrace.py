@@ -12,8 +12,6 @@ import asyncio
 import random
 import time
 from collections import deque
-from typing import Any
-
 import can
 
 from controller.console.frame_decoder import FrameDecoder, frame_text
@@ -38,33 +36,20 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-class FrameTap:
-    """Collects frames from every port into one bounded queue."""
+class FrameQueue:
+    """Frames from every port in one bounded queue; `on_frame` runs in the CAN receive path."""
 
-    def __init__(self, ports: dict[str, Any]):
-        self.ports = ports
+    def __init__(self) -> None:
         self.queue: deque[tuple[float, str, can.Message]] = deque()
         self.seen = 0
         self.lost = 0
-        self._handlers = {key: self._handler(port.name) for key, port in ports.items()}
 
-    def _handler(self, name: str):
-        def on_frame(msg: can.Message) -> None:
-            self.seen += 1
-            if len(self.queue) >= QUEUE_LIMIT:
-                self.lost += 1
-            else:
-                self.queue.append((time.monotonic(), name, msg))
-        return on_frame
-
-    def __enter__(self) -> "FrameTap":
-        for key, port in self.ports.items():
-            port.tap(self._handlers[key])
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for key, port in self.ports.items():
-            port.untap(self._handlers[key])
+    def on_frame(self, port: str, msg: can.Message) -> None:
+        self.seen += 1
+        if len(self.queue) >= QUEUE_LIMIT:
+            self.lost += 1
+        else:
+            self.queue.append((time.monotonic(), port, msg))
 
 
 def _pick(batch: list, decoder: FrameDecoder, wanted: str | None, room: int) -> tuple[list, int]:
@@ -87,11 +72,12 @@ async def cantrace(ctx: CommandContext, args: list[str]) -> Reply:
         raise CommandError("usage: cantrace SECONDS [FILTER]")
     seconds = _seconds(args[0])
     wanted = args[1].lower() if len(args) > 1 else None
-    decoder = FrameDecoder(ctx.app.config.power.vendor)
+    decoder = FrameDecoder(ctx.cabinet.config.power.vendor)
     shown: list[dict] = []
     not_shown = 0
     start = time.monotonic()
-    with FrameTap(dict(ctx.app.ports)) as tap:
+    tap = FrameQueue()
+    with ctx.cabinet.can_tap(tap.on_frame):
         end = start + seconds
         while True:
             now = time.monotonic()

@@ -7,9 +7,8 @@ session must be re-plugged (or start a new session itself).
 """
 from __future__ import annotations
 
-from typing import Any
-
 from controller.connector.table import SESSION_STATES
+from controller.console.cabinet_view import ConnectorView
 from controller.console.commands.arguments import chosen_connectors, one_connector
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 from controller.faults import CATALOGUE
@@ -17,22 +16,22 @@ from controller.faults import CATALOGUE
 WAITING_STATES = ("plugged", "negotiating", "authorizing")
 
 
-def _state(c: Any) -> dict:
-    return {"connector": c.cfg.id, "state": c.state, "enabled": c.enabled, "authorized": c.authorized,
+def _state(c: ConnectorView) -> dict:
+    return {"connector": c.id, "state": c.state, "enabled": c.enabled, "authorized": c.authorized,
             "faults": list(c.active_faults)}
 
 
 def authorize(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.app, args)
+    c = one_connector(ctx.cabinet, args)
     if c.state not in WAITING_STATES:
-        raise CommandError(f"connector {c.cfg.id} is {c.state}: no car waits for authorization")
+        raise CommandError(f"connector {c.id} is {c.state}: no car waits for authorization")
     c.authorize()
-    return Reply(f"connector {c.cfg.id}: authorized ({c.state})", _state(c), c.cfg.id)
+    return Reply(f"connector {c.id}: authorized ({c.state})", _state(c), c.id)
 
 
 def start(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.app, args)
-    cid, state = c.cfg.id, c.state
+    c = one_connector(ctx.cabinet, args)
+    cid, state = c.id, c.state
     if not c.enabled:
         raise CommandError(f"connector {cid} is disabled; enable it first: enable {cid}")
     if state in ("unavailable", "emergency", "error_shutdown"):
@@ -49,25 +48,25 @@ def start(ctx: CommandContext, args: list[str]) -> Reply:
 
 
 def stop(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.app, args)
+    c = one_connector(ctx.cabinet, args)
     if not c.request_stop("console_stop"):
-        raise CommandError(f"connector {c.cfg.id} is {c.state}: no session to stop")
-    return Reply(f"connector {c.cfg.id}: stop requested; the car is asked to stop (forced if it does not)",
-                 _state(c), c.cfg.id)
+        raise CommandError(f"connector {c.id} is {c.state}: no session to stop")
+    return Reply(f"connector {c.id}: stop requested; the car is asked to stop (forced if it does not)",
+                 _state(c), c.id)
 
 
 def enable(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.app, args)
+    c = one_connector(ctx.cabinet, args)
     c.set_enabled(True)  # from a session or a fault state only the flag changes: it counts once they end
     note = "" if c.state != "unavailable" else \
-        f"; still unavailable (I/O board {'online' if c.io.online else 'offline'}, faults: " \
+        f"; still unavailable (I/O board {'online' if c.io_board_online else 'offline'}, faults: " \
         f"{', '.join(c.active_faults) or 'none'})"
-    return Reply(f"connector {c.cfg.id}: enabled, {c.state}{note}", _state(c), c.cfg.id)
+    return Reply(f"connector {c.id}: enabled, {c.state}{note}", _state(c), c.id)
 
 
 def disable(ctx: CommandContext, args: list[str]) -> Reply:
     maintenance = bool(args) and args[-1].lower() == "maintenance"
-    c = one_connector(ctx.app, args[:-1] if maintenance else args)
+    c = one_connector(ctx.cabinet, args[:-1] if maintenance else args)
     # from a session or a fault state only the flag changes: it keeps the connector out once they end
     c.set_enabled(False, maintenance=maintenance)
     note = ""
@@ -75,16 +74,16 @@ def disable(ctx: CommandContext, args: list[str]) -> Reply:
         note = "; the running session goes on and the connector stays out of service after it"
     elif c.state in ("emergency", "error_shutdown"):
         note = (f" (faults: {', '.join(c.active_faults) or 'none'}); it stays out of service once the fault is "
-                f"cleared, until: enable {c.cfg.id}")
+                f"cleared, until: enable {c.id}")
     if maintenance:
         note += "; scheduled maintenance: the outage is excluded from the uptime"
-    return Reply(f"connector {c.cfg.id}: disabled, {c.state}{note}", {**_state(c), "maintenance": maintenance},
-                 c.cfg.id)
+    return Reply(f"connector {c.id}: disabled, {c.state}{note}", {**_state(c), "maintenance": maintenance},
+                 c.id)
 
 
 def clear(ctx: CommandContext, args: list[str]) -> Reply:
     cleared = []
-    for c in chosen_connectors(ctx.app, args):
+    for c in chosen_connectors(ctx.cabinet, args):
         codes = c.clear_latched()
         # a latched fault whose condition is still there (e-stop still pressed) cannot be cleared
         present = [code for code in c.active_faults if CATALOGUE[code].clears == "latched"]

@@ -3,23 +3,23 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
+from controller.console.cabinet_view import ConnectorView, DeviceKind
 from controller.console.commands.arguments import chosen_connectors
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
 
 
 def status(ctx: CommandContext, args: list[str]) -> Reply:
-    rows = [_status_of(c) for c in chosen_connectors(ctx.app, args)]
+    rows = [_status_of(c) for c in chosen_connectors(ctx.cabinet, args)]
     return Reply("\n".join(_status_text(r) for r in rows), {"connectors": rows})
 
 
-def _status_of(connector: Any) -> dict:
+def _status_of(connector: ConnectorView) -> dict:
     snap = connector.snapshot()
     session = snap["session"]
     snap["enabled"] = connector.enabled
-    snap["io_board_online"] = bool(connector.io.online)
+    snap["io_board_online"] = connector.io_board_online
     snap["session_s"] = None if session is None else max(0.0, time.time() - session["start_t"])
     snap["energy_kwh"] = None if session is None else session["energy_kwh"]
     return snap
@@ -46,13 +46,12 @@ def _status_text(s: dict) -> str:
 def modules(ctx: CommandContext, args: list[str]) -> Reply:
     groups = []
     texts = []
-    for connector in chosen_connectors(ctx.app, args):
-        group = ctx.app.groups[connector.cfg.id]
-        caps = dataclasses.asdict(group.capabilities)
-        states = group.module_states()
-        groups.append({"connector": connector.cfg.id, "capabilities": caps, "modules": states})
+    for connector in chosen_connectors(ctx.cabinet, args):
+        caps = dataclasses.asdict(connector.module_capabilities())
+        states = connector.module_states()
+        groups.append({"connector": connector.id, "capabilities": caps, "modules": states})
         texts.append(
-            f"connector {connector.cfg.id}: {caps['healthy_count']} of {caps['total_count']} modules healthy,"
+            f"connector {connector.id}: {caps['healthy_count']} of {caps['total_count']} modules healthy,"
             f" up to {caps['max_voltage_v']:.0f} V {caps['max_current_a']:.0f} A {caps['max_power_w'] / 1000:.1f} kW\n"
             + table([(f"{m['address']:#04x}", m["state"], m["healthy"], _round(m["voltage"]), _round(m["current"]),
                       m["temperature"], ",".join(m["flags"]) or "-", _round(m["last_seen_age_s"]))
@@ -65,18 +64,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def device_reading(devices: dict, connector_id: int) -> dict:
-    """What a polled Modbus device (meter or IMD) of one connector reports; not configured if absent."""
-    device = devices.get(connector_id)
-    if device is None:
-        return {"connector": connector_id, "configured": False}
-    latest = device.latest
-    now = getattr(device, "clock", time.monotonic)()
-    return {"connector": connector_id, "configured": True, "fresh": bool(device.fresh),
-            "reading": None if latest is None else dataclasses.asdict(latest),
-            "age_s": None if latest is None else round(now - latest.t, 2)}
-
-
 def _device_text(kind: str, entry: dict) -> str:
     head = f"connector {entry['connector']} {kind}:"
     if not entry["configured"]:
@@ -87,10 +74,9 @@ def _device_text(kind: str, entry: dict) -> str:
     return f"{head} {'fresh' if entry['fresh'] else 'STALE'} ({entry['age_s']} s old)\n  {values}"
 
 
-def _device_command(attribute: str, kind: str):
+def _device_command(kind: DeviceKind):
     def run(ctx: CommandContext, args: list[str]) -> Reply:
-        devices = getattr(ctx.app, attribute, None) or {}
-        entries = [device_reading(devices, c.cfg.id) for c in chosen_connectors(ctx.app, args)]
+        entries = [ctx.cabinet.device_reading(kind, c.id) for c in chosen_connectors(ctx.cabinet, args)]
         return Reply("\n".join(_device_text(kind, e) for e in entries), {kind: entries})
     return run
 
@@ -100,7 +86,7 @@ def register(registry: CommandRegistry) -> None:
                          "status [CONNECTOR]"))
     registry.add(Command("modules", modules, "power modules: health, output, temperature, flags",
                          "modules [CONNECTOR]"))
-    registry.add(Command("meter", _device_command("meters", "meter"), "the DC energy meter's last reading",
+    registry.add(Command("meter", _device_command("meter"), "the DC energy meter's last reading",
                          "meter [CONNECTOR]"))
-    registry.add(Command("imd", _device_command("imds", "imd"), "the insulation monitor's last reading",
+    registry.add(Command("imd", _device_command("imd"), "the insulation monitor's last reading",
                          "imd [CONNECTOR]"))

@@ -23,14 +23,14 @@ def _limit(args: list[str], default: int, maximum: int) -> int:
 # ---- faults -------------------------------------------------------------------------------------------
 async def faults(ctx: CommandContext, args: list[str]) -> Reply:
     limit = _limit(args, 10, 100)
-    active = [{"connector": c.cfg.id, "code": f.code, "severity": f.severity, "clears": CATALOGUE[f.code].clears,
+    active = [{"connector": c.id, "code": f.code, "severity": f.severity, "clears": CATALOGUE[f.code].clears,
                "raised_t": f.t, "detail": f.detail, "text": CATALOGUE[f.code].text}
-              for c in ctx.app.connectors for f in c.active_faults.values()]
-    store = ctx.app.store
+              for c in ctx.cabinet.connectors for f in c.active_faults.values()]
+    store = ctx.cabinet.store
     if store is None:
         memory = [{"code": f.code, "connector": f.connector_id, "severity": f.severity, "detail": f.detail,
                    "raised_t": f.t, "cleared_t": None, "active": c.active_faults.get(f.code) is f}
-                  for c in ctx.app.connectors for f in c.fault_history]
+                  for c in ctx.cabinet.connectors for f in c.fault_history]
     return await asyncio.to_thread(
         lambda: _faults_reply(active, store.fault_history(limit) if store is not None
                               else sorted(memory, key=lambda row: row["raised_t"], reverse=True)[:limit],
@@ -53,7 +53,7 @@ def _faults_reply(active: list[dict], history: list[dict], limit: int, from_stor
 # ---- log ----------------------------------------------------------------------------------------------
 async def log_command(ctx: CommandContext, args: list[str]) -> Reply:
     limit = _limit(args, 20, 100)
-    store = ctx.app.store
+    store = ctx.cabinet.store
     memory = None if store is not None else list(ctx.recent_events)[-limit:][::-1]
     return await asyncio.to_thread(
         lambda: _log_reply(store.recent_events(limit) if store is not None else memory, store is not None))
@@ -69,10 +69,10 @@ def _log_reply(events: list[dict], from_store: bool) -> Reply:
 # ---- sessions -----------------------------------------------------------------------------------------
 async def sessions(ctx: CommandContext, args: list[str]) -> Reply:
     limit = _limit(args, 10, 50)
-    store = ctx.app.store
+    store = ctx.cabinet.store
     if store is None:
         rows = []
-        for c in ctx.app.connectors:
+        for c in ctx.cabinet.connectors:
             for record, status in ((c.session, "running"), (c.last_session, "ended")):
                 if record is not None:
                     row = record.to_json()
@@ -95,10 +95,10 @@ def _sessions_reply(rows: list[dict], from_store: bool) -> Reply:
 
 # ---- uptime -------------------------------------------------------------------------------------------
 async def uptime(ctx: CommandContext, args: list[str]) -> Reply:
-    ids = [c.cfg.id for c in chosen_connectors(ctx.app, args)]
-    started = ctx.app.started_t
+    ids = [c.id for c in chosen_connectors(ctx.cabinet, args)]
+    started = ctx.cabinet.started_t
     running_s = None if started is None else time.monotonic() - started
-    store = ctx.app.store
+    store = ctx.cabinet.store
     ports = [] if store is None else await asyncio.to_thread(
         lambda: [{"connector": cid, **store.uptime(cid)} for cid in ids])
     lines = [f"controller running for {duration(running_s)}"]

@@ -1,21 +1,12 @@
-"""DC power modules over CAN: one driver per vendor, chosen by the configuration's vendor name."""
+"""DC power modules over CAN: one driver per vendor (controller/hw/power/vendors/), chosen by the configuration's
+vendor key through the registry."""
 from __future__ import annotations
-
-from typing import Callable
 
 from controller.hw.power.base import ModuleAnswer, ModuleRating, PowerModuleDriver
 from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
-from controller.hw.power.infypower import InfyPowerDriver
-from controller.hw.power.uugreen import UUGreen40Driver, UUGreenDriver
-
-# config name -> driver factory taking the group index (0..15)
-VENDORS: dict[str, Callable[[int], PowerModuleDriver]] = {
-    "infypower": InfyPowerDriver,
-    "uugreen": UUGreenDriver,  # UR100030
-    "uugreen-40": UUGreen40Driver,  # UR100040
-}
+from controller.hw.power.registry import VENDORS, driver_class, known_vendors, vendor_dbc
 
 __all__ = [
-    "VENDORS", "GroupCapabilities", "InfyPowerDriver", "ModuleAnswer", "ModuleRating", "PowerModuleDriver",
-    "PowerModuleGroup", "UUGreen40Driver", "UUGreenDriver",
+    "VENDORS", "GroupCapabilities", "ModuleAnswer", "ModuleRating", "PowerModuleDriver", "PowerModuleGroup",
+    "driver_class", "known_vendors", "vendor_dbc",
 ]

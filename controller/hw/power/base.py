@@ -42,7 +42,8 @@ class ModuleAnswer:
 class PowerModuleDriver(ABC):
     """One vendor's protocol for the modules of one group."""
 
-    name: str
+    name: str  # the vendor key a cabinet file names in power.vendor (the registry's key)
+    dbc: str  # the DBC (dbc/<dbc>.dbc) the frames are built from; the rig's simulator names the same one
     fault_flags: frozenset[str]  # status flags that take a module out of the group
     overvoltage_flags: frozenset[str]  # status flags that mean output over-voltage (emergency)
     short_circuit_flags: frozenset[str] = frozenset()  # status flags that mean an output short (emergency)

@@ -29,6 +29,7 @@ import can
 
 from controller.hw.can_port import CanPort
 from controller.hw.power.base import Frame, ModuleRating
+from controller.hw.power.registry import driver_class
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,7 @@ class PowerModuleGroup:
     def __init__(self, port: CanPort, vendor: str, addresses: Sequence[int], group_index: int, *,
                  keepalive_s: float = 1.0, telemetry_period_s: float = 0.2, silent_after_s: float = 12.0,
                  on_fault: FaultCallback, clock: Callable[[], float] = time.monotonic):
-        from controller.hw.power import VENDORS  # the registry's package imports this module
-
-        factory = VENDORS.get(vendor)
-        if factory is None:
-            raise ValueError(f"unknown power module vendor {vendor!r}; known: {', '.join(sorted(VENDORS))}")
+        factory = driver_class(vendor)  # ValueError naming the known vendors
         for name, value in (("keepalive_s", keepalive_s), ("telemetry_period_s", telemetry_period_s),
                             ("silent_after_s", silent_after_s)):
             if not value > 0:

@@ -28,8 +28,12 @@ _FLAGS = (
 )
 
 
+DBC = "infypower_reg"
+
+
 class InfyPowerDriver(PowerModuleDriver):
     name = "infypower"
+    dbc = DBC
     # Informational flags (DcOff, Sleeping, WalkInEnabled, PowerLimited, CommInterrupted) leave the module in.
     fault_flags = frozenset({
         "IdRepeat", "LoadSharingAlarm", "InputPhaseLost", "InputUnbalanced", "InputUnderVoltage",
@@ -42,7 +46,7 @@ class InfyPowerDriver(PowerModuleDriver):
 
     def __init__(self, group_index: int):
         super().__init__(group_index)
-        db = load_dbc("infypower_reg")
+        db = load_dbc(self.dbc)
         self._read_output = db.get_message_by_name("InfyReadOutputRequest")
         self._read_status = db.get_message_by_name("InfyReadStatusRequest")
         self._read_rating = db.get_message_by_name("InfyReadCapabilityRequest")
@@ -106,3 +110,6 @@ class InfyPowerDriver(PowerModuleDriver):
                 raise FrameRejected(f"InfyPower module {address:#04x}: implausible rating {rating}")
             return ModuleAnswer(address, rating=rating)
         return ModuleAnswer(address)  # a set command's answer: proof of life only
+
+
+DRIVERS = (InfyPowerDriver,)  # found by controller.hw.power.registry

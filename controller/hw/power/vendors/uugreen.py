@@ -25,8 +25,12 @@ VOUT, IOUT, VOUT_REFERENCE, IOUT_LIMIT, SHUTDOWN_DCDC, MODULE_STATUS, INLET_TEMP
 _TEMPERATURE_EVERY = 5  # telemetry cycles between temperature reads (slow value, spare the bus)
 
 
+DBC = "uugreen_ur1000x0"
+
+
 class UUGreenDriver(PowerModuleDriver):
-    name = "uugreen"
+    name = "uugreen"  # UR100030
+    dbc = DBC
     fault_flags = frozenset({
         "AcOverVoltageOff", "PfcBusOverVoltage", "PfcBusUnderVoltage", "PfcBusUnbalance", "DcOverVoltageOff",
         "FanStopped", "FanDriverFault", "OverTemperature", "PfcOverTemperature", "RelayFault",
@@ -37,7 +41,7 @@ class UUGreenDriver(PowerModuleDriver):
     def __init__(self, group_index: int, rating: ModuleRating = UR100030):
         super().__init__(group_index)
         self.fixed_rating = rating
-        self._frame = load_dbc("uugreen_ur1000x0").get_message_by_name("UuFrame")
+        self._frame = load_dbc(self.dbc).get_message_by_name("UuFrame")
         self._status_flags = tuple(s.name for s in self._frame.signals
                                    if s.multiplexer_ids is not None and MODULE_STATUS in s.multiplexer_ids)
         self._reads = {cmd: self._payload(READ, cmd, {}) for cmd in (VOUT, IOUT, MODULE_STATUS, INLET_TEMPERATURE)}
@@ -100,3 +104,6 @@ class UUGreen40Driver(UUGreenDriver):
 
     def __init__(self, group_index: int):
         super().__init__(group_index, rating=UR100040)
+
+
+DRIVERS = (UUGreenDriver, UUGreen40Driver)  # found by controller.hw.power.registry

@@ -1,0 +1,99 @@
+"""What the console may see of the cabinet and ask of it: a narrow, typed view, never the app.
+
+Console commands read connector and module states, store queries and the configuration, tap the CAN
+buses for `cantrace`, and send the few requests a technician may make (authorize, stop, enable/disable,
+clear latched faults, self-test). The requests go through the connector's own methods (it decides) or,
+for the self-test, to an object outside the console that owns the hardware steps. The app builds the
+implementation (controller/app_cabinet_view.py); tests may pass a small fake.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
+
+import can
+
+from controller.config import CabinetConfig
+from controller.connector.session import SessionRecord
+from controller.faults import Fault
+from controller.hw.power.group import GroupCapabilities
+
+EventSink = Callable[[str, dict], None]
+FrameSink = Callable[[str, can.Message], None]  # (port name, frame); runs in the CAN receive path
+StepSink = Callable[[str, bool, str], None]  # (step name, passed, detail) as each self-test step ends
+DeviceKind = Literal["meter", "imd"]
+
+
+class SelfTestRefused(Exception):
+    """The self-test cannot run now (a car is connected, a fault is active...); the message says why."""
+
+
+class ConnectorView(Protocol):
+    """One connector as the console sees it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def authorized(self) -> bool: ...
+    @property
+    def io_board_online(self) -> bool: ...
+    @property
+    def active_faults(self) -> Mapping[str, Fault]: ...
+    @property
+    def fault_history(self) -> Sequence[Fault]: ...
+    @property
+    def session(self) -> SessionRecord | None: ...
+    @property
+    def last_session(self) -> SessionRecord | None: ...
+
+    def snapshot(self) -> dict: ...
+    def module_capabilities(self) -> GroupCapabilities: ...
+    def module_states(self) -> list[dict]: ...
+
+    # the requests: the connector decides
+    def authorize(self) -> None: ...
+    def request_stop(self, reason: str) -> bool: ...
+    def set_enabled(self, enabled: bool, *, maintenance: bool = False) -> None: ...
+    def clear_latched(self) -> list[str]: ...
+
+
+class StoreQueries(Protocol):
+    """The store's read side, as the console uses it (each call blocks: run it in a worker thread)."""
+
+    def fault_history(self, limit: int = 50) -> list[dict]: ...
+    def recent_events(self, limit: int = 50, connector: int | None = None) -> list[dict]: ...
+    def recent_sessions(self, limit: int = 20, connector: int | None = None) -> list[dict]: ...
+    def uptime(self, connector: int, now: float | None = None) -> dict[str, float]: ...
+
+
+class CabinetView(Protocol):
+    @property
+    def config(self) -> CabinetConfig: ...  # frozen: what `config` and `version` show
+    @property
+    def connectors(self) -> Sequence[ConnectorView]: ...
+    @property
+    def store(self) -> StoreQueries | None: ...
+    @property
+    def started_t(self) -> float | None: ...  # time.monotonic() when the controller finished starting
+
+    def device_reading(self, kind: DeviceKind, connector_id: int) -> dict:
+        """A polled Modbus device's last reading: {connector, configured, fresh, reading, age_s}."""
+        ...
+
+    def can_tap(self, on_frame: FrameSink) -> AbstractContextManager[Any]:
+        """While the context is open, every frame received on every CAN port is also given to on_frame."""
+        ...
+
+    async def self_test(self, connector_id: int, on_step: StepSink) -> list[dict]:
+        """Run the hardware self-test of an idle connector; its steps. Raises SelfTestRefused."""
+        ...
+
+    def subscribe(self, sink: EventSink) -> None: ...
+
+    def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
+        """Log a console action and keep it in the store when there is one; never raises."""
+        ...
