@@ -28,7 +28,7 @@ from controller.hw.dbc import load_dbc
 from controller.hw.modbus_models import load_model
 from tools.bench import worker
 from tools.bench.bus_observer import BusObserver, Frame
-from tools.bench.cabinet_run import CabinetRun
+from tools.bench.cabinet import BenchCabinet
 from tools.bench.modbus_tap import ReadReply
 from tools.bench.stats import summarize
 
@@ -166,7 +166,7 @@ class LoopLagProbe:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-def _inject(run: CabinetRun, kind: str, cid: int) -> None:
+def _inject(run: BenchCabinet, kind: str, cid: int) -> None:
     if kind == "estop":
         run.rig.io_sims[cid].press_estop()
     elif kind == "module_overvoltage":
@@ -179,8 +179,8 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
                         probe: LoopLagProbe | None = None) -> tuple[list[dict[str, Any]], float]:
     """One cabinet lifetime: charge on every connector, one fault per connector, one sample each; also the
     frames/s on the bus (all channels) while the cars charged before the first fault."""
-    run = CabinetRun(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
-    observer = BusObserver(run.channels())
+    run = BenchCabinet(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
+    observer = BusObserver(run.can_channels())
     injections = []
     observer.start()
     try:

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from tools.bench import worker
-from tools.bench.cabinet_run import CabinetRun
+from tools.bench.cabinet import BenchCabinet
 from tools.bench.stats import goal
 
 SETUP = "nevi"
@@ -59,12 +59,12 @@ async def _cpu_percent(pid: int, seconds: float) -> float:
 
 
 async def measure(can_override: tuple[str, str], quick: bool) -> dict[str, Any]:
-    run = CabinetRun(SETUP, "separate_process", can_override)
+    run = BenchCabinet(SETUP, "separate_process", can_override)
     try:
         await run.start()
         pid = run.pid
-        startup_s = max(run.available_t.values()) - run.spawned_t
-        started_s = run.started_t - run.spawned_t if run.started_t else None
+        startup_s = max(run.state.available_t.values()) - run.spawned_t
+        started_s = run.state.started_t - run.spawned_t if run.state.started_t else None
         await asyncio.sleep(SETTLE_S)
         idle_cpu = await _cpu_percent(pid, QUICK_IDLE_S if quick else IDLE_S)
         idle_rss_kb = process_memory_kb(pid)["VmRSS"]
