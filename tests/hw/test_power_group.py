@@ -15,6 +15,7 @@ from controller.hw.power import PowerModuleGroup
 from hil.plant import ModuleModel
 from hil.sim.power_modules import SIMULATORS
 from tests.fakes.clock import FakeClock
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -70,15 +71,6 @@ class Bench:
             assert self.clock.now < 1100.0, "the module was never dropped"
             self.clock.now += 0.5
             await asyncio.sleep(0.02)
-
-
-async def until(condition, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("vendor, addresses", [("infypower", [1, 2, 3]), ("uugreen", [11, 12, 13])])

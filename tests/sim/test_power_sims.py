@@ -12,6 +12,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.power import InfyPowerDriver, PowerModuleGroup, UUGreenDriver
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.power_modules import SIMULATORS, InfyPowerSim, UUGreenSim
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -35,15 +36,6 @@ def _ports():
 
 async def _close(*ports: CanPort) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.close) for p in ports))
-
-
-async def until(condition, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("vendor, addresses", [("infypower", [0x01, 0x02]), ("uugreen", [21, 22])])
