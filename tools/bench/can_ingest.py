@@ -304,9 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--can", required=True, metavar="udp_multicast:GROUP")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    interface, _, channel = args.can.partition(":")
-    if interface != "udp_multicast" or not channel:
-        parser.error("--can must be udp_multicast:GROUP (two processes share the channel)")
+    interface, channel = worker.multicast_can(parser, args.can, "two processes share the channel")
     worker.require_loopback_only()
     if args.role == "controller":
         asyncio.run(serve_controller((interface, channel)))

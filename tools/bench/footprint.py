@@ -156,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--can", required=True, metavar="udp_multicast:GROUP")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    interface, _, channel = args.can.partition(":")
-    if interface != "udp_multicast" or not channel:
-        parser.error("--can must be udp_multicast:GROUP (the controller runs as a separate process)")
+    interface, channel = worker.multicast_can(parser, args.can, "the controller runs as a separate process")
     worker.require_loopback_only()
     print(json.dumps(asyncio.run(measure((interface, channel), args.quick))))
     return 0

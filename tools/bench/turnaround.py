@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--can", required=True)
     parser.add_argument("--exchanges", type=int, default=EXCHANGES)
     args = parser.parse_args()
+    worker.multicast_can(parser, args.can, "the controller runs as a separate process")
     worker.require_loopback_only()
     logging.basicConfig(level=logging.ERROR)
     print(json.dumps(asyncio.run(measure(args.can, args.exchanges))))

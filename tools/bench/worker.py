@@ -6,6 +6,7 @@ comes from the rig (`hil.link.netns.private_netns`).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import subprocess
@@ -18,11 +19,20 @@ from hil.link.netns import NetnsUnavailable, private_netns
 ROOT = Path(__file__).resolve().parents[2]
 MULTICAST_CAN = "udp_multicast:239.74.163.8"
 
-__all__ = ["MULTICAST_CAN", "NetnsUnavailable", "ROOT", "WorkerFailed", "require_loopback_only", "run_worker"]
+__all__ = ["MULTICAST_CAN", "NetnsUnavailable", "ROOT", "WorkerFailed", "multicast_can", "require_loopback_only",
+           "run_worker"]
 
 
 class WorkerFailed(RuntimeError):
     pass
+
+
+def multicast_can(parser: argparse.ArgumentParser, text: str, why: str) -> tuple[str, str]:
+    """A worker's --can value as (interface, channel); anything but udp_multicast:GROUP is a usage error."""
+    interface, _, channel = text.partition(":")
+    if interface != "udp_multicast" or not channel:
+        parser.error(f"--can must be udp_multicast:GROUP ({why})")
+    return interface, channel
 
 
 def require_loopback_only() -> None:
