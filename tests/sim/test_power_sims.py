@@ -12,6 +12,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.power import InfyPowerDriver, PowerModuleGroup, UUGreenDriver
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.power_modules import SIMULATORS, InfyPowerSim, UUGreenSim
+from tests.fakes.clock import FakeClock
 from tests.polling import until
 
 pytestmark = pytest.mark.timeout(20)
@@ -89,9 +90,9 @@ def test_charge_through_the_simulators(vendor, addresses):
 def test_comm_timeout_silence_and_bad_requests():
     async def scenario():
         ctrl, rig = _ports()
-        now = [0.0]
+        clock = FakeClock(0.0)
         models = [ModuleModel(address=1), ModuleModel(address=2, silent=True)]
-        sim = InfyPowerSim(rig, models, clock=lambda: now[0], check_period_s=0.005)
+        sim = InfyPowerSim(rig, models, clock=clock, check_period_s=0.005)
         driver = InfyPowerDriver(0)
         answers = []
         ctrl.on(0, answers.append, extended=True, mask=0)  # every frame the rig sends
@@ -106,7 +107,7 @@ def test_comm_timeout_silence_and_bad_requests():
             assert not models[1].on  # a silent module hears nothing
             assert answers[0].arbitration_id == (0x0A << 22) | (0x1A << 16) | (0xF0 << 8) | 1
 
-            now[0] = 10.5  # no controller frame for longer than the module's 10 s timeout
+            clock.now = 10.5  # no controller frame for longer than the module's 10 s timeout
             await until(lambda: not models[0].on)
 
             ctrl.send((0x0A << 22) | (0x03 << 16) | (1 << 8) | 0xF0, b"\x00" * 3, extended=True)  # DLC 3
