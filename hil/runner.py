@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from hil.console_pin import ConsolePin
@@ -40,12 +40,18 @@ class RunState:
     ev_links: dict[int, tuple[str, int]] = field(default_factory=dict)
     v2g_sessions: list[dict] = field(default_factory=list)  # the controller's `v2g_closed` events
     closed: bool = False
+    started_t: float | None = None  # wall clock when the "started" event arrived (it has no time of its own)
+    available_t: dict[int, float] = field(default_factory=dict)  # controller's clock: each first available
 
     def on_event(self, kind: str, data: dict) -> None:
         if self.closed:
             return
         t = round(time.time() - self.t0, 3)
+        if kind == "started":
+            self.started_t = time.time()
         if kind == "phase":
+            if data["state"] == "available" and "t" in data:
+                self.available_t.setdefault(data["connector"], float(data["t"]))
             self.states[data["connector"]] = data["state"]
             self.phases.append({"name": data["state"], "connector": data["connector"], "t": t})
         elif kind == "fault" and data.get("active"):
@@ -78,7 +84,11 @@ class ScenarioRun:
                  external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
                  protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
                  car_profile: str | None = None, console_link: str | None = None, hold=None,
-                 start_timeout_s: float = START_TIMEOUT_S):
+                 start_timeout_s: float = START_TIMEOUT_S, record_series: bool = True,
+                 before_controller: Callable[[ScenarioRun], Awaitable[list[str]]] | None = None):
+        """`record_series` False: no time series sampled (a bench keeps the loop free of it).
+        `before_controller`: awaited once the rig is up, before the controller is made; returns config
+        overrides to add (a bench puts a Modbus tap between a simulator and the controller)."""
         self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
         refusal = scenario.refusal(self._mode)
         if refusal:
@@ -109,6 +119,12 @@ class ScenarioRun:
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
         self.start_soc: dict[int, float] = {}
         self.ended_t: float | None = None
+        self.record_series = record_series
+        self.before_controller = before_controller
+        self.extra_overrides: list[str] = []  # from before_controller
+        self.spawned_t: float | None = None  # wall clock just before the controller was started
+        self._recorder: asyncio.Task | None = None
+        self._car_tasks: list[asyncio.Task] = []
         # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector
         if protocol != "evlink" and self._mode == "external":
             raise ValueError("V2G runs need a controller the rig starts (no --ev-link)")
@@ -121,7 +137,7 @@ class ScenarioRun:
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
-        overrides = [*self.setup.overrides, *self.rig.config_overrides()]
+        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.extra_overrides]
         cabinet = cabinet_path(self.setup)
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
@@ -143,19 +159,9 @@ class ScenarioRun:
 
     async def run(self) -> dict:
         await self.rig.start()
-        recorder = None
         try:
-            if self.v2g is not None:
-                await self.v2g.open()
-            self.controller = self._make_controller()
-            if self.v2g is not None and self._mode == "inprocess":
-                self.controller.app.build()
-                await self.v2g.attach(self.controller.app)
-            await self.controller.start()
-            recorder = asyncio.create_task(self.series.follow(), name="series")
-            ids = [c.id for c in self.setup.cabinet_config.connectors]
-            await _wait_for(lambda: self._all_available(ids), self.start_timeout_s, "every connector available")
-            outcomes = await self._drive(ids)
+            await self._bring_up()
+            outcomes = await self._drive([c.id for c in self.setup.cabinet_config.connectors])
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.hold is not None:
                 self.state.closed = False  # keep recording while a technician looks at it
@@ -164,17 +170,66 @@ class ScenarioRun:
                 self.state.closed = True
                 report["held_s"] = round(time.time() - held_from, 1)
         finally:
-            if recorder is not None:
-                recorder.cancel()
-                await asyncio.gather(recorder, return_exceptions=True)
-            if self.controller is not None:
-                await self.controller.stop()
-            if self.v2g is not None:
-                await self.v2g.close()
-            await self.rig.stop()
-            if self.console_pin is not None:  # the PIN was for this run only
-                self.console_pin.remove()
+            await self._take_down()
         return report
+
+    async def start(self) -> None:
+        """The first half of run() for a bench that drives the cabinet itself: rig and controller up, every
+        connector available. Call stop() in a `finally`, also when start() raised."""
+        await self.rig.start()
+        await self._bring_up()
+
+    async def stop(self) -> None:
+        """Cars still running are cancelled, then the controller, links and rig go down as after run()."""
+        await self._take_down()
+
+    async def _bring_up(self) -> None:
+        if self.v2g is not None:
+            await self.v2g.open()
+        if self.before_controller is not None:
+            self.extra_overrides = list(await self.before_controller(self))
+        self.controller = self._make_controller()
+        if self.v2g is not None and self._mode == "inprocess":
+            self.controller.app.build()
+            await self.v2g.attach(self.controller.app)
+        self.spawned_t = time.time()
+        await self.controller.start()
+        if self.record_series:
+            self._recorder = asyncio.create_task(self.series.follow(), name="series")
+        ids = [c.id for c in self.setup.cabinet_config.connectors]
+        await _wait_for(lambda: self._all_available(ids), self.start_timeout_s, "every connector available")
+
+    async def _take_down(self) -> None:
+        for task in self._car_tasks:  # after run() they have all ended; a bench may leave cars charging
+            task.cancel()
+        await asyncio.gather(*self._car_tasks, return_exceptions=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
+        if self.controller is not None:
+            await self.controller.stop()
+        if self.v2g is not None:
+            await self.v2g.close()
+        await self.rig.stop()
+        if self.console_pin is not None:  # the PIN was for this run only
+            self.console_pin.remove()
+
+    def can_channels(self) -> list[tuple[str, str]]:
+        """The (interface, channel) pairs the cabinet's CAN traffic is on."""
+        if self._can_override is not None:
+            return [self._can_override]
+        return [(c.interface, c.channel) for c in self.setup.cabinet_config.can.values()]
+
+    def plug_car(self, cid: int, plan: CarPlan) -> asyncio.Task:
+        """A new simulated car on connector `cid`, running `plan` in a task of its own."""
+        host, port = self.state.ev_links[cid]
+        v2g_link = self.v2g.car_link(cid) if self.v2g is not None else None
+        car = self.rig.new_car(cid, host, port, link=v2g_link)
+        self.cars[cid] = car
+        self.start_soc[cid] = car.battery.soc_percent
+        task = asyncio.create_task(car.run(plan), name=f"car-{cid}")
+        self._car_tasks = [t for t in self._car_tasks if not t.done()] + [task]  # a bench plugs thousands
+        return task
 
     def _all_available(self, ids: list[int]) -> bool:
         if not all(i in self.state.ev_links for i in ids):
@@ -190,13 +245,7 @@ class ScenarioRun:
         tasks: dict[int, asyncio.Task] = {}
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
-            host, port = self.state.ev_links[cid]
-            v2g_link = self.v2g.car_link(cid) if self.v2g is not None else None
-            car = self.rig.new_car(cid, host, port, link=v2g_link)
-            self.cars[cid] = car
-            self.start_soc[cid] = car.battery.soc_percent
-            car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
-            tasks[cid] = asyncio.create_task(car.run(car_plan))
+            tasks[cid] = self.plug_car(cid, replace(plan, **self.scenario.plan) if cid == ids[0] else plan)
         watchers = [asyncio.create_task(self._watch_board(cid)) for cid in ids]
         if self.scenario.inject and self.scenario.inject_before_plug:
             self.inject_now(ids[0], self.scenario.inject)

@@ -14,20 +14,13 @@ from controller.config import load_config
 from controller.task_supervisor import TaskSupervisor
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup, private_can
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 10.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _supervisor():
-    clock = FakeClock()
+    clock = FakeClock(10.0)
     failures: list[str] = []
     return TaskSupervisor(failures.append, clock=clock), clock, failures
 
@@ -86,7 +79,7 @@ def test_asking_for_the_heartbeat_does_not_judge():
 def test_the_failure_reaction_runs_with_the_heartbeat_still_allowed():
     """The connectors' power-off commands must reach the board before the heartbeat is held."""
     seen: list[bool] = []
-    clock = FakeClock()
+    clock = FakeClock(10.0)
     sup = TaskSupervisor(lambda reason: seen.append(sup.heartbeat_allowed()), clock=clock)
     sup.register("control", 0.1)
     _run_for(sup, clock, 0.2)
@@ -94,7 +87,7 @@ def test_the_failure_reaction_runs_with_the_heartbeat_still_allowed():
 
 
 def test_a_failure_reaction_that_raises_still_holds_the_heartbeat():
-    clock = FakeClock()
+    clock = FakeClock(10.0)
 
     def boom(reason):
         raise RuntimeError("connector bug")

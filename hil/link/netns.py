@@ -11,6 +11,10 @@ Lifetime: `VethPair` removes its namespaces on exit (and at interpreter exit). A
 own session, holds the read end of a pipe only we write to: when we die, even by SIGKILL, it reads EOF and
 deletes the namespaces. Names also carry the creating process id, and `remove_stale` (run before every
 creation) deletes the pairs of dead processes the guardian could not clean up.
+
+`private_netns` is the other kind: one namespace with nothing but loopback (and a multicast route on it), for
+udp_multicast CAN between processes (rig and controller, bench workers), which on the host's namespace would
+leave through the network card.
 """
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ import secrets
 import shutil
 import subprocess
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable, TypeVar
 
 from controller.v2g.ipv6_link import link_local_address
@@ -41,6 +48,10 @@ _GUARDIAN = ('read _; links=0; for arg in "$@"; do if [ "$arg" = -- ]; then link
 
 class NetnsUnavailable(RuntimeError):
     """This machine or user cannot make network namespaces; the message says why."""
+
+
+class NetnsSetupFailed(NetnsUnavailable):
+    """A namespace was made but could not be set up (loopback, route): not a missing privilege."""
 
 
 def _setns(name: str) -> None:
@@ -238,3 +249,24 @@ class VethPair:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+@contextmanager
+def private_netns() -> Iterator[list[str]]:
+    """A fresh namespace with loopback up and 224.0.0.0/4 routed to it; yields the argv prefix that runs a
+    command inside (`ip netns exec NAME`). The namespace is deleted on exit."""
+    if os.geteuid() != 0:
+        raise NetnsUnavailable("creating a network namespace needs root")
+    if shutil.which("ip") is None:
+        raise NetnsUnavailable("creating a network namespace needs the `ip` command (iproute2)")
+    name = f"chg-{uuid.uuid4().hex[:8]}"
+    _check(_ip("netns", "add", name), "ip netns add")
+    try:
+        for args in (("link", "set", "lo", "up"), ("route", "add", "224.0.0.0/4", "dev", "lo")):
+            done = _ip("netns", "exec", name, "ip", *args)
+            if done.returncode != 0:
+                raise NetnsSetupFailed(f"ip {' '.join(args)} in namespace {name} failed: "
+                                       f"{done.stderr.strip() or done.stdout.strip()}")
+        yield ["ip", "netns", "exec", name]
+    finally:
+        _ip("netns", "del", name)

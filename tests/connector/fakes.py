@@ -185,14 +185,3 @@ class FakeImd:
         return ImdReading(resistance_ohm=self.resistance_ohm, system_voltage_v=self.board.status.cable_voltage_v,
                           resistance_valid=self.valid, prewarning=False, alarm=False,
                           device_error=self.device_error, test_done=True, t=self.clock())
-
-
-class FakeClock:
-    def __init__(self, t: float = 1000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> None:
-        self.t += dt

@@ -9,7 +9,8 @@ from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.connector.table import STATES, TRANSITIONS
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup, FakeImd
+from tests.connector.fakes import FakeBoard, FakeGroup, FakeImd
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,7 +12,8 @@ from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.voltage_class import emergency_limit_v
 from controller.faults import CATALOGUE, Fault
 from controller.hw.io_board import IoStatus
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup
+from tests.connector.fakes import FakeBoard, FakeGroup
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 

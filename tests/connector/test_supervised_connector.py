@@ -8,7 +8,8 @@ from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import IsolationLevel
 from controller.faults import Fault
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup
+from tests.connector.fakes import FakeBoard, FakeGroup
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 

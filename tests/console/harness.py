@@ -23,6 +23,7 @@ from controller.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup
+from tests import polling
 from tools.charger_console import ConsoleClient
 
 VIEWER_PIN = "4711"
@@ -30,12 +31,9 @@ TECH_PIN = "2468"
 WAIT_S = 10.0
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+async def until(predicate: Callable[[], bool], what: str) -> None:
+    """The shared poll with the console's longer bound (a pty round trip under load)."""
+    await polling.until(predicate, what, timeout_s=WAIT_S, period_s=0.01)
 
 
 def console_config(port: str, **overrides) -> ConsoleConfig:

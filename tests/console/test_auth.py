@@ -5,20 +5,13 @@ import pytest
 
 from controller.config import ConsoleConfig
 from controller.console.auth import IDLE_LOGOUT_S, ConsoleAuth
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(10)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(**options) -> tuple[ConsoleAuth, Clock]:
-    clock = Clock()
+def make(**options) -> tuple[ConsoleAuth, FakeClock]:
+    clock = FakeClock(1000.0)
     cfg = ConsoleConfig(**{"port": "pty:/x", "viewer_pin": "1111", "technician_pin": "2222", **options})
     return ConsoleAuth(cfg, clock), clock
 

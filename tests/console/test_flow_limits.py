@@ -4,18 +4,19 @@ from __future__ import annotations
 import pytest
 
 from controller.console.flow_limits import InputBudget, OutputBuffer
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(10)
 
 
 def test_the_input_budget_allows_a_burst_then_its_rate():
-    now = [0.0]
-    budget = InputBudget(100.0, 50, clock=lambda: now[0])
+    clock = FakeClock(0.0)
+    budget = InputBudget(100.0, 50, clock=clock)
     assert budget.take(80) == 50
     assert budget.take(10) == 0
-    now[0] += 0.2
+    clock.advance(0.2)
     assert budget.take(100) == 20
-    now[0] += 100.0
+    clock.advance(100.0)
     assert budget.take(100) == 50  # never more than the burst
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 
 from controller.hw.modbus_config import ModbusLinkConfig
 from hil.plant import ConnectorPlant, ModuleModel
@@ -53,16 +53,6 @@ class FaultLog:
 
     def raised(self, code: str) -> bool:
         return any(c == code and a for c, _, a in self.events)
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
-    """Poll `condition` until it holds; fail the test naming `what` if it does not within `timeout_s`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Battery:

@@ -11,6 +11,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.dbc import load_dbc
 from controller.hw.e2e import crc8_sae_j1850, e2e_crc
 from controller.hw.io_board import IoBoard, IoStatus
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -20,14 +21,6 @@ STATUS = DB.get_message_by_name("IoStatus")
 MEASURE = DB.get_message_by_name("IoDcMeasure")
 TEMPS = DB.get_message_by_name("IoTemperatures")
 CONNECTOR = 2
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Rig:
@@ -77,7 +70,7 @@ def temps_frame(plus: float, minus: float, cable: float) -> bytes:
 
 @pytest.fixture
 def rig():
-    r = Rig(clock=FakeClock())
+    r = Rig(clock=FakeClock(100.0))
     yield r
     r.close()
 

@@ -7,7 +7,8 @@ import pytest
 from controller.hw.imd import InsulationMonitor
 from controller.hw.modbus_config import ImdConfig, ModbusLinkConfig
 from hil.sim.imd import ImdSim
-from tests.hw.modbus_rig import FaultLog, charging_plant, served, wait_until
+from tests.hw.modbus_rig import FaultLog, charging_plant, served
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,21 +97,21 @@ def test_insulation_dropping_mid_charge_raises_warning_then_fault_over_rtu():
             assert (sim.prealarm_kohm, sim.alarm_kohm) == (500, 100)  # the device's own alarms follow the config
             task = asyncio.create_task(imd.run())
             plant.cable_voltage_v = 410.0
-            await wait_until(lambda: imd.latest.system_voltage_v == pytest.approx(410.0), "the system voltage")
+            await until(lambda: imd.latest.system_voltage_v == pytest.approx(410.0), "the system voltage")
             assert faults.events == []
             plant.isolation_ohm = 300_000.0
-            await wait_until(lambda: "ISOLATION_WARNING" in faults.active, "ISOLATION_WARNING")
+            await until(lambda: "ISOLATION_WARNING" in faults.active, "ISOLATION_WARNING")
             assert imd.latest.prewarning and not imd.latest.alarm
             plant.isolation_ohm = 50_000.0
-            await wait_until(lambda: "ISOLATION_FAULT" in faults.active, "ISOLATION_FAULT")
+            await until(lambda: "ISOLATION_FAULT" in faults.active, "ISOLATION_FAULT")
             assert faults.active["ISOLATION_FAULT"] == "insulation 50 kohm, fault below 100 kohm"
             assert "ISOLATION_WARNING" not in faults.active and imd.latest.alarm
             plant.isolation_ohm = 105_000.0  # above the threshold, inside the 10 % hysteresis
             polls = sim.requests
-            await wait_until(lambda: sim.requests > polls + 3, "a few polls")
+            await until(lambda: sim.requests > polls + 3, "a few polls")
             assert "ISOLATION_FAULT" in faults.active
             plant.isolation_ohm = 2e6
-            await wait_until(lambda: not faults.active, "the isolation faults to clear")
+            await until(lambda: not faults.active, "the isolation faults to clear")
             await imd.close()
             await asyncio.wait_for(task, 1.0)
         assert [(c, a) for c, _, a in faults.events] == [
@@ -144,13 +145,13 @@ def test_lost_and_garbled_imd_raise_faults_and_recover():
         async with served(sim, "tcp") as link:
             imd = InsulationMonitor(_cfg(link), faults)
             task = asyncio.create_task(imd.run())
-            await wait_until(lambda: imd.fresh, "a first reading")
+            await until(lambda: imd.fresh, "a first reading")
             sim.silent = True
-            await wait_until(lambda: "IMD_LOST" in faults.active and not imd.fresh, "IMD_LOST")
+            await until(lambda: "IMD_LOST" in faults.active and not imd.fresh, "IMD_LOST")
             sim.silent, sim.garble = False, True
-            await wait_until(lambda: "IMD_BAD_REPLY" in faults.active, "IMD_BAD_REPLY")
+            await until(lambda: "IMD_BAD_REPLY" in faults.active, "IMD_BAD_REPLY")
             sim.garble = False
-            await wait_until(lambda: not faults.active and imd.fresh, "recovery")
+            await until(lambda: not faults.active and imd.fresh, "recovery")
             await imd.close()
             await asyncio.wait_for(task, 1.0)
         assert not task.exception()
@@ -179,12 +180,12 @@ def test_a_self_test_begun_from_synchronous_code_reports_its_result():
             assert imd.self_test_result is None  # none begun
             imd.begin_self_test(5.0)
             assert imd.self_test_result is None  # running
-            await wait_until(lambda: imd.self_test_result is not None, "a self-test result")
+            await until(lambda: imd.self_test_result is not None, "a self-test result")
             assert imd.self_test_result is True
             sim.self_test_fails = True
             imd.begin_self_test(5.0)
             assert imd.self_test_result is None  # a new test forgets the old result
-            await wait_until(lambda: imd.self_test_result is not None, "a self-test result")
+            await until(lambda: imd.self_test_result is not None, "a self-test result")
             assert imd.self_test_result is False
             await imd.close()
     asyncio.run(main())

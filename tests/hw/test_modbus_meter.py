@@ -7,7 +7,8 @@ import pytest
 from controller.hw.meter import EnergyMeter
 from controller.hw.modbus_config import MeterConfig, ModbusLinkConfig
 from hil.sim.meter import MeterSim
-from tests.hw.modbus_rig import TRANSPORTS, FaultLog, charging_plant, served, stepping, wait_until
+from tests.hw.modbus_rig import TRANSPORTS, FaultLog, charging_plant, served, stepping
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,14 +48,14 @@ def test_lost_meter_raises_lost_then_stale_and_recovers_over_rtu():
         async with served(sim, "rtu") as link, stepping(plant):
             meter = EnergyMeter(_cfg(link), faults)
             task = asyncio.create_task(meter.run())
-            await wait_until(lambda: meter.fresh, "a first reading")
+            await until(lambda: meter.fresh, "a first reading")
             sim.silent = True
-            await wait_until(lambda: "METER_STALE" in faults.active, "METER_STALE")
+            await until(lambda: "METER_STALE" in faults.active, "METER_STALE")
             assert "no reply within 0.3 s" in faults.active["METER_LOST"]
             assert "last good reading" in faults.active["METER_STALE"]
             assert not meter.fresh and not task.done()
             sim.silent = False
-            await wait_until(lambda: not faults.active, "the faults to clear")
+            await until(lambda: not faults.active, "the faults to clear")
             assert meter.fresh
             await meter.close()
             await asyncio.wait_for(task, 1.0)
@@ -72,16 +73,16 @@ def test_garbled_replies_raise_bad_reply_and_polling_goes_on(transport):
         async with served(sim, transport) as link:
             meter = EnergyMeter(_cfg(link, stale_after_s=5.0), faults)
             task = asyncio.create_task(meter.run())
-            await wait_until(lambda: meter.latest is not None, "a first reading")
+            await until(lambda: meter.latest is not None, "a first reading")
             sim.garble = True
-            await wait_until(lambda: "METER_BAD_REPLY" in faults.active, "METER_BAD_REPLY")
+            await until(lambda: "METER_BAD_REPLY" in faults.active, "METER_BAD_REPLY")
             assert "no valid reply" in faults.active["METER_BAD_REPLY"]
             sim.garble, sim.exception_code = False, 4
-            await wait_until(lambda: meter.link.counters.exceptions > 0, "an exception response")
+            await until(lambda: meter.link.counters.exceptions > 0, "an exception response")
             assert "METER_BAD_REPLY" in faults.active
             sim.exception_code = None
             requests = sim.requests
-            await wait_until(lambda: not faults.active and sim.requests > requests + 2, "recovery")
+            await until(lambda: not faults.active and sim.requests > requests + 2, "recovery")
             await meter.close()
             await asyncio.wait_for(task, 1.0)
         assert not faults.raised("METER_LOST")
@@ -96,16 +97,16 @@ def test_frozen_meter_is_stale_although_it_answers():
         async with served(sim, "tcp") as link, stepping(plant):
             meter = EnergyMeter(_cfg(link, "generic_float32", stale_after_s=2.0, frozen_margin_wh=2.0), faults)
             task = asyncio.create_task(meter.run())
-            await wait_until(lambda: meter.latest is not None and meter.latest.power_w > 20_000, "power flowing")
+            await until(lambda: meter.latest is not None and meter.latest.power_w > 20_000, "power flowing")
             polls = sim.requests
-            await wait_until(lambda: sim.requests > polls + 10, "ten polls while energy moves")
+            await until(lambda: sim.requests > polls + 10, "ten polls while energy moves")
             assert "METER_STALE" not in faults.active and meter.fresh
             sim.frozen = True
-            await wait_until(lambda: "METER_STALE" in faults.active, "METER_STALE for a frozen meter")
+            await until(lambda: "METER_STALE" in faults.active, "METER_STALE for a frozen meter")
             assert "energy register stuck at" in faults.active["METER_STALE"]
             assert not meter.fresh and meter.latest.t > 0
             sim.frozen = False
-            await wait_until(lambda: "METER_STALE" not in faults.active, "the stale fault to clear")
+            await until(lambda: "METER_STALE" not in faults.active, "the stale fault to clear")
             await meter.close()
             await asyncio.wait_for(task, 1.0)
         assert not faults.raised("METER_LOST") and not faults.raised("METER_BAD_REPLY")
@@ -123,10 +124,10 @@ def test_meter_absent_at_start_is_reported_and_picked_up_later():
         assert not await meter.start()
         assert "cannot connect to tcp 127.0.0.1" in faults.active["METER_LOST"]
         task = asyncio.create_task(meter.run())
-        await wait_until(lambda: "METER_STALE" in faults.active, "METER_STALE")
+        await until(lambda: "METER_STALE" in faults.active, "METER_STALE")
         assert "no reading since start" in faults.active["METER_STALE"]
         await sim.start_tcp(port=port)
-        await wait_until(lambda: meter.fresh and not faults.active, "the meter to be picked up")
+        await until(lambda: meter.fresh and not faults.active, "the meter to be picked up")
         await meter.close()
         await asyncio.wait_for(task, 1.0)
         await sim.stop()
@@ -141,7 +142,7 @@ def test_close_stops_run_without_raising_faults():
         async with served(sim, "tcp") as link:
             meter = EnergyMeter(_cfg(link, poll_period_s=10.0, stale_after_s=20.0), faults)
             task = asyncio.create_task(meter.run())
-            await wait_until(lambda: meter.latest is not None, "a first reading")
+            await until(lambda: meter.latest is not None, "a first reading")
             await meter.close()
             await asyncio.wait_for(task, 1.0)
         assert faults.events == []

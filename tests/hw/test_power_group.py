@@ -14,18 +14,12 @@ from controller.hw.can_port import CanPort
 from controller.hw.power import PowerModuleGroup
 from hil.plant import ModuleModel
 from hil.sim.power_vendors import SIMULATORS
+from tests.fakes.clock import FakeClock
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(20)
 
 SILENT_AFTER_S = 5.0  # of the fake clock
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Bench:
@@ -74,18 +68,9 @@ class Bench:
         model.on, model.voltage_ref_v, model.current_limit_a = False, 0.0, 0.0
         # time passes in steps while the others keep answering (an answer still in flight may land late)
         while ("MODULE_LOST", True) not in self.faults:
-            assert self.clock.t < 1100.0, "the module was never dropped"
-            self.clock.t += 0.5
+            assert self.clock.now < 1100.0, "the module was never dropped"
+            self.clock.now += 0.5
             await asyncio.sleep(0.02)
-
-
-async def until(condition, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("vendor, addresses", [("infypower", [1, 2, 3]), ("uugreen", [11, 12, 13])])
@@ -127,9 +112,9 @@ def test_a_module_is_not_dropped_before_silent_after_s():
             for _ in range(20):  # many missed polls, but the clock stays short of silent_after_s
                 await asyncio.sleep(0.01)
             assert b.group.capabilities.healthy_count == 2 and not b.faults
-            start = b.clock.t  # the fake clock has not moved: every answer so far came at `start`
+            start = b.clock.now  # the fake clock has not moved: every answer so far came at `start`
             await b.lose(b.models[1])
-            assert b.clock.t >= start + SILENT_AFTER_S
+            assert b.clock.now >= start + SILENT_AFTER_S
             assert b.group.capabilities.healthy_count == 1
             assert b.faults == [("MODULE_LOST", True)]
 
@@ -225,7 +210,7 @@ def test_switch_off_reaches_every_module_and_setpoints_are_kept_alive():
             b.group.switch_on()
             await until(lambda: all(m.on for m in b.models))
             b.models[0].voltage_ref_v = 0.0  # e.g. a module that restarted
-            b.clock.t += 1.0  # one keep-alive period
+            b.clock.now += 1.0  # one keep-alive period
             await until(lambda: b.models[0].voltage_ref_v == 300.0)
             b.group.switch_off()
             assert not b.group.is_on

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hil.link.netns import why_unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 JOSEV_PYTHON = ROOT / ".venv-josev" / "bin" / "python"
 
@@ -24,11 +26,7 @@ def josev_missing() -> str | None:
         return f"Josev does not import in {JOSEV_PYTHON.parent.parent}: {last} (run: make josev)"
     if shutil.which("java") is None:
         return "no Java runtime for Josev's EXI codec (apt-get install default-jre-headless, or make josev as root)"
-    if os.geteuid() != 0:
-        return "the veth link needs root"
-    if shutil.which("ip") is None:
-        return "no `ip` command (iproute2) for the network namespaces"
-    return None
+    return why_unavailable()
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from hil.link.netns import why_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,8 +22,9 @@ def charger_hil(*args: str) -> subprocess.CompletedProcess:
 
 
 def needs_veth():
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the external EVCC runs on the veth link: root and iproute2")
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(f"the external EVCC runs on the veth link: {reason}")
 
 
 def test_a_command_without_the_interface_is_refused_in_one_line():

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 
 import pytest
 
-from hil.link.netns import NetnsUnavailable
+from hil.link.netns import NetnsUnavailable, why_unavailable
 from hil.runner import run_scenario
 from hil.scenarios import SCENARIOS
 from hil.setup import load_setup
@@ -56,8 +54,9 @@ def test_dc_session_charges_to_target_soc_over_loopback(protocol, tmp_path):
 
 @pytest.mark.parametrize("protocol", ["din", "iso2"])
 def test_dc_session_charges_to_target_soc_over_veth(protocol):
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("veth link mode skipped: making network namespaces needs root and iproute2")
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(f"veth link mode skipped: {reason}")
     try:
         report = _run("dc-session", protocol, "veth")
     except NetnsUnavailable as exc:

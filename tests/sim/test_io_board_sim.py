@@ -13,6 +13,7 @@ from controller.hw.io_board import IoBoard
 from controller.hw.e2e import e2e_crc
 from hil.plant import ConnectorPlant
 from hil.sim.io_board import IoBoardSim
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -24,14 +25,6 @@ TEMPS = DB.get_message_by_name("IoTemperatures")
 CONNECTOR = 1
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class SimBench:
     """The simulator on one virtual bus; a raw bus on the same channel plays the controller."""
 
@@ -40,7 +33,7 @@ class SimBench:
         self.port = CanPort(can.Bus(interface="virtual", channel=self.channel), "rig")
         self.ctrl_bus = can.Bus(interface="virtual", channel=self.channel)
         self.plant = ConnectorPlant(connector_id=CONNECTOR)
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeClock(50.0)
         self.sim = IoBoardSim(self.port, self.plant, clock=self.clock, **kwargs)
         self.sim.attach()
         self.counter = 0

@@ -16,6 +16,7 @@ from hil.plant import ConnectorPlant
 from hil.sim.imd import ImdSim
 from hil.sim.meter import MeterSim
 from hil.sim.pty_link import PtyLink
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
 SIM_FILES = ("meter.py", "imd.py", "modbus_device.py", "pty_link.py")
@@ -145,8 +146,8 @@ def test_rtu_replies_carry_a_crc_unless_garbled():
 def test_imd_self_test_and_alarm_registers():
     async def main():
         plant = _plant(volts=650.0)
-        now = [100.0]
-        sim = ImdSim(plant, self_test_s=5.0, clock=lambda: now[0])
+        clock = FakeClock(100.0)
+        sim = ImdSim(plant, self_test_s=5.0, clock=clock)
         client = await _client(sim)
 
         async def channel(address: int) -> tuple[float, ch.ChannelStatus, int]:
@@ -168,13 +169,13 @@ def test_imd_self_test_and_alarm_registers():
         assert (await client.write_register(8005, 0x5445, device_id=3)).registers == [0x5445]
         _, status, code = await channel(1000)
         assert (status.valid, status.test_done, code) == (False, False, ch.CODE_TEMPORARILY_INACTIVE)
-        now[0] += 5.0
+        clock.advance(5.0)
         _, status, _ = await channel(1000)
         assert status.valid and status.test_bits == ch.TEST_INTERNAL_DONE and not status.device_error
 
         sim.self_test_fails = True
         await client.write_register(8005, 0x5445, device_id=3)
-        now[0] += 5.0
+        clock.advance(5.0)
         _, status, code = await channel(1000)
         assert (status.alarm_type, status.test_done, code) == (ch.ALARM_DEVICE_ERROR, True, ch.CODE_DEVICE_ERROR)
         assert sim.self_tests_started == 2

@@ -16,6 +16,8 @@ from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.power_vendors import SIMULATORS
 from hil.sim.power_vendors.infypower import InfyPowerSim
 from hil.sim.power_vendors.uugreen import UUGreenSim
+from tests.fakes.clock import FakeClock
+from tests.polling import until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -39,15 +41,6 @@ def _ports():
 
 async def _close(*ports: CanPort) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.close) for p in ports))
-
-
-async def until(condition, timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("vendor, addresses", [("infypower", [0x01, 0x02]), ("uugreen", [21, 22])])
@@ -101,9 +94,9 @@ def test_charge_through_the_simulators(vendor, addresses):
 def test_comm_timeout_silence_and_bad_requests():
     async def scenario():
         ctrl, rig = _ports()
-        now = [0.0]
+        clock = FakeClock(0.0)
         models = [ModuleModel(address=1), ModuleModel(address=2, silent=True)]
-        sim = InfyPowerSim(rig, models, clock=lambda: now[0], check_period_s=0.005)
+        sim = InfyPowerSim(rig, models, clock=clock, check_period_s=0.005)
         driver = InfyPowerDriver(0)
         answers = []
         ctrl.on(0, answers.append, extended=True, mask=0)  # every frame the rig sends
@@ -118,7 +111,7 @@ def test_comm_timeout_silence_and_bad_requests():
             assert not models[1].on  # a silent module hears nothing
             assert answers[0].arbitration_id == (0x0A << 22) | (0x1A << 16) | (0xF0 << 8) | 1
 
-            now[0] = 10.5  # no controller frame for longer than the module's 10 s timeout
+            clock.now = 10.5  # no controller frame for longer than the module's 10 s timeout
             await until(lambda: not models[0].on)
 
             ctrl.send((0x0A << 22) | (0x03 << 16) | (1 << 8) | 0xF0, b"\x00" * 3, extended=True)  # DLC 3

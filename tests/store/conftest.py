@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: a settable clock and a store opened on a temporary file."""
+"""Fixtures for the store tests: the shared fake clock at T0 and a store opened on a temporary file."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -7,24 +7,14 @@ from pathlib import Path
 import pytest
 
 from controller.store import Store
+from tests.fakes.clock import FakeClock
 
 T0 = 1_700_000_000.0  # 2023-11-14, any fixed time works
 
 
-class SettableClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
@@ -33,7 +23,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path, clock: SettableClock) -> Iterator[Store]:
+def store(db_path: Path, clock: FakeClock) -> Iterator[Store]:
     opened = Store(db_path, clock=clock)
     opened.open()
     yield opened

@@ -10,7 +10,8 @@ import pytest
 
 from controller.store import Store
 from controller.store.recovery import INTERRUPTED_REASON, REASON_CRASH, REASON_STOPPED
-from tests.store.conftest import T0, SettableClock
+from tests.fakes.clock import FakeClock
+from tests.store.conftest import T0
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,7 +54,7 @@ def test_sigkill_mid_session_leaves_an_interrupted_session_and_an_outage(db_path
         child.stdout.close()
         child.stderr.close()
 
-    clock = SettableClock(T0 + 60 + 900)  # restarted 15 minutes after the last heartbeat
+    clock = FakeClock(T0 + 60 + 900)  # restarted 15 minutes after the last heartbeat
     store = Store(db_path, clock=clock)
     report = store.open()
     try:
@@ -79,7 +80,7 @@ def abandon(db_path):
     """Opens a store whose controller then stops without close(); its thread is reaped at teardown."""
     stores = []
 
-    def open_and_abandon(clock: SettableClock) -> Store:
+    def open_and_abandon(clock: FakeClock) -> Store:
         store = Store(db_path, clock=clock)
         store.open()
         stores.append(store)

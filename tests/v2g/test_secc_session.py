@@ -17,7 +17,8 @@ from controller.v2g.secc.session import SeccSession, SeccSettings, SeccTimers
 from controller.v2g.v2gtp_server import V2gtpConnection
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.requests import RequestBuilder
-from tests.connector.fakes import FakeBoard, FakeClock, FakeGroup, FakeImd
+from tests.connector.fakes import FakeBoard, FakeGroup, FakeImd
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 

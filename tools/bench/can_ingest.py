@@ -31,7 +31,7 @@ from controller.app import ControllerApp
 from controller.config import load_config
 from controller.hw.dbc import load_dbc
 from hil.setup import cabinet_path
-from tools.bench import netns
+from tools.bench import worker
 from tools.bench.stats import goal
 
 SETUP = "nevi"
@@ -167,7 +167,7 @@ class ControllerProcess:
     def __init__(self, can_text: str):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tools.bench.can_ingest", "controller", "--can", can_text],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=netns.ROOT)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=worker.ROOT)
         if not self._read().get("ready"):
             raise RuntimeError("the controller process did not report ready")
 
@@ -281,9 +281,9 @@ def run_can_ingest(quick: bool = False) -> dict[str, Any]:
               f"controller is under {MAX_LAG_S * 1000:.0f} ms behind; CPU % = controller process CPU time / wall; "
               "the transport (msgpack over UDP) is part of the cost")
     try:
-        result = netns.run_worker("tools.bench.can_ingest", ["run", "--can", netns.MULTICAST_CAN]
+        result = worker.run_worker("tools.bench.can_ingest", ["run", "--can", worker.MULTICAST_CAN]
                                   + (["--quick"] if quick else []), timeout_s=180.0)
-    except netns.NetnsUnavailable as exc:
+    except worker.NetnsUnavailable as exc:
         return {"status": "skipped", "reason": f"needs a private network namespace: {exc}", "method": method}
     return {**result, "method": method}
 
@@ -304,10 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--can", required=True, metavar="udp_multicast:GROUP")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    interface, _, channel = args.can.partition(":")
-    if interface != "udp_multicast" or not channel:
-        parser.error("--can must be udp_multicast:GROUP (two processes share the channel)")
-    netns.require_loopback_only()
+    interface, channel = worker.multicast_can(parser, args.can, "two processes share the channel")
+    worker.require_loopback_only()
     if args.role == "controller":
         asyncio.run(serve_controller((interface, channel)))
         return 0

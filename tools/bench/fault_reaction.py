@@ -26,9 +26,9 @@ from typing import Any
 
 from controller.hw.dbc import load_dbc
 from controller.hw.modbus_models import load_model
-from tools.bench import netns
+from tools.bench import worker
 from tools.bench.bus_observer import BusObserver, Frame
-from tools.bench.cabinet_run import CabinetRun
+from tools.bench.cabinet import BenchCabinet
 from tools.bench.modbus_tap import ReadReply
 from tools.bench.stats import summarize
 
@@ -166,7 +166,7 @@ class LoopLagProbe:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-def _inject(run: CabinetRun, kind: str, cid: int) -> None:
+def _inject(run: BenchCabinet, kind: str, cid: int) -> None:
     if kind == "estop":
         run.rig.io_sims[cid].press_estop()
     elif kind == "module_overvoltage":
@@ -179,8 +179,8 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
                         probe: LoopLagProbe | None = None) -> tuple[list[dict[str, Any]], float]:
     """One cabinet lifetime: charge on every connector, one fault per connector, one sample each; also the
     frames/s on the bus (all channels) while the cars charged before the first fault."""
-    run = CabinetRun(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
-    observer = BusObserver(run.channels())
+    run = BenchCabinet(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
+    observer = BusObserver(run.can_channels())
     injections = []
     observer.start()
     try:
@@ -257,13 +257,13 @@ def run_fault_reaction(quick: bool = False) -> dict[str, Any]:
     rounds = QUICK_ROUNDS if quick else ROUNDS
     variants: dict[str, Any] = {"in_process": asyncio.run(measure("in_process", rounds))}
     try:
-        variants["separate_process"] = netns.run_worker(
+        variants["separate_process"] = worker.run_worker(
             "tools.bench.fault_reaction",
-            ["--layout", "separate_process", "--rounds", str(rounds), "--can", netns.MULTICAST_CAN],
+            ["--layout", "separate_process", "--rounds", str(rounds), "--can", worker.MULTICAST_CAN],
             timeout_s=60.0 + 40.0 * rounds * len(KINDS))
-    except netns.NetnsUnavailable as exc:
+    except worker.NetnsUnavailable as exc:
         variants["separate_process"] = {"status": "skipped", "reason": f"needs a private network namespace: {exc}"}
-    except netns.WorkerFailed as exc:
+    except worker.WorkerFailed as exc:
         variants["separate_process"] = {"status": "error", "reason": str(exc)}
     return {
         "status": "ok",
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.layout == "separate_process" and (can_override is None or can_override[0] == "virtual"):
         parser.error("separate_process needs a CAN bus both processes share (--can udp_multicast:GROUP)")
     if can_override and can_override[0] == "udp_multicast":
-        netns.require_loopback_only()
+        worker.require_loopback_only()
     print(json.dumps(asyncio.run(measure(args.layout, args.rounds, can_override))))
     return 0
 

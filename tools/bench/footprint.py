@@ -20,8 +20,8 @@ import sys
 import time
 from typing import Any
 
-from tools.bench import netns
-from tools.bench.cabinet_run import CabinetRun
+from tools.bench import worker
+from tools.bench.cabinet import BenchCabinet
 from tools.bench.stats import goal
 
 SETUP = "nevi"
@@ -59,12 +59,12 @@ async def _cpu_percent(pid: int, seconds: float) -> float:
 
 
 async def measure(can_override: tuple[str, str], quick: bool) -> dict[str, Any]:
-    run = CabinetRun(SETUP, "separate_process", can_override)
+    run = BenchCabinet(SETUP, "separate_process", can_override)
     try:
         await run.start()
         pid = run.pid
-        startup_s = max(run.available_t.values()) - run.spawned_t
-        started_s = run.started_t - run.spawned_t if run.started_t else None
+        startup_s = max(run.state.available_t.values()) - run.spawned_t
+        started_s = run.state.started_t - run.spawned_t if run.state.started_t else None
         await asyncio.sleep(SETTLE_S)
         idle_cpu = await _cpu_percent(pid, QUICK_IDLE_S if quick else IDLE_S)
         idle_rss_kb = process_memory_kb(pid)["VmRSS"]
@@ -99,10 +99,10 @@ def import_profile(count: int = 10) -> dict[str, Any]:
     bare = _wall(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
     imports = "import " + ", ".join(ENTRY_MODULES[1:])
     rss_kb = {name: int(subprocess.run([sys.executable, "-c", f"{code}; {_RSS_KB}"], capture_output=True,
-                                       text=True, cwd=netns.ROOT, check=True).stdout)
+                                       text=True, cwd=worker.ROOT, check=True).stdout)
               for name, code in (("bare", "pass"), ("imports", imports))}
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", imports],
-                          capture_output=True, text=True, cwd=netns.ROOT, check=False)
+                          capture_output=True, text=True, cwd=worker.ROOT, check=False)
     found = []
     for line in done.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
@@ -134,9 +134,9 @@ def run_footprint(quick: bool = False) -> dict[str, Any]:
               f"the last first 'available' event; idle CPU over {QUICK_IDLE_S if quick else IDLE_S:.0f} s with the "
               "rig up and no car")
     try:
-        result = netns.run_worker("tools.bench.footprint", ["--can", netns.MULTICAST_CAN]
+        result = worker.run_worker("tools.bench.footprint", ["--can", worker.MULTICAST_CAN]
                                   + (["--quick"] if quick else []), timeout_s=120.0)
-    except netns.NetnsUnavailable as exc:
+    except worker.NetnsUnavailable as exc:
         return {"status": "skipped", "reason": f"needs a private network namespace: {exc}", "method": method}
     if result.get("startup_s", 0.0) > GOAL_STARTUP_S or result.get("peak_rss_mb", 0.0) > 0.8 * GOAL_RSS_MB:
         result["import_profile"] = import_profile()
@@ -156,10 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--can", required=True, metavar="udp_multicast:GROUP")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    interface, _, channel = args.can.partition(":")
-    if interface != "udp_multicast" or not channel:
-        parser.error("--can must be udp_multicast:GROUP (the controller runs as a separate process)")
-    netns.require_loopback_only()
+    interface, channel = worker.multicast_can(parser, args.can, "the controller runs as a separate process")
+    worker.require_loopback_only()
     print(json.dumps(asyncio.run(measure((interface, channel), args.quick))))
     return 0
 

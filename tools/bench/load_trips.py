@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.ev.car import CarPlan
-from tools.bench.cabinet_run import CabinetRun, wait_until
+from tools.bench.cabinet import BenchCabinet, wait_until
 from tools.bench.fault_reaction import LoopLagProbe
 from tools.bench.stats import summarize
 
@@ -79,7 +79,7 @@ def _schedstat() -> tuple[float, float] | None:
     return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
-async def _keep_charging(run: CabinetRun, cid: int, deadline: float, sessions: list[dict]) -> None:
+async def _keep_charging(run: BenchCabinet, cid: int, deadline: float, sessions: list[dict]) -> None:
     """Plug a fresh car whenever the connector is available again, until the deadline."""
     car_cfg = run.setup.car
     plan = CarPlan(target_soc=car_cfg.target_soc, request_period_s=car_cfg.request_period_s)
@@ -90,15 +90,14 @@ async def _keep_charging(run: CabinetRun, cid: int, deadline: float, sessions: l
         except TimeoutError:
             sessions.append({"connector": cid, "ok": False, "reason": f"stuck in {run.state.states.get(cid)}"})
             return
-        car = run.rig.new_car(cid, *run.state.ev_links[cid])
-        outcome = await car.run(plan)
+        outcome = await run.plug_car(cid, plan)
         sessions.append({"connector": cid, "ok": outcome.ok, "reason": outcome.reason})
         if run.rig.plants[cid].ev_cp_state != "A":
-            car.unplug()  # a failed session leaves the car plugged in (CP B)
+            run.cars[cid].unplug()  # a failed session leaves the car plugged in (CP B)
 
 
 async def soak(seconds: float) -> dict[str, Any]:
-    run = CabinetRun(SETUP, "in_process")
+    run = BenchCabinet(SETUP, "in_process")
     gc_pauses, lag = GcPauses(), LoopLagProbe(period_s=0.01)
     sessions: list[dict] = []
     gc.callbacks.append(gc_pauses)

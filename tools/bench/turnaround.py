@@ -19,7 +19,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from tools.bench import netns
+from tools.bench import worker
 from tools.bench.footprint import process_memory_kb
 from tools.bench.stats import summarize
 
@@ -101,12 +101,12 @@ def run_turnaround(quick: bool = False) -> dict[str, Any]:
               "byte read on the V2GTP socket to the answer written (timed in the SECC, monotonic clock); nearest-rank "
               "percentiles over every exchange of every connector")
     try:
-        result = netns.run_worker("tools.bench.turnaround", ["--can", netns.MULTICAST_CAN, "--exchanges",
+        result = worker.run_worker("tools.bench.turnaround", ["--can", worker.MULTICAST_CAN, "--exchanges",
                                                              str(exchanges)], timeout_s=240.0)
-    except netns.NetnsUnavailable as exc:
+    except worker.NetnsUnavailable as exc:
         return {"status": "skipped", "reason": f"needs a private network namespace and veth links: {exc}",
                 "method": method}
-    except netns.WorkerFailed as exc:
+    except worker.WorkerFailed as exc:
         return {"status": "error", "reason": str(exc), "method": method}
     return {"method": method, "process_layout": "controller process + rig process, 4 veth V2G links", **result}
 
@@ -116,7 +116,8 @@ def main() -> None:
     parser.add_argument("--can", required=True)
     parser.add_argument("--exchanges", type=int, default=EXCHANGES)
     args = parser.parse_args()
-    netns.require_loopback_only()
+    worker.multicast_can(parser, args.can, "the controller runs as a separate process")
+    worker.require_loopback_only()
     logging.basicConfig(level=logging.ERROR)
     print(json.dumps(asyncio.run(measure(args.can, args.exchanges))))
 

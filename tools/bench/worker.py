@@ -1,57 +1,38 @@
 """Bench workers inside a private network namespace (loopback only) for udp_multicast CAN between processes.
 
 On the host namespace the multicast would leave through the network card, so the workers refuse to use it
-anywhere but in a namespace whose only interface is loopback (`require_loopback_only`).
+anywhere but in a namespace whose only interface is loopback (`require_loopback_only`). The namespace itself
+comes from the rig (`hil.link.netns.private_netns`).
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from hil.link.netns import NetnsUnavailable, private_netns
 
 ROOT = Path(__file__).resolve().parents[2]
 MULTICAST_CAN = "udp_multicast:239.74.163.8"
 
-
-class NetnsUnavailable(RuntimeError):
-    """No private namespace here (not root, no `ip`, or the kernel refused); the reason is the message."""
+__all__ = ["MULTICAST_CAN", "NetnsUnavailable", "ROOT", "WorkerFailed", "multicast_can", "require_loopback_only",
+           "run_worker"]
 
 
 class WorkerFailed(RuntimeError):
     pass
 
 
-def _ip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=False)
-
-
-@contextmanager
-def private_netns() -> Iterator[list[str]]:
-    """Yield the argv prefix that runs a command in a fresh namespace with loopback and a multicast route."""
-    if os.geteuid() != 0:
-        raise NetnsUnavailable("creating a network namespace needs root")
-    if shutil.which("ip") is None:
-        raise NetnsUnavailable("the `ip` tool (iproute2) is missing")
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    made = _ip("netns", "add", name)
-    if made.returncode != 0:
-        raise NetnsUnavailable(f"ip netns add failed: {made.stderr.strip()}")
-    try:
-        for args in (("link", "set", "lo", "up"), ("route", "add", "224.0.0.0/4", "dev", "lo")):
-            done = _ip("netns", "exec", name, "ip", *args)
-            if done.returncode != 0:
-                raise NetnsUnavailable(f"ip {' '.join(args)} in the namespace failed: {done.stderr.strip()}")
-        yield ["ip", "netns", "exec", name]
-    finally:
-        _ip("netns", "del", name)
+def multicast_can(parser: argparse.ArgumentParser, text: str, why: str) -> tuple[str, str]:
+    """A worker's --can value as (interface, channel); anything but udp_multicast:GROUP is a usage error."""
+    interface, _, channel = text.partition(":")
+    if interface != "udp_multicast" or not channel:
+        parser.error(f"--can must be udp_multicast:GROUP ({why})")
+    return interface, channel
 
 
 def require_loopback_only() -> None:
