@@ -1,0 +1,48 @@
+"""The JSON EV link is gone; the only way to a connector without SLAC is the V2G test door, which is off by
+default, serves ::1 only, and never runs SLAC."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from controller.config import ConfigError, V2gConfig, load_config, parse_config
+from controller.v2g.secc_link import SeccLink, open_test_door_sockets
+
+pytestmark = pytest.mark.timeout(20)
+DESK = Path(__file__).resolve().parents[2] / "hil/setups/desk/cabinet.toml"
+
+
+def test_the_test_door_is_off_by_default():
+    assert V2gConfig().test_door_direct_tcp is False
+    assert load_config(DESK).v2g.test_door_direct_tcp is False
+
+
+def test_an_old_cabinet_file_with_ev_link_gets_one_clear_error():
+    with pytest.raises(ConfigError) as err:
+        parse_config(DESK.read_text() + "\n[ev_link]\nbase_port = 47100\n")
+    assert err.value.key == "ev_link" and "removed" in err.value.reason and "[v2g]" in err.value.reason
+
+
+def test_the_test_door_refuses_a_plc_interface():
+    with pytest.raises(ConfigError) as err:
+        parse_config(DESK.read_text(), overrides=("v2g.enabled=true", "v2g.test_door_direct_tcp=true",
+                                                  'v2g.interfaces=["eth1"]'))
+    assert err.value.key == "v2g.test_door_direct_tcp"
+
+
+def test_the_test_door_listens_on_loopback_only_and_runs_no_slac():
+    async def run():
+        sockets = open_test_door_sockets()
+        assert sockets.frames is None and sockets.address == "::1"
+        assert sockets.sdp.getsockname()[0] == "::1" and sockets.tcp.getsockname()[0] == "::1"
+        link = SeccLink(sockets, lambda connection: None)
+        try:
+            await link.start()
+            assert link.slac is None
+            link.plugged()  # no SLAC to start: nothing may fail later and restart communication
+            link.unplugged()
+        finally:
+            await link.close()
+    asyncio.run(run())
