@@ -14,6 +14,7 @@ from collections.abc import Callable
 from controller.config import load_config
 from hil.controller_handle import InProcessController, SubprocessController
 from hil.ev.car import CarPlan, SimulatedCar
+from hil.ev.evcc.rig_link import RigV2gLink
 from hil.rig import Rig
 from hil.runner import RunState
 from hil.setup import cabinet_path, load_setup
@@ -43,6 +44,9 @@ class CabinetRun:
         self.can_override = can_override
         self.rig = Rig(self.setup, can_override)
         self.state = RunState(t0=time.time())
+        # the cars' V2G: in-process SLAC over loopback, or a separate controller's test door on ::1
+        self.v2g = RigV2gLink("din", [c.id for c in self.setup.cabinet_config.connectors],
+                              separate_process=layout == "separate_process", announced=self.state.seccs)
         self.controller: InProcessController | SubprocessController | None = None
         self.cars: dict[int, SimulatedCar] = {}
         self._car_tasks: dict[int, asyncio.Task] = {}
@@ -75,8 +79,9 @@ class CabinetRun:
             self.available_t.setdefault(data["connector"], float(data["t"]))
 
     async def start(self) -> None:
-        """Rig up, controller started, every connector available with its EV link known."""
+        """Rig up, controller started, every connector available with its SECC announced."""
         await self.rig.start()
+        await self.v2g.open()
         overrides = self.rig.config_overrides()  # the controller's Modbus links point at the rig's simulators
         if self.tap_imds:
             for index, conn in enumerate(self.setup.cabinet_config.connectors):
@@ -86,14 +91,16 @@ class CabinetRun:
                     overrides.append(f"connectors[{index}].imd.link.port={await tap.start()}")  # the last one wins
         if self.layout == "separate_process":
             self.controller = SubprocessController(cabinet_path(self.setup.name), self.can_override,
-                                                   self._on_event, overrides)
+                                                   self._on_event, overrides + self.v2g.controller_overrides())
         else:
             config = load_config(cabinet_path(self.setup.name), tuple(overrides))
             self.controller = InProcessController(config, self.can_override, self._on_event)
+            self.controller.app.build()
+            await self.v2g.attach(self.controller.app)
         self.spawned_t = time.time()
         await self.controller.start()
         ids = self.connector_ids
-        await wait_until(lambda: all(i in self.available_t and i in self.state.ev_links for i in ids),
+        await wait_until(lambda: all(i in self.available_t and i in self.state.seccs for i in ids),
                          START_TIMEOUT_S, "every connector available")
 
     async def charge(self) -> None:
@@ -101,7 +108,7 @@ class CabinetRun:
         car_cfg = self.setup.car
         plan = CarPlan(target_soc=car_cfg.target_soc, request_period_s=car_cfg.request_period_s)
         for cid in self.connector_ids:
-            car = self.rig.new_car(cid, *self.state.ev_links[cid])
+            car = self.rig.new_car(cid, self.v2g.car_link(cid))
             self.cars[cid] = car
             self._car_tasks[cid] = asyncio.create_task(car.run(plan), name=f"car-{cid}")
         await wait_until(self._all_charging, CHARGING_TIMEOUT_S, "every car charging")
@@ -124,4 +131,5 @@ class CabinetRun:
         finally:
             for tap in self.imd_taps.values():
                 await tap.stop()
+            await self.v2g.close()
             await self.rig.stop()

@@ -90,7 +90,7 @@ async def _keep_charging(run: CabinetRun, cid: int, deadline: float, sessions: l
         except TimeoutError:
             sessions.append({"connector": cid, "ok": False, "reason": f"stuck in {run.state.states.get(cid)}"})
             return
-        car = run.rig.new_car(cid, *run.state.ev_links[cid])
+        car = run.rig.new_car(cid, run.v2g.car_link(cid))
         outcome = await car.run(plan)
         sessions.append({"connector": cid, "ok": outcome.ok, "reason": outcome.reason})
         if run.rig.plants[cid].ev_cp_state != "A":
