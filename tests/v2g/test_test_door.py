@@ -3,6 +3,8 @@ default, serves ::1 only, and never runs SLAC."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,16 @@ def test_an_old_cabinet_file_with_ev_link_gets_one_clear_error():
     with pytest.raises(ConfigError) as err:
         parse_config(DESK.read_text() + "\n[ev_link]\nbase_port = 47100\n")
     assert err.value.key == "ev_link" and "removed" in err.value.reason and "[v2g]" in err.value.reason
+
+
+def test_the_controller_refuses_an_old_cabinet_file_in_one_line(tmp_path):
+    cabinet = tmp_path / "cabinet.toml"
+    cabinet.write_text(DESK.read_text() + "\n[ev_link]\nbase_port = 47100\n")
+    done = subprocess.run([sys.executable, "-m", "controller", "--config", str(cabinet)], capture_output=True,
+                          text=True, timeout=15, cwd=DESK.parents[3])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["charger-controller: config error at 'ev_link': removed: the stand-in JSON "
+                                        "EV link is gone; cars reach the connector over V2G ([v2g])"]
 
 
 def test_the_test_door_refuses_a_plc_interface():
