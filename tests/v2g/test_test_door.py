@@ -58,3 +58,17 @@ def test_the_test_door_listens_on_loopback_only_and_runs_no_slac():
         finally:
             await link.close()
     asyncio.run(run())
+
+
+def test_the_rig_finds_each_door_where_the_controller_says():
+    from hil.ev.evcc.rig_link import RigV2gLink
+    external = RigV2gLink("din", [1, 2, 3], external_sdp=("::1", 47100))
+    assert external.mode == "direct" and [external.sdp_target(c) for c in (1, 3)] == [("::1", 47100), ("::1", 47102)]
+    announced: dict[int, dict] = {}
+    child = RigV2gLink("din", [1], separate_process=True, announced=announced)
+    assert "v2g.test_door_direct_tcp=true" in child.controller_overrides()
+    with pytest.raises(RuntimeError, match="has not announced its SECC"):
+        child.car_link(1)
+    announced[1] = {"connector": 1, "address": "::1", "sdp_port": 50123, "tcp_port": 50124}  # its `secc` event
+    assert child.sdp_target(1) == ("::1", 50123)
+    assert RigV2gLink("din", [1], "veth", separate_process=True).mode == "veth"  # a powerline: SLAC as always
