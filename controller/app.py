@@ -11,7 +11,6 @@ from controller.app_cabinet_view import AppCabinetView
 from controller.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
-from controller.evlink import EvLinkServer
 from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from controller.hw.imd import InsulationMonitor
@@ -25,7 +24,7 @@ from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
 from controller.v2g.secc.station import SeccStation
-from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets
+from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets, open_test_door_sockets
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class ControllerApp:
         self.connectors: list[Connector] = []
         self.groups: dict[int, PowerModuleGroup] = {}
         self.boards: dict[int, IoBoard] = {}
-        self.ev_links: dict[int, EvLinkServer] = {}
         self.meters: dict[int, EnergyMeter] = {}
         self.imds: dict[int, InsulationMonitor] = {}
         self.seccs: dict[int, SeccStation] = {}
@@ -118,8 +116,6 @@ class ControllerApp:
             self.connectors.append(connector)
             self.groups[conn_cfg.id] = group
             self.boards[conn_cfg.id] = board
-            port = cfg.ev_link.base_port + index if cfg.ev_link.base_port else 0
-            self.ev_links[conn_cfg.id] = EvLinkServer(connector, cfg.ev_link.host, port, self.emit)
 
     def _check_power_bus(self) -> None:
         """Refuse a config whose module traffic alone would overload the power bus (see bus_load)."""
@@ -142,7 +138,9 @@ class ControllerApp:
 
     def _start_seccs(self) -> list[SeccStation]:
         v2g = self.config.v2g
-        if v2g.enabled:
+        if v2g.enabled and v2g.test_door_direct_tcp:
+            self._open_test_doors()
+        elif v2g.enabled:
             if len(v2g.interfaces) != len(self.connectors) and not self._secc_sockets:
                 raise ConfigError("v2g.interfaces", "one PLC interface per connector is needed")
             opened: list[SeccLinkSockets] = []
@@ -167,6 +165,24 @@ class ControllerApp:
             self.seccs[conn.cfg.id] = station
             self._sinks.append(station.on_connector_event)
         return list(self.seccs.values())
+
+    def _open_test_doors(self) -> None:
+        """The test door ([v2g] test_door_direct_tcp): SDP and V2GTP on ::1 with no SLAC, for a rig whose car
+        cannot reach this process over a powerline. Connector i's SDP port: sdp_port + i (0: any free port)."""
+        v2g = self.config.v2g
+        log.warning("v2g: TEST DOOR open: SDP and V2GTP on ::1 without SLAC (never on a charger)")
+        opened: list[SeccLinkSockets] = []
+        try:
+            for index, conn in enumerate(self.connectors):
+                if conn.cfg.id not in self._secc_sockets:
+                    sockets = open_test_door_sockets(sdp_port=v2g.sdp_port + index if v2g.sdp_port else 0,
+                                                     tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0)
+                    opened.append(sockets)
+                    self._secc_sockets[conn.cfg.id] = sockets
+        except BaseException:
+            for sockets in opened:
+                sockets.close()
+            raise
 
     def _open_store(self) -> None:
         """Open the log before the loop runs (it blocks for crash recovery and retention)."""
@@ -207,8 +223,6 @@ class ControllerApp:
         self._check_in_control = self.supervisor.register("control", CONTROL_MAX_SILENCE_S)
         self._supervised(self._control(), "control")
         self._supervised(self.supervisor.run(), "task-supervisor")
-        for link in self.ev_links.values():
-            await link.start()
         for station in self._start_seccs():
             await station.start()
         self.started_t = time.monotonic()
@@ -267,8 +281,6 @@ class ControllerApp:
             port.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        for link in self.ev_links.values():
-            await link.close()
         for station in self.seccs.values():
             await station.close()
         for device in [*self.meters.values(), *self.imds.values()]:

@@ -143,21 +143,15 @@ class IoBoardConfig:
 
 
 @dataclass(frozen=True)
-class EvLinkConfig:
-    """Stand-in EV-session link (JSON lines over TCP) until the SECC lands."""
-    host: str = "127.0.0.1"  # address the stand-in EV link listens on
-    base_port: int = 0  # 0: ephemeral ports, announced in the controller's events
-
-
-@dataclass(frozen=True)
 class V2gConfig:
-    """The SECC (DIN SPEC 70121 / ISO 15118-2 over PLC), one per connector, next to the stand-in EV link."""
+    """The SECC (DIN SPEC 70121 / ISO 15118-2 over PLC), one per connector."""
     enabled: bool = False  # serve DIN 70121 / ISO 15118-2 on the interfaces below
     interfaces: tuple[str, ...] = ()  # the PLC interface of each connector, in connector order
     protocols: tuple[str, ...] = ("din", "iso2")  # offered in the supportedAppProtocol handshake, in this order: din, iso2
     sdp_port: int = 15118  # UDP port of the SECC discovery protocol (15118 by the standard)
     tcp_port: int = 0  # 0: a free port chosen in 49152-65535 (SDP tells the car); else a port in that range
     evcc_allow_list: tuple[str, ...] = ()  # EVCCIDs (hex) authorized at SessionSetup
+    test_door_direct_tcp: bool = False  # TEST DOOR, never on a charger: SDP and V2GTP on ::1 without SLAC, connector i's SDP on sdp_port + i (0: any free port), no interfaces
 
     def check(self) -> None:
         unknown = set(self.protocols) - {"din", "iso2"}
@@ -168,6 +162,8 @@ class V2gConfig:
                 bytes.fromhex(evcc_id)
             except ValueError:
                 raise ValueError(f"evcc_allow_list: {evcc_id!r} is not hex") from None
+        if self.test_door_direct_tcp and self.interfaces:
+            raise ConfigError("test_door_direct_tcp", "the test door serves ::1 only: leave interfaces empty")
         if self.tcp_port and not 49152 <= self.tcp_port <= 65535:  # a dynamic port, or cars refuse it (RFC 6335)
             raise ConfigError("tcp_port", f"must be 0 (any free port) or within 49152-65535 (got {self.tcp_port})")
 
@@ -200,7 +196,6 @@ class CabinetConfig:
     connectors: tuple[ConnectorConfig, ...]  # one [[connectors]] table per charging cable
     charging: ChargingConfig = field(default_factory=ChargingConfig)  # limits and timers of the DC phases (see [charging])
     io_board: IoBoardConfig = field(default_factory=IoBoardConfig)  # the I/O boards' CAN timing (see [io_board])
-    ev_link: EvLinkConfig = field(default_factory=EvLinkConfig)  # the stand-in JSON EV link (see [ev_link])
     v2g: V2gConfig = field(default_factory=V2gConfig)  # the SECC (see [v2g])
     store: StoreConfig = field(default_factory=StoreConfig)  # the event, fault and session log (see [store])
     console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
@@ -244,6 +239,11 @@ class CabinetConfig:
         return next(g for g in self.power.groups if g.name == name)
 
 
+REMOVED_KEYS = {
+    "ev_link": "removed: the stand-in JSON EV link is gone; cars reach the connector over V2G ([v2g])",
+}
+
+
 def parse_config(text: str, source: str = "<string>", overrides: tuple[str, ...] = ()) -> CabinetConfig:
     try:
         table = tomllib.loads(text)
@@ -251,6 +251,9 @@ def parse_config(text: str, source: str = "<string>", overrides: tuple[str, ...]
         raise ConfigError(source, f"not valid TOML: {exc}") from None
     for assignment in overrides:
         apply_override(table, assignment)
+    for key, reason in REMOVED_KEYS.items():
+        if key in table:  # named as removed, not just unknown: an old cabinet file says what to do instead
+            raise ConfigError(key, reason)
     return build(CabinetConfig, table, "")
 
 

@@ -1,10 +1,10 @@
 """charger-hil: the hardware-in-the-loop rig.
 
   charger-hil run --scenario NAME [--setup NAME] [--report PATH] [--separate-process] [--can IF:CH]
-                  [--protocol din|iso2|evlink] [--link loopback|veth] [--pcap PATH] [--car PROFILE]
+                  [--protocol din|iso2] [--link loopback|veth] [--pcap PATH] [--car PROFILE]
   charger-hil run --setup NAME --external-evcc 'COMMAND {iface}' [--expect charged|refused] [--report PATH]
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
-  charger-hil rig --setup NAME --can IF:CH --ev-link HOST:PORT [--scenario NAME] [--report PATH]
+  charger-hil rig --setup NAME --can IF:CH --secc HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil run ... --inject KIND[:ARG]@PHASE[+SECONDS] (repeatable; faults at the wires, hil/injection)
   charger-hil inject-list
   charger-hil list
@@ -49,7 +49,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
         return None
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
-        raise ConfigError("--ev-link", "expected HOST:PORT, e.g. 127.0.0.1:47000")
+        raise ConfigError("--secc", "expected HOST:PORT, e.g. [::1]:47100")
     return host.strip("[]"), int(port)
 
 
@@ -64,7 +64,7 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None = None) -> int:
+def _run(args, separate_process: bool, external_secc: tuple[str, int] | None = None) -> int:
     scenario = SCENARIOS.get(args.scenario)
     if scenario is None:
         print(f"charger-hil: unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})", file=sys.stderr)
@@ -74,22 +74,15 @@ def _run(args, separate_process: bool, external_ev_link: tuple[str, int] | None 
         setup = dataclasses.replace(setup, board_watchdog_s=args.board_watchdog)
     progress = None if args.quiet else Progress()
     link_mode = getattr(args, "link", "loopback")
-    # V2G by default; a separate controller speaks it only over veth (SLAC frames must leave the process)
-    v2g_possible = not external_ev_link and (not separate_process or link_mode == "veth")
-    protocol = getattr(args, "protocol", None) or ("din" if v2g_possible else "evlink")
-    if protocol != "evlink" and external_ev_link:
-        raise ConfigError("--protocol", "V2G runs need a controller the rig starts; use --protocol evlink")
-    if protocol != "evlink" and not v2g_possible:
-        raise ConfigError("--protocol", "V2G with --separate-process needs --link veth (root): in the loopback "
-                                        "mode SLAC frames never leave the rig's process")
-    if getattr(args, "pcap", None) and protocol == "evlink":
-        raise ConfigError("--pcap", "records the V2G link: it needs --protocol din or iso2")
+    # V2G on every connector in every mode; where SLAC frames cannot reach the controller (a separate process
+    # over loopback, an external controller) the car goes to the SECC's test door on ::1 (hil/ev/evcc/rig_link.py)
+    protocol = getattr(args, "protocol", None) or "din"
     if getattr(args, "car", None):
         load_profile(args.car)  # a bad profile fails here, before the rig opens its buses
     hold = hold_with_controls if getattr(args, "hold", False) else None
     report, problems = asyncio.run(run_until_interrupted(  # Ctrl-C: clean stop, partial report, exit 130
         scenario.name, setup, separate_process=separate_process, can_override=_can(args.can), progress=progress,
-        external_ev_link=external_ev_link, modbus_base_port=getattr(args, "modbus_base_port", 0),
+        external_secc=external_secc, modbus_base_port=getattr(args, "modbus_base_port", 0),
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
@@ -136,11 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--separate-process", action="store_true",
                            help="start charger-controller as a child process")
-            p.add_argument("--protocol", choices=("din", "iso2", "evlink"),
-                           help="the car's link on every connector: V2G DIN (default) or ISO 15118-2, or the "
-                                "stand-in JSON link (default with --separate-process over the loopback link)")
+            p.add_argument("--protocol", choices=("din", "iso2"),
+                           help="what the car offers on every connector: DIN 70121 (default) or ISO 15118-2")
             p.add_argument("--link", choices=("loopback", "veth"), default="loopback",
-                           help="V2G link: in-process SLAC and ::1 (default), or two network namespaces (root)")
+                           help="V2G link: in-process SLAC and ::1 (default; with --separate-process: the "
+                                "controller's test door on ::1, no SLAC), or two network namespaces (root)")
             p.add_argument("--pcap", metavar="PATH",
                            help="record every connector's V2G link (SLAC, SDP, V2GTP) as one pcap")
             p.add_argument("--car", metavar="PROFILE",
@@ -151,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--expect", choices=("charged", "refused"), default="charged",
                            help="with --external-evcc: how the session must end")
         else:
-            p.add_argument("--ev-link", required=True, metavar="HOST:PORT",
-                           help="the controller's EV-link address of its first connector (its [ev_link])")
+            p.add_argument("--secc", required=True, metavar="HOST:PORT",
+                           help="where the controller's first connector answers SDP: its [v2g] test door "
+                                "(test_door_direct_tcp = true, sdp_port = PORT); connector i at PORT+i-1")
             p.add_argument("--modbus-base-port", type=int, default=0, metavar="PORT",
                            help="serve connector i's meter on PORT+2i and its IMD on PORT+2i+1 (127.0.0.1)")
     p = sub.add_parser("replay", help="replay a real car's V2G sessions (DIN or ISO 15118-2) from a capture against the controller")
@@ -192,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.speed <= 0:
                 raise ConfigError("--speed", "must be above 0")
             return main_replay(args.capture, args.report, args.setup, args.speed)
-        return _run(args, False, _address(args.ev_link))
+        return _run(args, False, _address(args.secc))
     except ConfigError as exc:
         print(f"charger-hil: {exc}", file=sys.stderr)
         return 2

@@ -113,16 +113,14 @@ class SubprocessController:
 class ExternalController:
     """A controller the rig does not start (another process, another machine, a real board).
 
-    The rig knows only its EV-link address; it sees no events, so phases come from the car and
-    faults from what the rig observes on the wires.
+    The rig knows only where its first connector's SECC answers SDP (its `[v2g]` test door on loopback); it
+    sees no events, so phases come from the car and faults from what the rig observes on the wires.
     """
 
     reports_events = False
 
-    def __init__(self, host: str, base_port: int, connector_ids: list[int], on_event: EventSink):
+    def __init__(self):
         self.alive = True
-        for index, cid in enumerate(connector_ids):
-            on_event("ev_link", {"connector": cid, "host": host, "port": base_port + index})
 
     async def start(self) -> None:
         pass

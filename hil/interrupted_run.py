@@ -93,7 +93,7 @@ def partial_report(run: ScenarioRun, signal_name: str) -> dict:
     return {
         "scenario": run.scenario.name, "setup": run.setup.name, "result": INTERRUPTED,
         "interrupted_by": signal_name, "duration_s": round(time.time() - state.t0, 3),
-        "protocol": run.v2g.protocol if getattr(run, "v2g", None) is not None else "evlink",
+        "protocol": run.v2g.protocol,
         "energy_kwh": round(sum(c["energy_kwh"] for c in connectors), 4),
         "peak_kw": max((c["peak_kw"] for c in connectors), default=0.0),
         "phases": state.phases, "faults": state.faults, "sessions": list(state.sessions.values()),

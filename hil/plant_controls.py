@@ -106,12 +106,12 @@ class PlantControls:
             self.next_soc[cid] = self._percent(args[1])
         if self.run.rig.plants[cid].ev_cp_state != "A":
             raise ControlError(f"connector {cid}: a car is plugged in already; unplug it first")
-        if cid not in self.run.state.ev_links:
-            raise ControlError(f"connector {cid}: the controller has not opened its EV link")
         run = self.run
-        host, port = run.state.ev_links[cid]
-        link = run.v2g.car_link(cid) if run.v2g is not None else None
-        car = run.rig.new_car(cid, host, port, link=link)
+        try:
+            link = run.v2g.car_link(cid)
+        except RuntimeError as exc:  # the controller has not announced this connector's SECC
+            raise ControlError(str(exc)) from None
+        car = run.rig.new_car(cid, link)
         soc = self.next_soc.pop(cid, run.setup.car.initial_soc)
         target = max(run.setup.car.target_soc, min(100.0, soc + 5.0))
         car.battery.soc_percent = soc

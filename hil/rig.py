@@ -10,7 +10,7 @@ from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from hil.ev.battery import BatteryModel
 from hil.ev.car import SimulatedCar
-from hil.ev.link import EvLinkClient
+from hil.ev.evcc.link import V2gEvLink
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.setup import RigSetup
 from hil.sim.imd import ImdSim
@@ -79,10 +79,10 @@ class Rig:
             internal_resistance_ohm=c.internal_resistance_ohm, max_voltage_v=c.max_voltage_v,
             max_current_a=c.max_current_a, taper_start_percent=c.taper_start_soc)
 
-    def new_car(self, connector_id: int, host: str, port: int, link=None) -> SimulatedCar:
-        """A car on the stand-in EV link at host:port, or on `link` (a V2G link: hil.ev.evcc.link.V2gEvLink)."""
+    def new_car(self, connector_id: int, link: V2gEvLink) -> SimulatedCar:
+        """A car on connector `connector_id` that speaks V2G over `link` (hil.ev.evcc.rig_link.RigV2gLink.car_link)."""
         sim = self.io_sims[connector_id]
-        return SimulatedCar(self.plants[connector_id], self.new_battery(), link or EvLinkClient(host, port),
+        return SimulatedCar(self.plants[connector_id], self.new_battery(), link,
                             cp_duty=lambda: sim.commanded_duty, clock=self.clock)
 
     async def _start_modbus(self) -> None:

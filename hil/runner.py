@@ -37,7 +37,7 @@ class RunState:
     faults: list[dict] = field(default_factory=list)
     sessions: dict[int, dict] = field(default_factory=dict)
     states: dict[int, str] = field(default_factory=dict)
-    ev_links: dict[int, tuple[str, int]] = field(default_factory=dict)
+    seccs: dict[int, dict] = field(default_factory=dict)  # the controller's `secc` events: where each SECC listens
     v2g_sessions: list[dict] = field(default_factory=list)  # the controller's `v2g_closed` events
     closed: bool = False
     started_t: float | None = None  # wall clock when the "started" event arrived (it has no time of its own)
@@ -59,8 +59,8 @@ class RunState:
                                 "connector": data.get("connector"), "t": t, "source": "controller"})
         elif kind == "session_ended":
             self.sessions[data["connector"]] = data
-        elif kind == "ev_link":
-            self.ev_links[data["connector"]] = (data["host"], data["port"])
+        elif kind == "secc":
+            self.seccs[data["connector"]] = data
         elif kind == "v2g_closed":
             self.v2g_sessions.append(data)
 
@@ -81,15 +81,15 @@ async def _wait_for(predicate, timeout: float, what: str) -> None:
 class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
-                 external_ev_link: tuple[str, int] | None = None, modbus_base_port: int = 0,
-                 protocol: str = "evlink", link_mode: str = "loopback", pcap: str | None = None,
+                 external_secc: tuple[str, int] | None = None, modbus_base_port: int = 0,
+                 protocol: str = "din", link_mode: str = "loopback", pcap: str | None = None,
                  car_profile: str | None = None, console_link: str | None = None, hold=None,
                  start_timeout_s: float = START_TIMEOUT_S, record_series: bool = True,
                  before_controller: Callable[[ScenarioRun], Awaitable[list[str]]] | None = None):
         """`record_series` False: no time series sampled (a bench keeps the loop free of it).
         `before_controller`: awaited once the rig is up, before the controller is made; returns config
         overrides to add (a bench puts a Modbus tap between a simulator and the controller)."""
-        self._mode = "external" if external_ev_link else "process" if separate_process else "inprocess"
+        self._mode = "external" if external_secc else "process" if separate_process else "inprocess"
         refusal = scenario.refusal(self._mode)
         if refusal:
             raise ScenarioRefused(refusal)
@@ -102,11 +102,11 @@ class ScenarioRun:
         self.hold = hold  # called with the report; the run then waits (controller and rig up) until it returns
         self.setup = setup
         self.state = RunState(t0=time.time())
-        if can_override is None and not separate_process and not external_ev_link:
+        if can_override is None and not separate_process and not external_secc:
             can_override = private_can(setup)
         self.rig = Rig(setup, can_override, modbus_base_port=modbus_base_port)
         self._can_override = can_override
-        self._external_ev_link = external_ev_link
+        self._external_secc = external_secc
         self.controller = None
         self.cars: dict[int, SimulatedCar] = {}
         self.progress = progress
@@ -125,15 +125,11 @@ class ScenarioRun:
         self.spawned_t: float | None = None  # wall clock just before the controller was started
         self._recorder: asyncio.Task | None = None
         self._car_tasks: list[asyncio.Task] = []
-        # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector
-        if protocol != "evlink" and self._mode == "external":
-            raise ValueError("V2G runs need a controller the rig starts (no --ev-link)")
-        if pcap and protocol == "evlink":
-            raise ValueError("--pcap records the V2G link: it needs --protocol din or iso2")
+        # V2G (DIN / ISO-2) on every connector, in every mode (see RigV2gLink for how each car reaches its SECC)
         ids = [c.id for c in setup.cabinet_config.connectors]
         self.v2g = RigV2gLink(protocol, ids, link_mode, pcap=pcap, separate_process=separate_process,
-                              profile=load_profile(car_profile) if car_profile else None) \
-            if protocol != "evlink" else None
+                              profile=load_profile(car_profile) if car_profile else None,
+                              announced=self.state.seccs, external_sdp=external_secc)
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
@@ -149,10 +145,9 @@ class ScenarioRun:
                     overrides.append(self.console_pin.override())
         if self._mode == "external":
             ids = [c.id for c in self.setup.cabinet_config.connectors]
-            return ExternalController(*self._external_ev_link, ids, self.state.on_event)
+            return ExternalController()
         if self._mode == "process":
-            if self.v2g is not None:
-                overrides += self.v2g.controller_overrides()
+            overrides += self.v2g.controller_overrides()
             return SubprocessController(cabinet, self._can_override, self.state.on_event, overrides)
         config = load_config(cabinet, tuple(overrides))
         return InProcessController(config, self._can_override, self.state.on_event)
@@ -184,12 +179,11 @@ class ScenarioRun:
         await self._take_down()
 
     async def _bring_up(self) -> None:
-        if self.v2g is not None:
-            await self.v2g.open()
+        await self.v2g.open()
         if self.before_controller is not None:
             self.extra_overrides = list(await self.before_controller(self))
         self.controller = self._make_controller()
-        if self.v2g is not None and self._mode == "inprocess":
+        if self._mode == "inprocess":
             self.controller.app.build()
             await self.v2g.attach(self.controller.app)
         self.spawned_t = time.time()
@@ -208,8 +202,7 @@ class ScenarioRun:
             await asyncio.gather(self._recorder, return_exceptions=True)
         if self.controller is not None:
             await self.controller.stop()
-        if self.v2g is not None:
-            await self.v2g.close()
+        await self.v2g.close()
         await self.rig.stop()
         if self.console_pin is not None:  # the PIN was for this run only
             self.console_pin.remove()
@@ -222,9 +215,7 @@ class ScenarioRun:
 
     def plug_car(self, cid: int, plan: CarPlan) -> asyncio.Task:
         """A new simulated car on connector `cid`, running `plan` in a task of its own."""
-        host, port = self.state.ev_links[cid]
-        v2g_link = self.v2g.car_link(cid) if self.v2g is not None else None
-        car = self.rig.new_car(cid, host, port, link=v2g_link)
+        car = self.rig.new_car(cid, self.v2g.car_link(cid))
         self.cars[cid] = car
         self.start_soc[cid] = car.battery.soc_percent
         task = asyncio.create_task(car.run(plan), name=f"car-{cid}")
@@ -232,10 +223,8 @@ class ScenarioRun:
         return task
 
     def _all_available(self, ids: list[int]) -> bool:
-        if not all(i in self.state.ev_links for i in ids):
-            return False
         if self.controller.reports_events:
-            return all(self.state.states.get(i) == "available" for i in ids)
+            return all(self.state.states.get(i) == "available" and i in self.state.seccs for i in ids)
         # no events from an external controller: a static +12 V CP (duty 100 %) on every board says it
         return all(self.rig.io_sims[i].commanded_duty == 100.0 and self.rig.io_sims[i].commands_received
                    for i in ids)
@@ -327,8 +316,6 @@ class ScenarioRun:
 
     def _v2g_connections(self) -> int:
         """V2G connections the cars opened: each ends with one `v2g_closed` event from the controller."""
-        if self.v2g is None:
-            return 0
         return sum(1 for link in self.v2g.car_links if link.connection is not None)
 
     def _session_started(self, cid: int) -> bool:
@@ -371,7 +358,7 @@ class ScenarioRun:
         first = per_connector[0]
         return {
             "scenario": self.scenario.name, "setup": self.setup.name,
-            "protocol": self.v2g.protocol if self.v2g is not None else "evlink",
+            "protocol": self.v2g.protocol,
             "controller": self._mode, "duration_s": round(ended - self.state.t0, 2),
             "injection": self.injection,
             "result": "fault" if blocking else ("ok" if all(o.ok for o in outcomes.values()) else "failed"),
@@ -385,9 +372,9 @@ class ScenarioRun:
             "faults": list(self.state.faults),
             "final": first["final"],
             "connectors": per_connector,
-            **({"v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
-                        "answer_times": answer_times(self.state.v2g_sessions),
-                        "car_round_trips": car_round_trips(self.v2g)}} if self.v2g is not None else {}),
+            "v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
+                    "answer_times": answer_times(self.state.v2g_sessions),
+                    "car_round_trips": car_round_trips(self.v2g)},
         }
 
 

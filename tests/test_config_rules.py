@@ -51,7 +51,7 @@ def test_a_connector_cannot_promise_more_than_its_modules_give(override, key, re
 
 
 def test_zero_stays_allowed_where_it_means_off():
-    cfg = parse_config(DESK, overrides=("max_cabinet_power_kw=0", "ev_link.base_port=0", "v2g.tcp_port=0"))
+    cfg = parse_config(DESK, overrides=("max_cabinet_power_kw=0", "v2g.sdp_port=0", "v2g.tcp_port=0"))
     assert cfg.max_cabinet_power_kw == 0.0
 
 

@@ -26,7 +26,7 @@ def _hil(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
     (["run", "--can", "socketcan:can7"], ("'--can'", "socketcan:can7: ")),
     (["run", "--report", "/nonexistent-folder/r.json"], ("'--report'", "the folder /nonexistent-folder does not exist")),
     (["run", "--pcap", "/nonexistent-folder/v2g.pcap"], ("'--pcap'", "the folder /nonexistent-folder does not exist")),
-    (["rig", "--ev-link", "127.0.0.1:1", "--report", "/tmp"], ("'--report'", "/tmp is a folder")),
+    (["rig", "--secc", "[::1]:47100", "--report", "/tmp"], ("'--report'", "/tmp is a folder")),
 ], ids=["log-level", "can-interface", "socketcan", "report-folder", "pcap-folder", "report-is-folder"])
 def test_bad_options_are_one_line_and_exit_2_before_anything_runs(args, fragments):
     started = time.monotonic()
@@ -38,6 +38,17 @@ def test_bad_options_are_one_line_and_exit_2_before_anything_runs(args, fragment
         assert fragment in lines[0]
     assert done.stdout == ""  # no scenario started
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run", "--protocol", "evlink"], "invalid choice: 'evlink'"),
+    (["rig", "--secc", "[::1]:47100", "--ev-link", "127.0.0.1:47100"], "unrecognized arguments: --ev-link"),
+], ids=["protocol-evlink", "rig-ev-link"])
+def test_the_json_ev_link_options_are_gone(args, fragment):
+    done = _hil(args)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("charger-hil"), done.stderr
+    assert fragment in lines[0] and done.stdout == ""
 
 
 def test_ctrl_c_stops_cleanly_and_writes_the_partial_report(tmp_path):

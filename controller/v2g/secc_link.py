@@ -28,14 +28,15 @@ LOOPBACK_HOST = "::1"
 
 @dataclass
 class SeccLinkSockets:
-    frames: FrameLink       # SLAC frames: a raw socket on the PLC interface, or an in-process link
+    frames: FrameLink | None  # SLAC frames: a raw socket on the PLC interface, an in-process link; None: test door
     sdp: socket.socket
     tcp: socket.socket      # listening
     address: str            # the SECC's IPv6 address as SDP tells it to the car
     ifindex: int            # the PLC interface's index; 0 on loopback
 
     def close(self) -> None:
-        self.frames.close()
+        if self.frames is not None:
+            self.frames.close()
         self.sdp.close()
         self.tcp.close()
 
@@ -64,6 +65,18 @@ def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None,
         raise
 
 
+def open_test_door_sockets(*, sdp_port: int = 0, tcp_port: int = 0) -> SeccLinkSockets:
+    """The test door ([v2g] test_door_direct_tcp): SDP and TCP on ::1 only, and no SLAC (no frames), for a rig
+    whose car has no powerline into this process. Never on a charger: a car must match over SLAC first."""
+    sdp = open_sdp_socket(None, host=LOOPBACK_HOST, port=sdp_port)
+    try:
+        tcp = open_v2gtp_socket(None, host=LOOPBACK_HOST, port=tcp_port)
+    except BaseException:
+        sdp.close()
+        raise
+    return SeccLinkSockets(None, sdp, tcp, LOOPBACK_HOST, 0)
+
+
 class SeccLink:
     def __init__(self, sockets: SeccLinkSockets, handler_factory: Callable[[V2gtpConnection], MessageHandler], *,
                  slac_timers: SlacTimers = SlacTimers(), idle_timeout_s: float | None = SEQUENCE_TIMEOUT_S,
@@ -73,29 +86,38 @@ class SeccLink:
                  on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None,
                  name: str = "secc"):
         self.sockets = sockets
-        self.slac = SlacEvse(sockets.frames, timers=slac_timers, name=f"{name}-slac")
-        if on_slac_state is not None:
+        # no frames: the test door, where SDP on ::1 stands in for a matched link
+        self.slac = SlacEvse(sockets.frames, timers=slac_timers, name=f"{name}-slac") \
+            if sockets.frames is not None else None
+        if on_slac_state is not None and self.slac is not None:
             self.slac.on_state(on_slac_state)
         self.v2gtp = V2gtpServer(sockets.tcp, handler_factory, idle_timeout_s=idle_timeout_s,
                                  on_open=on_open, on_close=on_close, on_exchange=on_exchange)
         self.sdp = SdpServer(sockets.sdp, secc_address=sockets.address, secc_port=self.v2gtp.port,
-                             ifindex=sockets.ifindex, on_request=lambda request, source: self.slac.link_up())
+                             ifindex=sockets.ifindex, on_request=self._sdp_request)
 
     async def start(self) -> None:
         """SDP and V2GTP listen from now on; SLAC waits for `plugged()`."""
         await self.v2gtp.start()
         self.sdp.start()
 
+    def _sdp_request(self, request, source) -> None:
+        if self.slac is not None:
+            self.slac.link_up()
+
     def plugged(self) -> None:
-        self.slac.start()
+        if self.slac is not None:
+            self.slac.start()
 
     def unplugged(self) -> None:
-        self.slac.stop()
+        if self.slac is not None:
+            self.slac.stop()
         if self.v2gtp.connection is not None:
             self.v2gtp.connection.close("unplugged")
 
     async def close(self) -> None:
-        await self.slac.close()
+        if self.slac is not None:
+            await self.slac.close()
         await self.v2gtp.close()
         await self.sdp.close()
         self.sockets.close()

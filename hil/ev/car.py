@@ -1,14 +1,17 @@
 """The rig's car: presents CP states on the plant, switches its own contactor, and walks the DC
-phases over the EV-session link the way a DIN 70121 car does (repeat while Ongoing, CurrentDemand loop)."""
+phases over V2G (DIN 70121 or ISO 15118-2 messages) the way a car does (repeat while Ongoing, CurrentDemand
+loop), reading the decoded responses themselves."""
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from hil.ev.battery import BatteryModel
-from hil.ev.link import EvLinkClient, EvLinkError
+from hil.ev.evcc import answers
+from hil.ev.evcc.link import V2gEvLink
+from hil.ev.evcc.link_error import EvLinkError
 from hil.plant import ConnectorPlant
 
 
@@ -38,7 +41,7 @@ class EvseRefused(RuntimeError):
 
 
 class SimulatedCar:
-    def __init__(self, plant: ConnectorPlant, battery: BatteryModel, link: EvLinkClient,
+    def __init__(self, plant: ConnectorPlant, battery: BatteryModel, link: V2gEvLink,
                  cp_duty: Callable[[], float], *, clock: Callable[[], float] = time.monotonic):
         self.plant = plant
         self.battery = battery
@@ -47,7 +50,7 @@ class SimulatedCar:
         self.clock = clock
         self.phase = "idle"
         self.phases: list[tuple[str, float]] = []
-        self.last_answer: dict = {}
+        self.last_answer: Any = None  # the newest decoded response
         self.charging_started_t: float | None = None
         # fault injection (hil/injection): a target voltage sent instead of the battery's, and silence
         self.target_voltage_override_v: float | None = None
@@ -86,28 +89,39 @@ class SimulatedCar:
         if self.plant.ev_cp_state != "A":
             self.plant.ev_cp_state = "B"
 
-    async def _ask(self, op: str, **fields) -> dict:
+    def _target_voltage(self, wanted_v: float) -> float:
+        """The battery's target voltage, or the injected one (hil/injection)."""
+        return wanted_v if self.target_voltage_override_v is None else self.target_voltage_override_v
+
+    async def _ask(self, what: str, build: Callable[[], tuple[str, Any]]) -> Any:
+        """Send the request `build()` makes; its decoded response. `what` names the step in a refusal."""
+        await self._unless_silent(what)
+        response = await self.link.send(build())
+        return self._check(what, response)
+
+    async def _unless_silent(self, what: str) -> None:
         if self.silent:
             while self.silent:
                 await asyncio.sleep(0.05)
-            raise EvseRefused(f"{op}: the car was silent (injected)")
-        if self.target_voltage_override_v is not None and "target_voltage_v" in fields:
-            fields["target_voltage_v"] = self.target_voltage_override_v
-        answer = await self.link.request(op, **fields)
-        self.last_answer = answer
-        status = answer["status"]["status_code"]
-        if answer["code"] != "OK" or status in ("EVSE_EmergencyShutdown", "EVSE_Malfunction"):
-            raise EvseRefused(f"{op}: {answer['code']} / {status}")
-        return answer
+            raise EvseRefused(f"{what}: the car was silent (injected)")
 
-    async def _until(self, op: str, done: Callable[[dict], bool], plan: CarPlan, **fields) -> dict:
+    def _check(self, what: str, response: Any) -> Any:
+        self.last_answer = response
+        status = answers.status_code(response)
+        if not answers.accepted(response) or status in answers.HALTING:
+            code = response.ResponseCode.value
+            raise EvseRefused(f"{what}: {'OK' if code.startswith('OK') else code} / {status}")
+        return response
+
+    async def _until(self, what: str, build: Callable[[], tuple[str, Any]], done: Callable[[Any], bool],
+                     plan: CarPlan) -> Any:
         deadline = self.clock() + plan.phase_timeout_s
         while True:
-            answer = await self._ask(op, **fields)
-            if done(answer):
-                return answer
+            response = await self._ask(what, build)
+            if done(response):
+                return response
             if self.clock() > deadline:
-                raise asyncio.TimeoutError(f"{op} did not finish")
+                raise asyncio.TimeoutError(f"{what} did not finish")
             await asyncio.sleep(plan.request_period_s)
 
     async def _session(self, plan: CarPlan) -> str:
@@ -118,24 +132,28 @@ class SimulatedCar:
                 raise asyncio.TimeoutError("no 5 % PWM on CP")
             await asyncio.sleep(0.02)
         await self.link.connect()
+        r = self.link.requests
         self._enter("session_setup")
-        await self._ask("session_setup", evcc_id=plan.evcc_id)
+        await self._unless_silent("session_setup")
+        self._check("session_setup", await self.link.open_session(plan.evcc_id))
         self._enter("authorization")
-        finished = lambda a: a["processing"] == "Finished"  # noqa: E731
-        await self._until("authorize", finished, plan)
+        await self._until("authorize", r.authorize, answers.finished, plan)
         self._enter("parameter_discovery")
         b = self.battery
-        await self._ask("charge_parameters", max_voltage_v=b.max_voltage_v, max_current_a=b.max_current_a,
-                        soc_percent=round(b.soc_percent, 1), energy_capacity_wh=b.capacity_wh)
+        await self._ask("charge_parameters", lambda: r.charge_parameters(
+            max_voltage_v=b.max_voltage_v, max_current_a=b.max_current_a, soc_percent=round(b.soc_percent, 1),
+            energy_capacity_wh=b.capacity_wh))
         self.plant.ev_cp_state = "C"
         self._enter("cable_check")
-        await self._until("cable_check", finished, plan)
+        await self._until("cable_check", r.cable_check, answers.finished, plan)
         self._enter("precharge")
-        await self._until("precharge", lambda a: abs(a["present_voltage_v"] - b.open_circuit_voltage())
-                          < plan.precharge_tolerance_v, plan,
-                          target_voltage_v=round(b.open_circuit_voltage(), 1), target_current_a=2.0)
+        precharge_to_v = round(b.open_circuit_voltage(), 1)
+        await self._until(
+            "precharge", lambda: r.precharge(self._target_voltage(precharge_to_v), 2.0),
+            lambda res: abs(answers.present_voltage_v(res) - b.open_circuit_voltage()) < plan.precharge_tolerance_v,
+            plan)
         self.plant.ev_contactor_closed = True
-        await self._ask("power_delivery", start=True)
+        await self._ask("power_delivery", lambda: r.power_delivery(start=True))
         self._enter("charging")
         reason = await self._charge(plan)
         if reason == "unplugged":
@@ -148,14 +166,14 @@ class SimulatedCar:
         self.charging_started_t = self.clock()
         while True:
             complete = b.soc_percent >= plan.target_soc
-            answer = await self._ask(
-                "current_demand", target_voltage_v=round(b.max_voltage_v, 1),
+            response = await self._ask("current_demand", lambda: self.link.requests.current_demand(
+                target_voltage_v=self._target_voltage(round(b.max_voltage_v, 1)),
                 target_current_a=round(0.0 if complete else b.requested_current_a(), 1),
                 soc_percent=round(b.soc_percent, 1), charging_complete=complete,
-                max_voltage_v=b.max_voltage_v, max_current_a=b.max_current_a)
+                max_voltage_v=b.max_voltage_v, max_current_a=b.max_current_a))
             if complete:
                 return "target_soc"
-            if answer["status"]["notification"] == "StopCharging":
+            if answers.notification(response) == "StopCharging":
                 return "evse_stop"
             charged_for = self.clock() - self.charging_started_t
             if plan.stop_after_charging_s is not None and charged_for >= plan.stop_after_charging_s:
@@ -167,15 +185,17 @@ class SimulatedCar:
 
     async def _finish(self, plan: CarPlan) -> None:
         self._enter("stopping")
-        await self._ask("power_delivery", start=False)
+        r = self.link.requests
+        await self._ask("power_delivery", lambda: r.power_delivery(start=False))
         deadline = self.clock() + 2.0
         while self.plant.output_current_a > 1.0 and self.clock() < deadline:
             await asyncio.sleep(0.01)
         self.plant.ev_contactor_closed = False
         self.plant.ev_cp_state = "B"
         self._enter("welding_detection")
-        await self._until("welding_detection", lambda a: a["present_voltage_v"] < 60.0, plan)
+        await self._until("welding_detection", r.welding_detection, lambda res: answers.present_voltage_v(res) < 60.0,
+                          plan)
         self._enter("session_stop")
-        await self._ask("session_stop")
+        await self._ask("session_stop", r.session_stop)
         await asyncio.sleep(0.1)
         self.unplug()

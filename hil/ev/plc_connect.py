@@ -1,6 +1,8 @@
 """How the rig's car gets from plug-in to a V2GTP connection: SLAC, then SDP, then TCP.
 
 Works on either link mode's car end (`hil.link.modes.EvEnd`): its sockets are opened where that end lives.
+Without a powerline into the controller's process (a separate or external controller on loopback, whose
+`[v2g] test_door_direct_tcp` is open) the car skips SLAC: SDP goes to the SECC's port on ::1, then TCP.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class EvLinkPlan:
 @dataclass
 class EvV2gConnection:
     client: V2gtpClient
-    slac: EvSlacResult
+    slac: EvSlacResult | None  # None: no powerline (the test door)
     sdp: SdpAnswer
     slac_s: float
     sdp_s: float
@@ -58,3 +60,19 @@ async def connect_over_plc(end: EvEnd, *, sdp_port: int = v2gtp.SDP_PORT,
     tcp = await end.run(new_tcp_socket)
     connection = await V2gtpClient.connect(answer.secc_address(), sock=tcp, timeout_s=plan.connect_timeout_s)
     return EvV2gConnection(connection, slac, answer, t1 - t0, t2 - t1, time.monotonic() - t2)
+
+
+async def connect_direct(sdp_target: tuple[str, int], *, plan: EvLinkPlan = EvLinkPlan()) -> EvV2gConnection:
+    """SDP to `sdp_target` (a SECC's test door on loopback), then TCP; no SLAC. Raises SdpFailed or
+    V2gtpClientError with the reason."""
+    t0 = time.monotonic()
+    client = SdpClient(open_sdp_client_socket(None), sdp_target, security=plan.sdp_security,
+                       interval_s=plan.sdp_interval_s, attempts=plan.sdp_attempts)
+    try:
+        answer = await client.discover()
+    finally:
+        client.close()
+    t1 = time.monotonic()
+    connection = await V2gtpClient.connect(answer.secc_address(), sock=new_tcp_socket(),
+                                           timeout_s=plan.connect_timeout_s)
+    return EvV2gConnection(connection, None, answer, 0.0, t1 - t0, time.monotonic() - t1)

@@ -81,11 +81,10 @@ class InjectedRun(ScenarioRun):
 
     async def _new_session(self, cid: int) -> None:
         blocking = {code for code, severity in self.state.active.get(cid, {}).items() if severity != "warning"}
-        host, port = self.state.ev_links[cid]
         if self.rig.plants[cid].ev_cp_state != "A":
             self.cars[cid].unplug()
             await asyncio.sleep(0.5)
-        car = self.rig.new_car(cid, host, port, link=self.v2g.car_link(cid) if self.v2g is not None else None)
+        car = self.rig.new_car(cid, self.v2g.car_link(cid))
         soc = car.battery.soc_percent
         plan = CarPlan(target_soc=min(99.0, soc + 20.0), request_period_s=self.setup.car.request_period_s,
                        stop_after_charging_s=0.3, phase_timeout_s=RETRY_PHASE_TIMEOUT_S)

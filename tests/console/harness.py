@@ -21,6 +21,7 @@ from controller.app import ControllerApp
 from controller.app_cabinet_view import AppCabinetView
 from controller.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
+from hil.ev.evcc.rig_link import RigV2gLink
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup
 from tests import polling
@@ -63,6 +64,7 @@ class Cabinet:
     server: ConsoleServer
     path: str
     events: list[tuple[str, dict]] = field(default_factory=list)
+    v2g: RigV2gLink | None = None  # the cars' V2G link (loopback: in-process SLAC, SDP and TCP on ::1)
 
     @property
     def connector(self):
@@ -72,8 +74,9 @@ class Cabinet:
 @asynccontextmanager
 async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None, modbus: bool = True,
                   **console_options) -> AsyncIterator[Cabinet]:
-    """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, and its
-    console on a new pty linked at tmp_path/console; returns once the connector is available.
+    """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, a V2G
+    loopback link for its cars, and its console on a new pty linked at tmp_path/console; returns once the
+    connector is available.
     `modbus=False` leaves the meter and IMD out of the controller's config."""
     setup = load_setup("desk")
     can = ("virtual", f"console-{uuid.uuid4().hex[:10]}")
@@ -92,12 +95,17 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
     app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
     # the app starts and stops its own console; here with a quick retry so tests need not wait
     server = app.console = ConsoleServer(AppCabinetView(app), config.console, retry_s=0.05)
+    v2g = RigV2gLink("din", [c.id for c in config.connectors])
     try:
+        await v2g.open()
+        app.build()
+        await v2g.attach(app)
         await app.start()
         await until(lambda: server.connected and app.connectors[0].state == "available", "connector available")
-        yield Cabinet(app, rig, server, path, events)
+        yield Cabinet(app, rig, server, path, events, v2g)
     finally:
         await app.stop()
+        await v2g.close()
         await rig.stop()
 
 

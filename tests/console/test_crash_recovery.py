@@ -25,7 +25,7 @@ from tests.rig.netns import private_netns
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]
 CAN = "udp_multicast:239.74.163.2"
-EV_LINK_PORT = 47100
+SDP_PORT = 47100  # the controller's [v2g] test door on ::1
 MODBUS_BASE_PORT = 1502  # where the desk cabinet's meter and IMD links point
 
 
@@ -82,13 +82,14 @@ def test_a_controller_killed_mid_session_finds_it_interrupted_with_its_energy(tm
     store = tmp_path / "store.db"
     cabinet = tmp_path / "cabinet.toml"
     cabinet.write_text((ROOT / "hil/setups/desk/cabinet.toml").read_text()
-                       + f"\n[ev_link]\nbase_port = {EV_LINK_PORT}\n\n[store]\npath = \"{store}\"\n")
+                       + f"\n[v2g]\nenabled = true\ntest_door_direct_tcp = true\nsdp_port = {SDP_PORT}\n"
+                       + f"\n[store]\npath = \"{store}\"\n")
     log = tmp_path / "controller.log"
     with private_netns() as netns:
         first = Controller(netns, cabinet, log)
         rig = subprocess.Popen(
             [*netns, sys.executable, "-m", "hil", "rig", "--setup", "desk", "--can", CAN,
-             "--ev-link", f"127.0.0.1:{EV_LINK_PORT}", "--modbus-base-port", str(MODBUS_BASE_PORT),
+             "--secc", f"[::1]:{SDP_PORT}", "--modbus-base-port", str(MODBUS_BASE_PORT),
              "--scenario", "dc-session", "--quiet"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         try:

@@ -13,9 +13,7 @@ pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 
 
 async def plug_in_a_car(cab) -> asyncio.Task:
-    await until(lambda: any(kind == "ev_link" for kind, _ in cab.events), "the EV link")
-    link = next(data for kind, data in cab.events if kind == "ev_link")
-    car = cab.rig.new_car(1, link["host"], link["port"])
+    car = cab.rig.new_car(1, cab.v2g.car_link(1))
     return asyncio.create_task(car.run(CarPlan(target_soc=99.0, request_period_s=0.05)))
 
 

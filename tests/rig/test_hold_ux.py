@@ -70,7 +70,7 @@ def _until(predicate, what: str, timeout: float = 20.0) -> None:
 def test_a_technician_rehearses_an_estop_call_end_to_end(tmp_path):
     link, report = tmp_path / "console", tmp_path / "report.json"
     rig = RigProcess(["run", "--scenario", "estop", "--hold", "--console-link", str(link), "--quiet",
-                      "--protocol", "evlink", "--report", str(report)])
+                      "--report", str(report)])
     try:
         banner = rig.expect("holding; plant controls on standard input")
         assert "estop: fault" in banner

@@ -27,16 +27,16 @@ def test_own_cabinet_with_overrides_writes_report_series_and_plot(tmp_path, caps
     cabinet.write_text((ROOT / "hil/setups/desk/cabinet.toml").read_text())
     report_path = tmp_path / "out" / "run.json"
     report_path.parent.mkdir()
-    code = main(["run", "--scenario", "dc-session", "--setup", str(cabinet), "--protocol", "evlink",
+    code = main(["run", "--scenario", "dc-session", "--setup", str(cabinet), "--protocol", "iso2",
                  "--set", "connectors[0].max_current_a=100", "--quiet", "--report", str(report_path)])
     out = capsys.readouterr().out
     assert code == 0, out
     report = json.loads(report_path.read_text())
-    assert report["setup"] == "my-cabinet" and report["protocol"] == "evlink" and report["duration_s"] > 1.0
+    assert report["setup"] == "my-cabinet" and report["protocol"] == "iso2" and report["duration_s"] > 1.0
     csv_path, png_path = tmp_path / "out" / "run-series.csv", tmp_path / "out" / "run-plot.png"
     assert report["files"] == {"csv": str(csv_path), "plot": str(png_path)}
     # the summary: duration and protocol; the end: where everything is
-    assert "protocol     evlink" in out and "duration     " in out
+    assert "protocol     iso2" in out and "duration     " in out
     assert out.rstrip().splitlines()[-3:] == [f"report  {report_path}", f"series  {csv_path}", f"plot    {png_path}"]
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     assert tuple(rows[0]) == COLUMNS

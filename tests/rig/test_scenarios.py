@@ -31,7 +31,7 @@ def _safe(report: dict) -> None:
         assert final["output_current_a"] < 1.0
 
 
-@pytest.mark.parametrize("protocol", ["din", "evlink"])
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
 def test_dc_session_charges_to_target_soc(protocol):
     report = _run("dc-session", protocol=protocol)
     assert report["result"] == "ok" and report["faults"] == []

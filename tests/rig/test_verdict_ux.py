@@ -60,7 +60,7 @@ def test_a_stop_request_that_fails_fails_the_run(monkeypatch):
     def refuse(self, connector_id):
         raise RuntimeError("user-stop needs the service console")
     monkeypatch.setattr(InProcessController, "request_stop", refuse)
-    report, problems = asyncio.run(run_scenario("user-stop", load_setup("desk"), protocol="evlink"))
+    report, problems = asyncio.run(run_scenario("user-stop", load_setup("desk")))
     assert report["injection"]["done"] is False
     assert "the injection user_stop was not made: RuntimeError: user-stop needs the service console" in problems
     assert any(p.startswith("connector 1 ended for 'ev_stop'") for p in problems)
@@ -83,7 +83,7 @@ def test_user_stop_refuses_a_separate_controller_at_once(capsys):
 
 def test_heartbeat_lost_refuses_a_controller_the_rig_did_not_start(capsys):
     err = _refused(["rig", "--scenario", "heartbeat-lost", "--can", "udp_multicast:239.74.163.9",
-                    "--ev-link", "127.0.0.1:47000", "--quiet"], capsys)
+                    "--secc", "[::1]:47000", "--quiet"], capsys)
     assert "kills the controller: the rig can only do that to one it started" in err
 
 
@@ -97,7 +97,7 @@ def test_separate_process_on_the_virtual_bus_refuses_at_once_with_the_recipe(cap
 def test_a_controller_that_never_comes_up_is_one_line_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr("hil.runner.START_TIMEOUT_S", 0.3)
     monkeypatch.setattr("hil.runner.ScenarioRun._all_available", lambda self, ids: False)
-    assert main(["run", "--protocol", "evlink", "--quiet"]) == 1
+    assert main(["run", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err == ("charger-hil: timed out waiting for every connector available; is the controller on the rig's "
                    "CAN bus?\n")

@@ -1,4 +1,4 @@
-"""The rig's car: profiles from data files, its DIN / ISO-2 requests, and answers in the stand-in link's shape."""
+"""The rig's car: profiles from data files, its DIN / ISO-2 requests, and what it reads in the responses."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from controller.config_loader import ConfigError
 from controller.v2g import exi
 from controller.v2g.messages import din
-from hil.ev.evcc.link import V2gEvLink
+from hil.ev.evcc import answers
 from hil.ev.evcc.profile import PROFILES_DIR, load_profile
 from hil.ev.evcc.requests import RequestBuilder
 
@@ -74,7 +74,7 @@ def test_one_byte_session_id_until_the_secc_gives_one():
     assert message.Header.SessionID == b"\x00"
 
 
-def test_answer_shape_matches_the_stand_in_link():
+def test_the_car_reads_the_decoded_response_itself():
     response = din.CurrentDemandRes(
         ResponseCode=din.ResponseCode.OK,
         DC_EVSEStatus=din.DC_EVSEStatus(EVSEIsolationStatus=din.IsolationLevel.Valid,
@@ -83,8 +83,10 @@ def test_answer_shape_matches_the_stand_in_link():
         EVSEPresentVoltage=din.PhysicalValue(Multiplier=-1, Unit=din.UnitSymbol.V, Value=3805),
         EVSEPresentCurrent=din.PhysicalValue(Multiplier=0, Unit=din.UnitSymbol.A, Value=120),
         EVSECurrentLimitAchieved=False, EVSEVoltageLimitAchieved=False, EVSEPowerLimitAchieved=False)
-    answer = V2gEvLink._as_answer(b"\x01" * 8, response, "OK")
-    assert answer["code"] == "OK" and answer["processing"] == "Finished"
-    assert answer["status"] == {"status_code": "EVSE_Ready", "notification": "StopCharging", "isolation": "Valid"}
-    assert answer["present_voltage_v"] == pytest.approx(380.5) and answer["present_current_a"] == 120.0
-    assert V2gEvLink._as_answer(b"", response, "OK_NewSessionEstablished")["code"] == "OK"
+    assert answers.accepted(response) and answers.finished(response)
+    assert answers.status_code(response) == "EVSE_Ready" and answers.notification(response) == "StopCharging"
+    assert answers.present_voltage_v(response) == pytest.approx(380.5)
+    setup = din.SessionSetupRes(ResponseCode=din.ResponseCode.OK_NewSessionEstablished, EVSEID=b"\x00")
+    assert answers.accepted(setup) and answers.status_code(setup) == "EVSE_Ready"  # no status: a ready EVSE
+    refused = din.SessionSetupRes(ResponseCode=din.ResponseCode.FAILED, EVSEID=b"\x00")
+    assert not answers.accepted(refused)

@@ -1,9 +1,7 @@
 """The car's V2G link: SLAC, SDP, TCP, the AppProtocol handshake, then DIN or ISO-2 requests.
 
-Same interface as the stand-in JSON link (`hil.ev.link.EvLinkClient`), so `SimulatedCar` runs over either.
-Answers come back in the stand-in link's shape (see `controller.connector.ev_session.Answer.to_json`):
-{"code", "status": {"status_code", "notification", "isolation"}, "processing", "present_voltage_v",
-"present_current_a"}; an OK_* response code reads "OK". Every failure is an EvLinkError with the reason.
+`SimulatedCar` builds each request with `requests` (the DIN or ISO-2 message the handshake chose) and gets the
+decoded response back (hil/ev/evcc/answers.py reads it). Every failure is an EvLinkError with the reason.
 """
 from __future__ import annotations
 
@@ -12,12 +10,12 @@ from typing import Any, Awaitable, Callable
 
 from controller.v2g import exi, v2gtp
 from controller.v2g.messages import appproto
-from controller.v2g.secc.values import to_float
+from hil.ev.evcc.answers import accepted
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder
 from hil.ev.evcc.strict import StrictCarViolation, Violation, check_handshake, check_response, check_sdp
-from hil.ev.link import EvLinkError
+from hil.ev.evcc.link_error import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
 from hil.ev.sdp_client import SdpFailed
 from hil.ev.slac_ev import SlacEvFailed
@@ -76,28 +74,32 @@ class V2gEvLink:
     def schema(self) -> str | None:
         return self.builder.schema if self.builder else None
 
-    async def request(self, op: str, **fields) -> dict:
+    @property
+    def requests(self) -> RequestBuilder:
         if self.builder is None:
             raise EvLinkError("not connected")
-        if op == "session_setup":  # DIN and ISO-2 both go on to service discovery and selection
-            answer = await self._exchange(*self.builder.session_setup(**fields))
-            self.builder.session_id = answer["session_id"]
-            discovery = (await self._exchange_message(*self.builder.service_discovery())).Body.ServiceDiscoveryRes
-            if self.profile.service_details and self.builder.schema == "iso2":
-                for service_id in listed_service_ids(discovery):
-                    detail = await self._exchange(*self.builder.service_detail(service_id))
-                    if detail["code"] != "OK":
-                        return detail  # the car gives up: the SECC closes after a FAILED answer
-            return await self._exchange(*self.builder.payment_selection())
-        build = getattr(self.builder, op, None)
-        if build is None:
-            raise EvLinkError(f"unknown op {op!r}")
-        return await self._exchange(*build(**fields))
+        return self.builder
 
-    async def _exchange(self, name: str, body: Any) -> dict:
-        message = await self._exchange_message(name, body)
-        response = getattr(message.Body, exi.message_type(message))
-        return self._as_answer(message.Header.SessionID, response, response.ResponseCode.value)
+    async def open_session(self, evcc_id: str) -> Any:
+        """SessionSetup, ServiceDiscovery (ISO-2: ServiceDetail per service when the profile asks), then the
+        payment selection; its response, or the first refusing ServiceDetail response (the SECC then closes)."""
+        requests = self.requests
+        setup = await self._exchange_message(*requests.session_setup(evcc_id))
+        if not accepted(setup.Body.SessionSetupRes):
+            return setup.Body.SessionSetupRes  # refused: a car goes no further
+        requests.session_id = setup.Header.SessionID
+        discovery = await self.send(requests.service_discovery())
+        if self.profile.service_details and requests.schema == "iso2":
+            for service_id in listed_service_ids(discovery):
+                detail = await self.send(requests.service_detail(service_id))
+                if not accepted(detail):
+                    return detail
+        return await self.send(requests.payment_selection())
+
+    async def send(self, request: tuple[str, Any]) -> Any:
+        """One request (name and body, from `requests`); the response body (e.g. a CurrentDemandRes)."""
+        message = await self._exchange_message(*request)
+        return getattr(message.Body, exi.message_type(message))
 
     async def _exchange_message(self, name: str, body: Any) -> Any:
         """Send one request; the decoded answer (an EvLinkError when it is not the matching response)."""
@@ -143,25 +145,6 @@ class V2gEvLink:
             return exi.decode(schema, payload)
         except exi.ExiError as exc:
             raise EvLinkError(f"bad answer from the SECC: {exc}") from None
-
-    @staticmethod
-    def _as_answer(session_id: bytes, response: Any, code: str) -> dict:
-        status = getattr(response, "DC_EVSEStatus", None) or (
-            response.DC_EVSEChargeParameter.DC_EVSEStatus if getattr(response, "DC_EVSEChargeParameter", None)
-            else None)
-        processing = getattr(response, "EVSEProcessing", None)
-        return {
-            "code": "OK" if code.startswith("OK") else code,
-            "session_id": session_id,
-            "status": {
-                "status_code": status.EVSEStatusCode.value if status else "EVSE_Ready",
-                "notification": status.EVSENotification.value if status else "None",
-                "isolation": status.EVSEIsolationStatus.value if status and status.EVSEIsolationStatus else "Invalid",
-            },
-            "processing": processing.value if processing is not None else "Finished",
-            "present_voltage_v": to_float(getattr(response, "EVSEPresentVoltage", None)) or 0.0,
-            "present_current_a": to_float(getattr(response, "EVSEPresentCurrent", None)) or 0.0,
-        }
 
     async def close(self) -> None:
         if self.connection is not None:

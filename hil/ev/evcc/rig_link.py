@@ -1,11 +1,15 @@
-"""The rig's side of a V2G run: one link (loopback or veth) per connector between the controller's SECC and
-that connector's car.
+"""The rig's side of a V2G run: how each connector's car reaches the controller's SECC.
 
-- Controller in the rig's process: the SECC sockets of every connector are opened where the link's SECC
-  ends live and handed to the app before it starts (`ControllerApp.attach_secc`).
-- Controller as a separate process (veth only: in the loopback mode SLAC frames never leave the rig's
-  process): the SECC ends are made in the rig's own namespace, and the controller opens its sockets on them
-  itself from its config (`controller_overrides`: `[v2g]` enabled, one interface per connector).
+- Controller in the rig's process: one link (loopback or veth) per connector; the SECC sockets of every
+  connector are opened where the link's SECC ends live and handed to the app before it starts
+  (`ControllerApp.attach_secc`).
+- Controller as a separate process over veth: the SECC ends are made in the rig's own namespace, and the
+  controller opens its sockets on them itself from its config (`controller_overrides`: `[v2g]` enabled, one
+  interface per connector).
+- "direct" (a separate process over loopback, where SLAC frames cannot reach it, or an external controller):
+  no link; the controller opens its test door (`[v2g] test_door_direct_tcp`: SDP and V2GTP on ::1, no SLAC)
+  and the car does SDP to the port it announced (its `secc` event), or, for an external controller that
+  announces nothing, to the SDP address given for its first connector (the next ones: that port + 1, + 2, ...).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from controller.v2g.secc_link import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile
 from hil.ev.evcc.recorder import V2gPcapRecorder
-from hil.ev.plc_connect import EvLinkPlan, connect_over_plc
+from hil.ev.plc_connect import EvLinkPlan, connect_direct, connect_over_plc
 from hil.link.modes import open_link
 
 PROTOCOL_PROFILES = {"din": "din", "iso2": "iso2"}
@@ -22,12 +26,14 @@ PROTOCOL_PROFILES = {"din": "din", "iso2": "iso2"}
 
 class RigV2gLink:
     def __init__(self, protocol: str, connector_ids: list[int], mode: str = "loopback", *,
-                 profile: CarProfile | None = None, pcap: str | None = None, separate_process: bool = False):
+                 profile: CarProfile | None = None, pcap: str | None = None, separate_process: bool = False,
+                 announced: dict[int, dict] | None = None, external_sdp: tuple[str, int] | None = None):
+        """`announced`: the controller's `secc` events by connector (filled while it starts; direct mode);
+        `external_sdp`: the first connector's SDP address of a controller the rig did not start."""
         if protocol not in PROTOCOL_PROFILES:
             raise ValueError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOL_PROFILES)})")
-        if separate_process and mode != "veth":
-            raise ValueError("V2G with the controller in a separate process needs --link veth (root): in the "
-                             "loopback mode SLAC frames never leave the rig's process")
+        if external_sdp is not None or (separate_process and mode == "loopback"):
+            mode = "direct"  # SLAC frames never leave the rig's process
         self.protocol = protocol
         self.mode = mode
         self.connector_ids = list(connector_ids)
@@ -37,8 +43,12 @@ class RigV2gLink:
         self.car_links: list[V2gEvLink] = []
         self.recorder = V2gPcapRecorder(pcap) if pcap else None
         self._sdp_ports: dict[int, int] = {cid: v2gtp.SDP_PORT for cid in self.connector_ids}
+        self.announced = announced if announced is not None else {}
+        self.external_sdp = external_sdp
 
     async def open(self) -> None:
+        if self.mode == "direct":
+            return
         options = {"secc_here": True} if self.separate_process else {}
         self.link = await open_link(self.mode, count=len(self.connector_ids), on_frame=self._record_frame, **options)
 
@@ -62,16 +72,35 @@ class RigV2gLink:
             self._sdp_ports[cid] = sockets.sdp.getsockname()[1]
 
     def controller_overrides(self) -> list[str]:
-        """Config keys for a separate controller process: serve V2G on the SECC ends (in connector order)."""
+        """Config keys for a separate controller process: serve V2G on the SECC ends (in connector order), or
+        through the test door on ::1 at ports of its choosing (announced in its `secc` events)."""
+        if self.mode == "direct":
+            return ["v2g.enabled=true", "v2g.test_door_direct_tcp=true", "v2g.interfaces=[]", "v2g.sdp_port=0"]
         interfaces = ", ".join(f'"{end.interface}"' for end in self.link.seccs)
         return ["v2g.enabled=true", f"v2g.interfaces=[{interfaces}]", f"v2g.sdp_port={v2gtp.SDP_PORT}"]
 
-    def car_link(self, connector_id: int) -> V2gEvLink:
-        end = self.link.evs[self.connector_ids.index(connector_id)]
-        sdp_port = self._sdp_ports[connector_id]
+    def sdp_target(self, connector_id: int) -> tuple[str, int]:
+        """Direct mode: where connector `connector_id`'s SECC answers SDP."""
+        if self.external_sdp is not None:
+            host, port = self.external_sdp
+            return host, port + self.connector_ids.index(connector_id)
+        secc = self.announced.get(connector_id)
+        if secc is None:
+            raise RuntimeError(f"connector {connector_id}: the controller has not announced its SECC")
+        return secc["address"], secc["sdp_port"]
 
-        async def connect(plan: EvLinkPlan):
-            return await connect_over_plc(end, sdp_port=sdp_port, plan=plan)
+    def car_link(self, connector_id: int) -> V2gEvLink:
+        if self.mode == "direct":
+            target = self.sdp_target(connector_id)
+
+            async def connect(plan: EvLinkPlan):
+                return await connect_direct(target, plan=plan)
+        else:
+            end = self.link.evs[self.connector_ids.index(connector_id)]
+            sdp_port = self._sdp_ports[connector_id]
+
+            async def connect(plan: EvLinkPlan):
+                return await connect_over_plc(end, sdp_port=sdp_port, plan=plan)
         recorder = self.recorder.stream(connector_id) if self.recorder is not None else None
         link = V2gEvLink(self.profile, connect, recorder)
         self.car_links.append(link)

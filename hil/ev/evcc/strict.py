@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.v2g import v2gtp
-from hil.ev.link import EvLinkError
+from hil.ev.evcc.link_error import EvLinkError
 
 DYNAMIC_PORTS = range(49152, 65536)
 EV_TIMEOUT_S = 2.0
