@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters
+from controller.formats.events import EventSink, EvLinkListening
 
 log = logging.getLogger(__name__)
 MAX_LINE = 4096
@@ -60,7 +61,7 @@ def dispatch(connector: Any, req: dict) -> Answer:
 
 
 class EvLinkServer:
-    def __init__(self, connector: Any, host: str, port: int, on_event: Callable[[str, dict], None]):
+    def __init__(self, connector: Any, host: str, port: int, on_event: EventSink):
         self.connector = connector
         self.host = host
         self.port = port
@@ -71,7 +72,7 @@ class EvLinkServer:
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_LINE)
         self.port = self._server.sockets[0].getsockname()[1]
-        self._emit("ev_link", {"connector": self.connector.cfg.id, "host": self.host, "port": self.port})
+        self._emit(EvLinkListening(self.connector.cfg.id, self.host, self.port))
         return self.port
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
+from controller.formats.events import Event, EvLinkListening, FaultRaised, PhaseChanged, SessionEnded, V2gClosed
 from controller.v2g.secc.answer_times import summarize_ms
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
@@ -41,22 +42,23 @@ class RunState:
     v2g_sessions: list[dict] = field(default_factory=list)  # the controller's `v2g_closed` events
     closed: bool = False
 
-    def on_event(self, kind: str, data: dict) -> None:
+    def on_event(self, event: Event) -> None:
         if self.closed:
             return
         t = round(time.time() - self.t0, 3)
-        if kind == "phase":
-            self.states[data["connector"]] = data["state"]
-            self.phases.append({"name": data["state"], "connector": data["connector"], "t": t})
-        elif kind == "fault" and data.get("active"):
-            self.faults.append({"code": data["code"], "severity": data["severity"],
-                                "connector": data.get("connector"), "t": t, "source": "controller"})
-        elif kind == "session_ended":
-            self.sessions[data["connector"]] = data
-        elif kind == "ev_link":
-            self.ev_links[data["connector"]] = (data["host"], data["port"])
-        elif kind == "v2g_closed":
-            self.v2g_sessions.append(data)
+        match event:
+            case PhaseChanged(connector=connector, state=state):
+                self.states[connector] = state
+                self.phases.append({"name": state, "connector": connector, "t": t})
+            case FaultRaised(connector=connector, code=code, severity=severity):
+                self.faults.append({"code": code, "severity": severity, "connector": connector, "t": t,
+                                    "source": "controller"})
+            case SessionEnded(connector=connector):
+                self.sessions[connector] = event.data()  # the report keeps the record as the controller wrote it
+            case EvLinkListening(connector=connector, host=host, port=port):
+                self.ev_links[connector] = (host, port)
+            case V2gClosed():
+                self.v2g_sessions.append(event.data())
 
     def rig_fault(self, code: str, connector: int) -> None:
         if not self.closed and not any(f["code"] == code and f["connector"] == connector for f in self.faults):

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from controller.formats.events import EvLinkListening
 from hil.ev.car import CarPlan
 from tests.console.harness import TECH_PIN, ask, ask_json, cabinet, connect, until
 
@@ -13,9 +14,9 @@ pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 
 
 async def plug_in_a_car(cab) -> asyncio.Task:
-    await until(lambda: any(kind == "ev_link" for kind, _ in cab.events), "the EV link")
-    link = next(data for kind, data in cab.events if kind == "ev_link")
-    car = cab.rig.new_car(1, link["host"], link["port"])
+    await until(lambda: any(isinstance(e, EvLinkListening) for e in cab.events), "the EV link")
+    link = next(e for e in cab.events if isinstance(e, EvLinkListening))
+    car = cab.rig.new_car(1, link.host, link.port)
     return asyncio.create_task(car.run(CarPlan(target_soc=99.0, request_period_s=0.05)))
 
 

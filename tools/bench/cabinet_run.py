@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from controller.config import load_config
+from controller.formats.events import ControllerStarted, Event, PhaseChanged
 from hil.controller_handle import InProcessController, SubprocessController
 from hil.ev.car import CarPlan, SimulatedCar
 from hil.rig import Rig
@@ -67,12 +68,13 @@ class CabinetRun:
         proc = getattr(self.controller, "proc", None)
         return proc.pid if proc is not None else None
 
-    def _on_event(self, kind: str, data: dict) -> None:
-        self.state.on_event(kind, data)
-        if kind == "started":
-            self.started_t = time.time()
-        if kind == "phase" and data.get("state") == "available":
-            self.available_t.setdefault(data["connector"], float(data["t"]))
+    def _on_event(self, event: Event) -> None:
+        self.state.on_event(event)
+        match event:
+            case ControllerStarted():
+                self.started_t = time.time()
+            case PhaseChanged(connector=connector, state="available", t=t):
+                self.available_t.setdefault(connector, float(t))
 
     async def start(self) -> None:
         """Rig up, controller started, every connector available with its EV link known."""
