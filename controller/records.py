@@ -39,13 +39,13 @@ class StoreRecorder:
                         sid, energy_kwh=event.energy_kwh, peak_kw=event.peak_kw, stop_reason=event.stop_reason,
                         error_codes=list(event.fault_codes), energy_source=event.energy_source)
             case V2gClosed():  # the summary only: the raw answer-time samples are for the rig and benches
-                data = event.data()
+                data = event.json_fields()
                 data.pop("answer_us", None)
                 self.store.event(event.KIND, event.KIND, event.connector, data)
             case _:
                 connector = getattr(event, "connector", None)
                 self.store.event(event.KIND, event.KIND, connector if isinstance(connector, int) else None,
-                                 event.data())
+                                 event.json_fields())
 
     def _track_outage(self, connector: int, state: str, maintenance: bool = False) -> None:
         out = state in OUT_STATES

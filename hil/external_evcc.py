@@ -84,7 +84,7 @@ class ExternalEvccRun:
             return
         if isinstance(event, REPORTED_EVENTS):
             self.seen.append(event)
-            keep = {k: v for k, v in event.data().items() if k not in ("answer_us",)}
+            keep = {k: v for k, v in event.json_fields().items() if k not in ("answer_us",)}
             self.events.append({**keep, "kind": event.KIND, "t": round(time.time() - self.state.t0, 3)})
         if isinstance(event, V2gClosed) and self.closed_t is None:
             self.closed_t = time.monotonic()

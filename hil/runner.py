@@ -54,11 +54,11 @@ class RunState:
                 self.faults.append({"code": code, "severity": severity, "connector": connector, "t": t,
                                     "source": "controller"})
             case SessionEnded(connector=connector):
-                self.sessions[connector] = event.data()  # the report keeps the record as the controller wrote it
+                self.sessions[connector] = event.json_fields()  # the record as the controller printed it
             case EvLinkListening(connector=connector, host=host, port=port):
                 self.ev_links[connector] = (host, port)
             case V2gClosed():
-                self.v2g_sessions.append(event.data())
+                self.v2g_sessions.append(event.json_fields())
 
     def rig_fault(self, code: str, connector: int) -> None:
         if not self.closed and not any(f["code"] == code and f["connector"] == connector for f in self.faults):

@@ -233,7 +233,7 @@ class ConsoleServer:
         """Keep recent controller events for `log` when there is no store; cheap, never raises."""
         if self._stopping:
             return
-        data = event.data()
+        data = event.json_fields()
         connector = data.get("connector")
         message = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("connector", "t"))
         self.recent_events.append({"t": time.time(), "connector": connector if isinstance(connector, int) else None,

@@ -4,6 +4,10 @@ Emitters build these; sinks receive them and match on the type. The JSON form is
 `charger-controller --events-json` prints, one object a line: {"event": <wire name>, <fields>...}, in
 field order. The separate-process rig, the console's JSON readers and saved logs read those lines, so a
 field's name, order and omission rule here are a wire contract: change them only with every reader.
+
+A new event: a frozen dataclass here (KIND, typed fields in JSON order), added to EVENT_TYPES and to the
+round-trip table in tests/formats/test_events.py; the emitter builds it, and each consumer that cares adds a
+`case` for it (the store recorder keeps any other event as a generic row).
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ class Event:
     KIND: ClassVar[str]
     _EXTRA: ClassVar[dict[str, Any]] = {}  # constant keys after the fields (a fault's "active")
 
-    def data(self) -> dict[str, Any]:
+    def json_fields(self) -> dict[str, Any]:
         """The fields as the JSON object carries them (without the "event" key)."""
         out: dict[str, Any] = {}
         for f in fields(self):  # type: ignore[arg-type]
@@ -40,14 +44,14 @@ class Event:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.KIND, **self.data()}
+        return {"event": self.KIND, **self.json_fields()}
 
     def to_line(self) -> str:
         """One line of `--events-json` output, without the newline."""
         return json.dumps(self.to_json())
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]):
+    def from_json_fields(cls, data: dict[str, Any]):
         """Build from the JSON object's fields (without "event"); MalformedEvent says what is wrong."""
         hints = _hints(cls)
         declared = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
@@ -227,11 +231,11 @@ def event_from_json(obj: Any) -> Event:
     if kind == "fault":
         if not isinstance(data.get("active"), bool):
             raise MalformedEvent("fault event: active must be true or false")
-        return (FaultRaised if data["active"] else FaultCleared).from_data(data)
+        return (FaultRaised if data["active"] else FaultCleared).from_json_fields(data)
     cls = _BY_KIND.get(kind)
     if cls is None:
         raise MalformedEvent(f"unknown event {kind!r}")
-    return cls.from_data(data)
+    return cls.from_json_fields(data)
 
 
 def parse_event_line(line: str | bytes) -> Event:
