@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import logging
 import signal
 import sys
 
 from controller.app import ControllerApp
 from controller.config import ConfigError, load_config
+from controller.formats.events import Event, PhaseChanged
 from controller.hw.dbc import DbcNotFound
 from controller.startup_checks import can_channel, check_can_interface, log_level
 from controller.store import StoreError
@@ -26,8 +26,8 @@ from controller.cli_args import OneLineArgumentParser
 PROG = "charger-controller"
 
 
-def _print_event(kind: str, data: dict) -> None:
-    sys.stdout.write(json.dumps({"event": kind, **data}) + "\n")
+def _print_event(event: Event) -> None:
+    sys.stdout.write(event.to_line() + "\n")
     sys.stdout.flush()
 
 
@@ -38,9 +38,9 @@ class _StatusLine:
         self.notifier = notifier
         self.states = {c.cfg.id: c.state for c in app.connectors}
 
-    def __call__(self, kind: str, data: dict) -> None:
-        if kind == "phase" and self.notifier.enabled:
-            self.states[data["connector"]] = data["state"]
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, PhaseChanged) and self.notifier.enabled:
+            self.states[event.connector] = event.state
             self.notifier.status("running: " + ", ".join(f"{cid} {state}" for cid, state in sorted(self.states.items())))
 
 

@@ -5,12 +5,12 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Callable
 
 from controller.app_cabinet_view import AppCabinetView
 from controller.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
+from controller.formats.events import ControllerStarted, Event, EventSink
 from controller.hw.can_bus import open_port
 from controller.hw.can_port import CanPort
 from controller.hw.imd import InsulationMonitor
@@ -32,7 +32,6 @@ CONTROL_PERIOD_S = 0.02
 CONTROL_MAX_SILENCE_S = 0.3  # the control tick: 15 periods without a turn is a stuck task
 GROUP_MIN_SILENCE_S = 1.0  # a module group checks in every telemetry slot
 POLL_SLACK_S = 1.0  # a Modbus poll: its period, every attempt timing out, a reconnect, and this
-EventSink = Callable[[str, dict], None]
 
 
 class ControllerApp:
@@ -60,12 +59,12 @@ class ControllerApp:
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
-    def emit(self, kind: str, data: dict) -> None:
+    def emit(self, event: Event) -> None:
         for sink in list(self._sinks):
             try:
-                sink(kind, data)
+                sink(event)
             except Exception:  # a bad observer must never stop the controller
-                log.exception("event sink failed for %s", kind)
+                log.exception("event sink failed for %s", event.KIND)
 
     def _bus_key(self, name: str) -> str:
         """The physical bus of config channel `name`, as written in the config (no override)."""
@@ -226,7 +225,7 @@ class ControllerApp:
         for station in self._start_seccs():
             await station.start()
         self.started_t = time.monotonic()
-        self.emit("started", {"connectors": [c.cfg.id for c in self.connectors]})
+        self.emit(ControllerStarted(tuple(c.cfg.id for c in self.connectors)))
         if self.console is not None:
             await self.console.start()
 

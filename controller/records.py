@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from controller.formats.events import (Event, FaultCleared, FaultRaised, PhaseChanged, SessionEnded, SessionStarted,
+                                       V2gClosed)
 from controller.store import Store
 
 OUT_STATES = ("unavailable", "emergency")
@@ -19,28 +21,31 @@ class StoreRecorder:
         self._out: dict[int, bool] = {}
         self._last_progress = 0.0
 
-    def __call__(self, kind: str, data: dict) -> None:
-        connector = data.get("connector")
-        if kind == "phase":
-            self.store.event("phase", data["state"], connector)
-            self._track_outage(connector, data["state"], bool(data.get("maintenance")))
-        elif kind == "fault":
-            if data["active"]:
-                self.store.fault_raised(data["code"], data["severity"], data.get("detail", ""), connector)
-            else:
-                self.store.fault_cleared(data["code"], connector)
-        elif kind == "session_started":
-            self._session_ids[connector] = self.store.session_started(connector, evcc_id=data.get("evcc_id") or None)
-        elif kind == "session_ended":
-            sid = self._session_ids.pop(connector, None)
-            if sid is not None:
-                self.store.session_ended(
-                    sid, energy_kwh=data["energy_kwh"], peak_kw=data["peak_kw"], stop_reason=data["stop_reason"],
-                    error_codes=list(data["fault_codes"]), energy_source=data.get("energy_source", "modules"))
-        elif kind == "v2g_closed":  # the summary only: the raw answer-time samples are for the rig and benches
-            self.store.event(kind, kind, connector, {k: v for k, v in data.items() if k != "answer_us"})
-        else:
-            self.store.event(kind, kind, connector if isinstance(connector, int) else None, data)
+    def __call__(self, event: Event) -> None:
+        match event:
+            case PhaseChanged(connector=connector, state=state, maintenance=maintenance):
+                self.store.event("phase", state, connector)
+                self._track_outage(connector, state, maintenance)
+            case FaultRaised(connector=connector, code=code, severity=severity, detail=detail):
+                self.store.fault_raised(code, severity, detail, connector)
+            case FaultCleared(connector=connector, code=code):
+                self.store.fault_cleared(code, connector)
+            case SessionStarted(connector=connector, evcc_id=evcc_id):
+                self._session_ids[connector] = self.store.session_started(connector, evcc_id=evcc_id or None)
+            case SessionEnded(connector=connector):
+                sid = self._session_ids.pop(connector, None)
+                if sid is not None:
+                    self.store.session_ended(
+                        sid, energy_kwh=event.energy_kwh, peak_kw=event.peak_kw, stop_reason=event.stop_reason,
+                        error_codes=list(event.fault_codes), energy_source=event.energy_source)
+            case V2gClosed():  # the summary only: the raw answer-time samples are for the rig and benches
+                data = event.json_fields()
+                data.pop("answer_us", None)
+                self.store.event(event.KIND, event.KIND, event.connector, data)
+            case _:
+                connector = getattr(event, "connector", None)
+                self.store.event(event.KIND, event.KIND, connector if isinstance(connector, int) else None,
+                                 event.json_fields())
 
     def _track_outage(self, connector: int, state: str, maintenance: bool = False) -> None:
         out = state in OUT_STATES

@@ -6,14 +6,15 @@ Either way the runner learns what the controller did only from its events (the J
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
 
-EventSink = Callable[[str, dict], None]
+from controller.formats.events import EventSink, MalformedEvent, parse_event_line
+
+log = logging.getLogger(__name__)
 EVENT_LINE_LIMIT = 4 * 1024 * 1024  # a v2g_closed event carries up to 1,000 answer times per request type
 
 
@@ -82,11 +83,11 @@ class SubprocessController:
             if not line:
                 break
             try:
-                event = json.loads(line)
-                kind = event.pop("event")
-            except (ValueError, KeyError, AttributeError):
+                event = parse_event_line(line)
+            except MalformedEvent as exc:  # said once a line, and skipped: the stream goes on
+                log.warning("controller printed a line that is not an event: %s", exc)
                 continue
-            self.on_event(kind, event)
+            self.on_event(event)
 
     async def crash(self) -> None:
         self.alive = False

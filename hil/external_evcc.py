@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.config import load_config
+from controller.formats.events import (CommunicationRestart, Event, FaultCleared, FaultRaised, PhaseChanged, SlacState,
+                                       V2gClosed, V2gHandshake)
 from hil.controller_handle import InProcessController
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.ev.slac_ev import SlacEv, SlacEvFailed
@@ -38,6 +40,7 @@ KILL_AFTER_CLOSE_S = 3.0   # the outside program may still log or retry a little
 TERM_GRACE_S = 2.0         # SIGTERM, then SIGKILL
 CP_RELEASE_V = 60.0        # the car opens its contactor and goes back to B once the output is safe
 POWERED = ("precharge", "charging")
+REPORTED_EVENTS = (PhaseChanged, V2gHandshake, V2gClosed, CommunicationRestart, SlacState, FaultRaised, FaultCleared)
 WIND_DOWN = ("stopping", "welding_detection", "session_end", "error_shutdown", "emergency")
 
 
@@ -59,7 +62,8 @@ class ExternalEvccRun:
             raise ValueError("the command must name the car's interface as {iface}")
         self.setup, self.plan, self.overrides = setup, plan, tuple(setup.overrides)
         self.state = RunState(t0=time.time())
-        self.events: list[dict] = []
+        self.events: list[dict] = []  # for the report
+        self.seen: list[Event] = []  # the same events, to decide on
         self.ids = [c.id for c in setup.cabinet_config.connectors]
         self.cid = self.ids[plan.connector_index]
         self._tmp = tempfile.TemporaryDirectory(prefix="external-evcc-")
@@ -74,14 +78,15 @@ class ExternalEvccRun:
         self.slac: dict = {}
 
     # ---- the controller's events -----------------------------------------------------------------------
-    def _on_event(self, kind: str, data: dict) -> None:
-        self.state.on_event(kind, data)
-        if data.get("connector") not in (None, self.cid):
+    def _on_event(self, event: Event) -> None:
+        self.state.on_event(event)
+        if getattr(event, "connector", None) not in (None, self.cid):
             return
-        if kind in ("phase", "v2g_handshake", "v2g_closed", "communication_restart", "slac", "fault"):
-            keep = {k: v for k, v in data.items() if k not in ("answer_us",)}
-            self.events.append({**keep, "kind": kind, "t": round(time.time() - self.state.t0, 3)})
-        if kind == "v2g_closed" and self.closed_t is None:
+        if isinstance(event, REPORTED_EVENTS):
+            self.seen.append(event)
+            keep = {k: v for k, v in event.json_fields().items() if k not in ("answer_us",)}
+            self.events.append({**keep, "kind": event.KIND, "t": round(time.time() - self.state.t0, 3)})
+        if isinstance(event, V2gClosed) and self.closed_t is None:
             self.closed_t = time.monotonic()
 
     # ---- the run --------------------------------------------------------------------------------------
@@ -139,7 +144,7 @@ class ExternalEvccRun:
         plant.ev_contactor_closed = False
         plant.ev_cp_state = "A"  # unplugged: the session record closes
         await asyncio.sleep(0.5)
-        started = any(e["kind"] == "phase" and e["state"] == "negotiating" for e in self.events)
+        started = any(isinstance(e, PhaseChanged) and e.state == "negotiating" for e in self.seen)
         if started:
             try:
                 await _wait_for(lambda: self.cid in self.state.sessions, 5.0, "the session record")
@@ -150,7 +155,7 @@ class ExternalEvccRun:
         """Until the V2G connection closed (plus a grace time), or the refusal's restart, or the time limit."""
         deadline = time.monotonic() + self.plan.time_limit_s
         while time.monotonic() < deadline:
-            restarted = any(e["kind"] == "communication_restart" for e in self.events)
+            restarted = any(isinstance(e, CommunicationRestart) for e in self.seen)
             if self.plan.expect == "refused" and restarted:
                 return
             if self.closed_t is not None and time.monotonic() - self.closed_t >= KILL_AFTER_CLOSE_S:
@@ -160,7 +165,7 @@ class ExternalEvccRun:
             if self.proc is not None and self.proc.returncode is not None:
                 if self.exit_code is None:
                     self.exit_code = self.proc.returncode  # noted only: Josev exits 0 whatever happened
-                connected = any(e["kind"] == "v2g_handshake" for e in self.events)
+                connected = any(isinstance(e, V2gHandshake) for e in self.seen)
                 if self.plan.expect == "charged" and (self.closed_t is not None or not connected):
                     return  # gone without a session, or after it: nothing more will happen
             await asyncio.sleep(0.05)
@@ -218,8 +223,8 @@ class ExternalEvccRun:
 
     def _report(self, rig: Rig) -> dict:
         sessions = self._stored_sessions()
-        phases = [e["state"] for e in self.events if e["kind"] == "phase"]
-        closes = [e.get("reason") for e in self.events if e["kind"] == "v2g_closed"]
+        phases = [e.state for e in self.seen if isinstance(e, PhaseChanged)]
+        closes = [e.reason for e in self.seen if isinstance(e, V2gClosed)]
         try:
             log_tail = Path(self.log_path).read_text(errors="replace")[-4000:]
         except OSError:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.config import load_config
+from controller.formats.events import Event, FaultRaised, PhaseChanged
 from controller.v2g import exi
 from hil.controller_handle import InProcessController
 from hil.interrupted_run import EXIT_INTERRUPTED
@@ -250,11 +251,12 @@ async def replay_capture(path: str | Path, setup: RigSetup, *, speed: float = 1.
         return report
     phases: dict[int, str] = {}
 
-    def on_event(kind: str, data: dict) -> None:
-        if kind == "phase":
-            phases[data["connector"]] = data["state"]
-        elif kind == "fault" and data.get("active"):
-            report.faults.append({"code": data["code"], "severity": data["severity"], "detail": data["detail"]})
+    def on_event(event: Event) -> None:
+        match event:
+            case PhaseChanged(connector=connector, state=state):
+                phases[connector] = state
+            case FaultRaised(code=code, severity=severity, detail=detail):
+                report.faults.append({"code": code, "severity": severity, "detail": detail})
 
     can = private_can(setup)
     rig = Rig(setup, can)

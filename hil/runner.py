@@ -12,6 +12,8 @@ from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.config import load_config
+from controller.formats.events import (ControllerStarted, Event, FaultRaised, PhaseChanged, SeccListening,
+                                       SessionEnded, V2gClosed)
 from controller.v2g.secc.answer_times import summarize_ms
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
@@ -43,26 +45,27 @@ class RunState:
     started_t: float | None = None  # wall clock when the "started" event arrived (it has no time of its own)
     available_t: dict[int, float] = field(default_factory=dict)  # controller's clock: each first available
 
-    def on_event(self, kind: str, data: dict) -> None:
+    def on_event(self, event: Event) -> None:
         if self.closed:
             return
         t = round(time.time() - self.t0, 3)
-        if kind == "started":
-            self.started_t = time.time()
-        if kind == "phase":
-            if data["state"] == "available" and "t" in data:
-                self.available_t.setdefault(data["connector"], float(data["t"]))
-            self.states[data["connector"]] = data["state"]
-            self.phases.append({"name": data["state"], "connector": data["connector"], "t": t})
-        elif kind == "fault" and data.get("active"):
-            self.faults.append({"code": data["code"], "severity": data["severity"],
-                                "connector": data.get("connector"), "t": t, "source": "controller"})
-        elif kind == "session_ended":
-            self.sessions[data["connector"]] = data
-        elif kind == "secc":
-            self.seccs[data["connector"]] = data
-        elif kind == "v2g_closed":
-            self.v2g_sessions.append(data)
+        match event:
+            case ControllerStarted():
+                self.started_t = time.time()
+            case PhaseChanged(connector=connector, state=state):
+                if state == "available":
+                    self.available_t.setdefault(connector, float(event.t))
+                self.states[connector] = state
+                self.phases.append({"name": state, "connector": connector, "t": t})
+            case FaultRaised(connector=connector, code=code, severity=severity):
+                self.faults.append({"code": code, "severity": severity, "connector": connector, "t": t,
+                                    "source": "controller"})
+            case SessionEnded(connector=connector):
+                self.sessions[connector] = event.json_fields()  # the record as the controller printed it
+            case SeccListening(connector=connector):
+                self.seccs[connector] = event.json_fields()
+            case V2gClosed():
+                self.v2g_sessions.append(event.json_fields())
 
     def rig_fault(self, code: str, connector: int) -> None:
         if not self.closed and not any(f["code"] == code and f["connector"] == connector for f in self.faults):

@@ -22,10 +22,11 @@ from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
 from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
 from controller.faults import CATALOGUE, Fault
+from controller.formats.events import (CommunicationRestart, EventSink, FaultCleared, FaultRaised, PhaseChanged,
+                                       SessionEnded, SessionStarted)
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[str, dict], None]
 BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum plus the larger of these
 BOARD_VOLTAGE_MARGIN = 0.05
 
@@ -62,7 +63,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self.group = group
         self.clock = clock
         self.wall_clock = wall_clock
-        self._emit = on_event or (lambda kind, data: None)
+        self._emit = on_event or (lambda event: None)
         self.enabled = True
         self.maintenance = False  # disabled by a technician for scheduled maintenance
         self.active_faults: dict[str, Fault] = {}
@@ -131,10 +132,9 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self._settled_state = self.state  # an on_enter_* callback reads here the state it came from
         self.state_entered_t = self.clock()
         log.info("connector %d: %s", self.cfg.id, self.state)
-        event = {"connector": self.cfg.id, "state": self.state, "t": self.wall_clock()}
-        if self.state == "unavailable" and self.maintenance and not self.blocking_faults():
-            event["maintenance"] = True  # out for maintenance only: an excluded outage
-        self._emit("phase", event)
+        # maintenance: out for maintenance only, an excluded outage
+        self._emit(PhaseChanged(self.cfg.id, self.state, self.wall_clock(), maintenance=(
+            self.state == "unavailable" and self.maintenance and not self.blocking_faults())))
 
     def on_enter_unavailable(self) -> None:
         self._power_off_now()
@@ -171,8 +171,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self._communication_attempts += 1
         self._restart_until_t = self.clock() + self.charging.communication_restart_f_s
         self._set_state_f(True)
-        self._emit("communication_restart", {"connector": self.cfg.id, "reason": reason,
-                                              "attempt": self._communication_attempts, "t": self.wall_clock()})
+        self._emit(CommunicationRestart(self.cfg.id, reason, self._communication_attempts, self.wall_clock()))
         return True
 
     def _restart_tick(self, now: float) -> None:
@@ -263,7 +262,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self.session = SessionRecord(connector_id=self.cfg.id, start_t=self.wall_clock(), evcc_id=self.evcc_id)
         if self.meter is not None and self.meter.fresh:
             self.session.bracket_with_meter(self.meter.latest.energy_import_wh)
-        self._emit("session_started", self.session.to_json())
+        self._emit(SessionStarted(**self.session.to_json()))
 
     def _end_session(self, reason: str) -> None:
         session = self.session
@@ -280,7 +279,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         else:
             if session.meter_start_wh is not None:  # the meter is gone: no stop reading to bracket with
                 session.meter_lost()
-            self._emit("session_ended", session.to_json())
+            self._emit(SessionEnded(**session.to_json()))
 
     async def _close_with_meter(self, session: SessionRecord) -> None:
         """The stop reading brackets the session: read the meter once more after the power is off."""
@@ -293,7 +292,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
             session.meter_stop(reading.energy_import_wh)
         else:
             session.meter_lost()
-        self._emit("session_ended", session.to_json())
+        self._emit(SessionEnded(**session.to_json()))
 
     def _meter_session_tick(self) -> None:
         if self.session is not None and self.session.meter_start_wh is not None and self.meter.fresh:
@@ -335,8 +334,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         if self.session is not None and severity != "warning":
             self.session.fault_codes.append(code)
         log.warning("connector %d: fault %s (%s) %s", self.cfg.id, code, severity, detail)
-        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": severity,
-                             "detail": detail, "t": fault.t, "active": True})
+        self._emit(FaultRaised(self.cfg.id, code, severity, detail, fault.t))
         if severity == "error":
             self.note_stop_reason(f"error:{code}")
         self._enforce(severity, powered_off=True)
@@ -358,8 +356,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         fault = self.active_faults.pop(code, None)
         if fault is None:
             return
-        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": fault.severity,
-                             "detail": "", "t": self.wall_clock(), "active": False})
+        self._emit(FaultCleared(self.cfg.id, code, fault.severity, "", self.wall_clock()))
 
     def clear_faults(self, kind: str) -> list[str]:
         """Clear every active fault that clears by `kind` ("unplug" or "latched"); returns their codes."""

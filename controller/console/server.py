@@ -23,6 +23,7 @@ from controller.console.flow_limits import InputBudget
 from controller.console.line_editor import CTRL_C, LineEditor
 from controller.console.serial_link import SerialLink, open_link
 from controller.console.session import ConsoleSession
+from controller.formats.events import Event
 
 log = logging.getLogger("controller.console")
 
@@ -229,14 +230,15 @@ class ConsoleServer:
             self.link.send(data)
 
     # ---- events and logging ---------------------------------------------------------------------------
-    def _on_app_event(self, kind: str, data: dict) -> None:
+    def _on_app_event(self, event: Event) -> None:
         """Keep recent controller events for `log` when there is no store; cheap, never raises."""
         if self._stopping:
             return
+        data = event.json_fields()
         connector = data.get("connector")
         message = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("connector", "t"))
         self.recent_events.append({"t": time.time(), "connector": connector if isinstance(connector, int) else None,
-                                   "kind": kind, "message": message[:120], "data": data})
+                                   "kind": event.KIND, "message": message[:120], "data": data})
 
     def _warn(self, key: str, message: str, *args: Any) -> None:
         now = self.clock()

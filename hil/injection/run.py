@@ -11,6 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field, replace
 
+from controller.formats.events import Event, FaultCleared, FaultRaised
 from hil.ev.car import CarPlan
 from hil.injection.schedule import ScheduledInjection
 from hil.injection.spec import InjectionSpec
@@ -30,16 +31,15 @@ class InjectionState(RunState):
     active: dict[int, dict[str, str]] = field(default_factory=dict)  # connector -> code -> severity
     listeners: list = field(default_factory=list)
 
-    def on_event(self, kind: str, data: dict) -> None:
-        if kind == "fault" and data.get("connector") is not None:
-            codes = self.active.setdefault(data["connector"], {})
-            if data.get("active"):
-                codes[data["code"]] = data.get("severity", "error")
-            else:
-                codes.pop(data["code"], None)
-        super().on_event(kind, data)
+    def on_event(self, event: Event) -> None:
+        match event:
+            case FaultRaised(connector=connector, code=code, severity=severity):
+                self.active.setdefault(connector, {})[code] = severity
+            case FaultCleared(connector=connector, code=code):
+                self.active.setdefault(connector, {}).pop(code, None)
+        super().on_event(event)
         for listener in self.listeners:
-            listener(kind, data)
+            listener(event)
 
 
 class InjectedRun(ScenarioRun):

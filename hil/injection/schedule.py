@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from controller.formats.events import Event, PhaseChanged
 from hil.injection.kinds import PHASE_STATES
 from hil.injection.spec import InjectionSpec
 
@@ -37,8 +38,8 @@ class ScheduledInjection:
         self._timer: asyncio.TimerHandle | None = None
 
     # ---- the moment ---------------------------------------------------------------------------------------
-    def on_event(self, kind: str, data: dict) -> None:
-        if kind == "phase" and data.get("connector") == self.cid and data.get("state") == PHASE_STATES[
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, PhaseChanged) and event.connector == self.cid and event.state == PHASE_STATES[
                 self.spec.phase]:
             self._arm()
 

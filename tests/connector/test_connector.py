@@ -9,6 +9,7 @@ from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.connector.table import STATES, TRANSITIONS
+from controller.formats.events import PhaseChanged, SessionEnded
 from tests.connector.fakes import FakeBoard, FakeGroup, FakeImd
 from tests.fakes.clock import FakeClock
 
@@ -21,7 +22,7 @@ def make(**charging):
     events = []
     cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A")
     conn = Connector(cfg, ChargingConfig(**charging), board, group, clock=clock, wall_clock=clock,
-                     on_event=lambda k, d: events.append((k, d)))
+                     on_event=events.append)
     conn.imd = FakeImd(board, clock)
     return conn, board, group, clock, events
 
@@ -103,8 +104,8 @@ def test_full_session_and_ramp():
     assert conn.state == "session_end"
     cp(conn, board, "A")
     assert conn.state == "available"
-    ended = [d for k, d in events if k == "session_ended"]
-    assert ended and ended[0]["stop_reason"] == "ev_stop"
+    ended = [e for e in events if isinstance(e, SessionEnded)]
+    assert ended and ended[0].stop_reason == "ev_stop"
 
 
 def test_power_limit_clamps_current():
@@ -266,7 +267,7 @@ def test_failed_slac_restarts_with_cp_f_then_gives_up():
     conn.tick()
     cp(conn, board, "B")
     assert not board.state_f and board.pwm == 5.0
-    assert [d["state"] for k, d in events if k == "phase"].count("plugged") == 2  # the link layer starts again
+    assert [e.state for e in events if isinstance(e, PhaseChanged)].count("plugged") == 2  # the link layer starts again
     assert not conn.restart_communication("SLAC failed again")
     assert "COMMUNICATION_FAILED" in conn.active_faults and board.pwm == 100.0
     cp(conn, board, "A")

@@ -11,6 +11,7 @@ from transitions import MachineError
 
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.faults import CATALOGUE
+from controller.formats.events import FaultRaised
 from controller.hw.imd import ImdReading
 from tests.connector.test_connector import cp, make, settle, to_charging
 
@@ -285,7 +286,7 @@ def test_emergency_power_off_is_modules_then_contactors_before_anything_is_recor
     to_charging(conn, board, group, clock)
     board.wire.clear()
     seen_at_event = []
-    conn._emit = lambda kind, data: seen_at_event.append(list(board.wire)) if kind == "fault" else None
+    conn._emit = lambda event: seen_at_event.append(list(board.wire)) if isinstance(event, FaultRaised) else None
     cp(conn, board, "E")
     assert board.wire.index(("group", "emergency_off")) < board.wire.index(("board", "open"))
     assert seen_at_event and seen_at_event[0][:2] == [("group", "emergency_off"), ("board", "open")]

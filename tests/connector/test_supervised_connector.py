@@ -20,7 +20,7 @@ def make(**charging):
     events = []
     cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=500, max_current_a=200, max_power_kw=60, group="A")
     conn = Connector(cfg, ChargingConfig(**charging), board, group, clock=clock, wall_clock=clock,
-                     on_event=lambda k, d: events.append((k, d)))
+                     on_event=events.append)
     return conn, board, group, clock, events
 
 

@@ -21,6 +21,7 @@ from controller.app import ControllerApp
 from controller.app_cabinet_view import AppCabinetView
 from controller.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
+from controller.formats.events import Event
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup
@@ -63,7 +64,7 @@ class Cabinet:
     rig: Rig
     server: ConsoleServer
     path: str
-    events: list[tuple[str, dict]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     v2g: RigV2gLink | None = None  # the cars' V2G link (loopback: in-process SLAC, SDP and TCP on ::1)
 
     @property
@@ -91,8 +92,8 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
         config = replace(config, charging=replace(config.charging, **charging))
     if not modbus:
         config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
-    events: list[tuple[str, dict]] = []
-    app = ControllerApp(config, on_event=lambda kind, data: events.append((kind, data)), can_override=can)
+    events: list[Event] = []
+    app = ControllerApp(config, on_event=events.append, can_override=can)
     # the app starts and stops its own console; here with a quick retry so tests need not wait
     server = app.console = ConsoleServer(AppCabinetView(app), config.console, retry_s=0.05)
     v2g = RigV2gLink("din", [c.id for c in config.connectors])

@@ -10,6 +10,7 @@ import stat
 
 import pytest
 
+from controller.formats.events import V2gClosed
 from tests.console.harness import TECH_PIN, ask, bare_console, cabinet, connect, until
 from tools.charger_console import main
 
@@ -98,8 +99,7 @@ def test_log_prints_readable_lines_not_python_dicts(tmp_path, store):
                 cab.rig.io_sims[1].press_estop()
                 await until(lambda: cab.connector.state == "emergency", "the e-stop acted on")
                 # an event with nested data, as the controller's v2g_closed carries
-                cab.app.emit("v2g_closed", {"connector": 1, "protocol": "din", "requests": 14,
-                                            "answer_times": {"CurrentDemandReq": {"count": 9, "p50_ms": 1.2}}})
+                cab.app.emit(V2gClosed(1, "unplugged", {"CurrentDemandReq": {"count": 9, "p50_ms": 1.2}}))
                 if store:
                     await asyncio.to_thread(cab.app.store.flush)
                 return await ask(client, "log 50")
@@ -110,7 +110,7 @@ def test_log_prints_readable_lines_not_python_dicts(tmp_path, store):
     text = asyncio.run(scenario())
     assert "{" not in text and "'" not in text and "..." not in text, text
     assert re.search(r"phase\s+now emergency", text), text
-    assert re.search(r"v2g_closed\s+protocol=din requests=14 answer_times=\(1 entry\)", text), text
+    assert re.search(r"v2g_closed\s+reason=unplugged answer_times=\(1 entry\)", text), text
     if not store:  # with a store, faults are kept in their own table (the `faults` command)
         assert re.search(r"fault\s+ESTOP_PRESSED raised \(emergency\): emergency stop pressed", text), text
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from controller.formats.events import V2gClosed
 from controller.v2g import exi
 from controller.v2g.ethernet import MemoryLink
 from controller.v2g.messages import appproto
@@ -23,7 +24,7 @@ async def _station(bench: Bench, sequence_timeout_s: float = 60.0, events: list 
     sockets = open_secc_sockets(None, frames=frames, sdp_port=0)
     station = SeccStation(bench.conn, sockets, SeccSettings(offer=bench.session.settings.offer),
                           sequence_timeout_s=sequence_timeout_s,
-                          on_event=None if events is None else lambda kind, data: events.append((kind, data)))
+                          on_event=None if events is None else events.append)
     await station.start()
     return station
 
@@ -84,13 +85,13 @@ def test_unplug_ends_the_v2g_connection_without_a_fault():
             await station.close()
         return bench, events
     bench, events = asyncio.run(go())
-    closed = [data for kind, data in events if kind == "v2g_closed"]
-    assert [(c["connector"], c["reason"]) for c in closed] == [(1, "unplugged")]
+    closed = [e for e in events if isinstance(e, V2gClosed)]
+    assert [(c.connector, c.reason) for c in closed] == [(1, "unplugged")]
     # every answered request is timed from its bytes in to the answer's bytes out, per request type
-    times = closed[0]["answer_times"]
-    assert set(times) == set(closed[0]["answer_us"]) and "supportedAppProtocolReq" in times
+    times = closed[0].answer_times
+    assert set(times) == set(closed[0].answer_us) and "supportedAppProtocolReq" in times
     for name, summary in times.items():
-        samples = closed[0]["answer_us"][name]
+        samples = closed[0].answer_us[name]
         assert summary["count"] == len(samples) >= 1
         assert summary["max_ms"] == max(samples) / 1000.0 and summary["median_ms"] <= summary["p99_ms"]
     assert bench.conn.state == "available" and bench.conn.active_faults == {}

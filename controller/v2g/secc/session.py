@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from controller.connector.ev_session import Answer, ResponseCode
 from controller.connector.table import SESSION_STATES
+from controller.formats.events import EventSink, V2gHandshake
 from controller.v2g import exi
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
@@ -44,7 +45,7 @@ class SeccSettings:
 
 class SeccSession:
     def __init__(self, connection: V2gtpConnection, connector: Any, settings: SeccSettings, *,
-                 on_note: Callable[[str, dict], None] | None = None):
+                 on_note: EventSink | None = None):
         self.connection = connection
         self.connector = connector
         self.settings = settings
@@ -53,7 +54,7 @@ class SeccSession:
         self.last_request: str | None = None
         self.stopped = False  # SessionStop answered: the car may close the connection
         self.answering: str | None = None  # the request type of the message being answered (answer times)
-        self._note = on_note or (lambda kind, data: None)
+        self._note = on_note or (lambda event: None)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(settings.timers.communication_setup_s, self._expired,
                                       "no SessionSetupReq within the communication setup time")
@@ -110,12 +111,12 @@ class SeccSession:
         out = exi.encode("appproto", handshake.answer(agreement))
         offered = [p.ProtocolNamespace for p in request.AppProtocol]
         if agreement is None:
-            self._note("v2g_handshake", {"offered": offered, "chosen": None})
+            self._note(V2gHandshake(self.connector.cfg.id, tuple(offered), None))
             self._close_after_answer("no common protocol")
             return out
         self.agreement = agreement
         self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list)
-        self._note("v2g_handshake", {"offered": offered, "chosen": agreement.namespace, "schema": agreement.schema})
+        self._note(V2gHandshake(self.connector.cfg.id, tuple(offered), agreement.namespace, agreement.schema))
         return out
 
     def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:

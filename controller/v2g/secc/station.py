@@ -8,9 +8,10 @@ the connector stops through its error path (power down, contactors open).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from controller.connector.table import SESSION_STATES
+from controller.formats.events import Event, EventSink, PhaseChanged, SeccListening, SlacState, V2gClosed
 from controller.v2g.secc.answer_times import AnswerTimes
 from controller.v2g.secc.session import SeccSession, SeccSettings
 from controller.v2g.secc_link import SeccLink, SeccLinkSockets
@@ -19,8 +20,6 @@ from controller.v2g.v2gtp_server import SEQUENCE_TIMEOUT_S, Exchange, V2gtpConne
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[str, dict], None]
-
 
 class SeccStation:
     def __init__(self, connector: Any, sockets: SeccLinkSockets, settings: SeccSettings, *,
@@ -28,7 +27,7 @@ class SeccStation:
                  sequence_timeout_s: float = SEQUENCE_TIMEOUT_S):
         self.connector = connector
         self.settings = settings
-        self._emit = on_event or (lambda kind, data: None)
+        self._emit = on_event or (lambda event: None)
         self.session: SeccSession | None = None
         self._sessions: dict[int, tuple[SeccSession, AnswerTimes]] = {}
         self.link = SeccLink(sockets, self._new_session, slac_timers=slac_timers, idle_timeout_s=sequence_timeout_s,
@@ -45,23 +44,21 @@ class SeccStation:
 
     async def start(self) -> None:
         await self.link.start()
-        self._emit("secc", {"connector": self.id, "address": self.link.sockets.address,
-                            "sdp_port": self.sdp_port, "tcp_port": self.link.v2gtp.port})
+        self._emit(SeccListening(self.id, self.link.sockets.address, self.sdp_port, self.link.v2gtp.port))
 
     async def close(self) -> None:
         await self.link.close()
 
-    def on_connector_event(self, kind: str, data: dict) -> None:
+    def on_connector_event(self, event: Event) -> None:
         """An event sink: follow this connector's phases (synchronous, inside its state-entry actions)."""
-        if kind != "phase" or data.get("connector") != self.id:
-            return
-        if data["state"] == "plugged":
-            self.link.plugged()
-        elif data["state"] in ("available", "unavailable"):
-            self.link.unplugged()
+        match event:
+            case PhaseChanged(connector=self.id, state="plugged"):
+                self.link.plugged()
+            case PhaseChanged(connector=self.id, state="available" | "unavailable"):
+                self.link.unplugged()
 
     def _new_session(self, connection: V2gtpConnection) -> SeccSession:
-        session = SeccSession(connection, self.connector, self.settings, on_note=self._note)
+        session = SeccSession(connection, self.connector, self.settings, on_note=self._emit)
         self._sessions[id(connection)] = (session, AnswerTimes())
         self.session = session
         return session
@@ -75,17 +72,15 @@ class SeccStation:
         session, times = self._sessions.pop(id(connection), (None, None))
         if session is not None:
             session.closed()
-        self._emit("v2g_closed", {"connector": self.id, "reason": reason,
-                                  **({"answer_times": times.summary(), "answer_us": times.samples_us()}
-                                     if times is not None else {})})
+        if times is None:
+            self._emit(V2gClosed(self.id, reason))
+        else:
+            self._emit(V2gClosed(self.id, reason, answer_times=times.summary(), answer_us=times.samples_us()))
         ended_by_car = session is not None and session.stopped
         if self.connector.state in SESSION_STATES and not ended_by_car and not self.connector.blocking_faults():
             self.connector.raise_fault("EV_TIMEOUT", f"V2G connection ended: {reason}")
 
     def _slac_state(self, state: str, detail: str) -> None:
-        self._emit("slac", {"connector": self.id, "state": state, "detail": detail})
+        self._emit(SlacState(self.id, state, detail))
         if state == "failed":  # the connector decides: CP F and a new try, or give up
             self.connector.restart_communication(f"SLAC failed: {detail}")
-
-    def _note(self, kind: str, data: dict) -> None:
-        self._emit(kind, {"connector": self.id, **data})

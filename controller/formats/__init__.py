@@ -1,0 +1,1 @@
+"""Wire formats shared by the controller and the rig: declarations and codecs, no behaviour."""
