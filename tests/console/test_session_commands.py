@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from controller.formats.events import EvLinkListening
 from hil.ev.car import CarPlan
 from tests.console.harness import TECH_PIN, ask, ask_json, cabinet, connect, until
 
