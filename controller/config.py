@@ -193,6 +193,50 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class OcppConfig:
+    """OCPP 2.0.1 to the operator's CSMS (controller/ocpp/); off while `url` is empty."""
+    url: str = ""  # the CSMS websocket URL without the station id (ws://... or wss://...); empty: no OCPP
+    station_id: str = ""  # this station's identity, appended to the URL and the basic-auth user; empty: the cabinet name
+    security_profile: int = 1  # 1: basic auth over ws; 2: TLS (CSMS certificate checked) + basic auth
+    password: str = ""  # the basic-auth password (16-40 characters in OCPP 2.0.1)
+    password_file: str = ""  # a file holding the password instead (first line), kept out of the config
+    csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profile 2
+    vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification
+    model: str = "dc-charger-controller"  # chargePointModel in BootNotification
+    heartbeat_default_s: float = 300.0  # Heartbeat period until the CSMS gives its interval
+    meter_interval_s: float = 60.0  # TransactionEvent Updated with meter values this often while a transaction runs
+    retry_back_off_wait_minimum_s: float = 3.0  # RetryBackOffWaitMinimum: first wait before a reconnect
+    retry_back_off_random_range_s: float = 10.0  # RetryBackOffRandomRange: up to this much random wait is added
+    retry_back_off_repeat_times: int = 4  # RetryBackOffRepeatTimes: the wait doubles this many times, then stays
+    websocket_ping_interval_s: float = 30.0  # WebSocketPingInterval: a ping this often; no pong: the link is dropped
+    response_timeout_s: float = 30.0  # a CALL without an answer this long counts as failed (the link is retried)
+    nacs_connector_type: str = "cTesla"  # connectorType reported for NACS cables (2.0.1 has no cNACS; cTesla is the plug)
+
+    def check(self) -> None:
+        if not self.url:
+            return
+        if not self.url.startswith(("ws://", "wss://")):
+            raise ConfigError("url", f"must start with ws:// or wss:// (got {self.url!r})")
+        if self.security_profile not in (1, 2):
+            raise ConfigError("security_profile", f"must be 1 or 2 (got {self.security_profile})")
+        if self.security_profile == 1 and not self.url.startswith("ws://"):
+            raise ConfigError("url", "security profile 1 is plain ws://; use profile 2 for wss://")
+        if self.security_profile == 2:
+            if not self.url.startswith("wss://"):
+                raise ConfigError("url", "security profile 2 needs a wss:// URL")
+            if not self.csms_root_file:
+                raise ConfigError("csms_root_file", "security profile 2 needs the CSMS root certificate file")
+        if self.password and self.password_file:
+            raise ConfigError("password_file", "give either password or password_file, not both")
+        if self.password and not 16 <= len(self.password) <= 40:
+            raise ConfigError("password", f"must be 16 to 40 characters long (got {len(self.password)})")
+        if any(c in self.station_id for c in "/:? #"):
+            raise ConfigError("station_id", f"must not contain '/', ':', '?', '#' or spaces (got {self.station_id!r})")
+        if self.retry_back_off_repeat_times > 20:
+            raise ConfigError("retry_back_off_repeat_times", "at most 20 doublings")
+
+
+@dataclass(frozen=True)
 class CabinetConfig:
     name: str  # the cabinet's name, shown in the console and in systemd's STATUS
     can: dict  # name -> CanChannelConfig (converted in check)
@@ -204,6 +248,7 @@ class CabinetConfig:
     v2g: V2gConfig = field(default_factory=V2gConfig)  # the SECC (see [v2g])
     store: StoreConfig = field(default_factory=StoreConfig)  # the event, fault and session log (see [store])
     console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
+    ocpp: OcppConfig = field(default_factory=OcppConfig)  # OCPP 2.0.1 to the operator's CSMS (see [ocpp])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
 
     def check(self) -> None:
