@@ -201,8 +201,8 @@ class OcppConfig:
     password: str = ""  # the basic-auth password (16-40 characters in OCPP 2.0.1)
     password_file: str = ""  # a file holding the password instead (first line), kept out of the config
     csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profile 2
-    vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification
-    model: str = "dc-charger-controller"  # chargePointModel in BootNotification
+    vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification (at most 50 characters)
+    model: str = "DCFC-CCS1-NACS"  # chargePointModel in BootNotification (at most 20 characters)
     heartbeat_default_s: float = 300.0  # Heartbeat period until the CSMS gives its interval
     meter_interval_s: float = 60.0  # TransactionEvent Updated with meter values this often while a transaction runs
     retry_back_off_wait_minimum_s: float = 3.0  # RetryBackOffWaitMinimum: first wait before a reconnect
@@ -232,6 +232,9 @@ class OcppConfig:
             raise ConfigError("password", f"must be 16 to 40 characters long (got {len(self.password)})")
         if any(c in self.station_id for c in "/:? #"):
             raise ConfigError("station_id", f"must not contain '/', ':', '?', '#' or spaces (got {self.station_id!r})")
+        for name, longest in (("vendor", 50), ("model", 20), ("station_id", 48)):
+            if len(getattr(self, name)) > longest:
+                raise ConfigError(name, f"at most {longest} characters in OCPP 2.0.1 (got {len(getattr(self, name))})")
         if self.retry_back_off_repeat_times > 20:
             raise ConfigError("retry_back_off_repeat_times", "at most 20 doublings")
 
