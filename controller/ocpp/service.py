@@ -58,7 +58,7 @@ class OcppService:
         self.cfg = cfg
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
-        self.queue = queue or OcppQueue()
+        self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
         self.clock = clock
         self._rng = rng or random.Random()
         self._firmware = firmware_version
