@@ -287,6 +287,8 @@ class CabinetConfig:
         if len(set(addresses)) != len(addresses):
             raise ConfigError("power.groups", "a module address is in two groups")
         check_module_capacity(self)  # no connector promises more than its modules can give (config_rules.py)
+        if self.ocpp.url and not self.ocpp.station_id and any(c in self.name for c in "/:? #"):
+            raise ConfigError("ocpp.station_id", f"needed: the cabinet name {self.name!r} cannot be a station id")
 
     def group(self, name: str) -> ModuleGroupConfig:
         return next(g for g in self.power.groups if g.name == name)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hil.console_pin import ConsolePin
+from hil.csms.rig_role import RigCsms
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
@@ -108,6 +109,8 @@ class ScenarioRun:
         self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
         self.start_soc: dict[int, float] = {}
+        self.csms = RigCsms(scenario.csms, tls=scenario.csms_tls) if scenario.csms else None
+        self._csms_overrides: list[str] = []
         self.ended_t: float | None = None
         # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector
         if protocol != "evlink" and self._mode == "external":
@@ -121,7 +124,7 @@ class ScenarioRun:
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
-        overrides = [*self.setup.overrides, *self.rig.config_overrides()]
+        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self._csms_overrides]
         cabinet = cabinet_path(self.setup)
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
@@ -147,6 +150,8 @@ class ScenarioRun:
         try:
             if self.v2g is not None:
                 await self.v2g.open()
+            if self.csms is not None:
+                self._csms_overrides = await self.csms.start()
             self.controller = self._make_controller()
             if self.v2g is not None and self._mode == "inprocess":
                 self.controller.app.build()
@@ -156,7 +161,11 @@ class ScenarioRun:
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             await _wait_for(lambda: self._all_available(ids), self.start_timeout_s, "every connector available")
             outcomes = await self._drive(ids)
-            report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
+            if self.csms is not None:
+                await self.csms.settle(ids)  # what was queued while it was away reaches it before the verdict
+            report = self._report(outcomes)
+            if self.csms is not None:
+                report["ocpp"] = self.csms.report()  # the verdict is about the scenario, not what a technician did after
             if self.hold is not None:
                 self.state.closed = False  # keep recording while a technician looks at it
                 held_from = time.time()
@@ -171,6 +180,8 @@ class ScenarioRun:
                 await self.controller.stop()
             if self.v2g is not None:
                 await self.v2g.close()
+            if self.csms is not None:
+                await self.csms.stop()
             await self.rig.stop()
             if self.console_pin is not None:  # the PIN was for this run only
                 self.console_pin.remove()
@@ -204,6 +215,8 @@ class ScenarioRun:
             watchers.append(asyncio.create_task(self._inject(ids[0])))
         if self.progress:
             watchers.append(asyncio.create_task(self.progress.follow(self)))
+        if self.csms is not None:
+            watchers.append(asyncio.create_task(self.csms.play(ids, SESSION_TIMEOUT_S), name="csms"))
         try:
             done = await asyncio.wait_for(asyncio.gather(*tasks.values()), SESSION_TIMEOUT_S)
             await asyncio.sleep(self.scenario.settle_s)

@@ -1,0 +1,45 @@
+"""OCPP 2.0.1 scenarios through the whole rig: the controller's connectors, a car over DIN 70121 and the
+rig's CSMS (hil/csms), which checks every frame the station sends against the 2.0.1 schemas."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hil.runner import run_scenario
+from hil.setup import load_setup
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
+
+
+def _run(name: str) -> dict:
+    report, problems = asyncio.run(run_scenario(name, load_setup("desk"), protocol="din"))
+    assert not problems, (problems, report)
+    return report
+
+
+@pytest.mark.parametrize("name,profile", [("remote-start", 1), ("remote-start-wss", 2)])
+def test_remote_start_and_stop_by_the_csms(name, profile):
+    report = _run(name)
+    ocpp = report["ocpp"]
+    assert ocpp["security_profile"] == profile and ocpp["violations"] == []
+    assert ocpp["notes"][0].endswith("Accepted") and ocpp["notes"][1].startswith("RequestStopTransaction")
+    triggers = [e["trigger"] for e in ocpp["transaction_events"]]
+    assert triggers[0] == "CablePluggedIn" and "RemoteStart" in triggers and triggers[-1] == "RemoteStop"
+    assert report["connectors"][0]["stop_reason"] == "remote" and report["connectors"][0]["energy_kwh"] > 0
+    lines = Path(ocpp["traffic_jsonl"]).read_text().splitlines()
+    assert len(lines) == ocpp["frames"]  # every frame, both ways
+
+
+def test_offline_session_charges_on_and_every_event_arrives_once_in_order():
+    report = _run("offline-session")
+    ocpp = report["ocpp"]
+    assert ocpp["outage"] is not None and ocpp["violations"] == []
+    events = ocpp["transaction_events"]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert len({e["tx"] for e in events}) == 1
+    offline = [e for e in events if e["offline"]]
+    assert any(e["state"] == "Charging" for e in offline)  # made while charging with the CSMS away
+    assert report["connectors"][0]["car"]["reason"] == "target_soc"
+    assert events[-1]["type"] == "Ended"
