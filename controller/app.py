@@ -281,6 +281,8 @@ class ControllerApp:
             await station.close()
         if self.ocpp is not None:
             await self.ocpp.close()
+            if clean:
+                self.ocpp.queue.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

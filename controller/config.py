@@ -210,7 +210,6 @@ class OcppConfig:
     retry_back_off_repeat_times: int = 4  # RetryBackOffRepeatTimes: the wait doubles this many times, then stays
     websocket_ping_interval_s: float = 30.0  # WebSocketPingInterval: a ping this often; no pong: the link is dropped
     response_timeout_s: float = 30.0  # a CALL without an answer this long counts as failed (the link is retried)
-    nacs_connector_type: str = "cTesla"  # connectorType reported for NACS cables (2.0.1 has no cNACS; cTesla is the plug)
 
     def check(self) -> None:
         if not self.url:

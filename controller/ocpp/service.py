@@ -4,6 +4,10 @@ Like the SECC and the console it never touches hardware: it reads connector stat
 events and asks connectors through their public methods (authorize, request_stop). Charging never waits
 for the CSMS: every TransactionEvent goes into the queue (on disk with a store) first and out when a link
 is up, in order; those made while no link was accepted carry offline=true.
+
+Each connector is one EVSE (evseId = the connector's id) with one connector (connectorId 1). NACS: OCPP
+2.0.1 has no NACS connector type (2.1 adds cNACS); nothing in this slice reports a connector type, and the
+device model, when it comes, reports NACS cables as cTesla, the plug's name in 2.0.1's list.
 """
 from __future__ import annotations
 

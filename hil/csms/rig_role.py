@@ -99,6 +99,7 @@ class RigCsms:
     def report(self) -> dict:
         return {"role": self.role, "security_profile": 2 if self.csms.tls is not None else 1,
                 "frames": len(self.csms.traffic), "traffic_jsonl": str(self.csms.jsonl),
+                "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "outage": list(self.outage) if self.outage else None,
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],

@@ -124,3 +124,14 @@ async def test_faulted_connector_rejects_remote_start_and_reports_faulted():
         await csms.wait_for(lambda: csms.calls("StatusNotification")[-1]["connectorStatus"] == "Faulted", 5)
         answer = await csms.request_start(STATION, 1, "T", 1)
         assert answer.status == "Rejected"
+
+
+@run_async
+async def test_heartbeat_at_the_interval_the_csms_gave():
+    connector = FakeConnector(1)
+    csms = CsmsSimulator(password=PASSWORD, heartbeat_s=1)
+    async with station_and_csms([connector], csms=csms) as (service, csms):
+        await csms.wait_for(lambda: len(csms.calls("Heartbeat")) >= 2, 5)
+    times = [e["t"] for e in csms.traffic if e["dir"] == "in" and '"Heartbeat"' in e["frame"]]
+    boot_t = next(e["t"] for e in csms.traffic if '"BootNotification"' in e["frame"])
+    assert 0.8 <= times[0] - boot_t <= 1.6 and 0.8 <= times[1] - times[0] <= 1.6
