@@ -197,10 +197,12 @@ class OcppConfig:
     """OCPP 2.0.1 to the operator's CSMS (controller/ocpp/); off while `url` is empty."""
     url: str = ""  # the CSMS websocket URL without the station id (ws://... or wss://...); empty: no OCPP
     station_id: str = ""  # this station's identity, appended to the URL and the basic-auth user; empty: the cabinet name
-    security_profile: int = 1  # 1: basic auth over ws; 2: TLS (CSMS certificate checked) + basic auth
+    security_profile: int = 1  # 1: basic auth over ws; 2: TLS (CSMS certificate checked) + basic auth; 3: mutual TLS
     password: str = ""  # the basic-auth password (16-40 characters in OCPP 2.0.1)
     password_file: str = ""  # a file holding the password instead (first line), kept out of the config
-    csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profile 2
+    csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profiles 2 and 3
+    client_cert_file: str = ""  # profile 3: PEM file of the station's certificate (chain), CN = the station id
+    client_key_file: str = ""  # profile 3: PEM file of the station certificate's private key
     vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification (at most 50 characters)
     model: str = "DCFC-CCS1-NACS"  # chargePointModel in BootNotification (at most 20 characters)
     heartbeat_default_s: float = 300.0  # Heartbeat period until the CSMS gives its interval
@@ -216,15 +218,20 @@ class OcppConfig:
             return
         if not self.url.startswith(("ws://", "wss://")):
             raise ConfigError("url", f"must start with ws:// or wss:// (got {self.url!r})")
-        if self.security_profile not in (1, 2):
-            raise ConfigError("security_profile", f"must be 1 or 2 (got {self.security_profile})")
+        if self.security_profile not in (1, 2, 3):
+            raise ConfigError("security_profile", f"must be 1, 2 or 3 (got {self.security_profile})")
         if self.security_profile == 1 and not self.url.startswith("ws://"):
-            raise ConfigError("url", "security profile 1 is plain ws://; use profile 2 for wss://")
-        if self.security_profile == 2:
+            raise ConfigError("url", "security profile 1 is plain ws://; use profile 2 or 3 for wss://")
+        if self.security_profile >= 2:
             if not self.url.startswith("wss://"):
-                raise ConfigError("url", "security profile 2 needs a wss:// URL")
+                raise ConfigError("url", f"security profile {self.security_profile} needs a wss:// URL")
             if not self.csms_root_file:
-                raise ConfigError("csms_root_file", "security profile 2 needs the CSMS root certificate file")
+                raise ConfigError("csms_root_file", f"security profile {self.security_profile} needs the CSMS "
+                                  "root certificate file")
+        if self.security_profile == 3:
+            for name in ("client_cert_file", "client_key_file"):
+                if not getattr(self, name):
+                    raise ConfigError(name, "security profile 3 needs the station's certificate and key")
         if self.password and self.password_file:
             raise ConfigError("password_file", "give either password or password_file, not both")
         if self.password and not 16 <= len(self.password) <= 40:

@@ -109,7 +109,7 @@ class ScenarioRun:
         self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
         self.start_soc: dict[int, float] = {}
-        self.csms = RigCsms(scenario.csms, tls=scenario.csms_tls) if scenario.csms else None
+        self.csms = RigCsms(scenario.csms, profile=scenario.csms_profile) if scenario.csms else None
         self._csms_overrides: list[str] = []
         self.ended_t: float | None = None
         # V2G (DIN / ISO-2) on every connector; "evlink": the stand-in JSON link for every connector

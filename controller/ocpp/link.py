@@ -1,4 +1,4 @@
-"""The websocket to the CSMS: URL, security profiles 1 and 2, reconnect back-off (OCPP 2.0.1 part 4)."""
+"""The websocket to the CSMS: URL, security profiles 1-3, reconnect back-off (OCPP 2.0.1 part 4)."""
 from __future__ import annotations
 
 import base64
@@ -35,13 +35,20 @@ def basic_auth(station_id: str, password: str) -> str:
 
 
 def tls_context(cfg: OcppConfig) -> ssl.SSLContext:
-    """Profile 2: the CSMS certificate must chain to the configured root and name the host; TLS 1.2 or later."""
+    """Profiles 2 and 3: the CSMS certificate must chain to the configured root and name the host; TLS 1.2 or
+    later; profile 3 adds the station's client certificate."""
     try:  # PROTOCOL_TLS_CLIENT checks the chain and the host name; only the configured root is trusted
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_verify_locations(cafile=cfg.csms_root_file)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError("ocpp.csms_root_file", f"cannot load {cfg.csms_root_file}: {exc}") from None
+    if cfg.security_profile == 3:  # mutual TLS: the station shows its own certificate
+        try:
+            context.load_cert_chain(cfg.client_cert_file, cfg.client_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError("ocpp.client_cert_file", f"cannot load {cfg.client_cert_file} with "
+                              f"{cfg.client_key_file}: {exc}") from None
     return context
 
 
@@ -58,7 +65,8 @@ def backoff_delays(cfg: OcppConfig, rng: random.Random | None = None) -> Iterato
 
 async def open_link(cfg: OcppConfig, station_id: str, password: str,
                     context: ssl.SSLContext | None) -> ClientConnection:
-    headers = {"Authorization": basic_auth(station_id, password)} if password else {}
+    # profile 3 authenticates by the certificate alone (no basic auth)
+    headers = {"Authorization": basic_auth(station_id, password)} if password and cfg.security_profile < 3 else {}
     return await connect(
         f"{cfg.url.rstrip('/')}/{station_id}", subprotocols=[SUBPROTOCOL], additional_headers=headers,
         ssl=context, ping_interval=cfg.websocket_ping_interval_s, ping_timeout=cfg.websocket_ping_interval_s,

@@ -67,7 +67,7 @@ class OcppService:
         self._rng = rng or random.Random()
         self._firmware = firmware_version
         self._password = read_password(cfg)
-        self._tls = tls_context(cfg) if cfg.security_profile == 2 else None
+        self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
         self.transactions: dict[int, Transaction] = {}
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector

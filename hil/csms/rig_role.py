@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from hil.csms.simulator import CsmsSimulator
-from hil.csms.test_ca import make_test_ca
+from hil.csms.test_ca import issue_station_cert, make_test_ca
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
 STATION = "RIG-STATION"
@@ -21,12 +21,14 @@ ID_TOKEN = "RIG-TOKEN-1"
 
 
 class RigCsms:
-    def __init__(self, role: str, *, tls: bool = False, stop_after_charging_s: float = 1.0,
+    def __init__(self, role: str, *, profile: int = 1, stop_after_charging_s: float = 1.0,
                  outage_after_charging_s: float = 0.5, outage_s: float = 2.0):
         self.role = role
+        self.profile = profile
         self.folder = Path(tempfile.mkdtemp(prefix="rig-csms-"))
-        self.csms = CsmsSimulator(password=PASSWORD, tls=make_test_ca(self.folder / "ca") if tls else None,
-                                  jsonl=self.folder / "ocpp-traffic.jsonl")
+        self.csms = CsmsSimulator(password=PASSWORD if profile < 3 else "",
+                                  tls=make_test_ca(self.folder / "ca") if profile >= 2 else None,
+                                  jsonl=self.folder / "ocpp-traffic.jsonl", client_certs=profile == 3)
         self.stop_after_charging_s = stop_after_charging_s
         self.outage_after_charging_s = outage_after_charging_s
         self.outage_s = outage_s
@@ -40,7 +42,10 @@ class RigCsms:
                      "ocpp.retry_back_off_wait_minimum_s=0.2", "ocpp.retry_back_off_random_range_s=0.2",
                      "ocpp.retry_back_off_repeat_times=1", "ocpp.meter_interval_s=0.5"]
         if self.csms.tls is not None:
-            overrides += ["ocpp.security_profile=2", f'ocpp.csms_root_file="{self.csms.tls.root_file}"']
+            overrides += [f"ocpp.security_profile={self.profile}", f'ocpp.csms_root_file="{self.csms.tls.root_file}"']
+        if self.profile == 3:
+            cert, key = issue_station_cert(self.csms.tls, STATION, self.folder / "station")
+            overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role == "remote-start":
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
         return overrides
@@ -97,7 +102,7 @@ class RigCsms:
         await self.csms.stop()
 
     def report(self) -> dict:
-        return {"role": self.role, "security_profile": 2 if self.csms.tls is not None else 1,
+        return {"role": self.role, "security_profile": self.profile,
                 "frames": len(self.csms.traffic), "traffic_jsonl": str(self.csms.jsonl),
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),

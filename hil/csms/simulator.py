@@ -97,9 +97,11 @@ def _now() -> str:
 
 class CsmsSimulator:
     def __init__(self, *, password: str = "", tls: TestCa | None = None, jsonl: Path | None = None,
-                 boot_statuses: tuple[tuple[str, int], ...] = (), heartbeat_s: int = 300):
+                 boot_statuses: tuple[tuple[str, int], ...] = (), heartbeat_s: int = 300,
+                 client_certs: bool = False):
         self.password = password
         self.tls = tls
+        self.client_certs = client_certs  # profile 3: a station certificate from the test CA, CN = station id
         self.jsonl = jsonl
         self.traffic: list[dict] = []
         self.violations: list[SchemaViolation] = []
@@ -118,6 +120,9 @@ class CsmsSimulator:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+            if self.client_certs:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(cafile=self.tls.root_file)
         self._server = await serve(self._serve, host, port or self.port, subprotocols=[SUBPROTOCOL],
                                    process_request=self._check_login, ssl=context, ping_interval=None)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -132,9 +137,16 @@ class CsmsSimulator:
         self.stations.clear()
 
     def _check_login(self, connection: ServerConnection, request) -> Any:
+        station = request.path.strip("/").rsplit("/", 1)[-1]
+        if self.client_certs:  # the TLS handshake checked the chain; the name must be the station's
+            peer = connection.transport.get_extra_info("peercert") or {}
+            names = [value for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"]
+            if names != [station]:
+                self.refused_logins += 1
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "certificate is not this station's\n")
+            return None
         if not self.password:
             return None
-        station = request.path.strip("/").rsplit("/", 1)[-1]
         expected = "Basic " + base64.b64encode(f"{station}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             self.refused_logins += 1

@@ -31,7 +31,7 @@ class Scenario:
     # the car's own account where the controller reports no events (a controller the rig did not start)
     expect_car: tuple[str, ...] = ()
     csms: str | None = None  # the rig's CSMS plays this role (hil/csms/rig_role.py); None: no OCPP
-    csms_tls: bool = False  # the rig's CSMS over wss (security profile 2, the rig's test CA)
+    csms_profile: int = 1  # OCPP security profile to the rig's CSMS: 1 ws + basic auth, 2 wss + basic auth, 3 mutual TLS
 
     @property
     def needs_inprocess(self) -> bool:
@@ -90,7 +90,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("remote-start", "plug in, the CSMS starts the transaction, charge, the CSMS stops it (ws)", "ok",
              csms="remote-start", expect_stop=("remote",), expect_car=("evse_stop",)),
     Scenario("remote-start-wss", "remote-start over wss (security profile 2, the rig's test CA)", "ok",
-             csms="remote-start", csms_tls=True, expect_stop=("remote",), expect_car=("evse_stop",)),
+             csms="remote-start", csms_profile=2, expect_stop=("remote",), expect_car=("evse_stop",)),
+    Scenario("remote-start-mtls", "remote-start over wss with mutual TLS (security profile 3)", "ok",
+             csms="remote-start", csms_profile=3, expect_stop=("remote",), expect_car=("evse_stop",)),
     Scenario("offline-session", "the CSMS goes away while charging and comes back: charging goes on, every "
              "TransactionEvent arrives once, in order, offline=true while it was away", "ok",
              csms="offline-session", expect_car=("target_soc",)),

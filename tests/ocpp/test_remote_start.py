@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hil.csms import CsmsSimulator
-from hil.csms.test_ca import make_test_ca
+from hil.csms.test_ca import issue_station_cert, make_test_ca
 from tests.ocpp.harness import PASSWORD, STATION, FakeConnector, run_async, station_and_csms
 
 pytestmark = pytest.mark.timeout(30)
@@ -135,3 +135,39 @@ async def test_heartbeat_at_the_interval_the_csms_gave():
     times = [e["t"] for e in csms.traffic if e["dir"] == "in" and '"Heartbeat"' in e["frame"]]
     boot_t = next(e["t"] for e in csms.traffic if '"BootNotification"' in e["frame"])
     assert 0.8 <= times[0] - boot_t <= 1.6 and 0.8 <= times[1] - times[0] <= 1.6
+
+
+@run_async
+async def test_remote_start_over_wss_profile_3_mutual_tls(tmp_path):
+    connector = FakeConnector(1)
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = issue_station_cert(ca, STATION, tmp_path / "station")
+    csms = CsmsSimulator(tls=ca, client_certs=True)
+    async with station_and_csms([connector], csms=csms, security_profile=3, client_cert_file=str(cert),
+                                client_key_file=str(key)) as (service, csms):
+        events = await _remote_session(service, csms, connector)
+    _check_remote_session(events)
+    assert csms.violations == [] and csms.refused_logins == 0
+
+
+@run_async
+async def test_profile_3_refuses_a_certificate_of_another_station(tmp_path):
+    connector = FakeConnector(1)
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = issue_station_cert(ca, "SOMEONE-ELSE", tmp_path / "station")
+    csms = CsmsSimulator(tls=ca, client_certs=True)
+    async with station_and_csms([connector], csms=csms, security_profile=3, client_cert_file=str(cert),
+                                client_key_file=str(key)) as (service, csms):
+        await csms.wait_for(lambda: csms.refused_logins >= 2, 5)
+        assert not service.accepted
+
+
+@run_async
+async def test_profile_3_without_a_station_certificate_gets_no_link(tmp_path):
+    connector = FakeConnector(1)
+    ca = make_test_ca(tmp_path / "ca")
+    csms = CsmsSimulator(password=PASSWORD, tls=ca, client_certs=True)
+    async with station_and_csms([connector], csms=csms) as (service, csms):  # profile 2: no client certificate
+        await asyncio.sleep(0.5)
+        assert service.connect_attempts >= 2 and not service.accepted
+    assert csms.calls("BootNotification") == []

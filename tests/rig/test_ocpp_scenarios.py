@@ -19,7 +19,7 @@ def _run(name: str) -> dict:
     return report
 
 
-@pytest.mark.parametrize("name,profile", [("remote-start", 1), ("remote-start-wss", 2)])
+@pytest.mark.parametrize("name,profile", [("remote-start", 1), ("remote-start-wss", 2), ("remote-start-mtls", 3)])
 def test_remote_start_and_stop_by_the_csms(name, profile):
     report = _run(name)
     ocpp = report["ocpp"]
