@@ -71,7 +71,8 @@ class OcppService:
         self.transactions: dict[int, Transaction] = {}
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
-        self._statuses: list[tuple[int, str, float]] = []  # StatusNotifications still to send, in order
+        # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
+        self._statuses: list[tuple[int, str, float, int]] = []
         self.accepted = False  # a link is up and BootNotification was Accepted
         self.state = "disconnected"
         self._wake = asyncio.Event()
@@ -115,8 +116,8 @@ class OcppService:
         status = connector_status(connector)
         if self._noted.get(connector.cfg.id) != status:
             self._noted[connector.cfg.id] = status
-            if self.accepted:
-                self._statuses.append((connector.cfg.id, status, self.clock()))
+            if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
+                self._statuses.append((connector.cfg.id, status, self.clock(), self.queue.last_id))
 
     def _follow(self, connector: Any) -> None:
         evse = connector.cfg.id
@@ -131,12 +132,10 @@ class OcppService:
                 self._authorize(connector, tx, pending[0], pending[1])
         elif tx is not None and state in ("available", "unavailable"):
             last = connector.last_session
-            stop = last.stop_reason if last else ""
-            faults = list(last.fault_codes) if last else []
             tx.charging_state = "Idle"
             self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
                                    meter=self._meter(connector, now, "Transaction.End"),
-                                   stopped=stopped_reason(stop, faults, tx.remote_stop)))
+                                   stopped=stopped_reason(last.stop_reason if last else "", tx.remote_stop)))
             del self.transactions[evse]
         elif tx is not None:
             charging = CHARGING_STATE.get(state, tx.charging_state)
@@ -258,8 +257,8 @@ class OcppService:
         self.accepted, self.state = True, "accepted"
         self.boot_reason = "PowerUp"
         now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
-        self._statuses = [(cid, connector_status(c), now) for cid, c in self.connectors.items()]
-        self._noted = {cid: status for cid, status, _ in self._statuses}
+        self._statuses = [(cid, connector_status(c), now, 0) for cid, c in self.connectors.items()]
+        self._noted = {cid: status for cid, status, _, _ in self._statuses}
         next_heartbeat = time.monotonic() + interval
         while True:
             self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
@@ -318,12 +317,13 @@ class OcppService:
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:
-        """Send the oldest status change, else the oldest queued message; False when nothing is left.
-        A queued message leaves the queue only once the CSMS answered it."""
-        if self._statuses:
-            await self._send_status(protocol, *self._statuses.pop(0))
-            return True
+        """Send whichever came first: the oldest status change or the oldest queued message; False when
+        nothing is left. A queued message leaves the queue only once the CSMS answered it."""
         message = self.queue.first()
+        if self._statuses and (message is None or message.id > self._statuses[0][3]):
+            evse_id, status, t, _ = self._statuses.pop(0)
+            await self._send_status(protocol, evse_id, status, t)
+            return True
         if message is None:
             return False
         await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))

@@ -19,8 +19,13 @@ CHARGING_STATE = {
 }
 # the connector's session stop reasons -> OCPP stoppedReason
 STOPPED_REASON = {
-    "remote": "Remote", "user_stop": "Local", "unplugged": "EVDisconnected", "ev_stop": "StoppedByEV",
-    "emergency": "EmergencyStop", "power_loss": "PowerLoss",
+    "remote": "Remote", "user_stop": "Local", "console_stop": "Local", "unplugged": "EVDisconnected",
+    "ev_left_state_c": "EVDisconnected", "ev_stop": "StoppedByEV",
+}
+# the first fault code of an "emergency:..." or "error:..." stop -> OCPP stoppedReason (else Other)
+FAULT_STOPPED_REASON = {
+    "ESTOP_PRESSED": "EmergencyStop", "ISOLATION_FAULT": "GroundFault", "OUTPUT_OVERCURRENT": "OvercurrentFault",
+    "UNPLUGGED_UNDER_LOAD": "EVDisconnected", "EV_TIMEOUT": "Timeout",
 }
 
 
@@ -28,16 +33,18 @@ def timestamp(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def stopped_reason(stop_reason: str, fault_codes: list[str], remote_stop: bool) -> str:
+def stopped_reason(stop_reason: str, remote_stop: bool) -> str:
+    """Why the transaction stopped, from the connector's reason for the end of its session."""
     if remote_stop:
         return "Remote"
+    if not stop_reason:  # unplugged before any session began
+        return "EVDisconnected"
     if stop_reason in STOPPED_REASON:
         return STOPPED_REASON[stop_reason]
-    if "GROUND_FAULT" in fault_codes or "ISOLATION_FAULT" in fault_codes:
-        return "GroundFault"
-    if fault_codes:
-        return "Other"
-    return "EVDisconnected" if not stop_reason else "Other"
+    kind, _, codes = stop_reason.partition(":")
+    if kind in ("emergency", "error"):
+        return FAULT_STOPPED_REASON.get(codes.split(",")[0], "EmergencyStop" if not codes else "Other")
+    return "Other"
 
 
 @dataclass

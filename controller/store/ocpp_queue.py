@@ -33,11 +33,13 @@ class OcppQueue:
         else:
             self._conn = sqlite3.connect(":memory:", isolation_level=None)
         self._conn.execute(OCPP_QUEUE_TABLE)
+        self.last_id = int(self._conn.execute("SELECT coalesce(max(id), 0) FROM ocpp_queue").fetchone()[0])
 
     def append(self, action: str, payload: dict, t: float | None = None) -> int:
         cur = self._conn.execute("INSERT INTO ocpp_queue (t, action, payload) VALUES (?, ?, ?)",
                                  (time.time() if t is None else t, action, json.dumps(payload)))
-        return int(cur.lastrowid)
+        self.last_id = int(cur.lastrowid)  # AUTOINCREMENT: ids only grow, even after deletes
+        return self.last_id
 
     def pending(self) -> list[QueuedMessage]:
         rows = self._conn.execute("SELECT id, t, action, payload FROM ocpp_queue ORDER BY id").fetchall()

@@ -30,7 +30,8 @@ async def _remote_session(service, csms, connector):
     assert stop.status == "Accepted" and connector.stop_reasons == ["remote"]
     for state in ("stopping", "welding_detection", "session_end", "available"):
         connector.move(state)
-    await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended", 5)
+    await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended"
+                        and csms.calls("StatusNotification")[-1]["connectorStatus"] == "Available", 5)
     return csms.calls("TransactionEvent")
 
 
