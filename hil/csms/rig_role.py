@@ -13,11 +13,20 @@ import time
 from pathlib import Path
 
 from hil.csms.simulator import CsmsSimulator
-from hil.csms.test_ca import issue_station_cert, make_test_ca
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
 STATION = "RIG-STATION"
 ID_TOKEN = "RIG-TOKEN-1"
+
+
+def _test_ca():
+    """hil.csms.test_ca, which needs cryptography: only wss scenarios load it (pip install cryptography)."""
+    try:
+        from hil.csms import test_ca
+    except ImportError as exc:
+        from hil.scenarios import ScenarioRefused
+        raise ScenarioRefused(f"the rig's wss CSMS needs the cryptography package ({exc})") from None
+    return test_ca
 
 
 class RigCsms:
@@ -27,7 +36,7 @@ class RigCsms:
         self.profile = profile
         self.folder = Path(tempfile.mkdtemp(prefix="rig-csms-"))
         self.csms = CsmsSimulator(password=PASSWORD if profile < 3 else "",
-                                  tls=make_test_ca(self.folder / "ca") if profile >= 2 else None,
+                                  tls=_test_ca().make_test_ca(self.folder / "ca") if profile >= 2 else None,
                                   jsonl=self.folder / "ocpp-traffic.jsonl", client_certs=profile == 3)
         self.stop_after_charging_s = stop_after_charging_s
         self.outage_after_charging_s = outage_after_charging_s
@@ -44,7 +53,7 @@ class RigCsms:
         if self.csms.tls is not None:
             overrides += [f"ocpp.security_profile={self.profile}", f'ocpp.csms_root_file="{self.csms.tls.root_file}"']
         if self.profile == 3:
-            cert, key = issue_station_cert(self.csms.tls, STATION, self.folder / "station")
+            cert, key = _test_ca().issue_station_cert(self.csms.tls, STATION, self.folder / "station")
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role == "remote-start":
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes

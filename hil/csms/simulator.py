@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, unpack, validate_payload
@@ -24,7 +24,8 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from hil.csms.test_ca import TestCa
+if TYPE_CHECKING:  # the test CA needs cryptography, an extra the rig loads only for wss
+    from hil.csms.test_ca import TestCa
 
 SUBPROTOCOL = "ocpp2.0.1"
 
