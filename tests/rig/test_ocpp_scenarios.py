@@ -13,8 +13,8 @@ from hil.setup import load_setup
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
 
 
-def _run(name: str) -> dict:
-    report, problems = asyncio.run(run_scenario(name, load_setup("desk"), protocol="din"))
+def _run(name: str, setup: str = "desk") -> dict:
+    report, problems = asyncio.run(run_scenario(name, load_setup(setup), protocol="din"))
     assert not problems, (problems, report)
     return report
 
@@ -43,3 +43,13 @@ def test_offline_session_charges_on_and_every_event_arrives_once_in_order():
     assert any(e["state"] == "Charging" for e in offline)  # made while charging with the CSMS away
     assert report["connectors"][0]["car"]["reason"] == "target_soc"
     assert events[-1]["type"] == "Ended"
+
+
+def test_nevi_four_ports_four_transactions_started_by_the_csms():
+    report = _run("remote-start", "nevi")
+    events = report["ocpp"]["transaction_events"]
+    started = [e for e in events if e["type"] == "Started"]
+    assert sorted(e["evse"] for e in started) == [1, 2, 3, 4]
+    assert len({e["tx"] for e in events}) == 4
+    assert sum(e["trigger"] == "RemoteStart" for e in events) == 4
+    assert [c["stop_reason"] for c in report["connectors"]] == ["remote", "ev_stop", "ev_stop", "ev_stop"]
