@@ -12,7 +12,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from controller.config import ConfigError, OcppConfig
 
 SUBPROTOCOL = "ocpp2.0.1"
-MAX_FRAME_BYTES = 1 << 20  # a bigger frame from the CSMS closes the link (1009) instead of filling memory
+MAX_FRAME_BYTES = 1 << 20
+CLOSE_TIMEOUT_S = 2.0  # a bigger frame from the CSMS closes the link (1009) instead of filling memory
 
 
 def read_password(cfg: OcppConfig) -> str:
@@ -70,4 +71,5 @@ async def open_link(cfg: OcppConfig, station_id: str, password: str,
     return await connect(
         f"{cfg.url.rstrip('/')}/{station_id}", subprotocols=[SUBPROTOCOL], additional_headers=headers,
         ssl=context, ping_interval=cfg.websocket_ping_interval_s, ping_timeout=cfg.websocket_ping_interval_s,
-        open_timeout=cfg.response_timeout_s, max_size=MAX_FRAME_BYTES)
+        open_timeout=cfg.response_timeout_s, max_size=MAX_FRAME_BYTES,
+        close_timeout=min(CLOSE_TIMEOUT_S, cfg.response_timeout_s))  # a hung CSMS must not delay the reconnect

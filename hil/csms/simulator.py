@@ -54,6 +54,9 @@ class _StationPeer(ChargePoint):
             return
         if isinstance(msg, Call):
             await self._csms.check(msg, msg.action, "call")
+            if msg.action in self._csms.leave_unanswered:  # a CSMS that lost this one CALL
+                self._csms.leave_unanswered.discard(msg.action)
+                return
         elif isinstance(msg, CallResult) and msg.unique_id in self._pending_actions:
             msg.action = self._pending_actions.pop(msg.unique_id)
             await self._csms.check(msg, msg.action, "result")
@@ -103,6 +106,7 @@ class CsmsSimulator:
         self.password = password
         self.tls = tls
         self.client_certs = client_certs  # profile 3: a station certificate from the test CA, CN = station id
+        self.leave_unanswered: set[str] = set()  # actions whose next CALL gets no answer (tests of time-outs)
         self.jsonl = jsonl
         self.traffic: list[dict] = []
         self.violations: list[SchemaViolation] = []
@@ -125,7 +129,8 @@ class CsmsSimulator:
                 context.verify_mode = ssl.CERT_REQUIRED
                 context.load_verify_locations(cafile=self.tls.root_file)
         self._server = await serve(self._serve, host, port or self.port, subprotocols=[SUBPROTOCOL],
-                                   process_request=self._check_login, ssl=context, ping_interval=None)
+                                   process_request=self._check_login, ssl=context, ping_interval=None,
+                                   close_timeout=1)
         self.port = self._server.sockets[0].getsockname()[1]
         return f"{'wss' if context else 'ws'}://{host}:{self.port}"
 
