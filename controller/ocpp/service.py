@@ -125,24 +125,39 @@ class OcppService:
         tx = self.transactions.get(evse)
         if tx is None and state in IN_TRANSACTION and state != "emergency":
             tx = self.transactions[evse] = Transaction(evse)
-            self._enqueue(tx.event("Started", "CablePluggedIn", now, meter=self._meter(connector, now,
-                                                                                       "Transaction.Begin")))
+            self._note_session(connector, tx)
+            self._enqueue(tx.event("Started", "CablePluggedIn", now,
+                                   meter=self._meter(connector, tx, now, "Transaction.Begin")))
             pending = self._pending_start.pop(evse, None)
             if pending and pending[2] >= self.clock():
                 self._authorize(connector, tx, pending[0], pending[1])
         elif tx is not None and state in ("available", "unavailable"):
-            last = connector.last_session
+            session = self._session_of(connector, tx)
             tx.charging_state = "Idle"
             self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
-                                   meter=self._meter(connector, now, "Transaction.End"),
-                                   stopped=stopped_reason(last.stop_reason if last else "", tx.remote_stop)))
+                                   meter=self._meter(connector, tx, now, "Transaction.End"),
+                                   stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
             del self.transactions[evse]
         elif tx is not None:
+            self._note_session(connector, tx)
             charging = CHARGING_STATE.get(state, tx.charging_state)
             if charging != tx.charging_state:
                 tx.charging_state = charging
                 trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
                 self._enqueue(tx.event("Updated", trigger, now))
+
+    @staticmethod
+    def _note_session(connector: Any, tx: Transaction) -> None:
+        if connector.session is not None:
+            tx.session_ids.add(connector.session.session_id)
+
+    @staticmethod
+    def _session_of(connector: Any, tx: Transaction) -> Any:
+        """The connector's session of this transaction: never an older car's (a plug-in without a session)."""
+        if connector.session is not None and connector.session.session_id in tx.session_ids:
+            return connector.session
+        last = connector.last_session
+        return last if last is not None and last.session_id in tx.session_ids else None
 
     def _enqueue(self, payload: dict) -> None:
         if not self.accepted:
@@ -150,16 +165,21 @@ class OcppService:
         self.queue.append("TransactionEvent", payload, self.clock())  # on disk before it is sent
         self._wake.set()
 
-    def _meter(self, connector: Any, t: float, context: str) -> list[dict]:
-        snap = connector.snapshot()
-        meter = getattr(connector, "meter", None)
-        session = connector.session or connector.last_session
-        if meter is not None and meter.fresh:
-            energy_wh = meter.latest.energy_import_wh
-        else:
-            energy_wh = session.energy_wh if session is not None else 0.0
-        return meter_value(t, context, energy_wh=energy_wh, power_w=snap["power_kw"] * 1000.0,
-                           current_a=snap["current_a"], voltage_v=snap["voltage_v"], soc=snap.get("soc"))
+    def _meter(self, connector: Any, tx: Transaction, t: float, context: str) -> list[dict] | None:
+        """The connector's readings; None (an event without meter values) rather than no event at all."""
+        try:
+            snap = connector.snapshot()
+            meter = getattr(connector, "meter", None)
+            if meter is not None and meter.fresh:
+                energy_wh = meter.latest.energy_import_wh
+            else:  # no meter: the session's energy stands in for the register
+                session = self._session_of(connector, tx)
+                energy_wh = session.energy_wh if session is not None else 0.0
+            return meter_value(t, context, energy_wh=energy_wh, power_w=snap["power_kw"] * 1000.0,
+                               current_a=snap["current_a"], voltage_v=snap["voltage_v"], soc=snap.get("soc"))
+        except Exception:
+            log.exception("OCPP: connector %d readings failed", connector.cfg.id)
+            return None
 
     async def _sample_meters(self) -> None:
         while True:
@@ -168,7 +188,7 @@ class OcppService:
             for evse, tx in list(self.transactions.items()):
                 if tx.charging_state == "Charging":
                     self._enqueue(tx.event("Updated", "MeterValuePeriodic", now,
-                                           meter=self._meter(self.connectors[evse], now, "Sample.Periodic")))
+                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")))
 
     # ---- the CSMS's requests (StationActions) ---------------------------------------------------------
     def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]:
@@ -313,7 +333,7 @@ class OcppService:
                 for evse, tx in list(self.transactions.items()):
                     if evse_id is None or evse == evse_id:
                         self._enqueue(tx.event("Updated", "Trigger", now,
-                                               meter=self._meter(self.connectors[evse], now, "Trigger")))
+                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")))
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:

@@ -57,6 +57,7 @@ class Transaction:
     remote_start_id: int | None = None
     remote_stop: bool = False
     token_sent: bool = False
+    session_ids: set[str] = field(default_factory=set)  # the connector's sessions during this transaction
 
     def event(self, event_type: str, trigger: str, t: float, *, meter: list[dict] | None = None,
               stopped: str | None = None) -> dict:

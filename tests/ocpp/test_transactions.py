@@ -75,3 +75,21 @@ async def test_status_and_transaction_events_go_out_in_the_order_they_happened()
             frame = json.loads(entry["frame"])
             order.append(frame[3].get("connectorStatus") or frame[3]["eventType"])
     assert order == ["Available", "Started", "Occupied", "Updated", "Faulted"]
+
+
+@run_async
+async def test_a_plug_in_without_a_session_does_not_inherit_the_last_cars_stop_reason():
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
+        for state in ("plugged", "negotiating", "charging"):
+            connector.move(state)
+        connector.session.stop_reason = "emergency:ESTOP_PRESSED"
+        connector.move("available")  # first car: ended by the e-stop
+        connector.move("plugged")
+        connector.move("available")  # second car: unplugged before any session
+        await csms.wait_for(lambda: sum(e["eventType"] == "Ended" for e in csms.calls("TransactionEvent")) == 2
+                            and len(service.queue) == 0, 5)
+    ended = [e for e in csms.calls("TransactionEvent") if e["eventType"] == "Ended"]
+    assert [e["transactionInfo"]["stoppedReason"] for e in ended] == ["EmergencyStop", "EVDisconnected"]
+    assert ended[1]["meterValue"][0]["sampledValue"][0]["value"] == 0.0  # not the first car's energy
