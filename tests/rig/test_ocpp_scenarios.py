@@ -3,6 +3,10 @@ rig's CSMS (hil/csms), which checks every frame the station sends against the 2.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from hil.runner import run_scenario
 from hil.setup import load_setup
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(180)]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(name: str, setup: str = "desk") -> dict:
@@ -53,3 +58,20 @@ def test_nevi_four_ports_four_transactions_started_by_the_csms():
     assert len({e["tx"] for e in events}) == 4
     assert sum(e["trigger"] == "RemoteStart" for e in events) == 4
     assert [c["stop_reason"] for c in report["connectors"]] == ["remote", "ev_stop", "ev_stop", "ev_stop"]
+
+
+def test_offline_session_with_the_controller_in_its_own_process():
+    """The OCPP keys reach a controller the rig starts as a process (overrides on its command line)."""
+    from tests.rig.netns import private_netns
+
+    with private_netns() as netns:
+        command = [*netns, sys.executable, "-m", "hil", "run", "--separate-process", "--can",
+                   "udp_multicast:239.74.163.2", "--scenario", "offline-session", "--quiet", "--report"]
+        with tempfile.TemporaryDirectory() as folder:
+            report_path = Path(folder) / "report.json"
+            done = subprocess.run([*command, str(report_path)], capture_output=True, text=True, cwd=ROOT,
+                                  timeout=150)
+            assert done.returncode == 0, done.stdout + done.stderr
+            report = json.loads(report_path.read_text())
+    assert report["controller"] == "process" and report["ocpp"]["violations"] == []
+    assert any(e["offline"] for e in report["ocpp"]["transaction_events"])
