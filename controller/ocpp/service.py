@@ -230,7 +230,7 @@ class OcppService:
         if evse_id is not None and evse_id not in self.connectors:
             return "Rejected"
         if message == "BootNotification" and self.accepted:
-            return "Rejected"  # B01.FR.xx: only while not yet accepted
+            return "Rejected"  # a BootNotification is only asked for while the station is not yet accepted
         self._triggered.append((message, evse_id))
         self._wake.set()
         return "Accepted"
@@ -243,9 +243,11 @@ class OcppService:
             self.connect_attempts += 1
             try:
                 ws = await open_link(self.cfg, self.station_id, self._password, self._tls)
-            except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:
+            except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
                 wait = next(delays)
+                if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
+                    log.exception("OCPP: unexpected failure connecting to the CSMS")
                 log.warning("OCPP: cannot reach the CSMS (%s); next attempt in %.1f s", exc, wait)
                 await asyncio.sleep(wait)
                 continue
