@@ -186,9 +186,13 @@ class OcppService:
             await asyncio.sleep(self.cfg.meter_interval_s)
             now = self.clock()
             for evse, tx in list(self.transactions.items()):
-                if tx.charging_state == "Charging":
+                if tx.charging_state != "Charging":
+                    continue
+                try:
                     self._enqueue(tx.event("Updated", "MeterValuePeriodic", now,
                                            meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")))
+                except Exception:  # e.g. the store's disk is full: try again at the next sample
+                    log.exception("OCPP: periodic meter values of connector %d failed", evse)
 
     # ---- the CSMS's requests (StationActions) ---------------------------------------------------------
     def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]:
