@@ -18,8 +18,10 @@ from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
+from controller.ocpp import OcppService
 from controller.records import StoreRecorder
 from controller.store import Store
+from controller.store.ocpp_queue import OcppQueue
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -53,6 +55,7 @@ class ControllerApp:
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
         self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
+        self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
 
@@ -115,6 +118,10 @@ class ControllerApp:
             self.connectors.append(connector)
             self.groups[conn_cfg.id] = group
             self.boards[conn_cfg.id] = board
+        if cfg.ocpp.url:  # built here so a bad password file or CSMS root stops the start-up with exit 2
+            queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
+            self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue)
+            self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:
         """Refuse a config whose module traffic alone would overload the power bus (see bus_load)."""
@@ -224,6 +231,8 @@ class ControllerApp:
         self._supervised(self.supervisor.run(), "task-supervisor")
         for station in self._start_seccs():
             await station.start()
+        if self.ocpp is not None:
+            await self.ocpp.start()  # charging never waits for it: the link comes and goes on its own
         self.started_t = time.monotonic()
         self.emit(ControllerStarted(tuple(c.cfg.id for c in self.connectors)))
         if self.console is not None:
@@ -282,6 +291,10 @@ class ControllerApp:
         self._tasks.clear()
         for station in self.seccs.values():
             await station.close()
+        if self.ocpp is not None:
+            await self.ocpp.close()
+            if clean:
+                self.ocpp.queue.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

@@ -189,6 +189,59 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class OcppConfig:
+    """OCPP 2.0.1 to the operator's CSMS (controller/ocpp/); off while `url` is empty."""
+    url: str = ""  # the CSMS websocket URL without the station id (ws://... or wss://...); empty: no OCPP
+    station_id: str = ""  # this station's identity, appended to the URL and the basic-auth user; empty: the cabinet name
+    security_profile: int = 1  # 1: basic auth over ws; 2: TLS (CSMS certificate checked) + basic auth; 3: mutual TLS
+    password: str = ""  # the basic-auth password (16-40 characters in OCPP 2.0.1)
+    password_file: str = ""  # a file holding the password instead (first line), kept out of the config
+    csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profiles 2 and 3
+    client_cert_file: str = ""  # profile 3: PEM file of the station's certificate (chain), CN = the station id
+    client_key_file: str = ""  # profile 3: PEM file of the station certificate's private key
+    vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification (at most 50 characters)
+    model: str = "DCFC-CCS1-NACS"  # chargePointModel in BootNotification (at most 20 characters)
+    heartbeat_default_s: float = 300.0  # Heartbeat period until the CSMS gives its interval
+    meter_interval_s: float = 60.0  # TransactionEvent Updated with meter values this often while a transaction runs
+    retry_back_off_wait_minimum_s: float = 3.0  # RetryBackOffWaitMinimum: first wait before a reconnect
+    retry_back_off_random_range_s: float = 10.0  # RetryBackOffRandomRange: up to this much random wait is added
+    retry_back_off_repeat_times: int = 4  # RetryBackOffRepeatTimes: the wait doubles this many times, then stays
+    websocket_ping_interval_s: float = 30.0  # WebSocketPingInterval: a ping this often; no pong: the link is dropped
+    response_timeout_s: float = 30.0  # a CALL without an answer this long counts as failed (the link is retried)
+
+    def check(self) -> None:
+        if not self.url:
+            return
+        if not self.url.startswith(("ws://", "wss://")):
+            raise ConfigError("url", f"must start with ws:// or wss:// (got {self.url!r})")
+        if self.security_profile not in (1, 2, 3):
+            raise ConfigError("security_profile", f"must be 1, 2 or 3 (got {self.security_profile})")
+        if self.security_profile == 1 and not self.url.startswith("ws://"):
+            raise ConfigError("url", "security profile 1 is plain ws://; use profile 2 or 3 for wss://")
+        if self.security_profile >= 2:
+            if not self.url.startswith("wss://"):
+                raise ConfigError("url", f"security profile {self.security_profile} needs a wss:// URL")
+            if not self.csms_root_file:
+                raise ConfigError("csms_root_file", f"security profile {self.security_profile} needs the CSMS "
+                                  "root certificate file")
+        if self.security_profile == 3:
+            for name in ("client_cert_file", "client_key_file"):
+                if not getattr(self, name):
+                    raise ConfigError(name, "security profile 3 needs the station's certificate and key")
+        if self.password and self.password_file:
+            raise ConfigError("password_file", "give either password or password_file, not both")
+        if self.password and not 16 <= len(self.password) <= 40:
+            raise ConfigError("password", f"must be 16 to 40 characters long (got {len(self.password)})")
+        if any(c in self.station_id for c in "/:? #"):
+            raise ConfigError("station_id", f"must not contain '/', ':', '?', '#' or spaces (got {self.station_id!r})")
+        for name, longest in (("vendor", 50), ("model", 20), ("station_id", 48)):
+            if len(getattr(self, name)) > longest:
+                raise ConfigError(name, f"at most {longest} characters in OCPP 2.0.1 (got {len(getattr(self, name))})")
+        if self.retry_back_off_repeat_times > 20:
+            raise ConfigError("retry_back_off_repeat_times", "at most 20 doublings")
+
+
+@dataclass(frozen=True)
 class CabinetConfig:
     name: str  # the cabinet's name, shown in the console and in systemd's STATUS
     can: dict  # name -> CanChannelConfig (converted in check)
@@ -199,6 +252,7 @@ class CabinetConfig:
     v2g: V2gConfig = field(default_factory=V2gConfig)  # the SECC (see [v2g])
     store: StoreConfig = field(default_factory=StoreConfig)  # the event, fault and session log (see [store])
     console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
+    ocpp: OcppConfig = field(default_factory=OcppConfig)  # OCPP 2.0.1 to the operator's CSMS (see [ocpp])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
 
     def check(self) -> None:
@@ -234,6 +288,8 @@ class CabinetConfig:
         if len(set(addresses)) != len(addresses):
             raise ConfigError("power.groups", "a module address is in two groups")
         check_module_capacity(self)  # no connector promises more than its modules can give (config_rules.py)
+        if self.ocpp.url and not self.ocpp.station_id and any(c in self.name for c in "/:? #"):
+            raise ConfigError("ocpp.station_id", f"needed: the cabinet name {self.name!r} cannot be a station id")
 
     def group(self, name: str) -> ModuleGroupConfig:
         return next(g for g in self.power.groups if g.name == name)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from hil.console_pin import ConsolePin
+from hil.csms.rig_role import RigCsms
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
@@ -121,6 +122,8 @@ class ScenarioRun:
         self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
         self.start_soc: dict[int, float] = {}
+        self.csms = RigCsms(scenario.csms, profile=scenario.csms_profile) if scenario.csms else None
+        self._csms_overrides: list[str] = []
         self.ended_t: float | None = None
         self.record_series = record_series
         self.before_controller = before_controller
@@ -136,7 +139,8 @@ class ScenarioRun:
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
-        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.extra_overrides]
+        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.extra_overrides,
+                     *self._csms_overrides]
         cabinet = cabinet_path(self.setup)
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
@@ -159,8 +163,13 @@ class ScenarioRun:
         await self.rig.start()
         try:
             await self._bring_up()
-            outcomes = await self._drive([c.id for c in self.setup.cabinet_config.connectors])
+            ids = [c.id for c in self.setup.cabinet_config.connectors]
+            outcomes = await self._drive(ids)
+            if self.csms is not None:
+                await self.csms.settle(ids)  # what was queued while it was away reaches it before the verdict
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
+            if self.csms is not None:
+                report["ocpp"] = self.csms.report()
             if self.hold is not None:
                 self.state.closed = False  # keep recording while a technician looks at it
                 held_from = time.time()
@@ -183,6 +192,8 @@ class ScenarioRun:
 
     async def _bring_up(self) -> None:
         await self.v2g.open()
+        if self.csms is not None:
+            self._csms_overrides = await self.csms.start()
         if self.before_controller is not None:
             self.extra_overrides = list(await self.before_controller(self))
         self.controller = self._make_controller()
@@ -206,6 +217,8 @@ class ScenarioRun:
         if self.controller is not None:
             await self.controller.stop()
         await self.v2g.close()
+        if self.csms is not None:
+            await self.csms.stop()
         await self.rig.stop()
         if self.console_pin is not None:  # the PIN was for this run only
             self.console_pin.remove()
@@ -245,6 +258,8 @@ class ScenarioRun:
             watchers.append(asyncio.create_task(self._inject(ids[0])))
         if self.progress:
             watchers.append(asyncio.create_task(self.progress.follow(self)))
+        if self.csms is not None:
+            watchers.append(asyncio.create_task(self.csms.play(ids, SESSION_TIMEOUT_S), name="csms"))
         try:
             done = await asyncio.wait_for(asyncio.gather(*tasks.values()), SESSION_TIMEOUT_S)
             await asyncio.sleep(self.scenario.settle_s)

@@ -6,6 +6,7 @@ was actually made, and a safe end on every connector (contactors open, modules o
 """
 from __future__ import annotations
 
+from hil.csms.rig_role import judge_ocpp
 from hil.scenarios import Scenario
 
 
@@ -34,6 +35,8 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
         for conn in report["connectors"]:
             if conn["energy_kwh"] <= 0.0:
                 problems.append(f"connector {conn['connector']} delivered no energy")
+    if scenario.csms:  # the rig's CSMS: schemas, and every transaction complete and in order
+        problems += judge_ocpp(report.get("ocpp"), expect_offline=scenario.csms == "offline-session")
     return problems
 
 

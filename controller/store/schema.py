@@ -15,7 +15,7 @@ from pathlib import Path
 
 from controller.store.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES_V1 = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -74,7 +74,22 @@ CREATE INDEX outages_end ON outages (end_t);
 # Migration hook: MIGRATIONS[n] upgrades a version-n database to n + 1 inside
 # the opening transaction. Add an entry and bump SCHEMA_VERSION together.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+# v2: the OCPP messages that must not be lost (TransactionEvent), kept until the CSMS answered them
+OCPP_QUEUE_TABLE = """
+CREATE TABLE IF NOT EXISTS ocpp_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    t REAL NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL
+)"""
+
+
+def _add_ocpp_queue(conn: sqlite3.Connection) -> None:
+    conn.execute(OCPP_QUEUE_TABLE)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_ocpp_queue}
 
 
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:

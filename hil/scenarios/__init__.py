@@ -30,6 +30,8 @@ class Scenario:
     others_stop: tuple[str, ...] = ("ev_stop",)
     # the car's own account where the controller reports no events (a controller the rig did not start)
     expect_car: tuple[str, ...] = ()
+    csms: str | None = None  # the rig's CSMS plays this role (hil/csms/rig_role.py); None: no OCPP
+    csms_profile: int = 1  # OCPP security profile to the rig's CSMS: 1 ws + basic auth, 2 wss + basic auth, 3 mutual TLS
 
     @property
     def needs_inprocess(self) -> bool:
@@ -41,6 +43,8 @@ class Scenario:
         if self.inject == "user_stop" and mode != "inprocess":
             return (f"scenario {self.name} asks the controller to stop through its Python interface, which only "
                     "a controller in the rig's process has (run it without --separate-process)")
+        if self.csms and mode == "external":
+            return f"scenario {self.name} points the controller at the rig's CSMS: the rig must start it"
         if self.inject == "crash_controller" and mode == "external":
             return f"scenario {self.name} kills the controller: the rig can only do that to one it started"
         return None
@@ -82,4 +86,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("unplug-charging", "the cable is pulled out while charging", "fault", ("UNPLUGGED_UNDER_LOAD",),
              plan={"unplug_after_charging_s": 0.5},
              expect_stop=("emergency:UNPLUGGED_UNDER_LOAD",)),
+    # OCPP 2.0.1 with the rig's CSMS: it authorizes every car and stops the first one
+    Scenario("remote-start", "plug in, the CSMS starts the transaction, charge, the CSMS stops it (ws)", "ok",
+             csms="remote-start", expect_stop=("remote",), expect_car=("evse_stop",)),
+    Scenario("remote-start-wss", "remote-start over wss (security profile 2, the rig's test CA)", "ok",
+             csms="remote-start", csms_profile=2, expect_stop=("remote",), expect_car=("evse_stop",)),
+    Scenario("remote-start-mtls", "remote-start over wss with mutual TLS (security profile 3)", "ok",
+             csms="remote-start", csms_profile=3, expect_stop=("remote",), expect_car=("evse_stop",)),
+    Scenario("offline-session", "the CSMS goes away while charging and comes back: charging goes on, every "
+             "TransactionEvent arrives once, in order, offline=true while it was away", "ok",
+             csms="offline-session", expect_car=("target_soc",)),
 )}

@@ -79,21 +79,35 @@ def test_the_read_connection_cannot_write(store):
 
 def test_migration_hook_upgrades_an_older_file(db_path, clock, monkeypatch):
     first = Store(db_path, clock=clock)
-    first.open()  # leaves a version 1 file
+    first.open()  # leaves a file of today's version
     first.close()
+    current = schema.SCHEMA_VERSION
 
     def add_payment_column(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE sessions ADD COLUMN payment TEXT")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_payment_column)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_payment_column)
     store = Store(db_path, clock=clock)
     store.open()
     store.close()
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == current + 1
         columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
     assert "payment" in columns
+
+
+def test_a_version_1_file_gains_the_ocpp_queue(db_path, clock, monkeypatch):
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    first = Store(db_path, clock=clock)
+    first.open()  # a file written before OCPP
+    first.close()
+    assert "ocpp_queue" not in _tables(db_path)
+    monkeypatch.undo()
+    store = Store(db_path, clock=clock)
+    store.open()
+    store.close()
+    assert "ocpp_queue" in _tables(db_path)
 
 
 def test_a_file_from_newer_software_is_refused_and_left_in_place(db_path, clock):

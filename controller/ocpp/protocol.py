@@ -1,0 +1,84 @@
+"""The station's end of OCPP-J: ocpp's v201 ChargePoint with our handlers and our answer to bad frames.
+
+ocpp routes CALLs to the `@on` handlers and answers schema violations and unknown actions with a CALLERROR
+itself; a frame it cannot parse at all (not JSON, not a list) it only logs, so that case is answered here
+(OCPP-J: RpcFrameworkError, message id "-1" when none can be read). Nothing a CSMS sends may end the link
+task: every failure of one frame is answered and logged, and the next frame is read.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import CallError, unpack
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import (Action, MessageTriggerEnumType, RequestStartStopStatusEnumType,
+                             TriggerMessageStatusEnumType)
+
+log = logging.getLogger(__name__)
+
+
+class StationActions(Protocol):
+    """What the service does for the CSMS's requests (controller/ocpp/service.py)."""
+
+    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]: ...
+    def remote_stop(self, transaction_id: str) -> str: ...
+    def trigger(self, message: str, evse_id: int | None) -> str: ...
+
+
+class StationProtocol(ChargePoint):
+    def __init__(self, station_id: str, connection: Any, actions: StationActions, response_timeout: float,
+                 on_frame=None):
+        super().__init__(station_id, connection, response_timeout=response_timeout)
+        self._actions = actions
+        self._on_frame = on_frame or (lambda direction, text: None)
+
+    async def route_message(self, raw_msg):
+        self._on_frame("in", raw_msg)
+        try:
+            unpack(raw_msg)
+        except OCPPError as error:
+            await self._send(_unparsable_answer(raw_msg, error))
+            return
+        try:
+            await super().route_message(raw_msg)
+        except Exception:  # a handler's own bug: the CSMS gets no answer to that one frame, the link lives on
+            log.exception("OCPP frame failed: %.200s", raw_msg)
+
+    async def _send(self, message):
+        self._on_frame("out", message)
+        await super()._send(message)
+
+    @on(Action.request_start_transaction)
+    def _request_start(self, id_token: dict, remote_start_id: int, evse_id: int | None = None, **_: Any):
+        status, transaction_id = self._actions.remote_start(evse_id, id_token, remote_start_id)
+        return call_result.RequestStartTransaction(status=RequestStartStopStatusEnumType(status),
+                                                   transaction_id=transaction_id)
+
+    @on(Action.request_stop_transaction)
+    def _request_stop(self, transaction_id: str, **_: Any):
+        status = self._actions.remote_stop(transaction_id)
+        return call_result.RequestStopTransaction(status=RequestStartStopStatusEnumType(status))
+
+    @on(Action.trigger_message)
+    def _trigger(self, requested_message: str, evse: dict | None = None, **_: Any):
+        evse_id = (evse or {}).get("id")
+        status = self._actions.trigger(MessageTriggerEnumType(requested_message).value, evse_id)
+        return call_result.TriggerMessage(status=TriggerMessageStatusEnumType(status))
+
+
+def _unparsable_answer(raw: Any, error: OCPPError) -> str:
+    """The CALLERROR for a frame ocpp could not unpack, with its message id when one can be read."""
+    unique_id = "-1"
+    try:
+        frame = json.loads(raw)
+        if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[0] == 2:
+            unique_id = frame[1]
+    except (ValueError, TypeError):
+        pass
+    code = "RpcFrameworkError" if unique_id == "-1" else error.code
+    return CallError(unique_id, code, error.description or "frame not understood",
+                     {"cause": str(error.details.get("cause", ""))[:200]} if error.details else {}).to_json()

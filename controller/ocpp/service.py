@@ -1,0 +1,358 @@
+"""The OCPP service: the station's link to the CSMS, online and offline (OCPP 2.0.1 blocks B, E, F, G).
+
+Like the SECC and the console it never touches hardware: it reads connector state, listens to the app's
+events and asks connectors through their public methods (authorize, request_stop). Charging never waits
+for the CSMS: every TransactionEvent goes into the queue (on disk with a store) first and out when a link
+is up, in order; those made while no link was accepted carry offline=true.
+
+Each connector is one EVSE (evseId = the connector's id) with one connector (connectorId 1). NACS: OCPP
+2.0.1 has no NACS connector type (2.1 adds cNACS); nothing in this slice reports a connector type, and the
+device model, when it comes, reports NACS cables as cTesla, the plug's name in 2.0.1's list.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any, Callable
+
+from ocpp.charge_point import camel_to_snake_case
+from ocpp.exceptions import OCPPError
+from ocpp.v201 import call
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
+from controller.config import OcppConfig
+from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
+from controller.ocpp.protocol import StationProtocol
+from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.store.ocpp_queue import OcppQueue
+
+log = logging.getLogger(__name__)
+
+IN_TRANSACTION = set(CHARGING_STATE)
+WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
+REMOTE_START_WAIT_S = 60.0  # EVConnectionTimeOut: a remote start before the plug-in waits this long
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait for `event` at most `timeout` s. Not asyncio.wait_for: on 3.11 it can swallow a cancellation that
+    lands as the event fires, and a loop around it would then never end."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
+def connector_status(connector: Any) -> str:
+    if connector.blocking_faults() or connector.state == "emergency":
+        return "Faulted"
+    if connector.state == "available":
+        return "Available"
+    if connector.state == "unavailable":
+        return "Unavailable"
+    return "Occupied"
+
+
+class OcppService:
+    def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 firmware_version: str = "0.1.0"):
+        self.cfg = cfg
+        self.station_id = station_id
+        self.connectors = {c.cfg.id: c for c in connectors}
+        self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._firmware = firmware_version
+        self._password = read_password(cfg)
+        self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
+        self.transactions: dict[int, Transaction] = {}
+        self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
+        self._noted: dict[int, str] = {}  # the status last seen per connector
+        # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
+        self._statuses: list[tuple[int, str, float, int]] = []
+        self.accepted = False  # a link is up and BootNotification was Accepted
+        self.state = "disconnected"
+        self._wake = asyncio.Event()
+        self._triggered: list[tuple[str, int | None]] = []
+        self._tasks: list[asyncio.Task] = []
+        self.boot_reason = "PowerUp"
+        self.frames: list[tuple[str, str]] = []  # the last frames, for the console later
+        self.connect_attempts = 0
+
+    # ---- life cycle ---------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
+                       asyncio.create_task(self._sample_meters(), name="ocpp-meter")]
+
+    async def close(self) -> None:
+        # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
+        # swallow a cancellation that lands as the answer arrives
+        for _ in range(20):
+            running = [task for task in self._tasks if not task.done()]
+            if not running:
+                break
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=0.5)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # ---- app events (subscribed with app.subscribe) -----------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, (PhaseChanged, FaultRaised, FaultCleared)):
+            return
+        connector = self.connectors.get(event.connector)
+        if connector is None:
+            return
+        self._follow(connector)
+        self._note_status(connector)
+        self._wake.set()
+
+    def _note_status(self, connector: Any) -> None:
+        """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
+        status = connector_status(connector)
+        if self._noted.get(connector.cfg.id) != status:
+            self._noted[connector.cfg.id] = status
+            if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
+                self._statuses.append((connector.cfg.id, status, self.clock(), self.queue.last_id))
+
+    def _follow(self, connector: Any) -> None:
+        evse = connector.cfg.id
+        state, now = connector.state, self.clock()
+        tx = self.transactions.get(evse)
+        if tx is None and state in IN_TRANSACTION and state != "emergency":
+            tx = self.transactions[evse] = Transaction(evse)
+            self._note_session(connector, tx)
+            self._enqueue(tx.event("Started", "CablePluggedIn", now,
+                                   meter=self._meter(connector, tx, now, "Transaction.Begin")))
+            pending = self._pending_start.pop(evse, None)
+            if pending and pending[2] >= self.clock():
+                self._authorize(connector, tx, pending[0], pending[1])
+        elif tx is not None and state in ("available", "unavailable"):
+            session = self._session_of(connector, tx)
+            tx.charging_state = "Idle"
+            self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
+                                   meter=self._meter(connector, tx, now, "Transaction.End"),
+                                   stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
+            del self.transactions[evse]
+        elif tx is not None:
+            self._note_session(connector, tx)
+            charging = CHARGING_STATE.get(state, tx.charging_state)
+            if charging != tx.charging_state:
+                tx.charging_state = charging
+                trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
+                self._enqueue(tx.event("Updated", trigger, now))
+
+    @staticmethod
+    def _note_session(connector: Any, tx: Transaction) -> None:
+        if connector.session is not None:
+            tx.session_ids.add(connector.session.session_id)
+
+    @staticmethod
+    def _session_of(connector: Any, tx: Transaction) -> Any:
+        """The connector's session of this transaction: never an older car's (a plug-in without a session)."""
+        if connector.session is not None and connector.session.session_id in tx.session_ids:
+            return connector.session
+        last = connector.last_session
+        return last if last is not None and last.session_id in tx.session_ids else None
+
+    def _enqueue(self, payload: dict) -> None:
+        if not self.accepted:
+            payload["offline"] = True
+        self.queue.append("TransactionEvent", payload, self.clock())  # on disk before it is sent
+        self._wake.set()
+
+    def _meter(self, connector: Any, tx: Transaction, t: float, context: str) -> list[dict] | None:
+        """The connector's readings; None (an event without meter values) rather than no event at all."""
+        try:
+            snap = connector.snapshot()
+            meter = getattr(connector, "meter", None)
+            if meter is not None and meter.fresh:
+                energy_wh = meter.latest.energy_import_wh
+            else:  # no meter: the session's energy stands in for the register
+                session = self._session_of(connector, tx)
+                energy_wh = session.energy_wh if session is not None else 0.0
+            return meter_value(t, context, energy_wh=energy_wh, power_w=snap["power_kw"] * 1000.0,
+                               current_a=snap["current_a"], voltage_v=snap["voltage_v"], soc=snap.get("soc"))
+        except Exception:
+            log.exception("OCPP: connector %d readings failed", connector.cfg.id)
+            return None
+
+    async def _sample_meters(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.meter_interval_s)
+            now = self.clock()
+            for evse, tx in list(self.transactions.items()):
+                if tx.charging_state != "Charging":
+                    continue
+                try:
+                    self._enqueue(tx.event("Updated", "MeterValuePeriodic", now,
+                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")))
+                except Exception:  # e.g. the store's disk is full: try again at the next sample
+                    log.exception("OCPP: periodic meter values of connector %d failed", evse)
+
+    # ---- the CSMS's requests (StationActions) ---------------------------------------------------------
+    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]:
+        if evse_id is None:
+            evse_id = next((cid for cid, c in self.connectors.items()
+                            if c.state in WAITING_FOR_AUTH and not c.is_authorized()), None)
+            if evse_id is None:
+                evse_id = next((cid for cid, c in self.connectors.items() if c.state == "available"), None)
+        connector = self.connectors.get(evse_id)
+        if connector is None or connector_status(connector) in ("Faulted", "Unavailable"):
+            return "Rejected", None
+        tx = self.transactions.get(evse_id)
+        if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
+            self._authorize(connector, tx, id_token, remote_start_id)
+            return "Accepted", tx.transaction_id
+        if connector.state == "available":  # authorized when the car arrives
+            self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S)
+            return "Accepted", None
+        return "Rejected", None
+
+    def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
+        connector.authorize()
+        tx.id_token, tx.remote_start_id = id_token, remote_start_id
+        self._enqueue(tx.event("Updated", "RemoteStart", self.clock()))
+
+    def remote_stop(self, transaction_id: str) -> str:
+        for evse, tx in self.transactions.items():
+            if tx.transaction_id == transaction_id:
+                if self.connectors[evse].request_stop("remote"):
+                    tx.remote_stop = True
+                    self._enqueue(tx.event("Updated", "RemoteStop", self.clock()))
+                    return "Accepted"
+                return "Rejected"
+        return "Rejected"
+
+    def trigger(self, message: str, evse_id: int | None) -> str:
+        if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
+            return "NotImplemented"
+        if evse_id is not None and evse_id not in self.connectors:
+            return "Rejected"
+        if message == "BootNotification" and self.accepted:
+            return "Rejected"  # a BootNotification is only asked for while the station is not yet accepted
+        self._triggered.append((message, evse_id))
+        self._wake.set()
+        return "Accepted"
+
+    # ---- the link -------------------------------------------------------------------------------------
+    async def _run_link(self) -> None:
+        delays = backoff_delays(self.cfg, self._rng)
+        while True:
+            self.state = "connecting"
+            self.connect_attempts += 1
+            try:
+                ws = await open_link(self.cfg, self.station_id, self._password, self._tls)
+            except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
+                self.state = "disconnected"
+                wait = next(delays)
+                if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
+                    log.exception("OCPP: unexpected failure connecting to the CSMS")
+                log.warning("OCPP: cannot reach the CSMS (%s); next attempt in %.1f s", exc, wait)
+                await asyncio.sleep(wait)
+                continue
+            delays = backoff_delays(self.cfg, self._rng)
+            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
+            reader = asyncio.create_task(protocol.start(), name="ocpp-read")
+            worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
+            try:
+                done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.warning("OCPP link ended: %r", task.exception())
+            finally:
+                self.accepted = False
+                self.state = "disconnected"
+                for task in (reader, worker):
+                    task.cancel()
+                await asyncio.gather(reader, worker, return_exceptions=True)
+                await ws.close()
+            await asyncio.sleep(next(delays))
+
+    def _note_frame(self, direction: str, text: str) -> None:
+        self.frames.append((direction, text if len(text) < 2000 else text[:2000] + "..."))
+        del self.frames[:-50]
+
+    async def _online(self, protocol: StationProtocol) -> None:
+        self.state = "booting"
+        interval = await self._boot(protocol)
+        self.accepted, self.state = True, "accepted"
+        self.boot_reason = "PowerUp"
+        now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
+        self._statuses = [(cid, connector_status(c), now, 0) for cid, c in self.connectors.items()]
+        self._noted = {cid: status for cid, status, _, _ in self._statuses}
+        next_heartbeat = time.monotonic() + interval
+        while True:
+            self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
+            await self._send_triggered(protocol)
+            while await self._send_next(protocol):
+                pass
+            if time.monotonic() >= next_heartbeat:
+                await self._call(protocol, call.Heartbeat())
+                next_heartbeat = time.monotonic() + interval
+            await wait_event(self._wake, max(0.0, next_heartbeat - time.monotonic()))
+
+    async def _boot(self, protocol: StationProtocol) -> float:
+        """BootNotification until Accepted; nothing else is sent before (B02/B03: Pending, Rejected wait)."""
+        while True:
+            answer = await self._call(protocol, call.BootNotification(
+                charging_station={"model": self.cfg.model, "vendorName": self.cfg.vendor,
+                                  "firmwareVersion": self._firmware},
+                reason=self.boot_reason))
+            if answer is None:  # a CALLERROR: try again later, still nothing else
+                await asyncio.sleep(self.cfg.heartbeat_default_s)
+                continue
+            interval = float(answer.interval) if answer.interval > 0 else self.cfg.heartbeat_default_s
+            if answer.status == "Accepted":
+                return interval
+            log.info("OCPP: BootNotification %s; again in %.0f s", answer.status, interval)
+            self.state = f"boot {answer.status.lower()}"
+            await asyncio.sleep(interval)
+
+    async def _call(self, protocol: StationProtocol, payload: Any) -> Any:
+        """One CALL; a CALLERROR answer is logged and returned as None (the CSMS did answer)."""
+        try:
+            return await protocol.call(payload, suppress=False)
+        except OCPPError as error:
+            log.warning("OCPP: %s answered with CALLERROR %s", type(payload).__name__, error)
+            return None
+
+    async def _send_status(self, protocol: StationProtocol, evse_id: int, status: str, t: float) -> None:
+        await self._call(protocol, call.StatusNotification(
+            timestamp=timestamp(t), connector_status=status, evse_id=evse_id, connector_id=1))
+
+    async def _send_triggered(self, protocol: StationProtocol) -> None:
+        while self._triggered:
+            message, evse_id = self._triggered.pop(0)
+            if message == "Heartbeat":
+                await self._call(protocol, call.Heartbeat())
+            elif message == "StatusNotification":
+                for cid, connector in self.connectors.items():
+                    if evse_id is None or cid == evse_id:
+                        await self._send_status(protocol, cid, connector_status(connector), self.clock())
+            elif message == "TransactionEvent":
+                now = self.clock()
+                for evse, tx in list(self.transactions.items()):
+                    if evse_id is None or evse == evse_id:
+                        self._enqueue(tx.event("Updated", "Trigger", now,
+                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")))
+            # BootNotification: only accepted before Accepted, when _boot sends it anyway
+
+    async def _send_next(self, protocol: StationProtocol) -> bool:
+        """Send whichever came first: the oldest status change or the oldest queued message; False when
+        nothing is left. A queued message leaves the queue only once the CSMS answered it."""
+        message = self.queue.first()
+        if self._statuses and (message is None or message.id > self._statuses[0][3]):
+            evse_id, status, t, _ = self._statuses.pop(0)
+            await self._send_status(protocol, evse_id, status, t)
+            return True
+        if message is None:
+            return False
+        await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
+        self.queue.remove(message.id)
+        return True

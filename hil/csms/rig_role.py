@@ -1,0 +1,144 @@
+"""The rig's CSMS in a scenario: started before the controller, plays its part, then judged.
+
+`remote-start`: the CSMS authorizes every car by RequestStartTransaction once its transaction started and
+stops the first one by RequestStopTransaction after it has charged a while. `offline-session`: the CSMS
+goes away while the first car charges and comes back later; every TransactionEvent must then arrive once,
+in order, with offline=true for those made while it was away.
+"""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from hil.csms.simulator import CsmsSimulator
+
+PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
+STATION = "RIG-STATION"
+ID_TOKEN = "RIG-TOKEN-1"
+
+
+def _test_ca():
+    """hil.csms.test_ca, which needs cryptography: only wss scenarios load it (pip install cryptography)."""
+    try:
+        from hil.csms import test_ca
+    except ImportError as exc:
+        from hil.scenarios import ScenarioRefused
+        raise ScenarioRefused(f"the rig's wss CSMS needs the cryptography package ({exc})") from None
+    return test_ca
+
+
+class RigCsms:
+    def __init__(self, role: str, *, profile: int = 1, stop_after_charging_s: float = 1.0,
+                 outage_after_charging_s: float = 0.5, outage_s: float = 2.0):
+        self.role = role
+        self.profile = profile
+        self.folder = Path(tempfile.mkdtemp(prefix="rig-csms-"))
+        self.csms = CsmsSimulator(password=PASSWORD if profile < 3 else "",
+                                  tls=_test_ca().make_test_ca(self.folder / "ca") if profile >= 2 else None,
+                                  jsonl=self.folder / "ocpp-traffic.jsonl", client_certs=profile == 3)
+        self.stop_after_charging_s = stop_after_charging_s
+        self.outage_after_charging_s = outage_after_charging_s
+        self.outage_s = outage_s
+        self.outage: tuple[float, float] | None = None
+        self.notes: list[str] = []
+
+    async def start(self) -> list[str]:
+        """Start listening; the controller's config overrides that point it here."""
+        url = await self.csms.start()
+        overrides = [f'ocpp.url="{url}"', f'ocpp.station_id="{STATION}"', f'ocpp.password="{PASSWORD}"',
+                     "ocpp.retry_back_off_wait_minimum_s=0.2", "ocpp.retry_back_off_random_range_s=0.2",
+                     "ocpp.retry_back_off_repeat_times=1", "ocpp.meter_interval_s=0.5"]
+        if self.csms.tls is not None:
+            overrides += [f"ocpp.security_profile={self.profile}", f'ocpp.csms_root_file="{self.csms.tls.root_file}"']
+        if self.profile == 3:
+            cert, key = _test_ca().issue_station_cert(self.csms.tls, STATION, self.folder / "station")
+            overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
+        if self.role == "remote-start":
+            overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
+        return overrides
+
+    def _events(self, evse: int | None = None) -> list[dict]:
+        events = self.csms.calls("TransactionEvent")
+        if evse is None:
+            return events
+        ids = {e["transactionInfo"]["transactionId"] for e in events
+               if e["eventType"] == "Started" and e.get("evse", {}).get("id") == evse}
+        return [e for e in events if e["transactionInfo"]["transactionId"] in ids]
+
+    async def play(self, ids: list[int], timeout_s: float) -> None:
+        """The CSMS's part while the cars run (a task the runner cancels when the cars are done)."""
+        if self.role == "remote-start":
+            await asyncio.gather(*(self._remote_start(cid, cid == ids[0], timeout_s) for cid in ids))
+        elif self.role == "offline-session":
+            await self._outage(ids[0], timeout_s)
+
+    async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
+        started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
+                                           timeout_s)
+        tx_id = started[0]["transactionInfo"]["transactionId"]
+        answer = await self.csms.request_start(STATION, cid, ID_TOKEN, cid)
+        self.notes.append(f"RequestStartTransaction evse {cid}: {answer.status}")
+        if not stop:
+            return
+        await self.csms.wait_for(lambda: any(e["transactionInfo"].get("chargingState") == "Charging"
+                                             for e in self._events(cid)), timeout_s)
+        await asyncio.sleep(self.stop_after_charging_s)
+        answer = await self.csms.request_stop(STATION, tx_id)
+        self.notes.append(f"RequestStopTransaction {tx_id}: {answer.status}")
+
+    async def _outage(self, cid: int, timeout_s: float) -> None:
+        await self.csms.wait_for(lambda: any(e["transactionInfo"].get("chargingState") == "Charging"
+                                             for e in self._events(cid)), timeout_s)
+        await asyncio.sleep(self.outage_after_charging_s)
+        began = time.time()
+        await self.csms.stop()
+        await asyncio.sleep(self.outage_s)
+        await self.csms.start()
+        self.outage = (began, time.time())
+
+    async def settle(self, ids: list[int], timeout_s: float = 15.0) -> None:
+        """Wait until every connector's transaction has ended at the CSMS (the queue drained)."""
+        def ended() -> bool:
+            return all(any(e["eventType"] == "Ended" for e in self._events(cid)) for cid in ids)
+        try:
+            await self.csms.wait_for(ended, timeout_s)
+        except TimeoutError:
+            self.notes.append("not every transaction reached the CSMS as Ended")
+
+    async def stop(self) -> None:
+        await self.csms.stop()
+
+    def report(self) -> dict:
+        return {"role": self.role, "security_profile": self.profile,
+                "frames": len(self.csms.traffic), "traffic_jsonl": str(self.csms.jsonl),
+                "traffic": list(self.csms.traffic),
+                "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
+                "outage": list(self.outage) if self.outage else None,
+                "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
+                                        "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
+                                        "state": e["transactionInfo"].get("chargingState"),
+                                        "offline": bool(e.get("offline"))} for e in self._events()]}
+
+
+def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
+    """The CSMS's side of the verdict: no schema violation, every transaction complete and in order."""
+    if report is None:
+        return []
+    problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
+    problems += [n for n in report["notes"] if n.startswith("not every")]
+    per_tx: dict[str, list[dict]] = {}
+    for event in report["transaction_events"]:
+        per_tx.setdefault(event["tx"], []).append(event)
+    if not per_tx:
+        problems.append("no TransactionEvent reached the CSMS")
+    for tx, events in per_tx.items():
+        seqs = [e["seq"] for e in events]
+        if seqs != list(range(len(seqs))):
+            problems.append(f"transaction {tx}: seqNo {seqs}, expected 0..{len(seqs) - 1} once each, in order")
+        if events[0]["type"] != "Started" or events[-1]["type"] != "Ended":
+            problems.append(f"transaction {tx}: not Started ... Ended")
+    if expect_offline and not any(e["offline"] for e in report["transaction_events"]):
+        problems.append("no TransactionEvent was marked offline although the CSMS was away")
+    return problems
