@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from controller.config import CabinetConfig, ConfigError
+from controller.formats.cabinet.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
 from controller.evlink import EvLinkServer

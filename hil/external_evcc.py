@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
 from hil.controller_handle import InProcessController
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.ev.slac_ev import SlacEv, SlacEvFailed

@@ -11,7 +11,7 @@ from hil.controller_handle import ExternalController, InProcessController, Subpr
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
 from controller.v2g.secc.answer_times import summarize_ms
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import can
 
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 
 VENDOR_DBCS = {"infypower": "infypower_reg", "uugreen": "uugreen_ur1000x0", "uugreen-40": "uugreen_ur1000x0"}
 MIN_COMMON_BITS = 8

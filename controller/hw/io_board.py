@@ -1,7 +1,7 @@
 """Driver for the I/O board of one connector over `dbc/io_board.dbc` (our own protocol).
 
 The controller sends a command frame every 50 ms with a rolling heartbeat counter and an end-to-end CRC
-(controller/hw/e2e.py); the board answers with a status frame every 20 ms and on change, a DC measure every
+(controller/formats/can/e2e.py); the board answers with a status frame every 20 ms and on change, a DC measure every
 20 ms and temperatures at 1 Hz. Every frame ID is the DBC's base ID plus the connector id.
 
 The board is the second channel: it trips by itself (heartbeat lost, rejected commands, cable voltage above the
@@ -29,9 +29,9 @@ from typing import Callable
 import can
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
-from controller.hw.e2e import e2e_crc
-from controller.hw.frame_layout import layout_of
+from controller.formats.can.dbc import load_dbc
+from controller.formats.can.e2e import e2e_crc
+from controller.formats.can.frame_layout import layout_of
 
 log = logging.getLogger(__name__)
 

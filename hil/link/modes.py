@@ -18,7 +18,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.ethernet import FrameLink, MemoryLink, RawEthernetLink
 from hil.ev.sdp_client import multicast_target
 from hil.link.netns import PLC_INTERFACE, VethPair, run_in_netns

@@ -22,7 +22,7 @@ import logging
 import random
 from typing import Callable
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import FrameLink, LinkClosed, MemoryLink
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from typing import Callable
 import can
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
-from controller.hw.e2e import counter_ok, e2e_crc
+from controller.formats.can.dbc import load_dbc
+from controller.formats.can.e2e import counter_ok, e2e_crc
 from hil.plant import ConnectorPlant
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import can
 from cantools.database.can import Message
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 from hil.plant import ModuleModel
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from controller.app import ControllerApp
-from controller.config import ConsoleConfig, StoreConfig, load_config
+from controller.formats.cabinet.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup

@@ -9,7 +9,7 @@ import can
 import pytest
 
 from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 
 pytestmark = pytest.mark.timeout(30)
 

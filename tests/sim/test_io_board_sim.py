@@ -8,9 +8,9 @@ import can
 import pytest
 
 from controller.hw.can_port import CanPort
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 from controller.hw.io_board import IoBoard
-from controller.hw.e2e import e2e_crc
+from controller.formats.can.e2e import e2e_crc
 from hil.plant import ConnectorPlant
 from hil.sim.io_board import IoBoardSim
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import LinkClosed, MemoryLink, RawEthernetLink
 from controller.v2g.secc_link import SeccLink, open_secc_sockets
 from hil.ev.plc_connect import connect_over_plc

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import MemoryLink
 from controller.v2g.slac import SlacEvse, SlacTimers
 from hil.ev.slac_ev import SlacEv

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import MemoryLink
 from controller.v2g.slac import SlacEvse, SlacTimers
 from hil.ev.slac_ev import EvSlacPlan, EvSlacTimers, SlacEv, SlacEvFailed

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
 from hil.controller_handle import InProcessController, SubprocessController
 from hil.ev.car import CarPlan, SimulatedCar
 from hil.rig import Rig

@@ -25,7 +25,7 @@ def _build() -> OneInput:
     from dataclasses import replace
 
     from controller.app import ControllerApp
-    from controller.config import ConsoleConfig, StoreConfig, load_config
+    from controller.formats.cabinet.config import ConsoleConfig, StoreConfig, load_config
     from controller.console.auth import ConsoleAuth
     from controller.console.commands import build_registry
     from controller.console.line_editor import LineEditor

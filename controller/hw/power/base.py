@@ -14,7 +14,7 @@ import can
 from cantools.database.can import Message
 
 from controller.hw.can_port import FrameRejected, decode_checked
-from controller.hw.frame_layout import layout_of
+from controller.formats.can.frame_layout import layout_of
 
 Frame = tuple[int, bytes]  # (29-bit arbitration ID, payload)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import can
 
 from controller.hw.can_port import FrameRejected
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 from controller.hw.power.base import (
     Frame, ModuleAnswer, ModuleRating, PowerModuleDriver, decode_in_range, encode,
 )

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from controller.connector.ev_session import Answer, ResponseCode
 from controller.connector.table import SESSION_STATES
-from controller.v2g import exi
+from controller.formats.v2g import exi
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
 from controller.v2g.secc.handlers import HANDLERS, OPENING, OPENING_ONLY, Handler

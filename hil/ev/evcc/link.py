@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from controller.v2g import exi, v2gtp
-from controller.v2g.messages import appproto
-from controller.v2g.secc.values import to_float
+from controller.formats.v2g import exi, v2gtp
+from controller.formats.v2g.messages import appproto
+from controller.formats.v2g.physical_value import to_float
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder

@@ -9,7 +9,7 @@ that connector's car.
 """
 from __future__ import annotations
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.secc_link import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import threading
 
-from controller.v2g.exi.errors import ExiError
-from controller.v2g.messages.document_root import FacetViolation
+from controller.formats.v2g.exi.errors import ExiError
+from controller.formats.v2g.messages.document_root import FacetViolation
 
 
 class _Found(threading.local):

@@ -1,6 +1,6 @@
 """Configuration of the Modbus devices: the link (TCP or RTU serial), the energy meter and the IMD.
 
-Frozen dataclasses in the style of controller.config, meant to be built by controller.config_loader.build
+Frozen dataclasses in the style of controller.formats.cabinet.config, meant to be built by controller.formats.cabinet.loader.build
 from a cabinet's TOML, e.g.
 
     [connectors.meter]
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from controller.hw.modbus_models import ModelError, load_model
+from controller.formats.modbus import ModelError, load_model
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _check_device(kind: str, model: str, unit_id: int, transport: str, poll_peri
 @dataclass(frozen=True)
 class MeterConfig:
     link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)  # how the meter is reached: { transport, host, port } or { transport, serial_port, ... }
-    model: str = "acrel_djsf1352_rn"  # register map in controller/hw/modbus_models
+    model: str = "acrel_djsf1352_rn"  # register map in controller/formats/modbus
     unit_id: int = 1  # the meter's Modbus unit (slave) id
     poll_period_s: float = 1.0  # the meter is read this often
     timeout_s: float = 0.5  # per attempt
@@ -99,7 +99,7 @@ class MeterConfig:
 @dataclass(frozen=True)
 class ImdConfig:
     link: ModbusLinkConfig = field(default_factory=ModbusLinkConfig)  # how the IMD is reached: { transport, host, port } or { transport, serial_port, ... }
-    model: str = "bender_isocha425hv"  # register map in controller/hw/modbus_models
+    model: str = "bender_isocha425hv"  # register map in controller/formats/modbus
     unit_id: int = 3  # the IMD's Modbus unit (slave) id
     poll_period_s: float = 1.0  # the IMD is read this often
     timeout_s: float = 0.5  # one request waits this long for the answer

@@ -21,7 +21,7 @@ import typing
 from enum import Enum
 from typing import Any
 
-from controller.v2g.exi.errors import ExiError
+from controller.formats.v2g.exi.errors import ExiError
 
 
 def to_dict(message: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import os
 import socket
 from pathlib import Path
 
-from controller.config_loader import ConfigError
+from controller.formats.cabinet.loader import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -22,7 +22,7 @@ def build(cls: type, table: Any, path: str) -> Any:
     """Build dataclass `cls` from `table`; unknown keys, missing keys and wrong types are errors."""
     if not isinstance(table, dict):
         raise ConfigError(path, f"expected a table, got {type(table).__name__}")
-    from controller.config_rules import check_values  # imports this module's ConfigError
+    from controller.formats.cabinet.rules import check_values  # imports this module's ConfigError
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in table:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from controller.config_loader import ConfigError, apply_override, build
-from controller.config_rules import check_module_capacity
-from controller.hw.modbus_config import ImdConfig, MeterConfig
+from controller.formats.cabinet.loader import ConfigError, apply_override, build
+from controller.formats.cabinet.rules import check_module_capacity
+from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
 

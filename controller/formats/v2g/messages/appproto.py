@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from controller.v2g.messages.document_root import DocumentRoot
+from controller.formats.v2g.messages.document_root import DocumentRoot
 
 
 class ResponseCode(StrEnum):

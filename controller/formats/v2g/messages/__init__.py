@@ -1,6 +1,6 @@
 """Typed V2G messages: one dataclass per schema type, generated from the XSDs by tools/exi_grammar_gen.py.
 
-    from controller.v2g.messages import din, iso2, appproto
+    from controller.formats.v2g.messages import din, iso2, appproto
 
 `appproto` holds the handshake (SupportedAppProtocolReq/Res); `din` and `iso2` hold V2G_Message with its
 Header and Body, where the Body has one optional field per message (CurrentDemandReq, ...) and exactly one

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Any
 
-from controller.config_loader import ConfigError
+from controller.formats.cabinet.loader import ConfigError
 
 # name suffix -> unit, longest first (`_a_per_s` before `_s`); the config reference shows the same units
 UNITS: tuple[tuple[str, str], ...] = (

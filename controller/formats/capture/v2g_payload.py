@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.v2g import exi, v2gtp
+from controller.formats.v2g import exi, v2gtp
 
 SCHEMA_BY_NAMESPACE = {
     "urn:din:70121:2012:MsgDef": "din",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
-from controller.hw.modbus_models.codec import (
+from controller.formats.modbus.codec import (
     VALUE_TYPES, WORD_ORDERS, WordOrder, decimal_factor, float32_step, is_float, number_to_registers,
     register_count, registers_to_number, choose_decimal_point,
 )

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.v2g import slac_messages, v2gtp
-from tools.capture import layers
-from tools.capture.pcap import LINKTYPE_ETHERNET, CaptureCutShort, Packet, read_packets
-from tools.capture.tcp_stream import TcpStream
-from tools.capture.v2g_payload import V2gDecoder
+from controller.formats.v2g import slac_messages, v2gtp
+from controller.formats.capture import layers
+from controller.formats.capture.pcap import LINKTYPE_ETHERNET, CaptureCutShort, Packet, read_packets
+from controller.formats.capture.tcp_stream import TcpStream
+from controller.formats.capture.v2g_payload import V2gDecoder
 
 _PROTOCOL_BY_SCHEMA = {"slac": "SLAC", "sdp": "SDP"}
 

@@ -1,6 +1,6 @@
 """Pure-Python, schema-informed EXI codec for V2G: the AppProtocol handshake, DIN SPEC 70121, ISO 15118-2.
 
-    from controller.v2g.exi import ExiError, decode, encode, SCHEMAS, message_type, to_json, from_json
+    from controller.formats.v2g.exi import ExiError, decode, encode, SCHEMAS, message_type, to_json, from_json
 
     msg = decode("din", payload)          # V2G_Message dataclass; ExiError(reason) on any bad input
     data = encode("din", msg)             # bytes; ExiError if the message breaks the schema
@@ -9,7 +9,7 @@
     from_json("din", "CurrentDemandReq", to_json(msg)) == msg
 
 Payloads are the EXI bytes without the V2GTP header. For "din" and "iso2" the message is the whole
-V2G_Message (Header + Body with one message, see controller.v2g.messages); for "appproto" it is
+V2G_Message (Header + Body with one message, see controller.formats.v2g.messages); for "appproto" it is
 SupportedAppProtocolReq or SupportedAppProtocolRes. to_json bytes are hex strings, enumerations their
 schema literal, PhysicalValues {"Multiplier", "Unit", "Value"} (see messages.json_form).
 
@@ -24,16 +24,16 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from controller.v2g.exi.document import decode_document, encode_document
-from controller.v2g.exi.errors import ExiError
-from controller.v2g.messages import json_form
+from controller.formats.v2g.exi.document import decode_document, encode_document
+from controller.formats.v2g.exi.errors import ExiError
+from controller.formats.v2g.messages import json_form
 
 __all__ = ["ExiError", "SCHEMAS", "decode", "encode", "from_json", "message_type", "to_json"]
 
 SCHEMAS = ("appproto", "din", "iso2")
-# Generated modules: controller/v2g/exi/<schema>_gen.py (codec), controller/v2g/messages/<schema>.py (types).
+# Generated modules: controller/formats/v2g/exi/<schema>_gen.py (codec), controller/formats/v2g/messages/<schema>.py (types).
 _CODECS: dict[str, ModuleType] = {name: importlib.import_module(f"{__name__}.{name}_gen") for name in SCHEMAS}
-_TYPES: dict[str, ModuleType] = {name: importlib.import_module(f"controller.v2g.messages.{name}") for name in SCHEMAS}
+_TYPES: dict[str, ModuleType] = {name: importlib.import_module(f"controller.formats.v2g.messages.{name}") for name in SCHEMAS}
 
 
 def _codec(schema: str) -> ModuleType:

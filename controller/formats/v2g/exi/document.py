@@ -13,8 +13,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from controller.v2g.exi.errors import ExiError, decode_failure
-from controller.v2g.exi.values import found
+from controller.formats.v2g.exi.errors import ExiError, decode_failure
+from controller.formats.v2g.exi.primitives import found
 
 HEADER = 0x80
 # Reads shift the whole payload int, so their cost grows with its size: this cap keeps a hostile input
