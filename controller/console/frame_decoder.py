@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import can
 
+from controller.formats.can.codec import decode_for_display
 from controller.formats.can.dbc import load_dbc
 
 VENDOR_DBCS = {"infypower": "infypower_reg", "uugreen": "uugreen_ur1000x0", "uugreen-40": "uugreen_ur1000x0"}
@@ -34,9 +35,8 @@ class FrameDecoder:
             label = f"c{connector}"
         if message is None:
             return frame
-        try:
-            values = message.decode(bytes(msg.data), decode_choices=True)
-        except Exception:  # any decode problem: the frame stays raw
+        values = decode_for_display(message, msg.data)
+        if values is None:  # any decode problem: the frame stays raw
             return frame
         frame["name"] = message.name if label is None else f"{message.name} {label}"
         frame["signals"] = {k: (round(v, 3) if isinstance(v, float) else v if isinstance(v, int) else str(v))

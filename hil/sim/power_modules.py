@@ -16,9 +16,10 @@ from typing import Any, Callable
 import can
 from cantools.database.can import Message
 
-from controller.hw.can_port import CanPort, FrameRejected, decode_checked
+from controller.formats.can.codec import FrameRejected, decode_within_limits
 from controller.formats.can.dbc import load_dbc
 from hil.plant import ModuleModel
+from hil.wires.can import RigCanBus
 
 
 def _encode(message: Message, values: dict[str, Any]) -> bytes:
@@ -31,19 +32,6 @@ def _encode(message: Message, values: dict[str, Any]) -> bytes:
     return bytes(message.encode(full, strict=True))
 
 
-def _decode(message: Message, msg: can.Message) -> dict[str, Any]:
-    """DBC decode with the DLC and the DBC's value ranges checked."""
-    values = decode_checked(message, msg)
-    for s in message.signals:
-        value = values.get(s.name)
-        if value is None or s.name == "Reserved":
-            continue
-        if not math.isfinite(value) or (s.minimum is not None and value < s.minimum) \
-                or (s.maximum is not None and value > s.maximum):
-            raise FrameRejected(f"{message.name}.{s.name} = {value} outside [{s.minimum}, {s.maximum}]")
-    return values
-
-
 def _clamp(value: float, signal_owner: Message, name: str) -> float:
     """Keep a physical value inside the DBC range so an extreme plant state still encodes."""
     s = signal_owner.get_signal_by_name(name)
@@ -53,7 +41,7 @@ def _clamp(value: float, signal_owner: Message, name: str) -> float:
 class _ModuleSims:
     """What both vendors' modules do alike: the 10 s communication timeout."""
 
-    def __init__(self, port: CanPort, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, port: RigCanBus, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
                  check_period_s: float = 0.1):
         self.port = port
         self.models = list(models)
@@ -73,7 +61,7 @@ class _ModuleSims:
 class InfyPowerSim(_ModuleSims):
     """InfyPower modules: request IDs carry the module address as destination, answers swap the addresses."""
 
-    def __init__(self, port: CanPort, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, port: RigCanBus, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
                  check_period_s: float = 0.1):
         super().__init__(port, models, clock, check_period_s)
         db = load_dbc("infypower_reg")
@@ -94,7 +82,7 @@ class InfyPowerSim(_ModuleSims):
         request = self._requests.get(command)
         if request is None:
             raise FrameRejected(f"InfyPower command {command:#04x} is not simulated")
-        values = _decode(request, msg)
+        values = decode_within_limits(request, msg)
         model.last_command_t = self.clock()
         answer = self._answers[command]
         if command == 0x1A:
@@ -124,7 +112,7 @@ UU_SET, UU_SET_RESPONSE, UU_READ, UU_READ_RESPONSE, UU_SET_ALL = 0, 1, 2, 3, 11
 class UUGreenSim(_ModuleSims):
     """UUGreen modules: one ID layout both ways; address 0 is the broadcast every module obeys."""
 
-    def __init__(self, port: CanPort, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, port: RigCanBus, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
                  check_period_s: float = 0.1):
         super().__init__(port, models, clock, check_period_s)
         self._frame = load_dbc("uugreen_ur1000x0").get_message_by_name("UuFrame")
@@ -144,7 +132,7 @@ class UUGreenSim(_ModuleSims):
         return (address * 0x9E5) & 0x3FFF
 
     def _on_request(self, models: list[ModuleModel], msg: can.Message) -> None:
-        values = _decode(self._frame, msg)
+        values = decode_within_limits(self._frame, msg)
         kind, command = values["MessageType"], values["Command"]
         if kind not in (UU_SET, UU_READ, UU_SET_ALL):
             return  # another module's answer

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.hw.can_port import FrameRejected
+from controller.formats.can.codec import FrameRejected
 from controller.formats.can.dbc import DBC_DIR, load_dbc
 from controller.formats.can.frame_layout import FrameLayout, LayoutError, layout_of
 

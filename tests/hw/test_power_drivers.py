@@ -7,7 +7,7 @@ import struct
 import can
 import pytest
 
-from controller.hw.can_port import FrameRejected
+from controller.formats.can.codec import FrameRejected
 from controller.hw.power import VENDORS, InfyPowerDriver, ModuleRating, UUGreen40Driver, UUGreenDriver
 
 pytestmark = pytest.mark.timeout(10)

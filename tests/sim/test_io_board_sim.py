@@ -13,6 +13,7 @@ from controller.hw.io_board import IoBoard
 from controller.formats.can.e2e import e2e_crc
 from hil.plant import ConnectorPlant
 from hil.sim.io_board import IoBoardSim
+from hil.wires.can import RigCanBus
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -37,7 +38,7 @@ class SimBench:
 
     def __init__(self, clock=None, **kwargs) -> None:
         self.channel = f"iosim-{uuid.uuid4().hex}"
-        self.port = CanPort(can.Bus(interface="virtual", channel=self.channel), "rig")
+        self.port = RigCanBus(can.Bus(interface="virtual", channel=self.channel), "rig")
         self.ctrl_bus = can.Bus(interface="virtual", channel=self.channel)
         self.plant = ConnectorPlant(connector_id=CONNECTOR)
         self.clock = clock or FakeClock()
@@ -362,8 +363,8 @@ def test_connector_id_outside_the_dbc_range_is_refused(bench):
 ])
 def test_bad_commands_are_rejected(bench, data, reason):
     bench.raw(COMMAND, data)
-    assert bench.port.counters.rejected == 1
-    assert any(reason in r for r in bench.port.counters.rejected_reasons)
+    assert bench.port.rejected == 1
+    assert any(reason in r for r in bench.port.rejected_reasons)
     assert bench.sim.commands_received == 0
 
 
@@ -373,7 +374,7 @@ class Pair:
     def __init__(self, **sim_kwargs) -> None:
         channel = f"iopair-{uuid.uuid4().hex}"
         self.ctrl_port = CanPort(can.Bus(interface="virtual", channel=channel), "controller")
-        self.rig_port = CanPort(can.Bus(interface="virtual", channel=channel), "rig")
+        self.rig_port = RigCanBus(can.Bus(interface="virtual", channel=channel), "rig")
         self.plant = ConnectorPlant(connector_id=CONNECTOR)
         self.sim = IoBoardSim(self.rig_port, self.plant, **sim_kwargs)
         self.cp_seen: list[str] = []

@@ -12,6 +12,7 @@ from controller.hw.can_port import CanPort
 from controller.hw.power import InfyPowerDriver, PowerModuleGroup, UUGreenDriver
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.power_modules import SIMULATORS, InfyPowerSim, UUGreenSim
+from hil.wires.can import RigCanBus
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -30,10 +31,10 @@ class Battery:
 def _ports():
     channel = f"sims-{uuid.uuid4().hex}"
     return (CanPort(can.Bus(interface="virtual", channel=channel), "controller"),
-            CanPort(can.Bus(interface="virtual", channel=channel), "rig"))
+            RigCanBus(can.Bus(interface="virtual", channel=channel), "rig"))
 
 
-async def _close(*ports: CanPort) -> None:
+async def _close(*ports: CanPort | RigCanBus) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.close) for p in ports))
 
 
@@ -84,7 +85,7 @@ def test_charge_through_the_simulators(vendor, addresses):
             group.switch_off()  # "off" is complete once the telemetry shows the current gone
             await until(lambda: group.output_current_a < 0.5)
             assert not any(m.on for m in models) and plant.output_current_a == 0.0
-            assert faults == [] and ctrl.counters.rejected == 0 and rig.counters.rejected == 0
+            assert faults == [] and ctrl.counters.rejected == 0 and rig.rejected == 0
         finally:
             for t in tasks:
                 t.cancel()
@@ -119,7 +120,7 @@ def test_comm_timeout_silence_and_bad_requests():
 
             ctrl.send((0x0A << 22) | (0x03 << 16) | (1 << 8) | 0xF0, b"\x00" * 3, extended=True)  # DLC 3
             ctrl.send((0x0A << 22) | (0x3E << 16) | (1 << 8) | 0xF0, bytes(8), extended=True)  # no such command
-            await until(lambda: rig.counters.rejected == 2)
+            await until(lambda: rig.rejected == 2)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from cantools.database.can import Message, Signal
 
-from controller.hw.can_port import FrameRejected
+from controller.formats.can.frame_rejected import FrameRejected
 
 SELF_CHECK_PAYLOADS = 64
 

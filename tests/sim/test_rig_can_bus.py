@@ -1,0 +1,78 @@
+"""The rig's own CAN bus (hil/wires/can.py): dispatch by ID and mask, rejected frames counted, never raised."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import can
+import pytest
+
+from controller.formats.can.codec import FrameRejected
+from hil.wires.can import RigCanBus, open_bus
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def _frame(arbitration_id: int, data: bytes = bytes(8), extended: bool = False) -> can.Message:
+    return can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=extended)
+
+
+def test_frames_go_to_the_exact_handler_first_then_to_a_mask():
+    bus = RigCanBus(can.Bus(interface="virtual", channel=f"rig-{uuid.uuid4().hex}"), "rig")
+    got = []
+    bus.on(0x111, lambda m: got.append(("exact", m.arbitration_id)))
+    bus.on(0x0C0102F0, lambda m: got.append(("exact-ext", m.arbitration_id)), extended=True)
+    bus.on(0x0C000000, lambda m: got.append(("masked", m.arbitration_id)), extended=True, mask=0x0FC00000)
+    for frame in (_frame(0x111), _frame(0x0C0102F0, extended=True), _frame(0x0C0203F0, extended=True),
+                  _frame(0x111, extended=True), _frame(0x222)):
+        bus.dispatch(frame)
+    bus.close()
+    assert got == [("exact", 0x111), ("exact-ext", 0x0C0102F0), ("masked", 0x0C0203F0)]
+    assert bus.received == 5 and bus.rejected == 0
+
+
+def test_a_rejected_frame_or_a_failing_handler_is_counted_and_the_bus_goes_on():
+    bus = RigCanBus(can.Bus(interface="virtual", channel=f"rig-{uuid.uuid4().hex}"), "rig")
+    got = []
+
+    def refuse(msg):
+        raise FrameRejected("IoCommand: CpDuty 120.0 above 100 %")
+
+    bus.on(0x101, refuse)
+    bus.on(0x102, lambda m: 1 / 0)
+    bus.on(0x103, got.append)
+    for arbitration_id in (0x101, 0x102, 0x103):
+        bus.dispatch(_frame(arbitration_id))
+    bus.close()
+    assert len(got) == 1 and bus.rejected == 2
+    assert bus.rejected_reasons["IoCommand: CpDuty 120.0 above 100 %"] == 1
+    assert any(reason.startswith("handler error") for reason in bus.rejected_reasons)
+
+
+def test_two_rig_buses_exchange_frames_through_the_event_loop():
+    async def scenario():
+        channel = f"rig-{uuid.uuid4().hex}"
+        a, b = open_bus("a", "virtual", channel), open_bus("b", "virtual", channel)
+        received = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        b.on(0x120, lambda m: received.put_nowait((bytes(m.data), asyncio.get_running_loop() is loop)))
+        a.start(loop)
+        b.start(loop)
+        try:
+            assert a.send(0x120, b"\x01\x02") and a.sent == 1
+            assert await asyncio.wait_for(received.get(), 2.0) == (b"\x01\x02", True)
+        finally:
+            a.close()
+            b.close()
+    asyncio.run(scenario())
+
+
+def test_own_frames_echoed_back_are_dropped_once_each():
+    bus = RigCanBus(can.Bus(interface="virtual", channel=f"rig-{uuid.uuid4().hex}"), "rig", drop_own_frames=True)
+    got = []
+    bus.on(0x130, got.append)
+    assert bus.send(0x130, b"\x05")
+    bus.dispatch(_frame(0x130, b"\x05"))  # the echo of our own frame
+    bus.dispatch(_frame(0x130, b"\x05"))  # the same bytes from another node
+    bus.close()
+    assert len(got) == 1 and bus.received == 1
