@@ -12,7 +12,7 @@ from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.formats.cabinet.config import load_config
-from controller.v2g.secc.answer_times import summarize_ms
+from hil.timing_summary import summarize_ms
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused

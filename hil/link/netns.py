@@ -25,7 +25,7 @@ import subprocess
 import threading
 from typing import Callable, TypeVar
 
-from controller.v2g.ipv6_link import link_local_address
+from hil.wires.ipv6 import link_local_address
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ that connector's car.
 from __future__ import annotations
 
 from controller.formats.v2g import v2gtp
-from controller.v2g.secc_link import open_secc_sockets
+from hil.controller_handle import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile
 from hil.ev.evcc.recorder import V2gPcapRecorder
