@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[can.Message], None]
 NO_BITRATE = ("virtual", "udp_multicast")  # interfaces that take no bitrate argument
 SHUTDOWN_WAIT_S = 1.0
+RECEIVE_POLL_S = 0.05  # a reader thread (buses without a file descriptor) sees close() this quickly
 
 
 def open_bus(name: str, interface: str, channel: str, bitrate: int | None = None,
@@ -75,7 +76,7 @@ class RigCanBus:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start receiving; handlers run in `loop`'s thread."""
         if self._notifier is None:
-            self._notifier = can.Notifier(self.bus, [self.dispatch], loop=loop)
+            self._notifier = can.Notifier(self.bus, [self.dispatch], timeout=RECEIVE_POLL_S, loop=loop)
 
     def close(self) -> None:
         if self._notifier is not None:

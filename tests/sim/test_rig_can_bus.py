@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import can
@@ -62,8 +63,10 @@ def test_two_rig_buses_exchange_frames_through_the_event_loop():
             assert a.send(0x120, b"\x01\x02") and a.sent == 1
             assert await asyncio.wait_for(received.get(), 2.0) == (b"\x01\x02", True)
         finally:
+            started = time.monotonic()
             a.close()
             b.close()
+        assert time.monotonic() - started < 0.5  # the reader threads see close() within their poll period
     asyncio.run(scenario())
 
 
