@@ -1,8 +1,10 @@
 """The rig's CAN buses: a python-can bus per channel, received frames handed to handlers in the event loop.
 
-A python-can Notifier reads the bus (a socket reader for SocketCAN, a thread otherwise) and calls us in the
-loop's thread; handlers are looked up by exact ID or by ID under a mask. A handler refuses a frame by raising
-FrameRejected; rejected frames are counted by reason, never raised past the bus.
+A bus with a file descriptor (SocketCAN, udp_multicast) is read by the loop itself, everything readable at
+once (one frame per wake-up falls behind a busy bus on a slow CPU); any other bus by a python-can Notifier
+thread that calls us in the loop's thread. Handlers are looked up by exact ID or by ID under a mask. A
+handler rejects a frame by raising FrameRejected; rejected frames are counted by reason, never raised past
+the bus.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[can.Message], None]
 NO_BITRATE = ("virtual", "udp_multicast")  # interfaces that take no bitrate argument
 SHUTDOWN_WAIT_S = 1.0
+MAX_DRAIN = 256  # frames read per wake-up; the rest waits one loop turn so timers and sockets run too
 RECEIVE_POLL_S = 0.05  # a reader thread (buses without a file descriptor) sees close() this quickly
 
 
@@ -48,6 +51,7 @@ class RigCanBus:
         self._by_mask: list[tuple[bool, int, int, Handler]] = []
         self._own_in_flight: collections.Counter | None = collections.Counter() if drop_own_frames else None
         self._notifier: can.Notifier | None = None
+        self._reading: tuple[asyncio.AbstractEventLoop, int] | None = None  # (loop, fd) read by the loop
 
     def on(self, arbitration_id: int, handler: Handler, extended: bool = False, mask: int | None = None) -> None:
         """Give frames with this ID (or matching it under `mask`) to `handler`."""
@@ -74,11 +78,36 @@ class RigCanBus:
         return sum(self.rejected_reasons.values())
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start receiving; handlers run in `loop`'s thread."""
-        if self._notifier is None:
+        """Start receiving; handlers run in `loop`'s thread (call from it)."""
+        if self._notifier is not None or self._reading is not None:
+            return
+        try:
+            fd = self.bus.fileno()
+        except NotImplementedError:
+            fd = -1
+        if fd >= 0:
+            loop.add_reader(fd, self._drain)
+            self._reading = (loop, fd)
+        else:
             self._notifier = can.Notifier(self.bus, [self.dispatch], timeout=RECEIVE_POLL_S, loop=loop)
 
+    def _drain(self) -> None:
+        for _ in range(MAX_DRAIN):
+            try:
+                frame = self.bus.recv(0)
+            except Exception as exc:  # one garbled datagram or a driver error: count it, keep reading later
+                self.rejected_reasons[f"receive failed: {exc.__class__.__name__}"] += 1
+                return
+            if frame is None:
+                return
+            self.dispatch(frame)
+
     def close(self) -> None:
+        if self._reading is not None:
+            loop, fd = self._reading
+            self._reading = None
+            if not loop.is_closed():
+                loop.remove_reader(fd)
         if self._notifier is not None:
             self._notifier.stop(SHUTDOWN_WAIT_S)
             self._notifier = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -9,7 +10,7 @@ import can
 import pytest
 
 from controller.formats.can.codec import FrameRejected
-from hil.wires.can import RigCanBus, open_bus
+from hil.wires.can import MAX_DRAIN, RigCanBus, open_bus
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -79,3 +80,45 @@ def test_own_frames_echoed_back_are_dropped_once_each():
     bus.dispatch(_frame(0x130, b"\x05"))  # the same bytes from another node
     bus.close()
     assert len(got) == 1 and bus.received == 1
+
+
+class _DescriptorBus(can.BusABC):
+    """A bus with a file descriptor (as SocketCAN has): readable while frames wait."""
+
+    def __init__(self, frames: list[can.Message]):
+        self._frames = list(frames)
+        self._read_fd, self._write_fd = os.pipe()
+        os.write(self._write_fd, b"x" * len(self._frames))
+        super().__init__(channel="pipe")
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def _recv_internal(self, timeout):
+        if not self._frames:
+            return None, False
+        os.read(self._read_fd, 1)
+        return self._frames.pop(0), False
+
+    def send(self, msg, timeout=None) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        os.close(self._read_fd)
+        os.close(self._write_fd)
+        super().shutdown()
+
+
+def test_a_bus_with_a_descriptor_is_read_by_the_loop_every_frame_in_order():
+    async def scenario():
+        bus = RigCanBus(_DescriptorBus([_frame(0x140, bytes([i % 256])) for i in range(MAX_DRAIN + 10)]), "fd")
+        got = []
+        bus.on(0x140, got.append)
+        bus.start(asyncio.get_running_loop())
+        await asyncio.sleep(0.01)  # more frames than one wake-up takes: the rest come on the next
+        while len(got) < MAX_DRAIN + 10:
+            await asyncio.sleep(0.01)
+        bus.close()
+        return got
+    got = asyncio.run(scenario())
+    assert [m.data[0] for m in got] == [i % 256 for i in range(MAX_DRAIN + 10)]
