@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz
+.PHONY: demo test lint-imports test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,13 @@ bytecode: $(STAMP)
 demo: bytecode
 	$(VENV)/bin/charger-hil run --scenario dc-session --setup desk --report demo-report.json
 
+## The import contracts (pyproject [tool.importlinter]): the rig meets the controller only through
+## controller.formats and hil/controller_handle.py, nothing imports tools/, the controller's layers hold.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
 ## The whole test suite, rig tiers included.
-test: bytecode josev-if-possible
+test: bytecode josev-if-possible lint-imports
 	$(PY) -m pytest
 
 ## Unit tests only (no whole-session rig runs).

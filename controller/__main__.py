@@ -15,13 +15,13 @@ import signal
 import sys
 
 from controller.app import ControllerApp
-from controller.config import ConfigError, load_config
+from controller.formats.cabinet.config import ConfigError, load_config
+from controller.formats.can.dbc import DbcNotFound
+from controller.formats.command_line_checks import can_channel, check_can_interface, log_level
 from controller.formats.events import Event, PhaseChanged
-from controller.hw.dbc import DbcNotFound
-from controller.startup_checks import can_channel, check_can_interface, log_level
 from controller.store import StoreError
 from controller.systemd_notify import SystemdNotifier, WatchdogPinger
-from controller.cli_args import OneLineArgumentParser
+from controller.formats.command_line import OneLineArgumentParser
 
 PROG = "charger-controller"
 

@@ -6,8 +6,8 @@ import logging
 import time
 from dataclasses import replace
 
+from controller.formats.cabinet.config import CabinetConfig, ConfigError
 from controller.app_cabinet_view import AppCabinetView
-from controller.config import CabinetConfig, ConfigError
 from controller.console import ConsoleServer
 from controller.connector.connector import Connector
 from controller.formats.events import ControllerStarted, Event, EventSink

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from controller.config import CabinetConfig
+from controller.formats.cabinet.config import CabinetConfig
 from controller.connector.connector import Connector
 from controller.connector.session import SessionRecord
 from controller.connector_selftest import ConnectorSelfTest

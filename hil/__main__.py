@@ -18,8 +18,8 @@ import json
 import logging
 import sys
 
-from controller.config_loader import ConfigError
-from controller.hw.dbc import DbcNotFound, check_installed, load_dbc
+from controller.formats.cabinet.loader import ConfigError
+from controller.formats.can.dbc import DbcNotFound, check_installed, load_dbc
 from hil.ev.evcc.profile import load_profile
 from hil.injection.kinds import listing as inject_listing
 from hil.injection.spec import InjectionSpecError, parse_injections
@@ -31,8 +31,8 @@ from hil.runner import START_TIMEOUT_S, judge, run_scenario
 from hil.plant_controls import hold_with_controls
 from hil.scenarios import SCENARIOS, ScenarioRefused
 from hil.setup import load_setup
+from controller.formats.command_line import OneLineArgumentParser
 from hil.sim.power_vendors import simulator_dbcs
-from controller.cli_args import OneLineArgumentParser
 
 
 def _can(text: str | None) -> tuple[str, str] | None:

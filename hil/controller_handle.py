@@ -134,3 +134,41 @@ class ExternalController:
 
     def request_stop(self, connector_id: int) -> bool:
         raise RuntimeError("user-stop needs the controller's service console (not available yet)")
+
+
+def open_secc_sockets(interface: str | None, frames=None, sdp_port: int | None = None):
+    """One connector's SECC sockets for `ControllerApp.attach_secc`, opened where the call runs (the link's
+    SECC namespace). `frames`: the SECC's end of the rig's in-memory cable (loopback mode), handed over so that
+    the controller sees its own LinkClosed when the rig closes the cable."""
+    from controller.v2g.secc_link import open_secc_sockets as open_sockets
+
+    options = {} if sdp_port is None else {"sdp_port": sdp_port}
+    return open_sockets(interface, frames=None if frames is None else secc_frame_end(frames), **options)
+
+
+def secc_frame_end(end):
+    """The rig's Ethernet end as the controller's FrameLink: the rig's WireClosed becomes its LinkClosed."""
+    from controller.v2g.ethernet import LinkClosed
+    from hil.wires.ethernet import WireClosed
+
+    class SeccFrameEnd:
+        @property
+        def mac(self) -> bytes:
+            return end.mac
+
+        def send(self, frame: bytes) -> None:
+            try:
+                end.send(frame)
+            except WireClosed as exc:
+                raise LinkClosed(str(exc)) from exc
+
+        async def receive(self) -> bytes:
+            try:
+                return await end.receive()
+            except WireClosed as exc:
+                raise LinkClosed(str(exc)) from exc
+
+        def close(self) -> None:
+            end.close()
+
+    return SeccFrameEnd()

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
 from controller.formats.events import (CommunicationRestart, Event, FaultCleared, FaultRaised, PhaseChanged, SlacState,
                                        V2gClosed, V2gHandshake)
 from hil.controller_handle import InProcessController

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from controller.startup_checks import can_channel, log_level, output_file
+from controller.formats.command_line_checks import can_channel, log_level, output_file
 
 OUTPUT_OPTIONS = (("report", "--report"), ("pcap", "--pcap"), ("console_link", "--console-link"))
 

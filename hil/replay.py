@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
+from controller.formats.v2g import exi
 from controller.formats.events import Event, FaultRaised, PhaseChanged
-from controller.v2g import exi
 from hil.controller_handle import InProcessController
 from hil.interrupted_run import EXIT_INTERRUPTED
 from hil.ev.evcc.rig_link import RigV2gLink

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.v2g import exi
-from tools.capture.dissect import CaptureDissector, DissectedMessage, dissect_file
-from tools.capture.pcap import CaptureError
-from tools.capture.v2g_payload import SCHEMA_BY_NAMESPACE
+from controller.formats.v2g import exi
+from controller.formats.capture.dissect import CaptureDissector, DissectedMessage, dissect_file
+from controller.formats.capture.pcap import CaptureError
+from controller.formats.capture.v2g_payload import SCHEMA_BY_NAMESPACE
 
 REPLAYED_SCHEMAS = ("din", "iso2")
 

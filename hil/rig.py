@@ -6,8 +6,6 @@ import asyncio
 import time
 from dataclasses import replace
 
-from controller.hw.can_bus import open_port
-from controller.hw.can_port import CanPort
 from hil.ev.battery import BatteryModel
 from hil.ev.car import SimulatedCar
 from hil.ev.evcc.link import V2gEvLink
@@ -16,6 +14,7 @@ from hil.setup import RigSetup
 from hil.sim.imd import ImdSim
 from hil.sim.io_board import IoBoardSim
 from hil.sim.meter import MeterSim
+from hil.wires.can import RigCanBus, open_bus
 from hil.sim.power_vendors import SIMULATORS
 
 
@@ -26,7 +25,7 @@ class Rig:
         self.cabinet = setup.cabinet_config
         self.clock = clock
         self._can_override = can_override
-        self.ports: dict[str, CanPort] = {}
+        self.ports: dict[str, RigCanBus] = {}
         self.plants: dict[int, ConnectorPlant] = {}
         self.io_sims: dict[int, IoBoardSim] = {}
         self.module_models: dict[int, list[ModuleModel]] = {}
@@ -37,13 +36,13 @@ class Rig:
         self._tasks: list[asyncio.Task] = []
         self._build()
 
-    def port(self, name: str) -> CanPort:
+    def port(self, name: str) -> RigCanBus:
         cfg = self.cabinet.can[name]
         if self._can_override:
             cfg = replace(cfg, interface=self._can_override[0], channel=self._can_override[1])
         key = f"{cfg.interface}:{cfg.channel}"
         if key not in self.ports:
-            self.ports[key] = open_port(f"rig-{name}", cfg)
+            self.ports[key] = open_bus(f"rig-{name}", cfg.interface, cfg.channel, cfg.bitrate, cfg.options)
         return self.ports[key]
 
     def _build(self) -> None:

@@ -12,10 +12,10 @@ from hil.controller_handle import ExternalController, InProcessController, Subpr
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
+from hil.timing_summary import summarize_ms
 from controller.formats.events import (ControllerStarted, Event, FaultRaised, PhaseChanged, SeccListening,
                                        SessionEnded, V2gClosed)
-from controller.v2g.secc.answer_times import summarize_ms
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
 from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused
@@ -151,7 +151,6 @@ class ScenarioRun:
                 if cabinet == cabinet_path(self.setup):
                     overrides.append(self.console_pin.override())
         if self._mode == "external":
-            ids = [c.id for c in self.setup.cabinet_config.connectors]
             return ExternalController()
         if self._mode == "process":
             overrides += self.v2g.controller_overrides()

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.config import CabinetConfig, load_config
-from controller.config_loader import ConfigError, build
+from controller.formats.cabinet.config import CabinetConfig, load_config
+from controller.formats.cabinet.loader import ConfigError, build
 
 SETUPS_DIR = Path(__file__).resolve().parent / "setups"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, load_config, parse_config
+from controller.formats.cabinet.config import ConfigError, load_config, parse_config
 
 pytestmark = pytest.mark.timeout(30)
 SETUPS = Path(__file__).resolve().parents[1] / "hil" / "setups"

@@ -1,12 +1,12 @@
-"""Values that make no sense are refused with the key and the reason (controller/config_rules.py)."""
+"""Values that make no sense are refused with the key and the reason (controller/formats/cabinet/rules.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, parse_config
-from controller.config_rules import unit_of
+from controller.formats.cabinet.config import ConfigError, parse_config
+from controller.formats.cabinet.rules import unit_of
 
 ROOT = Path(__file__).resolve().parents[1]
 NEVI = (ROOT / "hil/setups/nevi/cabinet.toml").read_text()
@@ -70,7 +70,7 @@ def test_units_come_from_the_name(name, unit):
 
 
 def test_the_rules_cover_the_rigs_own_files_too():
-    from controller.config_loader import build
+    from controller.formats.cabinet.loader import build
     from hil.setup import ModuleSimConfig
 
     with pytest.raises(ConfigError) as err:

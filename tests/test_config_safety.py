@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from controller.config import ChargingConfig, ConfigError, parse_config
+from controller.formats.cabinet.config import ChargingConfig, ConfigError, parse_config
 from tests.test_config import GOOD
 
 pytestmark = pytest.mark.timeout(30)

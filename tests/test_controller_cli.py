@@ -127,7 +127,7 @@ def test_a_start_that_fails_halfway_ends_the_process_with_one_line():
 
 
 def test_socketcan_reasons_for_a_kernel_with_can_but_no_such_channel(monkeypatch):
-    from controller import startup_checks
+    from controller.formats import command_line_checks as startup_checks
 
     class FakeSocket:
         def __init__(self, *args):
@@ -151,8 +151,8 @@ def test_socketcan_reasons_for_a_kernel_with_can_but_no_such_channel(monkeypatch
     ("/", "/ is a folder"),
 ])
 def test_output_files_are_checked_before_a_run(path, reason):
-    from controller.config_loader import ConfigError
-    from controller.startup_checks import output_file
+    from controller.formats.cabinet.loader import ConfigError
+    from controller.formats.command_line_checks import output_file
 
     with pytest.raises(ConfigError) as err:
         output_file(path, "--report")

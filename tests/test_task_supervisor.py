@@ -10,7 +10,7 @@ import pytest
 
 import controller.hw.power.group as group_module
 from controller.app import ControllerApp
-from controller.config import load_config
+from controller.formats.cabinet.config import load_config
 from controller.task_supervisor import TaskSupervisor
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup, private_can

@@ -22,7 +22,7 @@ import sys
 import time
 
 import serial
-from controller.cli_args import OneLineArgumentParser
+from controller.formats.command_line import OneLineArgumentParser
 
 PROMPT_RE = re.compile(rb"(?:\A|\n)([A-Za-z0-9_.-]{1,24}(?::[a-z]+)?> )\Z")
 INTERRUPT = b"\x03"

@@ -4,7 +4,7 @@
     python -m tools.config_reference --check    # exit 1 when the file differs from the code
 
 Meaning is the trailing `# comment` on the field's line (the class docstring introduces each table); the
-unit comes from the name's suffix (controller/config_rules.py UNITS). A new field is documented as soon as it
+unit comes from the name's suffix (controller/formats/cabinet/rules.py UNITS). A new field is documented as soon as it
 exists; one without a comment is listed as undocumented (tests/test_config_reference.py fails on it).
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ import types
 import typing
 from pathlib import Path
 
-from controller.config import CabinetConfig, CanChannelConfig
-from controller.config_rules import unit_of
+from controller.formats.cabinet.config import CabinetConfig, CanChannelConfig
+from controller.formats.cabinet.rules import unit_of
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
 UNDOCUMENTED = "(undocumented: add a trailing # comment to the field)"
@@ -140,7 +140,7 @@ def render() -> str:
         "One TOML file describes a cabinet (`charger-controller --config FILE`; installed: `/etc/charger/cabinet.toml`,",
         "see [install.md](install.md)). `--set KEY=VALUE` overrides a key, e.g. `--set connectors[0].max_power_kw=50`.",
         "A bad value stops the start with one line naming the key and the reason (exit 2). Besides each table's own",
-        "checks, every value obeys the rules of `controller/config_rules.py`: a number with a unit is finite and above 0",
+        "checks, every value obeys the rules of `controller/formats/cabinet/rules.py`: a number with a unit is finite and above 0",
         "(0 only where the default is 0, meaning off), counts are at least 1, paired thresholds are in order, and no",
         "connector promises more power, current or voltage than its module group can give.",
         "",

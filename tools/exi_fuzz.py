@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from controller.v2g import exi
+from controller.formats.v2g import exi
 
 DEFAULT_CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "captures"
 MAX_OVERSIZED = 64 * 1024
@@ -66,7 +66,7 @@ class FuzzReport:
 
 def capture_seeds(captures: Path) -> list[tuple[str, bytes]]:
     """(schema, payload) of every decodable V2G message in the captures, plus each one re-encoded."""
-    from tools.capture.dissect import dissect_file
+    from controller.formats.capture.dissect import dissect_file
 
     seeds: dict[tuple[str, bytes], None] = {}
     for path in sorted(captures.glob("*.pcap*")):

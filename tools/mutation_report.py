@@ -90,7 +90,7 @@ def print_table(figures: dict[str, FileFigures], out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from controller.cli_args import OneLineArgumentParser
+    from controller.formats.command_line import OneLineArgumentParser
     parser = OneLineArgumentParser(prog="python -m tools.mutation_report", description=__doc__.splitlines()[0])
     parser.add_argument("--mutmut", default=str(Path(sys.executable).with_name("mutmut")),
                         help="the mutmut program (default: beside this Python)")

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from controller.v2g import exi, v2gtp
-from tools.capture.dissect import CaptureDissector, DissectedMessage, dissect
-from tools.capture.pcap import CaptureError, read_packets
+from controller.formats.v2g import exi, v2gtp
+from controller.formats.capture.dissect import CaptureDissector, DissectedMessage, dissect
+from controller.formats.capture.pcap import CaptureError, read_packets
 from tools.capture.summary import summarize
 
 EXIT_BAD_INPUT = 2

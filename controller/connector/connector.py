@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 
 from transitions import Machine
 
-from controller.config import ChargingConfig, ConnectorConfig
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.control import ControlLoop
 from controller.connector.ev_side import EvSide
 from controller.connector.output_guard import OutputGuard

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from controller.config import ConsoleConfig
+from controller.formats.cabinet.config import ConsoleConfig
 
 Role = Literal["none", "viewer", "technician"]
 ROLE_RANK: dict[str, int] = {"none": 0, "viewer": 1, "technician": 2}

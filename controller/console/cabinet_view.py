@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 import can
 
-from controller.config import CabinetConfig
+from controller.formats.cabinet.config import CabinetConfig
 from controller.connector.session import SessionRecord
 from controller.faults import Fault
 from controller.hw.power.group import GroupCapabilities

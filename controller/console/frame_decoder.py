@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import can
 
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import decode_for_display
+from controller.formats.can.dbc import load_dbc
 from controller.hw.power.registry import vendor_dbc
 
 MIN_COMMON_BITS = 8
@@ -34,9 +35,8 @@ class FrameDecoder:
             label = f"c{connector}"
         if message is None:
             return frame
-        try:
-            values = message.decode(bytes(msg.data), decode_choices=True)
-        except Exception:  # any decode problem: the frame stays raw
+        values = decode_for_display(message, msg.data)
+        if values is None:  # any decode problem: the frame stays raw
             return frame
         frame["name"] = message.name if label is None else f"{message.name} {label}"
         frame["signals"] = {k: (round(v, 3) if isinstance(v, float) else v if isinstance(v, int) else str(v))

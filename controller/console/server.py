@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import serial
 
-from controller.config import ConsoleConfig
+from controller.formats.cabinet.config import ConsoleConfig
 from controller.console.auth import ConsoleAuth
 from controller.console.cabinet_view import CabinetView
 from controller.console.commands import build_registry

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import can
 
-from controller.config import CanChannelConfig
+from controller.formats.cabinet.config import CanChannelConfig
 from controller.hw.can_port import CanPort
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 import can
 
+from controller.formats.can.frame_rejected import FrameRejected
 from controller.hw.can_reader import FdReader, ThreadReader, VirtualReader, start_reader
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ RESOLVED_CACHE_MAX = 4096  # IDs remembered with their route; a bus full of rand
 _EXTENDED = 1 << 29  # route keys: the 29-bit ID, plus this bit for extended frames
 _MAX_STANDARD_ID = 0x7FF
 _MAX_EXTENDED_ID = 0x1FFFFFFF
-
-
-class FrameRejected(ValueError):
-    """Raised by a handler for a frame with a wrong DLC or out-of-range values."""
 
 
 @dataclass
@@ -204,12 +201,3 @@ class CanPort:
         self.stop()
         self.bus.shutdown()
 
-
-def decode_checked(message, msg: can.Message) -> dict:
-    """Decode with a cantools message, turning length and range problems into FrameRejected."""
-    if len(msg.data) != message.length:
-        raise FrameRejected(f"{message.name}: DLC {len(msg.data)}, expected {message.length}")
-    try:
-        return message.decode(msg.data, decode_choices=False)
-    except Exception as exc:
-        raise FrameRejected(f"{message.name}: {exc}") from exc

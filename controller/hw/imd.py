@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.hw.device_faults import FaultCallback
-from controller.hw.modbus_config import ImdConfig
+from controller.formats.cabinet.modbus_devices import ImdConfig
 from controller.hw.modbus_device import PolledModbusDevice
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
-from controller.hw.modbus_models.bender_channel import ChannelStatus
+from controller.formats.modbus.bender_channel import ChannelStatus
 
 
 @dataclass(frozen=True)

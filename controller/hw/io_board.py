@@ -1,7 +1,7 @@
 """Driver for the I/O board of one connector over `dbc/io_board.dbc` (our own protocol).
 
 The controller sends a command frame every 50 ms with a rolling heartbeat counter and an end-to-end CRC
-(controller/hw/e2e.py); the board answers with a status frame every 20 ms and on change, a DC measure every
+(controller/formats/can/e2e.py); the board answers with a status frame every 20 ms and on change, a DC measure every
 20 ms and temperatures at 1 Hz. Every frame ID is the DBC's base ID plus the connector id.
 
 The board is the second channel: it trips by itself (heartbeat lost, rejected commands, cable voltage above the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import math
 import time
@@ -28,10 +27,10 @@ from typing import Callable
 
 import can
 
-from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
-from controller.hw.e2e import e2e_crc
-from controller.hw.frame_layout import layout_of
+from controller.hw.can_port import CanPort
+from controller.formats.can.dbc import load_dbc
+from controller.formats.can.e2e import e2e_crc
+from controller.formats.can.codec import FrameRejected, decode_defined, decode_marking_bad
 
 log = logging.getLogger(__name__)
 
@@ -81,41 +80,6 @@ class IoStatus:
     measure_t: float = NEVER  # clock() of the last IoDcMeasure (NEVER before the first)
     temps_t: float | None = None  # clock() of the last IoTemperatures (None before the first)
     trip_cause: str = "NONE"  # TripCause: NONE, HEARTBEAT_LOST, COMMANDS_REJECTED, OVERVOLTAGE (UNKNOWN otherwise)
-
-
-def decode_in_range(message, msg: can.Message) -> dict:
-    """Decode raw values and reject any signal outside its DBC range or without a named value."""
-    values, bad = decode_tolerant(message, msg)
-    if bad:
-        raise FrameRejected(f"{message.name}: {'; '.join(bad.values())}")
-    return values
-
-
-def decode_tolerant(message, msg: can.Message) -> tuple[dict, dict[str, str]]:
-    """Decode raw values and name (instead of raising for) each signal outside its DBC range or without a
-    named value, so one bad field cannot hide the others. A wrong length still raises FrameRejected."""
-    layout = layout_of(message)
-    values = decode_checked(message, msg) if layout is None else layout.decode(msg.data)
-    bad = {}
-    for name, choices, low, high, minimum, maximum in _checks(message):
-        value = values[name]
-        if choices and value not in choices:
-            bad[name] = f"{name} value {value} is undefined"
-        elif low is not None and value < low:
-            bad[name] = f"{name} {value} below {minimum}"
-        elif high is not None and value > high:
-            bad[name] = f"{name} {value} above {maximum}"
-    return values, bad
-
-
-@functools.lru_cache(maxsize=None)
-def _checks(message) -> tuple[tuple, ...]:
-    """Per signal: name, named values, the DBC range widened by half a step (scaled values carry float noise,
-    0.1 * 1000), and the DBC range itself for the reason."""
-    return tuple((s.name, frozenset(s.choices) if s.choices else None,
-                  None if s.minimum is None else s.minimum - abs(s.scale) / 2,
-                  None if s.maximum is None else s.maximum + abs(s.scale) / 2,
-                  s.minimum, s.maximum) for s in message.signals)
 
 
 class IoBoard:
@@ -308,7 +272,7 @@ class IoBoard:
 
     # ---- receive handlers (synchronous, in the event-loop thread) ------------------------------------------
     def _handle_status(self, msg: can.Message) -> None:
-        v, bad = decode_tolerant(self._status_msg, msg)
+        v, bad = decode_marking_bad(self._status_msg, msg)
         for name in bad:  # the safety bits are single bits and always valid; substitute what is not
             if name in SAFE_SUBSTITUTES:
                 v[name] = SAFE_SUBSTITUTES[name]
@@ -370,7 +334,7 @@ class IoBoard:
                         else "board not tripped")
 
     def _handle_measure(self, msg: can.Message) -> None:
-        v = decode_in_range(self._measure_msg, msg)
+        v = decode_defined(self._measure_msg, msg)
         self._cable_voltage_v = round(v["CableVoltage"], 1)
         self._cable_current_a = round(v["CableCurrent"], 1)
         self._measure_t = self.clock()
@@ -381,7 +345,7 @@ class IoBoard:
                 self._measure_listener(self._status)
 
     def _handle_temperatures(self, msg: can.Message) -> None:
-        v = decode_in_range(self._temps_msg, msg)
+        v = decode_defined(self._temps_msg, msg)
         temps = (round(v["TempDcPlus"], 1), round(v["TempDcMinus"], 1), round(v["TempCable"], 1))
         self._temps = temps
         self._temps_t = self.clock()

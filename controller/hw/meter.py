@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.hw.device_faults import FaultCallback
-from controller.hw.modbus_config import MeterConfig
+from controller.formats.cabinet.modbus_devices import MeterConfig
 from controller.hw.modbus_device import PolledModbusDevice
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
 

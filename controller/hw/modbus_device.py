@@ -10,9 +10,9 @@ import asyncio
 from typing import Callable
 
 from controller.hw.device_faults import DeviceFaults, FaultCallback
-from controller.hw.modbus_config import ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
-from controller.hw.modbus_models import RegisterModel, load_model
+from controller.formats.modbus import RegisterModel, load_model
 
 
 class PolledModbusDevice:

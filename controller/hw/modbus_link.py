@@ -24,9 +24,9 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
-from controller.hw.modbus_config import ModbusLinkConfig
-from controller.hw.modbus_models import ReadBlock, RegisterModel
-from controller.hw.modbus_models.codec import RegisterDecodeError
+from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
+from controller.formats.modbus import ReadBlock, RegisterModel
+from controller.formats.modbus.codec import RegisterDecodeError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from controller.config import ConfigError, OcppConfig
+from controller.formats.cabinet.config import ConfigError, OcppConfig
 
 SUBPROTOCOL = "ocpp2.0.1"
 MAX_FRAME_BYTES = 1 << 20

@@ -23,7 +23,7 @@ from ocpp.v201 import call
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
-from controller.config import OcppConfig
+from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp

@@ -13,7 +13,7 @@ import socket
 import time
 from typing import Callable, Protocol
 
-from controller.v2g.slac_messages import ETHERTYPE_HOMEPLUG, HomePlugFrame, SlacError, parse_frame
+from controller.formats.v2g.slac_messages import ETHERTYPE_HOMEPLUG, HomePlugFrame, SlacError, parse_frame
 
 log = logging.getLogger(__name__)
 

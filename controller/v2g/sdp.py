@@ -17,7 +17,7 @@ import socket
 import struct
 from typing import Callable
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.ipv6_link import ALL_NODES, interface_index
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.ethernet import FrameLink, RawEthernetLink
 from controller.v2g.ipv6_link import interface_index, link_local_address
 from controller.v2g.sdp import SdpServer, open_sdp_socket

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import FrameLink, HomePlugInbox, LinkClosed
 
 log = logging.getLogger(__name__)

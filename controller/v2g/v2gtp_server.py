@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.ipv6_link import interface_index, link_local_address
 
 log = logging.getLogger(__name__)

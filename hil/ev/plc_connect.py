@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from hil.ev.sdp_client import SdpAnswer, SdpClient, open_sdp_client_socket
 from hil.ev.slac_ev import EvSlacPlan, EvSlacResult, EvSlacTimers, SlacEv
 from hil.ev.v2gtp_client import REQUEST_TIMEOUT_S, V2gtpClient, new_tcp_socket

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.v2g import v2gtp
-from controller.v2g.ipv6_link import ALL_NODES, interface_index, socket_address
+from controller.formats.v2g import v2gtp
+from hil.wires.ipv6 import ALL_NODES, interface_index, socket_address
 
 
 class SdpFailed(RuntimeError):

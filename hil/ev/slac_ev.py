@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.v2g import slac_messages as hp
-from controller.v2g.ethernet import FrameLink, HomePlugInbox
+from controller.formats.v2g import slac_messages as hp
+from hil.wires.ethernet import EthernetEnd, HomePlugReader
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class _AttemptFailed(Exception):
 
 
 class SlacEv:
-    def __init__(self, link: FrameLink, *, timers: EvSlacTimers = EvSlacTimers(), plan: EvSlacPlan = EvSlacPlan(),
+    def __init__(self, link: EthernetEnd, *, timers: EvSlacTimers = EvSlacTimers(), plan: EvSlacPlan = EvSlacPlan(),
                  clock: Callable[[], float] = time.monotonic):
         self.link = link
         self.timers = timers
@@ -67,7 +67,7 @@ class SlacEv:
         self.log: list[str] = []  # what happened, in order, for reports and failing tests
 
     async def match(self) -> EvSlacResult:
-        inbox = HomePlugInbox(self.link, self.clock)
+        inbox = HomePlugReader(self.link, self.clock)
         inbox.start()
         started = self.clock()
         reason = ""
@@ -89,7 +89,7 @@ class SlacEv:
         self.link.send(hp.build_frame(destination, self.link.mac, message))
         self.log.append(f"sent {message.name}")
 
-    async def _request(self, inbox: HomePlugInbox, destination: bytes, message: hp.SlacMessage,
+    async def _request(self, inbox: HomePlugReader, destination: bytes, message: hp.SlacMessage,
                        answer: type[hp.SlacMessage], run_id: bytes) -> hp.HomePlugFrame:
         """Send `message` until an `answer` with our RunID arrives, 1 + C_EV_match_retry times at most."""
         for _ in range(1 + self.timers.match_retry):
@@ -100,7 +100,7 @@ class SlacEv:
                     return frame
         raise _AttemptFailed(f"no {hp.MMTYPE_NAMES[answer.MMTYPE]} to {1 + self.timers.match_retry} {message.name}")
 
-    async def _attempt(self, inbox: HomePlugInbox, run_id: bytes) -> tuple[bytes, tuple[int, ...], hp.SlacMatchCnf]:
+    async def _attempt(self, inbox: HomePlugReader, run_id: bytes) -> tuple[bytes, tuple[int, ...], hp.SlacMatchCnf]:
         inbox.clear()
         request = hp.SlacParmReq(run_id=run_id)
         cnf_frame = await self._request(inbox, hp.BROADCAST_MAC, request, hp.SlacParmCnf, run_id)
@@ -138,7 +138,7 @@ class SlacEv:
             self._send(target, hp.MnbcSoundInd(count=remaining, run_id=run_id, random=secrets.token_bytes(16)))
             await asyncio.sleep(self.timers.sound_interval_s)
 
-    async def _attenuation(self, inbox: HomePlugInbox, run_id: bytes, since: float) -> hp.HomePlugFrame:
+    async def _attenuation(self, inbox: HomePlugReader, run_id: bytes, since: float) -> hp.HomePlugFrame:
         deadline = since + self.timers.atten_results_s
         while (frame := await inbox.next(deadline)) is not None:
             if isinstance(frame.message, hp.AttenCharInd) and frame.message.run_id == run_id:

@@ -9,7 +9,7 @@ import asyncio
 import socket
 import time
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 
 REQUEST_TIMEOUT_S = 2.0
 

@@ -1,6 +1,6 @@
 """The rig's two V2G link modes: what stands between the controller's SECC and the rig's car.
 
-- `loopback` (no root): SLAC frames through an in-process MemoryLink pair, SDP and TCP on ::1. The
+- `loopback` (no root): SLAC frames through an in-memory cable (hil.wires.ethernet), SDP and TCP on ::1. The
   controller must run in the rig's process (the frames never leave it).
 - `veth` (root): two network namespaces joined by veth pairs (`hil.link.netns`); real SLAC frames over
   AF_PACKET on both ends, real IPv6 multicast SDP, TCP between link-local addresses. The controller runs
@@ -18,11 +18,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from controller.v2g import v2gtp
-from controller.v2g.ethernet import FrameLink, MemoryLink, RawEthernetLink
+from controller.formats.v2g import v2gtp
 from hil.ev.sdp_client import multicast_target
 from hil.link.netns import PLC_INTERFACE, VethPair, run_in_netns
 from hil.link.powerline import SimulatedPowerline
+from hil.wires.ethernet import EthernetEnd, MemoryEnd, RawSocketEnd, memory_cable
 
 T = TypeVar("T")
 
@@ -51,13 +51,13 @@ class LinkEnd:
 
 @dataclass
 class SeccEnd(LinkEnd):
-    frames: MemoryLink | None = None  # loopback only: the SECC's end of the in-process cable
+    frames: MemoryEnd | None = None  # loopback only: the SECC's end of the in-process cable
     sdp_port: int = v2gtp.SDP_PORT    # loopback: 0 = any free port (read it back from the SDP server)
 
 
 @dataclass
 class EvEnd(LinkEnd):
-    frames: FrameLink | None = None   # the car's SLAC link (its end of the simulated powerline)
+    frames: EthernetEnd | None = None   # the car's SLAC link (its end of the simulated powerline)
 
     async def sdp_target(self, sdp_port: int = v2gtp.SDP_PORT) -> tuple:
         """Where the car sends SDP requests: ff02::1 on its interface, or ::1 at the SECC's port."""
@@ -102,7 +102,7 @@ class LoopbackLink(_Ends):
         """`on_frame(index, frame, direction)`: every frame on connector `index`'s simulated wire (the pcap)."""
         self.seccs, self.evs, self.powerlines = [], [], []
         for index in range(count):
-            secc_frames, rig_frames = MemoryLink.pair(_mac(SECC_MAC, index), _mac(RIG_MAC, index))
+            secc_frames, rig_frames = memory_cable(_mac(SECC_MAC, index), _mac(RIG_MAC, index))
             powerline = SimulatedPowerline(rig_frames, _mac(EV_MAC, index), attenuation_db=attenuation_db,
                                            seed=None if seed is None else seed + index,
                                            on_frame=_tap(on_frame, index))
@@ -139,7 +139,7 @@ class VethLink(_Ends):
         try:
             for index, end in enumerate(self.evs):
                 name = end.interface
-                rig_frames = await run_in_netns(self.pair.ev_ns, lambda: RawEthernetLink.open(name))
+                rig_frames = await run_in_netns(self.pair.ev_ns, lambda: RawSocketEnd.open(name))
                 # The car's host is the rig's end of the veth: frames for the car are addressed to that interface.
                 powerline = SimulatedPowerline(rig_frames, rig_frames.mac, attenuation_db=self._attenuation_db,
                                                seed=None if self._seed is None else self._seed + index,

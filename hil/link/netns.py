@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
-from controller.v2g.ipv6_link import link_local_address
+from hil.wires.ipv6 import link_local_address
 
 T = TypeVar("T")
 

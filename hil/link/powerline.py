@@ -8,8 +8,8 @@ the control pilot wire. Here one object stands in for both modems and the wire:
 - the wire: every other frame passes between the two hosts; `drop` can lose chosen frames for tests;
 - the car's modem: `joined` is set once the car was given the key the charger's modem holds.
 
-The charger's side is any FrameLink (a raw socket on the rig's veth end, or one end of a MemoryLink pair);
-the car gets `ev_link`, one end of an in-process MemoryLink pair whose MAC is `ev_mac`.
+The charger's side is any EthernetEnd (a raw socket on the rig's veth end, or one end of an in-memory cable);
+the car gets `ev_link`, one end of an in-memory cable whose MAC is `ev_mac`.
 
 `on_frame(raw, direction)` sees every frame that crosses: "to_ev" for what the charger's host sent (to the
 car or to its own modem), "to_evse" for what reaches the charger's host (from the car or from its modem).
@@ -22,8 +22,8 @@ import logging
 import random
 from typing import Callable
 
-from controller.v2g import slac_messages as hp
-from controller.v2g.ethernet import FrameLink, LinkClosed, MemoryLink
+from controller.formats.v2g import slac_messages as hp
+from hil.wires.ethernet import EthernetEnd, WireClosed, memory_cable
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ FrameObserver = Callable[[bytes, str], None]  # (raw Ethernet frame, "to_ev" | "
 
 
 class SimulatedPowerline:
-    def __init__(self, evse_side: FrameLink, ev_mac: bytes, *, modem_mac: bytes = bytes.fromhex("02b052000001"),
+    def __init__(self, evse_side: EthernetEnd, ev_mac: bytes, *, modem_mac: bytes = bytes.fromhex("02b052000001"),
                  attenuation_db: float = 22.0, noise_db: float = 2.0, drop: FrameFilter | None = None,
                  seed: int | None = None, on_frame: FrameObserver | None = None):
         self.evse_side = evse_side
@@ -44,7 +44,7 @@ class SimulatedPowerline:
         self.drop = drop
         self.on_frame = on_frame  # may also be set after construction, before SLAC starts
         self._random = random.Random(seed)
-        self._ev_host, self.ev_link = MemoryLink.pair(bytes(6), ev_mac)
+        self._ev_host, self.ev_link = memory_cable(bytes(6), ev_mac)
         self.modem_key: tuple[bytes, bytes] | None = None  # (NID, NMK) set by the charger
         self.joined = asyncio.Event()
         self.frames_to_ev = 0
@@ -90,7 +90,7 @@ class SimulatedPowerline:
                 self.frames_to_ev += 1
                 self._observe(raw, "to_ev")
                 self._ev_host.send(raw)
-        except LinkClosed:
+        except WireClosed:
             log.info("powerline: the charger's side closed")
 
     async def _from_ev(self) -> None:
@@ -105,13 +105,13 @@ class SimulatedPowerline:
                 if isinstance(frame.message, hp.MnbcSoundInd):
                     profile = hp.AttenProfileInd(pev_mac=frame.source, attenuation=self._profile())
                     self._to_evse(hp.build_frame(self.evse_side.mac, self.modem_mac, profile))
-        except LinkClosed:
+        except WireClosed:
             log.info("powerline: the car's side closed")
 
     def _to_evse(self, raw: bytes) -> None:
         try:
             self.evse_side.send(raw)
-        except (OSError, LinkClosed) as exc:
+        except (OSError, WireClosed) as exc:
             log.warning("powerline: frame to the charger lost: %s", exc)
             return
         self._observe(raw, "to_evse")

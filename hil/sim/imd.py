@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from controller.hw.modbus_models import load_model
-from controller.hw.modbus_models import bender_channel as ch
+from controller.formats.modbus import load_model
+from controller.formats.modbus import bender_channel as ch
 from hil.plant import ConnectorPlant
 from hil.sim.modbus_device import ModbusDeviceSim
 

@@ -22,10 +22,11 @@ from typing import Callable
 
 import can
 
-from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
-from controller.hw.e2e import counter_ok, e2e_crc
+from controller.formats.can.codec import FrameRejected, decode_frame
+from controller.formats.can.dbc import load_dbc
+from controller.formats.can.e2e import counter_ok, e2e_crc
 from hil.plant import ConnectorPlant
+from hil.wires.can import RigCanBus
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ THERMAL_TAU_S = 30.0
 class IoBoardSim:
     """Board side of one connector's I/O protocol, on top of a `ConnectorPlant`."""
 
-    def __init__(self, port: CanPort, plant: ConnectorPlant, *, contactor_delay_s: float = CLOSE_DELAY_S,
+    def __init__(self, port: RigCanBus, plant: ConnectorPlant, *, contactor_delay_s: float = CLOSE_DELAY_S,
                  watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic,
                  connector_id: int | None = None):
         self.connector_id = plant.connector_id if connector_id is None else connector_id
@@ -233,7 +234,7 @@ class IoBoardSim:
     def _handle_command(self, msg: can.Message) -> None:
         if not self.powered:
             return
-        v = decode_checked(self._command_msg, msg)
+        v = decode_frame(self._command_msg, msg)
         if v["CpDuty"] > 100.05:
             raise FrameRejected(f"IoCommand: CpDuty {v['CpDuty']:.1f} above 100 %")
         self.commands_received += 1

@@ -1,12 +1,12 @@
 """Simulated DC energy meter: the plant's cable voltage and output current, and the energy the plant has
-integrated from them, in the register layout of a meter model from controller/hw/modbus_models.
+integrated from them, in the register layout of a meter model from controller/formats/modbus.
 
 Fault injection on top of ModbusDeviceSim's (silent, garble, exception_code): `frozen` keeps answering
 with the registers of the moment it was set, as a hung meter would.
 """
 from __future__ import annotations
 
-from controller.hw.modbus_models import load_model
+from controller.formats.modbus import load_model
 from hil.plant import ConnectorPlant
 from hil.sim.modbus_device import ModbusDeviceSim
 

@@ -16,7 +16,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from controller.hw.modbus_models import RegisterModel
+from controller.formats.modbus import RegisterModel
 
 log = logging.getLogger(__name__)
 

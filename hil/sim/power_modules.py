@@ -8,15 +8,13 @@ neither hears nor answers, so its own communication timeout switches it off like
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any, Callable
 
-import can
 from cantools.database.can import Message
 
-from controller.hw.can_port import CanPort, FrameRejected, decode_checked  # noqa: F401 - FrameRejected for the vendors
 from hil.plant import ModuleModel
+from hil.wires.can import RigCanBus
 
 
 def encode(message: Message, values: dict[str, Any]) -> bytes:
@@ -27,19 +25,6 @@ def encode(message: Message, values: dict[str, Any]) -> bytes:
         if s.name not in full and (s.multiplexer_ids is None or muxes.get(s.multiplexer_signal) in s.multiplexer_ids):
             full[s.name] = 0
     return bytes(message.encode(full, strict=True))
-
-
-def decode(message: Message, msg: can.Message) -> dict[str, Any]:
-    """DBC decode with the DLC and the DBC's value ranges checked."""
-    values = decode_checked(message, msg)
-    for s in message.signals:
-        value = values.get(s.name)
-        if value is None or s.name == "Reserved":
-            continue
-        if not math.isfinite(value) or (s.minimum is not None and value < s.minimum) \
-                or (s.maximum is not None and value > s.maximum):
-            raise FrameRejected(f"{message.name}.{s.name} = {value} outside [{s.minimum}, {s.maximum}]")
-    return values
 
 
 def clamp(value: float, signal_owner: Message, name: str) -> float:
@@ -57,7 +42,7 @@ class ModuleSims:
     keys: tuple[str, ...]
     dbc: str
 
-    def __init__(self, port: CanPort, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, port: RigCanBus, models: list[ModuleModel], clock: Callable[[], float] = time.monotonic,
                  check_period_s: float = 0.1):
         self.port = port
         self.models = list(models)

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from controller.config import ChargingConfig, ConnectorConfig
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.connector.table import STATES, TRANSITIONS

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import ConfigError, parse_config
+from controller.formats.cabinet.config import ConfigError, parse_config
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from controller.config import ChargingConfig, ConnectorConfig
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.ev_session import EvChargeParameters
 from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.voltage_class import emergency_limit_v

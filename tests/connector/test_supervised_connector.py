@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import ChargingConfig, ConnectorConfig
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import IsolationLevel
 from controller.faults import Fault

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from controller.app import ControllerApp
+from controller.formats.cabinet.config import ConsoleConfig, StoreConfig, load_config
 from controller.app_cabinet_view import AppCabinetView
-from controller.config import ConsoleConfig, StoreConfig, load_config
 from controller.console import ConsoleServer
 from controller.formats.events import Event
 from hil.ev.evcc.rig_link import RigV2gLink

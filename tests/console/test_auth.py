@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import ConsoleConfig
+from controller.formats.cabinet.config import ConsoleConfig
 from controller.console.auth import IDLE_LOGOUT_S, ConsoleAuth
 from tests.fakes.clock import FakeClock
 

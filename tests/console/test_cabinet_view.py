@@ -12,7 +12,7 @@ from pathlib import Path
 import can
 import pytest
 
-from controller.config import ConsoleConfig, load_config
+from controller.formats.cabinet.config import ConsoleConfig, load_config
 from controller.console.auth import ConsoleAuth
 from controller.console.cabinet_view import SelfTestRefused
 from controller.console.commands import build_registry

@@ -10,7 +10,7 @@ import math
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from controller.hw.modbus_config import ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.sim.modbus_device import ModbusDeviceSim
 from hil.sim.pty_link import PtyLink

@@ -48,7 +48,7 @@ def test_io_boards_on_the_power_bus_count_too():
     """nevi's modules fit a 125 kbit/s bus alone (54 %), not with its four I/O boards on the same channel."""
     cabinet = ROOT / "hil/setups/nevi/cabinet.toml"
     alone = subprocess.run([sys.executable, "-c", "import sys; from controller.app import ControllerApp; "
-                            "from controller.config import load_config; "
+                            "from controller.formats.cabinet.config import load_config; "
                             "ControllerApp(load_config(sys.argv[1], tuple(sys.argv[2:])))._check_power_bus()",
                             str(cabinet), 'can.io.channel="nevi-power"'],
                            capture_output=True, text=True, cwd=ROOT, timeout=30)

@@ -8,8 +8,9 @@ import uuid
 import can
 import pytest
 
-from controller.hw.can_port import CanPort, FrameRejected, decode_checked
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import decode_frame
+from controller.hw.can_port import CanPort
+from controller.formats.can.dbc import load_dbc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -51,7 +52,7 @@ def test_bad_frames_are_counted_and_the_port_keeps_working():
     decoded = []
 
     def handler(msg):
-        decoded.append(decode_checked(status, msg))
+        decoded.append(decode_frame(status, msg))
 
     def boom(msg):
         raise RuntimeError("driver bug")
@@ -66,12 +67,6 @@ def test_bad_frames_are_counted_and_the_port_keeps_working():
     assert len(decoded) == 1
     assert port.counters.rejected == 2
     assert any("DLC 2" in reason for reason in port.counters.rejected_reasons)
-
-
-def test_decode_checked_names_the_message():
-    status = load_dbc("io_board").get_message_by_name("IoStatus")
-    with pytest.raises(FrameRejected, match="IoStatus: DLC 3"):
-        decode_checked(status, can.Message(arbitration_id=0x111, data=b"abc"))
 
 
 # ---- batches and readers ------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.hw.can_port import FrameRejected
-from controller.hw.dbc import DBC_DIR, load_dbc
-from controller.hw.frame_layout import FrameLayout, LayoutError, layout_of
+from controller.formats.can.codec import FrameRejected
+from controller.formats.can.dbc import DBC_DIR, load_dbc
+from controller.formats.can.frame_layout import FrameLayout, LayoutError, layout_of
 
 pytestmark = pytest.mark.timeout(60)
 

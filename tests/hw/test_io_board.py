@@ -8,8 +8,8 @@ import can
 import pytest
 
 from controller.hw.can_port import CanPort
-from controller.hw.dbc import load_dbc
-from controller.hw.e2e import crc8_sae_j1850, e2e_crc
+from controller.formats.can.dbc import load_dbc
+from controller.formats.can.e2e import crc8_sae_j1850, e2e_crc
 from controller.hw.io_board import IoBoard, IoStatus
 from tests.fakes.clock import FakeClock
 

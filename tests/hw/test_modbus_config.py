@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from controller.config_loader import ConfigError, build
-from controller.hw.modbus_config import ImdConfig, MeterConfig
+from controller.formats.cabinet.loader import ConfigError, build
+from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
 
 pytestmark = pytest.mark.timeout(30)
 

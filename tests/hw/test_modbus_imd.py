@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from controller.hw.imd import InsulationMonitor
-from controller.hw.modbus_config import ImdConfig, ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import ImdConfig, ModbusLinkConfig
 from hil.sim.imd import ImdSim
 from tests.hw.modbus_rig import FaultLog, charging_plant, served
 from tests.polling import until

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from controller.hw.modbus_config import ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink, create_client
 from hil.plant import ConnectorPlant
 from hil.sim.imd import ImdSim

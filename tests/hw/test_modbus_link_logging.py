@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from controller.hw.modbus_config import ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
 from hil.plant import ConnectorPlant
 from hil.sim.meter import MeterSim

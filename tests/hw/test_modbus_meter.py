@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from controller.hw.meter import EnergyMeter
-from controller.hw.modbus_config import MeterConfig, ModbusLinkConfig
+from controller.formats.cabinet.modbus_devices import MeterConfig, ModbusLinkConfig
 from hil.sim.meter import MeterSim
 from tests.hw.modbus_rig import TRANSPORTS, FaultLog, charging_plant, served, stepping
 from tests.polling import until

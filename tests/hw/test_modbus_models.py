@@ -3,9 +3,9 @@ import struct
 
 import pytest
 
-from controller.hw.modbus_models import ModelError, ReadBlock, load_model, model_names, parse_model
-from controller.hw.modbus_models import bender_channel as ch
-from controller.hw.modbus_models.codec import (
+from controller.formats.modbus import ModelError, ReadBlock, load_model, model_names, parse_model
+from controller.formats.modbus import bender_channel as ch
+from controller.formats.modbus.codec import (
     RegisterDecodeError, choose_decimal_point, decimal_factor, number_to_registers, registers_to_number,
 )
 

@@ -7,8 +7,8 @@ import struct
 import can
 import pytest
 
-from controller.hw.can_port import FrameRejected
-from controller.hw.power import VENDORS, ModuleRating
+from controller.formats.can.codec import FrameRejected
+from controller.hw.power import ModuleRating, VENDORS
 from controller.hw.power.vendors.infypower import InfyPowerDriver
 from controller.hw.power.vendors.uugreen import UUGreen40Driver, UUGreenDriver
 

@@ -247,7 +247,7 @@ def test_bad_configuration_is_refused_with_a_reason():
 
 def _status_answer(address: int, **flags) -> tuple[int, bytes]:
     """An InfyPower status answer from module `address` with the given flags set (as a real module sends it)."""
-    from controller.hw.dbc import load_dbc
+    from controller.formats.can.dbc import load_dbc
     from controller.hw.power.base import encode
 
     message = load_dbc("infypower_reg").get_message_by_name("InfyReadStatusAnswer")
@@ -257,7 +257,7 @@ def _status_answer(address: int, **flags) -> tuple[int, bytes]:
 
 def test_a_module_short_circuit_is_an_emergency_that_switches_every_module_off():
     """Finding 12: the other modules must not take over the shorted module's share and feed the short."""
-    from controller.config import ChargingConfig, ConnectorConfig
+    from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
     from controller.connector.connector import Connector
     from controller.faults import CATALOGUE
     from tests.connector.fakes import FakeBoard

@@ -6,8 +6,8 @@ import types
 
 import pytest
 
-from controller.config import ConfigError
-from controller.hw.dbc import dbc_names
+from controller.formats.cabinet.config import ConfigError
+from controller.formats.can.dbc import dbc_names
 from controller.hw.power import VENDORS, PowerModuleDriver, driver_class, known_vendors, vendor_dbc
 from controller.hw.power.registry import VendorRegistryError, _collect
 from hil.sim.power_vendors import SIMULATORS
@@ -34,7 +34,7 @@ def test_an_unknown_vendor_names_the_known_keys():
 
 
 def test_an_unknown_vendor_in_a_cabinet_file_is_one_config_error_listing_the_keys(tmp_path):
-    from controller.config import load_config
+    from controller.formats.cabinet.config import load_config
     from hil.setup import cabinet_path
 
     text = cabinet_path("desk").read_text().replace('vendor = "infypower"', 'vendor = "nosuch"')

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
-from controller.config import OcppConfig
+from controller.formats.cabinet.config import OcppConfig
 from controller.connector.session import SessionRecord
 from controller.formats.events import PhaseChanged
 from controller.ocpp import OcppService

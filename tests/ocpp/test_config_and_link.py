@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, OcppConfig, parse_config
+from controller.formats.cabinet.config import ConfigError, OcppConfig, parse_config
 from controller.ocpp.link import backoff_delays, basic_auth, read_password, tls_context
 from tests.test_config import GOOD
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from controller.hw.dbc import REQUIRED, dbc_names, load_dbc
+from controller.formats.can.dbc import REQUIRED, dbc_names, load_dbc
 from controller.hw.power import VENDORS
 from hil.sim.power_vendors import simulator_dbcs
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.v2g import slac_messages
+from controller.formats.v2g import slac_messages
 from hil.__main__ import main
 from hil.ev.evcc.recorder import V2gPcapRecorder
 from hil.replay import ReplayError, capture_sessions, replay_capture
 from hil.setup import load_setup
-from tools.capture.dissect import dissect_file
-from tools.capture.pcap import PcapWriter
+from controller.formats.capture.dissect import dissect_file
+from controller.formats.capture.pcap import PcapWriter
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 
@@ -70,7 +70,7 @@ def _rig_pcap(path: Path) -> Path:
     sources = {1: _capture("2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng"),
                2: _capture("iso2/VW_id.3_iso_15118-2_DC_2023-04-14_1244-2_config-dc-iso2.pcap")}
     for cid, source in sources.items():
-        from controller.v2g import v2gtp
+        from controller.formats.v2g import v2gtp
 
         stream = recorder.stream(cid)
         t0 = 1_700_000_000.0 + cid * 0.5

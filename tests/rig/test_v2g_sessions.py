@@ -10,7 +10,7 @@ from hil.link.netns import NetnsUnavailable, why_unavailable
 from hil.runner import run_scenario
 from hil.scenarios import SCENARIOS
 from hil.setup import load_setup
-from tools.capture.dissect import dissect_file
+from controller.formats.capture.dissect import dissect_file
 
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
 

@@ -8,11 +8,12 @@ import can
 import pytest
 
 from controller.hw.can_port import CanPort
-from controller.hw.dbc import load_dbc
+from controller.formats.can.dbc import load_dbc
 from controller.hw.io_board import IoBoard
-from controller.hw.e2e import e2e_crc
+from controller.formats.can.e2e import e2e_crc
 from hil.plant import ConnectorPlant
 from hil.sim.io_board import IoBoardSim
+from hil.wires.can import RigCanBus
 from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(20)
@@ -30,7 +31,7 @@ class SimBench:
 
     def __init__(self, clock=None, **kwargs) -> None:
         self.channel = f"iosim-{uuid.uuid4().hex}"
-        self.port = CanPort(can.Bus(interface="virtual", channel=self.channel), "rig")
+        self.port = RigCanBus(can.Bus(interface="virtual", channel=self.channel), "rig")
         self.ctrl_bus = can.Bus(interface="virtual", channel=self.channel)
         self.plant = ConnectorPlant(connector_id=CONNECTOR)
         self.clock = clock or FakeClock(50.0)
@@ -355,8 +356,8 @@ def test_connector_id_outside_the_dbc_range_is_refused(bench):
 ])
 def test_bad_commands_are_rejected(bench, data, reason):
     bench.raw(COMMAND, data)
-    assert bench.port.counters.rejected == 1
-    assert any(reason in r for r in bench.port.counters.rejected_reasons)
+    assert bench.port.rejected == 1
+    assert any(reason in r for r in bench.port.rejected_reasons)
     assert bench.sim.commands_received == 0
 
 
@@ -366,7 +367,7 @@ class Pair:
     def __init__(self, **sim_kwargs) -> None:
         channel = f"iopair-{uuid.uuid4().hex}"
         self.ctrl_port = CanPort(can.Bus(interface="virtual", channel=channel), "controller")
-        self.rig_port = CanPort(can.Bus(interface="virtual", channel=channel), "rig")
+        self.rig_port = RigCanBus(can.Bus(interface="virtual", channel=channel), "rig")
         self.plant = ConnectorPlant(connector_id=CONNECTOR)
         self.sim = IoBoardSim(self.rig_port, self.plant, **sim_kwargs)
         self.cp_seen: list[str] = []

@@ -11,7 +11,7 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.framer.rtu import FramerRTU
 
-from controller.hw.modbus_models import bender_channel as ch
+from controller.formats.modbus import bender_channel as ch
 from hil.plant import ConnectorPlant
 from hil.sim.imd import ImdSim
 from hil.sim.meter import MeterSim
@@ -186,7 +186,7 @@ def test_imd_self_test_and_alarm_registers():
 
 def test_rig_simulators_do_not_import_controller_drivers():
     forbidden = {"controller.hw.meter", "controller.hw.imd", "controller.hw.modbus_link",
-                 "controller.hw.modbus_device", "controller.hw.modbus_config"}
+                 "controller.hw.modbus_device", "controller.formats.cabinet.modbus_devices"}
     sim_dir = Path(__file__).resolve().parents[2] / "hil" / "sim"
     for name in SIM_FILES:
         tree = ast.parse((sim_dir / name).read_text())

@@ -13,6 +13,7 @@ from controller.hw.power import PowerModuleGroup
 from controller.hw.power.vendors.infypower import InfyPowerDriver
 from controller.hw.power.vendors.uugreen import UUGreenDriver
 from hil.plant import ConnectorPlant, ModuleModel
+from hil.wires.can import RigCanBus
 from hil.sim.power_vendors import SIMULATORS
 from hil.sim.power_vendors.infypower import InfyPowerSim
 from hil.sim.power_vendors.uugreen import UUGreenSim
@@ -36,10 +37,10 @@ class Battery:
 def _ports():
     channel = f"sims-{uuid.uuid4().hex}"
     return (CanPort(can.Bus(interface="virtual", channel=channel), "controller"),
-            CanPort(can.Bus(interface="virtual", channel=channel), "rig"))
+            RigCanBus(can.Bus(interface="virtual", channel=channel), "rig"))
 
 
-async def _close(*ports: CanPort) -> None:
+async def _close(*ports: CanPort | RigCanBus) -> None:
     await asyncio.gather(*(asyncio.to_thread(p.close) for p in ports))
 
 
@@ -81,7 +82,7 @@ def test_charge_through_the_simulators(vendor, addresses):
             group.switch_off()  # "off" is complete once the telemetry shows the current gone
             await until(lambda: group.output_current_a < 0.5)
             assert not any(m.on for m in models) and plant.output_current_a == 0.0
-            assert faults == [] and ctrl.counters.rejected == 0 and rig.counters.rejected == 0
+            assert faults == [] and ctrl.counters.rejected == 0 and rig.rejected == 0
         finally:
             for t in tasks:
                 t.cancel()
@@ -116,7 +117,7 @@ def test_comm_timeout_silence_and_bad_requests():
 
             ctrl.send((0x0A << 22) | (0x03 << 16) | (1 << 8) | 0xF0, b"\x00" * 3, extended=True)  # DLC 3
             ctrl.send((0x0A << 22) | (0x3E << 16) | (1 << 8) | 0xF0, bytes(8), extended=True)  # no such command
-            await until(lambda: rig.counters.rejected == 2)
+            await until(lambda: rig.rejected == 2)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.capture.pcap import CaptureError, Packet, PcapFile, PcapWriter, read_capture
-from tools.capture.tcp_stream import TcpStream
+from controller.formats.capture.pcap import CaptureError, Packet, PcapFile, PcapWriter, read_capture
+from controller.formats.capture.tcp_stream import TcpStream
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from controller.v2g import slac_messages as hp
-from tools.capture.pcap import PcapWriter
+from controller.formats.v2g import slac_messages as hp
+from controller.formats.capture.pcap import PcapWriter
 from tools.v2g_cli import main
 
 pytestmark = pytest.mark.timeout(30)

@@ -6,12 +6,12 @@ import struct
 
 import pytest
 
-from controller.v2g import slac_messages as hp
-from controller.v2g import v2gtp
+from controller.formats.v2g import slac_messages as hp
+from controller.formats.v2g import v2gtp
 from hil.ev.evcc.recorder import HOLD_S, V2gPcapRecorder
-from tools.capture import layers
-from tools.capture.dissect import dissect_file
-from tools.capture.pcap import read_capture
+from controller.formats.capture import layers
+from controller.formats.capture.dissect import dissect_file
+from controller.formats.capture.pcap import read_capture
 from tools.v2g_cli import main
 
 pytestmark = pytest.mark.timeout(30)

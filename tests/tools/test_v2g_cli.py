@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.v2g import slac_messages, v2gtp
-from tools.capture.pcap import PcapWriter
+from controller.formats.v2g import slac_messages, v2gtp
+from controller.formats.capture.pcap import PcapWriter
 from tools.v2g_cli import main
 
 pytestmark = pytest.mark.timeout(60)
@@ -300,7 +300,7 @@ DIN_NAMESPACE, ISO2_NAMESPACE = "urn:din:70121:2012:MsgDef", "urn:iso:15118:2:20
 
 
 def handshake(namespaces: list[str], chosen: int | None) -> tuple[bytes, bytes]:
-    from controller.v2g import exi as codec
+    from controller.formats.v2g import exi as codec
 
     offered = [{"ProtocolNamespace": namespace, "VersionNumberMajor": 2, "VersionNumberMinor": 0,
                 "SchemaID": index + 1, "Priority": index + 1} for index, namespace in enumerate(namespaces)]
@@ -312,7 +312,7 @@ def handshake(namespaces: list[str], chosen: int | None) -> tuple[bytes, bytes]:
 
 
 def iso2_session_setup() -> bytes:
-    from controller.v2g import exi as codec
+    from controller.formats.v2g import exi as codec
 
     fields = {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "0a0000000001"}}}
     return codec.encode("iso2", codec.from_json("iso2", "SessionSetupReq", fields))
@@ -389,7 +389,7 @@ def test_direction_from_the_port_the_sdp_response_announced(tmp_path, capsys):
 
 
 def din_session_setup_res() -> bytes:
-    from controller.v2g import exi as codec
+    from controller.formats.v2g import exi as codec
 
     fields = {"Header": {"SessionID": "0102030405060708"},
               "Body": {"SessionSetupRes": {"ResponseCode": "OK_NewSessionEstablished", "EVSEID": "00"}}}

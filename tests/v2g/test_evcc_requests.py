@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config_loader import ConfigError
-from controller.v2g import exi
-from controller.v2g.messages import din
+from controller.formats.cabinet.loader import ConfigError
+from controller.formats.v2g import exi
+from controller.formats.v2g.messages import din
 from hil.ev.evcc import answers
 from hil.ev.evcc.profile import PROFILES_DIR, load_profile
 from hil.ev.evcc.requests import RequestBuilder

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from controller.v2g import exi
-from controller.v2g.exi import din_gen, values
+from controller.formats.v2g import exi
+from controller.formats.v2g.exi import din_gen, primitives as values
 from tests.v2g.test_secc_phases import walk
 from tests.v2g.test_secc_session import Bench
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controller.v2g import exi
+from controller.formats.v2g import exi
 
 pytestmark = pytest.mark.timeout(30)
 

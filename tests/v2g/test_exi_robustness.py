@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.v2g import exi
-from controller.v2g.exi import document, values
-from controller.v2g.messages import appproto, din, iso2
+from controller.formats.v2g import exi
+from controller.formats.v2g.exi import document, primitives as values
+from controller.formats.v2g.messages import appproto, din, iso2
 from tests.v2g.test_exi_roundtrip import build_sample
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from controller.v2g import exi
-from controller.v2g.messages import appproto, din, iso2
+from controller.formats.v2g import exi
+from controller.formats.v2g.messages import appproto, din, iso2
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import LinkClosed, MemoryLink, RawEthernetLink
 from controller.v2g.secc_link import SeccLink, open_secc_sockets
+from hil.controller_handle import open_secc_sockets as handed_over
 from hil.ev.plc_connect import connect_over_plc
-from hil.link.modes import VethLink, open_link
+from hil.link.modes import SECC_MAC, VethLink, open_link
 from hil.link.netns import NETNS_DIR, PLC_INTERFACE, remove_stale, run_in_netns, why_unavailable
 from tests.v2g.veth_fixture import veth  # noqa: F401  (fixture)
 
@@ -70,13 +71,13 @@ def test_a_session_over_the_loopback_link():
     async def main():
         link = await open_link("loopback", seed=3)
         try:
-            return await _session(link, lambda: open_secc_sockets(None, frames=link.secc.frames, sdp_port=0))
+            return await _session(link, lambda: handed_over(None, frames=link.secc.frames, sdp_port=0))
         finally:
             await link.close()
     seen = asyncio.run(main())
     _check_common(seen)
     assert seen["ev"].sdp.host == "::1" and seen["peer"][0] == "::1"
-    assert isinstance(seen["frames"], MemoryLink)
+    assert seen["frames"].mac == SECC_MAC  # the rig's cable end, handed over through hil.controller_handle
 
 
 def test_a_session_over_the_veth_link(veth):  # noqa: F811 (the fixture only decides whether veth works here)

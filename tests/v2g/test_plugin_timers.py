@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from controller.v2g.messages import appproto
+from controller.formats.v2g.messages import appproto
 from tests.v2g.test_secc_session import Bench
 
 pytestmark = pytest.mark.timeout(30)

@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from controller.v2g import slac_messages as hp
-from controller.v2g.ethernet import MemoryLink
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.slac import SlacEvse, SlacTimers
 from hil.ev.slac_ev import SlacEv
 from hil.link.powerline import SimulatedPowerline
+from hil.wires.ethernet import memory_cable
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -20,10 +20,10 @@ TIMERS = SlacTimers(slac_init_s=2.0, match_session_s=1.0, matching_repetition_s=
 
 
 class Wire:
-    """A powerline between an EVSE-side MemoryLink and the car's link, recording what on_frame saw."""
+    """A powerline between an EVSE-side in-memory cable end and the car's link, recording what on_frame saw."""
 
     def __init__(self, drop=None):
-        self.evse, rig = MemoryLink.pair(EVSE_MAC, RIG_MAC)
+        self.evse, rig = memory_cable(EVSE_MAC, RIG_MAC)
         self.seen: list[tuple[bytes, str]] = []
         self.powerline = SimulatedPowerline(rig, EV_MAC, drop=drop, seed=1,
                                             on_frame=lambda raw, direction: self.seen.append((raw, direction)))

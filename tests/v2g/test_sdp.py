@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.ipv6_link import interface_index, link_local_address
 from controller.v2g.sdp import SdpServer, open_sdp_socket
 from hil.ev.sdp_client import SdpClient, SdpFailed, multicast_target, open_sdp_client_socket

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import load_config
-from controller.config_loader import ConfigError
+from controller.formats.cabinet.config import load_config
+from controller.formats.cabinet.loader import ConfigError
 
 pytestmark = pytest.mark.timeout(30)
 

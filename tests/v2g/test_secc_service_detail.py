@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from controller.v2g import exi
-from controller.v2g.messages import iso2
+from controller.formats.v2g import exi
+from controller.formats.v2g.messages import iso2
 from controller.v2g.secc.handlers import HANDLERS
 from controller.v2g.secc.handlers.service_selection import CHARGE_SERVICE_ID, OFFERED_SERVICE_IDS
 from hil.ev.evcc.link import listed_service_ids

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from controller.config import ChargingConfig, ConnectorConfig
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
-from controller.v2g import exi
-from controller.v2g.messages import appproto
+from controller.formats.v2g import exi
+from controller.formats.v2g.messages import appproto
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSession, SeccSettings, SeccTimers

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from controller.formats.v2g import exi
 from controller.formats.events import V2gClosed
-from controller.v2g import exi
 from controller.v2g.ethernet import MemoryLink
-from controller.v2g.messages import appproto
+from controller.formats.v2g.messages import appproto
 from controller.v2g.secc.session import SeccSettings
 from controller.v2g.secc.station import SeccStation
 from controller.v2g.secc_link import open_secc_sockets

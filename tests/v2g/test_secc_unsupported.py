@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from controller.v2g import exi
+from controller.formats.v2g import exi
 from controller.v2g.secc.context import MESSAGE_TYPES
 from controller.v2g.secc.handlers import HANDLERS
 from controller.v2g.secc.handlers.unsupported import placeholder

@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from controller.v2g import slac_messages as hp
+from controller.formats.v2g import slac_messages as hp
 from controller.v2g.ethernet import MemoryLink
 from controller.v2g.slac import SlacEvse, SlacTimers
+from hil.controller_handle import secc_frame_end
 from hil.ev.slac_ev import EvSlacPlan, EvSlacTimers, SlacEv, SlacEvFailed
 from hil.link.powerline import CARRIER_GROUPS, SimulatedPowerline
+from hil.wires.ethernet import memory_cable
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,7 +28,8 @@ class Bench:
 
     def __init__(self, timers: SlacTimers = TIMERS, drop=None, plan: EvSlacPlan = EvSlacPlan(),
                  ev_timers: EvSlacTimers = EvSlacTimers()):
-        evse_link, rig_link = MemoryLink.pair(EVSE_MAC, RIG_MAC)
+        secc_end, rig_link = memory_cable(EVSE_MAC, RIG_MAC)
+        evse_link = secc_frame_end(secc_end)  # as the rig hands the cable to an in-process controller
         self.sent: dict[tuple[str, str], int] = {}
         self._drop = drop
         self.powerline = SimulatedPowerline(rig_link, EV_MAC, drop=self._count_and_drop, seed=1)
@@ -122,7 +125,7 @@ def test_a_silent_modem_fails_the_key_setup():
 
 def test_the_car_gives_up_after_c_ev_match_retry_when_no_charger_answers():
     async def main():
-        ev_link, rig = MemoryLink.pair(EV_MAC, RIG_MAC)
+        ev_link, rig = memory_cable(EV_MAC, RIG_MAC)
         ev = SlacEv(ev_link, timers=EvSlacTimers(match_response_s=0.02))
         with pytest.raises(SlacEvFailed, match="CM_SLAC_PARM.CNF"):
             await ev.match()

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.v2g import slac_messages as slac
-from controller.v2g.slac_messages import SlacError
+from controller.formats.v2g import slac_messages as slac
+from controller.formats.v2g.slac_messages import SlacError
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -122,7 +122,7 @@ def test_build_rejects_bad_macs_and_groups():
 def tesla_frames():
     if not TESLA_CAPTURE.exists():
         pytest.skip(f"shared captures not present ({TESLA_CAPTURE})")
-    from tools.capture.pcap import read_capture
+    from controller.formats.capture.pcap import read_capture
 
     return [packet.data for packet in read_capture(TESLA_CAPTURE) if packet.data[12:14] == b"\x88\xe1"]
 

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from controller.v2g import v2gtp
-from controller.v2g.messages import din, iso2
+from controller.formats.v2g import v2gtp
+from controller.formats.v2g.messages import din, iso2
 from hil.ev.evcc.strict import check_handshake, check_response, check_sdp
 
 pytestmark = pytest.mark.timeout(30)

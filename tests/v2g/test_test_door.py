@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, V2gConfig, load_config, parse_config
+from controller.formats.cabinet.config import ConfigError, V2gConfig, load_config, parse_config
 from controller.v2g.secc_link import SeccLink, open_test_door_sockets
 
 pytestmark = pytest.mark.timeout(20)

@@ -1,7 +1,7 @@
 import pytest
 
-from controller.v2g import v2gtp
-from controller.v2g.v2gtp import SdpRequest, SdpResponse, V2gtpError, V2gtpHeader
+from controller.formats.v2g import v2gtp
+from controller.formats.v2g.v2gtp import SdpRequest, SdpResponse, V2gtpError, V2gtpHeader
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from controller.v2g.v2gtp_server import V2gtpServer, open_v2gtp_socket
 from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError, new_tcp_socket
 from hil.link.netns import PLC_INTERFACE, run_in_netns

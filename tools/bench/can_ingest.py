@@ -28,8 +28,8 @@ from typing import Any
 import can
 
 from controller.app import ControllerApp
-from controller.config import load_config
-from controller.hw.dbc import load_dbc
+from controller.formats.cabinet.config import load_config
+from controller.formats.can.dbc import load_dbc
 from hil.setup import cabinet_path
 from tools.bench import worker
 from tools.bench.stats import goal

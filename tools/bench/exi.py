@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from controller.v2g import exi
+from controller.formats.v2g import exi
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
 SCHEMA = "din"
@@ -44,7 +44,7 @@ BUILT_SAMPLES: dict[str, dict[str, Any]] = {
 
 def capture_samples(captures: Path = CAPTURES) -> dict[str, bytes]:
     """First DIN payload of each message type found in the captures, by type name."""
-    from tools.capture.dissect import dissect_file
+    from controller.formats.capture.dissect import dissect_file
 
     samples: dict[str, bytes] = {}
     for path in sorted(captures.glob("*.pcap*")):

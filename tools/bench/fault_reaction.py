@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from controller.hw.dbc import load_dbc
-from controller.hw.modbus_models import load_model
+from controller.formats.can.dbc import load_dbc
+from controller.formats.modbus import load_model
 from tools.bench import worker
 from tools.bench.bus_observer import BusObserver, Frame
 from tools.bench.cabinet import BenchCabinet

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tools.capture.dissect import DissectedMessage
+from controller.formats.capture.dissect import DissectedMessage
 
 MAX_SUMMARY = 110
 # SLAC fields every message of a kind carries and that say nothing about this one.

@@ -36,8 +36,8 @@ def emit_codec(plan: CodecPlan, header: str, types_module: str) -> str:
     used = set(re.findall(r"\b_[a-z_]+\b", body))
     lines = [f'"""{plan.config.title}: EXI codec (schema-informed, bit-packed, strict=false).', "", header, '"""',
              "", "from __future__ import annotations", "",
-             _import("controller.v2g.exi.errors", _ERROR_HELPERS, used),
-             _import("controller.v2g.exi.values", _VALUE_HELPERS, used),
+             _import("controller.formats.v2g.exi.errors", _ERROR_HELPERS, used),
+             _import("controller.formats.v2g.exi.primitives", _VALUE_HELPERS, used),
              f"from {types_module} import {plan.config.key} as _m", "",
              "_new = object.__new__", "_BOOL = {True: 1, False: 0}", *enum_lines, *tables, "", "",
              body, "", "# Document grammar: SE(global element) codes; V2G documents use only these roots.",

@@ -12,7 +12,7 @@ with one shift and mask (ReadGroup); a single-production state makes the next ev
 its `if ev == K` test; `at` (the field named in errors) is assigned only before statements that can fail.
 
 Liberal in what cars send: a value its bit field carries but the schema's facets forbid is kept and noted
-with _facet (values.facet), never raised; the encoder stays strict.
+with _facet (primitives.facet), never raised; the encoder stays strict.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def emit_types(plan: CodecPlan, header: str) -> str:
              "Document roots also carry `warnings`: the facet violations the decoder let through",
              "(see document_root).",
              '"""', "", "from __future__ import annotations", "", "from dataclasses import dataclass, field",
-             "from enum import StrEnum", "", "from controller.v2g.messages.document_root import DocumentRoot", ""]
+             "from enum import StrEnum", "", "from controller.formats.v2g.messages.document_root import DocumentRoot", ""]
     for enum in sorted(plan.enums.values(), key=lambda e: e.class_name):
         lines += ["", f"class {enum.class_name}(StrEnum):"]
         lines += [f"    {member} = {value!r}" for member, value in zip(enum.members, enum.values)]

@@ -8,8 +8,8 @@ import json
 import struct
 from pathlib import Path
 
-from controller.v2g import v2gtp
-from tools.capture.pcap import PcapWriter, read_packets
+from controller.formats.v2g import v2gtp
+from controller.formats.capture.pcap import PcapWriter, read_packets
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
 CAPTURE_HEAD_BYTES = 4096  # a whole capture is a slow seed: its first packets cover the file format

@@ -88,7 +88,7 @@ def _seeds() -> list[bytes]:
 
 
 def targets() -> list[Target]:
-    from controller.hw.can_port import FrameRejected
+    from controller.formats.can.codec import FrameRejected
 
     return [Target("can", "IoBoard and PowerModuleGroup receive handlers (3 vendors), console FrameDecoder",
                    (FrameRejected,), _build, _seeds, 16 * 70)]

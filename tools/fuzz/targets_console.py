@@ -26,7 +26,7 @@ def _build() -> OneInput:
 
     from controller.app import ControllerApp
     from controller.app_cabinet_view import AppCabinetView
-    from controller.config import ConsoleConfig, StoreConfig, load_config
+    from controller.formats.cabinet.config import ConsoleConfig, StoreConfig, load_config
     from controller.console.auth import ConsoleAuth
     from controller.console.commands import build_registry
     from controller.console.line_editor import LineEditor

@@ -12,10 +12,10 @@ MAX_OVERRIDES = 4
 
 
 def _config() -> Target:
-    from controller.config_loader import ConfigError
+    from controller.formats.cabinet.loader import ConfigError
 
     def build() -> OneInput:
-        from controller.config import load_config
+        from controller.formats.cabinet.config import load_config
 
         handle, path = tempfile.mkstemp(prefix="fuzz-cabinet-", suffix=".toml")
         os.close(handle)
@@ -37,18 +37,18 @@ def _config() -> Target:
         out.append(b"name = \"x\"\n[console]\nport = 3\n")
         return out
 
-    return Target("config", "controller.config.load_config (cabinet TOML and overrides)", (ConfigError,), build,
+    return Target("config", "controller.formats.cabinet.config.load_config (cabinet TOML and overrides)", (ConfigError,), build,
                   seed, 8192)
 
 
 def _pcap() -> Target:
     from hil.replay_sessions import ReplayError
-    from tools.capture.pcap import CaptureError
+    from controller.formats.capture.pcap import CaptureError
 
     def build() -> OneInput:
         from hil.replay_sessions import capture_sessions
-        from tools.capture.dissect import CaptureDissector, dissect
-        from tools.capture.pcap import read_packets
+        from controller.formats.capture.dissect import CaptureDissector, dissect
+        from controller.formats.capture.pcap import read_packets
 
         def one(data: bytes) -> None:
             dissector = CaptureDissector()

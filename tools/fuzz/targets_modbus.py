@@ -79,7 +79,7 @@ def _reading(flags: int, replies: list[bytes], answers: dict[int, int] | None = 
 
     from controller.hw.imd import InsulationMonitor
     from controller.hw.meter import EnergyMeter
-    from controller.hw.modbus_config import ImdConfig, MeterConfig, ModbusLinkConfig
+    from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig, ModbusLinkConfig
     from controller.hw.modbus_link import ModbusLink
 
     class ReplyLink(ModbusLink):
@@ -122,7 +122,7 @@ def _build() -> OneInput:
 
 
 def _seeds() -> list[bytes]:
-    from controller.hw.modbus_models import load_model
+    from controller.formats.modbus import load_model
 
     plausible = {"voltage_v": 400.0, "current_a": 20.0, "power_w": 8000.0, "energy_import_wh": 12345.0,
                  "resistance_ohm": 1_000_000.0, "system_voltage_v": 400.0}

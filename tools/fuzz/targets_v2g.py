@@ -6,10 +6,10 @@ from tools.fuzz.target import OneInput, PropertyBroken, Target
 
 
 def _exi(schema: str) -> Target:
-    from controller.v2g.exi import ExiError
+    from controller.formats.v2g.exi import ExiError
 
     def build() -> OneInput:
-        from controller.v2g import exi
+        from controller.formats.v2g import exi
 
         def one(data: bytes) -> None:
             message = exi.decode(schema, data)
@@ -25,14 +25,14 @@ def _exi(schema: str) -> Target:
                 "din": [bytes.fromhex("809a0211")], "iso2": [bytes.fromhex("809802")]}[schema]
         return list(seeds.exi_payloads()[schema]) + made
 
-    return Target(f"exi-{schema}", f"controller.v2g.exi.decode({schema!r}, ...)", (ExiError,), build, seed, 2048)
+    return Target(f"exi-{schema}", f"controller.formats.v2g.exi.decode({schema!r}, ...)", (ExiError,), build, seed, 2048)
 
 
 def _v2gtp() -> Target:
-    from controller.v2g.v2gtp import V2gtpError
+    from controller.formats.v2g.v2gtp import V2gtpError
 
     def build() -> OneInput:
-        from controller.v2g import v2gtp
+        from controller.formats.v2g import v2gtp
 
         def one(data: bytes) -> None:
             # the same bytes as one datagram, and as a TCP stream cut at a point the input chooses
@@ -51,7 +51,7 @@ def _v2gtp() -> Target:
                     buffer = buffer[header.frame_length:]
         return one
 
-    return Target("v2gtp", "controller.v2g.v2gtp parse_frame / next_frame", (V2gtpError,), build,
+    return Target("v2gtp", "controller.formats.v2g.v2gtp parse_frame / next_frame", (V2gtpError,), build,
                   seeds.v2gtp_frames, 4096)
 
 
@@ -59,7 +59,7 @@ def _sdp() -> Target:
     def build() -> OneInput:
         import socket
 
-        from controller.v2g import v2gtp
+        from controller.formats.v2g import v2gtp
         from controller.v2g.sdp import SdpServer
 
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)  # never bound or read: _parse only
@@ -80,10 +80,10 @@ def _sdp() -> Target:
 
 
 def _slac() -> Target:
-    from controller.v2g.slac_messages import SlacError
+    from controller.formats.v2g.slac_messages import SlacError
 
     def build() -> OneInput:
-        from controller.v2g import slac_messages
+        from controller.formats.v2g import slac_messages
 
         def one(data: bytes) -> None:
             try:
@@ -103,7 +103,7 @@ def _slac() -> Target:
         made = bytes.fromhex("ffffffffffff02000000000188e1016460000000") + bytes(40)  # CM_SLAC_PARM.REQ
         return list(seeds.homeplug_frames()) + [made]
 
-    return Target("slac", "controller.v2g.slac_messages.parse_frame (+ build_frame round trip)", (SlacError,),
+    return Target("slac", "controller.formats.v2g.slac_messages.parse_frame (+ build_frame round trip)", (SlacError,),
                   build, seed, 1600)
 
 

@@ -7,7 +7,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from controller.config import CabinetConfig
+from controller.formats.cabinet.config import CabinetConfig
 from controller.console.formatting import cell_text, table
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 

@@ -5,7 +5,6 @@ The group owns timing, sharing, health and faults, so each vendor file stays sho
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +12,7 @@ from typing import Any
 import can
 from cantools.database.can import Message
 
-from controller.hw.can_port import FrameRejected, decode_checked
-from controller.hw.frame_layout import layout_of
+from controller.formats.can.codec import FrameRejected
 
 Frame = tuple[int, bytes]  # (29-bit arbitration ID, payload)
 
@@ -109,21 +107,3 @@ def encode(message: Message, values: dict[str, Any]) -> bytes:
         return bytes(message.encode(full, strict=True))
     except Exception as exc:  # cantools raises EncodeError (and others) for out-of-range values
         raise ValueError(f"{message.name}: cannot encode {values}: {exc}") from exc
-
-
-def decode_in_range(message: Message, msg: can.Message) -> dict[str, Any]:
-    """Decode with the DBC, rejecting a wrong DLC and any value outside the DBC's [min|max]."""
-    layout = layout_of(message)
-    if layout is None:
-        values = decode_checked(message, msg)
-        limits = {s.name: (s.minimum, s.maximum) for s in message.signals}
-    else:
-        values = layout.decode(msg.data)
-        limits = layout.limits
-    for name, value in values.items():
-        if name == "Reserved":
-            continue
-        low, high = limits[name]
-        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
-            raise FrameRejected(f"{message.name}.{name} = {value} outside [{low}, {high}]")
-    return values

@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from controller.connector.ev_session import Answer, EvseStatus, IsolationLevel, ResponseCode
-from controller.v2g.messages import din, iso2
+from controller.formats.v2g.messages import din, iso2
 
 MESSAGE_TYPES: dict[str, ModuleType] = {"din": din, "iso2": iso2}
 SCHEDULE_TUPLE_ID = 1  # the one SAScheduleTuple we offer (no smart charging yet)

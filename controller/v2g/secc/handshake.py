@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.v2g.messages import appproto
+from controller.formats.v2g.messages import appproto
 
 DIN_NAMESPACE = "urn:din:70121:2012:MsgDef"
 ISO2_NAMESPACE = "urn:iso:15118:2:2013:MsgDef"

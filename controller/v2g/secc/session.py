@@ -15,12 +15,12 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from controller.connector.ev_session import Answer, ResponseCode
 from controller.connector.table import SESSION_STATES
+from controller.formats.v2g import exi
 from controller.formats.events import EventSink, V2gHandshake
-from controller.v2g import exi
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
 from controller.v2g.secc.handlers import HANDLERS, OPENING, OPENING_ONLY, Handler

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.v2g.secc.values import to_float
+from controller.formats.v2g.physical_value import to_float
 
 HALTING = ("EVSE_EmergencyShutdown", "EVSE_Malfunction")
 

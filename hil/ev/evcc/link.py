@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from controller.v2g import exi, v2gtp
-from controller.v2g.messages import appproto
+from controller.formats.v2g import exi, v2gtp
+from controller.formats.v2g.messages import appproto
 from hil.ev.evcc.answers import accepted
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.config_loader import ConfigError, build
+from controller.formats.cabinet.loader import ConfigError, build
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 

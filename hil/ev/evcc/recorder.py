@@ -26,8 +26,8 @@ import struct
 import time
 from typing import Callable
 
-from controller.v2g import slac_messages, v2gtp
-from tools.capture.pcap import PcapFile
+from controller.formats.v2g import slac_messages, v2gtp
+from controller.formats.capture.pcap import PcapFile
 
 HOLD_S = 60.0  # longer than any request timeout: a late-reported record still lands in time order
 DIRECTIONS = ("to_ev", "to_evse")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.v2g.messages import din, iso2
-from controller.v2g.secc.values import physical
+from controller.formats.v2g.messages import din, iso2
+from controller.formats.v2g.physical_value import physical
 from hil.ev.evcc.profile import CarProfile
 
 TYPES = {"din": din, "iso2": iso2}

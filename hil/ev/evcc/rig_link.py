@@ -13,8 +13,8 @@
 """
 from __future__ import annotations
 
-from controller.v2g import v2gtp
-from controller.v2g.secc_link import open_secc_sockets
+from controller.formats.v2g import v2gtp
+from hil.controller_handle import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile
 from hil.ev.evcc.recorder import V2gPcapRecorder

@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from controller.v2g import v2gtp
+from controller.formats.v2g import v2gtp
 from hil.ev.evcc.link_error import EvLinkError
 
 DYNAMIC_PORTS = range(49152, 65536)

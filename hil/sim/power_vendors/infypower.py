@@ -5,9 +5,10 @@ import functools
 
 import can
 
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import FrameRejected, decode_within_limits
+from controller.formats.can.dbc import load_dbc
 from hil.plant import ModuleModel
-from hil.sim.power_modules import FrameRejected, ModuleSims, clamp, decode, encode
+from hil.sim.power_modules import ModuleSims, clamp, encode
 
 
 class InfyPowerSim(ModuleSims):
@@ -36,7 +37,7 @@ class InfyPowerSim(ModuleSims):
         request = self._requests.get(command)
         if request is None:
             raise FrameRejected(f"InfyPower command {command:#04x} is not simulated")
-        values = decode(request, msg)
+        values = decode_within_limits(request, msg)
         model.last_command_t = self.clock()
         answer = self._answers[command]
         if command == 0x1A:

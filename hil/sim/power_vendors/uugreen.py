@@ -5,9 +5,10 @@ import functools
 
 import can
 
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import FrameRejected, decode_within_limits
+from controller.formats.can.dbc import load_dbc
 from hil.plant import ModuleModel
-from hil.sim.power_modules import FrameRejected, ModuleSims, clamp, decode, encode
+from hil.sim.power_modules import ModuleSims, clamp, encode
 
 UU_SET, UU_SET_RESPONSE, UU_READ, UU_READ_RESPONSE, UU_SET_ALL = 0, 1, 2, 3, 11
 
@@ -37,7 +38,7 @@ class UUGreenSim(ModuleSims):
         return (address * 0x9E5) & 0x3FFF
 
     def _on_request(self, models: list[ModuleModel], msg: can.Message) -> None:
-        values = decode(self._frame, msg)
+        values = decode_within_limits(self._frame, msg)
         kind, command = values["MessageType"], values["Command"]
         if kind not in (UU_SET, UU_READ, UU_SET_ALL):
             return  # another module's answer

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import can
 
-from controller.hw.can_port import FrameRejected
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import FrameRejected, decode_within_limits
+from controller.formats.can.dbc import load_dbc
 from controller.hw.power.base import (
-    Frame, ModuleAnswer, ModuleRating, PowerModuleDriver, decode_in_range, encode,
+    Frame, ModuleAnswer, ModuleRating, PowerModuleDriver, encode,
 )
 
 CONTROLLER_ADDRESS = 0xF0
@@ -95,7 +95,7 @@ class InfyPowerDriver(PowerModuleDriver):
         message = self._answers.get(msg.arbitration_id & ~0xFF)
         if message is None:
             return None  # an answer to a command this driver does not use
-        values = decode_in_range(message, msg)
+        values = decode_within_limits(message, msg)
         if message.name == "InfyReadOutputAnswer":
             return ModuleAnswer(address, voltage_v=values["OutputVoltage"], current_a=values["OutputCurrent"])
         if message.name == "InfyReadStatusAnswer":

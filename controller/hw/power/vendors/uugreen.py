@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import can
 
-from controller.hw.dbc import load_dbc
+from controller.formats.can.codec import decode_within_limits
+from controller.formats.can.dbc import load_dbc
 from controller.hw.power.base import (
-    Frame, ModuleAnswer, ModuleRating, PowerModuleDriver, decode_in_range, encode,
+    Frame, ModuleAnswer, ModuleRating, PowerModuleDriver, encode,
 )
 
 UR100030 = ModuleRating(max_voltage_v=1000.0, min_voltage_v=150.0, max_current_a=100.0, max_power_w=30_000.0)
@@ -81,7 +82,7 @@ class UUGreenDriver(PowerModuleDriver):
         return len(msg.data) > 1 and msg.data[1] == MODULE_STATUS  # byte 1: the command
 
     def decode_answer(self, address: int, msg: can.Message) -> ModuleAnswer | None:
-        values = decode_in_range(self._frame, msg)
+        values = decode_within_limits(self._frame, msg)
         if values["MessageType"] not in (SET_RESPONSE, READ_RESPONSE):
             return None  # a request on the bus (another controller, or a monitor tool)
         command = values["Command"]

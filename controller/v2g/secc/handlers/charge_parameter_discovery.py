@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from controller.connector.ev_session import Answer, EvChargeParameters
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
-from controller.v2g.secc.values import optional_limit, physical, to_float
+from controller.formats.v2g.physical_value import optional_limit, physical, to_float
 
 DIN_PMAX_UNLIMITED = 32767
 ISO2_SCHEDULE_DURATION_S = 86400

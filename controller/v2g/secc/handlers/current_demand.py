@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from controller.connector.ev_session import Answer, CurrentDemand
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
-from controller.v2g.secc.values import optional_limit, physical, to_float
+from controller.formats.v2g.physical_value import optional_limit, physical, to_float
 
 
 def ask(ctx: SeccContext, req) -> Answer:

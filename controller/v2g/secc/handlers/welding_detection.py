@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from controller.connector.ev_session import Answer
 from controller.v2g.secc.context import SeccContext
-from controller.v2g.secc.values import physical
+from controller.formats.v2g.physical_value import physical
 
 
 def ask(ctx: SeccContext, req) -> Answer:

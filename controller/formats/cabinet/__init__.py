@@ -1,0 +1,1 @@
+"""The cabinet file format: frozen dataclasses, the TOML loader and the cross-field rules."""

@@ -1,0 +1,1 @@
+"""Packet captures: pcap/pcapng reading and writing, and the dissector from Ethernet frames to V2G messages."""
