@@ -10,8 +10,10 @@ clears    "unplug":    cleared when the car is unplugged (CP A).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
+# (code, detail, active): how every driver and the safety supervisor report a fault to the connector
+FaultListener = Callable[[str, str, bool], None]
 Severity = Literal["emergency", "error", "warning"]
 Clears = Literal["unplug", "latched", "auto"]
 

@@ -10,49 +10,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Protocol
+from typing import Callable
 
 from transitions import Machine
 
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.control import ControlLoop
-from controller.connector.ev_side import EvSide
+from controller.connector.ev_requests import EvRequests
+from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
+    EvseStatus, IsolationLevel
+from controller.connector.limits import Limits
 from controller.connector.output_guard import OutputGuard
+from controller.connector.ports import EventSink, ImdPort, IoBoardPort, MeterPort, ModuleGroupPort
+from controller.connector.power_down import PowerDown
 from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
 from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
 from controller.faults import CATALOGUE, Fault
+from controller.hw.io_board import IoStatus
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[str, dict], None]
 BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum plus the larger of these
 BOARD_VOLTAGE_MARGIN = 0.05
 
 
-class IoBoardPort(Protocol):
-    online: bool
-    status: Any
-    def set_pwm(self, duty_pct: float) -> None: ...
-    def set_state_f(self, on: bool) -> None: ...
-    def close_contactors(self) -> None: ...
-    def open_contactors(self) -> None: ...
-    def set_max_voltage(self, volts: float) -> None: ...
-    def set_lock(self, locked: bool) -> None: ...
-
-
-class ModuleGroupPort(Protocol):
-    capabilities: Any
-    output_voltage_v: float
-    output_current_a: float
-    is_on: bool
-    def set_output(self, voltage_v: float, current_a: float) -> None: ...
-    def switch_on(self) -> None: ...
-    def switch_off(self) -> None: ...
-    def emergency_off(self) -> None: ...
-
-
-class Connector(EvSide, ControlLoop, OutputGuard):
+class Connector(ControlLoop, OutputGuard):
     def __init__(self, cfg: ConnectorConfig, charging: ChargingConfig, io: IoBoardPort,
                  group: ModuleGroupPort, *, on_event: EventSink | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
@@ -71,8 +54,8 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self.session: SessionRecord | None = None
         self.last_session: SessionRecord | None = None
         self.authorized = False
-        self.meter = None  # EnergyMeter when the cabinet has one for this connector
-        self.imd = None  # InsulationMonitor likewise
+        self.meter: MeterPort | None = None  # the EnergyMeter, when the cabinet has one for this connector
+        self.imd: ImdPort | None = None  # the InsulationMonitor likewise
         self._cp_state = "INVALID"  # the latest CP state reported (what the table's conditions read)
         self._cp_acted = "INVALID"  # the CP state last acted on: stored only once its actions are done
         self._state_f_requested = False
@@ -81,10 +64,16 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         self._restart_until_t: float | None = None
         self._communication_attempts = 1
         self.state_entered_t = clock()
-        EvSide.__init__(self)
+        self.reset_ev_side()
+        self.ev_requests = EvRequests(self)  # what the SECC calls (the methods ev_* below)
+        self.power_down = PowerDown(charging, group, clock=clock, measured_output_current=self.measured_output_current,
+                                    contactors_open=self.io_contactors_open, open_contactors=self.open_contactors,
+                                    raise_fault=self.raise_fault, output_safe=self._output_safe)
         ControlLoop.__init__(self)
         self.reset_output_guard()
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
+        self.limits = Limits(cfg, group, derated_power_w=self.supervisor.derated_power_limit_w,
+                             ev_parameters=lambda: self.ev_parameters)
         for subscribe, listener in ((getattr(io, "listen_measurements", None), self.on_io_measure),
                                     (getattr(group, "listen_telemetry", None), self.on_module_telemetry)):
             if subscribe is not None:
@@ -101,6 +90,69 @@ class Connector(EvSide, ControlLoop, OutputGuard):
             log.info("connector %d: %s does not apply in state %s", self.cfg.id, trigger, self.state)
             return False
         return getattr(self, trigger)()
+
+    # ---- the EV-session interface (ports.EvSession): what the SECC calls --------------------------------
+    def reset_ev_side(self) -> None:
+        """What the car told in its session: forgotten when the session ends."""
+        self.evcc_id = ""
+        self.ev_parameters: EvChargeParameters | None = None
+        self.ev_soc: float | None = None
+        self.last_ev_request_t: float | None = None
+        self.stop_requested_t: float | None = None
+        self.demand: CurrentDemand | None = None
+
+    def ev_setup(self, evcc_id: str) -> Answer:
+        return self.ev_requests.setup(evcc_id)
+
+    def ev_authorization(self) -> Answer:
+        return self.ev_requests.authorization()
+
+    def ev_charge_parameter_discovery(self, ev: EvChargeParameters) -> Answer:
+        return self.ev_requests.charge_parameter_discovery(ev)
+
+    def ev_cable_check_request(self) -> Answer:
+        return self.ev_requests.cable_check()
+
+    def ev_precharge_request(self, target_voltage_v: float, target_current_a: float) -> Answer:
+        return self.ev_requests.precharge(target_voltage_v, target_current_a)
+
+    def ev_power_delivery(self, start: bool) -> Answer:
+        return self.ev_requests.power_delivery(start)
+
+    def ev_current_demand(self, demand: CurrentDemand) -> Answer:
+        return self.ev_requests.current_demand(demand)
+
+    def ev_welding_detection(self) -> Answer:
+        return self.ev_requests.welding_detection()
+
+    def ev_stop_session(self) -> Answer:
+        return self.ev_requests.stop_session()
+
+    def evse_status(self, isolation: IsolationLevel | None = None) -> EvseStatus:
+        return self.ev_requests.evse_status(isolation)
+
+    # ---- limits (limits.py) ----------------------------------------------------------------------------
+    def power_limit_w(self) -> float:
+        return self.limits.power_w()
+
+    def voltage_limit_v(self) -> float:
+        return self.limits.voltage_v()
+
+    def current_limit_a(self, voltage_v: float) -> tuple[float, str]:
+        return self.limits.current_a(voltage_v)
+
+    def evse_charge_parameters(self) -> EvseChargeParameters:
+        return self.limits.evse_charge_parameters()
+
+    def present_voltage(self) -> float:
+        """The cable voltage the I/O board measures; the modules' own reading while the board is silent."""
+        status = self.io.status
+        if status is not None:
+            return status.cable_voltage_v
+        return self.group.output_voltage_v
+
+    def note_car_told(self) -> None:
+        self.power_down.note_car_told()
 
     # ---- conditions used by the table -------------------------------------------------------------
     def can_offer_service(self) -> bool:
@@ -369,7 +421,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         return codes
 
     # ---- measurements (CAN receive path) -------------------------------------------------------------
-    def on_io_measure(self, status: Any) -> None:
+    def on_io_measure(self, status: IoStatus) -> None:
         """Every I/O board DC measure and temperature frame: the supervisor checks the new sample at once."""
         self._supervised(self.supervisor.check_io, status)
 
@@ -377,7 +429,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
         """Every module answer: the supervisor cross-checks the modules' voltage with the board's."""
         self._supervised(self.supervisor.check_modules)
 
-    def _supervised(self, check: Callable[..., None], *args: Any) -> None:
+    def _supervised(self, check: Callable[..., None], *args: IoStatus) -> None:
         try:
             check(*args)
         except Exception:  # a supervisor that cannot judge leaves no power on
@@ -386,7 +438,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
             self.raise_fault("CONTROLLER_INTERNAL", "safety supervisor failed")
 
     # ---- control pilot -------------------------------------------------------------------------------
-    def on_io_status(self, status: Any) -> None:
+    def on_io_status(self, status: IoStatus) -> None:
         """I/O board callback; runs inside the CAN receive path. The CP state counts as acted on only after
         its actions are done: if one raises (power cut by the wrapper), the board's next delivery acts again."""
         with self.power_path("status"):
@@ -403,7 +455,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
                 self._cp_acted = cp
             self.unlock_when_safe()
 
-    def _on_cp_change(self, cp: str, previous: str, status: Any) -> None:
+    def _on_cp_change(self, cp: str, previous: str, status: IoStatus) -> None:
         if cp == "F" and self._state_f_requested:
             return
         if cp == "A":
@@ -418,7 +470,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
                 self.note_stop_reason("ev_left_state_c")
                 self.fire("cp_left_c")
             elif cp == "B" and previous in ("C", "D") and self.state in ("stopping", "error_shutdown"):
-                self.cp_left_c_while_powering_down()
+                self.power_down.cp_left_c()
         elif cp == "D":
             self.raise_fault("CP_STATE_D", "car asked for ventilation")
         elif cp == "E":
@@ -439,7 +491,7 @@ class Connector(EvSide, ControlLoop, OutputGuard):
             self._power_off_now()
             self.fire("cp_unplugged")
 
-    def _check_contactor_feedback(self, status: Any) -> None:
+    def _check_contactor_feedback(self, status: IoStatus) -> None:
         closed = status.dc_plus_closed and status.dc_minus_closed
         # CP out of C/D: the board opened by itself as IEC 61851-1 asks (the CP change is handled on its own)
         if self._contactors_commanded and self._contactors_were_closed and not closed \

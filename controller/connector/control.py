@@ -43,36 +43,9 @@ class ControlLoop(CableCheck):
         self._precharge_target_v: float | None = None
         self._precharge_reached = False
         self._precharge_off_target_since: float | None = None
-        self._down_t = 0.0
-        self._down_step = ""
-        self._down_kind = ""
-        self._down_deadline_t = 0.0
-        self._car_told_t: float | None = None
+        self.power_down.reset()
         self._imd_invalid_since: float | None = None
         self.finish_after_stop = False
-
-    # ---- limits ------------------------------------------------------------------------------------
-    def power_limit_w(self) -> float:
-        limit = min(self.cfg.max_power_kw * 1000.0, self.group.capabilities.max_power_w)
-        limit = min(limit, self.supervisor.derated_power_limit_w())  # temperatures, modules, measured power
-        if self.ev_parameters and self.ev_parameters.max_power_w:
-            limit = min(limit, self.ev_parameters.max_power_w)
-        return limit
-
-    def voltage_limit_v(self) -> float:
-        limit = min(self.cfg.max_voltage_v, self.group.capabilities.max_voltage_v)
-        if self.ev_parameters:
-            limit = min(limit, self.ev_parameters.max_voltage_v)
-        return limit
-
-    def current_limit_a(self, voltage_v: float) -> tuple[float, str]:
-        """The allowed current and what limits it: min(EV, cable, group, power / voltage)."""
-        candidates = [(self.cfg.max_current_a, "current"), (self.group.capabilities.max_current_a, "current")]
-        if self.ev_parameters:
-            candidates.append((self.ev_parameters.max_current_a, "ev"))
-        if voltage_v > 1.0:
-            candidates.append((self.power_limit_w() / voltage_v, "power"))
-        return min(candidates)
 
     # ---- measurements --------------------------------------------------------------------------------
     def io_contactors_closed(self) -> bool:
@@ -118,6 +91,10 @@ class ControlLoop(CableCheck):
         if not self.group.is_on:
             self.switch_on()
         return True
+
+    def precharge_target_v(self) -> float | None:
+        """The car's latest PreCharge target voltage (None before its first PreChargeReq)."""
+        return self._precharge_target_v
 
     def precharge_reached(self) -> bool:
         """The output is within the tolerance of the EV's precharge target (measured now)."""
@@ -209,56 +186,18 @@ class ControlLoop(CableCheck):
 
     # ---- power down ----------------------------------------------------------------------------------
     def begin_power_down(self, kind: str) -> None:
-        """Current to zero at once; modules off and contactors open once the measured current is low.
-
-        kind "stop" (the car stopped) and "error" (error shutdown: the car must also have heard EVSE_Shutdown
-        first) wait at most power_down_timeout_s, then an emergency. "cp_b" (C->B, IEC 61851-1 Table A.6: open
-        within 100 ms) opens at stop_timeout_s whatever the current, as the standard asks."""
-        cfg = self.charging
-        now = self.clock()
-        self._down_step, self._down_t, self._down_kind = "current_down", now, kind
-        self._down_deadline_t = now + (cfg.stop_timeout_s if kind == "cp_b" else cfg.power_down_timeout_s)
-        self._car_told_t = None
+        """Current to zero at once, and the power-down sequence (power_down.py) from there."""
         self._setpoint_current_a = 0.0
         self._target_current_a = 0.0
         self._applied = None
-        if self.group.is_on:
-            self.group.set_output(self._target_voltage_v or self.present_voltage(), 0.0)
+        self.power_down.begin(kind, self._target_voltage_v or self.present_voltage())
 
-    def cp_left_c_while_powering_down(self) -> None:
-        """C->B during a stop: the 100 ms bound of IEC 61851-1 applies from now."""
-        if self._down_step == "current_down" and self._down_kind != "cp_b":
-            self._down_kind = "cp_b"
-            self._down_deadline_t = min(self._down_deadline_t, self.clock() + self.charging.stop_timeout_s)
-
-    def note_car_told(self) -> None:
-        """An answer carrying EVSE_Shutdown / StopCharging went to the car."""
-        if self._car_told_t is None:
-            self._car_told_t = self.clock()
-
-    def _power_down_tick(self, now: float) -> None:
-        cfg = self.charging
-        if self._down_step == "current_down":
-            current, measured_t = self.measured_output_current(now)
-            low = measured_t is not None and measured_t >= self._down_t and current < cfg.stop_current_threshold_a
-            told = self._down_kind != "error" or self._car_told_t is not None \
-                or now - self._down_t >= cfg.error_notice_wait_s
-            if (low and told) or (self._down_kind == "cp_b" and now >= self._down_deadline_t):
-                self.group.switch_off()
-                self.open_contactors()
-                self._down_step, self._down_t = "open_contactors", now
-            elif now >= self._down_deadline_t:
-                self.raise_fault("POWER_DOWN_FAILED", f"{current:.1f} A measured after "
-                                                      f"{cfg.power_down_timeout_s:g} s ({self._down_kind})")
-        elif self._down_step == "open_contactors":
-            if self.io_contactors_open():
-                self._down_step = "done"
-                self.fire("output_safe")
-                if self.finish_after_stop and self.state == "welding_detection":
-                    self.finish_after_stop = False
-                    self.fire("ev_session_stop")
-            elif now - self._down_t > cfg.contactor_feedback_timeout_s:
-                self.raise_fault("CONTACTOR_WELDED", "contactor feedback still closed after open command")
+    def _output_safe(self) -> None:
+        """The power-down sequence ended with the contactors open."""
+        self.fire("output_safe")
+        if self.finish_after_stop and self.state == "welding_detection":
+            self.finish_after_stop = False
+            self.fire("ev_session_stop")
 
     # ---- the periodic tick ---------------------------------------------------------------------------
     def state_elapsed(self, now: float) -> float:
@@ -292,7 +231,7 @@ class ControlLoop(CableCheck):
         elif state == "charging":
             self._charging_tick(now, dt)
         elif state in ("stopping", "error_shutdown"):
-            self._power_down_tick(now)
+            self.power_down.tick(now)
         self._supervise_lock_and_imd(now)
         self.check_weld()
         self.unlock_when_safe()

@@ -1,222 +1,265 @@
-"""The EV-session interface of a connector (see ev_session.py): one small method per request.
+"""The EV-session requests of a connector (see ev_session.py): what the SECC calls, one small method each.
 
-Each method answers at once. A request that does not fit the current phase gets FAILED_SequenceError
-and raises EV_SEQUENCE_ERROR; a phase still running answers Ongoing and the car asks again. Every value the
-car sends is checked first (a number, not negative, inside the negotiated limits): a bad one is answered
-FAILED_WrongChargeParameter and recorded as EV_REQUEST_INVALID, and the port stays in service.
+Each method answers at once. Which request fits which state is request_order.py's table: out of sequence is
+answered FAILED_SequenceError and raises EV_SEQUENCE_ERROR; a phase still running answers Ongoing and the car
+asks again. Every value the car sends is checked first (a number, not negative, inside the negotiated limits):
+a bad one is answered FAILED_WrongChargeParameter and recorded as EV_REQUEST_INVALID, and the port stays in
+service. The requests see the connector only through `EvRequestHost`.
 """
 from __future__ import annotations
 
 import functools
 import math
+from contextlib import AbstractContextManager
+from typing import Protocol
 
+from controller.config import ConnectorConfig
+from controller.connector import request_order
 from controller.connector.ev_session import (
     Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, EvseNotification, EvseStatus,
     EvseStatusCode, IsolationLevel, Processing, ResponseCode,
 )
+from controller.connector.ports import ModuleGroupPort
+from controller.connector.request_order import ACKNOWLEDGE, AFTER_POWER_DOWN, SERVE
+from controller.connector.session import SessionRecord
+from controller.faults import Fault
+
+
+class EvRequestHost(Protocol):
+    """What the EV-session requests read and drive on their connector."""
+    cfg: ConnectorConfig
+    group: ModuleGroupPort
+    state: str
+    session: SessionRecord | None
+    authorized: bool
+    active_faults: dict[str, Fault]
+    evcc_id: str
+    ev_parameters: EvChargeParameters | None
+    ev_soc: float | None
+    last_ev_request_t: float | None
+    stop_requested_t: float | None
+    demand: CurrentDemand | None
+    finish_after_stop: bool
+    def clock(self) -> float: ...
+    def fire(self, trigger: str) -> bool: ...
+    def raise_fault(self, code: str, detail: str = "") -> None: ...
+    def note_stop_reason(self, reason: str) -> None: ...
+    def blocking_faults(self) -> list[Fault]: ...
+    def no_blocking_faults(self) -> bool: ...
+    def power_path(self, what: str) -> AbstractContextManager[None]: ...
+    def cable_check_passed(self) -> bool: ...
+    def voltage_limit_v(self) -> float: ...
+    def evse_charge_parameters(self) -> EvseChargeParameters: ...
+    def precharge_target_v(self) -> float | None: ...
+    def apply_precharge(self, target_voltage_v: float, target_current_a: float) -> bool: ...
+    def precharge_reached(self) -> bool: ...
+    def apply_current_demand(self, demand: CurrentDemand) -> dict: ...
+    def hold_current_at_zero(self) -> None: ...
+    def note_car_told(self) -> None: ...
+    def present_voltage(self) -> float: ...
 
 
 def _power_path(method):
-    """The calls that can move power: an exception inside ends with the power off (Connector.power_path)."""
+    """The calls that can move power: an exception inside ends with the power off (OutputGuard.power_path)."""
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
-        with self.power_path(f"{method.__name__} request"):
+        with self.host.power_path(f"{method.__name__} request"):
             return method(self, *args, **kwargs)
     return guarded
 
 
-class EvSide:
-    def __init__(self) -> None:
-        self.reset_ev_side()
+class EvRequests:
+    def __init__(self, host: EvRequestHost) -> None:
+        self.host = host
 
-    def reset_ev_side(self) -> None:
-        self.evcc_id = ""
-        self.ev_parameters: EvChargeParameters | None = None
-        self.ev_soc: float | None = None
-        self.last_ev_request_t: float | None = None
-        self.stop_requested_t: float | None = None
-        self.demand: CurrentDemand | None = None
+    def _enter(self, request: str) -> str | None:
+        """Where `request` stands in the present state (request_order.PHASES); a step that is a trigger is
+        pulled and the request judged again in the state it led to (None when the trigger did not fire)."""
+        host = self.host
+        step = request_order.step(request, host.state)
+        if step not in (None, SERVE, ACKNOWLEDGE, AFTER_POWER_DOWN):
+            if not host.fire(step):
+                return None
+            step = request_order.step(request, host.state)
+        return step
 
     # ---- the calls -----------------------------------------------------------------------------------
-    def ev_setup(self, evcc_id: str) -> Answer:
+    def setup(self, evcc_id: str) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        self.evcc_id = evcc_id
-        if not self.fire("ev_session_setup"):
+        host.evcc_id = evcc_id
+        if request_order.step("SessionSetupReq", host.state) is None \
+                or not host.fire(request_order.step("SessionSetupReq", host.state)):
             return self._sequence_error("SessionSetup")
-        return self._answer(evse_id=self.cfg.evse_id or f"US*EVSE*{self.cfg.id}",
-                            session_id=self.session.session_id if self.session else "")
+        return self._answer(evse_id=host.cfg.evse_id or f"US*EVSE*{host.cfg.id}",
+                            session_id=host.session.session_id if host.session else "")
 
-    def ev_authorization(self) -> Answer:
+    def authorization(self) -> Answer:
         self._heard_from_ev()
-        if self.state == "negotiating":
-            self.fire("ev_authorize")
-        if self.state != "authorizing":
+        if self._enter("AuthorizationReq") != SERVE:
             return self._sequence_error("Authorization")
-        return self._answer(processing=Processing.FINISHED if self.authorized else Processing.ONGOING)
+        return self._answer(processing=Processing.FINISHED if self.host.authorized else Processing.ONGOING)
 
-    def ev_charge_parameter_discovery(self, ev: EvChargeParameters) -> Answer:
+    def charge_parameter_discovery(self, ev: EvChargeParameters) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        if self.state not in ("authorizing", "parameter_discovery"):
+        step = request_order.step("ChargeParameterDiscoveryReq", host.state)
+        if step is None:
             return self._sequence_error("ChargeParameterDiscovery")
         problem = _charge_parameter_problem(ev)
         if problem:
             return self._invalid("ChargeParameterDiscovery", problem)
-        if self.state == "authorizing" and not self.fire("ev_charge_parameters"):
+        if step != SERVE and not host.fire(step):
             return self._sequence_error("ChargeParameterDiscovery (not authorized)")
-        self.ev_parameters = ev
-        self.ev_soc = ev.soc_percent
-        return self._answer(charge_parameters=self.evse_charge_parameters())
+        host.ev_parameters = ev
+        host.ev_soc = ev.soc_percent
+        return self._answer(charge_parameters=host.evse_charge_parameters())
 
     @_power_path
-    def ev_cable_check_request(self) -> Answer:
+    def cable_check(self) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        if self.state == "parameter_discovery":
-            self.fire("ev_cable_check")
-        if self.state != "cable_check":
+        if self._enter("CableCheckReq") != SERVE:
             return self._sequence_error("CableCheck")
-        done = self.cable_check_passed()
+        done = host.cable_check_passed()
         level = IsolationLevel.INVALID
         if done:
-            level = IsolationLevel.WARNING if "ISOLATION_WARNING" in self.active_faults else IsolationLevel.VALID
+            level = IsolationLevel.WARNING if "ISOLATION_WARNING" in host.active_faults else IsolationLevel.VALID
         return self._answer(processing=Processing.FINISHED if done else Processing.ONGOING, isolation=level)
 
     @_power_path
-    def ev_precharge_request(self, target_voltage_v: float, target_current_a: float) -> Answer:
+    def precharge(self, target_voltage_v: float, target_current_a: float) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        if self.state == "cable_check" and not self.fire("ev_precharge"):
-            return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)
-        if self.state != "precharge":
+        step = request_order.step("PreChargeReq", host.state)
+        if step not in (None, SERVE) and not host.fire(step):
+            return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)  # the cable check not passed yet
+        if request_order.step("PreChargeReq", host.state) != SERVE:
             return self._sequence_error("PreCharge")
-        problem = _number_problem("EVTargetVoltage", target_voltage_v, self.voltage_limit_v()) \
+        problem = _number_problem("EVTargetVoltage", target_voltage_v, host.voltage_limit_v()) \
             or _number_problem("EVTargetCurrent", target_current_a)
-        if problem or not self.apply_precharge(target_voltage_v, target_current_a):
+        if problem or not host.apply_precharge(target_voltage_v, target_current_a):
             return self._invalid("PreCharge", problem or f"EVTargetVoltage {target_voltage_v} V refused")
         return self._answer()
 
     @_power_path
-    def ev_power_delivery(self, start: bool) -> Answer:
+    def power_delivery(self, start: bool) -> Answer:
+        host = self.host
         self._heard_from_ev()
         if start:
-            if self.state == "precharge" and self.no_blocking_faults() and not self.precharge_reached():
-                target = self._precharge_target_v
-                self.raise_fault("PRECHARGE_FAILED", f"PowerDelivery(start) at {self.present_voltage():.0f} V, "
+            step = request_order.step("PowerDeliveryReq(start)", host.state)
+            if step is not None and host.no_blocking_faults() and not host.precharge_reached():
+                target = host.precharge_target_v()
+                host.raise_fault("PRECHARGE_FAILED", f"PowerDelivery(start) at {host.present_voltage():.0f} V, "
                                                      f"EV target {target if target is not None else 'none'} V")
                 return self._answer(code=ResponseCode.FAILED)
-            if not self.fire("ev_power_delivery_start"):
+            if step is None or not host.fire(step):
                 return self._sequence_error("PowerDelivery(start)")
-        elif self.state in ("charging", "precharge", "cable_check"):
-            self.note_stop_reason("user_stop" if self.stop_requested_t else "ev_stop")
-            self.fire("ev_power_delivery_stop")
-        elif self.state not in ("stopping", "welding_detection", "error_shutdown", "session_end"):
+            return self._answer()
+        step = request_order.step("PowerDeliveryReq(stop)", host.state)
+        if step is None:
             return self._sequence_error("PowerDelivery(stop)")
+        if step != ACKNOWLEDGE:
+            host.note_stop_reason("user_stop" if host.stop_requested_t else "ev_stop")
+            host.fire(step)
         return self._answer()
 
     @_power_path
-    def ev_current_demand(self, demand: CurrentDemand) -> Answer:
+    def current_demand(self, demand: CurrentDemand) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        if self.state != "charging":
-            if self.state in ("stopping", "error_shutdown", "emergency"):
-                return self._answer()
+        step = request_order.step("CurrentDemandReq", host.state)
+        if step == ACKNOWLEDGE:
+            return self._answer()
+        if step != SERVE:
             return self._sequence_error("CurrentDemand")
         problem = _demand_problem(demand)
         if problem:
-            self.hold_current_at_zero()
+            host.hold_current_at_zero()
             return self._invalid("CurrentDemand", problem)
         if demand.soc_percent is not None:
-            self.ev_soc = demand.soc_percent
-        self.demand = demand
-        flags = self.apply_current_demand(demand)
+            host.ev_soc = demand.soc_percent
+        host.demand = demand
+        flags = host.apply_current_demand(demand)
         return self._answer(**flags)
 
-    def ev_welding_detection(self) -> Answer:
+    def welding_detection(self) -> Answer:
         self._heard_from_ev()
-        if self.state not in ("stopping", "welding_detection", "session_end", "error_shutdown"):
+        if request_order.step("WeldingDetectionReq", self.host.state) != SERVE:
             return self._sequence_error("WeldingDetection")
         return self._answer()
 
     @_power_path
-    def ev_stop_session(self) -> Answer:
+    def stop_session(self) -> Answer:
+        host = self.host
         self._heard_from_ev()
-        if self.state in ("session_end", "emergency", "error_shutdown"):
+        step = request_order.step("SessionStopReq", host.state)
+        if step == ACKNOWLEDGE:
             return self._answer()
-        if self.state in ("charging", "precharge", "cable_check"):
+        if step == "ev_power_delivery_stop":
             # SessionStop without PowerDelivery(stop): take the power down first
-            self.note_stop_reason("ev_stop")
-            self.fire("ev_power_delivery_stop")
-        if self.state == "stopping":
-            self.finish_after_stop = True
+            host.note_stop_reason("ev_stop")
+            host.fire(step)
+            step = request_order.step("SessionStopReq", host.state)
+        if step == AFTER_POWER_DOWN:
+            host.finish_after_stop = True
             return self._answer()
-        self.note_stop_reason("ev_stop")
-        if not self.fire("ev_session_stop"):
+        host.note_stop_reason("ev_stop")
+        if step is None or not host.fire(step):
             return self._sequence_error("SessionStop")
         return self._answer()
 
     # ---- answers -------------------------------------------------------------------------------------
-    def evse_charge_parameters(self) -> EvseChargeParameters:
-        caps = self.group.capabilities
-        return EvseChargeParameters(
-            max_voltage_v=min(self.cfg.max_voltage_v, caps.max_voltage_v),
-            max_current_a=min(self.cfg.max_current_a, caps.max_current_a),
-            max_power_w=self.power_limit_w(),
-            min_voltage_v=caps.min_voltage_v,
-            min_current_a=0.0,
-            current_regulation_tolerance_a=5.0,
-            peak_current_ripple_a=5.0,
-        )
-
     def evse_status(self, isolation: IsolationLevel | None = None) -> EvseStatus:
+        host = self.host
         notification = EvseNotification.NONE
-        severities = {f.severity for f in self.active_faults.values()}
-        if self.state == "emergency" or "emergency" in severities:
+        severities = {f.severity for f in host.active_faults.values()}
+        if host.state == "emergency" or "emergency" in severities:
             code = EvseStatusCode.EMERGENCY_SHUTDOWN
             notification = EvseNotification.STOP_CHARGING
-        elif self.state == "error_shutdown" or "error" in severities or self.stop_requested_t is not None:
+        elif host.state == "error_shutdown" or "error" in severities or host.stop_requested_t is not None:
             code = EvseStatusCode.SHUTDOWN
             notification = EvseNotification.STOP_CHARGING
-        elif self.state == "cable_check" and not self.cable_check_passed():
+        elif host.state == "cable_check" and not host.cable_check_passed():
             code = EvseStatusCode.ISOLATION_MONITORING_ACTIVE  # Ongoing; at Finished cars require EVSE_Ready
-        elif self.state in ("unavailable",):
+        elif host.state in ("unavailable",):
             code = EvseStatusCode.NOT_READY
         else:
             code = EvseStatusCode.READY
         if isolation is None:  # a warning stays a warning for the car, not Valid
             isolation = IsolationLevel.INVALID
-            if self.state in ("precharge", "charging"):
-                isolation = IsolationLevel.WARNING if "ISOLATION_WARNING" in self.active_faults \
+            if host.state in ("precharge", "charging"):
+                isolation = IsolationLevel.WARNING if "ISOLATION_WARNING" in host.active_faults \
                     else IsolationLevel.VALID
         return EvseStatus(code, notification, isolation)
 
     def _answer(self, code: ResponseCode = ResponseCode.OK, isolation: IsolationLevel | None = None,
                 **values) -> Answer:
-        if self.state == "emergency" and code == ResponseCode.OK:
+        host = self.host
+        if host.state == "emergency" and code == ResponseCode.OK:
             code = ResponseCode.FAILED
         status = self.evse_status(isolation)
         if status.notification == EvseNotification.STOP_CHARGING:
-            self.note_car_told()  # an error shutdown may open the contactors once the car has heard this
+            host.note_car_told()  # an error shutdown may open the contactors once the car has heard this
         return Answer(code=code, status=status,
-                      present_voltage_v=round(self.present_voltage(), 1),
-                      present_current_a=round(max(0.0, self.group.output_current_a), 1), **values)
+                      present_voltage_v=round(host.present_voltage(), 1),
+                      present_current_a=round(max(0.0, host.group.output_current_a), 1), **values)
 
     def _invalid(self, request: str, problem: str) -> Answer:
         """A value the car must not send: recorded (a warning), answered FAILED_WrongChargeParameter."""
-        self.raise_fault("EV_REQUEST_INVALID", f"{request}: {problem}")
+        self.host.raise_fault("EV_REQUEST_INVALID", f"{request}: {problem}")
         return self._answer(code=ResponseCode.FAILED_WRONG_CHARGE_PARAMETER)
 
     def _sequence_error(self, request: str) -> Answer:
-        if self.blocking_faults():  # the session already failed: say so, not "wrong order"
+        host = self.host
+        if host.blocking_faults():  # the session already failed: say so, not "wrong order"
             return self._answer(code=ResponseCode.FAILED)
-        if self.state not in ("emergency", "error_shutdown", "session_end", "available", "unavailable"):
-            self.raise_fault("EV_SEQUENCE_ERROR", f"{request} in state {self.state}")
+        if host.state not in request_order.SEQUENCE_ERROR_NOT_RECORDED:
+            host.raise_fault("EV_SEQUENCE_ERROR", f"{request} in state {host.state}")
         return self._answer(code=ResponseCode.FAILED_SEQUENCE_ERROR)
 
     def _heard_from_ev(self) -> None:
-        self.last_ev_request_t = self.clock()
-
-    def present_voltage(self) -> float:
-        status = self.io.status
-        if status is not None:
-            return status.cable_voltage_v
-        return self.group.output_voltage_v
+        self.host.last_ev_request_t = self.host.clock()
 
 
 # ---- checks of the car's values ----------------------------------------------------------------------------

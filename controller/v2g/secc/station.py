@@ -8,8 +8,9 @@ the connector stops through its error path (power down, contactors open).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Callable
 
+from controller.connector.ports import EvSession
 from controller.connector.table import SESSION_STATES
 from controller.v2g.secc.answer_times import AnswerTimes
 from controller.v2g.secc.session import SeccSession, SeccSettings
@@ -23,7 +24,7 @@ EventSink = Callable[[str, dict], None]
 
 
 class SeccStation:
-    def __init__(self, connector: Any, sockets: SeccLinkSockets, settings: SeccSettings, *,
+    def __init__(self, connector: EvSession, sockets: SeccLinkSockets, settings: SeccSettings, *,
                  on_event: EventSink | None = None, slac_timers: SlacTimers = SlacTimers(),
                  sequence_timeout_s: float = SEQUENCE_TIMEOUT_S):
         self.connector = connector
