@@ -27,12 +27,12 @@ from typing import Callable, Sequence
 
 import can
 
+from controller.faults import FaultListener, report_fault
 from controller.hw.can_port import CanPort
 from controller.hw.power.base import Frame, ModuleRating
 
 log = logging.getLogger(__name__)
 
-FaultCallback = Callable[[str, str, bool], None]
 TelemetryListener = Callable[[], None]
 
 # A module is lost only if it also missed this many polls in a row: a stalled controller (no polls sent)
@@ -97,7 +97,7 @@ class PowerModuleGroup:
 
     def __init__(self, port: CanPort, vendor: str, addresses: Sequence[int], group_index: int, *,
                  keepalive_s: float = 1.0, telemetry_period_s: float = 0.2, silent_after_s: float = 12.0,
-                 on_fault: FaultCallback, clock: Callable[[], float] = time.monotonic):
+                 on_fault: FaultListener, clock: Callable[[], float] = time.monotonic):
         from controller.hw.power import VENDORS  # the registry's package imports this module
 
         factory = VENDORS.get(vendor)
@@ -420,10 +420,8 @@ class PowerModuleGroup:
             self._report(code, detail, active)
 
     def _report(self, code: str, detail: str, active: bool) -> None:
-        try:
-            self._on_fault(code, detail, active)
-        except Exception:  # the receiver's bug must not stop the group's own safety work
-            log.exception("on_fault(%s) raised", code)
+        # the receiver's bug must not stop the group's own safety work (report_fault never raises)
+        report_fault(self._on_fault, f"module group {self.group_index}", code, detail, active)
 
     def _send(self, frame: Frame) -> None:
         self._port.send(frame[0], frame[1], extended=True)
