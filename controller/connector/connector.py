@@ -45,7 +45,7 @@ class Connector(ControlLoop, OutputGuard):
         self.group = group
         self.clock = clock
         self.wall_clock = wall_clock
-        self._emit = on_event or (lambda kind, data: None)
+        self._emit = self._guarded_sink(on_event or (lambda kind, data: None))
         self.enabled = True
         self.maintenance = False  # disabled by a technician for scheduled maintenance
         self.active_faults: dict[str, Fault] = {}
@@ -82,6 +82,16 @@ class Connector(ControlLoop, OutputGuard):
             model=self, states=STATES, transitions=TRANSITIONS, initial="unavailable",
             auto_transitions=False, ignore_invalid_triggers=False, after_state_change="_state_changed",
         )
+
+    def _guarded_sink(self, sink: EventSink) -> EventSink:
+        """The event listeners (store, console, SECC) come after the reaction and never stop it: an exception in
+        one is logged, and the fault's power-off or shutdown goes on (controller.faults.report_fault's rule)."""
+        def emit(kind: str, data: dict) -> None:
+            try:
+                sink(kind, data)
+            except Exception:
+                log.exception("connector %d: the %s event listener failed", self.cfg.id, kind)
+        return emit
 
     def fire(self, trigger: str) -> bool:
         """Pull a trigger of the table; one that does not fit the present state is logged and returns False
