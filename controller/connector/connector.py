@@ -15,6 +15,7 @@ from typing import Callable
 from transitions import Machine
 
 from controller.config import ChargingConfig, ConnectorConfig
+from controller.connector.cable_check import CableCheck
 from controller.connector.control import ControlLoop
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
@@ -69,6 +70,7 @@ class Connector(ControlLoop, OutputGuard):
         self.power_down = PowerDown(charging, group, clock=clock, measured_output_current=self.measured_output_current,
                                     contactors_open=self.io_contactors_open, open_contactors=self.open_contactors,
                                     raise_fault=self.raise_fault, output_safe=self._output_safe)
+        self.cable_check = CableCheck(self)
         ControlLoop.__init__(self)
         self.reset_output_guard()
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
@@ -160,6 +162,13 @@ class Connector(ControlLoop, OutputGuard):
         if status is not None:
             return status.cable_voltage_v
         return self.group.output_voltage_v
+
+    def cable_check_passed(self) -> bool:
+        return self.cable_check.passed
+
+    def cable_check_test_voltage_v(self) -> float:
+        """The cable check's test voltage (0 before one started this session)."""
+        return self.cable_check.test_voltage_v
 
     def note_car_told(self) -> None:
         self.power_down.note_car_told()
@@ -255,7 +264,7 @@ class Connector(ControlLoop, OutputGuard):
         self.lock()
 
     def on_enter_cable_check(self) -> None:
-        self.start_cable_check()
+        self.cable_check.start()
 
     def on_enter_precharge(self) -> None:
         self.start_precharge()
@@ -307,7 +316,7 @@ class Connector(ControlLoop, OutputGuard):
         test voltage while it runs, plus a margin wider than the supervisor's, which acts first."""
         limit = self.voltage_limit_v()
         if self.state == "cable_check":
-            limit = max(limit, self._test_voltage_v)
+            limit = max(limit, self.cable_check.test_voltage_v)
         return limit + max(BOARD_VOLTAGE_MARGIN_V, BOARD_VOLTAGE_MARGIN * limit)
 
     def open_contactors(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from controller.connector.cable_check import CableCheck
 from controller.connector.ev_session import CurrentDemand
 from controller.connector.table import SESSION_STATES
 
@@ -27,14 +26,14 @@ PRECHARGE_DEVIATION_S = 2.0
 SELF_TEST_INVALID_S = 10.0
 
 
-class ControlLoop(CableCheck):
+class ControlLoop:
     def __init__(self) -> None:
         self._last_tick_t: float | None = None
         self.reset_control()
 
     def reset_control(self) -> None:
         """Every per-session value of the control loop back to its start (session start, new phases)."""
-        self.reset_cable_check()
+        self.cable_check.reset()
         self._target_voltage_v = 0.0
         self._target_current_a = 0.0
         self._setpoint_current_a = 0.0
@@ -225,7 +224,7 @@ class ControlLoop(CableCheck):
         elif state == "plugged":
             self._restart_tick(now)
         elif state == "cable_check":
-            self._cable_check_tick(now)
+            self.cable_check.tick(now)
         elif state == "precharge":
             self._precharge_tick(now)
         elif state == "charging":
@@ -244,7 +243,7 @@ class ControlLoop(CableCheck):
 
     def _supervise_lock_and_imd(self, now: float) -> None:
         """While the cable may carry voltage: the lock stays locked and the IMD gives valid readings."""
-        energized = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self._cc_step in (
+        energized = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self.cable_check.step in (
             "close_contactors", "raise_voltage", "hold", "discharge"))
         if energized and self.lock_state() != "LOCKED":
             self.raise_fault("CONNECTOR_LOCK_FAILURE", f"lock reports {self.lock_state()} while energized")
@@ -256,9 +255,9 @@ class ControlLoop(CableCheck):
             self.clear_fault("IMD_INVALID")  # clears by itself, as the catalogue says ("auto")
         # the cable check counts in every step; during the self-test the IMD reads invalid by design, so there
         # an invalid reading counts only beyond the time a self-test takes
-        counted = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self._cc_step != "done")
+        counted = self.state in IMD_SUPERVISED_STATES or (self.state == "cable_check" and self.cable_check.step != "done")
         bound = self.charging.imd_invalid_after_s
-        if self.state == "cable_check" and self._cc_step == "imd_self_test":
+        if self.state == "cable_check" and self.cable_check.step == "imd_self_test":
             bound = max(bound, SELF_TEST_INVALID_S)
         if valid or not counted:
             self._imd_invalid_since = None
