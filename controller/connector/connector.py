@@ -16,6 +16,7 @@ from transitions import Machine
 
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.cable_check import CableCheck
+from controller.connector.charge_control import ChargeControl
 from controller.connector.control import ControlLoop
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
@@ -71,6 +72,7 @@ class Connector(ControlLoop, OutputGuard):
                                     contactors_open=self.io_contactors_open, open_contactors=self.open_contactors,
                                     raise_fault=self.raise_fault, output_safe=self._output_safe)
         self.cable_check = CableCheck(self)
+        self.charge_control = ChargeControl(self)
         ControlLoop.__init__(self)
         self.reset_output_guard()
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
@@ -170,6 +172,12 @@ class Connector(ControlLoop, OutputGuard):
         """The cable check's test voltage (0 before one started this session)."""
         return self.cable_check.test_voltage_v
 
+    def precharge_reached(self) -> bool:
+        return self.charge_control.precharge_reached()
+
+    def contactors_commanded(self) -> bool:
+        return self._contactors_commanded
+
     def note_car_told(self) -> None:
         self.power_down.note_car_told()
 
@@ -267,10 +275,10 @@ class Connector(ControlLoop, OutputGuard):
         self.cable_check.start()
 
     def on_enter_precharge(self) -> None:
-        self.start_precharge()
+        self.charge_control.start_precharge()
 
     def on_enter_charging(self) -> None:
-        self.start_charging()
+        self.charge_control.start_charging()
 
     def on_enter_stopping(self) -> None:
         self.begin_power_down("stop" if self._cp_state in ("C", "D") else "cp_b")

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from controller.config import ConnectorConfig
 from controller.connector import request_order
+from controller.connector.charge_control import ChargeControl
 from controller.connector.ev_session import (
     Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, EvseNotification, EvseStatus,
     EvseStatusCode, IsolationLevel, Processing, ResponseCode,
@@ -50,11 +51,7 @@ class EvRequestHost(Protocol):
     def cable_check_passed(self) -> bool: ...
     def voltage_limit_v(self) -> float: ...
     def evse_charge_parameters(self) -> EvseChargeParameters: ...
-    def precharge_target_v(self) -> float | None: ...
-    def apply_precharge(self, target_voltage_v: float, target_current_a: float) -> bool: ...
-    def precharge_reached(self) -> bool: ...
-    def apply_current_demand(self, demand: CurrentDemand) -> dict: ...
-    def hold_current_at_zero(self) -> None: ...
+    charge_control: ChargeControl
     def note_car_told(self) -> None: ...
     def present_voltage(self) -> float: ...
 
@@ -138,7 +135,7 @@ class EvRequests:
             return self._sequence_error("PreCharge")
         problem = _number_problem("EVTargetVoltage", target_voltage_v, host.voltage_limit_v()) \
             or _number_problem("EVTargetCurrent", target_current_a)
-        if problem or not host.apply_precharge(target_voltage_v, target_current_a):
+        if problem or not host.charge_control.apply_precharge(target_voltage_v, target_current_a):
             return self._invalid("PreCharge", problem or f"EVTargetVoltage {target_voltage_v} V refused")
         return self._answer()
 
@@ -148,8 +145,8 @@ class EvRequests:
         self._heard_from_ev()
         if start:
             step = request_order.step("PowerDeliveryReq(start)", host.state)
-            if step is not None and host.no_blocking_faults() and not host.precharge_reached():
-                target = host.precharge_target_v()
+            if step is not None and host.no_blocking_faults() and not host.charge_control.precharge_reached():
+                target = host.charge_control.precharge_target_v()
                 host.raise_fault("PRECHARGE_FAILED", f"PowerDelivery(start) at {host.present_voltage():.0f} V, "
                                                      f"EV target {target if target is not None else 'none'} V")
                 return self._answer(code=ResponseCode.FAILED)
@@ -175,12 +172,12 @@ class EvRequests:
             return self._sequence_error("CurrentDemand")
         problem = _demand_problem(demand)
         if problem:
-            host.hold_current_at_zero()
+            host.charge_control.hold_current_at_zero()
             return self._invalid("CurrentDemand", problem)
         if demand.soc_percent is not None:
             host.ev_soc = demand.soc_percent
         host.demand = demand
-        flags = host.apply_current_demand(demand)
+        flags = host.charge_control.apply_current_demand(demand)
         return self._answer(**flags)
 
     def welding_detection(self) -> Answer:

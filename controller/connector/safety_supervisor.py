@@ -227,7 +227,7 @@ class SafetySupervisor:
             self._last_temps_t = temps_t
             self._check_temperatures(status)
 
-    def _check_measure(self, status: Any, t: float) -> None:
+    def _check_measure(self, status: IoStatus, t: float) -> None:
         s = self.settings
         volts = status.cable_voltage_v
         limit = self.class_limit_v()
@@ -282,7 +282,7 @@ class SafetySupervisor:
         self._report("POWER_DERATED", derating, f"connector at {self._hottest_c:.1f} degC, power derated "
                      f"above {s.derate_start_c:.0f} degC" if derating else "connector temperature normal")
 
-    def _temperatures_fresh(self, status: Any, now: float) -> bool:
+    def _temperatures_fresh(self, status: IoStatus, now: float) -> bool:
         temps_t = status.temps_t
         return temps_t is not None and now - temps_t <= self.settings.temperature_stale_s \
             and self._hottest_c is not None
