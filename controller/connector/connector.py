@@ -17,12 +17,13 @@ from transitions import Machine
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.cable_check import CableCheck
 from controller.connector.charge_control import ChargeControl
-from controller.connector.control import ControlLoop
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
     EvseStatus, IsolationLevel
+from controller.connector.energized_watch import EnergizedWatch
 from controller.connector.limits import Limits
 from controller.connector.output_guard import OutputGuard
+from controller.connector.output_measurements import OutputMeasurements
 from controller.connector.ports import EventSink, ImdPort, IoBoardPort, MeterPort, ModuleGroupPort
 from controller.connector.power_down import PowerDown
 from controller.connector.safety_supervisor import SafetySupervisor
@@ -37,7 +38,7 @@ BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum p
 BOARD_VOLTAGE_MARGIN = 0.05
 
 
-class Connector(ControlLoop, OutputGuard):
+class Connector(OutputGuard):
     def __init__(self, cfg: ConnectorConfig, charging: ChargingConfig, io: IoBoardPort,
                  group: ModuleGroupPort, *, on_event: EventSink | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
@@ -68,12 +69,16 @@ class Connector(ControlLoop, OutputGuard):
         self.state_entered_t = clock()
         self.reset_ev_side()
         self.ev_requests = EvRequests(self)  # what the SECC calls (the methods ev_* below)
-        self.power_down = PowerDown(charging, group, clock=clock, measured_output_current=self.measured_output_current,
-                                    contactors_open=self.io_contactors_open, open_contactors=self.open_contactors,
-                                    raise_fault=self.raise_fault, output_safe=self._output_safe)
+        self.measurements = OutputMeasurements(io, group)
+        self.power_down = PowerDown(charging, group, clock=clock, measured_output_current=self.measurements.current,
+                                    contactors_open=self.measurements.contactors_open,
+                                    open_contactors=self.open_contactors, raise_fault=self.raise_fault,
+                                    output_safe=self._output_safe)
         self.cable_check = CableCheck(self)
         self.charge_control = ChargeControl(self)
-        ControlLoop.__init__(self)
+        self.energized_watch = EnergizedWatch(self)
+        self._last_tick_t: float | None = None
+        self.reset_control()
         self.reset_output_guard()
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
         self.limits = Limits(cfg, group, derated_power_w=self.supervisor.derated_power_limit_w,
@@ -159,11 +164,13 @@ class Connector(ControlLoop, OutputGuard):
         return self.limits.evse_charge_parameters()
 
     def present_voltage(self) -> float:
-        """The cable voltage the I/O board measures; the modules' own reading while the board is silent."""
-        status = self.io.status
-        if status is not None:
-            return status.cable_voltage_v
-        return self.group.output_voltage_v
+        return self.measurements.voltage_v()
+
+    def io_contactors_closed(self) -> bool:
+        return self.measurements.contactors_closed()
+
+    def io_contactors_open(self) -> bool:
+        return self.measurements.contactors_open()
 
     def cable_check_passed(self) -> bool:
         return self.cable_check.passed
@@ -175,11 +182,84 @@ class Connector(ControlLoop, OutputGuard):
     def precharge_reached(self) -> bool:
         return self.charge_control.precharge_reached()
 
+    def cable_check_step(self) -> str:
+        return self.cable_check.step
+
+    def fault_active(self, code: str) -> bool:
+        return code in self.active_faults
+
     def contactors_commanded(self) -> bool:
         return self._contactors_commanded
 
     def note_car_told(self) -> None:
         self.power_down.note_car_told()
+
+    # ---- the control loop: every session's values from their start, and the periodic tick --------------
+    def reset_control(self) -> None:
+        """Every per-session value of the control loop back to its start (session start, new phases)."""
+        self.cable_check.reset()
+        self.charge_control.reset()
+        self.power_down.reset()
+        self.energized_watch.reset()
+        self.finish_after_stop = False
+
+    # ---- power down ----------------------------------------------------------------------------------
+    def begin_power_down(self, kind: str) -> None:
+        """Current to zero at once, and the power-down sequence (power_down.py) from there."""
+        self.power_down.begin(kind, self.charge_control.current_to_zero())
+
+    def _output_safe(self) -> None:
+        """The power-down sequence ended with the contactors open."""
+        self.fire("output_safe")
+        if self.finish_after_stop and self.state == "welding_detection":
+            self.finish_after_stop = False
+            self.fire("ev_session_stop")
+
+    # ---- the periodic tick ---------------------------------------------------------------------------
+    def state_elapsed(self, now: float) -> float:
+        return now - self.state_entered_t
+
+    def tick(self) -> None:
+        with self.power_path("control tick"):
+            self._tick()
+
+    def _tick(self) -> None:
+        now = self.clock()
+        dt = 0.0 if self._last_tick_t is None else min(0.5, now - self._last_tick_t)
+        self._last_tick_t = now
+        self.supervisor.tick(now)  # measurements that stopped arriving
+        state = self.state
+        if state == "unavailable":
+            if self.can_offer_service():
+                self.fire("board_ready")
+        elif state == "emergency":
+            if self.state_elapsed(now) >= self.charging.emergency_f_hold_s and self._state_f_requested \
+                    and not self._cp_loss_fault_active():
+                self._set_state_f(False)
+                self.io.set_pwm(100.0)
+            self.try_recover()
+        elif state == "plugged":
+            self._restart_tick(now)
+        elif state == "cable_check":
+            self.cable_check.tick(now)
+        elif state == "precharge":
+            self.charge_control.precharge_tick(now)
+        elif state == "charging":
+            self.charge_control.charging_tick(now, dt)
+        elif state in ("stopping", "error_shutdown"):
+            self.power_down.tick(now)
+        self.energized_watch.tick(now)
+        self.check_weld()
+        self.unlock_when_safe()
+        if self.state in SESSION_STATES:
+            self.ev_requests.check_timeouts(now)
+        if self.session is not None and self.state in ("precharge", "charging", "stopping"):
+            self.session.add_power(*self.supervisor.output_sample(), dt)  # volts and amps measured together
+            if self.meter is not None:
+                self._meter_session_tick()
+
+    def _cp_loss_fault_active(self) -> bool:
+        return "IO_BOARD_LOST" in self.active_faults
 
     # ---- conditions used by the table -------------------------------------------------------------
     def can_offer_service(self) -> bool:

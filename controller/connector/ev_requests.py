@@ -25,6 +25,9 @@ from controller.connector.request_order import ACKNOWLEDGE, AFTER_POWER_DOWN, SE
 from controller.connector.session import SessionRecord
 from controller.faults import Fault
 
+EV_SEQUENCE_TIMEOUT_S = 60.0  # V2G_SECC_Sequence_Timeout
+USER_STOP_GRACE_S = 5.0  # the car must answer StopCharging with PowerDelivery(stop) within this
+
 
 class EvRequestHost(Protocol):
     """What the EV-session requests read and drive on their connector."""
@@ -205,6 +208,15 @@ class EvRequests:
         if step is None or not host.fire(step):
             return self._sequence_error("SessionStop")
         return self._answer()
+
+    def check_timeouts(self, now: float) -> None:
+        """In a session: a car silent for the sequence timeout, or one that does not stop when asked to."""
+        host = self.host
+        if host.last_ev_request_t is not None and now - host.last_ev_request_t > EV_SEQUENCE_TIMEOUT_S:
+            host.raise_fault("EV_TIMEOUT", "no request within the sequence timeout")
+        elif host.stop_requested_t is not None and now - host.stop_requested_t > USER_STOP_GRACE_S \
+                and host.state in ("charging", "precharge"):
+            host.raise_fault("EV_TIMEOUT", "car did not stop after StopCharging")
 
     # ---- answers -------------------------------------------------------------------------------------
     def evse_status(self, isolation: IsolationLevel | None = None) -> EvseStatus:
