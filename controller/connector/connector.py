@@ -7,7 +7,6 @@ control task at a fixed period.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Callable
@@ -28,6 +27,7 @@ from controller.connector.ports import EventSink, ImdPort, IoBoardPort, MeterPor
 from controller.connector.power_down import PowerDown
 from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
+from controller.connector.session_recorder import SessionRecorder
 from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
 from controller.faults import CATALOGUE, Fault
 from controller.hw.io_board import IoStatus
@@ -54,8 +54,8 @@ class Connector(OutputGuard):
         self.active_faults: dict[str, Fault] = {}
         self._conditions: set[str] = set()  # codes a driver still reports active
         self.fault_history: list[Fault] = []
-        self.session: SessionRecord | None = None
-        self.last_session: SessionRecord | None = None
+        self.sessions = SessionRecorder(cfg.id, wall_clock=wall_clock, meter=lambda: self.meter,
+                                        emit=lambda kind, data: self._emit(kind, data))
         self.authorized = False
         self.meter: MeterPort | None = None  # the EnergyMeter, when the cabinet has one for this connector
         self.imd: ImdPort | None = None  # the InsulationMonitor likewise
@@ -256,7 +256,7 @@ class Connector(OutputGuard):
         if self.session is not None and self.state in ("precharge", "charging", "stopping"):
             self.session.add_power(*self.supervisor.output_sample(), dt)  # volts and amps measured together
             if self.meter is not None:
-                self._meter_session_tick()
+                self.sessions.meter_tick()
 
     def _cp_loss_fault_active(self) -> bool:
         return "IO_BOARD_LOST" in self.active_faults
@@ -415,52 +415,26 @@ class Connector(OutputGuard):
         self._state_f_requested = on
         self.io.set_state_f(on)
 
-    # ---- sessions ----------------------------------------------------------------------------------
+    # ---- sessions (session_recorder.py) ----------------------------------------------------------------
+    @property
+    def session(self) -> SessionRecord | None:
+        return self.sessions.session
+
+    @property
+    def last_session(self) -> SessionRecord | None:
+        return self.sessions.last_session
+
     def _start_session(self) -> None:
         self.reset_control()  # nothing of the previous car's session (its target voltage) reaches this one
         self.supervisor.reset_session()
-        self.session = SessionRecord(connector_id=self.cfg.id, start_t=self.wall_clock(), evcc_id=self.evcc_id)
-        if self.meter is not None and self.meter.fresh:
-            self.session.bracket_with_meter(self.meter.latest.energy_import_wh)
-        self._emit("session_started", self.session.to_json())
+        self.sessions.start(self.evcc_id)
 
     def _end_session(self, reason: str) -> None:
-        session = self.session
-        if session is None:
-            return
-        session.end_t = self.wall_clock()
-        if not session.stop_reason:
-            session.stop_reason = reason
-        self.session = None
-        self.last_session = session
-        self.reset_ev_side()
-        if session.meter_start_wh is not None and self.meter.fresh:
-            asyncio.get_running_loop().create_task(self._close_with_meter(session))
-        else:
-            if session.meter_start_wh is not None:  # the meter is gone: no stop reading to bracket with
-                session.meter_lost()
-            self._emit("session_ended", session.to_json())
-
-    async def _close_with_meter(self, session: SessionRecord) -> None:
-        """The stop reading brackets the session: read the meter once more after the power is off."""
-        try:
-            reading = await self.meter.read()
-        except Exception as exc:  # ModbusDeviceError and the like: fall back to the last good reading
-            log.warning("connector %d: final meter reading failed: %s", self.cfg.id, exc)
-            reading = self.meter.latest if self.meter.fresh else None
-        if reading is not None:
-            session.meter_stop(reading.energy_import_wh)
-        else:
-            session.meter_lost()
-        self._emit("session_ended", session.to_json())
-
-    def _meter_session_tick(self) -> None:
-        if self.session is not None and self.session.meter_start_wh is not None and self.meter.fresh:
-            self.session.meter_progress(self.meter.latest.energy_import_wh, self.meter.latest.power_w)
+        if self.sessions.end(reason):
+            self.reset_ev_side()
 
     def note_stop_reason(self, reason: str) -> None:
-        if self.session is not None and not self.session.stop_reason:
-            self.session.stop_reason = reason
+        self.sessions.note_stop_reason(reason)
 
     # ---- faults -------------------------------------------------------------------------------------
     def on_fault(self, code: str, detail: str, active: bool) -> None:
