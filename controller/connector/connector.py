@@ -16,6 +16,7 @@ from transitions import Machine
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.cable_check import CableCheck
 from controller.connector.charge_control import ChargeControl
+from controller.connector.communication_setup import CommunicationSetup
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
     EvseStatus, IsolationLevel
@@ -64,8 +65,10 @@ class Connector(OutputGuard):
         self._state_f_requested = False
         self._contactors_commanded = False
         self._contactors_were_closed = False
-        self._restart_until_t: float | None = None
-        self._communication_attempts = 1
+        self.communication = CommunicationSetup(cfg, charging, io, clock=clock, wall_clock=wall_clock,
+                                                state=lambda: self.state, set_state_f=self._set_state_f,
+                                                raise_fault=self.raise_fault, relink=self._state_changed,
+                                                emit=lambda kind, data: self._emit(kind, data))
         self.state_entered_t = clock()
         self.reset_ev_side()
         self.ev_requests = EvRequests(self)  # what the SECC calls (the methods ev_* below)
@@ -239,7 +242,7 @@ class Connector(OutputGuard):
                 self.io.set_pwm(100.0)
             self.try_recover()
         elif state == "plugged":
-            self._restart_tick(now)
+            self.communication.tick(now)
         elif state == "cable_check":
             self.cable_check.tick(now)
         elif state == "precharge":
@@ -300,7 +303,7 @@ class Connector(OutputGuard):
         self.io.set_pwm(100.0 if not self.blocking_faults() else 0.0)
 
     def on_enter_available(self) -> None:
-        self._restart_until_t = None
+        self.communication.unplugged()
         self._power_off_now()
         self._set_state_f(False)
         self.io.set_pwm(100.0)
@@ -312,40 +315,10 @@ class Connector(OutputGuard):
         self._set_state_f(False)
         self.io.set_pwm(5.0)
         self.authorized = self.charging.auto_authorize
-        self._communication_attempts = 1
-        # CommunicationSetup (DIN 70121 / ISO 15118-2: 20 s) runs from plug-in, not from TCP connect: a car
-        # whose SLAC, SDP or handshake went wrong must not leave the port at 5 % for ever
-        self._communication_setup_s = 20.0
-        self._communication_deadline_t = self.clock() + self._communication_setup_s
+        self.communication.plugged()
 
     def restart_communication(self, reason: str) -> bool:
-        """The link layer (SLAC) failed while plugged: show CP F for a while, then offer 5 % again;
-        give up with COMMUNICATION_FAILED after the configured number of attempts."""
-        if self.state != "plugged" or self._restart_until_t is not None:
-            return False
-        if self._communication_attempts >= self.charging.communication_attempts:
-            self.io.set_pwm(100.0)  # no digital communication offered any more
-            self.raise_fault("COMMUNICATION_FAILED", f"{reason} ({self._communication_attempts} attempts)")
-            return False
-        self._communication_attempts += 1
-        self._restart_until_t = self.clock() + self.charging.communication_restart_f_s
-        self._set_state_f(True)
-        self._emit("communication_restart", {"connector": self.cfg.id, "reason": reason,
-                                              "attempt": self._communication_attempts, "t": self.wall_clock()})
-        return True
-
-    def _restart_tick(self, now: float) -> None:
-        if self._restart_until_t is not None and now >= self._restart_until_t:
-            self._restart_until_t = None
-            if self.state == "plugged":
-                self._set_state_f(False)
-                self.io.set_pwm(5.0)
-                self._communication_deadline_t = now + self._communication_setup_s  # each try gets the full time
-                self._state_changed()  # the link layer follows the phase: a new SLAC
-        deadline = getattr(self, "_communication_deadline_t", None)
-        if self.state == "plugged" and self._restart_until_t is None and deadline is not None and now >= deadline:
-            self._communication_deadline_t = None  # until the restart ends; none at all after giving up
-            self.restart_communication(f"no SessionSetupReq within {self._communication_setup_s:g} s of plug-in")
+        return self.communication.restart(reason)
 
     def on_enter_negotiating(self) -> None:
         self._start_session()
