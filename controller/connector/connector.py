@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from typing import Callable
 
 from transitions import Machine
@@ -16,6 +17,7 @@ from transitions import Machine
 from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.cable_check import CableCheck
 from controller.connector.charge_control import ChargeControl
+from controller.connector.connector_lock import ConnectorLock
 from controller.connector.communication_setup import CommunicationSetup
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
@@ -39,7 +41,7 @@ BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum p
 BOARD_VOLTAGE_MARGIN = 0.05
 
 
-class Connector(OutputGuard):
+class Connector:
     def __init__(self, cfg: ConnectorConfig, charging: ChargingConfig, io: IoBoardPort,
                  group: ModuleGroupPort, *, on_event: EventSink | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
@@ -82,7 +84,8 @@ class Connector(OutputGuard):
         self.energized_watch = EnergizedWatch(self)
         self._last_tick_t: float | None = None
         self.reset_control()
-        self.reset_output_guard()
+        self.guard = OutputGuard(self)  # the permission to energize, the fail-safe power path, welded contacts
+        self.connector_lock = ConnectorLock(io, charging)
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
         self.limits = Limits(cfg, group, derated_power_w=self.supervisor.derated_power_limit_w,
                              ev_parameters=lambda: self.ev_parameters)
@@ -263,6 +266,37 @@ class Connector(OutputGuard):
 
     def _cp_loss_fault_active(self) -> bool:
         return "IO_BOARD_LOST" in self.active_faults
+
+    # ---- the output guard (output_guard.py) and the lock (connector_lock.py) ----------------------------
+    def may_energize(self, what: str) -> bool:
+        return self.guard.may_energize(what)
+
+    def switch_on(self) -> None:
+        self.guard.switch_on()
+
+    def power_path(self, what: str) -> AbstractContextManager[None]:
+        return self.guard.power_path(what)
+
+    def fail_safe_off(self) -> None:
+        self.guard.fail_safe_off()
+
+    def check_weld(self) -> None:
+        self.guard.check_weld()
+
+    def close_contactors_for_test(self) -> bool:
+        return self.guard.close_contactors_for_test()
+
+    def lock_state(self) -> str:
+        return self.connector_lock.state()
+
+    def lock(self) -> None:
+        self.connector_lock.lock()
+
+    def release_lock(self) -> None:
+        self.connector_lock.release()
+
+    def unlock_when_safe(self) -> None:
+        self.connector_lock.unlock_when_safe()
 
     # ---- conditions used by the table -------------------------------------------------------------
     def can_offer_service(self) -> bool:
