@@ -89,7 +89,8 @@ class CableCheck:
         if self.step == "wait_ready":
             if self.host.lock_state() == "FAULT" or (self.host.lock_state() != "LOCKED"
                                                 and now - self._start_t > cfg.lock_timeout_s):
-                self.host.raise_fault("CONNECTOR_LOCK_FAILURE", f"lock reports {self.host.lock_state()} before cable check")
+                self.host.raise_fault("CONNECTOR_LOCK_FAILURE",
+                                      f"lock reports {self.host.lock_state()} before cable check")
             elif voltage < cfg.safe_voltage_v and self.host.lock_state() == "LOCKED" and self.host.cp_state == "C":
                 self.host.imd.begin_self_test(cfg.imd_self_test_timeout_s)
                 self._enter("imd_self_test")

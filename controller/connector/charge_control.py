@@ -84,7 +84,8 @@ class ChargeControl:
     def precharge_reached(self) -> bool:
         """The output is within the tolerance of the EV's precharge target (measured now)."""
         target = self._precharge_target_v
-        return target is not None and abs(self.host.present_voltage() - target) <= self.host.charging.precharge_tolerance_v
+        tolerance = self.host.charging.precharge_tolerance_v
+        return target is not None and abs(self.host.present_voltage() - target) <= tolerance
 
     def precharge_tick(self, now: float) -> None:
         bound = self.host.charging.precharge_timeout_s
@@ -127,7 +128,8 @@ class ChargeControl:
         voltage = min(demand.target_voltage_v, self.host.voltage_limit_v())
         present = self.host.present_voltage()
         # the power limit applies at the voltage the battery actually holds, not at the CV target
-        current_cap, limiter = self.host.current_limit_a(present if present > self.host.charging.safe_voltage_v else voltage)
+        at_v = present if present > self.host.charging.safe_voltage_v else voltage
+        current_cap, limiter = self.host.current_limit_a(at_v)
         current = min(max(0.0, demand.target_current_a), current_cap)
         self.target_voltage_v = voltage
         self.target_current_a = current

@@ -18,6 +18,7 @@ from controller.config import ChargingConfig, ConnectorConfig
 from controller.connector.cable_check import CableCheck
 from controller.connector.charge_control import ChargeControl
 from controller.connector.connector_lock import ConnectorLock
+from controller.connector.control_pilot import ControlPilot
 from controller.connector.communication_setup import CommunicationSetup
 from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
@@ -31,7 +32,7 @@ from controller.connector.power_down import PowerDown
 from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
 from controller.connector.session_recorder import SessionRecorder
-from controller.connector.table import POWERED_STATES, SESSION_STATES, STATES, TRANSITIONS
+from controller.connector.table import SESSION_STATES, STATES, TRANSITIONS
 from controller.faults import CATALOGUE, Fault
 from controller.hw.io_board import IoStatus
 
@@ -62,11 +63,8 @@ class Connector:
         self.authorized = False
         self.meter: MeterPort | None = None  # the EnergyMeter, when the cabinet has one for this connector
         self.imd: ImdPort | None = None  # the InsulationMonitor likewise
-        self._cp_state = "INVALID"  # the latest CP state reported (what the table's conditions read)
-        self._cp_acted = "INVALID"  # the CP state last acted on: stored only once its actions are done
         self._state_f_requested = False
         self._contactors_commanded = False
-        self._contactors_were_closed = False
         self.communication = CommunicationSetup(cfg, charging, io, clock=clock, wall_clock=wall_clock,
                                                 state=lambda: self.state, set_state_f=self._set_state_f,
                                                 raise_fault=self.raise_fault, relink=self._state_changed,
@@ -84,6 +82,7 @@ class Connector:
         self.energized_watch = EnergizedWatch(self)
         self._last_tick_t: float | None = None
         self.reset_control()
+        self.control_pilot = ControlPilot(self)
         self.guard = OutputGuard(self)  # the permission to energize, the fail-safe power path, welded contacts
         self.connector_lock = ConnectorLock(io, charging)
         self.supervisor = SafetySupervisor(self)  # the permission to energize and every measurement's limits
@@ -303,10 +302,10 @@ class Connector:
         return self.enabled and bool(self.io.online) and not self.blocking_faults()
 
     def cp_is_a(self) -> bool:
-        return self._cp_state == "A"
+        return self.cp_state == "A"
 
     def cp_is_connected(self) -> bool:
-        return self._cp_state in ("B", "C")
+        return self.cp_state in ("B", "C")
 
     def is_authorized(self) -> bool:
         return self.authorized
@@ -320,7 +319,7 @@ class Connector:
 
     @property
     def cp_state(self) -> str:
-        return self._cp_state
+        return self.control_pilot.reported
 
     # ---- state entry actions ------------------------------------------------------------------------
     def _state_changed(self) -> None:
@@ -368,10 +367,10 @@ class Connector:
         self.charge_control.start_charging()
 
     def on_enter_stopping(self) -> None:
-        self.begin_power_down("stop" if self._cp_state in ("C", "D") else "cp_b")
+        self.begin_power_down("stop" if self.cp_state in ("C", "D") else "cp_b")
 
     def on_enter_error_shutdown(self) -> None:
-        if self._cp_state not in ("C", "D"):
+        if self.cp_state not in ("C", "D"):
             self.begin_power_down("cp_b")
         else:  # from charging the car must hear EVSE_Shutdown first: its contactors are closed on ours
             self.begin_power_down("error" if getattr(self, "_settled_state", "") == "charging" else "stop")
@@ -525,68 +524,10 @@ class Connector:
             self._power_off_now()
             self.raise_fault("CONTROLLER_INTERNAL", "safety supervisor failed")
 
-    # ---- control pilot -------------------------------------------------------------------------------
+    # ---- control pilot (control_pilot.py) --------------------------------------------------------------
     def on_io_status(self, status: IoStatus) -> None:
-        """I/O board callback; runs inside the CAN receive path. The CP state counts as acted on only after
-        its actions are done: if one raises (power cut by the wrapper), the board's next delivery acts again."""
-        with self.power_path("status"):
-            self._check_contactor_feedback(status)
-            cp = status.cp_state
-            previous = self._cp_acted
-            self._cp_state = cp  # the table's conditions read the new state
-            # a tripped board shows F as its own safe state (the trip has its own code): not a CP fault. Not
-            # acted on either, so an F that outlasts the trip is judged once the board is reset
-            board_f = cp == "F" and bool(getattr(status, "watchdog_tripped", False))
-            if cp != previous and not board_f:
-                self._on_cp_change(cp, previous, status)
-            if not board_f:
-                self._cp_acted = cp
-            self.unlock_when_safe()
-
-    def _on_cp_change(self, cp: str, previous: str, status: IoStatus) -> None:
-        if cp == "F" and self._state_f_requested:
-            return
-        if cp == "A":
-            self._on_unplug()
-        elif cp in ("B", "C"):
-            self.clear_fault("CP_STATE_F")
-            if self.state == "available":
-                self.fire("cp_plugged")
-            elif self.state == "unavailable" and self.can_offer_service():
-                self.fire("board_ready")
-            elif cp == "B" and previous in ("C", "D") and self.state in ("charging", "precharge", "cable_check"):
-                self.note_stop_reason("ev_left_state_c")
-                self.fire("cp_left_c")
-            elif cp == "B" and previous in ("C", "D") and self.state in ("stopping", "error_shutdown"):
-                self.power_down.cp_left_c()
-        elif cp == "D":
-            self.raise_fault("CP_STATE_D", "car asked for ventilation")
-        elif cp == "E":
-            self.raise_fault("CP_STATE_E", "CP at 0 V")
-        elif cp == "F":
-            self.raise_fault("CP_STATE_F", "CP at -12 V without request")
-        else:
-            self.raise_fault("CP_INVALID", f"CP high {status.cp_high_v} V")
-
-    def _on_unplug(self) -> None:
-        if self.state in POWERED_STATES and abs(self.group.output_current_a) > self.charging.stop_current_threshold_a:
-            self.raise_fault("UNPLUGGED_UNDER_LOAD", f"{self.group.output_current_a:.1f} A flowing")
-        self.clear_faults("unplug")
-        self.note_stop_reason("unplugged")
-        if self.state == "emergency":
-            self.try_recover()
-        else:
-            self._power_off_now()
-            self.fire("cp_unplugged")
-
-    def _check_contactor_feedback(self, status: IoStatus) -> None:
-        closed = status.dc_plus_closed and status.dc_minus_closed
-        # CP out of C/D: the board opened by itself as IEC 61851-1 asks (the CP change is handled on its own)
-        if self._contactors_commanded and self._contactors_were_closed and not closed \
-                and self.state in POWERED_STATES and status.cp_state in ("C", "D"):
-            self.raise_fault("CONTACTOR_OPENED", "feedback open while commanded closed")
-        self._contactors_were_closed = closed
-        self.check_weld()
+        """I/O board callback; runs inside the CAN receive path."""
+        self.control_pilot.on_status(status)
 
     def try_recover(self) -> None:
         if self.state == "emergency" and not self.blocking_faults():
@@ -631,7 +572,7 @@ class Connector:
         if self.meter is not None and self.meter.fresh:
             power_w, power_source = self.meter.latest.power_w, "meter"
         return {
-            "connector": self.cfg.id, "type": self.cfg.type, "state": self.state, "cp": self._cp_state,
+            "connector": self.cfg.id, "type": self.cfg.type, "state": self.state, "cp": self.cp_state,
             "voltage_v": round(self.present_voltage(), 1), "current_a": round(self.group.output_current_a, 1),
             "power_kw": round(power_w / 1000.0, 2), "power_source": power_source,
             "soc": self.ev_soc, "contactors_closed": bool(st and st.dc_plus_closed and st.dc_minus_closed),

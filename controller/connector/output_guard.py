@@ -67,8 +67,9 @@ class OutputGuard:
 
     def close_contactors_for_test(self) -> bool:
         """The technician's selftest: contactors closed with the modules off, no car, the port out of service."""
-        if self.host.state != "unavailable" or self.host.group.is_on or self.host.cp_state != "A" or self._energize_blocked_by_fault():
-            log.info("connector %d: contactor test refused (state %s, CP %s)", self.host.cfg.id, self.host.state, self.host.cp_state)
+        host = self.host
+        if host.state != "unavailable" or host.group.is_on or host.cp_state != "A" or self._energize_blocked_by_fault():
+            log.info("connector %d: contactor test refused (state %s, CP %s)", host.cfg.id, host.state, host.cp_state)
             return False
         self.host._contactors_commanded = True
         self.host.io.set_max_voltage(self.host.charging.safe_voltage_v)  # no voltage expected: the board trips above it
