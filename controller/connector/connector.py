@@ -24,6 +24,7 @@ from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import Answer, CurrentDemand, EvChargeParameters, EvseChargeParameters, \
     EvseStatus, IsolationLevel
 from controller.connector.energized_watch import EnergizedWatch
+from controller.connector.fault_reaction import FaultReaction
 from controller.connector.limits import Limits
 from controller.connector.output_guard import OutputGuard
 from controller.connector.output_measurements import OutputMeasurements
@@ -33,7 +34,7 @@ from controller.connector.safety_supervisor import SafetySupervisor
 from controller.connector.session import SessionRecord
 from controller.connector.session_recorder import SessionRecorder
 from controller.connector.table import SESSION_STATES, STATES, TRANSITIONS
-from controller.faults import CATALOGUE, Fault
+from controller.faults import Fault
 from controller.hw.io_board import IoStatus
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class Connector:
         self.energized_watch = EnergizedWatch(self)
         self._last_tick_t: float | None = None
         self.reset_control()
+        self.fault_reaction = FaultReaction(self, wall_clock=wall_clock,
+                                            emit=lambda kind, data: self._emit(kind, data))
         self.control_pilot = ControlPilot(self)
         self.guard = OutputGuard(self)  # the permission to energize, the fail-safe power path, welded contacts
         self.connector_lock = ConnectorLock(io, charging)
@@ -442,70 +445,19 @@ class Connector:
     def note_stop_reason(self, reason: str) -> None:
         self.sessions.note_stop_reason(reason)
 
-    # ---- faults -------------------------------------------------------------------------------------
+    # ---- faults (fault_reaction.py) -------------------------------------------------------------------
     def on_fault(self, code: str, detail: str, active: bool) -> None:
-        """Driver callback; runs inside the CAN receive path for emergencies.
-
-        A latched fault stays when its condition goes away (the e-stop button released): only a
-        technician's `clear` removes it, and only once the condition is gone."""
-        with self.power_path(f"fault {code}"):
-            if active:
-                self._conditions.add(code)
-                self.raise_fault(code, detail)
-            else:
-                self._conditions.discard(code)
-                if CATALOGUE[code].clears != "latched":
-                    self.clear_fault(code)
+        """The FaultListener every driver and the supervisor report to (controller.faults.report_fault)."""
+        self.fault_reaction.on_fault(code, detail, active)
 
     def raise_fault(self, code: str, detail: str = "") -> None:
-        if code in self.active_faults:
-            self._enforce(self.active_faults[code].severity)  # still active: still no power
-            return
-        lowered = "warning" if code.startswith("METER_") and self.cfg.on_meter_loss == "continue" else None
-        fault = Fault(code=code, connector_id=self.cfg.id, detail=detail, t=self.wall_clock(),
-                      severity_override=lowered)
-        severity = fault.severity
-        if severity == "emergency":
-            self._power_off_now()
-            self._set_state_f(True)
-        self.active_faults[code] = fault
-        self.fault_history.append(fault)
-        del self.fault_history[:-200]
-        if self.session is not None and severity != "warning":
-            self.session.fault_codes.append(code)
-        log.warning("connector %d: fault %s (%s) %s", self.cfg.id, code, severity, detail)
-        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": severity,
-                             "detail": detail, "t": fault.t, "active": True})
-        if severity == "error":
-            self.note_stop_reason(f"error:{code}")
-        self._enforce(severity, powered_off=True)
-
-    def _enforce(self, severity: str, powered_off: bool = False) -> None:
-        """What an active fault of `severity` means for the state: an emergency, or an error shutdown."""
-        if severity == "emergency":
-            if not powered_off:
-                self._power_off_now()
-            if self.state != "emergency" or powered_off:
-                self.fire("emergency")
-        elif severity == "error":
-            if self.state in SESSION_STATES or self.state in ("plugged", "session_end"):
-                self.fire("error")
-            elif self.state == "available":
-                self.fire("service_lost")
+        self.fault_reaction.raise_fault(code, detail)
 
     def clear_fault(self, code: str) -> None:
-        fault = self.active_faults.pop(code, None)
-        if fault is None:
-            return
-        self._emit("fault", {"connector": self.cfg.id, "code": code, "severity": fault.severity,
-                             "detail": "", "t": self.wall_clock(), "active": False})
+        self.fault_reaction.clear_fault(code)
 
     def clear_faults(self, kind: str) -> list[str]:
-        """Clear every active fault that clears by `kind` ("unplug" or "latched"); returns their codes."""
-        codes = [c for c, f in self.active_faults.items() if CATALOGUE[c].clears == kind]
-        for code in codes:
-            self.clear_fault(code)
-        return codes
+        return self.fault_reaction.clear_faults(kind)
 
     # ---- measurements (CAN receive path) -------------------------------------------------------------
     def on_io_measure(self, status: IoStatus) -> None:
@@ -547,10 +499,7 @@ class Connector:
 
     def clear_latched(self) -> list[str]:
         """Clear latched faults whose condition is gone; those still present (a pressed e-stop) stay."""
-        codes = [c for c, f in self.active_faults.items()
-                 if CATALOGUE[c].clears == "latched" and c not in self._conditions]
-        for code in codes:
-            self.clear_fault(code)
+        codes = self.fault_reaction.clear_latched()
         self.try_recover()
         return codes
 
