@@ -4,6 +4,13 @@ The state machine (table.py) runs synchronously: CP changes and fault reports ar
 handlers and are acted on in the same call, so an emergency switches the modules off and opens the contactors
 before the handler returns. Slow phases (cable check, ramps, stopping) advance in `tick()`, called by the
 control task at a fixed period.
+
+The Connector owns the transitions and wires small parts, each given only what it needs (a few callables or a
+narrow Protocol): the EV-session requests (ev_requests.py, ordered by request_order.py), the limits (limits.py),
+the control pilot (control_pilot.py), the fault reaction (fault_reaction.py), the output guard and the lock
+(output_guard.py, connector_lock.py), the safety supervisor, the communication setup, the cable check,
+precharge and charging (charge_control.py), the power-down sequence (power_down.py) and the session record
+(session_recorder.py). Its drivers are typed by ports.py; the SECC sees it as ports.EvSession.
 """
 from __future__ import annotations
 
