@@ -22,7 +22,7 @@ class CommunicationSetup:
         self.clock = clock
         self.wall_clock = wall_clock
         self._state = state
-        self._set_state_f = set_state_f
+        self.set_state_f = set_state_f
         self._raise_fault = raise_fault
         self._relink = relink  # the phase told again: the link layer starts a new SLAC
         self._emit = emit
@@ -53,7 +53,7 @@ class CommunicationSetup:
             return False
         self.attempts += 1
         self.restart_until_t = self.clock() + self.charging.communication_restart_f_s
-        self._set_state_f(True)
+        self.set_state_f(True)
         self._emit("communication_restart", {"connector": self.cfg.id, "reason": reason,
                                               "attempt": self.attempts, "t": self.wall_clock()})
         return True
@@ -62,7 +62,7 @@ class CommunicationSetup:
         if self.restart_until_t is not None and now >= self.restart_until_t:
             self.restart_until_t = None
             if self._state() == "plugged":
-                self._set_state_f(False)
+                self.set_state_f(False)
                 self.io.set_pwm(5.0)
                 self.deadline_t = now + self.setup_s  # each try gets the full time
                 self._relink()  # the link layer follows the phase: a new SLAC

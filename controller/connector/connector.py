@@ -74,7 +74,7 @@ class Connector:
         self._state_f_requested = False
         self._contactors_commanded = False
         self.communication = CommunicationSetup(cfg, charging, io, clock=clock, wall_clock=wall_clock,
-                                                state=lambda: self.state, set_state_f=self._set_state_f,
+                                                state=lambda: self.state, set_state_f=self.set_state_f,
                                                 raise_fault=self.raise_fault, relink=self._state_changed,
                                                 emit=lambda kind, data: self._emit(kind, data))
         self.state_entered_t = clock()
@@ -203,6 +203,10 @@ class Connector:
     def fault_active(self, code: str) -> bool:
         return code in self.active_faults
 
+    def state_f_requested(self) -> bool:
+        """CP F shown on the connector's own request (an emergency, a communication restart)."""
+        return self._state_f_requested
+
     def contactors_commanded(self) -> bool:
         return self._contactors_commanded
 
@@ -250,7 +254,7 @@ class Connector:
         elif state == "emergency":
             if self.state_elapsed(now) >= self.charging.emergency_f_hold_s and self._state_f_requested \
                     and not self._cp_loss_fault_active():
-                self._set_state_f(False)
+                self.set_state_f(False)
                 self.io.set_pwm(100.0)
             self.try_recover()
         elif state == "plugged":
@@ -342,20 +346,20 @@ class Connector:
         self._emit("phase", event)
 
     def on_enter_unavailable(self) -> None:
-        self._power_off_now()
+        self.power_off_now()
         self.io.set_pwm(100.0 if not self.blocking_faults() else 0.0)
 
     def on_enter_available(self) -> None:
         self.communication.unplugged()
-        self._power_off_now()
-        self._set_state_f(False)
+        self.power_off_now()
+        self.set_state_f(False)
         self.io.set_pwm(100.0)
         self.release_lock()
         self.authorized = False
         self._end_session("unplugged")
 
     def on_enter_plugged(self) -> None:
-        self._set_state_f(False)
+        self.set_state_f(False)
         self.io.set_pwm(5.0)
         self.authorized = self.charging.auto_authorize
         self.communication.plugged()
@@ -386,20 +390,20 @@ class Connector:
             self.begin_power_down("error" if getattr(self, "_settled_state", "") == "charging" else "stop")
 
     def on_enter_session_end(self) -> None:
-        self._power_off_now()
+        self.power_off_now()
         self.release_lock()
         reason = self.session.stop_reason if self.session and self.session.stop_reason else "ev_session_stop"
         self._end_session(reason)
 
     def on_enter_emergency(self) -> None:
-        self._power_off_now()
-        self._set_state_f(True)
+        self.power_off_now()
+        self.set_state_f(True)
         self.release_lock()  # once the cable is below 60 V
         codes = [f.code for f in self.blocking_faults()]
         self._end_session("emergency:" + ",".join(codes) if codes else "emergency")
 
     # ---- hardware actions -------------------------------------------------------------------------
-    def _power_off_now(self) -> None:
+    def power_off_now(self) -> None:
         """Modules off, then contactors open: the emergency path, synchronous. The contactors open even when
         switching the modules off raised (and the first error goes on up)."""
         try:
@@ -427,7 +431,7 @@ class Connector:
         self._contactors_commanded = False
         self.io.open_contactors()
 
-    def _set_state_f(self, on: bool) -> None:
+    def set_state_f(self, on: bool) -> None:
         self._state_f_requested = on
         self.io.set_state_f(on)
 
@@ -480,7 +484,7 @@ class Connector:
             check(*args)
         except Exception:  # a supervisor that cannot judge leaves no power on
             log.exception("connector %d: safety supervisor failed; cutting power", self.cfg.id)
-            self._power_off_now()
+            self.power_off_now()
             self.raise_fault("CONTROLLER_INTERNAL", "safety supervisor failed")
 
     # ---- control pilot (control_pilot.py) --------------------------------------------------------------
@@ -491,7 +495,7 @@ class Connector:
     def try_recover(self) -> None:
         if self.state == "emergency" and not self.blocking_faults():
             if self.clock() - self.state_entered_t >= self.charging.emergency_f_hold_s:
-                self._set_state_f(False)
+                self.set_state_f(False)
                 self.fire("recover")
 
     # ---- technician and services -------------------------------------------------------------------

@@ -20,8 +20,8 @@ class PilotedConnector(Protocol):
     group: ModuleGroupPort
     power_down: PowerDown
     state: str
-    _state_f_requested: bool
     _contactors_commanded: bool
+    def state_f_requested(self) -> bool: ...
     def power_path(self, what: str) -> AbstractContextManager[None]: ...
     def fire(self, trigger: str) -> bool: ...
     def can_offer_service(self) -> bool: ...
@@ -30,7 +30,7 @@ class PilotedConnector(Protocol):
     def clear_faults(self, kind: str) -> list[str]: ...
     def note_stop_reason(self, reason: str) -> None: ...
     def try_recover(self) -> None: ...
-    def _power_off_now(self) -> None: ...
+    def power_off_now(self) -> None: ...
     def check_weld(self) -> None: ...
     def unlock_when_safe(self) -> None: ...
 
@@ -61,7 +61,7 @@ class ControlPilot:
 
     def _on_change(self, cp: str, previous: str, status: IoStatus) -> None:
         host = self.host
-        if cp == "F" and host._state_f_requested:
+        if cp == "F" and host.state_f_requested():
             return
         if cp == "A":
             self._on_unplug()
@@ -94,7 +94,7 @@ class ControlPilot:
         if host.state == "emergency":
             host.try_recover()
         else:
-            host._power_off_now()
+            host.power_off_now()
             host.fire("cp_unplugged")
 
     def _check_contactor_feedback(self, status: IoStatus) -> None:

@@ -28,8 +28,8 @@ class FaultedConnector(Protocol):
     @property
     def session(self) -> SessionRecord | None: ...
     def power_path(self, what: str) -> AbstractContextManager[None]: ...
-    def _power_off_now(self) -> None: ...
-    def _set_state_f(self, on: bool) -> None: ...
+    def power_off_now(self) -> None: ...
+    def set_state_f(self, on: bool) -> None: ...
     def fire(self, trigger: str) -> bool: ...
     def note_stop_reason(self, reason: str) -> None: ...
 
@@ -64,8 +64,8 @@ class FaultReaction:
                       severity_override=lowered)
         severity = fault.severity
         if severity == "emergency":
-            self.host._power_off_now()
-            self.host._set_state_f(True)
+            self.host.power_off_now()
+            self.host.set_state_f(True)
         self.host.active_faults[code] = fault
         self.host.fault_history.append(fault)
         del self.host.fault_history[:-200]
@@ -82,7 +82,7 @@ class FaultReaction:
         """What an active fault of `severity` means for the state: an emergency, or an error shutdown."""
         if severity == "emergency":
             if not powered_off:
-                self.host._power_off_now()
+                self.host.power_off_now()
             if self.host.state != "emergency" or powered_off:
                 self.host.fire("emergency")
         elif severity == "error":
