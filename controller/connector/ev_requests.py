@@ -59,13 +59,16 @@ class EvRequestHost(Protocol):
     def present_voltage(self) -> float: ...
 
 
-def _power_path(method):
-    """The calls that can move power: an exception inside ends with the power off (OutputGuard.power_path)."""
-    @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
-        with self.host.power_path(f"{method.__name__} request"):
-            return method(self, *args, **kwargs)
-    return guarded
+def _power_path(call: str):
+    """The calls that can move power: an exception inside ends with the power off (OutputGuard.power_path).
+    `call` is the connector's name of the request, as CONTROLLER_INTERNAL's detail has always said it."""
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            with self.host.power_path(f"{call} request"):
+                return method(self, *args, **kwargs)
+        return guarded
+    return wrap
 
 
 class EvRequests:
@@ -88,8 +91,8 @@ class EvRequests:
         host = self.host
         self._heard_from_ev()
         host.evcc_id = evcc_id
-        if request_order.step("SessionSetupReq", host.state) is None \
-                or not host.fire(request_order.step("SessionSetupReq", host.state)):
+        step = request_order.step("SessionSetupReq", host.state)
+        if step is None or not host.fire(step):
             return self._sequence_error("SessionSetup")
         return self._answer(evse_id=host.cfg.evse_id or f"US*EVSE*{host.cfg.id}",
                             session_id=host.session.session_id if host.session else "")
@@ -115,7 +118,7 @@ class EvRequests:
         host.ev_soc = ev.soc_percent
         return self._answer(charge_parameters=host.evse_charge_parameters())
 
-    @_power_path
+    @_power_path("ev_cable_check_request")
     def cable_check(self) -> Answer:
         host = self.host
         self._heard_from_ev()
@@ -127,7 +130,7 @@ class EvRequests:
             level = IsolationLevel.WARNING if "ISOLATION_WARNING" in host.active_faults else IsolationLevel.VALID
         return self._answer(processing=Processing.FINISHED if done else Processing.ONGOING, isolation=level)
 
-    @_power_path
+    @_power_path("ev_precharge_request")
     def precharge(self, target_voltage_v: float, target_current_a: float) -> Answer:
         host = self.host
         self._heard_from_ev()
@@ -142,7 +145,7 @@ class EvRequests:
             return self._invalid("PreCharge", problem or f"EVTargetVoltage {target_voltage_v} V refused")
         return self._answer()
 
-    @_power_path
+    @_power_path("ev_power_delivery")
     def power_delivery(self, start: bool) -> Answer:
         host = self.host
         self._heard_from_ev()
@@ -164,7 +167,7 @@ class EvRequests:
             host.fire(step)
         return self._answer()
 
-    @_power_path
+    @_power_path("ev_current_demand")
     def current_demand(self, demand: CurrentDemand) -> Answer:
         host = self.host
         self._heard_from_ev()
@@ -189,7 +192,7 @@ class EvRequests:
             return self._sequence_error("WeldingDetection")
         return self._answer()
 
-    @_power_path
+    @_power_path("ev_stop_session")
     def stop_session(self) -> Answer:
         host = self.host
         self._heard_from_ev()

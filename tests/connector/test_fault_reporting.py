@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from controller.connector.ev_session import CurrentDemand
 from controller.faults import report_fault
 from controller.hw.device_faults import DeviceFaults
 from tests.connector.test_connector import cp, make, to_charging
@@ -106,3 +107,17 @@ def test_a_board_link_check_whose_reaction_raised_goes_on_and_reports_again():
     rig.deliver(STATUS, status_frame())
     assert calls[-1] == ("IO_BOARD_LOST", False)
     rig.close()
+
+
+def test_a_request_that_raised_cuts_the_power_and_names_the_call():
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+
+    def broken(demand):
+        raise _Boom("setpoint bug")
+
+    conn.charge_control.apply_current_demand = broken
+    with pytest.raises(_Boom):
+        conn.ev_current_demand(CurrentDemand(target_voltage_v=400.0, target_current_a=10.0))
+    assert not group.is_on and ("board", "open") in board.wire
+    assert conn.active_faults["CONTROLLER_INTERNAL"].detail.startswith("ev_current_demand request failed: _Boom")
