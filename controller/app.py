@@ -271,7 +271,7 @@ class ControllerApp:
     async def stop(self) -> None:
         """Orderly stop: power off every connector, then stop tasks and transports."""
         for connector in self.connectors:
-            connector._power_off_now()
+            connector.power_off_now()
         await asyncio.sleep(0.05)
         await self._halt(clean=True)
 

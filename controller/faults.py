@@ -9,9 +9,32 @@ clears    "unplug":    cleared when the car is unplugged (CP A).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
+log = logging.getLogger(__name__)
+
+# (code, detail, active): how every driver and the safety supervisor report a fault to the connector
+FaultListener = Callable[[str, str, bool], None]
+
+
+def report_fault(listener: FaultListener, source: str, code: str, detail: str, active: bool) -> bool:
+    """The one way a fault is reported: the listener FIRST (the connector's reaction, an emergency power-off
+    included, runs inside it, synchronously), then the log line. An exception in the listener is logged and
+    never propagates: the reporter's own safety work goes on. Returns whether the listener took the report; a
+    reporter records the change only then, so a reaction that failed is reported again on the next sample."""
+    try:
+        listener(code, detail, active)
+        delivered = True
+    except Exception:
+        log.exception("%s: the fault listener failed on %s", source, code)
+        delivered = False
+    if active:
+        log.warning("%s: %s raised: %s", source, code, detail)
+    else:
+        log.info("%s: %s cleared: %s", source, code, detail)
+    return delivered
 Severity = Literal["emergency", "error", "warning"]
 Clears = Literal["unplug", "latched", "auto"]
 

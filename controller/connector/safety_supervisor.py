@@ -15,9 +15,14 @@ the condition goes away and latched ones wait for a technician. An emergency act
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Callable, Protocol
 
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
+from controller.connector.ev_session import EvChargeParameters
+from controller.connector.ports import IoBoardPort, ModuleGroupPort
 from controller.connector.table import PLUGGED_STATES
+from controller.faults import Fault
+from controller.hw.io_board import IoStatus
 from controller.connector.voltage_class import emergency_limit_v
 
 MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
@@ -53,8 +58,22 @@ class _Filter:
         return self.count >= MIN_SAMPLES and t - self.since >= self.hold_s - TIME_EPSILON_S
 
 
+class SupervisedConnector(Protocol):
+    """What the supervisor reads (limits, drivers, the fault table) and where it reports (on_fault)."""
+    cfg: ConnectorConfig
+    charging: ChargingConfig
+    io: IoBoardPort
+    group: ModuleGroupPort
+    clock: Callable[[], float]
+    state: str
+    ev_parameters: EvChargeParameters | None
+    active_faults: dict[str, Fault]
+    def cable_check_test_voltage_v(self) -> float: ...
+    def on_fault(self, code: str, detail: str, active: bool) -> None: ...
+
+
 class SafetySupervisor:
-    def __init__(self, host: Any):
+    def __init__(self, host: SupervisedConnector):
         self.host = host
         s = host.charging
         self.settings = s
@@ -142,7 +161,7 @@ class SafetySupervisor:
         """The over-voltage reference: the session maximum, or the cable check's test voltage while it runs."""
         limit = self.session_max_voltage_v()
         if self.host.state == "cable_check":
-            limit = max(limit, getattr(self.host, "_test_voltage_v", 0.0))
+            limit = max(limit, self.host.cable_check_test_voltage_v())
         return limit
 
     def class_limit_v(self) -> float:
@@ -193,7 +212,7 @@ class SafetySupervisor:
         return volts, (power / volts if volts > 1.0 else 0.0)
 
     # ---- receive path: I/O board -----------------------------------------------------------------------------
-    def check_io(self, status: Any) -> None:
+    def check_io(self, status: IoStatus) -> None:
         """Every I/O board status, DC measure and temperature frame: each new sample is checked once."""
         if self._board_seen_t is None:
             self._board_seen_t = self.host.clock()
@@ -208,7 +227,7 @@ class SafetySupervisor:
             self._last_temps_t = temps_t
             self._check_temperatures(status)
 
-    def _check_measure(self, status: Any, t: float) -> None:
+    def _check_measure(self, status: IoStatus, t: float) -> None:
         s = self.settings
         volts = status.cable_voltage_v
         limit = self.class_limit_v()
@@ -246,7 +265,7 @@ class SafetySupervisor:
             dt = max(0.0, min(t - previous_t, 1.0))
             self._power_scale = min(1.0, self._power_scale + POWER_SCALE_RECOVERY_PER_S * dt)
 
-    def _check_temperatures(self, status: Any) -> None:
+    def _check_temperatures(self, status: IoStatus) -> None:
         s = self.settings
         temps = (status.temp_dc_plus_c, status.temp_dc_minus_c, status.temp_cable_c)
         low, high = TEMPERATURE_PLAUSIBLE_C
@@ -263,7 +282,7 @@ class SafetySupervisor:
         self._report("POWER_DERATED", derating, f"connector at {self._hottest_c:.1f} degC, power derated "
                      f"above {s.derate_start_c:.0f} degC" if derating else "connector temperature normal")
 
-    def _temperatures_fresh(self, status: Any, now: float) -> bool:
+    def _temperatures_fresh(self, status: IoStatus, now: float) -> bool:
         temps_t = status.temps_t
         return temps_t is not None and now - temps_t <= self.settings.temperature_stale_s \
             and self._hottest_c is not None

@@ -1,16 +1,11 @@
 """Which fault codes a driver has raised, so it reports each change once through on_fault(code, detail, active)."""
 from __future__ import annotations
 
-import logging
-from typing import Callable
-
-log = logging.getLogger(__name__)
-
-FaultCallback = Callable[[str, str, bool], None]
+from controller.faults import FaultListener, report_fault
 
 
 class DeviceFaults:
-    def __init__(self, on_fault: FaultCallback, device: str):
+    def __init__(self, on_fault: FaultListener, device: str):
         self._on_fault = on_fault
         self._device = device
         self.active: dict[str, str] = {}  # code -> detail
@@ -18,24 +13,17 @@ class DeviceFaults:
     def raise_(self, code: str, detail: str) -> None:
         if code in self.active:
             return
-        self.active[code] = detail
-        self._report(code, detail, True)
+        if report_fault(self._on_fault, self._device, code, detail, True):
+            self.active[code] = detail  # only once delivered: a failed reaction is tried again on the next poll
 
     def clear(self, code: str, detail: str = "") -> None:
-        if self.active.pop(code, None) is None:
+        if code not in self.active:
             return
-        self._report(code, detail, False)
+        if report_fault(self._on_fault, self._device, code, detail, False):
+            del self.active[code]
 
     def set(self, code: str, active: bool, detail: str) -> None:
         if active:
             self.raise_(code, detail)
         else:
             self.clear(code, detail)
-
-    def _report(self, code: str, detail: str, active: bool) -> None:
-        log.log(logging.WARNING if active else logging.INFO, "%s: %s %s %s", self._device, code,
-                "raised" if active else "cleared", detail)
-        try:
-            self._on_fault(code, detail, active)
-        except Exception:  # a broken listener must not stop the polling that guards the cable
-            log.exception("%s: fault listener failed on %s", self._device, code)

@@ -27,6 +27,7 @@ from typing import Callable
 
 import can
 
+from controller.faults import FaultListener, report_fault
 from controller.hw.can_port import CanPort
 from controller.formats.can.dbc import load_dbc
 from controller.formats.can.e2e import e2e_crc
@@ -35,7 +36,6 @@ from controller.formats.can.codec import FrameRejected, decode_defined, decode_m
 log = logging.getLogger(__name__)
 
 StatusSink = Callable[["IoStatus"], None]
-FaultSink = Callable[[str, str, bool], None]
 
 MAX_CONNECTOR_ID = 15
 MAX_VOLTAGE_V = 1500.0  # IoCommand.MaxVoltage range
@@ -87,7 +87,7 @@ class IoBoard:
 
     def __init__(self, port: CanPort, connector_id: int, *, command_period_s: float = 0.05,
                  lost_after_s: float = 0.3, overtemperature_c: float = 90.0,
-                 on_status: StatusSink, on_fault: FaultSink,
+                 on_status: StatusSink, on_fault: FaultListener,
                  clock: Callable[[], float] = time.monotonic,
                  heartbeat_allowed: Callable[[], bool] = lambda: True):
         if not 1 <= connector_id <= MAX_CONNECTOR_ID:
@@ -299,11 +299,14 @@ class IoBoard:
         self._silence_s, self._silence_t = 0.0, now
         self._check_echo(status.heartbeat_echo)
         # Faults before on_status: the connector must see the e-stop before the contactors it opened.
-        self._set_fault("ESTOP_PRESSED", status.estop,
-                        "emergency stop pressed" if status.estop else "emergency stop released")
-        self._report_trip(status)
+        delivered = self._set_fault("ESTOP_PRESSED", status.estop,
+                                    "emergency stop pressed" if status.estop else "emergency stop released")
+        delivered = self._report_trip(status) and delivered
         if self._echo_lag <= ECHO_LAG_FRAMES:
-            self._set_fault("IO_BOARD_LOST", False, "status received again, echo follows the commands")
+            delivered = self._set_fault("IO_BOARD_LOST", False, "status received again, echo follows the commands") \
+                and delivered
+        if not delivered:  # the rest of this frame waits until its faults were taken: the next frame
+            raise FrameRejected("IoStatus: a fault reaction failed; the frame is delivered again with the next")
         key = _status_key(status)
         if key != self._notified_key:
             self._on_status(status)
@@ -322,16 +325,16 @@ class IoBoard:
             self._set_fault("IO_BOARD_LOST", True, f"board echoes heartbeat {echo}, last sent "
                                                    f"{self._sent_counters[-1]}: it does not follow the commands")
 
-    def _report_trip(self, status: IoStatus) -> None:
+    def _report_trip(self, status: IoStatus) -> bool:
         overvoltage = status.watchdog_tripped and status.trip_cause == "OVERVOLTAGE"
         # the board's own trip is an emergency of its own (latched in the connector: the clear ends the condition)
-        self._set_fault("IO_BOARD_OVERVOLTAGE_TRIP", overvoltage,
-                        "the I/O board opened the contactors: cable voltage above the programmed maximum"
-                        if overvoltage else "board reset after the over-voltage trip")
+        delivered = self._set_fault("IO_BOARD_OVERVOLTAGE_TRIP", overvoltage,
+                                    "the I/O board opened the contactors: cable voltage above the programmed "
+                                    "maximum" if overvoltage else "board reset after the over-voltage trip")
         watchdog = status.watchdog_tripped and not overvoltage
-        self._set_fault("IO_WATCHDOG_TRIPPED", watchdog,
-                        f"board tripped ({status.trip_cause}) and opened the contactors" if watchdog
-                        else "board not tripped")
+        return self._set_fault("IO_WATCHDOG_TRIPPED", watchdog,
+                               f"board tripped ({status.trip_cause}) and opened the contactors" if watchdog
+                               else "board not tripped") and delivered
 
     def _handle_measure(self, msg: can.Message) -> None:
         v = decode_defined(self._measure_msg, msg)
@@ -365,22 +368,18 @@ class IoBoard:
         elif hottest < self.overtemperature_c - OVERTEMPERATURE_HYSTERESIS_C:
             self._set_fault("CONNECTOR_OVERTEMPERATURE", False, f"hottest ({hottest_name}) at {hottest:.1f} degC")
 
-    def _set_fault(self, code: str, active: bool, detail: str) -> None:
-        """Report a transition once; repeated frames with the same condition stay quiet."""
+    def _set_fault(self, code: str, active: bool, detail: str) -> bool:
+        """Report a transition once; repeated frames with the same condition stay quiet. Returns False when the
+        reaction raised: not recorded, so the next frame (or link check) reports it again."""
         if active == (code in self._active):
-            return
-        try:
-            self._on_fault(code, detail, active)  # first: the reaction must not wait for a log write
-        finally:
-            if active:
-                log.warning("I/O board %d: %s: %s", self.connector_id, code, detail)
-            else:
-                log.info("I/O board %d: %s cleared: %s", self.connector_id, code, detail)
-        # Recorded only after on_fault returned: a reaction that raised is tried again on the next frame.
+            return True
+        if not report_fault(self._on_fault, f"I/O board {self.connector_id}", code, detail, active):
+            return False
         if active:
             self._active.add(code)
         else:
             self._active.discard(code)
+        return True
 
 
 _CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(IoStatus) if f.name not in _NOT_A_CHANGE)

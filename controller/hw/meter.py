@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.hw.device_faults import FaultCallback
+from controller.faults import FaultListener
 from controller.formats.cabinet.modbus_devices import MeterConfig
 from controller.hw.modbus_device import PolledModbusDevice
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
@@ -32,7 +32,7 @@ class EnergyMeter(PolledModbusDevice):
     lost_code = "METER_LOST"
     bad_reply_code = "METER_BAD_REPLY"
 
-    def __init__(self, cfg: MeterConfig, on_fault: FaultCallback, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, cfg: MeterConfig, on_fault: FaultListener, clock: Callable[[], float] = time.monotonic,
                  link: ModbusLink | None = None):
         cfg.check()
         super().__init__(f"meter {cfg.model} unit {cfg.unit_id}", cfg.model, cfg.link, cfg.unit_id, cfg.timeout_s,

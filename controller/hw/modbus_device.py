@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
-from controller.hw.device_faults import DeviceFaults, FaultCallback
+from controller.faults import FaultListener
+from controller.hw.device_faults import DeviceFaults
 from controller.formats.cabinet.modbus_devices import ModbusLinkConfig
 from controller.hw.modbus_link import ModbusDeviceError, ModbusLink
 from controller.formats.modbus import RegisterModel, load_model
@@ -22,7 +23,7 @@ class PolledModbusDevice:
     on_progress: Callable[[], None] = staticmethod(lambda: None)
 
     def __init__(self, name: str, model: str, link_cfg: ModbusLinkConfig, unit_id: int, timeout_s: float,
-                 retries: int, poll_period_s: float, on_fault: FaultCallback, clock: Callable[[], float],
+                 retries: int, poll_period_s: float, on_fault: FaultListener, clock: Callable[[], float],
                  link: ModbusLink | None):
         self.name = name
         self.model: RegisterModel = load_model(model)

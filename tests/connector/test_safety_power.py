@@ -257,7 +257,7 @@ def test_precharge_with_cp_b_does_not_switch_the_modules_on():
     settle(conn, board, group, clock, steps=3)
     conn.machine.set_state("precharge")  # reached with CP B: the car never showed C again
     board.status = replace(board.status, cp_state="B")
-    conn._cp_state = "B"
+    conn.control_pilot.reported = "B"
     board.wire.clear()
     conn.ev_precharge_request(380.0, 2.0)
     assert energizing(board.wire) == []

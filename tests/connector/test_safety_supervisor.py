@@ -37,10 +37,13 @@ class Host:
         self.group = FakeGroup()
         self.ev_parameters = EvChargeParameters(max_voltage_v=ev_max_v, max_current_a=ev_max_a)
         self.state = "charging"
-        self._test_voltage_v = 0.0
+        self.test_voltage_v = 0.0
         self.active_faults: dict[str, Fault] = {}
         self.reports: list[tuple[float, str, bool]] = []
         self.supervisor = SafetySupervisor(self)
+
+    def cable_check_test_voltage_v(self):
+        return self.test_voltage_v
 
     def on_fault(self, code, detail, active):
         assert detail
@@ -132,7 +135,7 @@ def test_a_stalled_loop_does_not_turn_two_samples_into_a_trip():
 
 def test_cable_check_may_hold_its_test_voltage_but_charging_may_not():
     host = Host(ev_max_v=420.0)
-    host.state, host._test_voltage_v = "cable_check", 470.0
+    host.state, host.test_voltage_v = "cable_check", 470.0
     for _ in range(50):
         host.measure(480.0)  # test voltage + 10 V margin
     assert host.raised() == []
@@ -140,7 +143,7 @@ def test_cable_check_may_hold_its_test_voltage_but_charging_may_not():
         host.measure(480.1)
     assert host.raised() == ["OUTPUT_OVERVOLTAGE"]
     host = Host(ev_max_v=420.0)
-    host.state, host._test_voltage_v = "cable_check", 470.0
+    host.state, host.test_voltage_v = "cable_check", 470.0
     for _ in range(50):
         host.measure(475.0)
     assert host.raised() == []

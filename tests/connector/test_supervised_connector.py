@@ -191,7 +191,7 @@ def test_finding_14_power_is_derated_before_the_90_degree_trip():
     clock.advance(1.0)
     board.temperatures(clock(), 30.0)
     conn.ev_current_demand(CurrentDemand(target_voltage_v=410.0, target_current_a=200.0))
-    assert conn._target_current_a == pytest.approx(150.0)  # 60 kW at 400 V
+    assert conn.charge_control.target_current_a == pytest.approx(150.0)  # 60 kW at 400 V
     clock.advance(1.0)
     board.temperatures(clock(), 80.0)  # half way from 70 to 90 degC
     conn.ev_current_demand(CurrentDemand(target_voltage_v=410.0, target_current_a=200.0))
@@ -246,7 +246,7 @@ def test_no_energizing_while_the_supervisor_refuses_whatever_the_car_asks():
     conn.ev_parameters = EvChargeParameters(max_voltage_v=420.0, max_current_a=150.0)
     conn._start_session()
     conn.machine.set_state("precharge", model=conn)
-    conn.start_precharge()
+    conn.charge_control.start_precharge()
     clock.advance(0.25)  # the DC measure went silent 250 ms ago
     board.wire.clear()
     answer = conn.ev_precharge_request(380.0, 2.0)
@@ -266,7 +266,7 @@ def precharge_refused_with(board_status, conn, board, clock):
     conn.ev_parameters = EvChargeParameters(max_voltage_v=420.0, max_current_a=150.0)
     conn._start_session()
     conn.machine.set_state("precharge", model=conn)
-    conn.start_precharge()
+    conn.charge_control.start_precharge()
     board.wire.clear()
     return conn.ev_precharge_request(380.0, 2.0)
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 import controller.v2g.secc_link as secc_link
-from controller.connector.connector import Connector
+from controller.connector.ev_requests import EvRequests
 from controller.connector.ev_session import EvseStatusCode
 from hil.runner import run_scenario
 from hil.setup import load_setup
@@ -47,14 +47,14 @@ def test_the_strict_car_refuses_an_sdp_port_outside_the_dynamic_range(monkeypatc
 
 @pytest.mark.parametrize("protocol", ["din", "iso2"])
 def test_the_strict_car_refuses_a_finished_cable_check_that_is_not_ready(monkeypatch, protocol):
-    current = Connector.evse_status
+    current = EvRequests.evse_status  # the one place the EVSE status is decided (the connector's answers and SECC's)
 
     def keyed_on_the_state(self, isolation=None):  # b42cf3a: IsolationMonitoringActive for all of cable_check
         status = current(self, isolation)
-        if self.state == "cable_check" and status.status_code == EvseStatusCode.READY:
+        if self.host.state == "cable_check" and status.status_code == EvseStatusCode.READY:
             return replace(status, status_code=EvseStatusCode.ISOLATION_MONITORING_ACTIVE)
         return status
-    monkeypatch.setattr(Connector, "evse_status", keyed_on_the_state)
+    monkeypatch.setattr(EvRequests, "evse_status", keyed_on_the_state)
     car = _car_outcome(protocol)
     assert not car["ok"]
     assert "strict car: CableCheck Finished says EVSE_Ready with isolation Valid: EVSE_IsolationMonitoringActive" \

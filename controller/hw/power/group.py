@@ -27,13 +27,13 @@ from typing import Callable, Sequence
 
 import can
 
+from controller.faults import FaultListener, report_fault
 from controller.hw.can_port import CanPort
 from controller.hw.power.base import Frame, ModuleRating
 from controller.hw.power.registry import driver_class
 
 log = logging.getLogger(__name__)
 
-FaultCallback = Callable[[str, str, bool], None]
 TelemetryListener = Callable[[], None]
 
 # A module is lost only if it also missed this many polls in a row: a stalled controller (no polls sent)
@@ -98,7 +98,7 @@ class PowerModuleGroup:
 
     def __init__(self, port: CanPort, vendor: str, addresses: Sequence[int], group_index: int, *,
                  keepalive_s: float = 1.0, telemetry_period_s: float = 0.2, silent_after_s: float = 12.0,
-                 on_fault: FaultCallback, clock: Callable[[], float] = time.monotonic):
+                 on_fault: FaultListener, clock: Callable[[], float] = time.monotonic):
         factory = driver_class(vendor)  # ValueError naming the known vendors
         for name, value in (("keepalive_s", keepalive_s), ("telemetry_period_s", telemetry_period_s),
                             ("silent_after_s", silent_after_s)):
@@ -417,10 +417,8 @@ class PowerModuleGroup:
             self._report(code, detail, active)
 
     def _report(self, code: str, detail: str, active: bool) -> None:
-        try:
-            self._on_fault(code, detail, active)
-        except Exception:  # the receiver's bug must not stop the group's own safety work
-            log.exception("on_fault(%s) raised", code)
+        # the receiver's bug must not stop the group's own safety work (report_fault never raises)
+        report_fault(self._on_fault, f"module group {self.group_index}", code, detail, active)
 
     def _send(self, frame: Frame) -> None:
         self._port.send(frame[0], frame[1], extended=True)

@@ -6,6 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from controller.connector.ev_session import Answer, EvseStatus, IsolationLevel, ResponseCode
+from controller.connector.ports import EvSession
 from controller.formats.v2g.messages import din, iso2
 
 MESSAGE_TYPES: dict[str, ModuleType] = {"din": din, "iso2": iso2}
@@ -21,7 +22,7 @@ class CableOffer:
 
 @dataclass
 class SeccContext:
-    connector: Any              # the connector's EV-session interface (controller/connector/ev_side.py)
+    connector: EvSession        # the connector's EV-session interface (controller/connector/ports.py)
     schema: str                 # "din" or "iso2"
     offer: CableOffer
     allow_list: frozenset[str] = frozenset()  # EVCCIDs (lower-case hex) authorized on sight

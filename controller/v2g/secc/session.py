@@ -15,15 +15,16 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, replace
-from typing import Any
 
 from controller.connector.ev_session import Answer, ResponseCode
+from controller.connector.ports import EvSession
+from controller.connector.request_order import opening_allows
 from controller.connector.table import SESSION_STATES
 from controller.formats.v2g import exi
 from controller.formats.events import EventSink, V2gHandshake
 from controller.v2g.secc import handshake
 from controller.v2g.secc.context import CableOffer, SeccContext
-from controller.v2g.secc.handlers import HANDLERS, OPENING, OPENING_ONLY, Handler
+from controller.v2g.secc.handlers import HANDLERS, Handler
 from controller.v2g.v2gtp_server import V2gtpConnection
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class SeccSettings:
 
 
 class SeccSession:
-    def __init__(self, connection: V2gtpConnection, connector: Any, settings: SeccSettings, *,
+    def __init__(self, connection: V2gtpConnection, connector: EvSession, settings: SeccSettings, *,
                  on_note: EventSink | None = None):
         self.connection = connection
         self.connector = connector
@@ -131,7 +132,7 @@ class SeccSession:
         elif message.Header.SessionID != ctx.session_id:
             return replace_code(ctx.plain_answer(), "FAILED_UnknownSession"), (
                 "EV_SEQUENCE_ERROR", f"unknown SessionID {message.Header.SessionID.hex()}")
-        elif handler.ask is None or not self._in_order(kind):
+        elif handler.ask is None or not opening_allows(self.last_request, kind):
             return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
                 "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")
         self.last_request = kind
@@ -140,16 +141,6 @@ class SeccSession:
             self._timer.cancel()
             self._timer = None
         return answer, None
-
-    def _in_order(self, kind: str) -> bool:
-        if kind == "SessionStopReq":
-            return self.last_request is not None
-        if self.last_request is None:
-            return False
-        allowed = OPENING.get(self.last_request)
-        if allowed is not None:
-            return kind in allowed
-        return kind not in OPENING_ONLY
 
     # ---- endings ----------------------------------------------------------------------------------------
     def _restart_timer(self, delay_s: float, reason: str) -> None:

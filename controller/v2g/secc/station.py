@@ -8,8 +8,8 @@ the connector stops through its error path (power down, contactors open).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from controller.connector.ports import EvSession
 from controller.connector.table import SESSION_STATES
 from controller.formats.events import Event, EventSink, PhaseChanged, SeccListening, SlacState, V2gClosed
 from controller.v2g.secc.answer_times import AnswerTimes
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class SeccStation:
-    def __init__(self, connector: Any, sockets: SeccLinkSockets, settings: SeccSettings, *,
+    def __init__(self, connector: EvSession, sockets: SeccLinkSockets, settings: SeccSettings, *,
                  on_event: EventSink | None = None, slac_timers: SlacTimers = SlacTimers(),
                  sequence_timeout_s: float = SEQUENCE_TIMEOUT_S):
         self.connector = connector

@@ -66,13 +66,5 @@ def _refused(types_module, served: dict) -> dict:
 for _schema, _types in MESSAGE_TYPES.items():
     HANDLERS[_schema].update(_refused(_types, HANDLERS[_schema]))
 
-# What may come after what, before the connector takes over the order (it knows the DC phases).
-# ServiceDetailReq (ISO-2 only; DIN has no handler for it) may repeat, once per service the car asks about.
-OPENING = {
-    "SessionSetupReq": ("ServiceDiscoveryReq",),
-    "ServiceDiscoveryReq": ("ServiceDiscoveryReq", "ServiceDetailReq", "ServicePaymentSelectionReq",
-                            "PaymentServiceSelectionReq"),
-    "ServiceDetailReq": ("ServiceDetailReq", "PaymentServiceSelectionReq"),
-}
-# The opening's own requests: out of order once the connector has taken over.
-OPENING_ONLY = frozenset(kind for allowed in OPENING.values() for kind in allowed)
+# What may come after what in the opening (before the connector's state decides) is in the one table of
+# request order, controller/connector/request_order.py.
