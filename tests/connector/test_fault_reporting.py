@@ -21,9 +21,9 @@ class _Boom(RuntimeError):
 
 
 def _failing_on(kind: str, events: list):
-    def sink(k, data):
-        events.append((k, data))
-        if k == kind:
+    def sink(event):
+        events.append((event.KIND, event.json_fields()))
+        if event.KIND == kind:
             raise _Boom(f"{kind} listener bug")
     return sink
 
