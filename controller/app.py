@@ -20,6 +20,7 @@ from controller.hw.power import VENDORS, PowerModuleGroup
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store
+from controller.store.health import StoreHealthWatch
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -54,6 +55,7 @@ class ControllerApp:
         self.started_t: float | None = None
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
+        self.store_health: StoreHealthWatch | None = None  # STORE_WRITE_FAILED while the disk refuses writes
         self.console = ConsoleServer(self, config.console) if config.console.port else None
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
@@ -177,6 +179,7 @@ class ControllerApp:
             log.warning("sessions %s were interrupted by the last stop", report.interrupted_sessions)
         self.recorder = StoreRecorder(self.store)
         self._sinks.insert(0, self.recorder)
+        self.store_health = StoreHealthWatch(self.store, self.emit)
 
     async def start(self) -> None:
         if not self.connectors:
@@ -243,6 +246,7 @@ class ControllerApp:
                     connector.raise_fault("CONTROLLER_INTERNAL", "control tick failed")
             if self.recorder is not None:
                 self.recorder.progress(self.connectors)
+                self.store_health.check()
             await asyncio.sleep(CONTROL_PERIOD_S)
 
     async def stop(self) -> None:

@@ -8,11 +8,17 @@ from typing import Any
 from controller.console.commands.arguments import chosen_connectors
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
+from controller.store.health import health_of
 
 
 def status(ctx: CommandContext, args: list[str]) -> Reply:
     rows = [_status_of(c) for c in chosen_connectors(ctx.app, args)]
-    return Reply("\n".join(_status_text(r) for r in rows), {"connectors": rows})
+    lines = [_status_text(r) for r in rows]
+    store = None if ctx.app.store is None else health_of(ctx.app.store)
+    if store is not None:
+        lines.append(store.text())
+    return Reply("\n".join(lines), {"connectors": rows,
+                                    **({} if store is None else {"store": dataclasses.asdict(store)})})
 
 
 def _status_of(connector: Any) -> dict:
