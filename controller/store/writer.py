@@ -76,7 +76,8 @@ class StoreWriter:
         self._last_prune = clock()
         self._prune_every_events = max(1000, policy.event_max_rows // 10)
         self.stats = WriterStats()
-        self._errors_since_flush: list[str] = []
+        # reason -> how often, since the last flush: bounded by the kinds of error, not by their number
+        self._errors_since_flush: dict[str, int] = {}
         self._held: list[WriteOp] = []
         self._started = threading.Event()
         self._start_error: BaseException | None = None
@@ -155,19 +156,24 @@ class StoreWriter:
             ops = [WriteOp("runtime", ("flushed_t", self._clock()), True, None)]
         if ops:
             durable = wants_sync or any(op.durable for op in ops)
-            error = self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")
-            if error is not None:
-                self._errors_since_flush.append(error)
-        # A flush reports every write lost since the previous flush, not only in its own batch.
+            self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")  # losses are noted by _lose
+        # A flush reports every write lost since the previous flush, not only in its own batch, and
+        # records still held for the disk (they are not durable yet).
         self._release_markers(batch, None)
+
+    def _note_error(self, error: str) -> None:
+        self._errors_since_flush[error] = self._errors_since_flush.get(error, 0) + 1
 
     def _release_markers(self, batch: list, error: str | None) -> None:
         if error is not None:
-            self._errors_since_flush.append(error)
+            self._note_error(error)
         markers = [item for item in batch if isinstance(item, FlushMarker) and not item.done.is_set()]
         if not markers:
             return
-        joined = "; ".join(self._errors_since_flush) or None
+        reasons = [reason if n == 1 else f"{reason} (x{n})" for reason, n in self._errors_since_flush.items()]
+        if self._held:
+            reasons.append(f"{len(self._held)} records held until the disk takes them: {self.stats.last_error}")
+        joined = "; ".join(reasons) or None
         self._errors_since_flush.clear()
         for marker in markers:
             marker.error = joined
@@ -221,6 +227,7 @@ class StoreWriter:
             self.stats.last_error = error
 
     def _lose(self, ops: list[WriteOp], error: str | None) -> None:
+        self._note_error(str(error))
         self.stats.failed_batches += 1
         self.stats.dropped_ops += len(ops)
         self.stats.last_error = error

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from controller.store import Store, StoreError, writer
 from controller.store.health import health_of
+from tests.store.refusing_disk import RefusingDisk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,22 +52,6 @@ def test_a_full_disk_holds_sessions_and_faults_drops_events_and_recovers(tmp_pat
     assert seen["event_kinds"] == ["after"]  # the events of the full-disk time are lost (counted), later ones kept
     assert seen["reopened_sessions"] == 2 and seen["reopened_interrupted"] == [1]  # session 1 never ended
     assert not (folder / "charger.db").exists()  # the tmpfs went with the namespace: nothing left behind
-
-
-class RefusingDisk:
-    """Makes every commit of the store's writer fail as SQLite fails on a read-only file, while `on`."""
-
-    def __init__(self, monkeypatch, message: str = "attempt to write a readonly database"):
-        self.on = False
-        original = writer.StoreWriter._commit
-
-        def commit(this, conn, ops, level):
-            if self.on:
-                raise sqlite3.OperationalError(message)
-            return original(this, conn, ops, level)
-        monkeypatch.setattr(writer.StoreWriter, "_commit", commit)
-        monkeypatch.setattr(writer, "RETRY_DELAYS_S", (0.01,))
-        monkeypatch.setattr(writer, "HELD_RETRY_S", 0.05)
 
 
 def _until(predicate, timeout: float = 5.0) -> None:
@@ -122,6 +106,25 @@ def test_held_records_are_bounded_and_the_excess_is_counted_as_lost(db_path, mon
         _until(lambda: health_of(store).ok)
         store.flush()
         assert len(store.recent_sessions(20)) == 3
+    finally:
+        disk.on = False
+        store.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_long_refusal_is_reported_once_with_a_count_not_once_per_batch(db_path, monkeypatch):
+    disk = RefusingDisk(monkeypatch, "database or disk is full")
+    store = Store(db_path)
+    store.open()
+    try:
+        disk.on = True
+        for i in range(40):  # one batch each: the writer waits for the disk between them
+            store.event("lost", str(i))
+            _until(lambda: health_of(store).lost_writes > i)
+        with pytest.raises(StoreError) as refused:
+            store.flush()
+        assert "database or disk is full (OperationalError) (x40)" in str(refused.value)
+        assert len(str(refused.value)) < 300
     finally:
         disk.on = False
         store.close()
