@@ -84,5 +84,13 @@ SOAK_SEED ?=
 soak: bytecode
 	$(PY) -m tools.bench.soak --sessions $(SOAK_SESSIONS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
+## Kill soak (issue 19): KILLS times SIGKILL of the controller process at a random instant of a session, restart on
+## the same store, and check the cabinet went safe, the store recovered every session and booked the outage, and
+## the restart was clean (bench/kill_soak.json). Root: a private network namespace and veth links. `make test`
+## runs 10 kills (tests/soak/test_kill_at_random.py).
+KILLS ?= 200
+kill-soak: bytecode
+	$(PY) -m tools.bench.kill_soak --kills $(KILLS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
 clean:
 	rm -rf $(VENV) $(JOSEV_VENV) *.egg-info .pytest_cache demo-report.json demo-report-series.csv demo-report-plot.png test-artifacts
