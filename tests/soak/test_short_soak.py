@@ -23,6 +23,7 @@ def test_fifty_sessions_on_one_controller_grow_nothing_and_are_all_stored(tmp_pa
     for key in ("fds", "threads", "tasks"):
         assert growth[key]["ok"], (key, [s[key] for s in result["samples"]])
     assert store["ok"], store["problems"]
+    assert result["sessions_unexpected"] == 0, result["unexpected"]
     assert store["sessions_started"] == SESSIONS and store["sessions_in_store"] == SESSIONS
     # the mix really happened: both protocols, every kind of stop, faults made while charging
     assert result["protocols"]["din"] and result["protocols"]["iso2"]

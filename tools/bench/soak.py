@@ -9,7 +9,8 @@ of the store (file + WAL + shared memory) are printed and saved. After the warm-
 fitted by least squares (growth = slope x the sessions after warm-up). Goals: RSS grows at most 2 MB after
 warm-up (fitted, and no sample more than 2 MB above the first one after warm-up); file descriptors, threads
 and tasks never above their value at the end of the warm-up; every session the controller started is in the
-store exactly once, finished, with the energy its session_ended event gave. Exit 1 when a goal is missed.
+store exactly once, finished, with the energy its session_ended event gave; every session without a fault
+is finished by the car, every fault ends its session. Exit 1 when a goal is missed.
 The rig shares the process: a leak in the rig counts too (nothing is excused).
 """
 from __future__ import annotations
@@ -140,13 +141,15 @@ async def soak(sessions: int, seed: int, store_dir: Path, every: int, warmup: in
     wall_s = time.monotonic() - t0
     growth = judge_growth(samples, warmup)
     store = check_store(run, store_path)
-    endings: dict[str, int] = {}
-    for o in run.outcomes:
-        endings[o["ending"]] = endings.get(o["ending"], 0) + 1
-    return {"ok": growth["ok"] and store["ok"], "sessions": sessions, "seed": seed, "wall_s": round(wall_s, 1),
-            "s_per_session": round(wall_s / max(1, sessions), 3), "ports": len(run.ids),
-            "endings": endings, "protocols": {p: sum(o["protocol"] == p for o in run.outcomes) for p in ("din", "iso2")},
-            "faults_not_made": sum(1 for o in run.outcomes if o["acted"] is False),
+    tally = run.tally
+    endings = {k.split(" ", 1)[1]: n for k, n in tally.items() if k.startswith("ending ")}
+    unexpected = tally["unexpected"]
+    return {"ok": growth["ok"] and store["ok"] and not unexpected, "sessions": sessions, "seed": seed,
+            "wall_s": round(wall_s, 1), "s_per_session": round(wall_s / max(1, sessions), 3), "ports": len(run.ids),
+            "endings": endings, "protocols": {p: tally[f"protocol {p}"] for p in ("din", "iso2")},
+            "faults_not_made": tally["fault or stop not made (session ended first)"],
+            # a session without a fault the car did not finish, a fault the car did not notice, or not one session
+            "sessions_unexpected": unexpected, "unexpected": list(run.unexpected),
             "growth": growth, "store": store, "samples": samples}
 
 
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     s = result["store"]
     print(f"store: {s['sessions_in_store']} sessions for {s['sessions_started']} started, "
           f"{s['with_energy']} with energy > 0; {'ok' if s['ok'] else 'PROBLEMS: ' + '; '.join(s['problems'])}")
+    if result["sessions_unexpected"]:
+        print(f"{result['sessions_unexpected']} sessions ended unexpectedly, e.g. {result['unexpected'][:3]}")
     print(f"wall {result['wall_s']} s ({result['s_per_session']} s/session); {args.out}, {png}")
     print("soak: ok" if result["ok"] else "soak: FAILED")
     return 0 if result["ok"] else 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class PortView:
     state: str = "unknown"
     started: int = 0
     ended: list[tuple[float, str]] = field(default_factory=list)  # (energy_kwh, stop_reason) per session
+    last_fault_codes: tuple[str, ...] = ()  # of the last session that ended
     fault_codes: set[str] = field(default_factory=set)  # active now
 
 
@@ -87,7 +89,11 @@ class SoakRun:
         self._profiles = {p: load_profile(p) for p in PROTOCOLS}
         self.ports = {cid: PortView() for cid in self.ids}
         self.controller: InProcessController | None = None
-        self.outcomes: list[dict] = []
+        # counters for the whole run, the last few sessions in full: nothing of the driver grows per session
+        # (it shares the process whose memory is measured) except `PortView.ended`, a pair of numbers each
+        self.tally: Counter = Counter()
+        self.unexpected: deque[dict] = deque(maxlen=20)  # a normal session the car did not finish, and the like
+        self.outcomes: deque[dict] = deque(maxlen=16)
         self._isolation_ohm = {cid: plant.isolation_ohm for cid, plant in self.rig.plants.items()}
 
     def on_event(self, kind: str, data: dict) -> None:
@@ -100,6 +106,7 @@ class SoakRun:
             port.started += 1
         elif kind == "session_ended":
             port.ended.append((data["energy_kwh"], data["stop_reason"]))
+            port.last_fault_codes = tuple(data.get("fault_codes", ()))
         elif kind == "fault":
             (port.fault_codes.add if data.get("active") else port.fault_codes.discard)(data["code"])
 
@@ -127,7 +134,10 @@ class SoakRun:
     async def run_round(self, plans: list[SessionPlan]) -> None:
         """One session per port, all at once; returns when every port is available again."""
         await asyncio.gather(*(self._session(p) for p in plans))
-        self.v2g.car_links.clear()  # the rig's bookkeeping of finished links (it would grow with the soak)
+        # the rig's bookkeeping (finished car links, the IMD's accepted writes) would grow with the soak
+        self.v2g.car_links.clear()
+        for sim in [*self.rig.meter_sims.values(), *self.rig.imd_sims.values()]:
+            sim.writes.clear()
 
     async def _session(self, plan: SessionPlan) -> None:
         cid, port = plan.connector, self.ports[plan.connector]
@@ -155,11 +165,25 @@ class SoakRun:
             self._put_back(cid)
         await _wait_for(lambda: port.state == "available" and len(port.ended) > ended, AVAILABLE_TIMEOUT_S,
                         f"connector {cid} available after session {plan.index} ({plan.ending})")
-        self.outcomes.append({"index": plan.index, "connector": cid, "protocol": plan.protocol,
-                              "ending": plan.ending, "car_ok": outcome.ok, "car_reason": outcome.reason[:80],
-                              "acted": acted, "sessions_started": port.started - started,
-                              "energy_kwh": port.ended[-1][0], "stop_reason": port.ended[-1][1],
-                              "s": round(time.monotonic() - t0, 2)})
+        record = {"index": plan.index, "connector": cid, "protocol": plan.protocol,
+                  "ending": plan.ending, "car_ok": outcome.ok, "car_reason": outcome.reason[:80],
+                  "acted": acted, "sessions_started": port.started - started,
+                  "energy_kwh": port.ended[-1][0], "stop_reason": port.ended[-1][1],
+                  "fault_codes": port.last_fault_codes,
+                  "s": round(time.monotonic() - t0, 2)}
+        self.outcomes.append(record)
+        self.tally[f"ending {plan.ending}"] += 1
+        self.tally[f"protocol {plan.protocol}"] += 1
+        self.tally["fault or stop not made (session ended first)"] += acted is False
+        # a fault must end its session with its code (an error stops through the protocol: the car may still
+        # finish cleanly); a session without one must be finished by the car
+        if plan.ending in FAULTS and acted:
+            expected = FAULTS[plan.ending] in port.last_fault_codes
+        else:
+            expected = outcome.ok
+        if not expected or port.started - started != 1:
+            self.tally["unexpected"] += 1
+            self.unexpected.append(record)
 
     async def _act(self, plan: SessionPlan, car: SimulatedCar, task: asyncio.Task) -> bool:
         """Stop or fault while charging; False when the session ended before it got there."""
