@@ -19,7 +19,7 @@ from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
-from controller.store import Store
+from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
@@ -174,7 +174,14 @@ class ControllerApp:
         s = self.config.store
         self.store = Store(s.path, event_retention_days=s.event_retention_days, event_max_rows=s.event_max_rows,
                            record_retention_days=s.record_retention_days, heartbeat_s=s.heartbeat_s)
-        report = self.store.open()
+        try:
+            report = self.store.open()
+        except StoreError as exc:
+            if not exc.environmental:  # not our file, corrupt beyond repair, newer schema: refuse to start
+                raise
+            self.store = None  # a read-only or full disk must not keep the charger from charging
+            self.store_health = StoreHealthWatch.unopened(exc.reason, self.emit)
+            return
         if report.interrupted_sessions:
             log.warning("sessions %s were interrupted by the last stop", report.interrupted_sessions)
         self.recorder = StoreRecorder(self.store)

@@ -43,13 +43,35 @@ def health_of(store) -> StoreHealth:
 
 class StoreHealthWatch:
     def __init__(self, store, emit: Callable[[str, dict], None], wall_clock: Callable[[], float] = time.time):
-        self.store = store
+        self.store = store  # None: the store could not be opened at start (`unopened`)
         self._emit = emit
         self._wall_clock = wall_clock
         self.active: Fault | None = None
+        self.unopened_reason: str | None = None
+
+    @classmethod
+    def unopened(cls, reason: str, emit: Callable[[str, dict], None]) -> "StoreHealthWatch":
+        """The disk refused the store at start: the controller charges without a log until it is restarted
+        with a writable store; the fault stays raised meanwhile."""
+        watch = cls(None, emit)
+        watch.unopened_reason = reason
+        detail = f"store not opened: {reason}"
+        watch.active = Fault(CODE, None, detail, watch._wall_clock())
+        log.error("%s; charging goes on without the event and session log", detail)
+        watch._send(True, detail)
+        return watch
+
+    def text(self) -> str | None:
+        """The console's `status` line about the store, or None without a store configured."""
+        if self.unopened_reason is not None:
+            return (f"store: NOT OPEN ({self.unopened_reason}); nothing is recorded until the controller is "
+                    "restarted with a writable store")
+        return health_of(self.store).text()
 
     def check(self) -> None:
         """Called from the control loop: raise or clear the fault when the writer's view changed."""
+        if self.store is None:
+            return
         health = health_of(self.store)
         if not health.ok and self.active is None:
             detail = f"writes refused: {health.last_error}"

@@ -14,11 +14,16 @@ from controller.store.health import health_of
 def status(ctx: CommandContext, args: list[str]) -> Reply:
     rows = [_status_of(c) for c in chosen_connectors(ctx.app, args)]
     lines = [_status_text(r) for r in rows]
+    watch = getattr(ctx.app, "store_health", None)
     store = None if ctx.app.store is None else health_of(ctx.app.store)
+    if watch is not None:
+        lines.append(watch.text())
+    data = {"connectors": rows}
     if store is not None:
-        lines.append(store.text())
-    return Reply("\n".join(lines), {"connectors": rows,
-                                    **({} if store is None else {"store": dataclasses.asdict(store)})})
+        data["store"] = dataclasses.asdict(store)
+    elif watch is not None:  # configured, but the disk refused it at start
+        data["store"] = {"ok": False, "not_open": watch.unopened_reason}
+    return Reply("\n".join(lines), data)
 
 
 def _status_of(connector: Any) -> dict:
