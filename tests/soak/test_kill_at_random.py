@@ -46,7 +46,7 @@ def _stores(after_running_as=("interrupted", INTERRUPTED_REASON), energy_after=0
               "outages": [], "events": []}
     after = {"sessions": {1: _session(1, "ended", 0.1, 90.0, "ev_stop"),
                           2: _session(2, after_running_as[0], energy_after, 99.0, after_running_as[1])},
-             "outages": [{"reason": REASON_CRASH, "start_t": 99.0, "end_t": 102.0}] * outages,
+             "outages": [{"id": 5, "reason": REASON_CRASH, "start_t": 99.0, "end_t": 102.0, "open": False}] * outages,
              "events": [{"kind": "controller_down", "data": {"interrupted_sessions": list(listed)}}]}
     return before, after
 
@@ -69,6 +69,19 @@ def test_the_store_check_passes_a_correct_recovery():
 def test_the_store_check_fails_a_wrong_recovery(stores):
     with pytest.raises(RoundFailed):
         _check(*stores)
+
+
+def test_a_port_already_out_at_the_kill_keeps_its_own_outage_and_gets_no_crash_outage():
+    before, after = _stores(outages=0)
+    before["outages"] = [{"id": 4, "reason": "emergency", "start_t": 95.0, "end_t": None, "open": True}]
+    after["outages"] = [{"id": 4, "reason": "emergency", "start_t": 95.0, "end_t": 103.0, "open": False}]
+    assert _check(before, after)["port_out_at_kill"]
+    after["outages"].append({"id": 5, "reason": REASON_CRASH, "start_t": 99.0, "end_t": 102.0, "open": False})
+    with pytest.raises(RoundFailed):  # booked twice
+        _check(before, after)
+    after["outages"] = [{"id": 4, "reason": "emergency", "start_t": 95.0, "end_t": 97.0, "open": False}]
+    with pytest.raises(RoundFailed):  # closed before the kill: the downtime is not covered
+        _check(before, after)
 
 
 def test_the_store_check_fails_a_lost_or_duplicated_session():

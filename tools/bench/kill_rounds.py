@@ -190,7 +190,15 @@ class KillSoak:
                 problems.append(f"session {sid} changed at restart: {old['status']} -> {new['status']}")
         crash = [o for o in after["outages"] if o["reason"] == REASON_CRASH and o["start_t"] <= killed_t
                  and o["end_t"] is not None and o["end_t"] >= killed_t]
-        if len(crash) != 1:
+        # a port already out when the controller died (unavailable, emergency) keeps its own outage, open from
+        # its start: it covers the downtime and no crash outage is added for it (recovery.py)
+        out_at_kill = {o["id"] for o in before["outages"] if o["open"]}
+        covering = [o for o in after["outages"] if o["id"] in out_at_kill and o["start_t"] <= killed_t
+                    and (o["open"] or o["end_t"] >= killed_t)]
+        if out_at_kill and (crash or len(covering) != len(out_at_kill)):
+            problems.append(f"the port was out at the kill: {len(covering)} of its outages still cover it, "
+                            f"{len(crash)} crash outages added (want all, none)")
+        elif not out_at_kill and len(crash) != 1:
             problems.append(f"{len(crash)} crash outages cover the kill (want 1)")
         down = [e for e in after["events"] if e["kind"] == "controller_down"]
         interrupted.sort()
@@ -205,7 +213,8 @@ class KillSoak:
         return {"interrupted": interrupted,
                 "interrupted_energy_kwh": [after["sessions"][sid]["energy_kwh"] for sid in interrupted],
                 "end_events_seen": len(ended_events), "end_not_durable_at_kill": end_not_durable,
-                "downtime_s": round(crash[0]["end_t"] - crash[0]["start_t"], 2)}
+                "port_out_at_kill": bool(out_at_kill),
+                "downtime_s": round(crash[0]["end_t"] - crash[0]["start_t"], 2) if crash else None}
 
     def _check_clean_start(self, board, plant) -> dict:
         if board.watchdog_tripped or plant.dc_plus_closed or plant.dc_minus_closed:

@@ -70,7 +70,9 @@ def summary(rounds: list[dict], kills: int, seed: int, wall_s: float, failure: d
         # the controller had printed session_ended, but the store had not committed the end when it died
         "session_end_not_durable_at_kill": sum(1 for r in rounds if r["end_not_durable_at_kill"]),
         "restart_s": summarize(sorted(r["restart_s"] for r in rounds)),
-        "booked_downtime_s": summarize(sorted(r["downtime_s"] for r in rounds)),
+        "booked_downtime_s": summarize(sorted(r["downtime_s"] for r in rounds if r["downtime_s"] is not None)),
+        # the port was already out (e.g. a board trip under load): its open outage covers the downtime
+        "kills_with_port_out": sum(1 for r in rounds if r["port_out_at_kill"]),
         "rounds": rounds,
     }
 
