@@ -48,7 +48,8 @@ def take_sample(sessions_done: int, store_path: Path, t0: float) -> dict[str, An
     return {"sessions": sessions_done, "t_s": round(time.monotonic() - t0, 1),
             "rss_mb": round(status["VmRSS"] / 1024.0, 2), "fds": len(os.listdir("/proc/self/fd")),
             "threads": status["Threads"], "python_threads": threading.active_count(),
-            "tasks": len(asyncio.all_tasks()), "store_kb": round(store_bytes / 1024.0, 1)}
+            "tasks": len(asyncio.all_tasks()), "store_kb": round(store_bytes / 1024.0, 1),
+            "load1": round(os.getloadavg()[0], 2)}  # the machine's load: timing faults follow it
 
 
 def least_squares_slope(xs: list[float], ys: list[float]) -> float:
@@ -155,7 +156,7 @@ async def soak(sessions: int, seed: int, store_dir: Path, every: int, warmup: in
 
 def _line(s: dict) -> str:
     return (f"sessions {s['sessions']:5d}  t {s['t_s']:7.1f} s  rss {s['rss_mb']:7.2f} MB  fds {s['fds']:3d}  "
-            f"threads {s['threads']:3d}  tasks {s['tasks']:3d}  store {s['store_kb']:8.1f} kB")
+            f"threads {s['threads']:3d}  tasks {s['tasks']:3d}  store {s['store_kb']:8.1f} kB  load {s['load1']:.1f}")
 
 
 def plot(result: dict, png: Path) -> None:

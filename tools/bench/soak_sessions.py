@@ -15,6 +15,7 @@ After every session the car is unplugged, whatever the rig changed is put back, 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter, deque
@@ -170,7 +171,7 @@ class SoakRun:
                   "acted": acted, "sessions_started": port.started - started,
                   "energy_kwh": port.ended[-1][0], "stop_reason": port.ended[-1][1],
                   "fault_codes": port.last_fault_codes,
-                  "s": round(time.monotonic() - t0, 2)}
+                  "s": round(time.monotonic() - t0, 2), "load1": round(os.getloadavg()[0], 2)}
         self.outcomes.append(record)
         self.tally[f"ending {plan.ending}"] += 1
         self.tally[f"protocol {plan.protocol}"] += 1
