@@ -20,7 +20,8 @@ from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.ocpp import OcppService
 from controller.records import StoreRecorder
-from controller.store import Store
+from controller.store import Store, StoreError
+from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_queue import OcppQueue
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
@@ -54,6 +55,7 @@ class ControllerApp:
         self.started_t: float | None = None
         self.store: Store | None = None
         self.recorder: StoreRecorder | None = None
+        self.store_health: StoreHealthWatch | None = None  # STORE_WRITE_FAILED while the disk refuses writes
         self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
         self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
@@ -195,11 +197,19 @@ class ControllerApp:
         s = self.config.store
         self.store = Store(s.path, event_retention_days=s.event_retention_days, event_max_rows=s.event_max_rows,
                            record_retention_days=s.record_retention_days, heartbeat_s=s.heartbeat_s)
-        report = self.store.open()
+        try:
+            report = self.store.open()
+        except StoreError as exc:
+            if not exc.environmental:  # not our file, corrupt beyond repair, newer schema: refuse to start
+                raise
+            self.store = None  # a read-only or full disk must not keep the charger from charging
+            self.store_health = StoreHealthWatch.unopened(exc.reason, self.emit)
+            return
         if report.interrupted_sessions:
             log.warning("sessions %s were interrupted by the last stop", report.interrupted_sessions)
         self.recorder = StoreRecorder(self.store)
         self._sinks.insert(0, self.recorder)
+        self.store_health = StoreHealthWatch(self.store, self.emit)
 
     async def start(self) -> None:
         if not self.connectors:
@@ -266,6 +276,7 @@ class ControllerApp:
                     connector.raise_fault("CONTROLLER_INTERNAL", "control tick failed")
             if self.recorder is not None:
                 self.recorder.progress(self.connectors)
+                self.store_health.check()
             await asyncio.sleep(CONTROL_PERIOD_S)
 
     async def stop(self) -> None:

@@ -24,6 +24,7 @@ from controller.hw.imd import InsulationMonitor
 from controller.hw.meter import EnergyMeter
 from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
 from controller.store import StoreError
+from controller.store.health import StoreHealthWatch
 
 if TYPE_CHECKING:
     from controller.app import ControllerApp
@@ -136,6 +137,10 @@ class AppCabinetView:
     @property
     def started_t(self) -> float | None:
         return self._app.started_t
+
+    @property
+    def store_health(self) -> StoreHealthWatch | None:
+        return self._app.store_health
 
     def device_reading(self, kind: DeviceKind, connector_id: int) -> dict:
         devices: Mapping[int, EnergyMeter | InsulationMonitor] = self._app.meters if kind == "meter" else self._app.imds

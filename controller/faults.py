@@ -165,6 +165,10 @@ _TABLE: tuple[FaultSpec, ...] = (
               "The controller hit an internal error and cut the power. Collect the log and report it."),
     FaultSpec("UNPLUGGED_UNDER_LOAD", "emergency", "unplug",
               "The cable was unplugged (CP A) while energy was flowing."),
+    FaultSpec("STORE_WRITE_FAILED", "warning", "auto",
+              "The event and session store cannot write (disk full, read-only or failing). Charging goes on; "
+              "sessions and faults are held in memory and written when the disk takes writes again, events "
+              "meanwhile are lost. Free space on the store's disk or remount it read-write."),
 )
 
 CATALOGUE: dict[str, FaultSpec] = {spec.code: spec for spec in _TABLE}

@@ -11,7 +11,6 @@ from controller.formats.events import (Event, FaultCleared, FaultRaised, PhaseCh
 from controller.store import Store
 
 OUT_STATES = ("unavailable", "emergency")
-PROGRESS_PERIOD_S = 5.0
 
 
 class StoreRecorder:
@@ -62,7 +61,7 @@ class StoreRecorder:
     def progress(self, connectors) -> None:
         """Periodic checkpoint so a killed controller leaves the energy measured so far."""
         now = time.monotonic()
-        if now - self._last_progress < PROGRESS_PERIOD_S:
+        if now - self._last_progress < self.store.heartbeat_s:  # [store] heartbeat_s, 5 s by default
             return
         self._last_progress = now
         self.store.heartbeat()

@@ -56,6 +56,7 @@ PINNED = {
     "V2G_MALFORMED_MESSAGE": ("error", "unplug"),
     "CONTROLLER_INTERNAL": ("emergency", "latched"),
     "UNPLUGGED_UNDER_LOAD": ("emergency", "unplug"),
+    "STORE_WRITE_FAILED": ("warning", "auto"),  # a log, not a safety function: charging goes on
 }
 
 # what a code must at least be: the faults whose reaction IEC 61851-23 or the issue fixes

@@ -16,9 +16,10 @@ import can
 from controller.formats.cabinet.config import CabinetConfig
 from controller.connector.session import SessionRecord
 from controller.faults import Fault
+from controller.formats.events import EventSink
 from controller.hw.power.group import GroupCapabilities
+from controller.store.health import StoreHealthWatch
 
-EventSink = Callable[[str, dict], None]
 FrameSink = Callable[[str, can.Message], None]  # (port name, frame); runs in the CAN receive path
 StepSink = Callable[[str, bool, str], None]  # (step name, passed, detail) as each self-test step ends
 DeviceKind = Literal["meter", "imd"]
@@ -79,6 +80,8 @@ class CabinetView(Protocol):
     def store(self) -> StoreQueries | None: ...
     @property
     def started_t(self) -> float | None: ...  # time.monotonic() when the controller finished starting
+    @property
+    def store_health(self) -> StoreHealthWatch | None: ...  # STORE_WRITE_FAILED while the disk refuses writes
 
     def device_reading(self, kind: DeviceKind, connector_id: int) -> dict:
         """A polled Modbus device's last reading: {connector, configured, fresh, reading, age_s}."""

@@ -135,7 +135,7 @@ class SessionEnded(_SessionSummary):
 class FaultRaised(Event):
     KIND: ClassVar[str] = "fault"
     _EXTRA: ClassVar[dict[str, Any]] = {"active": True}
-    connector: int
+    connector: int | None  # None: a cabinet-wide fault (the store's STORE_WRITE_FAILED)
     code: str
     severity: str
     detail: str
@@ -147,7 +147,7 @@ class FaultCleared(Event):
     """An active fault went away (its condition cleared, an unplug, or a technician's `clear`)."""
     KIND: ClassVar[str] = "fault"
     _EXTRA: ClassVar[dict[str, Any]] = {"active": False}
-    connector: int
+    connector: int | None
     code: str
     severity: str
     detail: str

@@ -34,8 +34,14 @@ from controller.store.schema import ensure_schema
 log = logging.getLogger("controller.store")
 
 _CORRUPTION_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_DISK_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR,
+               sqlite3.SQLITE_PERM}
 _COMPANIONS = ("-wal", "-shm")
 BUSY_TIMEOUT_MS = 2000
+# Page cache per connection, in KiB (SQLite's default is 2,000): the writer appends and the console reads a
+# few recent rows, so a small cache costs nothing, and the controller's memory stays flat as the file grows
+# (make soak: the default cache filling up was most of the RSS growth over 1,000 sessions).
+CACHE_KIB = 256
 _MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
 APPLICATION_ID = 0x43484752  # "CHGR" in the SQLite header (offset 68): this file is a charger store
@@ -61,6 +67,7 @@ def connect(path: Path, *, read_only: bool = False, any_thread: bool = False) ->
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         if read_only:
             conn.execute("PRAGMA query_only = 1")
         else:
@@ -95,13 +102,15 @@ def check_location(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(path, f"cannot create the folder {path.parent}: {exc.strerror or exc}") from None
+        raise StoreError(path, f"cannot create the folder {path.parent}: {exc.strerror or exc}",
+                         environmental=True) from None
     if path.exists() and not path.is_file():
         raise StoreError(path, "the path exists but is not a regular file")
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(path, "no permission to read and write the file")
+        raise StoreError(path, "no permission to read and write the file", environmental=True)
     if not os.access(path.parent, os.W_OK):
-        raise StoreError(path, f"no permission to write in {path.parent} (SQLite needs its -wal file there)")
+        raise StoreError(path, f"no permission to write in {path.parent} (SQLite needs its -wal file there)",
+                         environmental=True)
 
 
 def identify(path: Path) -> str:
@@ -206,7 +215,14 @@ def _classify(path: Path, exc: sqlite3.Error) -> Exception:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None and (code & 0xFF) in _CORRUPTION_CODES:
         return _CorruptDatabase(str(exc))
-    return StoreError(path, f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})")
+    return StoreError(path, f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})",
+                      environmental=refused_by_disk(exc))
+
+
+def refused_by_disk(exc: sqlite3.Error) -> bool:
+    """SQLite says the disk refused: read-only, full, cannot open or create, no permission, I/O error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _DISK_CODES
 
 
 def _move_aside(path: Path, now: float) -> Path:

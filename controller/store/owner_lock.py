@@ -41,7 +41,7 @@ class StoreOwnerLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StoreError(self.path, f"cannot create the lock file: {exc.strerror}") from None
+            raise StoreError(self.path, f"cannot create the lock file: {exc.strerror}", environmental=True) from None
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

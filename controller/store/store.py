@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.store import queries
-from controller.store.database_file import check_location, connect, identify, open_database
+from controller.store.database_file import check_location, connect, identify, open_database, refused_by_disk
 from controller.store.errors import StoreError
 from controller.store.owner_lock import StoreOwnerLock
 from controller.store.recovery import OpenReport, recover_at_open
@@ -84,7 +84,8 @@ class Store:
             ports = {row[0] for row in opened.conn.execute("SELECT connector FROM ports")}
         except sqlite3.Error as exc:
             self._owner.release()
-            raise StoreError(self.path, f"recovery at open failed: {exc}") from None
+            raise StoreError(self.path, f"recovery at open failed: {exc}",
+                             environmental=refused_by_disk(exc)) from None
         except BaseException:
             self._owner.release()
             raise
@@ -98,7 +99,8 @@ class Store:
             writer.stop(CLOSE_TIMEOUT_S)
             self._owner.release()
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(self.path, f"cannot open connections: {exc}") from None
+                raise StoreError(self.path, f"cannot open connections: {exc}",
+                                 environmental=refused_by_disk(exc)) from None
             raise
         self._writer = writer
         if report.interrupted_sessions or report.downtime_s:

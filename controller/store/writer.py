@@ -7,6 +7,11 @@ the batch holds a durable op (session, fault, outage, heartbeat) and NORMAL if i
 holds only events. In WAL mode a FULL commit fsyncs the WAL, which also makes
 every earlier NORMAL commit durable; a NORMAL commit may be lost on a power cut
 but never corrupts the file. The setting is read back whenever it changes.
+
+A disk that refuses writes (full, read-only, I/O errors) must not stop charging and must not lose the
+records that matter: when a commit fails that way, its durable ops (sessions, faults, outages, runtime)
+are held, up to HELD_MAX, and tried again before the next batch (at the latest every HELD_RETRY_S);
+events are dropped and counted. `stats.failing_since` says the disk refuses writes, until a commit passes.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ log = logging.getLogger("controller.store")
 BATCH_MAX = 500
 QUEUE_MAX = 100_000  # bounds memory if the disk stalls; beyond it calls are dropped and counted
 RETRY_DELAYS_S = (0.05, 0.25, 1.0)
+HELD_MAX = 10_000  # durable writes kept while the disk refuses them: weeks of sessions and faults
+HELD_RETRY_S = 5.0
 PRUNE_EVERY_S = 3600.0
 _SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
@@ -50,6 +57,9 @@ class WriterStats:
     dropped_ops: int = 0
     failed_batches: int = 0
     last_error: str | None = None
+    failing_since: float | None = None  # the disk refuses writes since then (None: the last commit passed)
+    held_ops: int = 0  # durable writes waiting for the disk
+    recoveries: int = 0  # times the disk took writes again after refusing them
 
 
 class StoreWriter:
@@ -66,7 +76,9 @@ class StoreWriter:
         self._last_prune = clock()
         self._prune_every_events = max(1000, policy.event_max_rows // 10)
         self.stats = WriterStats()
-        self._errors_since_flush: list[str] = []
+        # reason -> how often, since the last flush: bounded by the kinds of error, not by their number
+        self._errors_since_flush: dict[str, int] = {}
+        self._held: list[WriteOp] = []
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -110,7 +122,10 @@ class StoreWriter:
         try:
             stopping = False
             while not stopping:
-                batch = [self._queue.get()]
+                try:
+                    batch = [self._queue.get(timeout=HELD_RETRY_S if self._held else None)]
+                except queue.Empty:
+                    batch = []  # nothing new: try the held writes again
                 while len(batch) < BATCH_MAX:
                     try:
                         batch.append(self._queue.get_nowait())
@@ -124,10 +139,14 @@ class StoreWriter:
                     log.exception("store %s: writer error", self._path)
                     self._release_markers(batch, f"writer error: {_describe(exc)}")
         finally:
+            if self._held:  # the store closes while the disk still refuses them
+                self._lose(self._held, f"still refused at close: {self.stats.last_error}")
+                self._held = []
             conn.close()
 
     def _apply(self, conn: sqlite3.Connection, batch: list) -> None:
-        ops = [item for item in batch if isinstance(item, WriteOp)]
+        ops = [*self._held, *(item for item in batch if isinstance(item, WriteOp))]
+        self._held = []
         markers = [item for item in batch if isinstance(item, FlushMarker)]
         # flush() and close() promise durability: their batch commits FULL.
         wants_sync = bool(markers) or any(isinstance(item, _Stop) for item in batch)
@@ -137,19 +156,24 @@ class StoreWriter:
             ops = [WriteOp("runtime", ("flushed_t", self._clock()), True, None)]
         if ops:
             durable = wants_sync or any(op.durable for op in ops)
-            error = self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")
-            if error is not None:
-                self._errors_since_flush.append(error)
-        # A flush reports every write lost since the previous flush, not only in its own batch.
+            self._commit_with_retries(conn, ops, "FULL" if durable else "NORMAL")  # losses are noted by _lose
+        # A flush reports every write lost since the previous flush, not only in its own batch, and
+        # records still held for the disk (they are not durable yet).
         self._release_markers(batch, None)
+
+    def _note_error(self, error: str) -> None:
+        self._errors_since_flush[error] = self._errors_since_flush.get(error, 0) + 1
 
     def _release_markers(self, batch: list, error: str | None) -> None:
         if error is not None:
-            self._errors_since_flush.append(error)
+            self._note_error(error)
         markers = [item for item in batch if isinstance(item, FlushMarker) and not item.done.is_set()]
         if not markers:
             return
-        joined = "; ".join(self._errors_since_flush) or None
+        reasons = [reason if n == 1 else f"{reason} (x{n})" for reason, n in self._errors_since_flush.items()]
+        if self._held:
+            reasons.append(f"{len(self._held)} records held until the disk takes them: {self.stats.last_error}")
+        joined = "; ".join(reasons) or None
         self._errors_since_flush.clear()
         for marker in markers:
             marker.error = joined
@@ -162,10 +186,13 @@ class StoreWriter:
             try:
                 self._commit(conn, ops, level)
                 return None
-            except sqlite3.OperationalError as exc:  # locked, disk full, I/O error: may pass
+            except sqlite3.OperationalError as exc:  # locked, disk full, read-only, I/O error: may pass
                 error = _describe(exc)
                 if delay is not None:
                     time.sleep(delay)
+                    continue
+                self._hold(ops, error)
+                return error
             except Exception as exc:  # a bad op (constraint, wrong argument): retrying cannot help
                 error = _describe(exc)
                 if len(ops) > 1:
@@ -187,7 +214,20 @@ class StoreWriter:
             self._lose(lost, error)
         return error
 
+    def _hold(self, ops: list[WriteOp], error: str) -> None:
+        """The disk refused the batch: keep its durable ops for the next try, lose its events."""
+        self.stats.failing_since = self.stats.failing_since or self._clock()
+        durable = [op for op in ops if op.durable]
+        self._held = durable[:HELD_MAX]  # the oldest first: they are retried in order
+        self.stats.held_ops = len(self._held)
+        lost = [op for op in ops if not op.durable] + durable[HELD_MAX:]
+        if lost:
+            self._lose(lost, error)
+        else:
+            self.stats.last_error = error
+
     def _lose(self, ops: list[WriteOp], error: str | None) -> None:
+        self._note_error(str(error))
         self.stats.failed_batches += 1
         self.stats.dropped_ops += len(ops)
         self.stats.last_error = error
@@ -210,6 +250,11 @@ class StoreWriter:
                 conn.execute("ROLLBACK")
             raise
         self._known_ports |= new_ports
+        if self.stats.failing_since is not None:
+            self.stats.failing_since = None
+            self.stats.held_ops = 0
+            self.stats.recoveries += 1
+            log.warning("store %s: the disk takes writes again", self._path)
         self._events_since_prune += sum(op.name == "event" for op in ops)
         self.stats.commits[level] += 1
         # A FULL commit fsyncs the WAL, and with it every NORMAL commit before it.

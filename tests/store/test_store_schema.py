@@ -129,3 +129,17 @@ def test_another_sqlite_database_is_refused_untouched(db_path, clock):
     with pytest.raises(StoreError, match="not a charger store"):
         Store(db_path, clock=clock).open()
     assert _tables(db_path) == {"photos"}
+
+
+def test_every_store_connection_has_a_bounded_page_cache(store, db_path):
+    """Issue 19 (soak): SQLite's default 2 MB cache per connection filled up as the file grew; the store keeps
+    its connections' cache small so the controller's memory stays flat."""
+    from controller.store.database_file import CACHE_KIB, connect
+
+    for read_only in (False, True):
+        conn = connect(db_path, read_only=read_only)
+        try:
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+        finally:
+            conn.close()
+    assert CACHE_KIB <= 512

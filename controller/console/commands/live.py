@@ -8,11 +8,22 @@ from controller.console.cabinet_view import ConnectorView, DeviceKind
 from controller.console.commands.arguments import chosen_connectors
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
+from controller.store.health import health_of
 
 
 def status(ctx: CommandContext, args: list[str]) -> Reply:
     rows = [_status_of(c) for c in chosen_connectors(ctx.cabinet, args)]
-    return Reply("\n".join(_status_text(r) for r in rows), {"connectors": rows})
+    lines = [_status_text(r) for r in rows]
+    watch = ctx.cabinet.store_health
+    store = None if watch is None or watch.store is None else health_of(watch.store)
+    if watch is not None:
+        lines.append(watch.text())
+    data = {"connectors": rows}
+    if store is not None:
+        data["store"] = dataclasses.asdict(store)
+    elif watch is not None:  # configured, but the disk refused it at start
+        data["store"] = {"ok": False, "not_open": watch.unopened_reason}
+    return Reply("\n".join(lines), data)
 
 
 def _status_of(connector: ConnectorView) -> dict:

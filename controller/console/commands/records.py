@@ -26,6 +26,11 @@ async def faults(ctx: CommandContext, args: list[str]) -> Reply:
     active = [{"connector": c.id, "code": f.code, "severity": f.severity, "clears": CATALOGUE[f.code].clears,
                "raised_t": f.t, "detail": f.detail, "text": CATALOGUE[f.code].text}
               for c in ctx.cabinet.connectors for f in c.active_faults.values()]
+    cabinet = ctx.cabinet.store_health  # the cabinet-wide fault: no connector
+    if cabinet is not None and cabinet.active is not None:
+        f = cabinet.active
+        active.append({"connector": "-", "code": f.code, "severity": f.severity, "clears": f.spec.clears,
+                       "raised_t": f.t, "detail": f.detail, "text": f.spec.text})
     store = ctx.cabinet.store
     if store is None:
         memory = [{"code": f.code, "connector": f.connector_id, "severity": f.severity, "detail": f.detail,

@@ -174,7 +174,7 @@ class StoreConfig:
     event_retention_days: float = 90.0  # events older than this are deleted
     event_max_rows: int = 200_000  # at most this many events are kept (the oldest go first)
     record_retention_days: float = 400.0  # sessions, faults and outages older than this are deleted
-    heartbeat_s: float = 5.0  # the store notes the controller alive this often (crash downtime is known to within it)
+    heartbeat_s: float = 5.0  # the controller notes itself alive and checkpoints running sessions' energy this often
 
 
 @dataclass(frozen=True)
