@@ -72,6 +72,7 @@ class FakeCabinet:
         self.connectors = [FakeConnector(1)]
         self.store = None
         self.started_t = None
+        self.store_health = None
         self.actions: list[str] = []
         self.frames = [("power", can.Message(arbitration_id=0x123, data=b"\x01", is_extended_id=False))]
         self.self_test_refusal: str | None = None

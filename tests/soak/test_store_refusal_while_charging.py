@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from controller.formats.events import FaultCleared, FaultRaised
 from controller.store import StoreError
 from tests.console.harness import ask, ask_json, connect, until
 from tests.store.refusing_disk import RefusingDisk
@@ -27,8 +28,8 @@ def test_charging_goes_on_while_the_store_refuses_writes_and_the_console_says_so
         await run.start()
         try:
             run.controller.app.subscribe(
-                lambda kind, data: cabinet_faults.append(data) if kind == "fault" and data["connector"] is None
-                else None)
+                lambda event: cabinet_faults.append(event.json_fields())
+                if isinstance(event, (FaultRaised, FaultCleared)) and event.connector is None else None)
             await until(lambda: run.controller.app.console.connected, "the console's pty")
             client = await connect(str(console))
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from controller import records
+from controller.formats.events import SessionStarted
 from controller.records import StoreRecorder
 
 
@@ -30,7 +31,9 @@ def test_checkpoints_follow_the_configured_heartbeat(monkeypatch):
     monkeypatch.setattr(records.time, "monotonic", lambda: now[0])
     store = FakeStore(heartbeat_s=1.0)
     recorder = StoreRecorder(store)
-    recorder("session_started", {"connector": 1})
+    recorder(SessionStarted(session_id="s1", connector=1, evcc_id="", start_t=1000.0, end_t=None, energy_kwh=0.0,
+                            peak_kw=0.0, stop_reason="", fault_codes=(), energy_source="modules",
+                            meter_start_wh=None))
     connector = SimpleNamespace(cfg=SimpleNamespace(id=1), session=SimpleNamespace(energy_wh=500.0, peak_w=9000.0))
     for _ in range(31):  # 3 s in steps of 0.1 s
         recorder.progress([connector])

@@ -54,7 +54,7 @@ def test_the_controller_starts_without_its_store_on_a_read_only_mount(tmp_path):
 
 def test_the_console_line_for_a_store_not_opened():
     sent = []
-    watch = StoreHealthWatch.unopened("no permission to write in /var/lib/charger", lambda k, d: sent.append((k, d)))
+    watch = StoreHealthWatch.unopened("no permission to write in /var/lib/charger", lambda event: sent.append((event.KIND, event.json_fields())))
     assert watch.active is not None and watch.active.code == CODE
     assert watch.text().startswith("store: NOT OPEN (no permission to write in /var/lib/charger)")
     watch.check()  # no store to watch: the fault stays raised

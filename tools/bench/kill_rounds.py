@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from controller.formats.events import ControllerStarted, Event, PhaseChanged, SessionEnded, SessionStarted
 from controller.store import queries
 from controller.store.database_file import connect
 from controller.store.recovery import INTERRUPTED_REASON, REASON_CRASH
@@ -50,15 +51,16 @@ class Events:
     ended: list[dict] = field(default_factory=list)
     store_write_t: float | None = None  # when the last store-written event came
 
-    def __call__(self, kind: str, data: dict) -> None:
-        self.kinds.append(kind)
-        if kind == "started":
-            self.started = True
-        elif kind == "phase" and data.get("connector") == CID:
-            self.state = data["state"]
-        elif kind == "session_ended":
-            self.ended.append(data)
-        if kind in ("session_started", "session_ended", "phase"):
+    def __call__(self, event: Event) -> None:
+        self.kinds.append(event.KIND)
+        match event:
+            case ControllerStarted():
+                self.started = True
+            case PhaseChanged(connector=connector, state=state) if connector == CID:
+                self.state = state
+            case SessionEnded():
+                self.ended.append(event.json_fields())
+        if isinstance(event, (SessionStarted, SessionEnded, PhaseChanged)):
             self.store_write_t = time.monotonic()
 
 
@@ -114,7 +116,7 @@ class KillSoak:
         trips_before = len(board.trips)
         by_event = self.rng.random() < STORE_WRITE_SHARE
         delay = self.rng.uniform(0.0, 0.02) if by_event else self.rng.uniform(0.0, SESSION_SPAN_S)
-        car = self.rig.new_car(CID, "", 0, link=self.v2g.car_link(CID))
+        car = self.rig.new_car(CID, self.v2g.car_link(CID))
         plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
         car_task = asyncio.create_task(car.run(plan), name="kill-soak-car")
         plugged_t = time.monotonic()

@@ -26,7 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tools.bench import netns
+from hil.link import netns
+from tools.bench.worker import require_loopback_only
 from tools.bench.stats import summarize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def summary(rounds: list[dict], kills: int, seed: int, wall_s: float, failure: d
 
 
 def _worker_main(args) -> int:
-    netns.require_loopback_only()
+    require_loopback_only()
     logging.basicConfig(level=logging.CRITICAL)  # the kills make the rig log errors by design
     with tempfile.TemporaryDirectory(prefix="kill-soak-") as tmp:
         result = asyncio.run(worker(args.kills, args.seed, Path(tmp), lambda line: print(line, flush=True)))

@@ -22,6 +22,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from controller.formats.events import (Event, FaultCleared, FaultRaised, PhaseChanged, SessionEnded,
+                                       SessionStarted)
 from hil.controller_handle import InProcessController
 from hil.ev.car import CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
@@ -97,22 +99,25 @@ class SoakRun:
         self.outcomes: deque[dict] = deque(maxlen=16)
         self._isolation_ohm = {cid: plant.isolation_ohm for cid, plant in self.rig.plants.items()}
 
-    def on_event(self, kind: str, data: dict) -> None:
-        port = self.ports.get(data.get("connector"))
+    def on_event(self, event: Event) -> None:
+        port = self.ports.get(getattr(event, "connector", None))
         if port is None:
             return
-        if kind == "phase":
-            port.state = data["state"]
-        elif kind == "session_started":
-            port.started += 1
-        elif kind == "session_ended":
-            port.ended.append((data["energy_kwh"], data["stop_reason"]))
-            port.last_fault_codes = tuple(data.get("fault_codes", ()))
-        elif kind == "fault":
-            (port.fault_codes.add if data.get("active") else port.fault_codes.discard)(data["code"])
+        match event:
+            case PhaseChanged(state=state):
+                port.state = state
+            case SessionStarted():
+                port.started += 1
+            case SessionEnded(energy_kwh=energy_kwh, stop_reason=stop_reason, fault_codes=fault_codes):
+                port.ended.append((energy_kwh, stop_reason))
+                port.last_fault_codes = tuple(fault_codes)
+            case FaultRaised(code=code):
+                port.fault_codes.add(code)
+            case FaultCleared(code=code):
+                port.fault_codes.discard(code)
 
     async def start(self) -> None:
-        from controller.config import load_config
+        from controller.formats.cabinet.config import load_config
 
         await self.rig.start()
         await self.v2g.open()
@@ -144,7 +149,7 @@ class SoakRun:
         cid, port = plan.connector, self.ports[plan.connector]
         started, ended = port.started, len(port.ended)
         self.v2g.profile = self._profiles[plan.protocol]  # the next car link offers this protocol only
-        car = self.rig.new_car(cid, "", 0, link=self.v2g.car_link(cid))
+        car = self.rig.new_car(cid, self.v2g.car_link(cid))
         car_plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
         if plan.ending == "car_stop":
             car_plan = replace(car_plan, stop_after_charging_s=ACT_AFTER_CHARGING_S)
