@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
@@ -80,7 +81,8 @@ class OcppService:
         self._triggered: list[tuple[str, int | None]] = []
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
-        self.frames: list[tuple[str, str]] = []  # the last frames, for the console later
+        self.frames = FrameLog()  # the last frames by action, for the console
+        self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
 
     # ---- life cycle ---------------------------------------------------------------------------------------
@@ -275,8 +277,7 @@ class OcppService:
             await asyncio.sleep(next(delays))
 
     def _note_frame(self, direction: str, text: str) -> None:
-        self.frames.append((direction, text if len(text) < 2000 else text[:2000] + "..."))
-        del self.frames[:-50]
+        self.frames.note(direction, text, self.clock())
 
     async def _online(self, protocol: StationProtocol) -> None:
         self.state = "booting"
@@ -308,6 +309,7 @@ class OcppService:
                 await asyncio.sleep(self.cfg.heartbeat_default_s)
                 continue
             interval = float(answer.interval) if answer.interval > 0 else self.cfg.heartbeat_default_s
+            self.boot_status = answer.status
             if answer.status == "Accepted":
                 return interval
             log.info("OCPP: BootNotification %s; again in %.0f s", answer.status, interval)

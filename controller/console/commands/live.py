@@ -6,13 +6,18 @@ import time
 
 from controller.console.cabinet_view import ConnectorView, DeviceKind
 from controller.console.commands.arguments import chosen_connectors
+from controller.console.commands.network import network_line
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
 
 
 def status(ctx: CommandContext, args: list[str]) -> Reply:
     rows = [_status_of(c) for c in chosen_connectors(ctx.cabinet, args)]
-    return Reply("\n".join(_status_text(r) for r in rows), {"connectors": rows})
+    net = ctx.cabinet.network()
+    network = {"configured": net.configured, "state": net.state, "security_profile": net.security_profile,
+               "boot_status": net.boot_status, "queue_length": net.queue_length}
+    text = "\n".join([_status_text(r) for r in rows] + [network_line(net)])
+    return Reply(text, {"connectors": rows, "network": network})
 
 
 def _status_of(connector: ConnectorView) -> dict:
