@@ -14,9 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from controller.formats.cabinet.config import ConfigError, OcppConfig
+from controller.formats.cabinet.config import ConfigError
 from controller.formats.command_line import OneLineArgumentParser
-from controller.ocpp.link import read_password
+from hil.csms.outside import password_from_file
 from hil.csms.simulator import CsmsSimulator
 
 ID_TOKEN = "OUTSIDE-CSMS-TOKEN"
@@ -68,7 +68,7 @@ async def _operator(csms: CsmsSimulator, delay_s: float) -> None:
 
 
 async def serve(args) -> int:
-    password = read_password(OcppConfig(password_file=args.password_file)) if args.password_file else ""
+    password = password_from_file(args.password_file, "--password-file") if args.password_file else ""
     csms = CsmsSimulator(password=password, jsonl=Path(args.traffic) if args.traffic else None)
     url = await csms.start(args.host, args.port)
     if args.url_file:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.formats.cabinet.config import ConfigError, OcppConfig
-from controller.ocpp.link import read_password
 from hil.scenarios import Scenario, ScenarioRefused
 
 AUTH_WAIT_S = 120.0
@@ -53,12 +52,12 @@ class OutsideCsms:
             security_profile=profile, csms_root_file=self.root_file or cabinet_ocpp.csms_root_file,
             password=self.password if self.password else "" if self.password_file else cabinet_ocpp.password,
             password_file=self.password_file or ("" if self.password else cabinet_ocpp.password_file))
-        if cfg.password:  # the rule of OCPP 2.0.1 that read_password applies to a file
+        if cfg.password:  # OCPP 2.0.1's rule, as for a password file
             if not 16 <= len(cfg.password) <= 40:
                 raise ConfigError("--csms-password", f"the password must be 16 to 40 characters "
                                                      f"(got {len(cfg.password)})")
-        else:
-            read_password(cfg)
+        elif cfg.password_file:
+            password_from_file(cfg.password_file, "--csms-password-file" if self.password_file else "ocpp.password_file")
         try:
             cfg.check()
         except ConfigError as exc:  # named by the option a user of charger-hil gives
@@ -108,6 +107,18 @@ class OutsideCsms:
     def report(self) -> dict:
         return {"csms": "outside", "url": self.url, "station_id": self.station_id or None,
                 "auth_wait_s": self.auth_wait_s}
+
+
+def password_from_file(path: str, option: str) -> str:
+    """The first line of a password file, 16 to 40 characters (OCPP 2.0.1's basic-auth password)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(option, f"cannot read {path}: {exc.strerror}") from None
+    password = text.splitlines()[0].strip() if text.strip() else ""
+    if not 16 <= len(password) <= 40:
+        raise ConfigError(option, f"the password must be 16 to 40 characters (got {len(password)})")
+    return password
 
 
 def _toml(text: str) -> str:

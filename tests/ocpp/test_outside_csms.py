@@ -104,7 +104,7 @@ def test_the_car_gives_up_after_auth_wait_when_the_csms_does_not_start(tmp_path)
     (["run", "--csms", "ws://127.0.0.1:9", "--auth-wait", "0"], ("--auth-wait", "must be above 0")),
     (["run", "--csms", "ws://127.0.0.1:9", "--csms-password", "short"], ("'--csms-password'", "16 to 40")),
     (["run", "--csms", "ws://127.0.0.1:9", "--csms-password-file", "/nonexistent/pw"],
-     ("ocpp.password_file", "cannot read /nonexistent/pw")),
+     ("--csms-password-file", "cannot read /nonexistent/pw")),
     (["run", "--csms", "wss://127.0.0.1:9", "--csms-password", PASSWORD], ("'--csms'", "root certificate")),
     (["run", "--csms", "ws://127.0.0.1:9", "--scenario", "offline-session"], ("offline-session", "without --csms")),
 ], ids=["station-alone", "password-alone", "http-url", "station-colon", "both-passwords", "auth-wait-0",
