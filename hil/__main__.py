@@ -90,7 +90,7 @@ def _run(args, separate_process: bool, external_secc: tuple[str, int] | None = N
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
         injections=parse_injections(getattr(args, "inject", None)), start_timeout_s=args.start_timeout,
-        **({"outside_csms": outside} if (outside := outside_csms_of(args)) else {})))
+        outside_csms=outside_csms_of(args)))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
