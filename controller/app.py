@@ -23,6 +23,7 @@ from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_queue import OcppQueue
+from controller.store.ocpp_variables import VariableStore
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -122,7 +123,9 @@ class ControllerApp:
             self.boards[conn_cfg.id] = board
         if cfg.ocpp.url:  # built here so a bad password file or CSMS root stops the start-up with exit 2
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
-            self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue)
+            variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
+            self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
+                                    variables=variables)
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:
@@ -306,6 +309,7 @@ class ControllerApp:
             await self.ocpp.close()
             if clean:
                 self.ocpp.queue.close()
+                self.ocpp.device_model.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

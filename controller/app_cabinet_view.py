@@ -17,7 +17,7 @@ from controller.connector.connector import Connector
 from controller.connector.session import SessionRecord
 from controller.connector_selftest import ConnectorSelfTest
 from controller.console.cabinet_view import (
-    DeviceKind, EventSink, FrameSink, SelfTestRefused, StepSink, StoreQueries,
+    DeviceKind, EventSink, FrameSink, NetworkMessage, NetworkState, SelfTestRefused, StepSink, StoreQueries,
 )
 from controller.faults import Fault
 from controller.hw.imd import InsulationMonitor
@@ -169,6 +169,17 @@ class AppCabinetView:
 
     def subscribe(self, sink: EventSink) -> None:
         self._app.subscribe(sink)
+
+    def network(self) -> NetworkState:
+        service = self._app.ocpp
+        if service is None:
+            return NetworkState(configured=False)
+        cfg = service.cfg
+        return NetworkState(
+            configured=True, state=service.state, security_profile=cfg.security_profile, url=cfg.url,
+            station_id=service.station_id, boot_status=service.boot_status, queue_length=len(service.queue),
+            connect_attempts=service.connect_attempts,
+            messages=tuple(NetworkMessage(e.direction, e.action, e.t) for e in service.frames.entries))
 
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         log.info("console: %s", message)

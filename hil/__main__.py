@@ -6,6 +6,8 @@
   charger-hil replay CAPTURE [--report PATH] [--setup NAME] [--speed X]
   charger-hil rig --setup NAME --can IF:CH --secc HOST:PORT [--scenario NAME] [--report PATH]
   charger-hil run ... --inject KIND[:ARG]@PHASE[+SECONDS] (repeatable; faults at the wires, hil/injection)
+  charger-hil run ... --csms URL [--station-id ID] [--csms-password PW | --csms-password-file F]
+                  [--csms-root-file PEM] [--auth-wait SECONDS]   (an outside CSMS; the rig starts none)
   charger-hil inject-list
   charger-hil list
 """
@@ -27,6 +29,7 @@ from hil.link.netns import NetnsUnavailable
 from hil.progress import Progress, files_lines, summary
 from hil.interrupted_run import EXIT_INTERRUPTED, INTERRUPTED, run_until_interrupted
 from hil.option_checks import check_options
+from hil.csms.outside import AUTH_WAIT_S, from_args as outside_csms_of
 from hil.runner import START_TIMEOUT_S, judge, run_scenario
 from hil.plant_controls import hold_with_controls
 from hil.scenarios import SCENARIOS, ScenarioRefused
@@ -86,7 +89,8 @@ def _run(args, separate_process: bool, external_secc: tuple[str, int] | None = N
         protocol=protocol, link_mode=link_mode, pcap=getattr(args, "pcap", None),
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
-        injections=parse_injections(getattr(args, "inject", None)), start_timeout_s=args.start_timeout))
+        injections=parse_injections(getattr(args, "inject", None)), start_timeout_s=args.start_timeout,
+        outside_csms=outside_csms_of(args)))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -143,6 +147,21 @@ def main(argv: list[str] | None = None) -> int:
                                 "after the rig's SLAC ({iface}: the car's interface); veth link, root")
             p.add_argument("--expect", choices=("charged", "refused"), default="charged",
                            help="with --external-evcc: how the session must end")
+            p.add_argument("--csms", metavar="URL",
+                           help="point the controller at this CSMS (ws://... or wss://..., without the station "
+                                "id) instead of the rig's own; the rig then starts none")
+            p.add_argument("--station-id", metavar="ID", help="with --csms: the station's identity (default: "
+                                                              "the cabinet's ocpp.station_id or its name)")
+            p.add_argument("--csms-password", metavar="PW",
+                           help="with --csms: the basic-auth password (16-40 characters); the controller gets "
+                                "it in a private file, never on a command line")
+            p.add_argument("--csms-password-file", metavar="FILE", help="with --csms: the password's file "
+                                                                        "(first line) instead")
+            p.add_argument("--csms-root-file", metavar="PEM",
+                           help="with a wss:// --csms: the CSMS's root certificate(s) (security profile 2)")
+            p.add_argument("--auth-wait", type=positive_seconds, default=AUTH_WAIT_S, metavar="SECONDS",
+                           help=f"with --csms: how long a car waiting for its authorization keeps asking "
+                                f"(Ongoing) for the CSMS, e.g. a RequestStartTransaction (default {AUTH_WAIT_S:g})")
         else:
             p.add_argument("--secc", required=True, metavar="HOST:PORT",
                            help="where the controller's first connector answers SDP: its [v2g] test door "
@@ -159,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_options(args)  # before the run: a typo must not cost a 20-minute run
+        outside_csms_of(args)
         parse_injections(getattr(args, "inject", None))
         check_installed()  # and a broken install must not fail with buses half open
         for name in sorted(simulator_dbcs()):  # the vendors' simulators declare their own DBCs

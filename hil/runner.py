@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from hil.console_pin import ConsolePin
+from hil.csms.outside import OutsideCsms
 from hil.csms.rig_role import RigCsms
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
@@ -89,10 +90,12 @@ class ScenarioRun:
                  protocol: str = "din", link_mode: str = "loopback", pcap: str | None = None,
                  car_profile: str | None = None, console_link: str | None = None, hold=None,
                  start_timeout_s: float = START_TIMEOUT_S, record_series: bool = True,
-                 before_controller: Callable[[ScenarioRun], Awaitable[list[str]]] | None = None):
+                 before_controller: Callable[[ScenarioRun], Awaitable[list[str]]] | None = None,
+                 outside_csms: OutsideCsms | None = None):
         """`record_series` False: no time series sampled (a bench keeps the loop free of it).
         `before_controller`: awaited once the rig is up, before the controller is made; returns config
-        overrides to add (a bench puts a Modbus tap between a simulator and the controller)."""
+        overrides to add (a bench puts a Modbus tap between a simulator and the controller).
+        `outside_csms` (--csms, prepared for this scenario): the controller's CSMS; the rig starts none."""
         self._mode = "external" if external_secc else "process" if separate_process else "inprocess"
         refusal = scenario.refusal(self._mode)
         if refusal:
@@ -124,6 +127,10 @@ class ScenarioRun:
         self.start_soc: dict[int, float] = {}
         self.csms = RigCsms(scenario.csms, profile=scenario.csms_profile) if scenario.csms else None
         self._csms_overrides: list[str] = []
+        self.outside_csms = outside_csms
+        if outside_csms is not None:
+            self.csms = None
+            self._csms_overrides = list(outside_csms.overrides)
         self.ended_t: float | None = None
         self.record_series = record_series
         self.before_controller = before_controller
@@ -169,6 +176,8 @@ class ScenarioRun:
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.csms is not None:
                 report["ocpp"] = self.csms.report()
+            elif self.outside_csms is not None:
+                report["ocpp"] = self.outside_csms.report()
             if self.hold is not None:
                 self.state.closed = False  # keep recording while a technician looks at it
                 held_from = time.time()
@@ -246,6 +255,10 @@ class ScenarioRun:
 
     async def _drive(self, ids: list[int]) -> dict[int, CarOutcome]:
         plan = CarPlan(target_soc=self.setup.car.target_soc, request_period_s=self.setup.car.request_period_s)
+        session_timeout_s = SESSION_TIMEOUT_S
+        if self.outside_csms is not None:  # the car waits for the outside CSMS's authorization as real cars do
+            plan = replace(plan, authorization_timeout_s=self.outside_csms.auth_wait_s)
+            session_timeout_s += self.outside_csms.auth_wait_s
         tasks: dict[int, asyncio.Task] = {}
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
@@ -260,7 +273,7 @@ class ScenarioRun:
         if self.csms is not None:
             watchers.append(asyncio.create_task(self.csms.play(ids, SESSION_TIMEOUT_S), name="csms"))
         try:
-            done = await asyncio.wait_for(asyncio.gather(*tasks.values()), SESSION_TIMEOUT_S)
+            done = await asyncio.wait_for(asyncio.gather(*tasks.values()), session_timeout_s)
             await asyncio.sleep(self.scenario.settle_s)
             for cid in ids:
                 if self.rig.plants[cid].ev_cp_state != "A":
@@ -437,15 +450,22 @@ async def run_scenario(name: str, setup: RigSetup, *, report_path: str | None = 
     `on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C).
     `injections` (hil/injection, --inject): faults made at the wires; the run is then judged on them."""
     scenario = SCENARIOS[name]
-    if injections:
-        from hil.injection.run import InjectedRun
-        from hil.injection.verdict import judge_injected
-        run = InjectedRun(scenario, setup, injections=tuple(injections), **kwargs)
-    else:
-        run = ScenarioRun(scenario, setup, **kwargs)
-    if on_run is not None:
-        on_run(run)
-    report = await run.run()
+    outside: OutsideCsms | None = kwargs.get("outside_csms")
+    if outside is not None:  # judged without the rig's CSMS; the controller gets the outside one's overrides
+        scenario = outside.prepare(scenario, setup.cabinet_config.ocpp)
+    try:
+        if injections:
+            from hil.injection.run import InjectedRun
+            from hil.injection.verdict import judge_injected
+            run = InjectedRun(scenario, setup, injections=tuple(injections), **kwargs)
+        else:
+            run = ScenarioRun(scenario, setup, **kwargs)
+        if on_run is not None:
+            on_run(run)
+        report = await run.run()
+    finally:
+        if outside is not None:
+            outside.cleanup()  # the password file was for this run only
     if report_path:
         title = f"{scenario.name} on {setup.name} ({report['protocol']}): {report['result']}"
         report["files"] = await asyncio.to_thread(write_series, run.series.rows, report_path, title)

@@ -9,6 +9,7 @@ implementation (controller/app_cabinet_view.py); tests may pass a small fake.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 import can
@@ -23,6 +24,28 @@ from controller.store.health import StoreHealthWatch
 FrameSink = Callable[[str, can.Message], None]  # (port name, frame); runs in the CAN receive path
 StepSink = Callable[[str, bool, str], None]  # (step name, passed, detail) as each self-test step ends
 DeviceKind = Literal["meter", "imd"]
+
+
+@dataclass(frozen=True)
+class NetworkMessage:
+    """One OCPP frame on the link: "out" (station to CSMS) or "in", its action, when (time.time())."""
+    direction: str
+    action: str  # the CALL's action; an answer is named "<action> result" or "<action> error"
+    t: float
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """The station's link to the operator's CSMS (OCPP), as the console shows it."""
+    configured: bool  # [ocpp] has a url
+    state: str = "off"  # off, connecting, disconnected, booting, boot pending, boot rejected, accepted
+    security_profile: int = 0
+    url: str = ""
+    station_id: str = ""
+    boot_status: str | None = None  # the last BootNotification answer: Accepted, Pending, Rejected
+    queue_length: int = 0  # messages waiting for the CSMS (TransactionEvents kept until answered)
+    connect_attempts: int = 0
+    messages: tuple[NetworkMessage, ...] = ()  # the last ones, oldest first
 
 
 class SelfTestRefused(Exception):
@@ -96,6 +119,10 @@ class CabinetView(Protocol):
         ...
 
     def subscribe(self, sink: EventSink) -> None: ...
+
+    def network(self) -> NetworkState:
+        """The OCPP link's state now; NetworkState(configured=False) when the cabinet has no CSMS."""
+        ...
 
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         """Log a console action and keep it in the store when there is one; never raises."""

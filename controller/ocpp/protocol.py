@@ -15,7 +15,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import CallError, unpack
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
-from ocpp.v201.enums import (Action, MessageTriggerEnumType, RequestStartStopStatusEnumType,
+from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
                              TriggerMessageStatusEnumType)
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ class StationActions(Protocol):
     def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]: ...
     def remote_stop(self, transaction_id: str) -> str: ...
     def trigger(self, message: str, evse_id: int | None) -> str: ...
+    def get_variables(self, requests: list[dict]) -> list[dict]: ...
+    def set_variables(self, requests: list[dict]) -> list[dict]: ...
+    def base_report(self, request_id: int, base: str) -> str: ...
 
 
 class StationProtocol(ChargePoint):
@@ -68,6 +71,19 @@ class StationProtocol(ChargePoint):
         evse_id = (evse or {}).get("id")
         status = self._actions.trigger(MessageTriggerEnumType(requested_message).value, evse_id)
         return call_result.TriggerMessage(status=TriggerMessageStatusEnumType(status))
+
+    @on(Action.get_variables)
+    def _get_variables(self, get_variable_data: list, **_: Any):
+        return call_result.GetVariables(get_variable_result=self._actions.get_variables(get_variable_data))
+
+    @on(Action.set_variables)
+    def _set_variables(self, set_variable_data: list, **_: Any):
+        return call_result.SetVariables(set_variable_result=self._actions.set_variables(set_variable_data))
+
+    @on(Action.get_base_report)
+    def _get_base_report(self, request_id: int, report_base: str, **_: Any):
+        status = self._actions.base_report(request_id, report_base)
+        return call_result.GetBaseReport(status=GenericDeviceModelStatusEnumType(status))
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

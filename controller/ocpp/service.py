@@ -24,10 +24,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
+from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
+from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +63,12 @@ def connector_status(connector: Any) -> str:
 class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 firmware_version: str = "0.1.0"):
-        self.cfg = cfg
+                 firmware_version: str = "0.1.0", variables: VariableStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
+        self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
+                                        self._availability, variables)
+        self.cfg = self.device_model.effective_config(cfg)  # what the CSMS set before this start is in force
         self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
         self.clock = clock
         self._rng = rng or random.Random()
@@ -78,9 +84,11 @@ class OcppService:
         self.state = "disconnected"
         self._wake = asyncio.Event()
         self._triggered: list[tuple[str, int | None]] = []
+        self.provisioning = Provisioning(self.device_model, self._wake.set)
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
-        self.frames: list[tuple[str, str]] = []  # the last frames, for the console later
+        self.frames = FrameLog()  # the last frames by action, for the console
+        self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
 
     # ---- life cycle ---------------------------------------------------------------------------------------
@@ -183,8 +191,13 @@ class OcppService:
             return None
 
     async def _sample_meters(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.meter_interval_s)
+        last = time.monotonic()
+        while True:  # the interval is read each second: a TxUpdatedInterval the CSMS sets is in force at once
+            left = last + max(0.1, self.device_model.number("SampledDataCtrlr", "TxUpdatedInterval")) - time.monotonic()
+            if left > 0:
+                await asyncio.sleep(min(left, 1.0))
+                continue
+            last = time.monotonic()
             now = self.clock()
             for evse, tx in list(self.transactions.items()):
                 if tx.charging_state != "Charging":
@@ -240,6 +253,23 @@ class OcppService:
         self._wake.set()
         return "Accepted"
 
+    def _availability(self, evse: int | None) -> str:
+        """AvailabilityState of an EVSE, or of the station (Unavailable only when no EVSE can charge)."""
+        if evse is not None:
+            return connector_status(self.connectors[evse])
+        statuses = {connector_status(c) for c in self.connectors.values()}
+        return "Unavailable" if statuses <= {"Faulted", "Unavailable"} else "Available"
+
+    # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
+    def get_variables(self, requests: list[dict]) -> list[dict]:
+        return self.provisioning.get_variables(requests)
+
+    def set_variables(self, requests: list[dict]) -> list[dict]:
+        return self.provisioning.set_variables(requests)
+
+    def base_report(self, request_id: int, base: str) -> str:
+        return self.provisioning.base_report(request_id, base)
+
     # ---- the link -------------------------------------------------------------------------------------
     async def _run_link(self) -> None:
         delays = backoff_delays(self.cfg, self._rng)
@@ -275,14 +305,14 @@ class OcppService:
             await asyncio.sleep(next(delays))
 
     def _note_frame(self, direction: str, text: str) -> None:
-        self.frames.append((direction, text if len(text) < 2000 else text[:2000] + "..."))
-        del self.frames[:-50]
+        self.frames.note(direction, text, self.clock())
 
     async def _online(self, protocol: StationProtocol) -> None:
         self.state = "booting"
         interval = await self._boot(protocol)
         self.accepted, self.state = True, "accepted"
         self.boot_reason = "PowerUp"
+        self.device_model.set_heartbeat(interval)
         now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
         self._statuses = [(cid, connector_status(c), now, 0) for cid, c in self.connectors.items()]
         self._noted = {cid: status for cid, status, _, _ in self._statuses}
@@ -290,11 +320,12 @@ class OcppService:
         while True:
             self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
             await self._send_triggered(protocol)
+            await self.provisioning.send_reports(lambda payload: self._call(protocol, payload), self.clock())
             while await self._send_next(protocol):
                 pass
             if time.monotonic() >= next_heartbeat:
                 await self._call(protocol, call.Heartbeat())
-                next_heartbeat = time.monotonic() + interval
+                next_heartbeat = time.monotonic() + self.device_model.number("OCPPCommCtrlr", "HeartbeatInterval")
             await wait_event(self._wake, max(0.0, next_heartbeat - time.monotonic()))
 
     async def _boot(self, protocol: StationProtocol) -> float:
@@ -308,6 +339,7 @@ class OcppService:
                 await asyncio.sleep(self.cfg.heartbeat_default_s)
                 continue
             interval = float(answer.interval) if answer.interval > 0 else self.cfg.heartbeat_default_s
+            self.boot_status = answer.status
             if answer.status == "Accepted":
                 return interval
             log.info("OCPP: BootNotification %s; again in %.0f s", answer.status, interval)

@@ -94,6 +94,10 @@ class _StationPeer(ChargePoint):
     def _meter_values(self, **_: Any):
         return call_result.MeterValues()
 
+    @on(Action.notify_report)
+    def _notify_report(self, **_: Any):
+        return call_result.NotifyReport()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -238,6 +242,16 @@ class CsmsSimulator:
     async def trigger(self, station_id: str, message: str, evse_id: int | None = None):
         return await self.peer(station_id).call(call.TriggerMessage(
             requested_message=message, evse={"id": evse_id} if evse_id else None))
+
+    async def get_variables(self, station_id: str, items: list[dict]):
+        """items: camelCase GetVariableData ({"component": {...}, "variable": {...}})."""
+        return await self.peer(station_id).call(call.GetVariables(get_variable_data=items))
+
+    async def set_variables(self, station_id: str, items: list[dict]):
+        return await self.peer(station_id).call(call.SetVariables(set_variable_data=items))
+
+    async def get_base_report(self, station_id: str, request_id: int, base: str):
+        return await self.peer(station_id).call(call.GetBaseReport(request_id=request_id, report_base=base))
 
     async def send_raw(self, station_id: str, text: str) -> None:
         """A frame as given, right or wrong (the bad-input tests)."""

@@ -23,6 +23,7 @@ class CarPlan:
     unplug_after_charging_s: float | None = None  # the cable is pulled while charging
     request_period_s: float = 0.1
     phase_timeout_s: float = 20.0
+    authorization_timeout_s: float | None = None  # Authorization Ongoing this long at most (None: phase_timeout_s)
     precharge_tolerance_v: float = 10.0
 
 
@@ -114,8 +115,8 @@ class SimulatedCar:
         return response
 
     async def _until(self, what: str, build: Callable[[], tuple[str, Any]], done: Callable[[Any], bool],
-                     plan: CarPlan) -> Any:
-        deadline = self.clock() + plan.phase_timeout_s
+                     plan: CarPlan, timeout_s: float | None = None) -> Any:
+        deadline = self.clock() + (timeout_s or plan.phase_timeout_s)
         while True:
             response = await self._ask(what, build)
             if done(response):
@@ -137,7 +138,7 @@ class SimulatedCar:
         await self._unless_silent("session_setup")
         self._check("session_setup", await self.link.open_session(plan.evcc_id))
         self._enter("authorization")
-        await self._until("authorize", r.authorize, answers.finished, plan)
+        await self._until("authorize", r.authorize, answers.finished, plan, plan.authorization_timeout_s)
         self._enter("parameter_discovery")
         b = self.battery
         await self._ask("charge_parameters", lambda: r.charge_parameters(

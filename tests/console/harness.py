@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from controller.app import ControllerApp
-from controller.formats.cabinet.config import ConsoleConfig, StoreConfig, load_config
+from controller.formats.cabinet.config import ConsoleConfig, OcppConfig, StoreConfig, load_config
 from controller.app_cabinet_view import AppCabinetView
 from controller.console import ConsoleServer
 from controller.formats.events import Event
@@ -74,7 +74,7 @@ class Cabinet:
 
 @asynccontextmanager
 async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None, modbus: bool = True,
-                  **console_options) -> AsyncIterator[Cabinet]:
+                  ocpp: OcppConfig | None = None, **console_options) -> AsyncIterator[Cabinet]:
     """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, a V2G
     loopback link for its cars, and its console on a new pty linked at tmp_path/console; returns once the
     connector is available.
@@ -90,6 +90,8 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
         config = replace(config, store=StoreConfig(path=str(tmp_path / "store.db")))
     if charging:
         config = replace(config, charging=replace(config.charging, **charging))
+    if ocpp is not None:
+        config = replace(config, ocpp=ocpp)
     if not modbus:
         config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
     events: list[Event] = []

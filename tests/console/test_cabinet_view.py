@@ -14,7 +14,7 @@ import pytest
 
 from controller.formats.cabinet.config import ConsoleConfig, load_config
 from controller.console.auth import ConsoleAuth
-from controller.console.cabinet_view import SelfTestRefused
+from controller.console.cabinet_view import NetworkState, SelfTestRefused
 from controller.console.commands import build_registry
 from controller.console.session import ConsoleSession
 from controller.hw.power.group import GroupCapabilities
@@ -94,6 +94,9 @@ class FakeCabinet:
 
     def subscribe(self, sink) -> None:
         pass
+
+    def network(self) -> NetworkState:
+        return NetworkState(configured=False)
 
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         self.actions.append(message)

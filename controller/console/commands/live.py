@@ -6,6 +6,7 @@ import time
 
 from controller.console.cabinet_view import ConnectorView, DeviceKind
 from controller.console.commands.arguments import chosen_connectors
+from controller.console.commands.network import network_line
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
 from controller.store.health import health_of
@@ -18,7 +19,11 @@ def status(ctx: CommandContext, args: list[str]) -> Reply:
     store = None if watch is None or watch.store is None else health_of(watch.store)
     if watch is not None:
         lines.append(watch.text())
-    data = {"connectors": rows}
+    net = ctx.cabinet.network()
+    lines.append(network_line(net))
+    data = {"connectors": rows, "network": {
+        "configured": net.configured, "state": net.state, "security_profile": net.security_profile,
+        "boot_status": net.boot_status, "queue_length": net.queue_length}}
     if store is not None:
         data["store"] = dataclasses.asdict(store)
     elif watch is not None:  # configured, but the disk refused it at start
