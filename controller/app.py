@@ -5,6 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from controller.formats.cabinet.config import CabinetConfig, ConfigError
 from controller.app_cabinet_view import AppCabinetView
@@ -18,7 +19,6 @@ from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
-from controller.ocpp import OcppService
 from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
@@ -29,6 +29,9 @@ from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
 from controller.v2g.secc.station import SeccStation
 from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets, open_test_door_sockets
+
+if TYPE_CHECKING:
+    from controller.ocpp import OcppService
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,8 @@ class ControllerApp:
             self.groups[conn_cfg.id] = group
             self.boards[conn_cfg.id] = board
         if cfg.ocpp.url:  # built here so a bad password file or CSMS root stops the start-up with exit 2
+            # imported only when configured: ocpp, websockets and jsonschema cost about 8 MB and 0.7 s at start
+            from controller.ocpp import OcppService
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
