@@ -146,3 +146,22 @@ def test_physical_values_units_and_multipliers():
     no_unit = current_demand(iso2, voltage=pv(iso2, 400, None))
     assert requirements(check_response("iso2", "CurrentDemandReq", "CurrentDemandRes", no_unit)) == \
         ["physical value with its unit"]
+
+
+def test_a_timing_scale_stretches_the_answer_time_limits_and_nothing_else():
+    """The vcan tier's car on an emulated CPU (timing_scale 10) allows 2.5 s for CurrentDemand; 1 is the standard."""
+    res = current_demand(din)
+    late = dict(session_id=SESSION, expected_session_id=SESSION, round_trip_s=0.334)
+    assert requirements(check_response("din", "CurrentDemandReq", "CurrentDemandRes", res, **late)) == \
+        ["answer within the EV's CurrentDemandReq timeout (0.25 s)"]
+    assert check_response("din", "CurrentDemandReq", "CurrentDemandRes", res, timing_scale=10.0, **late) == []
+    assert requirements(check_response("din", "CurrentDemandReq", "CurrentDemandRes", res, timing_scale=10.0,
+                                       **{**late, "round_trip_s": 2.6})) == \
+        ["answer within the EV's CurrentDemandReq timeout (2.5 s)"]
+
+
+def test_the_vcan_tiers_car_profile_loads_with_its_scale():
+    from hil.ev.evcc.profile import load_profile
+    from tests.vcan.rig_tier import CAR_PROFILE
+    profile = load_profile(str(CAR_PROFILE))
+    assert profile.timing_scale == 10.0 and profile.protocols[0].namespace == "urn:din:70121:2012:MsgDef"

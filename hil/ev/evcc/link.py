@@ -60,7 +60,8 @@ class V2gEvLink:
                                        VersionNumberMinor=p.minor, SchemaID=p.schema_id, Priority=p.priority)
                   for p in self.profile.protocols]
         request = exi.encode("appproto", appproto.SupportedAppProtocolReq(AppProtocol=offers))
-        answer = self._decode("appproto", await self._send(request, self.profile.request_timeout_s, "handshake"))
+        handshake_timeout_s = self.profile.request_timeout_s * self.profile.timing_scale
+        answer = self._decode("appproto", await self._send(request, handshake_timeout_s, "handshake"))
         self._strict(check_handshake([p.schema_id for p in self.profile.protocols], answer.ResponseCode.value,
                                      answer.SchemaID))
         if answer.SchemaID is None or not answer.ResponseCode.value.startswith("OK"):
@@ -107,6 +108,7 @@ class V2gEvLink:
         timeout = {"CurrentDemandReq": self.profile.current_demand_timeout_s,
                    "PowerDeliveryReq": self.profile.power_delivery_timeout_s,
                    "ServiceDetailReq": self.profile.service_detail_timeout_s}.get(name, self.profile.request_timeout_s)
+        timeout *= self.profile.timing_scale
         started = time.monotonic()
         payload = await self._send(exi.encode(schema, self.builder.message(name, body)), timeout, name)
         message = self._decode(schema, payload)
@@ -119,7 +121,8 @@ class V2gEvLink:
             raise EvLinkError(f"{name}: answered with {kind}")
         expected_id = None if name == "SessionSetupReq" else self.builder.session_id
         self._strict(check_response(schema, name, kind, response, session_id=message.Header.SessionID,
-                                    expected_session_id=expected_id, round_trip_s=round_trip_s))
+                                    expected_session_id=expected_id, round_trip_s=round_trip_s,
+                                    timing_scale=self.profile.timing_scale))
         return message
 
     def _strict(self, violations: list[Violation]) -> None:

@@ -34,6 +34,9 @@ class CarProfile:
     current_demand_timeout_s: float = 0.25
     power_delivery_timeout_s: float = 5.0    # ISO-2 allows 5 s; DIN cars use 2 s, 5 s is the safer wait
     service_detail_timeout_s: float = 5.0    # ISO-2 ServiceDetail: 5 s
+    # every EV timeout and the strict car's answer-time checks multiplied by this: 1 = the standards' times;
+    # more only for a rig on an emulated CPU (QEMU TCG runs everything about 10x slower)
+    timing_scale: float = 1.0
 
     def check(self) -> None:
         if not self.protocols:
@@ -41,7 +44,7 @@ class CarProfile:
         if len(bytes.fromhex(self.evcc_id)) != 6:
             raise ValueError("evcc_id must be 6 bytes of hex")
         for name in ("request_timeout_s", "current_demand_timeout_s", "power_delivery_timeout_s",
-                     "service_detail_timeout_s"):
+                     "service_detail_timeout_s", "timing_scale"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ConfigError(name, f"must be a positive number of seconds (got {value})")

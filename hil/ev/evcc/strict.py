@@ -76,7 +76,8 @@ def check_handshake(offered_schema_ids: list[int], code: str, schema_id: int | N
 
 
 def check_response(schema: str, request: str, kind: str, response: Any, *, session_id: bytes | None = None,
-                   expected_session_id: bytes | None = None, round_trip_s: float | None = None) -> list[Violation]:
+                   expected_session_id: bytes | None = None, round_trip_s: float | None = None,
+                   timing_scale: float = 1.0) -> list[Violation]:
     """Everything a strict car checks in one decoded response (`kind`: its Body field name)."""
     out: list[Violation] = []
     if kind != request[:-3] + "Res":
@@ -88,7 +89,7 @@ def check_response(schema: str, request: str, kind: str, response: Any, *, sessi
         out.append(Violation("the session's SessionID in every response",
                              f"{kind} carries {(session_id or b'').hex()}, not {expected_session_id.hex()}"))
     if round_trip_s is not None:
-        limit = EV_TIMEOUTS_S.get(schema, {}).get(request, EV_TIMEOUT_S)
+        limit = EV_TIMEOUTS_S.get(schema, {}).get(request, EV_TIMEOUT_S) * timing_scale
         if round_trip_s > limit:
             out.append(Violation(f"answer within the EV's {request} timeout ({limit:g} s)",
                                  f"answered after {round_trip_s:.3f} s"))
