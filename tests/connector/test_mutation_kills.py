@@ -76,3 +76,133 @@ def test_weld_seen_by_the_board_feedback_watch_alone():
         clock.advance(0.02)
         conn.tick()
     assert "CONTACTOR_WELDED" in conn.active_faults and conn.state == "emergency"
+
+
+# ---- the power-down's timing, on the PowerDown alone (exact times from the fake clock) ------------------------------
+class Sequence:
+    """A PowerDown with a current reading and contactor feedback the test sets; `wire` logs the commands."""
+
+    def __init__(self, **charging):
+        self.wire: list[tuple] = []
+        self.group, self.board, self.clock = FakeGroup(self.wire), FakeBoard(self.wire), FakeClock()
+        self.group.is_on = True
+        self.amps, self.measured_t = 100.0, None  # None: measured now
+        self.feedback_open = False
+        self.faults: list[str] = []
+        self.safe = 0
+        self.pd = PowerDown(ChargingConfig(**charging), self.group, clock=self.clock,
+                            measured_output_current=lambda now: (self.amps, self.measured_t or now),
+                            contactors_open=lambda: self.feedback_open, open_contactors=self.board.open_contactors,
+                            raise_fault=lambda code, detail: self.faults.append(code),
+                            output_safe=self._safe)
+
+    def _safe(self):
+        self.safe += 1
+
+    def at(self, dt: float) -> None:
+        """Tick at `dt` after the start (exactly: the same float sum the deadline was computed with)."""
+        self.clock.now = self.t0 + dt
+        self.pd.tick(self.clock())
+
+    def begin(self, kind: str) -> None:
+        self.t0 = self.clock()
+        self.pd.begin(kind, 400.0)
+
+    @property
+    def opened(self) -> bool:
+        return ("board", "open") in self.wire
+
+
+def test_a_reading_taken_at_the_stop_command_counts():
+    seq = Sequence()
+    seq.begin("stop")
+    seq.amps, seq.measured_t = 0.0, seq.t0  # measured at the very instant of the stop command
+    seq.at(0.02)
+    assert seq.wire[-2:] == [("group", "off"), ("board", "open")]
+
+
+@pytest.mark.parametrize("dt,opens", [(0.49, False), (0.5, True)])
+def test_error_shutdown_opens_once_the_notice_wait_is_over(dt, opens):
+    seq = Sequence(error_notice_wait_s=0.5)
+    seq.begin("error")
+    seq.amps = 0.0
+    seq.at(dt)
+    assert seq.opened == opens and not seq.faults
+
+
+@pytest.mark.parametrize("dt,failed", [(1.49, False), (1.5, True)])
+def test_power_down_failed_at_its_timeout_not_after(dt, failed):
+    seq = Sequence(power_down_timeout_s=1.5)
+    seq.begin("stop")
+    seq.at(dt)
+    assert (seq.faults == ["POWER_DOWN_FAILED"]) == failed and not seq.opened
+
+
+@pytest.mark.parametrize("dt,opens", [(0.05, False), (0.06, True)])
+def test_c_to_b_opens_at_its_100_ms_bound_with_current_still_flowing(dt, opens):
+    seq = Sequence(stop_timeout_s=0.06)
+    seq.begin("cp_b")
+    seq.at(dt)
+    assert seq.opened == opens and not seq.faults
+    if opens:
+        assert seq.wire[-2:] == [("group", "off"), ("board", "open")]
+
+
+@pytest.mark.parametrize("kind", ["stop", "error"])
+def test_c_to_b_during_a_stop_shortens_the_bound_to_100_ms(kind):
+    seq = Sequence(stop_timeout_s=0.06, power_down_timeout_s=1.5)
+    seq.begin(kind)
+    seq.at(0.2)
+    assert not seq.opened
+    seq.pd.cp_left_c()  # C->B at 0.2 s: open by 0.26 s whatever the current
+    seq.at(0.25)
+    assert not seq.opened
+    seq.at(0.26)
+    assert seq.opened and not seq.faults
+
+
+def test_c_to_b_after_the_contactors_opened_changes_nothing():
+    seq = Sequence(stop_timeout_s=0.06)
+    seq.begin("stop")
+    seq.amps = 0.0
+    seq.at(0.02)
+    assert seq.pd.step == "open_contactors" and seq.pd.kind == "stop"
+    seq.pd.cp_left_c()
+    assert seq.pd.kind == "stop"
+
+
+def test_c_to_b_bound_never_later_than_the_one_already_running():
+    seq = Sequence(stop_timeout_s=0.06)
+    seq.begin("cp_b")
+    seq.at(0.04)
+    seq.pd.cp_left_c()  # again: the bound stays 0.06 s from the first C->B
+    seq.at(0.06)
+    assert seq.opened
+
+
+@pytest.mark.parametrize("opens_after,welded", [(0.2, False), (0.52, False), (0.6, True)])  # closed at 0.5 s: not yet late
+def test_contactor_feedback_has_its_time_to_follow(opens_after, welded):
+    seq = Sequence(contactor_feedback_timeout_s=0.5)
+    seq.begin("stop")
+    seq.amps = 0.0
+    seq.at(0.0)
+    assert seq.opened
+    for step in range(1, 27):  # 0.02 s steps up to 0.52 s after the open command
+        t = 0.02 * step
+        seq.feedback_open = t >= opens_after - 1e-9
+        seq.at(t)
+        if seq.faults or seq.safe:
+            break
+    assert (seq.faults == ["CONTACTOR_WELDED"]) == welded
+    assert seq.safe == (0 if welded else 1)
+
+
+def test_the_output_is_reported_safe_once():
+    seq = Sequence()
+    seq.begin("stop")
+    seq.amps = 0.0
+    seq.at(0.02)
+    seq.feedback_open = True
+    for step in range(2, 20):
+        seq.at(0.02 * step)
+    assert seq.safe == 1 and seq.pd.step == "done"
