@@ -9,6 +9,7 @@ import pytest
 
 from controller.connector.power_down import PowerDown
 from controller.formats.cabinet.config import ChargingConfig
+from controller.hw.imd import ImdReading
 from tests.connector.fakes import FakeBoard, FakeGroup
 from tests.connector.test_connector import make, settle
 from tests.connector.test_safety_checks import at_test_voltage, finished
@@ -206,3 +207,104 @@ def test_the_output_is_reported_safe_once():
     for step in range(2, 20):
         seq.at(0.02 * step)
     assert seq.safe == 1 and seq.pd.step == "done"
+
+
+# ---- the cable check's test voltage (IEC 61851-23:2023 CC.4.1.2), on the CableCheck alone --------------------------
+@pytest.mark.parametrize("ev_max,evse_max,test_v", [
+    (400.0, 1000.0, 450.0), (480.0, 1000.0, 500.0), (500.0, 1000.0, 500.0), (400.0, 420.0, 420.0),
+    (500.5, 1000.0, 550.55), (800.0, 1000.0, 880.0), (950.0, 1000.0, 1000.0), (800.0, 850.0, 850.0),
+])
+def test_cable_check_test_voltage(ev_max, evse_max, test_v):
+    from types import SimpleNamespace
+
+    from controller.connector.cable_check import CableCheck
+    from controller.connector.ev_session import EvChargeParameters
+    group = FakeGroup()
+    group.capabilities = replace(group.capabilities, max_voltage_v=evse_max)
+    host = SimpleNamespace(cfg=SimpleNamespace(max_voltage_v=1000.0), charging=ChargingConfig(), group=group,
+                           clock=FakeClock(), imd=object(), raise_fault=lambda *a: None,
+                           ev_parameters=EvChargeParameters(max_voltage_v=ev_max, max_current_a=100.0))
+    check = CableCheck(host)
+    check.start()
+    assert check.test_voltage_v == pytest.approx(test_v, abs=1e-9)
+
+
+# ---- the cable check's steps at their boundaries (test voltage 470 V: 95 % = 446.5 V, 90 % = 423 V) -------------------
+def test_contactors_that_never_close_in_the_cable_check_are_contactor_not_closed():
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check()
+    board.contactors_close = False
+    settle(conn, board, group, clock, steps=40)
+    assert ("board", "close") in board.wire and "CONTACTOR_NOT_CLOSED" in conn.active_faults
+    assert not group.is_on and not board.contactors_cmd  # the error shutdown opened again what never closed
+
+
+def test_contactors_closing_late_within_their_bound_are_no_fault():
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check()
+    board.contactors_close = False
+    settle(conn, board, group, clock, steps=3)  # self-test done, close commanded, feedback still open
+    assert board.contactors_cmd and not group.is_on
+    for _ in range(24):  # 0.48 s without feedback: within the 0.5 s bound
+        conn.on_io_status(board.status)
+        clock.advance(0.02)
+        conn.tick()
+    board.contactors_close = True
+    settle(conn, board, group, clock, steps=3)
+    assert not conn.active_faults and group.is_on and group.setpoint == (470.0, 2.0)
+
+
+@pytest.mark.parametrize("volts,holds", [(446.4, False), (446.5, True)])
+def test_the_hold_starts_at_95_percent_of_the_test_voltage(volts, holds):
+    conn, board, group, clock = at_test_voltage()
+    board.status = replace(board.status, cable_voltage_v=volts)
+    settle(conn, board, group, clock, steps=2)
+    assert conn.imd.cable_check_mode == holds  # the IMD is told the test voltage is on once the hold starts
+
+
+@pytest.mark.parametrize("volts,fails", [(423.0, False), (422.9, True)])
+def test_the_test_voltage_may_sag_to_90_percent_in_the_hold(volts, fails):
+    conn, board, group, clock = at_test_voltage()
+    conn.imd.frozen = ImdReading(resistance_ohm=5e6, system_voltage_v=470.0, resistance_valid=True, prewarning=False,
+                                 alarm=False, device_error=False, test_done=True, t=0.0)  # never judges
+    settle(conn, board, group, clock, steps=2)
+    assert conn.imd.cable_check_mode
+    board.status = replace(board.status, cable_voltage_v=volts)
+    settle(conn, board, group, clock, steps=2)
+    assert ("CABLE_CHECK_FAILED" in conn.active_faults) == fails
+
+
+@pytest.mark.parametrize("system_v,judged", [(0.0, False), (422.9, False), (423.0, True)])
+def test_a_reading_counts_only_where_the_imd_saw_90_percent_of_the_test_voltage(system_v, judged):
+    conn, board, group, clock = at_test_voltage()
+    settle(conn, board, group, clock, steps=2)
+    conn.imd.frozen = ImdReading(resistance_ohm=5e6, system_voltage_v=system_v, resistance_valid=True,
+                                 prewarning=False, alarm=False, device_error=False, test_done=True, t=clock() + 0.6)
+    clock.advance(0.7)
+    settle(conn, board, group, clock, steps=2)
+    assert (not group.is_on) == judged  # judged good: the modules switch off for the discharge
+    if judged:
+        assert not conn.imd.cable_check_mode
+
+
+def test_the_self_test_waits_for_below_60_v_on_the_cable():
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check()
+    board.status = replace(board.status, cable_voltage_v=60.0)  # left over on the cable: not yet safe
+    settle(conn, board, group, clock, steps=3)
+    assert conn.imd.self_tests == 0 and not board.contactors_cmd
+    board.status = replace(board.status, cable_voltage_v=59.9)
+    settle(conn, board, group, clock, steps=3)
+    assert conn.imd.self_tests == 1 and board.contactors_cmd
+
+
+def test_a_lock_that_locks_within_its_bound_is_no_fault():
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check(lock_timeout_s=2.0)
+    board.lock_works = False
+    for _ in range(90):  # 1.8 s not locked
+        settle(conn, board, group, clock, steps=1)
+    assert not conn.active_faults and not board.contactors_cmd
+    board.lock_works = True
+    settle(conn, board, group, clock, steps=5)
+    assert not conn.active_faults and board.contactors_cmd
