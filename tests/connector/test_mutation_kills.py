@@ -308,3 +308,27 @@ def test_a_lock_that_locks_within_its_bound_is_no_fault():
     board.lock_works = True
     settle(conn, board, group, clock, steps=5)
     assert not conn.active_faults and board.contactors_cmd
+
+
+# ---- the IMD self-test in the cable check ------------------------------------------------------------------------------
+def test_a_failed_self_test_is_imd_selftest_failed_and_nothing_closes():
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check()
+    conn.imd.self_test_passes = False
+    settle(conn, board, group, clock, steps=5)
+    assert "IMD_SELFTEST_FAILED" in conn.active_faults and "CONTROLLER_INTERNAL" not in conn.active_faults
+    assert ("board", "close") not in board.wire and ("group", "on") not in board.wire
+
+
+@pytest.mark.parametrize("wait_s,failed", [(11.9, False), (12.1, True)])
+def test_a_self_test_without_result_fails_after_its_timeout_plus_margin(wait_s, failed):
+    from tests.connector.test_safety_checks import at_cable_check
+    conn, board, group, clock = at_cable_check(imd_self_test_timeout_s=10.0, cable_check_timeout_s=60.0)
+    conn.imd.self_test_passes = None  # running, never ends
+    settle(conn, board, group, clock, steps=1)
+    assert conn.imd.self_tests == 1
+    clock.advance(wait_s)  # from the start of the self-test (plus the settle step's 0.02 s)
+    settle(conn, board, group, clock, steps=1)
+    assert ("IMD_SELFTEST_FAILED" in conn.active_faults) == failed
+    assert "CONTROLLER_INTERNAL" not in conn.active_faults
+    assert ("board", "close") not in board.wire
