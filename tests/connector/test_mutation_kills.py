@@ -332,3 +332,46 @@ def test_a_self_test_without_result_fails_after_its_timeout_plus_margin(wait_s, 
     assert ("IMD_SELFTEST_FAILED" in conn.active_faults) == failed
     assert "CONTROLLER_INTERNAL" not in conn.active_faults
     assert ("board", "close") not in board.wire
+
+
+# ---- the output guard on its own: each of its refusals holds without the safety supervisor behind it ----------------
+def guard_host(state="cable_check", cp_state="C", lock="LOCKED", faults=()):
+    from types import SimpleNamespace
+
+    from controller.connector.output_guard import OutputGuard
+    from controller.faults import Fault
+    wire: list[tuple] = []
+    host = SimpleNamespace(cfg=SimpleNamespace(id=1), charging=ChargingConfig(), io=FakeBoard(wire),
+                           group=FakeGroup(wire), clock=FakeClock(), state=state, supervisor=None,
+                           _contactors_commanded=False, cp_state=cp_state, lock_state=lambda: lock,
+                           raise_fault=lambda code, detail="": None)
+    blocking = [Fault(code, 1, "", 0.0) for code in faults]
+    host.blocking_faults = lambda: blocking
+    return OutputGuard(host), host, wire
+
+
+@pytest.mark.parametrize("fault", ["CONNECTOR_OVERTEMPERATURE", "ESTOP_PRESSED"])
+def test_the_guard_alone_refuses_to_energize_with_a_blocking_fault(fault):
+    guard, host, wire = guard_host(faults=[fault])
+    assert not guard.may_energize("test")
+    guard.switch_on()
+    assert wire == []
+    assert guard_host()[0].may_energize("test")  # the same without the fault
+
+
+@pytest.mark.parametrize("fault,allowed", [(None, True), ("CONNECTOR_OVERTEMPERATURE", True), ("ESTOP_PRESSED", False)])
+def test_the_technicians_contactor_test_is_refused_only_under_an_emergency_fault(fault, allowed):
+    guard, host, wire = guard_host(state="unavailable", cp_state="A", lock="UNLOCKED",
+                                   faults=[fault] if fault else [])
+    assert guard.close_contactors_for_test() == allowed
+    assert (("board", "close") in wire) == allowed
+    assert host._contactors_commanded == allowed  # commanded: closed feedback is no weld
+    if allowed:
+        assert host.io.max_voltage_v == 60.0  # the board trips above the safe voltage: none is expected
+
+
+def test_the_fail_safe_leaves_nothing_commanded_closed():
+    guard, host, wire = guard_host()
+    host._contactors_commanded = True
+    guard.fail_safe_off()
+    assert wire == [("group", "emergency_off"), ("board", "open")] and host._contactors_commanded is False
