@@ -375,3 +375,42 @@ def test_the_fail_safe_leaves_nothing_commanded_closed():
     host._contactors_commanded = True
     guard.fail_safe_off()
     assert wire == [("group", "emergency_off"), ("board", "open")] and host._contactors_commanded is False
+
+
+# ---- the session's limits: the car's maximum current counts -------------------------------------------------------------
+def test_the_cars_maximum_current_limits_the_session():
+    from types import SimpleNamespace
+
+    from controller.connector.ev_session import EvChargeParameters
+    from controller.connector.limits import Limits
+    cfg = SimpleNamespace(max_current_a=200.0, max_voltage_v=500.0, max_power_kw=150.0)
+    ev = EvChargeParameters(max_voltage_v=420.0, max_current_a=150.0)
+    limits = Limits(cfg, FakeGroup(), derated_power_w=lambda: 1e9, ev_parameters=lambda: ev)
+    assert limits.current_a(400.0) == (150.0, "ev")
+    assert limits.voltage_v() == 420.0
+
+
+# ---- precharge: the board's limit back to the session's, the car's maximum itself allowed, its current kept ----------
+def after_cable_check():
+    conn, board, group, clock = at_test_voltage()
+    settle(conn, board, group, clock, steps=40)
+    board.status = replace(board.status, cable_voltage_v=10.0)
+    settle(conn, board, group, clock, steps=3)
+    assert finished(conn)
+    board.wire.clear()
+    return conn, board, group, clock
+
+
+def test_precharge_puts_the_boards_limit_back_to_the_session_maximum():
+    conn, board, group, clock = after_cable_check()
+    assert board.max_voltage_v > 470.0  # the cable check's test voltage plus margin
+    conn.ev_precharge_request(380.0, 2.0)
+    assert board.max_voltage_v == conn.board_max_voltage_v() < 470.0  # the car's 420 V plus margin
+
+
+@pytest.mark.parametrize("target_v,current_a,setpoint", [(420.0, 2.0, (420.0, 2.0)), (380.0, 0.0, (380.0, 0.0))])
+def test_precharge_at_the_cars_maximum_and_at_zero_current(target_v, current_a, setpoint):
+    from controller.connector.ev_session import ResponseCode
+    conn, board, group, clock = after_cable_check()
+    assert conn.ev_precharge_request(target_v, current_a).code == ResponseCode.OK
+    assert group.setpoint == setpoint
