@@ -414,3 +414,26 @@ def test_precharge_at_the_cars_maximum_and_at_zero_current(target_v, current_a, 
     conn, board, group, clock = after_cable_check()
     assert conn.ev_precharge_request(target_v, current_a).code == ResponseCode.OK
     assert group.setpoint == setpoint
+
+
+# ---- the fault reaction: CP F on an emergency, a fault reported again enforced again, the events it emits ---------------
+def test_an_emergency_asks_for_cp_f_and_a_repeat_report_cuts_power_again():
+    from controller.formats.events import FaultCleared, FaultRaised
+    conn, board, group, clock, events = make()
+    from tests.connector.test_connector import to_charging
+    to_charging(conn, board, group, clock)
+    board.wire.clear()
+    conn.on_fault("ESTOP_PRESSED", "button", True)
+    assert board.wire[:3] == [("group", "emergency_off"), ("board", "open"), ("board", "state_f", True)]
+    raised = [e for e in events if isinstance(e, FaultRaised)]
+    assert [(e.connector, e.code, e.severity, e.detail, e.t) for e in raised] == \
+        [(1, "ESTOP_PRESSED", "emergency", "button", clock())]
+    group.is_on = True  # something switched the modules on again behind the connector's back
+    board.wire.clear()
+    conn.on_fault("ESTOP_PRESSED", "button", True)  # still active, reported again
+    assert board.wire[:2] == [("group", "emergency_off"), ("board", "open")] and not group.is_on
+    conn.on_fault("ESTOP_PRESSED", "", False)
+    assert conn.clear_latched() == ["ESTOP_PRESSED"]
+    cleared = [e for e in events if isinstance(e, FaultCleared)]
+    assert [(e.connector, e.code, e.severity, e.detail, e.t) for e in cleared] == \
+        [(1, "ESTOP_PRESSED", "emergency", "", clock())]
