@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz soak kill-soak
+.PHONY: demo test lint-imports test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz soak kill-soak mutate
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ FUZZ_TARGETS ?=
 fuzz: bytecode
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,fuzz]'
 	$(PY) -m tools.fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+## Mutation testing of the safety core ([tool.mutmut] in pyproject): mutmut mutates the connector, the fault
+## catalogue, the I/O board and module-group drivers and the SECC handlers in a copy (mutants/, ignored by git)
+## and runs the unit tests against each; prints killed / survived per file, saves bench/mutation.json.
+MUTATE_CHILDREN ?= 2
+mutate: bytecode
+	nice -n 10 $(PY) -m tools.mutation_report --max-children $(MUTATE_CHILDREN)
 
 ## Benchmarks: figures printed and saved to bench/results.json.
 bench: bytecode

@@ -44,6 +44,7 @@ class FakeBoard:
         self.contactors_cmd = False
         self.locked = False
         self.lock_works = True  # False: the lock never reports LOCKED
+        self.contactors_close = True  # False: the contactors never close (coil supply or auxiliary contact lost)
         self.fail_next: dict[str, Exception] = {}  # command name -> exception raised once
 
     def _cmd(self, *entry):
@@ -79,7 +80,8 @@ class FakeBoard:
     def apply_contactors(self):
         """What the real board does after its contactor and lock delays."""
         lock = "LOCKED" if self.locked and self.lock_works else "UNLOCKED"
-        self.status = replace(self.status, dc_plus_closed=self.contactors_cmd, dc_minus_closed=self.contactors_cmd,
+        closed = self.contactors_cmd and self.contactors_close
+        self.status = replace(self.status, dc_plus_closed=closed, dc_minus_closed=closed,
                               lock_state=lock)
 
     # like the real board: every DC measure and temperature frame goes to the measurement listener
