@@ -43,9 +43,12 @@ MAX_VOLTAGE_V = 1500.0  # IoCommand.MaxVoltage range
 # a process that was not scheduled for a while does not call the board lost before reading what it sent.
 MAX_SILENCE_STEP_S = 0.1
 # The status echo follows the commands when it is one of the last ECHO_WINDOW counters sent (bursts of
-# commands in one turn stay inside); ECHO_LAG_FRAMES status frames in a row that do not follow: board lost.
+# commands in one turn stay inside). Board lost: more than ECHO_LAG_FRAMES status frames in a row that do not
+# follow, read over more than ECHO_LAG_TURNS of the driver's own turns; a backlog read after a stall of this
+# process (frames the board sent before our commands reached it) spans one or two turns, never five.
 ECHO_WINDOW = 8
 ECHO_LAG_FRAMES = 10
+ECHO_LAG_TURNS = 4
 # Below the over-temperature threshold by this much before the fault clears (no chatter at the limit).
 OVERTEMPERATURE_HYSTERESIS_C = 5.0
 # Fields of IoStatus that do not make a status "changed" for on_status.
@@ -130,6 +133,9 @@ class IoBoard:
         self._silence_s = 0.0  # credited silence since the last status frame (see MAX_SILENCE_STEP_S)
         self._silence_t: float | None = None  # clock() of the last credit step
         self._echo_lag = 0  # status frames in a row whose echo does not follow the commands
+        self._echo_lag_turns = 0  # driver turns (check_link calls) during which the echo did not follow
+        self._echo_lagged_this_turn = False
+        self._lagging_echo = 0
         self._notified_key: tuple | None = None  # status content last handed to on_status
         self._active: set[str] = set()
         self._measure_listener: StatusSink | None = None  # the safety supervisor: every DC measure, temperatures
@@ -260,6 +266,10 @@ class IoBoard:
             self._link_since = now
         self._silence_s = self._credited_silence(now)
         self._silence_t = now
+        if self._echo_lagged_this_turn:
+            self._echo_lagged_this_turn = False
+            self._echo_lag_turns += 1
+            self._judge_echo_lag()
         if self._silence_s > self.lost_after_s:
             self._set_fault("IO_BOARD_LOST", True, f"no status from the I/O board for {self._silence_s:.2f} s "
                                                    "of the controller's own time")
@@ -302,7 +312,7 @@ class IoBoard:
         delivered = self._set_fault("ESTOP_PRESSED", status.estop,
                                     "emergency stop pressed" if status.estop else "emergency stop released")
         delivered = self._report_trip(status) and delivered
-        if self._echo_lag <= ECHO_LAG_FRAMES:
+        if not self._echo_lagging():
             delivered = self._set_fault("IO_BOARD_LOST", False, "status received again, echo follows the commands") \
                 and delivered
         if not delivered:  # the rest of this frame waits until its faults were taken: the next frame
@@ -318,11 +328,20 @@ class IoBoard:
     def _check_echo(self, echo: int) -> None:
         """The board echoes the last command it accepted: it must be one we sent lately."""
         if not self._sent_counters or echo in self._sent_counters:
-            self._echo_lag = 0
+            self._echo_lag = self._echo_lag_turns = 0
+            self._echo_lagged_this_turn = False
             return
         self._echo_lag += 1
-        if self._echo_lag > ECHO_LAG_FRAMES:
-            self._set_fault("IO_BOARD_LOST", True, f"board echoes heartbeat {echo}, last sent "
+        self._echo_lagged_this_turn = True
+        self._lagging_echo = echo
+        self._judge_echo_lag()
+
+    def _echo_lagging(self) -> bool:
+        return self._echo_lag > ECHO_LAG_FRAMES and self._echo_lag_turns > ECHO_LAG_TURNS
+
+    def _judge_echo_lag(self) -> None:
+        if self._echo_lagging():
+            self._set_fault("IO_BOARD_LOST", True, f"board echoes heartbeat {self._lagging_echo}, last sent "
                                                    f"{self._sent_counters[-1]}: it does not follow the commands")
 
     def _report_trip(self, status: IoStatus) -> bool:

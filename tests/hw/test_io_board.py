@@ -148,17 +148,47 @@ def test_an_echo_that_does_not_follow_the_commands_is_a_lost_board(rig):
         rig.board.send_command()
     for _ in range(20):
         rig.deliver(STATUS, status_frame(HeartbeatEcho=3))  # follows: the last one sent
+        rig.board.check_link()
     assert rig.faults == []
-    for _ in range(10):
-        rig.board.send_command()  # counters 4..13; the board keeps echoing 3 (it rejects them)
-    for _ in range(10):
-        rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
-    assert rig.faults == []
+    for _ in range(8):
+        rig.board.send_command()  # counters 4..11: 3 leaves the window of the last 8 sent
+    for turn in range(5):  # the board keeps echoing 3 (it rejects the commands)
+        for _ in range(2):
+            rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
+        rig.board.check_link()
+    assert rig.faults == []  # 10 frames over 5 turns: not yet
     rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
     assert [(c, a) for c, _, a in rig.faults] == [("IO_BOARD_LOST", True)]
     assert "does not follow" in rig.faults[0][1] and not rig.board.online
-    rig.deliver(STATUS, status_frame(HeartbeatEcho=13))
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=11))
     assert [(c, a) for c, _, a in rig.faults][-1] == ("IO_BOARD_LOST", False)
+
+
+def test_a_backlog_read_after_a_stall_is_not_a_board_that_does_not_follow(rig):
+    """Start-up under load: the first two commands never reached the board, then this process was not
+    scheduled while the board sent status after status echoing nothing; all of it is read in one turn."""
+    rig.board.send_command()
+    rig.board.send_command()
+    for _ in range(40):
+        rig.deliver(STATUS, status_frame(HeartbeatEcho=0))
+    rig.board.check_link()
+    rig.board.send_command()
+    for _ in range(5):
+        rig.deliver(STATUS, status_frame(HeartbeatEcho=0))  # sent before command 3 reached the board
+    rig.board.check_link()
+    rig.deliver(STATUS, status_frame(HeartbeatEcho=3))
+    assert rig.faults == [] and rig.board.online
+
+
+def test_a_board_that_never_follows_is_lost_after_five_turns_even_with_few_frames(rig):
+    for turn in range(5):
+        rig.board.send_command()
+        for _ in range(3):
+            rig.deliver(STATUS, status_frame(HeartbeatEcho=0))
+        rig.board.check_link()
+        if turn < 4:
+            assert rig.faults == []
+    assert [(c, a) for c, _, a in rig.faults] == [("IO_BOARD_LOST", True)]
 
 
 def test_an_out_of_range_field_does_not_hide_the_estop(rig):
