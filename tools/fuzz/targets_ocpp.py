@@ -112,6 +112,9 @@ def _check_answer(text: Any, kind: int | None, unique_id: Any) -> None:
 def _build() -> OneInput:
     import asyncio
 
+    import ocpp.messages  # noqa: F401  imported here, at build, where the worker instruments imports
+
+    _station()  # the same for the station's modules: imported on first use they would add no coverage
     loop = asyncio.new_event_loop()
 
     def one(data: bytes) -> None:
