@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any, Protocol
 
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import FormatViolationError, OCPPError
 from ocpp.messages import CallError, MessageType, unpack
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
@@ -56,6 +56,9 @@ class StationProtocol(ChargePoint):
             msg = unpack(raw_msg)
         except OCPPError as error:
             await self._send(_unparsable_answer(raw_msg, error))
+            return
+        except (ValueError, RecursionError) as exc:  # json's limits (4300-digit integers, deep nesting) slip past ocpp
+            await self._send(_unparsable_answer(raw_msg, FormatViolationError(details={"cause": str(exc)})))
             return
         if msg.message_type_id in (MessageType.CallResult, MessageType.CallError) and not (
                 isinstance(msg.unique_id, str) and msg.unique_id in self._awaited):
@@ -109,7 +112,7 @@ def _unparsable_answer(raw: Any, error: OCPPError) -> str:
         frame = json.loads(raw)
         if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[0] == 2:
             unique_id = frame[1]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     code = "RpcFrameworkError" if unique_id == "-1" else error.code
     return CallError(unique_id, code, error.description or "frame not understood",
