@@ -65,6 +65,11 @@ class StationProtocol(ChargePoint):
             # ocpp would queue it until our next CALL: a CSMS repeating stray answers would grow memory
             log.warning("OCPP: an answer to no CALL in flight dropped: %.200s", raw_msg)
             return
+        if msg.message_type_id == MessageType.Call and not isinstance(msg.action, str):
+            # ocpp looks the action up in a dict: a list there raised TypeError and the CALL went unanswered
+            cause = {"cause": "the action name is not a string"}
+            await self._send(msg.create_call_error(FormatViolationError(details=cause)).to_json())
+            return
         try:
             await super().route_message(raw_msg)
         except Exception:  # a handler's own bug: the CSMS gets no answer to that one frame, the link lives on

@@ -1,7 +1,8 @@
 """Frames that Python's json refuses with something other than a JSONDecodeError (an integer of more than 4300
 digits: ValueError; arrays nested thousands deep: RecursionError) are answered like any unreadable frame, and
 the frame log names them unreadable; before, the exception ended the link's read task (found by the
-ocpp-csms-frame fuzz target)."""
+ocpp-csms-frame fuzz target). So is a CALL whose action is no string (a list made ocpp's lookup raise
+TypeError and the CALL went unanswered)."""
 from __future__ import annotations
 
 import asyncio
@@ -39,3 +40,12 @@ def test_json_limits_get_one_rpc_framework_error(frame):
     answer = json.loads(connection.sent[0])
     assert answer[:3] == [4, "-1", "RpcFrameworkError"]
     assert [e.action for e in frames.entries] == ["unreadable", "? error"]  # in, then our answer
+
+
+@pytest.mark.parametrize("action", [["Heartbeat"], {"a": 1}, 5, None])
+def test_a_call_whose_action_is_no_string_gets_one_format_violation(action):
+    connection = RecordingConnection()
+    protocol = StationProtocol("CAB-1", connection, None, 2.0)
+    asyncio.run(protocol.route_message(json.dumps([2, "m1", action, {}])))
+    assert len(connection.sent) == 1
+    assert json.loads(connection.sent[0])[:3] == [4, "m1", "FormatViolation"]
