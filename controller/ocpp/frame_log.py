@@ -33,7 +33,7 @@ class FrameLog:
         try:
             frame = json.loads(text)
             kind, message_id = frame[0], str(frame[1])
-        except (ValueError, TypeError, IndexError, KeyError):
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError):  # RecursionError: nested deep
             return "unreadable"
         if kind == CALL and len(frame) > 2 and isinstance(frame[2], str):
             self._open[message_id] = frame[2]

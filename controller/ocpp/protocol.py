@@ -2,7 +2,8 @@
 
 ocpp routes CALLs to the `@on` handlers and answers schema violations and unknown actions with a CALLERROR
 itself; a frame it cannot parse at all (not JSON, not a list) it only logs, so that case is answered here
-(OCPP-J: RpcFrameworkError, message id "-1" when none can be read). Nothing a CSMS sends may end the link
+(OCPP-J: RpcFrameworkError, message id "-1" when none can be read). A CALLRESULT or CALLERROR that answers no
+CALL of ours is dropped. Nothing a CSMS sends may end the link
 task: every failure of one frame is answered and logged, and the next frame is read.
 """
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 import logging
 from typing import Any, Protocol
 
-from ocpp.exceptions import OCPPError
-from ocpp.messages import CallError, unpack
+from ocpp.exceptions import FormatViolationError, OCPPError
+from ocpp.messages import CallError, MessageType, unpack
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
@@ -38,13 +39,36 @@ class StationProtocol(ChargePoint):
         super().__init__(station_id, connection, response_timeout=response_timeout)
         self._actions = actions
         self._on_frame = on_frame or (lambda direction, text: None)
+        self._awaited: set[str] = set()  # ids of our CALLs whose answer is still wanted
+
+    async def call(self, payload, suppress=True, unique_id=None, skip_schema_validation=False):
+        # the id is made here, before the CALL is sent, so its answer is known when it arrives
+        unique_id = unique_id if unique_id is not None else str(self._unique_id_generator())
+        self._awaited.add(unique_id)
+        try:
+            return await super().call(payload, suppress, unique_id, skip_schema_validation)
+        finally:
+            self._awaited.discard(unique_id)
 
     async def route_message(self, raw_msg):
         self._on_frame("in", raw_msg)
         try:
-            unpack(raw_msg)
+            msg = unpack(raw_msg)
         except OCPPError as error:
             await self._send(_unparsable_answer(raw_msg, error))
+            return
+        except (ValueError, RecursionError) as exc:  # json's limits (4300-digit integers, deep nesting) slip past ocpp
+            await self._send(_unparsable_answer(raw_msg, FormatViolationError(details={"cause": str(exc)})))
+            return
+        if msg.message_type_id in (MessageType.CallResult, MessageType.CallError) and not (
+                isinstance(msg.unique_id, str) and msg.unique_id in self._awaited):
+            # ocpp would queue it until our next CALL: a CSMS repeating stray answers would grow memory
+            log.warning("OCPP: an answer to no CALL in flight dropped: %.200s", raw_msg)
+            return
+        if msg.message_type_id == MessageType.Call and not isinstance(msg.action, str):
+            # ocpp looks the action up in a dict: a list there raised TypeError and the CALL went unanswered
+            cause = {"cause": "the action name is not a string"}
+            await self._send(msg.create_call_error(FormatViolationError(details=cause)).to_json())
             return
         try:
             await super().route_message(raw_msg)
@@ -93,7 +117,7 @@ def _unparsable_answer(raw: Any, error: OCPPError) -> str:
         frame = json.loads(raw)
         if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) and frame[0] == 2:
             unique_id = frame[1]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     code = "RpcFrameworkError" if unique_id == "-1" else error.code
     return CallError(unique_id, code, error.description or "frame not understood",

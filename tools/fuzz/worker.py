@@ -14,7 +14,7 @@ def main() -> None:
 
     name, libfuzzer_args = sys.argv[1], sys.argv[2:]
     logging.disable(logging.CRITICAL)  # drivers log every bad frame; millions of lines help nobody
-    with atheris.instrument_imports(include=["controller", "tools.capture", "hil", "pymodbus"]):
+    with atheris.instrument_imports(include=["controller", "tools.capture", "hil", "pymodbus", "ocpp"]):
         from tools.fuzz.targets import all_targets
 
         target = all_targets()[name]
