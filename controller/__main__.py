@@ -7,7 +7,6 @@ Under systemd (Type=notify) it reports READY/STATUS/STOPPING and pings the watch
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging

@@ -1,7 +1,6 @@
 """sd_notify against a unix datagram socket the test owns, with a real charger-controller process."""
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig

@@ -9,8 +9,7 @@ from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.provisioning import REPORT_PART
 from controller.store.ocpp_variables import VariableStore
 from controller.formats.cabinet.config import OcppConfig
-from hil.csms import CsmsSimulator
-from tests.ocpp.harness import PASSWORD, STATION, FakeConnector, run_async, station_and_csms
+from tests.ocpp.harness import STATION, FakeConnector, run_async, station_and_csms
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,7 +12,6 @@ from typing import Any
 import can
 from cantools.database.can import Message
 
-from controller.formats.can.codec import FrameRejected
 
 Frame = tuple[int, bytes]  # (29-bit arbitration ID, payload)
 
