@@ -10,7 +10,6 @@ is not buried under them.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
