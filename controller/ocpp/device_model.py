@@ -80,6 +80,10 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("AuthCtrlr", "LocalPreAuthorize", "boolean", RO), "false"),
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
+        (Variable("ReservationCtrlr", "Available", "boolean", RO), "true"),  # block H: controller/ocpp/reservations.py
+        (Variable("ReservationCtrlr", "Enabled", "boolean", RW), "true"),
+        (Variable("ReservationCtrlr", "NonEvseSpecific", "boolean", RW), "true"),
+        (Variable(comm, "QueueAllMessages", "boolean", RW), "true"),  # MeterValues etc. queued like TransactionEvent
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
     ]
