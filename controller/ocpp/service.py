@@ -294,13 +294,14 @@ class OcppService:
         self._reservations_ended([])
         return status
 
-    def token_authorized(self, evse_id: int, id_token: dict, group_id_token: dict | None = None) -> None:
+    def token_authorized(self, evse_id: int, id_token: dict | str, group_id_token: dict | None = None) -> None:
         """A local authorization (console, reader) let this idToken start on the EVSE: the transaction carries
-        it, and the reservation it used ends (reservationId)."""
+        it, and the reservation it used ends (reservationId). A bare string is a token typed at the console
+        (KeyCode); it matches a reservation's idToken of any type."""
         tx = self.transactions.get(evse_id)
         if tx is None:
             return
-        tx.id_token = id_token
+        tx.id_token = {"idToken": id_token, "type": "KeyCode"} if isinstance(id_token, str) else id_token
         payload = tx.event("Updated", "Authorized", self.clock())
         self._use_reservation(payload, evse_id, id_token, group_id_token)
         self._enqueue(payload)
