@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.device_model import CONNECTOR_TYPES, DeviceModel
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -97,12 +98,14 @@ class OcppService:
         self.reservations = Reservations(  # block H: controller/ocpp/reservations.py
             reservations, self.clock, {cid: CONNECTOR_TYPES.get(c.cfg.type, "Unknown") for cid, c in self.connectors.items()},
             lambda evse: connector_status(self.connectors[evse]), self._reservation_setting, self._may_hold)
+        self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
-                       asyncio.create_task(self._watch_reservations(), name="ocpp-reservations")]
+                       asyncio.create_task(self._watch_reservations(), name="ocpp-reservations"),
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
 
     async def close(self) -> None:
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
@@ -153,7 +156,8 @@ class OcppService:
             session = self._session_of(connector, tx)
             tx.charging_state = "Idle"
             self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
-                                   meter=self._meter(connector, tx, now, "Transaction.End"),
+                                   meter=self.aligned.ended_samples(tx.transaction_id)
+                                   + (self._meter(connector, tx, now, "Transaction.End") or []),
                                    stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
             del self.transactions[evse]
         elif tx is not None:
