@@ -25,12 +25,12 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.aligned_meter import ClockAlignedMeter
-from controller.ocpp.device_model import CONNECTOR_TYPES, DeviceModel
+from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
-from controller.ocpp.reservations import Reservations
+from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 IN_TRANSACTION = set(CHARGING_STATE)
 WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
 REMOTE_START_WAIT_S = 60.0  # EVConnectionTimeOut: a remote start before the plug-in waits this long
-RESERVATION_CHECK_S = 0.25  # how often reservations are checked for their expiry
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> None:
@@ -95,16 +94,14 @@ class OcppService:
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
-        self.reservations = Reservations(  # block H: controller/ocpp/reservations.py
-            reservations, self.clock, {cid: CONNECTOR_TYPES.get(c.cfg.type, "Unknown") for cid, c in self.connectors.items()},
-            lambda evse: connector_status(self.connectors[evse]), self._reservation_setting, self._may_hold)
+        self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
-                       asyncio.create_task(self._watch_reservations(), name="ocpp-reservations"),
+                       asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
 
     async def close(self) -> None:
@@ -129,12 +126,12 @@ class OcppService:
             return
         self._follow(connector)
         self._note_status(connector)
-        self._reservations_ended(self.reservations.ended())
+        self.reservations.check()  # a reservation ends with its EVSE's fault
         self._wake.set()
 
     def _note_status(self, connector: Any) -> None:
         """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
-        status = self._status(connector)
+        status = self.reservations.status(connector)
         if self._noted.get(connector.cfg.id) != status:
             self._noted[connector.cfg.id] = status
             if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
@@ -250,7 +247,7 @@ class OcppService:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
         payload = tx.event("Updated", "RemoteStart", self.clock())
-        self._use_reservation(payload, tx.evse_id, id_token, group_id_token)
+        self.reservations.use(payload, tx.evse_id, id_token, group_id_token)
         self._enqueue(payload)
 
     def remote_stop(self, transaction_id: str) -> str:
@@ -277,26 +274,21 @@ class OcppService:
     def _availability(self, evse: int | None) -> str:
         """AvailabilityState of an EVSE, or of the station (Unavailable only when no EVSE can charge)."""
         if evse is not None:
-            return self._status(self.connectors[evse])
+            return self.reservations.status(self.connectors[evse])
         statuses = {connector_status(c) for c in self.connectors.values()}
         return "Unavailable" if statuses <= {"Faulted", "Unavailable"} else "Available"
 
-    # ---- reservations (block H): controller/ocpp/reservations.py --------------------------------------------
+    # ---- reservations (block H): controller/ocpp/reservation_desk.py, reservations.py ----------------------
     def may_use(self, evse_id: int, id_token: dict | str | None, group_id_token: dict | str | None = None) -> bool:
         """May this idToken use this EVSE now (False: it is reserved for another)? Every authorization asks."""
         return self.reservations.may_use(evse_id, id_token, group_id_token)
 
     def reserve_now(self, reservation_id: int, expiry: str, id_token: dict, evse_id: int | None,
                     connector_type: str | None, group_id_token: dict | None) -> str:
-        status = self.reservations.reserve_now(reservation_id, expiry, id_token, evse_id=evse_id,
-                                               connector_type=connector_type, group_id_token=group_id_token)
-        self._reservations_ended([])
-        return status
+        return self.reservations.reserve_now(reservation_id, expiry, id_token, evse_id, connector_type, group_id_token)
 
     def cancel_reservation(self, reservation_id: int) -> str:
-        status = self.reservations.cancel(reservation_id)
-        self._reservations_ended([])
-        return status
+        return self.reservations.cancel(reservation_id)
 
     def token_authorized(self, evse_id: int, id_token: dict | str, group_id_token: dict | None = None) -> None:
         """A local authorization (console, reader) let this idToken start on the EVSE: the transaction carries
@@ -307,33 +299,8 @@ class OcppService:
             return
         tx.id_token = {"idToken": id_token, "type": "KeyCode"} if isinstance(id_token, str) else id_token
         payload = tx.event("Updated", "Authorized", self.clock())
-        self._use_reservation(payload, evse_id, id_token, group_id_token)
+        self.reservations.use(payload, evse_id, id_token, group_id_token)
         self._enqueue(payload)
-
-    def _use_reservation(self, payload: dict, evse_id: int, id_token: dict, group_id_token: dict | None) -> None:
-        reservation_id = self.reservations.use(evse_id, id_token, group_id_token)
-        if reservation_id is not None:
-            payload["reservationId"] = reservation_id
-            self._reservations_ended([])
-
-    def _status(self, connector: Any) -> str:
-        return self.reservations.status(connector.cfg.id, connector_status(connector))
-
-    def _reservation_setting(self, name: str) -> bool:
-        return (self.device_model.get({"name": "ReservationCtrlr"}, {"name": name}, None)[1] or "").lower() == "true"
-
-    def _may_hold(self, evse_id: int) -> bool:
-        """A connector that lets every car charge (charging.auto_authorize) cannot keep a reservation."""
-        return not getattr(getattr(self.connectors[evse_id], "charging", None), "auto_authorize", False)
-
-    def _reservations_ended(self, ended: list[tuple[int, str]]) -> None:
-        """Tell the CSMS of reservations that ended by themselves; show every connector's status anew."""
-        for reservation_id, why in ended:
-            self._enqueue_message("ReservationStatusUpdate", {"reservationId": reservation_id,
-                                                              "reservationUpdateStatus": why})
-        for connector in self.connectors.values():
-            self._note_status(connector)
-        self._wake.set()
 
     def _enqueue_message(self, action: str, payload: dict) -> None:
         """A message other than TransactionEvent: queued like one while QueueAllMessages is true (the spec's
@@ -345,16 +312,6 @@ class OcppService:
             return
         self.queue.append(action, payload, self.clock())
         self._wake.set()
-
-    async def _watch_reservations(self) -> None:
-        while True:  # expiry on the station's clock (an injected one in tests)
-            await asyncio.sleep(RESERVATION_CHECK_S)
-            try:
-                ended = self.reservations.ended()
-                if ended:
-                    self._reservations_ended(ended)
-            except Exception:  # e.g. the store's disk is full: try again at the next check
-                log.exception("OCPP: the reservations' check failed")
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:
@@ -410,7 +367,7 @@ class OcppService:
         self.boot_reason = "PowerUp"
         self.device_model.set_heartbeat(interval)
         now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
-        self._statuses = [(cid, self._status(c), now, 0) for cid, c in self.connectors.items()]
+        self._statuses = [(cid, self.reservations.status(c), now, 0) for cid, c in self.connectors.items()]
         self._noted = {cid: status for cid, status, _, _ in self._statuses}
         next_heartbeat = time.monotonic() + interval
         while True:
@@ -462,7 +419,7 @@ class OcppService:
             elif message == "StatusNotification":
                 for cid, connector in self.connectors.items():
                     if evse_id is None or cid == evse_id:
-                        await self._send_status(protocol, cid, self._status(connector), self.clock())
+                        await self._send_status(protocol, cid, self.reservations.status(connector), self.clock())
             elif message == "TransactionEvent":
                 now = self.clock()
                 for evse, tx in list(self.transactions.items()):
