@@ -6,6 +6,9 @@ ReservationStatusUpdate Expired) and by CancelReservation, then reserves the fir
 idToken must be Rejected, and one with the reserved idToken Accepted; the transaction must then carry the
 reservationId. Other connectors (nevi) are started with the rig's usual token, as in `remote-start`.
 Whatever goes otherwise is written to `problems`, which fail the verdict.
+
+It also turns clock-aligned meter values on (AlignedDataCtrlr Interval 1 s) before the cars: MeterValues with
+the idle connector's energy register must arrive, and MeterValueClock events during the transaction.
 """
 from __future__ import annotations
 
@@ -53,6 +56,10 @@ class ReservationRole:
     async def before_cars(self, station: str, ids: list[int], timeout_s: float) -> None:
         evse = ids[0]
         await self.csms.wait_for(lambda: station in self.csms.stations and self._statuses(evse), timeout_s)
+        answer = await self.csms.set_variables(station, [
+            {"component": {"name": "AlignedDataCtrlr"}, "variable": {"name": "Interval"}, "attributeValue": "1"}])
+        self._expect("SetVariables AlignedDataCtrlr Interval 1", answer.set_variable_result[0]["attribute_status"],
+                     "Accepted")
         self._expect(f"ReserveNow {EXPIRING_ID} (expires in {EXPIRES_AFTER_S:.0f} s)",
                      await self._reserve(station, EXPIRING_ID, evse, EXPIRES_AFTER_S), "Accepted")
         try:
@@ -71,6 +78,8 @@ class ReservationRole:
             await self.csms.wait_for(lambda: self._statuses(evse)[-1] == "Reserved", 5)
         except TimeoutError:
             self.problems.append(f"reservation: evse {evse} never reported Reserved ({self._statuses(evse)})")
+        if not any(m["evseId"] == evse for m in self.csms.calls("MeterValues")):
+            self.problems.append(f"reservation: no clock-aligned MeterValues of evse {evse} before the car")
 
     async def play(self, station: str, ids: list[int], timeout_s: float) -> None:
         await asyncio.gather(self._reserved_car(station, ids[0], timeout_s),

@@ -81,7 +81,8 @@ async def test_aligned_values_inside_and_outside_transactions_and_in_the_ended_e
     assert meter_values == [{"evseId": 2, "meterValue": [{"timestamp": stamp, "sampledValue": [
         {"value": 123456.0, "measurand": "Energy.Active.Import.Register", "context": "Sample.Clock",
          "unitOfMeasure": {"unit": "Wh"}},
-        {"value": 0.0, "measurand": "Power.Active.Import", "context": "Sample.Clock", "unitOfMeasure": {"unit": "W"}}]}]}]
+        {"value": 0.0, "measurand": "Power.Active.Import", "context": "Sample.Clock",
+         "unitOfMeasure": {"unit": "W"}}]}]}]
     clocked = [e for e in csms.calls("TransactionEvent") if e["triggerReason"] == "MeterValueClock"]
     assert len(clocked) == 1 and clocked[0]["eventType"] == "Updated"
     sample = clocked[0]["meterValue"][0]
