@@ -78,6 +78,9 @@ class Reservations:
         self._setting = setting
         self._holdable = holdable
         self._by_id: dict[int, Reservation] = {}
+        # EVSEs seen in service since the start: a connector starts Unavailable (until its I/O board answers),
+        # which must not remove the reservations a restart kept
+        self._in_service: set[int] = set()
         for saved in self._store.load():
             try:
                 reservation = Reservation(**saved)
@@ -184,12 +187,15 @@ class Reservations:
 
     def ended(self) -> list[tuple[int, str]]:
         """Reservations that end now by themselves: (id, "Expired" or "Removed"), the latter when the
-        reserved EVSE became Faulted or Unavailable."""
+        reserved EVSE went out of service (Faulted or Unavailable) after it had been in service."""
         now, gone = self._clock(), []
+        out = {evse for evse in self._types if self._status(evse) in INOPERATIVE}
+        went_out = out & self._in_service
+        self._in_service = (self._in_service | set(self._types)) - out
         for reservation in self.active:
             if reservation.expiry <= now:
                 gone.append((reservation.id, "Expired"))
-            elif reservation.evse is not None and self._status(reservation.evse) in INOPERATIVE:
+            elif reservation.evse in went_out:
                 gone.append((reservation.id, "Removed"))
         for reservation_id, _ in gone:
             self._end(reservation_id)

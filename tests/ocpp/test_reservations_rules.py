@@ -121,6 +121,18 @@ def test_expiry_and_removal_end_reservations_by_themselves():
     assert station.shown() == {1: "Available", 2: "Unavailable"}
 
 
+def test_a_connector_starting_unavailable_keeps_the_reservations_of_before_the_restart(tmp_path):
+    path = tmp_path / "store.db"
+    Station(store=ReservationStore(path)).reserve(4, evse=1)
+    again = Station(store=ReservationStore(path))
+    again.statuses[1] = "Unavailable"  # the connector's first state, until its I/O board answers
+    assert again.desk.ended() == [] and again.shown()[1] == "Unavailable"
+    again.statuses[1] = "Available"
+    assert again.desk.ended() == [] and again.shown()[1] == "Reserved"
+    again.statuses[1] = "Unavailable"  # out of service now: the reservation cannot be kept
+    assert again.desk.ended() == [(4, "Removed")]
+
+
 def test_cancel():
     station = Station()
     station.reserve(3, evse=2)
