@@ -10,6 +10,7 @@ import pytest
 
 from controller.ocpp.aligned_meter import next_instant
 from controller.ocpp.transactions import timestamp
+from controller.store.ocpp_queue import OcppQueue
 from hil.csms import CsmsSimulator
 from tests.ocpp.harness import PASSWORD, STATION, FakeConnector, run_async, station_and_csms
 
@@ -137,3 +138,19 @@ async def test_meter_values_made_offline_are_queued_only_with_queue_all_messages
     stamps = [m["meterValue"][0]["timestamp"] for m in csms.calls("MeterValues")]
     assert stamps == ([timestamp(QUARTER)] if queue_all else []) + [timestamp(QUARTER + 900)]
     assert csms.violations == []
+
+
+@run_async
+async def test_queued_meter_values_go_out_after_a_restart_in_order(tmp_path):
+    """On disk before they are sent: MeterValues a dead station left go out after the next start, in order."""
+    path = tmp_path / "store.sqlite"
+    left = OcppQueue(path)
+    for minutes in (0, 15):
+        left.append("MeterValues", {"evseId": 1, "meterValue": [{"timestamp": timestamp(QUARTER + 60 * minutes),
+                                                                  "sampledValue": [{"value": 10.0 + minutes}]}]})
+    left.close()
+    queue = OcppQueue(path)
+    async with station_and_csms([FakeConnector(1)], queue=queue) as (service, csms):
+        await csms.wait_for(lambda: len(csms.calls("MeterValues")) == 2 and len(queue) == 0, 5)
+    assert [m["meterValue"][0]["sampledValue"][0]["value"] for m in csms.calls("MeterValues")] == [10.0, 25.0]
+    assert len(OcppQueue(path)) == 0 and csms.violations == []
