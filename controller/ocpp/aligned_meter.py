@@ -50,6 +50,7 @@ class ClockAlignedMeter:
         self._service = service
         self._next: dict[str, float] = {}  # "Interval" / "TxEndedInterval" -> the next instant
         self._ended: dict[str, list[dict]] = {}  # transactionId -> TxEndedInterval samples
+        self.looked_at: float | None = None  # the clock's time at the last tick (tests wait for it)
 
     def _setting(self, name: str) -> str:
         return self._service.device_model.get({"name": "AlignedDataCtrlr"}, {"name": name}, None)[1] or ""
@@ -65,6 +66,7 @@ class ClockAlignedMeter:
     def tick(self) -> None:
         """Send what is due at the clock's present time (called every POLL_S)."""
         now = self._service.clock()
+        self.looked_at = now
         for name in ("Interval", "TxEndedInterval"):
             try:
                 interval = int(self._setting(name) or 0)

@@ -52,10 +52,14 @@ async def _set(csms, *items) -> None:
     assert [r["attribute_status"] for r in answer.set_variable_result] == ["Accepted"] * len(items)
 
 
-async def _at(clock, t) -> None:
-    """Move the clock to t and let the meter task look at it (it polls every 0.1 s)."""
-    clock.now = t
-    await asyncio.sleep(0.35)
+async def _at(service, t) -> None:
+    """Move the clock to t and wait until the meter task has looked at it (it polls every 0.1 s)."""
+    service.clock.now = t
+    for _ in range(100):  # 10 s at most, also on a loaded machine
+        await asyncio.sleep(0.1)
+        if service.aligned.looked_at == t:
+            return
+    raise TimeoutError(f"the clock-aligned meter never looked at {t}")
 
 
 @run_async
@@ -69,12 +73,12 @@ async def test_aligned_values_inside_and_outside_transactions_and_in_the_ended_e
             charging.move(state)
         await _set(csms, _setting("Interval", "900"), _setting("TxEndedInterval", "900"),
                    _setting("Measurands", "Energy.Active.Import.Register,Power.Active.Import"))
-        await _at(clock, QUARTER - 5)  # the task has seen the interval
+        await _at(service, QUARTER - 5)  # the task has seen the interval
         assert csms.calls("MeterValues") == []
-        await _at(clock, QUARTER + 0.2)
+        await _at(service, QUARTER + 0.2)
         await csms.wait_for(lambda: csms.calls("MeterValues") and any(
             e["triggerReason"] == "MeterValueClock" for e in csms.calls("TransactionEvent")), 5)
-        await _at(clock, QUARTER + 899)  # not yet the next quarter hour
+        await _at(service, QUARTER + 899)  # not yet the next quarter hour
         charging.move("available")
         await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended", 5)
     stamp = timestamp(QUARTER)
@@ -106,11 +110,11 @@ async def test_off_by_default_and_nothing_without_a_register():
     async with station_and_csms([metered], clock=clock) as (service, csms):
         await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
         for t in (QUARTER + 1, QUARTER + 901):
-            await _at(clock, t)
+            await _at(service, t)
         await _set(csms, _setting("Interval", "900"))
-        await _at(clock, QUARTER + 1000)
+        await _at(service, QUARTER + 1000)
         metered.meter.fresh = False  # the meter is silent: no register to report (energy only is asked)
-        await _at(clock, QUARTER + 1801)
+        await _at(service, QUARTER + 1801)
     assert csms.calls("MeterValues") == []
 
 
@@ -125,15 +129,15 @@ async def test_meter_values_made_offline_are_queued_only_with_queue_all_messages
         await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
         await _set(csms, _setting("Interval", "900"))
         await _set(csms, _setting("QueueAllMessages", "true" if queue_all else "false", "OCPPCommCtrlr"))
-        await _at(clock, QUARTER - 5)
+        await _at(service, QUARTER - 5)
         await csms.stop()
         await asyncio.sleep(0.2)
         assert not service.accepted
-        await _at(clock, QUARTER + 1)  # made while the CSMS is away
+        await _at(service, QUARTER + 1)  # made while the CSMS is away
         assert len(service.queue) == (1 if queue_all else 0)
         await csms.start()
         await csms.wait_for(lambda: len(csms.calls("StatusNotification")) >= 2 and len(service.queue) == 0, 10)
-        await _at(clock, QUARTER + 901)  # online again: sent either way
+        await _at(service, QUARTER + 901)  # online again: sent either way
         await csms.wait_for(lambda: csms.calls("MeterValues"), 5)
     stamps = [m["meterValue"][0]["timestamp"] for m in csms.calls("MeterValues")]
     assert stamps == ([timestamp(QUARTER)] if queue_all else []) + [timestamp(QUARTER + 900)]
