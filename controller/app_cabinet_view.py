@@ -169,6 +169,17 @@ class AppCabinetView:
     def subscribe(self, sink: EventSink) -> None:
         self._app.subscribe(sink)
 
+    def reservation_refusal(self, connector_id: int, id_token: str | None) -> str | None:
+        service = self._app.ocpp
+        if service is None or service.may_use(connector_id, id_token):
+            return None
+        return "reserved for another idToken" + ("" if id_token else "; give the reserved one: authorize "
+                                                  f"{connector_id} ID_TOKEN")
+
+    def token_authorized(self, connector_id: int, id_token: str) -> None:
+        if self._app.ocpp is not None:
+            self._app.ocpp.token_authorized(connector_id, id_token)
+
     def network(self) -> NetworkState:
         service = self._app.ocpp
         if service is None:

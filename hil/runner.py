@@ -260,6 +260,8 @@ class ScenarioRun:
             plan = replace(plan, authorization_timeout_s=self.outside_csms.auth_wait_s)
             session_timeout_s += self.outside_csms.auth_wait_s
         tasks: dict[int, asyncio.Task] = {}
+        if self.csms is not None:  # e.g. a reservation made before the car arrives
+            await self.csms.before_cars(ids, SESSION_TIMEOUT_S)
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
         for cid in ids:
             tasks[cid] = self.plug_car(cid, replace(plan, **self.scenario.plan) if cid == ids[0] else plan)

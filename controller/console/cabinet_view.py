@@ -127,3 +127,12 @@ class CabinetView(Protocol):
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         """Log a console action and keep it in the store when there is one; never raises."""
         ...
+
+    def reservation_refusal(self, connector_id: int, id_token: str | None) -> str | None:
+        """Why this idToken (None: none given) may not charge on the connector now (an OCPP reservation for
+        another), or None when it may."""
+        ...
+
+    def token_authorized(self, connector_id: int, id_token: str) -> None:
+        """The console let this idToken charge on the connector: OCPP reports it and ends its reservation."""
+        ...

@@ -80,6 +80,17 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("AuthCtrlr", "LocalPreAuthorize", "boolean", RO), "false"),
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
+        # block J (controller/ocpp/aligned_meter.py): Interval 0 is off until the CSMS sets it
+        (Variable("AlignedDataCtrlr", "Interval", "integer", RW, unit="s"), "0"),
+        (Variable("AlignedDataCtrlr", "Measurands", "MemberList", RW, values_list=MEASURANDS),
+         "Energy.Active.Import.Register"),
+        (Variable("AlignedDataCtrlr", "TxEndedInterval", "integer", RW, unit="s"), "0"),
+        (Variable("AlignedDataCtrlr", "TxEndedMeasurands", "MemberList", RW, values_list=MEASURANDS),
+         "Energy.Active.Import.Register"),
+        (Variable("ReservationCtrlr", "Available", "boolean", RO), "true"),  # block H: controller/ocpp/reservations.py
+        (Variable("ReservationCtrlr", "Enabled", "boolean", RW), "true"),
+        (Variable("ReservationCtrlr", "NonEvseSpecific", "boolean", RW), "true"),
+        (Variable(comm, "QueueAllMessages", "boolean", RW), "true"),  # MeterValues etc. queued like TransactionEvent
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
     ]

@@ -18,6 +18,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
                              TriggerMessageStatusEnumType)
+from ocpp.v201.enums import CancelReservationStatusEnumType, ReserveNowStatusEnumType
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,16 @@ log = logging.getLogger(__name__)
 class StationActions(Protocol):
     """What the service does for the CSMS's requests (controller/ocpp/service.py)."""
 
-    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]: ...
+    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int,
+                     group_id_token: dict | None = None) -> tuple[str, str | None]: ...
     def remote_stop(self, transaction_id: str) -> str: ...
     def trigger(self, message: str, evse_id: int | None) -> str: ...
     def get_variables(self, requests: list[dict]) -> list[dict]: ...
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
+    def reserve_now(self, reservation_id: int, expiry: str, id_token: dict, evse_id: int | None,
+                    connector_type: str | None, group_id_token: dict | None) -> str: ...
+    def cancel_reservation(self, reservation_id: int) -> str: ...
 
 
 class StationProtocol(ChargePoint):
@@ -80,8 +85,9 @@ class StationProtocol(ChargePoint):
         await super()._send(message)
 
     @on(Action.request_start_transaction)
-    def _request_start(self, id_token: dict, remote_start_id: int, evse_id: int | None = None, **_: Any):
-        status, transaction_id = self._actions.remote_start(evse_id, id_token, remote_start_id)
+    def _request_start(self, id_token: dict, remote_start_id: int, evse_id: int | None = None,
+                       group_id_token: dict | None = None, **_: Any):
+        status, transaction_id = self._actions.remote_start(evse_id, id_token, remote_start_id, group_id_token)
         return call_result.RequestStartTransaction(status=RequestStartStopStatusEnumType(status),
                                                    transaction_id=transaction_id)
 
@@ -108,6 +114,17 @@ class StationProtocol(ChargePoint):
     def _get_base_report(self, request_id: int, report_base: str, **_: Any):
         status = self._actions.base_report(request_id, report_base)
         return call_result.GetBaseReport(status=GenericDeviceModelStatusEnumType(status))
+
+    @on(Action.reserve_now)
+    def _reserve_now(self, id: int, expiry_date_time: str, id_token: dict, evse_id: int | None = None,
+                     connector_type: str | None = None, group_id_token: dict | None = None, **_: Any):
+        status = self._actions.reserve_now(id, expiry_date_time, id_token, evse_id, connector_type, group_id_token)
+        return call_result.ReserveNow(status=ReserveNowStatusEnumType(status))
+
+    @on(Action.cancel_reservation)
+    def _cancel_reservation(self, reservation_id: int, **_: Any):
+        status = self._actions.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status=CancelReservationStatusEnumType(status))
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

@@ -24,13 +24,16 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
+from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
+from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,8 @@ def connector_status(connector: Any) -> str:
 class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 firmware_version: str = "0.1.0", variables: VariableStore | None = None):
+                 firmware_version: str = "0.1.0", variables: VariableStore | None = None,
+                 reservations: ReservationStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -90,11 +94,15 @@ class OcppService:
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
+        self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
+        self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
-                       asyncio.create_task(self._sample_meters(), name="ocpp-meter")]
+                       asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
+                       asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
 
     async def close(self) -> None:
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
@@ -118,11 +126,12 @@ class OcppService:
             return
         self._follow(connector)
         self._note_status(connector)
+        self.reservations.check()  # a reservation ends with its EVSE's fault
         self._wake.set()
 
     def _note_status(self, connector: Any) -> None:
         """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
-        status = connector_status(connector)
+        status = self.reservations.status(connector)
         if self._noted.get(connector.cfg.id) != status:
             self._noted[connector.cfg.id] = status
             if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
@@ -138,13 +147,14 @@ class OcppService:
             self._enqueue(tx.event("Started", "CablePluggedIn", now,
                                    meter=self._meter(connector, tx, now, "Transaction.Begin")))
             pending = self._pending_start.pop(evse, None)
-            if pending and pending[2] >= self.clock():
-                self._authorize(connector, tx, pending[0], pending[1])
+            if pending and pending[2] >= self.clock() and self.may_use(evse, pending[0], pending[3]):
+                self._authorize(connector, tx, pending[0], pending[1], pending[3])
         elif tx is not None and state in ("available", "unavailable"):
             session = self._session_of(connector, tx)
             tx.charging_state = "Idle"
             self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
-                                   meter=self._meter(connector, tx, now, "Transaction.End"),
+                                   meter=self.aligned.ended_samples(tx.transaction_id)
+                                   + (self._meter(connector, tx, now, "Transaction.End") or []),
                                    stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
             del self.transactions[evse]
         elif tx is not None:
@@ -209,28 +219,36 @@ class OcppService:
                     log.exception("OCPP: periodic meter values of connector %d failed", evse)
 
     # ---- the CSMS's requests (StationActions) ---------------------------------------------------------
-    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int) -> tuple[str, str | None]:
-        if evse_id is None:
-            evse_id = next((cid for cid, c in self.connectors.items()
-                            if c.state in WAITING_FOR_AUTH and not c.is_authorized()), None)
+    def remote_start(self, evse_id: int | None, id_token: dict, remote_start_id: int,
+                     group_id_token: dict | None = None) -> tuple[str, str | None]:
+        if evse_id is None:  # an EVSE reserved for another idToken is not chosen
+            evse_id = next((cid for cid, c in self.connectors.items() if c.state in WAITING_FOR_AUTH
+                            and not c.is_authorized() and self.may_use(cid, id_token, group_id_token)), None)
             if evse_id is None:
-                evse_id = next((cid for cid, c in self.connectors.items() if c.state == "available"), None)
+                evse_id = next((cid for cid, c in self.connectors.items() if c.state == "available"
+                                and self.may_use(cid, id_token, group_id_token)), None)
         connector = self.connectors.get(evse_id)
         if connector is None or connector_status(connector) in ("Faulted", "Unavailable"):
             return "Rejected", None
+        if not self.may_use(evse_id, id_token, group_id_token):  # reserved for another idToken
+            return "Rejected", None
         tx = self.transactions.get(evse_id)
         if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
-            self._authorize(connector, tx, id_token, remote_start_id)
+            self._authorize(connector, tx, id_token, remote_start_id, group_id_token)
             return "Accepted", tx.transaction_id
         if connector.state == "available":  # authorized when the car arrives
-            self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S)
+            self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S,
+                                            group_id_token)
             return "Accepted", None
         return "Rejected", None
 
-    def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
+    def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int,
+                   group_id_token: dict | None = None) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
-        self._enqueue(tx.event("Updated", "RemoteStart", self.clock()))
+        payload = tx.event("Updated", "RemoteStart", self.clock())
+        self.reservations.use(payload, tx.evse_id, id_token, group_id_token)
+        self._enqueue(payload)
 
     def remote_stop(self, transaction_id: str) -> str:
         for evse, tx in self.transactions.items():
@@ -256,9 +274,44 @@ class OcppService:
     def _availability(self, evse: int | None) -> str:
         """AvailabilityState of an EVSE, or of the station (Unavailable only when no EVSE can charge)."""
         if evse is not None:
-            return connector_status(self.connectors[evse])
+            return self.reservations.status(self.connectors[evse])
         statuses = {connector_status(c) for c in self.connectors.values()}
         return "Unavailable" if statuses <= {"Faulted", "Unavailable"} else "Available"
+
+    # ---- reservations (block H): controller/ocpp/reservation_desk.py, reservations.py ----------------------
+    def may_use(self, evse_id: int, id_token: dict | str | None, group_id_token: dict | str | None = None) -> bool:
+        """May this idToken use this EVSE now (False: it is reserved for another)? Every authorization asks."""
+        return self.reservations.may_use(evse_id, id_token, group_id_token)
+
+    def reserve_now(self, reservation_id: int, expiry: str, id_token: dict, evse_id: int | None,
+                    connector_type: str | None, group_id_token: dict | None) -> str:
+        return self.reservations.reserve_now(reservation_id, expiry, id_token, evse_id, connector_type, group_id_token)
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        return self.reservations.cancel(reservation_id)
+
+    def token_authorized(self, evse_id: int, id_token: dict | str, group_id_token: dict | None = None) -> None:
+        """A local authorization (console, reader) let this idToken start on the EVSE: the transaction carries
+        it, and the reservation it used ends (reservationId). A bare string is a token typed at the console
+        (KeyCode); it matches a reservation's idToken of any type."""
+        tx = self.transactions.get(evse_id)
+        if tx is None:
+            return
+        tx.id_token = {"idToken": id_token, "type": "KeyCode"} if isinstance(id_token, str) else id_token
+        payload = tx.event("Updated", "Authorized", self.clock())
+        self.reservations.use(payload, evse_id, id_token, group_id_token)
+        self._enqueue(payload)
+
+    def _enqueue_message(self, action: str, payload: dict) -> None:
+        """A message other than TransactionEvent: queued like one while QueueAllMessages is true (the spec's
+        rule for messages that are not transaction-related); otherwise dropped while no link is accepted."""
+        queue_all = (self.device_model.get({"name": "OCPPCommCtrlr"}, {"name": "QueueAllMessages"}, None)[1]
+                     or "").lower() == "true"
+        if not queue_all and not self.accepted:
+            log.info("OCPP: %s not sent (offline, QueueAllMessages false)", action)
+            return
+        self.queue.append(action, payload, self.clock())
+        self._wake.set()
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:
@@ -314,7 +367,7 @@ class OcppService:
         self.boot_reason = "PowerUp"
         self.device_model.set_heartbeat(interval)
         now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
-        self._statuses = [(cid, connector_status(c), now, 0) for cid, c in self.connectors.items()]
+        self._statuses = [(cid, self.reservations.status(c), now, 0) for cid, c in self.connectors.items()]
         self._noted = {cid: status for cid, status, _, _ in self._statuses}
         next_heartbeat = time.monotonic() + interval
         while True:
@@ -366,7 +419,7 @@ class OcppService:
             elif message == "StatusNotification":
                 for cid, connector in self.connectors.items():
                     if evse_id is None or cid == evse_id:
-                        await self._send_status(protocol, cid, connector_status(connector), self.clock())
+                        await self._send_status(protocol, cid, self.reservations.status(connector), self.clock())
             elif message == "TransactionEvent":
                 now = self.clock()
                 for evse, tx in list(self.transactions.items()):

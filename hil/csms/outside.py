@@ -18,7 +18,7 @@ from hil.scenarios import Scenario, ScenarioRefused
 
 AUTH_WAIT_S = 120.0
 # scenarios whose rig CSMS only authorizes (and may stop): an outside CSMS can take that part
-AUTHORIZING_ROLES = ("remote-start",)
+AUTHORIZING_ROLES = ("remote-start", "reservation")  # with an outside CSMS, the CSMS authorizes (and reserves)
 
 
 @dataclass

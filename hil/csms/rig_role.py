@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.csms.role_reservation import ReservationRole
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -43,6 +44,7 @@ class RigCsms:
         self.outage_s = outage_s
         self.outage: tuple[float, float] | None = None
         self.notes: list[str] = []
+        self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -55,7 +57,7 @@ class RigCsms:
         if self.profile == 3:
             cert, key = _test_ca().issue_station_cert(self.csms.tls, STATION, self.folder / "station")
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
-        if self.role == "remote-start":
+        if self.role in ("remote-start", "reservation"):
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
         return overrides
 
@@ -73,6 +75,13 @@ class RigCsms:
             await asyncio.gather(*(self._remote_start(cid, cid == ids[0], timeout_s) for cid in ids))
         elif self.role == "offline-session":
             await self._outage(ids[0], timeout_s)
+        elif self.reservation is not None:
+            await self.reservation.play(STATION, ids, timeout_s)
+
+    async def before_cars(self, ids: list[int], timeout_s: float) -> None:
+        """The CSMS's part once every connector is available, before any car plugs in."""
+        if self.reservation is not None:
+            await self.reservation.before_cars(STATION, ids, timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
@@ -115,6 +124,7 @@ class RigCsms:
                 "frames": len(self.csms.traffic), "traffic_jsonl": str(self.csms.jsonl),
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
+                "problems": list(self.reservation.problems) if self.reservation else [],
                 "outage": list(self.outage) if self.outage else None,
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
@@ -127,7 +137,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
     if report is None:
         return []
     problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
-    problems += [n for n in report["notes"] if n.startswith("not every")]
+    problems += [n for n in report["notes"] if n.startswith("not every")] + report.get("problems", [])
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)

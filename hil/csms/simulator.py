@@ -98,6 +98,10 @@ class _StationPeer(ChargePoint):
     def _notify_report(self, **_: Any):
         return call_result.NotifyReport()
 
+    @on(Action.reservation_status_update)
+    def _reservation_status_update(self, **_: Any):
+        return call_result.ReservationStatusUpdate()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

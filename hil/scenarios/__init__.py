@@ -96,4 +96,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("offline-session", "the CSMS goes away while charging and comes back: charging goes on, every "
              "TransactionEvent arrives once, in order, offline=true while it was away", "ok",
              csms="offline-session", expect_car=("target_soc",)),
+    Scenario("reservation", "the CSMS reserves the connector (an expiring and a cancelled reservation first); "
+             "another idToken is refused there, the reserved one starts the transaction (reservationId)", "ok",
+             csms="reservation", expect_car=("target_soc",)),
 )}

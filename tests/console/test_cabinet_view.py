@@ -98,6 +98,12 @@ class FakeCabinet:
     def network(self) -> NetworkState:
         return NetworkState(configured=False)
 
+    def reservation_refusal(self, connector_id: int, id_token: str | None) -> str | None:
+        return None
+
+    def token_authorized(self, connector_id: int, id_token: str) -> None:
+        self.actions.append(f"token {id_token} on {connector_id}")
+
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         self.actions.append(message)
 

@@ -21,16 +21,38 @@ def _state(c: ConnectorView) -> dict:
             "faults": list(c.active_faults)}
 
 
+def _id_token(args: list[str]) -> str | None:
+    """The optional idToken after the connector (OCPP: at most 36 printable characters)."""
+    if len(args) > 2:
+        raise CommandError(f"unexpected argument {args[2][:20]!r}")
+    if len(args) < 2:
+        return None
+    token = args[1]
+    if len(token) > 36 or not token.isprintable():
+        raise CommandError("an idToken is at most 36 printable characters")
+    return token
+
+
+def _let_go(ctx: CommandContext, c: ConnectorView, token: str | None) -> None:
+    """Authorize the car, unless an OCPP reservation keeps the connector for another idToken."""
+    refusal = ctx.cabinet.reservation_refusal(c.id, token)
+    if refusal:
+        raise CommandError(f"connector {c.id}: {refusal}")
+    c.authorize()
+    if token is not None:
+        ctx.cabinet.token_authorized(c.id, token)
+
+
 def authorize(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.cabinet, args)
+    c, token = one_connector(ctx.cabinet, args[:1]), _id_token(args)
     if c.state not in WAITING_STATES:
         raise CommandError(f"connector {c.id} is {c.state}: no car waits for authorization")
-    c.authorize()
+    _let_go(ctx, c, token)
     return Reply(f"connector {c.id}: authorized ({c.state})", _state(c), c.id)
 
 
 def start(ctx: CommandContext, args: list[str]) -> Reply:
-    c = one_connector(ctx.cabinet, args)
+    c, token = one_connector(ctx.cabinet, args[:1]), _id_token(args)
     cid, state = c.id, c.state
     if not c.enabled:
         raise CommandError(f"connector {cid} is disabled; enable it first: enable {cid}")
@@ -43,7 +65,7 @@ def start(ctx: CommandContext, args: list[str]) -> Reply:
         raise CommandError(f"connector {cid}: the session has ended; the car must be re-plugged or start again")
     if state not in WAITING_STATES:
         raise CommandError(f"connector {cid}: a session is already in {state}")
-    c.authorize()
+    _let_go(ctx, c, token)
     return Reply(f"connector {cid}: authorized; the session goes ahead as the car asks ({state})", _state(c), cid)
 
 
@@ -101,10 +123,13 @@ def clear(ctx: CommandContext, args: list[str]) -> Reply:
 def register(registry: CommandRegistry) -> None:
     tech = "technician"
     registry.add(Command("authorize", authorize, "authorize the car waiting on a connector",
-                         "authorize [CONNECTOR]", role=tech))
-    registry.add(Command("start", start, "let the plugged car's session go ahead", "start [CONNECTOR]",
+                         "authorize [CONNECTOR [ID_TOKEN]]",
+                         "With OCPP, a connector reserved by the CSMS lets only the reserved ID_TOKEN charge; the "
+                         "token is reported to the CSMS in the transaction.", role=tech))
+    registry.add(Command("start", start, "let the plugged car's session go ahead", "start [CONNECTOR [ID_TOKEN]]",
                          "Without OCPP, start authorizes the car that is plugged in and waiting, after checking"
-                         " the connector can serve it. The car itself must ask for the session.", role=tech))
+                         " the connector can serve it. The car itself must ask for the session. A connector"
+                         " reserved by the CSMS needs the reserved ID_TOKEN.", role=tech))
     registry.add(Command("stop", stop, "ask the car to stop charging", "stop [CONNECTOR]",
                          "The car is asked to stop; if it does not within 5 s the charger stops anyway.",
                          role=tech))
