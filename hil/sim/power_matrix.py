@@ -67,7 +67,8 @@ class PowerMatrixSim:
     """Board side of the matrix protocol over a `MatrixPlant`."""
 
     def __init__(self, port: SendPort, plant: MatrixPlant, groups: int, *, contact_delay_s: float = CONTACT_DELAY_S,
-                 watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic):
+                 watchdog_s: float = 0.3, clock: Callable[[], float] = time.monotonic,
+                 on_contact: Callable[[int, int, int], None] | None = None):
         if not 1 <= groups <= MAX_GROUPS:
             raise ValueError(f"{groups} groups: the matrix board drives 1..{MAX_GROUPS}")
         self.port = port
@@ -76,6 +77,7 @@ class PowerMatrixSim:
         self.contact_delay_s = contact_delay_s
         self.watchdog_s = watchdog_s
         self.clock = clock
+        self.on_contact = on_contact  # (group, output before, output after) once a contact moved
         db = load_dbc("power_matrix")
         self._command_msg = db.get_message_by_name("MatrixCommand")
         self._status_msg = db.get_message_by_name("MatrixStatus")
@@ -143,6 +145,8 @@ class PowerMatrixSim:
             log.warning("matrix sim: group %d %s output %d under load (%.1f A, %.1f V across)",
                         g + 1, "closed onto" if output else "opened from", touched, current, across)
         self.contacts[g] = output
+        if self.on_contact is not None:
+            self.on_contact(g, before, output)
 
     def _handle_command(self, msg: can.Message) -> None:
         values = decode_frame(self._command_msg, msg)
