@@ -15,19 +15,21 @@ TICK_S = 0.01
 
 
 class MoveRig:
-    def __init__(self, placement: dict[str, int]) -> None:
+    def __init__(self, placement: dict[str, int], groups: tuple[str, ...] = GROUPS,
+                 outputs: tuple[int, ...] = OUTPUTS) -> None:
         self.clock = FakeClock()
-        self.plant = SharedOutputs([SimGroup(name) for name in GROUPS], [SimOutput(o) for o in OUTPUTS],
+        self.plant = SharedOutputs([SimGroup(name) for name in groups], [SimOutput(o) for o in outputs],
                                    clock=self.clock)
         controller_end, board_end = loopback_pair()
-        self.board = PowerMatrixSim(board_end, self.plant, len(GROUPS), contact_delay_s=0.03, clock=self.clock)
+        self.board = PowerMatrixSim(board_end, self.plant, len(groups), contact_delay_s=0.03, clock=self.clock)
         self.board.attach()
         self.plant.contacts = self.board.connected_output
         self.faults: list[tuple[str, bool]] = []
-        self.matrix = PowerMatrix(controller_end, GROUPS, {g: OUTPUTS for g in GROUPS}, clock=self.clock,
+        self.matrix = PowerMatrix(controller_end, groups, {g: outputs for g in groups}, clock=self.clock,
                                   on_fault=lambda code, detail, active: self.faults.append((code, active)))
         self.matrix.attach()
         self.move: GroupMove | None = None
+        self.every_tick: list = []  # called after the plant's step, in order (a coordinator, a recorder)
         for group, output in placement.items():  # contacts closed before any car is on: nothing across them
             self.matrix.connect(group, output)
         self.run(0.1)
@@ -56,6 +58,8 @@ class MoveRig:
             self.matrix.check()
             if self.move is not None:
                 self.move.step()
+            for call in self.every_tick:
+                call()
 
     def run_until_finished(self, bound_s: float = 10.0) -> None:
         for _ in range(round(bound_s / TICK_S)):
