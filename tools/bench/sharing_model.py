@@ -75,6 +75,7 @@ class ModelCabinet:
         self.coordinator = SharingCoordinator(ratings, self.plant, self.matrix, clock=self.clock)
         self.external_w = math.inf
         self.limit_sums_w: list[float] = []
+        self.budgets_w: list[float] = []  # the budget in force at each limit_sums_w entry
         self.drawn_w: list[tuple[float, float]] = []  # (t, total power drawn)
 
     def plug(self, output: int, battery_v: float = 780.0, request_a: float = 350.0) -> SimCar:
@@ -103,6 +104,7 @@ class ModelCabinet:
             self.coordinator.tick(demands, SITE_W, self.external_w)
             volts = {p.output: max(p.voltage_v, 50.0) for p in demands}
             self.limit_sums_w.append(sum(a * volts[o] for o, a in self.coordinator.port_limits_a.items()))
+            self.budgets_w.append(min(SITE_W, self.external_w))
             self.drawn_w.append((self.clock(), sum(self.plant.port_current_a(o) * self.plant.port_voltage_v(o)
                                                    for o in OUTPUTS)))
 
