@@ -90,10 +90,11 @@ class SharedOutputs:
         car = self.outputs[output].car
         if car is None:
             return
-        if amps < car.limit_a:
-            car.lowered_t = self.clock()
+        if amps < car.obeyed_limit_a:
+            if car.lowered_t is None:  # the car's follow delay runs from the first lowering it has not obeyed
+                car.lowered_t = self.clock()
         else:
-            car.obeyed_limit_a = amps  # a raised limit is taken at once
+            car.obeyed_limit_a, car.lowered_t = amps, None  # a limit at or above what it draws by: taken at once
         car.limit_a = amps
 
     def set_group(self, group: str, voltage_v: float, current_a: float) -> None:

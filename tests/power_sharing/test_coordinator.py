@@ -85,3 +85,18 @@ def test_the_bench_figures_and_their_goals():
     assert [row["met"] for row in rows] == [True, True, True], rows
     assert figure["fourth_car_s"]["seconds"] < 2.0 and figure["site_limit_s"]["above_2_percent_s"] <= 1.0
     assert sharing_model.goals({"status": "error", "reason": "boom"})[0]["verdict"] == "not measured"
+
+
+def test_a_donor_car_that_ignores_its_lower_limit_is_stopped_and_no_group_is_overloaded():
+    cab = ModelCabinet()
+    cars = [cab.plug(o) for o in (1, 2, 3)]
+    cab.run(3.0)
+    for car in cars:
+        car.follows = False
+    cab.plug(4)
+    cab.run(5.0)
+    stopped = [o for o in OUTPUTS if cab.plant.outputs[o].stops]
+    assert stopped and all(cab.plant.outputs[o].stops[0][0] == "EV_LIMIT_NOT_FOLLOWED" for o in stopped)
+    assert cab.board.under_load_count == 0
+    assert all(g.current_a <= g.max_current_a + 1e-6 for g in cab.plant.groups)
+    assert cab.available_w(4) >= 150_000.0
