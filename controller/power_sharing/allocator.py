@@ -93,7 +93,7 @@ def allocate(ports: list[PortDemand], groups: list[GroupRating], site_limit_w: f
     active = sorted(p.output for p in ports if p.active)
     could = {o: by_output[o].could_take_w() for o in active}
     floors = {o: min(nevi_floor_w, could[o]) for o in active}
-    shares = _shares(active, floors, {o: by_output[o].demand_w() for o in active}, could, budget)
+    shares = _shares(active, floors, {o: by_output[o].demand_w() for o in active}, budget)
     floors = {o: min(floors[o], shares[o]) for o in active}  # a budget below the floors scales them down
 
     # groups where they are, unless the group failed or the output is not one it may reach (or has no port)
@@ -112,8 +112,7 @@ def allocate(ports: list[PortDemand], groups: list[GroupRating], site_limit_w: f
     return Allocation(groups=assignment, port_limit_w=port_limit, shares_w=shares)
 
 
-def _shares(active: list[int], floors: dict[int, float], demand: dict[int, float], could: dict[int, float],
-            budget: float) -> dict[int, float]:
+def _shares(active: list[int], floors: dict[int, float], demand: dict[int, float], budget: float) -> dict[int, float]:
     """Floors first (scaled down together if the budget cannot hold them), then the demand water-filled."""
     total_floor = sum(floors.values())
     if total_floor > budget:
@@ -122,7 +121,7 @@ def _shares(active: list[int], floors: dict[int, float], demand: dict[int, float
     shares = dict(floors)
     left = budget - total_floor
     wants = {o: max(0.0, demand[o] - shares[o]) for o in active}
-    left = _water_fill(shares, wants, left, active)
+    _water_fill(shares, wants, left, active)
     return shares
 
 
