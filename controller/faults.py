@@ -165,6 +165,15 @@ _TABLE: tuple[FaultSpec, ...] = (
               "The controller hit an internal error and cut the power. Collect the log and report it."),
     FaultSpec("UNPLUGGED_UNDER_LOAD", "emergency", "unplug",
               "The cable was unplugged (CP A) while energy was flowing."),
+    FaultSpec("MATRIX_BOARD_LOST", "warning", "auto",
+              "The power matrix board stopped answering: module groups stay where they are and are not moved. "
+              "Check its power and CAN wiring."),
+    FaultSpec("MATRIX_CONTACT_MISMATCH", "error", "latched",
+              "A power matrix contact did not follow its command (not closed, or stuck closed). Check the "
+              "matrix contactors and their feedback before clearing."),
+    FaultSpec("EV_LIMIT_NOT_FOLLOWED", "error", "unplug",
+              "The car did not lower its current in time after the charger lowered its limit to share power; "
+              "the session was stopped."),
     FaultSpec("STORE_WRITE_FAILED", "warning", "auto",
               "The event and session store cannot write (disk full, read-only or failing). Charging goes on; "
               "sessions and faults are held in memory and written when the disk takes writes again, events "

@@ -13,7 +13,9 @@ from hil.plant import ConnectorPlant, ModuleModel
 from hil.setup import RigSetup
 from hil.sim.imd import ImdSim
 from hil.sim.io_board import IoBoardSim
+from hil.sim.matrix_circuit import RigMatrixCircuit
 from hil.sim.meter import MeterSim
+from hil.sim.power_matrix import PowerMatrixSim
 from hil.wires.can import RigCanBus, open_bus
 from hil.sim.power_vendors import SIMULATORS
 
@@ -30,6 +32,7 @@ class Rig:
         self.io_sims: dict[int, IoBoardSim] = {}
         self.module_models: dict[int, list[ModuleModel]] = {}
         self.module_sim = None
+        self.matrix_sim: PowerMatrixSim | None = None  # a cabinet with a [power.matrix] (hil/sim/power_matrix.py)
         self.meter_sims: dict[int, MeterSim] = {}
         self.imd_sims: dict[int, ImdSim] = {}
         self._modbus_base_port = modbus_base_port
@@ -48,19 +51,29 @@ class Rig:
     def _build(self) -> None:
         m = self.setup.modules
         all_models: list[ModuleModel] = []
+        matrix = self.cabinet.power.matrix
         for conn in self.cabinet.connectors:
             models = [
                 ModuleModel(address=a, max_voltage_v=m.max_voltage_v, min_voltage_v=m.min_voltage_v,
                             max_current_a=m.max_current_a, max_power_w=m.max_power_kw * 1000.0,
                             slew_v_per_s=m.slew_v_per_s, comm_timeout_s=m.comm_timeout_s)
-                for a in self.cabinet.group(conn.group).addresses
-            ]
+                for a in (self.cabinet.group(conn.group).addresses if matrix is None else ())
+            ]  # with a matrix, a plant has the modules of the groups its contacts connect (none at first)
             self.module_models[conn.id] = models
             all_models.extend(models)
-            plant = ConnectorPlant(connector_id=conn.id, modules=models)
+            plant = ConnectorPlant(connector_id=conn.id, modules=list(models))
             self.plants[conn.id] = plant
             self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
                                                watchdog_s=self.setup.board_watchdog_s, clock=self.clock)
+        if matrix is not None:
+            groups = [[ModuleModel(address=a, max_voltage_v=m.max_voltage_v, min_voltage_v=m.min_voltage_v,
+                                   max_current_a=m.max_current_a, max_power_w=m.max_power_kw * 1000.0,
+                                   slew_v_per_s=m.slew_v_per_s, comm_timeout_s=m.comm_timeout_s)
+                       for a in group.addresses] for group in self.cabinet.power.groups]
+            all_models.extend(model for group in groups for model in group)
+            circuit = RigMatrixCircuit(self.plants, groups)
+            self.matrix_sim = PowerMatrixSim(self.port(matrix.can), circuit, len(groups), clock=self.clock,
+                                             on_contact=circuit.move)
         self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
         for conn in self.cabinet.connectors:
             plant = self.plants[conn.id]
@@ -109,6 +122,9 @@ class Rig:
         for sim in self.io_sims.values():
             sim.attach()
         self.module_sim.attach()
+        if self.matrix_sim is not None:
+            self.matrix_sim.attach()
+            self._tasks.append(asyncio.create_task(self.matrix_sim.run(), name="matrix-sim"))
         for port in self.ports.values():
             port.start(loop)
         for cid, sim in self.io_sims.items():
@@ -140,6 +156,6 @@ class Rig:
         plant = self.plants[connector_id]
         return {
             "contactors_closed": plant.dc_plus_closed or plant.dc_minus_closed,
-            "modules_on": any(m.on for m in self.module_models[connector_id]),
+            "modules_on": any(m.on for m in plant.modules),  # with a matrix: the groups on it now
             "output_current_a": round(plant.output_current_a, 2),
         }

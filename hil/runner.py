@@ -174,6 +174,8 @@ class ScenarioRun:
             if self.csms is not None:
                 await self.csms.settle(ids)  # what was queued while it was away reaches it before the verdict
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
+            if self.rig.matrix_sim is not None:  # contacts switched under load must stay 0 (hil/sim/power_matrix.py)
+                report["matrix"] = self.rig.matrix_sim.report()
             if self.csms is not None:
                 report["ocpp"] = self.csms.report()
             elif self.outside_csms is not None:

@@ -35,6 +35,8 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
         for conn in report["connectors"]:
             if conn["energy_kwh"] <= 0.0:
                 problems.append(f"connector {conn['connector']} delivered no energy")
+    if (report.get("matrix") or {}).get("matrix_switched_under_load"):
+        problems.append(f"{report['matrix']['matrix_switched_under_load']} power matrix contacts switched under load")
     if scenario.csms:  # the rig's CSMS: schemas, and every transaction complete and in order
         problems += judge_ocpp(report.get("ocpp"), expect_offline=scenario.csms == "offline-session")
     return problems

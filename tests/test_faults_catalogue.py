@@ -56,6 +56,9 @@ PINNED = {
     "V2G_MALFORMED_MESSAGE": ("error", "unplug"),
     "CONTROLLER_INTERNAL": ("emergency", "latched"),
     "UNPLUGGED_UNDER_LOAD": ("emergency", "unplug"),
+    "MATRIX_BOARD_LOST": ("warning", "auto"),  # groups stay where they are: sharing stops, charging goes on
+    "MATRIX_CONTACT_MISMATCH": ("error", "latched"),
+    "EV_LIMIT_NOT_FOLLOWED": ("error", "unplug"),
     "STORE_WRITE_FAILED": ("warning", "auto"),  # a log, not a safety function: charging goes on
 }
 

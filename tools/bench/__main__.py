@@ -3,7 +3,8 @@
     python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick] [--minutes N]
 
 Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips,
-time_to_safe_ms (--minutes: how long spurious_trips charges under stress-ng, default 2).
+time_to_safe_ms, allocator_decision_us, power_sharing_s (--minutes: how long spurious_trips charges under
+stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.bench import can_ingest, fault_reaction, footprint, load_trips, time_to_safe, turnaround
+from tools.bench import allocator_time, can_ingest, sharing_model, fault_reaction, footprint, load_trips, time_to_safe, turnaround
 from tools.bench.stats import format_goals, goal
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
@@ -51,6 +52,8 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "footprint": footprint.run_footprint,
     "spurious_trips": load_trips.run_load_trips,
     "time_to_safe_ms": time_to_safe.run_time_to_safe,
+    "allocator_decision_us": allocator_time.run_allocator_time,
+    "power_sharing_s": sharing_model.run_sharing_times,
 }
 
 
@@ -80,6 +83,8 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                      trips.get("spurious_total") if trips.get("status") == "ok" else None, 0, "trips",
                      note=trips.get("reason", "")))
     rows += time_to_safe.goals(figures.get("time_to_safe_ms", {}))
+    rows += allocator_time.goals(figures.get("allocator_decision_us", {}))
+    rows += sharing_model.goals(figures.get("power_sharing_s", {}))
     return rows
 
 
@@ -134,6 +139,10 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         lines += load_trips.describe(figure)
     elif name == "time_to_safe_ms":
         lines += time_to_safe.describe(figure)
+    elif name == "allocator_decision_us":
+        lines += allocator_time.describe(figure)
+    elif name == "power_sharing_s":
+        lines += sharing_model.describe(figure)
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "

@@ -11,6 +11,7 @@ from typing import Literal
 from controller.formats.cabinet.loader import ConfigError, apply_override, build
 from controller.formats.cabinet.rules import check_module_capacity
 from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
+from controller.formats.cabinet.power_matrix import MatrixConfig, check_matrix
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
 
@@ -48,6 +49,7 @@ class PowerConfig:
     telemetry_period_s: float = 0.2  # each module's output and status are read this often
     silent_after_s: float = 12.0  # longer than the modules' own shutdown timeout
     ramp_up_a_per_s: float = 25.0  # not used: the current ramp is charging.ramp_up_a_per_s
+    matrix: MatrixConfig | None = None  # a contactor matrix that connects groups to outputs (see [power.matrix]); none: one group per connector
 
     def check(self) -> None:
         for name in ("keepalive_s", "telemetry_period_s", "silent_after_s", "ramp_up_a_per_s"):
@@ -64,7 +66,7 @@ class ConnectorConfig:
     max_voltage_v: float  # the cable's (and port's) highest output voltage
     max_current_a: float  # the cable's highest output current
     max_power_kw: float  # the port's highest output power; at most what its module group gives
-    group: str  # the [[power.groups]] entry that feeds this connector
+    group: str = ""  # the [[power.groups]] entry that feeds this connector; left out with a [power.matrix]
     io_can: str = "io"  # the [can.*] channel of this connector's I/O board
     energy_transfer_modes: tuple[str, ...] = ("DC_extended", "DC_core")  # offered to the car (DC_core, DC_extended, DC_combo_core, DC_unique)
     evse_id: str = ""  # the EVSE ID told to the car; empty: US*EVSE*E<id>
@@ -264,13 +266,17 @@ class CabinetConfig:
             raise ConfigError("power.can", f"no [can.{self.power.can}] channel")
         groups = {g.name for g in self.power.groups}
         seen_ids, used_groups = set(), set()
+        check_matrix(self)  # a connector's group is required without a matrix and left out with one
+        shared = self.power.matrix is not None
         for i, conn in enumerate(self.connectors):
             key = f"connectors[{i}]"
             if conn.id in seen_ids:
                 raise ConfigError(f"{key}.id", f"connector id {conn.id} used twice")
-            if conn.group not in groups:
+            if shared:
+                pass  # the matrix links say which groups reach this connector
+            elif conn.group not in groups:
                 raise ConfigError(f"{key}.group", f"no module group named {conn.group!r}")
-            if conn.group in used_groups:
+            elif conn.group in used_groups:
                 raise ConfigError(f"{key}.group", f"group {conn.group!r} already serves another connector")
             if conn.io_can not in channels:
                 raise ConfigError(f"{key}.io_can", f"no [can.{conn.io_can}] channel")
@@ -281,7 +287,7 @@ class CabinetConfig:
         if self.max_cabinet_power_kw < 0 or not math.isfinite(self.max_cabinet_power_kw):
             raise ConfigError("max_cabinet_power_kw", "must be 0 (no cap) or a positive number of kW")
         ports_kw = sum(c.max_power_kw for c in self.connectors)
-        if self.max_cabinet_power_kw > 0 and ports_kw > self.max_cabinet_power_kw + 1e-9:
+        if not shared and self.max_cabinet_power_kw > 0 and ports_kw > self.max_cabinet_power_kw + 1e-9:
             raise ConfigError("max_cabinet_power_kw", f"the ports' max_power_kw add up to {ports_kw:g} kW, "
                               f"above the cabinet's {self.max_cabinet_power_kw:g} kW")
         addresses = [a for g in self.power.groups for a in g.addresses]

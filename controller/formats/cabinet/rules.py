@@ -108,10 +108,14 @@ def check_module_capacity(cabinet: Any) -> None:
         return  # a missing DBC is reported when the drivers are built
     if rating is None:
         return
+    from controller.formats.cabinet.power_matrix import groups_reaching
+
     vendor = cabinet.power.vendor
     for i, conn in enumerate(cabinet.connectors):
-        count = len(cabinet.group(conn.group).addresses)
-        modules = f"group {conn.group!r}: {count} {vendor} module{'s' if count > 1 else ''} of"
+        reaching = groups_reaching(cabinet, conn.id)  # with a matrix: every group that can be switched to it
+        count = sum(len(cabinet.group(name).addresses) for name in reaching)
+        names = f"group {reaching[0]!r}" if len(reaching) == 1 else f"groups {', '.join(reaching)}"
+        modules = f"{names}: {count} {vendor} module{'s' if count > 1 else ''} of"
         if conn.max_power_kw > count * rating.max_power_w / 1000.0 + 1e-9:
             raise ConfigError(f"connectors[{i}].max_power_kw",
                               f"{conn.max_power_kw:g} kW is more than {modules} {rating.max_power_w / 1000.0:g} kW "

@@ -29,7 +29,7 @@ class DbcNotFound(FileNotFoundError):
 
 
 # every DBC the controller and the rig load (tests/packaging checks this list against the code)
-REQUIRED = ("io_board", "infypower_reg", "uugreen_ur1000x0")
+REQUIRED = ("io_board", "infypower_reg", "uugreen_ur1000x0", "power_matrix")
 
 
 def check_installed() -> None:

@@ -1,0 +1,193 @@
+"""Moving one module group from one output to another without switching under load: a state machine.
+
+    LOWER_DONOR  tell the donor's car the lower limit (what its remaining groups carry)
+    WAIT_DONOR   until its measured current is within that limit; a car that has not followed within
+                 car_follow_s gets an error shutdown (EV_LIMIT_NOT_FOLLOWED) and the move waits for the shutdown
+                 to bring the current down (never an overload of the remaining groups)
+    RAMP_DOWN    the group's current setpoint to zero, until its measured current is below open_below_a
+    OPEN         matrix contact open, until the feedback says open
+    MATCH        the group's voltage set to the receiving output's, until within close_within_v / 2
+    CLOSE        matrix contact closed, until the feedback says closed
+    DONE         the group joins the receiver's control and the receiver's limit is raised
+
+A donor of None takes an idle group (straight to MATCH); a receiver of None only frees the group. Every step
+has a bound; a move that cannot go on ends FAILED with a reason and never opens a contact that carries current
+or closes one across a voltage: the contact stays as it is and the allocation is redone without the group.
+`step()` is called every control period; it reads and commands through a `MovePlant` and the matrix driver.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+
+class MovePlant(Protocol):
+    """What a move reads and commands outside the matrix (the connectors and the module groups)."""
+
+    def port_current_a(self, output: int) -> float: ...  # measured at the output (I/O board shunt)
+
+    def port_voltage_v(self, output: int) -> float: ...
+
+    def set_port_limit_a(self, output: int, amps: float) -> None: ...  # EVSEMaximumCurrentLimit to the car
+
+    def group_current_a(self, group: str) -> float: ...
+
+    def group_voltage_v(self, group: str) -> float: ...
+
+    def set_group(self, group: str, voltage_v: float, current_a: float) -> None: ...  # the move drives it
+
+    def hand_over(self, group: str, output: int | None) -> None: ...  # to that port's control (None: off)
+
+    def stop_port(self, output: int, code: str, detail: str) -> None: ...  # error shutdown of that port
+
+
+class MatrixContacts(Protocol):
+    def connect(self, group: str, output: int) -> None: ...
+
+    def open(self, group: str) -> None: ...
+
+    def closed_output(self, group: str) -> int | None: ...
+
+
+class Step(enum.Enum):
+    LOWER_DONOR = "lower donor limit"
+    WAIT_DONOR = "wait for the donor's car"
+    RAMP_DOWN = "group current to zero"
+    OPEN = "open the matrix contact"
+    MATCH = "match the receiver's voltage"
+    CLOSE = "close the matrix contact"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class MoveTiming:
+    car_follow_s: float = 1.5  # a car follows a lowered limit within this (configurable default)
+    follow_margin_a: float = 5.0  # measured current this close above the lowered limit counts as followed
+    shutdown_s: float = 2.0  # after an error shutdown, the donor's current must be down within this
+    ramp_down_s: float = 1.0  # the group's current reaches open_below_a within this
+    open_below_a: float = 1.0  # a contact opens only below this current
+    close_within_v: float = 20.0  # a contact closes only within this voltage (the move aims at half)
+    match_s: float = 1.0  # the group's voltage reaches the receiver's within this
+    contact_s: float = 0.2  # contact feedback follows the command within this
+
+
+class GroupMove:
+    """One group from `donor` to `receiver`; `donor_limit_a` is what the donor keeps, `receiver_limit_a` what
+    the receiver gets once the group is on."""
+
+    def __init__(self, group: str, donor: int | None, receiver: int | None, plant: MovePlant,
+                 matrix: MatrixContacts, *, donor_limit_a: float = 0.0, receiver_limit_a: float = 0.0,
+                 timing: MoveTiming = MoveTiming(), clock: Callable[[], float]):
+        self.group, self.donor, self.receiver = group, donor, receiver
+        self.plant, self.matrix, self.timing, self.clock = plant, matrix, timing, clock
+        self.donor_limit_a, self.receiver_limit_a = donor_limit_a, receiver_limit_a
+        self.step_now = Step.LOWER_DONOR if donor is not None else Step.MATCH
+        self.reason = ""
+        self.donor_stopped = False
+        self.history: list[tuple[float, Step]] = []
+        self._since = clock()
+        self._entered = False
+
+    @property
+    def finished(self) -> bool:
+        return self.step_now in (Step.DONE, Step.FAILED)
+
+    def step(self) -> Step:
+        """Advance as far as the plant allows now; returns the step the move is in."""
+        for _ in range(len(Step)):  # several steps may complete in one call
+            before = self.step_now
+            if not self._entered:
+                self._enter()
+            getattr(self, "_" + self.step_now.name.lower())()
+            if self.step_now is before:
+                break
+        return self.step_now
+
+    # ---- each step: `_enter` commands once, the method below judges -------------------------------------------
+    def _go(self, step: Step) -> None:
+        self.step_now, self._since, self._entered = step, self.clock(), False
+
+    def _fail(self, reason: str) -> None:
+        self.reason = reason
+        self._go(Step.FAILED)
+
+    def _elapsed(self) -> float:
+        return self.clock() - self._since
+
+    def _enter(self) -> None:
+        self._entered = True
+        self.history.append((self.clock(), self.step_now))
+        step = self.step_now
+        if step is Step.LOWER_DONOR:
+            self.plant.set_port_limit_a(self.donor, self.donor_limit_a)
+        elif step is Step.RAMP_DOWN:
+            self.plant.set_group(self.group, self.plant.port_voltage_v(self.donor), 0.0)
+        elif step is Step.OPEN:
+            self.matrix.open(self.group)
+        elif step is Step.CLOSE:
+            try:
+                self.matrix.connect(self.group, self.receiver)
+            except ValueError as exc:  # not permitted, or the contact still reports another output
+                self._fail(str(exc))
+        elif step is Step.DONE:
+            self.plant.hand_over(self.group, self.receiver)
+            if self.receiver is not None:
+                self.plant.set_port_limit_a(self.receiver, self.receiver_limit_a)
+
+    def _lower_donor(self) -> None:
+        self._go(Step.WAIT_DONOR)
+
+    def _wait_donor(self) -> None:
+        t = self.timing
+        if self.plant.port_current_a(self.donor) <= self.donor_limit_a + t.follow_margin_a:
+            self._go(Step.RAMP_DOWN)
+        elif not self.donor_stopped and self._elapsed() > t.car_follow_s:
+            self.donor_stopped = True
+            self.plant.stop_port(self.donor, "EV_LIMIT_NOT_FOLLOWED",
+                                 f"{self.plant.port_current_a(self.donor):.0f} A {t.car_follow_s:g} s after the "
+                                 f"limit was lowered to {self.donor_limit_a:.0f} A")
+        elif self._elapsed() > t.car_follow_s + t.shutdown_s:
+            self._fail(f"output {self.donor} still carries {self.plant.port_current_a(self.donor):.0f} A")
+
+    def _ramp_down(self) -> None:
+        self.plant.set_group(self.group, self.plant.port_voltage_v(self.donor), 0.0)  # follow the output
+        if abs(self.plant.group_current_a(self.group)) < self.timing.open_below_a:
+            self._go(Step.OPEN)
+        elif self._elapsed() > self.timing.ramp_down_s:
+            self._fail(f"group {self.group} still carries {self.plant.group_current_a(self.group):.1f} A: "
+                       "its contact stays closed")
+
+    def _open(self) -> None:
+        if self.matrix.closed_output(self.group) is None:
+            self.plant.set_group(self.group, 0.0, 0.0)
+            self._go(Step.MATCH if self.receiver is not None else Step.DONE)
+        elif self._elapsed() > self.timing.contact_s:
+            self._fail(f"group {self.group}: the matrix contact did not open (welded?)")
+
+    def _match(self) -> None:
+        if self.receiver is None:
+            self._go(Step.DONE)
+            return
+        target = self.plant.port_voltage_v(self.receiver)  # followed while the receiver's battery charges
+        self.plant.set_group(self.group, target, 0.0)
+        if abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
+            self._go(Step.CLOSE)
+        elif self._elapsed() > self.timing.match_s:
+            self._fail(f"group {self.group} at {self.plant.group_voltage_v(self.group):.0f} V did not reach "
+                       f"output {self.receiver}'s {target:.0f} V")
+
+    def _close(self) -> None:
+        self.plant.set_group(self.group, self.plant.port_voltage_v(self.receiver), 0.0)
+        if self.matrix.closed_output(self.group) == self.receiver:
+            self._go(Step.DONE)
+        elif self._elapsed() > self.timing.contact_s:
+            self.matrix.open(self.group)
+            self._fail(f"group {self.group}: the matrix contact to output {self.receiver} did not close")
+
+    def _done(self) -> None:
+        pass
+
+    def _failed(self) -> None:
+        pass

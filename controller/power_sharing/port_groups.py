@@ -1,0 +1,141 @@
+"""The module groups a matrix connects to one output, seen by that output's connector as one group.
+
+It has the shape of a `PowerModuleGroup` (controller/connector/ports.py, ModuleGroupPort), so a connector on a
+matrix cabinet needs no change: its setpoint is split over the member groups by their current capacity, its
+capabilities are the members' summed and capped by the limit the sharing coordinator gives the port, and an
+emergency switches off only this port's members. The coordinator calls `leave` when a group starts to move
+away (the move drives it from then on) and `join` once its contact to this output is closed.
+
+Not yet used by the controller: wiring it into app.py is the next step of issue #18.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Protocol
+
+from controller.hw.power.group import GroupCapabilities
+
+NO_CAPABILITIES = GroupCapabilities(max_voltage_v=0.0, min_voltage_v=0.0, max_current_a=0.0, max_power_w=0.0,
+                                    healthy_count=0, total_count=0)
+
+
+class MemberGroup(Protocol):
+    capabilities: GroupCapabilities
+    output_voltage_v: float
+    output_current_a: float
+    is_on: bool
+    def set_output(self, voltage_v: float, current_a: float) -> None: ...
+    def switch_on(self) -> None: ...
+    def switch_off(self) -> None: ...
+    def emergency_off(self) -> None: ...
+    def module_states(self) -> list[dict]: ...
+
+
+class PortGroups:
+    def __init__(self) -> None:
+        self.members: dict[str, MemberGroup] = {}
+        self._on = False
+        self._voltage_v = 0.0
+        self._current_a = 0.0
+        self._limit_a = math.inf
+        self._limit_w = math.inf
+        self._telemetry: Callable[[], None] | None = None
+
+    # ---- the sharing coordinator's side -----------------------------------------------------------------
+    def join(self, name: str, group: MemberGroup) -> None:
+        """A group whose contact to this output is closed starts to serve it at the port's setpoint."""
+        self.members[name] = group
+        if self._telemetry is not None and hasattr(group, "listen_telemetry"):
+            group.listen_telemetry(self._telemetry)
+        self._split()
+        if self._on:
+            group.switch_on()
+
+    def leave(self, name: str) -> MemberGroup | None:
+        """A group about to move away: the others take over the setpoint; the caller drives it from now on."""
+        group = self.members.pop(name, None)
+        self._split()
+        return group
+
+    def set_limit(self, current_a: float, power_w: float) -> None:
+        """What the allocation gives this port (the connector tells the car through its capabilities)."""
+        self._limit_a, self._limit_w = current_a, power_w
+
+    # ---- the connector's side (ModuleGroupPort) ---------------------------------------------------------
+    @property
+    def capabilities(self) -> GroupCapabilities:
+        caps = [g.capabilities for g in self.members.values()]
+        if not caps:
+            return NO_CAPABILITIES
+        return GroupCapabilities(
+            max_voltage_v=min(c.max_voltage_v for c in caps), min_voltage_v=max(c.min_voltage_v for c in caps),
+            max_current_a=min(sum(c.max_current_a for c in caps), self._limit_a),
+            max_power_w=min(sum(c.max_power_w for c in caps), self._limit_w),
+            healthy_count=sum(c.healthy_count for c in caps), total_count=sum(c.total_count for c in caps))
+
+    @property
+    def output_voltage_v(self) -> float:
+        return max((g.output_voltage_v for g in self.members.values()), default=0.0)
+
+    @property
+    def output_current_a(self) -> float:
+        return sum(g.output_current_a for g in self.members.values())
+
+    @property
+    def is_on(self) -> bool:
+        return self._on
+
+    @property
+    def setpoint(self) -> tuple[float, float]:
+        return self._voltage_v, self._current_a
+
+    @property
+    def hottest_module_c(self) -> float | None:
+        temps = [t for g in self.members.values() if (t := getattr(g, "hottest_module_c", None)) is not None]
+        return max(temps, default=None)
+
+    def available_power_w(self) -> float:
+        total = sum(g.available_power_w() if hasattr(g, "available_power_w") else g.capabilities.max_power_w
+                    for g in self.members.values())
+        return min(total, self._limit_w)
+
+    def set_output(self, voltage_v: float, current_a: float) -> None:
+        if not (math.isfinite(voltage_v) and voltage_v >= 0 and math.isfinite(current_a) and current_a >= 0):
+            raise ValueError(f"setpoint {voltage_v} V / {current_a} A must be finite and not negative")
+        self._voltage_v, self._current_a = voltage_v, current_a
+        self._split()
+
+    def switch_on(self) -> None:
+        self._on = True
+        for g in self.members.values():
+            g.switch_on()
+
+    def switch_off(self) -> None:
+        self._on = False
+        for g in self.members.values():
+            g.switch_off()
+
+    def emergency_off(self) -> None:
+        """This port's groups only: the other outputs charge on."""
+        self._on = False
+        for g in self.members.values():
+            g.emergency_off()
+
+    def module_states(self) -> list[dict]:
+        return [{**state, "group": name} for name, g in self.members.items() for state in g.module_states()]
+
+    def listen_telemetry(self, listener: Callable[[], None]) -> None:
+        self._telemetry = listener
+        for g in self.members.values():
+            if hasattr(g, "listen_telemetry"):
+                g.listen_telemetry(listener)
+
+    def _split(self) -> None:
+        """The port's current setpoint over the members, by what each can carry."""
+        if not self.members:
+            return
+        weights = {name: max(g.capabilities.max_current_a, 0.0) for name, g in self.members.items()}
+        total = sum(weights.values())
+        for name, g in self.members.items():
+            share = self._current_a * weights[name] / total if total > 0 else self._current_a / len(self.members)
+            g.set_output(self._voltage_v, share)

@@ -1,0 +1,34 @@
+"""The rig's power matrix in its plant: the group modules a matrix contact connects to an output belong to that
+output's `ConnectorPlant` (they feed its cable) until the contact opens again.
+
+Built by the rig for a cabinet with a [power.matrix]: every plant starts without modules (all contacts open);
+the matrix board simulator (hil/sim/power_matrix.py) reads the current through and the voltage of each group
+here, and hands each contact it moves to `move`, which moves the group's modules between plants.
+"""
+from __future__ import annotations
+
+from hil.plant import ConnectorPlant, ModuleModel
+
+
+class RigMatrixCircuit:
+    def __init__(self, plants: dict[int, ConnectorPlant], groups: list[list[ModuleModel]]):
+        self.plants = plants
+        self.groups = groups
+
+    def group_current_a(self, group: int) -> float:
+        return sum(m.output_current_a for m in self.groups[group])
+
+    def group_voltage_v(self, group: int) -> float:
+        return max((m.output_voltage_v for m in self.groups[group]), default=0.0)
+
+    def output_voltage_v(self, output: int) -> float:
+        plant = self.plants.get(output)
+        return plant.link_voltage_v if plant is not None else 0.0
+
+    def move(self, group: int, before: int, after: int) -> None:
+        """The group's contact moved from output `before` to `after` (0: open)."""
+        modules = self.groups[group]
+        if before in self.plants:
+            self.plants[before].modules[:] = [m for m in self.plants[before].modules if m not in modules]
+        if after in self.plants:
+            self.plants[after].modules.extend(modules)

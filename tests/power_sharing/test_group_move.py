@@ -1,0 +1,112 @@
+"""The move sequence against the rig's matrix board and its model of groups, outputs and cars: a group leaves
+a charging port and joins another without a contact switched under load (the simulator counts them)."""
+from __future__ import annotations
+
+import pytest
+
+from controller.power_sharing.group_move import MoveTiming, Step
+from hil.sim.shared_outputs import SimCar
+from tests.power_sharing.move_rig import MoveRig
+
+pytestmark = pytest.mark.timeout(30)
+
+TWO_GROUPS_AT_780_V_A = 2 * 90_000.0 / 780.0  # what G1 and G2 carry at car 1's voltage
+
+
+def charging_rig(**car1) -> MoveRig:
+    rig = MoveRig({"G1": 1, "G2": 1, "G3": 1, "G4": 2})
+    rig.plug(1, SimCar(battery_v=780.0, request_a=300.0, **car1), limit_a=340.0)
+    rig.plug(2, SimCar(battery_v=400.0, request_a=400.0), limit_a=225.0)
+    return rig
+
+
+def test_a_group_moves_between_two_charging_ports_without_switching_under_load():
+    rig = charging_rig()
+    assert rig.plant.port_current_a(1) == pytest.approx(300.0, abs=1.0)
+    move = rig.start_move("G3", 1, 2, donor_limit_a=TWO_GROUPS_AT_780_V_A, receiver_limit_a=400.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE, move.reason
+    assert [step for _, step in move.history] == [Step.LOWER_DONOR, Step.WAIT_DONOR, Step.RAMP_DOWN, Step.OPEN,
+                                                   Step.MATCH, Step.CLOSE, Step.DONE]
+    assert rig.matrix.closed_output("G3") == 2 and rig.board.connected_output(2) == 2
+    assert rig.board.under_load_count == 0 and len(rig.moved_contacts()) == 2
+    rig.run(1.0)
+    assert rig.plant.port_current_a(2) == pytest.approx(400.0, abs=1.0)  # the receiver's car got the group's power
+    assert rig.plant.port_current_a(1) <= TWO_GROUPS_AT_780_V_A + 1.0
+    assert rig.faults == []
+
+
+def test_the_group_opens_only_after_the_donor_car_followed_and_the_group_current_fell_below_one_ampere():
+    rig = charging_rig(follow_delay_s=0.5)
+    move = rig.start_move("G3", 1, 2, donor_limit_a=TWO_GROUPS_AT_780_V_A, receiver_limit_a=400.0)
+    rig.run(0.4)
+    assert move.step_now is Step.WAIT_DONOR and rig.matrix.commanded("G3") == 1
+    rig.run_until_finished()
+    opened = rig.moved_contacts()[0]
+    assert not opened.closed and abs(opened.current_a) < 1.0
+    closed = rig.moved_contacts()[1]
+    assert closed.closed and abs(closed.voltage_v) < 20.0
+
+
+def test_a_car_that_does_not_follow_the_lowered_limit_is_stopped_never_overloaded():
+    rig = charging_rig(follows=False)
+    move = rig.start_move("G3", 1, 2, donor_limit_a=TWO_GROUPS_AT_780_V_A, receiver_limit_a=400.0,
+                          timing=MoveTiming(car_follow_s=0.5))
+    rig.run(0.45)
+    assert rig.plant.outputs[1].stops == [] and rig.plant.port_current_a(1) == pytest.approx(300.0, abs=1.0)
+    rig.run(0.1)
+    assert [code for code, _ in rig.plant.outputs[1].stops] == ["EV_LIMIT_NOT_FOLLOWED"]
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and move.donor_stopped
+    assert rig.board.under_load_count == 0
+    # while the car disobeyed, the three groups carried it: no group beyond its rating
+    assert all(g.current_a <= g.max_current_a + 1e-6 for g in rig.plant.groups)
+
+
+def test_a_group_that_does_not_come_down_keeps_its_contact_closed():
+    rig = charging_rig()
+    move = rig.start_move("G3", 1, 2, donor_limit_a=TWO_GROUPS_AT_780_V_A, receiver_limit_a=400.0,
+                          timing=MoveTiming(ramp_down_s=0.3))
+    rig.plant.group_slew_a_per_s = 10.0  # the group's modules ignore the lower setpoint (too slow)
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED and "still carries" in move.reason
+    assert rig.matrix.commanded("G3") == 1 and rig.board.connected_output(2) == 1
+    assert rig.board.under_load_count == 0
+
+
+def test_a_welded_contact_fails_the_move_and_the_group_never_reaches_the_other_output():
+    rig = charging_rig()
+    rig.board.welded.add(2)  # G3
+    move = rig.start_move("G3", 1, 2, donor_limit_a=TWO_GROUPS_AT_780_V_A, receiver_limit_a=400.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED and "did not open" in move.reason
+    assert rig.board.connected_output(2) == 1 and rig.board.under_load_count == 0
+
+
+def test_an_idle_group_joins_a_charging_port_at_its_voltage():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and [s for _, s in move.history][0] is Step.MATCH
+    rig.run(1.0)
+    assert rig.plant.port_current_a(1) == pytest.approx(250.0, abs=1.0) and rig.board.under_load_count == 0
+
+
+def test_a_freed_group_is_switched_off_after_it_opened():
+    rig = charging_rig()
+    move = rig.start_move("G3", 1, None, donor_limit_a=TWO_GROUPS_AT_780_V_A)
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.matrix.closed_output("G3") is None
+    rig.run(0.5)
+    assert rig.plant.group_voltage_v("G3") == 0.0 and rig.board.under_load_count == 0
+
+
+def test_switching_without_the_sequence_is_counted_by_the_simulator():
+    """The control experiment: the same move done naively (open at once, close at once) arcs and inrushes."""
+    rig = charging_rig()
+    rig.matrix.open("G3")
+    rig.run(0.3)  # the freed group's output falls to 0 V
+    rig.matrix.connect("G3", 2)
+    rig.run(0.1)
+    assert rig.board.under_load_count == 2

@@ -1,0 +1,49 @@
+"""The rig with a matrix cabinet (nevi-shared): the matrix board simulator is built on the cabinet's bus, a
+closed contact moves the group's modules into that output's plant, and the report's count of contacts
+switched under load fails the verdict."""
+from __future__ import annotations
+
+import pytest
+
+from hil.rig import Rig
+from hil.scenarios import Scenario
+from hil.setup import load_setup
+from hil.verdict import judge
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def rig():
+    built = Rig(load_setup("nevi-shared"))
+    yield built
+    for port in built.ports.values():
+        port.close()
+
+
+def test_a_matrix_cabinet_starts_with_every_group_open_and_no_modules_on_any_output(rig):
+    assert rig.matrix_sim is not None and rig.matrix_sim.groups == 8
+    assert all(plant.modules == [] for plant in rig.plants.values())
+    assert sorted(m.address for m in rig.module_sim.models) == list(range(1, 25))  # every module answers on CAN
+
+
+def test_a_closed_contact_puts_the_groups_modules_on_that_output_and_an_open_one_takes_them_off(rig):
+    sim = rig.matrix_sim
+    sim.contact_delay_s = 0.0
+    sim._wanted[2], sim._due[2] = 4, 0.0  # as an accepted command would (the protocol is tested on its own)
+    sim.settle()
+    assert [m.address for m in rig.plants[4].modules] == [7, 8, 9]
+    rig.plants[4].modules[0].output_current_a = 3.0  # the group carries current: opening now is under load
+    sim._wanted[2], sim._due[2] = 0, 0.0
+    sim.settle()
+    assert rig.plants[4].modules == [] and sim.under_load_count == 1
+    assert sim.report()["matrix_switched_under_load"] == 1
+
+
+def test_a_contact_switched_under_load_fails_the_verdict():
+    scenario = Scenario("x", "", expect_result="ok")
+    report = {"result": "ok", "faults": [], "controller_events": True, "connectors": [],
+              "matrix": {"matrix_switched_under_load": 2, "matrix_switchings": 5}}
+    assert judge(scenario, report) == ["2 power matrix contacts switched under load"]
+    report["matrix"]["matrix_switched_under_load"] = 0
+    assert judge(scenario, report) == []
