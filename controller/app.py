@@ -24,6 +24,7 @@ from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
+from controller.store.ocpp_station_state import StationStateStore
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -130,7 +131,8 @@ class ControllerApp:
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
-                                    variables=variables)
+                                    variables=variables,
+                                    station_state=StationStateStore(cfg.store.path or None))  # availability, reset
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:
@@ -315,6 +317,7 @@ class ControllerApp:
             if clean:
                 self.ocpp.queue.close()
                 self.ocpp.device_model.close()
+                self.ocpp.station_state.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

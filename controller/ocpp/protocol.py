@@ -31,6 +31,7 @@ class StationActions(Protocol):
     def get_variables(self, requests: list[dict]) -> list[dict]: ...
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
+    def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
 
 
 class StationProtocol(ChargePoint):
@@ -108,6 +109,12 @@ class StationProtocol(ChargePoint):
     def _get_base_report(self, request_id: int, report_base: str, **_: Any):
         status = self._actions.base_report(request_id, report_base)
         return call_result.GetBaseReport(status=GenericDeviceModelStatusEnumType(status))
+
+    @on(Action.change_availability)
+    def _change_availability(self, operational_status: str, evse: dict | None = None, **_: Any):
+        evse = evse or {}
+        status = self._actions.change_availability(operational_status, evse.get("id"), evse.get("connector_id"))
+        return call_result.ChangeAvailability(status=status)
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

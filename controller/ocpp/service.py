@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.availability import Availability
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -31,6 +32,7 @@ from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
+from controller.store.ocpp_station_state import StationStateStore
 from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,8 @@ def connector_status(connector: Any) -> str:
 class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 firmware_version: str = "0.1.0", variables: VariableStore | None = None):
+                 firmware_version: str = "0.1.0", variables: VariableStore | None = None,
+                 station_state: StationStateStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -76,6 +79,8 @@ class OcppService:
         self._password = read_password(cfg)
         self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
         self.transactions: dict[int, Transaction] = {}
+        self.station_state = station_state if station_state is not None else StationStateStore()
+        self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -117,12 +122,13 @@ class OcppService:
         if connector is None:
             return
         self._follow(connector)
+        self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self._wake.set()
 
     def _note_status(self, connector: Any) -> None:
         """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
-        status = connector_status(connector)
+        status = self.availability.reported(connector.cfg.id, connector_status(connector))
         if self._noted.get(connector.cfg.id) != status:
             self._noted[connector.cfg.id] = status
             if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
@@ -259,6 +265,9 @@ class OcppService:
             return connector_status(self.connectors[evse])
         statuses = {connector_status(c) for c in self.connectors.values()}
         return "Unavailable" if statuses <= {"Faulted", "Unavailable"} else "Available"
+
+    def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str:
+        return self.availability.change(status, evse_id, connector_id)
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:
