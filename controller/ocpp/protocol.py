@@ -32,6 +32,7 @@ class StationActions(Protocol):
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
     def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
+    def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
 
 
 class StationProtocol(ChargePoint):
@@ -115,6 +116,11 @@ class StationProtocol(ChargePoint):
         evse = evse or {}
         status = self._actions.change_availability(operational_status, evse.get("id"), evse.get("connector_id"))
         return call_result.ChangeAvailability(status=status)
+
+    @on(Action.unlock_connector)
+    def _unlock_connector(self, evse_id: int, connector_id: int, **_: Any):
+        status, info = self._actions.unlock(evse_id, connector_id)
+        return call_result.UnlockConnector(status=status, status_info=info)
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

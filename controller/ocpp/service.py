@@ -31,6 +31,7 @@ from controller.ocpp.link import backoff_delays, open_link, read_password, tls_c
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.ocpp.unlock import unlock_connector
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_station_state import StationStateStore
 from controller.store.ocpp_variables import VariableStore
@@ -268,6 +269,9 @@ class OcppService:
 
     def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str:
         return self.availability.change(status, evse_id, connector_id)
+
+    def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]:
+        return unlock_connector(self.connectors, self.transactions, evse_id, connector_id)
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:
