@@ -65,6 +65,7 @@ class ControllerApp:
         self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
+        self.restart_requested = asyncio.Event()  # an OCPP Reset: whoever runs the app stops and starts it again
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -132,7 +133,8 @@ class ControllerApp:
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
                                     variables=variables,
-                                    station_state=StationStateStore(cfg.store.path or None))  # availability, reset
+                                    station_state=StationStateStore(cfg.store.path or None),  # availability, reset
+                                    restart=self.restart_requested.set)
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:

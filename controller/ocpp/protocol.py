@@ -33,6 +33,7 @@ class StationActions(Protocol):
     def base_report(self, request_id: int, base: str) -> str: ...
     def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
     def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
+    def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]: ...
 
 
 class StationProtocol(ChargePoint):
@@ -121,6 +122,11 @@ class StationProtocol(ChargePoint):
     def _unlock_connector(self, evse_id: int, connector_id: int, **_: Any):
         status, info = self._actions.unlock(evse_id, connector_id)
         return call_result.UnlockConnector(status=status, status_info=info)
+
+    @on(Action.reset)
+    def _reset(self, type: str, evse_id: int | None = None, **_: Any):
+        status, info = self._actions.reset(type, evse_id)
+        return call_result.Reset(status=status, status_info=info)
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

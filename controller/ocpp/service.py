@@ -30,6 +30,7 @@ from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
+from controller.ocpp.reset import StationReset, boot_reason
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.ocpp.unlock import unlock_connector
 from controller.store.ocpp_queue import OcppQueue
@@ -67,7 +68,7 @@ class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  firmware_version: str = "0.1.0", variables: VariableStore | None = None,
-                 station_state: StationStateStore | None = None):
+                 station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -82,6 +83,7 @@ class OcppService:
         self.transactions: dict[int, Transaction] = {}
         self.station_state = station_state if station_state is not None else StationStateStore()
         self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
+        self.station_reset = StationReset(self.station_state, restart)  # `restart`: the app's (None: Reset refused)
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -92,7 +94,7 @@ class OcppService:
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
         self._tasks: list[asyncio.Task] = []
-        self.boot_reason = "PowerUp"
+        self.boot_reason = boot_reason(self.station_state)  # RemoteReset once after a Reset
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
@@ -122,7 +124,10 @@ class OcppService:
         connector = self.connectors.get(event.connector)
         if connector is None:
             return
-        self._follow(connector)
+        if not self.station_reset.closed:  # a Reset ended the transactions: none starts before the restart
+            self._follow(connector)
+        if self.station_reset.idle_now(bool(self.transactions)):  # an OnIdle Reset waited for this
+            self._start_reset()
         self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self._wake.set()
@@ -272,6 +277,26 @@ class OcppService:
 
     def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]:
         return unlock_connector(self.connectors, self.transactions, evse_id, connector_id)
+
+    # Reset: controller/ocpp/reset.py
+    def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]:
+        status, info = self.station_reset.request(kind, evse_id, bool(self.transactions))
+        if status == "Accepted" and not any(t.get_name() == "ocpp-reset" for t in self._tasks):
+            self._start_reset()
+        return status, info
+
+    def _start_reset(self) -> None:
+        self._tasks.append(asyncio.create_task(self.station_reset.run(self), name="ocpp-reset"))
+
+    def unsent(self) -> int:
+        return len(self.queue)
+
+    def end_transactions(self, stopped_reason: str, trigger: str) -> None:
+        now = self.clock()
+        for evse, tx in list(self.transactions.items()):
+            self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,
+                                   meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")))
+            del self.transactions[evse]
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:

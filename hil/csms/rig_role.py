@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.csms import role_availability
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -57,6 +58,7 @@ class RigCsms:
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role == "remote-start":
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
+        overrides += role_availability.overrides(self.role, self.folder)
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -73,6 +75,8 @@ class RigCsms:
             await asyncio.gather(*(self._remote_start(cid, cid == ids[0], timeout_s) for cid in ids))
         elif self.role == "offline-session":
             await self._outage(ids[0], timeout_s)
+        elif self.role in role_availability.ROLES:
+            await role_availability.play(self, STATION, ids, timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
@@ -106,6 +110,8 @@ class RigCsms:
             await self.csms.wait_for(ended, timeout_s)
         except TimeoutError:
             self.notes.append("not every transaction reached the CSMS as Ended")
+        if self.role in role_availability.ROLES:
+            await role_availability.settle(self, STATION, ids, timeout_s)
 
     async def stop(self) -> None:
         await self.csms.stop()

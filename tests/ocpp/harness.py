@@ -80,14 +80,14 @@ def station_config(url: str, **changes) -> OcppConfig:
 
 @contextlib.asynccontextmanager
 async def station_and_csms(connectors, *, csms: CsmsSimulator | None = None, queue=None, variables=None,
-                           station_state=None, **changes):
+                           station_state=None, restart=None, **changes):
     csms = csms or CsmsSimulator(password=PASSWORD)
     url = await csms.start()
     if csms.tls is not None:
         changes.setdefault("security_profile", 2)
         changes.setdefault("csms_root_file", str(csms.tls.root_file))
     service = OcppService(station_config(url, **changes), STATION, connectors, queue=queue, rng=random.Random(1),
-                          variables=variables, station_state=station_state)
+                          variables=variables, station_state=station_state, restart=restart)
     for connector in connectors:
         connector.sink = service.on_event
     await service.start()
