@@ -26,6 +26,7 @@ from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseCha
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.availability import Availability
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
@@ -84,6 +85,7 @@ class OcppService:
         self.station_state = station_state if station_state is not None else StationStateStore()
         self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
         self.station_reset = StationReset(self.station_state, restart)  # `restart`: the app's (None: Reset refused)
+        self.fault_events = FaultEvents(int(clock() * 10) % 2_000_000_000)  # NotifyEvent per fault raised/cleared
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -121,6 +123,8 @@ class OcppService:
     def on_event(self, event: Event) -> None:
         if not isinstance(event, (PhaseChanged, FaultRaised, FaultCleared)):
             return
+        if isinstance(event, (FaultRaised, FaultCleared)):
+            self._notify_fault(event)
         connector = self.connectors.get(event.connector)
         if connector is None:
             return
@@ -131,6 +135,14 @@ class OcppService:
         self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self._wake.set()
+
+    def _notify_fault(self, event: FaultRaised | FaultCleared) -> None:
+        """NotifyEvent (controller/ocpp/fault_events.py), queued like the transactions' events."""
+        try:
+            self.queue.append("NotifyEvent", self.fault_events.notify_event(event, self.clock()), self.clock())
+            self._wake.set()
+        except Exception:  # e.g. the store's disk is full: the status and the transactions go on
+            log.exception("OCPP: NotifyEvent for %s not queued", event.code)
 
     def _note_status(self, connector: Any) -> None:
         """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
