@@ -141,3 +141,30 @@ async def test_inoperative_is_kept_across_a_restart(tmp_path):
         assert await change(csms, "Operative", 1) == "Accepted"
         assert after.enabled and after.state == "available"
     state.close()
+
+
+def test_the_real_connector_goes_out_of_service_and_back_through_set_enabled():
+    """Availability with the real Connector (tests/connector's fake drivers): unavailable with 100 % PWM (no
+    car can start), back to available on Operative; a charging connector is left alone until its end."""
+    from controller.ocpp.availability import Availability
+    from tests.connector.test_connector import make, to_charging
+
+    conn, board, group, clock, _ = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.state == "available"
+    busy: set[int] = set()
+    availability = Availability({1: conn}, StationStateStore(), lambda evse: evse in busy)
+    assert availability.change("Inoperative", 1, None) == "Accepted"
+    assert conn.state == "unavailable" and not conn.can_offer_service() and board.pwm == 100.0
+    assert availability.change("Operative", None, None) == "Accepted"
+    assert conn.state == "unavailable"  # the station's word does not undo the EVSE's own
+    assert availability.change("Operative", 1, None) == "Accepted"
+    assert conn.state == "available"
+
+    conn2, board2, group2, clock2, _ = make()
+    to_charging(conn2, board2, group2, clock2)
+    busy.add(1)
+    availability = Availability({1: conn2}, StationStateStore(), lambda evse: evse in busy)
+    assert availability.change("Inoperative", 1, None) == "Scheduled"
+    assert conn2.state == "charging" and conn2.enabled  # charging goes on
