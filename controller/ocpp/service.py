@@ -128,10 +128,10 @@ class OcppService:
         connector = self.connectors.get(event.connector)
         if connector is None:
             return
-        if not self.station_reset.closed:  # a Reset ended the transactions: none starts before the restart
+        if not self.station_reset.holds(connector.cfg.id):  # a Reset ended its transaction: none starts meanwhile
             self._follow(connector)
-        if self.station_reset.idle_now(bool(self.transactions)):  # an OnIdle Reset waited for this
-            self._start_reset()
+        self.station_reset.note_idle(set(self.transactions))  # an OnIdle Reset may have waited for this
+        self._start_resets()
         self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self._wake.set()
@@ -292,20 +292,26 @@ class OcppService:
 
     # Reset: controller/ocpp/reset.py
     def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]:
-        status, info = self.station_reset.request(kind, evse_id, bool(self.transactions))
-        if status == "Accepted" and not any(t.get_name() == "ocpp-reset" for t in self._tasks):
-            self._start_reset()
-        return status, info
+        answer = self.station_reset.request(kind, evse_id, set(self.transactions), evse_id in self.connectors)
+        self._start_resets()
+        return answer
 
-    def _start_reset(self) -> None:
-        self._tasks.append(asyncio.create_task(self.station_reset.run(self), name="ocpp-reset"))
+    def _start_resets(self) -> None:
+        for evse in self.station_reset.take_due():
+            work = self.station_reset.run(self) if evse is None else self.station_reset.run_evse(self, evse)
+            self._tasks.append(asyncio.create_task(work, name="ocpp-reset"))
+
+    def operative(self, evse_id: int) -> bool:
+        return self.availability.operative(evse_id)
 
     def unsent(self) -> int:
         return len(self.queue)
 
-    def end_transactions(self, stopped_reason: str, trigger: str) -> None:
+    def end_transactions(self, stopped_reason: str, trigger: str, evses: set[int] | None = None) -> None:
         now = self.clock()
         for evse, tx in list(self.transactions.items()):
+            if evses is not None and evse not in evses:
+                continue
             self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,
                                    meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")))
             del self.transactions[evse]

@@ -1,6 +1,6 @@
 """Reset (B11/B12): Immediate ends the transactions (ImmediateReset) and restarts; OnIdle waits for them
-(Scheduled); an EVSE alone is refused; the next BootNotification says RemoteReset; the controller exits with
-its restart status only after every connector was powered off."""
+(Scheduled); an EVSE's reset is its connector's; the next BootNotification says RemoteReset; the controller
+exits with its restart status only after every connector was powered off."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +12,7 @@ from ocpp.v201 import call
 from controller.formats.exit_status import RESTART_REQUESTED
 from controller.store.ocpp_station_state import StationStateStore
 from tests.ocpp.harness import STATION, FakeConnector, run_async, station_and_csms
+from tests.ocpp.test_availability import SwitchableConnector
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -99,13 +100,74 @@ async def test_on_idle_reset_of_an_idle_station_restarts_at_once():
         assert csms.calls("TransactionEvent") == []
 
 
+class ResettableConnector(SwitchableConnector):
+    """set_enabled as the real connector's, a car that stops at once, and every state it went through."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.states = []
+
+    def move(self, state: str):
+        super().move(state)
+        self.states.append(self.state)
+
+    def request_stop(self, reason="user_stop"):
+        if not FakeConnector.request_stop(self, reason):
+            return False
+        self.move("session_end")
+        return True
+
+
 @run_async
-async def test_an_evse_reset_or_a_station_that_cannot_restart_is_rejected():
+async def test_an_evse_reset_ends_its_transaction_and_restarts_its_connector_only():
+    restarts = []
+    one, two = ResettableConnector(1), ResettableConnector(2)
+    async with station_and_csms([one, two], restart=lambda: restarts.append(True)) as (service, csms):
+        await charging(csms, one)
+        two.move("plugged")
+        await csms.wait_for(lambda: len({e["transactionInfo"]["transactionId"]
+                                         for e in csms.calls("TransactionEvent")}) == 2, 5)
+        one.states.clear()
+        assert (await reset(csms, "Immediate", 1)).status == "Accepted"
+        await csms.wait_for(lambda: one.states[-2:] == ["unavailable", "available"], 5)
+        await csms.wait_for(lambda: csms.calls("StatusNotification")[-1]["connectorStatus"] == "Available", 5)
+        ended = [e for e in csms.calls("TransactionEvent") if e["eventType"] == "Ended"]
+    assert one.stop_reasons == ["reset"] and one.states == ["session_end", "unavailable", "available"]
+    assert len(ended) == 1 and ended[0]["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    assert ended[0]["triggerReason"] == "ResetCommand"
+    tx = [e for e in csms.calls("TransactionEvent")
+          if e["transactionInfo"]["transactionId"] == ended[0]["transactionInfo"]["transactionId"]]
+    # the stop is still followed before the end: charging -> EVConnected, then Ended
+    assert [(e["eventType"], e["transactionInfo"]["chargingState"]) for e in tx[-2:]] == [
+        ("Updated", "EVConnected"), ("Ended", "EVConnected")]
+    assert two.state == "plugged" and two.stop_reasons == [] and restarts == []  # the other EVSE, the station
+    assert one.enabled and two.enabled
+    assert csms.violations == []
+
+
+@run_async
+async def test_an_evse_reset_on_idle_waits_for_its_transaction():
+    one = ResettableConnector(1)
+    async with station_and_csms([one]) as (service, csms):
+        await charging(csms, one)
+        assert (await reset(csms, "OnIdle", 1)).status == "Scheduled"
+        await asyncio.sleep(0.3)
+        assert one.state == "charging" and one.stop_reasons == []
+        for state in ("stopping", "welding_detection", "session_end", "available"):
+            one.move(state)
+        await csms.wait_for(lambda: one.states[-2:] == ["unavailable", "available"], 5)
+        await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended", 5)
+        ended = csms.calls("TransactionEvent")[-1]
+    assert ended["eventType"] == "Ended" and ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+
+
+@run_async
+async def test_an_unknown_evse_or_a_station_that_cannot_restart_is_rejected():
     restarts = []
     async with station_and_csms([FakeConnector(1)], restart=lambda: restarts.append(True)) as (service, csms):
         await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
-        answer = await reset(csms, "Immediate", 1)
-        assert answer.status == "Rejected" and answer.status_info["reason_code"] == "UnsupportedRequest"
+        answer = await reset(csms, "Immediate", 2)
+        assert answer.status == "Rejected" and answer.status_info["reason_code"] == "UnknownEvse"
         await asyncio.sleep(0.2)
         assert restarts == []
     async with station_and_csms([FakeConnector(1)]) as (service, csms):  # no restart given
