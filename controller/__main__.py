@@ -2,7 +2,9 @@
 
 Exit status: 0 after an orderly stop (SIGTERM, as systemd sends, or SIGINT/Ctrl-C: both power every
 connector off first, then close the store); 2 for input a person must fix (config, options, CAN channel,
-store file, missing data files), printed as one line without a traceback; 1 when the start failed otherwise.
+store file, missing data files), printed as one line without a traceback; 1 when the start failed otherwise;
+3 after an OCPP Reset from the CSMS (every connector powered off, the store closed): start it again (the systemd
+unit does, RestartForceExitStatus=3).
 Under systemd (Type=notify) it reports READY/STATUS/STOPPING and pings the watchdog (controller/systemd_notify.py).
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from controller.formats.cabinet.config import ConfigError, load_config
 from controller.formats.can.dbc import DbcNotFound
 from controller.formats.command_line_checks import can_channel, check_can_interface, log_level
 from controller.formats.events import Event, PhaseChanged
+from controller.formats.exit_status import RESTART_REQUESTED
 from controller.store import StoreError
 from controller.systemd_notify import SystemdNotifier, WatchdogPinger
 from controller.formats.command_line import OneLineArgumentParser
@@ -54,7 +57,7 @@ def _health(app: ControllerApp) -> str | None:
     return None
 
 
-async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:
+async def _run(app: ControllerApp, notifier: SystemdNotifier) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,12 +77,16 @@ async def _run(app: ControllerApp, notifier: SystemdNotifier) -> None:
     notifier.ready(f"running: {len(app.connectors)} connector(s) of {app.config.name}")
     app.subscribe(_StatusLine(notifier, app))
     pinger = asyncio.create_task(WatchdogPinger(notifier, lambda: _health(app)).run(), name="systemd-watchdog")
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(app.restart_requested.wait())]
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for wait in waits:
+            wait.cancel()
         pinger.cancel()
         notifier.stopping()
-        await app.stop()
+        await app.stop()  # every connector powered off first, whatever the reason
+    return RESTART_REQUESTED if app.restart_requested.is_set() and not stop.is_set() else 0
 
 
 def _fail(message: str) -> int:
@@ -127,8 +134,9 @@ def _main(argv: list[str] | None) -> int:
         notifier.status(f"failed: {exc}")
         print(f"{PROG}: cannot start: {exc}", file=sys.stderr)
         return 1
+    status = 0
     try:
-        asyncio.run(_run(app, notifier))
+        status = asyncio.run(_run(app, notifier))
     except KeyboardInterrupt:
         pass
     except ConfigError as exc:  # found while starting, e.g. [v2g] without an interface per connector
@@ -140,7 +148,7 @@ def _main(argv: list[str] | None) -> int:
         return 1
     finally:
         notifier.close()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

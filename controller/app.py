@@ -25,6 +25,7 @@ from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_variables import VariableStore
+from controller.store.ocpp_station_state import StationStateStore
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -65,6 +66,7 @@ class ControllerApp:
         self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
+        self.restart_requested = asyncio.Event()  # an OCPP Reset: whoever runs the app stops and starts it again
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -133,7 +135,9 @@ class ControllerApp:
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
-                                    variables=variables, reservations=ReservationStore(cfg.store.path or None))
+                                    variables=variables, reservations=ReservationStore(cfg.store.path or None),
+                                    station_state=StationStateStore(cfg.store.path or None),  # availability, reset
+                                    restart=self.restart_requested.set)
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:
@@ -319,6 +323,7 @@ class ControllerApp:
                 self.ocpp.queue.close()
                 self.ocpp.device_model.close()
                 self.ocpp.reservations.close()
+                self.ocpp.station_state.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

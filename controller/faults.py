@@ -207,3 +207,35 @@ class Fault:
     @property
     def severity(self) -> Severity:
         return self.severity_override or self.spec.severity
+
+
+# ChargeX minimum required error codes (MREC, INL, Rev 5) for the faults where one applies: the code a CSMS reads
+# (CX0nn, as EVerest's OCPP error mapping gives them, vendor CHARGEX_VENDOR) and the MREC's name. Faults with
+# no MREC of their own (a lost meter, a car's timeout, ...) are reported with our code alone.
+CHARGEX_VENDOR = "https://chargex.inl.gov"
+MREC: dict[str, tuple[str, str]] = {
+    "CONNECTOR_LOCK_FAILURE": ("CX001", "ConnectorLockFailure"),
+    "ISOLATION_FAULT": ("CX002", "GroundFailure"),
+    "OUTPUT_OVERCURRENT": ("CX004", "OverCurrentFailure"),
+    "MODULE_SHORT_CIRCUIT": ("CX004", "OverCurrentFailure"),
+    "OUTPUT_OVERVOLTAGE": ("CX005", "OverVoltage"),
+    "VOLTAGE_CLASS_EXCEEDED": ("CX005", "OverVoltage"),
+    "MODULE_OVERVOLTAGE": ("CX005", "OverVoltage"),
+    "IO_BOARD_OVERVOLTAGE_TRIP": ("CX005", "OverVoltage"),
+    "ESTOP_PRESSED": ("CX008", "EmergencyStop"),
+    "CP_STATE_D": ("CX010", "InvalidVehicleMode"),  # ventilation asked of a DC charger
+    "CABLE_CHECK_FAILED": ("CX011", "CableCheckFault"),
+    "IMD_SELFTEST_FAILED": ("CX011", "CableCheckFault"),  # the IMD's self-test is a step of the cable check
+    "CP_STATE_E": ("CX014", "PilotFault"),
+    "CP_STATE_F": ("CX014", "PilotFault"),
+    "CP_INVALID": ("CX014", "PilotFault"),
+    "CONTACTOR_NOT_CLOSED": ("CX017", "EVSEContactorFault"),
+    "CONTACTOR_WELDED": ("CX017", "EVSEContactorFault"),
+    "CONTACTOR_OPENED": ("CX017", "EVSEContactorFault"),
+    "CONNECTOR_OVERTEMPERATURE": ("CX019", "CableOverTempStop"),
+}
+
+
+def mrec(code: str) -> tuple[str, str] | None:
+    """(CX0nn, MREC name) of a fault code, or None when no MREC applies."""
+    return MREC.get(code)

@@ -1,7 +1,9 @@
 """How the runner holds the controller under test: in this process, or as a separate process.
 
 Either way the runner learns what the controller did only from its events (the JSON lines that
-`charger-controller --events-json` prints) and from the wires.
+`charger-controller --events-json` prints) and from the wires. A controller that asks to be restarted (an OCPP
+Reset: the process exits with its restart status, the app in this process sets `restart_requested`) is started
+again, as systemd does on a cabinet.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 from controller.formats.events import EventSink, MalformedEvent, parse_event_line
+from controller.formats.exit_status import RESTART_REQUESTED
 
 log = logging.getLogger(__name__)
 EVENT_LINE_LIMIT = 4 * 1024 * 1024  # a v2g_closed event carries up to 1,000 answer times per request type
@@ -28,16 +31,42 @@ class InProcessController:
 
         self.app = ControllerApp(cabinet_config, on_event=on_event, can_override=can_override)
         self.alive = False
+        self.restarts = 0
+        self._made = (cabinet_config, can_override, on_event)
+        self._restarter: asyncio.Task | None = None
 
     async def start(self) -> None:
         await self.app.start()
         self.alive = True
+        self._restarter = asyncio.create_task(self._restart_when_asked(), name="controller-restart")
+
+    async def _restart_when_asked(self) -> None:
+        """As the process would exit and be started again: stopped (every connector powered off), a new app from
+        the same config. Its SECCs are not attached again: V2G after a restart needs --separate-process."""
+        from controller.app import ControllerApp
+
+        while True:
+            await self.app.restart_requested.wait()
+            await self.app.stop()
+            config, can_override, on_event = self._made
+            self.app = ControllerApp(config, on_event=on_event, can_override=can_override)
+            self.app.build()
+            await self.app.start()
+            self.restarts += 1
+
+    async def _end_restarter(self) -> None:
+        if self._restarter is not None:
+            self._restarter.cancel()
+            await asyncio.gather(self._restarter, return_exceptions=True)
+            self._restarter = None
 
     async def crash(self) -> None:
         self.alive = False
+        await self._end_restarter()
         await self.app.crash()
 
     async def stop(self) -> None:
+        await self._end_restarter()
         if self.alive:
             self.alive = False
             await self.app.stop()
@@ -61,8 +90,14 @@ class SubprocessController:
         self.proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
         self.alive = False
+        self.restarts = 0
 
     async def start(self) -> None:
+        await self._spawn()
+        self._reader = asyncio.create_task(self._read_events())
+        self.alive = True
+
+    async def _spawn(self) -> None:
         argv = [sys.executable, "-m", "controller", "--config", str(self.cabinet_path), "--events-json"]
         if self.can_override:
             argv += ["--can", ":".join(self.can_override)]
@@ -70,10 +105,19 @@ class SubprocessController:
             argv += ["--set", assignment]
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"}, limit=EVENT_LINE_LIMIT)
-        self._reader = asyncio.create_task(self._read_events())
-        self.alive = True
 
     async def _read_events(self) -> None:
+        while True:
+            await self._read_process_events()
+            status = await self.proc.wait()
+            if status != RESTART_REQUESTED or not self.alive:
+                return
+            self.restarts += 1  # as systemd's unit does (RestartForceExitStatus)
+            await self._spawn()
+            if not self.alive:  # stopped while it was being started: it goes at once
+                self.proc.kill()
+
+    async def _read_process_events(self) -> None:
         assert self.proc and self.proc.stdout
         while True:
             try:
@@ -96,6 +140,7 @@ class SubprocessController:
             await self.proc.wait()
 
     async def stop(self) -> None:
+        self.alive = False  # no restart from here on
         if self.proc and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

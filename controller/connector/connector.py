@@ -312,6 +312,12 @@ class Connector:
     def unlock_when_safe(self) -> None:
         self.connector_lock.unlock_when_safe()
 
+    def unlock_on_request(self) -> str | None:
+        """Unlock now if that is safe (OCPP UnlockConnector); else the reason it was not done."""
+        if self._contactors_commanded:
+            return "the contactors are closed"
+        return self.connector_lock.unlock_on_request()
+
     # ---- conditions used by the table -------------------------------------------------------------
     def can_offer_service(self) -> bool:
         return self.enabled and bool(self.io.online) and not self.blocking_faults()

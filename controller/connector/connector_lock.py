@@ -33,3 +33,16 @@ class ConnectorLock:
         if status is not None and status.cable_voltage_v < self.charging.safe_voltage_v:
             self._unlock_wanted = False
             self.io.set_lock(False)
+
+    def unlock_on_request(self) -> str | None:
+        """An unlock asked from outside (OCPP UnlockConnector): made now when the measured cable voltage is below
+        the safe voltage; otherwise nothing is done and the reason is returned."""
+        status = self.io.status
+        if status is None:
+            return "no status from the I/O board: the cable voltage is unknown"
+        if status.cable_voltage_v >= self.charging.safe_voltage_v:
+            return (f"the cable is at {status.cable_voltage_v:.0f} V; "
+                    f"it unlocks only below {self.charging.safe_voltage_v:.0f} V")
+        self._unlock_wanted = False
+        self.io.set_lock(False)
+        return None

@@ -6,6 +6,8 @@ import math
 import time
 from typing import Any, Sequence
 
+from controller.faults import mrec
+
 
 def json_line(value: Any) -> str:
     """Compact JSON on one line; NaN and infinities (invalid JSON) become null."""
@@ -72,7 +74,9 @@ def event_text(kind: str, message: str, data: Any) -> str:
         if not data.get("active", True):
             return f"{data['code']} cleared"
         detail = f": {data['detail']}" if data.get("detail") else ""
-        return f"{data['code']} raised ({data.get('severity', '?')}){detail}"
+        chargex = mrec(data["code"]) if isinstance(data["code"], str) else None
+        severity = f"{data.get('severity', '?')}" + (f", MREC {chargex[0]}" if chargex else "")
+        return f"{data['code']} raised ({severity}){detail}"
     if kind == "session_ended" and "energy_kwh" in data:
         faults = ", ".join(data.get("fault_codes") or []) or "none"
         return (f"session ended: {cell_text(data['energy_kwh'])} kWh, peak {cell_text(data.get('peak_kw'))} kW, "

@@ -36,6 +36,9 @@ class StationActions(Protocol):
     def reserve_now(self, reservation_id: int, expiry: str, id_token: dict, evse_id: int | None,
                     connector_type: str | None, group_id_token: dict | None) -> str: ...
     def cancel_reservation(self, reservation_id: int) -> str: ...
+    def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
+    def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
+    def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]: ...
 
 
 class StationProtocol(ChargePoint):
@@ -125,6 +128,21 @@ class StationProtocol(ChargePoint):
     def _cancel_reservation(self, reservation_id: int, **_: Any):
         status = self._actions.cancel_reservation(reservation_id)
         return call_result.CancelReservation(status=CancelReservationStatusEnumType(status))
+    @on(Action.change_availability)
+    def _change_availability(self, operational_status: str, evse: dict | None = None, **_: Any):
+        evse = evse or {}
+        status = self._actions.change_availability(operational_status, evse.get("id"), evse.get("connector_id"))
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.unlock_connector)
+    def _unlock_connector(self, evse_id: int, connector_id: int, **_: Any):
+        status, info = self._actions.unlock(evse_id, connector_id)
+        return call_result.UnlockConnector(status=status, status_info=info)
+
+    @on(Action.reset)
+    def _reset(self, type: str, evse_id: int | None = None, **_: Any):
+        status, info = self._actions.reset(type, evse_id)
+        return call_result.Reset(status=status, status_info=info)
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

@@ -25,15 +25,20 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.aligned_meter import ClockAlignedMeter
+from controller.ocpp.availability import Availability
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
+from controller.ocpp.reset import StationReset, boot_reason
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.ocpp.unlock import unlock_connector
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
+from controller.store.ocpp_station_state import StationStateStore
 from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,8 @@ class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  firmware_version: str = "0.1.0", variables: VariableStore | None = None,
-                 reservations: ReservationStore | None = None):
+                 reservations: ReservationStore | None = None,
+                 station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -80,6 +86,10 @@ class OcppService:
         self._password = read_password(cfg)
         self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
         self.transactions: dict[int, Transaction] = {}
+        self.station_state = station_state if station_state is not None else StationStateStore()
+        self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
+        self.station_reset = StationReset(self.station_state, restart)  # `restart`: the app's (None: Reset refused)
+        self.fault_events = FaultEvents(int(clock() * 10) % 2_000_000_000)  # NotifyEvent per fault raised/cleared
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -90,7 +100,7 @@ class OcppService:
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
         self._tasks: list[asyncio.Task] = []
-        self.boot_reason = "PowerUp"
+        self.boot_reason = boot_reason(self.station_state)  # RemoteReset once after a Reset
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
@@ -121,17 +131,31 @@ class OcppService:
     def on_event(self, event: Event) -> None:
         if not isinstance(event, (PhaseChanged, FaultRaised, FaultCleared)):
             return
+        if isinstance(event, (FaultRaised, FaultCleared)):
+            self._notify_fault(event)
         connector = self.connectors.get(event.connector)
         if connector is None:
             return
-        self._follow(connector)
+        if not self.station_reset.holds(connector.cfg.id):  # a Reset ended its transaction: none starts meanwhile
+            self._follow(connector)
+        self.station_reset.note_idle(set(self.transactions))  # an OnIdle Reset may have waited for this
+        self._start_resets()
+        self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self.reservations.check()  # a reservation ends with its EVSE's fault
         self._wake.set()
 
+    def _notify_fault(self, event: FaultRaised | FaultCleared) -> None:
+        """NotifyEvent (controller/ocpp/fault_events.py), queued like the transactions' events."""
+        try:
+            self.queue.append("NotifyEvent", self.fault_events.notify_event(event, self.clock()), self.clock())
+            self._wake.set()
+        except Exception:  # e.g. the store's disk is full: the status and the transactions go on
+            log.exception("OCPP: NotifyEvent for %s not queued", event.code)
+
     def _note_status(self, connector: Any) -> None:
         """Every availability change is told, in order; offline only the latest counts (sent at reconnect)."""
-        status = self.reservations.status(connector)
+        status = self.availability.reported(connector.cfg.id, self.reservations.status(connector))
         if self._noted.get(connector.cfg.id) != status:
             self._noted[connector.cfg.id] = status
             if self.accepted:  # sent after the events queued before it: the CSMS sees them in the order made
@@ -312,6 +336,38 @@ class OcppService:
             return
         self.queue.append(action, payload, self.clock())
         self._wake.set()
+
+    def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str:
+        return self.availability.change(status, evse_id, connector_id)
+
+    def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]:
+        return unlock_connector(self.connectors, self.transactions, evse_id, connector_id)
+
+    # Reset: controller/ocpp/reset.py
+    def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]:
+        answer = self.station_reset.request(kind, evse_id, set(self.transactions), evse_id in self.connectors)
+        self._start_resets()
+        return answer
+
+    def _start_resets(self) -> None:
+        for evse in self.station_reset.take_due():
+            work = self.station_reset.run(self) if evse is None else self.station_reset.run_evse(self, evse)
+            self._tasks.append(asyncio.create_task(work, name="ocpp-reset"))
+
+    def operative(self, evse_id: int) -> bool:
+        return self.availability.operative(evse_id)
+
+    def unsent(self) -> int:
+        return len(self.queue)
+
+    def end_transactions(self, stopped_reason: str, trigger: str, evses: set[int] | None = None) -> None:
+        now = self.clock()
+        for evse, tx in list(self.transactions.items()):
+            if evses is not None and evse not in evses:
+                continue
+            self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,
+                                   meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")))
+            del self.transactions[evse]
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.simulator import CsmsSimulator
 
@@ -59,6 +60,7 @@ class RigCsms:
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role in ("remote-start", "reservation"):
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
+        overrides += role_availability.overrides(self.role, self.folder)
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -77,6 +79,8 @@ class RigCsms:
             await self._outage(ids[0], timeout_s)
         elif self.reservation is not None:
             await self.reservation.play(STATION, ids, timeout_s)
+        elif self.role in role_availability.ROLES:
+            await role_availability.play(self, STATION, ids, timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -115,6 +119,8 @@ class RigCsms:
             await self.csms.wait_for(ended, timeout_s)
         except TimeoutError:
             self.notes.append("not every transaction reached the CSMS as Ended")
+        if self.role in role_availability.ROLES:
+            await role_availability.settle(self, STATION, ids, timeout_s)
 
     async def stop(self) -> None:
         await self.csms.stop()

@@ -32,6 +32,8 @@ class Scenario:
     expect_car: tuple[str, ...] = ()
     csms: str | None = None  # the rig's CSMS plays this role (hil/csms/rig_role.py); None: no OCPP
     csms_profile: int = 1  # OCPP security profile to the rig's CSMS: 1 ws + basic auth, 2 wss + basic auth, 3 mutual TLS
+    # faults the scenario may cause without ending in "fault" (judged by the stop reasons instead)
+    allow_faults: tuple[str, ...] = ()
 
     @property
     def needs_inprocess(self) -> bool:
@@ -99,4 +101,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("reservation", "the CSMS reserves the connector (an expiring and a cancelled reservation first); "
              "another idToken is refused there, the reserved one starts the transaction (reservationId)", "ok",
              csms="reservation", expect_car=("target_soc",)),
+    Scenario("reset-onidle", "the CSMS asks Reset OnIdle while charging: Scheduled, the car charges on, the "
+             "controller restarts once the transaction has ended and boots again with reason RemoteReset", "ok",
+             csms="reset-onidle", expect_car=("target_soc",),
+             # the restart stops the heartbeat: the I/O board opens its (already open) contactors by itself,
+             # after the session, which must still have ended for ev_stop
+             allow_faults=("IO_WATCHDOG_TRIPPED",)),
+    Scenario("change-availability", "the CSMS takes the charging connector out of service: Scheduled, the car "
+             "charges on, Unavailable once the transaction has ended, Operative brings it back", "ok",
+             csms="change-availability", expect_car=("target_soc",)),
 )}

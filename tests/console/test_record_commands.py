@@ -39,6 +39,10 @@ def test_faults_log_and_uptime_come_from_the_store(tmp_path):
     assert "ESTOP_PRESSED  emergency  clears latched  since" in faults_text
     assert "The emergency stop button was pressed" in faults_text
     assert TIMESTAMP.search(faults_text)
+    # the ChargeX MREC the CSMS is told: on the active fault's line, as a history column and in the JSON
+    assert "    [MREC CX008 EmergencyStop] The emergency stop button" in faults_text
+    assert active[0]["mrec"] == history[0]["mrec"] == "MREC CX008 EmergencyStop"
+    assert "mrec" in faults_text.split("last ")[1].splitlines()[1]
 
     kinds = [(e["kind"], e["message"]) for e in log["data"]["events"]]
     assert ("phase", "emergency") in kinds and ("phase", "available") in kinds

@@ -112,7 +112,7 @@ def test_log_prints_readable_lines_not_python_dicts(tmp_path, store):
     assert re.search(r"phase\s+now emergency", text), text
     assert re.search(r"v2g_closed\s+reason=unplugged answer_times=\(1 entry\)", text), text
     if not store:  # with a store, faults are kept in their own table (the `faults` command)
-        assert re.search(r"fault\s+ESTOP_PRESSED raised \(emergency\): emergency stop pressed", text), text
+        assert re.search(r"fault\s+ESTOP_PRESSED raised \(emergency, MREC CX008\): emergency stop pressed", text), text
 
 
 def test_a_paste_over_the_input_budget_is_refused_with_a_reason_and_the_next_command_runs(tmp_path):

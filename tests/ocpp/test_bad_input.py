@@ -17,7 +17,8 @@ BAD_FRAMES = [
     ('[2, "m-missing", "RequestStopTransaction", {}]', "m-missing",
      {"OccurrenceConstraintViolation", "FormatViolation", "ProtocolError"}),
     ('[2, "m-unknown", "FlyToTheMoon", {}]', "m-unknown", {"NotSupported", "NotImplemented"}),
-    ('[2, "m-nohandler", "Reset", {"type": "Immediate"}]', "m-nohandler", {"NotImplemented"}),
+    # an action of 2.0.1 the station has no handler for (display messages, block O, are not built)
+    ('[2, "m-nohandler", "ClearDisplayMessage", {"id": 1}]', "m-nohandler", {"NotImplemented"}),
     ('[2, "m-enum", "TriggerMessage", {"requestedMessage": "Coffee"}]', "m-enum",
      {"PropertyConstraintViolation", "FormatViolation", "TypeConstraintViolation"}),
 ]

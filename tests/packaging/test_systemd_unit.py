@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.formats.exit_status import RESTART_REQUESTED
+
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "tools/systemd/charger-controller.service"
@@ -26,6 +28,7 @@ def test_the_unit_runs_the_controller_as_a_notify_service_with_a_watchdog():
     assert service["Type"] == "notify" and service["NotifyAccess"] == "main"
     assert service["WatchdogSec"] == "10s" and service["Restart"] == "always"
     assert service["RestartPreventExitStatus"] == "2"  # a config to fix: no restart loop
+    assert service["RestartForceExitStatus"] == str(RESTART_REQUESTED)  # an OCPP Reset: exit to be started again
     assert service["ExecStart"].split()[:3] == [
         "/opt/charger/venv/bin/charger-controller", "--config", "/etc/charger/cabinet.toml"]
     assert service["StateDirectory"] == "charger" and service["ConfigurationDirectory"] == "charger"

@@ -11,7 +11,7 @@ import time
 from controller.console.commands.arguments import chosen_connectors, count
 from controller.console.formatting import duration, event_text, table, wall_time
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
-from controller.faults import CATALOGUE
+from controller.faults import CATALOGUE, mrec
 
 
 def _limit(args: list[str], default: int, maximum: int) -> int:
@@ -43,16 +43,24 @@ async def faults(ctx: CommandContext, args: list[str]) -> Reply:
 
 
 def _faults_reply(active: list[dict], history: list[dict], limit: int, from_store: bool) -> Reply:
+    for f in [*active, *history]:  # the ChargeX MREC the CSMS is told (NotifyEvent techCode), where one applies
+        f["mrec"] = _mrec_text(f["code"])
     lines = ["active faults: none" if not active else "active faults:"]
     for f in active:
         lines.append(f"  connector {f['connector']}  {f['code']}  {f['severity']}  clears {f['clears']}"
                      f"  since {wall_time(f['raised_t'])}  {f['detail']}")
-        lines.append(f"    {f['text']}")
+        lines.append(f"    {'[' + f['mrec'] + '] ' if f['mrec'] else ''}{f['text']}")
     lines.append(f"last {limit} faults{'' if from_store else ' (since start; no store)'}:")
-    lines.append(table([(wall_time(h["raised_t"]), h["connector"], h["code"], h["severity"],
+    lines.append(table([(wall_time(h["raised_t"]), h["connector"], h["code"], h["mrec"] or "-", h["severity"],
                          "active" if h["active"] else wall_time(h["cleared_t"]), h["detail"]) for h in history],
-                       ("raised", "conn", "code", "severity", "cleared", "detail")))
+                       ("raised", "conn", "code", "mrec", "severity", "cleared", "detail")))
     return Reply("\n".join(lines), {"active": active, "history": history, "from_store": from_store})
+
+
+def _mrec_text(code: str) -> str:
+    """e.g. "MREC CX008 EmergencyStop"; empty when no MREC applies."""
+    found = mrec(code)
+    return f"MREC {found[0]} {found[1]}" if found else ""
 
 
 # ---- log ----------------------------------------------------------------------------------------------
