@@ -29,13 +29,14 @@ from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
+from controller.ocpp.open_transactions import OpenTransactions, session_key
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.ocpp.tx_points import PLUGGED, conditions, parse_points, start_trigger, stop_trigger
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
 
-IN_TRANSACTION = set(CHARGING_STATE)
 WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
 REMOTE_START_WAIT_S = 60.0  # EVConnectionTimeOut: a remote start before the plug-in waits this long
 
@@ -75,8 +76,11 @@ class OcppService:
         self._firmware = firmware_version
         self._password = read_password(cfg)
         self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
-        self.transactions: dict[int, Transaction] = {}
+        self._open = OpenTransactions(self.queue)
+        self.transactions: dict[int, Transaction] = self._open.by_evse
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
+        self._remote_token: dict[int, tuple[dict, int]] = {}  # authorized by the CSMS, no transaction yet
+        self._ended_while_plugged: set[int] = set()  # a TxStopPoint ended it: none again before the car leaves
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
         self._statuses: list[tuple[int, str, float, int]] = []
@@ -90,6 +94,7 @@ class OcppService:
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
+        self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -129,66 +134,110 @@ class OcppService:
                 self._statuses.append((connector.cfg.id, status, self.clock(), self.queue.last_id))
 
     def _follow(self, connector: Any) -> None:
-        evse = connector.cfg.id
-        state, now = connector.state, self.clock()
+        """Start, update or end the connector's transaction per TxStartPoint / TxStopPoint (tx_points.py)."""
+        evse, state = connector.cfg.id, connector.state
+        if state not in PLUGGED:
+            self._ended_while_plugged.discard(evse)
+            self._remote_token.pop(evse, None)
         tx = self.transactions.get(evse)
-        if tx is None and state in IN_TRANSACTION and state != "emergency":
-            tx = self.transactions[evse] = Transaction(evse)
-            self._note_session(connector, tx)
-            self._enqueue(tx.event("Started", "CablePluggedIn", now,
-                                   meter=self._meter(connector, tx, now, "Transaction.Begin")))
-            pending = self._pending_start.pop(evse, None)
+        if tx is None and state in WAITING_FOR_AUTH and not connector.is_authorized():
+            pending = self._pending_start.pop(evse, None)  # a remote start before the car came
             if pending and pending[2] >= self.clock():
-                self._authorize(connector, tx, pending[0], pending[1])
-        elif tx is not None and state in ("available", "unavailable"):
+                connector.authorize()
+                self._remote_token[evse] = pending[:2]
+        if tx is None:
+            self._start_if_due(connector)
+            return
+        self._note_session(connector, tx)
+        held = conditions(connector, tx.remote_stop)
+        tx.points_seen |= {point for point, holds in held.items() if holds}
+        end = stop_trigger(parse_points(self.device_model.text("TxCtrlr", "TxStopPoint")), held, tx.points_seen,
+                           state, tx.remote_stop)
+        now = self.clock()
+        if end is not None:
             session = self._session_of(connector, tx)
+            reason = session.stop_reason if session else ""
+            # a car still plugged in whose session gave no reason: no EVDisconnected
+            stopped = "Other" if held["EVConnected"] and not (reason or tx.remote_stop) else \
+                stopped_reason(reason, tx.remote_stop)
             tx.charging_state = "Idle"
-            self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
-                                   meter=self._meter(connector, tx, now, "Transaction.End"),
-                                   stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
-            del self.transactions[evse]
-        elif tx is not None:
-            self._note_session(connector, tx)
-            charging = CHARGING_STATE.get(state, tx.charging_state)
-            if charging != tx.charging_state:
-                tx.charging_state = charging
-                trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
-                self._enqueue(tx.event("Updated", trigger, now))
+            self._enqueue(tx.event("Ended", end, now, meter=self._meter(connector, tx, now, "Transaction.End"),
+                                   stopped=stopped), tx)
+            if held["EVConnected"]:
+                self._ended_while_plugged.add(evse)
+            return
+        charging = CHARGING_STATE.get(state, tx.charging_state)
+        if charging != tx.charging_state:
+            tx.charging_state = charging
+            trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
+            self._enqueue(tx.event("Updated", trigger, now), tx)
+
+    def _start_if_due(self, connector: Any) -> None:
+        evse, now = connector.cfg.id, self.clock()
+        if connector.state == "emergency" or evse in self._ended_while_plugged:
+            return
+        held = conditions(connector)
+        token = self._remote_token.get(evse)
+        trigger = start_trigger(parse_points(self.device_model.text("TxCtrlr", "TxStartPoint")), held,
+                                token is not None)
+        if trigger is None:
+            return
+        self._remote_token.pop(evse, None)
+        tx = Transaction(evse, charging_state=CHARGING_STATE.get(connector.state, "EVConnected"))
+        tx.points_seen = {point for point, holds in held.items() if holds}
+        self._note_session(connector, tx)
+        if token is not None and trigger == "RemoteStart":
+            tx.id_token, tx.remote_start_id = token
+        self._enqueue(tx.event("Started", trigger, now, meter=self._meter(connector, tx, now, "Transaction.Begin")),
+                      tx)
+        if token is not None and trigger != "RemoteStart":  # authorized after a start of its own
+            tx.id_token, tx.remote_start_id = token
+            self._enqueue(tx.event("Updated", "RemoteStart", now), tx)
 
     @staticmethod
     def _note_session(connector: Any, tx: Transaction) -> None:
         if connector.session is not None:
-            tx.session_ids.add(connector.session.session_id)
+            tx.session_ids.add(session_key(connector.session))
 
     @staticmethod
     def _session_of(connector: Any, tx: Transaction) -> Any:
         """The connector's session of this transaction: never an older car's (a plug-in without a session)."""
-        if connector.session is not None and connector.session.session_id in tx.session_ids:
+        if connector.session is not None and session_key(connector.session) in tx.session_ids:
             return connector.session
         last = connector.last_session
-        return last if last is not None and last.session_id in tx.session_ids else None
+        return last if last is not None and session_key(last) in tx.session_ids else None
 
-    def _enqueue(self, payload: dict) -> None:
-        if not self.accepted:
-            payload["offline"] = True
-        self.queue.append("TransactionEvent", payload, self.clock())  # on disk before it is sent
+    def _enqueue(self, payload: dict, tx: Transaction) -> None:
+        connector = self.connectors.get(tx.evse_id)
+        if connector is not None and "meterValue" not in payload:  # the register a restart ends it with
+            tx.energy_wh = self._energy_wh(connector, tx)
+        self._open.record(tx, payload, online=self.accepted)  # on disk, with the transaction's state, before sent
         self._wake.set()
+
+    def note_clean_stop(self) -> None:
+        """The controller stops on purpose: a transaction still open is ended as Reboot at the next start."""
+        self._open.note_clean_stop()
 
     def _meter(self, connector: Any, tx: Transaction, t: float, context: str) -> list[dict] | None:
         """The connector's readings; None (an event without meter values) rather than no event at all."""
         try:
             snap = connector.snapshot()
-            meter = getattr(connector, "meter", None)
-            if meter is not None and meter.fresh:
-                energy_wh = meter.latest.energy_import_wh
-            else:  # no meter: the session's energy stands in for the register
-                session = self._session_of(connector, tx)
-                energy_wh = session.energy_wh if session is not None else 0.0
-            return meter_value(t, context, energy_wh=energy_wh, power_w=snap["power_kw"] * 1000.0,
+            return meter_value(t, context, energy_wh=self._energy_wh(connector, tx), power_w=snap["power_kw"] * 1000.0,
                                current_a=snap["current_a"], voltage_v=snap["voltage_v"], soc=snap.get("soc"))
         except Exception:
             log.exception("OCPP: connector %d readings failed", connector.cfg.id)
             return None
+
+    def _energy_wh(self, connector: Any, tx: Transaction) -> float | None:
+        try:
+            meter = getattr(connector, "meter", None)
+            if meter is not None and meter.fresh:
+                return meter.latest.energy_import_wh
+            session = self._session_of(connector, tx)  # no meter: the session's energy stands in for the register
+            return session.energy_wh if session is not None else 0.0
+        except Exception:
+            log.exception("OCPP: connector %d energy reading failed", connector.cfg.id)
+            return tx.energy_wh
 
     async def _sample_meters(self) -> None:
         last = time.monotonic()
@@ -204,7 +253,7 @@ class OcppService:
                     continue
                 try:
                     self._enqueue(tx.event("Updated", "MeterValuePeriodic", now,
-                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")))
+                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")), tx)
                 except Exception:  # e.g. the store's disk is full: try again at the next sample
                     log.exception("OCPP: periodic meter values of connector %d failed", evse)
 
@@ -222,6 +271,12 @@ class OcppService:
         if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             self._authorize(connector, tx, id_token, remote_start_id)
             return "Accepted", tx.transaction_id
+        if tx is None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
+            connector.authorize()  # no transaction yet (a later TxStartPoint): this may start it
+            self._remote_token[evse_id] = (id_token, remote_start_id)
+            self._follow(connector)
+            started = self.transactions.get(evse_id)
+            return "Accepted", started.transaction_id if started is not None else None
         if connector.state == "available":  # authorized when the car arrives
             self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S)
             return "Accepted", None
@@ -230,14 +285,16 @@ class OcppService:
     def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
-        self._enqueue(tx.event("Updated", "RemoteStart", self.clock()))
+        self._enqueue(tx.event("Updated", "RemoteStart", self.clock()), tx)
 
     def remote_stop(self, transaction_id: str) -> str:
         for evse, tx in self.transactions.items():
             if tx.transaction_id == transaction_id:
                 if self.connectors[evse].request_stop("remote"):
                     tx.remote_stop = True
-                    self._enqueue(tx.event("Updated", "RemoteStop", self.clock()))
+                    self._follow(self.connectors[evse])  # TxStopPoint Authorized: this ends it
+                    if self.transactions.get(evse) is tx:
+                        self._enqueue(tx.event("Updated", "RemoteStop", self.clock()), tx)
                     return "Accepted"
                 return "Rejected"
         return "Rejected"
@@ -372,7 +429,7 @@ class OcppService:
                 for evse, tx in list(self.transactions.items()):
                     if evse_id is None or evse == evse_id:
                         self._enqueue(tx.event("Updated", "Trigger", now,
-                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")))
+                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")), tx)
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:
