@@ -17,7 +17,6 @@ import random
 import time
 from typing import Any, Callable
 
-from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -29,6 +28,7 @@ from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
+from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions, session_key
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.ocpp.tx_points import PLUGGED, conditions, parse_points, start_trigger, stop_trigger
@@ -77,6 +77,9 @@ class OcppService:
         self._password = read_password(cfg)
         self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
         self._open = OpenTransactions(self.queue)
+        comm = "OCPPCommCtrlr"
+        self._sender = QueueSender(self.queue, lambda: self.device_model.number(comm, "MessageAttempts", "TransactionEvent"),
+                                   lambda: self.device_model.number(comm, "MessageAttemptInterval", "TransactionEvent"))
         self.transactions: dict[int, Transaction] = self._open.by_evse
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._remote_token: dict[int, tuple[dict, int]] = {}  # authorized by the CSMS, no transaction yet
@@ -344,7 +347,8 @@ class OcppService:
                 await asyncio.sleep(wait)
                 continue
             delays = backoff_delays(self.cfg, self._rng)
-            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
+            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame,
+                                       self._sender.answered)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
             try:
@@ -383,7 +387,8 @@ class OcppService:
             if time.monotonic() >= next_heartbeat:
                 await self._call(protocol, call.Heartbeat())
                 next_heartbeat = time.monotonic() + self.device_model.number("OCPPCommCtrlr", "HeartbeatInterval")
-            await wait_event(self._wake, max(0.0, next_heartbeat - time.monotonic()))
+            wake_at = min(next_heartbeat, self._sender.ready_at())  # a held retry wakes the worker too
+            await wait_event(self._wake, max(0.0, wake_at - time.monotonic()))
 
     async def _boot(self, protocol: StationProtocol) -> float:
         """BootNotification until Accepted; nothing else is sent before (B02/B03: Pending, Rejected wait)."""
@@ -440,8 +445,7 @@ class OcppService:
             evse_id, status, t, _ = self._statuses.pop(0)
             await self._send_status(protocol, evse_id, status, t)
             return True
-        if message is None:
+        if message is None or not self._sender.ready(message.id):
             return False
-        await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
-        self.queue.remove(message.id)
+        await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
         return True
