@@ -189,11 +189,12 @@ class OcppService:
         tx = Transaction(evse, charging_state=CHARGING_STATE.get(connector.state, "EVConnected"))
         tx.points_seen = {point for point, holds in held.items() if holds}
         self._note_session(connector, tx)
-        if token is not None and trigger == "RemoteStart":
+        plug_in = trigger == "CablePluggedIn"  # the plug-in is told first, then the CSMS's authorization
+        if token is not None and not plug_in:  # authorized already: the token goes in the Started event
             tx.id_token, tx.remote_start_id = token
         self._enqueue(tx.event("Started", trigger, now, meter=self._meter(connector, tx, now, "Transaction.Begin")),
                       tx)
-        if token is not None and trigger != "RemoteStart":  # authorized after a start of its own
+        if token is not None and plug_in:
             tx.id_token, tx.remote_start_id = token
             self._enqueue(tx.event("Updated", "RemoteStart", now), tx)
 
