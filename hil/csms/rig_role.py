@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -73,6 +74,8 @@ class RigCsms:
             await asyncio.gather(*(self._remote_start(cid, cid == ids[0], timeout_s) for cid in ids))
         elif self.role == "offline-session":
             await self._outage(ids[0], timeout_s)
+        elif self.role == "csms-restart":
+            await restart_mid_session(self, ids[0], timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
@@ -116,10 +119,11 @@ class RigCsms:
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "outage": list(self.outage) if self.outage else None,
+                "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
-                                        "offline": bool(e.get("offline"))} for e in self._events()]}
+                                        "offline": bool(e.get("offline"))} for e in first_arrivals(self._events())]}
 
 
 def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
@@ -139,6 +143,20 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
             problems.append(f"transaction {tx}: seqNo {seqs}, expected 0..{len(seqs) - 1} once each, in order")
         if events[0]["type"] != "Started" or events[-1]["type"] != "Ended":
             problems.append(f"transaction {tx}: not Started ... Ended")
+    problems += [f"transaction {tx}: seqNo {seq} came again after the CSMS had answered it"
+                 for tx, seq in report.get("ledger", {}).get("duplicates", [])]
     if expect_offline and not any(e["offline"] for e in report["transaction_events"]):
         problems.append("no TransactionEvent was marked offline although the CSMS was away")
     return problems
+
+
+def first_arrivals(events: list[dict]) -> list[dict]:
+    """Each (transactionId, seqNo) once, at its first arrival: a repeat is the ledger's to judge."""
+    seen: set[tuple] = set()
+    firsts = []
+    for event in events:
+        key = (event["transactionInfo"]["transactionId"], event["seqNo"])
+        if key not in seen:
+            seen.add(key)
+            firsts.append(event)
+    return firsts

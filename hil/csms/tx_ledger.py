@@ -3,7 +3,7 @@
 A CALL repeated after the CSMS had already answered it is a duplicate (the station sent again what was
 delivered); one repeated after no answer is a retry (the CSMS never confirmed it: legitimate). Missing: a
 seqNo below a transaction's highest that never arrived. Out of order: a new seqNo arriving below one already
-seen for its transaction.
+seen for its transaction. Unanswered: CALLs received and not (yet) answered.
 """
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def ledger(traffic: Iterable[dict]) -> dict:
             answered.add(by_uid.pop(frame[1]))
     missing = [[tx, n] for tx, seqs in seen.items() for n in range(max(seqs)) if n not in seqs]
     return {"events": sum(len(seqs) for seqs in seen.values()), "transactions": len(seen), "retries": retries,
-            "duplicates": duplicates, "missing": missing, "out_of_order": out_of_order}
+            "duplicates": duplicates, "missing": missing, "out_of_order": out_of_order, "unanswered": len(by_uid)}

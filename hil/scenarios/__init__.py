@@ -96,4 +96,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("offline-session", "the CSMS goes away while charging and comes back: charging goes on, every "
              "TransactionEvent arrives once, in order, offline=true while it was away", "ok",
              csms="offline-session", expect_car=("target_soc",)),
+    Scenario("csms-restart", "the CSMS process dies while charging (a TransactionEvent unanswered) and a new one "
+             "starts: charging goes on, every TransactionEvent arrives once, in order", "ok",
+             csms="csms-restart", expect_car=("target_soc",)),
 )}

@@ -56,4 +56,20 @@ def test_the_ledger_counts_repeats_of_answered_events_and_gaps():
     found = ledger(traffic)
     assert found["events"] == 3 and found["retries"] == 1
     assert found["duplicates"] == [["T", 1]] and found["missing"] == [["T", 2]]
-    assert found["out_of_order"] == []
+    assert found["out_of_order"] == [] and found["unanswered"] == 1  # "b", never answered
+
+
+def test_the_rig_verdict_fails_a_repeat_of_an_answered_event_but_not_a_retry():
+    from hil.csms.rig_role import first_arrivals, judge_ocpp
+
+    def event(seq, kind="Updated"):
+        return {"tx": "t1", "type": kind, "seq": seq, "offline": False}
+
+    report = {"violations": [], "notes": [], "transaction_events": [event(0, "Started"), event(1, "Ended")],
+              "ledger": {"duplicates": [], "retries": 1}}
+    assert judge_ocpp(report, expect_offline=False) == []
+    report["ledger"]["duplicates"] = [["t1", 1]]
+    assert judge_ocpp(report, expect_offline=False) == ["transaction t1: seqNo 1 came again after the CSMS had "
+                                                        "answered it"]
+    raw = [{"transactionInfo": {"transactionId": "t1"}, "seqNo": n} for n in (0, 1, 1, 2)]
+    assert [e["seqNo"] for e in first_arrivals(raw)] == [0, 1, 2]
