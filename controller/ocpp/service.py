@@ -83,7 +83,7 @@ class OcppService:
         self.transactions: dict[int, Transaction] = self._open.by_evse
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._remote_token: dict[int, tuple[dict, int]] = {}  # authorized by the CSMS, no transaction yet
-        self._ended_while_plugged: set[int] = set()  # a TxStopPoint ended it: none again before the car leaves
+        self._ended_while_plugged: set[int] = set()  # a TxStopPoint ended it: none again until the start points reset
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
         self._statuses: list[tuple[int, str, float, int]] = []
@@ -168,6 +168,7 @@ class OcppService:
                                    stopped=stopped), tx)
             if held["EVConnected"]:
                 self._ended_while_plugged.add(evse)
+                self._start_if_due(connector)  # lifts that at once when no start point holds now
             return
         charging = CHARGING_STATE.get(state, tx.charging_state)
         if charging != tx.charging_state:
@@ -177,13 +178,15 @@ class OcppService:
 
     def _start_if_due(self, connector: Any) -> None:
         evse, now = connector.cfg.id, self.clock()
-        if connector.state == "emergency" or evse in self._ended_while_plugged:
-            return
         held = conditions(connector)
+        points = parse_points(self.device_model.text("TxCtrlr", "TxStartPoint"))
+        if evse in self._ended_while_plugged:  # no new start before its start points went false
+            if not any(held[point] for point in points):
+                self._ended_while_plugged.discard(evse)
+            return
         token = self._remote_token.get(evse)
-        trigger = start_trigger(parse_points(self.device_model.text("TxCtrlr", "TxStartPoint")), held,
-                                token is not None)
-        if trigger is None:
+        trigger = start_trigger(points, held, token is not None)
+        if trigger is None or connector.state == "emergency":
             return
         self._remote_token.pop(evse, None)
         tx = Transaction(evse, charging_state=CHARGING_STATE.get(connector.state, "EVConnected"))

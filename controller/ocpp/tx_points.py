@@ -8,8 +8,9 @@ before, apart from Authorized, which can come before or after the power path in 
 The rules (the spec's, for lists of points): a transaction starts when the first of its start points becomes
 true; it ends when the first of its stop points is no longer true. A stop point ends it only once it has been
 true in this transaction (a car unplugged before it was authorized still ends an Authorized-stop
-transaction: no point holds without a car). After an end while the car is still plugged in, no new
-transaction starts before the car leaves.
+transaction: no point holds without a car). After an end while the car is still plugged in, a new
+transaction starts only once its start points have all gone false and one holds again (EVConnected: the
+next plug-in; EnergyTransfer: charging that resumes after a pause).
 """
 from __future__ import annotations
 

@@ -32,6 +32,6 @@ def test_the_verdict_fails_a_lost_or_changed_event():
                                   ("c", 2, "Ended", "Charging")):
         csms.record("in", "S", f'[2,"{uid}","TransactionEvent",{{"eventType":"{kind}","seqNo":{seq},'
                                f'"transactionInfo":{{"transactionId":"T","chargingState":"{state}"}}}}]')
-    result = ocpp_kill._verdict(csms, 1, 0, ["uniform"])
+    result = ocpp_kill.verdict(csms, 1, 0, ["uniform"])
     assert not result["ok"] and result["lost"] == 1
     assert any("other content" in p for p in result["problems"])

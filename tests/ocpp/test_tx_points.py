@@ -112,6 +112,18 @@ def test_stop_at_energy_transfer_ends_when_charging_ends_and_none_starts_again_b
     assert _summary(service)[-1][:2] == ("Started", "CablePluggedIn")
 
 
+def test_energy_transfer_to_energy_transfer_makes_one_transaction_per_charging_spell():
+    service, connector = _station(start="EnergyTransfer", stop="EnergyTransfer")
+    _drive(connector, TO_CHARGING)
+    connector.move("stopping")
+    connector.move("charging")  # charging again on the same plug-in
+    connector.move("stopping")
+    connector.move("available")
+    summary = [(e["eventType"], e["transactionInfo"]["transactionId"]) for e in _events(service)]
+    assert [kind for kind, _ in summary] == ["Started", "Ended", "Started", "Ended"]
+    assert summary[0][1] == summary[1][1] != summary[2][1] == summary[3][1]
+
+
 def test_stop_at_energy_transfer_does_not_end_a_transaction_that_never_charged_before_the_unplug():
     service, connector = _station(stop="EnergyTransfer")
     _drive(connector, ("plugged", "negotiating", "authorizing"))

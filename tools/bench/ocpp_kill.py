@@ -90,13 +90,13 @@ async def run(kills: int, seed: int, folder: Path) -> dict:
                     child.wait(5)
         drain = _child(url, queue_file, "drain")
         try:
-            await csms.wait_for(lambda: _queue_length(queue_file) == 0 and _all_ended(csms), 30)
+            await csms.wait_for(lambda: _queue_length(queue_file) == 0 and all_ended(csms), 30)
         finally:
             drain.terminate()
             drain.wait(5)
     finally:
         await csms.stop()
-    return _verdict(csms, kills, seed, instants)
+    return verdict(csms, kills, seed, instants)
 
 
 def _queue_length(queue_file: Path) -> int:
@@ -107,14 +107,14 @@ def _queue_length(queue_file: Path) -> int:
         queue.close()
 
 
-def _all_ended(csms: CsmsSimulator) -> bool:
+def all_ended(csms: CsmsSimulator) -> bool:
     events = csms.calls("TransactionEvent")
     ids = {e["transactionInfo"]["transactionId"] for e in events}
     ended = {e["transactionInfo"]["transactionId"] for e in events if e["eventType"] == "Ended"}
     return bool(ids) and ids == ended
 
 
-def _verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) -> dict:
+def verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) -> dict:
     found = csms.transaction_ledger()
     events = csms.calls("TransactionEvent")
     copies: dict[tuple, set[str]] = defaultdict(set)
@@ -141,7 +141,7 @@ def _verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) ->
         problems.append(f"repeated with other content: {different}")
     if len(found["duplicates"]) > kills:
         problems.append(f"{len(found['duplicates'])} duplicates in {kills} kills (at most one per kill)")
-    if not _all_ended(csms):
+    if not all_ended(csms):
         problems.append("a transaction never ended")
     return {"ok": not problems, "problems": problems, "kills": kills, "seed": seed,
             "kill_instants": {name: instants.count(name) for name in sorted(set(instants))},
