@@ -29,9 +29,9 @@ from controller.ocpp.link import backoff_delays, open_link, read_password, tls_c
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.queue_sender import QueueSender
-from controller.ocpp.open_transactions import OpenTransactions, session_key
-from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
-from controller.ocpp.tx_points import PLUGGED, conditions, parse_points, start_trigger, stop_trigger
+from controller.ocpp.open_transactions import OpenTransactions
+from controller.ocpp.transactions import Transaction, meter_value, timestamp
+from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
 
@@ -81,9 +81,9 @@ class OcppService:
         self._sender = QueueSender(self.queue, lambda: self.device_model.number(comm, "MessageAttempts", "TransactionEvent"),
                                    lambda: self.device_model.number(comm, "MessageAttemptInterval", "TransactionEvent"))
         self.transactions: dict[int, Transaction] = self._open.by_evse
+        self._follower = TransactionFollower(self.transactions, self.device_model, self.clock, self._enqueue,
+                                             self._meter)
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
-        self._remote_token: dict[int, tuple[dict, int]] = {}  # authorized by the CSMS, no transaction yet
-        self._ended_while_plugged: set[int] = set()  # a TxStopPoint ended it: none again until the start points reset
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
         self._statuses: list[tuple[int, str, float, int]] = []
@@ -137,82 +137,13 @@ class OcppService:
                 self._statuses.append((connector.cfg.id, status, self.clock(), self.queue.last_id))
 
     def _follow(self, connector: Any) -> None:
-        """Start, update or end the connector's transaction per TxStartPoint / TxStopPoint (tx_points.py)."""
-        evse, state = connector.cfg.id, connector.state
-        if state not in PLUGGED:
-            self._ended_while_plugged.discard(evse)
-            self._remote_token.pop(evse, None)
-        tx = self.transactions.get(evse)
-        if tx is None and state in WAITING_FOR_AUTH and not connector.is_authorized():
+        evse = connector.cfg.id
+        if evse not in self.transactions and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             pending = self._pending_start.pop(evse, None)  # a remote start before the car came
             if pending and pending[2] >= self.clock():
                 connector.authorize()
-                self._remote_token[evse] = pending[:2]
-        if tx is None:
-            self._start_if_due(connector)
-            return
-        self._note_session(connector, tx)
-        held = conditions(connector, tx.remote_stop)
-        tx.points_seen |= {point for point, holds in held.items() if holds}
-        end = stop_trigger(parse_points(self.device_model.text("TxCtrlr", "TxStopPoint")), held, tx.points_seen,
-                           state, tx.remote_stop)
-        now = self.clock()
-        if end is not None:
-            session = self._session_of(connector, tx)
-            reason = session.stop_reason if session else ""
-            # a car still plugged in whose session gave no reason: no EVDisconnected
-            stopped = "Other" if held["EVConnected"] and not (reason or tx.remote_stop) else \
-                stopped_reason(reason, tx.remote_stop)
-            tx.charging_state = "Idle"
-            self._enqueue(tx.event("Ended", end, now, meter=self._meter(connector, tx, now, "Transaction.End"),
-                                   stopped=stopped), tx)
-            if held["EVConnected"]:
-                self._ended_while_plugged.add(evse)
-                self._start_if_due(connector)  # lifts that at once when no start point holds now
-            return
-        charging = CHARGING_STATE.get(state, tx.charging_state)
-        if charging != tx.charging_state:
-            tx.charging_state = charging
-            trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
-            self._enqueue(tx.event("Updated", trigger, now), tx)
-
-    def _start_if_due(self, connector: Any) -> None:
-        evse, now = connector.cfg.id, self.clock()
-        held = conditions(connector)
-        points = parse_points(self.device_model.text("TxCtrlr", "TxStartPoint"))
-        if evse in self._ended_while_plugged:  # no new start before its start points went false
-            if not any(held[point] for point in points):
-                self._ended_while_plugged.discard(evse)
-            return
-        token = self._remote_token.get(evse)
-        trigger = start_trigger(points, held, token is not None)
-        if trigger is None or connector.state == "emergency":
-            return
-        self._remote_token.pop(evse, None)
-        tx = Transaction(evse, charging_state=CHARGING_STATE.get(connector.state, "EVConnected"))
-        tx.points_seen = {point for point, holds in held.items() if holds}
-        self._note_session(connector, tx)
-        plug_in = trigger == "CablePluggedIn"  # the plug-in is told first, then the CSMS's authorization
-        if token is not None and not plug_in:  # authorized already: the token goes in the Started event
-            tx.id_token, tx.remote_start_id = token
-        self._enqueue(tx.event("Started", trigger, now, meter=self._meter(connector, tx, now, "Transaction.Begin")),
-                      tx)
-        if token is not None and plug_in:
-            tx.id_token, tx.remote_start_id = token
-            self._enqueue(tx.event("Updated", "RemoteStart", now), tx)
-
-    @staticmethod
-    def _note_session(connector: Any, tx: Transaction) -> None:
-        if connector.session is not None:
-            tx.session_ids.add(session_key(connector.session))
-
-    @staticmethod
-    def _session_of(connector: Any, tx: Transaction) -> Any:
-        """The connector's session of this transaction: never an older car's (a plug-in without a session)."""
-        if connector.session is not None and session_key(connector.session) in tx.session_ids:
-            return connector.session
-        last = connector.last_session
-        return last if last is not None and session_key(last) in tx.session_ids else None
+                self._follower.remote_token[evse] = pending[:2]
+        self._follower.follow(connector)  # started, updated or ended per TxStartPoint / TxStopPoint
 
     def _enqueue(self, payload: dict, tx: Transaction) -> None:
         connector = self.connectors.get(tx.evse_id)
@@ -240,7 +171,7 @@ class OcppService:
             meter = getattr(connector, "meter", None)
             if meter is not None and meter.fresh:
                 return meter.latest.energy_import_wh
-            session = self._session_of(connector, tx)  # no meter: the session's energy stands in for the register
+            session = session_of(connector, tx)  # no meter: the session's energy stands in for the register
             return session.energy_wh if session is not None else 0.0
         except Exception:
             log.exception("OCPP: connector %d energy reading failed", connector.cfg.id)
@@ -280,7 +211,7 @@ class OcppService:
             return "Accepted", tx.transaction_id
         if tx is None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             connector.authorize()  # no transaction yet (a later TxStartPoint): this may start it
-            self._remote_token[evse_id] = (id_token, remote_start_id)
+            self._follower.remote_token[evse_id] = (id_token, remote_start_id)
             self._follow(connector)
             started = self.transactions.get(evse_id)
             return "Accepted", started.transaction_id if started is not None else None
