@@ -54,7 +54,7 @@ async def worker(kills: int, seed: int, store_dir: Path, echo) -> dict[str, Any]
                  f"in {rnd['state_at_kill']:18s} trip {rnd['safe']['trip']:14s} interrupted "
                  f"{rnd['interrupted_energy_kwh'] or '-'}  restart {rnd['restart_s']} s")
         # the CSMS's account: every TransactionEvent once (a repeat only of the one in flight at a kill)
-        ocpp = await soak.csms.verdict(len(soak.rounds), seed, [r["kill"] for r in soak.rounds])
+        ocpp = await soak.csms.verdict(len(soak.rounds), seed)
     finally:
         await soak.stop()
     result = summary(soak.rounds, kills, seed, time.monotonic() - t0, failure)

@@ -129,7 +129,7 @@ def verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) -> 
     # each round made one transaction, in order: a duplicate counts for the kill of its transaction's round
     rounds = list(dict.fromkeys(e["transactionInfo"]["transactionId"] for e in events))
     by_instant: dict[str, int] = defaultdict(int)
-    for tx, _ in found["duplicates"]:
+    for tx, _ in found["duplicates"] if instants else ():  # without instants: no rounds to count them by
         index = rounds.index(tx)
         by_instant[instants[index] if index < len(instants) else "drain"] += 1
     problems = []
