@@ -116,3 +116,19 @@ async def test_after_a_crash_the_csms_gets_every_seq_no_once_and_the_end_offline
     assert events[-1]["transactionInfo"]["stoppedReason"] == "PowerLoss"
     assert "offline" not in events[-1]  # the link was up when the power went
     assert csms.violations == []
+
+
+@run_async
+async def test_the_controllers_clean_stop_marks_the_open_transaction_for_a_reboot_end(tmp_path):
+    from controller.ocpp.transactions import Transaction
+    from controller.store.ocpp_transactions import TransactionStore
+    from tests.console.harness import cabinet
+
+    async with cabinet(tmp_path, store=True, ocpp=station_config("ws://127.0.0.1:9")) as cab:
+        tx = Transaction(1)  # as a plug-in would have made it (the car is not the point here)
+        cab.app.ocpp._open.record(tx, tx.event("Started", "CablePluggedIn", 0.0), online=False)
+    conn = sqlite3.connect(tmp_path / "store.db")  # after app.stop(): the orderly stop of the controller
+    try:
+        assert TransactionStore(conn).load()[1][1] is True  # clean_stop: the next start ends it as Reboot
+    finally:
+        conn.close()
