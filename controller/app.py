@@ -320,6 +320,7 @@ class ControllerApp:
         if self.ocpp is not None:
             await self.ocpp.close()
             if clean:
+                self.ocpp.note_clean_stop()  # a transaction still open ends as Reboot at the next start
                 self.ocpp.queue.close()
                 self.ocpp.device_model.close()
                 self.ocpp.reservations.close()

@@ -93,7 +93,7 @@ class ClockAlignedMeter:
             tx = service.transactions.get(evse)
             if tx is not None:
                 meter = self._tx_sample(connector, tx, t, measurands)
-                service._enqueue(tx.event("Updated", "MeterValueClock", t, meter=meter))
+                service._enqueue(tx.event("Updated", "MeterValueClock", t, meter=meter), tx)
                 continue
             sampled = chosen(idle_readings(connector, "Sample.Clock"), measurands)
             if sampled:

@@ -21,7 +21,7 @@ from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"
-TX_POINTS = "EVConnected"  # the only TxStartPoint / TxStopPoint this station has
+TX_POINTS = "EVConnected,Authorized,PowerPathClosed,EnergyTransfer"  # controller/ocpp/tx_points.py
 RW, RO = "ReadWrite", "ReadOnly"
 
 
@@ -68,8 +68,8 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(comm, "MessageAttempts", "integer", RW, instance="TransactionEvent", minimum=1), "3"),
         (Variable(comm, "MessageAttemptInterval", "integer", RW, instance="TransactionEvent", unit="s"), "60"),
         (Variable(comm, "MessageTimeout", "integer", RO, instance="Default", unit="s"), str(int(cfg.response_timeout_s))),
-        (Variable(tx, "TxStartPoint", "MemberList", RW, values_list=TX_POINTS), TX_POINTS),
-        (Variable(tx, "TxStopPoint", "MemberList", RW, values_list=TX_POINTS), TX_POINTS),
+        (Variable(tx, "TxStartPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
+        (Variable(tx, "TxStopPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
         (Variable(tx, "EVConnectionTimeOut", "integer", RO, unit="s"), "60"),
         (Variable(sampled, "TxUpdatedInterval", "integer", RW, unit="s", minimum=1), _whole(cfg.meter_interval_s)),
         (Variable(sampled, "TxUpdatedMeasurands", "MemberList", RO), MEASURANDS),
@@ -129,6 +129,10 @@ class DeviceModel:
         if key not in given and var.name in CONFIG_FIELDS:
             return float(getattr(self._cfg, CONFIG_FIELDS[var.name]))
         return float(values[key])
+
+    def text(self, component: str, name: str, instance: str | None = None) -> str:
+        """A variable's value in force, as text (TxStartPoint, ...)."""
+        return self.value(self._vars[Variable(component, name, "", instance=instance).key][0])
 
     def effective_config(self, cfg: OcppConfig) -> OcppConfig:
         """The configuration with the values the CSMS set before this start in force."""

@@ -43,10 +43,11 @@ class StationActions(Protocol):
 
 class StationProtocol(ChargePoint):
     def __init__(self, station_id: str, connection: Any, actions: StationActions, response_timeout: float,
-                 on_frame=None):
+                 on_frame=None, on_result=None):
         super().__init__(station_id, connection, response_timeout=response_timeout)
         self._actions = actions
         self._on_frame = on_frame or (lambda direction, text: None)
+        self._on_result = on_result or (lambda unique_id: None)  # told first, in the frame's own callback
         self._awaited: set[str] = set()  # ids of our CALLs whose answer is still wanted
 
     async def call(self, payload, suppress=True, unique_id=None, skip_schema_validation=False):
@@ -73,6 +74,8 @@ class StationProtocol(ChargePoint):
             # ocpp would queue it until our next CALL: a CSMS repeating stray answers would grow memory
             log.warning("OCPP: an answer to no CALL in flight dropped: %.200s", raw_msg)
             return
+        if msg.message_type_id == MessageType.CallResult:
+            self._on_result(msg.unique_id)  # the queue forgets it now: the smallest window for a kill -9
         if msg.message_type_id == MessageType.Call and not isinstance(msg.action, str):
             # ocpp looks the action up in a dict: a list there raised TypeError and the CALL went unanswered
             cause = {"cause": "the action name is not a string"}

@@ -17,7 +17,6 @@ import random
 import time
 from typing import Any, Callable
 
-from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -34,8 +33,11 @@ from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.reset import StationReset, boot_reason
-from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.ocpp.unlock import unlock_connector
+from controller.ocpp.queue_sender import QueueSender
+from controller.ocpp.open_transactions import OpenTransactions
+from controller.ocpp.transactions import Transaction, meter_value, timestamp
+from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -43,7 +45,6 @@ from controller.store.ocpp_variables import VariableStore
 
 log = logging.getLogger(__name__)
 
-IN_TRANSACTION = set(CHARGING_STATE)
 WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
 REMOTE_START_WAIT_S = 60.0  # EVConnectionTimeOut: a remote start before the plug-in waits this long
 
@@ -85,11 +86,18 @@ class OcppService:
         self._firmware = firmware_version
         self._password = read_password(cfg)
         self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
-        self.transactions: dict[int, Transaction] = {}
+        self._open = OpenTransactions(self.queue)
+        comm = "OCPPCommCtrlr"
+        self._sender = QueueSender(self.queue, lambda: self.device_model.number(comm, "MessageAttempts", "TransactionEvent"),
+                                   lambda: self.device_model.number(comm, "MessageAttemptInterval", "TransactionEvent"))
+        self.transactions: dict[int, Transaction] = self._open.by_evse
+        self._follower = TransactionFollower(self.transactions, self.device_model, self.clock, self._enqueue,
+                                             self._meter)
         self.station_state = station_state if station_state is not None else StationStateStore()
         self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
         self.station_reset = StationReset(self.station_state, restart)  # `restart`: the app's (None: Reset refused)
         self.fault_events = FaultEvents(int(clock() * 10) % 2_000_000_000)  # NotifyEvent per fault raised/cleared
+        self._group_tokens: dict[int, dict | None] = {}  # a remote start's groupIdToken, for its reservation
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -106,6 +114,7 @@ class OcppService:
         self.connect_attempts = 0
         self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
+        self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,66 +172,49 @@ class OcppService:
 
     def _follow(self, connector: Any) -> None:
         evse = connector.cfg.id
-        state, now = connector.state, self.clock()
-        tx = self.transactions.get(evse)
-        if tx is None and state in IN_TRANSACTION and state != "emergency":
-            tx = self.transactions[evse] = Transaction(evse)
-            self._note_session(connector, tx)
-            self._enqueue(tx.event("Started", "CablePluggedIn", now,
-                                   meter=self._meter(connector, tx, now, "Transaction.Begin")))
-            pending = self._pending_start.pop(evse, None)
+        if evse not in self.transactions and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
+            pending = self._pending_start.pop(evse, None)  # a remote start before the car came
             if pending and pending[2] >= self.clock() and self.may_use(evse, pending[0], pending[3]):
-                self._authorize(connector, tx, pending[0], pending[1], pending[3])
-        elif tx is not None and state in ("available", "unavailable"):
-            session = self._session_of(connector, tx)
-            tx.charging_state = "Idle"
-            self._enqueue(tx.event("Ended", "RemoteStop" if tx.remote_stop else "EVDeparted", now,
-                                   meter=self.aligned.ended_samples(tx.transaction_id)
-                                   + (self._meter(connector, tx, now, "Transaction.End") or []),
-                                   stopped=stopped_reason(session.stop_reason if session else "", tx.remote_stop)))
-            del self.transactions[evse]
-        elif tx is not None:
-            self._note_session(connector, tx)
-            charging = CHARGING_STATE.get(state, tx.charging_state)
-            if charging != tx.charging_state:
-                tx.charging_state = charging
-                trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
-                self._enqueue(tx.event("Updated", trigger, now))
+                connector.authorize()
+                self._follower.remote_token[evse] = pending[:2]
+                self._group_tokens[evse] = pending[3]
+        self._follower.follow(connector)  # started, updated or ended per TxStartPoint / TxStopPoint
 
-    @staticmethod
-    def _note_session(connector: Any, tx: Transaction) -> None:
-        if connector.session is not None:
-            tx.session_ids.add(connector.session.session_id)
-
-    @staticmethod
-    def _session_of(connector: Any, tx: Transaction) -> Any:
-        """The connector's session of this transaction: never an older car's (a plug-in without a session)."""
-        if connector.session is not None and connector.session.session_id in tx.session_ids:
-            return connector.session
-        last = connector.last_session
-        return last if last is not None and last.session_id in tx.session_ids else None
-
-    def _enqueue(self, payload: dict) -> None:
-        if not self.accepted:
-            payload["offline"] = True
-        self.queue.append("TransactionEvent", payload, self.clock())  # on disk before it is sent
+    def _enqueue(self, payload: dict, tx: Transaction) -> None:
+        connector = self.connectors.get(tx.evse_id)
+        if connector is not None and "meterValue" not in payload:  # the register a restart ends it with
+            tx.energy_wh = self._energy_wh(connector, tx)
+        if "idToken" in payload:  # the authorization arrives in this event: the reservation it used ends here
+            self.reservations.use(payload, tx.evse_id, payload["idToken"], self._group_tokens.pop(tx.evse_id, None))
+        self._open.record(tx, payload, online=self.accepted)  # on disk, with the transaction's state, before sent
         self._wake.set()
+
+    def note_clean_stop(self) -> None:
+        """The controller stops on purpose: a transaction still open is ended as Reboot at the next start."""
+        self._open.note_clean_stop()
 
     def _meter(self, connector: Any, tx: Transaction, t: float, context: str) -> list[dict] | None:
         """The connector's readings; None (an event without meter values) rather than no event at all."""
+        held = self.aligned.ended_samples(tx.transaction_id) if context == "Transaction.End" else []  # block J
         try:
             snap = connector.snapshot()
-            meter = getattr(connector, "meter", None)
-            if meter is not None and meter.fresh:
-                energy_wh = meter.latest.energy_import_wh
-            else:  # no meter: the session's energy stands in for the register
-                session = self._session_of(connector, tx)
-                energy_wh = session.energy_wh if session is not None else 0.0
-            return meter_value(t, context, energy_wh=energy_wh, power_w=snap["power_kw"] * 1000.0,
-                               current_a=snap["current_a"], voltage_v=snap["voltage_v"], soc=snap.get("soc"))
+            return held + meter_value(t, context, energy_wh=self._energy_wh(connector, tx),
+                                      power_w=snap["power_kw"] * 1000.0, current_a=snap["current_a"],
+                                      voltage_v=snap["voltage_v"], soc=snap.get("soc"))
         except Exception:
             log.exception("OCPP: connector %d readings failed", connector.cfg.id)
-            return None
+            return held or None
+
+    def _energy_wh(self, connector: Any, tx: Transaction) -> float | None:
+        try:
+            meter = getattr(connector, "meter", None)
+            if meter is not None and meter.fresh:
+                return meter.latest.energy_import_wh
+            session = session_of(connector, tx)  # no meter: the session's energy stands in for the register
+            return session.energy_wh if session is not None else 0.0
+        except Exception:
+            log.exception("OCPP: connector %d energy reading failed", connector.cfg.id)
+            return tx.energy_wh
 
     async def _sample_meters(self) -> None:
         last = time.monotonic()
@@ -238,7 +230,7 @@ class OcppService:
                     continue
                 try:
                     self._enqueue(tx.event("Updated", "MeterValuePeriodic", now,
-                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")))
+                                           meter=self._meter(self.connectors[evse], tx, now, "Sample.Periodic")), tx)
                 except Exception:  # e.g. the store's disk is full: try again at the next sample
                     log.exception("OCPP: periodic meter values of connector %d failed", evse)
 
@@ -260,6 +252,12 @@ class OcppService:
         if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             self._authorize(connector, tx, id_token, remote_start_id, group_id_token)
             return "Accepted", tx.transaction_id
+        if tx is None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
+            connector.authorize()  # no transaction yet (a later TxStartPoint): this may start it
+            self._follower.remote_token[evse_id] = (id_token, remote_start_id)
+            self._follow(connector)
+            started = self.transactions.get(evse_id)
+            return "Accepted", started.transaction_id if started is not None else None
         if connector.state == "available":  # authorized when the car arrives
             self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S,
                                             group_id_token)
@@ -270,16 +268,17 @@ class OcppService:
                    group_id_token: dict | None = None) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
-        payload = tx.event("Updated", "RemoteStart", self.clock())
-        self.reservations.use(payload, tx.evse_id, id_token, group_id_token)
-        self._enqueue(payload)
+        self._group_tokens[tx.evse_id] = group_id_token
+        self._enqueue(tx.event("Updated", "RemoteStart", self.clock()), tx)
 
     def remote_stop(self, transaction_id: str) -> str:
         for evse, tx in self.transactions.items():
             if tx.transaction_id == transaction_id:
                 if self.connectors[evse].request_stop("remote"):
                     tx.remote_stop = True
-                    self._enqueue(tx.event("Updated", "RemoteStop", self.clock()))
+                    self._follow(self.connectors[evse])  # TxStopPoint Authorized: this ends it
+                    if self.transactions.get(evse) is tx:
+                        self._enqueue(tx.event("Updated", "RemoteStop", self.clock()), tx)
                     return "Accepted"
                 return "Rejected"
         return "Rejected"
@@ -322,9 +321,8 @@ class OcppService:
         if tx is None:
             return
         tx.id_token = {"idToken": id_token, "type": "KeyCode"} if isinstance(id_token, str) else id_token
-        payload = tx.event("Updated", "Authorized", self.clock())
-        self.reservations.use(payload, evse_id, id_token, group_id_token)
-        self._enqueue(payload)
+        self._group_tokens[evse_id] = group_id_token  # _enqueue ends the reservation the token used
+        self._enqueue(tx.event("Updated", "Authorized", self.clock()), tx)
 
     def _enqueue_message(self, action: str, payload: dict) -> None:
         """A message other than TransactionEvent: queued like one while QueueAllMessages is true (the spec's
@@ -365,9 +363,9 @@ class OcppService:
         for evse, tx in list(self.transactions.items()):
             if evses is not None and evse not in evses:
                 continue
-            self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,
-                                   meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")))
-            del self.transactions[evse]
+            tx.charging_state = "Idle"
+            self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,  # leaves self.transactions
+                                   meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")), tx)
 
     # GetVariables / SetVariables / GetBaseReport: controller/ocpp/provisioning.py
     def get_variables(self, requests: list[dict]) -> list[dict]:
@@ -396,7 +394,8 @@ class OcppService:
                 await asyncio.sleep(wait)
                 continue
             delays = backoff_delays(self.cfg, self._rng)
-            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
+            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame,
+                                       self._sender.answered)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
             try:
@@ -435,7 +434,8 @@ class OcppService:
             if time.monotonic() >= next_heartbeat:
                 await self._call(protocol, call.Heartbeat())
                 next_heartbeat = time.monotonic() + self.device_model.number("OCPPCommCtrlr", "HeartbeatInterval")
-            await wait_event(self._wake, max(0.0, next_heartbeat - time.monotonic()))
+            wake_at = min(next_heartbeat, self._sender.ready_at())  # a held retry wakes the worker too
+            await wait_event(self._wake, max(0.0, wake_at - time.monotonic()))
 
     async def _boot(self, protocol: StationProtocol) -> float:
         """BootNotification until Accepted; nothing else is sent before (B02/B03: Pending, Rejected wait)."""
@@ -481,7 +481,7 @@ class OcppService:
                 for evse, tx in list(self.transactions.items()):
                     if evse_id is None or evse == evse_id:
                         self._enqueue(tx.event("Updated", "Trigger", now,
-                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")))
+                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")), tx)
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:
@@ -492,8 +492,7 @@ class OcppService:
             evse_id, status, t, _ = self._statuses.pop(0)
             await self._send_status(protocol, evse_id, status, t)
             return True
-        if message is None:
+        if message is None or not self._sender.ready(message.id):
             return False
-        await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
-        self.queue.remove(message.id)
+        await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
         return True

@@ -1,13 +1,14 @@
 """Transactions as OCPP 2.0.1 block E sees them: one per plug-in, TransactionEvent payloads with seqNo.
 
-A transaction starts when a car is plugged in (TxStartPoint EVConnected) and ends when it is unplugged
-(TxStopPoint EVConnected); charging, suspension and authorization in between are Updated events. Payloads are
+When a transaction starts and ends is the TxStartPoint / TxStopPoint's (controller/ocpp/tx_points.py);
+charging, suspension and authorization in between are Updated events. Its state is stored with each event
+(controller/ocpp/open_transactions.py), so a restart ends or continues it with the next seqNo. Payloads are
 built camelCase, exactly as sent, because they are stored in the queue before they are sent.
 """
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 # connector state -> OCPP chargingState while a transaction runs
@@ -58,6 +59,11 @@ class Transaction:
     remote_stop: bool = False
     token_sent: bool = False
     session_ids: set[str] = field(default_factory=set)  # the connector's sessions during this transaction
+    # what a restart needs to end it: when the last event was made, the link then, the last energy register
+    last_t: float = 0.0
+    online: bool = False
+    energy_wh: float | None = None
+    points_seen: set[str] = field(default_factory=set)  # the Tx points that held (a stop point ends it once seen)
 
     def event(self, event_type: str, trigger: str, t: float, *, meter: list[dict] | None = None,
               stopped: str | None = None) -> dict:
@@ -76,8 +82,33 @@ class Transaction:
             self.token_sent = True
         if meter:
             payload["meterValue"] = meter
+            self.energy_wh = energy_of(meter, self.energy_wh)
         self.seq_no += 1
+        self.last_t = t
         return payload
+
+    def to_state(self) -> dict:
+        """What is stored with each of its events (controller/store/ocpp_transactions.py)."""
+        state = asdict(self)
+        state["session_ids"] = sorted(self.session_ids)
+        state["points_seen"] = sorted(self.points_seen)
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Transaction":
+        known = {name: value for name, value in state.items() if name in cls.__dataclass_fields__}
+        known["session_ids"] = set(known.get("session_ids", ()))
+        known["points_seen"] = set(known.get("points_seen", ()))
+        return cls(**known)
+
+
+def energy_of(meter: list[dict], default: float | None) -> float | None:
+    """The energy register in a meterValue list, or `default` when it holds none."""
+    for value in meter:
+        for sampled in value.get("sampledValue", ()):
+            if sampled.get("measurand") == "Energy.Active.Import.Register":
+                return float(sampled["value"])
+    return default
 
 
 def meter_value(t: float, context: str, *, energy_wh: float, power_w: float, current_a: float,

@@ -1,15 +1,19 @@
 """The OCPP messages that must not be lost, on disk until the CSMS answered them.
 
 Each append commits synchronously (synchronous=FULL) before it returns, so a message is on disk before
-it is sent; a row is deleted only after the CSMS's answer. A kill -9 between the two sends it again on
-the next start (at-least-once; the CSMS sees the same transactionId and seqNo). Without a store path
+it is sent; a row is deleted only after the CSMS's answer, in the same callback that reads the answer
+(controller/ocpp/service.py). A kill -9 after the CSMS answered but before that delete committed sends it
+again on the next start (at-least-once; the CSMS sees the same transactionId and seqNo): no station can
+know that a CALL it did not see answered was delivered. Without a store path
 the queue lives in memory: it survives a lost link, not a restart.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +39,23 @@ class OcppQueue:
         self._conn.execute(OCPP_QUEUE_TABLE)
         self.last_id = int(self._conn.execute("SELECT coalesce(max(id), 0) FROM ocpp_queue").fetchone()[0])
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the tables that must change in the same commit as the queue (ocpp_transactions)."""
+        return self._conn
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One commit for every write inside (the connection is in autocommit mode otherwise)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            self.last_id = int(self._conn.execute("SELECT coalesce(max(id), 0) FROM ocpp_queue").fetchone()[0])
+            raise
+        self._conn.execute("COMMIT")
+
     def append(self, action: str, payload: dict, t: float | None = None) -> int:
         cur = self._conn.execute("INSERT INTO ocpp_queue (t, action, payload) VALUES (?, ?, ?)",
                                  (time.time() if t is None else t, action, json.dumps(payload)))
@@ -50,6 +71,7 @@ class OcppQueue:
         return QueuedMessage(r[0], r[1], r[2], json.loads(r[3])) if r else None
 
     def remove(self, message_id: int) -> None:
+        """Idempotent: the answer's handler removes it first, the sender again after the call returns."""
         self._conn.execute("DELETE FROM ocpp_queue WHERE id = ?", (message_id,))
 
     def __len__(self) -> int:

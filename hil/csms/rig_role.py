@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
+from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -81,6 +82,8 @@ class RigCsms:
             await self.reservation.play(STATION, ids, timeout_s)
         elif self.role in role_availability.ROLES:
             await role_availability.play(self, STATION, ids, timeout_s)
+        elif self.role == "csms-restart":
+            await restart_mid_session(self, ids[0], timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -132,10 +135,11 @@ class RigCsms:
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "problems": list(self.reservation.problems) if self.reservation else [],
                 "outage": list(self.outage) if self.outage else None,
+                "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
-                                        "offline": bool(e.get("offline"))} for e in self._events()]}
+                                        "offline": bool(e.get("offline"))} for e in first_arrivals(self._events())]}
 
 
 def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
@@ -155,6 +159,20 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
             problems.append(f"transaction {tx}: seqNo {seqs}, expected 0..{len(seqs) - 1} once each, in order")
         if events[0]["type"] != "Started" or events[-1]["type"] != "Ended":
             problems.append(f"transaction {tx}: not Started ... Ended")
+    problems += [f"transaction {tx}: seqNo {seq} came again after the CSMS had answered it"
+                 for tx, seq in report.get("ledger", {}).get("duplicates", [])]
     if expect_offline and not any(e["offline"] for e in report["transaction_events"]):
         problems.append("no TransactionEvent was marked offline although the CSMS was away")
     return problems
+
+
+def first_arrivals(events: list[dict]) -> list[dict]:
+    """Each (transactionId, seqNo) once, at its first arrival: a repeat is the ledger's to judge."""
+    seen: set[tuple] = set()
+    firsts = []
+    for event in events:
+        key = (event["transactionInfo"]["transactionId"], event["seqNo"])
+        if key not in seen:
+            seen.add(key)
+            firsts.append(event)
+    return firsts

@@ -17,12 +17,14 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import InternalError, OCPPError
 from ocpp.messages import Call, CallResult, unpack, validate_payload
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.server import Server, ServerConnection, serve
+
+from hil.csms.tx_ledger import ledger
 
 if TYPE_CHECKING:  # the test CA needs cryptography, an extra the rig loads only for wss
     from hil.csms.test_ca import TestCa
@@ -56,6 +58,10 @@ class _StationPeer(ChargePoint):
             await self._csms.check(msg, msg.action, "call")
             if msg.action in self._csms.leave_unanswered:  # a CSMS that lost this one CALL
                 self._csms.leave_unanswered.discard(msg.action)
+                return
+            if self._csms.refuse.get(msg.action, 0) > 0:  # a CSMS that fails to process it (CALLERROR)
+                self._csms.refuse[msg.action] -= 1
+                await self._send(msg.create_call_error(InternalError(description="refused by the test")).to_json())
                 return
         elif isinstance(msg, CallResult) and msg.unique_id in self._pending_actions:
             msg.action = self._pending_actions.pop(msg.unique_id)
@@ -115,6 +121,7 @@ class CsmsSimulator:
         self.tls = tls
         self.client_certs = client_certs  # profile 3: a station certificate from the test CA, CN = station id
         self.leave_unanswered: set[str] = set()  # actions whose next CALL gets no answer (tests of time-outs)
+        self.refuse: dict[str, int] = {}  # action -> how many of its next CALLs get a CALLERROR (retry tests)
         self.jsonl = jsonl
         self.traffic: list[dict] = []
         self.violations: list[SchemaViolation] = []
@@ -215,6 +222,10 @@ class CsmsSimulator:
             if isinstance(frame, list) and len(frame) == 4 and frame[0] == 2 and frame[2] == action:
                 found.append(frame[3])
         return found
+
+    def transaction_ledger(self) -> dict:
+        """TransactionEvents by (transactionId, seqNo): duplicates, retries, missing (hil/csms/tx_ledger.py)."""
+        return ledger(self.traffic)
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:
         deadline = time.monotonic() + timeout

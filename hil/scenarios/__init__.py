@@ -110,4 +110,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("change-availability", "the CSMS takes the charging connector out of service: Scheduled, the car "
              "charges on, Unavailable once the transaction has ended, Operative brings it back", "ok",
              csms="change-availability", expect_car=("target_soc",)),
+    Scenario("csms-restart", "the CSMS process dies while charging (a TransactionEvent unanswered) and a new one "
+             "starts: charging goes on, every TransactionEvent arrives once, in order", "ok",
+             csms="csms-restart", expect_car=("target_soc",)),
 )}

@@ -77,7 +77,7 @@ async def test_set_variables_statuses_and_a_changed_interval_is_in_force():
             item("OCPPCommCtrlr", "HeartbeatInterval", attributeValue="soon"),
             item("OCPPCommCtrlr", "HeartbeatInterval", attributeValue="0"),
             item("OCPPCommCtrlr", "WebSocketPingInterval", attributeValue="10"),
-            item("TxCtrlr", "TxStartPoint", attributeValue="Authorized"),  # not a start point this station has
+            item("TxCtrlr", "TxStartPoint", attributeValue="ParkingBayOccupancy"),  # no bay sensor here
             item("TxCtrlr", "TxStopPoint", attributeValue="EVConnected"),
             item("Nowhere", "Thing", attributeValue="1"),
             item("TxCtrlr", "Nothing", attributeValue="1"),

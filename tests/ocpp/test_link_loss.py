@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.store.ocpp_variables import VariableStore
 from hil.csms import CsmsSimulator
 from tests.ocpp.harness import PASSWORD, STATION, FakeConnector, run_async, station_and_csms
 
@@ -24,11 +25,15 @@ async def test_an_unanswered_transaction_event_is_sent_again_after_the_reconnect
     connector = FakeConnector(1)
     csms = CsmsSimulator(password=PASSWORD)
     csms.leave_unanswered.add("TransactionEvent")
-    async with station_and_csms([connector], csms=csms, response_timeout_s=0.5,
+    variables = VariableStore()
+    variables.save("OCPPCommCtrlr///MessageAttemptInterval/TransactionEvent", "1")  # the retry's wait: 1 x 1 s
+    async with station_and_csms([connector], csms=csms, response_timeout_s=0.5, variables=variables,
                                 websocket_ping_interval_s=10.0) as (service, csms):
         await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
         connector.move("plugged")
         await csms.wait_for(lambda: len(csms.calls("TransactionEvent")) >= 2 and len(service.queue) == 0, 10)
     first, again = csms.calls("TransactionEvent")[:2]
     assert first == again  # the same event, same seqNo: the CSMS can tell it is a repeat
+    sent = [entry["t"] for entry in csms.traffic if entry["dir"] == "in" and '"TransactionEvent"' in entry["frame"]]
+    assert sent[1] - sent[0] >= 1.0  # MessageAttemptInterval after the first attempt, not at once
     assert len(csms.calls("BootNotification")) >= 2

@@ -75,3 +75,15 @@ def test_offline_session_with_the_controller_in_its_own_process():
             report = json.loads(report_path.read_text())
     assert report["controller"] == "process" and report["ocpp"]["violations"] == []
     assert any(e["offline"] for e in report["ocpp"]["transaction_events"])
+
+
+def test_csms_restart_mid_session_every_event_arrives_once_in_order():
+    report = _run("csms-restart")
+    ocpp = report["ocpp"]
+    assert ocpp["outage"] is not None and ocpp["violations"] == [] and "restarted" in ocpp["notes"][0]
+    ledger = ocpp["ledger"]
+    assert ledger["retries"] >= 1  # the one the dead process never answered was sent again
+    assert ledger["duplicates"] == [] and ledger["missing"] == [] and ledger["out_of_order"] == []
+    events = ocpp["transaction_events"]
+    assert [e["seq"] for e in events] == list(range(len(events))) and events[-1]["type"] == "Ended"
+    assert report["connectors"][0]["car"]["reason"] == "target_soc"

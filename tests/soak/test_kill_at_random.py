@@ -2,7 +2,8 @@
 sessions (any phase, right after store writes), restarted each time on the same store while the rig runs on.
 The checks live in tools/bench/kill_rounds.py (board tripped and cabinet safe, store opens, sessions once,
 the running one interrupted with its checkpointed energy, one crash outage per kill, trip reset by the clean
-start); `python -m tools.bench.kill_soak --kills 200` is the long run."""
+start; every TransactionEvent at the soak's CSMS, none lost, a repeat only of one in flight at a kill);
+`python -m tools.bench.kill_soak --kills 200` is the long run."""
 from __future__ import annotations
 
 import json
@@ -34,6 +35,8 @@ def test_sigkill_at_random_instants_loses_nothing_and_leaves_the_cabinet_safe(tm
     assert set(result["kill_instants"]) == {"uniform", "store_write"}
     assert result["sessions_interrupted"] >= 3 and result["interrupted_with_energy"] >= 1
     assert set(result["board_trips"]) == {"HEARTBEAT_LOST"}
+    ocpp = result["ocpp"]  # the controller's TransactionEvents at the soak's CSMS, across every kill
+    assert ocpp["ok"] and ocpp["lost"] == 0 and ocpp["duplicates"] <= KILLS and ocpp["transactions"] >= 3, ocpp
 
 
 # ---- the round's store check must fail on what it is there to find --------------------------------------

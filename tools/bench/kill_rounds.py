@@ -26,6 +26,7 @@ from hil.ev.car import CarPlan
 from hil.ev.evcc.rig_link import RigV2gLink
 from hil.rig import Rig
 from hil.setup import cabinet_path, load_setup
+from tools.bench.kill_soak_csms import SoakCsms
 
 SETUP = "desk"
 CID = 1
@@ -86,10 +87,13 @@ class KillSoak:
         self.controller: SubprocessController | None = None
         self.events = Events()
         self.rounds: list[dict] = []
+        self.csms = SoakCsms()  # the controller's transactions over OCPP: none lost or repeated across kills
+        self._ocpp_overrides: list[str] = []
 
     async def start(self, can: tuple[str, str]) -> None:
         self.can = can
         self.rig = Rig(self.setup, can)
+        self._ocpp_overrides = await self.csms.start()
         await self.rig.start()
         await self.v2g.open()
         await self._start_controller()
@@ -97,7 +101,8 @@ class KillSoak:
     async def _start_controller(self) -> float:
         t0 = time.monotonic()
         self.events = Events()
-        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.v2g.controller_overrides()]
+        overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.v2g.controller_overrides(),
+                     *self._ocpp_overrides]
         self.controller = SubprocessController(cabinet_path(self.setup), self.can, self.events, overrides)
         await self.controller.start()
         await _until(lambda: self.events.started and self.events.state == "available", START_TIMEOUT_S,
@@ -110,6 +115,7 @@ class KillSoak:
         await self.v2g.close()
         if self.rig is not None:
             await self.rig.stop()
+        await self.csms.stop()
 
     async def one_round(self, index: int) -> dict:
         board, plant = self.rig.io_sims[CID], self.rig.plants[CID]

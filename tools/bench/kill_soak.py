@@ -8,7 +8,8 @@ Each kill comes at a random instant of a session (any phase, or right after an e
 the I/O board tripped by itself (contactors open, CP F) and the modules went off; the store opens at the
 restart; every session is there once, ended ones unchanged, the one running at the kill interrupted with
 the energy of its last checkpoint (every second); one crash outage and a controller_down event per kill;
-the board's trip is reset by the clean start. The first failed check stops the run (exit 1) and names the
+the board's trip is reset by the clean start; at the end, the controller's TransactionEvents at the soak's
+CSMS: none lost, none out of order, a repeat only of one in flight at a kill. The first failed check stops the run (exit 1) and names the
 round and the seed: `--seed N --kills ROUND+1` replays it. Figures go to --out (JSON).
 """
 from __future__ import annotations
@@ -52,9 +53,14 @@ async def worker(kills: int, seed: int, store_dir: Path, echo) -> dict[str, Any]
             echo(f"kill {index + 1:4d}/{kills}  {rnd['kill']:11s} {rnd['after_plug_s']:6.2f} s after plug  "
                  f"in {rnd['state_at_kill']:18s} trip {rnd['safe']['trip']:14s} interrupted "
                  f"{rnd['interrupted_energy_kwh'] or '-'}  restart {rnd['restart_s']} s")
+        # the CSMS's account: every TransactionEvent once (a repeat only of the one in flight at a kill)
+        ocpp = await soak.csms.verdict(len(soak.rounds), seed)
     finally:
         await soak.stop()
-    return summary(soak.rounds, kills, seed, time.monotonic() - t0, failure)
+    result = summary(soak.rounds, kills, seed, time.monotonic() - t0, failure)
+    result["ocpp"] = ocpp
+    result["ok"] = result["ok"] and ocpp["ok"]
+    return result
 
 
 def summary(rounds: list[dict], kills: int, seed: int, wall_s: float, failure: dict | None) -> dict[str, Any]:
@@ -124,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({result['s_per_kill']} s each); states at the kill {result['state_at_kill']}")
     print(f"sessions interrupted {result['sessions_interrupted']} ({result['interrupted_with_energy']} with energy); "
           f"restart p50 {result['restart_s'].get('p50')} s max {result['restart_s'].get('max')} s; {out}")
+    ocpp = result.get("ocpp") or {}
+    print(f"ocpp: {ocpp.get('events')} TransactionEvents in {ocpp.get('transactions')} transactions, "
+          f"{ocpp.get('lost')} lost, {ocpp.get('duplicates')} duplicated, {ocpp.get('retries')} retried",
+          *(f"ocpp: {problem}" for problem in ocpp.get("problems", ())), sep="\n")
     if result["failure"]:
         f = result["failure"]
         print(f"kill soak: FAILED at round {f['round']} (replay: --seed {seed} --kills {f['round'] + 1}): "

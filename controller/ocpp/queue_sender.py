@@ -1,0 +1,103 @@
+"""Sending the queued messages (TransactionEvents): once each as far as the station can know, retried per
+MessageAttempts / MessageAttemptInterval (OCPPCommCtrlr, instance TransactionEvent), never blocking forever.
+
+Duplicates: a queued message is deleted in the callback that reads the CSMS's CALLRESULT, before anything else
+runs (StationProtocol's on_result), not when the sending task resumes later. What is left is the window no
+station can close alone: the CSMS processed the CALL and its answer was not yet read (in flight, or arrived in
+the instant of a kill -9 or power cut). Such a message goes again at the next start with the same
+transactionId and seqNo, so the CSMS can tell it is a repeat; at most one per crash, since one CALL is in
+flight at a time.
+
+Retries: a CALLERROR or a time-out counts as a failed attempt; attempt n (of MessageAttempts) is followed by a
+wait of n x MessageAttemptInterval, during which the messages behind it wait too (their order is the seqNo
+order). After the last attempt the message is dropped with a log line. A time-out still ends the link (a CSMS
+that does not answer is probably gone): the retry goes on the next link, no earlier than its wait.
+Attempts are counted in memory: a restart gives every message its attempts again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from typing import Any, Callable
+
+from ocpp.charge_point import camel_to_snake_case
+from ocpp.exceptions import OCPPError
+from ocpp.v201 import call
+
+from controller.store.ocpp_queue import OcppQueue, QueuedMessage
+
+log = logging.getLogger(__name__)
+
+
+class QueueSender:
+    def __init__(self, queue: OcppQueue, attempts: Callable[[], float], interval_s: Callable[[], float],
+                 clock: Callable[[], float] = time.monotonic):
+        """`attempts`, `interval_s`: MessageAttempts and MessageAttemptInterval in force (read at each failure)."""
+        self.queue = queue
+        self._attempts_allowed = attempts
+        self._interval_s = interval_s
+        self._clock = clock
+        self._in_flight: tuple[str, int] | None = None  # (unique id, queue id) of the CALL awaiting its answer
+        self._answered: int | None = None  # queue id whose CALLRESULT was read
+        self._failures: dict[int, int] = {}  # queue id -> failed attempts so far
+        self._hold: tuple[int, float] | None = None  # (queue id, not before this monotonic time)
+        self.dropped = 0
+
+    def answered(self, unique_id: str) -> None:
+        """A CALLRESULT was read (called synchronously from the frame's callback): forget the message now."""
+        if self._in_flight is not None and self._in_flight[0] == unique_id:
+            self.queue.remove(self._in_flight[1])
+            self._answered = self._in_flight[1]
+
+    def ready(self, message_id: int) -> bool:
+        return self._hold is None or self._hold[0] != message_id or self._clock() >= self._hold[1]
+
+    def ready_at(self) -> float:
+        """When a held message may go again (monotonic), or inf."""
+        return self._hold[1] if self._hold is not None else math.inf
+
+    async def send(self, protocol: Any, message: QueuedMessage) -> None:
+        unique_id = str(uuid.uuid4())
+        self._in_flight, self._answered = (unique_id, message.id), None
+        payload = getattr(call, message.action)(**camel_to_snake_case(message.payload))
+        try:
+            await protocol.call(payload, suppress=False, unique_id=unique_id)
+        except OCPPError as error:
+            if self._answered == message.id:  # a CALLRESULT that breaks its schema is still an answer
+                log.warning("OCPP: the CSMS's answer to %s was not valid (%s); taken as delivered",
+                            message.action, error)
+            else:
+                self._failed(message, f"CALLERROR {error.code}")
+            return
+        except asyncio.TimeoutError:
+            self._failed(message, "no answer in time")
+            raise
+        finally:
+            self._in_flight = None
+        self.queue.remove(message.id)  # normally gone already (answered); idempotent
+        self._failures.pop(message.id, None)
+        self._hold = None
+
+    def _failed(self, message: QueuedMessage, why: str) -> None:
+        failures = self._failures.get(message.id, 0) + 1
+        allowed = max(1, int(self._attempts_allowed()))
+        what = f"{message.action} {_seq(message)}"
+        if failures >= allowed:
+            log.warning("OCPP: %s dropped after %d attempts (last: %s)", what, failures, why)
+            self.queue.remove(message.id)
+            self._failures.pop(message.id, None)
+            self._hold = None
+            self.dropped += 1
+            return
+        self._failures[message.id] = failures
+        wait = failures * self._interval_s()
+        self._hold = (message.id, self._clock() + wait)
+        log.warning("OCPP: %s attempt %d of %d failed (%s); again in %.0f s", what, failures, allowed, why, wait)
+
+
+def _seq(message: QueuedMessage) -> str:
+    info = message.payload.get("transactionInfo", {})
+    return f"{info.get('transactionId', '?')} seqNo {message.payload.get('seqNo', '?')}"
