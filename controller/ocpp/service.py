@@ -97,7 +97,9 @@ class OcppService:
         self.availability = Availability(self.connectors, self.station_state, lambda evse: evse in self.transactions)
         self.station_reset = StationReset(self.station_state, restart)  # `restart`: the app's (None: Reset refused)
         self.fault_events = FaultEvents(int(clock() * 10) % 2_000_000_000)  # NotifyEvent per fault raised/cleared
-        self._group_tokens: dict[int, dict | None] = {}  # a remote start's groupIdToken, for its reservation
+        # the token an authorization named (a console's bare string matches any type) and its groupIdToken, until
+        # the event that carries it ends the reservation they used
+        self._reservation_tokens: dict[int, tuple[dict | str, dict | None]] = {}
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
         # StatusNotifications still to send, in order: (evse, status, time, the queue's last id then)
@@ -177,7 +179,7 @@ class OcppService:
             if pending and pending[2] >= self.clock() and self.may_use(evse, pending[0], pending[3]):
                 connector.authorize()
                 self._follower.remote_token[evse] = pending[:2]
-                self._group_tokens[evse] = pending[3]
+                self._reservation_tokens[evse] = (pending[0], pending[3])
         self._follower.follow(connector)  # started, updated or ended per TxStartPoint / TxStopPoint
 
     def _enqueue(self, payload: dict, tx: Transaction) -> None:
@@ -185,7 +187,8 @@ class OcppService:
         if connector is not None and "meterValue" not in payload:  # the register a restart ends it with
             tx.energy_wh = self._energy_wh(connector, tx)
         if "idToken" in payload:  # the authorization arrives in this event: the reservation it used ends here
-            self.reservations.use(payload, tx.evse_id, payload["idToken"], self._group_tokens.pop(tx.evse_id, None))
+            token, group = self._reservation_tokens.pop(tx.evse_id, (payload["idToken"], None))
+            self.reservations.use(payload, tx.evse_id, token, group)
         self._open.record(tx, payload, online=self.accepted)  # on disk, with the transaction's state, before sent
         self._wake.set()
 
@@ -255,6 +258,7 @@ class OcppService:
         if tx is None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             connector.authorize()  # no transaction yet (a later TxStartPoint): this may start it
             self._follower.remote_token[evse_id] = (id_token, remote_start_id)
+            self._reservation_tokens[evse_id] = (id_token, group_id_token)
             self._follow(connector)
             started = self.transactions.get(evse_id)
             return "Accepted", started.transaction_id if started is not None else None
@@ -268,7 +272,7 @@ class OcppService:
                    group_id_token: dict | None = None) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
-        self._group_tokens[tx.evse_id] = group_id_token
+        self._reservation_tokens[tx.evse_id] = (id_token, group_id_token)
         self._enqueue(tx.event("Updated", "RemoteStart", self.clock()), tx)
 
     def remote_stop(self, transaction_id: str) -> str:
@@ -321,7 +325,7 @@ class OcppService:
         if tx is None:
             return
         tx.id_token = {"idToken": id_token, "type": "KeyCode"} if isinstance(id_token, str) else id_token
-        self._group_tokens[evse_id] = group_id_token  # _enqueue ends the reservation the token used
+        self._reservation_tokens[evse_id] = (id_token, group_id_token)  # _enqueue ends the reservation it used
         self._enqueue(tx.event("Updated", "Authorized", self.clock()), tx)
 
     def _enqueue_message(self, action: str, payload: dict) -> None:
@@ -363,7 +367,6 @@ class OcppService:
         for evse, tx in list(self.transactions.items()):
             if evses is not None and evse not in evses:
                 continue
-            tx.charging_state = "Idle"
             self._enqueue(tx.event("Ended", trigger, now, stopped=stopped_reason,  # leaves self.transactions
                                    meter=self._meter(self.connectors[evse], tx, now, "Transaction.End")), tx)
 

@@ -78,7 +78,9 @@ class ReservationRole:
             await self.csms.wait_for(lambda: self._statuses(evse)[-1] == "Reserved", 5)
         except TimeoutError:
             self.problems.append(f"reservation: evse {evse} never reported Reserved ({self._statuses(evse)})")
-        if not any(m["evseId"] == evse for m in self.csms.calls("MeterValues")):
+        try:  # the Interval is 1 s: the next whole second brings one at the latest
+            await self.csms.wait_for(lambda: any(m["evseId"] == evse for m in self.csms.calls("MeterValues")), 3)
+        except TimeoutError:
             self.problems.append(f"reservation: no clock-aligned MeterValues of evse {evse} before the car")
 
     async def play(self, station: str, ids: list[int], timeout_s: float) -> None:
