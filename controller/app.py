@@ -22,6 +22,7 @@ from controller.hw.power.bus_load import describe_overload, frames_per_second, i
 from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
+from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
 from controller.task_supervisor import TaskSupervisor
@@ -130,7 +131,7 @@ class ControllerApp:
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
-                                    variables=variables)
+                                    variables=variables, auth_store=AuthStore(cfg.store.path or None))
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:
@@ -315,6 +316,7 @@ class ControllerApp:
             if clean:
                 self.ocpp.queue.close()
                 self.ocpp.device_model.close()
+                self.ocpp.authorization.store.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

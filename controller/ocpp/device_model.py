@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.auth_settings import auth_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -75,9 +76,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(sampled, "TxUpdatedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedInterval", "integer", RO, unit="s"), "0"),
-        (Variable("AuthCtrlr", "AuthorizeRemoteStart", "boolean", RO), "true"),
-        (Variable("AuthCtrlr", "LocalAuthorizeOffline", "boolean", RO), "false"),
-        (Variable("AuthCtrlr", "LocalPreAuthorize", "boolean", RO), "false"),
+        *auth_variables(),  # AuthCtrlr, AuthCacheCtrlr, LocalAuthListCtrlr (controller/ocpp/auth_settings.py)
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
@@ -214,6 +213,8 @@ def _valid(var: Variable, value: str) -> bool:
             return var.minimum <= int(value) <= 86_400 * 7
         except ValueError:
             return False
+    if var.data_type == "boolean":
+        return value in ("true", "false")
     if var.data_type == "MemberList" and var.values_list is not None:
         allowed = set(var.values_list.split(","))
         members = value.split(",")

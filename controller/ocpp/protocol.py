@@ -31,6 +31,7 @@ class StationActions(Protocol):
     def get_variables(self, requests: list[dict]) -> list[dict]: ...
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
+    authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
 
 
 class StationProtocol(ChargePoint):
@@ -108,6 +109,20 @@ class StationProtocol(ChargePoint):
     def _get_base_report(self, request_id: int, report_base: str, **_: Any):
         status = self._actions.base_report(request_id, report_base)
         return call_result.GetBaseReport(status=GenericDeviceModelStatusEnumType(status))
+
+    @on(Action.send_local_list)
+    def _send_local_list(self, version_number: int, update_type: str, local_authorization_list: list | None = None,
+                         **_: Any):
+        status = self._actions.authorization.send_local_list(version_number, update_type, local_authorization_list)
+        return call_result.SendLocalList(status=status)
+
+    @on(Action.get_local_list_version)
+    def _get_local_list_version(self, **_: Any):
+        return call_result.GetLocalListVersion(version_number=self._actions.authorization.local_list_version())
+
+    @on(Action.clear_cache)
+    def _clear_cache(self, **_: Any):
+        return call_result.ClearCache(status=self._actions.authorization.clear_cache())
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

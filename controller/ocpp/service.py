@@ -24,12 +24,16 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.auth_settings import AuthSettings
+from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
+from controller.ocpp.identification import Identification, Presented
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
 
@@ -63,7 +67,8 @@ def connector_status(connector: Any) -> str:
 class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 firmware_version: str = "0.1.0", variables: VariableStore | None = None):
+                 firmware_version: str = "0.1.0", variables: VariableStore | None = None,
+                 auth_store: AuthStore | None = None, autocharge: bool = False):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -90,6 +95,12 @@ class OcppService:
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
+        self._protocol: StationProtocol | None = None  # the link's, while one is up (Authorize goes out at once)
+        # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
+        self.authorization = Authorization(AuthSettings(self.device_model), auth_store or AuthStore(),
+                                           send=self.call_now, online=lambda: self.accepted, clock=clock)
+        self.identification = Identification(self.authorization, self.connectors, self._grant_token,
+                                             autocharge=autocharge)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -97,6 +108,7 @@ class OcppService:
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter")]
 
     async def close(self) -> None:
+        self.identification.close()
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
         # swallow a cancellation that lands as the answer arrives
         for _ in range(20):
@@ -118,6 +130,9 @@ class OcppService:
             return
         self._follow(connector)
         self._note_status(connector)
+        token = self.identification.ev_identified(connector)  # Autocharge: the car's EVCCID as its token
+        if token is not None:
+            self.identification.present_soon(token, connector.cfg.id, "autocharge")
         self._wake.set()
 
     def _note_status(self, connector: Any) -> None:
@@ -140,6 +155,7 @@ class OcppService:
             pending = self._pending_start.pop(evse, None)
             if pending and pending[2] >= self.clock():
                 self._authorize(connector, tx, pending[0], pending[1])
+            self.identification.transaction_started(evse)  # a token shown before the plug-in
         elif tx is not None and state in ("available", "unavailable"):
             session = self._session_of(connector, tx)
             tx.charging_state = "Idle"
@@ -232,6 +248,29 @@ class OcppService:
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
         self._enqueue(tx.event("Updated", "RemoteStart", self.clock()))
 
+    def _grant_token(self, evse: int, id_token: dict) -> None:
+        """An idToken was accepted (controller/ocpp/identification.py): the car may go ahead."""
+        self.connectors[evse].authorize()
+        tx = self.transactions.get(evse)
+        if tx is not None:
+            tx.id_token = id_token
+            self._enqueue(tx.event("Updated", "Authorized", self.clock()))
+
+    async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> Presented:
+        """A token from the console or a reader: checked, then bound to its connector."""
+        return await self.identification.present(id_token, connector_id, source)
+
+    async def call_now(self, payload: Any) -> Any:
+        """A CALL outside the queue (Authorize); None without an accepted link or without an answer."""
+        protocol = self._protocol
+        if protocol is None or not self.accepted:
+            return None
+        try:
+            return await self._call(protocol, payload)
+        except Exception as exc:  # a time-out or the link dropping: the caller's offline rules decide
+            log.warning("OCPP: %s got no answer (%r)", type(payload).__name__, exc)
+            return None
+
     def remote_stop(self, transaction_id: str) -> str:
         for evse, tx in self.transactions.items():
             if tx.transaction_id == transaction_id:
@@ -288,6 +327,7 @@ class OcppService:
                 continue
             delays = backoff_delays(self.cfg, self._rng)
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
+            self._protocol = protocol
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
             try:
@@ -297,6 +337,7 @@ class OcppService:
                         log.warning("OCPP link ended: %r", task.exception())
             finally:
                 self.accepted = False
+                self._protocol = None
                 self.state = "disconnected"
                 for task in (reader, worker):
                     task.cancel()
@@ -385,6 +426,8 @@ class OcppService:
             return True
         if message is None:
             return False
-        await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
+        answer = await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
         self.queue.remove(message.id)
+        if message.action == "TransactionEvent":
+            self.authorization.transaction_answered(message.payload, answer)  # idTokenInfo -> the cache
         return True

@@ -64,6 +64,7 @@ class FakeConnector:
             if not self.session.stop_reason:
                 self.session.stop_reason = "unplugged"
             self.last_session, self.session = self.session, None
+        if state == "available":  # as the Connector's on_enter_available: the next car starts unauthorized
             self.authorized = False
         if self.session is not None and state == "charging":
             self.session.energy_wh += 1500.0
@@ -80,14 +81,14 @@ def station_config(url: str, **changes) -> OcppConfig:
 
 @contextlib.asynccontextmanager
 async def station_and_csms(connectors, *, csms: CsmsSimulator | None = None, queue=None, variables=None,
-                           **changes):
+                           auth_store=None, **changes):
     csms = csms or CsmsSimulator(password=PASSWORD)
     url = await csms.start()
     if csms.tls is not None:
         changes.setdefault("security_profile", 2)
         changes.setdefault("csms_root_file", str(csms.tls.root_file))
     service = OcppService(station_config(url, **changes), STATION, connectors, queue=queue, rng=random.Random(1),
-                          variables=variables)
+                          variables=variables, auth_store=auth_store)
     for connector in connectors:
         connector.sink = service.on_event
     await service.start()

@@ -1,0 +1,121 @@
+"""Where idTokens come in (the RFID reader, the technician console, the car's EVCCID for Autocharge) and
+which connector each one is for.
+
+A token names its connector, or (a cabinet-wide reader) goes to the connector whose car waits longest for
+an authorization, else to a free connector, where it waits up to EVConnectionTimeOut for the car. It is
+checked by Authorization; only an accepted token authorizes the connector (the service's `grant`), so a
+refused one never lets the session reach the cable check, let alone close a contactor.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from controller.ocpp.authorization import Authorization, Verdict
+
+log = logging.getLogger(__name__)
+
+WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
+EV_CONNECTION_TIMEOUT_S = 60.0  # a token shown before the plug-in waits this long for the car
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What became of a token: `outcome` authorized, waiting (for the car), refused or not used."""
+    outcome: str
+    connector: int | None
+    text: str
+    verdict: Verdict | None = None
+
+
+def mac_token(evcc_id: str) -> dict | None:
+    """Autocharge: the EVCCID (hex, as the SECC read it) as a MacAddress idToken, AA:BB:CC:DD:EE:FF."""
+    digits = evcc_id.strip().upper()
+    if not digits or len(digits) % 2 or any(c not in "0123456789ABCDEF" for c in digits):
+        return None
+    return {"idToken": ":".join(digits[i:i + 2] for i in range(0, len(digits), 2))[:36], "type": "MacAddress"}
+
+
+class Identification:
+    def __init__(self, authorization: Authorization, connectors: dict[int, Any], grant: Callable[[int, dict], None],
+                 *, autocharge: bool = False, clock: Callable[[], float] = time.monotonic):
+        """`grant(connector id, idToken)`: authorize the connector and tell the CSMS (the service)."""
+        self.authorization = authorization
+        self.connectors = connectors
+        self._grant = grant
+        self.autocharge = autocharge
+        self._clock = clock
+        self._waiting: dict[int, tuple[dict, float]] = {}  # connector -> (accepted idToken, until)
+        self._autocharged: set[str] = set()  # sessions whose EVCCID was already shown
+        self._tasks: set[asyncio.Task] = set()
+
+    def _pick(self, connector_id: int | None) -> int | None:
+        if connector_id is not None:
+            return connector_id if connector_id in self.connectors else None
+        waiting = [c for c in self.connectors.values() if c.state in WAITING_FOR_AUTH and not c.is_authorized()]
+        if waiting:  # several cars waiting at one cabinet-wide reader: the lowest connector id first
+            return min(c.cfg.id for c in waiting)
+        free = [cid for cid, c in self.connectors.items() if c.state == "available" and cid not in self._waiting]
+        return free[0] if free else None
+
+    async def present(self, id_token: dict, connector_id: int | None = None, source: str = "") -> Presented:
+        cid = self._pick(connector_id)
+        name = id_token.get("idToken", "")
+        if cid is None:
+            return self._done(Presented("not used", connector_id, f"token {name} ({source}): no connector for it"))
+        connector = self.connectors[cid]
+        if connector.state not in (*WAITING_FOR_AUTH, "available"):
+            return self._done(Presented("not used", cid, f"connector {cid} is {connector.state}: token {name} "
+                                        "not used"))
+        if connector.state != "available" and connector.is_authorized():
+            return self._done(Presented("not used", cid, f"connector {cid} is already authorized"))
+        verdict = await self.authorization.check(id_token)
+        if not verdict.accepted:
+            return self._done(Presented("refused", cid, f"connector {cid}: token {name} refused "
+                                        f"({verdict.info.get('status')}, by the {verdict.source})", verdict))
+        if connector.state in WAITING_FOR_AUTH and not connector.is_authorized():  # the car may have left meanwhile
+            self._grant(cid, id_token)
+            return self._done(Presented("authorized", cid, f"connector {cid}: token {name} accepted by the "
+                                        f"{verdict.source}; authorized ({connector.state})", verdict))
+        if connector.state == "available":
+            self._waiting[cid] = (id_token, self._clock() + EV_CONNECTION_TIMEOUT_S)
+            return self._done(Presented("waiting", cid, f"connector {cid}: token {name} accepted by the "
+                                        f"{verdict.source}; plug the car in within {EV_CONNECTION_TIMEOUT_S:.0f} s",
+                                        verdict))
+        return self._done(Presented("not used", cid, f"connector {cid} is {connector.state}: token {name} accepted "
+                                    "but not used", verdict))
+
+    def present_soon(self, id_token: dict, connector_id: int | None, source: str) -> None:
+        """present() in a task of its own, for callers that cannot wait (a reader's byte callback)."""
+        task = asyncio.ensure_future(self.present(id_token, connector_id, source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    @staticmethod
+    def _done(presented: Presented) -> Presented:
+        log.info("OCPP: %s", presented.text)
+        return presented
+
+    def transaction_started(self, connector_id: int) -> None:
+        """A car plugged in: a token accepted for this connector before it is used now."""
+        waiting = self._waiting.pop(connector_id, None)
+        if waiting is not None and waiting[1] >= self._clock():
+            self._grant(connector_id, waiting[0])
+
+    def ev_identified(self, connector: Any) -> dict | None:
+        """Autocharge: the token of a car that told its EVCCID and waits for an authorization, once per
+        session; None when there is nothing to present."""
+        session = getattr(connector, "session", None)
+        if not self.autocharge or session is None or not session.evcc_id or connector.is_authorized():
+            return None
+        if connector.state not in WAITING_FOR_AUTH or session.session_id in self._autocharged:
+            return None
+        self._autocharged.add(session.session_id)
+        return mac_token(session.evcc_id)
