@@ -90,9 +90,22 @@ class Identification:
 
     def present_soon(self, id_token: dict, connector_id: int | None, source: str) -> None:
         """present() in a task of its own, for callers that cannot wait (a reader's byte callback)."""
-        task = asyncio.ensure_future(self.present(id_token, connector_id, source))
+        self._spawn(self.present(id_token, connector_id, source))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def check_soon(self, id_token: dict, on_accepted: Callable[[], None]) -> None:
+        """Check a token in a task; `on_accepted()` if it is accepted (a remote start's token)."""
+        async def check() -> None:
+            verdict = await self.authorization.check(id_token)
+            log.info("OCPP: remote start token %s: %s (by the %s)", id_token.get("idToken"),
+                     verdict.info.get("status"), verdict.source)
+            if verdict.accepted:
+                on_accepted()
+        self._spawn(check())
 
     def close(self) -> None:
         for task in list(self._tasks):

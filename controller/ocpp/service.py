@@ -154,7 +154,7 @@ class OcppService:
                                    meter=self._meter(connector, tx, now, "Transaction.Begin")))
             pending = self._pending_start.pop(evse, None)
             if pending and pending[2] >= self.clock():
-                self._authorize(connector, tx, pending[0], pending[1])
+                self._start_remote(connector, tx, pending[0], pending[1])
             self.identification.transaction_started(evse)  # a token shown before the plug-in
         elif tx is not None and state in ("available", "unavailable"):
             session = self._session_of(connector, tx)
@@ -236,12 +236,23 @@ class OcppService:
             return "Rejected", None
         tx = self.transactions.get(evse_id)
         if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
-            self._authorize(connector, tx, id_token, remote_start_id)
+            self._start_remote(connector, tx, id_token, remote_start_id)
             return "Accepted", tx.transaction_id
         if connector.state == "available":  # authorized when the car arrives
             self._pending_start[evse_id] = (id_token, remote_start_id, self.clock() + REMOTE_START_WAIT_S)
             return "Accepted", None
         return "Rejected", None
+
+    def _start_remote(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
+        """With AuthCtrlr.AuthorizeRemoteStart the remote start's token is checked (Authorize) first."""
+        if not self.authorization.settings.authorize_remote_start:
+            self._authorize(connector, tx, id_token, remote_start_id)
+            return
+
+        def accepted() -> None:  # the car may have left, or been authorized otherwise, while the CSMS was asked
+            if self.transactions.get(connector.cfg.id) is tx and not connector.is_authorized():
+                self._authorize(connector, tx, id_token, remote_start_id)
+        self.identification.check_soon(id_token, accepted)
 
     def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
         connector.authorize()

@@ -185,3 +185,23 @@ async def test_auth_variables_are_reported_and_checked():
                 for d in r.get("reportData", [])}
     assert set(names) <= reported
     assert csms.violations == []
+
+
+@run_async
+async def test_authorize_remote_start_checks_the_remote_token_first():
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        csms.tokens.update({"GOOD": {"status": "Accepted"}, "BAD": {"status": "Blocked"}})
+        await _online(service, csms)
+        await csms.set_variables(STATION, [_var("AuthCtrlr", "AuthorizeRemoteStart", "true")])
+        connector.move("plugged")
+        await csms.wait_for(lambda: csms.calls("TransactionEvent"), 5)
+        assert (await csms.request_start(STATION, 1, "BAD", 1)).status == "Accepted"
+        await csms.wait_for(lambda: len(csms.calls("Authorize")) == 1 and len(service.identification._tasks) == 0, 5)
+        assert not connector.authorized  # a refused token never lets the car go ahead
+        assert (await csms.request_start(STATION, 1, "GOOD", 2)).status == "Accepted"
+        await csms.wait_for(lambda: connector.authorized, 5)
+        await csms.wait_for(lambda: any(e["triggerReason"] == "RemoteStart" for e in csms.calls("TransactionEvent")), 5)
+    remote = [e for e in csms.calls("TransactionEvent") if e["triggerReason"] == "RemoteStart"]
+    assert len(remote) == 1 and remote[0]["idToken"]["idToken"] == "GOOD"
+    assert [a["idToken"]["idToken"] for a in csms.calls("Authorize")] == ["BAD", "GOOD"]
