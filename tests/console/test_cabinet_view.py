@@ -98,6 +98,9 @@ class FakeCabinet:
     def network(self) -> NetworkState:
         return NetworkState(configured=False)
 
+    async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
+        return "not used", f"token {id_token['idToken']}: no car waits"
+
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         self.actions.append(message)
 
