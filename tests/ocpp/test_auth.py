@@ -205,3 +205,34 @@ async def test_authorize_remote_start_checks_the_remote_token_first():
     remote = [e for e in csms.calls("TransactionEvent") if e["triggerReason"] == "RemoteStart"]
     assert len(remote) == 1 and remote[0]["idToken"]["idToken"] == "GOOD"
     assert [a["idToken"]["idToken"] for a in csms.calls("Authorize")] == ["BAD", "GOOD"]
+
+
+@run_async
+async def test_autocharge_presents_the_cars_evccid_as_a_mac_address_token():
+    from controller.connector.session import SessionRecord
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        service.identification.autocharge = True
+        csms.tokens["0A:1B:2C:3D:4E:5F"] = {"status": "Accepted"}
+        await _online(service, csms)
+        connector.move("plugged")
+        connector.session = SessionRecord(connector_id=1, start_t=0.0, evcc_id="0a1b2c3d4e5f")
+        connector.move("negotiating")
+        connector.move("authorizing")  # a second phase event of the same session: no second Authorize
+        await csms.wait_for(lambda: _authorized_events(csms), 5)
+    assert connector.authorized
+    assert csms.calls("Authorize") == [{"idToken": {"idToken": "0A:1B:2C:3D:4E:5F", "type": "MacAddress"}}]
+    assert _authorized_events(csms)[0]["idToken"]["type"] == "MacAddress"
+
+
+@run_async
+async def test_without_autocharge_the_evccid_is_not_a_token():
+    from controller.connector.session import SessionRecord
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        await _online(service, csms)
+        connector.move("plugged")
+        connector.session = SessionRecord(connector_id=1, start_t=0.0, evcc_id="0a1b2c3d4e5f")
+        connector.move("negotiating")
+        await csms.wait_for(lambda: len(csms.calls("TransactionEvent")) >= 1 and len(service.queue) == 0, 5)
+    assert csms.calls("Authorize") == [] and not connector.authorized
