@@ -51,14 +51,17 @@ class Identification:
         self._waiting: dict[int, tuple[dict, float]] = {}  # connector -> (accepted idToken, until)
         self._autocharged: set[str] = set()  # sessions whose EVCCID was already shown
         self._tasks: set[asyncio.Task] = set()
+        self._checking: set[int] = set()  # connectors whose token is being checked: not picked for another
 
     def _pick(self, connector_id: int | None) -> int | None:
         if connector_id is not None:
             return connector_id if connector_id in self.connectors else None
-        waiting = [c for c in self.connectors.values() if c.state in WAITING_FOR_AUTH and not c.is_authorized()]
+        waiting = [c for c in self.connectors.values() if c.state in WAITING_FOR_AUTH and not c.is_authorized()
+                   and c.cfg.id not in self._checking]
         if waiting:  # several cars waiting at one cabinet-wide reader: the lowest connector id first
             return min(c.cfg.id for c in waiting)
-        free = [cid for cid, c in self.connectors.items() if c.state == "available" and cid not in self._waiting]
+        free = [cid for cid, c in self.connectors.items()
+                if c.state == "available" and cid not in self._waiting and cid not in self._checking]
         return free[0] if free else None
 
     async def present(self, id_token: dict, connector_id: int | None = None, source: str = "") -> Presented:
@@ -72,7 +75,11 @@ class Identification:
                                         "not used"))
         if connector.state != "available" and connector.is_authorized():
             return self._done(Presented("not used", cid, f"connector {cid} is already authorized"))
-        verdict = await self.authorization.check(id_token)
+        self._checking.add(cid)
+        try:
+            verdict = await self.authorization.check(id_token)
+        finally:
+            self._checking.discard(cid)
         if not verdict.accepted:
             return self._done(Presented("refused", cid, f"connector {cid}: token {name} refused "
                                         f"({verdict.info.get('status')}, by the {verdict.source})", verdict))

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -43,6 +44,7 @@ class RigCsms:
         self.outage_s = outage_s
         self.outage: tuple[float, float] | None = None
         self.notes: list[str] = []
+        self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -57,6 +59,8 @@ class RigCsms:
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role == "remote-start":
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
+        if self.auth is not None:
+            overrides += self.auth.overrides()
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -73,6 +77,8 @@ class RigCsms:
             await asyncio.gather(*(self._remote_start(cid, cid == ids[0], timeout_s) for cid in ids))
         elif self.role == "offline-session":
             await self._outage(ids[0], timeout_s)
+        elif self.auth is not None:
+            await self.auth.play(ids, timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
@@ -109,6 +115,8 @@ class RigCsms:
 
     async def stop(self) -> None:
         await self.csms.stop()
+        if self.auth is not None:
+            self.auth.close()
 
     def report(self) -> dict:
         return {"role": self.role, "security_profile": self.profile,
@@ -116,6 +124,7 @@ class RigCsms:
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "outage": list(self.outage) if self.outage else None,
+                **({"auth": self.auth.report()} if self.auth is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -128,6 +137,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
         return []
     problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
     problems += [n for n in report["notes"] if n.startswith("not every")]
+    problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)
