@@ -8,8 +8,10 @@ import json
 import pytest
 
 from controller.formats.cabinet.config import OcppConfig
+from controller.formats.cabinet.rfid_reader import RfidReaderConfig
 from hil.csms import CsmsSimulator
 from hil.ev.car import CarPlan
+from hil.sim.rfid_reader import RfidReaderSim
 from tests.console.harness import TECH_PIN, ask, ask_json, cabinet, connect, until
 from tests.console.test_cabinet_view import FakeCabinet, _answers
 
@@ -98,3 +100,31 @@ def test_the_desk_cabinet_charges_on_an_accepted_card_and_never_on_a_refused_one
     assert refused.startswith("error: connector 1: token 0BADCAFE refused (Blocked")
     assert still == ("authorizing", False, False)
     assert accepted["ok"] and accepted["data"]["outcome"] == "authorized"
+
+
+
+def test_without_ocpp_a_card_at_the_cabinets_reader_lets_the_waiting_car_charge(tmp_path):
+    """The app's wiring of a reader from [rfid]: without a CSMS a card is taken as it is, like `authorize`."""
+    async def scenario():
+        sim = RfidReaderSim()
+        try:
+            async with cabinet(tmp_path, charging={"auto_authorize": False},
+                               rfid=RfidReaderConfig(port=sim.port)) as cab:
+                reader, = cab.app.rfid_readers
+                await until(lambda: reader.is_open, "the reader's port open")
+                car = cab.rig.new_car(1, cab.v2g.car_link(1))
+                driving = asyncio.create_task(car.run(CarPlan(target_soc=99.0, request_period_s=0.05,
+                                                              stop_after_charging_s=0.3)))
+                await until(lambda: cab.connector.state == "authorizing", "the car waits for an authorization")
+                sim.send(b"TOKEN ISO14443 04A1B2C3*00\n")  # a corrupted line: nothing happens
+                await asyncio.sleep(0.3)
+                before = cab.connector.authorized, cab.connector.state
+                sim.show("04A1B2C3")
+                await until(lambda: cab.connector.state == "charging", "charging")
+                await asyncio.wait_for(driving, 30)
+                return before, reader.rejected
+        finally:
+            sim.close()
+
+    before, rejected = asyncio.run(scenario())
+    assert before == (False, "authorizing") and rejected[0].startswith("checksum mismatch")
