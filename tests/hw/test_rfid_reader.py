@@ -105,3 +105,10 @@ def test_reader_config_per_connector_or_cabinet():
         parse_config(text, overrides=('rfid.port="/dev/ttyUSB0"', 'connectors[0].rfid.port="/dev/ttyUSB0"'))
     with pytest.raises(ConfigError, match="rfid.baudrate"):
         parse_config(text, overrides=('rfid.port="/dev/ttyUSB0"', "rfid.baudrate=0"))
+
+
+def test_the_documented_example_is_valid():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rfid-reader-protocol.md").read_text()
+    example = doc.split("Example: `", 1)[1].split("`", 1)[0]
+    assert parse(example.encode()) == ("04A1B2C3", "ISO14443")
