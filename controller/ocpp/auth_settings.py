@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from controller.ocpp.device_model import DeviceModel, Variable
 
-AUTH, CACHE, LOCAL = "AuthCtrlr", "AuthCacheCtrlr", "LocalAuthListCtrlr"
+AUTH, CACHE, LOCAL, TX = "AuthCtrlr", "AuthCacheCtrlr", "LocalAuthListCtrlr", "TxCtrlr"
 ITEMS_PER_MESSAGE = 250  # SendLocalList entries per message the station takes
 BYTES_PER_MESSAGE = 65_536
 
@@ -29,6 +29,8 @@ def auth_variables() -> list[tuple[Variable, str]]:
         (Variable(LOCAL, "Enabled", "boolean", RW), "true"),
         (Variable(LOCAL, "ItemsPerMessage", "integer", RO), str(ITEMS_PER_MESSAGE)),
         (Variable(LOCAL, "BytesPerMessage", "integer", RO), str(BYTES_PER_MESSAGE)),
+        # a TransactionEvent answer that refuses the transaction's token stops it (E05)
+        (Variable(TX, "StopTxOnInvalidId", "boolean", RW), "true"),
     ]
 
 
@@ -67,6 +69,10 @@ class AuthSettings:
     @property
     def cache_lifetime_s(self) -> float:
         return self._model.number(CACHE, "LifeTime")
+
+    @property
+    def stop_tx_on_invalid_id(self) -> bool:
+        return self._flag(TX, "StopTxOnInvalidId")
 
     @property
     def local_list_enabled(self) -> bool:

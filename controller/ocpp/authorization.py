@@ -91,11 +91,15 @@ class Authorization:
         except Exception:  # a full disk must not keep the car waiting: the answer itself still counts
             log.exception("OCPP: authorization cache not updated")
 
-    def transaction_answered(self, payload: dict, answer: Any) -> None:
-        """The CSMS's idTokenInfo in a TransactionEvent answer is about the event's idToken."""
+    def transaction_answered(self, payload: dict, answer: Any) -> str | None:
+        """The CSMS's idTokenInfo in a TransactionEvent answer is about the event's idToken: cached; its
+        status returned (None without one)."""
         info = getattr(answer, "id_token_info", None)
-        if info and payload.get("idToken"):
-            self.remember(payload["idToken"], snake_to_camel_case(info))
+        if not info or not payload.get("idToken"):
+            return None
+        info = snake_to_camel_case(info)
+        self.remember(payload["idToken"], info)
+        return info.get("status")
 
     # ---- the CSMS's requests ------------------------------------------------------------------------
     def send_local_list(self, version: int, update_type: str, entries: list[dict] | None) -> str:

@@ -267,6 +267,14 @@ class OcppService:
             tx.id_token = id_token
             self._enqueue(tx.event("Updated", "Authorized", self.clock()))
 
+    def _deauthorize(self, transaction_id: str) -> None:
+        """The CSMS refused the token of a running transaction (TxCtrlr.StopTxOnInvalidId): the car is asked
+        to stop, as by a remote stop."""
+        for evse, tx in self.transactions.items():
+            if tx.transaction_id == transaction_id and self.authorization.settings.stop_tx_on_invalid_id:
+                if self.connectors[evse].request_stop("deauthorized"):
+                    self._enqueue(tx.event("Updated", "Deauthorized", self.clock()))
+
     async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> Presented:
         """A token from the console or a reader: checked, then bound to its connector."""
         return await self.identification.present(id_token, connector_id, source)
@@ -439,6 +447,7 @@ class OcppService:
             return False
         answer = await self._call(protocol, getattr(call, message.action)(**camel_to_snake_case(message.payload)))
         self.queue.remove(message.id)
-        if message.action == "TransactionEvent":
-            self.authorization.transaction_answered(message.payload, answer)  # idTokenInfo -> the cache
+        if message.action == "TransactionEvent":  # idTokenInfo: into the cache; a refusal may stop it (E05)
+            if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
+                self._deauthorize(message.payload["transactionInfo"]["transactionId"])
         return True

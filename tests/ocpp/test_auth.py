@@ -236,3 +236,33 @@ async def test_without_autocharge_the_evccid_is_not_a_token():
         connector.move("negotiating")
         await csms.wait_for(lambda: len(csms.calls("TransactionEvent")) >= 1 and len(service.queue) == 0, 5)
     assert csms.calls("Authorize") == [] and not connector.authorized
+
+
+@pytest.mark.parametrize("stop", [True, False])
+@run_async
+async def test_a_token_accepted_offline_and_refused_by_the_csms_later_stops_the_transaction(stop):
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        csms.tokens["04A1B2C3"] = {"status": "Blocked"}  # the CSMS blocked the card; the station's list is old
+        await _online(service, csms)
+        await csms.send_local_list(STATION, 1, "Full", [{"idToken": CARD, "idTokenInfo": {"status": "Accepted"}}])
+        if not stop:
+            await csms.set_variables(STATION, [_var("TxCtrlr", "StopTxOnInvalidId", "false")])
+        await _offline(service, csms)
+        for state in ("plugged", "negotiating"):
+            connector.move(state)
+        assert (await service.present_token(CARD, 1, "rfid")).outcome == "authorized"
+        for state in ("authorizing", "parameter_discovery", "cable_check", "precharge", "charging"):
+            connector.move(state)
+        await csms.start()
+        await csms.wait_for(lambda: _authorized_events(csms) and len(service.queue) == 0, 5)
+        if stop:
+            await csms.wait_for(lambda: any(e["triggerReason"] == "Deauthorized"
+                                            for e in csms.calls("TransactionEvent")), 5)
+        for state in ("stopping", "session_end", "available"):
+            connector.move(state)
+        await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended", 5)
+    assert connector.stop_reasons == (["deauthorized"] if stop else [])
+    ended = csms.calls("TransactionEvent")[-1]
+    assert ended["transactionInfo"]["stoppedReason"] == ("DeAuthorized" if stop else "EVDisconnected")
+    assert csms.violations == []
