@@ -1,8 +1,8 @@
 """Where idTokens come in (the RFID reader, the technician console, the car's EVCCID for Autocharge) and
 which connector each one is for.
 
-A token names its connector, or (a cabinet-wide reader) goes to the connector whose car waits longest for
-an authorization, else to a free connector, where it waits up to EVConnectionTimeOut for the car. It is
+A token names its connector, or (a cabinet-wide reader) goes to the lowest-numbered connector whose car
+waits for an authorization, else to a free connector, where it waits up to EVConnectionTimeOut for the car. It is
 checked by Authorization; only an accepted token authorizes the connector (the service's `grant`), so a
 refused one never lets the session reach the cable check, let alone close a contactor.
 """
@@ -54,6 +54,8 @@ class Identification:
         self._checking: set[int] = set()  # connectors whose token is being checked: not picked for another
 
     def _pick(self, connector_id: int | None) -> int | None:
+        now = self._clock()
+        self._waiting = {cid: held for cid, held in self._waiting.items() if held[1] >= now}  # the car never came
         if connector_id is not None:
             return connector_id if connector_id in self.connectors else None
         waiting = [c for c in self.connectors.values() if c.state in WAITING_FOR_AUTH and not c.is_authorized()

@@ -53,3 +53,28 @@ def test_local_list_versions():
     assert local.update(2, "Differential", [{"idToken": CARD, "idTokenInfo": {"status": "Accepted"}}]) \
         == "VersionMismatch"
     assert local.lookup(CARD) is None and local.version == 2
+
+
+def test_a_token_shown_before_the_plug_in_waits_ev_connection_timeout_then_frees_the_connector():
+    import asyncio
+    from types import SimpleNamespace
+
+    from controller.ocpp.identification import EV_CONNECTION_TIMEOUT_S, Identification
+
+    class Yes:
+        async def check(self, id_token):
+            return SimpleNamespace(accepted=True, source="test", info={"status": "Accepted"})
+
+    now = [0.0]
+    connectors = {cid: SimpleNamespace(cfg=SimpleNamespace(id=cid), state="available", is_authorized=lambda: False)
+                  for cid in (1, 2)}
+    granted = []
+    desk = Identification(Yes(), connectors, lambda cid, token: granted.append((cid, token["idToken"])),
+                          clock=lambda: now[0])
+    assert asyncio.run(desk.present({"idToken": "A", "type": "Local"})).connector == 1
+    assert asyncio.run(desk.present({"idToken": "B", "type": "Local"})).connector == 2  # 1 is promised to A
+    now[0] = EV_CONNECTION_TIMEOUT_S + 1
+    assert asyncio.run(desk.present({"idToken": "C", "type": "Local"})).connector == 1  # A's car never came
+    desk.transaction_started(2)  # B's wait is over too: not granted
+    desk.transaction_started(1)
+    assert granted == [(1, "C")]
