@@ -27,6 +27,7 @@ def auth_variables() -> list[tuple[Variable, str]]:
         (Variable(CACHE, "LifeTime", "integer", RW, unit="s", minimum=1), "86400"),
         (Variable(LOCAL, "Available", "boolean", RO), "true"),
         (Variable(LOCAL, "Enabled", "boolean", RW), "true"),
+        (Variable(LOCAL, "Entries", "integer", RO), "0"),  # kept up to date by note_entries
         (Variable(LOCAL, "ItemsPerMessage", "integer", RO), str(ITEMS_PER_MESSAGE)),
         (Variable(LOCAL, "BytesPerMessage", "integer", RO), str(BYTES_PER_MESSAGE)),
         # a TransactionEvent answer that refuses the transaction's token stops it (E05)
@@ -69,6 +70,9 @@ class AuthSettings:
     @property
     def cache_lifetime_s(self) -> float:
         return self._model.number(CACHE, "LifeTime")
+
+    def note_entries(self, count: int) -> None:
+        self._model.note(LOCAL, "Entries", str(count))
 
     @property
     def stop_tx_on_invalid_id(self) -> bool:

@@ -46,6 +46,7 @@ class Authorization:
         self.store = store
         self.local_list = LocalAuthList(store)
         self.cache = AuthCache(store)
+        settings.note_entries(len(self.local_list))
         self._send = send
         self._online = online
         self._clock = clock
@@ -107,10 +108,12 @@ class Authorization:
         if not self.settings.local_list_enabled:
             return "Failed"
         try:
-            return self.local_list.update(version, update_type, snake_to_camel_case(entries or []))
+            status = self.local_list.update(version, update_type, snake_to_camel_case(entries or []))
         except Exception:
             log.exception("OCPP: SendLocalList not stored")
             return "Failed"
+        self.settings.note_entries(len(self.local_list))
+        return status
 
     def local_list_version(self) -> int:
         return self.local_list.version if self.settings.local_list_enabled else 0

@@ -118,6 +118,10 @@ class DeviceModel:
             return float(getattr(self._cfg, CONFIG_FIELDS[var.name]))
         return float(values[key])
 
+    def note(self, component: str, name: str, value: str) -> None:
+        """A read-only value the station keeps up to date itself (LocalAuthListCtrlr.Entries); not stored."""
+        self._values[Variable(component, name, "").key] = value
+
     def effective_config(self, cfg: OcppConfig) -> OcppConfig:
         """The configuration with the values the CSMS set before this start in force."""
         changes = {}

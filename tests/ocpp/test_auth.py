@@ -77,6 +77,9 @@ async def test_local_list_full_differential_version_and_offline_use(tmp_path):
         assert (await csms.send_local_list(STATION, 3, "Differential", None)).status == "VersionMismatch"
         removal = [{"idToken": OTHER}]
         assert (await csms.send_local_list(STATION, 4, "Differential", removal)).status == "Accepted"
+        entries = await csms.get_variables(STATION, [{"component": {"name": "LocalAuthListCtrlr"},
+                                                      "variable": {"name": "Entries"}}])
+        assert entries.get_variable_result[0]["attribute_value"] == "1"
         await _offline(service, csms)
         connector.move("plugged")
         assert (await service.present_token(OTHER, 1, "rfid")).outcome == "refused"  # removed, unknown
@@ -87,10 +90,11 @@ async def test_local_list_full_differential_version_and_offline_use(tmp_path):
     assert _authorized_events(csms)[0]["offline"] is True and _authorized_events(csms)[0]["idToken"] == CARD
     assert csms.calls("Authorize") == []
     store.close()
-    again = AuthStore(tmp_path / "store.db")  # the list survives a restart
-    version, entries = again.local_list()
-    assert version == 4 and list(entries) == ["ISO14443:04A1B2C3"]
-    again.close()
+    async with station_and_csms([FakeConnector(1)], auth_store=AuthStore(tmp_path / "store.db")) as (service, _):
+        assert service.authorization.local_list_version() == 4  # the list survives a restart
+        assert service.device_model.get({"name": "LocalAuthListCtrlr"}, {"name": "Entries"}, None) == ("Accepted", "1")
+        assert service.authorization.local_list.lookup(CARD) == {"status": "Accepted"}
+        service.authorization.store.close()
 
 
 @run_async
