@@ -16,7 +16,8 @@ from controller.store.database_file import connect
 TABLES = (
     "CREATE TABLE IF NOT EXISTS ocpp_local_list (token TEXT PRIMARY KEY, info TEXT NOT NULL)",
     # one row: the list's versionNumber (0: no list)
-    "CREATE TABLE IF NOT EXISTS ocpp_local_list_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ocpp_local_list_version (one INTEGER PRIMARY KEY CHECK (one = 1), "
+    "version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ocpp_auth_cache (token TEXT PRIMARY KEY, info TEXT NOT NULL, "
     "expires_t REAL NOT NULL, used_t REAL NOT NULL)",
 )

@@ -74,7 +74,8 @@ class AuthRole:
             answer = await self.csms.set_variables(self.station, [{
                 "component": {"name": "AuthCtrlr"}, "variable": {"name": "OfflineTxForUnknownIdEnabled"},
                 "attributeValue": "true"}])
-            self.notes.append(f"SetVariables OfflineTxForUnknownIdEnabled: {answer.set_variable_result[0]['attribute_status']}")
+            status = answer.set_variable_result[0]["attribute_status"]
+            self.notes.append(f"SetVariables OfflineTxForUnknownIdEnabled: {status}")
         for cid in ids:  # every car plugged in; then no frame in flight when the CSMS goes (a CALL cut off
             await self._started(cid, timeout_s)  # unanswered is sent again, once more, after the outage)
         await self.csms.wait_for(lambda: time.time() - self.csms.traffic[-1]["t"] > QUIET_S, timeout_s)
