@@ -150,7 +150,7 @@ class ControllerApp:
         """A token from a card reader or the console: (outcome, text). With OCPP the CSMS's rules decide
         (controller/ocpp/identification.py); without, it authorizes the waiting car as `authorize` does."""
         if self.ocpp is not None:
-            presented = await self.ocpp.present_token(id_token, connector_id, source)
+            presented = await self.ocpp.identification.present(id_token, connector_id, source)
             return presented.outcome, presented.text
         waiting = [c for c in self.connectors if c.state in ("plugged", "negotiating", "authorizing")
                    and not c.is_authorized() and connector_id in (None, c.cfg.id)]

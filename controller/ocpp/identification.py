@@ -40,14 +40,18 @@ def mac_token(evcc_id: str) -> dict | None:
 
 
 class Identification:
-    def __init__(self, authorization: Authorization, connectors: dict[int, Any], grant: Callable[[int, dict], None],
-                 *, autocharge: bool = False, clock: Callable[[], float] = time.monotonic):
-        """`grant(connector id, idToken)`: authorize the connector and tell the CSMS (the service)."""
+    def __init__(self, authorization: Authorization, connectors: dict[int, Any], transactions: dict[int, Any],
+                 enqueue: Callable[[dict], None], *, autocharge: bool = False,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
+        """`transactions`: the service's running ones by connector (read, never changed here); `enqueue`:
+        queue a TransactionEvent payload for the CSMS."""
         self.authorization = authorization
         self.connectors = connectors
-        self._grant = grant
+        self.transactions = transactions
+        self._enqueue = enqueue
         self.autocharge = autocharge
         self._clock = clock
+        self._wall_clock = wall_clock
         self._waiting: dict[int, tuple[dict, float]] = {}  # connector -> (accepted idToken, until)
         self._autocharged: set[str] = set()  # sessions whose EVCCID was already shown
         self._tasks: set[asyncio.Task] = set()
@@ -106,14 +110,36 @@ class Identification:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def check_soon(self, id_token: dict, on_accepted: Callable[[], None]) -> None:
-        """Check a token in a task; `on_accepted()` if it is accepted (a remote start's token)."""
+    def _grant(self, connector_id: int, id_token: dict) -> None:
+        """An accepted token: the car may go ahead, and the CSMS hears it (triggerReason Authorized)."""
+        self.connectors[connector_id].authorize()
+        tx = self.transactions.get(connector_id)
+        if tx is not None:
+            tx.id_token = id_token
+            self._enqueue(tx.event("Updated", "Authorized", self._wall_clock()))
+
+    def deauthorize(self, transaction_id: str) -> None:
+        """The CSMS refused the token of a running transaction (TxCtrlr.StopTxOnInvalidId): the car is asked
+        to stop, as by a remote stop."""
+        if not self.authorization.settings.stop_tx_on_invalid_id:
+            return
+        for cid, tx in list(self.transactions.items()):
+            if tx.transaction_id == transaction_id and self.connectors[cid].request_stop("deauthorized"):
+                self._enqueue(tx.event("Updated", "Deauthorized", self._wall_clock()))
+
+    def remote_start(self, connector: Any, tx: Any, id_token: dict, go: Callable[[], None]) -> None:
+        """A RequestStartTransaction's token: `go()` at once, or with AuthCtrlr.AuthorizeRemoteStart once an
+        Authorize (or the offline rules) accepted it, if the car still waits in the same transaction."""
+        if not self.authorization.settings.authorize_remote_start:
+            go()
+            return
+
         async def check() -> None:
             verdict = await self.authorization.check(id_token)
             log.info("OCPP: remote start token %s: %s (by the %s)", id_token.get("idToken"),
                      verdict.info.get("status"), verdict.source)
-            if verdict.accepted:
-                on_accepted()
+            if verdict.accepted and self.transactions.get(connector.cfg.id) is tx and not connector.is_authorized():
+                go()
         self._spawn(check())
 
     def close(self) -> None:

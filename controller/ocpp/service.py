@@ -28,7 +28,7 @@ from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
-from controller.ocpp.identification import Identification, Presented
+from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
@@ -99,8 +99,8 @@ class OcppService:
         # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
         self.authorization = Authorization(AuthSettings(self.device_model), auth_store or AuthStore(),
                                            send=self.call_now, online=lambda: self.accepted, clock=clock)
-        self.identification = Identification(self.authorization, self.connectors, self._grant_token,
-                                             autocharge=autocharge)
+        self.identification = Identification(self.authorization, self.connectors, self.transactions, self._enqueue,
+                                             autocharge=autocharge, wall_clock=clock)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -245,39 +245,13 @@ class OcppService:
 
     def _start_remote(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
         """With AuthCtrlr.AuthorizeRemoteStart the remote start's token is checked (Authorize) first."""
-        if not self.authorization.settings.authorize_remote_start:
-            self._authorize(connector, tx, id_token, remote_start_id)
-            return
-
-        def accepted() -> None:  # the car may have left, or been authorized otherwise, while the CSMS was asked
-            if self.transactions.get(connector.cfg.id) is tx and not connector.is_authorized():
-                self._authorize(connector, tx, id_token, remote_start_id)
-        self.identification.check_soon(id_token, accepted)
+        self.identification.remote_start(connector, tx, id_token,
+                                         lambda: self._authorize(connector, tx, id_token, remote_start_id))
 
     def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
         self._enqueue(tx.event("Updated", "RemoteStart", self.clock()))
-
-    def _grant_token(self, evse: int, id_token: dict) -> None:
-        """An idToken was accepted (controller/ocpp/identification.py): the car may go ahead."""
-        self.connectors[evse].authorize()
-        tx = self.transactions.get(evse)
-        if tx is not None:
-            tx.id_token = id_token
-            self._enqueue(tx.event("Updated", "Authorized", self.clock()))
-
-    def _deauthorize(self, transaction_id: str) -> None:
-        """The CSMS refused the token of a running transaction (TxCtrlr.StopTxOnInvalidId): the car is asked
-        to stop, as by a remote stop."""
-        for evse, tx in self.transactions.items():
-            if tx.transaction_id == transaction_id and self.authorization.settings.stop_tx_on_invalid_id:
-                if self.connectors[evse].request_stop("deauthorized"):
-                    self._enqueue(tx.event("Updated", "Deauthorized", self.clock()))
-
-    async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> Presented:
-        """A token from the console or a reader: checked, then bound to its connector."""
-        return await self.identification.present(id_token, connector_id, source)
 
     async def call_now(self, payload: Any) -> Any:
         """A CALL outside the queue (Authorize); None without an accepted link or without an answer."""
@@ -449,5 +423,5 @@ class OcppService:
         self.queue.remove(message.id)
         if message.action == "TransactionEvent":  # idTokenInfo: into the cache; a refusal may stop it (E05)
             if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
-                self._deauthorize(message.payload["transactionInfo"]["transactionId"])
+                self.identification.deauthorize(message.payload["transactionInfo"]["transactionId"])
         return True

@@ -36,7 +36,7 @@ async def test_a_card_the_csms_accepts_authorizes_the_waiting_car_and_the_event_
         csms.tokens["04A1B2C3"] = {"status": "Accepted"}
         await _online(service, csms)
         connector.move("plugged")
-        result = await service.present_token(CARD, 1, "console")
+        result = await service.identification.present(CARD, 1, "console")
         assert result.outcome == "authorized" and result.verdict.source == "csms"
         assert connector.authorized
         await csms.wait_for(lambda: _authorized_events(csms), 5)
@@ -53,13 +53,13 @@ async def test_a_refused_card_leaves_the_car_unauthorized_and_no_authorized_even
         csms.tokens["04A1B2C3"] = {"status": "Blocked"}
         await _online(service, csms)
         connector.move("plugged")
-        result = await service.present_token(CARD, 1, "rfid")
+        result = await service.identification.present(CARD, 1, "rfid")
         assert result.outcome == "refused" and "Blocked" in result.text
         await csms.wait_for(lambda: csms.calls("TransactionEvent"), 5)
         # the refusal is remembered: offline the card stays refused even with unknown tokens allowed
         await csms.set_variables(STATION, [_var("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")])
         await _offline(service, csms)
-        assert (await service.present_token(CARD, 1, "rfid")).outcome == "refused"
+        assert (await service.identification.present(CARD, 1, "rfid")).outcome == "refused"
     assert not connector.authorized
     assert _authorized_events(csms) == []
 
@@ -82,8 +82,8 @@ async def test_local_list_full_differential_version_and_offline_use(tmp_path):
         assert entries.get_variable_result[0]["attribute_value"] == "1"
         await _offline(service, csms)
         connector.move("plugged")
-        assert (await service.present_token(OTHER, 1, "rfid")).outcome == "refused"  # removed, unknown
-        result = await service.present_token(CARD, 1, "rfid")
+        assert (await service.identification.present(OTHER, 1, "rfid")).outcome == "refused"  # removed, unknown
+        result = await service.identification.present(CARD, 1, "rfid")
         assert result.outcome == "authorized" and result.verdict.source == "local list"
         await csms.start()
         await csms.wait_for(lambda: _authorized_events(csms), 5)
@@ -104,7 +104,7 @@ async def test_offline_unknown_tokens_only_with_offline_tx_for_unknown_id_enable
         await _online(service, csms)
         await _offline(service, csms)
         connector.move("plugged")
-        refused = await service.present_token(CARD, 1, "rfid")
+        refused = await service.identification.present(CARD, 1, "rfid")
         assert refused.outcome == "refused" and refused.verdict.info["status"] == "Unknown"
         assert not connector.authorized
         await csms.start()
@@ -112,7 +112,7 @@ async def test_offline_unknown_tokens_only_with_offline_tx_for_unknown_id_enable
         answer = await csms.set_variables(STATION, [_var("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")])
         assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
         await _offline(service, csms)
-        accepted = await service.present_token(CARD, 1, "rfid")
+        accepted = await service.identification.present(CARD, 1, "rfid")
         assert accepted.outcome == "authorized" and connector.authorized
 
 
@@ -122,13 +122,13 @@ async def test_the_cache_answers_offline_until_cleared():
     async with station_and_csms([connector]) as (service, csms):
         csms.tokens["04A1B2C3"] = {"status": "Accepted"}
         await _online(service, csms)
-        assert (await service.present_token(CARD, 1, "rfid")).outcome == "waiting"  # no car yet
+        assert (await service.identification.present(CARD, 1, "rfid")).outcome == "waiting"  # no car yet
         await _offline(service, csms)
         connector.move("plugged")  # the token shown before the plug-in authorizes the car now
         assert connector.authorized
         connector.move("available")
         connector.move("plugged")
-        cached = await service.present_token(CARD, 1, "rfid")
+        cached = await service.identification.present(CARD, 1, "rfid")
         assert cached.outcome == "authorized" and cached.verdict.source == "cache"
         connector.move("available")
         await csms.start()
@@ -136,7 +136,7 @@ async def test_the_cache_answers_offline_until_cleared():
         assert (await csms.clear_cache(STATION)).status == "Accepted"
         await _offline(service, csms)
         connector.move("plugged")
-        assert (await service.present_token(CARD, 1, "rfid")).outcome == "refused"
+        assert (await service.identification.present(CARD, 1, "rfid")).outcome == "refused"
 
 
 @run_async
@@ -146,11 +146,11 @@ async def test_local_pre_authorize_starts_without_waiting_for_the_csms():
         await _online(service, csms)
         await csms.send_local_list(STATION, 1, "Full", [{"idToken": CARD, "idTokenInfo": {"status": "Accepted"}}])
         connector.move("plugged")
-        assert (await service.present_token(CARD, 1, "rfid")).verdict.source == "csms"  # default: Authorize
+        assert (await service.identification.present(CARD, 1, "rfid")).verdict.source == "csms"  # default: Authorize
         connector.move("available")
         await csms.set_variables(STATION, [_var("AuthCtrlr", "LocalPreAuthorize", "true")])
         connector.move("plugged")
-        assert (await service.present_token(CARD, 1, "rfid")).verdict.source == "local list"
+        assert (await service.identification.present(CARD, 1, "rfid")).verdict.source == "local list"
     assert len(csms.calls("Authorize")) == 1
 
 
@@ -161,7 +161,7 @@ async def test_a_transaction_event_answer_updates_the_cache():
         csms.tokens["04A1B2C3"] = {"status": "Accepted"}
         await _online(service, csms)
         connector.move("plugged")
-        await service.present_token(CARD, 1, "rfid")
+        await service.identification.present(CARD, 1, "rfid")
         csms.tokens["04A1B2C3"] = {"status": "Blocked"}  # the CSMS changed its mind by the time the event came
         await csms.wait_for(lambda: _authorized_events(csms) and len(service.queue) == 0, 5)
         info = service.authorization.cache.lookup(CARD, service.clock(), 3600)
@@ -255,7 +255,7 @@ async def test_a_token_accepted_offline_and_refused_by_the_csms_later_stops_the_
         await _offline(service, csms)
         for state in ("plugged", "negotiating"):
             connector.move(state)
-        assert (await service.present_token(CARD, 1, "rfid")).outcome == "authorized"
+        assert (await service.identification.present(CARD, 1, "rfid")).outcome == "authorized"
         for state in ("authorizing", "parameter_discovery", "cable_check", "precharge", "charging"):
             connector.move(state)
         await csms.start()

@@ -69,12 +69,13 @@ def test_a_token_shown_before_the_plug_in_waits_ev_connection_timeout_then_frees
     connectors = {cid: SimpleNamespace(cfg=SimpleNamespace(id=cid), state="available", is_authorized=lambda: False)
                   for cid in (1, 2)}
     granted = []
-    desk = Identification(Yes(), connectors, lambda cid, token: granted.append((cid, token["idToken"])),
-                          clock=lambda: now[0])
+    for connector in connectors.values():
+        connector.authorize = lambda cid=connector.cfg.id: granted.append(cid)
+    desk = Identification(Yes(), connectors, {}, lambda payload: None, clock=lambda: now[0])
     assert asyncio.run(desk.present({"idToken": "A", "type": "Local"})).connector == 1
     assert asyncio.run(desk.present({"idToken": "B", "type": "Local"})).connector == 2  # 1 is promised to A
     now[0] = EV_CONNECTION_TIMEOUT_S + 1
     assert asyncio.run(desk.present({"idToken": "C", "type": "Local"})).connector == 1  # A's car never came
     desk.transaction_started(2)  # B's wait is over too: not granted
     desk.transaction_started(1)
-    assert granted == [(1, "C")]
+    assert granted == [1]
