@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from controller.ocpp.authorization import Authorization, Verdict
+from controller.ocpp.local_list import token_key
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ class Identification:
         return free[0] if free else None
 
     async def present(self, id_token: dict, connector_id: int | None = None, source: str = "") -> Presented:
-        cid = self._pick(connector_id)
         name = id_token.get("idToken", "")
+        holder = self._holder(id_token)
+        if holder is not None and connector_id in (None, holder):  # E07: the same token again ends the charge
+            return self._stop_by_token(holder, name)
+        cid = self._pick(connector_id)
         if cid is None:
             return self._done(Presented("not used", connector_id, f"token {name} ({source}): no connector for it"))
         connector = self.connectors[cid]
@@ -145,6 +149,22 @@ class Identification:
     def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+    def _holder(self, id_token: dict) -> int | None:
+        """The connector whose running transaction this token authorized, if any."""
+        for cid, tx in self.transactions.items():
+            if tx.id_token is not None and token_key(tx.id_token) == token_key(id_token):
+                return cid
+        return None
+
+    def _stop_by_token(self, cid: int, name: str) -> Presented:
+        tx = self.transactions[cid]
+        if not self.connectors[cid].request_stop("token_stop"):
+            return self._done(Presented("not used", cid, f"connector {cid}: token {name} started this transaction; "
+                                        f"nothing to stop ({self.connectors[cid].state})"))
+        self._enqueue(tx.event("Updated", "StopAuthorized", self._wall_clock()))
+        return self._done(Presented("stopped", cid, f"connector {cid}: token {name} started this transaction; "
+                                    "stop requested"))
 
     @staticmethod
     def _done(presented: Presented) -> Presented:

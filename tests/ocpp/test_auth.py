@@ -265,8 +265,33 @@ async def test_a_token_accepted_offline_and_refused_by_the_csms_later_stops_the_
                                             for e in csms.calls("TransactionEvent")), 5)
         for state in ("stopping", "session_end", "available"):
             connector.move(state)
-        await csms.wait_for(lambda: csms.calls("TransactionEvent")[-1]["eventType"] == "Ended", 5)
+        await csms.wait_for(lambda: any(e["eventType"] == "Ended" for e in csms.calls("TransactionEvent")), 5)
     assert connector.stop_reasons == (["deauthorized"] if stop else [])
     ended = csms.calls("TransactionEvent")[-1]
     assert ended["transactionInfo"]["stoppedReason"] == ("DeAuthorized" if stop else "EVDisconnected")
+    assert csms.violations == []
+
+
+@run_async
+async def test_the_same_card_again_stops_the_charge_it_started_and_another_card_does_not():
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        csms.tokens.update({"04A1B2C3": {"status": "Accepted"}, "0BADCAFE": {"status": "Accepted"}})
+        await _online(service, csms)
+        for state in ("plugged", "negotiating", "authorizing"):
+            connector.move(state)
+        assert (await service.identification.present(CARD, None, "rfid")).outcome == "authorized"
+        for state in ("parameter_discovery", "cable_check", "precharge", "charging"):
+            connector.move(state)
+        other = await service.identification.present(OTHER, None, "rfid")
+        assert other.outcome == "not used" and connector.stop_reasons == []
+        stopped = await service.identification.present(CARD, None, "rfid")
+        assert stopped.outcome == "stopped" and connector.stop_reasons == ["token_stop"]
+        for state in ("stopping", "session_end", "available"):
+            connector.move(state)
+        await csms.wait_for(lambda: any(e["eventType"] == "Ended" for e in csms.calls("TransactionEvent")), 5)
+    triggers = [e["triggerReason"] for e in csms.calls("TransactionEvent")]
+    assert "StopAuthorized" in triggers
+    assert csms.calls("TransactionEvent")[-1]["transactionInfo"]["stoppedReason"] == "Local"
+    assert len(csms.calls("Authorize")) == 1  # the stop needs no Authorize: the same token
     assert csms.violations == []

@@ -30,6 +30,6 @@ async def present(ctx: CommandContext, c: ConnectorView, args: list[str]) -> Rep
     token = parse_token(args)
     outcome, text = await ctx.cabinet.present_token(token, c.id, "console")
     data = {"connector": c.id, "state": c.state, "authorized": c.authorized, "id_token": token, "outcome": outcome}
-    if outcome not in ("authorized", "waiting"):
+    if outcome not in ("authorized", "waiting", "stopped"):
         raise CommandError(text, data)
     return Reply(text, data, c.id)
