@@ -110,7 +110,8 @@ def register(registry: CommandRegistry) -> None:
                          "With an idToken (type ISO14443 unless given) the token is checked as a card at the "
                          "reader would be: with OCPP by the CSMS, the local list, the cache or the offline rules; "
                          "a refused token leaves the car waiting. Shown before the car is plugged in, an accepted "
-                         "token waits 60 s for it.", role=tech))
+                         "token waits 60 s for it; shown again while the charge it started runs, it stops it.",
+                         role=tech))
     registry.add(Command("start", start, "let the plugged car's session go ahead", "start [CONNECTOR]",
                          "Without OCPP, start authorizes the car that is plugged in and waiting, after checking"
                          " the connector can serve it. The car itself must ask for the session.", role=tech))
