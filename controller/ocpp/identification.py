@@ -2,9 +2,10 @@
 which connector each one is for.
 
 A token names its connector, or (a cabinet-wide reader) goes to the lowest-numbered connector whose car
-waits for an authorization, else to a free connector, where it waits up to EVConnectionTimeOut for the car. It is
-checked by Authorization; only an accepted token authorizes the connector (the service's `grant`), so a
-refused one never lets the session reach the cable check, let alone close a contactor.
+waits for an authorization, else to a free connector, where it waits up to EVConnectionTimeOut for the
+car. It is checked by Authorization; only an accepted token authorizes the connector (and the CSMS hears
+of it: TransactionEvent Authorized), so a refused one never lets the session reach the cable check, let
+alone close a contactor. The token that authorized a running transaction, shown again, stops it (E07).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ EV_CONNECTION_TIMEOUT_S = 60.0  # a token shown before the plug-in waits this lo
 
 @dataclass(frozen=True)
 class Presented:
-    """What became of a token: `outcome` authorized, waiting (for the car), refused or not used."""
+    """What became of a token: `outcome` authorized, waiting (for the car), stopped (its charge), refused or
+    not used."""
     outcome: str
     connector: int | None
     text: str
