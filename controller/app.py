@@ -18,10 +18,12 @@ from controller.hw.imd import InsulationMonitor
 from controller.hw.io_board import IoBoard
 from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
+from controller.hw.rfid_reader import RfidReader
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
+from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_variables import VariableStore
@@ -64,6 +66,8 @@ class ControllerApp:
         self.store_health: StoreHealthWatch | None = None  # STORE_WRITE_FAILED while the disk refuses writes
         self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
         self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
+        self.rfid_readers: list[RfidReader] = []  # card readers: per connector, or one for the cabinet
+        self._token_tasks: set[asyncio.Task] = set()  # cards being checked
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
         self.supervisor = TaskSupervisor(self._task_failed)
         self.restart_requested = asyncio.Event()  # an OCPP Reset: whoever runs the app stops and starts it again
@@ -137,8 +141,31 @@ class ControllerApp:
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
                                     variables=variables, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
-                                    restart=self.restart_requested.set)
+                                    restart=self.restart_requested.set,
+                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
             self._sinks.append(self.ocpp.on_event)
+        for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
+            if reader_cfg is not None:
+                self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
+
+    def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
+        task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
+        self._token_tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._token_tasks.discard)
+
+    async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> tuple[str, str]:
+        """A token from a card reader or the console: (outcome, text). With OCPP the CSMS's rules decide
+        (controller/ocpp/identification.py); without, it authorizes the waiting car as `authorize` does."""
+        if self.ocpp is not None:
+            presented = await self.ocpp.identification.present(id_token, connector_id, source)
+            return presented.outcome, presented.text
+        waiting = [c for c in self.connectors if c.state in ("plugged", "negotiating", "authorizing")
+                   and not c.is_authorized() and connector_id in (None, c.cfg.id)]
+        if not waiting:
+            return "not used", f"token {id_token['idToken']} ({source}): no car waits for an authorization"
+        waiting[0].authorize()
+        return "authorized", f"connector {waiting[0].cfg.id}: authorized by token {id_token['idToken']} (no OCPP: " \
+                             "not checked)"
 
     def _check_power_bus(self) -> None:
         """Refuse a config whose module traffic alone would overload the power bus (see bus_load)."""
@@ -258,6 +285,8 @@ class ControllerApp:
             await station.start()
         if self.ocpp is not None:
             await self.ocpp.start()  # charging never waits for it: the link comes and goes on its own
+        for reader in self.rfid_readers:
+            await reader.start()
         self.started_t = time.monotonic()
         self.emit(ControllerStarted(tuple(c.cfg.id for c in self.connectors)))
         if self.console is not None:
@@ -309,11 +338,13 @@ class ControllerApp:
         self.supervisor.stop()  # tasks cancelled from here on are no failure
         if self.console is not None:
             await self.console.stop()
-        for task in self._tasks:
+        for reader in self.rfid_readers:
+            await reader.close()
+        for task in [*self._tasks, *self._token_tasks]:
             task.cancel()
         for port in self.ports.values():  # no more frames in either direction: nothing left to react to
             port.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._token_tasks, return_exceptions=True)
         self._tasks.clear()
         for station in self.seccs.values():
             await station.close()
@@ -325,6 +356,7 @@ class ControllerApp:
                 self.ocpp.device_model.close()
                 self.ocpp.reservations.close()
                 self.ocpp.station_state.close()
+                self.ocpp.authorization.store.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

@@ -191,6 +191,9 @@ class AppCabinetView:
             connect_attempts=service.connect_attempts,
             messages=tuple(NetworkMessage(e.direction, e.action, e.t) for e in service.frames.entries))
 
+    async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
+        return await self._app.present_token(id_token, connector_id, source)
+
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         log.info("console: %s", message)
         store = self._app.store

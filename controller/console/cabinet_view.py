@@ -124,6 +124,11 @@ class CabinetView(Protocol):
         """The OCPP link's state now; NetworkState(configured=False) when the cabinet has no CSMS."""
         ...
 
+    async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
+        """Show an idToken for a connector as a card reader would: (outcome, text); outcome authorized,
+        waiting (for the car), refused or not used."""
+        ...
+
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         """Log a console action and keep it in the store when there is one; never raises."""
         ...

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.auth_settings import auth_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -75,9 +76,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(sampled, "TxUpdatedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedInterval", "integer", RO, unit="s"), "0"),
-        (Variable("AuthCtrlr", "AuthorizeRemoteStart", "boolean", RO), "true"),
-        (Variable("AuthCtrlr", "LocalAuthorizeOffline", "boolean", RO), "false"),
-        (Variable("AuthCtrlr", "LocalPreAuthorize", "boolean", RO), "false"),
+        *auth_variables(),  # AuthCtrlr, AuthCacheCtrlr, LocalAuthListCtrlr (controller/ocpp/auth_settings.py)
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
         # block J (controller/ocpp/aligned_meter.py): Interval 0 is off until the CSMS sets it
@@ -133,6 +132,10 @@ class DeviceModel:
     def text(self, component: str, name: str, instance: str | None = None) -> str:
         """A variable's value in force, as text (TxStartPoint, ...)."""
         return self.value(self._vars[Variable(component, name, "", instance=instance).key][0])
+
+    def note(self, component: str, name: str, value: str) -> None:
+        """A read-only value the station keeps up to date itself (LocalAuthListCtrlr.Entries); not stored."""
+        self._values[Variable(component, name, "").key] = value
 
     def effective_config(self, cfg: OcppConfig) -> OcppConfig:
         """The configuration with the values the CSMS set before this start in force."""
@@ -229,6 +232,8 @@ def _valid(var: Variable, value: str) -> bool:
             return var.minimum <= int(value) <= 86_400 * 7
         except ValueError:
             return False
+    if var.data_type == "boolean":
+        return value in ("true", "false")
     if var.data_type == "MemberList" and var.values_list is not None:
         allowed = set(var.values_list.split(","))
         members = value.split(",")

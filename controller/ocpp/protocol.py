@@ -39,6 +39,7 @@ class StationActions(Protocol):
     def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
     def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
     def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]: ...
+    authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
 
 
 class StationProtocol(ChargePoint):
@@ -146,6 +147,20 @@ class StationProtocol(ChargePoint):
     def _reset(self, type: str, evse_id: int | None = None, **_: Any):
         status, info = self._actions.reset(type, evse_id)
         return call_result.Reset(status=status, status_info=info)
+
+    @on(Action.send_local_list)
+    def _send_local_list(self, version_number: int, update_type: str, local_authorization_list: list | None = None,
+                         **_: Any):
+        status = self._actions.authorization.send_local_list(version_number, update_type, local_authorization_list)
+        return call_result.SendLocalList(status=status)
+
+    @on(Action.get_local_list_version)
+    def _get_local_list_version(self, **_: Any):
+        return call_result.GetLocalListVersion(version_number=self._actions.authorization.local_list_version())
+
+    @on(Action.clear_cache)
+    def _clear_cache(self, **_: Any):
+        return call_result.ClearCache(status=self._actions.authorization.clear_cache())
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

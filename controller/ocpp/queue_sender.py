@@ -59,19 +59,20 @@ class QueueSender:
         """When a held message may go again (monotonic), or inf."""
         return self._hold[1] if self._hold is not None else math.inf
 
-    async def send(self, protocol: Any, message: QueuedMessage) -> None:
+    async def send(self, protocol: Any, message: QueuedMessage) -> Any:
+        """The CSMS's answer, or None when there was none to use (CALLERROR, an invalid answer)."""
         unique_id = str(uuid.uuid4())
         self._in_flight, self._answered = (unique_id, message.id), None
         payload = getattr(call, message.action)(**camel_to_snake_case(message.payload))
         try:
-            await protocol.call(payload, suppress=False, unique_id=unique_id)
+            answer = await protocol.call(payload, suppress=False, unique_id=unique_id)
         except OCPPError as error:
             if self._answered == message.id:  # a CALLRESULT that breaks its schema is still an answer
                 log.warning("OCPP: the CSMS's answer to %s was not valid (%s); taken as delivered",
                             message.action, error)
             else:
                 self._failed(message, f"CALLERROR {error.code}")
-            return
+            return None
         except asyncio.TimeoutError:
             self._failed(message, "no answer in time")
             raise
@@ -80,6 +81,7 @@ class QueueSender:
         self.queue.remove(message.id)  # normally gone already (answered); idempotent
         self._failures.pop(message.id, None)
         self._hold = None
+        return answer
 
     def _failed(self, message: QueuedMessage, why: str) -> None:
         failures = self._failures.get(message.id, 0) + 1

@@ -25,9 +25,12 @@ from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseCha
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.availability import Availability
+from controller.ocpp.auth_settings import AuthSettings
+from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
+from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
@@ -38,6 +41,7 @@ from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
 from controller.ocpp.transactions import Transaction, meter_value, timestamp
 from controller.ocpp.tx_follower import TransactionFollower, session_of
+from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -74,7 +78,8 @@ class OcppService:
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  firmware_version: str = "0.1.0", variables: VariableStore | None = None,
                  reservations: ReservationStore | None = None,
-                 station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None):
+                 station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
+                 auth_store: AuthStore | None = None, autocharge: bool = False):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -117,6 +122,13 @@ class OcppService:
         self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
         self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
+        self._protocol: StationProtocol | None = None  # the link's, while one is up (Authorize goes out at once)
+        # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
+        self.authorization = Authorization(AuthSettings(self.device_model), auth_store or AuthStore(),
+                                           send=self.call_now, online=lambda: self.accepted, clock=clock)
+        self.identification = Identification(self.authorization, self.connectors, self.transactions, self._enqueue,
+                                             may_use=self.may_use,
+                                             autocharge=autocharge, wall_clock=clock)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -126,6 +138,7 @@ class OcppService:
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
 
     async def close(self) -> None:
+        self.identification.close()
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
         # swallow a cancellation that lands as the answer arrives
         for _ in range(20):
@@ -154,6 +167,9 @@ class OcppService:
         self.availability.follow(connector)  # ChangeAvailability: controller/ocpp/availability.py
         self._note_status(connector)
         self.reservations.check()  # a reservation ends with its EVSE's fault
+        token = self.identification.ev_identified(connector)  # Autocharge: the car's EVCCID as its token
+        if token is not None:
+            self.identification.present_soon(token, connector.cfg.id, "autocharge")
         self._wake.set()
 
     def _notify_fault(self, event: FaultRaised | FaultCleared) -> None:
@@ -174,13 +190,21 @@ class OcppService:
 
     def _follow(self, connector: Any) -> None:
         evse = connector.cfg.id
-        if evse not in self.transactions and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
+        before = self.transactions.get(evse)
+        self._follower.follow(connector)  # started, updated or ended per TxStartPoint / TxStopPoint
+        tx = self.transactions.get(evse)
+        if tx is not None and tx is not before:
+            self.identification.transaction_started(evse)  # a token shown before the plug-in
+        if connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             pending = self._pending_start.pop(evse, None)  # a remote start before the car came
             if pending and pending[2] >= self.clock() and self.may_use(evse, pending[0], pending[3]):
-                connector.authorize()
-                self._follower.remote_token[evse] = pending[:2]
-                self._reservation_tokens[evse] = (pending[0], pending[3])
-        self._follower.follow(connector)  # started, updated or ended per TxStartPoint / TxStopPoint
+                if tx is not None:  # AuthCtrlr.AuthorizeRemoteStart may check the token first
+                    self._start_remote(connector, tx, pending[0], pending[1], pending[3])
+                else:  # a later TxStartPoint: the authorization starts the transaction
+                    connector.authorize()
+                    self._follower.remote_token[evse] = pending[:2]
+                    self._reservation_tokens[evse] = (pending[0], pending[3])
+                    self._follower.follow(connector)
 
     def _enqueue(self, payload: dict, tx: Transaction) -> None:
         connector = self.connectors.get(tx.evse_id)
@@ -253,7 +277,7 @@ class OcppService:
             return "Rejected", None
         tx = self.transactions.get(evse_id)
         if tx is not None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
-            self._authorize(connector, tx, id_token, remote_start_id, group_id_token)
+            self._start_remote(connector, tx, id_token, remote_start_id, group_id_token)
             return "Accepted", tx.transaction_id
         if tx is None and connector.state in WAITING_FOR_AUTH and not connector.is_authorized():
             connector.authorize()  # no transaction yet (a later TxStartPoint): this may start it
@@ -268,12 +292,29 @@ class OcppService:
             return "Accepted", None
         return "Rejected", None
 
+    def _start_remote(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int,
+                      group_id_token: dict | None = None) -> None:
+        """With AuthCtrlr.AuthorizeRemoteStart the remote start's token is checked (Authorize) first."""
+        self.identification.remote_start(
+            connector, tx, id_token, lambda: self._authorize(connector, tx, id_token, remote_start_id, group_id_token))
+
     def _authorize(self, connector: Any, tx: Transaction, id_token: dict, remote_start_id: int,
                    group_id_token: dict | None = None) -> None:
         connector.authorize()
         tx.id_token, tx.remote_start_id = id_token, remote_start_id
         self._reservation_tokens[tx.evse_id] = (id_token, group_id_token)
         self._enqueue(tx.event("Updated", "RemoteStart", self.clock()), tx)
+
+    async def call_now(self, payload: Any) -> Any:
+        """A CALL outside the queue (Authorize); None without an accepted link or without an answer."""
+        protocol = self._protocol
+        if protocol is None or not self.accepted:
+            return None
+        try:
+            return await self._call(protocol, payload)
+        except Exception as exc:  # a time-out or the link dropping: the caller's offline rules decide
+            log.warning("OCPP: %s got no answer (%r)", type(payload).__name__, exc)
+            return None
 
     def remote_stop(self, transaction_id: str) -> str:
         for evse, tx in self.transactions.items():
@@ -399,6 +440,7 @@ class OcppService:
             delays = backoff_delays(self.cfg, self._rng)
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame,
                                        self._sender.answered)
+            self._protocol = protocol
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
             try:
@@ -408,6 +450,7 @@ class OcppService:
                         log.warning("OCPP link ended: %r", task.exception())
             finally:
                 self.accepted = False
+                self._protocol = None
                 self.state = "disconnected"
                 for task in (reader, worker):
                     task.cancel()
@@ -497,5 +540,8 @@ class OcppService:
             return True
         if message is None or not self._sender.ready(message.id):
             return False
-        await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
+        answer = await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
+        if message.action == "TransactionEvent" and answer is not None:  # idTokenInfo: into the cache (E05)
+            if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
+                self.identification.deauthorize(message.payload["transactionInfo"]["transactionId"])
         return True

@@ -21,7 +21,8 @@ CHARGING_STATE = {
 # the connector's session stop reasons -> OCPP stoppedReason
 STOPPED_REASON = {
     "remote": "Remote", "user_stop": "Local", "console_stop": "Local", "unplugged": "EVDisconnected",
-    "ev_left_state_c": "EVDisconnected", "ev_stop": "StoppedByEV",
+    "ev_left_state_c": "EVDisconnected", "ev_stop": "StoppedByEV", "deauthorized": "DeAuthorized",
+    "token_stop": "Local",
 }
 # the first fault code of an "emergency:..." or "error:..." stop -> OCPP stoppedReason (else Other)
 FAULT_STOPPED_REASON = {

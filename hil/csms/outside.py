@@ -69,7 +69,8 @@ class OutsideCsms:
         if scenario.csms is None:
             return scenario
         if scenario.csms not in AUTHORIZING_ROLES:
-            raise ScenarioRefused(f"scenario {scenario.name} needs the rig's own CSMS (it makes it go away); "
+            raise ScenarioRefused(f"scenario {scenario.name} needs the rig's own CSMS (it plays a part: it goes "
+                                  "away, sends a local list or shows cards at the rig's reader); "
                                   "run it without --csms")
         return dataclasses.replace(scenario, csms=None, expect_stop=("remote", "ev_stop"),
                                    others_stop=("remote", "ev_stop"), expect_car=("evse_stop", "target_soc"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
+from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms.simulator import CsmsSimulator
 
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
@@ -47,6 +48,7 @@ class RigCsms:
         self.outage: tuple[float, float] | None = None
         self.notes: list[str] = []
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
+        self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -62,6 +64,8 @@ class RigCsms:
         if self.role in ("remote-start", "reservation"):
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
         overrides += role_availability.overrides(self.role, self.folder)
+        if self.auth is not None:
+            overrides += self.auth.overrides()
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -84,6 +88,8 @@ class RigCsms:
             await role_availability.play(self, STATION, ids, timeout_s)
         elif self.role == "csms-restart":
             await restart_mid_session(self, ids[0], timeout_s)
+        elif self.auth is not None:
+            await self.auth.play(ids, timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -127,6 +133,8 @@ class RigCsms:
 
     async def stop(self) -> None:
         await self.csms.stop()
+        if self.auth is not None:
+            self.auth.close()
 
     def report(self) -> dict:
         return {"role": self.role, "security_profile": self.profile,
@@ -136,6 +144,7 @@ class RigCsms:
                 "problems": list(self.reservation.problems) if self.reservation else [],
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
+                **({"auth": self.auth.report()} if self.auth is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -148,6 +157,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
         return []
     problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
     problems += [n for n in report["notes"] if n.startswith("not every")] + report.get("problems", [])
+    problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)

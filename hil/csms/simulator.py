@@ -89,8 +89,13 @@ class _StationPeer(ChargePoint):
         return call_result.StatusNotification()
 
     @on(Action.transaction_event)
-    def _transaction_event(self, **_: Any):
-        return call_result.TransactionEvent()
+    def _transaction_event(self, id_token: dict | None = None, **_: Any):
+        known = id_token is not None and id_token.get("id_token") in self._csms.tokens
+        return call_result.TransactionEvent(id_token_info=self._csms.token_info(id_token) if known else None)
+
+    @on(Action.authorize)
+    def _authorize(self, id_token: dict, **_: Any):
+        return call_result.Authorize(id_token_info=self._csms.token_info(id_token))
 
     @on(Action.notify_event)
     def _notify_event(self, **_: Any):
@@ -126,6 +131,7 @@ class CsmsSimulator:
         self.traffic: list[dict] = []
         self.violations: list[SchemaViolation] = []
         self.refused_logins = 0
+        self.tokens: dict[str, dict] = {}  # idToken -> idTokenInfo (snake_case) for Authorize; others Unknown
         self.stations: dict[str, _StationPeer] = {}
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
@@ -243,6 +249,9 @@ class CsmsSimulator:
             finally:
                 waiter.cancel()
 
+    def token_info(self, id_token: dict) -> dict:
+        return self.tokens.get(id_token.get("id_token", ""), {"status": "Unknown"})
+
     # ---- requests to a station --------------------------------------------------------------------------
     def peer(self, station_id: str) -> _StationPeer:
         return self.stations[station_id]
@@ -267,6 +276,17 @@ class CsmsSimulator:
 
     async def get_base_report(self, station_id: str, request_id: int, base: str):
         return await self.peer(station_id).call(call.GetBaseReport(request_id=request_id, report_base=base))
+
+    async def send_local_list(self, station_id: str, version: int, update_type: str, entries: list[dict] | None):
+        """entries: camelCase AuthorizationData ({"idToken": {...}, "idTokenInfo": {...}})."""
+        return await self.peer(station_id).call(call.SendLocalList(
+            version_number=version, update_type=update_type, local_authorization_list=entries))
+
+    async def get_local_list_version(self, station_id: str):
+        return await self.peer(station_id).call(call.GetLocalListVersion())
+
+    async def clear_cache(self, station_id: str):
+        return await self.peer(station_id).call(call.ClearCache())
 
     async def send_raw(self, station_id: str, text: str) -> None:
         """A frame as given, right or wrong (the bad-input tests)."""

@@ -113,4 +113,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("csms-restart", "the CSMS process dies while charging (a TransactionEvent unanswered) and a new one "
              "starts: charging goes on, every TransactionEvent arrives once, in order", "ok",
              csms="csms-restart", expect_car=("target_soc",)),
+    # block C: only a token lets a car charge (hil/csms/role_auth.py)
+    Scenario("rfid", "a card at the cabinet's reader, Authorize at the CSMS, charge, unplug", "ok", csms="rfid",
+             expect_car=("target_soc",)),
+    Scenario("local-list-offline", "the CSMS sends a local list and goes away: an unknown card is refused, a "
+             "listed one charges", "ok", csms="local-list-offline", expect_car=("target_soc",)),
+    Scenario("local-list-offline-unknown", "as local-list-offline with OfflineTxForUnknownIdEnabled: the unknown "
+             "card charges", "ok", csms="local-list-offline-unknown", expect_car=("target_soc",)),
+    Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
+             csms="autocharge", expect_car=("target_soc",)),
 )}

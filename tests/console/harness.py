@@ -74,7 +74,7 @@ class Cabinet:
 
 @asynccontextmanager
 async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None = None, modbus: bool = True,
-                  ocpp: OcppConfig | None = None, **console_options) -> AsyncIterator[Cabinet]:
+                  ocpp: OcppConfig | None = None, rfid=None, **console_options) -> AsyncIterator[Cabinet]:
     """The desk cabinet in this process, the rig's simulators on a private virtual CAN channel, a V2G
     loopback link for its cars, and its console on a new pty linked at tmp_path/console; returns once the
     connector is available.
@@ -92,6 +92,8 @@ async def cabinet(tmp_path: Path, *, store: bool = False, charging: dict | None 
         config = replace(config, charging=replace(config.charging, **charging))
     if ocpp is not None:
         config = replace(config, ocpp=ocpp)
+    if rfid is not None:  # a cabinet-wide card reader (RfidReaderConfig)
+        config = replace(config, rfid=rfid)
     if not modbus:
         config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
     events: list[Event] = []

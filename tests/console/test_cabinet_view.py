@@ -103,6 +103,8 @@ class FakeCabinet:
 
     def token_authorized(self, connector_id: int, id_token: str) -> None:
         self.actions.append(f"token {id_token} on {connector_id}")
+    async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
+        return "not used", f"token {id_token['idToken']}: no car waits"
 
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         self.actions.append(message)

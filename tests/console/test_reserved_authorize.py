@@ -38,13 +38,13 @@ def test_a_reserved_connector_is_authorized_only_with_the_reserved_token():
     assert cabinet.service.reserve_now(5, timestamp(time.time() + 600), {"idToken": "ALICE", "type": "Central"},
                                        1, None, None) == "Accepted"
     cabinet.plug.move("plugged")  # the car arrives: its transaction starts
-    lines = [f"login {TECH_PIN}", "authorize", "start 1 BOB", "authorize 1 alice", "authorize 1 A B",
-             "authorize 1 " + "X" * 37]
+    lines = [f"login {TECH_PIN}", "authorize", "start 1 BOB", "start 1 alice", "start 1 A B",
+             "start 1 " + "X" * 37]
     answers = _answers(cabinet, lines)
     assert answers[1] == "error: connector 1: reserved for another idToken; give the reserved one: " \
                          "authorize 1 ID_TOKEN"
     assert answers[2] == "error: connector 1: reserved for another idToken"
-    assert answers[3] == "connector 1: authorized (plugged)"
+    assert answers[3] == "connector 1: authorized; the session goes ahead as the car asks (plugged)"
     assert answers[4] == "error: unexpected argument 'B'"
     assert answers[5] == "error: an idToken is at most 36 printable characters"
     assert cabinet.connectors[0].authorized

@@ -7,8 +7,11 @@ session must be re-plugged (or start a new session itself).
 """
 from __future__ import annotations
 
+from typing import Awaitable
+
 from controller.connector.table import SESSION_STATES
 from controller.console.cabinet_view import ConnectorView
+from controller.console.commands import id_token
 from controller.console.commands.arguments import chosen_connectors, one_connector
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 from controller.faults import CATALOGUE
@@ -43,8 +46,10 @@ def _let_go(ctx: CommandContext, c: ConnectorView, token: str | None) -> None:
         ctx.cabinet.token_authorized(c.id, token)
 
 
-def authorize(ctx: CommandContext, args: list[str]) -> Reply:
-    c, token = one_connector(ctx.cabinet, args[:1]), _id_token(args)
+def authorize(ctx: CommandContext, args: list[str]) -> Reply | Awaitable[Reply]:
+    if len(args) > 1:  # authorize CONNECTOR IDTOKEN [TYPE]: checked like a card (commands/id_token.py)
+        return id_token.present(ctx, one_connector(ctx.cabinet, args[:1]), args[1:])
+    c, token = one_connector(ctx.cabinet, args), None
     if c.state not in WAITING_STATES:
         raise CommandError(f"connector {c.id} is {c.state}: no car waits for authorization")
     _let_go(ctx, c, token)
@@ -123,9 +128,13 @@ def clear(ctx: CommandContext, args: list[str]) -> Reply:
 def register(registry: CommandRegistry) -> None:
     tech = "technician"
     registry.add(Command("authorize", authorize, "authorize the car waiting on a connector",
-                         "authorize [CONNECTOR [ID_TOKEN]]",
-                         "With OCPP, a connector reserved by the CSMS lets only the reserved ID_TOKEN charge; the "
-                         "token is reported to the CSMS in the transaction.", role=tech))
+                         "authorize [CONNECTOR] | authorize CONNECTOR IDTOKEN [TYPE]",
+                         "With an idToken (type ISO14443 unless given) the token is checked as a card at the "
+                         "reader would be: with OCPP by the CSMS, the local list, the cache or the offline rules; "
+                         "a refused token leaves the car waiting. Shown before the car is plugged in, an accepted "
+                         "token waits 60 s for it; shown again while the charge it started runs, it stops it. A connector "
+                         "reserved by the CSMS lets only the reserved idToken charge.",
+                         role=tech))
     registry.add(Command("start", start, "let the plugged car's session go ahead", "start [CONNECTOR [ID_TOKEN]]",
                          "Without OCPP, start authorizes the car that is plugged in and waiting, after checking"
                          " the connector can serve it. The car itself must ask for the session. A connector"

@@ -12,6 +12,7 @@ from controller.formats.cabinet.loader import ConfigError, apply_override, build
 from controller.formats.cabinet.rules import check_module_capacity
 from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
 from controller.formats.cabinet.power_matrix import MatrixConfig, check_matrix
+from controller.formats.cabinet.rfid_reader import RfidReaderConfig
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
 
@@ -73,6 +74,7 @@ class ConnectorConfig:
     meter: MeterConfig | None = None  # the DC energy meter on Modbus (see [connectors[].meter]); none: energy from the modules
     imd: ImdConfig | None = None  # the insulation monitor on Modbus (see [connectors[].imd]); required for DC
     on_meter_loss: Literal["stop", "continue"] = "stop"  # "continue": charge on with a warning
+    rfid: RfidReaderConfig | None = None  # this connector's card reader (see [connectors.rfid]); none: no reader here
 
     def check(self) -> None:
         if not 1 <= self.id <= 15:
@@ -210,6 +212,7 @@ class OcppConfig:
     retry_back_off_repeat_times: int = 4  # RetryBackOffRepeatTimes: the wait doubles this many times, then stays
     websocket_ping_interval_s: float = 30.0  # WebSocketPingInterval: a ping this often; no pong: the link is dropped
     response_timeout_s: float = 30.0  # a CALL without an answer this long counts as failed (the link is retried)
+    autocharge: bool = False  # the car's EVCCID (its MAC) is its idToken (type MacAddress), checked like a card
 
     def check(self) -> None:
         if not self.url:
@@ -256,6 +259,7 @@ class CabinetConfig:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
     ocpp: OcppConfig = field(default_factory=OcppConfig)  # OCPP 2.0.1 to the operator's CSMS (see [ocpp])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
+    rfid: RfidReaderConfig | None = None  # one card reader for the cabinet (see [rfid]): a card goes to the car waiting
 
     def check(self) -> None:
         channels = {}
@@ -294,6 +298,9 @@ class CabinetConfig:
         if len(set(addresses)) != len(addresses):
             raise ConfigError("power.groups", "a module address is in two groups")
         check_module_capacity(self)  # no connector promises more than its modules can give (config_rules.py)
+        readers = [r.port for r in (self.rfid, *(c.rfid for c in self.connectors)) if r is not None]
+        if len(set(readers)) != len(readers):
+            raise ConfigError("rfid.port", "two card readers on one serial port")
         if self.ocpp.url and not self.ocpp.station_id and any(c in self.name for c in "/:? #"):
             raise ConfigError("ocpp.station_id", f"needed: the cabinet name {self.name!r} cannot be a station id")
 
