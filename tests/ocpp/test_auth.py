@@ -164,6 +164,12 @@ async def test_a_transaction_event_answer_updates_the_cache():
         await service.identification.present(CARD, 1, "rfid")
         csms.tokens["04A1B2C3"] = {"status": "Blocked"}  # the CSMS changed its mind by the time the event came
         await csms.wait_for(lambda: _authorized_events(csms) and len(service.queue) == 0, 5)
+        # the queue lets go of the event as the answer is read; the cache learns it once the sender resumes
+        try:
+            await csms.wait_for(lambda: service.authorization.cache.lookup(CARD, service.clock(), 3600)
+                                == {"status": "Blocked"}, 5)
+        except TimeoutError:
+            pass
         info = service.authorization.cache.lookup(CARD, service.clock(), 3600)
     assert info == {"status": "Blocked"}
 
