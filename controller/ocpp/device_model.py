@@ -80,6 +80,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("AuthCtrlr", "LocalPreAuthorize", "boolean", RO), "false"),
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
+        (Variable("SecurityCtrlr", "OrganizationName", "string", RW), cfg.vendor),  # O= of the station's CSR
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
     ]

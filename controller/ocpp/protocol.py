@@ -19,6 +19,8 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
                              TriggerMessageStatusEnumType)
 
+from controller.ocpp.security import StationSecurity
+
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +33,7 @@ class StationActions(Protocol):
     def get_variables(self, requests: list[dict]) -> list[dict]: ...
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
+    security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
 
 
 class StationProtocol(ChargePoint):
@@ -108,6 +111,25 @@ class StationProtocol(ChargePoint):
     def _get_base_report(self, request_id: int, report_base: str, **_: Any):
         status = self._actions.base_report(request_id, report_base)
         return call_result.GetBaseReport(status=GenericDeviceModelStatusEnumType(status))
+
+    @on(Action.certificate_signed)
+    def _certificate_signed(self, certificate_chain: str, certificate_type: str | None = None, **_: Any):
+        status, info = self._actions.security.certificate_signed(certificate_chain, certificate_type)
+        return call_result.CertificateSigned(status=status, status_info=info)
+
+    @on(Action.install_certificate)
+    def _install_certificate(self, certificate_type: str, certificate: str, **_: Any):
+        status, info = self._actions.security.install_certificate(certificate_type, certificate)
+        return call_result.InstallCertificate(status=status, status_info=info)
+
+    @on(Action.delete_certificate)
+    def _delete_certificate(self, certificate_hash_data: dict, **_: Any):
+        return call_result.DeleteCertificate(status=self._actions.security.delete_certificate(certificate_hash_data))
+
+    @on(Action.get_installed_certificate_ids)
+    def _get_installed_certificate_ids(self, certificate_type: list | None = None, **_: Any):
+        status, chains = self._actions.security.installed_ids(certificate_type)
+        return call_result.GetInstalledCertificateIds(status=status, certificate_hash_data_chain=chains)
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

@@ -29,6 +29,7 @@ from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
+from controller.ocpp.security import StationSecurity
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
@@ -85,6 +86,8 @@ class OcppService:
         self._wake = asyncio.Event()
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
+        self.security = StationSecurity(self.cfg, station_id, lambda: self.device_model.get(
+            {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set)
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
         self.frames = FrameLog()  # the last frames by action, for the console
@@ -243,6 +246,8 @@ class OcppService:
         return "Rejected"
 
     def trigger(self, message: str, evse_id: int | None) -> str:
+        if message == "SignChargingStationCertificate":
+            return self.security.request_certificate()
         if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:
@@ -277,7 +282,8 @@ class OcppService:
             self.state = "connecting"
             self.connect_attempts += 1
             try:
-                ws = await open_link(self.cfg, self.station_id, self._password, self._tls)
+                tls = self.security.tls_context(self.cfg.security_profile) if self._tls else None
+                ws = await open_link(self.cfg, self.station_id, self._password, tls)
             except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
                 wait = next(delays)
@@ -321,6 +327,7 @@ class OcppService:
             self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
             await self._send_triggered(protocol)
             await self.provisioning.send_reports(lambda payload: self._call(protocol, payload), self.clock())
+            await self.security.send_requests(lambda payload: self._call(protocol, payload))
             while await self._send_next(protocol):
                 pass
             if time.monotonic() >= next_heartbeat:

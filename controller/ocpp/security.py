@@ -1,0 +1,97 @@
+"""The CSMS's security requests (OCPP 2.0.1 blocks A and M) and the station's SignCertificate.
+
+A02/A03: the CSMS asks (TriggerMessage SignChargingStationCertificate) or the station decides; the link's
+worker then sends SignCertificate with a new key's CSR (a handler must not wait for a CALL's answer), and
+CertificateSigned installs the signed chain for the next connection. Payloads arrive in the `ocpp`
+package's snake_case; answers go back in snake_case too (ocpp turns them into camelCase).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from ocpp.v201 import call
+
+from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.certificates import CertificateRefused, CertificateStore
+
+log = logging.getLogger(__name__)
+
+STATION_CERTIFICATE = "ChargingStationCertificate"
+Notify = Callable[[str, str], None]  # (security event type, techInfo)
+
+
+def _info(reason: str, detail: str) -> dict:
+    return {"reason_code": reason[:20], "additional_info": detail[:512]}
+
+
+class StationSecurity:
+    def __init__(self, cfg: OcppConfig, station_id: str, organization: Callable[[], str],
+                 wake: Callable[[], None], notify: Notify | None = None):
+        self.certificates = CertificateStore(cfg, station_id)
+        self._organization = organization  # SecurityCtrlr.OrganizationName as it is now
+        self._wake = wake
+        self._notify = notify or (lambda kind, info: None)
+        self._sign_wanted = False
+        self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
+
+    # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
+    def request_certificate(self) -> str:
+        """Ask for a new station certificate at the next turn of the link's worker."""
+        self._sign_wanted = True
+        self._wake()
+        return "Accepted"
+
+    async def send_requests(self, send: Callable[[Any], Awaitable[Any]]) -> None:
+        if not self._sign_wanted:
+            return
+        self._sign_wanted = False
+        csr = self.certificates.make_csr(self._organization())
+        answer = await send(call.SignCertificate(csr=csr, certificate_type=STATION_CERTIFICATE))
+        self.sign_status = getattr(answer, "status", None)
+        if self.sign_status != "Accepted":
+            log.warning("OCPP: SignCertificate answered %s", self.sign_status)
+
+    def certificate_signed(self, chain: str, certificate_type: str | None) -> tuple[str, dict | None]:
+        if (certificate_type or STATION_CERTIFICATE) != STATION_CERTIFICATE:
+            return "Rejected", _info("UnsupportedParam", "only ChargingStationCertificate is supported")
+        try:
+            self.certificates.accept_signed(chain)
+        except CertificateRefused as refused:
+            log.warning("OCPP: CertificateSigned refused: %s", refused)
+            self._notify("InvalidChargingStationCertificate", str(refused))
+            return "Rejected", _info(refused.reason, str(refused))
+        log.info("OCPP: a new station certificate is installed; in use from the next connection")
+        self._notify("ReconfigurationOfSecurityParameters", "new charging station certificate installed")
+        return "Accepted", None
+
+    # ---- InstallCertificate / DeleteCertificate / GetInstalledCertificateIds ------------------------------
+    def install_certificate(self, use: str, pem: str) -> tuple[str, dict | None]:
+        try:
+            self.certificates.install_root(use, pem)
+        except CertificateRefused as refused:
+            log.warning("OCPP: InstallCertificate %s refused: %s", use, refused)
+            return ("Failed" if refused.reason == "OutOfStorage" else "Rejected"), _info(refused.reason, str(refused))
+        except OSError as exc:
+            return "Failed", _info("OutOfStorage", str(exc))
+        self._notify("ReconfigurationOfSecurityParameters", f"{use} installed")
+        return "Accepted", None
+
+    def delete_certificate(self, hash_data: dict) -> str:
+        status = self.certificates.delete(hash_data)
+        if status == "Accepted":
+            self._notify("ReconfigurationOfSecurityParameters", "certificate deleted")
+        return status
+
+    def installed_ids(self, uses: list[str] | None) -> tuple[str, list[dict] | None]:
+        chains = self.certificates.installed(uses)
+        if not chains:
+            return "NotFound", None
+        return "Accepted", [{"certificate_type": c["certificateType"], "certificate_hash_data": {
+            "hash_algorithm": c["certificateHashData"]["hashAlgorithm"],
+            "issuer_name_hash": c["certificateHashData"]["issuerNameHash"],
+            "issuer_key_hash": c["certificateHashData"]["issuerKeyHash"],
+            "serial_number": c["certificateHashData"]["serialNumber"]}} for c in chains]
+
+    def tls_context(self, profile: int):
+        return self.certificates.tls_context(profile)

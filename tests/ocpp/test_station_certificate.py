@@ -1,0 +1,105 @@
+"""SignCertificate / CertificateSigned (A02): the station's own key and CSR, the chain checked, the next
+profile-3 connection shows the new certificate."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from ocpp.v201 import call
+
+from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.certificates import CertificateRefused, CertificateStore
+from hil.csms import CsmsSimulator
+from hil.csms.csr_signing import sign_csr
+from hil.csms.test_ca import issue_station_cert, make_test_ca
+from tests.ocpp.harness import STATION, FakeConnector, run_async, station_and_csms
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _store(tmp_path, ca, **changes) -> CertificateStore:
+    cfg = OcppConfig(url="wss://x", security_profile=2, csms_root_file=str(ca.root_file),
+                     certificate_dir=str(tmp_path / "certs"), **changes)
+    return CertificateStore(cfg, STATION)
+
+
+def test_the_csr_names_the_station_and_its_key_is_private(tmp_path):
+    store = _store(tmp_path, make_test_ca(tmp_path / "ca"))
+    csr = x509.load_pem_x509_csr(store.make_csr("Charger Org").encode())
+    assert csr.is_signature_valid
+    assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == STATION
+    assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Charger Org"
+    assert csr.public_key().curve.name == "secp256r1"
+    assert stat.S_IMODE(store.pending_key_file.stat().st_mode) == 0o600
+
+
+def test_a_signed_chain_is_installed_with_its_key_in_one_private_file(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    store = _store(tmp_path, ca)
+    store.accept_signed(sign_csr(ca, store.make_csr("")))
+    assert stat.S_IMODE(store.station_file.stat().st_mode) == 0o600
+    assert b"PRIVATE KEY" in store.station_file.read_bytes() and not store.pending_key_file.exists()
+    assert store.tls_context(3) is not None  # loads as a client certificate
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("no request", "InvalidMessageSeq"), ("another key", "InvalidCertificate"),
+    ("another name", "InvalidCertificate"), ("another CA", "InvalidCertificate"), ("garbage", "InvalidCertificate")])
+def test_a_wrong_chain_is_refused_and_nothing_changes(tmp_path, case, reason):
+    ca, other = make_test_ca(tmp_path / "ca"), make_test_ca(tmp_path / "other")
+    store = _store(tmp_path, ca)
+    helper = _store(tmp_path / "helper", ca)
+    csr = "" if case == "no request" else store.make_csr("")
+    chain = {"no request": lambda: sign_csr(ca, helper.make_csr("")),
+             "another key": lambda: sign_csr(ca, helper.make_csr("")),
+             "another name": lambda: sign_csr(ca, csr, common_name="SOMEONE-ELSE"),
+             "another CA": lambda: sign_csr(other, csr),
+             "garbage": lambda: "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}[case]()
+    with pytest.raises(CertificateRefused) as refused:
+        store.accept_signed(chain)
+    assert refused.value.reason == reason
+    assert not store.station_file.exists()
+
+
+@run_async
+async def test_sign_certificate_then_the_next_profile_3_link_uses_the_new_certificate(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = issue_station_cert(ca, STATION, tmp_path / "station")
+    csms = CsmsSimulator(tls=ca, client_certs=True)
+    async with station_and_csms([FakeConnector(1)], csms=csms, security_profile=3, client_cert_file=str(cert),
+                                client_key_file=str(key), certificate_dir=str(tmp_path / "certs"),
+                                vendor="Rig Org") as (service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        answer = await csms.trigger(STATION, "SignChargingStationCertificate")
+        assert answer.status == "Accepted"
+        csr_pem = await csms.wait_for(lambda: csms.csrs, 5)
+        csr = x509.load_pem_x509_csr(csr_pem[0].encode())
+        assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Rig Org"
+        chain = sign_csr(ca, csr_pem[0])
+        result = await csms.peer(STATION).call(call.CertificateSigned(
+            certificate_chain=chain, certificate_type="ChargingStationCertificate"))
+        assert result.status == "Accepted"
+        first_serial = csms.peer_certs[-1]["serialNumber"]
+        await csms.stop()  # the next connection
+        await csms.start()
+        await csms.wait_for(lambda: service.accepted and len(csms.peer_certs) >= 2, 10)
+    new_serial = format(x509.load_pem_x509_certificate(chain.encode()).serial_number, "X")
+    assert first_serial != new_serial.zfill(len(first_serial))
+    assert csms.peer_certs[-1]["serialNumber"].lstrip("0") == new_serial.lstrip("0")
+    assert csms.violations == []
+
+
+@run_async
+async def test_certificate_signed_for_another_key_is_rejected_with_a_reason(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    csms = CsmsSimulator(tls=ca, password="rig-password-0123456789")
+    async with station_and_csms([FakeConnector(1)], csms=csms, certificate_dir=str(tmp_path / "certs")) as (
+            service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        stranger = _store(tmp_path / "stranger", ca)
+        result = await csms.peer(STATION).call(call.CertificateSigned(
+            certificate_chain=sign_csr(ca, stranger.make_csr(""))))
+    assert result.status == "Rejected" and result.status_info["reason_code"] == "InvalidMessageSeq"
+    assert csms.violations == []
