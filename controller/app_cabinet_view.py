@@ -19,6 +19,7 @@ from controller.console.cabinet_view import (
     DeviceKind, EventSink, FrameSink, NetworkMessage, NetworkState, SelfTestRefused, StepSink, StoreQueries,
 )
 from controller.faults import Fault
+from controller.formats.events import Event
 from controller.hw.imd import InsulationMonitor
 from controller.hw.meter import EnergyMeter
 from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
@@ -168,6 +169,9 @@ class AppCabinetView:
 
     def subscribe(self, sink: EventSink) -> None:
         self._app.subscribe(sink)
+
+    def report(self, event: Event) -> None:
+        self._app.emit(event)
 
     def network(self) -> NetworkState:
         service = self._app.ocpp

@@ -30,6 +30,7 @@ from controller.ocpp.link import backoff_delays, open_link, read_password, tls_c
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.security import StationSecurity
+from controller.ocpp.security_events import SecurityEvents
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
@@ -86,8 +87,10 @@ class OcppService:
         self._wake = asyncio.Event()
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
+        self.security_events = SecurityEvents(self.queue, self.clock, self._wake.set)
         self.security = StationSecurity(self.cfg, station_id, lambda: self.device_model.get(
-            {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set)
+            {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set,
+            self.security_events.note)
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
         self.frames = FrameLog()  # the last frames by action, for the console
@@ -96,6 +99,7 @@ class OcppService:
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
+        self.security_events.note("StartupOfTheDevice")
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter")]
 
@@ -114,6 +118,7 @@ class OcppService:
 
     # ---- app events (subscribed with app.subscribe) -----------------------------------------------------
     def on_event(self, event: Event) -> None:
+        self.security_events.on_event(event)  # a login at the console
         if not isinstance(event, (PhaseChanged, FaultRaised, FaultCleared)):
             return
         connector = self.connectors.get(event.connector)
@@ -286,6 +291,7 @@ class OcppService:
                 ws = await open_link(self.cfg, self.station_id, self._password, tls)
             except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
+                self.security_events.link_failed(exc)
                 wait = next(delays)
                 if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
                     log.exception("OCPP: unexpected failure connecting to the CSMS")
@@ -293,6 +299,7 @@ class OcppService:
                 await asyncio.sleep(wait)
                 continue
             delays = backoff_delays(self.cfg, self._rng)
+            self.security_events.link_up()
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
