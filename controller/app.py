@@ -23,6 +23,7 @@ from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_queue import OcppQueue
+from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
@@ -129,8 +130,9 @@ class ControllerApp:
             from controller.ocpp import OcppService
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
+            network = NetworkStore(cfg.store.path or None)  # SetNetworkProfile's slots, the priority
             self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
-                                    variables=variables)
+                                    variables=variables, network=network)
             self._sinks.append(self.ocpp.on_event)
 
     def _check_power_bus(self) -> None:

@@ -185,7 +185,7 @@ class CertificateStore:
                     return candidate
         return cert
 
-    def delete(self, wanted: dict) -> str:
+    def delete(self, wanted: dict, *, keep_last_csms_root: bool) -> str:
         """DeleteCertificate: Accepted, NotFound, or Failed (the station certificate, the last CSMS root in use)."""
         key = _hash_key(wanted)
         chain = self.station_chain()
@@ -195,7 +195,7 @@ class CertificateStore:
             for cert in self.roots(use):
                 if _hash_key(hash_data(cert, self._issuer_of(cert))) != key:
                     continue
-                if use == ROOT_USES[0] and self.cfg.security_profile >= 2 and len(self.roots(use)) == 1:
+                if use == ROOT_USES[0] and keep_last_csms_root and len(self.roots(use)) == 1:
                     return "Failed"  # the link checks the CSMS against it: without it the station would be cut off
                 (self._use_folder(use) / f"{_fingerprint(cert)}.pem").unlink()
                 return "Accepted"

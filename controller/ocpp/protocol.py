@@ -14,11 +14,12 @@ from typing import Any, Protocol
 
 from ocpp.exceptions import FormatViolationError, OCPPError
 from ocpp.messages import CallError, MessageType, unpack
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
                              TriggerMessageStatusEnumType)
 
+from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.security import StationSecurity
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class StationActions(Protocol):
     def set_variables(self, requests: list[dict]) -> list[dict]: ...
     def base_report(self, request_id: int, base: str) -> str: ...
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
+    network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
 
 
 class StationProtocol(ChargePoint):
@@ -130,6 +132,15 @@ class StationProtocol(ChargePoint):
     def _get_installed_certificate_ids(self, certificate_type: list | None = None, **_: Any):
         status, chains = self._actions.security.installed_ids(certificate_type)
         return call_result.GetInstalledCertificateIds(status=status, certificate_hash_data_chain=chains)
+
+    @on(Action.set_network_profile)
+    def _set_network_profile(self, configuration_slot: int, connection_data: dict, **_: Any):
+        status, info = self._actions.network.set_profile(configuration_slot, connection_data)
+        return call_result.SetNetworkProfile(status=status, status_info=info)
+
+    @after(Action.set_variables)
+    def _after_set_variables(self, **_: Any):
+        self._actions.network.after_answer()  # a new NetworkConfigurationPriority: reconnect once answered
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

@@ -34,6 +34,7 @@ class StationSecurity:
         self._notify = notify or (lambda kind, info: None)
         self._sign_wanted = False
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
+        self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
     def request_certificate(self) -> str:
@@ -78,7 +79,7 @@ class StationSecurity:
         return "Accepted", None
 
     def delete_certificate(self, hash_data: dict) -> str:
-        status = self.certificates.delete(hash_data)
+        status = self.certificates.delete(hash_data, keep_last_csms_root=self.needs_csms_root())
         if status == "Accepted":
             self._notify("ReconfigurationOfSecurityParameters", "certificate deleted")
         return status
@@ -92,6 +93,14 @@ class StationSecurity:
             "issuer_name_hash": c["certificateHashData"]["issuerNameHash"],
             "issuer_key_hash": c["certificateHashData"]["issuerKeyHash"],
             "serial_number": c["certificateHashData"]["serialNumber"]}} for c in chains]
+
+    def missing_for(self, profile: int) -> str | None:
+        """What a link with this security profile would lack here, or None."""
+        if profile >= 2 and not self.certificates.roots("CSMSRootCertificate"):
+            return f"profile {profile} needs a CSMSRootCertificate (InstallCertificate first)"
+        if profile == 3 and not (self.certificates.station_chain() or self.certificates.cfg.client_cert_file):
+            return "profile 3 needs a station certificate (SignCertificate first)"
+        return None
 
     def tls_context(self, profile: int):
         return self.certificates.tls_context(profile)

@@ -27,11 +27,13 @@ from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
+from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, meter_value, stopped_reason, timestamp
+from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_variables import VariableStore
 
@@ -65,7 +67,8 @@ def connector_status(connector: Any) -> str:
 class OcppService:
     def __init__(self, cfg: OcppConfig, station_id: str, connectors: list, *, queue: OcppQueue | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 firmware_version: str = "0.1.0", variables: VariableStore | None = None):
+                 firmware_version: str = "0.1.0", variables: VariableStore | None = None,
+                 network: NetworkStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -76,7 +79,8 @@ class OcppService:
         self._rng = rng or random.Random()
         self._firmware = firmware_version
         self._password = read_password(cfg)
-        self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
+        if cfg.security_profile >= 2:
+            tls_context(cfg)  # the configured files are checked at start: a wrong one stops it (exit 2)
         self.transactions: dict[int, Transaction] = {}
         self._pending_start: dict[int, tuple[dict, int, float]] = {}  # evse -> (idToken, remoteStartId, until)
         self._noted: dict[int, str] = {}  # the status last seen per connector
@@ -91,6 +95,13 @@ class OcppService:
         self.security = StationSecurity(self.cfg, station_id, lambda: self.device_model.get(
             {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set,
             self.security_events.note)
+        self.network = NetworkProfiles(
+            self.cfg, network, attempts=lambda: self.device_model.number("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"),
+            missing_for=self.security.missing_for,
+            notify=self.security_events.note, wake=self._wake.set)
+        self.security.needs_csms_root = self.network.needs_tls
+        self.device_model.live.update({("SecurityCtrlr", "SecurityProfile"): lambda: str(self.network.current_profile),
+                                       ("OCPPCommCtrlr", "NetworkConfigurationPriority"): self.network.priority_text})
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
         self.frames = FrameLog()  # the last frames by action, for the console
@@ -275,7 +286,7 @@ class OcppService:
         return self.provisioning.get_variables(requests)
 
     def set_variables(self, requests: list[dict]) -> list[dict]:
-        return self.provisioning.set_variables(requests)
+        return self.network.set_variables(requests, self.provisioning.set_variables)  # its own, then the rest
 
     def base_report(self, request_id: int, base: str) -> str:
         return self.provisioning.base_report(request_id, base)
@@ -287,11 +298,13 @@ class OcppService:
             self.state = "connecting"
             self.connect_attempts += 1
             try:
-                tls = self.security.tls_context(self.cfg.security_profile) if self._tls else None
-                ws = await open_link(self.cfg, self.station_id, self._password, tls)
+                link = self.network.link_config()  # the network profile in turn
+                tls = self.security.tls_context(link.security_profile) if link.security_profile >= 2 else None
+                ws = await open_link(link, self.station_id, self._password, tls)
             except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
                 self.security_events.link_failed(exc)
+                self.network.failed()
                 wait = next(delays)
                 if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
                     log.exception("OCPP: unexpected failure connecting to the CSMS")
@@ -300,6 +313,7 @@ class OcppService:
                 continue
             delays = backoff_delays(self.cfg, self._rng)
             self.security_events.link_up()
+            self.network.connected()
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
@@ -332,6 +346,8 @@ class OcppService:
         next_heartbeat = time.monotonic() + interval
         while True:
             self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
+            if self.network.switch_due():
+                return  # a new network profile priority: the link closes and connects with it
             await self._send_triggered(protocol)
             await self.provisioning.send_reports(lambda payload: self._call(protocol, payload), self.clock())
             await self.security.send_requests(lambda payload: self._call(protocol, payload))
