@@ -5,6 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.formats.cabinet.config import CabinetConfig, ConfigError
@@ -131,7 +132,10 @@ class ControllerApp:
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
             network = NetworkStore(cfg.store.path or None)  # SetNetworkProfile's slots, the priority
-            self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
+            ocpp_cfg = cfg.ocpp
+            if not ocpp_cfg.certificate_dir and cfg.store.path:  # without a store: a temporary folder
+                ocpp_cfg = replace(ocpp_cfg, certificate_dir=str(Path(cfg.store.path).parent / "ocpp-certificates"))
+            self.ocpp = OcppService(ocpp_cfg, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
                                     variables=variables, network=network)
             self._sinks.append(self.ocpp.on_event)
 
@@ -317,6 +321,7 @@ class ControllerApp:
             if clean:
                 self.ocpp.queue.close()
                 self.ocpp.device_model.close()
+                self.ocpp.network.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

@@ -105,7 +105,9 @@ class CertificateStore:
     def __init__(self, cfg: OcppConfig, station_id: str):
         self.cfg = cfg
         self.station_id = station_id
-        self.folder = Path(cfg.certificate_dir) if cfg.certificate_dir else Path(tempfile.mkdtemp(prefix="ocpp-certs-"))
+        # without a folder: a temporary one, removed when this store is garbage or the process ends
+        self._temporary = None if cfg.certificate_dir else tempfile.TemporaryDirectory(prefix="ocpp-certs-")
+        self.folder = Path(cfg.certificate_dir or self._temporary.name)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             os.chmod(self.folder, 0o700)

@@ -84,3 +84,16 @@ def test_the_controller_refuses_a_missing_csms_root_in_one_line(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=25)
     assert done.returncode == 2, done.stderr
     assert "ocpp.csms_root_file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_certificates_live_beside_the_store_unless_configured(tmp_path):
+    from controller.app import ControllerApp
+
+    table = '\n[ocpp]\nurl = "ws://127.0.0.1:9"\npassword = "0123456789abcdef0123"\n'
+    app = ControllerApp(parse_config(GOOD + f'\n[store]\npath = "{tmp_path / "store.db"}"\n' + table))
+    app.build()
+    assert app.ocpp.security.certificates.folder == tmp_path / "ocpp-certificates"
+    chosen = tmp_path / "chosen"
+    app = ControllerApp(parse_config(GOOD + table + f'certificate_dir = "{chosen}"\n'))
+    app.build()
+    assert app.ocpp.security.certificates.folder == chosen and chosen.is_dir()
