@@ -177,9 +177,9 @@ class AppCabinetView:
         service = self._app.ocpp
         if service is None:
             return NetworkState(configured=False)
-        cfg = service.cfg
+        link = service.network.in_use  # the network profile (SetNetworkProfile) in use, not only the config's
         return NetworkState(
-            configured=True, state=service.state, security_profile=cfg.security_profile, url=cfg.url,
+            configured=True, state=service.state, security_profile=link.security_profile, url=link.url,
             station_id=service.station_id, boot_status=service.boot_status, queue_length=len(service.queue),
             connect_attempts=service.connect_attempts,
             messages=tuple(NetworkMessage(e.direction, e.action, e.t) for e in service.frames.entries))

@@ -96,8 +96,13 @@ class NetworkProfiles:
             self._notify("ReconfigurationOfSecurityParameters", f"security profile {profile} in use")
 
     @property
+    def in_use(self) -> NetworkProfile:
+        """The profile of the link that is up, else the one in turn."""
+        return self.slots[self.active_slot if self.active_slot is not None else self.slot]
+
+    @property
     def current_profile(self) -> int:
-        return self.slots[self.active_slot if self.active_slot is not None else self.slot].security_profile
+        return self.in_use.security_profile
 
     def needs_tls(self) -> bool:
         """A link in use or in the priority list checks the CSMS against the installed roots."""

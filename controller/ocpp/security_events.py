@@ -33,6 +33,11 @@ SECURITY_EVENTS: dict[str, bool] = {
     "InvalidChargingStationCertificate": True, "InvalidTLSVersion": True, "InvalidTLSCipherSuite": True,
     "MaintenanceLoginAccepted": True, "MaintenanceLoginFailed": True,
 }
+# OpenSSL's reasons for a CSMS that offers no TLS version, or no cipher suite, this station accepts
+TLS_VERSION_REASONS = {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE",
+                       "UNSUPPORTED_SSL_VERSION"}
+TLS_CIPHER_REASONS = {"NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "SSLV3_ALERT_HANDSHAKE_FAILURE",
+                      "NO_SUITABLE_SIGNATURE_ALGORITHM"}
 ACTION = "SecurityEventNotification"
 LOG_SIZE = 500  # security log entries kept
 TECH_INFO = 255  # techInfo's length in the schema
@@ -51,10 +56,10 @@ def link_failure_kind(exc: BaseException) -> str | None:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return "InvalidCsmsCertificate"
     if isinstance(exc, ssl.SSLError):
-        reason = (exc.reason or "").upper()
-        if "VERSION" in reason or "PROTOCOL" in reason:
+        reason = exc.reason or ""
+        if reason in TLS_VERSION_REASONS:
             return "InvalidTLSVersion"
-        if "CIPHER" in reason or "HANDSHAKE_FAILURE" in reason:
+        if reason in TLS_CIPHER_REASONS:
             return "InvalidTLSCipherSuite"
         return None
     if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):

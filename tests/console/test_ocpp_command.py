@@ -87,8 +87,8 @@ def test_the_desk_cabinet_shows_its_link_to_the_rig_csms(tmp_path):
                           retry_back_off_wait_minimum_s=0.05, retry_back_off_random_range_s=0.05)
         try:
             async with cabinet(tmp_path, ocpp=ocpp) as cab:
-                await until(lambda: cab.app.ocpp.state == "accepted"
-                            and len(csms.calls("StatusNotification")) >= 1, "the station accepted")
+                await until(lambda: cab.app.ocpp.state == "accepted" and len(csms.calls("StatusNotification")) >= 1
+                            and len(cab.app.ocpp.queue) == 0, "the station accepted")  # StartupOfTheDevice sent
                 client = await connect(cab.path)
                 try:
                     return await ask(client, "ocpp"), await ask_json(client, "json ocpp"), await ask(client, "status")

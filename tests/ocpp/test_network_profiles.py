@@ -68,7 +68,7 @@ async def test_the_csms_moves_the_station_to_another_csms_and_it_stays_there_aft
             await _booted(second, service)
             got = await second.get_variables(STATION, [_variable("OCPPCommCtrlr", "NetworkConfigurationPriority")])
             assert got.get_variable_result[0]["attribute_value"] == "1,0"
-            assert service.network.active_slot == 1
+            assert service.network.active_slot == 1 and service.network.in_use.url == url_second
         boots_second = len(second.calls("BootNotification"))
         async with station(url_first, tmp_path) as service:  # restarted: slot 1 first
             await _booted(second, service)

@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from controller.formats.events import ConsoleLogin
-from controller.ocpp.security_events import SECURITY_EVENTS, SecurityEvents
+from controller.ocpp.security_events import SECURITY_EVENTS, SecurityEvents, link_failure_kind
 from controller.store.ocpp_queue import OcppQueue
 from hil.csms import CsmsSimulator
 from hil.csms.test_ca import make_test_ca
@@ -92,3 +92,20 @@ async def test_console_logins_made_offline_arrive_in_order_after_a_restart(tmp_p
     tech = csms.calls("SecurityEventNotification")[1]["techInfo"]
     assert "console" in tech
     assert csms.violations == []
+
+
+def _ssl_error(reason: str) -> ssl.SSLError:
+    error = ssl.SSLError(1, f"[SSL: {reason}] handshake failed")
+    error.reason = reason
+    return error
+
+
+@pytest.mark.parametrize("exc,kind", [
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), "InvalidCsmsCertificate"),
+    (_ssl_error("TLSV1_ALERT_PROTOCOL_VERSION"), "InvalidTLSVersion"),
+    (_ssl_error("UNSUPPORTED_PROTOCOL"), "InvalidTLSVersion"),
+    (_ssl_error("SSLV3_ALERT_HANDSHAKE_FAILURE"), "InvalidTLSCipherSuite"),
+    (_ssl_error("WRONG_VERSION_NUMBER"), None),  # no TLS server at all: not the CSMS's TLS version
+    (ConnectionRefusedError(), None), (TimeoutError(), None)])
+def test_link_failures_are_classified(exc, kind):
+    assert link_failure_kind(exc) == kind
