@@ -275,6 +275,16 @@ class CertificateStore:
                 raise CertificateRefused("InvalidCertificate", "the chain does not lead to a trusted root")
         raise CertificateRefused("InvalidCertificate", "the chain is too long")
 
+    def client_certificate(self) -> x509.Certificate | None:
+        """The certificate a profile-3 link shows: the signed one, else the configured one."""
+        chain = self.station_chain()
+        if chain:
+            return chain[0]
+        try:
+            return x509.load_pem_x509_certificates(Path(self.cfg.client_cert_file).read_bytes())[0]
+        except (OSError, ValueError, IndexError):
+            return None
+
     def station_chain(self) -> list[x509.Certificate]:
         if not self.station_file.exists():
             return []

@@ -7,6 +7,7 @@ package's snake_case; answers go back in snake_case too (ocpp turns them into ca
 """
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -18,6 +19,8 @@ from controller.ocpp.certificates import CertificateRefused, CertificateStore
 log = logging.getLogger(__name__)
 
 STATION_CERTIFICATE = "ChargingStationCertificate"
+RENEW_BEFORE = datetime.timedelta(days=30)  # A03: a new certificate is asked for this long before the end...
+RENEW_SHARE = 0.2  # ...or when less than this share of its lifetime is left, whichever comes later
 Notify = Callable[[str, str], None]  # (security event type, techInfo)
 
 
@@ -42,6 +45,18 @@ class StationSecurity:
         self._sign_wanted = True
         self._wake()
         return "Accepted"
+
+    def renew_if_expiring(self, profile: int) -> bool:
+        """A03: at a profile-3 link-up, ask for a new certificate when the one shown ends soon."""
+        cert = self.certificates.client_certificate() if profile == 3 else None
+        if cert is None:
+            return False
+        left = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+        if left > min(RENEW_BEFORE, (cert.not_valid_after_utc - cert.not_valid_before_utc) * RENEW_SHARE):
+            return False
+        log.info("OCPP: the station certificate ends in %s; asking the CSMS for a new one", left)
+        self.request_certificate()
+        return True
 
     async def send_requests(self, send: Callable[[Any], Awaitable[Any]]) -> None:
         if not self._sign_wanted:

@@ -103,3 +103,50 @@ async def test_certificate_signed_for_another_key_is_rejected_with_a_reason(tmp_
             certificate_chain=sign_csr(ca, stranger.make_csr(""))))
     assert result.status == "Rejected" and result.status_info["reason_code"] == "InvalidMessageSeq"
     assert csms.violations == []
+
+
+def _aged_station_cert(ca, folder, *, used_days: float, left_days: float):
+    """A station certificate issued `used_days` ago that ends in `left_days`."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    root = x509.load_pem_x509_certificate(ca.root_file.read_bytes())
+    root_key = serialization.load_pem_private_key(ca.root_key_file.read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, STATION)]))
+            .issuer_name(root.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=used_days))
+            .not_valid_after(now + datetime.timedelta(days=left_days)).sign(root_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "s.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "s.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+    return str(folder / "s.pem"), str(folder / "s.key")
+
+
+@pytest.mark.parametrize("used_days,left_days,renews", [(9.0, 1.0, True), (0.1, 2.0, False), (300, 60, False)])
+def test_the_station_asks_for_a_new_certificate_before_its_own_ends(tmp_path, used_days, left_days, renews):
+    from controller.ocpp.security import StationSecurity
+
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = _aged_station_cert(ca, tmp_path / "station", used_days=used_days, left_days=left_days)
+    cfg = OcppConfig(url="wss://x", security_profile=3, csms_root_file=str(ca.root_file), client_cert_file=cert,
+                     client_key_file=key, certificate_dir=str(tmp_path / "certs"))
+    security = StationSecurity(cfg, STATION, lambda: "", lambda: None)
+    assert security.renew_if_expiring(3) is renews
+    assert security.renew_if_expiring(2) is False  # only the certificate a profile-3 link shows
+
+
+@run_async
+async def test_an_ending_certificate_is_renewed_at_link_up_without_being_asked(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = _aged_station_cert(ca, tmp_path / "station", used_days=9.0, left_days=1.0)
+    csms = CsmsSimulator(tls=ca, client_certs=True)
+    async with station_and_csms([FakeConnector(1)], csms=csms, security_profile=3, client_cert_file=cert,
+                                client_key_file=key, certificate_dir=str(tmp_path / "certs")) as (service, csms):
+        csr = (await csms.wait_for(lambda: csms.csrs, 5))[0]
+        result = await csms.peer(STATION).call(call.CertificateSigned(certificate_chain=sign_csr(ca, csr)))
+    assert result.status == "Accepted" and csms.violations == []
