@@ -4,6 +4,7 @@ Files under one folder (ocpp.certificate_dir):
   roots/<use>/<sha256 of the DER>.pem   installed root certificates, one per file
   station.pem                           the certificate chain the CSMS signed, followed by its private key
   pending-key.pem                       the key of the CSR still waiting for its CertificateSigned
+  station-previous.pem, station.trial   the certificate before, kept until a link with the new one was up
 Keys are written 0600. Every file is written whole to a temporary name and renamed over the old one, so a
 crash leaves the old file or the new one, never half of either; chain and key share one file for that reason.
 
@@ -114,6 +115,8 @@ class CertificateStore:
         except OSError as exc:
             raise ConfigError("ocpp.certificate_dir", f"cannot use {self.folder}: {exc.strerror}") from None
         self.station_file = self.folder / "station.pem"
+        self.previous_file = self.folder / "station-previous.pem"
+        self.trial_file = self.folder / "station.trial"  # the new certificate has not connected yet
         self.pending_key_file = self.folder / "pending-key.pem"
         if cfg.security_profile >= 2 and cfg.csms_root_file and not (self.folder / "roots" / ROOT_USES[0]).is_dir():
             self._seed_csms_roots(Path(cfg.csms_root_file))
@@ -234,8 +237,28 @@ class CertificateStore:
         if names != [self.station_id]:
             raise CertificateRefused("InvalidCertificate", f"common name {names} is not {self.station_id!r}")
         self._check_chain(chain)
+        if self.station_file.exists() and not self.trial_file.exists():  # the one that connected: kept for a way back
+            os.replace(self.station_file, self.previous_file)
+        write_atomically(self.trial_file, b"")
         write_atomically(self.station_file, b"".join(_pem(c) for c in chain) + key_pem, 0o600)
         self.pending_key_file.unlink(missing_ok=True)
+
+    def on_trial(self) -> bool:
+        return self.trial_file.exists()
+
+    def confirm(self) -> None:
+        """A link with the new certificate is up: it stays, the one before goes."""
+        if self.trial_file.exists():
+            self.previous_file.unlink(missing_ok=True)
+            self.trial_file.unlink()
+
+    def revert(self) -> None:
+        """The new certificate cannot connect: back to the one before (or the configured one)."""
+        if self.previous_file.exists():
+            os.replace(self.previous_file, self.station_file)
+        else:
+            self.station_file.unlink(missing_ok=True)
+        self.trial_file.unlink(missing_ok=True)
 
     def _trusted(self) -> list[x509.Certificate]:
         """Who may sign the station's certificate: the CSMS roots and the CAs of the configured chain."""

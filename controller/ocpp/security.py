@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime
 import logging
+import ssl
 from typing import Any, Awaitable, Callable
 
 from ocpp.v201 import call
+from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
@@ -20,8 +22,18 @@ log = logging.getLogger(__name__)
 
 STATION_CERTIFICATE = "ChargingStationCertificate"
 RENEW_BEFORE = datetime.timedelta(days=30)  # A03: a new certificate is asked for this long before the end...
+TRIAL_ATTEMPTS = 3  # refused connects with a new certificate before the one before is taken back
 RENEW_SHARE = 0.2  # ...or when less than this share of its lifetime is left, whichever comes later
 Notify = Callable[[str, str], None]  # (security event type, techInfo)
+
+
+def refused_at_handshake(exc: BaseException) -> bool:
+    """The CSMS was there but turned the station away (TLS alert, dropped handshake, 401/403)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False  # the CSMS's certificate, not ours
+    if isinstance(exc, InvalidStatus):
+        return exc.response.status_code in (401, 403)
+    return isinstance(exc, (ssl.SSLError, InvalidMessage, ConnectionResetError, EOFError))
 
 
 def _info(reason: str, detail: str) -> dict:
@@ -37,6 +49,7 @@ class StationSecurity:
         self._notify = notify or (lambda kind, info: None)
         self._sign_wanted = False
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
+        self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
@@ -45,6 +58,25 @@ class StationSecurity:
         self._sign_wanted = True
         self._wake()
         return "Accepted"
+
+    def link_up(self, profile: int) -> None:
+        if profile == 3 and self.certificates.on_trial():
+            self.certificates.confirm()
+            log.info("OCPP: the new station certificate connected; the one before is deleted")
+        self._trial_refusals = 0
+
+    def link_failed(self, profile: int, exc: BaseException) -> None:
+        """A new certificate the CSMS keeps refusing is given up for the one before (the station stays
+        reachable); a CSMS that is merely away does not count."""
+        if profile != 3 or not self.certificates.on_trial() or not refused_at_handshake(exc):
+            return
+        self._trial_refusals += 1
+        if self._trial_refusals >= TRIAL_ATTEMPTS:
+            self.certificates.revert()
+            self._trial_refusals = 0
+            log.warning("OCPP: the CSMS refused the new station certificate %d times; back to the one before",
+                        TRIAL_ATTEMPTS)
+            self._notify("InvalidChargingStationCertificate", f"new certificate discarded: {exc}")
 
     def renew_if_expiring(self, profile: int) -> bool:
         """A03: at a profile-3 link-up, ask for a new certificate when the one shown ends soon."""

@@ -297,14 +297,15 @@ class OcppService:
         while True:
             self.state = "connecting"
             self.connect_attempts += 1
+            link = self.network.link_config()  # the network profile in turn
             try:
-                link = self.network.link_config()  # the network profile in turn
                 tls = self.security.tls_context(link.security_profile) if link.security_profile >= 2 else None
                 ws = await open_link(link, self.station_id, self._password, tls)
             except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
                 self.security_events.link_failed(exc)
                 self.network.failed()
+                self.security.link_failed(link.security_profile, exc)
                 wait = next(delays)
                 if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
                     log.exception("OCPP: unexpected failure connecting to the CSMS")
@@ -314,6 +315,7 @@ class OcppService:
             delays = backoff_delays(self.cfg, self._rng)
             self.security_events.link_up()
             self.network.connected()
+            self.security.link_up(link.security_profile)
             self.security.renew_if_expiring(link.security_profile)
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")

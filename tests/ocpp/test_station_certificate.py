@@ -150,3 +150,45 @@ async def test_an_ending_certificate_is_renewed_at_link_up_without_being_asked(t
         csr = (await csms.wait_for(lambda: csms.csrs, 5))[0]
         result = await csms.peer(STATION).call(call.CertificateSigned(certificate_chain=sign_csr(ca, csr)))
     assert result.status == "Accepted" and csms.violations == []
+
+
+@run_async
+async def test_a_new_certificate_the_csms_refuses_is_given_up_for_the_one_before(tmp_path):
+    ca, other = make_test_ca(tmp_path / "ca"), make_test_ca(tmp_path / "other")
+    cert, key = issue_station_cert(ca, STATION, tmp_path / "station")
+    csms = CsmsSimulator(tls=ca, client_certs=True)  # trusts station certificates of `ca` only
+    async with station_and_csms([FakeConnector(1)], csms=csms, security_profile=3, client_cert_file=str(cert),
+                                client_key_file=str(key), certificate_dir=str(tmp_path / "certs")) as (service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        store = service.security.certificates
+        await csms.peer(STATION).call(call.InstallCertificate(certificate_type="CSMSRootCertificate",
+                                                              certificate=other.root_file.read_text()))
+        answer = await csms.trigger(STATION, "SignChargingStationCertificate")
+        assert answer.status == "Accepted"
+        csr = (await csms.wait_for(lambda: csms.csrs, 5))[0]
+        signed = await csms.peer(STATION).call(call.CertificateSigned(certificate_chain=sign_csr(other, csr)))
+        assert signed.status == "Accepted" and store.on_trial()  # the chain is fine for the station...
+        boots = len(csms.calls("BootNotification"))
+        await csms.stop()
+        await csms.start()  # ...but the CSMS does not take it: three refusals, then the configured one again
+        await csms.wait_for(lambda: len(csms.calls("BootNotification")) > boots, 15)
+        assert not store.station_file.exists() and not store.on_trial()
+        kinds = [m.payload["type"] for m in service.queue.pending()] + \
+            [e["type"] for e in csms.calls("SecurityEventNotification")]
+        assert "InvalidChargingStationCertificate" in kinds
+    assert csms.violations == []
+
+
+def test_a_certificate_that_connected_is_kept_and_the_one_before_deleted(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    store = _store(tmp_path, ca)
+    store.accept_signed(sign_csr(ca, store.make_csr("")))
+    store.confirm()
+    first = store.station_file.read_bytes()
+    store.accept_signed(sign_csr(ca, store.make_csr("")))
+    assert store.on_trial() and store.previous_file.read_bytes() == first
+    store.revert()
+    assert store.station_file.read_bytes() == first and not store.previous_file.exists()
+    store.accept_signed(sign_csr(ca, store.make_csr("")))
+    store.confirm()
+    assert store.station_file.read_bytes() != first and not store.previous_file.exists() and not store.on_trial()
