@@ -65,6 +65,7 @@ class NetworkProfiles:
 
     # ---- the link ---------------------------------------------------------------------------------------
     def _usable(self) -> list[int]:
+        # none at the floor (someone on site lowered [ocpp] itself): the first slot still, never no link at all
         return [s for s in self.priority if self.slots[s].security_profile >= self.floor] or [self.priority[0]]
 
     @property
@@ -164,7 +165,6 @@ class NetworkProfiles:
         except ValueError:
             return "Rejected", _reason("InvalidValue", "an integer 1 to 3")
         if wanted < self.current_profile:
-            self._notify("ReconfigurationOfSecurityParameters", f"downgrade to profile {wanted} refused")
             return "Rejected", _reason("NoSecurityDowngrade", f"profile {self.current_profile} is in use")
         if wanted > self.current_profile:
             return "Rejected", _reason("InvalidValue", "a higher profile comes with SetNetworkProfile and "
