@@ -207,9 +207,13 @@ class CertificateStore:
         return "NotFound"
 
     # ---- the station's own certificate: SignCertificate / CertificateSigned ------------------------------
-    def make_csr(self, organization: str) -> str:
-        """A new P-256 key (kept as pending) and its CSR, CN = the station's identity, O = `organization`."""
-        key = ec.generate_private_key(ec.SECP256R1())
+    def make_csr(self, organization: str, *, new_key: bool = True) -> str:
+        """A CSR, CN = the station's identity, O = `organization`, for a new P-256 key (kept as pending) or,
+        when asked again, for the pending one (a late CertificateSigned for the first CSR still fits)."""
+        if not new_key and self.pending_key_file.exists():
+            key = serialization.load_pem_private_key(self.pending_key_file.read_bytes(), None)
+        else:
+            key = ec.generate_private_key(ec.SECP256R1())
         names = [x509.NameAttribute(NameOID.COMMON_NAME, self.station_id)]
         if organization:
             names.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))

@@ -81,6 +81,8 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("SecurityCtrlr", "SecurityProfile", "integer", RW), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
         (Variable("SecurityCtrlr", "OrganizationName", "string", RW), cfg.vendor),  # O= of the station's CSR
+        (Variable("SecurityCtrlr", "CertSigningWaitMinimum", "integer", RW, unit="s", minimum=1), "60"),
+        (Variable("SecurityCtrlr", "CertSigningRepeatTimes", "integer", RW), "3"),
         # set through controller/ocpp/network_profiles.py, which also gives their values (DeviceModel.live)
         (Variable(comm, "NetworkConfigurationPriority", "SequenceList", RW), "0"),
         (Variable(comm, "NetworkProfileConnectionAttempts", "integer", RW, minimum=1), "3"),

@@ -7,8 +7,10 @@ package's snake_case; answers go back in snake_case too (ocpp turns them into ca
 """
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+import time
 import ssl
 from typing import Any, Awaitable, Callable
 
@@ -42,12 +44,18 @@ def _info(reason: str, detail: str) -> dict:
 
 class StationSecurity:
     def __init__(self, cfg: OcppConfig, station_id: str, organization: Callable[[], str],
-                 wake: Callable[[], None], notify: Notify | None = None):
+                 wake: Callable[[], None], notify: Notify | None = None,
+                 signing_retry: Callable[[], tuple[float, int]] = lambda: (60.0, 3)):
         self.certificates = CertificateStore(cfg, station_id)
         self._organization = organization  # SecurityCtrlr.OrganizationName as it is now
         self._wake = wake
         self._notify = notify or (lambda kind, info: None)
         self._sign_wanted = False
+        self._signing_retry = signing_retry  # (CertSigningWaitMinimum, CertSigningRepeatTimes) as they are now
+        self._new_key = True  # the next CSR is for a new key (False: the same request again)
+        self._retry_at: float | None = None  # when SignCertificate is sent again without a CertificateSigned
+        self._retry_wait = 0.0
+        self._repeats_left = 0
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
         self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
@@ -55,7 +63,9 @@ class StationSecurity:
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
     def request_certificate(self) -> str:
         """Ask for a new station certificate at the next turn of the link's worker."""
-        self._sign_wanted = True
+        self._sign_wanted, self._new_key = True, True
+        wait, repeats = self._signing_retry()
+        self._retry_wait, self._repeats_left = max(1.0, wait), int(repeats)
         self._wake()
         return "Accepted"
 
@@ -91,10 +101,22 @@ class StationSecurity:
         return True
 
     async def send_requests(self, send: Callable[[Any], Awaitable[Any]]) -> None:
+        """SignCertificate when asked for; again after CertSigningWaitMinimum, doubled each time, at most
+        CertSigningRepeatTimes times, while no CertificateSigned came (A02.FR.17-19)."""
+        if not self._sign_wanted and self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._retry_at = None
+            if self._repeats_left > 0:
+                self._repeats_left -= 1
+                self._sign_wanted, self._new_key = True, False
+            else:
+                log.warning("OCPP: no CertificateSigned came for the station's CSR; not asking again")
         if not self._sign_wanted:
             return
         self._sign_wanted = False
-        csr = self.certificates.make_csr(self._organization())
+        csr = self.certificates.make_csr(self._organization(), new_key=self._new_key)
+        self._retry_at = time.monotonic() + self._retry_wait
+        asyncio.get_running_loop().call_later(self._retry_wait, self._wake)  # the worker may sleep till a heartbeat
+        self._retry_wait *= 2
         answer = await send(call.SignCertificate(csr=csr, certificate_type=STATION_CERTIFICATE))
         self.sign_status = getattr(answer, "status", None)
         if self.sign_status != "Accepted":
@@ -109,6 +131,7 @@ class StationSecurity:
             log.warning("OCPP: CertificateSigned refused: %s", refused)
             self._notify("InvalidChargingStationCertificate", str(refused))
             return "Rejected", _info(refused.reason, str(refused))
+        self._retry_at = None
         log.info("OCPP: a new station certificate is installed; in use from the next connection")
         self._notify("ReconfigurationOfSecurityParameters", "new charging station certificate installed")
         return "Accepted", None

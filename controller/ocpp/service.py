@@ -94,7 +94,8 @@ class OcppService:
         self.security_events = SecurityEvents(self.queue, self.clock, self._wake.set)
         self.security = StationSecurity(self.cfg, station_id, lambda: self.device_model.get(
             {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set,
-            self.security_events.note)
+            self.security_events.note, lambda: (self.device_model.number("SecurityCtrlr", "CertSigningWaitMinimum"),
+                                                int(self.device_model.number("SecurityCtrlr", "CertSigningRepeatTimes"))))
         self.network = NetworkProfiles(
             self.cfg, network, attempts=lambda: self.device_model.number("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"),
             missing_for=self.security.missing_for,

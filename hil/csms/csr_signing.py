@@ -6,7 +6,7 @@ import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from hil.csms.test_ca import TestCa
+from hil.csms.test_ca import TestCa, issued_by
 
 
 def sign_csr(ca: TestCa, csr_pem: str, *, days: float = 2.0, common_name: str | None = None) -> str:
@@ -22,5 +22,6 @@ def sign_csr(ca: TestCa, csr_pem: str, *, days: float = 2.0, common_name: str | 
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(issued_by(root), critical=False)
             .sign(root_key, hashes.SHA256()))
     return (leaf.public_bytes(serialization.Encoding.PEM) + root.public_bytes(serialization.Encoding.PEM)).decode()

@@ -2,6 +2,7 @@
 profile-3 connection shows the new certificate."""
 from __future__ import annotations
 
+import asyncio
 import stat
 
 import pytest
@@ -192,3 +193,24 @@ def test_a_certificate_that_connected_is_kept_and_the_one_before_deleted(tmp_pat
     store.accept_signed(sign_csr(ca, store.make_csr("")))
     store.confirm()
     assert store.station_file.read_bytes() != first and not store.previous_file.exists() and not store.on_trial()
+
+
+@run_async
+async def test_sign_certificate_is_asked_again_for_the_same_key_until_the_repeats_run_out(tmp_path):
+    ca = make_test_ca(tmp_path / "ca")
+    csms = CsmsSimulator(tls=ca, password="rig-password-0123456789")
+    async with station_and_csms([FakeConnector(1)], csms=csms, certificate_dir=str(tmp_path / "certs")) as (
+            service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        for name, value in (("CertSigningWaitMinimum", "1"), ("CertSigningRepeatTimes", "1")):
+            answer = await csms.set_variables(STATION, [{"component": {"name": "SecurityCtrlr"},
+                                                          "variable": {"name": name}, "attributeValue": value}])
+            assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
+        await csms.trigger(STATION, "SignChargingStationCertificate")
+        await csms.wait_for(lambda: len(csms.csrs) >= 2, 5)  # 1 s later, no CertificateSigned came
+        await asyncio.sleep(2.5)  # the next would be 2 s after that: no repeat is left
+        assert len(csms.csrs) == 2
+        keys = {x509.load_pem_x509_csr(c.encode()).public_key().public_numbers() for c in csms.csrs}
+        assert len(keys) == 1  # the same key: a late answer to the first CSR still fits
+        result = await csms.peer(STATION).call(call.CertificateSigned(certificate_chain=sign_csr(ca, csms.csrs[0])))
+    assert result.status == "Accepted" and csms.violations == []
