@@ -94,6 +94,10 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _spki(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -234,8 +238,7 @@ class CertificateStore:
         key_pem = self.pending_key_file.read_bytes()
         key = serialization.load_pem_private_key(key_pem, None)
         leaf = chain[0]
-        if leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-                key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        if _spki(leaf.public_key()) != _spki(key.public_key()):
             raise CertificateRefused("InvalidCertificate", "the certificate is not for the key of our request")
         names = [a.value for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
         if names != [self.station_id]:

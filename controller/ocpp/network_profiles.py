@@ -20,6 +20,7 @@ import logging
 from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.device_model import DeviceModel
 from controller.store.ocpp_network import NetworkStore
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,19 @@ def _reason(code: str, detail: str = "") -> dict:
 
 
 class NetworkProfiles:
-    def __init__(self, cfg: OcppConfig, store: NetworkStore | None = None, *,
-                 attempts: Callable[[], float] = lambda: 3, missing_for: Callable[[int], str | None] = lambda p: None,
+    def __init__(self, cfg: OcppConfig, store: NetworkStore | None = None, device_model: DeviceModel | None = None,
+                 *, missing_for: Callable[[int], str | None] = lambda p: None,
                  notify: Callable[[str, str], None] | None = None, wake: Callable[[], None] = lambda: None):
+        """With a device model: NetworkProfileConnectionAttempts is read there, and SecurityProfile and
+        NetworkConfigurationPriority are reported from here."""
         self._cfg = cfg
         self._store = store if store is not None else NetworkStore()
-        self._attempts = attempts  # OCPPCommCtrlr.NetworkProfileConnectionAttempts now
+        self._device_model = device_model
         self._missing_for = missing_for  # what the station lacks for a security profile (a root, a certificate)
         self._notify = notify or (lambda kind, info: None)
         self._wake = wake
         stored = self._store.load()
-        self.slots: dict[int, NetworkProfile] = {0: NetworkProfile(cfg.url, cfg.security_profile, cfg.response_timeout_s)}
+        self.slots = {0: NetworkProfile(cfg.url, cfg.security_profile, cfg.response_timeout_s)}  # 0: [ocpp] itself
         for key, value in stored.items():
             if key.startswith("slot/"):
                 self.slots[int(key[5:])] = NetworkProfile(**json.loads(value))
@@ -62,6 +65,9 @@ class NetworkProfiles:
         self._failures = 0  # failed connects of that slot in a row
         self._switch = "none"  # none, pending (answer not yet sent), due (reconnect now)
         self.active_slot: int | None = None  # the slot of the link that is up
+        if device_model is not None:
+            device_model.live.update({SECURITY_PROFILE: lambda: str(self.current_profile),
+                                      PRIORITY: self.priority_text})
 
     # ---- the link ---------------------------------------------------------------------------------------
     def _usable(self) -> list[int]:
@@ -83,7 +89,9 @@ class NetworkProfiles:
 
     def failed(self) -> None:
         self._failures += 1
-        if self._failures >= max(1, int(self._attempts())) and len(self._usable()) > 1:
+        model = self._device_model
+        attempts = model.number("OCPPCommCtrlr", "NetworkProfileConnectionAttempts") if model else 3
+        if self._failures >= max(1, int(attempts)) and len(self._usable()) > 1:
             log.warning("OCPP: network profile slot %d failed %d times; trying the next", self.slot, self._failures)
             self._index, self._failures = (self._index + 1) % len(self._usable()), 0
 

@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
+from controller.ocpp.device_model import DeviceModel
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,13 @@ def _info(reason: str, detail: str) -> dict:
 
 
 class StationSecurity:
-    def __init__(self, cfg: OcppConfig, station_id: str, organization: Callable[[], str],
-                 wake: Callable[[], None], notify: Notify | None = None,
-                 signing_retry: Callable[[], tuple[float, int]] = lambda: (60.0, 3)):
+    def __init__(self, cfg: OcppConfig, station_id: str, device_model: DeviceModel | None,
+                 wake: Callable[[], None], notify: Notify | None = None):
         self.certificates = CertificateStore(cfg, station_id)
-        self._organization = organization  # SecurityCtrlr.OrganizationName as it is now
+        self._device_model = device_model  # SecurityCtrlr's OrganizationName, CertSigning*; None: defaults
         self._wake = wake
         self._notify = notify or (lambda kind, info: None)
         self._sign_wanted = False
-        self._signing_retry = signing_retry  # (CertSigningWaitMinimum, CertSigningRepeatTimes) as they are now
         self._new_key = True  # the next CSR is for a new key (False: the same request again)
         self._retry_at: float | None = None  # when SignCertificate is sent again without a CertificateSigned
         self._retry_wait = 0.0
@@ -64,8 +63,10 @@ class StationSecurity:
     def request_certificate(self) -> str:
         """Ask for a new station certificate at the next turn of the link's worker."""
         self._sign_wanted, self._new_key = True, True
-        wait, repeats = self._signing_retry()
-        self._retry_wait, self._repeats_left = max(1.0, wait), int(repeats)
+        model = self._device_model
+        wait = model.number("SecurityCtrlr", "CertSigningWaitMinimum") if model else 60.0
+        self._retry_wait = max(1.0, wait)
+        self._repeats_left = int(model.number("SecurityCtrlr", "CertSigningRepeatTimes")) if model else 3
         self._wake()
         return "Accepted"
 
@@ -113,7 +114,9 @@ class StationSecurity:
         if not self._sign_wanted:
             return
         self._sign_wanted = False
-        csr = self.certificates.make_csr(self._organization(), new_key=self._new_key)
+        model = self._device_model
+        organization = model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else ""
+        csr = self.certificates.make_csr(organization or "", new_key=self._new_key)
         self._retry_at = time.monotonic() + self._retry_wait
         asyncio.get_running_loop().call_later(self._retry_wait, self._wake)  # the worker may sleep till a heartbeat
         self._retry_wait *= 2

@@ -92,17 +92,11 @@ class OcppService:
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
         self.security_events = SecurityEvents(self.queue, self.clock, self._wake.set)
-        self.security = StationSecurity(self.cfg, station_id, lambda: self.device_model.get(
-            {"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] or "", self._wake.set,
-            self.security_events.note, lambda: (self.device_model.number("SecurityCtrlr", "CertSigningWaitMinimum"),
-                                                int(self.device_model.number("SecurityCtrlr", "CertSigningRepeatTimes"))))
-        self.network = NetworkProfiles(
-            self.cfg, network, attempts=lambda: self.device_model.number("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"),
-            missing_for=self.security.missing_for,
-            notify=self.security_events.note, wake=self._wake.set)
-        self.security.needs_csms_root = self.network.needs_tls
-        self.device_model.live.update({("SecurityCtrlr", "SecurityProfile"): lambda: str(self.network.current_profile),
-                                       ("OCPPCommCtrlr", "NetworkConfigurationPriority"): self.network.priority_text})
+        self.security = StationSecurity(self.cfg, station_id, self.device_model, self._wake.set,
+                                        self.security_events.note)
+        self.network = NetworkProfiles(self.cfg, network, self.device_model, missing_for=self.security.missing_for,
+                                       notify=self.security_events.note, wake=self._wake.set)
+        self.security.needs_csms_root = self.network.needs_tls  # the last CSMS root stays while a link needs it
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = "PowerUp"
         self.frames = FrameLog()  # the last frames by action, for the console

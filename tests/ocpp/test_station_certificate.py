@@ -136,7 +136,7 @@ def test_the_station_asks_for_a_new_certificate_before_its_own_ends(tmp_path, us
     cert, key = _aged_station_cert(ca, tmp_path / "station", used_days=used_days, left_days=left_days)
     cfg = OcppConfig(url="wss://x", security_profile=3, csms_root_file=str(ca.root_file), client_cert_file=cert,
                      client_key_file=key, certificate_dir=str(tmp_path / "certs"))
-    security = StationSecurity(cfg, STATION, lambda: "", lambda: None)
+    security = StationSecurity(cfg, STATION, None, lambda: None)
     assert security.renew_if_expiring(3) is renews
     assert security.renew_if_expiring(2) is False  # only the certificate a profile-3 link shows
 
