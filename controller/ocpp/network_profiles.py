@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sqlite3
 from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
@@ -101,7 +102,10 @@ class NetworkProfiles:
         profile = self.slots[self.slot].security_profile
         if profile > self.floor:  # a higher profile that connected: from now on the least
             self.floor = profile
-            self._store.save("floor", str(profile))
+            try:
+                self._store.save("floor", str(profile))
+            except sqlite3.Error as exc:  # in force until a restart all the same
+                log.warning("OCPP: the security profile floor could not be stored: %s", exc)
             self._notify("ReconfigurationOfSecurityParameters", f"security profile {profile} in use")
 
     @property

@@ -71,10 +71,14 @@ class StationSecurity:
         return "Accepted"
 
     def link_up(self, profile: int) -> None:
-        if profile == 3 and self.certificates.on_trial():
-            self.certificates.confirm()
-            log.info("OCPP: the new station certificate connected; the one before is deleted")
         self._trial_refusals = 0
+        try:  # the link task must live on whatever the disk does
+            if profile == 3 and self.certificates.on_trial():
+                self.certificates.confirm()
+                log.info("OCPP: the new station certificate connected; the one before is deleted")
+            self.renew_if_expiring(profile)
+        except (OSError, ValueError) as exc:
+            log.warning("OCPP: station certificate bookkeeping failed: %s", exc)
 
     def link_failed(self, profile: int, exc: BaseException) -> None:
         """A new certificate the CSMS keeps refusing is given up for the one before (the station stays
@@ -83,8 +87,12 @@ class StationSecurity:
             return
         self._trial_refusals += 1
         if self._trial_refusals >= TRIAL_ATTEMPTS:
-            self.certificates.revert()
             self._trial_refusals = 0
+            try:
+                self.certificates.revert()
+            except OSError as exc:
+                log.warning("OCPP: cannot go back to the station certificate before: %s", exc)
+                return
             log.warning("OCPP: the CSMS refused the new station certificate %d times; back to the one before",
                         TRIAL_ATTEMPTS)
             self._notify("InvalidChargingStationCertificate", f"new certificate discarded: {exc}")
@@ -116,7 +124,11 @@ class StationSecurity:
         self._sign_wanted = False
         model = self._device_model
         organization = model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else ""
-        csr = self.certificates.make_csr(organization or "", new_key=self._new_key)
+        try:
+            csr = self.certificates.make_csr(organization or "", new_key=self._new_key)
+        except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
+            log.warning("OCPP: no CSR made: %s", exc)
+            return
         self._retry_at = time.monotonic() + self._retry_wait
         asyncio.get_running_loop().call_later(self._retry_wait, self._wake)  # the worker may sleep till a heartbeat
         self._retry_wait *= 2

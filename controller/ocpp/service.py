@@ -310,8 +310,7 @@ class OcppService:
             delays = backoff_delays(self.cfg, self._rng)
             self.security_events.link_up()
             self.network.connected()
-            self.security.link_up(link.security_profile)
-            self.security.renew_if_expiring(link.security_profile)
+            self.security.link_up(link.security_profile)  # a new certificate confirmed; one ending soon renewed
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame)
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
             worker = asyncio.create_task(self._online(protocol), name="ocpp-online")

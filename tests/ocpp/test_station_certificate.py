@@ -214,3 +214,22 @@ async def test_sign_certificate_is_asked_again_for_the_same_key_until_the_repeat
         assert len(keys) == 1  # the same key: a late answer to the first CSR still fits
         result = await csms.peer(STATION).call(call.CertificateSigned(certificate_chain=sign_csr(ca, csms.csrs[0])))
     assert result.status == "Accepted" and csms.violations == []
+
+
+def test_a_failing_disk_never_ends_the_link_bookkeeping(tmp_path, monkeypatch):
+    from controller.ocpp.security import StationSecurity
+
+    ca = make_test_ca(tmp_path / "ca")
+    cert, key = issue_station_cert(ca, STATION, tmp_path / "station")
+    cfg = OcppConfig(url="wss://x", security_profile=3, csms_root_file=str(ca.root_file), client_cert_file=str(cert),
+                     client_key_file=str(key), certificate_dir=str(tmp_path / "certs"))
+    security = StationSecurity(cfg, STATION, None, lambda: None)
+    security.certificates.accept_signed(sign_csr(ca, security.certificates.make_csr("")))
+
+    def broken(*_):
+        raise OSError(28, "No space left on device")
+    for name in ("revert", "confirm"):
+        monkeypatch.setattr(security.certificates, name, broken)
+    for _ in range(3):
+        security.link_failed(3, ConnectionResetError())
+    security.link_up(3)  # both only log
