@@ -45,11 +45,15 @@ class CertificateRefused(Exception):
         self.reason = reason
 
 
-def hash_data(cert: x509.Certificate, issuer: x509.Certificate) -> dict:
-    """CertificateHashData (camelCase): SHA-256 of the issuer's DER name and of its public key, and the serial."""
-    return {"hashAlgorithm": "SHA256",
-            "issuerNameHash": hashlib.sha256(cert.issuer.public_bytes()).hexdigest(),
-            "issuerKeyHash": hashlib.sha256(_key_bits(issuer.public_key())).hexdigest(),
+HASH_ALGORITHMS = {"SHA256": hashlib.sha256, "SHA384": hashlib.sha384, "SHA512": hashlib.sha512}
+
+
+def hash_data(cert: x509.Certificate, issuer: x509.Certificate, algorithm: str = "SHA256") -> dict:
+    """CertificateHashData (camelCase): the hash of the issuer's DER name and of its public key, and the serial."""
+    digest = HASH_ALGORITHMS[algorithm]
+    return {"hashAlgorithm": algorithm,
+            "issuerNameHash": digest(cert.issuer.public_bytes()).hexdigest(),
+            "issuerKeyHash": digest(_key_bits(issuer.public_key())).hexdigest(),
             "serialNumber": format(cert.serial_number, "x")}
 
 
@@ -197,12 +201,15 @@ class CertificateStore:
     def delete(self, wanted: dict, *, keep_last_csms_root: bool) -> str:
         """DeleteCertificate: Accepted, NotFound, or Failed (the station certificate, the last CSMS root in use)."""
         key = _hash_key(wanted)
+        algorithm = key[0]  # the CSMS may hash with SHA384 or SHA512 too: compare in its algorithm
+        if algorithm not in HASH_ALGORITHMS:
+            return "NotFound"
         chain = self.station_chain()
-        if chain and _hash_key(hash_data(chain[0], chain[1] if len(chain) > 1 else chain[0])) == key:
+        if chain and _hash_key(hash_data(chain[0], chain[1] if len(chain) > 1 else chain[0], algorithm)) == key:
             return "Failed"  # the station's own certificate is replaced by CertificateSigned, never deleted
         for use in ROOT_USES:
             for cert in self.roots(use):
-                if _hash_key(hash_data(cert, self._issuer_of(cert))) != key:
+                if _hash_key(hash_data(cert, self._issuer_of(cert), algorithm)) != key:
                     continue
                 if use == ROOT_USES[0] and keep_last_csms_root and len(self.roots(use)) == 1:
                     return "Failed"  # the link checks the CSMS against it: without it the station would be cut off

@@ -98,3 +98,20 @@ async def test_installed_roots_outlive_a_restart(tmp_path):
         await csms.wait_for(lambda: service.accepted, 5)
         listed = await _ids(csms, ["V2GRootCertificate"])
     assert listed.certificate_hash_data_chain[0]["certificate_hash_data"] == _expected_hash(other.root_file)
+
+
+@pytest.mark.parametrize("algorithm", ["SHA384", "SHA512"])
+def test_a_root_is_found_by_the_hash_algorithm_the_csms_chose(tmp_path, algorithm):
+    from controller.formats.cabinet.config import OcppConfig
+    from controller.ocpp.certificates import CertificateStore, hash_data
+
+    ca, other = make_test_ca(tmp_path / "ca"), make_test_ca(tmp_path / "other")
+    store = CertificateStore(OcppConfig(url="wss://x", security_profile=2, csms_root_file=str(ca.root_file),
+                                        certificate_dir=str(tmp_path / "certs")), STATION)
+    store.install_root("MORootCertificate", other.root_file.read_text())
+    root = x509.load_pem_x509_certificate(other.root_file.read_bytes())
+    wanted = hash_data(root, root, algorithm)
+    assert len(wanted["issuerNameHash"]) == {"SHA384": 96, "SHA512": 128}[algorithm]
+    assert store.delete(wanted, keep_last_csms_root=True) == "Accepted"
+    assert store.delete(wanted, keep_last_csms_root=True) == "NotFound"
+    assert store.delete({**wanted, "hashAlgorithm": "MD5"}, keep_last_csms_root=True) == "NotFound"
