@@ -8,9 +8,9 @@ Files under one folder (ocpp.certificate_dir):
 Keys are written 0600. Every file is written whole to a temporary name and renamed over the old one, so a
 crash leaves the old file or the new one, never half of either; chain and key share one file for that reason.
 
-The CSMS roots start as the configured csms_root_file, copied in once (while the folder has none); from
-then on InstallCertificate / DeleteCertificate change them and the link trusts exactly those. The last CSMS
-root is never deleted while a profile that checks it (2 or 3) is in use.
+The CSMS roots start as the configured csms_root_file, copied in at the first start (and again when the
+file's content changes); InstallCertificate / DeleteCertificate change them and the link trusts exactly
+those. The last CSMS root is never deleted while a link (or a network profile in the priority) needs it.
 """
 from __future__ import annotations
 
@@ -126,18 +126,26 @@ class CertificateStore:
         self.previous_file = self.folder / "station-previous.pem"
         self.trial_file = self.folder / "station.trial"  # the new certificate has not connected yet
         self.pending_key_file = self.folder / "pending-key.pem"
-        if cfg.security_profile >= 2 and cfg.csms_root_file and not (self.folder / "roots" / ROOT_USES[0]).is_dir():
+        self.seeded_file = self.folder / "configured-roots.sha256"  # which csms_root_file was copied in
+        if cfg.security_profile >= 2 and cfg.csms_root_file:
             self._seed_csms_roots(Path(cfg.csms_root_file))
 
     def _seed_csms_roots(self, source: Path) -> None:
+        """Copy the configured roots in at the first start, and again whenever someone on site changed the
+        file; not at every start, or a root the CSMS deleted would come back."""
         try:
-            certs = x509.load_pem_x509_certificates(source.read_bytes())
+            text = source.read_bytes()
+            certs = x509.load_pem_x509_certificates(text)
         except OSError as exc:
             raise ConfigError("ocpp.csms_root_file", f"cannot load {source}: {exc.strerror}") from None
         except ValueError as exc:
             raise ConfigError("ocpp.csms_root_file", f"cannot load {source}: {exc}") from None
+        digest = hashlib.sha256(text).hexdigest()
+        if self.seeded_file.exists() and self.seeded_file.read_text().strip() == digest:
+            return
         for cert in certs:
             self._write_root(ROOT_USES[0], cert)
+        write_atomically(self.seeded_file, digest.encode())
 
     # ---- roots: InstallCertificate / DeleteCertificate / GetInstalledCertificateIds ---------------------
     def _use_folder(self, use: str) -> Path:

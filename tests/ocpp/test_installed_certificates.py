@@ -115,3 +115,21 @@ def test_a_root_is_found_by_the_hash_algorithm_the_csms_chose(tmp_path, algorith
     assert store.delete(wanted, keep_last_csms_root=True) == "Accepted"
     assert store.delete(wanted, keep_last_csms_root=True) == "NotFound"
     assert store.delete({**wanted, "hashAlgorithm": "MD5"}, keep_last_csms_root=True) == "NotFound"
+
+
+def test_the_configured_root_is_copied_in_once_and_again_only_when_the_file_changes(tmp_path):
+    from controller.formats.cabinet.config import OcppConfig
+    from controller.ocpp.certificates import CertificateStore, hash_data
+
+    ca, other = make_test_ca(tmp_path / "ca"), make_test_ca(tmp_path / "other")
+    configured = tmp_path / "root.pem"
+    configured.write_bytes(ca.root_file.read_bytes() + other.root_file.read_bytes())
+    cfg = OcppConfig(url="wss://x", security_profile=2, csms_root_file=str(configured),
+                     certificate_dir=str(tmp_path / "certs"))
+    store = CertificateStore(cfg, STATION)
+    assert len(store.roots("CSMSRootCertificate")) == 2
+    root = x509.load_pem_x509_certificate(other.root_file.read_bytes())
+    assert store.delete(hash_data(root, root), keep_last_csms_root=True) == "Accepted"
+    assert len(CertificateStore(cfg, STATION).roots("CSMSRootCertificate")) == 1  # the CSMS's deletion stays
+    configured.write_bytes(other.root_file.read_bytes())  # changed on site
+    assert len(CertificateStore(cfg, STATION).roots("CSMSRootCertificate")) == 2
