@@ -104,5 +104,7 @@ class SecurityEvents:
     def on_event(self, event: Event) -> None:
         """The app's events that are security events: logins at the technician console."""
         if isinstance(event, ConsoleLogin):
+            if event.locked and not event.failures:
+                return  # a try while the console is locked: no PIN was checked, and the queue must not flood
             info = f"{{'user': '{event.role}', 'origin': 'console'}}"
             self.note("MaintenanceLoginAccepted" if event.ok else "MaintenanceLoginFailed", info)

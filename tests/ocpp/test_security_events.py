@@ -109,3 +109,12 @@ def _ssl_error(reason: str) -> ssl.SSLError:
     (ConnectionRefusedError(), None), (TimeoutError(), None)])
 def test_link_failures_are_classified(exc, kind):
     assert link_failure_kind(exc) == kind
+
+
+def test_tries_while_the_console_is_locked_do_not_flood_the_queue():
+    queue = OcppQueue()
+    events = SecurityEvents(queue, lambda: 0.0, lambda: None)
+    events.on_event(ConsoleLogin(False, "viewer", 5, True, 1.0))  # the fifth wrong PIN locks the console
+    for _ in range(100):
+        events.on_event(ConsoleLogin(False, "viewer", 0, True, 2.0))  # refused unchecked while locked
+    assert [m.payload["type"] for m in queue.pending()] == ["MaintenanceLoginFailed"]
