@@ -90,6 +90,7 @@ class NetworkProfiles:
 
     def failed(self) -> None:
         self._failures += 1
+        self.active_slot = None  # no link is up
         model = self._device_model
         attempts = model.number("OCPPCommCtrlr", "NetworkProfileConnectionAttempts") if model else 3
         if self._failures >= max(1, int(attempts)) and len(self._usable()) > 1:
