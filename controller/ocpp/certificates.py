@@ -118,8 +118,10 @@ class CertificateStore:
         self._temporary = None if cfg.certificate_dir else tempfile.TemporaryDirectory(prefix="ocpp-certs-")
         self.folder = Path(cfg.certificate_dir or self._temporary.name)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            probe = self.folder / ".writable"
+            probe.touch()
+            probe.unlink()
         except OSError as exc:
             raise ConfigError("ocpp.certificate_dir", f"cannot use {self.folder}: {exc.strerror}") from None
         self.station_file = self.folder / "station.pem"

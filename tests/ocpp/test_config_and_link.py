@@ -97,3 +97,13 @@ def test_the_certificates_live_beside_the_store_unless_configured(tmp_path):
     app = ControllerApp(parse_config(GOOD + table + f'certificate_dir = "{chosen}"\n'))
     app.build()
     assert app.ocpp.security.certificates.folder == chosen and chosen.is_dir()
+
+
+def test_a_certificate_dir_that_cannot_be_used_stops_the_start_in_one_line(tmp_path):
+    from controller.ocpp.certificates import CertificateStore
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        CertificateStore(OcppConfig(url="ws://x", certificate_dir=str(blocker / "certs")), "CAB-1")
+    assert caught.value.key == "ocpp.certificate_dir" and "cannot use" in caught.value.reason
