@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import time
 import ssl
+import time
 from typing import Any, Awaitable, Callable
 
 from ocpp.v201 import call
