@@ -330,6 +330,8 @@ class OcppService:
 
     def _note_frame(self, direction: str, text: str) -> None:
         self.frames.note(direction, text, self.clock())
+        if direction == "in" and self.frames.entries[-1].action == "unreadable":  # not OCPP-J at all
+            self.security_events.note("InvalidMessages", repr(text)[:100])
 
     async def _online(self, protocol: StationProtocol) -> None:
         self.state = "booting"

@@ -118,3 +118,14 @@ def test_tries_while_the_console_is_locked_do_not_flood_the_queue():
     for _ in range(100):
         events.on_event(ConsoleLogin(False, "viewer", 0, True, 2.0))  # refused unchecked while locked
     assert [m.payload["type"] for m in queue.pending()] == ["MaintenanceLoginFailed"]
+
+
+@run_async
+async def test_a_frame_that_is_no_ocpp_is_in_the_security_log_only():
+    async with station_and_csms([FakeConnector(1)]) as (service, csms):
+        await csms.wait_for(lambda: service.accepted and "CAB-1" in csms.stations, 5)
+        await csms.send_raw("CAB-1", "this is not JSON")
+        await csms.wait_for(lambda: [e for e in service.security_events.entries if e.kind == "InvalidMessages"], 5)
+        await asyncio.sleep(0.2)
+    assert "InvalidMessages" not in _kinds(csms)  # not critical: not sent
+    assert csms.violations == []
