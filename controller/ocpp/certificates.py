@@ -18,8 +18,11 @@ import datetime
 import hashlib
 import logging
 import os
+import shutil
 import ssl
 import tempfile
+import uuid
+import weakref
 from pathlib import Path
 
 from cryptography import x509
@@ -114,16 +117,18 @@ class CertificateStore:
     def __init__(self, cfg: OcppConfig, station_id: str):
         self.cfg = cfg
         self.station_id = station_id
-        # without a folder: a temporary one, removed when this store is garbage or the process ends
-        self._temporary = None if cfg.certificate_dir else tempfile.TemporaryDirectory(prefix="ocpp-certs-")
-        self.folder = Path(cfg.certificate_dir or self._temporary.name)
-        try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            probe = self.folder / ".writable"
-            probe.touch()
-            probe.unlink()
-        except OSError as exc:
-            raise ConfigError("ocpp.certificate_dir", f"cannot use {self.folder}: {exc.strerror}") from None
+        if cfg.certificate_dir:
+            self.folder = Path(cfg.certificate_dir)
+            try:
+                self._ready()
+                probe = self.folder / ".writable"
+                probe.touch()
+                probe.unlink()
+            except OSError as exc:
+                raise ConfigError("ocpp.certificate_dir", f"cannot use {self.folder}: {exc.strerror}") from None
+        else:  # a temporary folder, made only when something is written, removed with this store
+            self.folder = Path(tempfile.gettempdir()) / f"ocpp-certs-{uuid.uuid4().hex}"
+            weakref.finalize(self, shutil.rmtree, self.folder, True)
         self.station_file = self.folder / "station.pem"
         self.previous_file = self.folder / "station-previous.pem"
         self.trial_file = self.folder / "station.trial"  # the new certificate has not connected yet
@@ -131,6 +136,9 @@ class CertificateStore:
         self.seeded_file = self.folder / "configured-roots.sha256"  # which csms_root_file was copied in
         if cfg.security_profile >= 2 and cfg.csms_root_file:
             self._seed_csms_roots(Path(cfg.csms_root_file))
+
+    def _ready(self) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _seed_csms_roots(self, source: Path) -> None:
         """Copy the configured roots in at the first start, and again whenever someone on site changed the
@@ -145,6 +153,7 @@ class CertificateStore:
         digest = hashlib.sha256(text).hexdigest()
         if self.seeded_file.exists() and self.seeded_file.read_text().strip() == digest:
             return
+        self._ready()
         for cert in certs:
             self._write_root(ROOT_USES[0], cert)
         write_atomically(self.seeded_file, digest.encode())
@@ -154,6 +163,7 @@ class CertificateStore:
         return self.folder / "roots" / use
 
     def _write_root(self, use: str, cert: x509.Certificate) -> None:
+        self._ready()
         folder = self._use_folder(use)
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / f"{_fingerprint(cert)}.pem", _pem(cert))
@@ -235,6 +245,7 @@ class CertificateStore:
             key = serialization.load_pem_private_key(self.pending_key_file.read_bytes(), None)
         else:
             key = ec.generate_private_key(ec.SECP256R1())
+        self._ready()
         names = [x509.NameAttribute(NameOID.COMMON_NAME, self.station_id)]
         if organization:
             names.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))

@@ -107,3 +107,19 @@ def test_a_certificate_dir_that_cannot_be_used_stops_the_start_in_one_line(tmp_p
     with pytest.raises(ConfigError) as caught:
         CertificateStore(OcppConfig(url="ws://x", certificate_dir=str(blocker / "certs")), "CAB-1")
     assert caught.value.key == "ocpp.certificate_dir" and "cannot use" in caught.value.reason
+
+
+def test_without_a_certificate_dir_a_temporary_folder_exists_only_while_needed(tmp_path):
+    import gc
+
+    from controller.ocpp.certificates import CertificateStore
+
+    idle = CertificateStore(OcppConfig(url="ws://x"), "CAB-1")
+    assert not idle.folder.exists()  # profile 1, nothing asked: nothing on disk
+    busy = CertificateStore(OcppConfig(url="ws://x"), "CAB-1")
+    busy.make_csr("")
+    folder = busy.folder
+    assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    del busy
+    gc.collect()
+    assert not folder.exists()
