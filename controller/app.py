@@ -5,6 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.formats.cabinet.config import CabinetConfig, ConfigError
@@ -26,6 +27,7 @@ from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
+from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
 from controller.store.ocpp_station_state import StationStateStore
 from controller.task_supervisor import TaskSupervisor
@@ -138,8 +140,12 @@ class ControllerApp:
             from controller.ocpp import OcppService
             queue = OcppQueue(cfg.store.path or None)  # on disk with a store: queued events survive a restart
             variables = VariableStore(cfg.store.path or None)  # the device model's values the CSMS set
-            self.ocpp = OcppService(cfg.ocpp, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
-                                    variables=variables, reservations=ReservationStore(cfg.store.path or None),
+            network = NetworkStore(cfg.store.path or None)  # SetNetworkProfile's slots, the priority
+            ocpp_cfg = cfg.ocpp
+            if not ocpp_cfg.certificate_dir and cfg.store.path:  # without a store: a temporary folder
+                ocpp_cfg = replace(ocpp_cfg, certificate_dir=str(Path(cfg.store.path).parent / "ocpp-certificates"))
+            self.ocpp = OcppService(ocpp_cfg, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
+                                    variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
@@ -357,6 +363,7 @@ class ControllerApp:
                 self.ocpp.reservations.close()
                 self.ocpp.station_state.close()
                 self.ocpp.authorization.store.close()
+                self.ocpp.network.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

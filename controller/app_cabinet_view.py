@@ -19,6 +19,7 @@ from controller.console.cabinet_view import (
     DeviceKind, EventSink, FrameSink, NetworkMessage, NetworkState, SelfTestRefused, StepSink, StoreQueries,
 )
 from controller.faults import Fault
+from controller.formats.events import Event
 from controller.hw.imd import InsulationMonitor
 from controller.hw.meter import EnergyMeter
 from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
@@ -180,13 +181,16 @@ class AppCabinetView:
         if self._app.ocpp is not None:
             self._app.ocpp.token_authorized(connector_id, id_token)
 
+    def report(self, event: Event) -> None:
+        self._app.emit(event)
+
     def network(self) -> NetworkState:
         service = self._app.ocpp
         if service is None:
             return NetworkState(configured=False)
-        cfg = service.cfg
+        link = service.network.in_use  # the network profile (SetNetworkProfile) in use, not only the config's
         return NetworkState(
-            configured=True, state=service.state, security_profile=cfg.security_profile, url=cfg.url,
+            configured=True, state=service.state, security_profile=link.security_profile, url=link.url,
             station_id=service.station_id, boot_status=service.boot_status, queue_length=len(service.queue),
             connect_attempts=service.connect_attempts,
             messages=tuple(NetworkMessage(e.direction, e.action, e.t) for e in service.frames.entries))

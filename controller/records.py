@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from controller.formats.events import (Event, FaultCleared, FaultRaised, PhaseChanged, SessionEnded, SessionStarted,
-                                       V2gClosed)
+from controller.formats.events import (ConsoleLogin, Event, FaultCleared, FaultRaised, PhaseChanged, SessionEnded,
+                                       SessionStarted, V2gClosed)
 from controller.store import Store
 
 OUT_STATES = ("unavailable", "emergency")
@@ -41,6 +41,8 @@ class StoreRecorder:
                 data = event.json_fields()
                 data.pop("answer_us", None)
                 self.store.event(event.KIND, event.KIND, event.connector, data)
+            case ConsoleLogin():
+                pass  # the console records every login itself (record_action), with its reason
             case _:
                 connector = getattr(event, "connector", None)
                 self.store.event(event.KIND, event.KIND, connector if isinstance(connector, int) else None,

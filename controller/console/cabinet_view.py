@@ -17,7 +17,7 @@ import can
 from controller.formats.cabinet.config import CabinetConfig
 from controller.connector.session import SessionRecord
 from controller.faults import Fault
-from controller.formats.events import EventSink
+from controller.formats.events import Event, EventSink
 from controller.hw.power.group import GroupCapabilities
 from controller.store.health import StoreHealthWatch
 
@@ -119,6 +119,10 @@ class CabinetView(Protocol):
         ...
 
     def subscribe(self, sink: EventSink) -> None: ...
+
+    def report(self, event: Event) -> None:
+        """Give an event of the console's own (a login) to the app's subscribers, e.g. the OCPP service."""
+        ...
 
     def network(self) -> NetworkState:
         """The OCPP link's state now; NetworkState(configured=False) when the cabinet has no CSMS."""

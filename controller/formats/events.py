@@ -205,9 +205,20 @@ class ControllerStarted(Event):
         _tuple_fields(self)
 
 
+@dataclass(frozen=True)
+class ConsoleLogin(Event):
+    """A login at the technician console, right or wrong (the OCPP service reports it as a security event)."""
+    KIND: ClassVar[str] = "console_login"
+    ok: bool
+    role: str  # the role now (after a refused login: the one before)
+    failures: int  # wrong PINs in a row so far
+    locked: bool  # this attempt locked the console (or met a lock)
+    t: float
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     PhaseChanged, CommunicationRestart, SessionStarted, SessionEnded, FaultRaised, FaultCleared, SeccListening,
-    V2gHandshake, V2gClosed, SlacState, ControllerStarted)
+    V2gHandshake, V2gClosed, SlacState, ControllerStarted, ConsoleLogin)
 EventSink = Callable[[Event], None]
 
 

@@ -77,8 +77,14 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(sampled, "TxEndedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedInterval", "integer", RO, unit="s"), "0"),
         *auth_variables(),  # AuthCtrlr, AuthCacheCtrlr, LocalAuthListCtrlr (controller/ocpp/auth_settings.py)
-        (Variable("SecurityCtrlr", "SecurityProfile", "integer", RO), str(cfg.security_profile)),
+        (Variable("SecurityCtrlr", "SecurityProfile", "integer", RW), str(cfg.security_profile)),
         (Variable("SecurityCtrlr", "Identity", "string", RO), station_id),
+        (Variable("SecurityCtrlr", "OrganizationName", "string", RW), cfg.vendor),  # O= of the station's CSR
+        (Variable("SecurityCtrlr", "CertSigningWaitMinimum", "integer", RW, unit="s", minimum=1), "60"),
+        (Variable("SecurityCtrlr", "CertSigningRepeatTimes", "integer", RW), "3"),
+        # set through controller/ocpp/network_profiles.py, which also gives their values (DeviceModel.live)
+        (Variable(comm, "NetworkConfigurationPriority", "SequenceList", RW), "0"),
+        (Variable(comm, "NetworkProfileConnectionAttempts", "integer", RW, minimum=1), "3"),
         # block J (controller/ocpp/aligned_meter.py): Interval 0 is off until the CSMS sets it
         (Variable("AlignedDataCtrlr", "Interval", "integer", RW, unit="s"), "0"),
         (Variable("AlignedDataCtrlr", "Measurands", "MemberList", RW, values_list=MEASURANDS),
@@ -116,6 +122,7 @@ class DeviceModel:
         # the reboot-only values in force now: those of the start, not those set since
         self._at_start, self._set_at_start = dict(self._values), set(stored)
         self._boot_heartbeat: float | None = None
+        self.live: dict[tuple[str, str], Callable[[], str]] = {}  # (component, name) -> its value now, kept elsewhere
 
     # ---- values the service uses --------------------------------------------------------------------------
     def number(self, component: str, name: str, instance: str | None = None) -> float:
@@ -168,6 +175,8 @@ class DeviceModel:
         return None, "UnknownVariable" if known_component else "UnknownComponent"
 
     def value(self, var: Variable) -> str:
+        if (var.component, var.name) in self.live:
+            return self.live[(var.component, var.name)]()
         if var.name == "AvailabilityState":
             return self._availability(var.evse)
         if var.name == "HeartbeatInterval" and self._heartbeat() is not None:

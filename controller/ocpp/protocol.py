@@ -14,11 +14,14 @@ from typing import Any, Protocol
 
 from ocpp.exceptions import FormatViolationError, OCPPError
 from ocpp.messages import CallError, MessageType, unpack
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import (Action, GenericDeviceModelStatusEnumType, MessageTriggerEnumType, RequestStartStopStatusEnumType,
                              TriggerMessageStatusEnumType)
 from ocpp.v201.enums import CancelReservationStatusEnumType, ReserveNowStatusEnumType
+
+from controller.ocpp.network_profiles import NetworkProfiles
+from controller.ocpp.security import StationSecurity
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class StationActions(Protocol):
     def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
     def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]: ...
     authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
+    security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
+    network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
 
 
 class StationProtocol(ChargePoint):
@@ -161,6 +166,34 @@ class StationProtocol(ChargePoint):
     @on(Action.clear_cache)
     def _clear_cache(self, **_: Any):
         return call_result.ClearCache(status=self._actions.authorization.clear_cache())
+
+    @on(Action.certificate_signed)
+    def _certificate_signed(self, certificate_chain: str, certificate_type: str | None = None, **_: Any):
+        status, info = self._actions.security.certificate_signed(certificate_chain, certificate_type)
+        return call_result.CertificateSigned(status=status, status_info=info)
+
+    @on(Action.install_certificate)
+    def _install_certificate(self, certificate_type: str, certificate: str, **_: Any):
+        status, info = self._actions.security.install_certificate(certificate_type, certificate)
+        return call_result.InstallCertificate(status=status, status_info=info)
+
+    @on(Action.delete_certificate)
+    def _delete_certificate(self, certificate_hash_data: dict, **_: Any):
+        return call_result.DeleteCertificate(status=self._actions.security.delete_certificate(certificate_hash_data))
+
+    @on(Action.get_installed_certificate_ids)
+    def _get_installed_certificate_ids(self, certificate_type: list | None = None, **_: Any):
+        status, chains = self._actions.security.installed_ids(certificate_type)
+        return call_result.GetInstalledCertificateIds(status=status, certificate_hash_data_chain=chains)
+
+    @on(Action.set_network_profile)
+    def _set_network_profile(self, configuration_slot: int, connection_data: dict, **_: Any):
+        status, info = self._actions.network.set_profile(configuration_slot, connection_data)
+        return call_result.SetNetworkProfile(status=status, status_info=info)
+
+    @after(Action.set_variables)
+    def _after_set_variables(self, **_: Any):
+        self._actions.network.after_answer()  # a new NetworkConfigurationPriority: reconnect once answered
 
 
 def _unparsable_answer(raw: Any, error: OCPPError) -> str:

@@ -32,6 +32,7 @@ from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
+from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
@@ -42,6 +43,9 @@ from controller.ocpp.open_transactions import OpenTransactions
 from controller.ocpp.transactions import Transaction, meter_value, timestamp
 from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_auth import AuthStore
+from controller.ocpp.security import StationSecurity
+from controller.ocpp.security_events import SecurityEvents
+from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -79,7 +83,8 @@ class OcppService:
                  firmware_version: str = "0.1.0", variables: VariableStore | None = None,
                  reservations: ReservationStore | None = None,
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
-                 auth_store: AuthStore | None = None, autocharge: bool = False):
+                 auth_store: AuthStore | None = None, autocharge: bool = False,
+                 network: NetworkStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -90,7 +95,8 @@ class OcppService:
         self._rng = rng or random.Random()
         self._firmware = firmware_version
         self._password = read_password(cfg)
-        self._tls = tls_context(cfg) if cfg.security_profile >= 2 else None
+        if cfg.security_profile >= 2:
+            tls_context(cfg)  # the configured files are checked at start: a wrong one stops it (exit 2)
         self._open = OpenTransactions(self.queue)
         comm = "OCPPCommCtrlr"
         self._sender = QueueSender(self.queue, lambda: self.device_model.number(comm, "MessageAttempts", "TransactionEvent"),
@@ -114,6 +120,12 @@ class OcppService:
         self._wake = asyncio.Event()
         self._triggered: list[tuple[str, int | None]] = []
         self.provisioning = Provisioning(self.device_model, self._wake.set)
+        self.security_events = SecurityEvents(self.queue, self.clock, self._wake.set)
+        self.security = StationSecurity(self.cfg, station_id, self.device_model, self._wake.set,
+                                        self.security_events.note)
+        self.network = NetworkProfiles(self.cfg, network, self.device_model, missing_for=self.security.missing_for,
+                                       notify=self.security_events.note, wake=self._wake.set)
+        self.security.needs_csms_root = self.network.needs_tls  # the last CSMS root stays while a link needs it
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = boot_reason(self.station_state)  # RemoteReset once after a Reset
         self.frames = FrameLog()  # the last frames by action, for the console
@@ -132,6 +144,7 @@ class OcppService:
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
+        self.security_events.note("StartupOfTheDevice")
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
@@ -153,6 +166,7 @@ class OcppService:
 
     # ---- app events (subscribed with app.subscribe) -----------------------------------------------------
     def on_event(self, event: Event) -> None:
+        self.security_events.on_event(event)  # a login at the console
         if not isinstance(event, (PhaseChanged, FaultRaised, FaultCleared)):
             return
         if isinstance(event, (FaultRaised, FaultCleared)):
@@ -329,6 +343,8 @@ class OcppService:
         return "Rejected"
 
     def trigger(self, message: str, evse_id: int | None) -> str:
+        if message == "SignChargingStationCertificate":
+            return self.security.request_certificate()
         if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:
@@ -416,7 +432,7 @@ class OcppService:
         return self.provisioning.get_variables(requests)
 
     def set_variables(self, requests: list[dict]) -> list[dict]:
-        return self.provisioning.set_variables(requests)
+        return self.network.set_variables(requests, self.provisioning.set_variables)  # its own, then the rest
 
     def base_report(self, request_id: int, base: str) -> str:
         return self.provisioning.base_report(request_id, base)
@@ -427,10 +443,15 @@ class OcppService:
         while True:
             self.state = "connecting"
             self.connect_attempts += 1
+            link = self.network.link_config()  # the network profile in turn
             try:
-                ws = await open_link(self.cfg, self.station_id, self._password, self._tls)
+                tls = self.security.tls_context(link.security_profile) if link.security_profile >= 2 else None
+                ws = await open_link(link, self.station_id, self._password, tls)
             except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
                 self.state = "disconnected"
+                self.security_events.link_failed(exc)
+                self.network.failed()
+                self.security.link_failed(link.security_profile, exc)
                 wait = next(delays)
                 if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
                     log.exception("OCPP: unexpected failure connecting to the CSMS")
@@ -438,6 +459,9 @@ class OcppService:
                 await asyncio.sleep(wait)
                 continue
             delays = backoff_delays(self.cfg, self._rng)
+            self.security_events.link_up()
+            self.network.connected()
+            self.security.link_up(link.security_profile)  # a new certificate confirmed; one ending soon renewed
             protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame,
                                        self._sender.answered)
             self._protocol = protocol
@@ -460,6 +484,8 @@ class OcppService:
 
     def _note_frame(self, direction: str, text: str) -> None:
         self.frames.note(direction, text, self.clock())
+        if direction == "in" and self.frames.entries[-1].action == "unreadable":  # not OCPP-J at all
+            self.security_events.note("InvalidMessages", repr(text)[:100])
 
     async def _online(self, protocol: StationProtocol) -> None:
         self.state = "booting"
@@ -473,8 +499,11 @@ class OcppService:
         next_heartbeat = time.monotonic() + interval
         while True:
             self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
+            if self.network.switch_due():
+                return  # a new network profile priority: the link closes and connects with it
             await self._send_triggered(protocol)
             await self.provisioning.send_reports(lambda payload: self._call(protocol, payload), self.clock())
+            await self.security.send_requests(lambda payload: self._call(protocol, payload))
             while await self._send_next(protocol):
                 pass
             if time.monotonic() >= next_heartbeat:

@@ -113,6 +113,15 @@ class _StationPeer(ChargePoint):
     def _reservation_status_update(self, **_: Any):
         return call_result.ReservationStatusUpdate()
 
+    @on(Action.sign_certificate)
+    def _sign_certificate(self, csr: str, **_: Any):
+        self._csms.csrs.append(csr)  # a test or role signs it and sends CertificateSigned (csr_signing.py)
+        return call_result.SignCertificate(status="Accepted")
+
+    @on(Action.security_event_notification)
+    def _security_event(self, **_: Any):
+        return call_result.SecurityEventNotification()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -132,6 +141,8 @@ class CsmsSimulator:
         self.violations: list[SchemaViolation] = []
         self.refused_logins = 0
         self.tokens: dict[str, dict] = {}  # idToken -> idTokenInfo (snake_case) for Authorize; others Unknown
+        self.csrs: list[str] = []  # SignCertificate requests, PEM, in arrival order
+        self.peer_certs: list[dict] = []  # profile 3: each station certificate shown (ssl's peercert form)
         self.stations: dict[str, _StationPeer] = {}
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
@@ -167,6 +178,7 @@ class CsmsSimulator:
         station = request.path.strip("/").rsplit("/", 1)[-1]
         if self.client_certs:  # the TLS handshake checked the chain; the name must be the station's
             peer = connection.transport.get_extra_info("peercert") or {}
+            self.peer_certs.append(peer)
             names = [value for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"]
             if names != [station]:
                 self.refused_logins += 1

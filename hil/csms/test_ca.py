@@ -35,6 +35,8 @@ def make_test_ca(folder: Path, host: str = "127.0.0.1") -> TestCa:
             .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            # key identifiers: two test CAs share one name, and OpenSSL tells their certificates apart by these
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
             .sign(root_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
     try:
@@ -46,6 +48,7 @@ def make_test_ca(folder: Path, host: str = "127.0.0.1") -> TestCa:
             .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(issued_by(root), critical=False)
             .sign(root_key, hashes.SHA256()))
     ca = TestCa(folder / "csms-root.pem", folder / "csms.pem", folder / "csms.key", folder / "csms-root.key")
     ca.root_file.write_bytes(root.public_bytes(serialization.Encoding.PEM))
@@ -53,6 +56,11 @@ def make_test_ca(folder: Path, host: str = "127.0.0.1") -> TestCa:
     ca.key_file.write_bytes(_pem_key(key))
     ca.root_key_file.write_bytes(_pem_key(root_key))
     return ca
+
+
+def issued_by(root: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+        root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value)
 
 
 def _pem_key(key) -> bytes:
@@ -70,6 +78,7 @@ def issue_station_cert(ca: TestCa, station_id: str, folder: Path) -> tuple[Path,
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(issued_by(root), critical=False)
             .sign(root_key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = folder / f"{station_id}.pem", folder / f"{station_id}.key"

@@ -76,6 +76,7 @@ class FakeCabinet:
         self.actions: list[str] = []
         self.frames = [("power", can.Message(arbitration_id=0x123, data=b"\x01", is_extended_id=False))]
         self.self_test_refusal: str | None = None
+        self.reported: list = []
 
     def device_reading(self, kind: str, connector_id: int) -> dict:
         return {"connector": connector_id, "configured": False}
@@ -94,6 +95,9 @@ class FakeCabinet:
 
     def subscribe(self, sink) -> None:
         pass
+
+    def report(self, event) -> None:
+        self.reported.append(event)
 
     def network(self) -> NetworkState:
         return NetworkState(configured=False)
@@ -187,3 +191,10 @@ def test_the_app_side_and_the_fake_offer_every_member_of_the_view(protocol, impl
     assert members <= set(dir(getattr(app_side, implementation))), protocol
     built = fake() if fake is FakeCabinet else fake(1)
     assert members <= set(dir(built)), protocol
+
+
+def test_every_login_is_reported_as_an_event_for_the_network():
+    cabinet = FakeCabinet()
+    _answers(cabinet, ["login 0000", f"login {TECH_PIN}"])
+    assert [(e.KIND, e.ok, e.role, e.failures) for e in cabinet.reported] == [
+        ("console_login", False, "viewer", 1), ("console_login", True, "technician", 0)]

@@ -87,8 +87,8 @@ def test_the_desk_cabinet_shows_its_link_to_the_rig_csms(tmp_path):
                           retry_back_off_wait_minimum_s=0.05, retry_back_off_random_range_s=0.05)
         try:
             async with cabinet(tmp_path, ocpp=ocpp) as cab:
-                await until(lambda: cab.app.ocpp.state == "accepted"
-                            and len(csms.calls("StatusNotification")) >= 1, "the station accepted")
+                await until(lambda: cab.app.ocpp.state == "accepted" and len(csms.calls("StatusNotification")) >= 1
+                            and len(cab.app.ocpp.queue) == 0, "the station accepted")  # StartupOfTheDevice sent
                 client = await connect(cab.path)
                 try:
                     return await ask(client, "ocpp"), await ask_json(client, "json ocpp"), await ask(client, "status")
@@ -106,3 +106,30 @@ def test_the_desk_cabinet_shows_its_link_to_the_rig_csms(tmp_path):
     assert data["state"] == "accepted" and data["security_profile"] == 1 and data["station_id"] == "DESK-1"
     assert PASSWORD not in json.dumps(reply) and PASSWORD not in text
     assert status.splitlines()[-1] == "network: OCPP accepted  profile 1  boot Accepted  queue 0"
+
+
+def test_a_wrong_pin_at_the_console_reaches_the_csms_as_a_security_event(tmp_path):
+    """Console -> app event -> OCPP service -> SecurityEventNotification, the console importing no OCPP."""
+    async def scenario():
+        csms = CsmsSimulator(password=PASSWORD)
+        url = await csms.start()
+        ocpp = OcppConfig(url=url, station_id="DESK-1", password=PASSWORD, response_timeout_s=5.0,
+                          retry_back_off_wait_minimum_s=0.05, retry_back_off_random_range_s=0.05)
+        try:
+            async with cabinet(tmp_path, ocpp=ocpp) as cab:
+                await until(lambda: cab.app.ocpp.state == "accepted", "the station accepted")
+                client = await connect(cab.path)
+                try:
+                    await ask(client, "login 0000")
+                finally:
+                    client.close()
+                await csms.wait_for(lambda: [e for e in csms.calls("SecurityEventNotification")
+                                             if e["type"] == "MaintenanceLoginFailed"], 10)
+        finally:
+            await csms.stop()
+        return csms
+
+    csms = asyncio.run(scenario())
+    failed = [e for e in csms.calls("SecurityEventNotification") if e["type"] == "MaintenanceLoginFailed"]
+    assert len(failed) == 1 and "console" in failed[0]["techInfo"] and "0000" not in failed[0]["techInfo"]
+    assert csms.violations == []

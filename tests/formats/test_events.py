@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from controller.formats.events import (EVENT_TYPES, CommunicationRestart, ControllerStarted,
+from controller.formats.events import (EVENT_TYPES, CommunicationRestart, ConsoleLogin, ControllerStarted,
                                        FaultCleared, FaultRaised, MalformedEvent, PhaseChanged, SeccListening,
                                        SessionEnded, SessionStarted, SlacState, V2gClosed, V2gHandshake,
                                        parse_event_line)
@@ -46,6 +46,8 @@ LINES = [
       "answer_times": {"CurrentDemandReq": {"count": 9, "p50_ms": 1.2}}, "answer_us": {"CurrentDemandReq": [1200]}}),
     (SlacState(1, "matched", ""), {"event": "slac", "connector": 1, "state": "matched", "detail": ""}),
     (ControllerStarted((1, 2)), {"event": "started", "connectors": [1, 2]}),
+    (ConsoleLogin(False, "viewer", 2, False, 17.0),
+     {"event": "console_login", "ok": False, "role": "viewer", "failures": 2, "locked": False, "t": 17.0}),
 ]
 
 

@@ -84,3 +84,42 @@ def test_the_controller_refuses_a_missing_csms_root_in_one_line(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=25)
     assert done.returncode == 2, done.stderr
     assert "ocpp.csms_root_file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_certificates_live_beside_the_store_unless_configured(tmp_path):
+    from controller.app import ControllerApp
+
+    table = '\n[ocpp]\nurl = "ws://127.0.0.1:9"\npassword = "0123456789abcdef0123"\n'
+    app = ControllerApp(parse_config(GOOD + f'\n[store]\npath = "{tmp_path / "store.db"}"\n' + table))
+    app.build()
+    assert app.ocpp.security.certificates.folder == tmp_path / "ocpp-certificates"
+    chosen = tmp_path / "chosen"
+    app = ControllerApp(parse_config(GOOD + table + f'certificate_dir = "{chosen}"\n'))
+    app.build()
+    assert app.ocpp.security.certificates.folder == chosen and chosen.is_dir()
+
+
+def test_a_certificate_dir_that_cannot_be_used_stops_the_start_in_one_line(tmp_path):
+    from controller.ocpp.certificates import CertificateStore
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        CertificateStore(OcppConfig(url="ws://x", certificate_dir=str(blocker / "certs")), "CAB-1")
+    assert caught.value.key == "ocpp.certificate_dir" and "cannot use" in caught.value.reason
+
+
+def test_without_a_certificate_dir_a_temporary_folder_exists_only_while_needed(tmp_path):
+    import gc
+
+    from controller.ocpp.certificates import CertificateStore
+
+    idle = CertificateStore(OcppConfig(url="ws://x"), "CAB-1")
+    assert not idle.folder.exists()  # profile 1, nothing asked: nothing on disk
+    busy = CertificateStore(OcppConfig(url="ws://x"), "CAB-1")
+    busy.make_csr("")
+    folder = busy.folder
+    assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    del busy
+    gc.collect()
+    assert not folder.exists()

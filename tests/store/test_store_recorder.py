@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.formats.events import (ControllerStarted, FaultCleared, FaultRaised, PhaseChanged, SessionEnded,
-                                       SessionStarted, SlacState, V2gClosed)
+from controller.formats.events import (ConsoleLogin, ControllerStarted, FaultCleared, FaultRaised, PhaseChanged,
+                                       SessionEnded, SessionStarted, SlacState, V2gClosed)
 from controller.records import StoreRecorder
 
 pytestmark = pytest.mark.timeout(10)
@@ -72,6 +72,10 @@ def test_v2g_closed_keeps_the_summary_not_the_raw_samples():
     closed = V2gClosed(1, "unplugged", {"CurrentDemandReq": {"count": 1}}, {"CurrentDemandReq": [900]})
     assert record(closed) == [("event", ("v2g_closed", "v2g_closed", 1, {
         "connector": 1, "reason": "unplugged", "answer_times": {"CurrentDemandReq": {"count": 1}}}), {})]
+
+
+def test_a_console_login_is_left_to_the_console_record():
+    assert record(ConsoleLogin(False, "viewer", 1, False, 1.0)) == []
 
 
 def test_other_events_are_stored_with_their_json_fields():

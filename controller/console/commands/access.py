@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import platform
+import time
 from importlib import metadata
 from typing import Any
 
 from controller.formats.cabinet.config import CabinetConfig
+from controller.formats.events import ConsoleLogin
 from controller.console.formatting import cell_text, table
 from controller.console.registry import Command, CommandContext, CommandError, CommandRegistry, Reply
 
@@ -43,6 +45,8 @@ def login(ctx: CommandContext, args: list[str]) -> Reply:
     if len(args) != 1:
         raise CommandError("usage: login PIN")
     result = ctx.auth.login(args[0])
+    # a security event for the network (OCPP MaintenanceLogin*), through the app: the console knows no OCPP
+    ctx.cabinet.report(ConsoleLogin(result.ok, result.role, result.failures, result.locked_for_s > 0, time.time()))
     data = {"ok": result.ok, "role": result.role, "failures": result.failures,
             "locked_for_s": round(result.locked_for_s, 1)}
     if result.ok:

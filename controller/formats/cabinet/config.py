@@ -203,6 +203,7 @@ class OcppConfig:
     csms_root_file: str = ""  # PEM file of the CSMS root certificate(s); required for profiles 2 and 3
     client_cert_file: str = ""  # profile 3: PEM file of the station's certificate (chain), CN = the station id
     client_key_file: str = ""  # profile 3: PEM file of the station certificate's private key
+    certificate_dir: str = ""  # keys, the signed certificate, installed roots; empty: ocpp-certificates beside the store
     vendor: str = "OpenDCFC"  # chargePointVendor in BootNotification (at most 50 characters)
     model: str = "DCFC-CCS1-NACS"  # chargePointModel in BootNotification (at most 20 characters)
     heartbeat_default_s: float = 300.0  # Heartbeat period until the CSMS gives its interval
