@@ -16,7 +16,7 @@ from tools.bench.stats import goal, percentile, summarize
 pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint",
-           "spurious_trips", "time_to_safe_ms"}
+           "spurious_trips", "time_to_safe_ms", "ocpp"}
 
 
 def _bench(*args: str, timeout: float = 280) -> subprocess.CompletedProcess:
@@ -126,3 +126,30 @@ def test_quick_run_times_injected_faults_to_safe(quick_run):
         assert numbers["bound_ms"] == 1000.0
     assert "ESTOP_PRESSED" in kinds["estop"]["codes"] and "CP_STATE_E" in kinds["cp-e"]["codes"]
     assert any(row["name"].startswith("time to safe p99, estop@charging") for row in results["goals"])
+
+
+def test_quick_run_measures_with_ocpp_over_tls_and_the_ocpp_figures(quick_run):
+    done, results = quick_run
+    assert results["ocpp"]["security_profile"] == 2 and results["ocpp"]["transport"] == "wss"
+    for name in ("footprint", "current_demand_turnaround_ms"):  # cabinets measured with the link up
+        figure = results["figures"][name]
+        if figure["status"] == "skipped":
+            continue
+        link = figure["ocpp"]
+        assert link["enabled"] and link["transport"] == "wss" and link["boot_notifications"] >= 1, (name, link)
+        assert link["transaction_events"] > 0 and link["schema_violations"] == 0, (name, link)
+    assert results["figures"]["fault_reaction_ms"]["variants"]["in_process"]["kinds"]["estop"]["ocpp"]["enabled"]
+    figure = results["figures"]["ocpp"]
+    if figure["status"] == "skipped":
+        pytest.skip(figure["reason"])
+    assert figure["status"] == "ok", figure
+    assert figure["sessions_ok"] == figure["sessions"] == 8  # 2 short sessions on each of the 4 connectors
+    for name, numbers in figure["trigger_to_transaction_event_ms"].items():
+        assert numbers["n"] == 8 and 0 < numbers["p50"] <= numbers["p99"] <= numbers["max"], (name, numbers)
+    replay = figure["replay"]
+    assert replay["received"] == replay["queued"] == 100 and replay["duplicates"] == 0 and not replay["problems"]
+    assert replay["replay_s"] > 0 and replay["ocpp"]["schema_violations"] == 0
+    assert figure["controller_peak_rss_mb"] > 10.0
+    row = next(r for r in results["goals"] if r["name"].startswith("OCPP: controller peak RSS"))
+    assert row["value"] == figure["controller_peak_rss_mb"]
+    assert "trigger to TransactionEvent" in done.stdout and "replay of 100 queued" in done.stdout

@@ -103,5 +103,6 @@ def ocpp_link_summary(csms) -> dict[str, Any]:
         return {"enabled": False}
     sim = csms.csms
     return {"enabled": True, "security_profile": csms.profile, "transport": "wss" if sim.tls is not None else "ws",
-            "boot_notifications": len(sim.calls("BootNotification")), "transaction_events": len(sim.calls("TransactionEvent")),
+            "boot_notifications": len(sim.calls("BootNotification")),
+            "transaction_events": len(sim.calls("TransactionEvent")),
             "frames": len(sim.traffic), "schema_violations": len(sim.violations)}

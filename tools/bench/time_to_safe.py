@@ -1,11 +1,11 @@
 """Figure: time to safe per injected fault, p50/p99 per kind (charger-hil --inject, hil/injection).
 
-Each round is a whole desk session (V2G DIN, controller in the rig's process, OCPP to the rig's CSMS over
-TLS) with one fault made at the wires in the kind's bench phase (charging where it applies). Time to safe, measured on the rig's side: from the
-injection (or from the moment the output went live, if it was not) to the rig sample from which on every
-module is off, the contactors are open and the plant current is below 1 A (2 ms samples on top of the plant's
-10 ms physics tick). The bound per kind is the matrix test's (generous, rig machines are noisy); a bound is a
-goal row, not a pass/fail condition of the bench.
+Each round is a whole desk session (V2G DIN, controller in the rig's process, OCPP to the rig's CSMS over TLS)
+with one fault made at the wires in the kind's bench phase (charging where it applies). Time to safe, measured on
+the rig's side: from the injection (or from the moment the output went live, if it was not) to the rig sample
+from which on every module is off, the contactors are open and the plant current is below 1 A (2 ms samples on
+top of the plant's 10 ms physics tick). The bound per kind is the matrix test's (generous, rig machines are
+noisy); a bound is a goal row, not a pass/fail condition of the bench.
 
     python -m tools.bench.time_to_safe [--rounds N] [--kind NAME ...]
 """

@@ -1,12 +1,13 @@
-"""Figure 1, current_demand_turnaround_ms: how fast the controller's SECC answers CurrentDemandReq while all
-four connectors of the `nevi` setup charge.
+"""Figure 1, current_demand_turnaround_ms: how fast the controller's SECC answers CurrentDemandReq while all four
+connectors of the `nevi` setup charge.
 
 Process layout: `charger-controller` as its own process serving V2G (DIN) on four veth links; the rig, its
 simulators and the four cars in this worker process; CAN over udp_multicast, all inside a private network
-namespace; the controller linked to the rig's CSMS over TLS (security profile 2). The cars' batteries are enlarged so that each connector charges long enough for the requested
-number of exchanges. Each turnaround is taken by the SECC itself: from the request's last byte read on the
-V2GTP socket to the answer's bytes handed to the socket (it reports them with every closed session); the
-car's round trip, which adds both processes' scheduling and the veth, is given next to it.
+namespace; the controller linked to the rig's CSMS over TLS (security profile 2). The cars' batteries are
+enlarged so that each connector charges long enough for the requested number of exchanges. Each turnaround is
+taken by the SECC itself: from the request's last byte read on the V2GTP socket to the answer's bytes handed to
+the socket (it reports them with every closed session); the car's round trip, which adds both processes'
+scheduling and the veth, is given next to it.
 
     python -m tools.bench.turnaround --can udp_multicast:GROUP [--exchanges N]   (inside a private namespace)
 """
@@ -58,8 +59,8 @@ async def measure(can: str, exchanges: int) -> dict[str, Any]:
     per_connector = exchanges / CONNECTORS
     capacity = BASE_CAPACITY_KWH * max(1.0, per_connector / EXCHANGES_PER_BASE_CAPACITY) * 1.1
     setup = replace(setup, car=replace(setup.car, capacity_kwh=round(capacity, 2)))
-    run = ScenarioRun(with_ocpp(SCENARIOS["dc-session"], OCPP_PROFILE), setup, separate_process=True, can_override=tuple(can.split(":", 1)),
-                      protocol="din", link_mode="veth")
+    run = ScenarioRun(with_ocpp(SCENARIOS["dc-session"], OCPP_PROFILE), setup, separate_process=True,
+                      can_override=tuple(can.split(":", 1)), protocol="din", link_mode="veth")
     memory: dict[str, int] = {}
     watcher = asyncio.create_task(_watch_memory(run, memory))
     try:
