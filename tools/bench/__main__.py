@@ -6,7 +6,7 @@ Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, fo
 time_to_safe_ms, ocpp (trigger to TransactionEvent p50/p99, RSS with OCPP over TLS, replay of 1,000 queued
 events after a reconnect) (--minutes: how long spurious_trips charges under stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
-Every cabinet the figures run (all but can_ingest's bare controller) is linked to the rig's CSMS simulator over
+Every cabinet the figures run (the EXI codec figure runs none) is linked to the rig's CSMS simulator over
 OCPP 2.0.1 with TLS (security profile 2), as the goals are set; each figure's "ocpp" entry says what crossed
 the link.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
