@@ -71,3 +71,14 @@ def test_ocpp_profile_outside_1_to_3_is_a_usage_error():
     done = subprocess.run([sys.executable, "-m", "hil", "run", "--ocpp-profile", "4"], capture_output=True,
                           text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "--ocpp-profile" in done.stderr
+
+
+def test_with_ocpp_keeps_a_scenarios_own_csms_role_and_sets_the_profile():
+    from hil.csms.rig_role import OBSERVE, with_ocpp
+
+    assert (with_ocpp(SCENARIOS["estop"], 3).csms, with_ocpp(SCENARIOS["estop"], 3).csms_profile) == (OBSERVE, 3)
+    remote = with_ocpp(SCENARIOS["remote-start"], 2)
+    assert (remote.csms, remote.csms_profile) == ("remote-start", 2)
+    assert SCENARIOS["estop"].csms is None  # the registered scenario is left as it was
+    with pytest.raises(ValueError, match="1, 2 or 3"):
+        with_ocpp(SCENARIOS["dc-session"], 0)

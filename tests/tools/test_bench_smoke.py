@@ -153,3 +153,4 @@ def test_quick_run_measures_with_ocpp_over_tls_and_the_ocpp_figures(quick_run):
     row = next(r for r in results["goals"] if r["name"].startswith("OCPP: controller peak RSS"))
     assert row["value"] == figure["controller_peak_rss_mb"]
     assert "trigger to TransactionEvent" in done.stdout and "replay of 100 queued" in done.stdout
+    assert "OCPP: wss (security profile 2)" in done.stdout  # under each figure measured with the link

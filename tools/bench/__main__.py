@@ -112,6 +112,15 @@ def _describe_faults(figure: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ocpp_links(figure: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The OCPP link summaries a figure holds: its own, or per fault-reaction layout its last round's."""
+    links = [("", figure.get("ocpp") or {})]
+    for layout, variant in (figure.get("variants") or {}).items():
+        last_kind = list((variant.get("kinds") or {}).values())[-1:]
+        links += [(f" ({layout.replace('_', ' ')}, last round)", kind.get("ocpp") or {}) for kind in last_kind]
+    return [(where, link) for where, link in links if link.get("enabled")]
+
+
 def describe(name: str, figure: dict[str, Any]) -> list[str]:
     """The lines printed under the goal table for one figure."""
     lines = [f"{name}: {figure.get('status')}" + (f" - {figure['reason']}" if figure.get("reason") else "")]
@@ -153,6 +162,10 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
                          f"{profile['python_rss_mb']} MB; after the controller's imports {profile['rss_after_imports_mb']}"
                          " MB; slowest imports " + ", ".join(f"{i['module']} {i['cumulative_ms']} ms"
                                                              for i in profile["slowest_imports"]))
+    for where, link in _ocpp_links(figure):
+        lines.append(f"  OCPP{where}: {link['transport']} (security profile {link['security_profile']}), "
+                     f"{link['frames']} frames, {link['transaction_events']} TransactionEvents, "
+                     f"{link['schema_violations']} schema violations")
     if figure.get("method") and name != "exi_us":  # the EXI table ends with its own method line
         lines.append(f"  method: {figure['method']}")
     return lines
