@@ -35,6 +35,7 @@ QUEUED, QUICK_QUEUED = 1000, 100
 TRANSACTIONS = 4  # the queued events' transactions, one per EVSE
 GOAL_RSS_MB = 60.0  # the footprint goal (developers' guide), here with OCPP over TLS
 SESSION_TIMEOUT_S = 60.0
+ENDED_WAIT_S = 10.0
 AWAY_S = 0.5  # the CSMS stays away this long after the controller is up: it tries and fails
 REPLAY_TIMEOUT_S = 120.0
 TRIGGERS = ("plug_in_to_started", "charging_to_updated", "unplug_to_ended")
@@ -137,8 +138,11 @@ async def measure_latency(can_override: tuple[str, str], per_connector: int) -> 
         try:
             await asyncio.gather(*(_sessions(run, cid, per_connector, sessions) for cid in run.connector_ids))
             sim = run.csms.csms
-            await sim.wait_for(lambda: sum(p["eventType"] == "Ended" for p in sim.calls("TransactionEvent"))
-                               >= len(sessions), 10.0)
+            try:  # an Ended that never comes shows as a missing sample (n below the sessions)
+                await sim.wait_for(lambda: sum(p["eventType"] == "Ended" for p in sim.calls("TransactionEvent"))
+                                   >= len(sessions), ENDED_WAIT_S)
+            except TimeoutError:
+                pass
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
