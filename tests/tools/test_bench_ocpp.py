@@ -69,3 +69,17 @@ def test_trigger_latencies_match_each_session_to_its_own_transaction():
     assert found["plug_in_to_started"] == pytest.approx([20.0, 50.0])
     assert found["charging_to_updated"] == pytest.approx([6.0])  # the second car never charged
     assert found["unplug_to_ended"] == pytest.approx([15.0, 10.0])
+
+
+def test_answered_events_counts_each_answer_once_reading_only_new_frames():
+    from tools.bench.ocpp_figures import AnsweredEvents
+
+    traffic = [_in(1.0, _event("Started", "a", 1, "EVConnected"), "1")]
+    answered = AnsweredEvents(traffic)
+    assert answered.count() == 0
+    traffic.append({"t": 1.1, "dir": "out", "station": "S", "frame": json.dumps([3, "1", {}])})
+    traffic.append({"t": 1.2, "dir": "out", "station": "S", "frame": json.dumps([3, "hb", {}])})  # not an event's
+    assert answered.count() == 1 and answered.count() == 1
+    traffic.append(_in(2.0, _event("Ended", "a", 1, "Idle"), "2"))
+    traffic.append({"t": 2.1, "dir": "out", "station": "S", "frame": json.dumps([3, "2", {}])})
+    assert answered.count() == 2

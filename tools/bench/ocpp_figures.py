@@ -224,7 +224,8 @@ async def measure_replay(can_override: tuple[str, str], count: int) -> dict[str,
         sim = run.csms.csms
         back_t = time.time()
         await sim.start()
-        await sim.wait_for(lambda: _answered(sim.traffic) >= count, REPLAY_TIMEOUT_S)
+        answered = AnsweredEvents(sim.traffic)
+        await sim.wait_for(lambda: answered.count() >= count, REPLAY_TIMEOUT_S)
         traffic = list(sim.traffic)
         problems = judge_ocpp(run.csms.report(), expect_offline=True)
         ocpp = ocpp_link_summary(run.csms)
@@ -242,10 +243,26 @@ async def measure_replay(can_override: tuple[str, str], count: int) -> dict[str,
             "problems": problems[:5], "ocpp": ocpp}
 
 
-def _answered(traffic: list[dict]) -> int:
-    """TransactionEvents the CSMS has answered."""
-    asked = {f[1] for _, f in _frames(traffic, "in") if f[0] == 2 and f[2] == "TransactionEvent"}
-    return sum(1 for _, f in _frames(traffic, "out") if f[0] == 3 and f[1] in asked)
+class AnsweredEvents:
+    """How many TransactionEvents the CSMS has answered, reading only the frames recorded since the last count:
+    the CSMS shares this process's loop, and parsing all its traffic at every frame would slow it down
+    quadratically (1,000 events: 45 s instead of about 8)."""
+
+    def __init__(self, traffic: list[dict]):
+        self._traffic = traffic
+        self._read = 0
+        self._asked: set[str] = set()
+        self._answered = 0
+
+    def count(self) -> int:
+        new, self._read = self._traffic[self._read:], len(self._traffic)
+        for _, frame in _frames(new, "in"):
+            if frame[0] == 2 and frame[2] == "TransactionEvent":
+                self._asked.add(frame[1])
+        for _, frame in _frames(new, "out"):
+            if frame[0] == 3 and frame[1] in self._asked:
+                self._answered += 1
+        return self._answered
 
 
 # ---- the harness --------------------------------------------------------------------------------------------
