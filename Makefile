@@ -88,7 +88,7 @@ bench: bytecode
 	$(PY) -m tools.bench
 
 ## Every rig scenario on the nevi setup with OCPP to the rig's CSMS over ws, wss and mutual TLS (security profiles
-## 1, 2, 3; charger-hil run --ocpp-profile N), about 10 minutes; `make test` runs two cases.
+## 1, 2, 3; charger-hil run --ocpp-profile N), about 15 minutes; `make test` runs two cases.
 ocpp-matrix: bytecode
 	OCPP_MATRIX=full $(PY) -m pytest tests/rig/test_ocpp_matrix.py
 

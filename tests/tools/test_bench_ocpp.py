@@ -83,3 +83,13 @@ def test_answered_events_counts_each_answer_once_reading_only_new_frames():
     traffic.append(_in(2.0, _event("Ended", "a", 1, "Idle"), "2"))
     traffic.append({"t": 2.1, "dir": "out", "station": "S", "frame": json.dumps([3, "2", {}])})
     assert answered.count() == 2
+
+
+def test_queued_to_received_takes_the_events_own_timestamp_and_leaves_offline_ones_out():
+    from tools.bench.ocpp_figures import queued_to_received_ms
+
+    online = {**_event("Started", "a", 1, "EVConnected"), "timestamp": "2027-01-15T08:00:00.000Z"}
+    offline = {**_event("Updated", "a", 1, "Charging"), "timestamp": "2027-01-15T07:00:00.000Z", "offline": True}
+    made = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    traffic = [_in(made + 0.025, online, "1"), _in(made + 0.030, offline, "2")]
+    assert queued_to_received_ms(traffic) == pytest.approx([25.0], abs=0.01)

@@ -23,6 +23,7 @@ import logging
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,21 @@ def trigger_latencies(traffic: list[dict], sessions: list[dict], phases: list[tu
         ended = next((t for t, p in mine if p["eventType"] == "Ended"), None)
         if unplugged is not None and ended is not None:
             out["unplug_to_ended"].append((ended - unplugged) * 1000.0)
+    return out
+
+
+def queued_to_received_ms(traffic: list[dict]) -> list[float]:
+    """Per TransactionEvent: its own timestamp (the controller's clock as it queued it, ms resolution) to the
+    CSMS's receipt: the queue and the link's part of a trigger's time, without the controller's detection."""
+    out = []
+    for t, payload in transaction_events(traffic):
+        if payload.get("offline"):
+            continue  # made while no link was up: its wait is the outage's
+        try:
+            made = datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")).timestamp()
+        except (KeyError, ValueError):
+            continue
+        out.append((t - made) * 1000.0)
     return out
 
 
@@ -156,6 +172,7 @@ async def measure_latency(can_override: tuple[str, str], per_connector: int) -> 
             "failed_sessions": [s["reason"] for s in sessions if not s["ok"]][:5],
             "trigger_to_transaction_event_ms": {name: summarize(values, 2) for name, values in latencies.items()},
             "trigger_to_transaction_event_all_ms": summarize(every, 2),
+            "queued_to_received_ms": summarize(queued_to_received_ms(traffic), 2),
             "controller_peak_rss_mb": round(memory["peak_kb"] / 1024.0, 1) if memory else None, "ocpp": ocpp}
 
 
@@ -311,6 +328,10 @@ def describe(figure: dict[str, Any]) -> list[str]:
                     "all": figure["trigger_to_transaction_event_all_ms"]}.items():
         if n.get("n"):
             lines.append(f"    {name:<22} n={n['n']:<4} p50 {n['p50']:.2f}  p99 {n['p99']:.2f}  max {n['max']:.2f}")
+    queued = figure.get("queued_to_received_ms") or {}
+    if queued.get("n"):
+        lines.append(f"    of which queue and link (event's timestamp to receipt, every TransactionEvent) "
+                     f"n={queued['n']} p50 {queued['p50']:.2f}  p99 {queued['p99']:.2f}  max {queued['max']:.2f}")
     replay = figure.get("replay") or {}
     if replay:
         lines.append(f"  replay of {replay['queued']} queued TransactionEvents after a reconnect: "
