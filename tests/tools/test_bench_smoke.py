@@ -149,6 +149,8 @@ def test_quick_run_measures_with_ocpp_over_tls_and_the_ocpp_figures(quick_run):
     replay = figure["replay"]
     assert replay["received"] == replay["queued"] == 100 and replay["duplicates"] == 0 and not replay["problems"]
     assert replay["replay_s"] > 0 and replay["ocpp"]["schema_violations"] == 0
+    assert replay["reconnect_s"] > 0 and replay["ocpp"]["boot_notifications"] == 1  # one link, after the outage
+    assert figure["queued_to_received_ms"]["n"] > 0
     assert figure["controller_peak_rss_mb"] > 10.0
     row = next(r for r in results["goals"] if r["name"].startswith("OCPP: controller peak RSS"))
     assert row["value"] == figure["controller_peak_rss_mb"]
