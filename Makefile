@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz soak kill-soak mutate
+.PHONY: demo test lint-imports test-fast test-injection bench bytecode clean josev josev-if-possible test-vcan fuzz soak kill-soak mutate ocpp-matrix
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,9 +83,14 @@ MUTATE_CHILDREN ?= 2
 mutate: bytecode
 	nice -n 10 $(PY) -m tools.mutation_report --max-children $(MUTATE_CHILDREN)
 
-## Benchmarks: figures printed and saved to bench/results.json.
+## Benchmarks: figures printed and saved to bench/results.json, every cabinet linked to the rig's CSMS over TLS.
 bench: bytecode
 	$(PY) -m tools.bench
+
+## Every rig scenario on the nevi setup with OCPP to the rig's CSMS over ws, wss and mutual TLS (security profiles
+## 1, 2, 3; charger-hil run --ocpp-profile N), about 15 minutes; `make test` runs two cases.
+ocpp-matrix: bytecode
+	OCPP_MATRIX=full $(PY) -m pytest tests/rig/test_ocpp_matrix.py
 
 ## Soak (issue 19): SOAK_SESSIONS consecutive sessions on one controller (nevi, four ports, DIN and ISO-2, stops,
 ## unplugs, faults); RSS, fds, threads, tasks and store size every 50 sessions with the slope after warm-up, in

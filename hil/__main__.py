@@ -8,6 +8,7 @@
   charger-hil run ... --inject KIND[:ARG]@PHASE[+SECONDS] (repeatable; faults at the wires, hil/injection)
   charger-hil run ... --csms URL [--station-id ID] [--csms-password PW | --csms-password-file F]
                   [--csms-root-file PEM] [--auth-wait SECONDS]   (an outside CSMS; the rig starts none)
+  charger-hil run ... --ocpp-profile 1|2|3   (any scenario with OCPP to the rig's CSMS: ws, wss, mutual TLS)
   charger-hil inject-list
   charger-hil list
 """
@@ -90,7 +91,7 @@ def _run(args, separate_process: bool, external_secc: tuple[str, int] | None = N
         car_profile=getattr(args, "car", None),
         console_link=getattr(args, "console_link", None), hold=hold, report_path=args.report,
         injections=parse_injections(getattr(args, "inject", None)), start_timeout_s=args.start_timeout,
-        outside_csms=outside_csms_of(args)))
+        outside_csms=outside_csms_of(args), ocpp_profile=getattr(args, "ocpp_profile", None)))
     if args.report:
         with open(args.report, "w") as fh:
             json.dump({**report, "problems": problems}, fh, indent=2)
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--auth-wait", type=positive_seconds, default=AUTH_WAIT_S, metavar="SECONDS",
                            help=f"with --csms: how long a car waiting for its authorization keeps asking "
                                 f"(Ongoing) for the CSMS, e.g. a RequestStartTransaction (default {AUTH_WAIT_S:g})")
+            p.add_argument("--ocpp-profile", type=int, choices=(1, 2, 3),
+                           help="any scenario with OCPP to the rig's CSMS over this security profile (1 ws + basic "
+                                "auth, 2 wss + basic auth, 3 mutual TLS); its frames and transactions join the verdict")
         else:
             p.add_argument("--secc", required=True, metavar="HOST:PORT",
                            help="where the controller's first connector answers SDP: its [v2g] test door "
@@ -179,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_options(args)  # before the run: a typo must not cost a 20-minute run
         outside_csms_of(args)
+        if getattr(args, "ocpp_profile", None) and getattr(args, "csms", None):
+            raise ConfigError("--ocpp-profile", "is for the rig's own CSMS; --csms points at an outside one")
         parse_injections(getattr(args, "inject", None))
         check_installed()  # and a broken install must not fail with buses half open
         for name in sorted(simulator_dbcs()):  # the vendors' simulators declare their own DBCs

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from hil.console_pin import ConsolePin
 from hil.csms.outside import OutsideCsms
-from hil.csms.rig_role import RigCsms
+from hil.csms.rig_role import RigCsms, with_ocpp
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
 from hil.ev.evcc.profile import load_profile
@@ -450,11 +450,14 @@ def first_source(connectors: list[dict]) -> str:
 
 async def run_scenario(name: str, setup: RigSetup, *, report_path: str | None = None,
                        on_run: Callable[[ScenarioRun], None] | None = None, injections: tuple = (),
-                       **kwargs) -> tuple[dict, list[str]]:
+                       ocpp_profile: int | None = None, **kwargs) -> tuple[dict, list[str]]:
     """Run and judge; with `report_path`, the time series (CSV) and its plot (PNG) go next to that report.
     `on_run` gets the run before it starts (hil/interrupted_run.py reports what it saw after a Ctrl-C).
-    `injections` (hil/injection, --inject): faults made at the wires; the run is then judged on them."""
+    `injections` (hil/injection, --inject): faults made at the wires; the run is then judged on them.
+    `ocpp_profile` (--ocpp-profile): the rig's CSMS over that security profile, for any scenario."""
     scenario = SCENARIOS[name]
+    if ocpp_profile is not None:
+        scenario = with_ocpp(scenario, ocpp_profile)
     outside: OutsideCsms | None = kwargs.get("outside_csms")
     if outside is not None:  # judged without the rig's CSMS; the controller gets the outside one's overrides
         scenario = outside.prepare(scenario, setup.cabinet_config.ocpp)

@@ -3,14 +3,17 @@
 `remote-start`: the CSMS authorizes every car by RequestStartTransaction once its transaction started and
 stops the first one by RequestStopTransaction after it has charged a while. `offline-session`: the CSMS
 goes away while the first car charges and comes back later; every TransactionEvent must then arrive once,
-in order, with offline=true for those made while it was away.
+in order, with offline=true for those made while it was away. `observe` (any scenario with OCPP added,
+`with_ocpp`): the CSMS only answers and checks; the cars are authorized by the cabinet as without OCPP.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
@@ -18,9 +21,21 @@ from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms.simulator import CsmsSimulator
 
+if TYPE_CHECKING:
+    from hil.scenarios import Scenario
+
 PASSWORD = "rig-csms-password-0123"  # the rig's own CSMS only: made up per rig, never a real credential
 STATION = "RIG-STATION"
 ID_TOKEN = "RIG-TOKEN-1"
+OBSERVE = "observe"  # the role of a CSMS added to a scenario that has none of its own
+
+
+def with_ocpp(scenario: Scenario, profile: int) -> Scenario:
+    """The scenario with the rig's CSMS over security profile `profile`: its own role if it has one, else the
+    CSMS only answers and checks every frame (judged like the OCPP scenarios: schemas, transactions whole)."""
+    if profile not in (1, 2, 3):
+        raise ValueError(f"OCPP security profile must be 1, 2 or 3 (got {profile})")
+    return dataclasses.replace(scenario, csms=scenario.csms or OBSERVE, csms_profile=profile)
 
 
 def _test_ca():
@@ -49,6 +64,7 @@ class RigCsms:
         self.notes: list[str] = []
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
+        self.settle_s = 15.0
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -120,12 +136,13 @@ class RigCsms:
         await self.csms.start()
         self.outage = (began, time.time())
 
-    async def settle(self, ids: list[int], timeout_s: float = 15.0) -> None:
-        """Wait until every connector's transaction has ended at the CSMS (the queue drained)."""
+    async def settle(self, ids: list[int], timeout_s: float | None = None) -> None:
+        """Wait until every connector's transaction has ended at the CSMS (the queue drained); at most
+        `timeout_s`, by default `settle_s` (a bench that only needs the link loaded sets it short)."""
         def ended() -> bool:
             return all(any(e["eventType"] == "Ended" for e in self._events(cid)) for cid in ids)
         try:
-            await self.csms.wait_for(ended, timeout_s)
+            await self.csms.wait_for(ended, self.settle_s if timeout_s is None else timeout_s)
         except TimeoutError:
             self.notes.append("not every transaction reached the CSMS as Ended")
         if self.role in role_availability.ROLES:

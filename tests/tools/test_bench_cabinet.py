@@ -1,6 +1,6 @@
 """The benches' cabinet is the HIL runner's ScenarioRun, driven in halves: start(), cars plugged by the bench,
-stop(). Checked on the desk setup in this process: what the benches read (times, channels, IMD taps) and that
-stopping with the car still charging leaves no power on."""
+stop(). Checked on the desk setup in this process: what the benches read (times, channels, IMD taps, the OCPP
+link to the rig's CSMS over TLS) and that stopping with the car still charging leaves no power on."""
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +27,9 @@ def test_a_bench_cabinet_charges_through_its_imd_tap_and_stops_safe_with_the_car
             await asyncio.sleep(0.5)  # a few IMD polls through the tap
             seen["charging"] = {cid: car.phase for cid, car in run.cars.items()}
             seen["tap_replies"] = {cid: len(tap.replies) for cid, tap in run.imd_taps.items()}
+            seen["ocpp"] = run.ocpp_link()
+            seen["ocpp_events"] = [(e["eventType"], e["transactionInfo"]["chargingState"])
+                                   for e in run.csms.csms.calls("TransactionEvent")]
             tasks = list(run._car_tasks)
         finally:
             await run.close()
@@ -43,6 +46,10 @@ def test_a_bench_cabinet_charges_through_its_imd_tap_and_stops_safe_with_the_car
     assert seen["channels"] and all(interface == "virtual" for interface, _ in seen["channels"])
     assert seen["charging"] == {cid: "charging" for cid in ids}
     assert sorted(seen["tap_replies"]) == ids and all(n > 0 for n in seen["tap_replies"].values())
+    ocpp = seen["ocpp"]  # linked over TLS before the car came, every frame valid
+    assert ocpp["enabled"] and (ocpp["security_profile"], ocpp["transport"]) == (2, "wss"), ocpp
+    assert ocpp["boot_notifications"] == 1 and ocpp["schema_violations"] == 0, ocpp
+    assert seen["ocpp_events"][0] == ("Started", "EVConnected") and ("Updated", "Charging") in seen["ocpp_events"]
     assert seen["car_tasks_done"]  # stop() cancelled the cars that were still charging
     for final in seen["final"].values():  # and the power went off with them
         assert final == {"contactors_closed": False, "modules_on": False, "output_current_a": 0.0}
@@ -86,3 +93,10 @@ def test_plug_car_starts_a_car_the_run_reports_and_stop_cancels_it():
     alive, task, car, start_soc = asyncio.run(scenario())
     assert alive and task.cancelled()
     assert start_soc is not None and car.battery is not None
+
+
+def test_a_bench_cabinet_without_ocpp_starts_no_csms():
+    run = BenchCabinet("desk", "in_process", ocpp_profile=None)
+    assert run.csms is None and run.ocpp_link() == {"enabled": False}
+    with pytest.raises(ValueError, match="security profile must be 1, 2 or 3"):
+        BenchCabinet("desk", "in_process", ocpp_profile=4)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.rig, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint",
            "spurious_trips", "time_to_safe_ms", "allocator_decision_us",
-           "power_sharing_s"}
+           "power_sharing_s", "ocpp"}
 
 
 def _bench(*args: str, timeout: float = 280) -> subprocess.CompletedProcess:
@@ -127,3 +127,33 @@ def test_quick_run_times_injected_faults_to_safe(quick_run):
         assert numbers["bound_ms"] == 1000.0
     assert "ESTOP_PRESSED" in kinds["estop"]["codes"] and "CP_STATE_E" in kinds["cp-e"]["codes"]
     assert any(row["name"].startswith("time to safe p99, estop@charging") for row in results["goals"])
+
+
+def test_quick_run_measures_with_ocpp_over_tls_and_the_ocpp_figures(quick_run):
+    done, results = quick_run
+    assert results["ocpp"]["security_profile"] == 2 and results["ocpp"]["transport"] == "wss"
+    for name in ("footprint", "current_demand_turnaround_ms", "can_ingest"):  # cabinets measured with the link up
+        figure = results["figures"][name]
+        if figure["status"] == "skipped":
+            continue
+        link = figure["ocpp"]
+        assert link["enabled"] and link["transport"] == "wss" and link["boot_notifications"] >= 1, (name, link)
+        assert link["schema_violations"] == 0 and (name == "can_ingest" or link["transaction_events"] > 0), link
+    assert results["figures"]["fault_reaction_ms"]["variants"]["in_process"]["kinds"]["estop"]["ocpp"]["enabled"]
+    figure = results["figures"]["ocpp"]
+    if figure["status"] == "skipped":
+        pytest.skip(figure["reason"])
+    assert figure["status"] == "ok", figure
+    assert figure["sessions_ok"] == figure["sessions"] == 8  # 2 short sessions on each of the 4 connectors
+    for name, numbers in figure["trigger_to_transaction_event_ms"].items():
+        assert numbers["n"] == 8 and 0 < numbers["p50"] <= numbers["p99"] <= numbers["max"], (name, numbers)
+    replay = figure["replay"]
+    assert replay["received"] == replay["queued"] == 100 and replay["duplicates"] == 0 and not replay["problems"]
+    assert replay["replay_s"] > 0 and replay["ocpp"]["schema_violations"] == 0
+    assert replay["reconnect_s"] > 0 and replay["ocpp"]["boot_notifications"] == 1  # one link, after the outage
+    assert figure["queued_to_received_ms"]["n"] > 0
+    assert figure["controller_peak_rss_mb"] > 10.0
+    row = next(r for r in results["goals"] if r["name"].startswith("OCPP: controller peak RSS"))
+    assert row["value"] == figure["controller_peak_rss_mb"]
+    assert "trigger to TransactionEvent" in done.stdout and "replay of 100 queued" in done.stdout
+    assert "OCPP: wss (security profile 2)" in done.stdout  # under each figure measured with the link

@@ -3,9 +3,13 @@
     python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick] [--minutes N]
 
 Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips,
-time_to_safe_ms, allocator_decision_us, power_sharing_s (--minutes: how long spurious_trips charges under
-stress-ng, default 2).
+time_to_safe_ms, allocator_decision_us, power_sharing_s, ocpp (trigger to TransactionEvent p50/p99, RSS with
+OCPP over TLS, replay of 1,000 queued events after a reconnect) (--minutes: how long spurious_trips charges
+under stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
+Every cabinet the figures run (the EXI codec figure runs none) is linked to the rig's CSMS simulator over
+OCPP 2.0.1 with TLS (security profile 2), as the goals are set; each figure's "ocpp" entry says what crossed
+the link.
 --quick runs every figure with tiny counts (a smoke run, not a measurement).
 """
 from __future__ import annotations
@@ -23,7 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.bench import allocator_time, can_ingest, sharing_model, fault_reaction, footprint, load_trips, time_to_safe, turnaround
+from tools.bench import (allocator_time, can_ingest, fault_reaction, footprint, load_trips, ocpp_figures,
+                         sharing_model, time_to_safe, turnaround)
+from tools.bench.cabinet import OCPP_PROFILE
 from tools.bench.stats import format_goals, goal
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "bench" / "results.json"
@@ -54,6 +60,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "time_to_safe_ms": time_to_safe.run_time_to_safe,
     "allocator_decision_us": allocator_time.run_allocator_time,
     "power_sharing_s": sharing_model.run_sharing_times,
+    "ocpp": ocpp_figures.run_ocpp,
 }
 
 
@@ -85,6 +92,7 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows += time_to_safe.goals(figures.get("time_to_safe_ms", {}))
     rows += allocator_time.goals(figures.get("allocator_decision_us", {}))
     rows += sharing_model.goals(figures.get("power_sharing_s", {}))
+    rows += ocpp_figures.goals(figures.get("ocpp", {}))
     return rows
 
 
@@ -108,6 +116,15 @@ def _describe_faults(figure: dict[str, Any]) -> list[str]:
             lines.append(f"    loop lag (2 ms timer) p50 {lag['p50']:.2f}  p99 {lag['p99']:.2f}  max "
                          f"{lag['max']:.2f} ms over {lag['n']} wake-ups")
     return lines
+
+
+def _ocpp_links(figure: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The OCPP link summaries a figure holds: its own, or per fault-reaction layout its last round's."""
+    links = [("", figure.get("ocpp") or {})]
+    for layout, variant in (figure.get("variants") or {}).items():
+        last_kind = list((variant.get("kinds") or {}).values())[-1:]
+        links += [(f" ({layout.replace('_', ' ')}, last round)", kind.get("ocpp") or {}) for kind in last_kind]
+    return [(where, link) for where, link in links if link.get("enabled")]
 
 
 def describe(name: str, figure: dict[str, Any]) -> list[str]:
@@ -143,6 +160,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         lines += allocator_time.describe(figure)
     elif name == "power_sharing_s":
         lines += sharing_model.describe(figure)
+    elif name == "ocpp":
+        lines += ocpp_figures.describe(figure)
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "
@@ -153,6 +172,10 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
                          f"{profile['python_rss_mb']} MB; after the controller's imports {profile['rss_after_imports_mb']}"
                          " MB; slowest imports " + ", ".join(f"{i['module']} {i['cumulative_ms']} ms"
                                                              for i in profile["slowest_imports"]))
+    for where, link in _ocpp_links(figure):
+        lines.append(f"  OCPP{where}: {link['transport']} (security profile {link['security_profile']}), "
+                     f"{link['frames']} frames, {link['transaction_events']} TransactionEvents, "
+                     f"{link['schema_violations']} schema violations")
     if figure.get("method") and name != "exi_us":  # the EXI table ends with its own method line
         lines.append(f"  method: {figure['method']}")
     return lines
@@ -167,7 +190,9 @@ def run_figures(selected: list[str], quick: bool) -> dict[str, Any]:
     """Every figure (the unselected ones marked "not run"), the machine, and the goal rows."""
     started = time.monotonic()
     results: dict[str, Any] = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                               "quick": quick, "machine": _machine(), "figures": {}}
+                               "quick": quick, "machine": _machine(), "figures": {},
+                               "ocpp": {"security_profile": OCPP_PROFILE, "transport": "wss", "csms": "the rig's "
+                                        "simulator (hil/csms), validating every frame against the 2.0.1 schemas"}}
     for name, run in FIGURES.items():
         if name not in selected:
             results["figures"][name] = {"status": "not run", "reason": "not selected with --only"}
@@ -212,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, figure in results["figures"].items():
         print("\n".join(describe(name, figure)))
-    print(f"\n{results['seconds']} s; load average {results['machine']['load_average_at_start']} at start, "
+    print(f"\nOCPP: every cabinet linked to the rig's CSMS over TLS (security profile {OCPP_PROFILE})")
+    print(f"{results['seconds']} s; load average {results['machine']['load_average_at_start']} at start, "
           f"{results['machine']['load_average_at_end']} at end; results in {args.out}")
     return 1 if any(f.get("status") == "error" for f in results["figures"].values()) else 0
 

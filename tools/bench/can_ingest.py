@@ -5,7 +5,8 @@ Two processes in a private network namespace, one udp_multicast CAN channel betw
   controller  the `nevi` cabinet's ControllerApp (CanPort, I/O board and module drivers, connectors; no Modbus
               devices and no rig), answering `snapshot` on stdin with its port counters and process CPU time;
   sender      this process: a cycle of realistic frames (IoStatus, IoDcMeasure and IoTemperatures of the four
-              boards; Vout, Iout, status and inlet-temperature answers of the 24 modules), paced in 1 ms bursts.
+              boards; Vout, Iout, status and inlet-temperature answers of the 24 modules), paced in 1 ms bursts;
+              the rig's CSMS runs in a thread of it, the controller linked to it over TLS (security profile 2).
 A step sends at one rate for a window, then waits for the controller to drain. It holds the rate when every
 frame sent was received and decoded (none rejected), the sender reached the rate, and at the end of the window
 the controller was less than 50 ms of frames behind. CPU % = process CPU time / wall time over the window.
@@ -32,9 +33,11 @@ from controller.formats.cabinet.config import load_config
 from controller.formats.can.dbc import load_dbc
 from hil.setup import cabinet_path
 from tools.bench import worker
+from tools.bench.csms_thread import CsmsThread
 from tools.bench.stats import goal
 
 SETUP = "nevi"
+CONNECTORS = 4
 GOAL_FPS = 4000
 GOAL_CPU_PERCENT = 10.0  # developers' guide
 RAMP_FPS = (2000, 4000, 8000, 12000, 16000, 24000, 32000, 48000)
@@ -89,9 +92,9 @@ def _counters(app: ControllerApp) -> dict[str, Any]:
             "cpu_s": time.process_time(), "wall_s": time.monotonic()}
 
 
-async def serve_controller(can_override: tuple[str, str]) -> None:
+async def serve_controller(can_override: tuple[str, str], overrides: tuple[str, ...] = ()) -> None:
     """Run the controller; answer `snapshot`, `profile-on`, `profile-off` and `stop` lines on stdin."""
-    config = load_config(cabinet_path(SETUP))
+    config = load_config(cabinet_path(SETUP), overrides)
     config = replace(config, connectors=tuple(replace(c, meter=None, imd=None) for c in config.connectors))
     app = ControllerApp(config, can_override=can_override)
     await app.start()
@@ -164,9 +167,10 @@ def _profile(profiler: cProfile.Profile, count: int = 12) -> dict[str, Any]:
 # ---- the sender (orchestrator) --------------------------------------------------------------------------------
 
 class ControllerProcess:
-    def __init__(self, can_text: str):
+    def __init__(self, can_text: str, overrides: list[str] = ()):
+        sets = [arg for item in overrides for arg in ("--set", item)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.can_ingest", "controller", "--can", can_text],
+            [sys.executable, "-m", "tools.bench.can_ingest", "controller", "--can", can_text, *sets],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=worker.ROOT)
         if not self._read().get("ready"):
             raise RuntimeError("the controller process did not report ready")
@@ -239,9 +243,15 @@ def measure(can_text: str, quick: bool) -> dict[str, Any]:
     frames = realistic_frames()
     window = QUICK_WINDOW_S if quick else WINDOW_S
     cpu_window = QUICK_CPU_WINDOW_S if quick else CPU_WINDOW_S
-    controller = ControllerProcess(can_text)
+    csms = CsmsThread()  # the controller linked over OCPP with TLS, as the goals are set
+    try:
+        controller = ControllerProcess(can_text, csms.start())
+    except BaseException:
+        csms.stop()
+        raise
     bus = can.Bus(interface=interface, channel=channel, fd=False)
     try:
+        csms.wait_accepted(CONNECTORS)
         send_paced(bus, frames, 1000, 0.3 if quick else 1.0)  # boards online, modules answering
         time.sleep(DRAIN_S)
         steps = []
@@ -265,11 +275,13 @@ def measure(can_text: str, quick: bool) -> dict[str, Any]:
             controller.ask("profile-on")
             send_paced(bus, frames, GOAL_FPS, window)
             profile = controller.ask("profile-off")
+        ocpp = csms.summary()
     finally:
         bus.shutdown()
         controller.close()
+        csms.stop()
     return {"status": "ok", "steps": steps, "max_sustained_fps": best, "first_failed_fps": first_failed,
-            "cycle_frames": len(frames), "at_4000_fps": at_goal, "profile_at_4000_fps": profile}
+            "cycle_frames": len(frames), "at_4000_fps": at_goal, "profile_at_4000_fps": profile, "ocpp": ocpp}
 
 
 def run_can_ingest(quick: bool = False) -> dict[str, Any]:
@@ -279,7 +291,8 @@ def run_can_ingest(quick: bool = False) -> dict[str, Any]:
               f"({QUICK_WINDOW_S if quick else WINDOW_S} s, {QUICK_CPU_WINDOW_S if quick else CPU_WINDOW_S} s at "
               f"{GOAL_FPS}/s), then a {DRAIN_S} s drain; a rate holds when no frame is lost or rejected and the "
               f"controller is under {MAX_LAG_S * 1000:.0f} ms behind; CPU % = controller process CPU time / wall; "
-              "the transport (msgpack over UDP) is part of the cost")
+              "the transport (msgpack over UDP) is part of the cost; the controller linked to the rig's CSMS "
+              "(in the sender's process) over TLS, security profile 2")
     try:
         result = worker.run_worker("tools.bench.can_ingest", ["run", "--can", worker.MULTICAST_CAN]
                                   + (["--quick"] if quick else []), timeout_s=180.0)
@@ -303,11 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("role", choices=("run", "controller"))
     parser.add_argument("--can", required=True, metavar="udp_multicast:GROUP")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="controller role: a cabinet override (the sender passes the CSMS's)")
     args = parser.parse_args(argv)
     interface, channel = worker.multicast_can(parser, args.can, "two processes share the channel")
     worker.require_loopback_only()
     if args.role == "controller":
-        asyncio.run(serve_controller((interface, channel)))
+        asyncio.run(serve_controller((interface, channel), tuple(args.set)))
         return 0
     print(json.dumps(measure(args.can, args.quick)))
     return 0

@@ -176,9 +176,9 @@ def _inject(run: BenchCabinet, kind: str, cid: int) -> None:
 
 
 async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | None, wire: WireFrames,
-                        probe: LoopLagProbe | None = None) -> tuple[list[dict[str, Any]], float]:
+                        probe: LoopLagProbe | None = None) -> tuple[list[dict[str, Any]], float, dict[str, Any]]:
     """One cabinet lifetime: charge on every connector, one fault per connector, one sample each; also the
-    frames/s on the bus (all channels) while the cars charged before the first fault."""
+    frames/s on the bus (all channels) while the cars charged before the first fault, and the OCPP link."""
     run = BenchCabinet(SETUP, layout, can_override, tap_imds=kind == "isolation_alarm")
     observer = BusObserver(run.can_channels())
     injections = []
@@ -198,6 +198,7 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
             _inject(run, kind, cid)
             await asyncio.sleep(SPACING_S[kind])
         await asyncio.sleep(SETTLE_S)
+        ocpp = run.ocpp_link()
     finally:
         if probe is not None:
             await probe.stop()
@@ -212,7 +213,7 @@ async def measure_round(layout: str, kind: str, can_override: tuple[str, str] | 
         samples.append(reaction(frames, injection, wire, fault_t))
     first_fault_t = injections[0].t
     bus_fps = sum(1 for f in frames if charging_t <= f.t < first_fault_t) / (first_fault_t - charging_t)
-    return samples, bus_fps
+    return samples, bus_fps, ocpp
 
 
 async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -225,9 +226,10 @@ async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None
         samples: list[dict[str, Any]] = []
         failed: list[str] = []
         bus_fps: list[float] = []
+        ocpp: dict[str, Any] = {"enabled": False}
         while len(bus_fps) < rounds and len(failed) <= MAX_FAILED_ROUNDS:
             try:
-                found, fps = await asyncio.wait_for(measure_round(layout, kind, can_override, wire, probe),
+                found, fps, ocpp = await asyncio.wait_for(measure_round(layout, kind, can_override, wire, probe),
                                                     ROUND_TIMEOUT_S)
                 samples += found
                 bus_fps.append(fps)
@@ -242,6 +244,7 @@ async def measure(layout: str, rounds: int, can_override: tuple[str, str] | None
             "failed_rounds": failed,
             "bus_frames_per_s_charging": round(sum(bus_fps) / len(bus_fps)) if bus_fps else None,
             "samples": good,
+            "ocpp": ocpp,  # the last round's link
         }
     result = {"status": "ok", "layout": layout, "process_layout": LAYOUT_TEXT[layout], "rounds": rounds,
               "kinds": kinds}
@@ -271,7 +274,8 @@ def run_fault_reaction(quick: bool = False) -> dict[str, Any]:
                    f"round(s) x 4 connectors, a fresh rig and controller per round; from the fault on the wire "
                    "(IoStatus Estop=1; the module's status answer with DcOverVoltage=1; the IMD's Modbus TCP "
                    "reply with the resistance under the fault threshold, timed by a loopback Modbus tap) to the "
-                   "last of: off frame to every module of the group, IoCommand with both contactors open; "
+                   "last of: off frame to every module of the group, IoCommand with both contactors open; OCPP "
+                   "connected to the rig's CSMS over TLS (security profile 2) in every round; "
                    "percentiles nearest-rank (p99 = max when n < 100)"),
         "variants": variants,
     }

@@ -5,7 +5,8 @@ The controller runs as its own process (`python -m controller --events-json`), t
 worker process; they share a udp_multicast CAN channel inside a private network namespace. Memory is VmRSS
 from /proc/<pid>/status sampled every 100 ms while charging, plus VmHWM (the peak) at the end. Start-up is from
 just before the process is spawned to the latest first "available" phase event (its own timestamp). Idle CPU
-is the process's utime+stime over a window with the rig running and no car plugged.
+is the process's utime+stime over a window with the rig running and no car plugged. Throughout, the controller
+is linked to the rig's CSMS over TLS (security profile 2; tools/bench/cabinet.py).
 
     python -m tools.bench.footprint --can udp_multicast:GROUP [--quick]   (inside a private namespace)
 """
@@ -77,6 +78,7 @@ async def measure(can_override: tuple[str, str], quick: bool) -> dict[str, Any]:
         charging_cpu = (process_cpu_s(pid) - cpu0) / (time.monotonic() - t0) * 100.0
         charging = [cid for cid, car in run.cars.items() if car.phase == "charging"]
         peak_kb = process_memory_kb(pid)["VmHWM"]
+        ocpp = run.ocpp_link()
     finally:
         await run.close()
     return {"status": "ok", "startup_s": round(startup_s, 3),
@@ -84,7 +86,7 @@ async def measure(can_override: tuple[str, str], quick: bool) -> dict[str, Any]:
             "started_event_s": None if started_s is None else round(started_s, 3), "idle_cpu_percent": round(idle_cpu, 1),
             "idle_rss_mb": round(idle_rss_kb / 1024, 1), "charging_rss_mb": round(max(samples) / 1024, 1),
             "peak_rss_mb": round(peak_kb / 1024, 1), "charging_cpu_percent": round(charging_cpu, 1),
-            "rss_samples": len(samples), "connectors_still_charging": charging}
+            "rss_samples": len(samples), "connectors_still_charging": charging, "ocpp": ocpp}
 
 
 ENTRY_MODULES = ("controller", "controller.__main__", "controller.app")
@@ -132,7 +134,7 @@ def run_footprint(quick: bool = False) -> dict[str, Any]:
               "udp_multicast CAN in a private network namespace; RSS = VmRSS sampled every "
               f"{SAMPLE_PERIOD_S * 1000:.0f} ms while all 4 connectors charge (peak = VmHWM); start-up = spawn to "
               f"the last first 'available' event; idle CPU over {QUICK_IDLE_S if quick else IDLE_S:.0f} s with the "
-              "rig up and no car")
+              "rig up and no car; OCPP connected to the rig's CSMS over TLS (security profile 2) throughout")
     try:
         result = worker.run_worker("tools.bench.footprint", ["--can", worker.MULTICAST_CAN]
                                   + (["--quick"] if quick else []), timeout_s=120.0)
@@ -144,8 +146,8 @@ def run_footprint(quick: bool = False) -> dict[str, Any]:
 
 
 def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [goal("footprint: controller RSS, 4 connectors charging", result.get("charging_rss_mb"), GOAL_RSS_MB,
-                 "MB"),
+    return [goal("footprint: controller RSS, 4 connectors charging, OCPP over TLS", result.get("charging_rss_mb"),
+                 GOAL_RSS_MB, "MB"),
             goal("footprint: start-up until every connector available", result.get("startup_s"), GOAL_STARTUP_S,
                  "s")]
 

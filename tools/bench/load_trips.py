@@ -113,6 +113,7 @@ async def soak(seconds: float) -> dict[str, Any]:
         await lag.stop()
         faults = [f for f in run.state.faults if f["code"] in SPURIOUS]
         board_trips = {cid: list(sim.trips) for cid, sim in run.rig.io_sims.items() if sim.trips}
+        ocpp = run.ocpp_link()
     finally:
         gc.callbacks.remove(gc_pauses)
         await lag.stop()
@@ -129,7 +130,7 @@ async def soak(seconds: float) -> dict[str, Any]:
         "process_cpu_s": round(cpu, 2), "waited_for_cpu_s": waited,
         "waited_for_cpu_ms_per_s": None if waited is None else round(waited / wall * 1000.0, 1),
         "gc_pauses_ms": {f"gen{g}": summarize(p) for g, p in gc_pauses.pauses_ms.items()},
-        "loop_lag_ms": summarize(lag.lags_ms), "board_sim_tick_gap_ms": summarize(gaps.gaps_ms),
+        "loop_lag_ms": summarize(lag.lags_ms), "board_sim_tick_gap_ms": summarize(gaps.gaps_ms), "ocpp": ocpp,
     }
 
 
@@ -149,7 +150,7 @@ def run_load_trips(quick: bool, minutes: float | None = None, stress: bool | Non
     method = (f"nevi cabinet in one process (controller, rig, 4 cars), sessions back to back on every connector "
               f"for {seconds / 60:.1f} min" + (f" under stress-ng --cpu {STRESS_CPUS}" if stress else " without stress")
               + "; every IO_WATCHDOG_TRIPPED / IO_BOARD_LOST / CONTROLLER_INTERNAL and board-side trip counts "
-              "(nothing injected)")
+              "(nothing injected); OCPP connected to the rig's CSMS over TLS (security profile 2)")
     proc = None
     if stress:
         proc = _start_stress(seconds)

@@ -1,12 +1,13 @@
-"""Figure 1, current_demand_turnaround_ms: how fast the controller's SECC answers CurrentDemandReq while all
-four connectors of the `nevi` setup charge.
+"""Figure 1, current_demand_turnaround_ms: how fast the controller's SECC answers CurrentDemandReq while all four
+connectors of the `nevi` setup charge.
 
 Process layout: `charger-controller` as its own process serving V2G (DIN) on four veth links; the rig, its
 simulators and the four cars in this worker process; CAN over udp_multicast, all inside a private network
-namespace. The cars' batteries are enlarged so that each connector charges long enough for the requested
-number of exchanges. Each turnaround is taken by the SECC itself: from the request's last byte read on the
-V2GTP socket to the answer's bytes handed to the socket (it reports them with every closed session); the
-car's round trip, which adds both processes' scheduling and the veth, is given next to it.
+namespace; the controller linked to the rig's CSMS over TLS (security profile 2). The cars' batteries are
+enlarged so that each connector charges long enough for the requested number of exchanges. Each turnaround is
+taken by the SECC itself: from the request's last byte read on the V2GTP socket to the answer's bytes handed to
+the socket (it reports them with every closed session); the car's round trip, which adds both processes'
+scheduling and the veth, is given next to it.
 
     python -m tools.bench.turnaround --can udp_multicast:GROUP [--exchanges N]   (inside a private namespace)
 """
@@ -48,16 +49,18 @@ async def _watch_memory(run, out: dict[str, int]) -> None:
 
 
 async def measure(can: str, exchanges: int) -> dict[str, Any]:
+    from hil.csms.rig_role import with_ocpp
     from hil.runner import ScenarioRun
     from hil.scenarios import SCENARIOS
     from hil.setup import load_setup
+    from tools.bench.cabinet import OCPP_PROFILE, ocpp_link_summary
 
     setup = load_setup(SETUP)
     per_connector = exchanges / CONNECTORS
     capacity = BASE_CAPACITY_KWH * max(1.0, per_connector / EXCHANGES_PER_BASE_CAPACITY) * 1.1
     setup = replace(setup, car=replace(setup.car, capacity_kwh=round(capacity, 2)))
-    run = ScenarioRun(SCENARIOS["dc-session"], setup, separate_process=True, can_override=tuple(can.split(":", 1)),
-                      protocol="din", link_mode="veth")
+    run = ScenarioRun(with_ocpp(SCENARIOS["dc-session"], OCPP_PROFILE), setup, separate_process=True,
+                      can_override=tuple(can.split(":", 1)), protocol="din", link_mode="veth")
     memory: dict[str, int] = {}
     watcher = asyncio.create_task(_watch_memory(run, memory))
     try:
@@ -87,6 +90,7 @@ async def measure(can: str, exchanges: int) -> dict[str, Any]:
         "car_capacity_kwh": setup.car.capacity_kwh,
         "peak_kw": report["peak_kw"],
         "controller_peak_rss_mb": round(memory["peak_kb"] / 1024.0, 1) if memory else None,  # V2G on all 4
+        "ocpp": ocpp_link_summary(run.csms),
         "other_requests_ms": {name: values for name, values in report["v2g"]["answer_times"].items()
                               if name != "CurrentDemandReq"},
     }
@@ -99,7 +103,8 @@ def run_turnaround(quick: bool = False) -> dict[str, Any]:
               "own process, rig and 4 cars in another, CAN over udp_multicast in a private network namespace; all 4 "
               f"`{SETUP}` connectors charging; >= {exchanges} CurrentDemand exchanges; turnaround = request's last "
               "byte read on the V2GTP socket to the answer written (timed in the SECC, monotonic clock); nearest-rank "
-              "percentiles over every exchange of every connector")
+              "percentiles over every exchange of every connector; OCPP connected to the rig's CSMS over TLS "
+              "(security profile 2) throughout")
     try:
         result = worker.run_worker("tools.bench.turnaround", ["--can", worker.MULTICAST_CAN, "--exchanges",
                                                              str(exchanges)], timeout_s=240.0)
