@@ -146,7 +146,7 @@ class RigCsms:
         except TimeoutError:
             self.notes.append("not every transaction reached the CSMS as Ended")
         if self.role in role_availability.ROLES:
-            await role_availability.settle(self, STATION, ids, timeout_s)
+            await role_availability.settle(self, STATION, ids, self.settle_s if timeout_s is None else timeout_s)
 
     async def stop(self) -> None:
         await self.csms.stop()
