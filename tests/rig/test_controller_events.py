@@ -34,7 +34,7 @@ def test_lines_become_events_and_a_bad_line_is_skipped_with_a_warning(caplog):
 
     async def read():
         controller.proc = PrintedLines(lines)
-        await controller._read_events()
+        await controller._read_process_events()  # the line reading; _read_events also waits for the exit
 
     with caplog.at_level(logging.WARNING, logger="hil.controller_handle"):
         asyncio.run(read())
