@@ -346,11 +346,21 @@ class ControllerApp:
             await self.console.stop()
         for reader in self.rfid_readers:
             await reader.close()
-        for task in [*self._tasks, *self._token_tasks]:
+        for device in [*self.meters.values(), *self.imds.values()]:
+            device.stop_polling()  # their loops end even if a cancel below is swallowed
+        tasks = [*self._tasks, *self._token_tasks]
+        for task in tasks:
             task.cancel()
         for port in self.ports.values():  # no more frames in either direction: nothing left to react to
             port.close()
-        await asyncio.gather(*self._tasks, *self._token_tasks, return_exceptions=True)
+        for _ in range(HALT_CANCEL_ROUNDS):  # cancelled again while any runs on (a swallowed cancel, see above)
+            running = [task for task in tasks if not task.done()]
+            if not running:
+                break
+            await asyncio.wait(running, timeout=HALT_WAIT_S)
+            for task in running:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         for station in self.seccs.values():
             await station.close()
@@ -369,6 +379,11 @@ class ControllerApp:
         if self.store is not None and clean:
             self.store.close()
             self.store = None
+
+
+# Stopping: each task is cancelled again every HALT_WAIT_S while it runs on, at most HALT_CANCEL_ROUNDS times.
+HALT_WAIT_S = 0.5
+HALT_CANCEL_ROUNDS = 20
 
 
 def _poll_bound(cfg) -> float:

@@ -57,6 +57,12 @@ class PolledModbusDevice:
         """One poll cycle of run(); subclasses read and judge here."""
         raise NotImplementedError
 
+    def stop_polling(self) -> None:
+        """run() ends at its next check, even if a cancellation of its task was lost: on 3.11 an asyncio.wait_for
+        (pymodbus reads use it) can swallow a cancel that lands as its await completes, and the loop then polled on
+        while the app waited for it to end."""
+        self._closed.set()
+
     async def close(self) -> None:
         self._closed.set()
         if self._owns_link:
