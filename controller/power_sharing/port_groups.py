@@ -11,24 +11,16 @@ Not yet used by the controller: wiring it into app.py is the next step of issue 
 from __future__ import annotations
 
 import math
-from typing import Callable, Protocol
+from typing import Callable
 
+from controller.connector.ports import ModuleGroupPort
 from controller.hw.power.group import GroupCapabilities
 
 NO_CAPABILITIES = GroupCapabilities(max_voltage_v=0.0, min_voltage_v=0.0, max_current_a=0.0, max_power_w=0.0,
                                     healthy_count=0, total_count=0)
 
 
-class MemberGroup(Protocol):
-    capabilities: GroupCapabilities
-    output_voltage_v: float
-    output_current_a: float
-    is_on: bool
-    def set_output(self, voltage_v: float, current_a: float) -> None: ...
-    def switch_on(self) -> None: ...
-    def switch_off(self) -> None: ...
-    def emergency_off(self) -> None: ...
-    def module_states(self) -> list[dict]: ...
+MemberGroup = ModuleGroupPort  # each group on an output is driven as a connector's own group would be
 
 
 class PortGroups:
