@@ -329,3 +329,25 @@ def test_power_limited_modules_count_with_what_they_deliver():
             assert b.group.hottest_module_c == 30.0  # the simulator's temperature
 
     asyncio.run(scenario())
+
+
+def test_a_silent_modules_last_voltage_stops_counting_after_a_few_polls():
+    """module-lost on nevi: the dead module's last reading was the cable check's 902 V; held as the group's
+    voltage until the module was declared lost (seconds later), it tripped VOLTAGE_MEASUREMENT_MISMATCH."""
+    async def scenario():
+        async with Bench("infypower", [1, 2]) as b:
+            b.group.set_output(900.0, 40.0)
+            b.group.switch_on()
+            b.models[0].output_voltage_v = b.models[1].output_voltage_v = 900.0
+            await until(lambda: b.group.output_voltage_v > 890.0)
+            b.models[0].silent = True  # its last reading stays at 900 V
+            b.models[1].output_voltage_v = 690.0  # the bus, now at the battery's voltage
+            t_silent = b.clock.now
+            while b.clock.now < t_silent + 3 * 0.01:  # three of the bench's telemetry periods
+                answered = b.group.voltage_t
+                b.clock.now += 0.004
+                await until(lambda: b.group.voltage_t != answered)
+            assert b.group._modules[1].answering  # not declared lost yet: that takes seconds
+            assert b.group.output_voltage_v == pytest.approx(690.0, abs=1.0)
+
+    asyncio.run(scenario())

@@ -39,6 +39,9 @@ TelemetryListener = Callable[[], None]
 # A module is lost only if it also missed this many polls in a row: a stalled controller (no polls sent)
 # must not declare every module lost at once.
 MISSED_POLLS_FOR_LOSS = 3
+# a voltage reading older than this many telemetry periods (before the newest one) no longer counts: one missed
+# answer is tolerated, a module that stopped answering is not
+VOLTAGE_FRESH_POLLS = 2.5
 # Room between the commanded current and what the healthy modules can give before GROUP_CAPACITY_LOST: the
 # connector computes its power limit from its own voltage measurement; a lost module takes far more (1/n).
 CAPACITY_TOLERANCE = 0.02
@@ -69,6 +72,7 @@ class _Module:
     short_circuit: bool = False
     flags: frozenset[str] = frozenset()
     voltage_v: float = 0.0
+    voltage_seen: float | None = None  # clock() of its latest voltage answer
     current_a: float = 0.0
     temperature_c: float | None = None
 
@@ -193,8 +197,14 @@ class PowerModuleGroup:
 
     @property
     def output_voltage_v(self) -> float:
-        """Highest voltage reported by an answering module (faulted ones included: their output is real)."""
-        return max((m.voltage_v for m in self._modules.values() if m.answering), default=0.0)
+        """Highest voltage reported by an answering module (faulted ones included: their output is real), among
+        the readings of the last few polls: a module that went silent keeps its last reading until it is declared
+        lost, seconds later, and that reading (e.g. the cable check's voltage) is no longer the bus's."""
+        if self.voltage_t is None:
+            return 0.0
+        fresh_since = self.voltage_t - VOLTAGE_FRESH_POLLS * self._telemetry_period_s
+        return max((m.voltage_v for m in self._modules.values()
+                    if m.answering and m.voltage_seen is not None and m.voltage_seen >= fresh_since), default=0.0)
 
     @property
     def output_current_a(self) -> float:
@@ -315,7 +325,7 @@ class PowerModuleGroup:
             module.rating = answer.rating
         if answer.voltage_v is not None:
             module.voltage_v = answer.voltage_v
-            self.voltage_t = now
+            module.voltage_seen = self.voltage_t = now
         if answer.current_a is not None:
             module.current_a = answer.current_a
         if answer.temperature_c is not None:
