@@ -260,6 +260,8 @@ class OcppService:
     async def _sample_meters(self) -> None:
         last = time.monotonic()
         while True:  # the interval is read each second: a TxUpdatedInterval the CSMS sets is in force at once
+            for connector in self._follower.departed_unseen(self.connectors):
+                self._follow(connector)  # TxStopPoint EVConnected: Ended within a second of that unplug
             left = last + max(0.1, self.device_model.number("SampledDataCtrlr", "TxUpdatedInterval")) - time.monotonic()
             if left > 0:
                 await asyncio.sleep(min(left, 1.0))

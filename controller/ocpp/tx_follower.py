@@ -10,7 +10,7 @@ from typing import Any, Callable
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.open_transactions import session_key
 from controller.ocpp.transactions import CHARGING_STATE, Transaction, stopped_reason
-from controller.ocpp.tx_points import PLUGGED, conditions, parse_points, start_trigger, stop_trigger
+from controller.ocpp.tx_points import PLUGGED, car_plugged, conditions, parse_points, start_trigger, stop_trigger
 
 Meter = Callable[[Any, Transaction, float, str], "list[dict] | None"]
 
@@ -45,7 +45,7 @@ class TransactionFollower:
 
     def follow(self, connector: Any) -> None:
         evse, state = connector.cfg.id, connector.state
-        if state not in PLUGGED:
+        if not car_plugged(connector):
             self._ended_while_plugged.discard(evse)
             self.remote_token.pop(evse, None)
         tx = self.transactions.get(evse)
@@ -75,6 +75,12 @@ class TransactionFollower:
             tx.charging_state = charging
             trigger = "AbnormalCondition" if charging == "SuspendedEVSE" else "ChargingStateChanged"
             self._enqueue(tx.event("Updated", trigger, now), tx)
+
+    def departed_unseen(self, connectors: dict[int, Any]) -> list[Any]:
+        """Connectors with an open transaction whose car has gone without a phase change (a latched emergency
+        keeps its state): the unplug raised no event, so whoever ticks follows these."""
+        return [c for evse, c in connectors.items() if evse in self.transactions and not car_plugged(c)
+                and c.state in PLUGGED]
 
     def _start_if_due(self, connector: Any) -> None:
         evse, now = connector.cfg.id, self._clock()

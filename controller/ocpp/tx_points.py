@@ -31,10 +31,16 @@ def parse_points(text: str) -> tuple[str, ...]:
     return tuple(point for point in POINTS if point in named)
 
 
+def car_plugged(connector: Any) -> bool:
+    """A car is at the connector: a session state, and the pilot does not say unplugged (a latched emergency
+    keeps the connector's state after the car has gone)."""
+    return connector.state in PLUGGED and getattr(connector, "cp_state", "B") != "A"
+
+
 def conditions(connector: Any, remote_stop: bool = False) -> dict[str, bool]:
     """Which points hold for the connector now."""
     state = connector.state
-    plugged = state in PLUGGED
+    plugged = car_plugged(connector)
     session = getattr(connector, "session", None)
     stop_asked = remote_stop or (session is not None and session.stop_reason in STOPPED_BY_DRIVER)
     return {"EVConnected": plugged,

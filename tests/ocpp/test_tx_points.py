@@ -196,3 +196,17 @@ async def test_tx_start_point_set_by_the_csms_is_in_force_for_the_next_car():
     assert started["transactionInfo"]["chargingState"] == "Charging"
     assert (ended["eventType"], ended["triggerReason"]) == ("Ended", "ChargingStateChanged")
     assert csms.violations == []
+
+
+def test_a_car_leaving_a_latched_emergency_ends_the_transaction_at_the_next_tick():
+    """The emergency is latched: the connector keeps its state after the unplug, which raises no phase event.
+    TxStopPoint EVConnected wants the Ended at the unplug, not when the fault is cleared some day."""
+    service, connector = _station()
+    _drive(connector, TO_CHARGING + ("emergency",))
+    assert service._follower.departed_unseen(service.connectors) == []  # the car is still there
+    connector.cp_state = "A"
+    departed = service._follower.departed_unseen(service.connectors)
+    assert departed == [connector]
+    service._follow(connector)  # what the service's one-second tick does with them
+    assert _summary(service)[-1][:2] == ("Ended", "EVDeparted")
+    assert service._follower.departed_unseen(service.connectors) == []  # ended once

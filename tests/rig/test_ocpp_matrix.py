@@ -26,12 +26,9 @@ PROFILES = (1, 2, 3)
 # heartbeat-lost kills the controller and does not start it again: its open transactions can only be ended by
 # its next start (PowerLoss), which that scenario never makes; it is left out rather than judged on a dead link
 NOT_IN_MATRIX = {"heartbeat-lost"}
-# A latched fault keeps the connector out of "available" after the car has gone, and today's service ends a
-# transaction only when its connector is available again: with TxStopPoint EVConnected the Ended event is due
-# at the unplug. Known gap of the transaction block (controller/ocpp/service.py _follow); strict, so the fix
-# shows here as an unexpected pass.
-ENDED_ONLY_WHEN_AVAILABLE = {"estop", "module-overvoltage"}
-REPRESENTATIVE = [("dc-session", 2), ("unplug-charging", 3)]
+# estop: a latched emergency keeps the connector's state after the car has gone, and the Ended event is still
+# due at the unplug (TxStopPoint EVConnected)
+REPRESENTATIVE = [("dc-session", 2), ("unplug-charging", 3), ("estop", 1)]
 
 
 def _cases() -> list:
@@ -41,9 +38,7 @@ def _cases() -> list:
     for name in SCENARIOS:
         if name in NOT_IN_MATRIX:
             continue
-        marks = [pytest.mark.xfail(strict=True, reason="Ended only once the connector is available again")] \
-            if name in ENDED_ONLY_WHEN_AVAILABLE else []
-        cases += [pytest.param(name, profile, id=f"{name}-p{profile}", marks=marks) for profile in PROFILES]
+        cases += [pytest.param(name, profile, id=f"{name}-p{profile}") for profile in PROFILES]
     return cases
 
 
