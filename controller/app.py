@@ -158,7 +158,9 @@ class ControllerApp:
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
-                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
+                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
+                                    prices=self.prices)
+            self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:

@@ -211,6 +211,15 @@ class PriceBook:
                        csms_message=session.csms_message or None)
         return True
 
+    def note_message(self, transaction_id: str, message: str) -> None:
+        """A text from the CSMS for the driver (no price in it): shown beside the price, kept on the receipt."""
+        session = self.by_transaction(transaction_id)
+        if session is not None:
+            session.csms_message = message
+            if session.fixed or session.end_t is not None:
+                self._save(session, connector=session.connector, start_t=session.start_t,
+                           currency=session.tariff.currency, csms_message=message)
+
     def note_running(self, connector: int) -> Decimal | None:
         """Compute and keep the running cost now (at each TransactionEvent Updated); None without a session."""
         figures = self.running_cost(connector)
