@@ -142,7 +142,7 @@ class PriceBook:
         log.info("pricing: connector %d session %s: price fixed: %s", session.connector, session.session_id,
                  session.tariff.describe())
         self._save(session, fixed_t=t, tariff_shown=session.tariff.to_json(), currency=session.tariff.currency,
-                   connector=session.connector, start_t=session.start_t, transaction_id=session.transaction_id)
+                   connector=session.connector, transaction_id=session.transaction_id)
 
     def _ended(self, event: SessionEnded) -> None:
         session = self.open.pop(event.connector, None)
@@ -156,14 +156,14 @@ class PriceBook:
         session.end_t = end_t
         session.energy_kwh = Decimal(str(event.energy_kwh))
         charging_s, parking_s = session.times(end_t)
-        session.final_cost = session.tariff.cost(event.energy_kwh * 1000.0, charging_s, parking_s) \
+        session.final_cost = session.tariff.cost(session.energy_kwh * 1000, charging_s, parking_s) \
             if session.fixed else session.tariff.cost(0.0, 0.0, 0.0)  # never charged: nothing to pay
         self.ended[session.session_id] = session
         while len(self.ended) > RECENT_ENDED:
             self.ended.pop(next(iter(self.ended)))
         log.info("pricing: connector %d session %s: %s kWh, cost %s %s", session.connector, session.session_id,
                  session.energy_kwh, session.final_cost, session.tariff.currency)
-        self._save(session, connector=session.connector, start_t=session.start_t, fixed_t=session.fixed_t,
+        self._save(session, connector=session.connector, fixed_t=session.fixed_t,
                    end_t=end_t, tariff_applied=session.tariff.to_json(), energy_kwh=str(session.energy_kwh),
                    charging_s=round(charging_s, 3), parking_s=round(parking_s, 3),
                    final_cost=str(session.final_cost), currency=session.tariff.currency,
@@ -187,7 +187,7 @@ class PriceBook:
         if session is not None and session.transaction_id != transaction_id:
             session.transaction_id = transaction_id
             if session.fixed:
-                self._save(session, transaction_id=transaction_id, connector=connector, start_t=session.start_t,
+                self._save(session, transaction_id=transaction_id, connector=connector,
                            currency=session.tariff.currency)
 
     def by_transaction(self, transaction_id: str) -> PricedSession | None:
@@ -206,7 +206,7 @@ class PriceBook:
         log.info("pricing: transaction %s: CSMS total %s, ours %s", transaction_id, total_cost,
                  session.final_cost if session.final_cost is not None else "running")
         if session.fixed or session.end_t is not None:
-            self._save(session, connector=session.connector, start_t=session.start_t,
+            self._save(session, connector=session.connector,
                        currency=session.tariff.currency, csms_total_cost=str(total_cost),
                        csms_message=session.csms_message or None)
         return True
@@ -217,7 +217,7 @@ class PriceBook:
         if session is not None:
             session.csms_message = message
             if session.fixed or session.end_t is not None:
-                self._save(session, connector=session.connector, start_t=session.start_t,
+                self._save(session, connector=session.connector,
                            currency=session.tariff.currency, csms_message=message)
 
     def note_running(self, connector: int) -> Decimal | None:
@@ -235,7 +235,7 @@ class PriceBook:
 
     def _save(self, session: PricedSession, **values: object) -> None:
         try:
-            self.store.save(session.session_id, **values)
+            self.store.save(session.session_id, session.start_t, **values)
         except Exception:  # a full disk must not stop a session: the price is still in memory for the screen
             log.exception("pricing: session %s not stored", session.session_id)
 

@@ -2,7 +2,7 @@
 
 Prices are Decimals parsed from text ("0.45"), never from binary floats, so that a price the operator set
 is the price applied, to the cent. Quantities are rounded before they are priced, the way a receipt shows
-them: energy to the watt-hour (0.001 kWh), times to the second. The total is rounded once, half up, to the
+them: energy to the watt-hour (0.001 kWh), times to the second, half up from their decimal text. The total is rounded once, half up, to the
 currency's cents (ROUND_HALF_UP, the rounding of retail receipts).
 """
 from __future__ import annotations
@@ -15,6 +15,11 @@ from controller.formats.cabinet.pricing import BadPrice, PricingConfig, check_cu
 __all__ = ["BadPrice", "Tariff", "check_currency", "money", "parse_price"]
 
 CENT = Decimal("0.01")
+
+
+def whole(quantity: float | Decimal) -> Decimal:
+    """A quantity (Wh, s) to a whole unit, half up, from its decimal text (a float's repr, not its binary)."""
+    return Decimal(str(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
 def money(amount: Decimal) -> Decimal:
@@ -32,14 +37,14 @@ class Tariff:
     text: str = ""  # the tariff as the driver reads it; empty: made from the prices (describe)
     source: str = "default"  # "default" (device model / cabinet) or "csms" (this transaction's own)
 
-    def cost(self, energy_wh: float, charging_s: float, parking_s: float) -> Decimal:
+    def cost(self, energy_wh: float | Decimal, charging_s: float, parking_s: float) -> Decimal:
         """The session's cost in the currency, rounded to cents. No energy: nothing to pay."""
-        wh = max(0, round(energy_wh))
+        wh = max(Decimal(0), whole(energy_wh))
         if wh == 0:
             return money(Decimal(0))
-        kwh = Decimal(wh) / 1000
-        charging_min = Decimal(max(0, round(charging_s))) / 60
-        parking_min = Decimal(max(0, round(parking_s))) / 60
+        kwh = wh / 1000
+        charging_min = max(Decimal(0), whole(charging_s)) / 60
+        parking_min = max(Decimal(0), whole(parking_s)) / 60
         return money(self.session_fee + kwh * self.energy_price + charging_min * self.charging_minute_price
                      + parking_min * self.parking_minute_price)
 

@@ -119,3 +119,17 @@ def test_the_default_falls_back_to_the_cabinet_when_its_source_fails():
         raise ValueError("stored value unreadable")
     book.default_source = broken
     assert PriceDisplay(book).price_before_start(1)["energy_price"] == "0.40"
+
+
+def test_session_ids_that_count_again_after_a_restart_keep_both_receipts(tmp_path):
+    first, _, _ = _book(tmp_path, energy_price="0.40")
+    first.on_event(_summary(SessionStarted, "0000000000000001", 1, 1_000.0))
+    first.on_event(PhaseChanged(1, "charging", 1_001.0))
+    first.on_event(_summary(SessionEnded, "0000000000000001", 1, 1_000.0, 1_100.0, kwh=10.0))
+    first.close()
+    second, _, _ = _book(tmp_path, energy_price="0.50")  # the controller restarted: session ids from 1 again
+    second.on_event(_summary(SessionStarted, "0000000000000001", 1, 5_000.0))
+    second.on_event(PhaseChanged(1, "charging", 5_001.0))
+    second.on_event(_summary(SessionEnded, "0000000000000001", 1, 5_000.0, 5_100.0, kwh=10.0))
+    assert PriceDisplay(second).receipt("0000000000000001")["final_cost"] == "5.00"  # the latest
+    assert [row["final_cost"] for row in second.store.recent()] == ["5.00", "4.00"]  # the first one is kept
