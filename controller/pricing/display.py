@@ -30,11 +30,11 @@ class PriceDisplay:
         figures = self._book.running_cost(connector)
         if figures is None:
             return None
-        session, cost, energy_wh = figures
-        charging_s, parking_s = session.times(self._book._clock())
+        session = figures.session
         return {"connector": connector, "session_id": session.session_id, "transaction_id": session.transaction_id,
-                "fixed": session.fixed, "tariff": session.tariff.to_json(), "energy_kwh": f"{energy_wh / 1000:.3f}",
-                "charging_s": round(charging_s), "parking_s": round(parking_s), "cost": str(cost),
+                "fixed": session.fixed, "tariff": session.tariff.to_json(),
+                "energy_kwh": f"{figures.energy_wh / 1000:.3f}", "charging_s": round(figures.charging_s),
+                "parking_s": round(figures.parking_s), "cost": str(figures.cost),
                 "currency": session.tariff.currency,
                 "csms_total_cost": None if session.csms_total_cost is None else str(session.csms_total_cost),
                 "message": session.csms_message}

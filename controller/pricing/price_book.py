@@ -59,6 +59,15 @@ class PricedSession:
         return charging, parking
 
 
+@dataclass(frozen=True)
+class RunningCost:
+    session: PricedSession
+    cost: Decimal
+    energy_wh: float
+    charging_s: float
+    parking_s: float
+
+
 class PriceBook:
     def __init__(self, cfg: PricingConfig, store: SessionPriceStore | None = None, *,
                  live_energy_wh: Callable[[int], float | None] = lambda connector: None,
@@ -170,15 +179,15 @@ class PriceBook:
                    transaction_id=session.transaction_id)
 
     # ---- figures while it runs ----------------------------------------------------------------------------
-    def running_cost(self, connector: int) -> tuple[PricedSession, Decimal, float] | None:
-        """(session, cost so far, energy Wh so far) of the connector's open session; None without one."""
+    def running_cost(self, connector: int) -> RunningCost | None:
+        """The connector's open session so far; None without one. Nothing is owed before the price is fixed."""
         session = self.open.get(connector)
         if session is None:
             return None
         energy = self._live_energy_wh(connector) or 0.0
         charging_s, parking_s = session.times(self._clock())
-        return session, session.tariff.cost(energy, charging_s, parking_s) if session.fixed else Decimal("0.00"), \
-            energy
+        cost = session.tariff.cost(energy, charging_s, parking_s) if session.fixed else Decimal("0.00")
+        return RunningCost(session, cost, energy, charging_s, parking_s)
 
     # ---- the CSMS's figures (controller/ocpp/tariff_cost.py) ----------------------------------------------
     def bind(self, connector: int, transaction_id: str) -> None:
@@ -225,7 +234,7 @@ class PriceBook:
         figures = self.running_cost(connector)
         if figures is None:
             return None
-        session, cost, energy = figures
+        session, cost, energy = figures.session, figures.cost, figures.energy_wh
         session.running.append((self._clock(), cost))
         del session.running[:-100]  # the last hundred are enough for a screen or a technician
         log.info("pricing: connector %d transaction %s: running cost %s %s at %.0f Wh (CSMS: %s)", connector,

@@ -20,7 +20,6 @@ import json
 import sqlite3
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
