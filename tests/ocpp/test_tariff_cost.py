@@ -136,3 +136,22 @@ async def test_tariff_enabled_false_ignores_the_csms_price_and_its_text():
         await csms.wait_for(lambda: book.open[1].csms_total_cost is not None, 5)  # the Started answer was read
         assert display.price_before_start(1)["source"] == "default" and book.open[1].csms_message == ""
     assert csms.violations == []
+
+
+@run_async
+async def test_tariff_cost_ctrlr_is_in_the_full_report_with_the_cabinets_prices():
+    connector, csms = FakeConnector(1), CsmsSimulator(password=PASSWORD)
+    async with priced_station(connector, csms) as (service, book, display):
+        await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
+        assert (await csms.get_base_report(STATION, 9, "FullInventory")).status == "Accepted"
+        parts = await csms.wait_for(lambda: [p for p in csms.calls("NotifyReport") if p["requestId"] == 9
+                                             and not p.get("tbc", False)] and csms.calls("NotifyReport"), 5)
+    entries = [e for p in parts if p["requestId"] == 9 for e in p["reportData"]
+               if e["component"]["name"] == "TariffCostCtrlr"]
+    values = {(e["variable"]["name"], e["variable"].get("instance")): e["variableAttribute"][0]["value"]
+              for e in entries}
+    assert values[("DefaultEnergyPrice", None)] == "0.40" and values[("Currency", None)] == "USD"
+    assert values[("Enabled", "Tariff")] == values[("Available", "Cost")] == "true"
+    assert {e["variableCharacteristics"]["dataType"] for e in entries
+            if e["variable"]["name"].startswith("Default")} == {"decimal"}
+    assert csms.violations == []  # "decimal" is one of 2.0.1's data types: the reports pass the schemas
