@@ -40,6 +40,7 @@ class Variable:
     values_list: str | None = None  # the allowed values of an OptionList / MemberList
     apply: str = "live"  # "live": in force at once; "reboot": stored, in force after a restart
     minimum: int = 0  # integers: the smallest accepted value
+    accepts: Callable[[str], bool] | None = None  # a value's own rule beyond its type (TariffCostCtrlr.Currency)
 
     @property
     def key(self) -> str:
@@ -239,6 +240,8 @@ def _whole(seconds: float) -> str:
 
 
 def _valid(var: Variable, value: str) -> bool:
+    if var.accepts is not None and not var.accepts(value):
+        return False
     if var.data_type == "integer":
         try:
             return var.minimum <= int(value) <= 86_400 * 7

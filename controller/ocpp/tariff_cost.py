@@ -20,7 +20,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from controller.formats.cabinet.pricing import BadPrice, PricingConfig, check_currency, parse_price
+from controller.formats.cabinet.pricing import CURRENCY, BadPrice, PricingConfig, check_currency, parse_price
 from controller.ocpp.device_model import RO, RW, DeviceModel, Variable
 from controller.pricing.price_book import PriceBook
 from controller.pricing.tariff import Tariff
@@ -41,7 +41,8 @@ def tariff_variables(cfg: PricingConfig) -> list[tuple[Variable, str]]:
     """TariffCostCtrlr's variables with the cabinet's [pricing] as their defaults."""
     entries = [(Variable(COMPONENT, "Available", "boolean", RO, instance=kind), "true") for kind in ("Tariff", "Cost")]
     entries += [(Variable(COMPONENT, "Enabled", "boolean", RW, instance=kind), "true") for kind in ("Tariff", "Cost")]
-    entries += [(Variable(COMPONENT, "Currency", "string", RW), cfg.currency),
+    entries += [(Variable(COMPONENT, "Currency", "string", RW, accepts=lambda code: bool(CURRENCY.fullmatch(code))),
+                 cfg.currency),
                 (Variable(COMPONENT, "TariffFallbackMessage", "string", RW), cfg.text),
                 (Variable(COMPONENT, "TotalCostFallbackMessage", "string", RW), cfg.total_cost_fallback_text)]
     entries += [(Variable(COMPONENT, name, "decimal", RW), getattr(cfg, field)) for field, name in DEFAULT_PRICES.items()]

@@ -107,8 +107,9 @@ async def test_a_default_price_set_mid_session_by_the_csms_waits_for_the_next_se
             {"component": {"name": "TariffCostCtrlr"}, "variable": {"name": "DefaultEnergyPrice"},
              "attributeValue": "0.60"},
             {"component": {"name": "TariffCostCtrlr"}, "variable": {"name": "DefaultSessionFee"},
-             "attributeValue": "-1"}])
-        assert [r["attribute_status"] for r in answer.set_variable_result] == ["Accepted", "Rejected"]
+             "attributeValue": "-1"},
+            {"component": {"name": "TariffCostCtrlr"}, "variable": {"name": "Currency"}, "attributeValue": "usd"}])
+        assert [r["attribute_status"] for r in answer.set_variable_result] == ["Accepted", "Rejected", "Rejected"]
         assert display.price_before_start(1)["energy_price"] == "0.40" and display.price_before_start(1)["fixed"]
         connector.move("session_end")
         connector.move("available")
