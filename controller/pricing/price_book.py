@@ -176,7 +176,8 @@ class PriceBook:
                    end_t=end_t, tariff_applied=session.tariff.to_json(), energy_kwh=str(session.energy_kwh),
                    charging_s=round(charging_s, 3), parking_s=round(parking_s, 3),
                    final_cost=str(session.final_cost), currency=session.tariff.currency,
-                   transaction_id=session.transaction_id)
+                   transaction_id=session.transaction_id, csms_message=session.csms_message or None,
+                   csms_total_cost=None if session.csms_total_cost is None else str(session.csms_total_cost))
 
     # ---- figures while it runs ----------------------------------------------------------------------------
     def running_cost(self, connector: int) -> RunningCost | None:

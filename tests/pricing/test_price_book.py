@@ -133,3 +133,15 @@ def test_session_ids_that_count_again_after_a_restart_keep_both_receipts(tmp_pat
     second.on_event(_summary(SessionEnded, "0000000000000001", 1, 5_000.0, 5_100.0, kwh=10.0))
     assert PriceDisplay(second).receipt("0000000000000001")["final_cost"] == "5.00"  # the latest
     assert [row["final_cost"] for row in second.store.recent()] == ["5.00", "4.00"]  # the first one is kept
+
+
+def test_what_the_csms_said_before_energy_flowed_is_on_the_receipt():
+    book, _, _ = _book(energy_price="0.40")
+    book.on_event(_summary(SessionStarted, "S1", 1, 1_000.0))
+    book.bind(1, "TX9")
+    book.note_message("TX9", "Welcome back")
+    assert book.csms_total("TX9", Decimal("0.00"))  # before the price was fixed: kept in memory only
+    book.on_event(PhaseChanged(1, "charging", 1_001.0))
+    book.on_event(_summary(SessionEnded, "S1", 1, 1_000.0, 1_100.0, kwh=1.0))
+    receipt = PriceDisplay(book).receipt("S1")
+    assert receipt["message"] == "Welcome back" and receipt["csms_total_cost"] == "0.00"
