@@ -78,6 +78,12 @@ class TariffCost:
 
     # ---- the station's TransactionEvents (service._enqueue) -------------------------------------------------
     def note_event(self, payload: dict, evse: int) -> None:
+        try:
+            self._note_event(payload, evse)
+        except Exception:  # prices must never disturb the transaction's events
+            log.exception("OCPP: the price of transaction %s not followed", payload["transactionInfo"]["transactionId"])
+
+    def _note_event(self, payload: dict, evse: int) -> None:
         if self.book is None:
             return
         tx_id = payload["transactionInfo"]["transactionId"]
@@ -93,6 +99,12 @@ class TariffCost:
     # ---- the CSMS's answers and requests ---------------------------------------------------------------------
     def answered(self, payload: dict, answer: Any) -> None:
         """A TransactionEventResponse: the transaction's own price and text, and the CSMS's total."""
+        try:
+            self._answered(payload, answer)
+        except Exception:  # a strange answer must not keep the rest of it (idTokenInfo) from being read
+            log.exception("OCPP: the price in the answer to %s not read", payload["transactionInfo"]["transactionId"])
+
+    def _answered(self, payload: dict, answer: Any) -> None:
         if self.book is None:
             return
         tx_id = payload["transactionInfo"]["transactionId"]

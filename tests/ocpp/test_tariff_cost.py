@@ -156,3 +156,17 @@ async def test_tariff_cost_ctrlr_is_in_the_full_report_with_the_cabinets_prices(
     assert {e["variableCharacteristics"]["dataType"] for e in entries
             if e["variable"]["name"].startswith("Default")} == {"decimal"}
     assert csms.violations == []  # "decimal" is one of 2.0.1's data types: the reports pass the schemas
+
+
+def test_a_broken_answer_is_logged_and_never_raises(caplog):
+    from types import SimpleNamespace
+
+    from controller.ocpp.tariff_cost import TariffCost
+
+    class Broken:
+        def text(self, *args):
+            raise KeyError("no such variable")
+    tariff_cost = TariffCost(Broken(), PriceBook(PricingConfig()))  # type: ignore[arg-type]
+    payload = {"eventType": "Updated", "transactionInfo": {"transactionId": "T"}}
+    tariff_cost.answered(payload, SimpleNamespace(total_cost=1.0, custom_data={"vendorId": VENDOR_ID}))
+    assert "not read" in caplog.text
