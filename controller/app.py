@@ -21,6 +21,8 @@ from controller.hw.meter import EnergyMeter
 from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.rfid_reader import RfidReader
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
+from controller.pricing.display import PriceDisplay
+from controller.pricing.price_book import PriceBook
 from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
@@ -30,6 +32,7 @@ from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
 from controller.store.ocpp_station_state import StationStateStore
+from controller.store.session_prices import open_session_prices
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
 from controller.v2g.secc.session import SeccSettings
@@ -68,6 +71,8 @@ class ControllerApp:
         self.store_health: StoreHealthWatch | None = None  # STORE_WRITE_FAILED while the disk refuses writes
         self.console = ConsoleServer(AppCabinetView(self), config.console) if config.console.port else None
         self.ocpp: OcppService | None = None  # the link to the operator's CSMS, when [ocpp] has a url
+        self.prices: PriceBook | None = None  # each session's price (controller/pricing/, docs/pricing.md)
+        self.price_display: PriceDisplay | None = None  # what a screen and the console's status show of it
         self.rfid_readers: list[RfidReader] = []  # card readers: per connector, or one for the cabinet
         self._token_tasks: set[asyncio.Task] = set()  # cards being checked
         # the I/O board heartbeat goes out only while every supervised task makes progress (finding 5)
@@ -135,6 +140,11 @@ class ControllerApp:
             self.connectors.append(connector)
             self.groups[conn_cfg.id] = group
             self.boards[conn_cfg.id] = board
+        # on disk only in a store that opened: a file made here first would not be a store the next start accepts
+        self.prices = PriceBook(cfg.pricing, open_session_prices(cfg.store.path if self.store is not None else None),
+                                live_energy_wh=self._session_energy_wh)
+        self._sinks.append(self.prices.on_event)
+        self.price_display = PriceDisplay(self.prices)
         if cfg.ocpp.url:  # built here so a bad password file or CSMS root stops the start-up with exit 2
             # imported only when configured: ocpp, websockets and jsonschema cost about 8 MB and 0.7 s at start
             from controller.ocpp import OcppService
@@ -148,11 +158,17 @@ class ControllerApp:
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
-                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
+                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
+                                    prices=self.prices)
+            self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
+
+    def _session_energy_wh(self, connector_id: int) -> float | None:
+        session = next((c.session for c in self.connectors if c.cfg.id == connector_id), None)
+        return None if session is None else session.energy_wh
 
     def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
@@ -376,6 +392,8 @@ class ControllerApp:
                 self.ocpp.network.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
+        if self.prices is not None and clean:
+            self.prices.close()
         if self.store is not None and clean:
             self.store.close()
             self.store = None

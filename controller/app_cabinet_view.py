@@ -23,6 +23,7 @@ from controller.formats.events import Event
 from controller.hw.imd import InsulationMonitor
 from controller.hw.meter import EnergyMeter
 from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
+from controller.pricing.display import PriceDisplay
 from controller.store import StoreError
 from controller.store.health import StoreHealthWatch
 
@@ -194,6 +195,9 @@ class AppCabinetView:
             station_id=service.station_id, boot_status=service.boot_status, queue_length=len(service.queue),
             connect_attempts=service.connect_attempts,
             messages=tuple(NetworkMessage(e.direction, e.action, e.t) for e in service.frames.entries))
+
+    def prices(self) -> PriceDisplay | None:
+        return self._app.price_display
 
     async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
         return await self._app.present_token(id_token, connector_id, source)

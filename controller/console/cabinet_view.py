@@ -94,6 +94,13 @@ class StoreQueries(Protocol):
     def uptime(self, connector: int, now: float | None = None) -> dict[str, float]: ...
 
 
+class PriceView(Protocol):
+    """The prices a screen shows (controller/pricing/display.py, docs/pricing.md)."""
+
+    def price_before_start(self, connector: int) -> dict: ...
+    def running_cost(self, connector: int) -> dict | None: ...
+
+
 class CabinetView(Protocol):
     @property
     def config(self) -> CabinetConfig: ...  # frozen: what `config` and `version` show
@@ -126,6 +133,10 @@ class CabinetView(Protocol):
 
     def network(self) -> NetworkState:
         """The OCPP link's state now; NetworkState(configured=False) when the cabinet has no CSMS."""
+        ...
+
+    def prices(self) -> PriceView | None:
+        """Each connector's price and running cost; None when the app has none (not built yet)."""
         ...
 
     async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
+from controller.formats.cabinet.pricing import parse_price
 from controller.ocpp.auth_settings import auth_variables
 from controller.store.ocpp_variables import VariableStore
 
@@ -39,6 +40,7 @@ class Variable:
     values_list: str | None = None  # the allowed values of an OptionList / MemberList
     apply: str = "live"  # "live": in force at once; "reboot": stored, in force after a restart
     minimum: int = 0  # integers: the smallest accepted value
+    accepts: Callable[[str], bool] | None = None  # a value's own rule beyond its type (TariffCostCtrlr.Currency)
 
     @property
     def key(self) -> str:
@@ -110,9 +112,11 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
 
 class DeviceModel:
     def __init__(self, cfg: OcppConfig, station_id: str, connector_types: dict[int, str],
-                 availability: Callable[[int | None], str], store: VariableStore | None = None):
-        """`availability(evse)`: AvailabilityState of one EVSE (its connector), or of the station (None)."""
-        self._vars = catalogue(cfg, station_id, connector_types)
+                 availability: Callable[[int | None], str], store: VariableStore | None = None,
+                 extra: tuple[tuple[Variable, str], ...] = ()):
+        """`availability(evse)`: AvailabilityState of one EVSE (its connector), or of the station (None).
+        `extra`: more variables with their defaults (TariffCostCtrlr: controller/ocpp/tariff_cost.py)."""
+        self._vars = {**catalogue(cfg, station_id, connector_types), **{v.key: (v, d) for v, d in extra}}
         self._store = store if store is not None else VariableStore()
         self._availability = availability
         self._cfg = cfg
@@ -236,6 +240,8 @@ def _whole(seconds: float) -> str:
 
 
 def _valid(var: Variable, value: str) -> bool:
+    if var.accepts is not None and not var.accepts(value):
+        return False
     if var.data_type == "integer":
         try:
             return var.minimum <= int(value) <= 86_400 * 7
@@ -243,6 +249,11 @@ def _valid(var: Variable, value: str) -> bool:
             return False
     if var.data_type == "boolean":
         return value in ("true", "false")
+    if var.data_type == "decimal":  # a price: 0 or more, at most 6 places (controller/formats/cabinet/pricing.py)
+        try:
+            return parse_price(value) is not None
+        except ValueError:
+            return False
     if var.data_type == "MemberList" and var.values_list is not None:
         allowed = set(var.values_list.split(","))
         members = value.split(",")

@@ -45,6 +45,7 @@ class StationActions(Protocol):
     authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
+    tariff_cost: Any  # block I, CostUpdated: controller/ocpp/tariff_cost.py
 
 
 class StationProtocol(ChargePoint):
@@ -190,6 +191,11 @@ class StationProtocol(ChargePoint):
     def _set_network_profile(self, configuration_slot: int, connection_data: dict, **_: Any):
         status, info = self._actions.network.set_profile(configuration_slot, connection_data)
         return call_result.SetNetworkProfile(status=status, status_info=info)
+
+    @on(Action.cost_updated)
+    def _cost_updated(self, total_cost: float, transaction_id: str, **_: Any):
+        self._actions.tariff_cost.cost_updated(total_cost, transaction_id)
+        return call_result.CostUpdated()
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

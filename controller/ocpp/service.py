@@ -23,6 +23,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
+from controller.pricing.price_book import PriceBook
 from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.availability import Availability
 from controller.ocpp.auth_settings import AuthSettings
@@ -37,6 +38,7 @@ from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.reset import StationReset, boot_reason
+from controller.ocpp.tariff_cost import TariffCost, tariff_variables
 from controller.ocpp.unlock import unlock_connector
 from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
@@ -84,11 +86,13 @@ class OcppService:
                  reservations: ReservationStore | None = None,
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
-                 network: NetworkStore | None = None):
+                 network: NetworkStore | None = None, prices: PriceBook | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
-                                        self._availability, variables)
+                                        self._availability, variables,
+                                        tuple(tariff_variables(prices.config)) if prices else ())
+        self.tariff_cost = TariffCost(self.device_model, prices)  # block I: controller/ocpp/tariff_cost.py
         self.cfg = self.device_model.effective_config(cfg)  # what the CSMS set before this start is in force
         self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
         self.clock = clock
@@ -228,6 +232,7 @@ class OcppService:
             token, group = self._reservation_tokens.pop(tx.evse_id, (payload["idToken"], None))
             self.reservations.use(payload, tx.evse_id, token, group)
         self._open.record(tx, payload, online=self.accepted)  # on disk, with the transaction's state, before sent
+        self.tariff_cost.note_event(payload, tx.evse_id)  # the running cost at each Updated (block I)
         self._wake.set()
 
     def note_clean_stop(self) -> None:
@@ -573,6 +578,7 @@ class OcppService:
             return False
         answer = await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
         if message.action == "TransactionEvent" and answer is not None:  # idTokenInfo: into the cache (E05)
+            self.tariff_cost.answered(message.payload, answer)  # the transaction's price, the CSMS's total
             if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
                 self.identification.deauthorize(message.payload["transactionInfo"]["transactionId"])
         return True

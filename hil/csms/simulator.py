@@ -89,9 +89,10 @@ class _StationPeer(ChargePoint):
         return call_result.StatusNotification()
 
     @on(Action.transaction_event)
-    def _transaction_event(self, id_token: dict | None = None, **_: Any):
+    def _transaction_event(self, id_token: dict | None = None, **event: Any):
         known = id_token is not None and id_token.get("id_token") in self._csms.tokens
-        return call_result.TransactionEvent(id_token_info=self._csms.token_info(id_token) if known else None)
+        extra = self._csms.transaction_answer(event) if self._csms.transaction_answer else {}  # role_price.py
+        return call_result.TransactionEvent(id_token_info=self._csms.token_info(id_token) if known else None, **extra)
 
     @on(Action.authorize)
     def _authorize(self, id_token: dict, **_: Any):
@@ -144,6 +145,8 @@ class CsmsSimulator:
         self.csrs: list[str] = []  # SignCertificate requests, PEM, in arrival order
         self.peer_certs: list[dict] = []  # profile 3: each station certificate shown (ssl's peercert form)
         self.stations: dict[str, _StationPeer] = {}
+        # more fields of each TransactionEventResponse (snake_case), from the event (snake_case): hil/csms/role_price.py
+        self.transaction_answer: Callable[[dict], dict] | None = None
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
         self._server: Server | None = None
@@ -299,6 +302,9 @@ class CsmsSimulator:
 
     async def clear_cache(self, station_id: str):
         return await self.peer(station_id).call(call.ClearCache())
+
+    async def cost_updated(self, station_id: str, transaction_id: str, total_cost: float):
+        return await self.peer(station_id).call(call.CostUpdated(total_cost=total_cost, transaction_id=transaction_id))
 
     async def send_raw(self, station_id: str, text: str) -> None:
         """A frame as given, right or wrong (the bad-input tests)."""

@@ -122,4 +122,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "card charges", "ok", csms="local-list-offline-unknown", expect_car=("target_soc",)),
     Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
              csms="autocharge", expect_car=("target_soc",)),
+    # block I, prices (hil/csms/role_price.py, docs/pricing.md)
+    Scenario("price", "the CSMS gives the transaction its own price before energy flows: the price shown is "
+             "the price applied at the end, and the store keeps it with the final cost", "ok", csms="price",
+             expect_car=("target_soc",)),
+    Scenario("price-default-change", "the CSMS raises the default price while the car charges: the running "
+             "session keeps the price it was shown", "ok", csms="price-default-change", expect_car=("target_soc",)),
 )}

@@ -99,6 +99,9 @@ class FakeCabinet:
     def report(self, event) -> None:
         self.reported.append(event)
 
+    def prices(self):
+        return None
+
     def network(self) -> NetworkState:
         return NetworkState(configured=False)
 

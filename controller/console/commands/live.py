@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from controller.console.cabinet_view import ConnectorView, DeviceKind
+from controller.console.cabinet_view import ConnectorView, DeviceKind, PriceView
 from controller.console.commands.arguments import chosen_connectors
 from controller.console.commands.network import network_line
 from controller.console.formatting import cell_text, duration, table
@@ -13,7 +13,7 @@ from controller.store.health import health_of
 
 
 def status(ctx: CommandContext, args: list[str]) -> Reply:
-    rows = [_status_of(c) for c in chosen_connectors(ctx.cabinet, args)]
+    rows = [_status_of(c, ctx.cabinet.prices()) for c in chosen_connectors(ctx.cabinet, args)]
     lines = [_status_text(r) for r in rows]
     watch = ctx.cabinet.store_health
     store = None if watch is None or watch.store is None else health_of(watch.store)
@@ -31,8 +31,11 @@ def status(ctx: CommandContext, args: list[str]) -> Reply:
     return Reply("\n".join(lines), data)
 
 
-def _status_of(connector: ConnectorView) -> dict:
+def _status_of(connector: ConnectorView, prices: PriceView | None) -> dict:
     snap = connector.snapshot()
+    if prices is not None:  # the price a driver sees, and the open session's cost (controller/pricing/display.py)
+        snap["price"] = prices.price_before_start(connector.id)
+        snap["running_cost"] = prices.running_cost(connector.id)
     session = snap["session"]
     snap["enabled"] = connector.enabled
     snap["io_board_online"] = connector.io_board_online
@@ -55,8 +58,20 @@ def _status_text(s: dict) -> str:
     else:
         lines.append(f"  session {duration(s['session_s'])}  {session['energy_kwh']:.3f} kWh"
                      f"  peak {session['peak_kw']:.1f} kW  EVCCID {session['evcc_id'] or '-'}")
+    if "price" in s:
+        lines.append(_price_text(s["price"], s["running_cost"]))
     lines.append(f"  faults: {', '.join(s['faults']) or 'none'}")
     return "\n".join(lines)
+
+
+def _price_text(price: dict, running: dict | None) -> str:
+    """`  price: 0.45 USD/kWh (default)`, with the session's cost so far once it has one."""
+    line = f"  price: {price['text']} ({price['source']}{', fixed' if price['fixed'] else ''})"
+    if running is not None:
+        line += f"  cost {running['cost']} {running['currency']} for {running['energy_kwh']} kWh"
+        if running["csms_total_cost"] is not None:
+            line += f" (CSMS {running['csms_total_cost']})"
+    return line
 
 
 def modules(ctx: CommandContext, args: list[str]) -> Reply:

@@ -12,6 +12,7 @@ from controller.formats.cabinet.loader import ConfigError, apply_override, build
 from controller.formats.cabinet.rules import check_module_capacity
 from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
 from controller.formats.cabinet.power_matrix import MatrixConfig, check_matrix
+from controller.formats.cabinet.pricing import PricingConfig
 from controller.formats.cabinet.rfid_reader import RfidReaderConfig
 
 __all__ = ["ConfigError", "CabinetConfig", "load_config", "parse_config"]
@@ -261,6 +262,7 @@ class CabinetConfig:
     ocpp: OcppConfig = field(default_factory=OcppConfig)  # OCPP 2.0.1 to the operator's CSMS (see [ocpp])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
     rfid: RfidReaderConfig | None = None  # one card reader for the cabinet (see [rfid]): a card goes to the car waiting
+    pricing: PricingConfig = field(default_factory=PricingConfig)  # the default tariff (see [pricing], docs/pricing.md)
 
     def check(self) -> None:
         channels = {}
