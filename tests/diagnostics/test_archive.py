@@ -1,0 +1,122 @@
+"""The diagnostics archive: what goes in, the time window, the size bound (newest first) and the manifest."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tarfile
+
+import pytest
+
+from controller.diagnostics.archive import SECURITY, ArchiveBuilder, ArchiveSources, Window
+from controller.diagnostics.log_ring import RecentLog
+from controller.store import Store
+
+pytestmark = pytest.mark.timeout(30)
+T0 = 1_800_000_000.0
+
+
+def _members(blob: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "store.db", clock=lambda: T0 + 1000)
+    s.open()
+    for i in range(50):
+        s.event("phase", f"event {i}", 1, {"i": i}, t=T0 + i)
+    s.fault_raised("ESTOP_PRESSED", "emergency", "pressed", 1, t=T0 + 10)
+    s.fault_raised("METER_LOST", "error", "silent", 2, t=T0 + 40)
+    s.flush()
+    yield s
+    s.close()
+
+
+def _sources(store=None, **kw) -> ArchiveSources:
+    return ArchiveSources(station_id="ST-1", versions={"controller": "0.1.0"}, max_bytes=1 << 20, store=store,
+                          clock=lambda: T0 + 1000, **kw)
+
+
+def test_the_archive_holds_events_faults_log_and_a_manifest(store):
+    ring = RecentLog()
+    ring.handle(logging.LogRecord("controller.app", logging.WARNING, "", 0, "the log line", (), None))
+    blob, manifest = ArchiveBuilder(_sources(store, recent_log=ring)).build()
+    files = _members(blob)
+    assert set(files) == {"manifest.json", "faults.jsonl", "events.jsonl", "controller.log"}
+    events = [json.loads(line) for line in files["events.jsonl"].splitlines()]
+    assert [e["message"] for e in events] == [f"event {i}" for i in range(50)]  # in time order
+    assert {json.loads(line)["code"] for line in files["faults.jsonl"].splitlines()} == {"ESTOP_PRESSED", "METER_LOST"}
+    assert b"the log line" in files["controller.log"]
+    written = json.loads(files["manifest.json"])
+    assert written == manifest and written["station_id"] == "ST-1" and written["log_type"] == "DiagnosticsLog"
+    assert {m["what"] for m in written["missing"]} == {"V2G captures"}  # recording is off
+
+
+def test_the_window_keeps_only_entries_inside_it(store):
+    blob, _ = ArchiveBuilder(_sources(store)).build(window=Window(T0 + 20, T0 + 29))
+    files = _members(blob)
+    assert [json.loads(line)["message"] for line in files["events.jsonl"].splitlines()] == \
+        [f"event {i}" for i in range(20, 30)]
+    assert files["faults.jsonl"] == b""
+
+
+def test_the_size_bound_keeps_the_newest_and_says_what_was_left_out(tmp_path):
+    s = Store(tmp_path / "big.db", clock=lambda: T0 + 10_000)
+    s.open()
+    try:
+        for i in range(3000):
+            s.event("phase", f"event {i} " + os.urandom(40).hex(), 1, t=T0 + i)
+        s.flush()
+        blob, manifest = ArchiveBuilder(ArchiveSources("ST-1", {}, max_bytes=64 * 1024, store=s,
+                                                       clock=lambda: T0)).build()
+    finally:
+        s.close()
+    assert len(blob) <= 64 * 1024
+    events = _members(blob)["events.jsonl"].splitlines()
+    assert 0 < len(events) < 3000
+    assert json.loads(events[-1])["message"].startswith("event 2999 ")  # the newest is in, the oldest out
+    part = next(p for p in manifest["included"] if p["name"] == "events.jsonl")
+    assert part["truncated"].startswith("size bound") and part["entries"] == len(events)
+
+
+def test_captures_newest_first_when_recording_is_on(tmp_path):
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for i in range(3):
+        f = folder / f"session-{i}.pcap"
+        f.write_bytes(os.urandom(20_000))
+        os.utime(f, (T0 + i, T0 + i))
+    (folder / "notes.txt").write_text("not a capture")
+    blob, manifest = ArchiveBuilder(ArchiveSources("ST-1", {}, max_bytes=80 * 1024, capture_dir=str(folder),
+                                                   clock=lambda: T0)).build()
+    files = _members(blob)
+    assert len(blob) <= 80 * 1024
+    assert "captures/session-2.pcap" in files and "captures/session-0.pcap" not in files
+    assert any(m["why"] == "size bound" for m in manifest["missing"])
+    assert any(m["what"] == "event log" for m in manifest["missing"])  # no store
+
+
+def test_a_log_file_is_included_from_its_tail(tmp_path):
+    log_file = tmp_path / "controller.log"
+    log_file.write_text("".join(f"line {i}\n" for i in range(100)))
+    files = _members(ArchiveBuilder(_sources(log_file=str(log_file))).build()[0])
+    assert files["controller-file.log"].splitlines()[-1] == b"line 99"
+    _, manifest = ArchiveBuilder(_sources(log_file=str(tmp_path / "nope.log"))).build()
+    assert any("nope.log" in m["what"] for m in manifest["missing"])
+
+
+def test_security_log_holds_only_the_security_events(store):
+    entries = [{"kind": "StartupOfTheDevice", "t": T0 + 1, "tech_info": "", "critical": True}]
+    blob, manifest = ArchiveBuilder(_sources(store, security_log=lambda: entries)).build(SECURITY)
+    files = _members(blob)
+    assert set(files) == {"manifest.json", "security.jsonl"}
+    assert json.loads(files["security.jsonl"])["kind"] == "StartupOfTheDevice"
+    _, without = ArchiveBuilder(_sources(store)).build(SECURITY)
+    assert without["missing"][0]["what"] == "security log"
+
+
+def test_the_file_name_names_station_kind_and_time():
+    assert ArchiveBuilder(_sources()).file_name() == "ST-1-diagnostics-20270115T081640Z.tar.gz"
