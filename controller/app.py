@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,9 @@ from controller.hw.power import VENDORS, PowerModuleGroup, known_vendors
 from controller.hw.rfid_reader import RfidReader
 from controller.hw.power.bus_load import describe_overload, frames_per_second, io_board_frames_per_second
 from controller.records import StoreRecorder
+from controller.diagnostics.archive import ArchiveSources
+from controller.diagnostics.log_ring import recent_log
+from controller.diagnostics.sources import station_sources
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
@@ -101,6 +104,7 @@ class ControllerApp:
 
     def build(self) -> None:
         cfg = self.config
+        recent_log()  # the controller's own log lines, kept for the diagnostics archive from now on
         if cfg.power.vendor not in VENDORS:
             raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {known_vendors()})")
         self._check_power_bus()
@@ -153,6 +157,12 @@ class ControllerApp:
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
+
+    def diagnostic_sources(self) -> ArchiveSources:
+        """What the diagnostics archive holds (console `diag`, OCPP GetLog): controller/diagnostics/."""
+        security = self.ocpp.security_events if self.ocpp is not None else None
+        return station_sources(self.config, self.store, self.connectors, None if security is None else
+                               lambda: [asdict(e) for e in list(security.entries)])
 
     def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
