@@ -154,6 +154,7 @@ class ControllerApp:
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
             self._sinks.append(self.ocpp.on_event)
+            self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))

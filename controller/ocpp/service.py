@@ -29,6 +29,7 @@ from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
+from controller.ocpp.get_log import LogUploads
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -141,6 +142,8 @@ class OcppService:
         self.identification = Identification(self.authorization, self.connectors, self.transactions, self._enqueue,
                                              may_use=self.may_use,
                                              autocharge=autocharge, wall_clock=clock)
+        self.diagnostics: Callable[[], Any] | None = None  # the app's ArchiveSources (controller/diagnostics/)
+        self.log_uploads = LogUploads(self._enqueue_message, lambda: self.diagnostics() if self.diagnostics else None)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,6 +155,7 @@ class OcppService:
 
     async def close(self) -> None:
         self.identification.close()
+        await self.log_uploads.close()  # GetLog: controller/ocpp/get_log.py
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
         # swallow a cancellation that lands as the answer arrives
         for _ in range(20):
@@ -345,6 +349,8 @@ class OcppService:
     def trigger(self, message: str, evse_id: int | None) -> str:
         if message == "SignChargingStationCertificate":
             return self.security.request_certificate()
+        if message == "LogStatusNotification":
+            return self.log_uploads.trigger()
         if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:
