@@ -122,4 +122,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "card charges", "ok", csms="local-list-offline-unknown", expect_car=("target_soc",)),
     Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
              csms="autocharge", expect_car=("target_soc",)),
+    # block N: diagnostics (hil/csms/role_diagnostics.py)
+    Scenario("get-log", "after the session the CSMS asks GetLog: the archive arrives at the rig's upload server "
+             "and unpacks, with the session in its event log", "ok", csms="get-log", expect_car=("target_soc",)),
+    Scenario("monitoring", "while charging the CSMS sets an upper threshold on the output voltage below the "
+             "charging voltage: the station sends NotifyEvent (Alerting) with the monitor's id", "ok",
+             csms="monitoring", expect_car=("target_soc",)),
 )}
