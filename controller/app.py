@@ -30,6 +30,7 @@ from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
+from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -152,7 +153,8 @@ class ControllerApp:
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
-                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
+                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
+                                    monitors=MonitorStore(cfg.store.path or None))  # SetVariableMonitoring
             self._sinks.append(self.ocpp.on_event)
             self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
@@ -385,6 +387,7 @@ class ControllerApp:
                 self.ocpp.station_state.close()
                 self.ocpp.authorization.store.close()
                 self.ocpp.network.close()
+                self.ocpp.monitors.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

@@ -46,6 +46,7 @@ class StationActions(Protocol):
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
     log_uploads: Any  # GetLog (N01): controller/ocpp/get_log.py
+    monitors: Any  # SetVariableMonitoring / ClearVariableMonitoring (N04, N05): controller/ocpp/monitoring.py
 
 
 class StationProtocol(ChargePoint):
@@ -197,6 +198,14 @@ class StationProtocol(ChargePoint):
                  retry_interval: int | None = None, **_: Any):
         status, filename, info = self._actions.log_uploads.request(log, log_type, request_id, retries, retry_interval)
         return call_result.GetLog(status=status, filename=filename, status_info=info)
+
+    @on(Action.set_variable_monitoring)
+    def _set_variable_monitoring(self, set_monitoring_data: list, **_: Any):
+        return call_result.SetVariableMonitoring(set_monitoring_result=self._actions.monitors.set(set_monitoring_data))
+
+    @on(Action.clear_variable_monitoring)
+    def _clear_variable_monitoring(self, id: list, **_: Any):
+        return call_result.ClearVariableMonitoring(clear_monitoring_result=self._actions.monitors.clear(id))
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

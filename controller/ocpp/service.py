@@ -30,6 +30,7 @@ from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.get_log import LogUploads
+from controller.ocpp.monitoring import VariableMonitors
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -46,6 +47,7 @@ from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_auth import AuthStore
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
+from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
@@ -85,7 +87,7 @@ class OcppService:
                  reservations: ReservationStore | None = None,
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
-                 network: NetworkStore | None = None):
+                 network: NetworkStore | None = None, monitors: MonitorStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -144,6 +146,11 @@ class OcppService:
                                              autocharge=autocharge, wall_clock=clock)
         self.diagnostics: Callable[[], Any] | None = None  # the app's ArchiveSources (controller/diagnostics/)
         self.log_uploads = LogUploads(self._enqueue_message, lambda: self.diagnostics() if self.diagnostics else None)
+        self.monitors = VariableMonitors(  # SetVariableMonitoring, NotifyEvent: controller/ocpp/monitoring.py
+            self.connectors, monitors, lambda payload: self._enqueue_message("NotifyEvent", payload), clock,
+            self.fault_events.take_id, lambda evse: getattr(self.transactions.get(evse), "transaction_id", None),
+            enabled=lambda: self.device_model.text("MonitoringCtrlr", "Enabled") == "true")
+        self.device_model.live.update(self.monitors.live_values())
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -151,7 +158,8 @@ class OcppService:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
-                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
+                       asyncio.create_task(self.monitors.run(), name="ocpp-monitoring")]
 
     async def close(self) -> None:
         self.identification.close()

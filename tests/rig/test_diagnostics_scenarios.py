@@ -26,3 +26,10 @@ def test_get_log_upload_arrives_and_unpacks_with_the_event_log():
     assert archive["events"] > 0
     assert [u["method"] for u in ocpp["diagnostics"]["uploads"]] == ["PUT"]
     assert "LogStatusNotification: Uploading, Uploaded" in ocpp["notes"]
+
+
+def test_a_voltage_threshold_set_mid_session_fires_a_notify_event():
+    ocpp = _run("monitoring")["ocpp"]
+    assert ocpp["violations"] == []
+    assert ocpp["notes"][0].startswith("SetVariableMonitoring UpperThreshold 100 V on EVSE 1: Accepted")
+    assert ocpp["notes"][1].startswith("NotifyEvent Alerting for monitor 1: DCVoltage ")
