@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 SAMPLE_S = 1.0  # the monitors' sampling period
 TYPES = ("UpperThreshold", "LowerThreshold", "Delta")
 UNSUPPORTED = ("Periodic", "PeriodicClockAligned")
+CRITERIA = {"ThresholdMonitoring": ("UpperThreshold", "LowerThreshold"), "DeltaMonitoring": ("Delta",),
+            "PeriodicMonitoring": ()}
 
 
 @dataclass
@@ -43,7 +45,8 @@ class Monitor:
 class VariableMonitors:
     def __init__(self, connectors: dict[int, Any], store: MonitorStore | None, notify: Callable[[dict], None],
                  clock: Callable[[], float], next_event_id: Callable[[], int],
-                 transaction_of: Callable[[int], str | None], enabled: Callable[[], bool] = lambda: True):
+                 transaction_of: Callable[[int], str | None], enabled: Callable[[], bool] = lambda: True,
+                 report: Callable[[dict], None] = lambda payload: None):
         """`notify(payload)`: queue a NotifyEvent (camelCase); `transaction_of(evse)`: its transactionId or None."""
         self._items = {item.where: item for item in monitored(sorted(connectors))}
         self._read = {where: reader(item, connectors) for where, item in self._items.items()}
@@ -53,6 +56,7 @@ class VariableMonitors:
         self._next_event_id = next_event_id
         self._transaction_of = transaction_of
         self._enabled = enabled
+        self._report = report  # queue a NotifyMonitoringReport
         self.monitors: dict[int, Monitor] = {}
         for monitor_id, saved in self._store.load().items():
             item = self._items.get(tuple(saved["where"]))
@@ -111,6 +115,26 @@ class VariableMonitors:
             results.append({"id": monitor_id, "status": "Accepted" if found else "NotFound"})
         return results
 
+    # ---- GetMonitoringReport (N02) ------------------------------------------------------------------------
+    def report(self, request_id: int, criteria: list[str] | None, component_variable: list[dict] | None) -> str:
+        """Queue the NotifyMonitoringReport of the monitors asked for; GetMonitoringReport's status."""
+        types = {t for c in (criteria or ["ThresholdMonitoring", "DeltaMonitoring"])
+                 for t in CRITERIA.get(c, ())}
+        chosen = [m for m in sorted(self.monitors.values(), key=lambda m: m.id)
+                  if m.type in types and _asked(m.item, component_variable)]
+        if not chosen:
+            return "EmptyResultSet"
+        by_item: dict[tuple, list[Monitor]] = {}
+        for monitor in chosen:
+            by_item.setdefault(monitor.item.where, []).append(monitor)
+        entries = [{"component": _component(found[0].item), "variable": {"name": found[0].item.name},
+                    "variableMonitoring": [{"id": m.id, "transaction": m.transaction, "value": m.value,
+                                            "type": m.type, "severity": m.severity} for m in found]}
+                   for found in by_item.values()]
+        self._report({"requestId": request_id, "seqNo": 0, "generatedAt": timestamp(self._clock()),
+                      "monitor": entries, "tbc": False})
+        return "Accepted"
+
     # ---- sampling ------------------------------------------------------------------------------------------
     async def run(self) -> None:
         while True:
@@ -159,9 +183,7 @@ class VariableMonitors:
 
     def _event(self, monitor: Monitor, trigger: str, value: float, tx: str | None, cleared: bool) -> dict:
         item = monitor.item
-        component: dict = {"name": item.component}
-        if item.evse is not None:
-            component["evse"] = {"id": item.evse, **({"connectorId": item.connector} if item.connector else {})}
+        component = _component(item)
         data = {"eventId": self._next_event_id(), "timestamp": timestamp(self._clock()), "trigger": trigger,
                 "actualValue": f"{value:g}", "eventNotificationType": "CustomMonitor",
                 "variableMonitoringId": monitor.id, "component": component, "variable": {"name": item.name},
@@ -178,3 +200,23 @@ class VariableMonitors:
 
 def _text(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def _component(item: Monitored) -> dict:
+    component: dict = {"name": item.component}
+    if item.evse is not None:
+        component["evse"] = {"id": item.evse, **({"connectorId": item.connector} if item.connector else {})}
+    return component
+
+
+def _asked(item: Monitored, component_variable: list[dict] | None) -> bool:
+    """Is the item among those asked for (snake_case keys; a component without a variable: all of its)?"""
+    if not component_variable:
+        return True
+    for asked in component_variable:
+        where = where_of(asked.get("component", {}), asked.get("variable") or {})
+        evse = (asked.get("component", {}).get("evse") or {})
+        if where[0] == item.component and ("id" not in evse or where[1] == item.evse) and \
+                (not where[3] or where[3] == item.name):
+            return True
+    return False

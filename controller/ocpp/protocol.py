@@ -207,6 +207,12 @@ class StationProtocol(ChargePoint):
     def _clear_variable_monitoring(self, id: list, **_: Any):
         return call_result.ClearVariableMonitoring(clear_monitoring_result=self._actions.monitors.clear(id))
 
+    @on(Action.get_monitoring_report)
+    def _get_monitoring_report(self, request_id: int, monitoring_criteria: list | None = None,
+                               component_variable: list | None = None, **_: Any):
+        status = self._actions.monitors.report(request_id, monitoring_criteria, component_variable)
+        return call_result.GetMonitoringReport(status=status)
+
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):
         self._actions.network.after_answer()  # a new NetworkConfigurationPriority: reconnect once answered

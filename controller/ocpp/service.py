@@ -149,7 +149,8 @@ class OcppService:
         self.monitors = VariableMonitors(  # SetVariableMonitoring, NotifyEvent: controller/ocpp/monitoring.py
             self.connectors, monitors, lambda payload: self._enqueue_message("NotifyEvent", payload), clock,
             self.fault_events.take_id, lambda evse: getattr(self.transactions.get(evse), "transaction_id", None),
-            enabled=lambda: self.device_model.text("MonitoringCtrlr", "Enabled") == "true")
+            enabled=lambda: self.device_model.text("MonitoringCtrlr", "Enabled") == "true",
+            report=lambda payload: self._enqueue_message("NotifyMonitoringReport", payload))
         self.device_model.live.update(self.monitors.live_values())
 
     # ---- life cycle ---------------------------------------------------------------------------------------

@@ -122,6 +122,10 @@ class _StationPeer(ChargePoint):
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
 
+    @on(Action.notify_monitoring_report)
+    def _notify_monitoring_report(self, **_: Any):
+        return call_result.NotifyMonitoringReport()
+
     @on(Action.log_status_notification)
     def _log_status(self, **_: Any):
         return call_result.LogStatusNotification()

@@ -142,6 +142,27 @@ async def test_over_the_link_a_threshold_fires_a_notify_event_and_the_model_repo
         got = await peer.call(call.GetVariables(get_variable_data=[{
             "component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "DCVoltage"}}]))
         assert got.get_variable_result[0]["attribute_value"] == "400"
+        report = await peer.call(call.GetMonitoringReport(request_id=9, monitoring_criteria=["ThresholdMonitoring"]))
+        assert report.status == "Accepted"
+        (sent,) = await csms.wait_for(lambda: csms.calls("NotifyMonitoringReport"), 20)
+        assert sent["requestId"] == 9 and sent["monitor"] == [{
+            "component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "DCVoltage"},
+            "variableMonitoring": [{"id": 1, "transaction": False, "value": 300.0, "type": "UpperThreshold",
+                                    "severity": 2}]}]
+        empty = await peer.call(call.GetMonitoringReport(request_id=10, monitoring_criteria=["DeltaMonitoring"]))
+        assert empty.status == "EmptyResultSet"
         cleared = await peer.call(call.ClearVariableMonitoring(id=[1, 2]))
         assert [r["status"] for r in cleared.clear_monitoring_result] == ["Accepted", "NotFound"]
         assert not csms.violations
+
+
+def test_the_monitoring_report_picks_by_component_and_variable():
+    reported: list[dict] = []
+    monitors = VariableMonitors({1: Readings(1), 2: Readings(2)}, None, lambda p: None, lambda: 0.0, lambda: 1,
+                                lambda evse: None, report=reported.append)
+    monitors.set([_request("UpperThreshold", 500.0), _request("UpperThreshold", 500.0, evse=2),
+                  _request("Delta", 2.0, component="Connector", name="Temperature", evse=2)])
+    assert monitors.report(1, None, [{"component": {"name": "EVSE", "evse": {"id": 2}}}]) == "Accepted"
+    assert [m["variableMonitoring"][0]["id"] for m in reported[0]["monitor"]] == [2]
+    assert monitors.report(2, None, None) == "Accepted" and len(reported[1]["monitor"]) == 3
+    assert monitors.report(3, ["PeriodicMonitoring"], None) == "EmptyResultSet" and len(reported) == 2
