@@ -165,7 +165,7 @@ class ControllerApp:
         """What the diagnostics archive holds (console `diag`, OCPP GetLog): controller/diagnostics/."""
         security = self.ocpp.security_events if self.ocpp is not None else None
         return station_sources(self.config, self.store, self.connectors, None if security is None else
-                               lambda: [asdict(e) for e in list(security.entries)])
+                               lambda: [asdict(e) for e in security.entries.copy()])
 
     def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
