@@ -24,6 +24,8 @@ DIAGNOSTICS, SECURITY = "DiagnosticsLog", "SecurityLog"
 FORMAT = 1
 CAPTURE_SUFFIXES = (".pcap", ".pcapng")
 MANIFEST_RESERVE = 8192  # bytes kept free for the manifest itself
+TAR_FILE_OVERHEAD = 1024  # a tar header (512) and at most 511 bytes of padding
+MAX_CAPTURES = 40  # captures in one archive (each is a line in the manifest)
 BYTES_PER_EVENT = 60  # the shortest event line: bounds how many rows are read for a given archive size
 
 
@@ -74,8 +76,9 @@ class ArchiveBuilder:
     def build(self, kind: str = DIAGNOSTICS, window: Window = Window()) -> tuple[bytes, dict]:
         """(the tar.gz, its manifest)."""
         src = self.sources
-        # what tar headers, the end blocks and gzip add on top of the contents (gzip grows random data ~0.1 %)
-        budget = src.max_bytes - MANIFEST_RESERVE - 512 * 64 - 1024 - src.max_bytes // 50
+        # what tar headers and padding (up to 1 kB a file), the end blocks and gzip add on top of the contents
+        # (gzip grows random data by well under 1 %); each capture pays its own header below
+        budget = src.max_bytes - MANIFEST_RESERVE - TAR_FILE_OVERHEAD * 5 - src.max_bytes // 50
         missing: list[dict] = []
         parts: list[_Part] = []
         readers = ((self._security,) if kind == SECURITY else
@@ -145,23 +148,25 @@ class ArchiveBuilder:
         except OSError as exc:
             missing.append({"what": f"V2G captures in {folder}", "why": exc.strerror or str(exc)})
             return
-        left_out = 0
+        left_out = taken = 0
         for mtime, entry in sorted(found, key=lambda pair: pair[0], reverse=True):
             if not window.holds(mtime):
                 continue
-            size = entry.stat().st_size
-            if size > budget:
+            size = entry.stat().st_size + TAR_FILE_OVERHEAD
+            if size > budget or taken >= MAX_CAPTURES:
                 left_out += 1
                 continue
             try:
-                data = Path(entry.path).read_bytes()[:budget]
+                data = Path(entry.path).read_bytes()[:budget - TAR_FILE_OVERHEAD]  # it may have grown meanwhile
             except OSError:
                 left_out += 1
                 continue
-            budget -= len(data)
+            budget -= len(data) + TAR_FILE_OVERHEAD
+            taken += 1
             yield _Part(f"captures/{entry.name}", data, 1, mtime=mtime)
         if left_out:
-            missing.append({"what": f"{left_out} older V2G capture(s)", "why": "size bound"})
+            missing.append({"what": f"{left_out} older V2G capture(s)",
+                            "why": f"size bound (at most {MAX_CAPTURES} captures, newest first)"})
 
     def _security(self, window: Window, budget: int, missing: list[dict]) -> Iterable[_Part]:
         if self.sources.security_log is None:

@@ -90,12 +90,13 @@ def test_captures_newest_first_when_recording_is_on(tmp_path):
         f.write_bytes(os.urandom(20_000))
         os.utime(f, (T0 + i, T0 + i))
     (folder / "notes.txt").write_text("not a capture")
-    blob, manifest = ArchiveBuilder(ArchiveSources("ST-1", {}, max_bytes=80 * 1024, capture_dir=str(folder),
+    blob, manifest = ArchiveBuilder(ArchiveSources("ST-1", {}, max_bytes=70 * 1024, capture_dir=str(folder),
                                                    clock=lambda: T0)).build()
     files = _members(blob)
-    assert len(blob) <= 80 * 1024
-    assert "captures/session-2.pcap" in files and "captures/session-0.pcap" not in files
-    assert any(m["why"] == "size bound" for m in manifest["missing"])
+    assert len(blob) <= 70 * 1024
+    assert "captures/session-2.pcap" in files and "captures/session-1.pcap" in files
+    assert "captures/session-0.pcap" not in files
+    assert any(m["why"].startswith("size bound") for m in manifest["missing"])
     assert any(m["what"] == "event log" for m in manifest["missing"])  # no store
 
 
@@ -120,3 +121,25 @@ def test_security_log_holds_only_the_security_events(store):
 
 def test_the_file_name_names_station_kind_and_time():
     assert ArchiveBuilder(_sources()).file_name() == "ST-1-diagnostics-20270115T081640Z.tar.gz"
+
+
+def test_everything_at_once_stays_within_the_smallest_bound(tmp_path, store):
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for i in range(60):  # more than one archive takes, each small
+        (folder / f"c{i:02d}.pcap").write_bytes(os.urandom(300))
+    log_file = tmp_path / "big.log"
+    log_file.write_bytes(os.urandom(200_000).hex().encode())
+    small = ArchiveSources("ST-1", {}, max_bytes=64 * 1024, store=store, capture_dir=str(folder),
+                           log_file=str(log_file), clock=lambda: T0)
+    blob, manifest = ArchiveBuilder(small).build()
+    assert len(blob) <= 64 * 1024
+    assert 0 < sum(name.startswith("captures/") for name in _members(blob)) <= 40
+
+
+def test_the_bound_is_checked_in_the_config():
+    from controller.formats.cabinet.config import ConfigError, load_config
+    from hil.setup import cabinet_path
+    with pytest.raises(ConfigError, match="max_archive_kb"):
+        load_config(cabinet_path("desk"), ("diagnostics.max_archive_kb=8",))
+    assert load_config(cabinet_path("desk")).diagnostics.max_archive_kb == 4096

@@ -189,8 +189,8 @@ class DiagnosticsConfig:
     capture_dir: str = ""  # where V2G captures (*.pcap, *.pcapng) are recorded; empty: recording is off
 
     def check(self) -> None:
-        if not 16 <= self.max_archive_kb <= 1_048_576:
-            raise ConfigError("max_archive_kb", f"must be 16 to 1048576 kB (got {self.max_archive_kb})")
+        if not 64 <= self.max_archive_kb <= 1_048_576:
+            raise ConfigError("max_archive_kb", f"must be 64 to 1048576 kB (got {self.max_archive_kb})")
 
 
 @dataclass(frozen=True)
