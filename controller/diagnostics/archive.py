@@ -1,5 +1,6 @@
 """Builds the diagnostics archive: one tar.gz with a manifest, the event log, the fault history, the
-controller's own log and recent V2G captures (DiagnosticsLog), or the security log alone (SecurityLog).
+controller's own log (the systemd journal, a log file or the lines kept in memory) and recent V2G captures
+(DiagnosticsLog), or the security log alone (SecurityLog).
 
 The archive never grows past its bound ([diagnostics] max_archive_kb): each part is filled newest first
 and what no longer fits is left out, which the manifest says, with everything else that is missing and why.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from controller.diagnostics.journal import journal_tail
 from controller.diagnostics.log_ring import RecentLog
 
 DIAGNOSTICS, SECURITY = "DiagnosticsLog", "SecurityLog"
@@ -50,6 +52,7 @@ class ArchiveSources:
     memory_faults: Callable[[], list[dict]] = lambda: []  # without a store: the faults since the start
     recent_log: RecentLog | None = None
     log_file: str = ""
+    journal_unit: str = ""  # the systemd unit whose journal is the controller's log
     capture_dir: str = ""
     security_log: Callable[[], list[dict]] | None = None  # OCPP's security events; None: no OCPP here
     clock: Callable[[], float] = time.time
@@ -117,6 +120,12 @@ class ArchiveBuilder:
 
     def _controller_log(self, window: Window, budget: int, missing: list[dict]) -> Iterable[_Part]:
         src = self.sources
+        if src.journal_unit:
+            lines, why = journal_tail(src.journal_unit, window.oldest, window.latest, budget // 2)
+            if why is None:
+                yield _Part("journal.log", lines, lines.count(b"\n"))
+                return  # the journal has every line the memory has, and those of earlier runs
+            missing.append({"what": f"journal of {src.journal_unit}", "why": why})
         if src.log_file:
             try:
                 with open(src.log_file, "rb") as f:

@@ -31,4 +31,4 @@ def station_sources(config: Any, store: Any, connectors: Sequence[Any],
         versions={"controller": controller_version(), "python": platform.python_version(),
                   "power_vendor": config.power.vendor},
         max_bytes=diag.max_archive_kb * 1024, store=store, memory_faults=memory_faults,
-        recent_log=recent_log(), log_file=diag.log_file, capture_dir=diag.capture_dir, security_log=security_log)
+        recent_log=recent_log(), log_file=diag.log_file, journal_unit=diag.journal_unit, capture_dir=diag.capture_dir, security_log=security_log)

@@ -143,3 +143,22 @@ def test_the_bound_is_checked_in_the_config():
     with pytest.raises(ConfigError, match="max_archive_kb"):
         load_config(cabinet_path("desk"), ("diagnostics.max_archive_kb=8",))
     assert load_config(cabinet_path("desk")).diagnostics.max_archive_kb == 4096
+
+
+def test_the_journal_is_the_controller_log_when_a_unit_is_named(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "journalctl"  # a stand-in that shows the arguments it was given
+    fake.write_text('#!/bin/sh\necho "old line"\necho "args: $*"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    blob, _ = ArchiveBuilder(_sources(journal_unit="charger-controller")).build(window=Window(T0, T0 + 60))
+    journal = _members(blob)["journal.log"].decode()
+    assert "--unit charger-controller" in journal and f"--since @{int(T0)}" in journal
+    assert f"--until @{int(T0) + 61}" in journal
+    fake.write_text("#!/bin/sh\necho 'No journal files were found.' >&2\nexit 1\n")
+    ring = RecentLog()
+    ring.handle(logging.LogRecord("controller.app", logging.WARNING, "", 0, "kept in memory", (), None))
+    blob, manifest = ArchiveBuilder(_sources(journal_unit="charger-controller", recent_log=ring)).build()
+    assert b"kept in memory" in _members(blob)["controller.log"]  # the memory's lines instead
+    assert any(m["why"].startswith("journalctl exit 1: No journal files") for m in manifest["missing"])

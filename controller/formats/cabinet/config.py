@@ -185,6 +185,7 @@ class StoreConfig:
 class DiagnosticsConfig:
     """The diagnostics archive (console `diag`, OCPP GetLog): what goes in and how big it may get."""
     max_archive_kb: int = 4096  # the archive's size bound; the newest entries go in first, older ones are left out
+    journal_unit: str = ""  # the systemd unit whose journal holds the controller's log, e.g. charger-controller; empty: not read
     log_file: str = ""  # the controller's own log file, if it writes one; empty: only the log lines kept in memory
     capture_dir: str = ""  # where V2G captures (*.pcap, *.pcapng) are recorded; empty: recording is off
 
