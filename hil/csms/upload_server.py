@@ -21,6 +21,7 @@ class Upload:
     path: str
     size: int
     saved: Path | None  # None: refused
+    authorization: str = ""  # the Authorization header as it came
 
 
 class UploadServer:
@@ -56,7 +57,7 @@ class UploadServer:
         with self._guard:
             return [u.saved for u in self.uploads if u.saved is not None]
 
-    def _take(self, method: str, path: str, body: bytes) -> int:
+    def _take(self, method: str, path: str, body: bytes, authorization: str = "") -> int:
         """The status to answer; saves the body when it is taken."""
         with self._guard:
             refused = None
@@ -72,7 +73,7 @@ class UploadServer:
                 name = Path(unquote(urlsplit(path).path)).name or "upload.bin"
                 saved = self.folder / f"{len(self.uploads):03d}-{name}"
                 saved.write_bytes(body)
-            self.uploads.append(Upload(method, path, len(body), saved))
+            self.uploads.append(Upload(method, path, len(body), saved, authorization))
             return refused if refused is not None else 201
 
 
@@ -84,7 +85,7 @@ def _handler(server: UploadServer) -> type[BaseHTTPRequestHandler]:
                 self.send_error(413)
                 return
             body = self.rfile.read(length)
-            code = server._take(self.command, self.path, body)
+            code = server._take(self.command, self.path, body, self.headers.get("Authorization", ""))
             self.send_response(code)
             self.send_header("Content-Length", "0")
             self.end_headers()
