@@ -9,8 +9,8 @@ import logging
 import threading
 from collections import deque
 
-LINES = 5000  # log lines kept (about 1 MB at the longest)
-LINE_MAX = 2000  # characters of one line kept (a traceback is cut here)
+LINES = 3000  # log lines kept (at most 3 MB, typically well under 1 MB)
+LINE_MAX = 1000  # characters of one line kept (a traceback is cut here)
 
 
 class RecentLog(logging.Handler):
