@@ -4,8 +4,9 @@ controller's own log (the systemd journal, a log file or the lines kept in memor
 
 The archive never grows past its bound ([diagnostics] max_archive_kb): each part is filled newest first
 and what no longer fits is left out, which the manifest says, with everything else that is missing and why.
-Entries are kept only inside the asked time window (GetLog's oldestTimestamp / latestTimestamp). Blocking
-(store reads, files): run it in a worker thread.
+The bound counts the contents before compression, so the archive itself is usually much smaller (event
+lines compress about 15 to 1). Entries are kept only inside the asked time window (GetLog's oldestTimestamp /
+latestTimestamp). Blocking (store reads, files): run it in a worker thread.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng")
 MANIFEST_RESERVE = 8192  # bytes kept free for the manifest itself
 TAR_FILE_OVERHEAD = 1024  # a tar header (512) and at most 511 bytes of padding
 MAX_CAPTURES = 40  # captures in one archive (each is a line in the manifest)
-BYTES_PER_EVENT = 60  # the shortest event line: bounds how many rows are read for a given archive size
+BYTES_PER_EVENT = 80  # a short event line: bounds how many rows are read (under the store's read lock)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,10 @@ class ArchiveBuilder:
         if store is None:
             missing.append({"what": "event log", "why": "no store configured ([store] path)"})
             return
-        rows = store.recent_events(min(200_000, max(1, budget // BYTES_PER_EVENT)))
-        yield _lines_part("events.jsonl", [(r["t"], _json(r)) for r in rows if window.holds(r["t"])], budget * 2 // 3)
+        limit = min(200_000, max(1, budget // BYTES_PER_EVENT))
+        rows = store.recent_events(limit)
+        yield _lines_part("events.jsonl", [(r["t"], _json(r)) for r in rows if window.holds(r["t"])], budget * 2 // 3,
+                          more=len(rows) == limit and window.holds(rows[-1]["t"]))  # older ones not even read
 
     def _controller_log(self, window: Window, budget: int, missing: list[dict]) -> Iterable[_Part]:
         src = self.sources
@@ -186,8 +189,8 @@ class ArchiveBuilder:
         yield _lines_part("security.jsonl", [(r["t"], _json(r)) for r in rows if window.holds(r["t"])], budget)
 
 
-def _lines_part(name: str, newest_first: list[tuple[float, bytes]], budget: int) -> _Part:
-    """As many of the newest lines as fit in `budget`, written oldest first."""
+def _lines_part(name: str, newest_first: list[tuple[float, bytes]], budget: int, more: bool = False) -> _Part:
+    """As many of the newest lines as fit in `budget`, written oldest first; `more`: older ones were not read."""
     kept: list[bytes] = []
     used = 0
     for _, line in newest_first:
@@ -195,7 +198,7 @@ def _lines_part(name: str, newest_first: list[tuple[float, bytes]], budget: int)
             break
         kept.append(line)
         used += len(line)
-    return _Part(name, b"".join(reversed(kept)), len(kept), truncated=len(kept) < len(newest_first))
+    return _Part(name, b"".join(reversed(kept)), len(kept), truncated=more or len(kept) < len(newest_first))
 
 
 def _pack(parts: list[_Part]) -> bytes:

@@ -162,3 +162,11 @@ def test_the_journal_is_the_controller_log_when_a_unit_is_named(tmp_path, monkey
     blob, manifest = ArchiveBuilder(_sources(journal_unit="charger-controller", recent_log=ring)).build()
     assert b"kept in memory" in _members(blob)["controller.log"]  # the memory's lines instead
     assert any(m["why"].startswith("journalctl exit 1: No journal files") for m in manifest["missing"])
+
+
+def test_events_beyond_the_rows_read_count_as_left_out(store, monkeypatch):
+    import controller.diagnostics.archive as archive
+    monkeypatch.setattr(archive, "BYTES_PER_EVENT", 100_000)  # so only a few rows are read for 1 MB
+    _, manifest = ArchiveBuilder(_sources(store)).build()
+    part = next(p for p in manifest["included"] if p["name"] == "events.jsonl")
+    assert part["entries"] < 50 and part["truncated"].startswith("size bound")
