@@ -58,11 +58,13 @@ class VariableMonitors:
         self._enabled = enabled
         self._report = report  # queue a NotifyMonitoringReport
         self.monitors: dict[int, Monitor] = {}
+        self._next_id = 1  # ids are not given again in this run, even once cleared (events may still be queued)
         for monitor_id, saved in self._store.load().items():
             item = self._items.get(tuple(saved["where"]))
             if item is not None:
                 self.monitors[monitor_id] = Monitor(monitor_id, saved["type"], saved["value"], saved["severity"],
                                                     saved["transaction"], item, saved=saved)
+            self._next_id = max(self._next_id, monitor_id + 1)
 
     @property
     def monitorable(self) -> set[tuple]:
@@ -99,7 +101,9 @@ class VariableMonitors:
             return {**result, "status": "Duplicate"}
         if given_id is None and len(self.monitors) >= MAX_MONITORS:
             return {**result, "status": "Rejected"}
-        monitor_id = given_id if given_id is not None else max(self.monitors, default=0) + 1
+        monitor_id = given_id
+        if monitor_id is None:
+            monitor_id, self._next_id = self._next_id, self._next_id + 1
         saved = {"where": list(where), "type": kind, "value": value, "severity": severity,
                  "transaction": bool(request.get("transaction", False))}
         self._store.save(monitor_id, saved)  # on disk before it is in force

@@ -98,6 +98,7 @@ def test_a_duplicate_is_refused_and_clear_answers_per_id():
     assert monitors.set([_request("UpperThreshold", 600.0, id=1)])[0]["status"] == "Accepted"  # replaced
     assert monitors.monitors[1].value == 600.0
     assert monitors.clear([1, 5]) == [{"id": 1, "status": "Accepted"}, {"id": 5, "status": "NotFound"}]
+    assert monitors.set([_request("UpperThreshold", 600.0)])[0]["id"] == 2  # 1 is not given again
 
 
 def test_a_transaction_monitor_watches_only_during_a_transaction():
