@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +24,15 @@ from controller.hw.power.bus_load import describe_overload, frames_per_second, i
 from controller.pricing.display import PriceDisplay
 from controller.pricing.price_book import PriceBook
 from controller.records import StoreRecorder
+from controller.diagnostics.archive import ArchiveSources
+from controller.diagnostics.log_ring import recent_log
+from controller.diagnostics.sources import station_sources
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
+from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -106,6 +110,7 @@ class ControllerApp:
 
     def build(self) -> None:
         cfg = self.config
+        recent_log()  # the controller's own log lines, kept for the diagnostics archive from now on
         if cfg.power.vendor not in VENDORS:
             raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {known_vendors()})")
         self._check_power_bus()
@@ -159,9 +164,11 @@ class ControllerApp:
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
-                                    prices=self.prices)
+                                    prices=self.prices,
+                                    monitors=MonitorStore(cfg.store.path or None))  # SetVariableMonitoring
             self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
+            self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
@@ -169,6 +176,12 @@ class ControllerApp:
     def _session_energy_wh(self, connector_id: int) -> float | None:
         session = next((c.session for c in self.connectors if c.cfg.id == connector_id), None)
         return None if session is None else session.energy_wh
+
+    def diagnostic_sources(self) -> ArchiveSources:
+        """What the diagnostics archive holds (console `diag`, OCPP GetLog): controller/diagnostics/."""
+        security = self.ocpp.security_events if self.ocpp is not None else None
+        return station_sources(self.config, self.store, self.connectors, None if security is None else
+                               lambda: [asdict(e) for e in security.entries.copy()])
 
     def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
@@ -390,6 +403,7 @@ class ControllerApp:
                 self.ocpp.station_state.close()
                 self.ocpp.authorization.store.close()
                 self.ocpp.network.close()
+                self.ocpp.monitors.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.prices is not None and clean:

@@ -26,6 +26,7 @@ from controller.hw.power.group import GroupCapabilities, PowerModuleGroup
 from controller.pricing.display import PriceDisplay
 from controller.store import StoreError
 from controller.store.health import StoreHealthWatch
+from controller.diagnostics.archive import ArchiveSources
 
 if TYPE_CHECKING:
     from controller.app import ControllerApp
@@ -177,6 +178,9 @@ class AppCabinetView:
             return None
         return "reserved for another idToken" + ("" if id_token else "; give the reserved one: authorize "
                                                   f"{connector_id} ID_TOKEN")
+
+    def diagnostics(self) -> ArchiveSources:
+        return self._app.diagnostic_sources()
 
     def token_authorized(self, connector_id: int, id_token: str) -> None:
         if self._app.ocpp is not None:

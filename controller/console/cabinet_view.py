@@ -19,6 +19,7 @@ from controller.connector.session import SessionRecord
 from controller.faults import Fault
 from controller.formats.events import Event, EventSink
 from controller.hw.power.group import GroupCapabilities
+from controller.diagnostics.archive import ArchiveSources
 from controller.store.health import StoreHealthWatch
 
 FrameSink = Callable[[str, can.Message], None]  # (port name, frame); runs in the CAN receive path
@@ -155,4 +156,8 @@ class CabinetView(Protocol):
 
     def token_authorized(self, connector_id: int, id_token: str) -> None:
         """The console let this idToken charge on the connector: OCPP reports it and ends its reservation."""
+        ...
+
+    def diagnostics(self) -> ArchiveSources:
+        """Where the diagnostics archive's parts come from (controller/diagnostics/): console `diag`."""
         ...

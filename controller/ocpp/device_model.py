@@ -19,6 +19,7 @@ from typing import Callable
 from controller.formats.cabinet.config import OcppConfig
 from controller.formats.cabinet.pricing import parse_price
 from controller.ocpp.auth_settings import auth_variables
+from controller.ocpp.monitored_variables import device_model_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -98,6 +99,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("ReservationCtrlr", "Enabled", "boolean", RW), "true"),
         (Variable("ReservationCtrlr", "NonEvseSpecific", "boolean", RW), "true"),
         (Variable(comm, "QueueAllMessages", "boolean", RW), "true"),  # MeterValues etc. queued like TransactionEvent
+        *device_model_variables(sorted(connector_types)),  # block N: controller/ocpp/monitored_variables.py
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
     ]
@@ -126,7 +128,8 @@ class DeviceModel:
         # the reboot-only values in force now: those of the start, not those set since
         self._at_start, self._set_at_start = dict(self._values), set(stored)
         self._boot_heartbeat: float | None = None
-        self.live: dict[tuple[str, str], Callable[[], str]] = {}  # (component, name) -> its value now, kept elsewhere
+        # (component, name), or a Variable's key, -> its value now, kept elsewhere
+        self.live: dict[tuple[str, str] | str, Callable[[], str]] = {}
 
     # ---- values the service uses --------------------------------------------------------------------------
     def number(self, component: str, name: str, instance: str | None = None) -> float:
@@ -179,6 +182,8 @@ class DeviceModel:
         return None, "UnknownVariable" if known_component else "UnknownComponent"
 
     def value(self, var: Variable) -> str:
+        if var.key in self.live:  # one EVSE's own value (the monitored variables)
+            return self.live[var.key]()
         if (var.component, var.name) in self.live:
             return self.live[(var.component, var.name)]()
         if var.name == "AvailabilityState":
@@ -219,7 +224,7 @@ class DeviceModel:
             if var.evse is not None:
                 component["evse"] = {"id": var.evse, **({"connectorId": var.connector} if var.connector else {})}
             variable: dict = {"name": var.name, **({"instance": var.instance} if var.instance else {})}
-            characteristics: dict = {"dataType": var.data_type, "supportsMonitoring": False}
+            characteristics: dict = {"dataType": var.data_type, "supportsMonitoring": var.key in self.live}
             if var.unit:
                 characteristics["unit"] = var.unit
             if var.values_list:

@@ -24,6 +24,11 @@ class FaultEvents:
         self._next_id = first_id  # from the clock: ids of an earlier run still queued are not reused
         self._raised: dict[tuple[int | None, str], int] = {}  # (connector, code) -> eventId of its raise
 
+    def take_id(self) -> int:
+        """An eventId for another NotifyEvent of this station (a variable monitor's): never one of these."""
+        event_id, self._next_id = self._next_id, self._next_id + 1
+        return event_id
+
     def notify_event(self, event: FaultRaised | FaultCleared, now: float) -> dict:
         """The NotifyEvent payload for one fault event."""
         raised = isinstance(event, FaultRaised)

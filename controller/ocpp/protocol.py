@@ -46,6 +46,8 @@ class StationActions(Protocol):
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
     tariff_cost: Any  # block I, CostUpdated: controller/ocpp/tariff_cost.py
+    log_uploads: Any  # GetLog (N01): controller/ocpp/get_log.py
+    monitors: Any  # SetVariableMonitoring / ClearVariableMonitoring (N04, N05): controller/ocpp/monitoring.py
 
 
 class StationProtocol(ChargePoint):
@@ -196,6 +198,25 @@ class StationProtocol(ChargePoint):
     def _cost_updated(self, total_cost: float, transaction_id: str, **_: Any):
         self._actions.tariff_cost.cost_updated(total_cost, transaction_id)
         return call_result.CostUpdated()
+    @on(Action.get_log)
+    def _get_log(self, log: dict, log_type: str, request_id: int, retries: int | None = None,
+                 retry_interval: int | None = None, **_: Any):
+        status, filename, info = self._actions.log_uploads.request(log, log_type, request_id, retries, retry_interval)
+        return call_result.GetLog(status=status, filename=filename, status_info=info)
+
+    @on(Action.set_variable_monitoring)
+    def _set_variable_monitoring(self, set_monitoring_data: list, **_: Any):
+        return call_result.SetVariableMonitoring(set_monitoring_result=self._actions.monitors.set(set_monitoring_data))
+
+    @on(Action.clear_variable_monitoring)
+    def _clear_variable_monitoring(self, id: list, **_: Any):
+        return call_result.ClearVariableMonitoring(clear_monitoring_result=self._actions.monitors.clear(id))
+
+    @on(Action.get_monitoring_report)
+    def _get_monitoring_report(self, request_id: int, monitoring_criteria: list | None = None,
+                               component_variable: list | None = None, **_: Any):
+        status = self._actions.monitors.report(request_id, monitoring_criteria, component_variable)
+        return call_result.GetMonitoringReport(status=status)
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

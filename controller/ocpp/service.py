@@ -30,6 +30,8 @@ from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
+from controller.ocpp.get_log import LogUploads
+from controller.ocpp.monitoring import VariableMonitors
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -47,6 +49,7 @@ from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_auth import AuthStore
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
+from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
@@ -86,7 +89,8 @@ class OcppService:
                  reservations: ReservationStore | None = None,
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
-                 network: NetworkStore | None = None, prices: PriceBook | None = None):
+                 network: NetworkStore | None = None, prices: PriceBook | None = None,
+                 monitors: MonitorStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -145,6 +149,14 @@ class OcppService:
         self.identification = Identification(self.authorization, self.connectors, self.transactions, self._enqueue,
                                              may_use=self.may_use,
                                              autocharge=autocharge, wall_clock=clock)
+        self.diagnostics: Callable[[], Any] | None = None  # the app's ArchiveSources (controller/diagnostics/)
+        self.log_uploads = LogUploads(self._enqueue_message, lambda: self.diagnostics() if self.diagnostics else None)
+        self.monitors = VariableMonitors(  # SetVariableMonitoring, NotifyEvent: controller/ocpp/monitoring.py
+            self.connectors, monitors, lambda payload: self._enqueue_message("NotifyEvent", payload), clock,
+            self.fault_events.take_id, lambda evse: getattr(self.transactions.get(evse), "transaction_id", None),
+            enabled=lambda: self.device_model.text("MonitoringCtrlr", "Enabled") == "true",
+            report=lambda payload: self._enqueue_message("NotifyMonitoringReport", payload))
+        self.device_model.live.update(self.monitors.live_values())
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,10 +164,12 @@ class OcppService:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
-                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
+                       asyncio.create_task(self.monitors.run(), name="ocpp-monitoring")]
 
     async def close(self) -> None:
         self.identification.close()
+        await self.log_uploads.close()  # GetLog: controller/ocpp/get_log.py
         # cancelled again while any runs on: ocpp's call() waits with asyncio.wait_for, which on 3.11 can
         # swallow a cancellation that lands as the answer arrives
         for _ in range(20):
@@ -352,6 +366,8 @@ class OcppService:
     def trigger(self, message: str, evse_id: int | None) -> str:
         if message == "SignChargingStationCertificate":
             return self.security.request_certificate()
+        if message == "LogStatusNotification":
+            return self.log_uploads.trigger()
         if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hil.csms import role_availability
+from hil.csms.role_diagnostics import ROLES as DIAGNOSTICS_ROLES, DiagnosticsRole
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
@@ -66,6 +67,7 @@ class RigCsms:
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
         self.price = role_price.PriceRole(self) if role in role_price.ROLES else None  # hil/csms/role_price.py
+        self.diagnostics = DiagnosticsRole(self, STATION) if role in DIAGNOSTICS_ROLES else None  # role_diagnostics.py
         self.settle_s = 15.0
 
     async def start(self) -> list[str]:
@@ -86,6 +88,8 @@ class RigCsms:
             overrides += self.auth.overrides()
         if self.price is not None:
             overrides += self.price.overrides()
+        if self.diagnostics is not None:
+            overrides += self.diagnostics.overrides()
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -112,6 +116,8 @@ class RigCsms:
             await self.auth.play(ids, timeout_s)
         elif self.price is not None:
             await self.price.play(STATION, ids, timeout_s)
+        elif self.diagnostics is not None:
+            await self.diagnostics.play(ids, timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -155,22 +161,28 @@ class RigCsms:
             await role_availability.settle(self, STATION, ids, self.settle_s if timeout_s is None else timeout_s)
         if self.price is not None:  # the session's price in the controller's store
             await self.price.settle(ids, self.settle_s if timeout_s is None else timeout_s)
+        if self.diagnostics is not None:
+            await self.diagnostics.settle(self.settle_s if timeout_s is None else timeout_s)
 
     async def stop(self) -> None:
         await self.csms.stop()
         if self.auth is not None:
             self.auth.close()
+        if self.diagnostics is not None:
+            self.diagnostics.close()
 
     def report(self) -> dict:
         return {"role": self.role, "security_profile": self.profile,
                 "frames": len(self.csms.traffic), "traffic_jsonl": str(self.csms.jsonl),
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
-                "problems": list(self.reservation.problems) if self.reservation else [],
+                "problems": (list(self.reservation.problems) if self.reservation else [])
+                + (list(self.diagnostics.problems) if self.diagnostics else []),
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 **({"auth": self.auth.report()} if self.auth is not None else {}),
                 **({"price": self.price.report()} if self.price is not None else {}),
+                **({"diagnostics": self.diagnostics.report()} if self.diagnostics is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),

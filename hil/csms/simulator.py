@@ -123,6 +123,14 @@ class _StationPeer(ChargePoint):
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
 
+    @on(Action.notify_monitoring_report)
+    def _notify_monitoring_report(self, **_: Any):
+        return call_result.NotifyMonitoringReport()
+
+    @on(Action.log_status_notification)
+    def _log_status(self, **_: Any):
+        return call_result.LogStatusNotification()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

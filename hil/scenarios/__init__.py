@@ -128,4 +128,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              expect_car=("target_soc",)),
     Scenario("price-default-change", "the CSMS raises the default price while the car charges: the running "
              "session keeps the price it was shown", "ok", csms="price-default-change", expect_car=("target_soc",)),
+    # block N: diagnostics (hil/csms/role_diagnostics.py)
+    Scenario("get-log", "after the session the CSMS asks GetLog: the archive arrives at the rig's upload server "
+             "and unpacks, with the session in its event log", "ok", csms="get-log", expect_car=("target_soc",)),
+    Scenario("monitoring", "while charging the CSMS sets an upper threshold on the output voltage below the "
+             "charging voltage: the station sends NotifyEvent (Alerting) with the monitor's id", "ok",
+             csms="monitoring", expect_car=("target_soc",)),
 )}

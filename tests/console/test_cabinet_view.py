@@ -17,6 +17,7 @@ from controller.console.auth import ConsoleAuth
 from controller.console.cabinet_view import NetworkState, SelfTestRefused
 from controller.console.commands import build_registry
 from controller.console.session import ConsoleSession
+from controller.diagnostics.archive import ArchiveSources
 from controller.hw.power.group import GroupCapabilities
 from hil.setup import cabinet_path
 
@@ -115,6 +116,9 @@ class FakeCabinet:
 
     def record_action(self, message: str, data: dict | None = None, connector: int | None = None) -> None:
         self.actions.append(message)
+
+    def diagnostics(self) -> ArchiveSources:
+        return ArchiveSources("FAKE-1", {"controller": "test"}, max_bytes=64 * 1024, memory_faults=lambda: [])
 
 
 def _answers(cabinet: FakeCabinet, lines: list[str]) -> list[str]:

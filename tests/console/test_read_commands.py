@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(60)
 
 READ_COMMANDS = ["help", "version", "config", "status", "modules", "meter", "imd", "faults", "log", "sessions",
                  "uptime", "ocpp"]
-TECH_COMMANDS = ["authorize", "start", "stop", "enable", "disable", "clear", "selftest", "cantrace 1"]
+TECH_COMMANDS = ["authorize", "start", "stop", "enable", "disable", "clear", "selftest", "cantrace 1", "diag /tmp"]
 
 
 def run_with_console(tmp_path, lines: list[str], **options) -> dict[str, str]:

@@ -183,6 +183,19 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class DiagnosticsConfig:
+    """The diagnostics archive (console `diag`, OCPP GetLog): what goes in and how big it may get."""
+    max_archive_kb: int = 4096  # the archive's size bound; the newest entries go in first, older ones are left out
+    journal_unit: str = ""  # the systemd unit whose journal holds the controller's log, e.g. charger-controller; empty: not read
+    log_file: str = ""  # the controller's own log file, if it writes one; empty: only the log lines kept in memory
+    capture_dir: str = ""  # where V2G captures (*.pcap, *.pcapng) are recorded; empty: recording is off
+
+    def check(self) -> None:
+        if not 64 <= self.max_archive_kb <= 1_048_576:
+            raise ConfigError("max_archive_kb", f"must be 64 to 1048576 kB (got {self.max_archive_kb})")
+
+
+@dataclass(frozen=True)
 class ConsoleConfig:
     """The technicians' serial console (115200 8N1 by default)."""
     port: str = ""  # a device path or pyserial URL; empty: no console
@@ -260,6 +273,7 @@ class CabinetConfig:
     store: StoreConfig = field(default_factory=StoreConfig)  # the event, fault and session log (see [store])
     console: ConsoleConfig = field(default_factory=ConsoleConfig)  # the technicians' serial console (see [console])
     ocpp: OcppConfig = field(default_factory=OcppConfig)  # OCPP 2.0.1 to the operator's CSMS (see [ocpp])
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)  # the diagnostics archive (see [diagnostics])
     max_cabinet_power_kw: float = 0.0  # 0: no cap; else the ports' max_power_kw may not add up to more
     rfid: RfidReaderConfig | None = None  # one card reader for the cabinet (see [rfid]): a card goes to the car waiting
     pricing: PricingConfig = field(default_factory=PricingConfig)  # the default tariff (see [pricing], docs/pricing.md)
