@@ -25,6 +25,7 @@ from controller.records import StoreRecorder
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
+from controller.store.ocpp_firmware import FirmwareStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_network import NetworkStore
@@ -148,7 +149,8 @@ class ControllerApp:
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
                                     restart=self.restart_requested.set,
-                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
+                                    auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
+                                    firmware=FirmwareStore(cfg.store.path or None))  # an update across its restart
             self._sinks.append(self.ocpp.on_event)
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:

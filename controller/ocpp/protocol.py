@@ -45,6 +45,7 @@ class StationActions(Protocol):
     authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
+    firmware_updates: Any  # UpdateFirmware (block L): controller/ocpp/firmware/
 
 
 class StationProtocol(ChargePoint):
@@ -190,6 +191,12 @@ class StationProtocol(ChargePoint):
     def _set_network_profile(self, configuration_slot: int, connection_data: dict, **_: Any):
         status, info = self._actions.network.set_profile(configuration_slot, connection_data)
         return call_result.SetNetworkProfile(status=status, status_info=info)
+
+    @on(Action.update_firmware)
+    def _update_firmware(self, request_id: int, firmware: dict, retries: int | None = None,
+                         retry_interval: int | None = None, **_: Any):
+        status, info = self._actions.firmware_updates.update(request_id, firmware, retries, retry_interval)
+        return call_result.UpdateFirmware(status=status, status_info=info)
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):
