@@ -122,6 +122,10 @@ class _StationPeer(ChargePoint):
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
 
+    @on(Action.firmware_status_notification)
+    def _firmware_status(self, **_: Any):
+        return call_result.FirmwareStatusNotification()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

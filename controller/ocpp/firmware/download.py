@@ -5,6 +5,7 @@ drives the connectors, never waits on the network. A cancelled download stops at
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 import re
 import threading
@@ -41,7 +42,7 @@ def fetch(url: str, part: Path, max_bytes: int, stop: threading.Event) -> None:
         if exc.code == 416:
             part.unlink(missing_ok=True)  # ours is longer than theirs: start again
         raise DownloadFailed(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         raise DownloadFailed(str(getattr(exc, "reason", exc))) from None
     with response:
         if response.status == 206 and have:
@@ -65,7 +66,7 @@ def fetch(url: str, part: Path, max_bytes: int, stop: threading.Event) -> None:
                     if have > max_bytes:
                         raise DownloadFailed(f"the firmware grew past the {max_bytes} bytes allowed")
                     out.write(piece)
-        except OSError as exc:  # the connection dropped, or the disk is full
+        except (OSError, http.client.HTTPException) as exc:  # the connection dropped, or the disk is full
             raise DownloadFailed(str(exc)) from None
     if total is not None and have != total:
         raise DownloadFailed(f"the transfer ended after {have} of {total} bytes")
