@@ -19,6 +19,7 @@ from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
+from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class RigCsms:
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
         self.settle_s = 15.0
+        self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -82,6 +84,8 @@ class RigCsms:
         overrides += role_availability.overrides(self.role, self.folder)
         if self.auth is not None:
             overrides += self.auth.overrides()
+        if self.firmware is not None:
+            overrides += self.firmware.overrides()
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -106,6 +110,8 @@ class RigCsms:
             await restart_mid_session(self, ids[0], timeout_s)
         elif self.auth is not None:
             await self.auth.play(ids, timeout_s)
+        elif self.firmware is not None:
+            await self.firmware.play(ids, timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -147,11 +153,15 @@ class RigCsms:
             self.notes.append("not every transaction reached the CSMS as Ended")
         if self.role in role_availability.ROLES:
             await role_availability.settle(self, STATION, ids, self.settle_s if timeout_s is None else timeout_s)
+        if self.firmware is not None:
+            await self.firmware.settle(ids)
 
     async def stop(self) -> None:
         await self.csms.stop()
         if self.auth is not None:
             self.auth.close()
+        if self.firmware is not None:
+            self.firmware.close()
 
     def report(self) -> dict:
         return {"role": self.role, "security_profile": self.profile,
@@ -162,6 +172,7 @@ class RigCsms:
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 **({"auth": self.auth.report()} if self.auth is not None else {}),
+                **({"firmware": self.firmware.report()} if self.firmware is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -175,6 +186,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
     problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
     problems += [n for n in report["notes"] if n.startswith("not every")] + report.get("problems", [])
     problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
+    problems += report.get("firmware", {}).get("problems", [])  # hil/csms/role_firmware.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)
