@@ -297,3 +297,28 @@ def test_an_install_command_that_is_no_program_is_one_config_error():
         parse_config(text, overrides=('ocpp.url="ws://127.0.0.1:9"', 'ocpp.firmware.install_command=["/no/such/installer"]'))
     assert str(error.value) == "config error at 'ocpp.firmware.install_command': '/no/such/installer' is not an " \
                                "executable program"
+
+
+@run_async
+async def test_a_download_cut_by_a_restart_resumes_at_the_next_start(tmp_path):
+    server = FirmwareServer(BUNDLE)
+    url = server.start()
+    cfg = installer(tmp_path)
+    store = FirmwareStore(tmp_path / "store.db")
+    request = {"request_id": 5, "location": url, "retrieve_at": 0.0, "install_at": None,
+               "signing_certificate": PKI.signing_pem, "signature": PKI.sign(BUNDLE), "attempts": 2,
+               "retry_interval_s": 0.0}
+    store.save({"request": request, "phase": "download"})  # the controller stopped in the middle of the download
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "firmware-5.bundle").write_bytes(BUNDLE[:1000])
+    restarts = []
+    try:
+        async with station_and_csms([SwitchableConnector(1)], restart=lambda: restarts.append(1), firmware_store=store,
+                                    firmware=cfg, certificate_dir=str(tmp_path / "certs")) as (service, csms):
+            service.security.certificates.install_root("ManufacturerRootCertificate", PKI.root_pem)
+            await csms.wait_for(lambda: restarts, 15)
+    finally:
+        server.stop()
+    assert [(r["range"], r["status"]) for r in server.requests] == [("bytes=1000-", 206)]
+    assert installed(tmp_path)[0]["size"] == len(BUNDLE)
+    assert [p["requestId"] for p in csms.calls("FirmwareStatusNotification")] == [5] * 5
