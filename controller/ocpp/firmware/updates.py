@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -108,7 +109,7 @@ class FirmwareUpdates:
                          request.request_id)
             log.warning("OCPP: firmware update %d: version %s runs, not the new one", request.request_id, running)
         self._store.clear()
-        self._bundle(request).unlink(missing_ok=True)
+        self._bundle(job).unlink(missing_ok=True)
         self.last_status = "Idle"
 
     # ---- the CSMS's requests ------------------------------------------------------------------------------
@@ -134,7 +135,8 @@ class FirmwareUpdates:
             self._release()
             status = "AcceptedCanceled"
             log.info("OCPP: firmware update %d cancelled by update %d", self._job["request"]["request_id"], request_id)
-        self._job = {"request": request.to_json(), "phase": "download"}
+        self._job = {"request": request.to_json(), "phase": "download",
+                     "bundle": f"firmware-{request_id}-{secrets.token_hex(4)}.bundle"}
         self._store.save(self._job)
         self._start()
         return status, None
@@ -162,12 +164,14 @@ class FirmwareUpdates:
     def _start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._carry_out(self._job), name="ocpp-firmware")
 
-    def _bundle(self, request: FirmwareRequest) -> Path:
-        return self.folder / f"firmware-{request.request_id}.bundle"
+    def _bundle(self, job: dict) -> Path:
+        """The job's own file: a cancelled job's download thread, still writing its last piece, never touches
+        the next job's file, even one with the same requestId."""
+        return self.folder / job.get("bundle", f"firmware-{job['request']['request_id']}.bundle")
 
     async def _carry_out(self, job: dict) -> None:
         request = FirmwareRequest.from_json(job["request"])
-        bundle = self._bundle(request)
+        bundle = self._bundle(job)
         try:
             if job["phase"] == "download":
                 if not await self._fetch_and_verify(request, bundle):
