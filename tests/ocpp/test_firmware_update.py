@@ -322,3 +322,43 @@ async def test_a_download_cut_by_a_restart_resumes_at_the_next_start(tmp_path):
     assert [(r["range"], r["status"]) for r in server.requests] == [("bytes=1000-", 206)]
     assert installed(tmp_path)[0]["size"] == len(BUNDLE)
     assert [p["requestId"] for p in csms.calls("FirmwareStatusNotification")] == [5] * 5
+
+
+@run_async
+async def test_an_install_date_in_the_future_is_waited_for(tmp_path):
+    server = FirmwareServer(BUNDLE)
+    url = server.start()
+    restarts = []
+    try:
+        async with station_and_csms([SwitchableConnector(1)], restart=lambda: restarts.append(time.time()),
+                                    firmware=installer(tmp_path)) as (_, csms):
+            await booted(csms)
+            await install_root(csms)
+            install_at = time.time() + 2.0
+            assert (await update(csms, url, install=install_at)).status == "Accepted"
+            await csms.wait_for(lambda: restarts, 15)
+    finally:
+        server.stop()
+    assert statuses(csms) == ["Downloading", "Downloaded", "SignatureVerified", "InstallScheduled", "Installing",
+                              "InstallRebooting"]
+    assert installed(tmp_path)[0]["t"] >= int(install_at)  # installDateTime has whole seconds
+
+
+def test_a_file_already_whole_is_not_fetched_again(tmp_path):
+    import asyncio
+
+    from controller.ocpp.firmware.download import download
+
+    server = FirmwareServer(BUNDLE)
+    server.start()
+    part = tmp_path / "whole.bundle"
+    part.write_bytes(BUNDLE)
+    try:
+        failure = asyncio.run(download(server.url, part, attempts=1, retry_interval_s=0, max_bytes=1 << 30))
+        too_big = asyncio.run(download(server.url, tmp_path / "small.bundle", attempts=1, retry_interval_s=0,
+                                       max_bytes=1000))
+    finally:
+        server.stop()
+    assert failure is None and part.read_bytes() == BUNDLE
+    assert [(r["range"], r["status"]) for r in server.requests][0] == (f"bytes={len(BUNDLE)}-", 416)
+    assert too_big is not None and "more than the 1000 allowed" in too_big
