@@ -362,3 +362,20 @@ def test_a_file_already_whole_is_not_fetched_again(tmp_path):
     assert failure is None and part.read_bytes() == BUNDLE
     assert [(r["range"], r["status"]) for r in server.requests][0] == (f"bytes={len(BUNDLE)}-", 416)
     assert too_big is not None and "more than the 1000 allowed" in too_big
+
+
+@run_async
+async def test_a_bundle_waiting_across_a_restart_is_verified_again_before_it_is_installed(tmp_path):
+    store = FirmwareStore(tmp_path / "store.db")
+    request = {"request_id": 6, "location": "http://127.0.0.1:9/x", "retrieve_at": 0.0, "install_at": None,
+               "signing_certificate": PKI.signing_pem, "signature": PKI.sign(BUNDLE), "attempts": 1,
+               "retry_interval_s": 0.0}
+    store.save({"request": request, "phase": "install_wait", "bundle": "firmware-6-x.bundle"})
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "firmware-6-x.bundle").write_bytes(BUNDLE[:-1] + b"!")  # changed on disk meanwhile
+    async with station_and_csms([SwitchableConnector(1)], restart=lambda: None, firmware_store=store,
+                                firmware=installer(tmp_path), certificate_dir=str(tmp_path / "certs")) as (service, csms):
+        service.security.certificates.install_root("ManufacturerRootCertificate", PKI.root_pem)
+        await wait_status(csms, "InvalidSignature")
+        await csms.wait_for(lambda: "InvalidFirmwareSignature" in security_events(csms), 10)
+    assert statuses(csms) == ["InvalidSignature"] and installed(tmp_path) == [] and store.load() is None

@@ -173,12 +173,12 @@ class FirmwareUpdates:
         request = FirmwareRequest.from_json(job["request"])
         bundle = self._bundle(job)
         try:
-            if job["phase"] == "download":
-                if not await self._fetch_and_verify(request, bundle):
-                    self._done(job, bundle)
-                    return
-                job["phase"] = "install_wait"
-                self._store.save(job)
+            fetched = job["phase"] != "download" or await self._fetch(request, bundle)
+            if not fetched or not await self._verify(request, bundle):  # again after a restart: the file on disk
+                self._done(job, bundle)
+                return
+            job["phase"] = "install_wait"
+            self._store.save(job)
             await self._wait_until_idle(request)
             job.update(phase="installing", version_before=self.running_version())
             self._store.save(job)
@@ -202,7 +202,7 @@ class FirmwareUpdates:
                          request.request_id)
             self._done(job, bundle)
 
-    async def _fetch_and_verify(self, request: FirmwareRequest, bundle: Path) -> bool:
+    async def _fetch(self, request: FirmwareRequest, bundle: Path) -> bool:
         wait = request.retrieve_at - self._clock()
         if wait > 0:
             self._status("DownloadScheduled", request.request_id)
@@ -219,7 +219,15 @@ class FirmwareUpdates:
             self._status("DownloadFailed", request.request_id)
             return False
         self._status("Downloaded", request.request_id)
-        digest = await asyncio.to_thread(file_digest, bundle)
+        return True
+
+    async def _verify(self, request: FirmwareRequest, bundle: Path) -> bool:
+        try:
+            digest = await asyncio.to_thread(file_digest, bundle)
+        except OSError as exc:  # gone since (a technician, a disk replaced during the restart)
+            log.warning("OCPP: firmware bundle %s unreadable: %s", bundle, exc)
+            self._status("InstallationFailed", request.request_id)
+            return False
         try:  # checked again: the roots may have changed since the request (or before a restart)
             cert = check_signing_certificate(request.signing_certificate,
                                              self._station.security.certificates.roots(MANUFACTURER_ROOT))
