@@ -131,7 +131,7 @@ class FirmwareUpdates:
             return "InvalidCertificate", _info("InvalidCertificate", str(exc))
         status = "Accepted"
         if self._task is not None and not self._task.done():
-            self._task.cancel()  # a second request cancels the first (its files go at the next start)
+            self._task.cancel()  # a second request cancels the first (its file goes when the next download starts)
             self._release()
             status = "AcceptedCanceled"
             log.info("OCPP: firmware update %d cancelled by update %d", self._job["request"]["request_id"], request_id)
