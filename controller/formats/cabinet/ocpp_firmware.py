@@ -14,8 +14,8 @@ from controller.formats.cabinet.loader import ConfigError
 @dataclass(frozen=True)
 class FirmwareConfig:
     """Signed firmware updates over OCPP (block L); off while `install_command` is empty."""
-    install_command: tuple[str, ...] = ()  # program and arguments; the bundle's path is added last. Empty: UpdateFirmware Rejected
-    version_file: str = ""  # a file whose first line is the running firmware version (BootNotification); empty: the package's
+    install_command: tuple[str, ...] = ()  # program and arguments, the bundle's path added last; empty: updates Rejected
+    version_file: str = ""  # its first line is the running version (BootNotification); empty: the built-in one
     download_dir: str = ""  # where bundles are downloaded; empty: firmware/ beside the store (else a temporary folder)
     install_timeout_s: float = 900.0  # the installer running longer than this counts as failed (it is killed)
     max_download_mb: int = 2048  # a download growing past this many MiB fails (a full disk stops the store too)
