@@ -30,6 +30,7 @@ from controller.diagnostics.sources import station_sources
 from controller.store import Store, StoreError
 from controller.store.health import StoreHealthWatch
 from controller.store.ocpp_auth import AuthStore
+from controller.store.ocpp_firmware import FirmwareStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_monitors import MonitorStore
@@ -165,7 +166,8 @@ class ControllerApp:
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
                                     prices=self.prices,
-                                    monitors=MonitorStore(cfg.store.path or None))  # SetVariableMonitoring
+                                    monitors=MonitorStore(cfg.store.path or None),  # SetVariableMonitoring
+                                    firmware=FirmwareStore(cfg.store.path or None))  # an update across its restart
             self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
             self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive

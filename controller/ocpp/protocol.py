@@ -48,6 +48,7 @@ class StationActions(Protocol):
     tariff_cost: Any  # block I, CostUpdated: controller/ocpp/tariff_cost.py
     log_uploads: Any  # GetLog (N01): controller/ocpp/get_log.py
     monitors: Any  # SetVariableMonitoring / ClearVariableMonitoring (N04, N05): controller/ocpp/monitoring.py
+    firmware_updates: Any  # UpdateFirmware (block L): controller/ocpp/firmware/
 
 
 class StationProtocol(ChargePoint):
@@ -217,6 +218,12 @@ class StationProtocol(ChargePoint):
                                component_variable: list | None = None, **_: Any):
         status = self._actions.monitors.report(request_id, monitoring_criteria, component_variable)
         return call_result.GetMonitoringReport(status=status)
+
+    @on(Action.update_firmware)
+    def _update_firmware(self, request_id: int, firmware: dict, retries: int | None = None,
+                         retry_interval: int | None = None, **_: Any):
+        status, info = self._actions.firmware_updates.update(request_id, firmware, retries, retry_interval)
+        return call_result.UpdateFirmware(status=status, status_info=info)
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

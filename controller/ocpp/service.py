@@ -32,6 +32,7 @@ from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.get_log import LogUploads
 from controller.ocpp.monitoring import VariableMonitors
+from controller.ocpp.firmware import FirmwareUpdates
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
@@ -47,6 +48,7 @@ from controller.ocpp.open_transactions import OpenTransactions
 from controller.ocpp.transactions import Transaction, meter_value, timestamp
 from controller.ocpp.tx_follower import TransactionFollower, session_of
 from controller.store.ocpp_auth import AuthStore
+from controller.store.ocpp_firmware import FirmwareStore
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
 from controller.store.ocpp_monitors import MonitorStore
@@ -90,7 +92,7 @@ class OcppService:
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
                  network: NetworkStore | None = None, prices: PriceBook | None = None,
-                 monitors: MonitorStore | None = None):
+                 monitors: MonitorStore | None = None, firmware: FirmwareStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -131,11 +133,15 @@ class OcppService:
         self.security_events = SecurityEvents(self.queue, self.clock, self._wake.set)
         self.security = StationSecurity(self.cfg, station_id, self.device_model, self._wake.set,
                                         self.security_events.note)
+        self.firmware_updates = FirmwareUpdates(self.cfg.firmware, firmware, self, clock, self._wake.set, restart,
+                                                firmware_version)  # block L: controller/ocpp/firmware/
+        self._firmware = self.firmware_updates.running_version()  # the version file's, when configured
         self.network = NetworkProfiles(self.cfg, network, self.device_model, missing_for=self.security.missing_for,
                                        notify=self.security_events.note, wake=self._wake.set)
         self.security.needs_csms_root = self.network.needs_tls  # the last CSMS root stays while a link needs it
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = boot_reason(self.station_state)  # RemoteReset once after a Reset
+        self.boot_reason = self.firmware_updates.boot_reason or self.boot_reason  # FirmwareUpdate after an install
         self.frames = FrameLog()  # the last frames by action, for the console
         self.boot_status: str | None = None  # the last BootNotification answer
         self.connect_attempts = 0
@@ -165,7 +171,8 @@ class OcppService:
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
-                       asyncio.create_task(self.monitors.run(), name="ocpp-monitoring")]
+                       asyncio.create_task(self.monitors.run(), name="ocpp-monitoring"),
+                       asyncio.create_task(self.firmware_updates.run(), name="ocpp-firmware")]
 
     async def close(self) -> None:
         self.identification.close()
@@ -368,6 +375,8 @@ class OcppService:
             return self.security.request_certificate()
         if message == "LogStatusNotification":
             return self.log_uploads.trigger()
+        if message == "FirmwareStatusNotification":
+            return self.firmware_updates.trigger()
         if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:

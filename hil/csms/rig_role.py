@@ -21,6 +21,7 @@ from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms import role_price
+from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class RigCsms:
         self.price = role_price.PriceRole(self) if role in role_price.ROLES else None  # hil/csms/role_price.py
         self.diagnostics = DiagnosticsRole(self, STATION) if role in DIAGNOSTICS_ROLES else None  # role_diagnostics.py
         self.settle_s = 15.0
+        self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 
     async def start(self) -> list[str]:
         """Start listening; the controller's config overrides that point it here."""
@@ -90,6 +92,8 @@ class RigCsms:
             overrides += self.price.overrides()
         if self.diagnostics is not None:
             overrides += self.diagnostics.overrides()
+        if self.firmware is not None:
+            overrides += self.firmware.overrides()
         return overrides
 
     def _events(self, evse: int | None = None) -> list[dict]:
@@ -118,6 +122,8 @@ class RigCsms:
             await self.price.play(STATION, ids, timeout_s)
         elif self.diagnostics is not None:
             await self.diagnostics.play(ids, timeout_s)
+        elif self.firmware is not None:
+            await self.firmware.play(ids, timeout_s)
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -163,6 +169,8 @@ class RigCsms:
             await self.price.settle(ids, self.settle_s if timeout_s is None else timeout_s)
         if self.diagnostics is not None:
             await self.diagnostics.settle(self.settle_s if timeout_s is None else timeout_s)
+        if self.firmware is not None:
+            await self.firmware.settle(ids)
 
     async def stop(self) -> None:
         await self.csms.stop()
@@ -170,6 +178,8 @@ class RigCsms:
             self.auth.close()
         if self.diagnostics is not None:
             self.diagnostics.close()
+        if self.firmware is not None:
+            self.firmware.close()
 
     def report(self) -> dict:
         return {"role": self.role, "security_profile": self.profile,
@@ -183,6 +193,7 @@ class RigCsms:
                 **({"auth": self.auth.report()} if self.auth is not None else {}),
                 **({"price": self.price.report()} if self.price is not None else {}),
                 **({"diagnostics": self.diagnostics.report()} if self.diagnostics is not None else {}),
+                **({"firmware": self.firmware.report()} if self.firmware is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -197,6 +208,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
     problems += [n for n in report["notes"] if n.startswith("not every")] + report.get("problems", [])
     problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
     problems += report.get("price", {}).get("problems", [])  # hil/csms/role_price.py
+    problems += report.get("firmware", {}).get("problems", [])  # hil/csms/role_firmware.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)

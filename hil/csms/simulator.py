@@ -131,6 +131,10 @@ class _StationPeer(ChargePoint):
     def _log_status(self, **_: Any):
         return call_result.LogStatusNotification()
 
+    @on(Action.firmware_status_notification)
+    def _firmware_status(self, **_: Any):
+        return call_result.FirmwareStatusNotification()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

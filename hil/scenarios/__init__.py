@@ -134,4 +134,16 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("monitoring", "while charging the CSMS sets an upper threshold on the output voltage below the "
              "charging voltage: the station sends NotifyEvent (Alerting) with the monitor's id", "ok",
              csms="monitoring", expect_car=("target_soc",)),
+    # block L: signed firmware updates (hil/csms/role_firmware.py); the installer's restart stops the heartbeat
+    Scenario("firmware-update", "after the session the CSMS sends a signed firmware: downloaded, verified, "
+             "installed, the controller restarts and reports Installed", "ok", csms="firmware-update",
+             expect_car=("target_soc",), allow_faults=("IO_WATCHDOG_TRIPPED",)),
+    Scenario("firmware-bad-signature", "a firmware whose signature does not match: InvalidSignature and a security "
+             "event, the installer is never called", "ok", csms="firmware-bad-signature", expect_car=("target_soc",)),
+    Scenario("firmware-download-retry", "the firmware download fails twice (503, then cut half-way) and resumes "
+             "with Range: installed", "ok", csms="firmware-download-retry", expect_car=("target_soc",),
+             allow_faults=("IO_WATCHDOG_TRIPPED",)),
+    Scenario("firmware-during-transaction", "UpdateFirmware while charging: downloaded and verified at once, "
+             "installed only after the transaction has ended", "ok", csms="firmware-during-transaction",
+             expect_car=("target_soc",), allow_faults=("IO_WATCHDOG_TRIPPED",)),
 )}

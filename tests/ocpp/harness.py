@@ -82,7 +82,7 @@ def station_config(url: str, **changes) -> OcppConfig:
 @contextlib.asynccontextmanager
 async def station_and_csms(connectors, *, csms: CsmsSimulator | None = None, queue=None, variables=None,
                            clock=None, reservations=None, station_state=None, restart=None, auth_store=None,
-                           **changes):
+                           firmware_store=None, **changes):
     csms = csms or CsmsSimulator(password=PASSWORD)
     url = await csms.start()
     if csms.tls is not None:
@@ -90,7 +90,8 @@ async def station_and_csms(connectors, *, csms: CsmsSimulator | None = None, que
         changes.setdefault("csms_root_file", str(csms.tls.root_file))
     service = OcppService(station_config(url, **changes), STATION, connectors, queue=queue, rng=random.Random(1),
                           variables=variables, reservations=reservations, station_state=station_state,
-                          restart=restart, auth_store=auth_store, **({"clock": clock} if clock else {}))
+                          restart=restart, auth_store=auth_store, firmware=firmware_store,
+                          **({"clock": clock} if clock else {}))
     for connector in connectors:
         connector.sink = service.on_event
     await service.start()

@@ -56,7 +56,7 @@ async def test_unsupported_trigger_is_answered_not_implemented():
     connector = FakeConnector(1)
     async with station_and_csms([connector]) as (service, csms):
         await csms.wait_for(lambda: csms.calls("StatusNotification"), 5)
-        answer = await csms.trigger(STATION, "FirmwareStatusNotification")
+        answer = await csms.trigger(STATION, "PublishFirmwareStatusNotification")  # a local controller's message
         assert answer.status == "NotImplemented"
         answer = await csms.trigger(STATION, "StatusNotification", evse_id=1)
         assert answer.status == "Accepted"

@@ -11,6 +11,7 @@ from typing import Literal
 from controller.formats.cabinet.loader import ConfigError, apply_override, build
 from controller.formats.cabinet.rules import check_module_capacity
 from controller.formats.cabinet.modbus_devices import ImdConfig, MeterConfig
+from controller.formats.cabinet.ocpp_firmware import FirmwareConfig
 from controller.formats.cabinet.power_matrix import MatrixConfig, check_matrix
 from controller.formats.cabinet.pricing import PricingConfig
 from controller.formats.cabinet.rfid_reader import RfidReaderConfig
@@ -228,6 +229,7 @@ class OcppConfig:
     websocket_ping_interval_s: float = 30.0  # WebSocketPingInterval: a ping this often; no pong: the link is dropped
     response_timeout_s: float = 30.0  # a CALL without an answer this long counts as failed (the link is retried)
     autocharge: bool = False  # the car's EVCCID (its MAC) is its idToken (type MacAddress), checked like a card
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)  # signed firmware updates (see [ocpp.firmware])
 
     def check(self) -> None:
         if not self.url:
