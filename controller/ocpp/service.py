@@ -252,8 +252,8 @@ class OcppService:
         if "idToken" in payload:  # the authorization arrives in this event: the reservation it used ends here
             token, group = self._reservation_tokens.pop(tx.evse_id, (payload["idToken"], None))
             self.reservations.use(payload, tx.evse_id, token, group)
+        self.tariff_cost.note_event(payload, tx.evse_id)  # the running cost in each Updated (block I)
         self._open.record(tx, payload, online=self.accepted)  # on disk, with the transaction's state, before sent
-        self.tariff_cost.note_event(payload, tx.evse_id)  # the running cost at each Updated (block I)
         self._wake.set()
 
     def note_clean_stop(self) -> None:

@@ -11,7 +11,8 @@
 - The CSMS's totalCost (TransactionEventResponse, CostUpdated) is kept next to the cost computed here; the
   Ended answer's is the final one.
 - 2.0.1 has no field for the station's cost in a TransactionEvent: at each Updated the running cost is
-  computed here and kept and logged beside the CSMS's (PriceBook.note_running).
+  computed here, kept and logged beside the CSMS's (PriceBook.note_running), and sent in the event's customData
+  (vendorId VENDOR_ID: runningCost as a decimal string, currency) once the price is fixed.
 Enabled (instance Tariff / Cost) false: the CSMS's prices / totals are ignored; the default applies.
 """
 from __future__ import annotations
@@ -94,7 +95,10 @@ class TariffCost:
         self._evse_of[tx_id] = evse
         self.book.bind(evse, tx_id)
         if payload["eventType"] == "Updated":
-            self.book.note_running(evse)
+            figures = self.book.note_running(evse)
+            if figures is not None and figures.session.fixed:
+                payload["customData"] = {"vendorId": VENDOR_ID, "runningCost": str(figures.cost),
+                                         "currency": figures.session.tariff.currency}
 
     # ---- the CSMS's answers and requests ---------------------------------------------------------------------
     def answered(self, payload: dict, answer: Any) -> None:

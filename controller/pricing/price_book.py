@@ -230,7 +230,7 @@ class PriceBook:
                 self._save(session, connector=session.connector,
                            currency=session.tariff.currency, csms_message=message)
 
-    def note_running(self, connector: int) -> Decimal | None:
+    def note_running(self, connector: int) -> RunningCost | None:
         """Compute and keep the running cost now (at each TransactionEvent Updated); None without a session."""
         figures = self.running_cost(connector)
         if figures is None:
@@ -241,7 +241,7 @@ class PriceBook:
         log.info("pricing: connector %d transaction %s: running cost %s %s at %.0f Wh (CSMS: %s)", connector,
                  session.transaction_id, cost, session.tariff.currency, energy,
                  session.csms_total_cost if session.csms_total_cost is not None else "none yet")
-        return cost
+        return figures
 
     def _save(self, session: PricedSession, **values: object) -> None:
         try:

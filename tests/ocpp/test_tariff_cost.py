@@ -81,6 +81,10 @@ async def test_the_transactions_own_price_is_shown_before_start_applied_at_the_e
         service.trigger("TransactionEvent", 1)  # an Updated: the station's running cost is computed and kept
         await csms.wait_for(lambda: len(book.open[1].running) > noted, 5)
         assert book.open[1].running[-1][1] == Decimal("0.88")
+        await csms.wait_for(lambda: len([e for e in csms.calls("TransactionEvent") if e.get("customData")]) >= 2, 5)
+        updated = [e for e in csms.calls("TransactionEvent") if e["eventType"] == "Updated" and e.get("customData")]
+        assert updated[-1]["customData"] == {"vendorId": "org.opendcfc.price", "runningCost": "0.88",
+                                             "currency": "USD"}  # the running cost on the wire, every Updated
         connector.move("session_end")
         connector.move("available")  # EVDeparted: Ended, answered with the final total
         _session(connector, SessionEnded, end_t=1.0)
