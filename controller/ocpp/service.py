@@ -17,6 +17,7 @@ import random
 import time
 from typing import Any, Callable
 
+from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -42,6 +43,7 @@ from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
 from controller.ocpp.transactions import Transaction, meter_value, timestamp
 from controller.ocpp.tx_follower import TransactionFollower, session_of
+from controller.ocpp.triggered_meter import triggered_meter_values
 from controller.store.ocpp_auth import AuthStore
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
@@ -345,7 +347,7 @@ class OcppService:
     def trigger(self, message: str, evse_id: int | None) -> str:
         if message == "SignChargingStationCertificate":
             return self.security.request_certificate()
-        if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
+        if message not in ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:
             return "Rejected"
@@ -557,6 +559,9 @@ class OcppService:
                     if evse_id is None or evse == evse_id:
                         self._enqueue(tx.event("Updated", "Trigger", now,
                                                meter=self._meter(self.connectors[evse], tx, now, "Trigger")), tx)
+            elif message == "MeterValues":  # controller/ocpp/triggered_meter.py
+                for payload in triggered_meter_values(self, evse_id):
+                    await self._call(protocol, call.MeterValues(**camel_to_snake_case(payload)))
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:
