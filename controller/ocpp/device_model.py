@@ -18,6 +18,7 @@ from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.auth_settings import auth_variables
+from controller.ocpp.device_data import device_data_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -98,6 +99,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(comm, "QueueAllMessages", "boolean", RW), "true"),  # MeterValues etc. queued like TransactionEvent
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
+        *device_data_variables(),  # DeviceDataCtrlr, ClockCtrlr (controller/ocpp/device_data.py)
     ]
     for evse, plug in sorted(connector_types.items()):
         entries += [(Variable("EVSE", "AvailabilityState", "OptionList", RO, evse=evse), ""),
@@ -243,7 +245,7 @@ def _valid(var: Variable, value: str) -> bool:
             return False
     if var.data_type == "boolean":
         return value in ("true", "false")
-    if var.data_type == "MemberList" and var.values_list is not None:
+    if var.data_type in ("MemberList", "SequenceList") and var.values_list is not None:
         allowed = set(var.values_list.split(","))
         members = value.split(",")
         return bool(value) and set(members) <= allowed

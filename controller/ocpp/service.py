@@ -28,6 +28,7 @@ from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.availability import Availability
 from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
+from controller.ocpp.device_data import limit_error, watch_clock
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
@@ -92,6 +93,7 @@ class OcppService:
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
                                         self._availability, variables)
         self.cfg = self.device_model.effective_config(cfg)  # what the CSMS set before this start is in force
+        watch_clock(self.device_model, clock)  # ClockCtrlr.DateTime
         self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
         self.clock = clock
         self._rng = rng or random.Random()
@@ -438,6 +440,9 @@ class OcppService:
 
     def base_report(self, request_id: int, base: str) -> str:
         return self.provisioning.base_report(request_id, base)
+
+    def message_limit(self, action: str, payload: Any, frame: str) -> OCPPError | None:
+        return limit_error(self.device_model, action, payload, frame)  # controller/ocpp/device_data.py
 
     # ---- the link -------------------------------------------------------------------------------------
     async def _run_link(self) -> None:
