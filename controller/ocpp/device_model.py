@@ -73,6 +73,8 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(tx, "TxStartPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
         (Variable(tx, "TxStopPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
         (Variable(tx, "EVConnectionTimeOut", "integer", RO, unit="s"), "60"),
+        # energy after the CSMS refused a started transaction's token (controller/ocpp/invalid_id.py)
+        (Variable(tx, "MaxEnergyOnInvalidId", "integer", RW, unit="Wh"), "0"),
         (Variable(sampled, "TxUpdatedInterval", "integer", RW, unit="s", minimum=1), _whole(cfg.meter_interval_s)),
         (Variable(sampled, "TxUpdatedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedMeasurands", "MemberList", RO), MEASURANDS),

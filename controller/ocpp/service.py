@@ -33,6 +33,7 @@ from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
+from controller.ocpp.invalid_id import InvalidIdLimits
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.protocol import StationProtocol
@@ -145,6 +146,8 @@ class OcppService:
         self.identification = Identification(self.authorization, self.connectors, self.transactions, self._enqueue,
                                              may_use=self.may_use,
                                              autocharge=autocharge, wall_clock=clock)
+        self.invalid_id = InvalidIdLimits(self.transactions, self.connectors, self.device_model,  # E05
+                                          self.identification.deauthorize, self._enqueue, clock)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,7 +155,8 @@ class OcppService:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
-                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
+                       asyncio.create_task(self.invalid_id.run(), name="ocpp-invalid-id")]
 
     async def close(self) -> None:
         self.identification.close()
@@ -582,5 +586,5 @@ class OcppService:
         answer = await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
         if message.action == "TransactionEvent" and answer is not None:  # idTokenInfo: into the cache (E05)
             if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
-                self.identification.deauthorize(message.payload["transactionInfo"]["transactionId"])
+                self.invalid_id.rejected(message.payload["transactionInfo"]["transactionId"])  # invalid_id.py
         return True
