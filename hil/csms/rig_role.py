@@ -19,6 +19,7 @@ from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
+from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class RigCsms:
         self.notes: list[str] = []
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
+        self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.settle_s = 15.0
 
     async def start(self) -> list[str]:
