@@ -19,7 +19,8 @@ class FreshMeter:
 
 
 def _register(payload: dict) -> tuple[float, str]:
-    [sample] = [s for s in payload["meterValue"][0]["sampledValue"] if s["measurand"] == "Energy.Active.Import.Register"]
+    sampled = payload["meterValue"][0]["sampledValue"]
+    [sample] = [s for s in sampled if s["measurand"] == "Energy.Active.Import.Register"]
     return sample["value"], sample["context"]
 
 
