@@ -3,7 +3,6 @@ true stops it (tests/ocpp/test_auth.py); false lets energy flow up to MaxEnergyO
 energy (EnergyLimitReached) and the transaction ends when the car leaves."""
 from __future__ import annotations
 
-
 import pytest
 
 from controller.ocpp.invalid_id import InvalidIdLimits
