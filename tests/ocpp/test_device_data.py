@@ -36,7 +36,14 @@ async def test_limits_and_clock_are_read_and_the_clock_cannot_be_set():
                                  item("ClockCtrlr", "TimeSource", attributeValue="Heartbeat"),
                                  item("DeviceDataCtrlr", "ItemsPerMessage", instance="GetVariables",
                                       attributeValue="5")]) == ["Rejected"] * 3
-    assert csms.violations == []
+        assert (await csms.get_base_report(STATION, 9, "FullInventory")).status == "Accepted"
+        await csms.wait_for(lambda: any(p["requestId"] == 9 and not p.get("tbc")
+                                        for p in csms.calls("NotifyReport")), 5)
+    reported = {(e["component"]["name"], e["variable"]["name"], e["variable"].get("instance")):
+                e["variableAttribute"][0]["value"] for p in csms.calls("NotifyReport") for e in p["reportData"]}
+    assert reported[("ClockCtrlr", "DateTime", None)] == timestamp(NOW)
+    assert reported[("DeviceDataCtrlr", "ItemsPerMessage", "GetReport")] == str(ITEMS_PER_MESSAGE)
+    assert csms.violations == []  # the NotifyReport parts, dateTime and all, are schema-valid
 
 
 async def _refused(csms, payload) -> str:
