@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib
 import logging
+import re
 import os
 import shutil
 import ssl
@@ -25,15 +27,45 @@ import uuid
 import weakref
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
-
 from controller.formats.cabinet.config import ConfigError, OcppConfig
 
 log = logging.getLogger(__name__)
+
+
+class _Deferred:
+    """A module imported at its first use. cryptography costs about 8 MB of RSS (against a 60 MB budget) and a
+    profile-2 link needs none of it: the CSMS roots are read, copied and trusted with ssl alone (root_ders)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+x509 = _Deferred("cryptography.x509")
+hashes = _Deferred("cryptography.hazmat.primitives.hashes")
+serialization = _Deferred("cryptography.hazmat.primitives.serialization")
+ec = _Deferred("cryptography.hazmat.primitives.asymmetric.ec")
+ed448 = _Deferred("cryptography.hazmat.primitives.asymmetric.ed448")
+ed25519 = _Deferred("cryptography.hazmat.primitives.asymmetric.ed25519")
+rsa = _Deferred("cryptography.hazmat.primitives.asymmetric.rsa")
+crypto_errors = _Deferred("cryptography.exceptions")
+PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_ders(text: bytes) -> list[bytes]:
+    """The DER of every PEM certificate in `text`, each checked by OpenSSL (ssl); ValueError when none is or
+    one is not a certificate."""
+    ders = [ssl.PEM_cert_to_DER_cert(block.decode("ascii")) for block in PEM_CERTIFICATE.findall(text)]
+    if not ders:
+        raise ValueError("no PEM certificate found")
+    try:
+        for der in ders:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=der)
+    except ssl.SSLError as exc:
+        raise ValueError(f"not a certificate: {exc.reason or exc}") from None
+    return ders
 
 ROOT_USES = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate")
 MAX_ROOTS_PER_USE = 20  # a CSMS that keeps installing cannot fill the disk
@@ -145,7 +177,7 @@ class CertificateStore:
         file; not at every start, or a root the CSMS deleted would come back."""
         try:
             text = source.read_bytes()
-            certs = x509.load_pem_x509_certificates(text)
+            ders = pem_ders(text)
         except OSError as exc:
             raise ConfigError("ocpp.csms_root_file", f"cannot load {source}: {exc.strerror}") from None
         except ValueError as exc:
@@ -154,8 +186,8 @@ class CertificateStore:
         if self.seeded_file.exists() and self.seeded_file.read_text().strip() == digest:
             return
         self._ready()
-        for cert in certs:
-            self._write_root(ROOT_USES[0], cert)
+        for der in ders:
+            self._write_root_der(ROOT_USES[0], der)
         write_atomically(self.seeded_file, digest.encode())
 
     # ---- roots: InstallCertificate / DeleteCertificate / GetInstalledCertificateIds ---------------------
@@ -163,10 +195,24 @@ class CertificateStore:
         return self.folder / "roots" / use
 
     def _write_root(self, use: str, cert: x509.Certificate) -> None:
+        self._write_root_der(use, cert.public_bytes(serialization.Encoding.DER))
+
+    def _write_root_der(self, use: str, der: bytes) -> None:
         self._ready()
         folder = self._use_folder(use)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / f"{_fingerprint(cert)}.pem", _pem(cert))
+        folder.mkdir(parents=True, exist_ok=True)  # named by the SHA-256 of the DER, as _fingerprint gives it
+        write_atomically(folder / f"{hashlib.sha256(der).hexdigest()}.pem", ssl.DER_cert_to_PEM_cert(der).encode())
+
+    def root_ders(self, use: str) -> list[bytes]:
+        """The installed roots of `use` as DER, read without cryptography (the link's every connect)."""
+        folder = self._use_folder(use)
+        found = []
+        for path in sorted(folder.glob("*.pem")) if folder.is_dir() else ():
+            try:
+                found += pem_ders(path.read_bytes())
+            except (OSError, ValueError):
+                log.warning("OCPP: unreadable certificate %s skipped", path)
+        return found
 
     def roots(self, use: str) -> list[x509.Certificate]:
         folder = self._use_folder(use)
@@ -246,9 +292,9 @@ class CertificateStore:
         else:
             key = ec.generate_private_key(ec.SECP256R1())
         self._ready()
-        names = [x509.NameAttribute(NameOID.COMMON_NAME, self.station_id)]
+        names = [x509.NameAttribute(x509.NameOID.COMMON_NAME, self.station_id)]
         if organization:
-            names.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
+            names.insert(0, x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization[:64]))
         csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(key, hashes.SHA256())
         write_atomically(self.pending_key_file, key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600)
@@ -268,7 +314,7 @@ class CertificateStore:
         leaf = chain[0]
         if _spki(leaf.public_key()) != _spki(key.public_key()):
             raise CertificateRefused("InvalidCertificate", "the certificate is not for the key of our request")
-        names = [a.value for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
         if names != [self.station_id]:
             raise CertificateRefused("InvalidCertificate", f"common name {names} is not {self.station_id!r}")
         self._check_chain(chain)
@@ -319,7 +365,7 @@ class CertificateStore:
             for issuer in issuers:
                 try:
                     cert.verify_directly_issued_by(issuer)
-                except (ValueError, TypeError, InvalidSignature):
+                except (ValueError, TypeError, crypto_errors.InvalidSignature):
                     continue
                 if _fingerprint(issuer) in anchors:
                     if not _valid_now(issuer, now):
@@ -357,9 +403,9 @@ class CertificateStore:
         certificate when there is one, else the configured one."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        roots = self.roots(ROOT_USES[0])
+        roots = self.root_ders(ROOT_USES[0])
         if roots:
-            context.load_verify_locations(cadata="".join(_pem(c).decode("ascii") for c in roots))
+            context.load_verify_locations(cadata=b"".join(roots))
         if profile == 3:
             if self.station_file.exists():
                 context.load_cert_chain(self.station_file)

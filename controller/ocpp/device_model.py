@@ -20,6 +20,7 @@ from controller.formats.cabinet.config import OcppConfig
 from controller.formats.cabinet.pricing import parse_price
 from controller.ocpp.auth_settings import auth_variables
 from controller.ocpp.monitored_variables import device_model_variables
+from controller.ocpp.device_data import device_data_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -75,6 +76,8 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(tx, "TxStartPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
         (Variable(tx, "TxStopPoint", "MemberList", RW, values_list=TX_POINTS), "EVConnected"),
         (Variable(tx, "EVConnectionTimeOut", "integer", RO, unit="s"), "60"),
+        # energy after the CSMS refused a started transaction's token (controller/ocpp/invalid_id.py)
+        (Variable(tx, "MaxEnergyOnInvalidId", "integer", RW, unit="Wh"), "0"),
         (Variable(sampled, "TxUpdatedInterval", "integer", RW, unit="s", minimum=1), _whole(cfg.meter_interval_s)),
         (Variable(sampled, "TxUpdatedMeasurands", "MemberList", RO), MEASURANDS),
         (Variable(sampled, "TxEndedMeasurands", "MemberList", RO), MEASURANDS),
@@ -102,6 +105,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         *device_model_variables(sorted(connector_types)),  # block N: controller/ocpp/monitored_variables.py
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
+        *device_data_variables(),  # DeviceDataCtrlr, ClockCtrlr (controller/ocpp/device_data.py)
     ]
     for evse, plug in sorted(connector_types.items()):
         entries += [(Variable("EVSE", "AvailabilityState", "OptionList", RO, evse=evse), ""),
@@ -259,7 +263,7 @@ def _valid(var: Variable, value: str) -> bool:
             return parse_price(value) is not None
         except ValueError:
             return False
-    if var.data_type == "MemberList" and var.values_list is not None:
+    if var.data_type in ("MemberList", "SequenceList") and var.values_list is not None:
         allowed = set(var.values_list.split(","))
         members = value.split(",")
         return bool(value) and set(members) <= allowed

@@ -42,6 +42,7 @@ class StationActions(Protocol):
     def change_availability(self, status: str, evse_id: int | None, connector_id: int | None) -> str: ...
     def unlock(self, evse_id: int, connector_id: int) -> tuple[str, dict | None]: ...
     def reset(self, kind: str, evse_id: int | None) -> tuple[str, dict | None]: ...
+    def message_limit(self, action: str, payload: Any, frame: str) -> OCPPError | None: ...
     authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
@@ -90,6 +91,11 @@ class StationProtocol(ChargePoint):
             # ocpp looks the action up in a dict: a list there raised TypeError and the CALL went unanswered
             cause = {"cause": "the action name is not a string"}
             await self._send(msg.create_call_error(FormatViolationError(details=cause)).to_json())
+            return
+        limit = getattr(self._actions, "message_limit", None)  # DeviceDataCtrlr: controller/ocpp/device_data.py
+        refused = limit(msg.action, msg.payload, raw_msg) if limit and msg.message_type_id == MessageType.Call else None
+        if refused is not None:
+            await self._send(msg.create_call_error(refused).to_json())
             return
         try:
             await super().route_message(raw_msg)

@@ -12,7 +12,8 @@ Retries: a CALLERROR or a time-out counts as a failed attempt; attempt n (of Mes
 wait of n x MessageAttemptInterval, during which the messages behind it wait too (their order is the seqNo
 order). After the last attempt the message is dropped with a log line. A time-out still ends the link (a CSMS
 that does not answer is probably gone): the retry goes on the next link, no earlier than its wait.
-Attempts are counted in memory: a restart gives every message its attempts again.
+Attempts are counted on disk beside the queue (controller/store/ocpp_attempts.py): a restart does not give a
+message its attempts again. The wait before the next attempt is not kept: after a restart it goes at once.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 
+from controller.store.ocpp_attempts import AttemptCounts
 from controller.store.ocpp_queue import OcppQueue, QueuedMessage
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class QueueSender:
         self._clock = clock
         self._in_flight: tuple[str, int] | None = None  # (unique id, queue id) of the CALL awaiting its answer
         self._answered: int | None = None  # queue id whose CALLRESULT was read
-        self._failures: dict[int, int] = {}  # queue id -> failed attempts so far
+        self._failures = AttemptCounts(queue.connection)  # queue id -> failed attempts so far, on disk
         self._hold: tuple[int, float] | None = None  # (queue id, not before this monotonic time)
         self.dropped = 0
 
@@ -50,6 +52,7 @@ class QueueSender:
         """A CALLRESULT was read (called synchronously from the frame's callback): forget the message now."""
         if self._in_flight is not None and self._in_flight[0] == unique_id:
             self.queue.remove(self._in_flight[1])
+            self._failures.forget(self._in_flight[1])
             self._answered = self._in_flight[1]
 
     def ready(self, message_id: int) -> bool:
@@ -79,22 +82,22 @@ class QueueSender:
         finally:
             self._in_flight = None
         self.queue.remove(message.id)  # normally gone already (answered); idempotent
-        self._failures.pop(message.id, None)
+        self._failures.forget(message.id)
         self._hold = None
         return answer
 
     def _failed(self, message: QueuedMessage, why: str) -> None:
-        failures = self._failures.get(message.id, 0) + 1
+        failures = self._failures.get(message.id) + 1
         allowed = max(1, int(self._attempts_allowed()))
         what = f"{message.action} {_seq(message)}"
         if failures >= allowed:
             log.warning("OCPP: %s dropped after %d attempts (last: %s)", what, failures, why)
             self.queue.remove(message.id)
-            self._failures.pop(message.id, None)
+            self._failures.forget(message.id)
             self._hold = None
             self.dropped += 1
             return
-        self._failures[message.id] = failures
+        self._failures.note(message.id, failures)
         wait = failures * self._interval_s()
         self._hold = (message.id, self._clock() + wait)
         log.warning("OCPP: %s attempt %d of %d failed (%s); again in %.0f s", what, failures, allowed, why, wait)

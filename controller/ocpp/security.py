@@ -181,7 +181,7 @@ class StationSecurity:
 
     def missing_for(self, profile: int) -> str | None:
         """What a link with this security profile would lack here, or None."""
-        if profile >= 2 and not self.certificates.roots("CSMSRootCertificate"):
+        if profile >= 2 and not self.certificates.root_ders("CSMSRootCertificate"):
             return f"profile {profile} needs a CSMSRootCertificate (InstallCertificate first)"
         if profile == 3 and not (self.certificates.station_chain() or self.certificates.cfg.client_cert_file):
             return "profile 3 needs a station certificate (SignCertificate first)"

@@ -17,6 +17,7 @@ import random
 import time
 from typing import Any, Callable
 
+from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
 from ocpp.v201 import call
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -28,6 +29,7 @@ from controller.ocpp.aligned_meter import ClockAlignedMeter
 from controller.ocpp.availability import Availability
 from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
+from controller.ocpp.device_data import limit_error, watch_clock
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.get_log import LogUploads
@@ -35,6 +37,7 @@ from controller.ocpp.monitoring import VariableMonitors
 from controller.ocpp.firmware import FirmwareUpdates
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
+from controller.ocpp.invalid_id import InvalidIdLimits
 from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
 from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.protocol import StationProtocol
@@ -47,6 +50,7 @@ from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
 from controller.ocpp.transactions import Transaction, meter_value, timestamp
 from controller.ocpp.tx_follower import TransactionFollower, session_of
+from controller.ocpp.triggered_meter import triggered_meter_values
 from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_firmware import FirmwareStore
 from controller.ocpp.security import StationSecurity
@@ -100,6 +104,7 @@ class OcppService:
                                         tuple(tariff_variables(prices.config)) if prices else ())
         self.tariff_cost = TariffCost(self.device_model, prices)  # block I: controller/ocpp/tariff_cost.py
         self.cfg = self.device_model.effective_config(cfg)  # what the CSMS set before this start is in force
+        watch_clock(self.device_model, clock)  # ClockCtrlr.DateTime
         self.queue = queue if queue is not None else OcppQueue()  # an empty queue is falsy
         self.clock = clock
         self._rng = rng or random.Random()
@@ -163,6 +168,8 @@ class OcppService:
             enabled=lambda: self.device_model.text("MonitoringCtrlr", "Enabled") == "true",
             report=lambda payload: self._enqueue_message("NotifyMonitoringReport", payload))
         self.device_model.live.update(self.monitors.live_values())
+        self.invalid_id = InvalidIdLimits(self.transactions, self.connectors, self.device_model,  # E05
+                                          self.identification.deauthorize, self._enqueue, clock)
 
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,7 +179,8 @@ class OcppService:
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
                        asyncio.create_task(self.monitors.run(), name="ocpp-monitoring"),
-                       asyncio.create_task(self.firmware_updates.run(), name="ocpp-firmware")]
+                       asyncio.create_task(self.firmware_updates.run(), name="ocpp-firmware"),
+                       asyncio.create_task(self.invalid_id.run(), name="ocpp-invalid-id")]
 
     async def close(self) -> None:
         self.identification.close()
@@ -377,7 +385,7 @@ class OcppService:
             return self.log_uploads.trigger()
         if message == "FirmwareStatusNotification":
             return self.firmware_updates.trigger()
-        if message not in ("BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent"):
+        if message not in ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification", "TransactionEvent"):
             return "NotImplemented"
         if evse_id is not None and evse_id not in self.connectors:
             return "Rejected"
@@ -468,6 +476,9 @@ class OcppService:
 
     def base_report(self, request_id: int, base: str) -> str:
         return self.provisioning.base_report(request_id, base)
+
+    def message_limit(self, action: str, payload: Any, frame: str) -> OCPPError | None:
+        return limit_error(self.device_model, action, payload, frame)  # controller/ocpp/device_data.py
 
     # ---- the link -------------------------------------------------------------------------------------
     async def _run_link(self) -> None:
@@ -589,6 +600,9 @@ class OcppService:
                     if evse_id is None or evse == evse_id:
                         self._enqueue(tx.event("Updated", "Trigger", now,
                                                meter=self._meter(self.connectors[evse], tx, now, "Trigger")), tx)
+            elif message == "MeterValues":  # controller/ocpp/triggered_meter.py
+                for payload in triggered_meter_values(self, evse_id):
+                    await self._call(protocol, call.MeterValues(**camel_to_snake_case(payload)))
             # BootNotification: only accepted before Accepted, when _boot sends it anyway
 
     async def _send_next(self, protocol: StationProtocol) -> bool:
@@ -605,5 +619,5 @@ class OcppService:
         if message.action == "TransactionEvent" and answer is not None:  # idTokenInfo: into the cache (E05)
             self.tariff_cost.answered(message.payload, answer)  # the transaction's price, the CSMS's total
             if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
-                self.identification.deauthorize(message.payload["transactionInfo"]["transactionId"])
+                self.invalid_id.rejected(message.payload["transactionInfo"]["transactionId"])  # invalid_id.py
         return True

@@ -22,7 +22,7 @@ CHARGING_STATE = {
 STOPPED_REASON = {
     "remote": "Remote", "user_stop": "Local", "console_stop": "Local", "unplugged": "EVDisconnected",
     "ev_left_state_c": "EVDisconnected", "ev_stop": "StoppedByEV", "deauthorized": "DeAuthorized",
-    "token_stop": "Local",
+    "token_stop": "Local", "energy_limit": "EnergyLimitReached",
 }
 # the first fault code of an "emergency:..." or "error:..." stop -> OCPP stoppedReason (else Other)
 FAULT_STOPPED_REASON = {

@@ -22,6 +22,7 @@ from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms import role_price
 from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
+from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class RigCsms:
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
         self.price = role_price.PriceRole(self) if role in role_price.ROLES else None  # hil/csms/role_price.py
         self.diagnostics = DiagnosticsRole(self, STATION) if role in DIAGNOSTICS_ROLES else None  # role_diagnostics.py
+        self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 

@@ -146,4 +146,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("firmware-during-transaction", "UpdateFirmware while charging: downloaded and verified at once, "
              "installed only after the transaction has ended", "ok", csms="firmware-during-transaction",
              expect_car=("target_soc",), allow_faults=("IO_WATCHDOG_TRIPPED",)),
+    # E05: a card that started a transaction offline, refused by the CSMS when it is back (role_invalid_id.py)
+    Scenario("invalid-id-offline", "an unknown card charges while the CSMS is away; back, the CSMS refuses it: "
+             "the transaction is stopped (StopTxOnInvalidId)", "ok", csms="invalid-id-offline",
+             expect_stop=("deauthorized",), others_stop=("deauthorized",), expect_car=("evse_stop",)),
+    Scenario("invalid-id-max-energy", "as invalid-id-offline with StopTxOnInvalidId=false: the energy stops at "
+             "MaxEnergyOnInvalidId (1 Wh)", "ok", csms="invalid-id-max-energy", expect_stop=("energy_limit",),
+             others_stop=("energy_limit",), expect_car=("evse_stop",)),
 )}

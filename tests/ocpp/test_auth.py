@@ -272,9 +272,10 @@ async def test_a_token_accepted_offline_and_refused_by_the_csms_later_stops_the_
         for state in ("stopping", "session_end", "available"):
             connector.move(state)
         await csms.wait_for(lambda: any(e["eventType"] == "Ended" for e in csms.calls("TransactionEvent")), 5)
-    assert connector.stop_reasons == (["deauthorized"] if stop else [])
+    # without StopTxOnInvalidId the energy stops at MaxEnergyOnInvalidId (0 by default): tests/ocpp/test_invalid_id.py
+    assert connector.stop_reasons == (["deauthorized"] if stop else ["energy_limit"])
     ended = csms.calls("TransactionEvent")[-1]
-    assert ended["transactionInfo"]["stoppedReason"] == ("DeAuthorized" if stop else "EVDisconnected")
+    assert ended["transactionInfo"]["stoppedReason"] == ("DeAuthorized" if stop else "EnergyLimitReached")
     assert csms.violations == []
 
 

@@ -93,3 +93,17 @@ def test_queued_to_received_takes_the_events_own_timestamp_and_leaves_offline_on
     made = 1_800_000_000.0  # 2027-01-15T08:00:00Z
     traffic = [_in(made + 0.025, online, "1"), _in(made + 0.030, offline, "2")]
     assert queued_to_received_ms(traffic) == pytest.approx([25.0], abs=0.01)
+
+
+def test_native_packages_names_each_installed_package_with_a_mapped_extension_once():
+    from tools.bench.ocpp_figures import native_packages
+
+    site = "/venv/lib/python3.11/site-packages"
+    maps = "\n".join([
+        f"7f00-7f10 r-xp 00000000 08:01 12 {site}/cryptography/hazmat/bindings/_rust.abi3.so",
+        f"7f10-7f20 r--p 00010000 08:01 12 {site}/cryptography/hazmat/bindings/_rust.abi3.so",
+        f"7f20-7f30 r-xp 00000000 08:01 13 {site}/_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+        "7f30-7f40 r-xp 00000000 08:01 14 /usr/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so",
+        "7f40-7f50 rw-p 00000000 00:00 0 ",
+        "7ffd-7ffe rw-p 00000000 00:00 0 [stack]"])
+    assert native_packages(maps) == ["_cffi_backend", "cryptography"]

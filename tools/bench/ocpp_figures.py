@@ -123,6 +123,25 @@ async def _sessions(run, cid: int, count: int, sessions: list[dict]) -> None:
                          "plugged_t": times.get("plugged"), "unplugged_t": times.get("unplugged")})
 
 
+def native_packages(maps: str) -> list[str]:
+    """The installed packages whose native extensions a process has mapped (/proc/PID/maps text): where its
+    memory goes beyond Python's heap (cryptography alone is about 8 MB; a profile-2 link needs none of it)."""
+    found = set()
+    for line in maps.splitlines():
+        path = line.split(maxsplit=5)[5] if len(line.split(maxsplit=5)) == 6 else ""
+        if "/site-packages/" in path and path.endswith(".so"):
+            found.add(path.split("/site-packages/", 1)[1].split("/", 1)[0].split(".", 1)[0])
+    return sorted(found)
+
+
+def _native_packages_of(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+            return native_packages(maps.read())
+    except OSError:  # the process has ended
+        return None
+
+
 async def _peak_rss_kb(pid: int, out: dict[str, int]) -> None:
     from tools.bench.footprint import process_memory_kb
     while True:
@@ -164,6 +183,7 @@ async def measure_latency(can_override: tuple[str, str], per_connector: int) -> 
             await asyncio.gather(watcher, return_exceptions=True)
         traffic = list(run.csms.csms.traffic)
         ocpp = run.ocpp_link()
+        native = _native_packages_of(run.pid)
     finally:
         await run.close()
     latencies = trigger_latencies(traffic, sessions, phases)
@@ -173,7 +193,8 @@ async def measure_latency(can_override: tuple[str, str], per_connector: int) -> 
             "trigger_to_transaction_event_ms": {name: summarize(values, 2) for name, values in latencies.items()},
             "trigger_to_transaction_event_all_ms": summarize(every, 2),
             "queued_to_received_ms": summarize(queued_to_received_ms(traffic), 2),
-            "controller_peak_rss_mb": round(memory["peak_kb"] / 1024.0, 1) if memory else None, "ocpp": ocpp}
+            "controller_peak_rss_mb": round(memory["peak_kb"] / 1024.0, 1) if memory else None,
+            "controller_native_packages": native, "ocpp": ocpp}
 
 
 # ---- replay of queued events after a reconnect -------------------------------------------------------------
@@ -323,7 +344,9 @@ def describe(figure: dict[str, Any]) -> list[str]:
     if "trigger_to_transaction_event_ms" not in figure:
         return []
     lines = [f"  {figure['sessions_ok']}/{figure['sessions']} sessions ok; controller peak RSS "
-             f"{figure['controller_peak_rss_mb']} MB; trigger to TransactionEvent at the CSMS (ms):"]
+             f"{figure['controller_peak_rss_mb']} MB (native extensions of "
+             f"{', '.join(figure.get('controller_native_packages') or ['?'])}); "
+             "trigger to TransactionEvent at the CSMS (ms):"]
     for name, n in {**figure["trigger_to_transaction_event_ms"],
                     "all": figure["trigger_to_transaction_event_all_ms"]}.items():
         if n.get("n"):
