@@ -6,7 +6,11 @@ runs (StationProtocol's on_result), not when the sending task resumes later. Wha
 station can close alone: the CSMS processed the CALL and its answer was not yet read (in flight, or arrived in
 the instant of a kill -9 or power cut). Such a message goes again at the next start with the same
 transactionId and seqNo, so the CSMS can tell it is a repeat; at most one per crash, since one CALL is in
-flight at a time.
+flight at a time. And it goes with the messageId it had: the id is made from the message itself (its queue
+id, its attempt and its content), so a CSMS that already answered that CALL sees the same CALL again and can
+answer it without booking anything twice (an idempotency key at the RPC layer; OCPP-J asks a messageId to be
+unique on one websocket connection, and a restart is a new one). A retry after a CALLERROR is a new attempt
+and gets a new id.
 
 Retries: a CALLERROR or a time-out counts as a failed attempt; attempt n (of MessageAttempts) is followed by a
 wait of n x MessageAttemptInterval, during which the messages behind it wait too (their order is the seqNo
@@ -18,6 +22,7 @@ message its attempts again. The wait before the next attempt is not kept: after 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -32,6 +37,14 @@ from controller.store.ocpp_attempts import AttemptCounts
 from controller.store.ocpp_queue import OcppQueue, QueuedMessage
 
 log = logging.getLogger(__name__)
+_MESSAGE_IDS = uuid.UUID("5f0e6c1a-8d2b-4c57-9a43-0b1e7d2f9c61")  # namespace of the queued messages' ids
+
+
+def stable_message_id(message: QueuedMessage, failed_attempts: int) -> str:
+    """The CALL's messageId for this attempt of the message: the same after a restart (36 characters, as
+    OCPP-J allows), never the same for two messages (the content holds the timestamp and transactionId)."""
+    content = json.dumps(message.payload, sort_keys=True, separators=(",", ":"))
+    return str(uuid.uuid5(_MESSAGE_IDS, f"{message.id}/{failed_attempts}/{message.action}/{content}"))
 
 
 class QueueSender:
@@ -64,7 +77,7 @@ class QueueSender:
 
     async def send(self, protocol: Any, message: QueuedMessage) -> Any:
         """The CSMS's answer, or None when there was none to use (CALLERROR, an invalid answer)."""
-        unique_id = str(uuid.uuid4())
+        unique_id = stable_message_id(message, self._failures.get(message.id))
         self._in_flight, self._answered = (unique_id, message.id), None
         payload = getattr(call, message.action)(**camel_to_snake_case(message.payload))
         try:

@@ -51,10 +51,11 @@ def test_the_ledger_counts_repeats_of_answered_events_and_gaps():
     traffic = _frames(_te("a", "T", 0), ("out", [3, "a", {}]),
                       _te("b", "T", 1),  # not answered (the CSMS went away): the repeat is a retry
                       _te("c", "T", 1), ("out", [3, "c", {}]),
-                      _te("d", "T", 1), ("out", [3, "d", {}]),  # answered before: a duplicate
+                      _te("c", "T", 1), ("out", [3, "c", {}]),  # the answered CALL itself again: retransmitted
+                      _te("d", "T", 1), ("out", [3, "d", {}]),  # answered before, now a new CALL: a duplicate
                       _te("e", "T", 3), ("out", [3, "e", {}]))  # seqNo 2 never came
     found = ledger(traffic)
-    assert found["events"] == 3 and found["retries"] == 1
+    assert found["events"] == 3 and found["retries"] == 1 and found["retransmissions"] == 1
     assert found["duplicates"] == [["T", 1]] and found["missing"] == [["T", 2]]
     assert found["out_of_order"] == [] and found["unanswered"] == 1  # "b", never answered
 
@@ -73,3 +74,23 @@ def test_the_rig_verdict_fails_a_repeat_of_an_answered_event_but_not_a_retry():
                                                         "answered it"]
     raw = [{"transactionInfo": {"transactionId": "t1"}, "seqNo": n} for n in (0, 1, 1, 2)]
     assert [e["seqNo"] for e in first_arrivals(raw)] == [0, 1, 2]
+
+
+def test_a_queued_message_keeps_its_message_id_across_a_restart_and_a_new_attempt_gets_a_new_one(tmp_path):
+    from controller.ocpp.queue_sender import stable_message_id
+    from controller.store.ocpp_queue import OcppQueue
+
+    path = tmp_path / "store.sqlite"
+    queue = OcppQueue(path)
+    payload = {"eventType": "Updated", "seqNo": 4, "transactionInfo": {"transactionId": "T"}}
+    queue.append("TransactionEvent", payload, 1.0)
+    queue.append("TransactionEvent", dict(payload, seqNo=5), 1.0)
+    first, second = queue.pending()
+    before = stable_message_id(first, 0)
+    queue.close()
+    reopened = OcppQueue(path)  # what a restart after kill -9 reads
+    again = reopened.pending()[0]
+    assert stable_message_id(again, 0) == before and len(before) == 36  # OCPP-J: at most 36 characters
+    assert stable_message_id(again, 1) != before  # a retry after a CALLERROR: a new CALL
+    assert stable_message_id(second, 0) != before
+    reopened.close()

@@ -6,9 +6,11 @@ Each round starts a station process (tests/ocpp/queue_child.py: a car charging, 
 20 ms) on the same queue file, which first ends the transaction the last kill left open (PowerLoss), and
 kills it with SIGKILL: half the kills at a random instant, half just after the CSMS wrote a TransactionEvent's
 answer (the one window where a repeat is possible). A last process drains the queue. Then, from the CSMS's
-traffic (hil/csms/tx_ledger.py): lost events (a seqNo missing), duplicates (an event sent again after the CSMS
-had answered it; identical to the first), retries (sent again after no answer: not duplicates), order.
-Exit 1 when an event was lost, out of order or repeated with other content, or a transaction never ended.
+traffic (hil/csms/tx_ledger.py): lost events (a seqNo missing), retransmissions (the very CALL the CSMS had
+answered, same messageId, sent again because the kill took its answer: at most one per kill), duplicates (an
+answered event sent again as a new CALL: none allowed), retries (sent again after no answer), order.
+Exit 1 when an event was lost, duplicated, out of order or repeated with other content, when there were more
+retransmissions than kills, or when a transaction never ended.
 """
 from __future__ import annotations
 
@@ -129,7 +131,7 @@ def verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) -> 
     # each round made one transaction, in order: a duplicate counts for the kill of its transaction's round
     rounds = list(dict.fromkeys(e["transactionInfo"]["transactionId"] for e in events))
     by_instant: dict[str, int] = defaultdict(int)
-    for tx, _ in found["duplicates"] if instants else ():  # without instants: no rounds to count them by
+    for tx, _ in found["repeats"] if instants else ():  # without instants: no rounds to count them by
         index = rounds.index(tx)
         by_instant[instants[index] if index < len(instants) else "drain"] += 1
     problems = []
@@ -139,14 +141,17 @@ def verdict(csms: CsmsSimulator, kills: int, seed: int, instants: list[str]) -> 
         problems.append(f"out of order: {found['out_of_order']}")
     if different:
         problems.append(f"repeated with other content: {different}")
-    if len(found["duplicates"]) > kills:
-        problems.append(f"{len(found['duplicates'])} duplicates in {kills} kills (at most one per kill)")
+    if found["duplicates"]:
+        problems.append(f"answered events sent again as new CALLs: {found['duplicates']}")
+    if found["retransmissions"] > kills:
+        problems.append(f"{found['retransmissions']} retransmissions in {kills} kills (at most one per kill)")
     if not all_ended(csms):
         problems.append("a transaction never ended")
     return {"ok": not problems, "problems": problems, "kills": kills, "seed": seed,
             "kill_instants": {name: instants.count(name) for name in sorted(set(instants))},
             "events": found["events"], "transactions": found["transactions"], "lost": len(found["missing"]),
-            "duplicates": len(found["duplicates"]), "duplicates_by_kill_instant": dict(by_instant),
+            "duplicates": len(found["duplicates"]), "retransmissions": found["retransmissions"],
+            "repeats_by_kill_instant": dict(by_instant),
             "retries": found["retries"], "stopped_reasons": dict(reasons), "schema_violations": len(csms.violations)}
 
 
