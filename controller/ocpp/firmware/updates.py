@@ -22,8 +22,6 @@ from controller.formats.cabinet.ocpp_firmware import FirmwareConfig
 from controller.ocpp.firmware.download import download
 from controller.ocpp.firmware.installer import run_installer
 from controller.ocpp.firmware.request import FirmwareRequest, RequestRefused, parse_request
-from controller.ocpp.firmware.signing import (SigningCertificateRefused, check_signing_certificate, file_digest,
-                                              signature_matches)
 from controller.ocpp.reset import POWERED_STATES, SEND_WAIT_S
 from controller.store.ocpp_firmware import FirmwareStore
 
@@ -116,6 +114,8 @@ class FirmwareUpdates:
     def update(self, request_id: int, firmware: dict, retries: int | None,
                retry_interval: int | None) -> tuple[str, dict | None]:
         """UpdateFirmware's answer: (status, statusInfo)."""
+        # cryptography (about 8 MB of RSS) is loaded by the first update, not at start (tests/ocpp/test_lazy_crypto.py)
+        from controller.ocpp.firmware.signing import SigningCertificateRefused, check_signing_certificate
         if not self.cfg.install_command or self._restart is None:
             return "Rejected", _info("NoInstaller", "this station has no firmware installer configured")
         if self._job is not None and self._job["phase"] in ("installing", "rebooting"):
@@ -222,6 +222,8 @@ class FirmwareUpdates:
         return True
 
     async def _verify(self, request: FirmwareRequest, bundle: Path) -> bool:
+        from controller.ocpp.firmware.signing import (SigningCertificateRefused, check_signing_certificate,
+                                                      file_digest, signature_matches)
         try:
             digest = await asyncio.to_thread(file_digest, bundle)
         except OSError as exc:  # gone since (a technician, a disk replaced during the restart)
