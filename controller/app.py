@@ -29,6 +29,7 @@ from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
+from controller.store.ocpp_profiles import ProfileStore
 from controller.store.ocpp_station_state import StationStateStore
 from controller.task_supervisor import TaskSupervisor
 from controller.v2g.secc.context import CableOffer
@@ -147,6 +148,7 @@ class ControllerApp:
             self.ocpp = OcppService(ocpp_cfg, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
+                                    profiles=ProfileStore(cfg.store.path or None),  # block K's charging profiles
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge)
             self._sinks.append(self.ocpp.on_event)
@@ -374,6 +376,7 @@ class ControllerApp:
                 self.ocpp.station_state.close()
                 self.ocpp.authorization.store.close()
                 self.ocpp.network.close()
+                self.ocpp.smart_charging.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.store is not None and clean:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.auth_settings import auth_variables
+from controller.ocpp.smart_charging.variables import smart_charging_variables
 from controller.store.ocpp_variables import VariableStore
 
 CONNECTOR_TYPES = {"CCS1": "cCCS1", "NACS": "cTesla"}
@@ -98,6 +99,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable(comm, "QueueAllMessages", "boolean", RW), "true"),  # MeterValues etc. queued like TransactionEvent
         (Variable("ChargingStation", "AvailabilityState", "OptionList", RO), ""),
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
+        *smart_charging_variables(),  # block K: controller/ocpp/smart_charging/variables.py
     ]
     for evse, plug in sorted(connector_types.items()):
         entries += [(Variable("EVSE", "AvailabilityState", "OptionList", RO, evse=evse), ""),

@@ -45,6 +45,7 @@ class StationActions(Protocol):
     authorization: Any  # controller/ocpp/authorization.py: local list and cache requests
     security: StationSecurity  # certificates (blocks A and M): controller/ocpp/security.py
     network: NetworkProfiles  # SetNetworkProfile and the priority (B09/B10): controller/ocpp/network_profiles.py
+    smart_charging: Any  # block K: controller/ocpp/smart_charging/desk.py
 
 
 class StationProtocol(ChargePoint):
@@ -190,6 +191,31 @@ class StationProtocol(ChargePoint):
     def _set_network_profile(self, configuration_slot: int, connection_data: dict, **_: Any):
         status, info = self._actions.network.set_profile(configuration_slot, connection_data)
         return call_result.SetNetworkProfile(status=status, status_info=info)
+
+    @on(Action.set_charging_profile)
+    def _set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any):
+        status, info = self._actions.smart_charging.set_profile(evse_id, charging_profile)
+        return call_result.SetChargingProfile(status=status, status_info=info)
+
+    @on(Action.clear_charging_profile)
+    def _clear_charging_profile(self, charging_profile_id: int | None = None,
+                                charging_profile_criteria: dict | None = None, **_: Any):
+        status = self._actions.smart_charging.clear(charging_profile_id, charging_profile_criteria)
+        return call_result.ClearChargingProfile(status=status)
+
+    @on(Action.get_charging_profiles)
+    def _get_charging_profiles(self, request_id: int, charging_profile: dict, evse_id: int | None = None, **_: Any):
+        status = self._actions.smart_charging.get_profiles(request_id, evse_id, charging_profile)
+        return call_result.GetChargingProfiles(status=status)
+
+    @after(Action.get_charging_profiles)
+    def _after_get_charging_profiles(self, **_: Any):
+        self._actions.smart_charging.send_reports()  # ReportChargingProfiles after the answer
+
+    @on(Action.get_composite_schedule)
+    def _get_composite_schedule(self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any):
+        status, schedule, info = self._actions.smart_charging.composite_schedule(duration, evse_id, charging_rate_unit)
+        return call_result.GetCompositeSchedule(status=status, schedule=schedule, status_info=info)
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

@@ -37,6 +37,7 @@ from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.reset import StationReset, boot_reason
+from controller.ocpp.smart_charging.desk import SmartChargingDesk
 from controller.ocpp.unlock import unlock_connector
 from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
@@ -46,6 +47,7 @@ from controller.store.ocpp_auth import AuthStore
 from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
 from controller.store.ocpp_network import NetworkStore
+from controller.store.ocpp_profiles import ProfileStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -84,7 +86,7 @@ class OcppService:
                  reservations: ReservationStore | None = None,
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
-                 network: NetworkStore | None = None):
+                 network: NetworkStore | None = None, profiles: ProfileStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -133,6 +135,7 @@ class OcppService:
         self.connect_attempts = 0
         self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
+        self.smart_charging = SmartChargingDesk(self, profiles)  # block K: controller/ocpp/smart_charging/
         self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
         self._protocol: StationProtocol | None = None  # the link's, while one is up (Authorize goes out at once)
         # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
@@ -148,7 +151,8 @@ class OcppService:
         self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
-                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter")]
+                       asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
+                       asyncio.create_task(self.smart_charging.run(), name="ocpp-smart-charging")]
 
     async def close(self) -> None:
         self.identification.close()

@@ -122,6 +122,10 @@ class _StationPeer(ChargePoint):
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
 
+    @on(Action.report_charging_profiles)
+    def _report_charging_profiles(self, **_: Any):
+        return call_result.ReportChargingProfiles()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -9,7 +9,8 @@ than a minimum rate is not forced to take more.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 STATION_MAX = "ChargingStationMaxProfile"
@@ -54,6 +55,10 @@ class ChargingProfile:
     transaction_id: str | None = None
     schedule_count: int = 1
     json: dict | None = None  # the CSMS's chargingProfile as it came
+    starts: tuple[float, ...] = field(init=False, repr=False, compare=False)  # the periods' starts, for bisect
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", tuple(p.start_s for p in self.periods))
 
     @classmethod
     def from_json(cls, evse: int, data: dict) -> ChargingProfile:
@@ -99,13 +104,8 @@ class ChargingProfile:
         elapsed = t - begun
         if self.duration_s is not None and elapsed >= self.duration_s:
             return None
-        limit = None
-        for period in self.periods:  # ascending start (validated)
-            if period.start_s <= elapsed:
-                limit = period.limit
-            else:
-                break
-        return limit
+        index = bisect_right(self.starts, elapsed) - 1  # starts ascend (validated)
+        return self.periods[index].limit if index >= 0 else None
 
     def boundaries(self, t0: float, t1: float, tx_start: float | None = None) -> list[float]:
         """Every instant in (t0, t1) where this profile's limit may change: period starts, the schedule's end,
