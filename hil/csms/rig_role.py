@@ -19,6 +19,7 @@ from hil.csms import role_availability
 from hil.csms.role_reservation import ReservationRole
 from hil.csms.role_csms_restart import restart_mid_session
 from hil.csms.role_auth import AUTH_ROLES, AuthRole
+from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class RigCsms:
         self.notes: list[str] = []
         self.reservation = ReservationRole(self) if role == "reservation" else None  # hil/csms/role_reservation.py
         self.auth = AuthRole(role, self.csms, STATION) if role in AUTH_ROLES else None  # hil/csms/role_auth.py
+        self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.settle_s = 15.0
 
     async def start(self) -> list[str]:
@@ -106,6 +108,8 @@ class RigCsms:
             await restart_mid_session(self, ids[0], timeout_s)
         elif self.auth is not None:
             await self.auth.play(ids, timeout_s)
+        elif self.smart is not None:
+            await self.smart.play(ids, self._events, timeout_s)  # hil/csms/role_smart_charging.py
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -147,6 +151,8 @@ class RigCsms:
             self.notes.append("not every transaction reached the CSMS as Ended")
         if self.role in role_availability.ROLES:
             await role_availability.settle(self, STATION, ids, self.settle_s if timeout_s is None else timeout_s)
+        if self.smart is not None:
+            self.smart.judge()
 
     async def stop(self) -> None:
         await self.csms.stop()
@@ -162,6 +168,7 @@ class RigCsms:
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 **({"auth": self.auth.report()} if self.auth is not None else {}),
+                **({"smart_charging": self.smart.report()} if self.smart is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -175,6 +182,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
     problems = [f"OCPP schema violation in {v['action']} ({v['kind']}): {v['detail']}" for v in report["violations"]]
     problems += [n for n in report["notes"] if n.startswith("not every")] + report.get("problems", [])
     problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
+    problems += report.get("smart_charging", {}).get("problems", [])  # hil/csms/role_smart_charging.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)
