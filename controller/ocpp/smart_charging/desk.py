@@ -2,9 +2,9 @@
 reports follow in ReportChargingProfiles, in parts), GetCompositeSchedule, and the limits fed to the connectors.
 
 Every connector's Limits reads `evse_limit(evse)` on each call (controller/connector/limits.py's external hook):
-the EVSE's own composite limit now and its share of the station's (station_split.py), computed fresh, so a
-profile set, cleared or reaching a period boundary is in the next CurrentDemandRes (the car asks every 100-250
-ms). `station_limit_w()` is the station-wide limit for the power-sharing allocator (its external_limit_w).
+the EVSE's own composite limit now and its share of the station's (station_split.py), computed at most every
+LIMIT_CACHE_S, so a profile set or cleared, or a car joining or leaving, is in the next CurrentDemandRes (the car asks every 100-250
+ms), a period boundary or a car's own limits changing within LIMIT_CACHE_S. `station_limit_w()` is the station-wide limit for the power-sharing allocator (its external_limit_w).
 
 A Relative profile counts from the transaction's start as this desk first sees it (the next limit read or
 check after TransactionEvent Started, within CHECK_S). TxProfiles end with their transaction. With
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from typing import Any
 
 from ocpp.charge_point import snake_to_camel_case
@@ -30,6 +31,9 @@ from controller.store.ocpp_profiles import ProfileStore
 log = logging.getLogger(__name__)
 
 CHECK_S = 0.5  # how often ended transactions' profiles are dropped and the schedules recomputed
+# a limit is computed at most this often per EVSE (the control path reads it several times per request; a
+# profile set or cleared and a car joining or leaving are in force at once, a period boundary within this)
+LIMIT_CACHE_S = 0.1
 REPORT_PART = 10  # profiles per ReportChargingProfiles
 SCHEDULE_S = 86_400  # the schedule ISO-2 cars get: 24 h
 MAX_COMPOSITE_S = 7 * 86_400  # GetCompositeSchedule's longest answer
@@ -45,6 +49,10 @@ class SmartChargingDesk:
         self._tx_started: dict[str, float] = {}
         self._schedules: dict[int, tuple[tuple[int, float], ...]] = {}
         self._pending_reports: list[dict] = []
+        self._last: dict[int, tuple[float, float]] = {}  # the last limit given per EVSE (kept if one fails)
+        self._failed: set[int] = set()  # EVSEs whose limit failed (logged once until it works again)
+        # evse -> (monotonic time, the EVSEs in use then, limit)
+        self._cache: dict[int, tuple[float, tuple[int, ...], tuple[float, float]]] = {}
         service.device_model.live[(CTRLR, "Entries")] = lambda: str(len(self.installed.by_id))
         for evse, connector in service.connectors.items():
             limits = getattr(connector, "limits", None)  # a stand-in without Limits is left as it is
@@ -116,9 +124,28 @@ class SmartChargingDesk:
 
     # ---- the limits -----------------------------------------------------------------------------------------
     def evse_limit(self, evse: int) -> tuple[float, float]:
-        """(W, A) the EVSE may deliver now by the profiles: its own composite and its share of the station's."""
-        if not self._enabled():
+        """(W, A) the EVSE may deliver now by the profiles: its own composite and its share of the station's.
+        Read in the connector's control path: a failure here keeps the last limit given, never ends charging
+        and never lifts a limit."""
+        if not self.installed.by_id or not self._enabled():
             return INF, INF
+        in_use = tuple(self._in_use())  # a car joining or leaving changes every share at once
+        cached = self._cache.get(evse)
+        if cached is not None and cached[1] == in_use and time.monotonic() - cached[0] < LIMIT_CACHE_S:
+            return cached[2]
+        try:
+            limit = self._evse_limit(evse)
+        except Exception:
+            if evse not in self._failed:
+                log.exception("OCPP: smart charging limit of evse %d failed; the last one stays", evse)
+            self._failed.add(evse)
+            return self._last.get(evse, (INF, INF))
+        self._failed.discard(evse)
+        self._last[evse] = limit
+        self._cache[evse] = (time.monotonic(), in_use, limit)
+        return limit
+
+    def _evse_limit(self, evse: int) -> tuple[float, float]:
         now = self._service.clock()
         watts = amps = INF
         profiles = self.installed.all
@@ -219,6 +246,7 @@ class SmartChargingDesk:
 
     def _changed(self) -> None:
         self._schedules.clear()
+        self._cache.clear()
 
     def close(self) -> None:
         self.installed.close()

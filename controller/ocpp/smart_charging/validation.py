@@ -1,14 +1,16 @@
 """SetChargingProfile's rejections (OCPP 2.0.1 K01), each with the reasonCode the CSMS sees in statusInfo.
 
 Checked, in this order: smart charging enabled; the EVSE exists; the purpose fits the evseId (a station
-maximum only on 0, a TxProfile never on 0, ChargingStationExternalConstraints never from the CSMS); the
+maximum only on 0 and never Relative, a TxProfile never on 0, ChargingStationExternalConstraints never from the CSMS); the
 TxProfile's transaction runs on that EVSE; the stack level within ProfileStackLevel; the unit in RateUnit;
-one schedule; 1..PeriodsPerSchedule periods starting at 0 and ascending, limits not negative; Absolute and
+one schedule; 1..PeriodsPerSchedule periods starting at 0 and ascending, limits finite and not negative (JSON
+may carry NaN or Infinity); Absolute and
 Recurring with a startSchedule, Recurring with its kind; validFrom before validTo; no other profile with the
 same purpose and stack level on the same EVSE (same transaction for TxProfiles) whose validity overlaps.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -36,6 +38,8 @@ def rejection(profile: ChargingProfile, evses: Iterable[int], transactions: dict
         return "UnsupportedPurpose"  # only the station itself sets external constraints
     if profile.purpose == STATION_MAX and profile.evse != 0:
         return "InvalidEvse"
+    if profile.purpose == STATION_MAX and profile.kind == "Relative":
+        return "InvalidProfile"  # relative to a transaction's start: the station has none
     if profile.purpose == TX:
         if profile.evse == 0:
             return "InvalidEvse"
@@ -66,7 +70,7 @@ def _schedule_problem(profile: ChargingProfile, settings: Settings) -> str | Non
         return "InvalidSchedule"
     if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
         return "InvalidSchedule"
-    if any(p.limit < 0 for p in profile.periods) or (profile.duration_s is not None and profile.duration_s <= 0):
+    if any(not math.isfinite(p.limit) or p.limit < 0 for p in profile.periods) or (profile.duration_s is not None and profile.duration_s <= 0):
         return "InvalidSchedule"
     if profile.kind in ("Absolute", "Recurring") and profile.start_schedule is None:
         return "InvalidSchedule"

@@ -158,3 +158,17 @@ async def test_smart_charging_ctrlr_variables_and_disabled_means_no_limit():
         refused = await set_profile(csms, 1, profile(2, "TxDefaultProfile", 1000, level=1))
         assert refused.status == "Rejected"
         assert not csms.violations
+
+
+@run_async
+async def test_a_failing_limit_keeps_the_last_one_and_never_reaches_the_control_path():
+    connectors = [LimitedConnector(1)]
+    async with station_and_csms(connectors) as (service, csms):
+        await booted(service, csms)
+        assert (await set_profile(csms, 1, profile(1, "TxDefaultProfile", 20_000))).status == "Accepted"
+        assert connectors[0].limits.power_w() == 20_000
+        desk = service.smart_charging
+        desk._tx = None  # a bug in the composite's inputs
+        desk._cache.clear()  # computed again now, not the cached answer
+        assert connectors[0].limits.power_w() == 20_000  # the last limit stays: neither lifted nor an exception
+        assert desk._failed == {1}

@@ -37,6 +37,13 @@ def data(pid=1, purpose="TxDefaultProfile", level=0, unit="W", periods=((0, 1000
     (1, data(validFrom="2026-02-01T00:00:00Z", validTo="2026-01-01T00:00:00Z"), {}, Settings(), "InvalidValidity"),
     (1, data(validFrom="yesterday"), {}, Settings(), "InvalidValue"),
     (1, data(), {}, Settings(enabled=False), "Disabled"),
+    (0, data(purpose="ChargingStationMaxProfile"), {}, Settings(), "InvalidProfile"),  # Relative
+    (1, data(periods=((0, float("nan")),)), {}, Settings(), "InvalidSchedule"),
+    (1, data(periods=((0, float("inf")),)), {}, Settings(), "InvalidSchedule"),
+    (1, data(periods=((0, -1),)), {}, Settings(), "InvalidSchedule"),
+    (1, data(chargingSchedule=[{"id": 1, "chargingRateUnit": "W",
+                                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1}]}] * 2), {}, Settings(),
+     "InvalidSchedule"),
 ])
 def test_rejections(evse, profile, transactions, settings, reason):
     assert InstalledProfiles().set(evse, profile, EVSES, transactions, settings) == reason
