@@ -6,5 +6,6 @@ validation.py the spec's rejections of SetChargingProfile
 composite.py  the composite schedule: station maximum x (TxProfile or TxDefaultProfile), by stack level
 station_split.py  how a station-wide limit is shared over the EVSEs in use
 installed.py  the installed profiles (store-backed), Set / Clear / Get
+variables.py  SmartChargingCtrlr in the device model
 desk.py       the service's side: the handlers' work, the reports, the limits fed to the connectors
 """

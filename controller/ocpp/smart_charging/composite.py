@@ -7,9 +7,8 @@ TxDefaultProfile of the highest stack level (one installed on this EVSE before o
 level). The composite is the smallest of: the EVSE's share of the station limit, its own limit, its ceiling
 (what the cable and the modules give; in force where no profile sets a limit).
 
-Units: a limit in A is a DC output current; where W and A meet they are converted at `voltage_v`
-(W = A x V), the EVSE's present output voltage or, without one, its highest (the conservative side for a
-current limit shown in W is the lower voltage, but a watt limit shown in A must not under-state what flows).
+Units: a limit in A is a DC output current; where W and A meet they are converted at `voltage_v` (W = A x V),
+which the caller gives: the EVSE's present output voltage, or the cable's highest while idle.
 """
 from __future__ import annotations
 

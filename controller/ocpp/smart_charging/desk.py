@@ -47,7 +47,8 @@ class SmartChargingDesk:
         self._service = service
         self.installed = InstalledProfiles(store)
         self._tx_started: dict[str, float] = {}
-        self._schedules: dict[int, tuple[tuple[int, float], ...]] = {}
+        # evse -> (the EVSEs in use then, its power schedule): recomputed every CHECK_S or on a change
+        self._schedules: dict[int, tuple[tuple[int, ...], tuple[tuple[int, float], ...]]] = {}
         self._pending_reports: list[dict] = []
         self._last: dict[int, tuple[float, float]] = {}  # the last limit given per EVSE (kept if one fails)
         self._failed: set[int] = set()  # EVSEs whose limit failed (logged once until it works again)
@@ -171,13 +172,19 @@ class SmartChargingDesk:
 
     def power_schedule(self, evse: int) -> tuple[tuple[int, float], ...]:
         """The EVSE's composite in W for the next 24 h, (seconds from now, W); empty without profiles. Cached until
-        a profile changes or CHECK_S passes (ISO-2's SAScheduleList; CurrentDemandRes reads evse_limit)."""
+        a profile or the EVSEs in use change or CHECK_S passes (ISO-2's SAScheduleList; CurrentDemandRes reads
+        evse_limit)."""
         if not self.installed.by_id or not self._enabled():
             return ()
-        if evse not in self._schedules:
+        in_use = tuple(self._in_use())
+        if evse not in self._schedules or self._schedules[evse][0] != in_use:
             periods = self._composite(evse, self._service.clock(), SCHEDULE_S, "W")
-            self._schedules[evse] = tuple((int(p.start_s), p.limit) for p in periods)
-        return self._schedules[evse]
+            rows: list[tuple[int, float]] = []
+            for period in periods:  # whole seconds: a fall a little early, a rise a little late
+                rising = bool(rows) and period.limit > rows[-1][1]
+                rows.append((math.ceil(period.start_s) if rising else math.floor(period.start_s), period.limit))
+            self._schedules[evse] = (in_use, tuple(rows))
+        return self._schedules[evse][1]
 
     async def run(self) -> None:
         while True:

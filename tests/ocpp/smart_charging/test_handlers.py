@@ -172,3 +172,23 @@ async def test_a_failing_limit_keeps_the_last_one_and_never_reaches_the_control_
         desk._cache.clear()  # computed again now, not the cached answer
         assert connectors[0].limits.power_w() == 20_000  # the last limit stays: neither lifted nor an exception
         assert desk._failed == {1}
+
+
+@run_async
+async def test_the_power_schedule_for_iso2_comes_from_the_composite():
+    connectors = [LimitedConnector(1), LimitedConnector(2)]
+    async with station_and_csms(connectors) as (service, csms):
+        await booted(service, csms)
+        assert connectors[0].limits.evse_charge_parameters().power_schedule == ()  # no profile: none
+        periods = [{"startPeriod": 0, "limit": 20_000}, {"startPeriod": 600, "limit": 400_000}]
+        data = profile(1, "TxDefaultProfile", None, kind="Relative", periods=periods)
+        assert (await set_profile(csms, 0, data)).status == "Accepted"
+        assert (await set_profile(csms, 0, profile(2, "ChargingStationMaxProfile", 200_000))).status == "Accepted"
+        connectors[0].move("plugged")
+        alone = connectors[0].limits.evse_charge_parameters().power_schedule
+        assert [limit for _, limit in alone] == [20_000, 150_000]  # one EVSE in use: all of its 150 kW
+        assert 599 <= alone[1][0] <= 600  # Relative: from the transaction's start, a moment ago
+        connectors[1].move("plugged")  # every share changes at once
+        both = connectors[0].limits.evse_charge_parameters().power_schedule
+        # 20 kW, then the share of the station's 200 kW (two EVSEs in use: 100 kW) below the profile's 400 kW
+        assert [limit for _, limit in both] == [20_000, 100_000]
