@@ -116,10 +116,12 @@ def test_composite_never_above_an_applicable_limit_and_piecewise_constant(profil
     starts = [p.start_s for p in periods]
     assert starts[0] == 0 and starts == sorted(set(starts))
     assert all(a.limit != b.limit for a, b in zip(periods, periods[1:]))
-    for period in periods:  # exact at every boundary
-        expected = limit_at(profiles, 1, T0 + period.start_s, unit, tx=tx, voltage_v=voltage, ceiling=ceiling,
-                            share=lambda s: s)
-        assert period.limit == expected
+    def direct(t):
+        return limit_at(profiles, 1, t, unit, tx=tx, voltage_v=voltage, ceiling=ceiling, share=lambda s: s)
+    for before, period in zip([None, *periods], periods):  # exact at every boundary, and the old one up to it
+        assert period.limit == direct(T0 + period.start_s)
+        if before is not None:  # every edge here is a whole second: a millisecond before is still the old one
+            assert before.limit == direct(T0 + period.start_s - 0.001)
     in_force = [p for p in periods if p.start_s <= probe][-1]
     assert in_force.limit <= ceiling
     for limit in _applicable(profiles, T0 + probe, tx):
