@@ -19,8 +19,9 @@ def _run(name: str, setup: str, protocol: str = "din") -> dict:
     return report
 
 
-def test_site_limit_the_static_nevi_cabinet_follows_a_300_kw_station_maximum():
-    report = _run("site-limit", "nevi")
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_site_limit_the_static_nevi_cabinet_follows_a_300_kw_station_maximum(protocol):
+    report = _run("site-limit", "nevi", protocol)
     smart = report["ocpp"]["smart_charging"]
     assert report["ocpp"]["violations"] == []
     assert smart["before_w"] > 500_000  # four cars at their 150 kW before the limit
