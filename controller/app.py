@@ -36,6 +36,7 @@ from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
 from controller.store.ocpp_variables import VariableStore
+from controller.store.ocpp_profiles import ProfileStore
 from controller.store.ocpp_station_state import StationStateStore
 from controller.store.session_prices import open_session_prices
 from controller.task_supervisor import TaskSupervisor
@@ -163,6 +164,7 @@ class ControllerApp:
             self.ocpp = OcppService(ocpp_cfg, cfg.ocpp.station_id or cfg.name, self.connectors, queue=queue,
                                     variables=variables, network=network, reservations=ReservationStore(cfg.store.path or None),
                                     station_state=StationStateStore(cfg.store.path or None),  # availability, reset
+                                    profiles=ProfileStore(cfg.store.path or None),  # block K's charging profiles
                                     restart=self.restart_requested.set,
                                     auth_store=AuthStore(cfg.store.path or None), autocharge=cfg.ocpp.autocharge,
                                     prices=self.prices,
@@ -406,6 +408,7 @@ class ControllerApp:
                 self.ocpp.authorization.store.close()
                 self.ocpp.network.close()
                 self.ocpp.monitors.close()
+                self.ocpp.smart_charging.close()
         for device in [*self.meters.values(), *self.imds.values()]:
             await device.close()
         if self.prices is not None and clean:

@@ -131,6 +131,9 @@ class ScenarioRun:
         if outside_csms is not None:
             self.csms = None
             self._csms_overrides = list(outside_csms.overrides)
+        if self.csms is not None and self.csms.smart is not None:  # block K's roles judge the cabinet's output
+            self.csms.smart.power_w = lambda ids: sum(self.rig.plants[i].cable_voltage_v * self.rig.plants[i].output_current_a
+                                                      for i in ids)
         self.ended_t: float | None = None
         self.record_series = record_series
         self.before_controller = before_controller

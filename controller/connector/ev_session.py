@@ -69,6 +69,8 @@ class EvseChargeParameters:
     min_current_a: float
     current_regulation_tolerance_a: float
     peak_current_ripple_a: float
+    # the operator's schedule from now (OCPP smart charging): (seconds from now, W) ascending from 0; empty: none
+    power_schedule: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)

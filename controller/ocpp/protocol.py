@@ -50,6 +50,7 @@ class StationActions(Protocol):
     log_uploads: Any  # GetLog (N01): controller/ocpp/get_log.py
     monitors: Any  # SetVariableMonitoring / ClearVariableMonitoring (N04, N05): controller/ocpp/monitoring.py
     firmware_updates: Any  # UpdateFirmware (block L): controller/ocpp/firmware/
+    smart_charging: Any  # block K: controller/ocpp/smart_charging/desk.py
 
 
 class StationProtocol(ChargePoint):
@@ -205,6 +206,7 @@ class StationProtocol(ChargePoint):
     def _cost_updated(self, total_cost: float, transaction_id: str, **_: Any):
         self._actions.tariff_cost.cost_updated(total_cost, transaction_id)
         return call_result.CostUpdated()
+
     @on(Action.get_log)
     def _get_log(self, log: dict, log_type: str, request_id: int, retries: int | None = None,
                  retry_interval: int | None = None, **_: Any):
@@ -230,6 +232,31 @@ class StationProtocol(ChargePoint):
                          retry_interval: int | None = None, **_: Any):
         status, info = self._actions.firmware_updates.update(request_id, firmware, retries, retry_interval)
         return call_result.UpdateFirmware(status=status, status_info=info)
+
+    @on(Action.set_charging_profile)
+    def _set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any):
+        status, info = self._actions.smart_charging.set_profile(evse_id, charging_profile)
+        return call_result.SetChargingProfile(status=status, status_info=info)
+
+    @on(Action.clear_charging_profile)
+    def _clear_charging_profile(self, charging_profile_id: int | None = None,
+                                charging_profile_criteria: dict | None = None, **_: Any):
+        status = self._actions.smart_charging.clear(charging_profile_id, charging_profile_criteria)
+        return call_result.ClearChargingProfile(status=status)
+
+    @on(Action.get_charging_profiles)
+    def _get_charging_profiles(self, request_id: int, charging_profile: dict, evse_id: int | None = None, **_: Any):
+        status = self._actions.smart_charging.get_profiles(request_id, evse_id, charging_profile)
+        return call_result.GetChargingProfiles(status=status)
+
+    @after(Action.get_charging_profiles)
+    def _after_get_charging_profiles(self, **_: Any):
+        self._actions.smart_charging.send_reports()  # ReportChargingProfiles after the answer
+
+    @on(Action.get_composite_schedule)
+    def _get_composite_schedule(self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any):
+        status, schedule, info = self._actions.smart_charging.composite_schedule(duration, evse_id, charging_rate_unit)
+        return call_result.GetCompositeSchedule(status=status, schedule=schedule, status_info=info)
 
     @after(Action.set_variables)
     def _after_set_variables(self, **_: Any):

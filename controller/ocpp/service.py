@@ -45,6 +45,7 @@ from controller.ocpp.provisioning import Provisioning
 from controller.ocpp.reservation_desk import ReservationDesk
 from controller.ocpp.reset import StationReset, boot_reason
 from controller.ocpp.tariff_cost import TariffCost, tariff_variables
+from controller.ocpp.smart_charging.desk import SmartChargingDesk
 from controller.ocpp.unlock import unlock_connector
 from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
@@ -57,6 +58,7 @@ from controller.ocpp.security import StationSecurity
 from controller.ocpp.security_events import SecurityEvents
 from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
+from controller.store.ocpp_profiles import ProfileStore
 from controller.store.ocpp_queue import OcppQueue
 from controller.store.ocpp_reservations import ReservationStore
 from controller.store.ocpp_station_state import StationStateStore
@@ -96,7 +98,8 @@ class OcppService:
                  station_state: StationStateStore | None = None, restart: Callable[[], None] | None = None,
                  auth_store: AuthStore | None = None, autocharge: bool = False,
                  network: NetworkStore | None = None, prices: PriceBook | None = None,
-                 monitors: MonitorStore | None = None, firmware: FirmwareStore | None = None):
+                 monitors: MonitorStore | None = None, firmware: FirmwareStore | None = None,
+                 profiles: ProfileStore | None = None):
         self.station_id = station_id
         self.connectors = {c.cfg.id: c for c in connectors}
         self.device_model = DeviceModel(cfg, station_id, {cid: c.cfg.type for cid, c in self.connectors.items()},
@@ -152,6 +155,7 @@ class OcppService:
         self.connect_attempts = 0
         self.reservations = ReservationDesk(self, reservations, connector_status)  # block H
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
+        self.smart_charging = SmartChargingDesk(self, profiles)  # block K: controller/ocpp/smart_charging/
         self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
         self._protocol: StationProtocol | None = None  # the link's, while one is up (Authorize goes out at once)
         # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
@@ -180,7 +184,8 @@ class OcppService:
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
                        asyncio.create_task(self.monitors.run(), name="ocpp-monitoring"),
                        asyncio.create_task(self.firmware_updates.run(), name="ocpp-firmware"),
-                       asyncio.create_task(self.invalid_id.run(), name="ocpp-invalid-id")]
+                       asyncio.create_task(self.invalid_id.run(), name="ocpp-invalid-id"),
+                       asyncio.create_task(self.smart_charging.run(), name="ocpp-smart-charging")]
 
     async def close(self) -> None:
         self.identification.close()

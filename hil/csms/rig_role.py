@@ -23,6 +23,7 @@ from hil.csms.role_auth import AUTH_ROLES, AuthRole
 from hil.csms import role_price
 from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
+from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class RigCsms:
         self.price = role_price.PriceRole(self) if role in role_price.ROLES else None  # hil/csms/role_price.py
         self.diagnostics = DiagnosticsRole(self, STATION) if role in DIAGNOSTICS_ROLES else None  # role_diagnostics.py
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
+        self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 
@@ -126,6 +128,8 @@ class RigCsms:
             await self.diagnostics.play(ids, timeout_s)
         elif self.firmware is not None:
             await self.firmware.play(ids, timeout_s)
+        elif self.smart is not None:
+            await self.smart.play(ids, self._events, timeout_s)  # hil/csms/role_smart_charging.py
 
     async def before_cars(self, ids: list[int], timeout_s: float) -> None:
         """The CSMS's part once every connector is available, before any car plugs in."""
@@ -173,6 +177,8 @@ class RigCsms:
             await self.diagnostics.settle(self.settle_s if timeout_s is None else timeout_s)
         if self.firmware is not None:
             await self.firmware.settle(ids)
+        if self.smart is not None:
+            self.smart.judge()
 
     async def stop(self) -> None:
         await self.csms.stop()
@@ -196,6 +202,7 @@ class RigCsms:
                 **({"price": self.price.report()} if self.price is not None else {}),
                 **({"diagnostics": self.diagnostics.report()} if self.diagnostics is not None else {}),
                 **({"firmware": self.firmware.report()} if self.firmware is not None else {}),
+                **({"smart_charging": self.smart.report()} if self.smart is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),
@@ -211,6 +218,7 @@ def judge_ocpp(report: dict | None, expect_offline: bool) -> list[str]:
     problems += report.get("auth", {}).get("problems", [])  # hil/csms/role_auth.py
     problems += report.get("price", {}).get("problems", [])  # hil/csms/role_price.py
     problems += report.get("firmware", {}).get("problems", [])  # hil/csms/role_firmware.py
+    problems += report.get("smart_charging", {}).get("problems", [])  # hil/csms/role_smart_charging.py
     per_tx: dict[str, list[dict]] = {}
     for event in report["transaction_events"]:
         per_tx.setdefault(event["tx"], []).append(event)

@@ -135,6 +135,10 @@ class _StationPeer(ChargePoint):
     def _firmware_status(self, **_: Any):
         return call_result.FirmwareStatusNotification()
 
+    @on(Action.report_charging_profiles)
+    def _report_charging_profiles(self, **_: Any):
+        return call_result.ReportChargingProfiles()
+
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -153,4 +153,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("invalid-id-max-energy", "as invalid-id-offline with StopTxOnInvalidId=false: the energy stops at "
              "MaxEnergyOnInvalidId (1 Wh)", "ok", csms="invalid-id-max-energy", expect_stop=("energy_limit",),
              others_stop=("energy_limit",), expect_car=("evse_stop",)),
+    # block K (hil/csms/role_smart_charging.py): the cabinet's output follows the CSMS's charging profiles
+    Scenario("site-limit", "four cars charge; the CSMS limits the station to 300 kW (ChargingStationMaxProfile): "
+             "the cabinet's output follows within 1 s and stays within 2 %", "ok", csms="site-limit",
+             expect_car=("target_soc",)),
+    Scenario("tx-profile", "a car charges; the CSMS limits its transaction to 10 kW (TxProfile): the output "
+             "follows within 1 s", "ok", csms="tx-profile", expect_car=("target_soc",)),
 )}

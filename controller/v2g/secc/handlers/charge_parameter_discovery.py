@@ -1,4 +1,9 @@
-"""ChargeParameterDiscoveryReq: the car's DC limits to the connector; the cable's limits and one schedule back."""
+"""ChargeParameterDiscoveryReq: the car's DC limits to the connector; the cable's limits and one schedule back.
+
+ISO-2's schedule is the operator's (OCPP smart charging) when one is in force: one PMax entry per period of the
+EVSE's composite for the next 24 h (ISO 15118-2 asks the entries to cover 24 h; at most 1,024), else one
+entry with the present power limit. DIN keeps its single unlimited entry: its cars follow the limit in every
+CurrentDemandRes."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,6 +14,7 @@ from controller.formats.v2g.physical_value import optional_limit, physical, to_f
 
 DIN_PMAX_UNLIMITED = 32767
 ISO2_SCHEDULE_DURATION_S = 86400
+MAX_PMAX_ENTRIES = 1024  # PMaxScheduleType's PMaxScheduleEntry maxOccurs
 
 
 def ask(ctx: SeccContext, req) -> Answer:
@@ -25,15 +31,34 @@ def ask(ctx: SeccContext, req) -> Answer:
         energy_capacity_wh=to_float(ev.EVEnergyCapacity), energy_request_wh=to_float(ev.EVEnergyRequest)))
 
 
-def _schedule(ctx: SeccContext, max_power_w: float):
+def pmax_entries(schedule: tuple[tuple[int, float], ...], max_power_w: float) -> list[tuple[int, int | None, float]]:
+    """(start, duration or None, W) entries covering 24 h, starts ascending from 0 (two periods in one second: the
+    lower limit), the last with the duration to the end; where the schedule sets no finite limit, `max_power_w`."""
+    periods: dict[int, float] = {}
+    for start, limit in schedule:
+        second = int(start)
+        if 0 <= second < ISO2_SCHEDULE_DURATION_S:
+            limit = limit if limit != float("inf") else max_power_w
+            periods[second] = min(limit, periods.get(second, limit))
+    if 0 not in periods:
+        periods[0] = max_power_w
+    entries: list[tuple[int, int | None, float]] = [(start, None, max(0.0, periods[start]))
+                                                    for start in sorted(periods)][:MAX_PMAX_ENTRIES]
+    last_start, _, last_limit = entries[-1]
+    entries[-1] = (last_start, ISO2_SCHEDULE_DURATION_S - last_start, last_limit)
+    return entries
+
+
+def _schedule(ctx: SeccContext, max_power_w: float, schedule: tuple[tuple[int, float], ...] = ()):
     t = ctx.types
     if ctx.schema == "din":
         entry = t.PMaxScheduleEntry(RelativeTimeInterval=t.RelativeTimeInterval(start=0), PMax=DIN_PMAX_UNLIMITED)
         pmax = t.PMaxSchedule(PMaxScheduleID=SCHEDULE_TUPLE_ID, PMaxScheduleEntry=[entry])
     else:
-        entry = t.PMaxScheduleEntry(RelativeTimeInterval=t.RelativeTimeInterval(
-            start=0, duration=ISO2_SCHEDULE_DURATION_S), PMax=physical(t, max_power_w, "W"))
-        pmax = t.PMaxSchedule(PMaxScheduleEntry=[entry])
+        pmax = t.PMaxSchedule(PMaxScheduleEntry=[
+            t.PMaxScheduleEntry(RelativeTimeInterval=t.RelativeTimeInterval(start=start, duration=duration),
+                                PMax=physical(t, limit, "W"))
+            for start, duration, limit in pmax_entries(schedule, max_power_w)])
     return t.SAScheduleList(SAScheduleTuple=[t.SAScheduleTuple(SAScheduleTupleID=SCHEDULE_TUPLE_ID, PMaxSchedule=pmax)])
 
 
@@ -51,4 +76,4 @@ def respond(ctx: SeccContext, answer: Answer, code):
         EVSEPeakCurrentRipple=physical(t, limits.peak_current_ripple_a, "A"))
     return t.ChargeParameterDiscoveryRes(
         ResponseCode=code, EVSEProcessing=t.EVSEProcessing(answer.processing.value),
-        SAScheduleList=_schedule(ctx, limits.max_power_w), DC_EVSEChargeParameter=parameters)
+        SAScheduleList=_schedule(ctx, limits.max_power_w, limits.power_schedule), DC_EVSEChargeParameter=parameters)
