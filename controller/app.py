@@ -194,6 +194,10 @@ class ControllerApp:
 
     def _start_seccs(self) -> list[SeccStation]:
         v2g = self.config.v2g
+        tls_context = None
+        if v2g.enabled and v2g.tls.cert_chain:  # before any socket opens: a bad file stops the start cleanly
+            from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
+            tls_context = secc_tls_context(v2g.tls.cert_chain, v2g.tls.key, key_log=v2g.tls.key_log)
         if v2g.enabled and v2g.test_door_direct_tcp:
             self._open_test_doors()
         elif v2g.enabled:
@@ -203,7 +207,8 @@ class ControllerApp:
             try:
                 for conn, interface in zip(self.connectors, v2g.interfaces):
                     if conn.cfg.id not in self._secc_sockets:
-                        sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port)
+                        sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port,
+                                                    tls=bool(v2g.tls.cert_chain))
                         opened.append(sockets)
                         self._secc_sockets[conn.cfg.id] = sockets
             except BaseException:  # e.g. a missing PLC interface: close what this call opened
@@ -217,7 +222,8 @@ class ControllerApp:
             settings = SeccSettings(
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
                 protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list))
-            station = SeccStation(conn, sockets, settings, on_event=self.emit)
+            station = SeccStation(conn, sockets, settings, on_event=self.emit,
+                                  tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station
             self._sinks.append(station.on_connector_event)
         return list(self.seccs.values())
@@ -232,7 +238,8 @@ class ControllerApp:
             for index, conn in enumerate(self.connectors):
                 if conn.cfg.id not in self._secc_sockets:
                     sockets = open_test_door_sockets(sdp_port=v2g.sdp_port + index if v2g.sdp_port else 0,
-                                                     tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0)
+                                                     tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0,
+                                                     tls=bool(v2g.tls.cert_chain))
                     opened.append(sockets)
                     self._secc_sockets[conn.cfg.id] = sockets
         except BaseException:

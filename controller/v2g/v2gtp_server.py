@@ -8,6 +8,9 @@ One connection at a time: a new connection *replaces* the current one (closed wi
 A car that lost its connection and reconnects must not be locked out by a half-open socket, and on a
 matched PLC link the only peer is that car.
 
+With a TLS context the server also listens on a second socket for cars that asked for TLS in SDP; both
+listeners share the one-connection rule (a TLS connection replaces a plain one and the other way round).
+
 A bad frame (wrong version bytes, a payload longer than the limit, a payload type other than EXI) closes
 the connection at once with the reason; so does silence longer than `idle_timeout_s` (the standard's
 V2G_SECC_Sequence_Timeout, 60 s) and a handler that raises.
@@ -20,6 +23,7 @@ import errno
 import logging
 import random
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -60,6 +64,7 @@ class V2gtpConnection:
     opened_t: float = field(default_factory=time.monotonic)
     exchanges: collections.deque[Exchange] = field(default_factory=lambda: collections.deque(maxlen=KEPT_EXCHANGES))
     close_reason: str | None = None
+    tls: str = ""  # "TLSv1.2 <cipher>" over TLS; "" on plain TCP
     _writer: asyncio.StreamWriter | None = field(default=None, repr=False)
 
     @property
@@ -101,14 +106,29 @@ def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0
     raise AssertionError("unreachable")
 
 
+def describe_tls(ssl_object: ssl.SSLObject | None) -> str:
+    """"TLSv1.2 ECDHE-ECDSA-AES128-SHA256" for a TLS connection, "" for plain TCP."""
+    if ssl_object is None:
+        return ""
+    cipher = ssl_object.cipher()
+    return f"{ssl_object.version()} {cipher[0] if cipher else '?'}"
+
+
 class V2gtpServer:
     def __init__(self, sock: socket.socket, handler_factory: Callable[[V2gtpConnection], MessageHandler], *,
                  max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH,
                  idle_timeout_s: float | None = SEQUENCE_TIMEOUT_S,
                  on_open: Callable[[V2gtpConnection], None] | None = None,
                  on_close: Callable[[V2gtpConnection, str], None] | None = None,
-                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None):
+                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None,
+                 tls_sock: socket.socket | None = None, tls_context: ssl.SSLContext | None = None,
+                 tls_handshake_timeout_s: float = 5.0):
+        if (tls_sock is None) != (tls_context is None):
+            raise ValueError("TLS needs both a listening socket and a context")
         self._sock = sock
+        self._tls_sock, self._tls_context = tls_sock, tls_context
+        self.tls_handshake_timeout_s = tls_handshake_timeout_s
+        self._tls_server: asyncio.base_events.Server | None = None
         self.handler_factory = handler_factory
         self.max_payload_length = max_payload_length
         self.idle_timeout_s = idle_timeout_s
@@ -126,19 +146,30 @@ class V2gtpServer:
     def port(self) -> int:
         return self._sock.getsockname()[1]
 
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port; None without TLS."""
+        return None if self._tls_sock is None else self._tls_sock.getsockname()[1]
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, sock=self._sock)
+        if self._tls_sock is not None:
+            self._tls_server = await asyncio.start_server(
+                self._accept, sock=self._tls_sock, ssl=self._tls_context,
+                ssl_handshake_timeout=self.tls_handshake_timeout_s)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
         if self.connection is not None:
             self.connection.close("server closed")
         if self._current is not None:
             await asyncio.gather(self._current, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                await server.wait_closed()
+        self._server = self._tls_server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         previous, previous_task = self.connection, self._current
@@ -146,7 +177,8 @@ class V2gtpServer:
             previous.close("replaced by a new connection")
             if previous_task is not None:
                 await asyncio.gather(previous_task, return_exceptions=True)
-        connection = V2gtpConnection(writer.get_extra_info("peername"), _writer=writer)
+        connection = V2gtpConnection(writer.get_extra_info("peername"), _writer=writer,
+                                     tls=describe_tls(writer.get_extra_info("ssl_object")))
         self.connection, self._current = connection, asyncio.current_task()
         reason = "peer closed"
         try:

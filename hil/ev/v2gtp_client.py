@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 
 from controller.formats.v2g import v2gtp
@@ -16,6 +17,10 @@ REQUEST_TIMEOUT_S = 2.0
 
 class V2gtpClientError(ConnectionError):
     pass
+
+
+class V2gtpUntrusted(V2gtpClientError):
+    """TLS: the station's certificate chain does not lead to a V2G root the car holds, or is not valid now."""
 
 
 def new_tcp_socket() -> socket.socket:
@@ -35,14 +40,20 @@ class V2gtpClient:
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,
-                      timeout_s: float = REQUEST_TIMEOUT_S) -> V2gtpClient:
-        """Connect to `address` ((host, port) or (host, port, flowinfo, scope id) for link-local)."""
+                      timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None) -> V2gtpClient:
+        """Connect to `address` ((host, port) or (host, port, flowinfo, scope id) for link-local); with `tls`,
+        do the TLS handshake too (a station whose chain the context does not trust: V2gtpUntrusted)."""
         loop = asyncio.get_running_loop()
         sock = sock or new_tcp_socket()
         try:
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request/answer pairs
-            reader, writer = await asyncio.open_connection(sock=sock)
+            # server_hostname "": an SECC certificate names no host (ISO 15118-2 checks the chain only)
+            options = {} if tls is None else {"ssl": tls, "server_hostname": "", "ssl_handshake_timeout": timeout_s}
+            reader, writer = await asyncio.open_connection(sock=sock, **options)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise V2gtpUntrusted(f"refused the station's certificate: {exc.verify_message}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             sock.close()
             raise V2gtpClientError(f"cannot connect to {address[0]} port {address[1]}: "
