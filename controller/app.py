@@ -60,6 +60,7 @@ class ControllerApp:
         self.imds: dict[int, InsulationMonitor] = {}
         self.seccs: dict[int, SeccStation] = {}
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
+        self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -106,6 +107,9 @@ class ControllerApp:
         self._check_power_bus()
         if cfg.power.matrix is not None:  # issue #18: the allocator and the moves are not wired into sessions yet
             raise ConfigError("power.matrix", "a cabinet with a power matrix cannot run a session yet (issue #18)")
+        if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
+            from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
+            self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -194,10 +198,7 @@ class ControllerApp:
 
     def _start_seccs(self) -> list[SeccStation]:
         v2g = self.config.v2g
-        tls_context = None
-        if v2g.enabled and v2g.tls.cert_chain:  # before any socket opens: a bad file stops the start cleanly
-            from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
-            tls_context = secc_tls_context(v2g.tls.cert_chain, v2g.tls.key, key_log=v2g.tls.key_log)
+        tls_context = self._secc_tls
         if v2g.enabled and v2g.test_door_direct_tcp:
             self._open_test_doors()
         elif v2g.enabled:

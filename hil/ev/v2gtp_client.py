@@ -37,6 +37,9 @@ class V2gtpClient:
         self._writer = writer
         self.max_payload_length = max_payload_length
         self.round_trips: list[float] = []  # seconds, request written to answer read
+        ssl_object = writer.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher() if ssl_object is not None else None
+        self.tls = f"{ssl_object.version()} {cipher[0]}" if cipher else ""  # "" on plain TCP
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,

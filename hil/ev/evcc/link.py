@@ -5,6 +5,7 @@ decoded response back (hil/ev/evcc/answers.py reads it). Every failure is an EvL
 """
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any, Awaitable, Callable
 
@@ -27,11 +28,13 @@ Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
 
 
 class V2gEvLink:
-    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapStream | None = None):
+    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapStream | None = None,
+                 tls: ssl.SSLContext | None = None):
         """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc);
         `recorder`: writes the SDP and V2GTP traffic to a pcap."""
         self.profile = profile
         self.recorder = recorder
+        self.tls = tls  # the car's TLS client (V2G roots), for a SECC that answers TLS
         self._connect = connect
         self.connection: EvV2gConnection | None = None
         self.client: V2gtpClient | None = None
@@ -40,7 +43,8 @@ class V2gEvLink:
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
 
     async def connect(self) -> None:
-        plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE)
+        plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
+                          tls=self.tls)
         try:
             self.connection = await self._connect(plan)
         except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
