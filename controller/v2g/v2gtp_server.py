@@ -129,6 +129,8 @@ class V2gtpServer:
         self._tls_sock, self._tls_context = tls_sock, tls_context
         self.tls_handshake_timeout_s = tls_handshake_timeout_s
         self._tls_server: asyncio.base_events.Server | None = None
+        self.tls_failures = 0  # handshakes that failed (e.g. a car that refused our certificate)
+        self.last_tls_failure = ""
         self.handler_factory = handler_factory
         self.max_payload_length = max_payload_length
         self.idle_timeout_s = idle_timeout_s
@@ -154,9 +156,7 @@ class V2gtpServer:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, sock=self._sock)
         if self._tls_sock is not None:
-            self._tls_server = await asyncio.start_server(
-                self._accept, sock=self._tls_sock, ssl=self._tls_context,
-                ssl_handshake_timeout=self.tls_handshake_timeout_s)
+            self._tls_server = await asyncio.start_server(self._accept_tls, sock=self._tls_sock)
 
     async def close(self) -> None:
         for server in (self._server, self._tls_server):
@@ -170,6 +170,25 @@ class V2gtpServer:
             if server is not None:
                 await server.wait_closed()
         self._server = self._tls_server = None
+
+    async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The handshake first, here rather than inside asyncio, so that a failed one is logged with its reason
+        (asyncio drops it silently): a car refusing the SECC's certificate is what a technician must see."""
+        try:
+            await writer.start_tls(self._tls_context, ssl_handshake_timeout=self.tls_handshake_timeout_s)
+        except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as exc:
+            self.tls_failures += 1
+            if isinstance(exc, ssl.SSLError):  # e.g. TLSV1_ALERT_UNKNOWN_CA: the car does not trust our chain
+                self.last_tls_failure = exc.reason or str(exc)
+            elif isinstance(exc, asyncio.TimeoutError):
+                self.last_tls_failure = f"no handshake within {self.tls_handshake_timeout_s} s"
+            else:  # a car that gives up on our certificate may drop the connection without an alert
+                self.last_tls_failure = "the car closed the connection in the handshake"
+            log.warning("V2GTP: TLS handshake with %s failed: %s", (writer.get_extra_info("peername") or ("?",))[0],
+                        self.last_tls_failure)
+            writer.transport.abort()
+            return
+        await self._accept(reader, writer)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         previous, previous_task = self.connection, self._current
