@@ -76,3 +76,29 @@ def test_tls_and_plain_cars_on_different_connectors_at_once():
 def test_tls_scenarios_need_iso2():
     with pytest.raises(ScenarioRefused, match="run it with --protocol iso2"):
         _run("tls-session", protocol="din")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("link, mode", [("loopback", "direct"), ("veth", "veth")])
+def test_a_separate_controller_process_serves_tls_from_its_config(tmp_path, link, mode):
+    """The controller as its own process gets [v2g.tls] as overrides (the files the rig wrote, key 0600) and
+    opens its TLS listener itself: on the test door over loopback, on its veth end otherwise."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.rig.netns import private_netns
+
+    report_path = tmp_path / "report.json"
+    with private_netns() as netns:
+        run = subprocess.run(
+            [*netns, sys.executable, "-m", "hil", "run", "--separate-process", "--setup", "desk", "--can",
+             "udp_multicast:239.74.163.2", "--link", link, "--scenario", "tls-session", "--quiet",
+             "--report", str(report_path)],
+            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=150)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(report_path.read_text())
+    assert report["result"] == "ok" and report["controller"] == "process" and report["protocol"] == "iso2"
+    assert report["v2g"]["link"] == mode and report["v2g"]["tls"] == {"1": ISO2_TLS}  # JSON: string keys
+    assert report["connectors"][0]["car"]["reason"] == "target_soc"
