@@ -39,6 +39,9 @@ KEPT_EXCHANGES = 1000
 # The kernel's own choice for port 0 comes from 32768-60999 on Linux, so we choose within the range ourselves.
 DYNAMIC_PORTS = range(49152, 65536)
 PORT_TRIES = 64
+# How long a closed connection may take to go (over TLS: the car's close_notify); then it is cut. A car that
+# reconnects waits this long at most for its old connection to make way.
+CLOSE_WAIT_S = 1.0
 
 
 class MessageHandler(Protocol):
@@ -75,8 +78,14 @@ class V2gtpConnection:
         """Close the connection (the SECC after SessionStop, on a sequence error or malformed EXI)."""
         if self.close_reason is None:
             self.close_reason = reason
-        if self._writer is not None:
+        if self._writer is not None and not self._writer.is_closing():
             self._writer.close()
+            if self.tls:  # a TLS close waits for the car's close_notify, which a gone car never sends: cut it then
+                transport = self._writer.transport
+                try:
+                    asyncio.get_running_loop().call_later(CLOSE_WAIT_S, transport.abort)
+                except RuntimeError:  # no loop running (closing at shutdown): cut it now
+                    transport.abort()
 
 
 def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0,
@@ -209,8 +218,10 @@ class V2gtpServer:
             reason = "handler error"
         finally:
             connection.close(reason)
-            try:
-                await writer.wait_closed()
+            try:  # bounded: a TLS close waits for the car's close_notify, which a gone car never sends
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_WAIT_S)
+            except asyncio.TimeoutError:
+                writer.transport.abort()
             except (ConnectionError, OSError):
                 pass
             if self.connection is connection:

@@ -11,6 +11,7 @@ import ssl
 import time
 
 from controller.formats.v2g import v2gtp
+from hil.ev.tls_stream import TlsClientStream
 
 REQUEST_TIMEOUT_S = 2.0
 
@@ -31,15 +32,14 @@ def new_tcp_socket() -> socket.socket:
 
 
 class V2gtpClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    def __init__(self, reader: asyncio.StreamReader | TlsClientStream, writer: asyncio.StreamWriter | TlsClientStream,
                  max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH):
         self._reader = reader
         self._writer = writer
         self.max_payload_length = max_payload_length
         self.round_trips: list[float] = []  # seconds, request written to answer read
-        ssl_object = writer.get_extra_info("ssl_object")
-        cipher = ssl_object.cipher() if ssl_object is not None else None
-        self.tls = f"{ssl_object.version()} {cipher[0]}" if cipher else ""  # "" on plain TCP
+        self.tls_stream = writer if isinstance(writer, TlsClientStream) else None  # its wire bytes: for the pcap
+        self.tls = self.tls_stream.describe() if self.tls_stream is not None else ""  # "" on plain TCP
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,
@@ -51,17 +51,24 @@ class V2gtpClient:
         try:
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request/answer pairs
-            # server_hostname "": an SECC certificate names no host (ISO 15118-2 checks the chain only)
-            options = {} if tls is None else {"ssl": tls, "server_hostname": "", "ssl_handshake_timeout": timeout_s}
-            reader, writer = await asyncio.open_connection(sock=sock, **options)
-        except ssl.SSLCertVerificationError as exc:
-            sock.close()
-            raise V2gtpUntrusted(f"refused the station's certificate: {exc.verify_message}") from None
+            reader, writer = await asyncio.open_connection(sock=sock)
         except (OSError, asyncio.TimeoutError) as exc:
             sock.close()
             raise V2gtpClientError(f"cannot connect to {address[0]} port {address[1]}: "
                                    f"{exc.__class__.__name__} {exc}".strip()) from None
-        return cls(reader, writer)
+        if tls is None:
+            return cls(reader, writer)
+        stream = TlsClientStream(reader, writer, tls)
+        try:
+            await asyncio.wait_for(stream.handshake(), timeout_s)
+        except ssl.SSLCertVerificationError as exc:
+            stream.close()
+            raise V2gtpUntrusted(f"refused the station's certificate: {exc.verify_message}") from None
+        except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
+            stream.close()
+            raise V2gtpClientError(f"TLS handshake with {address[0]} port {address[1]} failed: "
+                                   f"{exc.__class__.__name__} {exc}".strip()) from None
+        return cls(stream, stream)
 
     async def request(self, payload: bytes, timeout_s: float = REQUEST_TIMEOUT_S) -> bytes:
         """Send one EXI payload and return the answer's payload."""

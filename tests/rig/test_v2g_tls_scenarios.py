@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from controller.formats.capture.dissect import dissect_file
+from controller.formats.capture.dissect import CaptureDissector, dissect_file
+from controller.formats.capture.tls12 import read_key_log
 from hil.link.netns import NetnsUnavailable, why_unavailable
 from hil.runner import run_scenario
 from hil.scenarios import ScenarioRefused
@@ -29,12 +30,17 @@ def test_tls_session_charges_over_tls_and_the_key_log_is_written(tmp_path):
     assert report["result"] == "ok" and conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0
     assert report["v2g"]["tls"] == {1: ISO2_TLS}
     assert report["v2g"]["answer_times"]["CurrentDemandReq"]["count"] >= 1
-    # the SECC's key log for captures of the wire; the rig's own pcap holds the V2GTP frames above TLS
+    # the pcap holds the TLS records as they crossed; the SECC's key log (next to it) decrypts them
     secrets = [line.split() for line in (tmp_path / "tls.pcap.tls-keys").read_text().splitlines()
                if line and not line.startswith("#")]
     assert secrets and all(line[0] == "CLIENT_RANDOM" and len(line) == 3 for line in secrets)
-    v2g = [m for m in dissect_file(pcap) if m.protocol == "V2G"]
-    assert v2g and not [m for m in v2g if m.error] and v2g[-1].type == "SessionStopRes"
+    assert [m for m in dissect_file(pcap) if m.protocol == "V2G"] == []  # without the key: nothing to read
+    dissector = CaptureDissector(tls_keys=read_key_log(tmp_path / "tls.pcap.tls-keys"))
+    v2g = [m for m in dissect_file(pcap, dissector) if m.protocol == "V2G"]
+    assert v2g and not [m for m in v2g if m.error] and v2g[-1].type == "SessionStopRes", dissector.skipped
+    requests = [m.type for m in v2g if m.from_ev]
+    assert requests.count("CurrentDemandReq") == report["v2g"]["answer_times"]["CurrentDemandReq"]["count"]
+    assert not dissector.skipped, dissector.skipped
 
 
 def test_tls_session_over_veth():

@@ -46,8 +46,9 @@ def read_key_log(path: str | Path) -> dict[bytes, bytes]:
 
 
 def looks_like_tls(data: bytes) -> bool:
-    """The first bytes of a connection are a TLS handshake record (a ClientHello)."""
-    return len(data) >= 3 and data[0] == HANDSHAKE and data[1] == 3
+    """The first bytes of a connection are a TLS handshake record holding a ClientHello."""
+    return (len(data) >= 6 and data[0] == HANDSHAKE and data[1] == 3 and data[2] <= 4
+            and int.from_bytes(data[3:5], "big") <= 2 ** 14 + 2048 and data[5] == CLIENT_HELLO)
 
 
 def prf_sha256(secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:

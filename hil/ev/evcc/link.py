@@ -56,7 +56,14 @@ class V2gEvLink:
             answered = now - self.connection.connect_s
             self.recorder.sdp(v2gtp.SdpRequest(plan.sdp_security), self.connection.sdp.response,
                               answered - self.connection.sdp.round_trip_s, answered)
-            self.recorder.connected(now)
+            tls = self.client.tls_stream
+            if tls is None:
+                self.recorder.connected(now)
+            else:  # the TLS records as they crossed, the handshake's too (TCP connect began when SDP ended)
+                self.recorder.connected(answered)
+                for t, side, data in tls.early_wire:
+                    self.recorder.wire(t, side, data)
+                tls.on_wire = self.recorder.wire
         await self._handshake()
 
     async def _handshake(self) -> None:
@@ -139,10 +146,10 @@ class V2gEvLink:
         try:
             answer = await self.client.request(payload, timeout_s=timeout_s)
         except V2gtpClientError as exc:
-            if self.recorder is not None:
+            if self.recorder is not None and self.client.tls_stream is None:
                 self.recorder.exchange(payload, sent_t, None, None)
             raise EvLinkError(f"{what}: {exc}") from None
-        if self.recorder is not None:
+        if self.recorder is not None and self.client.tls_stream is None:  # over TLS the wire was recorded
             self.recorder.exchange(payload, sent_t, answer, time.time())
         return answer
 
