@@ -72,6 +72,25 @@ def encode_document(codec: ModuleType, message: Any) -> bytes:
     return (a << padding).to_bytes((bits + padding) // 8 + 1, "big")[1:]
 
 
+def encode_fragment(codec: ModuleType, table: str, element: str, message: Any) -> bytes:
+    """`message` as the EXI fragment of one `element` (EXI 1.0 section 8.5.2) in the codec's fragment grammar
+    `table` ("FRAGMENT": the message schema's, "XMLDSIG_FRAGMENT": xmldsig's): header, SE(element), its
+    content, ED, zero padding. What ISO 15118-2 digests and signs."""
+    encoders = getattr(codec, f"{table}_ENCODERS", None)
+    if encoders is None:
+        raise ExiError(f"this schema has no {table} grammar")
+    if element not in encoders:
+        raise ExiError(f"{element} is not an element of the {table} grammar this codec encodes")
+    code, encoder = encoders[element]
+    bits = getattr(codec, f"{table}_BITS")
+    a = (((1 << 8) | HEADER) << bits) | code  # leading 1: sentinel that keeps leading zero bits
+    a = encoder(message, a)
+    a = (a << bits) | getattr(codec, f"{table}_END")
+    total = a.bit_length() - 1
+    padding = -total % 8
+    return (a << padding).to_bytes((total + padding) // 8 + 1, "big")[1:]
+
+
 def _locate(error: ExiError, total: int) -> None:
     remaining = error.remaining if error.remaining is not None else 0
     if error.reason == "input truncated":
