@@ -51,9 +51,11 @@ def _fragment_lines(plan: CodecPlan) -> list[str]:
     for table in plan.fragments:
         encoders = ", ".join(f"{name!r}: ({code}, _e_{plan.class_of(ctype)})"
                              for name, (code, ctype) in sorted(table.encoders.items()))
+        decoders = ", ".join(f"{code}: ({name!r}, _d_{plan.class_of(ctype)})"
+                             for name, (code, ctype) in sorted(table.encoders.items(), key=lambda item: item[1][0]))
         lines += [f"# Fragment grammar {table.prefix} (EXI 1.0 8.5.2): SE(element) codes, ED = {table.end_code}.",
                   f"{table.prefix}_BITS = {table.bits}", f"{table.prefix}_END = {table.end_code}",
-                  f"{table.prefix}_ENCODERS = {{{encoders}}}"]
+                  f"{table.prefix}_ENCODERS = {{{encoders}}}", f"{table.prefix}_DECODERS = {{{decoders}}}"]
     return lines
 
 

@@ -24,11 +24,13 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from controller.formats.v2g.exi.document import decode_document, encode_document, encode_fragment as _fragment
+from controller.formats.v2g.exi.document import decode_document, decode_fragment as _unfragment, encode_document
+from controller.formats.v2g.exi.document import encode_fragment as _fragment
 from controller.formats.v2g.exi.errors import ExiError
 from controller.formats.v2g.messages import json_form
 
-__all__ = ["ExiError", "SCHEMAS", "decode", "encode", "encode_fragment", "from_json", "message_type", "to_json"]
+__all__ = ["ExiError", "SCHEMAS", "decode", "decode_fragment", "encode", "encode_fragment", "from_json", "message_type",
+           "to_json"]
 FRAGMENT_GRAMMARS = {"message": "FRAGMENT", "xmldsig": "XMLDSIG_FRAGMENT"}
 
 SCHEMAS = ("appproto", "din", "iso2")
@@ -67,6 +69,14 @@ def encode_fragment(schema: str, element: str, message: Any, grammar: str = "mes
     if expected is not None and not isinstance(message, expected):
         raise ExiError(f"{element} is a {expected.__name__}, got {type(message).__name__}")
     return _fragment(codec, table, element, message)
+
+
+def decode_fragment(schema: str, data: bytes, grammar: str = "message") -> list[tuple[str, Any]]:
+    """The (element name, message) pairs of an EXI fragment, in order; ExiError on bad input."""
+    table = FRAGMENT_GRAMMARS.get(grammar)
+    if table is None:
+        raise ExiError(f"unknown fragment grammar {grammar!r}, expected one of {', '.join(FRAGMENT_GRAMMARS)}")
+    return _unfragment(_codec(schema), table, data)
 
 
 def message_type(message: Any) -> str:
