@@ -4,8 +4,8 @@ A scenario with `v2g_tls` gives the controller a SECC chain and key from the rig
 of this run's own, key mode 0600) through `[v2g.tls]` overrides; the car asks for TLS in SDP and trusts the
 PKI's V2G root only. "valid": the PKI's own SECC leaf; "expired" and "untrusted": the broken variants the car
 must refuse (hil/pki/rig_pki.py). With --pcap the controller writes its TLS key log (SSLKEYLOGFILE format)
-to PCAP.tls-keys, so a capture of the wire (e.g. tcpdump on the veth pair) can be decrypted; the rig's own
-pcap is written by the car's link above TLS and holds the V2GTP frames in clear.
+to PCAP.tls-keys: the rig's pcap holds the TLS records as they crossed (hil/ev/tls_stream.py), and
+`charger-v2g pcap` and Wireshark decrypt them with that file.
 """
 from __future__ import annotations
 
