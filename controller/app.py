@@ -69,6 +69,7 @@ class ControllerApp:
         self.imds: dict[int, InsulationMonitor] = {}
         self.seccs: dict[int, SeccStation] = {}
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
+        self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -118,6 +119,9 @@ class ControllerApp:
         self._check_power_bus()
         if cfg.power.matrix is not None:  # issue #18: the allocator and the moves are not wired into sessions yet
             raise ConfigError("power.matrix", "a cabinet with a power matrix cannot run a session yet (issue #18)")
+        if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
+            from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
+            self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -227,6 +231,7 @@ class ControllerApp:
 
     def _start_seccs(self) -> list[SeccStation]:
         v2g = self.config.v2g
+        tls_context = self._secc_tls
         if v2g.enabled and v2g.test_door_direct_tcp:
             self._open_test_doors()
         elif v2g.enabled:
@@ -236,7 +241,8 @@ class ControllerApp:
             try:
                 for conn, interface in zip(self.connectors, v2g.interfaces):
                     if conn.cfg.id not in self._secc_sockets:
-                        sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port)
+                        sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port,
+                                                    tls=bool(v2g.tls.cert_chain))
                         opened.append(sockets)
                         self._secc_sockets[conn.cfg.id] = sockets
             except BaseException:  # e.g. a missing PLC interface: close what this call opened
@@ -250,7 +256,8 @@ class ControllerApp:
             settings = SeccSettings(
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
                 protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list))
-            station = SeccStation(conn, sockets, settings, on_event=self.emit)
+            station = SeccStation(conn, sockets, settings, on_event=self.emit,
+                                  tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station
             self._sinks.append(station.on_connector_event)
         return list(self.seccs.values())
@@ -265,7 +272,8 @@ class ControllerApp:
             for index, conn in enumerate(self.connectors):
                 if conn.cfg.id not in self._secc_sockets:
                     sockets = open_test_door_sockets(sdp_port=v2g.sdp_port + index if v2g.sdp_port else 0,
-                                                     tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0)
+                                                     tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0,
+                                                     tls=bool(v2g.tls.cert_chain))
                     opened.append(sockets)
                     self._secc_sockets[conn.cfg.id] = sockets
         except BaseException:

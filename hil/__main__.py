@@ -80,7 +80,7 @@ def _run(args, separate_process: bool, external_secc: tuple[str, int] | None = N
     link_mode = getattr(args, "link", "loopback")
     # V2G on every connector in every mode; where SLAC frames cannot reach the controller (a separate process
     # over loopback, an external controller) the car goes to the SECC's test door on ::1 (hil/ev/evcc/rig_link.py)
-    protocol = getattr(args, "protocol", None) or "din"
+    protocol = getattr(args, "protocol", None) or ("iso2" if scenario.v2g_tls else "din")
     if getattr(args, "car", None):
         load_profile(args.car)  # a bad profile fails here, before the rig opens its buses
     hold = hold_with_controls if getattr(args, "hold", False) else None

@@ -188,7 +188,8 @@ def open_secc_sockets(interface: str | None, frames=None, sdp_port: int | None =
     from controller.v2g.secc_link import open_secc_sockets as open_sockets
 
     options = {} if sdp_port is None else {"sdp_port": sdp_port}
-    return open_sockets(interface, frames=None if frames is None else secc_frame_end(frames), **options)
+    # a TLS listener too: the controller closes it unless its config has [v2g.tls]
+    return open_sockets(interface, frames=None if frames is None else secc_frame_end(frames), tls=True, **options)
 
 
 def secc_frame_end(end):

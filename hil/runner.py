@@ -19,6 +19,7 @@ from controller.formats.events import (ControllerStarted, Event, FaultRaised, Ph
                                        SessionEnded, V2gClosed)
 from hil.report_series import SeriesRecorder, write_series
 from hil.rig import Rig
+from hil.rig_tls import rig_tls_for
 from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused
 from hil.setup import RigSetup, cabinet_path, private_can
 from hil.verdict import judge
@@ -87,7 +88,7 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, setup: RigSetup, *, separate_process: bool = False,
                  can_override: tuple[str, str] | None = None, progress=None,
                  external_secc: tuple[str, int] | None = None, modbus_base_port: int = 0,
-                 protocol: str = "din", link_mode: str = "loopback", pcap: str | None = None,
+                 protocol: str | None = None, link_mode: str = "loopback", pcap: str | None = None,
                  car_profile: str | None = None, console_link: str | None = None, hold=None,
                  start_timeout_s: float = START_TIMEOUT_S, record_series: bool = True,
                  before_controller: Callable[[ScenarioRun], Awaitable[list[str]]] | None = None,
@@ -143,14 +144,16 @@ class ScenarioRun:
         self._car_tasks: list[asyncio.Task] = []
         # V2G (DIN / ISO-2) on every connector, in every mode (see RigV2gLink for how each car reaches its SECC)
         ids = [c.id for c in setup.cabinet_config.connectors]
+        protocol = protocol or ("iso2" if scenario.v2g_tls else "din")  # DIN 70121 has no TLS
+        self.tls = rig_tls_for(scenario, protocol, self._mode, pcap)
         self.v2g = RigV2gLink(protocol, ids, link_mode, pcap=pcap, separate_process=separate_process,
                               profile=load_profile(car_profile) if car_profile else None,
-                              announced=self.state.seccs, external_sdp=external_secc)
+                              announced=self.state.seccs, external_sdp=external_secc, ask_tls=self.tls is not None)
 
     def _make_controller(self):
         """After the rig is up: the controller's Modbus links must point at the rig's simulators."""
         overrides = [*self.setup.overrides, *self.rig.config_overrides(), *self.extra_overrides,
-                     *self._csms_overrides]
+                     *self._csms_overrides, *(self.tls.controller_overrides() if self.tls else ())]
         cabinet = cabinet_path(self.setup)
         if self.console_link:  # the controller's console on a pty, linked at this path
             overrides.append(f'console.port="pty:{self.console_link}"')
@@ -233,6 +236,8 @@ class ScenarioRun:
         if self.csms is not None:
             await self.csms.stop()
         await self.rig.stop()
+        if self.tls is not None:
+            self.tls.cleanup()
         if self.console_pin is not None:  # the PIN was for this run only
             self.console_pin.remove()
 
@@ -412,7 +417,8 @@ class ScenarioRun:
             "connectors": per_connector,
             "v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
                     "answer_times": answer_times(self.state.v2g_sessions),
-                    "car_round_trips": car_round_trips(self.v2g)},
+                    "car_round_trips": car_round_trips(self.v2g),
+                    "tls": self.v2g.tls_by_connector()},
         }
 
 

@@ -7,6 +7,7 @@ was actually made, and a safe end on every connector (contactors open, modules o
 from __future__ import annotations
 
 from hil.csms.rig_role import judge_ocpp
+from hil.rig_tls import judge_tls
 from hil.scenarios import Scenario
 
 
@@ -37,6 +38,8 @@ def judge(scenario: Scenario, report: dict) -> list[str]:
                 problems.append(f"connector {conn['connector']} delivered no energy")
     if (report.get("matrix") or {}).get("matrix_switched_under_load"):
         problems.append(f"{report['matrix']['matrix_switched_under_load']} power matrix contacts switched under load")
+    if scenario.v2g_tls:  # ISO 15118-2 over TLS: the handshake as the station's certificate says
+        problems += judge_tls(scenario.v2g_tls, report)
     if scenario.csms:  # the rig's CSMS: schemas, and every transaction complete and in order
         problems += judge_ocpp(report.get("ocpp"), expect_offline=scenario.csms == "offline-session")
     return problems

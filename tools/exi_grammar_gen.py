@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from tools.exi_schema.codec_plan import SchemaConfig, build_plan
+from tools.exi_schema.fragments import FragmentConfig
 from tools.exi_schema.emit_codec import emit_codec
 from tools.exi_schema.emit_types import emit_types
 
@@ -29,7 +30,10 @@ SCHEMAS = (
     SchemaConfig("appproto", "V2G application protocol handshake (urn:iso:15118:2:2010:AppProtocol)",
                  "V2G_CI_AppProtocol.xsd", ("supportedAppProtocolReq", "supportedAppProtocolRes")),
     SchemaConfig("din", "DIN SPEC 70121 (urn:din:70121:2012:MsgDef)", "din/V2G_CI_MsgDef.xsd", ("V2G_Message",)),
-    SchemaConfig("iso2", "ISO 15118-2 (urn:iso:15118:2:2013:MsgDef)", "iso2/V2G_CI_MsgDef.xsd", ("V2G_Message",)),
+    SchemaConfig("iso2", "ISO 15118-2 (urn:iso:15118:2:2013:MsgDef)", "iso2/V2G_CI_MsgDef.xsd", ("V2G_Message",),
+                 # XML signatures: body elements digested as message-schema fragments, SignedInfo as xmldsig's
+                 (FragmentConfig("FRAGMENT", "iso2/V2G_CI_MsgDef.xsd"),
+                  FragmentConfig("XMLDSIG_FRAGMENT", "xmldsig-core-schema.xsd"))),
 )
 
 

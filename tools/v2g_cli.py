@@ -2,7 +2,9 @@
 
     charger-v2g decode --schema din 809a0200...     message as JSON {"type": ..., "fields": ...}
     charger-v2g encode --schema din '{"type": ...}'  (or @file.json) hex of the EXI bytes
-    charger-v2g pcap session.pcapng [--json]        SLAC, SDP and V2G messages in order (tcp: which connection)
+    charger-v2g pcap session.pcapng [--json] [--tls-keys KEYLOG]
+                                                    SLAC, SDP and V2G messages in order (tcp: which connection);
+                                                    TLS decrypted with an SSLKEYLOGFILE (default FILE.tls-keys)
 
 Bad input ends with exit status 2 and one line on stderr saying why.
 """
@@ -47,6 +49,8 @@ def _build_parser() -> argparse.ArgumentParser:
     pcap = commands.add_parser("pcap", help="dissect a pcap or pcapng capture")
     pcap.add_argument("file", type=Path)
     pcap.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    pcap.add_argument("--tls-keys", type=Path, metavar="KEYLOG",
+                      help="SSLKEYLOGFILE to decrypt ISO-2 TLS connections (default: FILE.tls-keys if it exists)")
     return parser
 
 
@@ -96,10 +100,18 @@ def _load_json(text: str) -> Any:
         raise InputError(f"invalid JSON: {exc}") from None
 
 
-def _pcap(path: Path, as_json: bool) -> None:
+def _pcap(path: Path, as_json: bool, tls_keys: Path | None = None) -> None:
     if not path.is_file():
         raise InputError(f"no such file: {path}")
-    dissector = CaptureDissector()
+    beside = path.with_name(path.name + ".tls-keys")
+    keys = {}
+    if tls_keys is not None or beside.is_file():
+        from controller.formats.capture.tls12 import TlsKeyLogError, read_key_log
+        try:
+            keys = read_key_log(tls_keys or beside)
+        except TlsKeyLogError as exc:
+            raise InputError(str(exc)) from None
+    dissector = CaptureDissector(tls_keys=keys)
     try:
         messages = dissect(read_packets(path), dissector)
         if as_json:
@@ -130,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "encode":
             print(_encode(arguments.schema, arguments.json))
         else:
-            _pcap(arguments.file, arguments.json)
+            _pcap(arguments.file, arguments.json, arguments.tls_keys)
     except InputError as exc:
         print(f"charger-v2g: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -2,8 +2,9 @@
 
 The car multicasts a request (wanted security and transport) to ff02::1 port 15118 on the PLC link and
 repeats it every 250 ms until answered; every request gets an answer, unicast to where it came from, with the
-SECC's IPv6 address and TCP port. TLS is not offered yet, so a request for TLS is answered "no TLS" (a Tesla
-that asked for TLS accepted that). Malformed datagrams are counted and dropped.
+SECC's IPv6 address and TCP port. A request for TLS gets the TLS listener's port and security 0x00 when the
+SECC has TLS; without it, and for a request without TLS, the plain port and 0x10 (a Tesla that asked for TLS
+accepted "no TLS"). Malformed datagrams are counted and dropped.
 
 On the PLC interface the socket joins ff02::1 on that interface and is tied to it (SO_BINDTODEVICE, when
 allowed); in the rig's loopback mode it listens on ::1 at a configured port instead.
@@ -53,12 +54,15 @@ def open_sdp_socket(interface: str | None, *, host: str = "::1", port: int = v2g
 
 class SdpServer:
     def __init__(self, sock: socket.socket, *, secc_address: str, secc_port: int,
-                 ifindex: int = 0, on_request: RequestCallback | None = None):
-        """`ifindex`: the PLC interface's index (in the socket's namespace), to ignore other interfaces."""
+                 ifindex: int = 0, on_request: RequestCallback | None = None, tls_port: int | None = None):
+        """`ifindex`: the PLC interface's index (in the socket's namespace), to ignore other interfaces.
+        `tls_port`: the TLS listener's port (None: no TLS, every car gets the plain port)."""
         self._sock = sock
         self._ifindex = ifindex
         self.response = v2gtp.SdpResponse(ipaddress.IPv6Address(secc_address.split("%")[0]).packed, secc_port,
                                           v2gtp.SDP_SECURITY_NONE, v2gtp.SDP_TRANSPORT_TCP)
+        self.tls_response = None if tls_port is None else v2gtp.SdpResponse(
+            self.response.address, tls_port, v2gtp.SDP_SECURITY_TLS, v2gtp.SDP_TRANSPORT_TCP)
         self.on_request = on_request
         self.requests = 0
         self.tls_requests = 0
@@ -81,7 +85,8 @@ class SdpServer:
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        answer = self.response.to_frame()
+        plain = self.response.to_frame()
+        tls = None if self.tls_response is None else self.tls_response.to_frame()
         while True:
             try:
                 datagram, source = await loop.sock_recvfrom(self._sock, 2048)
@@ -92,6 +97,7 @@ class SdpServer:
             request = self._parse(datagram, source)
             if request is None:
                 continue
+            answer = tls if tls is not None and request.security == v2gtp.SDP_SECURITY_TLS else plain
             try:
                 await loop.sock_sendto(self._sock, answer, source)
             except OSError as exc:

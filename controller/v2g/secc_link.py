@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,18 +34,22 @@ class SeccLinkSockets:
     tcp: socket.socket      # listening
     address: str            # the SECC's IPv6 address as SDP tells it to the car
     ifindex: int            # the PLC interface's index; 0 on loopback
+    tls_tcp: socket.socket | None = None  # listening, for cars that ask for TLS; None: not opened
 
     def close(self) -> None:
         if self.frames is not None:
             self.frames.close()
         self.sdp.close()
         self.tcp.close()
+        if self.tls_tcp is not None:
+            self.tls_tcp.close()
 
 
 def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None, sdp_port: int = v2gtp.SDP_PORT,
-                      tcp_port: int = 0) -> SeccLinkSockets:
+                      tcp_port: int = 0, tls: bool = False) -> SeccLinkSockets:
     """On `interface`: a raw SLAC socket, SDP on ff02::1 port `sdp_port`, TCP on the link-local address.
-    With `interface` None (the rig's loopback mode): SLAC on `frames`, SDP and TCP on ::1."""
+    With `interface` None (the rig's loopback mode): SLAC on `frames`, SDP and TCP on ::1.
+    `tls`: a second TCP listener (a free dynamic port) for TLS."""
     if interface is None and frames is None:
         raise ValueError("the loopback link needs an in-process frame link for SLAC")
     opened: list = []
@@ -56,25 +61,32 @@ def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None,
         opened.append(sdp)
         tcp = open_v2gtp_socket(interface, host=LOOPBACK_HOST, port=tcp_port)
         opened.append(tcp)
+        tls_tcp = open_v2gtp_socket(interface, host=LOOPBACK_HOST) if tls else None
+        if tls_tcp is not None:
+            opened.append(tls_tcp)
         if interface is None:
-            return SeccLinkSockets(frames, sdp, tcp, LOOPBACK_HOST, 0)
-        return SeccLinkSockets(frames, sdp, tcp, link_local_address(interface), interface_index(interface))
+            return SeccLinkSockets(frames, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp)
+        return SeccLinkSockets(frames, sdp, tcp, link_local_address(interface), interface_index(interface), tls_tcp)
     except BaseException:
         for thing in opened:
             thing.close()
         raise
 
 
-def open_test_door_sockets(*, sdp_port: int = 0, tcp_port: int = 0) -> SeccLinkSockets:
+def open_test_door_sockets(*, sdp_port: int = 0, tcp_port: int = 0, tls: bool = False) -> SeccLinkSockets:
     """The test door ([v2g] test_door_direct_tcp): SDP and TCP on ::1 only, and no SLAC (no frames), for a rig
     whose car has no powerline into this process. Never on a charger: a car must match over SLAC first."""
     sdp = open_sdp_socket(None, host=LOOPBACK_HOST, port=sdp_port)
+    tcp = None
     try:
         tcp = open_v2gtp_socket(None, host=LOOPBACK_HOST, port=tcp_port)
+        tls_tcp = open_v2gtp_socket(None, host=LOOPBACK_HOST) if tls else None
     except BaseException:
         sdp.close()
+        if tcp is not None:
+            tcp.close()
         raise
-    return SeccLinkSockets(None, sdp, tcp, LOOPBACK_HOST, 0)
+    return SeccLinkSockets(None, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp)
 
 
 class SeccLink:
@@ -84,17 +96,24 @@ class SeccLink:
                  on_open: Callable[[V2gtpConnection], None] | None = None,
                  on_close: Callable[[V2gtpConnection, str], None] | None = None,
                  on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None,
-                 name: str = "secc"):
+                 name: str = "secc", tls_context: ssl.SSLContext | None = None):
+        """`tls_context`: serve TLS on the sockets' TLS listener (without one, that listener is closed)."""
         self.sockets = sockets
+        if tls_context is None and sockets.tls_tcp is not None:
+            sockets.tls_tcp.close()  # opened where the link lives, but this SECC has no certificate
+            sockets.tls_tcp = None
+        if tls_context is not None and sockets.tls_tcp is None:
+            raise ValueError("TLS is configured but no TLS listener was opened")
         # no frames: the test door, where SDP on ::1 stands in for a matched link
         self.slac = SlacEvse(sockets.frames, timers=slac_timers, name=f"{name}-slac") \
             if sockets.frames is not None else None
         if on_slac_state is not None and self.slac is not None:
             self.slac.on_state(on_slac_state)
         self.v2gtp = V2gtpServer(sockets.tcp, handler_factory, idle_timeout_s=idle_timeout_s,
-                                 on_open=on_open, on_close=on_close, on_exchange=on_exchange)
+                                 on_open=on_open, on_close=on_close, on_exchange=on_exchange,
+                                 tls_sock=sockets.tls_tcp, tls_context=tls_context)
         self.sdp = SdpServer(sockets.sdp, secc_address=sockets.address, secc_port=self.v2gtp.port,
-                             ifindex=sockets.ifindex, on_request=self._sdp_request)
+                             ifindex=sockets.ifindex, on_request=self._sdp_request, tls_port=self.v2gtp.tls_port)
 
     async def start(self) -> None:
         """SDP and V2GTP listen from now on; SLAC waits for `plugged()`."""

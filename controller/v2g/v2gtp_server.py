@@ -8,6 +8,9 @@ One connection at a time: a new connection *replaces* the current one (closed wi
 A car that lost its connection and reconnects must not be locked out by a half-open socket, and on a
 matched PLC link the only peer is that car.
 
+With a TLS context the server also listens on a second socket for cars that asked for TLS in SDP; both
+listeners share the one-connection rule (a TLS connection replaces a plain one and the other way round).
+
 A bad frame (wrong version bytes, a payload longer than the limit, a payload type other than EXI) closes
 the connection at once with the reason; so does silence longer than `idle_timeout_s` (the standard's
 V2G_SECC_Sequence_Timeout, 60 s) and a handler that raises.
@@ -20,6 +23,7 @@ import errno
 import logging
 import random
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -35,6 +39,9 @@ KEPT_EXCHANGES = 1000
 # The kernel's own choice for port 0 comes from 32768-60999 on Linux, so we choose within the range ourselves.
 DYNAMIC_PORTS = range(49152, 65536)
 PORT_TRIES = 64
+# How long a closed connection may take to go (over TLS: the car's close_notify); then it is cut. A car that
+# reconnects waits this long at most for its old connection to make way.
+CLOSE_WAIT_S = 1.0
 
 
 class MessageHandler(Protocol):
@@ -60,6 +67,7 @@ class V2gtpConnection:
     opened_t: float = field(default_factory=time.monotonic)
     exchanges: collections.deque[Exchange] = field(default_factory=lambda: collections.deque(maxlen=KEPT_EXCHANGES))
     close_reason: str | None = None
+    tls: str = ""  # "TLSv1.2 <cipher>" over TLS; "" on plain TCP
     _writer: asyncio.StreamWriter | None = field(default=None, repr=False)
 
     @property
@@ -70,8 +78,14 @@ class V2gtpConnection:
         """Close the connection (the SECC after SessionStop, on a sequence error or malformed EXI)."""
         if self.close_reason is None:
             self.close_reason = reason
-        if self._writer is not None:
+        if self._writer is not None and not self._writer.is_closing():
             self._writer.close()
+            if self.tls:  # a TLS close waits for the car's close_notify, which a gone car never sends: cut it then
+                transport = self._writer.transport
+                try:
+                    asyncio.get_running_loop().call_later(CLOSE_WAIT_S, transport.abort)
+                except RuntimeError:  # no loop running (closing at shutdown): cut it now
+                    transport.abort()
 
 
 def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0,
@@ -101,14 +115,31 @@ def open_v2gtp_socket(interface: str | None, *, host: str = "::1", port: int = 0
     raise AssertionError("unreachable")
 
 
+def describe_tls(ssl_object: ssl.SSLObject | None) -> str:
+    """"TLSv1.2 ECDHE-ECDSA-AES128-SHA256" for a TLS connection, "" for plain TCP."""
+    if ssl_object is None:
+        return ""
+    cipher = ssl_object.cipher()
+    return f"{ssl_object.version()} {cipher[0] if cipher else '?'}"
+
+
 class V2gtpServer:
     def __init__(self, sock: socket.socket, handler_factory: Callable[[V2gtpConnection], MessageHandler], *,
                  max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH,
                  idle_timeout_s: float | None = SEQUENCE_TIMEOUT_S,
                  on_open: Callable[[V2gtpConnection], None] | None = None,
                  on_close: Callable[[V2gtpConnection, str], None] | None = None,
-                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None):
+                 on_exchange: Callable[[V2gtpConnection, Exchange], None] | None = None,
+                 tls_sock: socket.socket | None = None, tls_context: ssl.SSLContext | None = None,
+                 tls_handshake_timeout_s: float = 5.0):
+        if (tls_sock is None) != (tls_context is None):
+            raise ValueError("TLS needs both a listening socket and a context")
         self._sock = sock
+        self._tls_sock, self._tls_context = tls_sock, tls_context
+        self.tls_handshake_timeout_s = tls_handshake_timeout_s
+        self._tls_server: asyncio.base_events.Server | None = None
+        self.tls_failures = 0  # handshakes that failed (e.g. a car that refused our certificate)
+        self.last_tls_failure = ""
         self.handler_factory = handler_factory
         self.max_payload_length = max_payload_length
         self.idle_timeout_s = idle_timeout_s
@@ -126,19 +157,47 @@ class V2gtpServer:
     def port(self) -> int:
         return self._sock.getsockname()[1]
 
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS listener's port; None without TLS."""
+        return None if self._tls_sock is None else self._tls_sock.getsockname()[1]
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, sock=self._sock)
+        if self._tls_sock is not None:
+            self._tls_server = await asyncio.start_server(self._accept_tls, sock=self._tls_sock)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.close()
         if self.connection is not None:
             self.connection.close("server closed")
         if self._current is not None:
             await asyncio.gather(self._current, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                await server.wait_closed()
+        self._server = self._tls_server = None
+
+    async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The handshake first, here rather than inside asyncio, so that a failed one is logged with its reason
+        (asyncio drops it silently): a car refusing the SECC's certificate is what a technician must see."""
+        try:
+            await writer.start_tls(self._tls_context, ssl_handshake_timeout=self.tls_handshake_timeout_s)
+        except (ssl.SSLError, ConnectionError, OSError, asyncio.TimeoutError) as exc:
+            self.tls_failures += 1
+            if isinstance(exc, ssl.SSLError):  # e.g. TLSV1_ALERT_UNKNOWN_CA: the car does not trust our chain
+                self.last_tls_failure = exc.reason or str(exc)
+            elif isinstance(exc, asyncio.TimeoutError):
+                self.last_tls_failure = f"no handshake within {self.tls_handshake_timeout_s} s"
+            else:  # a car that gives up on our certificate may drop the connection without an alert
+                self.last_tls_failure = "the car closed the connection in the handshake"
+            log.warning("V2GTP: TLS handshake with %s failed: %s", (writer.get_extra_info("peername") or ("?",))[0],
+                        self.last_tls_failure)
+            writer.transport.abort()
+            return
+        await self._accept(reader, writer)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         previous, previous_task = self.connection, self._current
@@ -146,7 +205,8 @@ class V2gtpServer:
             previous.close("replaced by a new connection")
             if previous_task is not None:
                 await asyncio.gather(previous_task, return_exceptions=True)
-        connection = V2gtpConnection(writer.get_extra_info("peername"), _writer=writer)
+        connection = V2gtpConnection(writer.get_extra_info("peername"), _writer=writer,
+                                     tls=describe_tls(writer.get_extra_info("ssl_object")))
         self.connection, self._current = connection, asyncio.current_task()
         reason = "peer closed"
         try:
@@ -158,8 +218,10 @@ class V2gtpServer:
             reason = "handler error"
         finally:
             connection.close(reason)
-            try:
-                await writer.wait_closed()
+            try:  # bounded: a TLS close waits for the car's close_notify, which a gone car never sends
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_WAIT_S)
+            except asyncio.TimeoutError:
+                writer.transport.abort()
             except (ConnectionError, OSError):
                 pass
             if self.connection is connection:

@@ -6,13 +6,14 @@ Without a powerline into the controller's process (a separate or external contro
 """
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass, field
 
 from controller.formats.v2g import v2gtp
 from hil.ev.sdp_client import SdpAnswer, SdpClient, open_sdp_client_socket
 from hil.ev.slac_ev import EvSlacPlan, EvSlacResult, EvSlacTimers, SlacEv
-from hil.ev.v2gtp_client import REQUEST_TIMEOUT_S, V2gtpClient, new_tcp_socket
+from hil.ev.v2gtp_client import REQUEST_TIMEOUT_S, V2gtpClient, V2gtpUntrusted, new_tcp_socket
 from hil.link.modes import EvEnd
 
 
@@ -24,6 +25,7 @@ class EvLinkPlan:
     sdp_interval_s: float = 0.25
     sdp_attempts: int = 50
     connect_timeout_s: float = REQUEST_TIMEOUT_S
+    tls: ssl.SSLContext | None = None  # the car's TLS client (its V2G roots), used when SDP answers TLS
 
 
 @dataclass
@@ -58,8 +60,19 @@ async def connect_over_plc(end: EvEnd, *, sdp_port: int = v2gtp.SDP_PORT,
         client.close()
     t2 = time.monotonic()
     tcp = await end.run(new_tcp_socket)
-    connection = await V2gtpClient.connect(answer.secc_address(), sock=tcp, timeout_s=plan.connect_timeout_s)
+    connection = await V2gtpClient.connect(answer.secc_address(), sock=tcp, timeout_s=plan.connect_timeout_s,
+                                           tls=_tls_for(answer, plan))
     return EvV2gConnection(connection, slac, answer, t1 - t0, t2 - t1, time.monotonic() - t2)
+
+
+def _tls_for(answer: SdpAnswer, plan: EvLinkPlan) -> ssl.SSLContext | None:
+    """TLS when the SECC answered TLS; a car that holds no V2G root cannot check the station, so it refuses."""
+    if answer.response.security != v2gtp.SDP_SECURITY_TLS:
+        return None
+    if plan.tls is None:
+        raise V2gtpUntrusted("refused the station's certificate: the SECC answered TLS and the car holds no "
+                             "V2G root")
+    return plan.tls
 
 
 async def connect_direct(sdp_target: tuple[str, int], *, plan: EvLinkPlan = EvLinkPlan()) -> EvV2gConnection:
@@ -74,5 +87,5 @@ async def connect_direct(sdp_target: tuple[str, int], *, plan: EvLinkPlan = EvLi
         client.close()
     t1 = time.monotonic()
     connection = await V2gtpClient.connect(answer.secc_address(), sock=new_tcp_socket(),
-                                           timeout_s=plan.connect_timeout_s)
+                                           timeout_s=plan.connect_timeout_s, tls=_tls_for(answer, plan))
     return EvV2gConnection(connection, None, answer, 0.0, t1 - t0, time.monotonic() - t1)

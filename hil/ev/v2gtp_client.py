@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 
 from controller.formats.v2g import v2gtp
+from hil.ev.tls_stream import TlsClientStream
 
 REQUEST_TIMEOUT_S = 2.0
 
 
 class V2gtpClientError(ConnectionError):
     pass
+
+
+class V2gtpUntrusted(V2gtpClientError):
+    """TLS: the station's certificate chain does not lead to a V2G root the car holds, or is not valid now."""
 
 
 def new_tcp_socket() -> socket.socket:
@@ -26,17 +32,20 @@ def new_tcp_socket() -> socket.socket:
 
 
 class V2gtpClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+    def __init__(self, reader: asyncio.StreamReader | TlsClientStream, writer: asyncio.StreamWriter | TlsClientStream,
                  max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH):
         self._reader = reader
         self._writer = writer
         self.max_payload_length = max_payload_length
         self.round_trips: list[float] = []  # seconds, request written to answer read
+        self.tls_stream = writer if isinstance(writer, TlsClientStream) else None  # its wire bytes: for the pcap
+        self.tls = self.tls_stream.describe() if self.tls_stream is not None else ""  # "" on plain TCP
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,
-                      timeout_s: float = REQUEST_TIMEOUT_S) -> V2gtpClient:
-        """Connect to `address` ((host, port) or (host, port, flowinfo, scope id) for link-local)."""
+                      timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None) -> V2gtpClient:
+        """Connect to `address` ((host, port) or (host, port, flowinfo, scope id) for link-local); with `tls`,
+        do the TLS handshake too (a station whose chain the context does not trust: V2gtpUntrusted)."""
         loop = asyncio.get_running_loop()
         sock = sock or new_tcp_socket()
         try:
@@ -47,7 +56,19 @@ class V2gtpClient:
             sock.close()
             raise V2gtpClientError(f"cannot connect to {address[0]} port {address[1]}: "
                                    f"{exc.__class__.__name__} {exc}".strip()) from None
-        return cls(reader, writer)
+        if tls is None:
+            return cls(reader, writer)
+        stream = TlsClientStream(reader, writer, tls)
+        try:
+            await asyncio.wait_for(stream.handshake(), timeout_s)
+        except ssl.SSLCertVerificationError as exc:
+            stream.close()
+            raise V2gtpUntrusted(f"refused the station's certificate: {exc.verify_message}") from None
+        except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
+            stream.close()
+            raise V2gtpClientError(f"TLS handshake with {address[0]} port {address[1]} failed: "
+                                   f"{exc.__class__.__name__} {exc}".strip()) from None
+        return cls(stream, stream)
 
     async def request(self, payload: bytes, timeout_s: float = REQUEST_TIMEOUT_S) -> bytes:
         """Send one EXI payload and return the answer's payload."""

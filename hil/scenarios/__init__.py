@@ -34,6 +34,9 @@ class Scenario:
     csms_profile: int = 1  # OCPP security profile to the rig's CSMS: 1 ws + basic auth, 2 wss + basic auth, 3 mutual TLS
     # faults the scenario may cause without ending in "fault" (judged by the stop reasons instead)
     allow_faults: tuple[str, ...] = ()
+    # ISO 15118-2 over TLS (hil/rig_tls.py): the SECC's certificate ("valid", "expired", "untrusted");
+    # the car asks for TLS and trusts the rig PKI's V2G root only. None: no TLS
+    v2g_tls: str | None = None
 
     @property
     def needs_inprocess(self) -> bool:
@@ -159,4 +162,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              expect_car=("target_soc",)),
     Scenario("tx-profile", "a car charges; the CSMS limits its transaction to 10 kW (TxProfile): the output "
              "follows within 1 s", "ok", csms="tx-profile", expect_car=("target_soc",)),
+    # ISO 15118-2 over TLS with the rig's test PKI (issue 17, first part)
+    Scenario("tls-session", "an ISO-2 car asks for TLS in SDP, checks the SECC's chain against its V2G root and "
+             "charges over TLS 1.2", "ok", expect_car=("target_soc",), v2g_tls="valid"),
+    Scenario("pnc-untrusted-secc", "the SECC's chain leads to another V2G root: the car refuses the station, no "
+             "V2G session, no energy", "failed", expect_stop=("",), v2g_tls="untrusted"),
 )}

@@ -122,7 +122,9 @@ COVERED_ABOVE = {"dc-session", "estop", "user-stop", "unplug-charging", "isolati
 WITH_A_CSMS_ROLE = {n for n, s in SCENARIOS.items() if s.csms}
 
 
-@pytest.mark.parametrize("name", [n for n in SCENARIOS if n not in COVERED_ABOVE | WITH_A_CSMS_ROLE])
+# (ISO-2 over TLS only: tests/rig/test_v2g_tls_scenarios.py)
+@pytest.mark.parametrize("name", [n for n in SCENARIOS
+                                  if n not in COVERED_ABOVE | WITH_A_CSMS_ROLE and not SCENARIOS[n].v2g_tls])
 def test_every_other_scenario_ends_as_it_should_over_din(name):
     """The rest of the scenarios with the car on DIN: result, fault codes and a safe end (checked by _run)."""
     report = _run(name, "din")

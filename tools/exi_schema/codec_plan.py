@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.exi_schema.fragments import FragmentConfig, FragmentTable, build_fragment_table
 from tools.exi_schema.grammar import GrammarBuilder, TypeGrammar
 from tools.exi_schema.value_types import ValueSpec, bits_for
 from tools.exi_schema.xsd_model import ComplexTypeDef, QName, SchemaError, load_schema_set
@@ -21,6 +22,7 @@ class SchemaConfig:
     title: str
     root_file: str  # relative to the schemas folder
     roots: tuple[str, ...]  # local names of the global elements accepted as documents
+    fragments: tuple[FragmentConfig, ...] = ()  # fragment grammars to write encoders for (XML signatures)
 
 
 @dataclass
@@ -46,6 +48,7 @@ class CodecPlan:
     class_names: dict[int, str] = field(default_factory=dict)  # id(ComplexTypeDef) -> class name
     enums: dict[QName, EnumPlan] = field(default_factory=dict)
     root_element_of_class: dict[str, str] = field(default_factory=dict)
+    fragments: list[FragmentTable] = field(default_factory=list)
 
     def class_of(self, ctype: ComplexTypeDef) -> str:
         return self.class_names[id(ctype)]
@@ -75,7 +78,26 @@ def build_plan(schemas_dir: Path, config: SchemaConfig) -> CodecPlan:
     _name_types(plan, anonymous_names)
     for root in roots:
         plan.root_element_of_class[plan.class_of(root.ctype)] = root.element
+    for fragment in config.fragments:
+        fragment_schemas = schemas if fragment.schema_file == config.root_file else \
+            load_schema_set(schemas_dir / fragment.schema_file)
+        plan.fragments.append(build_fragment_table(fragment_schemas, fragment,
+                                                   lambda decls: _fragment_type(builder, plan, decls)))
     return plan
+
+
+def _fragment_type(builder: GrammarBuilder, plan: CodecPlan, decls: list) -> ComplexTypeDef | None:
+    """The complex type this codec encodes for an element name's declarations; None when it has none or the
+    declarations differ in type (the fragment grammar would then be the relaxed one)."""
+    try:
+        types = [builder.element_type(d) for d in decls]
+    except SchemaError:
+        return None
+    first = types[0]
+    if any(t is not first and not (isinstance(t, tuple) and t == first) for t in types[1:]):
+        return None
+    ctype = builder.complex_type(first)
+    return ctype if ctype is not None and id(ctype) in plan.class_names else None
 
 
 def _collect(builder: GrammarBuilder, plan: CodecPlan, start: list[ComplexTypeDef], anonymous: dict[int, str]) -> None:

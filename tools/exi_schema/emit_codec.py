@@ -42,8 +42,21 @@ def emit_codec(plan: CodecPlan, header: str, types_module: str) -> str:
              "_new = object.__new__", "_BOOL = {True: 1, False: 0}", *enum_lines, *tables, "", "",
              body, "", "# Document grammar: SE(global element) codes; V2G documents use only these roots.",
              f"DOC_BITS = {plan.doc_bits}", f"ROOT_DECODERS = {{{root_decoders}}}",
-             f"ROOT_ENCODERS = {{{root_encoders}}}", ""]
+             f"ROOT_ENCODERS = {{{root_encoders}}}", *_fragment_lines(plan), ""]
     return "\n".join(line for line in lines if line is not None)
+
+
+def _fragment_lines(plan: CodecPlan) -> list[str]:
+    lines = []
+    for table in plan.fragments:
+        encoders = ", ".join(f"{name!r}: ({code}, _e_{plan.class_of(ctype)})"
+                             for name, (code, ctype) in sorted(table.encoders.items()))
+        decoders = ", ".join(f"{code}: ({name!r}, _d_{plan.class_of(ctype)})"
+                             for name, (code, ctype) in sorted(table.encoders.items(), key=lambda item: item[1][0]))
+        lines += [f"# Fragment grammar {table.prefix} (EXI 1.0 8.5.2): SE(element) codes, ED = {table.end_code}.",
+                  f"{table.prefix}_BITS = {table.bits}", f"{table.prefix}_END = {table.end_code}",
+                  f"{table.prefix}_ENCODERS = {{{encoders}}}", f"{table.prefix}_DECODERS = {{{decoders}}}"]
+    return lines
 
 
 def _import(module: str, helpers: dict[str, str], used: set[str]) -> str:

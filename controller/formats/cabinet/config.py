@@ -149,6 +149,20 @@ class IoBoardConfig:
 
 
 @dataclass(frozen=True)
+class V2gTlsConfig:
+    """TLS 1.2 on the V2GTP port for cars that ask for it in SDP (ISO 15118-2); others keep plain TCP."""
+    cert_chain: str = ""  # PEM file: the SECC leaf, then CPO sub-CA 2 and 1; empty: no TLS
+    key: str = ""  # PEM file: the SECC leaf's private key; mode 0600 (owner only), never logged
+    key_log: str = ""  # TEST RIG ONLY: append TLS session secrets here (SSLKEYLOGFILE format) to decode captures
+
+    def check(self) -> None:
+        if bool(self.cert_chain) != bool(self.key):
+            raise ConfigError("key" if self.cert_chain else "cert_chain", "TLS needs both cert_chain and key")
+        if self.key_log and not self.cert_chain:
+            raise ConfigError("key_log", "a key log needs TLS (cert_chain and key)")
+
+
+@dataclass(frozen=True)
 class V2gConfig:
     """The SECC (DIN SPEC 70121 / ISO 15118-2 over PLC), one per connector."""
     enabled: bool = False  # serve DIN 70121 / ISO 15118-2 on the interfaces below
@@ -158,6 +172,7 @@ class V2gConfig:
     tcp_port: int = 0  # 0: a free port chosen in 49152-65535 (SDP tells the car); else a port in that range
     evcc_allow_list: tuple[str, ...] = ()  # EVCCIDs (hex) authorized at SessionSetup
     test_door_direct_tcp: bool = False  # TEST DOOR, never on a charger: SDP and V2GTP on ::1 without SLAC, connector i's SDP on sdp_port + i (0: any free port), no interfaces
+    tls: V2gTlsConfig = field(default_factory=V2gTlsConfig)  # the SECC's certificate (see [v2g.tls])
 
     def check(self) -> None:
         unknown = set(self.protocols) - {"din", "iso2"}

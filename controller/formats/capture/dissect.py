@@ -84,6 +84,9 @@ class _Connection:
     settled: bool  # False: `server` is a guess that the first decoded message may correct
     decoder: V2gDecoder = field(default_factory=V2gDecoder)
     directions: dict[Endpoint, _Direction] = field(default_factory=dict)
+    first_data_seen: bool = False
+    tls: Any = None  # a Tls12Decryptor once the connection's first bytes are a TLS handshake (ISO-2 over TLS)
+    tls_reported: bool = False
 
     def direction(self, sender: Endpoint) -> _Direction:
         if sender not in self.directions:
@@ -97,7 +100,9 @@ class _Connection:
 class CaptureDissector:
     """Feed packets in capture order; each call returns the messages that packet completed."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_keys: dict[bytes, bytes] | None = None) -> None:
+        """`tls_keys`: client random -> master secret (tls12.read_key_log) to decrypt TLS connections."""
+        self.tls_keys = tls_keys or {}
         self._first_timestamp: float | None = None
         self._connections: dict[frozenset[Endpoint], _Connection] = {}
         self._connection_count = 0
@@ -186,8 +191,25 @@ class CaptureDissector:
             direction.buffer.clear()
             direction.buffer_offset = update.offset
             direction.in_sync = False
-        direction.buffer += update.data
+        direction.buffer += self._tls(connection, direction, update.data, update.skipped)
         return self._cut_frames(packet, connection, direction)
+
+    def _tls(self, connection: _Connection, direction: _Direction, data: bytes, gap: bool) -> bytes:
+        """A TLS connection's bytes decrypted (with the key log), for V2GTP; other connections' unchanged."""
+        if data and not connection.first_data_seen:
+            connection.first_data_seen = True
+            from controller.formats.capture.tls12 import Tls12Decryptor, looks_like_tls  # needs `cryptography`
+            if looks_like_tls(data):
+                connection.tls = Tls12Decryptor(self.tls_keys)
+        if connection.tls is None:
+            return data
+        if gap and not connection.tls.problem:
+            connection.tls.problem = "bytes missing from the capture"
+        plain = connection.tls.feed(connection.from_ev(direction), data) if not connection.tls.problem else b""
+        if connection.tls.problem and not connection.tls_reported:
+            connection.tls_reported = True
+            self.skipped[f"TLS connection (tcp {connection.number}) not decrypted: {connection.tls.problem}"] += 1
+        return plain
 
     def _new_connection(self, endpoints: frozenset[Endpoint], server: Endpoint, settled: bool) -> _Connection:
         self._connection_count += 1

@@ -8,6 +8,7 @@ the connector stops through its error path (power down, contactors open).
 from __future__ import annotations
 
 import logging
+import ssl
 
 from controller.connector.ports import EvSession
 from controller.connector.table import SESSION_STATES
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 class SeccStation:
     def __init__(self, connector: EvSession, sockets: SeccLinkSockets, settings: SeccSettings, *,
                  on_event: EventSink | None = None, slac_timers: SlacTimers = SlacTimers(),
-                 sequence_timeout_s: float = SEQUENCE_TIMEOUT_S):
+                 sequence_timeout_s: float = SEQUENCE_TIMEOUT_S, tls_context: ssl.SSLContext | None = None):
         self.connector = connector
         self.settings = settings
         self._emit = on_event or (lambda event: None)
@@ -32,7 +33,7 @@ class SeccStation:
         self._sessions: dict[int, tuple[SeccSession, AnswerTimes]] = {}
         self.link = SeccLink(sockets, self._new_session, slac_timers=slac_timers, idle_timeout_s=sequence_timeout_s,
                              on_close=self._closed, on_exchange=self._answered, on_slac_state=self._slac_state,
-                             name=f"secc-{connector.cfg.id}")
+                             name=f"secc-{connector.cfg.id}", tls_context=tls_context)
 
     @property
     def id(self) -> int:

@@ -5,6 +5,7 @@ decoded response back (hil/ev/evcc/answers.py reads it). Every failure is an EvL
 """
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any, Awaitable, Callable
 
@@ -27,11 +28,13 @@ Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
 
 
 class V2gEvLink:
-    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapStream | None = None):
+    def __init__(self, profile: CarProfile, connect: Connect, recorder: V2gPcapStream | None = None,
+                 tls: ssl.SSLContext | None = None):
         """`connect(plan)`: SLAC, SDP and TCP on the car's end of the link (hil.ev.plc_connect.connect_over_plc);
         `recorder`: writes the SDP and V2GTP traffic to a pcap."""
         self.profile = profile
         self.recorder = recorder
+        self.tls = tls  # the car's TLS client (V2G roots), for a SECC that answers TLS
         self._connect = connect
         self.connection: EvV2gConnection | None = None
         self.client: V2gtpClient | None = None
@@ -40,7 +43,8 @@ class V2gEvLink:
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
 
     async def connect(self) -> None:
-        plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE)
+        plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
+                          tls=self.tls)
         try:
             self.connection = await self._connect(plan)
         except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
@@ -52,7 +56,14 @@ class V2gEvLink:
             answered = now - self.connection.connect_s
             self.recorder.sdp(v2gtp.SdpRequest(plan.sdp_security), self.connection.sdp.response,
                               answered - self.connection.sdp.round_trip_s, answered)
-            self.recorder.connected(now)
+            tls = self.client.tls_stream
+            if tls is None:
+                self.recorder.connected(now)
+            else:  # the TLS records as they crossed, the handshake's too (TCP connect began when SDP ended)
+                self.recorder.connected(answered)
+                for t, side, data in tls.early_wire:
+                    self.recorder.wire(t, side, data)
+                tls.on_wire = self.recorder.wire
         await self._handshake()
 
     async def _handshake(self) -> None:
@@ -135,10 +146,10 @@ class V2gEvLink:
         try:
             answer = await self.client.request(payload, timeout_s=timeout_s)
         except V2gtpClientError as exc:
-            if self.recorder is not None:
+            if self.recorder is not None and self.client.tls_stream is None:
                 self.recorder.exchange(payload, sent_t, None, None)
             raise EvLinkError(f"{what}: {exc}") from None
-        if self.recorder is not None:
+        if self.recorder is not None and self.client.tls_stream is None:  # over TLS the wire was recorded
             self.recorder.exchange(payload, sent_t, answer, time.time())
         return answer
 

@@ -4,7 +4,7 @@ Wireshark read, for every connector at once.
 - SLAC: `slac_frame` writes each raw HomePlug AV frame (ethertype 0x88E1) a connector's simulated powerline
   passed (`SimulatedPowerline(on_frame=...)`), as it crossed.
 - SDP and V2GTP: each connector's car link records through its own `stream(connector_id)`: the SDP exchange
-  and every request and answer, written as the Ethernet / IPv6 / UDP or TCP frames they are on a PLC link
+  and every request and answer (over TLS: the TLS records as they crossed, which the SECC's key log decrypts), written as the Ethernet / IPv6 / UDP or TCP frames they are on a PLC link
   (TCP with its three-way handshake, sequence numbers and checksums), so any pcap tool follows the stream.
 
 Who is who, per connector, so that Wireshark tells the connectors apart: the car's and the SECC's MACs are
@@ -148,6 +148,10 @@ class V2gPcapStream:
         self._tcp(t, "ev", SYN, b"", consume=1)
         self._tcp(t, "secc", SYN | ACK, b"", consume=1)
         self._tcp(t, "ev", ACK, b"")
+
+    def wire(self, t: float, side: str, data: bytes) -> None:
+        """Bytes as they crossed (a TLS connection's records), from `side` ("ev" or "secc")."""
+        self._tcp(t, side, PSH | ACK, data)
 
     def exchange(self, request: bytes, sent_t: float, answer: bytes | None, answered_t: float | None) -> None:
         self._tcp(sent_t, "ev", PSH | ACK, v2gtp.build_frame(v2gtp.PAYLOAD_EXI, request))

@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 from controller.formats.v2g import v2gtp
 from hil.controller_handle import open_secc_sockets
 from hil.ev.evcc.link import V2gEvLink
@@ -27,9 +29,11 @@ PROTOCOL_PROFILES = {"din": "din", "iso2": "iso2"}
 class RigV2gLink:
     def __init__(self, protocol: str, connector_ids: list[int], mode: str = "loopback", *,
                  profile: CarProfile | None = None, pcap: str | None = None, separate_process: bool = False,
-                 announced: dict[int, dict] | None = None, external_sdp: tuple[str, int] | None = None):
+                 announced: dict[int, dict] | None = None, external_sdp: tuple[str, int] | None = None,
+                 ask_tls: bool = False):
         """`announced`: the controller's `secc` events by connector (filled while it starts; direct mode);
-        `external_sdp`: the first connector's SDP address of a controller the rig did not start."""
+        `external_sdp`: the first connector's SDP address of a controller the rig did not start;
+        `ask_tls`: the cars ask for TLS in SDP whatever their profile says (a TLS scenario)."""
         if protocol not in PROTOCOL_PROFILES:
             raise ValueError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOL_PROFILES)})")
         if external_sdp is not None or (separate_process and mode == "loopback"):
@@ -39,6 +43,14 @@ class RigV2gLink:
         self.connector_ids = list(connector_ids)
         self.separate_process = separate_process
         self.profile = profile or load_profile(PROTOCOL_PROFILES[protocol])
+        if ask_tls:
+            self.profile = dataclasses.replace(self.profile, sdp_tls=True)
+        self.car_tls = None
+        self.plain_cars: set[int] = set()  # connectors whose car asks for no TLS (a mixed fleet in a TLS run)
+        self.latest: dict[int, V2gEvLink] = {}  # each connector's newest car link
+        if self.profile.sdp_tls:  # a car that asks for TLS holds the V2G roots to check the station with
+            from hil.rig_tls import car_context  # loads `cryptography` and makes the PKI: only then
+            self.car_tls = car_context()
         self.link = None
         self.car_links: list[V2gEvLink] = []
         self.recorder = V2gPcapRecorder(pcap) if pcap else None
@@ -102,9 +114,16 @@ class RigV2gLink:
             async def connect(plan: EvLinkPlan):
                 return await connect_over_plc(end, sdp_port=sdp_port, plan=plan)
         recorder = self.recorder.stream(connector_id) if self.recorder is not None else None
-        link = V2gEvLink(self.profile, connect, recorder)
+        profile = dataclasses.replace(self.profile, sdp_tls=False) if connector_id in self.plain_cars else self.profile
+        link = V2gEvLink(profile, connect, recorder, tls=self.car_tls)
         self.car_links.append(link)
+        self.latest[connector_id] = link
         return link
+
+    def tls_by_connector(self) -> dict[int, str]:
+        """What each connector's newest car connection was: "TLSv1.2 <cipher>", "" (plain TCP); no entry when
+        the car never connected."""
+        return {cid: link.client.tls for cid, link in self.latest.items() if link.client is not None}
 
     async def close(self) -> None:
         if self.link is not None:

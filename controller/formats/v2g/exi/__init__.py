@@ -24,11 +24,14 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from controller.formats.v2g.exi.document import decode_document, encode_document
+from controller.formats.v2g.exi.document import decode_document, decode_fragment as _unfragment, encode_document
+from controller.formats.v2g.exi.document import encode_fragment as _fragment
 from controller.formats.v2g.exi.errors import ExiError
 from controller.formats.v2g.messages import json_form
 
-__all__ = ["ExiError", "SCHEMAS", "decode", "encode", "from_json", "message_type", "to_json"]
+__all__ = ["ExiError", "SCHEMAS", "decode", "decode_fragment", "encode", "encode_fragment", "from_json", "message_type",
+           "to_json"]
+FRAGMENT_GRAMMARS = {"message": "FRAGMENT", "xmldsig": "XMLDSIG_FRAGMENT"}
 
 SCHEMAS = ("appproto", "din", "iso2")
 # Generated modules: controller/formats/v2g/exi/<schema>_gen.py (codec), controller/formats/v2g/messages/<schema>.py (types).
@@ -51,6 +54,29 @@ def decode(schema: str, payload: bytes) -> Any:
 def encode(schema: str, message: Any) -> bytes:
     """Encode a message of `schema`; ExiError when a value breaks the schema (range, length, choice...)."""
     return encode_document(_codec(schema), message)
+
+
+def encode_fragment(schema: str, element: str, message: Any, grammar: str = "message") -> bytes:
+    """`message` (the element's type, e.g. an AuthorizationReq or a SignedInfo) as the EXI fragment of
+    `element`: the bytes an ISO 15118-2 XML signature digests ("message": the message schema's fragment
+    grammar, for signed body elements) or signs ("xmldsig": the xmldsig schema's, for SignedInfo)."""
+    table = FRAGMENT_GRAMMARS.get(grammar)
+    if table is None:
+        raise ExiError(f"unknown fragment grammar {grammar!r}, expected one of {', '.join(FRAGMENT_GRAMMARS)}")
+    codec = _codec(schema)
+    entry = getattr(codec, f"{table}_ENCODERS", {}).get(element)
+    expected = getattr(_TYPES[schema], entry[1].__name__[3:], None) if entry else None
+    if expected is not None and not isinstance(message, expected):
+        raise ExiError(f"{element} is a {expected.__name__}, got {type(message).__name__}")
+    return _fragment(codec, table, element, message)
+
+
+def decode_fragment(schema: str, data: bytes, grammar: str = "message") -> list[tuple[str, Any]]:
+    """The (element name, message) pairs of an EXI fragment, in order; ExiError on bad input."""
+    table = FRAGMENT_GRAMMARS.get(grammar)
+    if table is None:
+        raise ExiError(f"unknown fragment grammar {grammar!r}, expected one of {', '.join(FRAGMENT_GRAMMARS)}")
+    return _unfragment(_codec(schema), table, data)
 
 
 def message_type(message: Any) -> str:

@@ -72,6 +72,63 @@ def encode_document(codec: ModuleType, message: Any) -> bytes:
     return (a << padding).to_bytes((bits + padding) // 8 + 1, "big")[1:]
 
 
+def encode_fragment(codec: ModuleType, table: str, element: str, message: Any) -> bytes:
+    """`message` as the EXI fragment of one `element` (EXI 1.0 section 8.5.2) in the codec's fragment grammar
+    `table` ("FRAGMENT": the message schema's, "XMLDSIG_FRAGMENT": xmldsig's): header, SE(element), its
+    content, ED, zero padding. What ISO 15118-2 digests and signs."""
+    encoders = getattr(codec, f"{table}_ENCODERS", None)
+    if encoders is None:
+        raise ExiError(f"this schema has no {table} grammar")
+    if element not in encoders:
+        raise ExiError(f"{element} is not an element of the {table} grammar this codec encodes")
+    code, encoder = encoders[element]
+    bits = getattr(codec, f"{table}_BITS")
+    a = (((1 << 8) | HEADER) << bits) | code  # leading 1: sentinel that keeps leading zero bits
+    a = encoder(message, a)
+    a = (a << bits) | getattr(codec, f"{table}_END")
+    total = a.bit_length() - 1
+    padding = -total % 8
+    return (a << padding).to_bytes((total + padding) // 8 + 1, "big")[1:]
+
+
+def decode_fragment(codec: ModuleType, table: str, data: bytes) -> list[tuple[str, Any]]:
+    """The (element, message) pairs of an EXI fragment in the codec's fragment grammar `table`, in order."""
+    decoders = getattr(codec, f"{table}_DECODERS", None)
+    if decoders is None:
+        raise ExiError(f"this schema has no {table} grammar")
+    data = bytes(data)
+    if not data or data[0] != HEADER:
+        raise ExiError("an EXI fragment starts with the header byte 0x80")
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ExiError(f"payload of {len(data)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
+    bits, end = getattr(codec, f"{table}_BITS"), getattr(codec, f"{table}_END")
+    total = len(data) * 8
+    v, r = int.from_bytes(data, "big"), total - 8
+    elements: list[tuple[str, Any]] = []
+    element = ""
+    try:
+        while True:
+            if r < bits:
+                raise ExiError(f"input truncated ({len(data)} bytes) before the fragment's end")
+            r -= bits
+            code = (v >> r) & ((1 << bits) - 1)
+            if code == end:
+                break
+            if code not in decoders:
+                raise ExiError(f"fragment element code {code} is not an element this codec decodes")
+            element, decoder = decoders[code]
+            message, r = decoder(v, r)
+            elements.append((element, message))
+    except Exception as exc:  # generated code raises ExiError; anything else is bad input too
+        error = decode_failure(exc, element, r)
+        _locate(error, total)
+        raise error from None
+    if r >= 8 or v & ((1 << r) - 1):
+        raise ExiError("data after the fragment's end")
+    found.violations.clear()
+    return elements
+
+
 def _locate(error: ExiError, total: int) -> None:
     remaining = error.remaining if error.remaining is not None else 0
     if error.reason == "input truncated":
