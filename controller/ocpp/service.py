@@ -17,10 +17,7 @@ import random
 import time
 from typing import Any, Callable
 
-from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
-from ocpp.v201 import call
-from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from controller.formats.events import Event, FaultCleared, FaultRaised, PhaseChanged
 from controller.formats.cabinet.config import OcppConfig
@@ -38,7 +35,7 @@ from controller.ocpp.firmware import FirmwareUpdates
 from controller.ocpp.frame_log import FrameLog
 from controller.ocpp.identification import Identification
 from controller.ocpp.invalid_id import InvalidIdLimits
-from controller.ocpp.link import backoff_delays, open_link, read_password, tls_context
+from controller.ocpp.link import read_password, tls_context
 from controller.ocpp.network_profiles import NetworkProfiles
 from controller.ocpp.protocol import StationProtocol
 from controller.ocpp.provisioning import Provisioning
@@ -49,12 +46,12 @@ from controller.ocpp.smart_charging.desk import SmartChargingDesk
 from controller.ocpp.unlock import unlock_connector
 from controller.ocpp.queue_sender import QueueSender
 from controller.ocpp.open_transactions import OpenTransactions
-from controller.ocpp.transactions import Transaction, meter_value, timestamp
+from controller.ocpp.transactions import Transaction, meter_value
 from controller.ocpp.tx_follower import TransactionFollower, session_of
-from controller.ocpp.triggered_meter import triggered_meter_values
 from controller.store.ocpp_auth import AuthStore
 from controller.store.ocpp_firmware import FirmwareStore
 from controller.ocpp.security import StationSecurity
+from controller.ocpp.station_link import StationLink
 from controller.ocpp.security_events import SecurityEvents
 from controller.store.ocpp_monitors import MonitorStore
 from controller.store.ocpp_network import NetworkStore
@@ -68,16 +65,6 @@ log = logging.getLogger(__name__)
 
 WAITING_FOR_AUTH = ("plugged", "negotiating", "authorizing")
 REMOTE_START_WAIT_S = 60.0  # EVConnectionTimeOut: a remote start before the plug-in waits this long
-
-
-async def wait_event(event: asyncio.Event, timeout: float) -> None:
-    """Wait for `event` at most `timeout` s. Not asyncio.wait_for: on 3.11 it can swallow a cancellation that
-    lands as the event fires, and a loop around it would then never end."""
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=timeout)
-    finally:
-        waiter.cancel()
 
 
 def connector_status(connector: Any) -> str:
@@ -157,6 +144,7 @@ class OcppService:
         self.aligned = ClockAlignedMeter(self)  # block J: controller/ocpp/aligned_meter.py
         self.smart_charging = SmartChargingDesk(self, profiles)  # block K: controller/ocpp/smart_charging/
         self._open.recover(self.connectors, self.clock())  # the transactions open at the last stop
+        self.link = StationLink(self)  # the websocket to the CSMS: controller/ocpp/station_link.py
         self._protocol: StationProtocol | None = None  # the link's, while one is up (Authorize goes out at once)
         # block C: controller/ocpp/authorization.py decides, identification.py binds tokens to connectors
         self.authorization = Authorization(AuthSettings(self.device_model), auth_store or AuthStore(),
@@ -178,7 +166,7 @@ class OcppService:
     # ---- life cycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.security_events.note("StartupOfTheDevice")
-        self._tasks = [asyncio.create_task(self._run_link(), name="ocpp-link"),
+        self._tasks = [asyncio.create_task(self.link.run(), name="ocpp-link"),
                        asyncio.create_task(self._sample_meters(), name="ocpp-meter"),
                        asyncio.create_task(self.reservations.run(), name="ocpp-reservations"),
                        asyncio.create_task(self.aligned.run(), name="ocpp-aligned-meter"),
@@ -366,7 +354,7 @@ class OcppService:
         if protocol is None or not self.accepted:
             return None
         try:
-            return await self._call(protocol, payload)
+            return await self.link.call(protocol, payload)
         except Exception as exc:  # a time-out or the link dropping: the caller's offline rules decide
             log.warning("OCPP: %s got no answer (%r)", type(payload).__name__, exc)
             return None
@@ -484,145 +472,3 @@ class OcppService:
 
     def message_limit(self, action: str, payload: Any, frame: str) -> OCPPError | None:
         return limit_error(self.device_model, action, payload, frame)  # controller/ocpp/device_data.py
-
-    # ---- the link -------------------------------------------------------------------------------------
-    async def _run_link(self) -> None:
-        delays = backoff_delays(self.cfg, self._rng)
-        while True:
-            self.state = "connecting"
-            self.connect_attempts += 1
-            link = self.network.link_config()  # the network profile in turn
-            try:
-                tls = self.security.tls_context(link.security_profile) if link.security_profile >= 2 else None
-                ws = await open_link(link, self.station_id, self._password, tls)
-            except Exception as exc:  # refused, unreachable, TLS, or anything else: the link task never dies
-                self.state = "disconnected"
-                self.security_events.link_failed(exc)
-                self.network.failed()
-                self.security.link_failed(link.security_profile, exc)
-                wait = next(delays)
-                if not isinstance(exc, (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError)):
-                    log.exception("OCPP: unexpected failure connecting to the CSMS")
-                log.warning("OCPP: cannot reach the CSMS (%s); next attempt in %.1f s", exc, wait)
-                await asyncio.sleep(wait)
-                continue
-            delays = backoff_delays(self.cfg, self._rng)
-            self.security_events.link_up()
-            self.network.connected()
-            self.security.link_up(link.security_profile)  # a new certificate confirmed; one ending soon renewed
-            protocol = StationProtocol(self.station_id, ws, self, self.cfg.response_timeout_s, self._note_frame,
-                                       self._sender.answered)
-            self._protocol = protocol
-            reader = asyncio.create_task(protocol.start(), name="ocpp-read")
-            worker = asyncio.create_task(self._online(protocol), name="ocpp-online")
-            try:
-                done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if not task.cancelled() and task.exception() is not None:
-                        log.warning("OCPP link ended: %r", task.exception())
-            finally:
-                self.accepted = False
-                self._protocol = None
-                self.state = "disconnected"
-                for task in (reader, worker):
-                    task.cancel()
-                await asyncio.gather(reader, worker, return_exceptions=True)
-                await ws.close()
-            await asyncio.sleep(next(delays))
-
-    def _note_frame(self, direction: str, text: str) -> None:
-        self.frames.note(direction, text, self.clock())
-        if direction == "in" and self.frames.entries[-1].action == "unreadable":  # not OCPP-J at all
-            self.security_events.note("InvalidMessages", repr(text)[:100])
-
-    async def _online(self, protocol: StationProtocol) -> None:
-        self.state = "booting"
-        interval = await self._boot(protocol)
-        self.accepted, self.state = True, "accepted"
-        self.boot_reason = "PowerUp"
-        self.device_model.set_heartbeat(interval)
-        now = self.clock()  # after a (re)connect the CSMS learns every connector's present status
-        self._statuses = [(cid, self.reservations.status(c), now, 0) for cid, c in self.connectors.items()]
-        self._noted = {cid: status for cid, status, _, _ in self._statuses}
-        next_heartbeat = time.monotonic() + interval
-        while True:
-            self._wake.clear()  # before the work: a wake-up during it is kept for the next turn
-            if self.network.switch_due():
-                return  # a new network profile priority: the link closes and connects with it
-            await self._send_triggered(protocol)
-            await self.provisioning.send_reports(lambda payload: self._call(protocol, payload), self.clock())
-            await self.security.send_requests(lambda payload: self._call(protocol, payload))
-            while await self._send_next(protocol):
-                pass
-            if time.monotonic() >= next_heartbeat:
-                await self._call(protocol, call.Heartbeat())
-                next_heartbeat = time.monotonic() + self.device_model.number("OCPPCommCtrlr", "HeartbeatInterval")
-            wake_at = min(next_heartbeat, self._sender.ready_at())  # a held retry wakes the worker too
-            await wait_event(self._wake, max(0.0, wake_at - time.monotonic()))
-
-    async def _boot(self, protocol: StationProtocol) -> float:
-        """BootNotification until Accepted; nothing else is sent before (B02/B03: Pending, Rejected wait)."""
-        while True:
-            answer = await self._call(protocol, call.BootNotification(
-                charging_station={"model": self.cfg.model, "vendorName": self.cfg.vendor,
-                                  "firmwareVersion": self._firmware},
-                reason=self.boot_reason))
-            if answer is None:  # a CALLERROR: try again later, still nothing else
-                await asyncio.sleep(self.cfg.heartbeat_default_s)
-                continue
-            interval = float(answer.interval) if answer.interval > 0 else self.cfg.heartbeat_default_s
-            self.boot_status = answer.status
-            if answer.status == "Accepted":
-                return interval
-            log.info("OCPP: BootNotification %s; again in %.0f s", answer.status, interval)
-            self.state = f"boot {answer.status.lower()}"
-            await asyncio.sleep(interval)
-
-    async def _call(self, protocol: StationProtocol, payload: Any) -> Any:
-        """One CALL; a CALLERROR answer is logged and returned as None (the CSMS did answer)."""
-        try:
-            return await protocol.call(payload, suppress=False)
-        except OCPPError as error:
-            log.warning("OCPP: %s answered with CALLERROR %s", type(payload).__name__, error)
-            return None
-
-    async def _send_status(self, protocol: StationProtocol, evse_id: int, status: str, t: float) -> None:
-        await self._call(protocol, call.StatusNotification(
-            timestamp=timestamp(t), connector_status=status, evse_id=evse_id, connector_id=1))
-
-    async def _send_triggered(self, protocol: StationProtocol) -> None:
-        while self._triggered:
-            message, evse_id = self._triggered.pop(0)
-            if message == "Heartbeat":
-                await self._call(protocol, call.Heartbeat())
-            elif message == "StatusNotification":
-                for cid, connector in self.connectors.items():
-                    if evse_id is None or cid == evse_id:
-                        await self._send_status(protocol, cid, self.reservations.status(connector), self.clock())
-            elif message == "TransactionEvent":
-                now = self.clock()
-                for evse, tx in list(self.transactions.items()):
-                    if evse_id is None or evse == evse_id:
-                        self._enqueue(tx.event("Updated", "Trigger", now,
-                                               meter=self._meter(self.connectors[evse], tx, now, "Trigger")), tx)
-            elif message == "MeterValues":  # controller/ocpp/triggered_meter.py
-                for payload in triggered_meter_values(self, evse_id):
-                    await self._call(protocol, call.MeterValues(**camel_to_snake_case(payload)))
-            # BootNotification: only accepted before Accepted, when _boot sends it anyway
-
-    async def _send_next(self, protocol: StationProtocol) -> bool:
-        """Send whichever came first: the oldest status change or the oldest queued message; False when
-        nothing is left. A queued message leaves the queue only once the CSMS answered it."""
-        message = self.queue.first()
-        if self._statuses and (message is None or message.id > self._statuses[0][3]):
-            evse_id, status, t, _ = self._statuses.pop(0)
-            await self._send_status(protocol, evse_id, status, t)
-            return True
-        if message is None or not self._sender.ready(message.id):
-            return False
-        answer = await self._sender.send(protocol, message)  # queue_sender.py: removal, retries, drops
-        if message.action == "TransactionEvent" and answer is not None:  # idTokenInfo: into the cache (E05)
-            self.tariff_cost.answered(message.payload, answer)  # the transaction's price, the CSMS's total
-            if self.authorization.transaction_answered(message.payload, answer) not in (None, "Accepted"):
-                self.invalid_id.rejected(message.payload["transactionInfo"]["transactionId"])  # invalid_id.py
-        return True
