@@ -33,6 +33,7 @@ class Rig:
         self.module_models: dict[int, list[ModuleModel]] = {}
         self.module_sim = None
         self.matrix_sim: PowerMatrixSim | None = None  # a cabinet with a [power.matrix] (hil/sim/power_matrix.py)
+        self.matrix_circuit: RigMatrixCircuit | None = None
         self.meter_sims: dict[int, MeterSim] = {}
         self.imd_sims: dict[int, ImdSim] = {}
         self._modbus_base_port = modbus_base_port
@@ -74,6 +75,7 @@ class Rig:
             circuit = RigMatrixCircuit(self.plants, groups)
             self.matrix_sim = PowerMatrixSim(self.port(matrix.can), circuit, len(groups), clock=self.clock,
                                              on_contact=circuit.move)
+            self.matrix_circuit = circuit
         self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
         for conn in self.cabinet.connectors:
             plant = self.plants[conn.id]
@@ -140,6 +142,8 @@ class Rig:
             dt, last = min(0.1, now - last), now
             for plant in self.plants.values():
                 plant.step(dt)
+            if self.matrix_circuit is not None:
+                self.matrix_circuit.step_open(dt)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -41,6 +41,10 @@ class SharingCoordinator:
         """A group whose modules failed: dropped from the allocation (its contact opens once it carries nothing)."""
         self.failed.add(group)
 
+    def target_of(self, group: str) -> int | None:
+        """The output the allocation in force wants the group on (None: idle)."""
+        return self._target.get(group)
+
     def where(self, group: str) -> int | None:
         return self.matrix.closed_output(group)
 

@@ -1,0 +1,82 @@
+"""The `MovePlant` of a running controller: what a group move reads and commands, over the connectors, their
+`PortGroups` and the cabinet's module groups (controller/power_sharing/group_move.py says what each call is for).
+
+A port's voltage is the voltage of its output bus, the module side of the connector's contactors: the cable
+voltage while those are closed, else what the groups on it hold (none on it, or all off: 0 V). A move matches a
+group to that voltage before its matrix contact closes.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Protocol
+
+from controller.connector.ports import ModuleGroupPort
+from controller.power_sharing.coordinator import MIN_VOLTS
+from controller.power_sharing.port_groups import PortGroups
+
+
+class SharedConnector(Protocol):
+    """What the plant reads and commands on a connector (controller.connector.connector.Connector)."""
+    def present_voltage(self) -> float: ...
+    def io_contactors_closed(self) -> bool: ...
+    def raise_fault(self, code: str, detail: str = "") -> None: ...
+
+
+class ModuleGroup(ModuleGroupPort, Protocol):
+    def switch_on(self) -> None: ...
+
+
+class LiveMovePlant:
+    def __init__(self, connectors: Mapping[int, SharedConnector], ports: Mapping[int, PortGroups],
+                 groups: Mapping[str, ModuleGroup], *, port_current_a: Callable[[int], float]):
+        self.connectors, self.ports, self.groups = connectors, ports, groups
+        self._port_current_a = port_current_a
+        self.volts_for_limit: dict[int, float] = {}  # the voltage the coordinator turned watts into amps at
+        self.stops: list[tuple[int, str, str]] = []
+
+    def port_current_a(self, output: int) -> float:
+        return self._port_current_a(output)
+
+    def port_voltage_v(self, output: int) -> float:
+        connector = self.connectors[output]
+        if connector.io_contactors_closed():
+            return connector.present_voltage()
+        port = self.ports[output]
+        return port.output_voltage_v if port.members and port.is_on else 0.0
+
+    def set_port_limit_a(self, output: int, amps: float) -> None:
+        """The port's limit, in amps and in watts (at the voltage the amps were computed for)."""
+        volts = max(self.volts_for_limit.get(output, MIN_VOLTS), MIN_VOLTS)
+        self.ports[output].set_limit(max(amps, 0.0), max(amps, 0.0) * volts)
+
+    def group_current_a(self, group: str) -> float:
+        return self.groups[group].output_current_a
+
+    def group_voltage_v(self, group: str) -> float:
+        return self.groups[group].output_voltage_v
+
+    def set_group(self, group: str, voltage_v: float, current_a: float) -> None:
+        """The move drives the group from now on: out of its port's control first."""
+        for port in self.ports.values():
+            if group in port.members:
+                port.leave(group)
+        module_group = self.groups[group]
+        module_group.set_output(max(voltage_v, 0.0), max(current_a, 0.0))
+        if voltage_v > 0.0 and not module_group.is_on:
+            module_group.switch_on()  # to hold or match a voltage, at no current
+        elif voltage_v <= 0.0 and current_a <= 0.0 and module_group.is_on:
+            module_group.switch_off()
+
+    def hand_over(self, group: str, output: int | None) -> None:
+        module_group = self.groups[group]
+        if output is None:
+            module_group.set_output(0.0, 0.0)
+            module_group.switch_off()
+            return
+        port = self.ports[output]
+        if not port.is_on:
+            module_group.switch_off()  # joins a port whose modules are off: off too
+        port.join(group, module_group)
+
+    def stop_port(self, output: int, code: str, detail: str) -> None:
+        self.stops.append((output, code, detail))
+        self.connectors[output].raise_fault(code, detail)
