@@ -64,6 +64,8 @@ class Rig:
             all_models.extend(models)
             plant = ConnectorPlant(connector_id=conn.id, modules=list(models))
             self.plants[conn.id] = plant
+            if matrix is not None:  # the modules on this output now: the matrix moves them in and out of this list
+                self.module_models[conn.id] = plant.modules
             self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
                                                watchdog_s=self.setup.board_watchdog_s, clock=self.clock)
         if matrix is not None:

@@ -51,12 +51,21 @@ class SharingCoordinator:
     def tick(self, ports: list[PortDemand], site_limit_w: float, external_limit_w: float = math.inf) -> Allocation:
         ratings = [GroupRating(g.name, g.max_power_w, g.max_current_a, g.outputs,
                                g.healthy and g.name not in self.failed, g.derating) for g in self.ratings.values()]
-        self.allocation = allocate(ports, ratings, site_limit_w, external_limit_w, self._target,
+        active = {p.output for p in ports if p.active}
+        # a group still matching towards a port whose car has gone is free again (its contact never closed)
+        previous = {g: (None if g in self.moves and self.moves[g].step_now is Step.MATCH and t not in active else t)
+                    for g, t in self._target.items()}
+        self.allocation = allocate(ports, ratings, site_limit_w, external_limit_w, previous,
                                    nevi_floor_w=self.nevi_floor_w, hysteresis_w=self.hysteresis_w)
         self._target = dict(self.allocation.groups)
         volts = {p.output: max(p.voltage_v, MIN_VOLTS) for p in ports}
         limits = self._limits_a(ports, volts)
         for name, output in self._target.items():
+            move = self.moves.get(name)
+            if move is not None and move.step_now is Step.MATCH and move.receiver != output:
+                del self.moves[name]  # its contact is open: it goes where the allocation wants it now
+                if output is None:
+                    self.plant.hand_over(name, None)  # off again, matched for nothing
             if name in self.moves or self.where(name) == output:
                 continue
             donor = self.where(name)

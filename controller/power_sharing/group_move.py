@@ -41,6 +41,8 @@ class MovePlant(Protocol):
 
     def stop_port(self, output: int, code: str, detail: str) -> None: ...  # error shutdown of that port
 
+    # optional: `may_receive(output) -> bool`, False while the output's bus voltage may drop (a session ending)
+
 
 class MatrixContacts(Protocol):
     def connect(self, group: str, output: int) -> None: ...
@@ -172,7 +174,9 @@ class GroupMove:
             return
         target = self.plant.port_voltage_v(self.receiver)  # followed while the receiver's battery charges
         self.plant.set_group(self.group, target, 0.0)
-        if abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
+        # a receiver whose session is ending may drop its bus voltage while the contact closes: not onto it
+        receiving = getattr(self.plant, "may_receive", lambda output: True)(self.receiver)
+        if receiving and abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
             self._go(Step.CLOSE)
         elif self._elapsed() > self.timing.match_s:
             self._fail(f"group {self.group} at {self.plant.group_voltage_v(self.group):.0f} V did not reach "

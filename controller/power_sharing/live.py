@@ -27,15 +27,14 @@ from controller.hw.power.group import PowerModuleGroup
 from controller.hw.power.matrix import PowerMatrix
 from controller.power_sharing.allocator import PortDemand
 from controller.power_sharing.cabinet_setup import coordinator_for, module_rating
-from controller.power_sharing.live_plant import LiveMovePlant
+from controller.power_sharing.live_plant import RECEIVING_STATES, LiveMovePlant
 from controller.power_sharing.port_groups import PortGroups
 
 log = logging.getLogger(__name__)
 
 SHARING_PERIOD_S = 0.05  # the coordinator decides and advances moves this often (the control loop runs at 20 ms)
-# a car in these states is on its port and may draw power (session_end and error_shutdown give their groups)
-ACTIVE_STATES = frozenset({"plugged", "negotiating", "authorizing", "parameter_discovery", "cable_check",
-                           "precharge", "charging"})
+# a car in these states is on its port and may draw power (stopping, session_end, error_shutdown give their groups)
+ACTIVE_STATES = RECEIVING_STATES
 
 
 class SharedPower:
@@ -50,7 +49,7 @@ class SharedPower:
         self.module_groups: dict[str, PowerModuleGroup] = {
             g.name: PowerModuleGroup(port(power.can), power.vendor, g.addresses, index,
                                      keepalive_s=power.keepalive_s, telemetry_period_s=power.telemetry_period_s,
-                                     silent_after_s=power.silent_after_s,
+                                     silent_after_s=power.silent_after_s, clock=clock,
                                      on_fault=functools.partial(self._group_fault, g.name))
             for index, g in enumerate(power.groups)}
         self.ports = {c.id: PortGroups((rating.min_voltage_v, rating.max_voltage_v)) for c in cabinet.connectors}
@@ -60,7 +59,7 @@ class SharedPower:
                                   contact_timeout_s=matrix.contact_timeout_s, clock=clock)
         self.connectors: dict = {}  # connector id -> Connector, filled by the app as it builds them
         self.plant = LiveMovePlant(self.connectors, self.ports, self.module_groups,
-                                   port_current_a=self._port_current_a)
+                                   port_current_a=self._port_current_a, clock=clock)
         self.coordinator = coordinator_for(cabinet, self.plant, self.matrix, clock=clock, rating=rating)
         self.site_limit_w = cabinet.max_cabinet_power_kw * 1000.0
         self.external_limit_w = math.inf  # OCPP charging profiles (issue #18, block K) set this

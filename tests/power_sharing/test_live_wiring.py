@@ -225,3 +225,31 @@ def test_console_status_of_a_static_cabinet_has_no_power_groups_line():
     finally:
         for port in static.ports.values():
             port.close()
+
+
+class TimedGroup(FakeGroup):
+    """A group whose readings are as new as `measured_t` says."""
+    measured_t = 0.0
+
+    def measured_since(self, t):
+        return self.measured_t > t
+
+
+def test_a_move_judges_a_group_only_by_readings_newer_than_its_last_real_command():
+    from tests.fakes.clock import FakeClock
+    clock = FakeClock(100.0)
+    group = TimedGroup(volts=700.0, current=0.4)
+    plant = LiveMovePlant({1: FakeConnector(1)}, {1: PortGroups()}, {"G1": group},
+                          port_current_a=lambda output: 0.0, clock=clock)
+    group.measured_t = 99.0  # from before the command
+    plant.set_group("G1", 700.0, 0.0)
+    assert plant.group_current_a("G1") == math.inf and math.isnan(plant.group_voltage_v("G1"))
+    group.measured_t = 100.5
+    assert plant.group_current_a("G1") == 0.4 and plant.group_voltage_v("G1") == 700.0
+    clock.advance(1.0)
+    plant.set_group("G1", 703.0, 0.0)  # follows the receiver's battery by a little: the readings still count
+    assert plant.group_voltage_v("G1") == 700.0
+    plant.set_group("G1", 720.0, 0.0)  # a real change: wait for new readings
+    assert math.isnan(plant.group_voltage_v("G1"))
+    plant.hand_over("G1", 1)  # the move is over: the port's control reads it as it is
+    assert plant.group_voltage_v("G1") == 700.0

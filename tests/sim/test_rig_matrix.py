@@ -67,3 +67,14 @@ def test_a_group_on_no_output_switched_on_slews_to_its_reference_and_one_switche
         m.on, m.voltage_ref_v = True, 500.0
     circuit.step_open(0.01)
     assert [m.output_voltage_v for m in circuit.groups[2]] == before
+
+
+def test_a_matrix_ports_module_models_are_the_modules_on_its_output_now(rig):
+    sim = rig.matrix_sim
+    sim.contact_delay_s = 0.0
+    sim._wanted[0], sim._due[0] = 2, 0.0
+    sim.settle()
+    assert [m.address for m in rig.module_models[2]] == [1, 2, 3]  # what fault injection picks from
+    sim._wanted[0], sim._due[0] = 0, 0.0
+    sim.settle()
+    assert rig.module_models[2] == []
