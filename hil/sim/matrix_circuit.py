@@ -25,6 +25,15 @@ class RigMatrixCircuit:
         plant = self.plants.get(output)
         return plant.link_voltage_v if plant is not None else 0.0
 
+    def groups_on(self, output: int) -> list[int]:
+        """The groups (from 0) whose modules are on `output` now."""
+        plant = self.plants.get(output)
+        return [] if plant is None else [g for g, modules in enumerate(self.groups)
+                                         if modules and all(m in plant.modules for m in modules)]
+
+    def modules_of(self, group: int) -> list[ModuleModel]:
+        return self.groups[group]
+
     def step_open(self, dt: float) -> None:
         """The groups on no output: no current; a group switched on slews to its voltage reference (a move
         matches it to the receiving output before its contact closes), one switched off decays."""
