@@ -61,8 +61,13 @@ class LiveMovePlant:
         return port.output_voltage_v if port.members and port.is_on else 0.0
 
     def may_receive(self, output: int) -> bool:
-        """A group closes onto an output only while its car's session holds the bus (not stopping)."""
-        return self.connectors[output].state in RECEIVING_STATES
+        """A group closes onto an output only while the output's voltage holds still for the contact's delay:
+        before the cable check (no voltage yet) or while charging (the battery holds it). In the cable check and
+        the precharge the output ramps, so only onto an output no group feeds yet (nothing can ramp it then)."""
+        state = self.connectors[output].state
+        if state in ("cable_check", "precharge"):
+            return not self.ports[output].members
+        return state in RECEIVING_STATES
 
     def set_port_limit_a(self, output: int, amps: float) -> None:
         """The port's limit, in amps and in watts (at the voltage the amps were computed for)."""

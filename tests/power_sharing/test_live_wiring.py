@@ -253,3 +253,31 @@ def test_a_move_judges_a_group_only_by_readings_newer_than_its_last_real_command
     assert math.isnan(plant.group_voltage_v("G1"))
     plant.hand_over("G1", 1)  # the move is over: the port's control reads it as it is
     assert plant.group_voltage_v("G1") == 700.0
+
+
+def test_a_group_closes_only_onto_an_output_whose_voltage_holds_still():
+    plant, ports, connectors, groups = _plant()
+    receiver = connectors[2]
+    for state, receives in (("plugged", True), ("parameter_discovery", True), ("charging", True),
+                            ("stopping", False), ("welding_detection", False), ("session_end", False),
+                            ("error_shutdown", False), ("available", False)):
+        receiver.state = state
+        assert plant.may_receive(2) is receives, state
+    for state in ("cable_check", "precharge"):  # ramping: only while no group feeds the output yet
+        receiver.state = state
+        assert plant.may_receive(2)
+        ports[2].join("G2", groups["G2"])
+        assert not plant.may_receive(2)
+        ports[2].leave("G2")
+
+
+def test_a_move_waiting_for_its_receiver_does_not_fail_however_long_it_waits():
+    from controller.power_sharing.group_move import Step
+    from tests.power_sharing.move_rig import MoveRig
+    from hil.sim.shared_outputs import SimCar
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    rig.plant.may_receive = lambda output: False
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run(5.0)  # far beyond match_s
+    assert move.step_now is Step.MATCH and rig.matrix.commanded("G2") is None
