@@ -63,7 +63,10 @@ class SharingWatch:
             else:
                 over_since = None
         ports = {cid for s in self.samples for cid in s["power_w"]}
-        decisions = self._sharing().decision_s if self._sharing() is not None else []
+        sharing = self._sharing()
+        decisions = sharing.decision_s if sharing is not None else []
+        failed_moves = [f"{m.group} {m.donor}->{m.receiver}: {m.reason}" for m in sharing.coordinator.finished
+                        if m.reason] if sharing is not None else []
         return {
             "cabinet_peak_kw": round(max((w for _, w in sums), default=0.0) / 1000.0, 1),
             "over_site_limit_s": round(worst_over, 3),
@@ -71,6 +74,8 @@ class SharingWatch:
                              for cid in sorted(ports)} if self.samples else {},
             "fourth_car_to_floor_s": self._to_floor_s(),
             "decision_ms_max": round(max(decisions, default=0.0) * 1000.0, 3),
+            "moves": len(sharing.coordinator.finished) if sharing is not None else 0,
+            "failed_moves": failed_moves[:20],  # each drops its group from the allocation
             "plugged_s": {cid: round(t - self.samples[0]["t"], 2) for cid, t in self.plugged_t.items()}
             if self.samples else {},
         }
