@@ -117,3 +117,13 @@ def test_a_move_still_matching_follows_a_new_allocation_instead_of_closing_onto_
     assert not any(move.receiver == 2 for move in cab.coordinator.moves.values())
     assert cab.matrix.groups_on(2) == [] and not (set(waiting) & cab.coordinator.failed)
     assert cab.board.under_load_count == 0
+
+
+def test_a_limit_a_move_left_behind_is_replaced_by_the_allocation_in_force_at_the_next_tick():
+    cab = ModelCabinet()
+    car = cab.plug(1)
+    cab.run(3.0)
+    steady = cab.coordinator.port_limits_a[1]
+    cab.plant.set_port_limit_a(1, 90.0)  # what a move that ended set from the allocation of its start
+    cab.run(0.01)
+    assert car.limit_a == steady > 90.0
