@@ -64,9 +64,14 @@ class LiveMovePlant:
         """A group closes onto an output only while the output's voltage holds still for the contact's delay:
         before the cable check (no voltage yet) or while charging (the battery holds it). In the cable check and
         the precharge the output ramps, so only onto an output no group feeds yet (nothing can ramp it then)."""
-        state = self.connectors[output].state
+        connector = self.connectors[output]
+        state = connector.state
         if state in ("cable_check", "precharge"):
             return not self.ports[output].members
+        demand = getattr(connector, "demand", None)
+        if state == "charging" and (getattr(connector, "stop_requested_t", None) is not None
+                                    or (demand is not None and demand.charging_complete)):
+            return False  # the session is about to end: its voltage will not hold
         return state in RECEIVING_STATES
 
     def set_port_limit_a(self, output: int, amps: float) -> None:

@@ -281,3 +281,15 @@ def test_a_move_waiting_for_its_receiver_does_not_fail_however_long_it_waits():
     move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
     rig.run(5.0)  # far beyond match_s
     assert move.step_now is Step.MATCH and rig.matrix.commanded("G2") is None
+
+
+def test_no_group_closes_onto_a_charging_port_whose_car_said_it_is_complete_or_was_asked_to_stop():
+    plant, _, connectors, _ = _plant()
+    receiver = connectors[2]
+    receiver.state = "charging"
+    receiver.demand = CurrentDemand(target_voltage_v=420.0, target_current_a=100.0)
+    assert plant.may_receive(2)
+    receiver.demand = CurrentDemand(target_voltage_v=420.0, target_current_a=0.0, charging_complete=True)
+    assert not plant.may_receive(2)
+    receiver.demand, receiver.stop_requested_t = None, 12.0
+    assert not plant.may_receive(2)

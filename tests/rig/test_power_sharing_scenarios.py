@@ -96,3 +96,15 @@ def test_a_group_lost_under_sharing_is_dropped_and_both_cars_reach_their_target(
     assert report["injection"] is not None
     _no_switching_under_load(report)
     _safe(report)
+
+
+@pytest.mark.timeout(300)
+def test_corridor_runs_the_same_cars_on_both_layouts_and_sharing_shortens_800_v_sessions():
+    from tools.bench.corridor_hour import corridor_hour
+    arrivals = ((1, 0.0, "800v-350kw"), (2, 2.0, "800v-350kw"))  # two 800 V cars: 600 kW for them to share
+    result = asyncio.run(corridor_hour(arrivals))
+    shared, static = result["shared"], result["static"]
+    assert shared["sessions"] == static["sessions"] == 2 and shared["all_charged"] and static["all_charged"]
+    assert shared["switched_under_load"] == 0 and shared["sharing"]["over_site_limit_s"] <= 1.0
+    # static: 150 kW each; shared: up to 350 A x ~700 V each on the CCS1 cables
+    assert result["mean_session_ratio"] < 0.85, result
