@@ -47,6 +47,7 @@ from controller.v2g.secc_link import SeccLinkSockets, open_secc_sockets, open_te
 
 if TYPE_CHECKING:
     from controller.ocpp import OcppService
+    from controller.power_sharing.live import SharedPower
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class ControllerApp:
         self._sinks: list[EventSink] = [on_event] if on_event else []
         self.ports: dict[str, CanPort] = {}
         self.connectors: list[Connector] = []
-        self.groups: dict[int, PowerModuleGroup] = {}
+        self.groups: dict[int, PowerModuleGroup] = {}  # per connector (with a matrix: its PortGroups)
+        self.sharing: SharedPower | None = None  # a cabinet with a [power.matrix] (controller/power_sharing/live.py)
         self.boards: dict[int, IoBoard] = {}
         self.meters: dict[int, EnergyMeter] = {}
         self.imds: dict[int, InsulationMonitor] = {}
@@ -117,15 +119,16 @@ class ControllerApp:
         if cfg.power.vendor not in VENDORS:
             raise ConfigError("power.vendor", f"unknown vendor {cfg.power.vendor!r} (known: {known_vendors()})")
         self._check_power_bus()
-        if cfg.power.matrix is not None:  # issue #18: the allocator and the moves are not wired into sessions yet
-            raise ConfigError("power.matrix", "a cabinet with a power matrix cannot run a session yet (issue #18)")
+        if cfg.power.matrix is not None:  # issue #18: groups switched between outputs (controller/power_sharing)
+            from controller.power_sharing.live import SharedPower
+            self.sharing = SharedPower(cfg, self._port)
         if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
             from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
             self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
-            group_cfg = cfg.group(conn_cfg.group)
+            group_cfg = cfg.group(conn_cfg.group) if self.sharing is None else None
             holder: dict[str, Connector] = {}
 
             def on_fault(code: str, detail: str, active: bool, _h=holder) -> None:
@@ -134,7 +137,7 @@ class ControllerApp:
             def on_status(status, _h=holder) -> None:
                 _h["c"].on_io_status(status)
 
-            group = PowerModuleGroup(
+            group = self.sharing.ports[conn_cfg.id] if self.sharing is not None else PowerModuleGroup(
                 self._port(cfg.power.can), cfg.power.vendor, group_cfg.addresses, index,
                 keepalive_s=cfg.power.keepalive_s, telemetry_period_s=cfg.power.telemetry_period_s,
                 silent_after_s=cfg.power.silent_after_s, on_fault=on_fault)
@@ -150,6 +153,8 @@ class ControllerApp:
                 connector.imd = self.imds[conn_cfg.id] = InsulationMonitor(conn_cfg.imd, on_fault)
             self.connectors.append(connector)
             self.groups[conn_cfg.id] = group
+            if self.sharing is not None:
+                self.sharing.connectors[conn_cfg.id] = connector
             self.boards[conn_cfg.id] = board
         # on disk only in a store that opened: a file made here first would not be a store the next start accepts
         self.prices = PriceBook(cfg.pricing, open_session_prices(cfg.store.path if self.store is not None else None),
@@ -304,19 +309,24 @@ class ControllerApp:
         if not self.connectors:
             self.build()
         loop = asyncio.get_running_loop()
-        for group in self.groups.values():
+        module_groups = self._module_groups()
+        for group in module_groups.values():
             group.attach()
+        if self.sharing is not None:
+            self.sharing.matrix.attach()
         for board in self.boards.values():
             board.attach()
         for port in self.ports.values():
             port.start(loop)
-        for cid, group in self.groups.items():
+        for cid, group in module_groups.items():
             name = f"modules-{cid}"
             group.on_progress = self.supervisor.register(
                 name, max(GROUP_MIN_SILENCE_S, 3 * self.config.power.telemetry_period_s))
             self._supervised(group.run(), name)
         for cid, board in self.boards.items():
             self._supervised(board.run(), f"io-board-{cid}")  # a dead one only needs noticing
+        if self.sharing is not None:
+            self._supervised(self.sharing.matrix.run(), "power-matrix")
         devices = [(cid, kind, device) for kind, found in (("meter", self.meters), ("imd", self.imds))
                    for cid, device in found.items()]
         await asyncio.gather(*(device.start() for _, _, device in devices))  # each reports its own faults
@@ -338,6 +348,10 @@ class ControllerApp:
         self.emit(ControllerStarted(tuple(c.cfg.id for c in self.connectors)))
         if self.console is not None:
             await self.console.start()
+
+    def _module_groups(self) -> dict:
+        """The module groups the app drives: one per connector, or with a matrix the cabinet's shared ones."""
+        return dict(self.groups) if self.sharing is None else dict(self.sharing.module_groups)
 
     def stopped_task(self) -> str | None:
         """The name of a long-running task that has ended (it never should while running), or None."""
@@ -365,10 +379,19 @@ class ControllerApp:
                 except Exception:
                     log.exception("connector %d: control tick failed; cutting power", connector.cfg.id)
                     connector.raise_fault("CONTROLLER_INTERNAL", "control tick failed")
+            if self.sharing is not None:
+                self._tick_sharing()
             if self.recorder is not None:
                 self.recorder.progress(self.connectors)
                 self.store_health.check()
             await asyncio.sleep(CONTROL_PERIOD_S)
+
+    def _tick_sharing(self) -> None:
+        try:
+            self.sharing.tick()
+        except Exception:  # a bug in the sharing must not leave current flowing on a port it mismanaged
+            log.exception("power sharing: tick failed; cutting power")
+            self._task_failed("power sharing tick failed")
 
     async def stop(self) -> None:
         """Orderly stop: power off every connector, then stop tasks and transports."""

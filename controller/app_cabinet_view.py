@@ -86,6 +86,11 @@ class ConnectorHandle:
     def module_states(self) -> list[dict]:
         return self._group.module_states()
 
+    def power_groups(self) -> list[str] | None:
+        """With a power matrix: the module groups on this connector's output now (None: a static cabinet)."""
+        members = getattr(self._group, "members", None)  # a PortGroups (controller/power_sharing/port_groups.py)
+        return None if members is None else sorted(members)
+
     def authorize(self) -> None:
         self._c.authorize()
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from hil.ev.battery import BatteryModel
 from hil.ev.car import SimulatedCar
+from hil.ev.charge_curves import car_model
 from hil.ev.evcc.link import V2gEvLink
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.setup import RigSetup
@@ -33,6 +34,7 @@ class Rig:
         self.module_models: dict[int, list[ModuleModel]] = {}
         self.module_sim = None
         self.matrix_sim: PowerMatrixSim | None = None  # a cabinet with a [power.matrix] (hil/sim/power_matrix.py)
+        self.matrix_circuit: RigMatrixCircuit | None = None
         self.meter_sims: dict[int, MeterSim] = {}
         self.imd_sims: dict[int, ImdSim] = {}
         self._modbus_base_port = modbus_base_port
@@ -63,6 +65,8 @@ class Rig:
             all_models.extend(models)
             plant = ConnectorPlant(connector_id=conn.id, modules=list(models))
             self.plants[conn.id] = plant
+            if matrix is not None:  # the modules on this output now: the matrix moves them in and out of this list
+                self.module_models[conn.id] = plant.modules
             self.io_sims[conn.id] = IoBoardSim(self.port(conn.io_can), plant, connector_id=conn.id,
                                                watchdog_s=self.setup.board_watchdog_s, clock=self.clock)
         if matrix is not None:
@@ -74,6 +78,7 @@ class Rig:
             circuit = RigMatrixCircuit(self.plants, groups)
             self.matrix_sim = PowerMatrixSim(self.port(matrix.can), circuit, len(groups), clock=self.clock,
                                              on_contact=circuit.move)
+            self.matrix_circuit = circuit
         self.module_sim = SIMULATORS[m.vendor](self.port(self.cabinet.power.can), all_models, clock=self.clock)
         for conn in self.cabinet.connectors:
             plant = self.plants[conn.id]
@@ -91,10 +96,12 @@ class Rig:
             internal_resistance_ohm=c.internal_resistance_ohm, max_voltage_v=c.max_voltage_v,
             max_current_a=c.max_current_a, taper_start_percent=c.taper_start_soc)
 
-    def new_car(self, connector_id: int, link: V2gEvLink) -> SimulatedCar:
-        """A car on connector `connector_id` that speaks V2G over `link` (hil.ev.evcc.rig_link.RigV2gLink.car_link)."""
+    def new_car(self, connector_id: int, link: V2gEvLink, model: str | None = None) -> SimulatedCar:
+        """A car on connector `connector_id` that speaks V2G over `link` (hil.ev.evcc.rig_link.RigV2gLink.car_link):
+        the setup's [car], or a model with a charge curve (hil/ev/charge_curves.py)."""
         sim = self.io_sims[connector_id]
-        return SimulatedCar(self.plants[connector_id], self.new_battery(), link,
+        battery = self.new_battery() if model is None else car_model(model).battery()
+        return SimulatedCar(self.plants[connector_id], battery, link,
                             cp_duty=lambda: sim.commanded_duty, clock=self.clock)
 
     async def _start_modbus(self) -> None:
@@ -140,6 +147,8 @@ class Rig:
             dt, last = min(0.1, now - last), now
             for plant in self.plants.values():
                 plant.step(dt)
+            if self.matrix_circuit is not None:
+                self.matrix_circuit.step_open(dt)
 
     async def stop(self) -> None:
         for task in self._tasks:

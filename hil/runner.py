@@ -11,6 +11,7 @@ from hil.csms.outside import OutsideCsms
 from hil.csms.rig_role import RigCsms, with_ocpp
 from hil.controller_handle import ExternalController, InProcessController, SubprocessController
 from hil.ev.car import CarOutcome, CarPlan, SimulatedCar
+from hil.ev.charge_curves import car_model
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.formats.cabinet.config import load_config
@@ -22,6 +23,7 @@ from hil.rig import Rig
 from hil.rig_tls import rig_tls_for
 from hil.scenarios import SCENARIOS, Scenario, ScenarioRefused
 from hil.setup import RigSetup, cabinet_path, private_can
+from hil.sharing_watch import SharingWatch
 from hil.verdict import judge
 
 SEPARATE_CAN_RECIPE = (
@@ -122,6 +124,8 @@ class ScenarioRun:
         self.meter_before: dict[int, float] = {}
         self.meter_after: dict[int, float] = {}
         self.series = SeriesRecorder(self)
+        # a matrix cabinet: what the sharing did (hil/sharing_watch.py)
+        self.sharing_watch = SharingWatch(self) if self.rig.matrix_sim is not None else None
         self.console_pin: ConsolePin | None = None  # with --console-link and no PIN in the cabinet
         self.hold_stop: asyncio.Event | None = None  # while holding: set to end the hold
         self.injection: dict | None = None  # what the scenario injected, when, and whether it worked
@@ -182,6 +186,7 @@ class ScenarioRun:
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.rig.matrix_sim is not None:  # contacts switched under load must stay 0 (hil/sim/power_matrix.py)
                 report["matrix"] = self.rig.matrix_sim.report()
+                report["sharing"] = self.sharing_watch.report(self.setup.cabinet_config.max_cabinet_power_kw * 1000.0)
             if self.csms is not None:
                 report["ocpp"] = self.csms.report()
             elif self.outside_csms is not None:
@@ -247,12 +252,20 @@ class ScenarioRun:
             return [self._can_override]
         return [(c.interface, c.channel) for c in self.setup.cabinet_config.can.values()]
 
-    def plug_car(self, cid: int, plan: CarPlan) -> asyncio.Task:
-        """A new simulated car on connector `cid`, running `plan` in a task of its own."""
-        car = self.rig.new_car(cid, self.v2g.car_link(cid))
+    def plug_car(self, cid: int, plan: CarPlan, model: str | None = None, after_s: float = 0.0) -> asyncio.Task:
+        """A new simulated car on connector `cid` (the setup's, or a model of hil/ev/charge_curves.py), running
+        `plan` in a task of its own, plugged in after `after_s`."""
+        car = self.rig.new_car(cid, self.v2g.car_link(cid), model)
         self.cars[cid] = car
         self.start_soc[cid] = car.battery.soc_percent
-        task = asyncio.create_task(car.run(plan), name=f"car-{cid}")
+
+        async def drive() -> CarOutcome:
+            await asyncio.sleep(after_s)
+            if self.sharing_watch is not None:
+                self.sharing_watch.note_plugged(cid)
+            return await car.run(plan)
+
+        task = asyncio.create_task(drive() if after_s or self.sharing_watch else car.run(plan), name=f"car-{cid}")
         self._car_tasks = [t for t in self._car_tasks if not t.done()] + [task]  # a bench plugs thousands
         return task
 
@@ -273,9 +286,18 @@ class ScenarioRun:
         if self.csms is not None:  # e.g. a reservation made before the car arrives
             await self.csms.before_cars(ids, SESSION_TIMEOUT_S)
         self.meter_before = {cid: sim.register_energy_wh for cid, sim in self.rig.meter_sims.items()}
+        fleet = {cid: (model, after_s) for cid, model, after_s in self.scenario.cars}
+        if fleet:  # only the ports the scenario names get a car, each of its model, when it says
+            ids = [cid for cid in ids if cid in fleet]
         for cid in ids:
-            tasks[cid] = self.plug_car(cid, replace(plan, **self.scenario.plan) if cid == ids[0] else plan)
+            car_plan = replace(plan, **self.scenario.plan) if cid == ids[0] else plan
+            model, after_s = fleet.get(cid, (None, 0.0))
+            if model is not None:
+                car_plan = replace(car_plan, target_soc=car_model(model).target_soc)
+            tasks[cid] = self.plug_car(cid, car_plan, model, after_s)
         watchers = [asyncio.create_task(self._watch_board(cid)) for cid in ids]
+        if self.sharing_watch is not None:
+            watchers.append(asyncio.create_task(self.sharing_watch.follow(), name="sharing-watch"))
         if self.scenario.inject and self.scenario.inject_before_plug:
             self.inject_now(ids[0], self.scenario.inject)
         elif self.scenario.inject:
@@ -288,7 +310,7 @@ class ScenarioRun:
             done = await asyncio.wait_for(asyncio.gather(*tasks.values()), session_timeout_s)
             await asyncio.sleep(self.scenario.settle_s)
             for cid in ids:
-                if self.rig.plants[cid].ev_cp_state != "A":
+                if self.rig.plants[cid].ev_cp_state != "A" and cid in self.cars:
                     self.cars[cid].unplug()
             await asyncio.sleep(0.5)
             # a session closed with a meter stop reading is reported a moment after the power went off
@@ -343,6 +365,9 @@ class ScenarioRun:
             module = self.rig.module_models[cid][0]
             module.silent = True
             module.on = False
+        elif action == "kill_group":  # a matrix cabinet: every module of one group on this output goes silent
+            for module in self.rig.matrix_circuit.modules_of(self.rig.matrix_circuit.groups_on(cid)[0]):
+                module.silent, module.on = True, False
         elif action == "module_overvoltage":
             self.rig.module_models[cid][0].overvoltage = True
         elif action == "crash_controller":

@@ -32,9 +32,11 @@ def group_ratings(cabinet: CabinetConfig, rating: ModuleRating | None = None) ->
 
 def move_timing(cabinet: CabinetConfig) -> MoveTiming:
     matrix = cabinet.power.matrix
+    # a move judges a group by readings newer than its command: give it a few telemetry periods to get them
+    measured_s = max(1.0, 4 * cabinet.power.telemetry_period_s)
     return MoveTiming(car_follow_s=matrix.car_follow_s, open_below_a=matrix.open_below_a,
                       close_within_v=matrix.close_within_v, contact_s=matrix.contact_timeout_s,
-                      shutdown_s=cabinet.charging.power_down_timeout_s)
+                      shutdown_s=cabinet.charging.power_down_timeout_s, ramp_down_s=measured_s, match_s=measured_s)
 
 
 def coordinator_for(cabinet: CabinetConfig, plant: MovePlant, matrix: MatrixContacts, *,

@@ -4,11 +4,12 @@ Every control period `tick(ports, site_limit_w, external_limit_w)`:
 1. decides with the allocator, from the allocation being carried out (so hysteresis holds across moves);
 2. starts a `GroupMove` for each group that is not where the allocation wants it and is not moving already
    (moves of different groups run side by side);
-3. tells each port's car its limit: the allocated power, but never more than the groups that are on the port
+3. advances the moves; a move that FAILED takes its group out of the allocation (`failed` groups), and the next
+   decision redistributes without it;
+4. tells each port's car its limit, every tick (after the moves, so a limit a move set from the allocation of
+   its start is replaced at once): the allocated power, but never more than the groups that are on the port
    and staying there can carry (a leaving group no longer counts, an arriving one counts once it is on), so the
-   limits never add up to more than the budget and no group is asked for more than its rating;
-4. advances the moves; a move that FAILED takes its group out of the allocation (`failed` groups), and the next
-   decision redistributes without it.
+   limits never add up to more than the budget and no group is asked for more than its rating.
 
 No I/O of its own: it commands through the MovePlant and the matrix driver that the moves use.
 """
@@ -41,18 +42,31 @@ class SharingCoordinator:
         """A group whose modules failed: dropped from the allocation (its contact opens once it carries nothing)."""
         self.failed.add(group)
 
+    def target_of(self, group: str) -> int | None:
+        """The output the allocation in force wants the group on (None: idle)."""
+        return self._target.get(group)
+
     def where(self, group: str) -> int | None:
         return self.matrix.closed_output(group)
 
     def tick(self, ports: list[PortDemand], site_limit_w: float, external_limit_w: float = math.inf) -> Allocation:
         ratings = [GroupRating(g.name, g.max_power_w, g.max_current_a, g.outputs,
                                g.healthy and g.name not in self.failed, g.derating) for g in self.ratings.values()]
-        self.allocation = allocate(ports, ratings, site_limit_w, external_limit_w, self._target,
+        active = {p.output for p in ports if p.active}
+        # a group still matching towards a port whose car has gone is free again (its contact never closed)
+        previous = {g: (None if g in self.moves and self.moves[g].step_now is Step.MATCH and t not in active else t)
+                    for g, t in self._target.items()}
+        self.allocation = allocate(ports, ratings, site_limit_w, external_limit_w, previous,
                                    nevi_floor_w=self.nevi_floor_w, hysteresis_w=self.hysteresis_w)
         self._target = dict(self.allocation.groups)
         volts = {p.output: max(p.voltage_v, MIN_VOLTS) for p in ports}
         limits = self._limits_a(ports, volts)
         for name, output in self._target.items():
+            move = self.moves.get(name)
+            if move is not None and move.step_now is Step.MATCH and move.receiver != output:
+                del self.moves[name]  # its contact is open: it goes where the allocation wants it now
+                if output is None:
+                    self.plant.hand_over(name, None)  # off again, matched for nothing
             if name in self.moves or self.where(name) == output:
                 continue
             donor = self.where(name)
@@ -60,10 +74,6 @@ class SharingCoordinator:
                 name, donor, output, self.plant, self.matrix, clock=self.clock, timing=self.timing,
                 donor_limit_a=limits.get(donor, 0.0) if donor is not None else 0.0,
                 receiver_limit_a=self._after_arrival_a(output, name, volts) if output is not None else 0.0)
-        for output, amps in limits.items():
-            if self.port_limits_a.get(output) != amps:
-                self.plant.set_port_limit_a(output, amps)
-        self.port_limits_a = limits
         for name, move in list(self.moves.items()):
             move.step()
             if move.finished:
@@ -71,6 +81,12 @@ class SharingCoordinator:
                 self.finished.append(move)
                 if move.step_now is Step.FAILED:
                     self.failed.add(name)
+        # every tick, after the moves: a limit a move set when it started or ended (from the allocation of its
+        # start) never outlives the allocation in force; groups that arrived count, leaving ones do not
+        limits = self._limits_a(ports, volts)
+        for output, amps in limits.items():
+            self.plant.set_port_limit_a(output, amps)
+        self.port_limits_a = limits
         return self.allocation
 
     def _staying(self, output: int) -> list[str]:

@@ -18,8 +18,11 @@ or closes one across a voltage: the contact stays as it is and the allocation is
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class MovePlant(Protocol):
@@ -40,6 +43,8 @@ class MovePlant(Protocol):
     def hand_over(self, group: str, output: int | None) -> None: ...  # to that port's control (None: off)
 
     def stop_port(self, output: int, code: str, detail: str) -> None: ...  # error shutdown of that port
+
+    # optional: `may_receive(output) -> bool`, False while the output's bus voltage may drop (a session ending)
 
 
 class MatrixContacts(Protocol):
@@ -86,6 +91,7 @@ class GroupMove:
         self.step_now = Step.LOWER_DONOR if donor is not None else Step.MATCH
         self.reason = ""
         self.donor_stopped = False
+        self._matched_v = 0.0  # the receiver's voltage the group matched before its contact closed
         self.history: list[tuple[float, Step]] = []
         self._since = clock()
         self._entered = False
@@ -172,14 +178,28 @@ class GroupMove:
             return
         target = self.plant.port_voltage_v(self.receiver)  # followed while the receiver's battery charges
         self.plant.set_group(self.group, target, 0.0)
-        if abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
+        # not onto an output whose voltage may move while the contact closes (a session ramping or ending)
+        receiving = self._may_receive()
+        if not receiving:
+            self._since = self.clock()  # waiting for the receiver is no failure: the contact is open, no current
+        elif abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
+            log.info("group %s closing onto output %s: group %.1f V, output %.1f V", self.group, self.receiver,
+                     self.plant.group_voltage_v(self.group), target)
+            self._matched_v = target
             self._go(Step.CLOSE)
         elif self._elapsed() > self.timing.match_s:
             self._fail(f"group {self.group} at {self.plant.group_voltage_v(self.group):.0f} V did not reach "
                        f"output {self.receiver}'s {target:.0f} V")
 
+    def _may_receive(self) -> bool:
+        return getattr(self.plant, "may_receive", lambda output: True)(self.receiver)
+
     def _close(self) -> None:
-        self.plant.set_group(self.group, self.plant.port_voltage_v(self.receiver), 0.0)
+        # follow the receiver while it holds its voltage; if its session ends meanwhile (its voltage may read 0
+        # as its contactors open), hold the matched voltage: the contact is already on its way
+        if self._may_receive():
+            self._matched_v = self.plant.port_voltage_v(self.receiver)
+        self.plant.set_group(self.group, self._matched_v, 0.0)
         if self.matrix.closed_output(self.group) == self.receiver:
             self._go(Step.DONE)
         elif self._elapsed() > self.timing.contact_s:

@@ -6,7 +6,7 @@ capabilities are the members' summed and capped by the limit the sharing coordin
 emergency switches off only this port's members. The coordinator calls `leave` when a group starts to move
 away (the move drives it from then on) and `join` once its contact to this output is closed.
 
-Not yet used by the controller: wiring it into app.py is the next step of issue #18.
+Wired by controller/power_sharing/live.py for a cabinet with a [power.matrix].
 """
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ MemberGroup = ModuleGroupPort  # each group on an output is driven as a connecto
 
 
 class PortGroups:
-    def __init__(self) -> None:
+    def __init__(self, voltage_range: tuple[float, float] = (0.0, 0.0)) -> None:
+        # (min, max) of the modules: a port with no group yet still tells its cable check the real range
+        self._empty = NO_CAPABILITIES if voltage_range == (0.0, 0.0) else GroupCapabilities(
+            max_voltage_v=voltage_range[1], min_voltage_v=voltage_range[0], max_current_a=0.0, max_power_w=0.0,
+            healthy_count=0, total_count=0)
         self.members: dict[str, MemberGroup] = {}
         self._on = False
         self._voltage_v = 0.0
@@ -58,7 +62,7 @@ class PortGroups:
     def capabilities(self) -> GroupCapabilities:
         caps = [g.capabilities for g in self.members.values()]
         if not caps:
-            return NO_CAPABILITIES
+            return self._empty
         return GroupCapabilities(
             max_voltage_v=min(c.max_voltage_v for c in caps), min_voltage_v=max(c.min_voltage_v for c in caps),
             max_current_a=min(sum(c.max_current_a for c in caps), self._limit_a),
@@ -123,11 +127,12 @@ class PortGroups:
                 g.listen_telemetry(listener)
 
     def _split(self) -> None:
-        """The port's current setpoint over the members, by what each can carry."""
+        """The port's current setpoint over the members, by what each can carry, never more than that (a
+        group that just left may leave a setpoint the others cannot carry until the car's next request)."""
         if not self.members:
             return
         weights = {name: max(g.capabilities.max_current_a, 0.0) for name, g in self.members.items()}
         total = sum(weights.values())
         for name, g in self.members.items():
             share = self._current_a * weights[name] / total if total > 0 else self._current_a / len(self.members)
-            g.set_output(self._voltage_v, share)
+            g.set_output(self._voltage_v, min(share, weights[name]))

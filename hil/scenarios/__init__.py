@@ -37,6 +37,10 @@ class Scenario:
     # ISO 15118-2 over TLS (hil/rig_tls.py): the SECC's certificate ("valid", "expired", "untrusted");
     # the car asks for TLS and trusts the rig PKI's V2G root only. None: no TLS
     v2g_tls: str | None = None
+    # (connector, car model of hil/ev/charge_curves.py, plug-in after s): only these ports get a car; none: every
+    # port gets the setup's [car] at once
+    cars: tuple[tuple[int, str, float], ...] = ()
+    setup: str | None = None  # the setup the scenario is made for (its tests run it there)
 
     @property
     def needs_inprocess(self) -> bool:
@@ -123,6 +127,16 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "listed one charges", "ok", csms="local-list-offline", expect_car=("target_soc",)),
     Scenario("local-list-offline-unknown", "as local-list-offline with OfflineTxForUnknownIdEnabled: the unknown "
              "card charges", "ok", csms="local-list-offline-unknown", expect_car=("target_soc",)),
+    # power sharing on a matrix cabinet (issue #18): cars with charge curves (hil/ev/charge_curves.py)
+    Scenario("lone-car-high-power", "one 800 V car alone on a shared cabinet: it gets more than 150 kW, up to what "
+             "it and its cable accept", "ok", cars=((3, "800v-350kw", 0.0),), setup="nevi-shared"),
+    Scenario("fourth-car-arrives", "three cars charging, a fourth plugs in: every port has 150 kW within a bound, "
+             "no contact switched under load", "ok", setup="nevi-shared",
+             cars=((1, "800v-350kw", 0.0), (2, "400v-250kw", 0.0), (3, "800v-350kw", 0.0), (4, "800v-350kw", 4.0))),
+    Scenario("group-lost-under-sharing", "every module of one of a charging port's groups dies: the group is dropped, "
+             "the others share the power out, both cars reach their target", "ok", ("MODULE_LOST",),
+             inject="kill_group", inject_after_charging_s=1.5, setup="nevi-shared",
+             cars=((1, "800v-350kw", 0.0), (2, "400v-150kw", 0.0))),
     Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
              csms="autocharge", expect_car=("target_soc",)),
     # block I, prices (hil/csms/role_price.py, docs/pricing.md)

@@ -25,6 +25,27 @@ class RigMatrixCircuit:
         plant = self.plants.get(output)
         return plant.link_voltage_v if plant is not None else 0.0
 
+    def groups_on(self, output: int) -> list[int]:
+        """The groups (from 0) whose modules are on `output` now."""
+        plant = self.plants.get(output)
+        return [] if plant is None else [g for g, modules in enumerate(self.groups)
+                                         if modules and all(m in plant.modules for m in modules)]
+
+    def modules_of(self, group: int) -> list[ModuleModel]:
+        return self.groups[group]
+
+    def step_open(self, dt: float) -> None:
+        """The groups on no output: no current; a group switched on slews to its voltage reference (a move
+        matches it to the receiving output before its contact closes), one switched off decays."""
+        for modules in self.groups:
+            if any(m in plant.modules for plant in self.plants.values() for m in modules):
+                continue
+            for m in modules:
+                target = m.voltage_ref_v + m.voltage_offset_v if m.delivering else 0.0
+                step = m.slew_v_per_s * dt
+                m.output_voltage_v = max(m.output_voltage_v - step, min(m.output_voltage_v + step, target))
+                m.output_current_a = 0.0
+
     def move(self, group: int, before: int, after: int) -> None:
         """The group's contact moved from output `before` to `after` (0: open)."""
         modules = self.groups[group]

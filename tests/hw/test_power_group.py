@@ -350,4 +350,19 @@ def test_a_silent_modules_last_voltage_stops_counting_after_a_few_polls():
             assert b.group._modules[1].answering  # not declared lost yet: that takes seconds
             assert b.group.output_voltage_v == pytest.approx(690.0, abs=1.0)
 
+
+def test_measured_since_needs_a_voltage_and_a_current_answer_from_every_answering_module_after_the_time():
+    async def scenario():
+        async with Bench("uugreen", [11, 12]) as b:
+            start = b.clock.now
+            await until(lambda: b.group.measured_since(start - 1.0))  # every module's readings came at `start`
+            assert not b.group.measured_since(start)  # nothing newer yet (the fake clock stands still)
+            b.clock.now += 1.0
+            await until(lambda: b.group.measured_since(start))  # the next polls bring new readings
+            b.models[1].silent = True  # a silent module's reading stays old: the group is not measured
+            b.clock.now += 1.0
+            marked = b.clock.now - 0.5
+            await asyncio.sleep(0.2)
+            assert not b.group.measured_since(marked)
+
     asyncio.run(scenario())

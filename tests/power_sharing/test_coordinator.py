@@ -100,3 +100,30 @@ def test_a_donor_car_that_ignores_its_lower_limit_is_stopped_and_no_group_is_ove
     assert cab.board.under_load_count == 0
     assert all(g.current_a <= g.max_current_a + 1e-6 for g in cab.plant.groups)
     assert cab.available_w(4) >= 150_000.0
+
+
+def test_a_move_still_matching_follows_a_new_allocation_instead_of_closing_onto_a_port_that_no_longer_wants_it():
+    from controller.power_sharing.group_move import Step
+    cab = ModelCabinet()
+    cab.plug(1)
+    cab.run(3.0)
+    cab.plant.may_receive = lambda output: output != 2  # port 2's bus is not ready: its moves wait in MATCH
+    cab.plug(2)
+    cab.run(0.3)
+    waiting = {name: move for name, move in cab.coordinator.moves.items() if move.receiver == 2}
+    assert waiting and all(move.step_now is Step.MATCH for move in waiting.values())
+    cab.plant.outputs[2].car = None  # the car leaves before they could close: the allocation changes
+    cab.run(1.0)
+    assert not any(move.receiver == 2 for move in cab.coordinator.moves.values())
+    assert cab.matrix.groups_on(2) == [] and not (set(waiting) & cab.coordinator.failed)
+    assert cab.board.under_load_count == 0
+
+
+def test_a_limit_a_move_left_behind_is_replaced_by_the_allocation_in_force_at_the_next_tick():
+    cab = ModelCabinet()
+    car = cab.plug(1)
+    cab.run(3.0)
+    steady = cab.coordinator.port_limits_a[1]
+    cab.plant.set_port_limit_a(1, 90.0)  # what a move that ended set from the allocation of its start
+    cab.run(0.01)
+    assert car.limit_a == steady > 90.0

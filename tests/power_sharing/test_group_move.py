@@ -110,3 +110,38 @@ def test_switching_without_the_sequence_is_counted_by_the_simulator():
     rig.matrix.connect("G3", 2)
     rig.run(0.1)
     assert rig.board.under_load_count == 2
+
+
+def test_a_group_does_not_close_onto_an_output_whose_plant_says_it_may_not_receive():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    receiving = {1: False}  # the receiver's session is ending: its bus may drop while the contact closes
+    rig.plant.may_receive = receiving.__getitem__
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run(0.5)
+    assert move.step_now is Step.MATCH and rig.matrix.commanded("G2") is None
+    receiving[1] = True
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_a_closing_contact_holds_the_matched_voltage_when_the_receivers_session_ends_meanwhile():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    receiving = {1: True}
+    rig.plant.may_receive = receiving.__getitem__
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    for _ in range(500):
+        rig.run(0.01)
+        if move.step_now is Step.CLOSE:
+            break
+    assert move.step_now is Step.CLOSE
+    matched = rig.plant.groups[1].set_voltage_v
+    receiving[1] = False  # the session ends: its contactors open, its voltage reads 0
+    real_voltage = rig.plant.port_voltage_v
+    rig.plant.port_voltage_v = lambda output: 0.0
+    move.step()
+    assert rig.plant.groups[1].set_voltage_v == matched > 600.0  # not followed down to 0 V
+    rig.plant.port_voltage_v = real_voltage
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0

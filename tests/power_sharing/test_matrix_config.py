@@ -83,11 +83,13 @@ def test_without_a_matrix_a_connector_still_needs_its_group():
     assert info.value.key == "connectors[0].group" and "without a [power.matrix]" in info.value.reason
 
 
-def test_the_controller_refuses_to_run_a_matrix_cabinet_with_one_line(tmp_path):
+def test_the_controller_refuses_a_matrix_cabinet_whose_modules_report_their_rating_at_run_time_with_one_line(tmp_path):
     import subprocess
     import sys
-    run = subprocess.run([sys.executable, "-m", "controller", "--config", str(SHARED)], capture_output=True,
-                         text=True, timeout=60, cwd=tmp_path)
+    from controller.hw.power.registry import VENDORS
+    runtime = next(v for v in VENDORS if VENDORS[v](0).fixed_rating is None)
+    run = subprocess.run([sys.executable, "-m", "controller", "--config", str(SHARED), "--set",
+                          f'power.vendor="{runtime}"'], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert run.returncode == 2, run.stderr
-    assert "power.matrix" in run.stderr and "Traceback" not in run.stderr
+    assert "power.vendor" in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr

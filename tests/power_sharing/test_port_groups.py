@@ -95,3 +95,20 @@ def test_a_bad_setpoint_is_refused():
     with pytest.raises(ValueError):
         port.set_output(800.0, float("nan"))
     assert port.module_states() == []
+
+
+def test_a_port_with_no_group_yet_offers_the_modules_voltage_range_but_no_power():
+    port = PortGroups((150.0, 1000.0))
+    caps = port.capabilities
+    assert (caps.min_voltage_v, caps.max_voltage_v) == (150.0, 1000.0)  # a cable check never tests at 0 V
+    assert caps.max_current_a == 0.0 and caps.max_power_w == 0.0
+
+
+def test_a_member_is_never_given_more_current_than_it_carries_when_a_group_left():
+    port = PortGroups()
+    a, b = FakeGroup(amps=300.0), FakeGroup(amps=300.0)
+    port.join("G1", a)
+    port.join("G2", b)
+    port.set_output(800.0, 500.0)
+    port.leave("G2")  # the car's next request has not come yet: the setpoint is still 500 A
+    assert a.setpoints[-1] == (800.0, 300.0)

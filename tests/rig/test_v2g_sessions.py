@@ -122,9 +122,9 @@ COVERED_ABOVE = {"dc-session", "estop", "user-stop", "unplug-charging", "isolati
 WITH_A_CSMS_ROLE = {n for n, s in SCENARIOS.items() if s.csms}
 
 
-# (ISO-2 over TLS only: tests/rig/test_v2g_tls_scenarios.py)
-@pytest.mark.parametrize("name", [n for n in SCENARIOS
-                                  if n not in COVERED_ABOVE | WITH_A_CSMS_ROLE and not SCENARIOS[n].v2g_tls])
+# (ISO-2 over TLS only: tests/rig/test_v2g_tls_scenarios.py; the sharing scenarios: their own setup)
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n not in COVERED_ABOVE | WITH_A_CSMS_ROLE
+                                  and not SCENARIOS[n].v2g_tls and SCENARIOS[n].setup is None])
 def test_every_other_scenario_ends_as_it_should_over_din(name):
     """The rest of the scenarios with the car on DIN: result, fault codes and a safe end (checked by _run)."""
     report = _run(name, "din")

@@ -47,3 +47,34 @@ def test_a_contact_switched_under_load_fails_the_verdict():
     assert judge(scenario, report) == ["2 power matrix contacts switched under load"]
     report["matrix"]["matrix_switched_under_load"] = 0
     assert judge(scenario, report) == []
+
+
+def test_a_group_on_no_output_switched_on_slews_to_its_reference_and_one_switched_off_decays(rig):
+    circuit = rig.matrix_circuit
+    group = circuit.groups[1]
+    for m in group:
+        m.on, m.voltage_ref_v, m.output_current_a = True, 700.0, 5.0
+    for _ in range(50):
+        circuit.step_open(0.01)
+    assert all(m.output_voltage_v == pytest.approx(700.0) and m.output_current_a == 0.0 for m in group)
+    for m in group:
+        m.on = False
+    circuit.step_open(0.01)
+    assert all(m.output_voltage_v < 700.0 for m in group)
+    rig.plants[2].modules.extend(circuit.groups[2])  # on an output: its plant steps it, not step_open
+    before = [m.output_voltage_v for m in circuit.groups[2]]
+    for m in circuit.groups[2]:
+        m.on, m.voltage_ref_v = True, 500.0
+    circuit.step_open(0.01)
+    assert [m.output_voltage_v for m in circuit.groups[2]] == before
+
+
+def test_a_matrix_ports_module_models_are_the_modules_on_its_output_now(rig):
+    sim = rig.matrix_sim
+    sim.contact_delay_s = 0.0
+    sim._wanted[0], sim._due[0] = 2, 0.0
+    sim.settle()
+    assert [m.address for m in rig.module_models[2]] == [1, 2, 3]  # what fault injection picks from
+    sim._wanted[0], sim._due[0] = 0, 0.0
+    sim.settle()
+    assert rig.module_models[2] == []

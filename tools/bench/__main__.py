@@ -3,7 +3,8 @@
     python -m tools.bench [--out PATH] [--only NAME[,NAME...]] [--quick] [--minutes N]
 
 Figures: current_demand_turnaround_ms, exi_us, fault_reaction_ms, can_ingest, footprint, spurious_trips,
-time_to_safe_ms, allocator_decision_us, power_sharing_s, ocpp (trigger to TransactionEvent p50/p99, RSS with
+time_to_safe_ms, allocator_decision_us, power_sharing_s, power_sharing_live (fourth car and corridor-hour on the
+rig), ocpp (trigger to TransactionEvent p50/p99, RSS with
 OCPP over TLS, replay of 1,000 queued events after a reconnect), smart_charging_limit_ms (a site limit from the
 CSMS to the new limit in CurrentDemandRes), tls_handshake_ms (ISO 15118-2 TLS between
 the rig's car and the SECC) (--minutes: how long spurious_trips charges
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.bench import (allocator_time, can_ingest, fault_reaction, footprint, load_trips, ocpp_figures,
-                         sharing_model, smart_charging_limit, time_to_safe, tls_handshake,
+                         sharing_live, sharing_model, smart_charging_limit, time_to_safe, tls_handshake,
                          turnaround)
 from tools.bench.cabinet import OCPP_PROFILE
 from tools.bench.stats import format_goals, goal
@@ -63,6 +64,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "time_to_safe_ms": time_to_safe.run_time_to_safe,
     "allocator_decision_us": allocator_time.run_allocator_time,
     "power_sharing_s": sharing_model.run_sharing_times,
+    "power_sharing_live": sharing_live.run_sharing_live,
     "ocpp": ocpp_figures.run_ocpp,
     "smart_charging_limit_ms": smart_charging_limit.run_smart_charging_limit,
     "tls_handshake_ms": tls_handshake.run_tls_handshake,
@@ -97,6 +99,7 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows += time_to_safe.goals(figures.get("time_to_safe_ms", {}))
     rows += allocator_time.goals(figures.get("allocator_decision_us", {}))
     rows += sharing_model.goals(figures.get("power_sharing_s", {}))
+    rows += sharing_live.goals(figures.get("power_sharing_live", {}))
     rows += ocpp_figures.goals(figures.get("ocpp", {}))
     rows += smart_charging_limit.goals(figures.get("smart_charging_limit_ms", {}))
     rows += tls_handshake.goals(figures.get("tls_handshake_ms", {}))
@@ -167,6 +170,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         lines += allocator_time.describe(figure)
     elif name == "power_sharing_s":
         lines += sharing_model.describe(figure)
+    elif name == "power_sharing_live":
+        lines += sharing_live.describe(figure)
     elif name == "ocpp":
         lines += ocpp_figures.describe(figure)
     elif name == "smart_charging_limit_ms":

@@ -41,6 +41,9 @@ def _status_of(connector: ConnectorView, prices: PriceView | None) -> dict:
     snap["io_board_online"] = connector.io_board_online
     snap["session_s"] = None if session is None else max(0.0, time.time() - session["start_t"])
     snap["energy_kwh"] = None if session is None else session["energy_kwh"]
+    power_groups = getattr(connector, "power_groups", None)  # a matrix cabinet's groups on this output
+    if power_groups is not None and (groups := power_groups()) is not None:
+        snap["power_groups"] = groups
     return snap
 
 
@@ -52,6 +55,8 @@ def _status_text(s: dict) -> str:
         f"  {s['voltage_v']:.1f} V  {s['current_a']:.1f} A  {s['power_kw']:.2f} kW  SoC {soc}"
         f"  contactors {'closed' if s['contactors_closed'] else 'open'}  modules {'on' if s['modules_on'] else 'off'}",
     ]
+    if "power_groups" in s:
+        lines.append(f"  power groups: {', '.join(s['power_groups']) or 'none'}")
     session = s["session"]
     if session is None:
         lines.append("  session: none")

@@ -72,9 +72,10 @@ class _Module:
     short_circuit: bool = False
     flags: frozenset[str] = frozenset()
     voltage_v: float = 0.0
-    voltage_seen: float | None = None  # clock() of its latest voltage answer
     current_a: float = 0.0
     temperature_c: float | None = None
+    voltage_t: float | None = None  # when voltage_v was last reported
+    current_t: float | None = None  # when current_a was last reported
 
     @property
     def answering(self) -> bool:
@@ -204,7 +205,7 @@ class PowerModuleGroup:
             return 0.0
         fresh_since = self.voltage_t - VOLTAGE_FRESH_POLLS * self._telemetry_period_s
         return max((m.voltage_v for m in self._modules.values()
-                    if m.answering and m.voltage_seen is not None and m.voltage_seen >= fresh_since), default=0.0)
+                    if m.answering and m.voltage_t is not None and m.voltage_t >= fresh_since), default=0.0)
 
     @property
     def output_current_a(self) -> float:
@@ -234,6 +235,13 @@ class PowerModuleGroup:
             else:
                 total += m.rating.max_power_w
         return total
+
+    def measured_since(self, t: float) -> bool:
+        """Every answering module has reported its voltage and current after `t` (a power-sharing move judges
+        a group by readings taken after its last command, never by older ones)."""
+        answering = [m for m in self._modules.values() if m.answering]
+        return bool(answering) and all(m.voltage_t is not None and m.voltage_t > t and m.current_t is not None
+                                       and m.current_t > t for m in answering)
 
     def module_states(self) -> list[dict]:
         now = self._clock()
@@ -324,10 +332,10 @@ class PowerModuleGroup:
         if answer.rating is not None:
             module.rating = answer.rating
         if answer.voltage_v is not None:
-            module.voltage_v = answer.voltage_v
-            module.voltage_seen = self.voltage_t = now
+            module.voltage_v, module.voltage_t = answer.voltage_v, now
+            self.voltage_t = now
         if answer.current_a is not None:
-            module.current_a = answer.current_a
+            module.current_a, module.current_t = answer.current_a, now
         if answer.temperature_c is not None:
             module.temperature_c = answer.temperature_c
         if answer.flags is not None:
