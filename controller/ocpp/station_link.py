@@ -63,7 +63,7 @@ class StationLink:
             st.security_events.link_up()
             st.network.connected()
             st.security.link_up(link.security_profile)  # a new certificate confirmed; one ending soon renewed
-            protocol = StationProtocol(st.station_id, ws, st, st.cfg.response_timeout_s, self._note_frame,
+            protocol = StationProtocol(st.station_id, ws, st, st.cfg.response_timeout_s, self.note_frame,
                                        st._sender.answered)
             st._protocol = protocol
             reader = asyncio.create_task(protocol.start(), name="ocpp-read")
@@ -83,7 +83,7 @@ class StationLink:
                 await ws.close()
             await asyncio.sleep(next(delays))
 
-    def _note_frame(self, direction: str, text: str) -> None:
+    def note_frame(self, direction: str, text: str) -> None:
         st = self.station
         st.frames.note(direction, text, st.clock())
         if direction == "in" and st.frames.entries[-1].action == "unreadable":  # not OCPP-J at all

@@ -78,7 +78,7 @@ def _station():
     service.on_event(PhaseChanged(2, "charging", 0.0))
     service.transactions[2].transaction_id = TX_ID
     connection = _RecordingConnection()
-    return StationProtocol(STATION, connection, service, 1.0, service._note_frame), connection
+    return StationProtocol(STATION, connection, service, 1.0, service.link.note_frame), connection
 
 
 def _frame_kind(message: Any) -> tuple[int | None, Any]:
