@@ -75,6 +75,7 @@ class MoveTiming:
     open_below_a: float = 1.0  # a contact opens only below this current
     close_within_v: float = 20.0  # a contact closes only within this voltage (the move aims at half)
     match_s: float = 1.0  # the group's voltage reaches the receiver's within this
+    steady_s: float = 0.1  # the receiver's voltage stayed within close_within_v / 4 this long before a close
     contact_s: float = 0.2  # contact feedback follows the command within this
 
 
@@ -92,6 +93,8 @@ class GroupMove:
         self.reason = ""
         self.donor_stopped = False
         self._matched_v = 0.0  # the receiver's voltage the group matched before its contact closed
+        self._receiver_band: tuple[float, float] | None = None  # lowest, highest receiver voltage since ...
+        self._steady_since = 0.0  # ... this time, while matching
         self.history: list[tuple[float, Step]] = []
         self._since = clock()
         self._entered = False
@@ -180,8 +183,11 @@ class GroupMove:
         self.plant.set_group(self.group, target, 0.0)
         # not onto an output whose voltage may move while the contact closes (a session ramping or ending)
         receiving = self._may_receive()
+        steady = self._receiver_steady(target)
         if not receiving:
             self._since = self.clock()  # waiting for the receiver is no failure: the contact is open, no current
+        elif not steady:
+            pass  # e.g. its current ramping (I x R) or its car's contactor opening: a close now would see it move
         elif abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
             log.info("group %s closing onto output %s: group %.1f V, output %.1f V", self.group, self.receiver,
                      self.plant.group_voltage_v(self.group), target)
@@ -190,6 +196,16 @@ class GroupMove:
         elif self._elapsed() > self.timing.match_s:
             self._fail(f"group {self.group} at {self.plant.group_voltage_v(self.group):.0f} V did not reach "
                        f"output {self.receiver}'s {target:.0f} V")
+
+    def _receiver_steady(self, volts: float) -> bool:
+        """The receiver's voltage has held within close_within_v / 4 for steady_s (sampled at every step): a bus
+        that is moving now will likely still move during the contact's travel."""
+        now, band = self.clock(), self._receiver_band
+        if band is None or max(band[1], volts) - min(band[0], volts) > self.timing.close_within_v / 4:
+            self._receiver_band, self._steady_since = (volts, volts), now  # moving: held from here on, maybe
+        else:
+            self._receiver_band = (min(band[0], volts), max(band[1], volts))
+        return now - self._steady_since >= self.timing.steady_s
 
     def _may_receive(self) -> bool:
         return getattr(self.plant, "may_receive", lambda output: True)(self.receiver)

@@ -127,3 +127,23 @@ def test_a_limit_a_move_left_behind_is_replaced_by_the_allocation_in_force_at_th
     cab.plant.set_port_limit_a(1, 90.0)  # what a move that ended set from the allocation of its start
     cab.run(0.01)
     assert car.limit_a == steady > 90.0
+
+
+def test_a_port_s_limit_does_not_rise_while_another_group_is_matching_or_closing_onto_it():
+    """estop on nevi-shared (rig): a group arrived on output 4, its limit went up, the car's current rose and so
+    did the bus voltage (I x R), while a second group's contact was closing onto it: 30-75 V across. A port's
+    limit may rise only once no group is on its way onto it."""
+    from controller.power_sharing.group_move import Step
+    cab = ModelCabinet()
+    cab.plug(1)  # a lone car: four groups come to output 1, one after the other finishing
+    previous, rises_while_closing = 0.0, []
+    for _ in range(300):
+        cab.run(0.01)
+        limit = cab.coordinator.port_limits_a.get(1, 0.0)
+        closing = [m for m in cab.coordinator.moves.values()
+                   if m.receiver == 1 and m.step_now in (Step.MATCH, Step.CLOSE)]
+        if closing and limit > previous + 1e-6:
+            rises_while_closing.append((round(cab.clock(), 2), previous, limit))
+        previous = limit
+    assert rises_while_closing == []
+    assert len(cab.matrix.groups_on(1)) == 4 and cab.board.under_load_count == 0  # all came, in the end

@@ -145,3 +145,20 @@ def test_a_closing_contact_holds_the_matched_voltage_when_the_receivers_session_
     rig.plant.port_voltage_v = real_voltage
     rig.run_until_finished()
     assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_a_group_does_not_close_onto_an_output_whose_voltage_is_moving():
+    """A bus that moves now (its current ramping, its car's contactor opening) will likely still move while
+    the contact travels: the close waits until the receiver's voltage has held for steady_s."""
+    rig = MoveRig({"G1": 1})
+    car = SimCar(battery_v=650.0, request_a=250.0)
+    rig.plug(1, car, limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    for step in range(40):  # 0.4 s of a battery voltage stepping by 6 V every 10 ms (matched within 10 V)
+        car.battery_v = 650.0 + 6.0 * (step % 2)
+        rig.run(0.01)
+        assert rig.matrix.commanded("G2") is None, f"closed onto a moving bus at step {step}"
+    assert move.step_now is Step.MATCH
+    car.battery_v = 650.0
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0

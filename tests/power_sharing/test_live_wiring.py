@@ -208,7 +208,7 @@ def test_console_status_shows_which_groups_are_on_each_output(app):
     handles = AppCabinetView(app).connectors
     app.sharing.ports[2].join("G3", FakeGroup())
     app.sharing.ports[2].join("G1", FakeGroup())
-    rows = {h.id: _status_of(h) for h in handles}
+    rows = {h.id: _status_of(h, None) for h in handles}
     assert rows[2]["power_groups"] == ["G1", "G3"] and rows[1]["power_groups"] == []
     assert "  power groups: G1, G3" in _status_text(rows[2]).splitlines()
     assert "  power groups: none" in _status_text(rows[1]).splitlines()
@@ -220,7 +220,7 @@ def test_console_status_of_a_static_cabinet_has_no_power_groups_line():
     static = ControllerApp(load_config(SHARED.parents[1] / "nevi/cabinet.toml"))
     static.build()
     try:
-        row = _status_of(AppCabinetView(static).connectors[0])
+        row = _status_of(AppCabinetView(static).connectors[0], None)
         assert "power_groups" not in row and "power groups" not in _status_text(row)
     finally:
         for port in static.ports.values():
