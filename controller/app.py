@@ -182,6 +182,8 @@ class ControllerApp:
             self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
             self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
+            if self.sharing is not None:  # a site limit from the CSMS bounds the allocator (block K, issue #18)
+                self.sharing.external_limit = self.ocpp.smart_charging.station_limit_w
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))

@@ -62,10 +62,21 @@ class SharedPower:
                                    port_current_a=self._port_current_a, clock=clock)
         self.coordinator = coordinator_for(cabinet, self.plant, self.matrix, clock=clock, rating=rating)
         self.site_limit_w = cabinet.max_cabinet_power_kw * 1000.0
-        self.external_limit_w = math.inf  # OCPP charging profiles (issue #18, block K) set this
+        # the station-wide limit of the OCPP charging profiles (block K: the app sets the smart-charging desk's
+        # station_limit_w here), read at every decision
+        self.external_limit: Callable[[], float] = lambda: math.inf
+        self._last_external_w = math.inf
         self._last_tick_t: float | None = None
         self._fault_output: dict[tuple[str, str], int] = {}  # (group, code) -> the connector told it is active
         self.decision_s: list[float] = []  # the last decisions' durations (bench figure), bounded
+
+    @property
+    def external_limit_w(self) -> float:
+        try:
+            self._last_external_w = float(self.external_limit())
+        except Exception:  # a profile that cannot be read: the last limit stays (never lifted, never a stop)
+            log.exception("power sharing: the external limit could not be read; %.0f W stays", self._last_external_w)
+        return self._last_external_w
 
     # ---- the control loop ---------------------------------------------------------------------------------
     def tick(self) -> bool:

@@ -293,3 +293,28 @@ def test_no_group_closes_onto_a_charging_port_whose_car_said_it_is_complete_or_w
     assert not plant.may_receive(2)
     receiver.demand, receiver.stop_requested_t = None, 12.0
     assert not plant.may_receive(2)
+
+
+def test_the_csms_station_limit_bounds_the_allocator_and_an_unreadable_one_keeps_the_last(tmp_path):
+    """OCPP block K: a ChargingStationMaxProfile (a building energy manager's limit) reaches the allocator as
+    its external limit; a failure to read it never lifts the limit."""
+    from dataclasses import replace
+
+    cfg = load_config(SHARED)
+    cfg = replace(cfg, ocpp=replace(cfg.ocpp, url="ws://127.0.0.1:9/ocpp", station_id="CAB-SHARED",
+                                    password="a-password-of-16+", certificate_dir=str(tmp_path / "certs")))
+    built = ControllerApp(cfg)
+    built.build()
+    try:
+        assert built.sharing.external_limit == built.ocpp.smart_charging.station_limit_w
+        assert built.sharing.external_limit_w == math.inf  # no profile installed
+        built.sharing.external_limit = lambda: 300_000.0
+        assert built.sharing.external_limit_w == 300_000.0
+
+        def unreadable() -> float:
+            raise ValueError("a profile that cannot be read")
+        built.sharing.external_limit = unreadable
+        assert built.sharing.external_limit_w == 300_000.0
+    finally:
+        for port in built.ports.values():
+            port.close()
