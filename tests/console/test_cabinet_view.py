@@ -52,6 +52,9 @@ class FakeConnector:
         return [{"address": 1, "state": "ok", "healthy": True, "voltage": 0.0, "current": 0.0, "temperature": 30,
                  "flags": [], "last_seen_age_s": 0.1}]
 
+    def power_groups(self) -> list[str] | None:
+        return None  # a static cabinet
+
     def authorize(self) -> None:
         self.authorized = True
 

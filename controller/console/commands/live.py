@@ -41,8 +41,8 @@ def _status_of(connector: ConnectorView, prices: PriceView | None) -> dict:
     snap["io_board_online"] = connector.io_board_online
     snap["session_s"] = None if session is None else max(0.0, time.time() - session["start_t"])
     snap["energy_kwh"] = None if session is None else session["energy_kwh"]
-    power_groups = getattr(connector, "power_groups", None)  # a matrix cabinet's groups on this output
-    if power_groups is not None and (groups := power_groups()) is not None:
+    groups = connector.power_groups()  # a matrix cabinet's groups on this output
+    if groups is not None:
         snap["power_groups"] = groups
     return snap
 
