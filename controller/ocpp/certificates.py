@@ -122,11 +122,11 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _valid_now(cert: x509.Certificate, now: datetime.datetime) -> bool:
+def valid_now(cert: x509.Certificate, now: datetime.datetime) -> bool:
     return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -235,9 +235,9 @@ class CertificateStore:
         if len(certs) != 1:
             raise CertificateRefused("InvalidCertificate", f"one certificate expected, got {len(certs)}")
         cert = certs[0]
-        if not _valid_now(cert, _now()):
+        if not valid_now(cert, _now()):
             raise CertificateRefused("InvalidCertificate", "not valid now (expired or not yet valid)")
-        if not _is_ca(cert):
+        if not is_ca(cert):
             raise CertificateRefused("InvalidCertificate", "not a CA certificate")
         present = {_fingerprint(c) for c in self.roots(use)}
         if _fingerprint(cert) not in present and len(present) >= MAX_ROOTS_PER_USE:
@@ -347,7 +347,7 @@ class CertificateStore:
         if self.cfg.client_cert_file:
             try:
                 trusted += [c for c in x509.load_pem_x509_certificates(Path(self.cfg.client_cert_file).read_bytes())
-                            if _is_ca(c)]
+                            if is_ca(c)]
             except (OSError, ValueError):
                 pass
         return trusted
@@ -357,7 +357,7 @@ class CertificateStore:
         anchors = {_fingerprint(c) for c in trusted}
         cert = chain[0]
         for _ in range(MAX_CHAIN_DEPTH):
-            if not _valid_now(cert, now):
+            if not valid_now(cert, now):
                 raise CertificateRefused("InvalidCertificate", f"{cert.subject.rfc4514_string()} is not valid now")
             if _fingerprint(cert) in anchors:
                 return
@@ -368,10 +368,10 @@ class CertificateStore:
                 except (ValueError, TypeError, crypto_errors.InvalidSignature):
                     continue
                 if _fingerprint(issuer) in anchors:
-                    if not _valid_now(issuer, now):
+                    if not valid_now(issuer, now):
                         raise CertificateRefused("InvalidCertificate", "the root is not valid now")
                     return
-                if not _is_ca(issuer):
+                if not is_ca(issuer):
                     raise CertificateRefused("InvalidCertificate", "an issuer in the chain is not a CA")
                 cert = issuer
                 break

@@ -17,23 +17,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from controller.ocpp.certificates import is_ca, valid_now  # the CSMS roots' own checks
+
 MAX_CHAIN_DEPTH = 5
 CHUNK = 1 << 20
 
 
 class SigningCertificateRefused(ValueError):
     """The signing certificate is not one this station trusts now; str(self) says why."""
-
-
-def _valid_now(cert: x509.Certificate, now: datetime.datetime) -> bool:
-    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
@@ -53,7 +44,7 @@ def check_signing_certificate(pem: str, roots: list[x509.Certificate],
     anchors = {_fingerprint(root) for root in roots}
     cert = chain[0]
     for _ in range(MAX_CHAIN_DEPTH):
-        if not _valid_now(cert, now):
+        if not valid_now(cert, now):
             raise SigningCertificateRefused(f"{cert.subject.rfc4514_string()} is not valid now")
         if _fingerprint(cert) in anchors:
             return chain[0]
@@ -62,7 +53,7 @@ def check_signing_certificate(pem: str, roots: list[x509.Certificate],
                 cert.verify_directly_issued_by(issuer)
             except (ValueError, TypeError, InvalidSignature):
                 continue
-            if _fingerprint(issuer) not in anchors and not _is_ca(issuer):
+            if _fingerprint(issuer) not in anchors and not is_ca(issuer):
                 raise SigningCertificateRefused("an issuer in the chain is not a CA")
             cert = issuer
             break
