@@ -44,7 +44,9 @@ class MovePlant(Protocol):
 
     def stop_port(self, output: int, code: str, detail: str) -> None: ...  # error shutdown of that port
 
-    # optional: `may_receive(output) -> bool`, False while the output's bus voltage may drop (a session ending)
+    def closing_onto(self, group: str, output: int | None) -> None: ...  # its contact travels there (None: ended)
+
+    def may_receive(self, output: int) -> bool: ...  # False while the output's voltage may move (a session ending)
 
 
 class MatrixContacts(Protocol):
@@ -116,6 +118,8 @@ class GroupMove:
 
     # ---- each step: `_enter` commands once, the method below judges -------------------------------------------
     def _go(self, step: Step) -> None:
+        if self.step_now is Step.CLOSE and step is not Step.CLOSE:
+            self.plant.closing_onto(self.group, None)  # landed, or failed with the contact commanded open
         self.step_now, self._since, self._entered = step, self.clock(), False
 
     def _fail(self, reason: str) -> None:
@@ -136,6 +140,7 @@ class GroupMove:
         elif step is Step.OPEN:
             self.matrix.open(self.group)
         elif step is Step.CLOSE:
+            self.plant.closing_onto(self.group, self.receiver)  # the receiver's stop waits for the landing
             try:
                 self.matrix.connect(self.group, self.receiver)
             except ValueError as exc:  # not permitted, or the contact still reports another output
@@ -208,7 +213,7 @@ class GroupMove:
         return now - self._steady_since >= self.timing.steady_s
 
     def _may_receive(self) -> bool:
-        return getattr(self.plant, "may_receive", lambda output: True)(self.receiver)
+        return self.plant.may_receive(self.receiver)
 
     def _close(self) -> None:
         # follow the receiver while it holds its voltage; if its session ends meanwhile (its voltage may read 0

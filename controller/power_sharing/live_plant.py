@@ -119,6 +119,13 @@ class LiveMovePlant:
             module_group.switch_off()  # joins a port whose modules are off: off too
         port.join(group, module_group)
 
+    def closing_onto(self, group: str, output: int | None) -> None:
+        for number, port in self.ports.items():
+            if number == output:
+                port.closing.add(group)
+            else:
+                port.closing.discard(group)
+
     def stop_port(self, output: int, code: str, detail: str) -> None:
         self.stops.append((output, code, detail))
         self.connectors[output].raise_fault(code, detail)

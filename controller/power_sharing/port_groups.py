@@ -30,6 +30,7 @@ class PortGroups:
             max_voltage_v=voltage_range[1], min_voltage_v=voltage_range[0], max_current_a=0.0, max_power_w=0.0,
             healthy_count=0, total_count=0)
         self.members: dict[str, MemberGroup] = {}
+        self.closing: set[str] = set()  # groups whose matrix contact to this output is on its way
         self._on = False
         self._voltage_v = 0.0
         self._current_a = 0.0
@@ -80,6 +81,11 @@ class PortGroups:
     @property
     def is_on(self) -> bool:
         return self._on
+
+    @property
+    def contact_closing(self) -> bool:
+        """A stop waits for these contacts to land before its current falls (controller/connector/power_down.py)."""
+        return bool(self.closing)
 
     @property
     def setpoint(self) -> tuple[float, float]:

@@ -25,6 +25,7 @@ class SimGroup:
     set_voltage_v: float = 0.0
     set_current_a: float = 0.0
     driven_by_move: bool = False
+    closing_onto: int | None = None  # the output its matrix contact is travelling to
 
 
 @dataclass
@@ -106,6 +107,12 @@ class SharedOutputs:
         g.driven_by_move = False
         if output is None:
             g.set_voltage_v = g.set_current_a = 0.0
+
+    def may_receive(self, output: int) -> bool:
+        return True  # the model's cars hold their battery's voltage until they stop
+
+    def closing_onto(self, group: str, output: int | None) -> None:
+        self._group(group).closing_onto = output
 
     def stop_port(self, output: int, code: str, detail: str) -> None:
         out = self.outputs[output]

@@ -108,6 +108,7 @@ class FakeGroup:
         self.output_current_a = 0.0
         self.telemetry_age_s = 0.0  # how old the modules' current reading is
         self.is_on = False
+        self.contact_closing = False
         self.setpoint = (0.0, 0.0)
         self.log: list[tuple] = []
         self.wire = wire if wire is not None else []

@@ -98,6 +98,7 @@ class _Module:
 
 
 class PowerModuleGroup:
+    contact_closing = False  # the connector's own group: no matrix contact ever closes onto its output
     # called once per telemetry slot by run(): the task supervisor's proof that this task makes progress
     on_progress: Callable[[], None] = staticmethod(lambda: None)
 
