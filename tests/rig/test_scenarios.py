@@ -7,6 +7,7 @@ the bus (contactors open, modules off, no current).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,32 @@ def test_dc_session_charges_to_target_soc(protocol):
     _safe(report)
 
 
-@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "dc-session" and SCENARIOS[n].setup is None])
+# Scenarios whose own rig test module runs them with checks of their own (CI time: each runs once, not twice).
+OWN_TEST_MODULE = {
+    **dict.fromkeys(("remote-start", "remote-start-wss", "remote-start-mtls", "offline-session", "csms-restart"),
+                    "test_ocpp_scenarios"),
+    "reservation": "test_reservation_scenario",
+    **dict.fromkeys(("reset-onidle", "change-availability"), "test_availability_scenarios"),
+    **dict.fromkeys(("rfid", "local-list-offline", "autocharge"), "test_auth_scenarios"),
+    **dict.fromkeys(("price", "price-default-change"), "test_price_scenarios"),
+    **dict.fromkeys(("get-log", "monitoring"), "test_diagnostics_scenarios"),
+    **dict.fromkeys(("firmware-update", "firmware-bad-signature", "firmware-download-retry",
+                     "firmware-during-transaction"), "test_firmware_scenarios"),
+    **dict.fromkeys(("invalid-id-offline", "invalid-id-max-energy"), "test_invalid_id_scenarios"),
+    **dict.fromkeys(("site-limit", "tx-profile"), "test_smart_charging_scenarios"),
+    **dict.fromkeys(("tls-session", "pnc-untrusted-secc"), "test_v2g_tls_scenarios"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN_TEST_MODULE))
+def test_a_scenario_left_out_here_is_run_by_its_own_module(name):
+    assert name in SCENARIOS
+    source = (Path(__file__).parent / f"{OWN_TEST_MODULE[name]}.py").read_text()
+    assert f'"{name}"' in source and "run_scenario" in source
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "dc-session" and SCENARIOS[n].setup is None
+                                  and n not in OWN_TEST_MODULE])
 def test_scenario_ends_as_it_should(name):
     scenario = SCENARIOS[name]
     report = _run(name)
