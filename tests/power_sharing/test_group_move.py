@@ -162,3 +162,26 @@ def test_a_group_does_not_close_onto_an_output_whose_voltage_is_moving():
     car.battery_v = 650.0
     rig.run_until_finished()
     assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_the_plant_knows_a_contact_is_closing_onto_its_receiver_exactly_while_it_travels():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    seen: list[tuple[Step, int | None]] = []
+    rig.every_tick.append(lambda: seen.append((move.step_now, rig.plant.groups[1].closing_onto)))
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.plant.groups[1].closing_onto is None
+    assert all(onto == 1 for step, onto in seen if step is Step.CLOSE)
+    assert all(onto is None for step, onto in seen if step is Step.MATCH)
+    assert (Step.CLOSE, 1) in seen  # a stop of output 1 meanwhile waits for it (power_down.py)
+
+
+def test_a_contact_that_does_not_close_no_longer_counts_as_closing_once_the_move_failed():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    rig.board.contact_delay_s = 10.0  # the contact never arrives within the move's bound
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED and "did not close" in move.reason
+    assert rig.plant.groups[1].closing_onto is None

@@ -149,6 +149,14 @@ def test_the_move_plant_takes_a_group_out_of_its_ports_control_before_driving_it
     assert not groups["G1"].is_on
 
 
+def test_a_contact_closing_onto_an_output_shows_on_that_port_only_until_the_move_says_it_ended():
+    plant, ports, _, _ = _plant()
+    plant.closing_onto("G1", 2)
+    assert ports[2].contact_closing and not ports[1].contact_closing
+    plant.closing_onto("G1", None)
+    assert not any(port.contact_closing for port in ports.values())
+
+
 def test_a_port_voltage_is_the_cable_with_closed_contactors_else_what_its_groups_hold():
     plant, ports, connectors, groups = _plant()
     assert plant.port_voltage_v(1) == 700.0  # contactors closed: the cable's voltage
