@@ -17,6 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # python-can is imported inside the guest only
+    import can
 
 PROBE_ID = 0x123
 ECHO_ID = PROBE_ID + 1
