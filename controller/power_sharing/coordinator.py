@@ -9,7 +9,8 @@ Every control period `tick(ports, site_limit_w, external_limit_w)`:
 4. tells each port's car its limit, every tick (after the moves, so a limit a move set from the allocation of
    its start is replaced at once): the allocated power, but never more than the groups that are on the port
    and staying there can carry (a leaving group no longer counts, an arriving one counts once it is on), so the
-   limits never add up to more than the budget and no group is asked for more than its rating.
+   limits never add up to more than the budget and no group is asked for more than its rating. A port onto
+   which a contact is closing keeps its limit (never raised) until the contact has landed.
 
 No I/O of its own: it commands through the MovePlant and the matrix driver that the moves use.
 """
@@ -84,6 +85,11 @@ class SharingCoordinator:
         # every tick, after the moves: a limit a move set when it started or ended (from the allocation of its
         # start) never outlives the allocation in force; groups that arrived count, leaving ones do not
         limits = self._limits_a(ports, volts)
+        # no raise while a contact travels onto the port: its car would draw more and lift the voltage (I x R)
+        # under the landing contact; the raise follows the landing
+        for output in {m.receiver for m in self.moves.values() if m.step_now is Step.CLOSE}:
+            if output in limits and output in self.port_limits_a:
+                limits[output] = min(limits[output], self.port_limits_a[output])
         for output, amps in limits.items():
             self.plant.set_port_limit_a(output, amps)
         self.port_limits_a = limits
