@@ -72,6 +72,7 @@ class ControllerApp:
         self.seccs: dict[int, SeccStation] = {}
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
         self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
+        self.secc_leaf = None  # controller/v2g/secc_leaf.py: the leaf TLS shows cars, when there is one
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -125,6 +126,8 @@ class ControllerApp:
         if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
             from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
             self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
+            from controller.v2g.secc_leaf import SeccLeaf  # the leaf in use: `certs`, and OCPP's replacement
+            self.secc_leaf = SeccLeaf(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, self._secc_tls)
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):

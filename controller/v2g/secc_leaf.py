@@ -1,0 +1,50 @@
+"""The SECC leaf in use: the certificate (and key) the V2GTP TLS listener shows ISO 15118 cars.
+
+It starts as the [v2g.tls] files; a leaf the CSMS signed (OCPP CertificateSigned V2GCertificate) replaces
+it. The listener's ssl.SSLContext is the same object throughout: load_cert_chain on it swaps certificate,
+chain and key for every later handshake (OpenSSL clears the old chain first), so no restart and no new
+listening socket is needed; sessions already running keep the leaf they shook hands with.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+
+log = logging.getLogger(__name__)
+
+
+class SeccLeaf:
+    def __init__(self, chain_file: str, key_file: str, context: ssl.SSLContext | None):
+        self.chain_file = chain_file  # "" while there is none (no [v2g.tls], nothing signed yet)
+        self.key_file = key_file
+        self.context = context  # None: the listener has no TLS port (no leaf at start)
+
+    def certificate(self) -> x509.Certificate | None:
+        """The leaf in use, read from its file; None when there is none or it cannot be read."""
+        if not self.chain_file:
+            return None
+        try:
+            return x509.load_pem_x509_certificates(Path(self.chain_file).read_bytes())[0]
+        except (OSError, ValueError, IndexError):
+            log.warning("v2g: the SECC leaf in %s cannot be read", self.chain_file)
+            return None
+
+    def replace(self, chain_file: str, key_file: str) -> bool:
+        """Use this chain and key from the next handshake on; False (and the old leaf kept) when the
+        listener has no TLS context or OpenSSL refuses the pair. The key's content is never logged."""
+        if self.context is not None:
+            try:
+                self.context.load_cert_chain(chain_file, key_file)
+            except (OSError, ssl.SSLError) as exc:
+                log.warning("v2g: the new SECC leaf %s was not taken: %s", chain_file, exc)
+                return False
+        self.chain_file, self.key_file = chain_file, key_file
+        if self.context is None:
+            log.warning("v2g: the SECC leaf %s is kept, but TLS on the V2GTP port starts only at the next "
+                        "start (none was configured)", chain_file)
+            return False
+        log.info("v2g: the SECC leaf is now %s (from the next TLS handshake)", chain_file)
+        return True
