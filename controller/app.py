@@ -73,6 +73,7 @@ class ControllerApp:
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
         self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
         self.secc_leaf = None  # controller/v2g/secc_leaf.py: the leaf TLS shows cars, when there is one
+        self.secc_leaf_expiry = None  # SECC_CERTIFICATE_EXPIRING while that leaf ends within 30 days
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -126,8 +127,9 @@ class ControllerApp:
         if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
             from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
             self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
-            from controller.v2g.secc_leaf import SeccLeaf  # the leaf in use: `certs`, and OCPP's replacement
+            from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch  # the leaf in use: `certs`, and OCPP's replacement
             self.secc_leaf = SeccLeaf(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, self._secc_tls)
+            self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)  # 30 days ahead
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -389,6 +391,8 @@ class ControllerApp:
             if self.recorder is not None:
                 self.recorder.progress(self.connectors)
                 self.store_health.check()
+            if self.secc_leaf_expiry is not None:
+                self.secc_leaf_expiry.check(time.monotonic())
             await asyncio.sleep(CONTROL_PERIOD_S)
 
     def _tick_sharing(self) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from pathlib import Path
+from typing import Callable
 
 from cryptography import x509
+
+from controller.formats.events import EventSink, FaultCleared, FaultRaised
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +52,43 @@ class SeccLeaf:
             return False
         log.info("v2g: the SECC leaf is now %s (from the next TLS handshake)", chain_file)
         return True
+
+
+EXPIRY_CODE = "SECC_CERTIFICATE_EXPIRING"
+WARN_BEFORE_S = 30 * 86400.0  # issue #17: 30 days ahead
+CHECK_PERIOD_S = 3600.0  # the end moves by days: an hourly look is plenty (and costs one file read)
+
+
+class SeccLeafExpiryWatch:
+    """SECC_CERTIFICATE_EXPIRING, a cabinet-wide warning, while the leaf in use ends within 30 days (or has
+    ended); cleared when a new leaf takes its place. As a fault it reaches the console's fault list, the
+    store and the CSMS (a NotifyEvent, controller/ocpp/fault_events.py) like STORE_WRITE_FAILED."""
+
+    def __init__(self, leaf: SeccLeaf, emit: EventSink, wall_clock: Callable[[], float] = time.time):
+        self._leaf = leaf
+        self._emit = emit
+        self._wall_clock = wall_clock
+        self._next_check = float("-inf")
+        self.active = False
+
+    def check(self, monotonic_now: float) -> None:
+        """Called from the control loop; looks at the leaf once per CHECK_PERIOD_S."""
+        if monotonic_now < self._next_check:
+            return
+        self._next_check = monotonic_now + CHECK_PERIOD_S
+        self.look()
+
+    def look(self) -> None:
+        cert = self._leaf.certificate()
+        now = self._wall_clock()
+        left = None if cert is None else cert.not_valid_after_utc.timestamp() - now
+        ending = left is not None and left <= WARN_BEFORE_S
+        if ending and not self.active:
+            self.active = True
+            detail = ("the SECC leaf has ended" if left <= 0 else
+                      f"the SECC leaf ends in {int(left // 86400)} days ({cert.not_valid_after_utc:%Y-%m-%d})")
+            log.warning("v2g: %s; renew it", detail)
+            self._emit(FaultRaised(None, EXPIRY_CODE, "warning", detail, now))  # no connector: cabinet-wide
+        elif not ending and self.active:
+            self.active = False
+            self._emit(FaultCleared(None, EXPIRY_CODE, "warning", "", now))
