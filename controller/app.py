@@ -187,11 +187,40 @@ class ControllerApp:
             self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
             self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
+            self._wire_secc_leaf()  # SignCertificate(V2GCertificate): controller/ocpp/secc_certificate.py
             if self.sharing is not None:  # a site limit from the CSMS bounds the allocator (block K, issue #18)
                 self.sharing.external_limit = self.ocpp.smart_charging.station_limit_w
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
+
+    def _wire_secc_leaf(self) -> None:
+        """A SECC leaf the CSMS signed earlier wins over [v2g.tls]; with no leaf at all a CSR goes out at the
+        first link; a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py)."""
+        signing = self.ocpp.security.v2g
+        signing.country = next((c.cfg.evse_id[:2] for c in self.connectors if c.cfg.evse_id), "")
+        signing.on_installed = self._secc_leaf_signed
+        signed = signing.signed_leaf()
+        if signed is not None:
+            self._secc_leaf_signed(str(signed), str(signed))
+        elif self.secc_leaf is None and self.config.v2g.enabled:
+            signing.request()
+
+    def _secc_leaf_signed(self, chain: str, key: str) -> None:
+        if self.secc_leaf is not None:
+            self.secc_leaf.replace(chain, key)
+            return
+        from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch
+        from controller.v2g.secc_tls import secc_tls_context
+        try:  # before start() this opens the TLS port too; after it, from the next start (no TLS socket yet)
+            context = secc_tls_context(chain, key, key_log=self.config.v2g.tls.key_log)
+        except ConfigError as exc:
+            log.warning("v2g: the signed SECC leaf %s is not usable: %s", chain, exc.reason)
+            return
+        if self.started_t is None:
+            self._secc_tls = context
+        self.secc_leaf = SeccLeaf(chain, key, self._secc_tls)
+        self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)
 
     def _session_energy_wh(self, connector_id: int) -> float | None:
         session = next((c.session for c in self.connectors if c.cfg.id == connector_id), None)
@@ -254,7 +283,7 @@ class ControllerApp:
                 for conn, interface in zip(self.connectors, v2g.interfaces):
                     if conn.cfg.id not in self._secc_sockets:
                         sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port,
-                                                    tls=bool(v2g.tls.cert_chain))
+                                                    tls=self._secc_tls is not None)
                         opened.append(sockets)
                         self._secc_sockets[conn.cfg.id] = sockets
             except BaseException:  # e.g. a missing PLC interface: close what this call opened
@@ -285,7 +314,7 @@ class ControllerApp:
                 if conn.cfg.id not in self._secc_sockets:
                     sockets = open_test_door_sockets(sdp_port=v2g.sdp_port + index if v2g.sdp_port else 0,
                                                      tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0,
-                                                     tls=bool(v2g.tls.cert_chain))
+                                                     tls=self._secc_tls is not None)
                     opened.append(sockets)
                     self._secc_sockets[conn.cfg.id] = sockets
         except BaseException:

@@ -20,6 +20,7 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.secc_certificate import V2G_CERTIFICATE, SeccCertificateSigning
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class StationSecurity:
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
         self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
+        self.v2g = SeccCertificateSigning(self.certificates, station_id, self._organization, wake, self._notify)
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
     def request_certificate(self) -> str:
@@ -119,11 +121,11 @@ class StationSecurity:
                 self._sign_wanted, self._new_key = True, False
             else:
                 log.warning("OCPP: no CertificateSigned came for the station's CSR; not asking again")
+        await self.v2g.send_request(send)  # the SECC leaf's CSR, when one is wanted (secc_certificate.py)
         if not self._sign_wanted:
             return
         self._sign_wanted = False
-        model = self._device_model
-        organization = model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else ""
+        organization = self._organization()
         try:
             csr = self.certificates.make_csr(organization or "", new_key=self._new_key)
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
@@ -137,9 +139,15 @@ class StationSecurity:
         if self.sign_status != "Accepted":
             log.warning("OCPP: SignCertificate answered %s", self.sign_status)
 
+    def _organization(self) -> str:
+        model = self._device_model
+        return (model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else "") or ""
+
     def certificate_signed(self, chain: str, certificate_type: str | None) -> tuple[str, dict | None]:
+        if certificate_type == V2G_CERTIFICATE:
+            return self.v2g.certificate_signed(chain)
         if (certificate_type or STATION_CERTIFICATE) != STATION_CERTIFICATE:
-            return "Rejected", _info("UnsupportedParam", "only ChargingStationCertificate is supported")
+            return "Rejected", _info("UnsupportedParam", f"no certificate type {certificate_type!r}")
         try:
             self.certificates.accept_signed(chain)
         except CertificateRefused as refused:

@@ -374,6 +374,8 @@ class OcppService:
     def trigger(self, message: str, evse_id: int | None) -> str:
         if message == "SignChargingStationCertificate":
             return self.security.request_certificate()
+        if message == "SignV2GCertificate":  # the SECC leaf: controller/ocpp/secc_certificate.py
+            return self.security.v2g.request()
         if message == "LogStatusNotification":
             return self.log_uploads.trigger()
         if message == "FirmwareStatusNotification":

@@ -40,7 +40,8 @@ class SeccLeaf:
         """Use this chain and key from the next handshake on; False (and the old leaf kept) when the
         listener has no TLS context or OpenSSL refuses the pair. The key's content is never logged."""
         if self.context is not None:
-            try:
+            try:  # tried on a scratch context first: a refused pair half-loaded would break the live one
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(chain_file, key_file)
                 self.context.load_cert_chain(chain_file, key_file)
             except (OSError, ssl.SSLError) as exc:
                 log.warning("v2g: the new SECC leaf %s was not taken: %s", chain_file, exc)

@@ -45,3 +45,44 @@ def test_a_leaf_with_more_than_30_days_left_raises_nothing(tmp_path):
     events = []
     SeccLeafExpiryWatch(SeccLeaf(str(files.chain), str(files.key), None), events.append).look()
     assert events == []
+
+
+def _served_leaf(context, port_holder) -> bytes:
+    """The DER of the leaf a TLS 1.2 client sees in a handshake with `context` on loopback."""
+    import asyncio
+    import ssl
+
+    async def run() -> bytes:
+        async def serve(reader, writer):
+            writer.close()
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=client), 5)
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            writer.close()
+            return der
+        finally:
+            server.close()
+            await server.wait_closed()
+    return asyncio.run(run())
+
+
+def test_replace_puts_the_new_leaf_in_the_next_handshake_of_the_same_context(tmp_path):
+    from cryptography import x509
+    from controller.v2g.secc_tls import secc_tls_context
+
+    old, new = _files(tmp_path, 60), _files(tmp_path, 59)
+    context = secc_tls_context(str(old.chain), str(old.key))
+    leaf = SeccLeaf(str(old.chain), str(old.key), context)
+    first = x509.load_der_x509_certificate(_served_leaf(context, None))
+    assert first == leaf.certificate()
+    combined = tmp_path / "secc.pem"  # as OCPP keeps it: chain then key in one 0600 file
+    combined.write_bytes(new.chain.read_bytes() + new.key.read_bytes())
+    assert leaf.replace(str(combined), str(combined))
+    second = x509.load_der_x509_certificate(_served_leaf(context, None))
+    assert second != first and second == leaf.certificate()
+    assert not leaf.replace(str(old.chain), str(new.key))  # a key that is not the leaf's: refused, kept
+    assert x509.load_der_x509_certificate(_served_leaf(context, None)) == second
