@@ -296,7 +296,8 @@ class ControllerApp:
                 continue
             settings = SeccSettings(
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
-                protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list))
+                protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list),
+                certificates=self.ocpp.ev_certificates if self.ocpp is not None else None)  # Get15118EVCertificate
             station = SeccStation(conn, sockets, settings, on_event=self.emit,
                                   tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station

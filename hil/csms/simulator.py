@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ocpp.exceptions import InternalError, OCPPError
 from ocpp.messages import Call, CallResult, unpack, validate_payload
@@ -119,6 +119,12 @@ class _StationPeer(ChargePoint):
         self._csms.csrs.append(csr)  # a test or role signs it and sends CertificateSigned (csr_signing.py)
         return call_result.SignCertificate(status="Accepted")
 
+    @on(Action.get_15118_ev_certificate)
+    async def _ev_certificate(self, action: str, exi_request: str, **_: Any):
+        provide = self._csms.ev_certificate_answer  # (action, exiRequest) -> (status, exiResponse): role_ev_certificates.py
+        status, exi_response = await provide(action, exi_request) if provide else ("Failed", "")
+        return call_result.Get15118EVCertificate(status=status, exi_response=exi_response)
+
     @on(Action.security_event_notification)
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
@@ -163,6 +169,7 @@ class CsmsSimulator:
         self.stations: dict[str, _StationPeer] = {}
         # more fields of each TransactionEventResponse (snake_case), from the event (snake_case): hil/csms/role_price.py
         self.transaction_answer: Callable[[dict], dict] | None = None
+        self.ev_certificate_answer: Callable[[str, str], Awaitable[tuple[str, str]]] | None = None  # Get15118EVCertificate
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
         self._server: Server | None = None
