@@ -200,6 +200,7 @@ class ControllerApp:
         signing = self.ocpp.security.v2g
         signing.country = next((c.cfg.evse_id[:2] for c in self.connectors if c.cfg.evse_id), "")
         signing.on_installed = self._secc_leaf_signed
+        self.ocpp.security.ocsp.leaf_chain = lambda: self.secc_leaf.chain() if self.secc_leaf is not None else []
         signed = signing.signed_leaf()
         if signed is not None:
             self._secc_leaf_signed(str(signed), str(signed))

@@ -20,6 +20,7 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.ocsp_status import SeccOcspStatus
 from controller.ocpp.secc_certificate import V2G_CERTIFICATE, SeccCertificateSigning
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class StationSecurity:
         self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
         self.v2g = SeccCertificateSigning(self.certificates, station_id, self._organization, wake, self._notify)
+        self.ocsp = SeccOcspStatus(self.certificates.folder)  # GetCertificateStatus for the SECC leaf
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
     def request_certificate(self) -> str:
@@ -122,6 +124,7 @@ class StationSecurity:
             else:
                 log.warning("OCPP: no CertificateSigned came for the station's CSR; not asking again")
         await self.v2g.send_request(send)  # the SECC leaf's CSR, when one is wanted (secc_certificate.py)
+        await self.ocsp.refresh(send)  # its OCSP status, daily (ocsp_status.py)
         if not self._sign_wanted:
             return
         self._sign_wanted = False

@@ -36,6 +36,15 @@ class SeccLeaf:
             log.warning("v2g: the SECC leaf in %s cannot be read", self.chain_file)
             return None
 
+    def chain(self) -> list[x509.Certificate]:
+        """The leaf and the sub-CAs after it ([] when unreadable): OCSP needs the leaf's issuer."""
+        if not self.chain_file:
+            return []
+        try:
+            return x509.load_pem_x509_certificates(Path(self.chain_file).read_bytes())
+        except (OSError, ValueError):
+            return []
+
     def replace(self, chain_file: str, key_file: str) -> bool:
         """Use this chain and key from the next handshake on; False (and the old leaf kept) when the
         listener has no TLS context or OpenSSL refuses the pair. The key's content is never logged."""

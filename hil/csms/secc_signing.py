@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from hil.pki.rig_pki import V2gPki
 
 SECC_DAYS = 60
+OCSP_URL = "http://127.0.0.1:8080/ocsp/cpo-sub-ca-2"  # the AIA the station asks the CSMS about (GetCertificateStatus)
 
 
 def sign_secc_csr(pki: V2gPki, csr_pem: str, *, days: float = SECC_DAYS) -> str:
@@ -27,6 +28,9 @@ def sign_secc_csr(pki: V2gPki, csr_pem: str, *, days: float = SECC_DAYS) -> str:
                                          data_encipherment=False, key_agreement=True, key_cert_sign=False,
                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)
+            .add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(OCSP_URL))]),
+                critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
                            critical=False)
             .sign(issuer.key, hashes.SHA256()))

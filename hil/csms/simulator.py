@@ -125,6 +125,12 @@ class _StationPeer(ChargePoint):
         status, exi_response = await provide(action, exi_request) if provide else ("Failed", "")
         return call_result.Get15118EVCertificate(status=status, exi_response=exi_response)
 
+    @on(Action.get_certificate_status)
+    def _certificate_status(self, ocsp_request_data: dict, **_: Any):
+        answer = self._csms.certificate_status_answer  # OCSPRequestData -> (status, ocspResult): role_ocsp.py
+        status, result = answer(ocsp_request_data) if answer else ("Failed", None)
+        return call_result.GetCertificateStatus(status=status, ocsp_result=result)
+
     @on(Action.security_event_notification)
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
@@ -169,6 +175,7 @@ class CsmsSimulator:
         self.stations: dict[str, _StationPeer] = {}
         # more fields of each TransactionEventResponse (snake_case), from the event (snake_case): hil/csms/role_price.py
         self.transaction_answer: Callable[[dict], dict] | None = None
+        self.certificate_status_answer: Callable[[dict], tuple[str, str | None]] | None = None  # GetCertificateStatus
         self.ev_certificate_answer: Callable[[str, str], Awaitable[tuple[str, str]]] | None = None  # Get15118EVCertificate
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
