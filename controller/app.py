@@ -195,8 +195,8 @@ class ControllerApp:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
 
     def _wire_secc_leaf(self) -> None:
-        """A SECC leaf the CSMS signed earlier wins over [v2g.tls]; with no leaf at all a CSR goes out at the
-        first link; a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py)."""
+        """A SECC leaf the CSMS signed earlier wins over [v2g.tls] (start() asks for one when SECCs run without
+        any); a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py)."""
         signing = self.ocpp.security.v2g
         signing.country = next((c.cfg.evse_id[:2] for c in self.connectors if c.cfg.evse_id), "")
         signing.on_installed = self._secc_leaf_signed
@@ -204,8 +204,6 @@ class ControllerApp:
         signed = signing.signed_leaf()
         if signed is not None:
             self._secc_leaf_signed(str(signed), str(signed))
-        elif self.secc_leaf is None and self.config.v2g.enabled:
-            signing.request()
 
     def _secc_leaf_signed(self, chain: str, key: str) -> None:
         if self.secc_leaf is not None:
@@ -379,6 +377,8 @@ class ControllerApp:
         for station in self._start_seccs():
             await station.start()
         if self.ocpp is not None:
+            if self.secc_leaf is None and self.seccs:  # SECCs but no leaf: ask the CSMS for one
+                self.ocpp.security.v2g.request()
             await self.ocpp.start()  # charging never waits for it: the link comes and goes on its own
         for reader in self.rfid_readers:
             await reader.start()
