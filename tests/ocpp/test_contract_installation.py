@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from dataclasses import replace
 
 import pytest
@@ -70,23 +69,57 @@ def test_a_request_with_a_bad_car_signature_is_failed_by_the_service():
     assert asyncio.run(role.answer("Update", base64.b64encode(exi.encode("iso2", message)).decode()))[0] == "Failed"
 
 
+class _SessionClient:
+    """The car's V2GTP client, straight into one SECC session (no socket)."""
+
+    def __init__(self, session):
+        self.session = session
+        self.tls_stream = None
+
+    async def request(self, payload: bytes, timeout_s: float) -> bytes:
+        return await asyncio.wait_for(self.session.on_message(payload), timeout_s)
+
+
 @run_async
 async def test_through_the_secc_and_ocpp_the_car_installs_a_contract_well_inside_its_5_s(tmp_path, contract_accepted):
+    from hil.ev.evcc.link import V2gEvLink
+    from hil.ev.evcc.profile import load_profile
+    from hil.ev.evcc.requests import RequestBuilder
+
     pki = rig_pki()
     role = ContractProvisioningRole(pki)
     async with station_and_csms([FakeConnector(1)], certificate_dir=str(tmp_path / "certs")) as (service, csms):
         await csms.wait_for(lambda: service.accepted, 5)
         csms.ev_certificate_answer = role.answer
         bench = await _selected(service.ev_certificates)  # the SECC's provider: the OCPP relay
-        request = installation_request(pki, bench.session.ctx.session_id)
-        began = time.perf_counter()
-        answer = await bench.session.on_message(request)
-        took = time.perf_counter() - began
+        car = V2gEvLink(load_profile("iso2"), connect=None)
+        car.client, car.builder = _SessionClient(bench.session), RequestBuilder("iso2", load_profile("iso2"))
+        car.builder.session_id = bench.session.ctx.session_id
+        contract = await car.install_contract(pki)
         sent = csms.calls("Get15118EVCertificate")
-    contract = install(pki, answer)
-    assert contract.emaid == DEFAULT_EMAID and contract.chain[-1].issuer == pki.mo_root.cert.subject
-    assert exi.decode("iso2", answer).Header.SessionID == bench.session.ctx.session_id
+    took = car.exchanges[-1]["round_trip_s"]
+    assert car.contract is contract and contract.emaid == DEFAULT_EMAID
+    assert contract.chain[-1].issuer == pki.mo_root.cert.subject  # chained to the MO root
     assert sent[0]["action"] == "Install" and not bench.connection.closed and bench.faults == []
     assert took < 2.0, f"CertificateInstallation round trip {took:.3f} s"  # the car waits 5 s
-    assert csms.violations == []
+    assert csms.violations == [] and role.answered[0][:2] == ("Install", "Accepted")
     print(f"CertificateInstallation round trip through SECC + OCPP + rig CSMS: {took * 1000:.1f} ms")
+
+
+@run_async
+async def test_the_car_refuses_a_failed_answer_with_a_link_error(contract_accepted):
+    from hil.ev.evcc.link import V2gEvLink
+    from hil.ev.evcc.link_error import EvLinkError
+    from hil.ev.evcc.profile import load_profile
+    from hil.ev.evcc.requests import RequestBuilder
+
+    class Silent:
+        async def ev_certificate(self, action, namespace, exi_request):
+            return None
+    bench = await _selected(Silent())
+    car = V2gEvLink(load_profile("iso2"), connect=None)
+    car.client, car.builder = _SessionClient(bench.session), RequestBuilder("iso2", load_profile("iso2"))
+    car.builder.session_id = bench.session.ctx.session_id
+    with pytest.raises(EvLinkError, match="no OK CertificateInstallationRes"):
+        await car.install_contract(rig_pki())
+    assert car.contract is None
