@@ -1,6 +1,9 @@
 """ISO 15118-2 contract certificate installation in the rig: the car's request and the provisioning service's
 answer (the rig CSMS plays the service for Get15118EVCertificate), with the rig PKI.
 
+CertificateUpdate works the same way for a car that holds a contract: the request signed with the contract's
+key, the new contract's key encrypted to the old contract's key.
+
 Car: CertificateInstallationReq with its OEM provisioning certificate and the V2G roots it trusts, signed with
 the OEM provisioning key. Service: checks that signature, makes a new contract key pair and certificate
 (MO sub-CA 2, CN = the eMAID), encrypts the contract's private key to the car's provisioning key (ECDH P-256
@@ -99,6 +102,20 @@ def installation_request(pki: V2gPki, session_id: bytes) -> bytes:
                                                Body=iso2.Body(CertificateInstallationReq=request)))
 
 
+def update_request(pki: V2gPki, contract: "InstalledContract", session_id: bytes) -> bytes:
+    """The car's CertificateUpdateReq for its `contract`, signed with the contract's key."""
+    root = pki.v2g_root.cert
+    request = iso2.CertificateUpdateReq(
+        Id="id1", ContractSignatureCertChain=iso2.CertificateChain(
+            Certificate=_der(contract.chain[0]),
+            SubCertificates=iso2.SubCertificates(Certificate=[_der(c) for c in contract.chain[1:]])),
+        eMAID=contract.emaid, ListOfRootCertificateIDs=iso2.ListOfRootCertificateIDs(RootCertificateID=[
+            iso2.X509IssuerSerial(X509IssuerName=root.issuer.rfc4514_string(), X509SerialNumber=root.serial_number)]))
+    signature = xml_signing.sign(contract.key, [("CertificateUpdateReq", request)])
+    return exi.encode("iso2", iso2.V2G_Message(Header=iso2.MessageHeader(SessionID=session_id, Signature=signature),
+                                               Body=iso2.Body(CertificateUpdateReq=request)))
+
+
 @dataclass(frozen=True)
 class InstalledContract:
     key: ec.EllipticCurvePrivateKey
@@ -120,13 +137,15 @@ def _chain_of(element: iso2.CertificateChain) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(der) for der in [element.Certificate, *subs]]
 
 
-def install(pki: V2gPki, exi_response: bytes) -> InstalledContract:
-    """The car's side of CertificateInstallationRes: ProvisioningRefused unless the provisioning chain leads to
-    its V2G root, the signature holds, the key decrypts to the contract's and the contract leads to the MO root."""
+def install(pki: V2gPki, exi_response: bytes, old: InstalledContract | None = None) -> InstalledContract:
+    """The car's side of CertificateInstallationRes (or, with the `old` contract, CertificateUpdateRes):
+    ProvisioningRefused unless the provisioning chain leads to its V2G root, the signature holds, the key
+    decrypts to the contract's and the contract leads to the MO root."""
     message = exi.decode("iso2", exi_response)
-    answer = message.Body.CertificateInstallationRes
+    kind = "CertificateUpdateRes" if old is not None else "CertificateInstallationRes"
+    answer = getattr(message.Body, kind)
     if answer is None or not str(getattr(answer.ResponseCode, "value", answer.ResponseCode)).startswith("OK"):
-        raise ProvisioningRefused(f"no OK CertificateInstallationRes ({exi.message_type(message)})")
+        raise ProvisioningRefused(f"no OK {kind} ({exi.message_type(message)})")
     provisioning = _chain_of(answer.SAProvisioningCertificateChain)
     if not _chained(provisioning, pki.v2g_root.cert):
         raise ProvisioningRefused("the provisioning chain does not lead to the car's V2G root")
@@ -136,7 +155,8 @@ def install(pki: V2gPki, exi_response: bytes) -> InstalledContract:
         ("DHpublickey", answer.DHpublickey)], provisioning[0].public_key())
     if problem:
         raise ProvisioningRefused(f"signature: {problem}")
-    key = decrypt_contract_key(answer.ContractSignatureEncryptedPrivateKey.content, pki.oem_provisioning.key,
+    decrypting = old.key if old is not None else pki.oem_provisioning.key  # Update: to the old contract's key
+    key = decrypt_contract_key(answer.ContractSignatureEncryptedPrivateKey.content, decrypting,
                                answer.DHpublickey.content)
     chain = _chain_of(answer.ContractSignatureCertChain)
     public = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -160,10 +180,31 @@ def answer_installation(pki: V2gPki, exi_request: bytes, emaid: str) -> bytes:
                                  car_cert.public_key())
     if problem:
         raise ProvisioningRefused(f"the car's signature: {problem}")
+    return _answer(pki, message.Header.SessionID, "CertificateInstallationRes", car_cert.public_key(), emaid)
+
+
+def answer_update(pki: V2gPki, exi_request: bytes) -> bytes:
+    """The service's CertificateUpdateRes: a new contract for the same eMAID, its key encrypted to the old
+    contract's key (the car signed the request with it; the old contract must lead to the MO root)."""
+    message = exi.decode("iso2", exi_request)
+    request = message.Body.CertificateUpdateReq
+    if request is None:
+        raise ProvisioningRefused(f"not a CertificateUpdateReq ({exi.message_type(message)})")
+    old_chain = _chain_of(request.ContractSignatureCertChain)
+    if not _chained(old_chain, pki.mo_root.cert):
+        raise ProvisioningRefused("the contract to update does not lead to the MO root")
+    problem = xml_signing.verify(message.Header.Signature, [("CertificateUpdateReq", request)],
+                                 old_chain[0].public_key())
+    if problem:
+        raise ProvisioningRefused(f"the car's signature: {problem}")
+    return _answer(pki, message.Header.SessionID, "CertificateUpdateRes", old_chain[0].public_key(), request.eMAID)
+
+
+def _answer(pki: V2gPki, session_id: bytes, kind: str, car_key: ec.EllipticCurvePublicKey, emaid: str) -> bytes:
     contract_key = ec.generate_private_key(ec.SECP256R1())
     contract = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=pki.mo_sub2, days=2 * 365, not_before=_now(),
                      key=contract_key)
-    dh_public, encrypted = encrypt_contract_key(car_cert.public_key(), contract_key)
+    dh_public, encrypted = encrypt_contract_key(car_key, contract_key)
     sub1, sub2, leaf = cps_chain(pki)
     parts = {
         "ContractSignatureCertChain": iso2.CertificateChain(
@@ -173,12 +214,11 @@ def answer_installation(pki: V2gPki, exi_request: bytes, emaid: str) -> bytes:
             Id=IDS["ContractSignatureEncryptedPrivateKey"], content=encrypted),
         "DHpublickey": iso2.DiffieHellmanPublickey(Id=IDS["DHpublickey"], content=dh_public),
     }
-    response = iso2.CertificateInstallationRes(
+    response = getattr(iso2, kind)(
         ResponseCode=iso2.ResponseCode.OK,
         SAProvisioningCertificateChain=iso2.CertificateChain(Certificate=_der(leaf.cert), SubCertificates=(
             iso2.SubCertificates(Certificate=[_der(sub2.cert), _der(sub1.cert)]))),
         eMAID=iso2.EMAID(Id=IDS["eMAID"], content=emaid), **parts)
     signature = xml_signing.sign(leaf.key, list(parts.items()))
-    return exi.encode("iso2", iso2.V2G_Message(
-        Header=iso2.MessageHeader(SessionID=message.Header.SessionID, Signature=signature),
-        Body=iso2.Body(CertificateInstallationRes=response)))
+    return exi.encode("iso2", iso2.V2G_Message(Header=iso2.MessageHeader(SessionID=session_id, Signature=signature),
+                                               Body=iso2.Body(**{kind: response})))

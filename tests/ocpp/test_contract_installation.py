@@ -58,6 +58,23 @@ def test_a_changed_answer_or_a_foreign_provisioning_chain_is_refused_by_the_car(
         install(stranger, good)
 
 
+def test_an_update_gives_a_new_contract_for_the_same_emaid_encrypted_to_the_old_contract_key():
+    pki = rig_pki()
+    role = ContractProvisioningRole(pki)
+    first = install(pki, contract_provisioning.answer_installation(pki, installation_request(pki, bytes(8)),
+                                                                   DEFAULT_EMAID))
+    request = contract_provisioning.update_request(pki, first, bytes(8))
+    status, answer = asyncio.run(role.answer("Update", base64.b64encode(request).decode()))
+    assert status == "Accepted"
+    renewed = install(pki, base64.b64decode(answer), old=first)
+    assert renewed.emaid == first.emaid and renewed.chain[0].serial_number != first.chain[0].serial_number
+    assert renewed.key.private_numbers().private_value != first.key.private_numbers().private_value
+    res = exi.decode("iso2", base64.b64decode(answer)).Body.CertificateUpdateRes
+    with_oem_key = contract_provisioning.decrypt_contract_key(  # encrypted to the old contract, not the car's OEM key
+        res.ContractSignatureEncryptedPrivateKey.content, pki.oem_provisioning.key, res.DHpublickey.content)
+    assert with_oem_key.private_numbers().private_value != renewed.key.private_numbers().private_value
+
+
 def test_a_request_with_a_bad_car_signature_is_failed_by_the_service():
     pki = rig_pki()
     message = exi.decode("iso2", installation_request(pki, bytes(8)))
