@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from controller.ocpp.certificates import (
-    CertificateRefused, CertificateStore, _spki, ec, hashes, serialization, write_atomically, x509,
+    CertificateRefused, CertificateStore, _spki, ec, hash_data, hashes, serialization, write_atomically, x509,
 )
 
 log = logging.getLogger(__name__)
@@ -134,3 +134,24 @@ class SeccCertificateSigning:
         except Exception:  # the TLS listener's trouble: the leaf stays installed for the next start
             log.exception("OCPP: the new SECC leaf could not be put in use now")
         return "Accepted", None
+
+
+def _snake(data: dict) -> dict:
+    return {"hash_algorithm": data["hashAlgorithm"], "issuer_name_hash": data["issuerNameHash"],
+            "issuer_key_hash": data["issuerKeyHash"], "serial_number": data["serialNumber"]}
+
+
+def chain_hash_data(chain: list, roots: list) -> dict | None:
+    """GetInstalledCertificateIds' V2GCertificateChain entry (snake_case) for the SECC leaf in use: the leaf,
+    and as children the sub-CAs whose issuer is known (the next in the chain, or an installed V2G root)."""
+    if len(chain) < 2:
+        return None
+    children = []
+    for cert, following in zip(chain[1:], chain[2:] + [None]):
+        issuer = following or next((r for r in roots if r.subject == cert.issuer), None)
+        if issuer is not None:
+            children.append(_snake(hash_data(cert, issuer)))
+    entry = {"certificate_type": "V2GCertificateChain", "certificate_hash_data": _snake(hash_data(chain[0], chain[1]))}
+    if children:
+        entry["child_certificate_hash_data"] = children
+    return entry

@@ -21,7 +21,7 @@ from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
 from controller.ocpp.device_model import DeviceModel
 from controller.ocpp.ocsp_status import SeccOcspStatus
-from controller.ocpp.secc_certificate import V2G_CERTIFICATE, SeccCertificateSigning
+from controller.ocpp.secc_certificate import V2G_CERTIFICATE, SeccCertificateSigning, chain_hash_data
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +182,17 @@ class StationSecurity:
 
     def installed_ids(self, uses: list[str] | None) -> tuple[str, list[dict] | None]:
         chains = self.certificates.installed(uses)
-        if not chains:
-            return "NotFound", None
-        return "Accepted", [{"certificate_type": c["certificateType"], "certificate_hash_data": {
+        entries = [{"certificate_type": c["certificateType"], "certificate_hash_data": {
             "hash_algorithm": c["certificateHashData"]["hashAlgorithm"],
             "issuer_name_hash": c["certificateHashData"]["issuerNameHash"],
             "issuer_key_hash": c["certificateHashData"]["issuerKeyHash"],
             "serial_number": c["certificateHashData"]["serialNumber"]}} for c in chains]
+        if not uses or "V2GCertificateChain" in uses:  # the SECC leaf in use (secc_certificate.py)
+            leaf = chain_hash_data(self.ocsp.leaf_chain(), self.certificates.roots("V2GRootCertificate"))
+            entries += [leaf] if leaf else []
+        if not entries:
+            return "NotFound", None
+        return "Accepted", entries
 
     def missing_for(self, profile: int) -> str | None:
         """What a link with this security profile would lack here, or None."""

@@ -110,3 +110,30 @@ async def test_trigger_sign_v2g_certificate_then_certificate_signed_installs_the
         assert result.status == "Accepted"
         assert installed == [str(service.security.v2g.leaf_file)]
     assert csms.violations == []
+
+
+@run_async
+async def test_get_installed_certificate_ids_names_the_secc_leaf_chain(tmp_path):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    pki = rig_pki()
+    chain = [pki.secc.cert, pki.cpo_sub2.cert, pki.cpo_sub1.cert]
+    async with station_and_csms([FakeConnector(1)], certificate_dir=str(tmp_path / "certs")) as (service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        peer = csms.peer(STATION)
+        none = await peer.call(call.GetInstalledCertificateIds(certificate_type=["V2GCertificateChain"]))
+        service.security.ocsp.leaf_chain = lambda: chain  # what the app hands over: the leaf TLS shows
+        await peer.call(call.InstallCertificate(certificate_type="V2GRootCertificate",
+                                                certificate=pki.v2g_root.cert_pem().decode()))
+        found = await peer.call(call.GetInstalledCertificateIds(certificate_type=["V2GCertificateChain"]))
+    assert none.status == "NotFound"
+    [entry] = found.certificate_hash_data_chain
+    assert entry["certificate_type"] == "V2GCertificateChain"
+    expected = ocsp.OCSPRequestBuilder().add_certificate(chain[0], chain[1], hashes.SHA256()).build()
+    assert entry["certificate_hash_data"]["issuer_key_hash"] == expected.issuer_key_hash.hex()
+    assert entry["certificate_hash_data"]["serial_number"] == format(chain[0].serial_number, "x")
+    assert [c["serial_number"] for c in entry["child_certificate_hash_data"]] == [
+        format(c.serial_number, "x") for c in chain[1:]]  # sub-CA 1's issuer: the installed V2G root
+    assert csms.violations == []
+
