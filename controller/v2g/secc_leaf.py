@@ -25,25 +25,28 @@ class SeccLeaf:
         self.chain_file = chain_file  # "" while there is none (no [v2g.tls], nothing signed yet)
         self.key_file = key_file
         self.context = context  # None: the listener has no TLS port (no leaf at start)
+        self._parsed: tuple[tuple | None, list[x509.Certificate]] = (None, [])  # ((file, mtime), its chain)
 
     def certificate(self) -> x509.Certificate | None:
         """The leaf in use, read from its file; None when there is none or it cannot be read."""
-        if not self.chain_file:
-            return None
-        try:
-            return x509.load_pem_x509_certificates(Path(self.chain_file).read_bytes())[0]
-        except (OSError, ValueError, IndexError):
+        chain = self.chain()
+        if self.chain_file and not chain:
             log.warning("v2g: the SECC leaf in %s cannot be read", self.chain_file)
-            return None
+        return chain[0] if chain else None
 
     def chain(self) -> list[x509.Certificate]:
-        """The leaf and the sub-CAs after it ([] when unreadable): OCSP needs the leaf's issuer."""
+        """The leaf and the sub-CAs after it ([] when there is none or it is unreadable); parsed again only
+        when the file changed (the OCPP worker asks at every turn, for OCSP)."""
         if not self.chain_file:
             return []
         try:
-            return x509.load_pem_x509_certificates(Path(self.chain_file).read_bytes())
+            info = Path(self.chain_file).stat()
+            stamp = (self.chain_file, info.st_ino, info.st_mtime_ns)  # a file renamed over has a new inode
+            if stamp != self._parsed[0]:
+                self._parsed = (stamp, x509.load_pem_x509_certificates(Path(self.chain_file).read_bytes()))
         except (OSError, ValueError):
             return []
+        return list(self._parsed[1])
 
     def replace(self, chain_file: str, key_file: str) -> bool:
         """Use this chain and key from the next handshake on; False (and the old leaf kept) when the
