@@ -12,7 +12,9 @@ Files beside the station's own (controller/ocpp/certificates.py): v2g-pending-ke
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -29,7 +31,8 @@ Installed = Callable[[str, str], None]  # (chain file, key file): the same file,
 
 class SeccCertificateSigning:
     def __init__(self, store: CertificateStore, station_id: str, organization: Callable[[], str],
-                 wake: Callable[[], None], notify: Callable[[str, str], None]):
+                 wake: Callable[[], None], notify: Callable[[str, str], None],
+                 retry_settings: Callable[[], tuple[float, int]] = lambda: (60.0, 3)):
         self._store = store
         self._station_id = station_id
         self._organization = organization
@@ -39,6 +42,12 @@ class SeccCertificateSigning:
         self.country = ""  # C= of the CSR: two letters (the EVSE id's country), "" leaves it out
         self.on_installed: Installed = lambda chain, key: None
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate(V2GCertificate)
+        # A02.FR.17-19 as for the station's certificate: asked again after CertSigningWaitMinimum, doubled each
+        # time, at most CertSigningRepeatTimes times, while no CertificateSigned came
+        self._retry_settings = retry_settings
+        self._retry_at: float | None = None
+        self._retry_wait = 0.0
+        self._repeats_left = 0
 
     @property
     def pending_key_file(self) -> Path:
@@ -56,6 +65,8 @@ class SeccCertificateSigning:
     def request(self) -> str:
         """TriggerMessage SignV2GCertificate, or the app at start: a CSR at the next turn of the link's worker."""
         self._wanted = True
+        wait, repeats = self._retry_settings()
+        self._retry_wait, self._repeats_left = max(1.0, wait), int(repeats)
         self._wake()
         return "Accepted"
 
@@ -76,6 +87,13 @@ class SeccCertificateSigning:
 
     async def send_request(self, send: Callable[[Any], Awaitable[Any]]) -> None:
         """SignCertificate(V2GCertificate) when one is wanted (called at each turn of the link's worker)."""
+        if not self._wanted and self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._retry_at = None
+            if self._repeats_left > 0:
+                self._repeats_left -= 1
+                self._wanted = True
+            else:
+                log.warning("OCPP: no CertificateSigned came for the SECC leaf's CSR; not asking again")
         if not self._wanted:
             return
         self._wanted = False
@@ -85,6 +103,9 @@ class SeccCertificateSigning:
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
             log.warning("OCPP: no CSR for the SECC leaf made: %s", exc)
             return
+        self._retry_at = time.monotonic() + self._retry_wait
+        asyncio.get_running_loop().call_later(self._retry_wait, self._wake)  # the worker may sleep till a heartbeat
+        self._retry_wait *= 2
         answer = await send(call.SignCertificate(csr=csr, certificate_type=V2G_CERTIFICATE))
         self.sign_status = getattr(answer, "status", None)
         if self.sign_status != "Accepted":
@@ -115,6 +136,7 @@ class SeccCertificateSigning:
                 if c.issuer != c.subject]  # the car holds the root: TLS shows the leaf and the sub-CAs
         write_atomically(self.leaf_file, b"".join(pems) + key_pem, 0o600)
         self.pending_key_file.unlink(missing_ok=True)
+        self._retry_at = None
         return self.leaf_file
 
     def certificate_signed(self, chain_pem: str) -> tuple[str, dict | None]:

@@ -60,7 +60,8 @@ class StationSecurity:
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
         self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
-        self.v2g = SeccCertificateSigning(self.certificates, station_id, self._organization, wake, self._notify)
+        self.v2g = SeccCertificateSigning(self.certificates, station_id, self._organization, wake, self._notify,
+                                          self._retry_settings)
         self.ocsp = SeccOcspStatus(self.certificates.folder)  # GetCertificateStatus for the SECC leaf
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
@@ -141,6 +142,13 @@ class StationSecurity:
         self.sign_status = getattr(answer, "status", None)
         if self.sign_status != "Accepted":
             log.warning("OCPP: SignCertificate answered %s", self.sign_status)
+
+    def _retry_settings(self) -> tuple[float, int]:
+        model = self._device_model
+        if model is None:
+            return 60.0, 3
+        return (model.number("SecurityCtrlr", "CertSigningWaitMinimum"),
+                int(model.number("SecurityCtrlr", "CertSigningRepeatTimes")))
 
     def _organization(self) -> str:
         model = self._device_model

@@ -137,3 +137,32 @@ async def test_get_installed_certificate_ids_names_the_secc_leaf_chain(tmp_path)
         format(c.serial_number, "x") for c in chain[1:]]  # sub-CA 1's issuer: the installed V2G root
     assert csms.violations == []
 
+
+
+def test_without_certificate_signed_the_csr_is_sent_again_after_the_wait_doubled_at_most_repeat_times(
+        tmp_path, monkeypatch):
+    import asyncio
+
+    from controller.ocpp import secc_certificate
+
+    now = [1000.0]
+    monkeypatch.setattr(secc_certificate.time, "monotonic", lambda: now[0])
+    store = CertificateStore(OcppConfig(url="ws://x", certificate_dir=str(tmp_path / "certs")), STATION)
+    signing = SeccCertificateSigning(store, STATION, lambda: "", lambda: None, lambda kind, info: None,
+                                     retry_settings=lambda: (10.0, 2))
+    sent = []
+
+    async def send(payload):
+        sent.append(now[0])
+
+        class Answer:
+            status = "Accepted"
+        return Answer()
+
+    async def turns():
+        signing.request()
+        for t in (1000.0, 1005.0, 1010.0, 1015.0, 1029.0, 1030.0, 1100.0, 1200.0):
+            now[0] = t
+            await signing.send_request(send)
+    asyncio.run(turns())
+    assert sent == [1000.0, 1010.0, 1030.0]  # then 10 s, then 20 s; CertSigningRepeatTimes 2: no fourth
