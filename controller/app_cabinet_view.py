@@ -217,8 +217,9 @@ class AppCabinetView:
                 found += [_certificate_info(use, cert, "OCPP store") for cert in store.roots(use)]
         leaf = self._app.secc_leaf
         cert = leaf.certificate() if leaf is not None else None
-        if cert is not None:
-            found.append(_certificate_info("SECC leaf", cert, leaf.chain_file))
+        if cert is not None:  # with its OCSP status when the CSMS told one (GetCertificateStatus)
+            status = self._app.ocpp.security.ocsp.summary(cert.serial_number) if self._app.ocpp is not None else ""
+            found.append(dataclasses.replace(_certificate_info("SECC leaf", cert, leaf.chain_file), status=status))
         return found
 
     async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:

@@ -58,6 +58,7 @@ class CertificateInfo:
     issuer: str
     not_after: float  # time.time() at which it ends
     source: str = ""  # where it is kept (the OCPP store, a [v2g.tls] file)
+    status: str = ""  # what is known of its revocation, e.g. "OCSP good until 2026-12-04" ("" nothing)
 
 
 class SelfTestRefused(Exception):

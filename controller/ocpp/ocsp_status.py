@@ -88,6 +88,21 @@ class SeccOcspStatus:
         except ValueError:
             pass
 
+    def summary(self, serial: int) -> str:
+        """The kept answer for the leaf `serial` in a few words ("" when none is kept for it)."""
+        der = self.response()
+        if der is None:
+            return ""
+        from cryptography.x509 import ocsp
+        try:
+            kept = ocsp.load_der_ocsp_response(der)
+            if kept.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL or kept.serial_number != serial:
+                return ""
+            until = f" until {kept.next_update_utc:%Y-%m-%d}" if kept.next_update_utc else ""
+            return f"OCSP {kept.certificate_status.name.lower()}{until}"
+        except ValueError:
+            return ""
+
     async def refresh(self, send: Callable[[Any], Awaitable[Any]]) -> None:
         """At each turn of the link's worker: ask when due (see the module's text)."""
         chain = self.leaf_chain()

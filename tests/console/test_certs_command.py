@@ -68,11 +68,42 @@ def test_the_app_side_reads_the_ocpp_roots_and_the_secc_leaf_file(tmp_path):
     sub1, sub2, leaf = cpo_chain(pki.v2g_root, now=now, secc_days=20)
     files = write_secc_files(tmp_path, leaf, [leaf.cert, sub2.cert, sub1.cert])
     store = SimpleNamespace(roots=lambda use: [pki.v2g_root.cert] if use == "V2GRootCertificate" else [])
-    app = SimpleNamespace(ocpp=SimpleNamespace(security=SimpleNamespace(certificates=store)),
+    from controller.ocpp.ocsp_status import SeccOcspStatus
+    no_ocsp = SeccOcspStatus(tmp_path / "ocsp")  # nothing kept: no status
+    app = SimpleNamespace(ocpp=SimpleNamespace(security=SimpleNamespace(certificates=store, ocsp=no_ocsp)),
                           secc_leaf=SeccLeaf(str(files.chain), str(files.key), None))
     found = AppCabinetView(app).certificates()
-    assert [(c.use, c.subject, c.issuer, c.source) for c in found] == [
-        ("V2GRootCertificate", "V2GRootCA", "V2GRootCA", "OCPP store"),
-        ("SECC leaf", "SECCCert", "CPOSubCA2", str(files.chain))]
+    assert [(c.use, c.subject, c.issuer, c.source, c.status) for c in found] == [
+        ("V2GRootCertificate", "V2GRootCA", "V2GRootCA", "OCPP store", ""),
+        ("SECC leaf", "SECCCert", "CPOSubCA2", str(files.chain), "")]
     assert 19 <= (found[1].not_after - time.time()) / DAY <= 20
     assert "ends in 19 days" in expiry_warning(found, time.time())
+
+
+def test_the_ocsp_status_is_shown_and_a_revoked_leaf_is_warned_of():
+    cabinet = FakeCabinet()
+    good = CertificateInfo("SECC leaf", "SECCCert", "CPOSubCA2", time.time() + 50 * DAY, "secc.pem",
+                           "OCSP good until 2026-12-04")
+    cabinet.certificate_list = [good]
+    text, = _answers(cabinet, ["certs"])
+    assert "OCSP good until 2026-12-04" in text and "WARNING" not in text
+    revoked = CertificateInfo("SECC leaf", "SECCCert", "CPOSubCA2", time.time() + 50 * DAY, "secc.pem", "OCSP revoked")
+    assert "is REVOKED" in expiry_warning([revoked], time.time())
+
+
+def test_the_app_side_reads_the_kept_ocsp_answer_for_the_leaf(tmp_path):
+    from controller.ocpp.ocsp_status import SeccOcspStatus
+    from hil.csms.role_ocsp import OcspResponder
+
+    pki = rig_pki()
+    chain = [pki.secc.cert, pki.cpo_sub2.cert]
+    responder = OcspResponder()
+    responder.know(chain[0], chain[1], pki.cpo_sub2.key)
+    ocsp_status = SeccOcspStatus(tmp_path)
+    ocsp_status.file.write_bytes(responder._response(chain[0], chain[1], pki.cpo_sub2.key))
+    files = write_secc_files(tmp_path / "leaf", pki.secc, pki.secc_chain())
+    app = SimpleNamespace(ocpp=SimpleNamespace(security=SimpleNamespace(
+        certificates=SimpleNamespace(roots=lambda use: []), ocsp=ocsp_status)),
+        secc_leaf=SeccLeaf(str(files.chain), str(files.key), None))
+    [leaf] = AppCabinetView(app).certificates()
+    assert leaf.status.startswith("OCSP good until ")

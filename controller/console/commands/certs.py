@@ -24,6 +24,8 @@ def days_left(info: CertificateInfo, now: float) -> int:
 def expiry_warning(certificates: Sequence[CertificateInfo], now: float) -> str | None:
     """The warning line for a SECC leaf that ends within WARN_DAYS (or has ended), else None."""
     for info in certificates:
+        if info.use == SECC_LEAF and "revoked" in info.status.lower():
+            return f"certificates: WARNING the SECC leaf {info.subject} is REVOKED ({info.status}): renew it"
         if info.use != SECC_LEAF or info.not_after - now > WARN_DAYS * 86400:
             continue
         left = days_left(info, now)
@@ -44,13 +46,13 @@ def certs(ctx: CommandContext, args: list[str]) -> Reply:
     now = time.time()
     found = list(ctx.cabinet.certificates())
     rows = [{"use": c.use, "subject": c.subject, "issuer": c.issuer, "not_after": _date(c.not_after),
-             "days_left": days_left(c, now), "source": c.source} for c in found]
+             "days_left": days_left(c, now), "source": c.source, "status": c.status} for c in found]
     warning = expiry_warning(found, now)
     if not rows:
         text = "certificates: none installed (no OCPP roots, no SECC leaf in [v2g.tls])"
     else:
-        text = table([(r["use"], r["subject"], r["issuer"], r["not_after"], r["days_left"]) for r in rows],
-                     ("use", "subject", "issuer", "not after (UTC)", "days left"))
+        text = table([(r["use"], r["subject"], r["issuer"], r["not_after"], r["days_left"], r["status"] or None)
+                      for r in rows], ("use", "subject", "issuer", "not after (UTC)", "days left", "status"))
     if warning:
         text += "\n" + warning
     return Reply(text, {"certificates": rows, "warning": warning})
