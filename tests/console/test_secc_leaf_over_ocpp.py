@@ -1,5 +1,6 @@
 """The desk cabinet with OCPP and no SECC leaf: at start it asks the CSMS for one (SignCertificate
-V2GCertificate); the signed leaf is installed, listed by `certs` and kept for the TLS listener (issue #17)."""
+V2GCertificate); the signed leaf is installed, listed by `certs`, and serves TLS from the next start on
+(issue #17)."""
 from __future__ import annotations
 
 import asyncio
@@ -39,11 +40,18 @@ def test_without_a_secc_leaf_the_station_asks_for_one_at_start_and_installs_it(t
                     certs = await ask(client, "certs")
                 finally:
                     client.close()
-                return asked, root.status, signed.status, cab.app.secc_leaf, certs
+                first = (asked, root.status, signed.status, cab.app.secc_leaf, certs)
+            statuses = len(csms.calls("StatusNotification"))
+            async with cabinet(tmp_path, ocpp=ocpp) as again:  # the next start: the signed leaf serves TLS
+                # a StatusNotification after the new boot: the worker's certificate requests went before it
+                await until(lambda: len(csms.calls("StatusNotification")) > statuses, "the station's statuses again")
+                return (*first, again.app.secc_leaf.chain_file, again.app._secc_tls is not None,
+                        len(csms.calls("SignCertificate")))
         finally:
             await csms.stop()
 
-    asked, root, signed, leaf, certs = asyncio.run(scenario())
+    asked, root, signed, leaf, certs, next_leaf, next_tls, csrs = asyncio.run(scenario())
+    assert next_leaf.endswith("secc.pem") and next_tls and csrs == 1  # not asked for again
     assert [a["certificateType"] for a in asked] == ["V2GCertificate"]
     assert (root, signed) == ("Accepted", "Accepted")
     assert leaf is not None and leaf.chain_file.endswith("secc.pem") and leaf.certificate() is not None
