@@ -72,6 +72,8 @@ class ControllerApp:
         self.seccs: dict[int, SeccStation] = {}
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
         self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
+        self.secc_leaf = None  # controller/v2g/secc_leaf.py: the leaf TLS shows cars, when there is one
+        self.secc_leaf_expiry = None  # SECC_CERTIFICATE_EXPIRING while that leaf ends within 30 days
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -125,6 +127,9 @@ class ControllerApp:
         if cfg.v2g.tls.cert_chain:  # the SECC's certificate and key: checked before anything opens
             from controller.v2g.secc_tls import secc_tls_context  # loads `cryptography`: only with TLS
             self._secc_tls = secc_tls_context(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, key_log=cfg.v2g.tls.key_log)
+            from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch  # the leaf in use: `certs`, and OCPP's replacement
+            self.secc_leaf = SeccLeaf(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, self._secc_tls)
+            self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)  # 30 days ahead
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -182,11 +187,39 @@ class ControllerApp:
             self.price_display = PriceDisplay(self.prices, self.ocpp.tariff_cost.total_cost_fallback)
             self._sinks.append(self.ocpp.on_event)
             self.ocpp.diagnostics = self.diagnostic_sources  # GetLog's archive
+            self._wire_secc_leaf()  # SignCertificate(V2GCertificate): controller/ocpp/secc_certificate.py
             if self.sharing is not None:  # a site limit from the CSMS bounds the allocator (block K, issue #18)
                 self.sharing.external_limit = self.ocpp.smart_charging.station_limit_w
         for connector_id, reader_cfg in [(None, cfg.rfid), *((c.id, c.rfid) for c in cfg.connectors)]:
             if reader_cfg is not None:
                 self.rfid_readers.append(RfidReader(reader_cfg, connector_id, self._card_shown))
+
+    def _wire_secc_leaf(self) -> None:
+        """A SECC leaf the CSMS signed earlier wins over [v2g.tls] (start() asks for one when SECCs run without
+        any); a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py)."""
+        signing = self.ocpp.security.v2g
+        signing.country = next((c.cfg.evse_id[:2] for c in self.connectors if c.cfg.evse_id), "")
+        signing.on_installed = self._secc_leaf_signed
+        self.ocpp.security.ocsp.leaf_chain = lambda: self.secc_leaf.chain() if self.secc_leaf is not None else []
+        signed = signing.signed_leaf()
+        if signed is not None:
+            self._secc_leaf_signed(str(signed), str(signed))
+
+    def _secc_leaf_signed(self, chain: str, key: str) -> None:
+        if self.secc_leaf is not None:
+            self.secc_leaf.replace(chain, key)
+            return
+        from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch
+        from controller.v2g.secc_tls import secc_tls_context
+        try:  # before start() this opens the TLS port too; after it, from the next start (no TLS socket yet)
+            context = secc_tls_context(chain, key, key_log=self.config.v2g.tls.key_log)
+        except ConfigError as exc:
+            log.warning("v2g: the signed SECC leaf %s is not usable: %s", chain, exc.reason)
+            return
+        if self.started_t is None:
+            self._secc_tls = context
+        self.secc_leaf = SeccLeaf(chain, key, self._secc_tls)
+        self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)
 
     def _session_energy_wh(self, connector_id: int) -> float | None:
         session = next((c.session for c in self.connectors if c.cfg.id == connector_id), None)
@@ -249,7 +282,7 @@ class ControllerApp:
                 for conn, interface in zip(self.connectors, v2g.interfaces):
                     if conn.cfg.id not in self._secc_sockets:
                         sockets = open_secc_sockets(interface, sdp_port=v2g.sdp_port, tcp_port=v2g.tcp_port,
-                                                    tls=bool(v2g.tls.cert_chain))
+                                                    tls=self._secc_tls is not None)
                         opened.append(sockets)
                         self._secc_sockets[conn.cfg.id] = sockets
             except BaseException:  # e.g. a missing PLC interface: close what this call opened
@@ -262,7 +295,8 @@ class ControllerApp:
                 continue
             settings = SeccSettings(
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
-                protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list))
+                protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list),
+                certificates=self.ocpp.ev_certificates if self.ocpp is not None else None)  # Get15118EVCertificate
             station = SeccStation(conn, sockets, settings, on_event=self.emit,
                                   tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station
@@ -280,7 +314,7 @@ class ControllerApp:
                 if conn.cfg.id not in self._secc_sockets:
                     sockets = open_test_door_sockets(sdp_port=v2g.sdp_port + index if v2g.sdp_port else 0,
                                                      tcp_port=v2g.tcp_port + index if v2g.tcp_port else 0,
-                                                     tls=bool(v2g.tls.cert_chain))
+                                                     tls=self._secc_tls is not None)
                     opened.append(sockets)
                     self._secc_sockets[conn.cfg.id] = sockets
         except BaseException:
@@ -343,6 +377,8 @@ class ControllerApp:
         for station in self._start_seccs():
             await station.start()
         if self.ocpp is not None:
+            if self.secc_leaf is None and self.seccs:  # SECCs but no leaf: ask the CSMS for one
+                self.ocpp.security.v2g.request()
             await self.ocpp.start()  # charging never waits for it: the link comes and goes on its own
         for reader in self.rfid_readers:
             await reader.start()
@@ -386,6 +422,8 @@ class ControllerApp:
             if self.recorder is not None:
                 self.recorder.progress(self.connectors)
                 self.store_health.check()
+            if self.secc_leaf_expiry is not None:
+                self.secc_leaf_expiry.check(time.monotonic())
             await asyncio.sleep(CONTROL_PERIOD_S)
 
     def _tick_sharing(self) -> None:

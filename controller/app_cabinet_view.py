@@ -16,7 +16,7 @@ from controller.connector.connector import Connector
 from controller.connector.session import SessionRecord
 from controller.connector_selftest import ConnectorSelfTest
 from controller.console.cabinet_view import (
-    DeviceKind, EventSink, FrameSink, NetworkMessage, NetworkState, SelfTestRefused, StepSink, StoreQueries,
+    CertificateInfo, DeviceKind, EventSink, FrameSink, NetworkMessage, NetworkState, SelfTestRefused, StepSink, StoreQueries,
 )
 from controller.faults import Fault
 from controller.formats.events import Event
@@ -208,6 +208,20 @@ class AppCabinetView:
     def prices(self) -> PriceDisplay | None:
         return self._app.price_display
 
+    def certificates(self) -> list[CertificateInfo]:
+        found = []
+        if self._app.ocpp is not None:  # the roots installed over OCPP (InstallCertificate)
+            store = self._app.ocpp.security.certificates
+            for use in ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate",
+                        "MORootCertificate"):
+                found += [_certificate_info(use, cert, "OCPP store") for cert in store.roots(use)]
+        leaf = self._app.secc_leaf
+        cert = leaf.certificate() if leaf is not None else None
+        if cert is not None:  # with its OCSP status when the CSMS told one (GetCertificateStatus)
+            status = self._app.ocpp.security.ocsp.summary(cert.serial_number) if self._app.ocpp is not None else ""
+            found.append(dataclasses.replace(_certificate_info("SECC leaf", cert, leaf.chain_file), status=status))
+        return found
+
     async def present_token(self, id_token: dict, connector_id: int, source: str) -> tuple[str, str]:
         return await self._app.present_token(id_token, connector_id, source)
 
@@ -220,6 +234,13 @@ class AppCabinetView:
             store.event("console", message, connector, data)
         except (StoreError, ValueError) as exc:  # a closing store must not break the console
             log.warning("console: could not record %r: %s", message, exc)
+
+
+def _certificate_info(use: str, cert, source: str) -> CertificateInfo:
+    def name(subject) -> str:
+        common = [a.value for a in subject if a.oid.dotted_string == "2.5.4.3"]  # commonName
+        return str(common[0]) if common else subject.rfc4514_string()
+    return CertificateInfo(use, name(cert.subject), name(cert.issuer), cert.not_valid_after_utc.timestamp(), source)
 
 
 def _bound(on_frame: FrameSink, port_name: str):

@@ -178,6 +178,9 @@ _TABLE: tuple[FaultSpec, ...] = (
               "The event and session store cannot write (disk full, read-only or failing). Charging goes on; "
               "sessions and faults are held in memory and written when the disk takes writes again, events "
               "meanwhile are lost. Free space on the store's disk or remount it read-write."),
+    FaultSpec("SECC_CERTIFICATE_EXPIRING", "warning", "auto",
+              "The SECC leaf certificate (ISO 15118 TLS) ends within 30 days or has ended; Plug & Charge cars "
+              "refuse the station after its end. Renew it: OCPP SignCertificate V2GCertificate, or new [v2g.tls] files."),
 )
 
 CATALOGUE: dict[str, FaultSpec] = {spec.code: spec for spec in _TABLE}

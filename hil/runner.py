@@ -443,7 +443,7 @@ class ScenarioRun:
             "v2g": {"protocol": self.v2g.protocol, "link": self.v2g.mode,
                     "answer_times": answer_times(self.state.v2g_sessions),
                     "car_round_trips": car_round_trips(self.v2g),
-                    "tls": self.v2g.tls_by_connector()},
+                    "tls": self.v2g.tls_by_connector(), "tls_leaf": self.v2g.tls_leaf_by_connector()},
         }
 
 

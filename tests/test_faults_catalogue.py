@@ -60,6 +60,7 @@ PINNED = {
     "MATRIX_CONTACT_MISMATCH": ("error", "latched"),
     "EV_LIMIT_NOT_FOLLOWED": ("error", "unplug"),
     "STORE_WRITE_FAILED": ("warning", "auto"),  # a log, not a safety function: charging goes on
+    "SECC_CERTIFICATE_EXPIRING": ("warning", "auto"),
 }
 
 # what a code must at least be: the faults whose reaction IEC 61851-23 or the issue fixes

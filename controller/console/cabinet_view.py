@@ -49,6 +49,18 @@ class NetworkState:
     messages: tuple[NetworkMessage, ...] = ()  # the last ones, oldest first
 
 
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate the station holds, as `certs` lists it: an installed root (by its OCPP use) or the
+    SECC leaf ISO 15118 cars see (use "SECC leaf")."""
+    use: str
+    subject: str  # the subject's common name (the whole subject when it has none)
+    issuer: str
+    not_after: float  # time.time() at which it ends
+    source: str = ""  # where it is kept (the OCPP store, a [v2g.tls] file)
+    status: str = ""  # what is known of its revocation, e.g. "OCSP good until 2026-12-04" ("" nothing)
+
+
 class SelfTestRefused(Exception):
     """The self-test cannot run now (a car is connected, a fault is active...); the message says why."""
 
@@ -135,6 +147,10 @@ class CabinetView(Protocol):
 
     def network(self) -> NetworkState:
         """The OCPP link's state now; NetworkState(configured=False) when the cabinet has no CSMS."""
+        ...
+
+    def certificates(self) -> Sequence[CertificateInfo]:
+        """The installed roots (OCPP store) and the SECC leaf (the one TLS shows cars); () when none."""
         ...
 
     def prices(self) -> PriceView | None:

@@ -352,8 +352,9 @@ class CertificateStore:
                 pass
         return trusted
 
-    def _check_chain(self, chain: list[x509.Certificate]) -> None:
-        now, trusted = _now(), self._trusted()
+    def _check_chain(self, chain: list[x509.Certificate], trusted: list[x509.Certificate] | None = None) -> None:
+        """`chain` leads to one of `trusted` (default: who may sign the station's certificate)."""
+        now, trusted = _now(), self._trusted() if trusted is None else trusted
         anchors = {_fingerprint(c) for c in trusted}
         cert = chain[0]
         for _ in range(MAX_CHAIN_DEPTH):

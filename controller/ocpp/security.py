@@ -20,6 +20,8 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from controller.formats.cabinet.config import OcppConfig
 from controller.ocpp.certificates import CertificateRefused, CertificateStore
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.ocsp_status import SeccOcspStatus
+from controller.ocpp.secc_certificate import V2G_CERTIFICATE, SeccCertificateSigning, chain_hash_data
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ class StationSecurity:
         self.sign_status: str | None = None  # the CSMS's answer to our last SignCertificate
         self._trial_refusals = 0
         self.needs_csms_root: Callable[[], bool] = lambda: cfg.security_profile >= 2  # the network's, once built
+        self.v2g = SeccCertificateSigning(self.certificates, station_id, self._organization, wake, self._notify,
+                                          self._retry_settings)
+        self.ocsp = SeccOcspStatus(self.certificates.folder)  # GetCertificateStatus for the SECC leaf
 
     # ---- SignCertificate / CertificateSigned ---------------------------------------------------------------
     def request_certificate(self) -> str:
@@ -119,11 +124,12 @@ class StationSecurity:
                 self._sign_wanted, self._new_key = True, False
             else:
                 log.warning("OCPP: no CertificateSigned came for the station's CSR; not asking again")
+        await self.v2g.send_request(send)  # the SECC leaf's CSR, when one is wanted (secc_certificate.py)
+        await self.ocsp.refresh(send)  # its OCSP status, daily (ocsp_status.py)
         if not self._sign_wanted:
             return
         self._sign_wanted = False
-        model = self._device_model
-        organization = model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else ""
+        organization = self._organization()
         try:
             csr = self.certificates.make_csr(organization or "", new_key=self._new_key)
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
@@ -137,9 +143,22 @@ class StationSecurity:
         if self.sign_status != "Accepted":
             log.warning("OCPP: SignCertificate answered %s", self.sign_status)
 
+    def _retry_settings(self) -> tuple[float, int]:
+        model = self._device_model
+        if model is None:
+            return 60.0, 3
+        return (model.number("SecurityCtrlr", "CertSigningWaitMinimum"),
+                int(model.number("SecurityCtrlr", "CertSigningRepeatTimes")))
+
+    def _organization(self) -> str:
+        model = self._device_model
+        return (model.get({"name": "SecurityCtrlr"}, {"name": "OrganizationName"}, None)[1] if model else "") or ""
+
     def certificate_signed(self, chain: str, certificate_type: str | None) -> tuple[str, dict | None]:
+        if certificate_type == V2G_CERTIFICATE:
+            return self.v2g.certificate_signed(chain)
         if (certificate_type or STATION_CERTIFICATE) != STATION_CERTIFICATE:
-            return "Rejected", _info("UnsupportedParam", "only ChargingStationCertificate is supported")
+            return "Rejected", _info("UnsupportedParam", f"no certificate type {certificate_type!r}")
         try:
             self.certificates.accept_signed(chain)
         except CertificateRefused as refused:
@@ -171,13 +190,17 @@ class StationSecurity:
 
     def installed_ids(self, uses: list[str] | None) -> tuple[str, list[dict] | None]:
         chains = self.certificates.installed(uses)
-        if not chains:
-            return "NotFound", None
-        return "Accepted", [{"certificate_type": c["certificateType"], "certificate_hash_data": {
+        entries = [{"certificate_type": c["certificateType"], "certificate_hash_data": {
             "hash_algorithm": c["certificateHashData"]["hashAlgorithm"],
             "issuer_name_hash": c["certificateHashData"]["issuerNameHash"],
             "issuer_key_hash": c["certificateHashData"]["issuerKeyHash"],
             "serial_number": c["certificateHashData"]["serialNumber"]}} for c in chains]
+        if not uses or "V2GCertificateChain" in uses:  # the SECC leaf in use (secc_certificate.py)
+            leaf = chain_hash_data(self.ocsp.leaf_chain(), self.certificates.roots("V2GRootCertificate"))
+            entries += [leaf] if leaf else []
+        if not entries:
+            return "NotFound", None
+        return "Accepted", entries
 
     def missing_for(self, profile: int) -> str | None:
         """What a link with this security profile would lack here, or None."""

@@ -28,6 +28,7 @@ from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.authorization import Authorization
 from controller.ocpp.device_data import limit_error, watch_clock
 from controller.ocpp.device_model import DeviceModel
+from controller.ocpp.ev_certificates import EvCertificateRelay
 from controller.ocpp.fault_events import FaultEvents
 from controller.ocpp.get_log import LogUploads
 from controller.ocpp.monitoring import VariableMonitors
@@ -134,6 +135,7 @@ class OcppService:
         self.network = NetworkProfiles(self.cfg, network, self.device_model, missing_for=self.security.missing_for,
                                        notify=self.security_events.note, wake=self._wake.set)
         self.security.needs_csms_root = self.network.needs_tls  # the last CSMS root stays while a link needs it
+        self.ev_certificates = EvCertificateRelay(self.call_now)  # Get15118EVCertificate for the SECCs
         self._tasks: list[asyncio.Task] = []
         self.boot_reason = boot_reason(self.station_state)  # RemoteReset once after a Reset
         self.boot_reason = self.firmware_updates.boot_reason or self.boot_reason  # FirmwareUpdate after an install
@@ -374,6 +376,8 @@ class OcppService:
     def trigger(self, message: str, evse_id: int | None) -> str:
         if message == "SignChargingStationCertificate":
             return self.security.request_certificate()
+        if message == "SignV2GCertificate":  # the SECC leaf: controller/ocpp/secc_certificate.py
+            return self.security.v2g.request()
         if message == "LogStatusNotification":
             return self.log_uploads.trigger()
         if message == "FirmwareStatusNotification":

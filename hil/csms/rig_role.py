@@ -24,6 +24,7 @@ from hil.csms import role_price
 from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
+from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class RigCsms:
         self.diagnostics = DiagnosticsRole(self, STATION) if role in DIAGNOSTICS_ROLES else None  # role_diagnostics.py
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
+        self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 
@@ -135,6 +137,8 @@ class RigCsms:
         """The CSMS's part once every connector is available, before any car plugs in."""
         if self.reservation is not None:
             await self.reservation.before_cars(STATION, ids, timeout_s)
+        if self.secc is not None:  # hil/csms/role_secc_certificate.py
+            await self.secc.before_cars(timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],
@@ -195,7 +199,8 @@ class RigCsms:
                 "traffic": list(self.csms.traffic),
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "problems": (list(self.reservation.problems) if self.reservation else [])
-                + (list(self.diagnostics.problems) if self.diagnostics else []),
+                + (list(self.diagnostics.problems) if self.diagnostics else [])
+                + (list(self.secc.problems) if self.secc else []),
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 **({"auth": self.auth.report()} if self.auth is not None else {}),
@@ -203,6 +208,7 @@ class RigCsms:
                 **({"diagnostics": self.diagnostics.report()} if self.diagnostics is not None else {}),
                 **({"firmware": self.firmware.report()} if self.firmware is not None else {}),
                 **({"smart_charging": self.smart.report()} if self.smart is not None else {}),
+                **({"secc_certificate": self.secc.report()} if self.secc is not None else {}),
                 "transaction_events": [{"evse": e.get("evse", {}).get("id"), "tx": e["transactionInfo"]["transactionId"],
                                         "type": e["eventType"], "seq": e["seqNo"], "trigger": e["triggerReason"],
                                         "state": e["transactionInfo"].get("chargingState"),

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ocpp.exceptions import InternalError, OCPPError
 from ocpp.messages import Call, CallResult, unpack, validate_payload
@@ -119,6 +119,18 @@ class _StationPeer(ChargePoint):
         self._csms.csrs.append(csr)  # a test or role signs it and sends CertificateSigned (csr_signing.py)
         return call_result.SignCertificate(status="Accepted")
 
+    @on(Action.get_15118_ev_certificate)
+    async def _ev_certificate(self, action: str, exi_request: str, **_: Any):
+        provide = self._csms.ev_certificate_answer  # (action, exiRequest) -> (status, exiResponse): role_ev_certificates.py
+        status, exi_response = await provide(action, exi_request) if provide else ("Failed", "")
+        return call_result.Get15118EVCertificate(status=status, exi_response=exi_response)
+
+    @on(Action.get_certificate_status)
+    def _certificate_status(self, ocsp_request_data: dict, **_: Any):
+        answer = self._csms.certificate_status_answer  # OCSPRequestData -> (status, ocspResult): role_ocsp.py
+        status, result = answer(ocsp_request_data) if answer else ("Failed", None)
+        return call_result.GetCertificateStatus(status=status, ocsp_result=result)
+
     @on(Action.security_event_notification)
     def _security_event(self, **_: Any):
         return call_result.SecurityEventNotification()
@@ -163,6 +175,8 @@ class CsmsSimulator:
         self.stations: dict[str, _StationPeer] = {}
         # more fields of each TransactionEventResponse (snake_case), from the event (snake_case): hil/csms/role_price.py
         self.transaction_answer: Callable[[dict], dict] | None = None
+        self.certificate_status_answer: Callable[[dict], tuple[str, str | None]] | None = None  # GetCertificateStatus
+        self.ev_certificate_answer: Callable[[str, str], Awaitable[tuple[str, str]]] | None = None  # Get15118EVCertificate
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
         self._server: Server | None = None

@@ -22,6 +22,13 @@ class TlsClientStream:
         self.early_wire: list[tuple[float, str, bytes]] = []  # what crossed before `on_wire` was set
         self.on_wire: Wire | None = None
 
+    def peer_serial(self) -> str:
+        """The serial number (hex) of the leaf the station showed, "" before the handshake."""
+        try:
+            return (self._tls.getpeercert() or {}).get("serialNumber", "")
+        except ValueError:
+            return ""
+
     def describe(self) -> str:
         cipher = self._tls.cipher()
         return f"{self._tls.version()} {cipher[0]}" if cipher else ""

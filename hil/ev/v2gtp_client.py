@@ -40,6 +40,7 @@ class V2gtpClient:
         self.round_trips: list[float] = []  # seconds, request written to answer read
         self.tls_stream = writer if isinstance(writer, TlsClientStream) else None  # its wire bytes: for the pcap
         self.tls = self.tls_stream.describe() if self.tls_stream is not None else ""  # "" on plain TCP
+        self.tls_leaf = self.tls_stream.peer_serial() if self.tls_stream is not None else ""  # the SECC leaf's serial
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,

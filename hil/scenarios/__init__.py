@@ -179,6 +179,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     # ISO 15118-2 over TLS with the rig's test PKI (issue 17, first part)
     Scenario("tls-session", "an ISO-2 car asks for TLS in SDP, checks the SECC's chain against its V2G root and "
              "charges over TLS 1.2", "ok", expect_car=("target_soc",), v2g_tls="valid"),
+    Scenario("secc-certificate", "the CSMS renews the SECC leaf over OCPP (SignCertificate V2GCertificate, signed "
+             "by CPO sub-CA 2) before the car plugs in; the car's TLS handshake shows the new leaf, no restart",
+             "ok", expect_car=("target_soc",), v2g_tls="valid", csms="secc-certificate"),
     Scenario("pnc-untrusted-secc", "the SECC's chain leads to another V2G root: the car refuses the station, no "
              "V2G session, no energy", "failed", expect_stop=("",), v2g_tls="untrusted"),
 )}

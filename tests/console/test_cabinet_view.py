@@ -81,6 +81,7 @@ class FakeCabinet:
         self.frames = [("power", can.Message(arbitration_id=0x123, data=b"\x01", is_extended_id=False))]
         self.self_test_refusal: str | None = None
         self.reported: list = []
+        self.certificate_list: list = []  # CertificateInfo for `certs` and the status warning
 
     def device_reading(self, kind: str, connector_id: int) -> dict:
         return {"connector": connector_id, "configured": False}
@@ -108,6 +109,9 @@ class FakeCabinet:
 
     def network(self) -> NetworkState:
         return NetworkState(configured=False)
+
+    def certificates(self) -> list:
+        return self.certificate_list
 
     def reservation_refusal(self, connector_id: int, id_token: str | None) -> str | None:
         return None

@@ -11,7 +11,7 @@ from tests.console.harness import TECH_PIN, VIEWER_PIN, ask, ask_json, cabinet, 
 pytestmark = pytest.mark.timeout(60)
 
 READ_COMMANDS = ["help", "version", "config", "status", "modules", "meter", "imd", "faults", "log", "sessions",
-                 "uptime", "ocpp"]
+                 "uptime", "ocpp", "certs"]
 TECH_COMMANDS = ["authorize", "start", "stop", "enable", "disable", "clear", "selftest", "cantrace 1", "diag /tmp"]
 
 

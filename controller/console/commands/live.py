@@ -6,6 +6,7 @@ import time
 
 from controller.console.cabinet_view import ConnectorView, DeviceKind, PriceView
 from controller.console.commands.arguments import chosen_connectors
+from controller.console.commands.certs import expiry_warning
 from controller.console.commands.network import network_line
 from controller.console.formatting import cell_text, duration, table
 from controller.console.registry import Command, CommandContext, CommandRegistry, Reply
@@ -19,6 +20,9 @@ def status(ctx: CommandContext, args: list[str]) -> Reply:
     store = None if watch is None or watch.store is None else health_of(watch.store)
     if watch is not None:
         lines.append(watch.text())
+    warning = expiry_warning(ctx.cabinet.certificates(), time.time())  # the SECC leaf ends within 30 days
+    if warning:
+        lines.append(warning)
     net = ctx.cabinet.network()
     lines.append(network_line(net))
     data = {"connectors": rows, "network": {
@@ -28,6 +32,8 @@ def status(ctx: CommandContext, args: list[str]) -> Reply:
         data["store"] = dataclasses.asdict(store)
     elif watch is not None:  # configured, but the disk refused it at start
         data["store"] = {"ok": False, "not_open": watch.unopened_reason}
+    if warning:
+        data["certificate_warning"] = warning
     return Reply("\n".join(lines), data)
 
 

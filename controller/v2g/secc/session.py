@@ -23,6 +23,7 @@ from controller.connector.table import SESSION_STATES
 from controller.formats.v2g import exi
 from controller.formats.events import EventSink, V2gHandshake
 from controller.v2g.secc import handshake
+from controller.v2g.secc.certificate_provider import PROVIDER_TIMEOUT_S, CertificateProvider
 from controller.v2g.secc.context import CableOffer, SeccContext
 from controller.v2g.secc.handlers import HANDLERS, Handler
 from controller.v2g.v2gtp_server import V2gtpConnection
@@ -42,6 +43,7 @@ class SeccSettings:
     protocols: tuple[str, ...] = ("din", "iso2")
     allow_list: frozenset[str] = frozenset()
     timers: SeccTimers = SeccTimers()
+    certificates: CertificateProvider | None = None  # contract certificates for the car (OCPP); None: FAILED
 
 
 class SeccSession:
@@ -56,6 +58,8 @@ class SeccSession:
         self.stopped = False  # SessionStop answered: the car may close the connection
         self.answering: str | None = None  # the request type of the message being answered (answer times)
         self._note = on_note or (lambda event: None)
+        self._forward_failed = False  # the certificate provider had no answer for the request being answered
+        self._contract_selected = False  # ISO-2 PaymentServiceSelection chose Contract (Plug & Charge)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(settings.timers.communication_setup_s, self._expired,
                                       "no SessionSetupReq within the communication setup time")
@@ -79,6 +83,9 @@ class SeccSession:
         if handler is None:
             self._fail("EV_SEQUENCE_ERROR", f"{kind} is not supported", close_now=True)
             return None
+        forwarded = await self._forward(kind, handler, message, payload)
+        if forwarded is not None:
+            return forwarded  # the provider's answer, byte for byte (it is signed)
         answer, refusal = self._answer(kind, handler, message)
         code_name = getattr(answer.code, "value", answer.code)
         response = handler.respond(self.ctx, answer, self.ctx.response_code(code_name))
@@ -120,6 +127,30 @@ class SeccSession:
         self._note(V2gHandshake(self.connector.cfg.id, tuple(offered), agreement.namespace, agreement.schema))
         return out
 
+    async def _forward(self, kind: str, handler: Handler, message, payload: bytes) -> bytes | None:
+        """A request someone else answers (CertificateInstallation/Update): their EXI answer, or None (then the
+        usual path answers: FAILED_SequenceError out of order or with no provider, else FAILED)."""
+        provider = self.settings.certificates
+        if kind == "PaymentServiceSelectionReq":  # ISO-2: the certificate requests follow a Contract selection
+            self._contract_selected = getattr(message.Body, kind).SelectedPaymentOption == \
+                self.ctx.types.PaymentOption.Contract
+        if handler.forward is None or provider is None or message.Header.SessionID != self.ctx.session_id \
+                or self.last_request != "PaymentServiceSelectionReq" or not self._contract_selected:
+            return None
+        try:
+            raw = await asyncio.wait_for(handler.forward(self.ctx, provider, payload), PROVIDER_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raw = None
+        except Exception:  # the provider's trouble must not take the session down: FAILED, as on a refusal
+            log.exception("connector %d: %s forwarding failed", self.connector.cfg.id, kind)
+            raw = None
+        if raw is None:
+            log.warning("connector %d: no %s answer from the certificate provider", self.connector.cfg.id, kind)
+            self._forward_failed = True
+            return None
+        self.last_request = kind
+        return raw
+
     def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
         """The connector's answer, or a refusal (answer with a FAILED code, plus the fault to record)."""
         ctx = self.ctx
@@ -132,6 +163,9 @@ class SeccSession:
         elif message.Header.SessionID != ctx.session_id:
             return replace_code(ctx.plain_answer(), "FAILED_UnknownSession"), (
                 "EV_SEQUENCE_ERROR", f"unknown SessionID {message.Header.SessionID.hex()}")
+        elif self._forward_failed:  # the provider had no answer: FAILED, the session ends
+            self._forward_failed = False
+            return ctx.plain_answer(ResponseCode.FAILED), None
         elif handler.ask is None or not opening_allows(self.last_request, kind):
             return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
                 "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from controller.formats.v2g import exi, v2gtp
 from controller.formats.v2g.messages import appproto
@@ -22,6 +22,10 @@ from hil.ev.sdp_client import SdpFailed
 from hil.ev.slac_ev import SlacEvFailed
 from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
 
+if TYPE_CHECKING:  # cryptography and the PKI: loaded only by a car that installs a contract
+    from hil.pki.contract_provisioning import InstalledContract
+
+CERTIFICATE_TIMEOUT_S = 5.0  # ISO-2: the car waits this long for CertificateInstallationRes
 SCHEMA_OF_NAMESPACE = {"urn:din:70121:2012:MsgDef": "din", "urn:tesla:din:2018:MsgDef": "din",
                        "urn:iso:15118:2:2013:MsgDef": "iso2"}
 Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
@@ -41,6 +45,7 @@ class V2gEvLink:
         self.builder: RequestBuilder | None = None
         self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
+        self.contract: "InstalledContract | None" = None  # installed by CertificateInstallation (Plug & Charge)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
@@ -107,6 +112,23 @@ class V2gEvLink:
                 if not accepted(detail):
                     return detail
         return await self.send(requests.payment_selection())
+
+    async def install_contract(self, pki) -> "InstalledContract":
+        """ISO-2 CertificateInstallation after a Contract selection: the request signed with the car's OEM
+        provisioning key (hil/pki/contract_provisioning.py), the contract from the answer; EvLinkError when the
+        SECC does not answer in time or the answer does not hold (chain, signature, key)."""
+        from hil.pki.contract_provisioning import ProvisioningRefused, install, installation_request
+        request = installation_request(pki, self.requests.session_id)
+        started = time.monotonic()
+        answer = await self._send(request, CERTIFICATE_TIMEOUT_S * self.profile.timing_scale,
+                                  "CertificateInstallationReq")
+        try:
+            self.contract = install(pki, answer)
+        except (ProvisioningRefused, exi.ExiError, ValueError) as exc:
+            raise EvLinkError(f"CertificateInstallation: {exc}") from None
+        self.exchanges.append({"request": "CertificateInstallationReq", "response": "CertificateInstallationRes",
+                               "code": "OK", "round_trip_s": round(time.monotonic() - started, 6)})
+        return self.contract
 
     async def send(self, request: tuple[str, Any]) -> Any:
         """One request (name and body, from `requests`); the response body (e.g. a CurrentDemandRes)."""

@@ -125,6 +125,11 @@ class RigV2gLink:
         the car never connected."""
         return {cid: link.client.tls for cid, link in self.latest.items() if link.client is not None}
 
+    def tls_leaf_by_connector(self) -> dict[int, str]:
+        """The serial (hex) of the SECC leaf each connector's newest TLS connection showed the car."""
+        return {cid: link.client.tls_leaf for cid, link in self.latest.items()
+                if link.client is not None and link.client.tls_leaf}
+
     async def close(self) -> None:
         if self.link is not None:
             await self.link.close()

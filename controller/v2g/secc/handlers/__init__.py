@@ -21,6 +21,9 @@ class Handler:
     response: str            # the Body field of the answer, e.g. "CurrentDemandRes"
     ask: Callable | None
     respond: Callable
+    # (ctx, provider, raw EXI request) -> raw EXI answer or None: for requests answered by someone else
+    # (the contract certificate provider), whose answer goes to the car as it is; None: `respond` FAILED
+    forward: Callable | None = None
 
 
 def _common(authorization_req: str, authorization_res: str, selection_req: str, selection_res: str) -> dict:
@@ -49,8 +52,10 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "ServiceDetailReq": Handler("ServiceDetailRes", service_detail.ask, service_detail.respond),
         "PaymentDetailsReq": Handler("PaymentDetailsRes", None, plug_and_charge.respond_payment_details),
         "CertificateInstallationReq": Handler("CertificateInstallationRes", None,
-                                              plug_and_charge.respond_certificate_installation),
-        "CertificateUpdateReq": Handler("CertificateUpdateRes", None, plug_and_charge.respond_certificate_update),
+                                              plug_and_charge.respond_certificate_installation,
+                                              plug_and_charge.forward_certificate_installation),
+        "CertificateUpdateReq": Handler("CertificateUpdateRes", None, plug_and_charge.respond_certificate_update,
+                                        plug_and_charge.forward_certificate_update),
     },
 }
 

@@ -1,6 +1,10 @@
-"""ISO-2 PaymentDetailsReq, CertificateInstallationReq, CertificateUpdateReq (Plug & Charge) are not built.
+"""ISO-2 PaymentDetailsReq, CertificateInstallationReq, CertificateUpdateReq (Plug & Charge).
 
-They follow a PaymentServiceSelectionReq with Contract payment, which we refuse (we offer ExternalPayment only),
+CertificateInstallationReq and CertificateUpdateReq go, as received, to the certificate provider (OCPP
+Get15118EVCertificate, controller/v2g/secc/certificate_provider.py) when the station has one; its EXI answer
+goes back to the car as it is. Without a provider, or when it fails, the answer is FAILED with placeholders.
+
+PaymentDetailsReq is not built. It follows a PaymentServiceSelectionReq with Contract payment, which we refuse (we offer ExternalPayment only),
 so they are never in sequence: the session answers FAILED_SequenceError without asking (no `ask`) and closes.
 The schema makes every field of these responses mandatory, so the answers carry empty placeholders that a car
 ignores after a FAILED code."""
@@ -9,6 +13,7 @@ from __future__ import annotations
 import time
 
 from controller.connector.ev_session import Answer
+from controller.v2g.secc.certificate_provider import INSTALL, ISO2_NAMESPACE, UPDATE, CertificateProvider
 from controller.v2g.secc.context import SeccContext
 
 PLACEHOLDER_EMAID = "ZZ000000000000"  # eMAID is 14 or 15 characters
@@ -35,3 +40,11 @@ def _empty_certificates(ctx: SeccContext) -> dict:
         "DHpublickey": t.DiffieHellmanPublickey(Id="id3", content=b""),
         "eMAID": t.EMAID(Id="id4", content=PLACEHOLDER_EMAID),
     }
+
+
+async def forward_certificate_installation(ctx: SeccContext, provider: CertificateProvider, raw: bytes) -> bytes | None:
+    return await provider.ev_certificate(INSTALL, ISO2_NAMESPACE, raw)
+
+
+async def forward_certificate_update(ctx: SeccContext, provider: CertificateProvider, raw: bytes) -> bytes | None:
+    return await provider.ev_certificate(UPDATE, ISO2_NAMESPACE, raw)

@@ -1,0 +1,40 @@
+"""The rig CSMS as a certificate provisioning service for Get15118EVCertificate (OCPP 2.0.1 M02): the car's
+CertificateInstallationReq in, a signed CertificateInstallationRes with a new contract out
+(hil/pki/contract_provisioning.py); Update: CertificateUpdateReq in, a new contract for the same eMAID out.
+Anything it cannot read or check is answered Failed.
+
+Set it on a simulator with `csms.ev_certificate_answer = ContractProvisioningRole(pki).answer`."""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+
+from controller.formats.v2g import exi
+from hil.pki.contract_provisioning import ProvisioningRefused, answer_installation, answer_update
+from hil.pki.rig_pki import DEFAULT_EMAID, V2gPki
+
+log = logging.getLogger(__name__)
+
+
+class ContractProvisioningRole:
+    def __init__(self, pki: V2gPki, emaid: str = DEFAULT_EMAID):
+        self.pki = pki
+        self.emaid = emaid
+        self.answered: list[tuple[str, str, float]] = []  # (action, status, seconds it took)
+
+    async def answer(self, action: str, exi_request: str) -> tuple[str, str]:
+        began = time.perf_counter()
+        status, answer = "Failed", ""
+        try:
+            request = base64.b64decode(exi_request, validate=True)
+            if action == "Install":
+                answer = base64.b64encode(answer_installation(self.pki, request, self.emaid)).decode("ascii")
+            elif action == "Update":
+                answer = base64.b64encode(answer_update(self.pki, request)).decode("ascii")
+            status = "Accepted" if answer else "Failed"
+        except (binascii.Error, exi.ExiError, ProvisioningRefused, ValueError) as exc:
+            log.warning("rig CSMS: no contract for this %s request: %s", action, exc)
+        self.answered.append((action, status, time.perf_counter() - began))
+        return status, answer
