@@ -172,8 +172,10 @@ class ChargeControl:
         self.host.group.set_output(voltage_v, current_a)
 
     def current_to_zero(self) -> float:
-        """A stop: no current from now; returns the voltage to hold while the current falls."""
+        """A stop: no current from now; returns the voltage to hold while the current falls: the output's own,
+        so when the contactors open the modules keep the bus where it was (not at the car's target, which a
+        power matrix contact landing on the bus would meet as a step)."""
         self.setpoint_current_a = 0.0
         self.target_current_a = 0.0
         self._applied = None
-        return self.target_voltage_v or self.host.present_voltage()
+        return self.host.present_voltage() or self.target_voltage_v

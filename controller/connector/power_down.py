@@ -3,7 +3,9 @@ once; modules off and contactors open once the measured current is low; then the
 
 kind "stop" (the car stopped) first waits, at most LANDING_WAIT_S, while a power matrix contact is closing onto this
 output (`group.contact_closing`): lowering the current moves the output's voltage (the battery's I x R), and a
-contact landing on a moving voltage closes across it. An error shutdown and C->B never wait.
+contact landing on a moving voltage closes across it. An error shutdown and C->B never wait; when a contact is
+still closing as the contactors open, the modules stay on (at no current, holding the bus) until it has landed,
+at most LANDING_WAIT_S, and go off after the contactors.
 
 kind "stop" and "error" (error shutdown: the car must also have heard EVSE_Shutdown first)
 wait at most power_down_timeout_s, then POWER_DOWN_FAILED (an emergency). "cp_b" (C->B, IEC 61851-1 Table A.6:
@@ -44,6 +46,7 @@ class PowerDown:
         self._deadline_t = 0.0
         self._car_told_t: float | None = None
         self._hold_voltage_v = 0.0
+        self._off_deferred_t: float | None = None  # the contactors opened with the modules left on for a landing
 
     def begin(self, kind: str, hold_voltage_v: float) -> None:
         """Current to zero at `hold_voltage_v` now (a stop: once a closing matrix contact landed); the rest follows
@@ -85,15 +88,23 @@ class PowerDown:
             low = measured_t is not None and measured_t >= self._t and current < cfg.stop_current_threshold_a
             told = self.kind != "error" or self._car_told_t is not None or now - self._t >= cfg.error_notice_wait_s
             if (low and told) or (self.kind == "cp_b" and now >= self._deadline_t):
-                self.group.switch_off()
+                if self.group.contact_closing:
+                    self._off_deferred_t = now
+                else:
+                    self.group.switch_off()
                 self._open_contactors()
                 self.step, self._t = "open_contactors", now
             elif now >= self._deadline_t:
                 self._raise_fault("POWER_DOWN_FAILED", f"{current:.1f} A measured after "
                                                        f"{cfg.power_down_timeout_s:g} s ({self.kind})")
         elif self.step == "open_contactors":
-            if self._contactors_open():
+            deferred = self._off_deferred_t
+            if deferred is not None and (not self.group.contact_closing or now - deferred >= LANDING_WAIT_S):
+                self.group.switch_off()
+                self._off_deferred_t = None
+            opened = self._contactors_open()
+            if opened and self._off_deferred_t is None:
                 self.step = "done"
                 self._output_safe()
-            elif now - self._t > cfg.contactor_feedback_timeout_s:
+            elif not opened and now - self._t > cfg.contactor_feedback_timeout_s:
                 self._raise_fault("CONTACTOR_WELDED", "contactor feedback still closed after open command")

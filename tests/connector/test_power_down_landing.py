@@ -61,3 +61,45 @@ def test_a_stop_with_nothing_closing_lowers_the_current_at_once():
     seq = Sequence()
     seq.begin("stop")
     assert _current_lowered(seq)
+
+
+def test_contactors_opening_while_a_contact_lands_keep_the_modules_on_until_it_has_landed_then_switch_them_off():
+    seq = Sequence()
+    seq.begin("cp_b")  # C->B: no wait before the current falls
+    seq.group.contact_closing = True  # a contact set off meanwhile
+    seq.amps = 0.0
+    seq.at(0.02)
+    assert seq.opened and ("group", "off") not in seq.wire  # the contactors on time, the bus still held
+    seq.feedback_open = True
+    seq.at(0.04)
+    assert not seq.safe  # not safe before the modules are off
+    seq.group.contact_closing = False
+    seq.at(0.06)
+    assert seq.wire[-1] == ("group", "off") and seq.safe == 1 and not seq.faults
+
+
+def test_modules_left_on_for_a_landing_go_off_after_the_bound_whatever_the_contact_reports():
+    seq = Sequence()
+    seq.begin("cp_b")
+    seq.group.contact_closing = True
+    seq.amps = 0.0
+    seq.at(0.02)
+    seq.feedback_open = True
+    seq.at(0.02 + LANDING_WAIT_S - 0.01)
+    assert ("group", "off") not in seq.wire
+    seq.at(0.02 + LANDING_WAIT_S + 0.001)
+    assert ("group", "off") in seq.wire and seq.safe == 1 and not seq.faults
+
+
+def test_a_stop_holds_the_output_at_its_measured_voltage_not_at_the_cars_target():
+    from dataclasses import replace
+
+    from controller.connector.ev_session import CurrentDemand
+    from tests.connector.test_connector import make, to_charging
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    conn.ev_current_demand(CurrentDemand(target_voltage_v=410, target_current_a=100))  # CC: the battery sets V
+    board.status = replace(board.status, cable_voltage_v=372.0)
+    conn.on_io_status(board.status)
+    conn.ev_power_delivery(False)
+    assert group.setpoint == (pytest.approx(372.0, abs=0.5), 0.0)  # when the contactors open the bus stays there
