@@ -1,0 +1,107 @@
+"""Contract validation (ISO 15118-2 PaymentDetailsReq): the rig PKI's contract and its broken variants
+against the MO roots, each refusal with its ISO-2 code; where the roots come from."""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import subprocess
+import sys
+
+import pytest
+
+from controller.formats.cabinet.config import V2gTlsConfig
+from controller.formats.cabinet.loader import ConfigError
+from controller.v2g.contract.mo_roots import combined, load_mo_roots
+from controller.v2g.contract.validation import ContractValidator, normalized_emaid
+from hil.pki.rig_pki import broken_contract, good_contract, rig_pki, write_root
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _check(contract, roots=None, emaid=None, **kw):
+    roots = [rig_pki().mo_root.cert] if roots is None else roots
+    validator = ContractValidator(lambda: roots, **kw)
+    leaf, subs = contract.ders()
+    return asyncio.run(validator.check(emaid or contract.emaid, leaf, subs))
+
+
+def test_the_rig_contract_is_valid_and_its_leaf_returned():
+    verdict = _check(good_contract())
+    assert verdict.ok, verdict.reason
+    assert verdict.leaf.public_key().public_numbers() == rig_pki().contract.cert.public_key().public_numbers()
+
+
+@pytest.mark.parametrize("variant, code", [
+    ("expired", "FAILED_CertificateExpired"),
+    ("untrusted", "FAILED_CertChainError"),
+    ("key-usage", "FAILED_CertChainError"),
+])
+def test_each_broken_contract_gets_its_code(variant, code):
+    verdict = _check(broken_contract(variant))
+    assert (verdict.code, verdict.leaf) == (code, None), verdict.reason
+
+
+def test_no_mo_root_is_no_certificate_available():
+    assert _check(good_contract(), roots=[]).code == "FAILED_NoCertificateAvailable"
+
+    def unreadable():
+        raise OSError("disk gone")
+    validator = ContractValidator(unreadable)
+    assert not validator.available()
+    leaf, subs = good_contract().ders()
+    assert asyncio.run(validator.check("X", leaf, subs)).code == "FAILED_NoCertificateAvailable"
+
+
+def test_a_missing_sub_ca_breaks_the_path():
+    contract = good_contract()
+    leaf, subs = contract.ders()
+    validator = ContractValidator(lambda: [rig_pki().mo_root.cert])
+    assert asyncio.run(validator.check(contract.emaid, leaf, subs[:1])).code == "FAILED_CertChainError"
+
+
+def test_a_sub_ca_outside_its_validity_is_expired():
+    # ten years on: the leaf (2 years) and sub-CAs (4 years) have all ended
+    later = lambda: datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=5 * 365)  # noqa: E731
+    assert _check(good_contract(), clock=later).code == "FAILED_CertificateExpired"
+
+
+def test_garbage_instead_of_a_certificate_is_a_chain_error():
+    validator = ContractValidator(lambda: [rig_pki().mo_root.cert])
+    assert asyncio.run(validator.check("USCPIC0000001X", b"\x30\x03junk", [])).code == "FAILED_CertChainError"
+
+
+def test_the_emaid_must_be_the_leafs_with_or_without_dashes():
+    contract = good_contract()  # USCPIC0000001X
+    assert _check(contract, emaid="US-CPI-C0000001-X").ok
+    assert _check(contract, emaid="uscpic0000001x").ok
+    wrong = _check(contract, emaid="USCPIC0000002X")
+    assert wrong.code == "FAILED" and "USCPIC0000002X" in wrong.reason
+    assert normalized_emaid("de-8aa-1a2b3c4d5-6") == "DE8AA1A2B3C4D56"
+
+
+def test_mo_roots_from_a_file_and_a_second_source(tmp_path):
+    path = write_root(tmp_path / "mo.pem", rig_pki().mo_root)
+    roots = load_mo_roots(str(path))
+    assert [r.subject for r in roots] == [rig_pki().mo_root.cert.subject]
+    both = combined(lambda: roots, lambda: [rig_pki().v2g_root.cert])
+    assert len(both()) == 2
+
+
+def test_unusable_mo_roots_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="v2g.tls.mo_roots.*cannot read"):
+        load_mo_roots(str(tmp_path / "missing.pem"))
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="holds no PEM certificate"):
+        load_mo_roots(str(tmp_path / "junk.pem"))
+    (tmp_path / "leaf.pem").write_bytes(rig_pki().contract.cert_pem())
+    with pytest.raises(ConfigError, match="is not a CA certificate"):
+        load_mo_roots(str(tmp_path / "leaf.pem"))
+    with pytest.raises(ConfigError, match="mo_roots.*needs TLS"):
+        V2gTlsConfig(mo_roots="mo.pem").check()
+
+
+def test_the_validator_loads_no_crypto_until_a_contract_is_checked():
+    code = ("import sys, controller.v2g.contract.validation, controller.v2g.contract.mo_roots\n"
+            "print(sorted(m for m in ('pyhanko_certvalidator', 'asn1crypto', 'aiohttp') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
