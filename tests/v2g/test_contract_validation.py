@@ -105,3 +105,24 @@ def test_the_validator_loads_no_crypto_until_a_contract_is_checked():
             "print(sorted(m for m in ('pyhanko_certvalidator', 'asn1crypto', 'aiohttp') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("content, reason", [(None, "cannot read"), (b"junk", "holds no PEM certificate")])
+def test_an_unreadable_mo_roots_file_stops_the_controller_in_one_line(tmp_path, content, reason):
+    from pathlib import Path
+    from hil.pki.rig_pki import write_secc_files
+    root = Path(__file__).resolve().parents[2]
+    pki = rig_pki()
+    files = write_secc_files(tmp_path / "secc", pki.secc, pki.secc_chain())
+    roots = tmp_path / "mo.pem"
+    if content is not None:
+        roots.write_bytes(content)
+    cabinet = tmp_path / "cabinet.toml"
+    cabinet.write_text((root / "hil/setups/desk/cabinet.toml").read_text()
+                       + "\n[v2g]\nenabled = true\ntest_door_direct_tcp = true\nsdp_port = 0\n"
+                       f'\n[v2g.tls]\ncert_chain = "{files.chain}"\nkey = "{files.key}"\nmo_roots = "{roots}"\n')
+    done = subprocess.run([sys.executable, "-m", "controller", "--config", str(cabinet)],
+                          capture_output=True, text=True, timeout=30, cwd=root)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "'v2g.tls.mo_roots'" in lines[0] and reason in lines[0]

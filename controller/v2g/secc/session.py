@@ -12,9 +12,11 @@ PowerDelivery start, 150 s). The sequence timeout (60 s between requests) is the
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 from controller.connector.ev_session import Answer, ResponseCode
 from controller.connector.ports import EvSession
@@ -42,6 +44,8 @@ class SeccSettings:
     protocols: tuple[str, ...] = ("din", "iso2")
     allow_list: frozenset[str] = frozenset()
     timers: SeccTimers = SeccTimers()
+    contracts: Any = None  # Plug & Charge: a controller/v2g/contract ContractValidator (None: not offered)
+    present_token: Callable[[dict, int], None] | None = None  # where an eMAID is presented as an idToken
 
 
 class SeccSession:
@@ -79,7 +83,7 @@ class SeccSession:
         if handler is None:
             self._fail("EV_SEQUENCE_ERROR", f"{kind} is not supported", close_now=True)
             return None
-        answer, refusal = self._answer(kind, handler, message)
+        answer, refusal = await self._answer(kind, handler, message)
         code_name = getattr(answer.code, "value", answer.code)
         response = handler.respond(self.ctx, answer, self.ctx.response_code(code_name))
         out = exi.encode(self.ctx.schema, self.ctx.types.V2G_Message(
@@ -116,11 +120,13 @@ class SeccSession:
             self._close_after_answer("no common protocol")
             return out
         self.agreement = agreement
-        self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list)
+        self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list,
+                               tls=bool(self.connection.tls), contracts=self.settings.contracts,
+                               present_token=self.settings.present_token)
         self._note(V2gHandshake(self.connector.cfg.id, tuple(offered), agreement.namespace, agreement.schema))
         return out
 
-    def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
+    async def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
         """The connector's answer, or a refusal (answer with a FAILED code, plus the fault to record)."""
         ctx = self.ctx
         if kind == "SessionSetupReq":
@@ -136,7 +142,10 @@ class SeccSession:
             return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
                 "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")
         self.last_request = kind
+        ctx.header = message.Header
         answer = handler.ask(ctx, getattr(message.Body, kind))
+        if inspect.isawaitable(answer):  # a contract check (Plug & Charge)
+            answer = await answer
         if kind == "PowerDeliveryReq" and self._timer is not None and answer.code == ResponseCode.OK:
             self._timer.cancel()
             self._timer = None

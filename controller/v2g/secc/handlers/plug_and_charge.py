@@ -14,10 +14,6 @@ from controller.v2g.secc.context import SeccContext
 PLACEHOLDER_EMAID = "ZZ000000000000"  # eMAID is 14 or 15 characters
 
 
-def respond_payment_details(ctx: SeccContext, answer: Answer, code):
-    return ctx.types.PaymentDetailsRes(ResponseCode=code, GenChallenge=bytes(16), EVSETimeStamp=int(time.time()))
-
-
 def respond_certificate_installation(ctx: SeccContext, answer: Answer, code):
     return ctx.types.CertificateInstallationRes(ResponseCode=code, **_empty_certificates(ctx))
 
