@@ -9,10 +9,13 @@ the ISO-2 response code the SECC sends:
                                  (key usage, basic constraints, path length), or a leaf whose key is not P-256
   FAILED                         the eMAID of the request is not the one the leaf names (subject CN)
 The path itself is built and checked by pyhanko-certvalidator (RFC 5280); both it and `cryptography` are
-imported only when a contract is checked, so a controller without Plug & Charge never loads them.
+imported only when a contract is checked, so a controller without Plug & Charge never loads them. The path
+check runs on a worker thread: its first import (~150 ms) and each validation (a few ms) would otherwise stall
+the event loop that answers CurrentDemand on the other connectors.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 from dataclasses import dataclass
@@ -85,7 +88,7 @@ class ContractValidator:
         key = leaf.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             return ContractVerdict(CHAIN_ERROR, "the contract leaf's key is not on secp256r1")
-        problem = await _path_problem(leaf, subs, roots, now)
+        problem = await asyncio.to_thread(lambda: asyncio.run(_path_problem(leaf, subs, roots, now)))
         if problem is not None:
             return problem
         named = _common_name(leaf)

@@ -15,7 +15,8 @@ from hil.ev.evcc.answers import accepted
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder
-from hil.ev.evcc.strict import StrictCarViolation, Violation, check_handshake, check_response, check_sdp
+from hil.ev.evcc.strict import (StrictCarViolation, Violation, check_handshake, check_payment_options,
+                                check_response, check_sdp)
 from hil.ev.evcc.link_error import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
 from hil.ev.sdp_client import SdpFailed
@@ -41,6 +42,7 @@ class V2gEvLink:
         self.builder: RequestBuilder | None = None
         self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
+        self.contract = None  # Plug & Charge: the car's contract (hil/ev/evcc/contract.py CarContract)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
@@ -81,6 +83,7 @@ class V2gEvLink:
         if chosen is None or chosen.namespace not in SCHEMA_OF_NAMESPACE:
             raise EvLinkError(f"handshake: the SECC chose SchemaID {answer.SchemaID}, which we did not offer")
         self.builder = RequestBuilder(SCHEMA_OF_NAMESPACE[chosen.namespace], self.profile)
+        self.builder.contract = self.contract
 
     @property
     def schema(self) -> str | None:
@@ -101,6 +104,10 @@ class V2gEvLink:
             return setup.Body.SessionSetupRes  # refused: a car goes no further
         requests.session_id = setup.Header.SessionID
         discovery = await self.send(requests.service_discovery())
+        if requests.schema == "iso2":  # Plug & Charge where the SECC offers it and the car holds a contract
+            options = [o.value for o in discovery.PaymentOptionList.PaymentOption]
+            self._strict(check_payment_options(options, tls=self.client.tls_stream is not None))
+            requests.pay_by_contract = requests.contract is not None and "Contract" in options
         if self.profile.service_details and requests.schema == "iso2":
             for service_id in listed_service_ids(discovery):
                 detail = await self.send(requests.service_detail(service_id))

@@ -1,0 +1,50 @@
+"""Plug & Charge with a contract present, in the rig (issue 17): the car asks TLS, pays with its contract,
+signs Authorization and MeteringReceipt; the station checks the contract against the MO root it was given
+([v2g.tls] mo_roots). Each broken contract ends with its ISO-2 code and no energy."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hil.runner import run_scenario
+from hil.setup import load_setup
+
+pytestmark = [pytest.mark.rig, pytest.mark.timeout(120)]
+ISO2_TLS = "TLSv1.2 ECDHE-ECDSA-AES128-SHA256"
+
+
+async def _no_auto_authorize(run) -> list[str]:
+    return ["charging.auto_authorize=false"]  # only the eMAID can authorize the car
+
+
+def _run(name: str) -> tuple[dict, list[str]]:
+    return asyncio.run(run_scenario(name, load_setup("desk"), protocol="iso2", before_controller=_no_auto_authorize))
+
+
+def test_pnc_charges_over_tls_authorized_by_the_emaid():
+    report, problems = _run("pnc")
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert report["result"] == "ok" and conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0
+    assert report["v2g"]["tls"] == {1: ISO2_TLS} and report["faults"] == []
+    asked = report["v2g"]["car_round_trips"]
+    assert {"PaymentDetailsReq", "AuthorizationReq", "MeteringReceiptReq"} <= set(asked), asked
+    answered = report["v2g"]["answer_times"]
+    assert answered["PaymentDetailsReq"]["max_ms"] < 2000 and answered["AuthorizationReq"]["max_ms"] < 2000
+
+
+@pytest.mark.parametrize("name, refusal", [
+    ("pnc-expired", "payment_details: FAILED_CertificateExpired"),
+    ("pnc-wrong-chain", "payment_details: FAILED_CertChainError"),
+    ("pnc-bad-signature", "authorize: FAILED_SignatureError"),
+])
+def test_a_broken_contract_ends_with_its_code_and_no_energy(name, refusal):
+    report, problems = _run(name)
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert report["result"] == "failed" and conn["car"]["reason"].startswith(refusal), conn["car"]
+    assert [f["code"] for f in report["faults"]] == ["EV_SESSION_REFUSED"]
+    assert conn["energy_kwh"] == 0.0 and conn["rig_energy_kwh"] == 0.0
+    assert "CableCheckReq" not in report["v2g"]["car_round_trips"]  # refused before anything was energized
+    assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
