@@ -48,3 +48,22 @@ def test_a_broken_contract_ends_with_its_code_and_no_energy(name, refusal):
     assert conn["energy_kwh"] == 0.0 and conn["rig_energy_kwh"] == 0.0
     assert "CableCheckReq" not in report["v2g"]["car_round_trips"]  # refused before anything was energized
     assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
+
+
+def test_with_ocpp_the_csms_authorizes_the_emaid_as_an_id_token():
+    """The eMAID goes where a card's idToken goes: the CSMS gets Authorize with type eMAID, and only its
+    acceptance lets the car charge (the controller's auto-authorization is off)."""
+    from hil.pki.rig_pki import rig_pki
+    emaid = rig_pki().emaid
+
+    def accept_the_contract(run) -> None:
+        run.csms.csms.tokens[emaid] = {"status": "Accepted"}
+
+    report, problems = asyncio.run(run_scenario("pnc", load_setup("desk"), protocol="iso2", ocpp_profile=1,
+                                                before_controller=_no_auto_authorize, on_run=accept_the_contract))
+    assert not problems, (problems, report)
+    assert report["connectors"][0]["energy_kwh"] > 0.0
+    authorize = [f for f in report["ocpp"]["traffic"] if '"Authorize"' in f["frame"]]
+    assert authorize and all(f'{{"idToken":"{emaid}","type":"eMAID"}}' in f["frame"] for f in authorize), authorize
+    started = [e for e in report["ocpp"]["transaction_events"] if e["type"] == "Started"]
+    assert len(started) == 1
