@@ -126,3 +126,19 @@ def test_an_unreadable_mo_roots_file_stops_the_controller_in_one_line(tmp_path, 
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "'v2g.tls.mo_roots'" in lines[0] and reason in lines[0]
+
+
+def test_a_leaf_that_signs_another_certificate_or_a_path_too_long_breaks_the_chain():
+    from hil.pki.profiles import Role, issue
+    from hil.pki.rig_pki import Contract
+    pki = rig_pki()
+    now = pki.contract.cert.not_valid_before_utc
+    # basic constraints: the contract leaf (CA false) as the issuer of another contract
+    under_leaf = issue(Role.CONTRACT_LEAF, pki.emaid, "MO", issuer=pki.contract, days=30, not_before=now)
+    assert _check(Contract(under_leaf, (pki.contract.cert, pki.mo_sub2.cert, pki.mo_sub1.cert))).code \
+        == "FAILED_CertChainError"
+    # path length: MO sub-CA 2 (path length 0) may sign leaves only, not a third sub-CA
+    third = issue(Role.SUB_CA_2, "MOSubCA3", "MO", issuer=pki.mo_sub2, days=30, not_before=now)
+    below = issue(Role.CONTRACT_LEAF, pki.emaid, "MO", issuer=third, days=30, not_before=now)
+    verdict = _check(Contract(below, (third.cert, pki.mo_sub2.cert, pki.mo_sub1.cert)))
+    assert verdict.code == "FAILED_CertChainError", verdict.reason
