@@ -142,3 +142,24 @@ def test_a_leaf_that_signs_another_certificate_or_a_path_too_long_breaks_the_cha
     below = issue(Role.CONTRACT_LEAF, pki.emaid, "MO", issuer=third, days=30, not_before=now)
     verdict = _check(Contract(below, (third.cert, pki.mo_sub2.cert, pki.mo_sub1.cert)))
     assert verdict.code == "FAILED_CertChainError", verdict.reason
+
+
+def test_the_controller_reads_the_file_roots_and_the_ocpp_installed_ones_at_each_check(tmp_path):
+    from controller.app import ControllerApp
+    from controller.formats.cabinet.config import parse_config
+    from hil.pki.profiles import Role, issue
+    from hil.pki.rig_pki import write_secc_files
+    from tests.test_config import GOOD
+    pki = rig_pki()
+    files = write_secc_files(tmp_path / "secc", pki.secc, pki.secc_chain())
+    roots = write_root(tmp_path / "mo.pem", pki.mo_root)
+    app = ControllerApp(parse_config(
+        GOOD + f'\n[v2g.tls]\ncert_chain = "{files.chain}"\nkey = "{files.key}"\nmo_roots = "{roots}"\n'
+        + f'\n[ocpp]\nurl = "ws://127.0.0.1:9"\npassword = "0123456789abcdef0123"\n'
+        + f'certificate_dir = "{tmp_path / "certs"}"\n'))
+    app.build()
+    validator = app._contract_validator()
+    assert [r.subject for r in validator.mo_roots()] == [pki.mo_root.cert.subject]
+    other = issue(Role.ROOT, "OtherMORoot", "MO", issuer=None, days=365, not_before=pki.mo_root.cert.not_valid_before_utc)
+    app.ocpp.security.certificates.install_root("MORootCertificate", other.cert_pem().decode())  # OCPP block M
+    assert [r.subject for r in validator.mo_roots()] == [pki.mo_root.cert.subject, other.cert.subject]
