@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from controller.formats.capture.dissect import CaptureDissector, dissect_file
+from controller.formats.capture.tls12 import read_key_log
 from hil.runner import run_scenario
 from hil.setup import load_setup
 
@@ -18,12 +20,14 @@ async def _no_auto_authorize(run) -> list[str]:
     return ["charging.auto_authorize=false"]  # only the eMAID can authorize the car
 
 
-def _run(name: str) -> tuple[dict, list[str]]:
-    return asyncio.run(run_scenario(name, load_setup("desk"), protocol="iso2", before_controller=_no_auto_authorize))
+def _run(name: str, **kwargs) -> tuple[dict, list[str]]:
+    return asyncio.run(run_scenario(name, load_setup("desk"), protocol="iso2", before_controller=_no_auto_authorize,
+                                    **kwargs))
 
 
-def test_pnc_charges_over_tls_authorized_by_the_emaid():
-    report, problems = _run("pnc")
+def test_pnc_charges_over_tls_authorized_by_the_emaid(tmp_path):
+    pcap = tmp_path / "pnc.pcap"
+    report, problems = _run("pnc", pcap=str(pcap))
     assert not problems, (problems, report)
     conn = report["connectors"][0]
     assert report["result"] == "ok" and conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0
@@ -32,6 +36,12 @@ def test_pnc_charges_over_tls_authorized_by_the_emaid():
     assert {"PaymentDetailsReq", "AuthorizationReq", "MeteringReceiptReq"} <= set(asked), asked
     answered = report["v2g"]["answer_times"]
     assert answered["PaymentDetailsReq"]["max_ms"] < 2000 and answered["AuthorizationReq"]["max_ms"] < 2000
+    # the capture, decrypted with the SECC's key log, shows the Plug & Charge exchange as it crossed
+    dissector = CaptureDissector(tls_keys=read_key_log(tmp_path / "pnc.pcap.tls-keys"))
+    types = [m.type for m in dissect_file(pcap, dissector) if m.protocol == "V2G" and not m.error]
+    for kind in ("PaymentServiceSelectionReq", "PaymentDetailsReq", "PaymentDetailsRes", "AuthorizationReq",
+                 "MeteringReceiptReq", "MeteringReceiptRes"):
+        assert kind in types, (kind, dissector.skipped)
 
 
 @pytest.mark.parametrize("name, refusal", [
