@@ -213,11 +213,13 @@ class ControllerApp:
         return ContractValidator(combined(lambda: self._mo_roots, lambda: [] if ocpp is None else
                                           ocpp.security.certificates.roots("MORootCertificate")))
 
-    def _card_shown(self, id_token: dict, connector_id: int | None, source: str = "rfid") -> None:
-        """A card's idToken, or (source "contract") a Plug & Charge eMAID the SECC validated."""
+    def _card_shown(self, id_token: dict, connector_id: int | None, source: str = "rfid") -> asyncio.Task:
+        """A card's idToken, or (source "contract") a Plug & Charge eMAID the SECC validated; the task gives
+        present_token's (outcome, text)."""
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, source))
         self._token_tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._token_tasks.discard)
+        return task
 
     async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> tuple[str, str]:
         """A token from a card reader or the console: (outcome, text). With OCPP the CSMS's rules decide

@@ -77,3 +77,14 @@ def test_with_ocpp_the_csms_authorizes_the_emaid_as_an_id_token():
     assert authorize and all(f'{{"idToken":"{emaid}","type":"eMAID"}}' in f["frame"] for f in authorize), authorize
     started = [e for e in report["ocpp"]["transaction_events"] if e["type"] == "Started"]
     assert len(started) == 1
+
+
+def test_with_ocpp_an_emaid_the_csms_does_not_know_ends_the_session_without_energy():
+    report, _ = asyncio.run(run_scenario("pnc", load_setup("desk"), protocol="iso2", ocpp_profile=1,
+                                         before_controller=_no_auto_authorize))
+    conn = report["connectors"][0]
+    assert conn["car"]["reason"].startswith("authorize: FAILED /"), conn["car"]  # not the car's own timeout
+    assert conn["energy_kwh"] == 0.0 and conn["rig_energy_kwh"] == 0.0
+    assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
+    answers = [f["frame"] for f in report["ocpp"]["traffic"] if '"idTokenInfo"' in f["frame"]]
+    assert answers and '"status":"Unknown"' in answers[0]

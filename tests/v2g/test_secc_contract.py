@@ -122,6 +122,32 @@ def test_a_valid_contract_gets_a_fresh_challenge_and_its_emaid_is_presented():
     assert bench.conn.state == "authorizing" and not bench.connection.closed
 
 
+@pytest.mark.parametrize("outcome, expected", [("refused", "FAILED"), ("authorized", "OK")])
+def test_the_identifications_answer_to_the_emaid_decides(outcome, expected):
+    """A refused eMAID (e.g. the CSMS's Authorize said Invalid) ends the session at the next AuthorizationReq
+    instead of leaving the car waiting for its timeout."""
+    async def go():
+        bench = PncBench()
+        outcomes = []
+
+        def present(token, cid):
+            outcomes.append(asyncio.get_running_loop().create_future())
+            return outcomes[-1]
+        bench.session.settings = replace(bench.session.settings, present_token=present)
+        await bench.open_contract()
+        await bench.details()
+        first = await bench.ask("authorize")
+        outcomes[0].set_result((outcome, "by the CSMS"))
+        if outcome == "authorized":
+            bench.conn.authorize()
+        return first, await bench.ask("authorize"), await bench.settled()
+    first, second, bench = run(go())
+    assert first.EVSEProcessing.value == "Ongoing" and code(second) == expected
+    assert bench.connection.closed == (expected == "FAILED")
+    if expected == "FAILED":
+        _ended_without_energy(bench)
+
+
 def test_without_identification_the_valid_contract_authorizes():
     async def go():
         bench = PncBench(identification=False)

@@ -16,5 +16,6 @@ class ContractSession:
     emaid: str = ""                # from the validated contract leaf
     public_key: Any = None         # the contract leaf's key: AuthorizationReq and MeteringReceiptReq signatures
     presented: bool = False        # the eMAID went to the connector's identification (once)
+    presenting: Any = None         # its answer to come: a task giving (outcome, text), as for a card
     receipt_asked: bool = False    # one CurrentDemandRes asked for a receipt (once per session)
     receipt: Any = None            # the MeterInfo of that CurrentDemandRes, until the car signed it

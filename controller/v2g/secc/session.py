@@ -45,7 +45,7 @@ class SeccSettings:
     allow_list: frozenset[str] = frozenset()
     timers: SeccTimers = SeccTimers()
     contracts: Any = None  # Plug & Charge: a controller/v2g/contract ContractValidator (None: not offered)
-    present_token: Callable[[dict, int], None] | None = None  # where an eMAID is presented as an idToken
+    present_token: Callable[[dict, int], Any] | None = None  # where an eMAID is presented (a task: its outcome)
 
 
 class SeccSession:

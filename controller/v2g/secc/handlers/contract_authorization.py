@@ -5,8 +5,9 @@ made with the contract key (controller/v2g/secc/xml_signature.py). A challenge o
 request, an old session's) is FAILED_ChallengeInvalid; a signature that does not verify with the contract
 leaf's key, FAILED_SignatureError. Once proven, the eMAID is presented as an idToken of type eMAID exactly
 as a card would be (with OCPP the CSMS's rules decide), and the answer is the connector's: Ongoing until the
-connector is authorized. The challenge is spent when the authorization finishes. External payment keeps the
-plain handler (controller/v2g/secc/handlers/authorization.py)."""
+connector is authorized; FAILED once the identification refused the eMAID (a car would otherwise wait for
+its timeout). The challenge is spent when the authorization finishes. External payment keeps the plain handler
+(controller/v2g/secc/handlers/authorization.py)."""
 from __future__ import annotations
 
 import logging
@@ -32,18 +33,30 @@ def ask(ctx: SeccContext, req) -> Answer:
         log.warning("connector %d: AuthorizationReq of eMAID %s refused: %s", ctx.connector.cfg.id,
                     contract.emaid or "?", refused[1])
         return replace(ctx.plain_answer(), code=refused[0])
+    if _refused_by_identification(contract.presenting):
+        log.warning("connector %d: eMAID %s refused: %s", ctx.connector.cfg.id, contract.emaid,
+                    contract.presenting.result()[1])
+        return replace(ctx.plain_answer(), code=ResponseCode.FAILED)
     answer = ctx.connector.ev_authorization()
     if not contract.presented and answer.code == ResponseCode.OK and answer.processing == Processing.ONGOING:
         contract.presented = True
         token = {"idToken": contract.emaid, "type": EMAID_TOKEN_TYPE}
         if ctx.present_token is not None:
-            ctx.present_token(token, ctx.connector.cfg.id)
+            contract.presenting = ctx.present_token(token, ctx.connector.cfg.id)
         else:  # no identification wired (a bare SECC): the validated contract is the authorization
             ctx.connector.authorize()
             answer = ctx.connector.ev_authorization()
     if answer.processing == Processing.FINISHED:
         contract.challenge = None  # spent: a repetition of this request cannot authorize again
     return answer
+
+
+def _refused_by_identification(presenting) -> bool:
+    """The identification's answer to the eMAID ((outcome, text), as for a card) says refused."""
+    if presenting is None or not presenting.done() or presenting.cancelled() or presenting.exception() is not None:
+        return False
+    outcome = presenting.result()
+    return isinstance(outcome, tuple) and outcome and outcome[0] == "refused"
 
 
 def _refusal(ctx: SeccContext, req) -> tuple[str, str] | None:
