@@ -88,3 +88,17 @@ def test_with_ocpp_an_emaid_the_csms_does_not_know_ends_the_session_without_ener
     assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
     answers = [f["frame"] for f in report["ocpp"]["traffic"] if '"idTokenInfo"' in f["frame"]]
     assert answers and '"status":"Unknown"' in answers[0]
+
+
+def test_pnc_over_veth():
+    from hil.link.netns import NetnsUnavailable, why_unavailable
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(f"veth link mode skipped: {reason}")
+    try:
+        report, problems = _run("pnc", link_mode="veth")
+    except NetnsUnavailable as exc:
+        pytest.skip(f"veth link mode skipped: {exc}")
+    assert not problems, (problems, report)
+    assert report["v2g"]["tls"] == {1: ISO2_TLS} and report["v2g"]["link"] == "veth"
+    assert "AuthorizationReq" in report["v2g"]["car_round_trips"]
