@@ -155,7 +155,7 @@ def test_the_controller_reads_the_file_roots_and_the_ocpp_installed_ones_at_each
     roots = write_root(tmp_path / "mo.pem", pki.mo_root)
     app = ControllerApp(parse_config(
         GOOD + f'\n[v2g.tls]\ncert_chain = "{files.chain}"\nkey = "{files.key}"\nmo_roots = "{roots}"\n'
-        + f'\n[ocpp]\nurl = "ws://127.0.0.1:9"\npassword = "0123456789abcdef0123"\n'
+        + '\n[ocpp]\nurl = "ws://127.0.0.1:9"\npassword = "0123456789abcdef0123"\n'
         + f'certificate_dir = "{tmp_path / "certs"}"\n'))
     app.build()
     validator = app._contract_validator()

@@ -6,8 +6,6 @@ The schema makes every field of these responses mandatory, so the answers carry 
 ignores after a FAILED code."""
 from __future__ import annotations
 
-import time
-
 from controller.connector.ev_session import Answer
 from controller.v2g.secc.context import SeccContext
 
