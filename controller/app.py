@@ -5,6 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,7 @@ class ControllerApp:
         self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
         self.secc_leaf = None  # controller/v2g/secc_leaf.py: the leaf TLS shows cars, when there is one
         self.secc_leaf_expiry = None  # SECC_CERTIFICATE_EXPIRING while that leaf ends within 30 days
+        self._mo_roots: list = []  # [v2g.tls] mo_roots, loaded in build()
         self._tasks: list[asyncio.Task] = []
         self._can_override = can_override
         self.started_t: float | None = None
@@ -130,6 +132,9 @@ class ControllerApp:
             from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch  # the leaf in use: `certs`, and OCPP's replacement
             self.secc_leaf = SeccLeaf(cfg.v2g.tls.cert_chain, cfg.v2g.tls.key, self._secc_tls)
             self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)  # 30 days ahead
+        if cfg.v2g.tls.mo_roots:  # Plug & Charge: the MO roots a contract may chain to (exit 2 when unreadable)
+            from controller.v2g.contract.mo_roots import load_mo_roots
+            self._mo_roots = load_mo_roots(cfg.v2g.tls.mo_roots)
         if cfg.store.path:
             self._open_store()
         for index, conn_cfg in enumerate(cfg.connectors):
@@ -231,10 +236,23 @@ class ControllerApp:
         return station_sources(self.config, self.store, self.connectors, None if security is None else
                                lambda: [asdict(e) for e in security.entries.copy()])
 
-    def _card_shown(self, id_token: dict, connector_id: int | None) -> None:
-        task = asyncio.ensure_future(self.present_token(id_token, connector_id, "rfid"))
+    def _contract_validator(self):
+        """Plug & Charge (issue 17): MO roots from [v2g.tls] mo_roots and, with OCPP, its installed ones."""
+        if self._secc_tls is None:
+            return None
+        from controller.v2g.contract.mo_roots import combined
+        from controller.v2g.contract.validation import ContractValidator
+        ocpp = self.ocpp
+        return ContractValidator(combined(lambda: self._mo_roots, lambda: [] if ocpp is None else
+                                          ocpp.security.certificates.roots("MORootCertificate")))
+
+    def _card_shown(self, id_token: dict, connector_id: int | None, source: str = "rfid") -> asyncio.Task:
+        """A card's idToken, or (source "contract") a Plug & Charge eMAID the SECC validated; the task gives
+        present_token's (outcome, text)."""
+        task = asyncio.ensure_future(self.present_token(id_token, connector_id, source))
         self._token_tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._token_tasks.discard)
+        return task
 
     async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> tuple[str, str]:
         """A token from a card reader or the console: (outcome, text). With OCPP the CSMS's rules decide
@@ -296,7 +314,8 @@ class ControllerApp:
             settings = SeccSettings(
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
                 protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list),
-                certificates=self.ocpp.ev_certificates if self.ocpp is not None else None)  # Get15118EVCertificate
+                certificates=self.ocpp.ev_certificates if self.ocpp is not None else None,  # Get15118EVCertificate
+                contracts=self._contract_validator(), present_token=partial(self._card_shown, source="contract"))
             station = SeccStation(conn, sockets, settings, on_event=self.emit,
                                   tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station

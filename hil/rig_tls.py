@@ -40,23 +40,26 @@ class RigTls:
     directory: Path
     files: SeccFiles
     key_log: str = ""
+    mo_roots: Path | None = None  # Plug & Charge: the rig PKI's MO root, so the SECC can check contracts
 
     @classmethod
     def make(cls, station: str, pcap: str | None = None) -> RigTls:
         if station not in STATION_CERTIFICATES:
             raise ValueError(f"unknown SECC certificate {station!r}; known: {', '.join(STATION_CERTIFICATES)}")
-        from hil.pki.rig_pki import broken_secc, rig_pki, write_secc_files
+        from hil.pki.rig_pki import broken_secc, rig_pki, write_root, write_secc_files
         pki = rig_pki()
         leaf, chain = (pki.secc, pki.secc_chain()) if station == "valid" else broken_secc(station)
         directory = Path(tempfile.mkdtemp(prefix="charger-hil-tls-"))
         return cls(station, directory, write_secc_files(directory, leaf, chain),
-                   f"{pcap}.tls-keys" if pcap else "")
+                   f"{pcap}.tls-keys" if pcap else "", write_root(directory / "mo_roots.pem", pki.mo_root))
 
     def controller_overrides(self) -> list[str]:
         out = [f"v2g.tls.cert_chain={json.dumps(str(self.files.chain))}",
                f"v2g.tls.key={json.dumps(str(self.files.key))}"]
         if self.key_log:
             out.append(f"v2g.tls.key_log={json.dumps(self.key_log)}")
+        if self.mo_roots is not None:
+            out.append(f"v2g.tls.mo_roots={json.dumps(str(self.mo_roots))}")
         return out
 
     def cleanup(self) -> None:

@@ -25,6 +25,9 @@ class CarPlan:
     phase_timeout_s: float = 20.0
     authorization_timeout_s: float | None = None  # Authorization Ongoing this long at most (None: phase_timeout_s)
     precharge_tolerance_v: float = 10.0
+    # Plug & Charge (hil/ev/evcc/contract.py): the car holds this contract ("valid", "expired", "untrusted",
+    # "bad-signature") and pays with it where the SECC offers Contract (ISO-2 over TLS); None: external payment
+    contract: str | None = None
 
 
 @dataclass
@@ -132,11 +135,16 @@ class SimulatedCar:
             if self.clock() > deadline:
                 raise asyncio.TimeoutError("no 5 % PWM on CP")
             await asyncio.sleep(0.02)
+        if plan.contract is not None:
+            from hil.ev.evcc.contract import car_contract  # `cryptography` and the PKI: a Plug & Charge car only
+            self.link.contract = car_contract(plan.contract)
         await self.link.connect()
         r = self.link.requests
         self._enter("session_setup")
         await self._unless_silent("session_setup")
         self._check("session_setup", await self.link.open_session(plan.evcc_id))
+        if r.pay_by_contract:  # Plug & Charge: the contract chain for a challenge, signed back in Authorization
+            r.gen_challenge = (await self._ask("payment_details", r.payment_details)).GenChallenge
         self._enter("authorization")
         await self._until("authorize", r.authorize, answers.finished, plan, plan.authorization_timeout_s)
         self._enter("parameter_discovery")
@@ -172,6 +180,8 @@ class SimulatedCar:
                 target_current_a=round(0.0 if complete else b.requested_current_a(), 1),
                 soc_percent=round(b.soc_percent, 1), charging_complete=complete,
                 max_voltage_v=b.max_voltage_v, max_current_a=b.max_current_a))
+            if self.link.requests.pay_by_contract and getattr(response, "ReceiptRequired", None):  # sign the reading
+                await self._ask("metering_receipt", lambda: self.link.requests.metering_receipt(response.MeterInfo))
             if complete:
                 return "target_soc"
             if answers.notification(response) == "StopCharging":

@@ -75,8 +75,10 @@ def _basic_constraints(role: Role) -> x509.BasicConstraints:
 
 
 def issue(role: Role, common_name: str, domain: str, *, issuer: Issued | None, days: int,
-          not_before: datetime.datetime, key: ec.EllipticCurvePrivateKey | None = None) -> Issued:
-    """A certificate of `role`, valid `days` from `not_before`; signed by `issuer` (None: self-signed root)."""
+          not_before: datetime.datetime, key: ec.EllipticCurvePrivateKey | None = None,
+          key_usage: x509.KeyUsage | None = None) -> Issued:
+    """A certificate of `role`, valid `days` from `not_before`; signed by `issuer` (None: self-signed root).
+    `key_usage`: another than the profile's (a broken variant)."""
     if (issuer is None) != (role is Role.ROOT):
         raise ValueError("a root signs itself, anything else needs an issuer")
     key = key or new_key()
@@ -90,7 +92,7 @@ def issue(role: Role, common_name: str, domain: str, *, issuer: Issued | None, d
                .not_valid_before(not_before)
                .not_valid_after(not_before + datetime.timedelta(days=days))
                .add_extension(_basic_constraints(role), critical=True)
-               .add_extension(_key_usage(role), critical=True)
+               .add_extension(key_usage or _key_usage(role), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
     if issuer is not None:
         builder = builder.add_extension(

@@ -22,6 +22,7 @@ from hil.pki.profiles import Issued, Role, issue
 DEFAULT_EMAID = "USCPIC0000001X"
 SECC_CN = "SECCCert"
 BROKEN_VARIANTS = ("expired", "untrusted")
+BROKEN_CONTRACTS = ("expired", "untrusted", "key-usage")
 
 
 def _now() -> datetime.datetime:
@@ -102,6 +103,55 @@ def broken_secc(variant: str) -> tuple[Issued, list[x509.Certificate]]:
         sub1, sub2, leaf = cpo_chain(other_root, now=now)
         return leaf, [leaf.cert, sub2.cert, sub1.cert]
     raise ValueError(f"unknown broken SECC variant {variant!r}; known: {', '.join(BROKEN_VARIANTS)}")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a car holds for Plug & Charge: the contract leaf (and key) and the MO sub-CAs it sends along."""
+    leaf: Issued
+    sub_cas: tuple[x509.Certificate, ...]
+
+    @property
+    def emaid(self) -> str:
+        return self.leaf.subject_cn
+
+    def ders(self) -> tuple[bytes, list[bytes]]:
+        """The leaf and the sub-CAs (sub-CA 2 first) as DER, as PaymentDetailsReq carries them."""
+        der = serialization.Encoding.DER
+        return self.leaf.cert.public_bytes(der), [c.public_bytes(der) for c in self.sub_cas]
+
+
+def good_contract() -> Contract:
+    pki = rig_pki()
+    return Contract(pki.contract, (pki.mo_sub2.cert, pki.mo_sub1.cert))
+
+
+@functools.lru_cache(maxsize=len(BROKEN_CONTRACTS))
+def broken_contract(variant: str) -> Contract:
+    """A contract that a SECC trusting `rig_pki()`'s MO root must refuse: "expired" (the right chain, a leaf
+    whose validity ended yesterday), "untrusted" (a whole MO chain under another MO root) or "key-usage" (the
+    right chain, a leaf without digitalSignature: it may not sign)."""
+    pki = rig_pki()
+    now = _now()
+    emaid = pki.emaid
+    if variant == "expired":
+        leaf = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=pki.mo_sub2, days=30,
+                     not_before=now - datetime.timedelta(days=31))
+        return Contract(leaf, (pki.mo_sub2.cert, pki.mo_sub1.cert))
+    if variant == "untrusted":
+        root = issue(Role.ROOT, "MORootCA", "MO", issuer=None, days=10 * 365, not_before=now)
+        sub1 = issue(Role.SUB_CA_1, "MOSubCA1", "MO", issuer=root, days=4 * 365, not_before=now)
+        sub2 = issue(Role.SUB_CA_2, "MOSubCA2", "MO", issuer=sub1, days=4 * 365, not_before=now)
+        leaf = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=sub2, days=2 * 365, not_before=now)
+        return Contract(leaf, (sub2.cert, sub1.cert))
+    if variant == "key-usage":
+        usage = x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                              data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+                              encipher_only=False, decipher_only=False)
+        leaf = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=pki.mo_sub2, days=2 * 365, not_before=now,
+                     key_usage=usage)
+        return Contract(leaf, (pki.mo_sub2.cert, pki.mo_sub1.cert))
+    raise ValueError(f"unknown broken contract variant {variant!r}; known: {', '.join(BROKEN_CONTRACTS)}")
 
 
 @dataclass(frozen=True)

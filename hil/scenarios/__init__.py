@@ -59,6 +59,9 @@ class Scenario:
         return None
 
 
+# Plug & Charge refused by the station (a FAILED code in PaymentDetails or Authorization): how the session ends
+PNC_REFUSED = ("error:EV_SESSION_REFUSED",)
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("dc-session", "plug, charge to the target SoC, stop, unplug", "ok", expect_car=("target_soc",)),
     Scenario("user-stop", "the charger is asked to stop while charging; the car ends the session", "ok",
@@ -184,4 +187,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "ok", expect_car=("target_soc",), v2g_tls="valid", csms="secc-certificate"),
     Scenario("pnc-untrusted-secc", "the SECC's chain leads to another V2G root: the car refuses the station, no "
              "V2G session, no energy", "failed", expect_stop=("",), v2g_tls="untrusted"),
+    # Plug & Charge with a contract present (issue 17): the car pays with its contract over TLS
+    Scenario("pnc", "an ISO-2 car with a contract: TLS, Contract payment, PaymentDetails, a signed Authorization "
+             "(the eMAID authorizes it), a signed MeteringReceipt; charges", "ok", expect_car=("target_soc",),
+             v2g_tls="valid", plan={"contract": "valid", "target_soc": 45.0}),
+    Scenario("pnc-expired", "the car's contract has expired: PaymentDetails FAILED_CertificateExpired, no energy",
+             "failed", expect_stop=PNC_REFUSED, allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid",
+             plan={"contract": "expired"}),
+    Scenario("pnc-wrong-chain", "the car's contract chains to an MO root the station does not hold: PaymentDetails "
+             "FAILED_CertChainError, no energy", "failed", expect_stop=PNC_REFUSED,
+             allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid", plan={"contract": "untrusted"}),
+    Scenario("pnc-bad-signature", "the car signs AuthorizationReq with a key other than its contract's: "
+             "FAILED_SignatureError, no energy", "failed", expect_stop=PNC_REFUSED,
+             allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid", plan={"contract": "bad-signature"}),
 )}

@@ -115,7 +115,7 @@ async def test_through_the_secc_and_ocpp_the_car_installs_a_contract_well_inside
         contract = await car.install_contract(pki)
         sent = csms.calls("Get15118EVCertificate")
     took = car.exchanges[-1]["round_trip_s"]
-    assert car.contract is contract and contract.emaid == DEFAULT_EMAID
+    assert car.contract.emaid == contract.emaid == DEFAULT_EMAID and car.contract.signing_key is contract.key
     assert contract.chain[-1].issuer == pki.mo_root.cert.subject  # chained to the MO root
     assert sent[0]["action"] == "Install" and not bench.connection.closed and bench.faults == []
     assert took < 2.0, f"CertificateInstallation round trip {took:.3f} s"  # the car waits 5 s

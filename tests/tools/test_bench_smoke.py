@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"current_demand_turnaround_ms", "exi_us", "fault_reaction_ms", "can_ingest", "footprint",
            "spurious_trips", "time_to_safe_ms", "allocator_decision_us",
            "power_sharing_s", "ocpp", "smart_charging_limit_ms", "tls_handshake_ms",
-           "power_sharing_live", "certificate_installation_ms"}
+           "power_sharing_live", "certificate_installation_ms", "pnc_answer_ms"}
 
 
 def _bench(*args: str, timeout: float = 280) -> subprocess.CompletedProcess:

@@ -8,7 +8,8 @@ rig), ocpp (trigger to TransactionEvent p50/p99, RSS with
 OCPP over TLS, replay of 1,000 queued events after a reconnect), smart_charging_limit_ms (a site limit from the
 CSMS to the new limit in CurrentDemandRes), tls_handshake_ms (ISO 15118-2 TLS between
 the rig's car and the SECC), certificate_installation_ms (ISO 15118-2 CertificateInstallation through OCPP
-Get15118EVCertificate to the rig's CSMS) (--minutes: how long spurious_trips charges
+Get15118EVCertificate to the rig's CSMS), pnc_answer_ms (Plug & Charge PaymentDetails +
+Authorization with the chain and signature checks) (--minutes: how long spurious_trips charges
 under stress-ng, default 2).
 Each figure states how it was measured; each goal shows value / limit and, when missed, by how much.
 Every cabinet the figures run (the EXI codec figure runs none) is linked to the rig's CSMS simulator over
@@ -34,6 +35,7 @@ from typing import Any
 from tools.bench import (allocator_time, can_ingest, certificate_installation, fault_reaction, footprint, load_trips, ocpp_figures,
                          sharing_live, sharing_model, smart_charging_limit, time_to_safe, tls_handshake,
                          turnaround)
+from tools.bench import pnc_answer
 from tools.bench.cabinet import OCPP_PROFILE
 from tools.bench.stats import format_goals, goal
 
@@ -70,6 +72,7 @@ FIGURES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "smart_charging_limit_ms": smart_charging_limit.run_smart_charging_limit,
     "tls_handshake_ms": tls_handshake.run_tls_handshake,
     "certificate_installation_ms": certificate_installation.run_certificate_installation,
+    "pnc_answer_ms": pnc_answer.run_pnc_answer,
 }
 
 
@@ -106,6 +109,7 @@ def collect_goals(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows += smart_charging_limit.goals(figures.get("smart_charging_limit_ms", {}))
     rows += tls_handshake.goals(figures.get("tls_handshake_ms", {}))
     rows += certificate_installation.goals(figures.get("certificate_installation_ms", {}))
+    rows += pnc_answer.goals(figures.get("pnc_answer_ms", {}))
     return rows
 
 
@@ -183,6 +187,8 @@ def describe(name: str, figure: dict[str, Any]) -> list[str]:
         lines += tls_handshake.describe(figure)
     elif name == "certificate_installation_ms":
         lines += certificate_installation.describe(figure)
+    elif name == "pnc_answer_ms":
+        lines += pnc_answer.describe(figure)
     elif name == "footprint" and figure.get("status") == "ok":
         lines.append(f"  start-up {figure['startup_s']:.3f} s (app started after {figure['started_event_s']} s); RSS idle {figure['idle_rss_mb']} MB, charging "
                      f"{figure['charging_rss_mb']} MB, peak {figure['peak_rss_mb']} MB; CPU idle "

@@ -154,10 +154,13 @@ class V2gTlsConfig:
     cert_chain: str = ""  # PEM file: the SECC leaf, then CPO sub-CA 2 and 1; empty: no TLS
     key: str = ""  # PEM file: the SECC leaf's private key; mode 0600 (owner only), never logged
     key_log: str = ""  # TEST RIG ONLY: append TLS session secrets here (SSLKEYLOGFILE format) to decode captures
+    mo_roots: str = ""  # PEM file: MO root certificates a Plug & Charge contract may chain to (with OCPP, its installed MORootCertificate too)
 
     def check(self) -> None:
         if bool(self.cert_chain) != bool(self.key):
             raise ConfigError("key" if self.cert_chain else "cert_chain", "TLS needs both cert_chain and key")
+        if self.mo_roots and not self.cert_chain:
+            raise ConfigError("mo_roots", "Plug & Charge needs TLS (cert_chain and key)")
         if self.key_log and not self.cert_chain:
             raise ConfigError("key_log", "a key log needs TLS (cert_chain and key)")
 

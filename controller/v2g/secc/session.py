@@ -12,9 +12,11 @@ PowerDelivery start, 150 s). The sequence timeout (60 s between requests) is the
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 from controller.connector.ev_session import Answer, ResponseCode
 from controller.connector.ports import EvSession
@@ -44,6 +46,8 @@ class SeccSettings:
     allow_list: frozenset[str] = frozenset()
     timers: SeccTimers = SeccTimers()
     certificates: CertificateProvider | None = None  # contract certificates for the car (OCPP); None: FAILED
+    contracts: Any = None  # Plug & Charge: a controller/v2g/contract ContractValidator (None: not offered)
+    present_token: Callable[[dict, int], Any] | None = None  # where an eMAID is presented (a task: its outcome)
 
 
 class SeccSession:
@@ -86,7 +90,7 @@ class SeccSession:
         forwarded = await self._forward(kind, handler, message, payload)
         if forwarded is not None:
             return forwarded  # the provider's answer, byte for byte (it is signed)
-        answer, refusal = self._answer(kind, handler, message)
+        answer, refusal = await self._answer(kind, handler, message)
         code_name = getattr(answer.code, "value", answer.code)
         response = handler.respond(self.ctx, answer, self.ctx.response_code(code_name))
         out = exi.encode(self.ctx.schema, self.ctx.types.V2G_Message(
@@ -123,7 +127,9 @@ class SeccSession:
             self._close_after_answer("no common protocol")
             return out
         self.agreement = agreement
-        self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list)
+        self.ctx = SeccContext(self.connector, agreement.schema, self.settings.offer, self.settings.allow_list,
+                               tls=bool(self.connection.tls), contracts=self.settings.contracts,
+                               present_token=self.settings.present_token)
         self._note(V2gHandshake(self.connector.cfg.id, tuple(offered), agreement.namespace, agreement.schema))
         return out
 
@@ -151,7 +157,7 @@ class SeccSession:
         self.last_request = kind
         return raw
 
-    def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
+    async def _answer(self, kind: str, handler: Handler, message) -> tuple[Answer, tuple[str, str] | None]:
         """The connector's answer, or a refusal (answer with a FAILED code, plus the fault to record)."""
         ctx = self.ctx
         if kind == "SessionSetupReq":
@@ -170,7 +176,10 @@ class SeccSession:
             return ctx.plain_answer(ResponseCode.FAILED_SEQUENCE_ERROR), (
                 "EV_SEQUENCE_ERROR", f"{kind} after {self.last_request or 'the handshake'}")
         self.last_request = kind
+        ctx.header = message.Header
         answer = handler.ask(ctx, getattr(message.Body, kind))
+        if inspect.isawaitable(answer):  # a contract check (Plug & Charge)
+            answer = await answer
         if kind == "PowerDeliveryReq" and self._timer is not None and answer.code == ResponseCode.OK:
             self._timer.cancel()
             self._timer = None

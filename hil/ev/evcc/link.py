@@ -15,7 +15,8 @@ from hil.ev.evcc.answers import accepted
 from hil.ev.evcc.profile import CarProfile
 from hil.ev.evcc.recorder import V2gPcapStream
 from hil.ev.evcc.requests import RequestBuilder
-from hil.ev.evcc.strict import StrictCarViolation, Violation, check_handshake, check_response, check_sdp
+from hil.ev.evcc.strict import (StrictCarViolation, Violation, check_handshake, check_payment_options,
+                                check_response, check_sdp)
 from hil.ev.evcc.link_error import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
 from hil.ev.sdp_client import SdpFailed
@@ -45,7 +46,7 @@ class V2gEvLink:
         self.builder: RequestBuilder | None = None
         self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
-        self.contract: "InstalledContract | None" = None  # installed by CertificateInstallation (Plug & Charge)
+        self.contract = None  # Plug & Charge: the car's contract (hil/ev/evcc/contract.py CarContract)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
@@ -86,6 +87,7 @@ class V2gEvLink:
         if chosen is None or chosen.namespace not in SCHEMA_OF_NAMESPACE:
             raise EvLinkError(f"handshake: the SECC chose SchemaID {answer.SchemaID}, which we did not offer")
         self.builder = RequestBuilder(SCHEMA_OF_NAMESPACE[chosen.namespace], self.profile)
+        self.builder.contract = self.contract
 
     @property
     def schema(self) -> str | None:
@@ -106,6 +108,10 @@ class V2gEvLink:
             return setup.Body.SessionSetupRes  # refused: a car goes no further
         requests.session_id = setup.Header.SessionID
         discovery = await self.send(requests.service_discovery())
+        if requests.schema == "iso2":  # Plug & Charge where the SECC offers it and the car holds a contract
+            options = [o.value for o in discovery.PaymentOptionList.PaymentOption]
+            self._strict(check_payment_options(options, tls=self.client.tls_stream is not None))
+            requests.pay_by_contract = requests.contract is not None and "Contract" in options
         if self.profile.service_details and requests.schema == "iso2":
             for service_id in listed_service_ids(discovery):
                 detail = await self.send(requests.service_detail(service_id))
@@ -117,18 +123,20 @@ class V2gEvLink:
         """ISO-2 CertificateInstallation after a Contract selection: the request signed with the car's OEM
         provisioning key (hil/pki/contract_provisioning.py), the contract from the answer; EvLinkError when the
         SECC does not answer in time or the answer does not hold (chain, signature, key)."""
+        from hil.ev.evcc.contract import installed_contract
         from hil.pki.contract_provisioning import ProvisioningRefused, install, installation_request
         request = installation_request(pki, self.requests.session_id)
         started = time.monotonic()
         answer = await self._send(request, CERTIFICATE_TIMEOUT_S * self.profile.timing_scale,
                                   "CertificateInstallationReq")
         try:
-            self.contract = install(pki, answer)
+            installed = install(pki, answer)
         except (ProvisioningRefused, exi.ExiError, ValueError) as exc:
             raise EvLinkError(f"CertificateInstallation: {exc}") from None
+        self.contract = self.requests.contract = installed_contract(installed)  # signs Authorization from now on
         self.exchanges.append({"request": "CertificateInstallationReq", "response": "CertificateInstallationRes",
                                "code": "OK", "round_trip_s": round(time.monotonic() - started, 6)})
-        return self.contract
+        return installed
 
     async def send(self, request: tuple[str, Any]) -> Any:
         """One request (name and body, from `requests`); the response body (e.g. a CurrentDemandRes)."""

@@ -5,9 +5,11 @@ from typing import Any
 
 from controller.formats.v2g.messages import din, iso2
 from controller.formats.v2g.physical_value import physical
+from hil.ev.evcc.contract import CarContract, signature
 from hil.ev.evcc.profile import CarProfile
 
 TYPES = {"din": din, "iso2": iso2}
+SIGNED = ("AuthorizationReq", "MeteringReceiptReq")  # signed with the contract key in a Contract session
 
 
 class RequestBuilder:
@@ -18,10 +20,16 @@ class RequestBuilder:
         self.session_id = b"\x00" if profile.one_byte_session_id else bytes(8)
         self.soc = 0.0
         self.schedule_tuple_id = 1
+        self.contract: CarContract | None = None  # Plug & Charge: the car holds a contract (ISO-2 over TLS)
+        self.pay_by_contract = False  # the car chose Contract (the SECC offered it)
+        self.gen_challenge: bytes | None = None  # from PaymentDetailsRes, signed back in AuthorizationReq
 
     def message(self, name: str, body: Any) -> Any:
         t = self.t
-        return t.V2G_Message(Header=t.MessageHeader(SessionID=self.session_id), Body=t.Body(**{name: body}))
+        header = t.MessageHeader(SessionID=self.session_id)
+        if self.pay_by_contract and name in SIGNED and getattr(body, "Id", None):
+            header.Signature = signature(self.contract.signing_key, name, body)
+        return t.V2G_Message(Header=header, Body=t.Body(**{name: body}))
 
     def ev_status(self) -> Any:
         t = self.t
@@ -47,13 +55,27 @@ class RequestBuilder:
         if self.schema == "din":
             return "ServicePaymentSelectionReq", t.ServicePaymentSelectionReq(
                 SelectedPaymentOption=t.PaymentOption.ExternalPayment, SelectedServiceList=services)
+        option = t.PaymentOption.Contract if self.pay_by_contract else t.PaymentOption.ExternalPayment
         return "PaymentServiceSelectionReq", t.PaymentServiceSelectionReq(
-            SelectedPaymentOption=t.PaymentOption.ExternalPayment, SelectedServiceList=services)
+            SelectedPaymentOption=option, SelectedServiceList=services)
+
+    def payment_details(self) -> tuple[str, Any]:
+        t, contract = self.t, self.contract
+        subs = t.SubCertificates(Certificate=list(contract.sub_ca_ders)) if contract.sub_ca_ders else None
+        return "PaymentDetailsReq", t.PaymentDetailsReq(eMAID=contract.emaid, ContractSignatureCertChain=t.CertificateChain(
+            Id="id1", Certificate=contract.leaf_der, SubCertificates=subs))
 
     def authorize(self) -> tuple[str, Any]:
         if self.schema == "din":
             return "ContractAuthenticationReq", self.t.ContractAuthenticationReq()
+        if self.pay_by_contract:  # signed in message(): the car proves it holds the contract key
+            return "AuthorizationReq", self.t.AuthorizationReq(Id="ID1", GenChallenge=self.gen_challenge)
         return "AuthorizationReq", self.t.AuthorizationReq()
+
+    def metering_receipt(self, meter_info: Any) -> tuple[str, Any]:
+        """The receipt for the MeterInfo of a CurrentDemandRes that asked for one (signed in message())."""
+        return "MeteringReceiptReq", self.t.MeteringReceiptReq(
+            Id="ID2", SessionID=self.session_id, SAScheduleTupleID=self.schedule_tuple_id, MeterInfo=meter_info)
 
     def charge_parameters(self, max_voltage_v: float, max_current_a: float, soc_percent: float,
                           energy_capacity_wh: float | None = None, max_power_w: float | None = None,

@@ -12,6 +12,9 @@ Each check names the requirement it enforces; `V2gEvLink` ends the run with the 
   and CurrentDemand say EVSE_Ready unless the EVSE stops (Shutdown / EmergencyShutdown, or StopCharging);
   PreCharge and CurrentDemand keep the isolation Valid (or Warning) once checked.
 - Physical values: multiplier -3..3, the unit of the quantity (V, A, W, Wh, s; DIN may leave it out).
+- Plug & Charge: Contract payment offered only over TLS (ISO 15118-2: a contract is used over TLS only);
+  PaymentDetailsRes OK carries a 16-byte GenChallenge; a CurrentDemandRes that asks for a receipt carries the
+  MeterInfo to sign.
 - Answer times within the EV's timeouts (DIN 70121 / ISO 15118-2: 2 s; CurrentDemand 250 ms; ISO-2
   PowerDelivery, ServiceDetail, PaymentDetails and certificates 5 s).
 """
@@ -95,8 +98,23 @@ def check_response(schema: str, request: str, kind: str, response: Any, *, sessi
                                  f"answered after {round_trip_s:.3f} s"))
     if code.startswith("OK"):
         out += _check_status(kind, response)
+        out += _check_contract_fields(kind, response)
     out += _check_physical_values(schema, response, kind)
     return out
+
+
+def check_payment_options(options: list[str], *, tls: bool) -> list[Violation]:
+    if "Contract" in options and not tls:
+        return [Violation("Contract payment over TLS only", "ServiceDiscoveryRes offers Contract on plain TCP")]
+    return []
+
+
+def _check_contract_fields(kind: str, response: Any) -> list[Violation]:
+    if kind == "PaymentDetailsRes" and len(response.GenChallenge or b"") != 16:
+        return [Violation("GenChallenge of 16 bytes", f"{len(response.GenChallenge or b'')} bytes")]
+    if kind == "CurrentDemandRes" and getattr(response, "ReceiptRequired", None) and response.MeterInfo is None:
+        return [Violation("a receipt asked for names the MeterInfo to sign", "ReceiptRequired without MeterInfo")]
+    return []
 
 
 def _status(response: Any) -> Any:

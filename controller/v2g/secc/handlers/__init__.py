@@ -14,6 +14,7 @@ from controller.v2g.secc.handlers import (authorization, cable_check, charge_par
                                           plug_and_charge, power_delivery, precharge, service_detail,
                                           service_selection, session_setup, session_stop, unsupported,
                                           welding_detection)
+from controller.v2g.secc.handlers import contract_authorization, metering_receipt, payment_details
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     "iso2": {
         **_common("AuthorizationReq", "AuthorizationRes", "PaymentServiceSelectionReq", "PaymentServiceSelectionRes"),
         "ServiceDetailReq": Handler("ServiceDetailRes", service_detail.ask, service_detail.respond),
-        "PaymentDetailsReq": Handler("PaymentDetailsRes", None, plug_and_charge.respond_payment_details),
+        "PaymentDetailsReq": Handler("PaymentDetailsRes", payment_details.ask, payment_details.respond),
+        "AuthorizationReq": Handler("AuthorizationRes", contract_authorization.ask, contract_authorization.respond),
+        "MeteringReceiptReq": Handler("MeteringReceiptRes", metering_receipt.ask, metering_receipt.respond),
         "CertificateInstallationReq": Handler("CertificateInstallationRes", None,
                                               plug_and_charge.respond_certificate_installation,
                                               plug_and_charge.forward_certificate_installation),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from controller.connector.ev_session import Answer, CurrentDemand
 from controller.v2g.secc.context import SCHEDULE_TUPLE_ID, SeccContext
+from controller.v2g.secc.handlers import metering_receipt
 from controller.formats.v2g.physical_value import optional_limit, physical, to_float
 
 
@@ -28,4 +29,6 @@ def respond(ctx: SeccContext, answer: Answer, code):
         EVSEMaximumPowerLimit=physical(t, limits.max_power_w, "W"))
     if ctx.schema == "iso2":
         fields.update(EVSEID=ctx.evse_id, SAScheduleTupleID=SCHEDULE_TUPLE_ID, ReceiptRequired=False)
+        if code == ctx.types.ResponseCode.OK:
+            fields.update(metering_receipt.request(ctx))  # Plug & Charge: one receipt signed by the contract key
     return t.CurrentDemandRes(**fields)

@@ -10,17 +10,11 @@ The schema makes every field of these responses mandatory, so the answers carry 
 ignores after a FAILED code."""
 from __future__ import annotations
 
-import time
-
 from controller.connector.ev_session import Answer
 from controller.v2g.secc.certificate_provider import INSTALL, ISO2_NAMESPACE, UPDATE, CertificateProvider
 from controller.v2g.secc.context import SeccContext
 
 PLACEHOLDER_EMAID = "ZZ000000000000"  # eMAID is 14 or 15 characters
-
-
-def respond_payment_details(ctx: SeccContext, answer: Answer, code):
-    return ctx.types.PaymentDetailsRes(ResponseCode=code, GenChallenge=bytes(16), EVSETimeStamp=int(time.time()))
 
 
 def respond_certificate_installation(ctx: SeccContext, answer: Answer, code):

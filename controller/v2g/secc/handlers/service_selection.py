@@ -1,5 +1,6 @@
 """ServiceDiscoveryReq and the payment/service selection that follows (DIN ServicePaymentSelection,
-ISO-2 PaymentServiceSelection): one charge service, external payment only, energy transfer modes per cable."""
+ISO-2 PaymentServiceSelection): one charge service, energy transfer modes per cable; external payment, and
+(ISO-2 over TLS with MO roots to check a contract against) Contract payment for Plug & Charge."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,6 +19,9 @@ def ask_discovery(ctx: SeccContext, req) -> Answer:
 def respond_discovery(ctx: SeccContext, answer: Answer, code):
     t = ctx.types
     payment = [t.PaymentOption.ExternalPayment]
+    ctx.contract.offered = ctx.contract_possible()
+    if ctx.contract.offered:
+        payment = [t.PaymentOption.Contract, t.PaymentOption.ExternalPayment]
     if ctx.schema == "din":  # one EnergyTransferType in DIN: the cable's first (DC_extended for Teslas)
         service = t.ServiceCharge(
             ServiceTag=t.ServiceTag(ServiceID=CHARGE_SERVICE_ID, ServiceCategory=t.ServiceCategory.EVCharging),
@@ -34,10 +38,12 @@ def respond_discovery(ctx: SeccContext, answer: Answer, code):
 
 def ask_selection(ctx: SeccContext, req) -> Answer:
     answer = ctx.plain_answer()
-    if req.SelectedPaymentOption != ctx.types.PaymentOption.ExternalPayment:
+    contract = req.SelectedPaymentOption == ctx.types.PaymentOption.Contract and ctx.contract.offered
+    if req.SelectedPaymentOption != ctx.types.PaymentOption.ExternalPayment and not contract:
         return _refused(answer, "FAILED_PaymentSelectionInvalid")
     if CHARGE_SERVICE_ID not in [s.ServiceID for s in req.SelectedServiceList.SelectedService]:
         return _refused(answer, "FAILED_ServiceSelectionInvalid")
+    ctx.contract.selected = contract  # PaymentDetails and a signed Authorization follow
     return answer
 
 

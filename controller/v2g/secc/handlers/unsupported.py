@@ -1,6 +1,7 @@
-"""Requests the schema knows but this DC charger never serves (AC ChargingStatus, MeteringReceipt, DIN's
-certificate and service-detail messages): answered FAILED_SequenceError in their own response type, so the
-car reads a clear refusal before the session closes, instead of a bare TCP close.
+"""Requests the schema knows but this DC charger never serves (AC ChargingStatus, DIN's MeteringReceipt
+(ISO-2's is Plug & Charge's: metering_receipt.py), DIN's certificate and service-detail messages): answered
+FAILED_SequenceError in their own response type, so the car reads a clear refusal before the session closes,
+instead of a bare TCP close.
 
 The schema makes most fields of these responses mandatory; they get the smallest values their facets allow
 (a car ignores them after a FAILED code). Built from the message types, so every schema version fits.
