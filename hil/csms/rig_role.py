@@ -25,6 +25,7 @@ from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
+from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, pnc_install_role
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class RigCsms:
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
+        if role == PNC_INSTALL_ROLE:  # a provisioning service for Get15118EVCertificate; the new eMAID accepted
+            self.contracts = pnc_install_role(self.csms)
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 

@@ -17,6 +17,17 @@ from hil.pki.rig_pki import DEFAULT_EMAID, V2gPki
 
 log = logging.getLogger(__name__)
 
+ROLE = "pnc-install"  # the scenario whose car has no contract yet
+
+
+def pnc_install_role(csms) -> "ContractProvisioningRole":
+    """`pnc-install`: the CSMS provisions the car's contract and accepts its eMAID at Authorize."""
+    from hil.pki.rig_pki import rig_pki
+    role = ContractProvisioningRole(rig_pki())
+    csms.ev_certificate_answer = role.answer
+    csms.tokens[role.emaid] = {"status": "Accepted"}
+    return role
+
 
 class ContractProvisioningRole:
     def __init__(self, pki: V2gPki, emaid: str = DEFAULT_EMAID):

@@ -26,7 +26,8 @@ class CarPlan:
     authorization_timeout_s: float | None = None  # Authorization Ongoing this long at most (None: phase_timeout_s)
     precharge_tolerance_v: float = 10.0
     # Plug & Charge (hil/ev/evcc/contract.py): the car holds this contract ("valid", "expired", "untrusted",
-    # "bad-signature") and pays with it where the SECC offers Contract (ISO-2 over TLS); None: external payment
+    # "bad-signature") and pays with it where the SECC offers Contract (ISO-2 over TLS); "install": it holds none,
+    # selects Contract and installs one first (CertificateInstallation); None: external payment
     contract: str | None = None
 
 
@@ -135,7 +136,9 @@ class SimulatedCar:
             if self.clock() > deadline:
                 raise asyncio.TimeoutError("no 5 % PWM on CP")
             await asyncio.sleep(0.02)
-        if plan.contract is not None:
+        if plan.contract == "install":
+            self.link.wants_contract = True
+        elif plan.contract is not None:
             from hil.ev.evcc.contract import car_contract  # `cryptography` and the PKI: a Plug & Charge car only
             self.link.contract = car_contract(plan.contract)
         await self.link.connect()
@@ -143,6 +146,10 @@ class SimulatedCar:
         self._enter("session_setup")
         await self._unless_silent("session_setup")
         self._check("session_setup", await self.link.open_session(plan.evcc_id))
+        if r.pay_by_contract and r.contract is None:  # no contract yet: one from the CSMS's provisioning service
+            from hil.pki.rig_pki import rig_pki
+            self._enter("certificate_installation")
+            await self.link.install_contract(rig_pki())
         if r.pay_by_contract:  # Plug & Charge: the contract chain for a challenge, signed back in Authorization
             r.gen_challenge = (await self._ask("payment_details", r.payment_details)).GenChallenge
         self._enter("authorization")

@@ -191,6 +191,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("pnc", "an ISO-2 car with a contract: TLS, Contract payment, PaymentDetails, a signed Authorization "
              "(the eMAID authorizes it), a signed MeteringReceipt; charges", "ok", expect_car=("target_soc",),
              v2g_tls="valid", plan={"contract": "valid", "target_soc": 45.0}),
+    Scenario("pnc-install", "an ISO-2 car without a contract selects Contract; CertificateInstallation goes through "
+             "OCPP Get15118EVCertificate to the CSMS's provisioning service; the car decrypts its new contract, pays "
+             "with it and charges", "ok", expect_car=("target_soc",), v2g_tls="valid", csms="pnc-install",
+             plan={"contract": "install", "target_soc": 45.0}),
     Scenario("pnc-expired", "the car's contract has expired: PaymentDetails FAILED_CertificateExpired, no energy",
              "failed", expect_stop=PNC_REFUSED, allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid",
              plan={"contract": "expired"}),

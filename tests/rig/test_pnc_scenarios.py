@@ -102,3 +102,21 @@ def test_pnc_over_veth():
     assert not problems, (problems, report)
     assert report["v2g"]["tls"] == {1: ISO2_TLS} and report["v2g"]["link"] == "veth"
     assert "AuthorizationReq" in report["v2g"]["car_round_trips"]
+
+
+def test_pnc_install_gets_a_contract_through_ocpp_and_charges_authorized_by_its_emaid():
+    """The car holds no contract: its CertificateInstallationReq goes to the CSMS in Get15118EVCertificate, the
+    answer comes back byte for byte, the car decrypts its new contract key and pays with it; only the eMAID
+    authorizes (auto-authorization off), at the CSMS."""
+    from hil.pki.rig_pki import DEFAULT_EMAID
+    report, problems = _run("pnc-install")
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0 and report["faults"] == []
+    asked = list(report["v2g"]["car_round_trips"])
+    assert asked.index("CertificateInstallationReq") < asked.index("PaymentDetailsReq") < asked.index("AuthorizationReq")
+    frames = [f["frame"] for f in report["ocpp"]["traffic"]]
+    installs = [f for f in frames if '"Get15118EVCertificate"' in f]
+    assert len(installs) == 1 and '"action":"Install"' in installs[0]
+    authorize = [f for f in frames if '"Authorize"' in f]
+    assert authorize and all(f'{{"idToken":"{DEFAULT_EMAID}","type":"eMAID"}}' in f for f in authorize), authorize

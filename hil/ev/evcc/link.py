@@ -47,6 +47,7 @@ class V2gEvLink:
         self.exchanges: list[dict] = []   # request name, response name, code, round trip (s)
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
         self.contract = None  # Plug & Charge: the car's contract (hil/ev/evcc/contract.py CarContract)
+        self.wants_contract = False  # none yet: select Contract anyway and install one (CertificateInstallation)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
@@ -111,7 +112,7 @@ class V2gEvLink:
         if requests.schema == "iso2":  # Plug & Charge where the SECC offers it and the car holds a contract
             options = [o.value for o in discovery.PaymentOptionList.PaymentOption]
             self._strict(check_payment_options(options, tls=self.client.tls_stream is not None))
-            requests.pay_by_contract = requests.contract is not None and "Contract" in options
+            requests.pay_by_contract = (requests.contract is not None or self.wants_contract) and "Contract" in options
         if self.profile.service_details and requests.schema == "iso2":
             for service_id in listed_service_ids(discovery):
                 detail = await self.send(requests.service_detail(service_id))
