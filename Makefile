@@ -28,9 +28,14 @@ demo: bytecode
 lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
-## The whole test suite, rig tiers included.
+## The whole test suite, rig tiers included: the independent tests in TEST_WORKERS processes (pytest-xdist),
+## then the ones marked `alone` (tests/conftest.py) one at a time; both parts always run, either failing fails.
+TEST_WORKERS ?= 2
 test: bytecode josev-if-possible lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not alone" --durations=15; parallel=$$?; \
+	$(PY) -m pytest -m alone --durations=15; alone=$$?; \
+	echo "make test: parallel part exit $$parallel, alone part exit $$alone"; \
+	test $$parallel = 0 && test $$alone = 0
 
 ## Unit tests only (no whole-session rig runs).
 test-fast: bytecode
