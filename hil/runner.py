@@ -182,7 +182,8 @@ class ScenarioRun:
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             outcomes = await self._drive(ids)
             if self.csms is not None:
-                await self.csms.settle(ids)  # what was queued while it was away reaches it before the verdict
+                # what was queued while it was away reaches it before the verdict (the ports that had a car)
+                await self.csms.settle(list(outcomes))
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.rig.matrix_sim is not None:  # contacts switched under load must stay 0 (hil/sim/power_matrix.py)
                 report["matrix"] = self.rig.matrix_sim.report()
@@ -255,7 +256,7 @@ class ScenarioRun:
     def plug_car(self, cid: int, plan: CarPlan, model: str | None = None, after_s: float = 0.0) -> asyncio.Task:
         """A new simulated car on connector `cid` (the setup's, or a model of hil/ev/charge_curves.py), running
         `plan` in a task of its own, plugged in after `after_s`."""
-        car = self.rig.new_car(cid, self.v2g.car_link(cid), model)
+        car = self.rig.new_car(cid, self.v2g.car_link(cid), model, time_scale=self.scenario.car_time_scale)
         self.cars[cid] = car
         self.start_soc[cid] = car.battery.soc_percent
 
