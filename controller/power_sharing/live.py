@@ -6,7 +6,8 @@ is the same as in a static cabinet: the coordinator's limit reaches the car thro
 (controller/connector/limits.py), in ChargeParameterDiscoveryRes and every CurrentDemandRes.
 
 Every `period_s` (not on the CAN receive path) `tick()` builds each port's demand from its session (the car's
-maximum power and current, its present request, SoC and voltage; the cable's limits), lets the coordinator
+maximum power and current, its present request, SoC and voltage; the cable's limits and its temperature
+derating from the connector's safety supervisor), lets the coordinator
 decide and advance the moves, and hands groups found on an output, still and healthy, to that port (at start).
 
 Faults of a module group go to the connector whose output the group is on; GROUP_LOST instead drops the group
@@ -110,7 +111,8 @@ class SharedPower:
             cable_max_power_w=cfg.max_power_kw * 1000.0, cable_max_current_a=cfg.max_current_a,
             car_max_power_w=(ev.max_power_w or math.inf) if ev is not None else math.inf,
             car_max_current_a=ev.max_current_a if ev is not None else math.inf,
-            request_current_a=request, soc_pct=connector.ev_soc)
+            request_current_a=request, soc_pct=connector.ev_soc,
+            derating=connector.supervisor.connector_derating())  # a hot cable gets fewer groups
 
     def _adopt_still_groups(self) -> None:
         """A healthy group whose contact is closed on the output it is meant for, not moving and not yet under

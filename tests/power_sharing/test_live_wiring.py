@@ -39,6 +39,8 @@ class FakeConnector:
         self.ev_soc: float | None = None
         self.demand: CurrentDemand | None = None
         self.faults: list[tuple[str, bool]] = []
+        self.derating = 1.0  # the connector's temperature derating (its safety supervisor's)
+        self.supervisor = SimpleNamespace(connector_derating=lambda: self.derating)
 
     def present_voltage(self) -> float:
         return self.volts
@@ -95,6 +97,15 @@ def test_a_ports_demand_comes_from_its_session(app):
     assert not sharing.demand(2, car).active
     car.state, car.enabled = "charging", False
     assert not sharing.demand(2, car).active
+
+
+def test_a_ports_demand_carries_its_connectors_temperature_derating(app):
+    car = FakeConnector(2, state="charging", volts=700.0)
+    car.ev_parameters = EvChargeParameters(max_voltage_v=820.0, max_current_a=500.0, max_power_w=None)
+    assert app.sharing.demand(2, car).could_take_w() == pytest.approx(700.0 * 350.0)
+    car.derating = 0.4  # a hot cable
+    hot = app.sharing.demand(2, car)
+    assert hot.derating == 0.4 and hot.could_take_w() == pytest.approx(0.4 * 700.0 * 350.0)
 
 
 def _with_fakes(app):
