@@ -179,3 +179,29 @@ def test_a_hot_cable_gives_a_group_to_a_port_that_lacks_power_and_its_own_power_
     assert drawn <= 0.3 * 350_000.0 + 1.0  # the derated share of its cable's 350 kW
     assert cab.board.under_load_count == 0 and max(cab.limit_sums_w) <= SITE_W + 1.0
     assert all(not out.stops for out in cab.plant.outputs.values())
+
+
+def test_a_failed_group_that_returns_is_used_again_without_switching_under_load():
+    from controller.power_sharing.group_return import GroupReturn
+    cab = ModelCabinet()
+    for o in (1, 2, 3):
+        cab.plug(o)
+    cab.run(3.0)
+    assert sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 8  # every group in use
+    lost = cab.matrix.groups_on(1)[0]
+    cab.plant._group(lost).max_current_a = 0.0  # its modules stop delivering
+    cab.coordinator.group_failed(lost)
+    returns = GroupReturn(1.0, clock=cab.clock)
+    returns.dropped(lost, 1)
+    cab.run(3.0)
+    assert cab.matrix.closed_output(lost) is None and sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 7
+    cab.plant._group(lost).max_current_a = 300.0  # healthy again
+    for _ in range(300):  # the live wiring's order: the return first, then the coordinator's tick
+        for group in returns.due(cab.coordinator.failed, healthy=lambda g: True, emergency_latched=lambda o: False,
+                                 where=cab.matrix.closed_output):
+            cab.coordinator.group_returned(group)
+        cab.run(0.01)
+    assert lost not in cab.coordinator.failed and cab.matrix.closed_output(lost) in (1, 2, 3)
+    assert sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 8
+    assert cab.board.under_load_count == 0 and max(cab.limit_sums_w) <= SITE_W + 1.0
+    assert all(not out.stops for out in cab.plant.outputs.values())

@@ -40,6 +40,7 @@ class FakeConnector:
         self.demand: CurrentDemand | None = None
         self.faults: list[tuple[str, bool]] = []
         self.derating = 1.0  # the connector's temperature derating (its safety supervisor's)
+        self.active_faults: dict = {}
         self.supervisor = SimpleNamespace(connector_derating=lambda: self.derating)
 
     def present_voltage(self) -> float:
@@ -134,6 +135,28 @@ def test_a_lost_group_is_dropped_from_the_allocation_and_its_port_charges_on_wit
     sharing._group_fault("G1", "GROUP_LOST", "no healthy module", True)
     assert "G1" in sharing.coordinator.failed and sorted(sharing.ports[2].members) == ["G2"]
     assert not any(f.faults for f in fakes.values())
+
+
+def test_a_lost_group_is_noted_with_the_port_it_served_and_stays_out_while_its_modules_do_not_answer(app):
+    sharing, fakes = _with_fakes(app)
+    sharing.ports[2].join("G1", FakeGroup())
+    sharing._group_fault("G1", "GROUP_LOST", "no healthy module", True)
+    assert sharing.returns.last_output == {"G1": 2} and sharing.returns.hold_s == 10.0  # [power.matrix] default
+    assert not sharing._group_healthy("G1")  # no module of it has answered (nothing on the bus)
+    sharing.returns.clock = lambda: 1e6  # however long it waits
+    assert sharing.returns.due(sharing.coordinator.failed, healthy=sharing._group_healthy,
+                               emergency_latched=sharing._emergency_latched, where=lambda g: 2) == []
+
+
+def test_only_a_latched_emergency_on_a_port_holds_its_dropped_groups_back(app):
+    from controller.faults import Fault
+    sharing, fakes = _with_fakes(app)
+    assert not sharing._emergency_latched(2)
+    fakes[2].active_faults["OUTPUT_OVERCURRENT"] = Fault("OUTPUT_OVERCURRENT", 2, "", 0.0)  # an error, latched
+    fakes[2].active_faults["POWER_DERATED"] = Fault("POWER_DERATED", 2, "", 0.0)  # a warning
+    assert not sharing._emergency_latched(2)
+    fakes[2].active_faults["MODULE_OVERVOLTAGE"] = Fault("MODULE_OVERVOLTAGE", 2, "", 0.0)
+    assert sharing._emergency_latched(2) and not sharing._emergency_latched(3)
 
 
 def test_a_matrix_board_fault_goes_to_every_connector(app):
