@@ -34,6 +34,7 @@ SEPARATE_CAN_RECIPE = (
     "--can udp_multicast:239.74.163.2")
 START_TIMEOUT_S = 30.0  # a separate controller process starts slowly in a user-mode-linux guest
 SESSION_TIMEOUT_S = 120.0
+GROUP_SILENT_S = 3.0  # kill_group_briefly: the group's modules answer again after this (lost after 2 s on nevi-shared)
 
 
 @dataclass
@@ -366,9 +367,13 @@ class ScenarioRun:
             module = self.rig.module_models[cid][0]
             module.silent = True
             module.on = False
-        elif action == "kill_group":  # a matrix cabinet: every module of one group on this output goes silent
-            for module in self.rig.matrix_circuit.modules_of(self.rig.matrix_circuit.groups_on(cid)[0]):
+        elif action in ("kill_group", "kill_group_briefly"):  # a matrix cabinet: one group on this output goes silent
+            modules = self.rig.matrix_circuit.modules_of(self.rig.matrix_circuit.groups_on(cid)[0])
+            for module in modules:
                 module.silent, module.on = True, False
+            if action == "kill_group_briefly":  # ... and answers again a moment later
+                asyncio.get_running_loop().call_later(
+                    GROUP_SILENT_S, lambda: [setattr(module, "silent", False) for module in modules])
         elif action == "module_overvoltage":
             self.rig.module_models[cid][0].overvoltage = True
         elif action == "crash_controller":

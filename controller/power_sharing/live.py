@@ -91,7 +91,7 @@ class SharedPower:
         self._last_tick_t = now
         if not self.matrix.online:
             return False  # no feedback, no moves: the contacts stay as they are
-        for group in self.returns.due(self.coordinator.failed, healthy=self._group_healthy,
+        for group in self.returns.due(self.coordinator.failed, healthy=self._may_return,
                                       emergency_latched=self._emergency_latched, where=self.matrix.closed_output):
             log.warning("power sharing: group %s healthy again for %.0f s: offered to the allocation again",
                         group, self.returns.hold_s)
@@ -137,6 +137,10 @@ class SharedPower:
         """Every module of the group answers, without a fault."""
         caps = self.module_groups[group].capabilities
         return caps.total_count > 0 and caps.healthy_count == caps.total_count
+
+    def _may_return(self, group: str) -> bool:
+        """Healthy, and no move of it still running (a move that takes it off its port ends first)."""
+        return self._group_healthy(group) and group not in self.coordinator.moves
 
     def _emergency_latched(self, output: int) -> bool:
         connector = self.connectors.get(output)

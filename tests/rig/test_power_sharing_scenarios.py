@@ -108,6 +108,20 @@ def test_a_group_lost_under_sharing_is_dropped_and_both_cars_reach_their_target(
     assert "MODULE_LOST" in [f["code"] for f in report["faults"]]
     assert [c["car"]["reason"] for c in report["connectors"]] == ["target_soc", "target_soc"]
     assert report["injection"] is not None
+    assert report["sharing"]["returned_groups"] == []  # its modules never answer again: it stays out
+    _no_switching_under_load(report)
+    _safe(report)
+
+
+def test_a_group_lost_for_a_moment_is_offered_again_once_healthy_for_the_hold_time():
+    report, problems = asyncio.run(run_scenario(
+        "group-returns", load_setup("nevi-shared", ("power.matrix.return_hold_s=1.0",))))
+    assert not problems, f"{problems} {report.get('sharing')}"
+    assert "MODULE_LOST" in [f["code"] for f in report["faults"]]
+    sharing = report["sharing"]
+    assert sharing["returned_groups"] == ["G1"]  # once: it stayed healthy after it came back
+    assert sharing["dropped_groups"] == []  # nothing left out of the allocation at the end
+    assert [c["car"]["reason"] for c in report["connectors"]] == ["target_soc", "target_soc"]
     _no_switching_under_load(report)
     _safe(report)
 
