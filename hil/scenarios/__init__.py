@@ -146,7 +146,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     # hil/csms/role_smart_charging.py; batteries scaled by 240 so the run stays short (the power stays real)
     Scenario("site-limit-shared", "three cars draw the cabinet's 600 kW; mid-session the CSMS limits the station to "
              "300 kW (ChargingStationMaxProfile), a fourth car comes under the limit: the sum follows within 2 s "
-             "and stays within 2 %, groups move only without load", "ok", csms="site-limit-shared", setup="nevi-shared", car_time_scale=240.0,
+             "and stays within 2 %, groups move only without load", "ok", csms="site-limit-shared",
+             setup="nevi-shared", car_time_scale=240.0,
              cars=((1, "800v-350kw", 0.0), (2, "800v-350kw", 0.0), (3, "400v-250kw", 0.0), (4, "old-50kw", 4.0))),
     Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
              csms="autocharge", expect_car=("target_soc",)),
