@@ -3,7 +3,8 @@
 The coordinator drops a group that failed (its modules were lost, or a move of it failed) into its `failed` set;
 without this the group stayed out until the controller restarted. A dropped group is offered again once
 - every one of its modules has answered healthy, without a break, for the hold time (`[power.matrix]
-  return_hold_s`), counted from the drop at the earliest, and
+  return_hold_s`), counted from the drop at the earliest, with no move of it running and its matrix contact
+  open (the caller's `healthy`: it comes back from idle only; a welded contact keeps it out), and
 - no emergency is latched on the port it last served: a group that may have caused it (a module's over-voltage,
   a short circuit) stays out until a technician has cleared that port.
 

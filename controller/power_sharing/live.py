@@ -139,8 +139,10 @@ class SharedPower:
         return caps.total_count > 0 and caps.healthy_count == caps.total_count
 
     def _may_return(self, group: str) -> bool:
-        """Healthy, and no move of it still running (a move that takes it off its port ends first)."""
-        return self._group_healthy(group) and group not in self.coordinator.moves
+        """Healthy, no move of it still running, and its contact open as commanded (the board's feedback): a
+        group comes back only from idle; one whose contact stays closed (welded) stays out."""
+        return self._group_healthy(group) and group not in self.coordinator.moves \
+            and self.matrix.closed_output(group) is None and self.matrix.settled(group)
 
     def _emergency_latched(self, output: int) -> bool:
         connector = self.connectors.get(output)

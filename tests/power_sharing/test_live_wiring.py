@@ -143,9 +143,23 @@ def test_a_lost_group_is_noted_with_the_port_it_served_and_stays_out_while_its_m
     sharing._group_fault("G1", "GROUP_LOST", "no healthy module", True)
     assert sharing.returns.last_output == {"G1": 2} and sharing.returns.hold_s == 10.0  # [power.matrix] default
     assert not sharing._group_healthy("G1")  # no module of it has answered (nothing on the bus)
+    assert not sharing._may_return("G1")
     sharing.returns.clock = lambda: 1e6  # however long it waits
     assert sharing.returns.due(sharing.coordinator.failed, healthy=sharing._group_healthy,
                                emergency_latched=sharing._emergency_latched, where=lambda g: 2) == []
+
+
+def test_a_healthy_dropped_group_may_return_only_from_idle_with_its_contact_open_and_no_move_running(app, monkeypatch):
+    sharing, _ = _with_fakes(app)
+    monkeypatch.setattr(sharing, "_group_healthy", lambda group: True)  # its modules answer (no bus here)
+    sharing.matrix._feedback = {g: 0 for g in sharing.module_groups}  # the board: every contact open
+    sharing.matrix._command = {g: 0 for g in sharing.module_groups}
+    assert sharing._may_return("G1")
+    sharing.matrix._feedback["G1"] = 2  # its contact stays closed although commanded open (welded)
+    assert not sharing._may_return("G1")
+    sharing.matrix._feedback["G1"] = 0
+    sharing.coordinator.moves["G1"] = object()  # a move of it still running
+    assert not sharing._may_return("G1")
 
 
 def test_only_a_latched_emergency_on_a_port_holds_its_dropped_groups_back(app):
