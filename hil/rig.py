@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from hil.ev.battery import BatteryModel
 from hil.ev.car import SimulatedCar
-from hil.ev.charge_curves import car_model
+from hil.ev.charge_curves import TIME_SCALE, car_model
 from hil.ev.evcc.link import V2gEvLink
 from hil.plant import ConnectorPlant, ModuleModel
 from hil.setup import RigSetup
@@ -96,11 +96,13 @@ class Rig:
             internal_resistance_ohm=c.internal_resistance_ohm, max_voltage_v=c.max_voltage_v,
             max_current_a=c.max_current_a, taper_start_percent=c.taper_start_soc)
 
-    def new_car(self, connector_id: int, link: V2gEvLink, model: str | None = None) -> SimulatedCar:
+    def new_car(self, connector_id: int, link: V2gEvLink, model: str | None = None,
+                time_scale: float = TIME_SCALE) -> SimulatedCar:
         """A car on connector `connector_id` that speaks V2G over `link` (hil.ev.evcc.rig_link.RigV2gLink.car_link):
-        the setup's [car], or a model with a charge curve (hil/ev/charge_curves.py)."""
+        the setup's [car], or a model with a charge curve (hil/ev/charge_curves.py) whose battery is scaled down
+        by `time_scale`."""
         sim = self.io_sims[connector_id]
-        battery = self.new_battery() if model is None else car_model(model).battery()
+        battery = self.new_battery() if model is None else car_model(model).battery(time_scale=time_scale)
         return SimulatedCar(self.plants[connector_id], battery, link,
                             cp_duty=lambda: sim.commanded_duty, clock=self.clock)
 

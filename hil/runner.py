@@ -34,6 +34,7 @@ SEPARATE_CAN_RECIPE = (
     "--can udp_multicast:239.74.163.2")
 START_TIMEOUT_S = 30.0  # a separate controller process starts slowly in a user-mode-linux guest
 SESSION_TIMEOUT_S = 120.0
+GROUP_SILENT_S = 3.0  # kill_group_briefly: the group's modules answer again after this (lost after 2 s on nevi-shared)
 
 
 @dataclass
@@ -182,7 +183,8 @@ class ScenarioRun:
             ids = [c.id for c in self.setup.cabinet_config.connectors]
             outcomes = await self._drive(ids)
             if self.csms is not None:
-                await self.csms.settle(ids)  # what was queued while it was away reaches it before the verdict
+                # what was queued while it was away reaches it before the verdict (the ports that had a car)
+                await self.csms.settle(list(outcomes))
             report = self._report(outcomes)  # the verdict is about the scenario, not what a technician did after
             if self.rig.matrix_sim is not None:  # contacts switched under load must stay 0 (hil/sim/power_matrix.py)
                 report["matrix"] = self.rig.matrix_sim.report()
@@ -255,7 +257,7 @@ class ScenarioRun:
     def plug_car(self, cid: int, plan: CarPlan, model: str | None = None, after_s: float = 0.0) -> asyncio.Task:
         """A new simulated car on connector `cid` (the setup's, or a model of hil/ev/charge_curves.py), running
         `plan` in a task of its own, plugged in after `after_s`."""
-        car = self.rig.new_car(cid, self.v2g.car_link(cid), model)
+        car = self.rig.new_car(cid, self.v2g.car_link(cid), model, time_scale=self.scenario.car_time_scale)
         self.cars[cid] = car
         self.start_soc[cid] = car.battery.soc_percent
 
@@ -365,9 +367,13 @@ class ScenarioRun:
             module = self.rig.module_models[cid][0]
             module.silent = True
             module.on = False
-        elif action == "kill_group":  # a matrix cabinet: every module of one group on this output goes silent
-            for module in self.rig.matrix_circuit.modules_of(self.rig.matrix_circuit.groups_on(cid)[0]):
+        elif action in ("kill_group", "kill_group_briefly"):  # a matrix cabinet: one group on this output goes silent
+            modules = self.rig.matrix_circuit.modules_of(self.rig.matrix_circuit.groups_on(cid)[0])
+            for module in modules:
                 module.silent, module.on = True, False
+            if action == "kill_group_briefly":  # ... and answers again a moment later
+                asyncio.get_running_loop().call_later(
+                    GROUP_SILENT_S, lambda: [setattr(module, "silent", False) for module in modules])
         elif action == "module_overvoltage":
             self.rig.module_models[cid][0].overvoltage = True
         elif action == "crash_controller":

@@ -76,6 +76,9 @@ class SharingWatch:
             "decision_ms_max": round(max(decisions, default=0.0) * 1000.0, 3),
             "moves": len(sharing.coordinator.finished) if sharing is not None else 0,
             "failed_moves": failed_moves[:20],  # each drops its group from the allocation
+            # dropped groups offered again once healthy (controller/power_sharing/group_return.py), and those out
+            "returned_groups": [g for g, _ in sharing.returns.returned] if sharing is not None else [],
+            "dropped_groups": sorted(sharing.coordinator.failed) if sharing is not None else [],
             "plugged_s": {cid: round(t - self.samples[0]["t"], 2) for cid, t in self.plugged_t.items()}
             if self.samples else {},
         }

@@ -184,9 +184,7 @@ class SafetySupervisor:
         """The port's power after temperature derating, the modules' own limits and the measured-power
         correction; the control loop never asks for more."""
         s = self.settings
-        limit = self.host.cfg.max_power_kw * 1000.0 * self._power_scale
-        if self._hottest_c is not None:
-            limit *= _derate(self._hottest_c, s.derate_start_c, s.derate_end_c)
+        limit = self.host.cfg.max_power_kw * 1000.0 * self._power_scale * self.connector_derating()
         group = self.host.group
         hottest_module = getattr(group, "hottest_module_c", None)
         if hottest_module is not None:
@@ -195,6 +193,13 @@ class SafetySupervisor:
         if available is not None:
             limit = min(limit, available())
         return limit
+
+    def connector_derating(self) -> float:
+        """0..1: the share of the port's power its connector and cable temperatures allow (1 until measured);
+        on a matrix cabinet the allocator's input for this port (PortDemand.derating)."""
+        if self._hottest_c is None:
+            return 1.0
+        return _derate(self._hottest_c, self.settings.derate_start_c, self.settings.derate_end_c)
 
     def output_sample(self) -> tuple[float, float]:
         """(volts, amps) measured together: the I/O board's DC measure when fresh, else the modules' own

@@ -43,6 +43,10 @@ class SharingCoordinator:
         """A group whose modules failed: dropped from the allocation (its contact opens once it carries nothing)."""
         self.failed.add(group)
 
+    def group_returned(self, group: str) -> None:
+        """A dropped group healthy again (controller/power_sharing/group_return.py): the next decision may use it."""
+        self.failed.discard(group)
+
     def target_of(self, group: str) -> int | None:
         """The output the allocation in force wants the group on (None: idle)."""
         return self._target.get(group)

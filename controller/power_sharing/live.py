@@ -6,11 +6,13 @@ is the same as in a static cabinet: the coordinator's limit reaches the car thro
 (controller/connector/limits.py), in ChargeParameterDiscoveryRes and every CurrentDemandRes.
 
 Every `period_s` (not on the CAN receive path) `tick()` builds each port's demand from its session (the car's
-maximum power and current, its present request, SoC and voltage; the cable's limits), lets the coordinator
+maximum power and current, its present request, SoC and voltage; the cable's limits and its temperature
+derating from the connector's safety supervisor), lets the coordinator
 decide and advance the moves, and hands groups found on an output, still and healthy, to that port (at start).
 
 Faults of a module group go to the connector whose output the group is on; GROUP_LOST instead drops the group
-from the allocation (the others carry on, the coordinator redistributes). The matrix board's faults go to every
+from the allocation (the others carry on, the coordinator redistributes); a dropped group whose modules answer
+healthy again for `return_hold_s` is offered again (group_return.py). The matrix board's faults go to every
 connector: without the board the contacts' state is unknown.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from controller.hw.power.group import PowerModuleGroup
 from controller.hw.power.matrix import PowerMatrix
 from controller.power_sharing.allocator import PortDemand
 from controller.power_sharing.cabinet_setup import coordinator_for, module_rating
+from controller.power_sharing.group_return import GroupReturn
 from controller.power_sharing.live_plant import RECEIVING_STATES, LiveMovePlant
 from controller.power_sharing.port_groups import PortGroups
 
@@ -61,6 +64,7 @@ class SharedPower:
         self.plant = LiveMovePlant(self.connectors, self.ports, self.module_groups,
                                    port_current_a=self._port_current_a, clock=clock)
         self.coordinator = coordinator_for(cabinet, self.plant, self.matrix, clock=clock, rating=rating)
+        self.returns = GroupReturn(matrix.return_hold_s, clock=clock)  # a dropped group healthy again comes back
         self.site_limit_w = cabinet.max_cabinet_power_kw * 1000.0
         # the station-wide limit of the OCPP charging profiles (block K: the app sets the smart-charging desk's
         # station_limit_w here), read at every decision
@@ -87,6 +91,11 @@ class SharedPower:
         self._last_tick_t = now
         if not self.matrix.online:
             return False  # no feedback, no moves: the contacts stay as they are
+        for group in self.returns.due(self.coordinator.failed, healthy=self._may_return,
+                                      emergency_latched=self._emergency_latched, where=self.matrix.closed_output):
+            log.warning("power sharing: group %s healthy again for %.0f s: offered to the allocation again",
+                        group, self.returns.hold_s)
+            self.coordinator.group_returned(group)
         ports = [self.demand(cid, connector) for cid, connector in self.connectors.items()]
         self.plant.volts_for_limit = {p.output: p.voltage_v for p in ports}
         started = time.perf_counter()
@@ -110,7 +119,8 @@ class SharedPower:
             cable_max_power_w=cfg.max_power_kw * 1000.0, cable_max_current_a=cfg.max_current_a,
             car_max_power_w=(ev.max_power_w or math.inf) if ev is not None else math.inf,
             car_max_current_a=ev.max_current_a if ev is not None else math.inf,
-            request_current_a=request, soc_pct=connector.ev_soc)
+            request_current_a=request, soc_pct=connector.ev_soc,
+            derating=connector.supervisor.connector_derating())  # a hot cable gets fewer groups
 
     def _adopt_still_groups(self) -> None:
         """A healthy group whose contact is closed on the output it is meant for, not moving and not yet under
@@ -122,6 +132,22 @@ class SharedPower:
                 continue
             if name not in self.ports[where].members:
                 self.plant.hand_over(name, where)
+
+    def _group_healthy(self, group: str) -> bool:
+        """Every module of the group answers, without a fault."""
+        caps = self.module_groups[group].capabilities
+        return caps.total_count > 0 and caps.healthy_count == caps.total_count
+
+    def _may_return(self, group: str) -> bool:
+        """Healthy, no move of it still running, and its contact open as commanded (the board's feedback): a
+        group comes back only from idle; one whose contact stays closed (welded) stays out."""
+        return self._group_healthy(group) and group not in self.coordinator.moves \
+            and self.matrix.closed_output(group) is None and self.matrix.settled(group)
+
+    def _emergency_latched(self, output: int) -> bool:
+        connector = self.connectors.get(output)
+        return connector is not None and any(f.severity == "emergency" and f.spec.clears == "latched"
+                                             for f in connector.active_faults.values())
 
     def _port_current_a(self, output: int) -> float:
         connector = self.connectors[output]
@@ -149,6 +175,7 @@ class SharedPower:
                 log.warning("power sharing: group %s lost (%s): dropped from the allocation", group, detail)
                 self.coordinator.group_failed(group)
                 output = self._output_of(group)
+                self.returns.dropped(group, output)  # it may come back once healthy (group_return.py)
                 if output is not None and group in self.ports[output].members:
                     self.ports[output].leave(group)
             return

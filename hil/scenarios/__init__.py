@@ -40,6 +40,7 @@ class Scenario:
     # (connector, car model of hil/ev/charge_curves.py, plug-in after s): only these ports get a car; none: every
     # port gets the setup's [car] at once
     cars: tuple[tuple[int, str, float], ...] = ()
+    car_time_scale: float = 60.0  # those cars' batteries are scaled down this much (hil/ev/charge_curves.py)
     setup: str | None = None  # the setup the scenario is made for (its tests run it there)
 
     @property
@@ -140,6 +141,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "the others share the power out, both cars reach their target", "ok", ("MODULE_LOST",),
              inject="kill_group", inject_after_charging_s=1.5, setup="nevi-shared",
              cars=((1, "800v-350kw", 0.0), (2, "400v-150kw", 0.0))),
+    Scenario("group-returns", "every module of one of a charging port's groups goes silent for 3 s: the group "
+             "is dropped, then offered again once its modules have answered healthy for [power.matrix] "
+             "return_hold_s; both cars reach their target", "ok", ("MODULE_LOST",), inject="kill_group_briefly",
+             inject_after_charging_s=1.0, setup="nevi-shared", car_time_scale=120.0,
+             cars=((1, "800v-350kw", 0.0), (2, "400v-150kw", 0.0))),
+    # hil/csms/role_smart_charging.py; batteries scaled by 240 so the run stays short (the power stays real)
+    Scenario("site-limit-shared", "three cars draw the cabinet's 600 kW; mid-session the CSMS limits the station to "
+             "300 kW (ChargingStationMaxProfile), a fourth car comes under the limit: the sum follows within 2 s "
+             "and stays within 2 %, groups move only without load", "ok", csms="site-limit-shared",
+             setup="nevi-shared", car_time_scale=240.0,
+             cars=((1, "800v-350kw", 0.0), (2, "800v-350kw", 0.0), (3, "400v-250kw", 0.0), (4, "old-50kw", 4.0))),
     Scenario("autocharge", "the car's EVCCID is its idToken (MacAddress), accepted by the CSMS", "ok",
              csms="autocharge", expect_car=("target_soc",)),
     # block I, prices (hil/csms/role_price.py, docs/pricing.md)

@@ -371,6 +371,17 @@ def test_temperatures_that_stop_arriving_are_a_sensor_fault():
     assert host.raised() == ["TEMPERATURE_SENSOR_FAULT"]
 
 
+def test_the_connector_derating_alone_is_what_a_matrix_cabinet_gives_the_allocator():
+    host = Host()
+    assert host.supervisor.connector_derating() == 1.0  # nothing measured yet
+    host.temps(80.0)  # halfway from 70 to 90 degC
+    host.group.hottest_module_c = 85.0  # the modules' own derating is not the connector's
+    assert host.supervisor.connector_derating() == pytest.approx(0.5)
+    assert host.supervisor.derated_power_limit_w() == pytest.approx(60_000.0 * 0.5 * 0.5)
+    host.temps(95.0)
+    assert host.supervisor.connector_derating() == 0.0
+
+
 def test_module_temperature_derates_too():
     host = Host()
     host.temps(30.0)

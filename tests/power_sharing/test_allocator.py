@@ -90,6 +90,19 @@ def test_temperature_derating_of_a_port_and_of_a_group():
     assert hot_groups.port_limit_w[1] == pytest.approx(280_000.0) and len(hot_groups.groups_on(1)) == 7
 
 
+def test_a_hot_cable_gets_fewer_groups_and_the_freed_group_goes_to_a_port_that_lacks_power():
+    def ports(derating: float) -> list[PortDemand]:  # three cars that could take 350 kW each (500 A cables)
+        return [car(1, cable_a=500.0, derating=derating), car(2, cable_a=500.0), car(3, cable_a=500.0), empty(4)]
+    cool = allocate(ports(1.0), nevi_groups(), SITE_W)
+    assert [len(cool.groups_on(o)) for o in (1, 2, 3)] == [3, 3, 2]
+    hot = allocate(ports(0.3), nevi_groups(), SITE_W, previous=cool.groups)
+    assert hot.port_limit_w[1] == pytest.approx(0.3 * 350_000.0)  # its cable's temperature derating
+    assert [len(hot.groups_on(o)) for o in (1, 2, 3)] == [2, 3, 3]  # one of its groups went to port 3
+    moved = [g for g in hot.groups if hot.groups[g] != cool.groups[g]]
+    assert len(moved) == 1 and cool.groups[moved[0]] == 1 and hot.groups[moved[0]] == 3
+    assert hot.port_limit_w[3] > cool.port_limit_w[3] and total(hot) <= SITE_W + 1e-6
+
+
 def test_a_failed_group_is_dropped_and_replaced():
     first = allocate([car(1), car(2), car(3), car(4)], nevi_groups(), SITE_W)
     lost = first.groups_on(1)[0]

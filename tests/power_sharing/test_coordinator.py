@@ -4,6 +4,8 @@ reports the same runs as figures): cars arrive, the site limit drops, a group fa
 to more than the budget, no contact is switched under load, every port gets 150 kW."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tools.bench import sharing_model
@@ -148,3 +150,58 @@ def test_a_port_s_limit_does_not_rise_while_another_group_is_matching_or_closing
         previous = limit
     assert rises_while_closing == []
     assert len(cab.matrix.groups_on(1)) == 4 and cab.board.under_load_count == 0  # all came, in the end
+
+
+class DeratedCabinet(ModelCabinet):
+    """The model cabinet whose ports' cables may be hot: each port's temperature derating (the safety
+    supervisor's connector_derating on a real connector) goes into its demand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.derating = {o: 1.0 for o in OUTPUTS}
+
+    def demands(self):
+        return [replace(p, derating=self.derating[p.output]) for p in super().demands()]
+
+
+def test_a_hot_cable_gives_a_group_to_a_port_that_lacks_power_and_its_own_power_follows_the_derating():
+    cab = DeratedCabinet()
+    for o in (1, 2, 3):
+        cab.plug(o, request_a=500.0)
+    cab.run(3.0)
+    assert sorted(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == [2, 3, 3]
+    hot = max((1, 2, 3), key=lambda o: (len(cab.matrix.groups_on(o)), -o))  # a port with three groups
+    lacking = [o for o in (1, 2, 3) if len(cab.matrix.groups_on(o)) == 2]
+    cab.derating[hot] = 0.3
+    cab.run(3.0)
+    assert len(cab.matrix.groups_on(hot)) == 2 and len(cab.matrix.groups_on(lacking[0])) == 3
+    drawn = cab.plant.port_current_a(hot) * cab.plant.port_voltage_v(hot)
+    assert drawn <= 0.3 * 350_000.0 + 1.0  # the derated share of its cable's 350 kW
+    assert cab.board.under_load_count == 0 and max(cab.limit_sums_w) <= SITE_W + 1.0
+    assert all(not out.stops for out in cab.plant.outputs.values())
+
+
+def test_a_failed_group_that_returns_is_used_again_without_switching_under_load():
+    from controller.power_sharing.group_return import GroupReturn
+    cab = ModelCabinet()
+    for o in (1, 2, 3):
+        cab.plug(o)
+    cab.run(3.0)
+    assert sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 8  # every group in use
+    lost = cab.matrix.groups_on(1)[0]
+    cab.plant._group(lost).max_current_a = 0.0  # its modules stop delivering
+    cab.coordinator.group_failed(lost)
+    returns = GroupReturn(1.0, clock=cab.clock)
+    returns.dropped(lost, 1)
+    cab.run(3.0)
+    assert cab.matrix.closed_output(lost) is None and sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 7
+    cab.plant._group(lost).max_current_a = 300.0  # healthy again
+    for _ in range(300):  # the live wiring's order: the return first, then the coordinator's tick
+        for group in returns.due(cab.coordinator.failed, healthy=lambda g: True, emergency_latched=lambda o: False,
+                                 where=cab.matrix.closed_output):
+            cab.coordinator.group_returned(group)
+        cab.run(0.01)
+    assert lost not in cab.coordinator.failed and cab.matrix.closed_output(lost) in (1, 2, 3)
+    assert sum(len(cab.matrix.groups_on(o)) for o in (1, 2, 3)) == 8
+    assert cab.board.under_load_count == 0 and max(cab.limit_sums_w) <= SITE_W + 1.0
+    assert all(not out.stops for out in cab.plant.outputs.values())

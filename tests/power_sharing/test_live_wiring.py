@@ -39,6 +39,9 @@ class FakeConnector:
         self.ev_soc: float | None = None
         self.demand: CurrentDemand | None = None
         self.faults: list[tuple[str, bool]] = []
+        self.derating = 1.0  # the connector's temperature derating (its safety supervisor's)
+        self.active_faults: dict = {}
+        self.supervisor = SimpleNamespace(connector_derating=lambda: self.derating)
 
     def present_voltage(self) -> float:
         return self.volts
@@ -97,6 +100,15 @@ def test_a_ports_demand_comes_from_its_session(app):
     assert not sharing.demand(2, car).active
 
 
+def test_a_ports_demand_carries_its_connectors_temperature_derating(app):
+    car = FakeConnector(2, state="charging", volts=700.0)
+    car.ev_parameters = EvChargeParameters(max_voltage_v=820.0, max_current_a=500.0, max_power_w=None)
+    assert app.sharing.demand(2, car).could_take_w() == pytest.approx(700.0 * 350.0)
+    car.derating = 0.4  # a hot cable
+    hot = app.sharing.demand(2, car)
+    assert hot.derating == 0.4 and hot.could_take_w() == pytest.approx(0.4 * 700.0 * 350.0)
+
+
 def _with_fakes(app):
     sharing = app.sharing
     fakes = {cid: FakeConnector(cid) for cid in sharing.ports}
@@ -123,6 +135,42 @@ def test_a_lost_group_is_dropped_from_the_allocation_and_its_port_charges_on_wit
     sharing._group_fault("G1", "GROUP_LOST", "no healthy module", True)
     assert "G1" in sharing.coordinator.failed and sorted(sharing.ports[2].members) == ["G2"]
     assert not any(f.faults for f in fakes.values())
+
+
+def test_a_lost_group_is_noted_with_the_port_it_served_and_stays_out_while_its_modules_do_not_answer(app):
+    sharing, fakes = _with_fakes(app)
+    sharing.ports[2].join("G1", FakeGroup())
+    sharing._group_fault("G1", "GROUP_LOST", "no healthy module", True)
+    assert sharing.returns.last_output == {"G1": 2} and sharing.returns.hold_s == 10.0  # [power.matrix] default
+    assert not sharing._group_healthy("G1")  # no module of it has answered (nothing on the bus)
+    assert not sharing._may_return("G1")
+    sharing.returns.clock = lambda: 1e6  # however long it waits
+    assert sharing.returns.due(sharing.coordinator.failed, healthy=sharing._group_healthy,
+                               emergency_latched=sharing._emergency_latched, where=lambda g: 2) == []
+
+
+def test_a_healthy_dropped_group_may_return_only_from_idle_with_its_contact_open_and_no_move_running(app, monkeypatch):
+    sharing, _ = _with_fakes(app)
+    monkeypatch.setattr(sharing, "_group_healthy", lambda group: True)  # its modules answer (no bus here)
+    sharing.matrix._feedback = {g: 0 for g in sharing.module_groups}  # the board: every contact open
+    sharing.matrix._command = {g: 0 for g in sharing.module_groups}
+    assert sharing._may_return("G1")
+    sharing.matrix._feedback["G1"] = 2  # its contact stays closed although commanded open (welded)
+    assert not sharing._may_return("G1")
+    sharing.matrix._feedback["G1"] = 0
+    sharing.coordinator.moves["G1"] = object()  # a move of it still running
+    assert not sharing._may_return("G1")
+
+
+def test_only_a_latched_emergency_on_a_port_holds_its_dropped_groups_back(app):
+    from controller.faults import Fault
+    sharing, fakes = _with_fakes(app)
+    assert not sharing._emergency_latched(2)
+    fakes[2].active_faults["OUTPUT_OVERCURRENT"] = Fault("OUTPUT_OVERCURRENT", 2, "", 0.0)  # an error, latched
+    fakes[2].active_faults["POWER_DERATED"] = Fault("POWER_DERATED", 2, "", 0.0)  # a warning
+    assert not sharing._emergency_latched(2)
+    fakes[2].active_faults["MODULE_OVERVOLTAGE"] = Fault("MODULE_OVERVOLTAGE", 2, "", 0.0)
+    assert sharing._emergency_latched(2) and not sharing._emergency_latched(3)
 
 
 def test_a_matrix_board_fault_goes_to_every_connector(app):

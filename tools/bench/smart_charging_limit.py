@@ -5,8 +5,8 @@ process, its CSMS over TLS, security profile 2): once the output is steady the C
 ChargingStationMaxProfile. Per connector, the time from the CSMS sending SetChargingProfile (its record of
 the frame; loopback on one host clock, so this includes the link) to the first CurrentDemandRes the car
 receives whose EVSEMaximumPowerLimit is at most the connector's share (75 kW); the car asks every 50 ms, so
-half of that is waiting for the car's next request. Also the role's own figure: from the CSMS's answer to the
-summed output at or below 300 kW + 2 %.
+half of that is waiting for the car's next request. Also the role's own figure: from the CSMS sending the
+request to the summed output at or below 300 kW + 2 %.
 
     python -m tools.bench.smart_charging_limit [--rounds N]
 """
@@ -97,7 +97,7 @@ def goals(figure: dict[str, Any]) -> list[dict[str, Any]]:
 def describe(figure: dict[str, Any]) -> list[str]:
     lines = []
     for label, key in (("SetChargingProfile -> CurrentDemandRes", "set_to_current_demand_res_ms"),
-                       ("SetChargingProfile answered -> output <= limit + 2 %", "set_to_output_ms")):
+                       ("SetChargingProfile sent -> output <= limit + 2 %", "set_to_output_ms")):
         n = figure.get(key) or {}
         if n.get("n"):
             lines.append(f"  {label:<52} n={n['n']}  p50 {n['p50']:.1f}  max {n['max']:.1f} ms")

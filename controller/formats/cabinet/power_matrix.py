@@ -34,6 +34,7 @@ class MatrixConfig:
     nevi_floor_kw: float = 150.0  # every active port whose car can take it gets at least this much (NEVI)
     hysteresis_kw: float = 10.0  # a port short of its share by less than this takes no group (no flapping)
     car_follow_s: float = 1.5  # a car told a lower limit must follow it within this, or the port is stopped
+    return_hold_s: float = 10.0  # a dropped group is offered again once its modules have answered healthy this long
 
 
 def check_matrix(cabinet: Any) -> None:
