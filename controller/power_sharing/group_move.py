@@ -124,7 +124,10 @@ class GroupMove:
 
     def _fail(self, reason: str) -> None:
         self.reason = reason
+        failed_at = self.step_now
         self._go(Step.FAILED)
+        if failed_at in (Step.MATCH, Step.CLOSE):  # its contact open (or commanded open): nothing to hold it on for
+            self.plant.hand_over(self.group, None)
 
     def _elapsed(self) -> float:
         return self.clock() - self._since

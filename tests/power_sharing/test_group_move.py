@@ -185,3 +185,24 @@ def test_a_contact_that_does_not_close_no_longer_counts_as_closing_once_the_move
     rig.run_until_finished()
     assert move.step_now is Step.FAILED and "did not close" in move.reason
     assert rig.plant.groups[1].closing_onto is None
+
+
+def test_a_move_failing_before_its_contact_closed_switches_the_group_off():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    rig.plant.group_slew_v_per_s = 10.0  # the group cannot reach the receiver's voltage within match_s
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED and "did not reach" in move.reason
+    group = rig.plant.groups[1]
+    assert not group.driven_by_move and group.set_voltage_v == 0.0 and rig.matrix.closed_output("G2") is None
+
+
+def test_a_contact_that_never_closes_leaves_its_group_off():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    rig.board.contact_delay_s = 10.0
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED
+    assert not rig.plant.groups[1].driven_by_move and rig.plant.groups[1].set_voltage_v == 0.0
