@@ -3,12 +3,15 @@
 board and module commands) or on what the fault leaves in the fault table and the session record."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from controller.connector.ev_session import ResponseCode
 from controller.connector.power_down import PowerDown
 from controller.formats.cabinet.config import ChargingConfig
 from tests.connector.fakes import FakeBoard, FakeGroup
-from tests.connector.test_connector import make, to_charging
+from tests.connector.test_connector import cp, make, to_charging
 from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
@@ -133,3 +136,69 @@ def test_a_session_records_its_errors_not_its_warnings_and_stops_for_the_error()
     conn.on_fault("OUTPUT_OVERCURRENT", "212 A", True)
     assert session.fault_codes == ["OUTPUT_OVERCURRENT"]
     assert session.stop_reason == "error:OUTPUT_OVERCURRENT" and conn.state == "error_shutdown"
+
+
+# ---- the board-feedback weld watch (output_guard.check_weld): its bound, from the instant the feedback stuck -----
+def stuck_closed(**charging):
+    conn, board, group, clock, _ = make(contactor_feedback_timeout_s=0.5, **charging)
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.state == "available" and clock() == 1000.0
+    board.status = replace(board.status, dc_minus_closed=True)  # nothing commanded: closed feedback only
+    conn.check_weld()  # the feedback is seen stuck at 1000.0 s
+    return conn, board, clock
+
+
+def test_a_contact_that_opens_within_the_bound_is_no_weld():
+    """`now - since > bound` -> `now + since > bound`: a weld at once, whenever the clock reads above the bound."""
+    conn, board, clock = stuck_closed()
+    clock.now = 1000.4
+    conn.check_weld()
+    board.status = replace(board.status, dc_minus_closed=False)
+    clock.now = 1001.0
+    conn.check_weld()
+    assert "CONTACTOR_WELDED" not in conn.active_faults and conn.state == "available"
+
+
+@pytest.mark.parametrize("after,welded", [(0.5, False), (0.5078125, True)])  # both exact in binary
+def test_a_weld_is_judged_after_the_bound_not_at_it(after, welded):
+    """`>` -> `>=` in the weld watch."""
+    conn, board, clock = stuck_closed()
+    clock.now = 1000.0 + after
+    conn.check_weld()
+    assert ("CONTACTOR_WELDED" in conn.active_faults) == welded
+    if welded:
+        assert "still closed" in conn.active_faults["CONTACTOR_WELDED"].detail  # the detail dropped: None or ""
+        assert conn.state == "emergency"
+
+
+# ---- an error fault with a car plugged in but no session, or after its session ----------------------------------
+@pytest.mark.parametrize("after_session", [False, True])
+def test_an_error_fault_with_a_car_plugged_in_shuts_down_through_the_error_state(after_session):
+    """`("plugged", "session_end")` with either state misspelt: the error fault left the port plugged or
+    session_end, offering a new session, instead of the error shutdown."""
+    conn, board, group, clock, _ = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    if after_session:
+        assert conn.ev_setup("abc").code == ResponseCode.OK
+        conn.ev_stop_session()
+        assert conn.state == "session_end"
+    else:
+        assert conn.state == "plugged"
+    conn.on_fault("OUTPUT_OVERVOLTAGE", "560 V", True)
+    assert conn.state == "error_shutdown" and "OUTPUT_OVERVOLTAGE" in conn.active_faults
+
+
+# ---- a fault reaction that fails on the way: the fault it was handling is named ----------------------------------
+def test_a_fault_reaction_that_fails_names_the_fault_it_was_handling():
+    """`power_path(f"fault {code}")` -> `power_path(None)`: CONTROLLER_INTERNAL said "None failed"."""
+    conn, board, group, clock, _ = make()
+    to_charging(conn, board, group, clock)
+    group.fail_next["emergency_off"] = RuntimeError("bus off")
+    board.wire.clear()
+    with pytest.raises(RuntimeError, match="bus off"):
+        conn.on_fault("ESTOP_PRESSED", "button", True)
+    assert board.wire[:2] == EMERGENCY_OFF and not board.contactors_cmd  # the contactors open all the same
+    assert conn.active_faults["CONTROLLER_INTERNAL"].detail == "fault ESTOP_PRESSED failed: RuntimeError: bus off"
