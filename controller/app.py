@@ -5,7 +5,6 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -254,6 +253,18 @@ class ControllerApp:
         task.add_done_callback(self._token_tasks.discard)
         return task
 
+    def _contract_shown(self, token, connector_id: int) -> asyncio.Task:
+        """A Plug & Charge ContractToken the SECC checked; with OCPP its chain goes to the CSMS too (C07)."""
+        if self.ocpp is None:
+            return self._card_shown(token.id_token(), connector_id, "contract")
+        from controller.ocpp.contract_certificates import present_contract
+        validator = self._contract_validator()
+        task = asyncio.ensure_future(present_contract(self.ocpp.identification, token, connector_id,
+                                                      validator.mo_roots() if validator is not None else []))
+        self._token_tasks.add(task)
+        task.add_done_callback(self._token_tasks.discard)
+        return task
+
     async def present_token(self, id_token: dict, connector_id: int | None, source: str) -> tuple[str, str]:
         """A token from a card reader or the console: (outcome, text). With OCPP the CSMS's rules decide
         (controller/ocpp/identification.py); without, it authorizes the waiting car as `authorize` does."""
@@ -315,7 +326,7 @@ class ControllerApp:
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
                 protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list),
                 certificates=self.ocpp.ev_certificates if self.ocpp is not None else None,  # Get15118EVCertificate
-                contracts=self._contract_validator(), present_token=partial(self._card_shown, source="contract"))
+                contracts=self._contract_validator(), present_token=self._contract_shown)
             station = SeccStation(conn, sockets, settings, on_event=self.emit,
                                   tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station

@@ -31,10 +31,11 @@ TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "
 class Verdict:
     info: dict  # idTokenInfo (camelCase), at least {"status": ...}
     source: str  # who decided: csms, local list, cache, offline unknown, disabled, ...
+    certificate_status: str | None = None  # the CSMS's word on a contract chain (C07), when it gave one
 
     @property
     def accepted(self) -> bool:
-        return self.info.get("status") == "Accepted"
+        return self.info.get("status") == "Accepted" and self.certificate_status in (None, "Accepted")
 
 
 class Authorization:
@@ -63,18 +64,23 @@ class Authorization:
                 return info, "cache"
         return None, ""
 
-    async def check(self, id_token: dict) -> Verdict:
+    async def check(self, id_token: dict, certificate_hash_data: list[dict] | None = None) -> Verdict:
+        """`certificate_hash_data`: a contract's chain for the CSMS to check (C07); it always asks the CSMS."""
         if not self.settings.enabled or id_token.get("type") == "NoAuthorization":
             return Verdict({"status": "Accepted"}, "authorization off")
         known, where = self._known(id_token)
         if self._online():
-            if self.settings.local_pre_authorize and known is not None and known.get("status") == "Accepted":
+            if self.settings.local_pre_authorize and known is not None and known.get("status") == "Accepted" \
+                    and not certificate_hash_data:
                 return Verdict(known, where)  # C12: no wait; the CSMS hears of it in the TransactionEvent
-            answer = await self._send(call.Authorize(id_token=id_token))
+            answer = await self._send(call.Authorize(id_token=id_token,
+                                                     iso15118_certificate_hash_data=certificate_hash_data or None))
             if answer is not None and getattr(answer, "id_token_info", None):
                 info = snake_to_camel_case(answer.id_token_info)
-                self.remember(id_token, info)
-                return Verdict(info, "csms")
+                status = getattr(answer, "certificate_status", None)
+                if status in (None, "Accepted"):  # a refused chain must not leave an Accepted eMAID in the cache
+                    self.remember(id_token, info)
+                return Verdict(info, "csms", status)
             log.warning("OCPP: no answer to Authorize of %s: offline rules", id_token.get("idToken"))
         if known is not None:
             if known.get("status") != "Accepted" or self.settings.local_authorize_offline:
