@@ -241,9 +241,13 @@ class ControllerApp:
             return None
         from controller.v2g.contract.mo_roots import combined
         from controller.v2g.contract.validation import ContractValidator
+        from controller.ocpp.contract_settings import ContractSettings
         ocpp = self.ocpp
+        central = None if ocpp is None else ContractSettings(ocpp.device_model)  # ISO15118Ctrlr switches
         return ContractValidator(combined(lambda: self._mo_roots, lambda: [] if ocpp is None else
-                                          ocpp.security.certificates.roots("MORootCertificate")))
+                                          ocpp.security.certificates.roots("MORootCertificate")),
+                                 central=lambda: central is not None and ocpp.accepted and
+                                 central.central_validation_allowed)
 
     def _card_shown(self, id_token: dict, connector_id: int | None, source: str = "rfid") -> asyncio.Task:
         """A card's idToken, or (source "contract") a Plug & Charge eMAID the SECC validated; the task gives
@@ -259,8 +263,10 @@ class ControllerApp:
             return self._card_shown(token.id_token(), connector_id, "contract")
         from controller.ocpp.contract_certificates import present_contract
         validator = self._contract_validator()
+        from controller.ocpp.contract_settings import ContractSettings
         task = asyncio.ensure_future(present_contract(self.ocpp.identification, token, connector_id,
-                                                      validator.mo_roots() if validator is not None else []))
+                                                      validator.mo_roots() if validator is not None else [],
+                                                      ContractSettings(self.ocpp.device_model)))
         self._token_tasks.add(task)
         task.add_done_callback(self._token_tasks.discard)
         return task

@@ -8,9 +8,14 @@ that names no OCSP responder is left out: its issuer key hash or responderURL ca
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
+from controller.ocpp.authorization import Verdict
 from controller.ocpp.ocsp_status import request_data
+
+if TYPE_CHECKING:
+    from controller.ocpp.contract_settings import ContractSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +61,52 @@ def certificate_hash_data(chain_ders: Iterable[bytes], roots: Iterable = ()) -> 
     return data[:MAX_HASH_DATA]
 
 
-async def present_contract(identification, token, connector_id: int, roots: Iterable = ()) -> tuple[str, str, str]:
+CERTIFICATE_MAX = 5500  # AuthorizeRequest certificate maxLength
+
+
+@dataclass(frozen=True)
+class ContractRequest:
+    """What Authorize carries for a contract, and the contract's rules where the CSMS's word is missing."""
+    hash_data: list[dict]
+    central: bool = False              # the station could not validate the chain: the CSMS must
+    certificate: str | None = None     # the chain in PEM for the CSMS to validate (central)
+    offline_allowed: bool = False      # ContractValidationOffline (a locally validated contract)
+
+    def certificate_status(self, said: str | None) -> str | None:
+        if said is None and self.central:  # asked to validate, the CSMS said nothing: nobody has validated it
+            return "NoCertificateAvailable"
+        return said
+
+    def offline_verdict(self) -> Verdict:
+        if self.central:
+            return Verdict({"status": "Invalid"}, "offline: nobody can validate the contract", "NoCertificateAvailable")
+        if self.offline_allowed:
+            return Verdict({"status": "Accepted"}, "offline: contract validated locally (ContractValidationOffline)")
+        return Verdict({"status": "Invalid"}, "offline: contracts refused (ContractValidationOffline false)")
+
+
+def pem_chain(chain_ders: Iterable[bytes]) -> str | None:
+    """The chain as PEM, leaf first (None when unreadable or too long for Authorize)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    try:
+        text = "".join(x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode("ascii")
+                       for der in chain_ders)
+    except ValueError:
+        return None
+    return text if len(text) <= CERTIFICATE_MAX else None
+
+
+async def present_contract(identification, token, connector_id: int, roots: Iterable = (),
+                           settings: ContractSettings | None = None) -> tuple[str, str, str]:
     """A Plug & Charge ContractToken (controller/v2g/contract/contract_token.py) to OCPP's identification as
-    an eMAID idToken with its chain's hash data: (outcome, text, ISO-2 code for the car)."""
-    hash_data = certificate_hash_data(token.chain_ders(), roots)
-    presented = await identification.present(token.id_token(), connector_id, "contract", hash_data or None)
+    an eMAID idToken with its chain's hash data (and the chain itself when the station could not validate it):
+    (outcome, text, ISO-2 code for the car)."""
+    central = not token.locally_validated
+    request = ContractRequest(certificate_hash_data(token.chain_ders(), roots), central,
+                              pem_chain(token.chain_ders()) if central else None,
+                              settings is not None and settings.validation_offline)
+    presented = await identification.present(token.id_token(), connector_id, "contract", request)
     verdict = presented.verdict
     code = iso2_code(verdict.certificate_status) if verdict is not None else "OK"
     if presented.outcome == "refused" and code == "OK":

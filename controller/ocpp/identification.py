@@ -76,8 +76,9 @@ class Identification:
         return free[0] if free else None
 
     async def present(self, id_token: dict, connector_id: int | None = None, source: str = "",
-                      certificate_hash_data: list[dict] | None = None) -> Presented:
-        """`certificate_hash_data`: a Plug & Charge contract's chain, for the CSMS to check with the eMAID."""
+                      contract: Any = None) -> Presented:
+        """`contract`: a Plug & Charge contract's chain for the CSMS to check with the eMAID (a
+        controller/ocpp/contract_certificates.py ContractRequest)."""
         name = id_token.get("idToken", "")
         holder = self._holder(id_token)
         if holder is not None and connector_id in (None, holder):  # E07: the same token again ends the charge
@@ -96,7 +97,7 @@ class Identification:
                                         f"{name} not used"))
         self._checking.add(cid)
         try:
-            verdict = await (self.authorization.check(id_token, certificate_hash_data) if certificate_hash_data
+            verdict = await (self.authorization.check(id_token, contract) if contract is not None
                              else self.authorization.check(id_token))
         finally:
             self._checking.discard(cid)

@@ -92,3 +92,75 @@ async def test_a_revoked_contract_is_refused_with_its_code_and_not_cached():
 async def test_an_emaid_the_csms_refuses_is_a_plain_failed():
     (outcome, _, code), connector, _, _, _ = await _present(None, token_status="Invalid")
     assert (outcome, code) == ("refused", "FAILED") and not connector.authorized
+
+
+# ---- ISO15118Ctrlr: CentralContractValidationAllowed, ContractValidationOffline -----------------------------
+def _iso(name: str, value: str) -> dict:
+    return {"component": {"name": "ISO15118Ctrlr"}, "variable": {"name": name}, "attributeValue": value}
+
+
+async def _present_with(token: ContractToken, *, variables=(), offline=False, csms_status=None):
+    from controller.ocpp.contract_settings import ContractSettings
+    connector = FakeConnector(1)
+    async with station_and_csms([connector]) as (service, csms):
+        csms.tokens[good_contract().emaid] = {"status": "Accepted"}
+        csms.contract_status_answer = lambda data: csms_status
+        await csms.wait_for(lambda: service.accepted and csms.calls("StatusNotification"), 5)
+        if variables:
+            answer = await csms.set_variables(next(iter(csms.stations)), list(variables))
+            assert [r["attribute_status"] for r in answer.set_variable_result] == ["Accepted"] * len(variables)
+        if offline:
+            await csms.stop()
+            await csms.wait_for(lambda: not service.accepted, 5)
+        connector.move("plugged")
+        result = await present_contract(service.identification, token, 1, [], ContractSettings(service.device_model))
+        return result, connector, csms.calls("Authorize"), list(csms.violations)
+
+
+def _central_token() -> ContractToken:
+    leaf, subs = good_contract().ders()
+    return ContractToken(good_contract().emaid, leaf, tuple(subs), locally_validated=False)
+
+
+@run_async
+async def test_the_switches_are_in_the_device_model_and_set_by_the_csms():
+    from controller.ocpp.contract_settings import ContractSettings
+    async with station_and_csms([FakeConnector(1)]) as (service, csms):
+        await csms.wait_for(lambda: service.accepted, 5)
+        settings = ContractSettings(service.device_model)
+        assert (settings.central_validation_allowed, settings.validation_offline) == (False, False)
+        station = next(iter(csms.stations))
+        answer = await csms.set_variables(station, [_iso("CentralContractValidationAllowed", "true"),
+                                                    _iso("ContractValidationOffline", "true")])
+        assert [r["attribute_status"] for r in answer.set_variable_result] == ["Accepted", "Accepted"]
+        assert (settings.central_validation_allowed, settings.validation_offline) == (True, True)
+        bad = await csms.set_variables(station, [_iso("ContractValidationOffline", "maybe")])
+        assert bad.set_variable_result[0]["attribute_status"] == "Rejected"
+
+
+@run_async
+async def test_central_validation_sends_the_chain_and_the_csms_decides():
+    (outcome, _, code), connector, calls, violations = await _present_with(_central_token(), csms_status="Accepted")
+    assert (outcome, code) == ("authorized", "OK") and connector.authorized and violations == []
+    [frame] = calls
+    assert frame["certificate"].count("BEGIN CERTIFICATE") == 3  # leaf and both sub-CAs, PEM
+    assert len(frame["iso15118CertificateHashData"]) == 2  # the MO root is not here: sub-CA 1 cannot be named
+
+
+@run_async
+async def test_central_validation_without_a_certificate_status_is_no_certificate_available():
+    (outcome, _, code), connector, _, violations = await _present_with(_central_token(), csms_status=None)
+    assert (outcome, code) == ("refused", "FAILED_NoCertificateAvailable") and not connector.authorized
+    assert violations == []
+
+
+@pytest.mark.parametrize("allowed, token, expected", [
+    ("true", _token, ("authorized", "OK")),
+    ("false", _token, ("refused", "FAILED")),
+    ("true", _central_token, ("refused", "FAILED_NoCertificateAvailable")),  # nobody validated its chain
+])
+def test_offline_a_contract_follows_contract_validation_offline(allowed, token, expected):
+    async def go():
+        return await _present_with(token(), variables=[_iso("ContractValidationOffline", allowed)], offline=True)
+    (outcome, _, code), connector, _, _ = run_async(go)()
+    assert (outcome, code) == expected and connector.authorized == (expected[0] == "authorized")
