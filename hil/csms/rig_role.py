@@ -146,6 +146,8 @@ class RigCsms:
             await self.reservation.before_cars(STATION, ids, timeout_s)
         if self.secc is not None:  # hil/csms/role_secc_certificate.py
             await self.secc.before_cars(timeout_s)
+        if self.contract_status is not None:  # hil/csms/role_pnc_revoked.py
+            await self.contract_status.before_cars(STATION, timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],

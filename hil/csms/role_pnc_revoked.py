@@ -21,8 +21,23 @@ class ContractStatusRole:
         from hil.pki.rig_pki import DEFAULT_EMAID
         self.status = "CertificateRevoked" if role == REVOKED_ROLE else "Accepted"
         self.named: list[list] = []  # each Authorize's iso15118CertificateHashData (snake_case)
+        self.role = role
+        self.csms = csms
         csms.tokens[DEFAULT_EMAID] = {"status": "Accepted"}
         csms.contract_status_answer = self.answer
+
+    async def before_cars(self, station: str, timeout_s: float) -> None:
+        """`pnc-central`: the station may leave a contract's chain to the CSMS (it holds no MO root)."""
+        if self.role != CENTRAL_ROLE:
+            return
+        await self.csms.wait_for(lambda: station in self.csms.stations and self.csms.calls("StatusNotification"),
+                                 timeout_s)
+        answer = await self.csms.set_variables(station, [{
+            "component": {"name": "ISO15118Ctrlr"}, "variable": {"name": "CentralContractValidationAllowed"},
+            "attributeValue": "true"}])
+        status = answer.set_variable_result[0]["attribute_status"]
+        if status != "Accepted":
+            raise RuntimeError(f"SetVariables CentralContractValidationAllowed: {status}")
 
     def answer(self, hash_data: list) -> str:
         self.named.append(hash_data)

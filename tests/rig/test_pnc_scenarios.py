@@ -138,3 +138,16 @@ def test_pnc_revoked_the_csms_refuses_the_chain_at_authorize_no_energy():
     assert authorize, report["ocpp"]["traffic"]
     answers = [f["frame"] for f in report["ocpp"]["traffic"] if '"certificateStatus":"CertificateRevoked"' in f["frame"]]
     assert answers
+
+
+def test_pnc_central_without_an_mo_root_the_csms_validates_the_chain_and_the_car_charges():
+    """No MO root at the station, CentralContractValidationAllowed set by the CSMS: Contract is offered, the
+    chain goes to the CSMS in Authorize (certificate, PEM, and the hash data it can name), which accepts."""
+    report, problems = _run("pnc-central")
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0 and report["faults"] == []
+    authorize = [f["frame"] for f in report["ocpp"]["traffic"] if '"Authorize"' in f["frame"]
+                 and '"certificate":"-----BEGIN CERTIFICATE' in f["frame"]]
+    assert len(authorize) == 1, report["ocpp"]["traffic"]
+    assert any('"certificateStatus":"Accepted"' in f["frame"] for f in report["ocpp"]["traffic"])

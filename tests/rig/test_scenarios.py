@@ -67,7 +67,7 @@ OWN_TEST_MODULE = {
     **dict.fromkeys(("site-limit", "tx-profile"), "test_smart_charging_scenarios"),
     **dict.fromkeys(("tls-session", "pnc-untrusted-secc"), "test_v2g_tls_scenarios"),
     **dict.fromkeys(("pnc", "pnc-install", "pnc-expired", "pnc-wrong-chain", "pnc-bad-signature",
-                     "pnc-revoked"), "test_pnc_scenarios"),
+                     "pnc-revoked", "pnc-central"), "test_pnc_scenarios"),
     "secc-certificate": "test_secc_certificate_scenario",
 }
 
