@@ -164,3 +164,19 @@ def test_offline_a_contract_follows_contract_validation_offline(allowed, token, 
         return await _present_with(token(), variables=[_iso("ContractValidationOffline", allowed)], offline=True)
     (outcome, _, code), connector, _, _ = run_async(go)()
     assert (outcome, code) == expected and connector.authorized == (expected[0] == "authorized")
+
+
+def test_the_switches_are_kept_across_a_restart(tmp_path):
+    from controller.formats.cabinet.config import OcppConfig
+    from controller.ocpp.contract_settings import ContractSettings
+    from controller.ocpp.device_model import DeviceModel
+    from controller.store.ocpp_variables import VariableStore
+
+    def model():
+        return DeviceModel(OcppConfig(), "S", {1: "CCS1"}, lambda evse: "Available", VariableStore(tmp_path / "v.db"))
+    first = model()
+    for name in ("CentralContractValidationAllowed", "ContractValidationOffline"):
+        assert first.set({"name": "ISO15118Ctrlr"}, {"name": name}, None, "true") == "Accepted"
+    first.close()
+    again = ContractSettings(model())
+    assert (again.central_validation_allowed, again.validation_offline) == (True, True)
