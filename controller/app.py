@@ -5,7 +5,6 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -242,15 +241,33 @@ class ControllerApp:
             return None
         from controller.v2g.contract.mo_roots import combined
         from controller.v2g.contract.validation import ContractValidator
+        from controller.ocpp.contract_settings import ContractSettings
         ocpp = self.ocpp
+        central = None if ocpp is None else ContractSettings(ocpp.device_model)  # ISO15118Ctrlr switches
         return ContractValidator(combined(lambda: self._mo_roots, lambda: [] if ocpp is None else
-                                          ocpp.security.certificates.roots("MORootCertificate")))
+                                          ocpp.security.certificates.roots("MORootCertificate")),
+                                 central=lambda: central is not None and ocpp.accepted and
+                                 central.central_validation_allowed)
 
     def _card_shown(self, id_token: dict, connector_id: int | None, source: str = "rfid") -> asyncio.Task:
         """A card's idToken, or (source "contract") a Plug & Charge eMAID the SECC validated; the task gives
         present_token's (outcome, text)."""
         task = asyncio.ensure_future(self.present_token(id_token, connector_id, source))
         self._token_tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._token_tasks.discard)
+        return task
+
+    def _contract_shown(self, token, connector_id: int) -> asyncio.Task:
+        """A Plug & Charge ContractToken the SECC checked; with OCPP its chain goes to the CSMS too (C07)."""
+        if self.ocpp is None:
+            return self._card_shown(token.id_token(), connector_id, "contract")
+        from controller.ocpp.contract_certificates import present_contract
+        validator = self._contract_validator()
+        from controller.ocpp.contract_settings import ContractSettings
+        task = asyncio.ensure_future(present_contract(self.ocpp.identification, token, connector_id,
+                                                      validator.mo_roots() if validator is not None else [],
+                                                      ContractSettings(self.ocpp.device_model)))
+        self._token_tasks.add(task)
         task.add_done_callback(self._token_tasks.discard)
         return task
 
@@ -315,7 +332,7 @@ class ControllerApp:
                 offer=CableOffer(conn.cfg.evse_id or f"US*EVSE*E{conn.cfg.id}", tuple(conn.cfg.energy_transfer_modes)),
                 protocols=tuple(v2g.protocols), allow_list=frozenset(i.lower() for i in v2g.evcc_allow_list),
                 certificates=self.ocpp.ev_certificates if self.ocpp is not None else None,  # Get15118EVCertificate
-                contracts=self._contract_validator(), present_token=partial(self._card_shown, source="contract"))
+                contracts=self._contract_validator(), present_token=self._contract_shown)
             station = SeccStation(conn, sockets, settings, on_event=self.emit,
                                   tls_context=tls_context if sockets.tls_tcp is not None else None)
             self.seccs[conn.cfg.id] = station

@@ -9,11 +9,12 @@ to PCAP.tls-keys: the rig's pcap holds the TLS records as they crossed (hil/ev/t
 """
 from __future__ import annotations
 
+
 import json
 import shutil
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -77,7 +78,11 @@ def rig_tls_for(scenario: Scenario, protocol: str, mode: str, pcap: str | None) 
     if mode == "external":
         raise ScenarioRefused(f"scenario {scenario.name} gives the controller its SECC certificate: the rig must "
                               "start it")
-    return RigTls.make(scenario.v2g_tls, pcap)
+    tls = RigTls.make(scenario.v2g_tls, pcap)
+    from hil.csms.role_pnc_revoked import CENTRAL_ROLE
+    if scenario.csms == CENTRAL_ROLE:  # no MO root at the station: the CSMS validates contracts
+        tls = replace(tls, mo_roots=None)
+    return tls
 
 
 def judge_tls(station: str, report: dict) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ocpp.charge_point import snake_to_camel_case
 from ocpp.v201 import call
@@ -21,6 +21,9 @@ from controller.ocpp.auth_cache import AuthCache
 from controller.ocpp.auth_settings import AuthSettings
 from controller.ocpp.local_list import LocalAuthList
 from controller.store.ocpp_auth import AuthStore
+
+if TYPE_CHECKING:
+    from controller.ocpp.contract_certificates import ContractRequest
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,11 @@ TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "
 class Verdict:
     info: dict  # idTokenInfo (camelCase), at least {"status": ...}
     source: str  # who decided: csms, local list, cache, offline unknown, disabled, ...
+    certificate_status: str | None = None  # the CSMS's word on a contract chain (C07), when it gave one
 
     @property
     def accepted(self) -> bool:
-        return self.info.get("status") == "Accepted"
+        return self.info.get("status") == "Accepted" and self.certificate_status in (None, "Accepted")
 
 
 class Authorization:
@@ -63,19 +67,32 @@ class Authorization:
                 return info, "cache"
         return None, ""
 
-    async def check(self, id_token: dict) -> Verdict:
+    async def check(self, id_token: dict, contract: ContractRequest | None = None) -> Verdict:
+        """`contract`: a Plug & Charge contract's chain for the CSMS to check too (C07,
+        controller/ocpp/contract_certificates.py): the CSMS is always asked, and without its answer the
+        contract's own offline rule decides, not the cache or the list."""
         if not self.settings.enabled or id_token.get("type") == "NoAuthorization":
             return Verdict({"status": "Accepted"}, "authorization off")
         known, where = self._known(id_token)
         if self._online():
-            if self.settings.local_pre_authorize and known is not None and known.get("status") == "Accepted":
+            if self.settings.local_pre_authorize and known is not None and known.get("status") == "Accepted" \
+                    and contract is None:
                 return Verdict(known, where)  # C12: no wait; the CSMS hears of it in the TransactionEvent
-            answer = await self._send(call.Authorize(id_token=id_token))
+            request = call.Authorize(id_token=id_token) if contract is None else call.Authorize(
+                id_token=id_token, certificate=contract.certificate,
+                iso15118_certificate_hash_data=contract.hash_data or None)
+            answer = await self._send(request)
             if answer is not None and getattr(answer, "id_token_info", None):
                 info = snake_to_camel_case(answer.id_token_info)
-                self.remember(id_token, info)
-                return Verdict(info, "csms")
+                status = getattr(answer, "certificate_status", None)
+                if contract is not None:
+                    status = contract.certificate_status(status)
+                if status in (None, "Accepted"):  # a refused chain must not leave an Accepted eMAID in the cache
+                    self.remember(id_token, info)
+                return Verdict(info, "csms", status)
             log.warning("OCPP: no answer to Authorize of %s: offline rules", id_token.get("idToken"))
+        if contract is not None:
+            return contract.offline_verdict()
         if known is not None:
             if known.get("status") != "Accepted" or self.settings.local_authorize_offline:
                 return Verdict(known, where)  # a token known as refused is refused in any case

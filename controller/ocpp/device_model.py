@@ -19,6 +19,7 @@ from typing import Callable
 from controller.formats.cabinet.config import OcppConfig
 from controller.formats.cabinet.pricing import parse_price
 from controller.ocpp.auth_settings import auth_variables
+from controller.ocpp.contract_settings import contract_variables
 from controller.ocpp.monitored_variables import device_model_variables
 from controller.ocpp.device_data import device_data_variables
 from controller.ocpp.smart_charging.variables import smart_charging_variables
@@ -108,6 +109,7 @@ def catalogue(cfg: OcppConfig, station_id: str, connector_types: dict[int, str])
         (Variable("ChargingStation", "SupplyPhases", "integer", RO), "0"),  # DC
         *device_data_variables(),  # DeviceDataCtrlr, ClockCtrlr (controller/ocpp/device_data.py)
         *smart_charging_variables(),  # block K: controller/ocpp/smart_charging/variables.py
+        *contract_variables(),  # ISO15118Ctrlr contract validation: controller/ocpp/contract_settings.py
     ]
     for evse, plug in sorted(connector_types.items()):
         entries += [(Variable("EVSE", "AvailabilityState", "OptionList", RO, evse=evse), ""),

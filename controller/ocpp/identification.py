@@ -75,7 +75,10 @@ class Identification:
                 if c.state == "available" and cid not in self._waiting and cid not in self._checking]
         return free[0] if free else None
 
-    async def present(self, id_token: dict, connector_id: int | None = None, source: str = "") -> Presented:
+    async def present(self, id_token: dict, connector_id: int | None = None, source: str = "",
+                      contract: Any = None) -> Presented:
+        """`contract`: a Plug & Charge contract's chain for the CSMS to check with the eMAID (a
+        controller/ocpp/contract_certificates.py ContractRequest)."""
         name = id_token.get("idToken", "")
         holder = self._holder(id_token)
         if holder is not None and connector_id in (None, holder):  # E07: the same token again ends the charge
@@ -94,12 +97,14 @@ class Identification:
                                         f"{name} not used"))
         self._checking.add(cid)
         try:
-            verdict = await self.authorization.check(id_token)
+            verdict = await (self.authorization.check(id_token, contract) if contract is not None
+                             else self.authorization.check(id_token))
         finally:
             self._checking.discard(cid)
         if not verdict.accepted:
+            chain = f", certificate {verdict.certificate_status}" if verdict.certificate_status else ""
             return self._done(Presented("refused", cid, f"connector {cid}: token {name} refused "
-                                        f"({verdict.info.get('status')}, by the {verdict.source})", verdict))
+                                        f"({verdict.info.get('status')}{chain}, by the {verdict.source})", verdict))
         if connector.state in WAITING_FOR_AUTH and not connector.is_authorized():  # the car may have left meanwhile
             self._grant(cid, id_token)
             return self._done(Presented("authorized", cid, f"connector {cid}: token {name} accepted by the "

@@ -26,6 +26,7 @@ from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
 from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, pnc_install_role
+from hil.csms.role_pnc_revoked import ROLES as PNC_STATUS_ROLES, ContractStatusRole
 from hil.csms.simulator import CsmsSimulator
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class RigCsms:
         self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
         if role == PNC_INSTALL_ROLE:  # a provisioning service for Get15118EVCertificate; the new eMAID accepted
             self.contracts = pnc_install_role(self.csms)
+        self.contract_status = ContractStatusRole(role, self.csms) if role in PNC_STATUS_ROLES else None  # C07
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
 
@@ -94,6 +96,8 @@ class RigCsms:
             overrides += [f'ocpp.client_cert_file="{cert}"', f'ocpp.client_key_file="{key}"']
         if self.role in ("remote-start", "reservation"):
             overrides.append("charging.auto_authorize=false")  # only the CSMS authorizes
+        if self.contract_status is not None:  # only the eMAID, with its chain judged at the CSMS, authorizes
+            overrides.append("charging.auto_authorize=false")
         overrides += role_availability.overrides(self.role, self.folder)
         if self.auth is not None:
             overrides += self.auth.overrides()
@@ -142,6 +146,8 @@ class RigCsms:
             await self.reservation.before_cars(STATION, ids, timeout_s)
         if self.secc is not None:  # hil/csms/role_secc_certificate.py
             await self.secc.before_cars(timeout_s)
+        if self.contract_status is not None:  # hil/csms/role_pnc_revoked.py
+            await self.contract_status.before_cars(STATION, timeout_s)
 
     async def _remote_start(self, cid: int, stop: bool, timeout_s: float) -> None:
         started = await self.csms.wait_for(lambda: [e for e in self._events(cid) if e["eventType"] == "Started"],

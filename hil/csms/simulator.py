@@ -95,8 +95,10 @@ class _StationPeer(ChargePoint):
         return call_result.TransactionEvent(id_token_info=self._csms.token_info(id_token) if known else None, **extra)
 
     @on(Action.authorize)
-    def _authorize(self, id_token: dict, **_: Any):
-        return call_result.Authorize(id_token_info=self._csms.token_info(id_token))
+    def _authorize(self, id_token: dict, iso15118_certificate_hash_data: list | None = None, **_: Any):
+        judge = self._csms.contract_status_answer  # Plug & Charge (C07): hil/csms/role_pnc_revoked.py
+        status = judge(iso15118_certificate_hash_data) if judge and iso15118_certificate_hash_data else None
+        return call_result.Authorize(id_token_info=self._csms.token_info(id_token), certificate_status=status)
 
     @on(Action.notify_event)
     def _notify_event(self, **_: Any):
@@ -177,6 +179,7 @@ class CsmsSimulator:
         self.transaction_answer: Callable[[dict], dict] | None = None
         self.certificate_status_answer: Callable[[dict], tuple[str, str | None]] | None = None  # GetCertificateStatus
         self.ev_certificate_answer: Callable[[str, str], Awaitable[tuple[str, str]]] | None = None  # Get15118EVCertificate
+        self.contract_status_answer: Callable[[list], str] | None = None  # Authorize's certificateStatus from hash data
         self._boot_statuses = list(boot_statuses)  # answers before Accepted, e.g. ("Pending", 1)
         self._heartbeat_s = heartbeat_s
         self._server: Server | None = None

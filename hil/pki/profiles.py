@@ -76,9 +76,9 @@ def _basic_constraints(role: Role) -> x509.BasicConstraints:
 
 def issue(role: Role, common_name: str, domain: str, *, issuer: Issued | None, days: int,
           not_before: datetime.datetime, key: ec.EllipticCurvePrivateKey | None = None,
-          key_usage: x509.KeyUsage | None = None) -> Issued:
+          key_usage: x509.KeyUsage | None = None, ocsp_url: str | None = None) -> Issued:
     """A certificate of `role`, valid `days` from `not_before`; signed by `issuer` (None: self-signed root).
-    `key_usage`: another than the profile's (a broken variant)."""
+    `key_usage`: another than the profile's (a broken variant); `ocsp_url`: its AIA's OCSP responder."""
     if (issuer is None) != (role is Role.ROOT):
         raise ValueError("a root signs itself, anything else needs an issuer")
     key = key or new_key()
@@ -97,4 +97,7 @@ def issue(role: Role, common_name: str, domain: str, *, issuer: Issued | None, d
     if issuer is not None:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    if ocsp_url is not None:  # OCPP names the certificate to the CSMS with this responder (Authorize, C07)
+        builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
     return Issued(builder.sign(signer_key, hashes.SHA256()), key)

@@ -21,6 +21,7 @@ from hil.pki.profiles import Issued, Role, issue
 
 DEFAULT_EMAID = "USCPIC0000001X"
 SECC_CN = "SECCCert"
+MO_OCSP_URL = "http://127.0.0.1:8080/ocsp"  # the rig MO certificates' AIA: Authorize names each to the CSMS with it
 BROKEN_VARIANTS = ("expired", "untrusted")
 BROKEN_CONTRACTS = ("expired", "untrusted", "key-usage")
 
@@ -70,9 +71,12 @@ def generate(*, emaid: str = DEFAULT_EMAID, now: datetime.datetime | None = None
     v2g_root = issue(Role.ROOT, "V2GRootCA", "V2G", issuer=None, days=10 * 365, not_before=now)
     cpo_sub1, cpo_sub2, secc = cpo_chain(v2g_root, now=now)
     mo_root = issue(Role.ROOT, "MORootCA", "MO", issuer=None, days=10 * 365, not_before=now)
-    mo_sub1 = issue(Role.SUB_CA_1, "MOSubCA1", "MO", issuer=mo_root, days=4 * 365, not_before=now)
-    mo_sub2 = issue(Role.SUB_CA_2, "MOSubCA2", "MO", issuer=mo_sub1, days=4 * 365, not_before=now)
-    contract = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=mo_sub2, days=2 * 365, not_before=now)
+    mo_sub1 = issue(Role.SUB_CA_1, "MOSubCA1", "MO", issuer=mo_root, days=4 * 365, not_before=now,
+                    ocsp_url=f"{MO_OCSP_URL}/mo-root")
+    mo_sub2 = issue(Role.SUB_CA_2, "MOSubCA2", "MO", issuer=mo_sub1, days=4 * 365, not_before=now,
+                    ocsp_url=f"{MO_OCSP_URL}/mo-sub-ca-1")
+    contract = issue(Role.CONTRACT_LEAF, emaid, "MO", issuer=mo_sub2, days=2 * 365, not_before=now,
+                     ocsp_url=f"{MO_OCSP_URL}/mo-sub-ca-2")
     oem_root = issue(Role.ROOT, "OEMRootCA", "OEM", issuer=None, days=10 * 365, not_before=now)
     oem_sub1 = issue(Role.SUB_CA_1, "OEMSubCA1", "OEM", issuer=oem_root, days=4 * 365, not_before=now)
     oem_sub2 = issue(Role.SUB_CA_2, "OEMSubCA2", "OEM", issuer=oem_sub1, days=4 * 365, not_before=now)

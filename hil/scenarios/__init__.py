@@ -216,4 +216,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("pnc-bad-signature", "the car signs AuthorizationReq with a key other than its contract's: "
              "FAILED_SignatureError, no energy", "failed", expect_stop=PNC_REFUSED,
              allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid", plan={"contract": "bad-signature"}),
+    Scenario("pnc-revoked", "the car's contract chains to the station's MO root but the CSMS, named the chain at "
+             "Authorize, says CertificateRevoked: AuthorizationRes FAILED_CertificateRevoked, no energy", "failed",
+             expect_stop=PNC_REFUSED, allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid", csms="pnc-revoked",
+             plan={"contract": "valid"}),
+    Scenario("pnc-central", "the station holds no MO root; the CSMS allows central validation "
+             "(CentralContractValidationAllowed), gets the chain in Authorize and accepts it: charges", "ok",
+             expect_car=("target_soc",), v2g_tls="valid", csms="pnc-central",
+             plan={"contract": "valid", "target_soc": 45.0}),
 )}

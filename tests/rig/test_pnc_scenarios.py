@@ -120,3 +120,34 @@ def test_pnc_install_gets_a_contract_through_ocpp_and_charges_authorized_by_its_
     assert len(installs) == 1 and '"action":"Install"' in installs[0]
     authorize = [f for f in frames if '"Authorize"' in f]
     assert authorize and all(f'{{"idToken":"{DEFAULT_EMAID}","type":"eMAID"}}' in f for f in authorize), authorize
+
+
+def test_pnc_revoked_the_csms_refuses_the_chain_at_authorize_no_energy():
+    """The contract chains to the station's MO root, but the CSMS, named the chain in Authorize
+    (iso15118CertificateHashData), says CertificateRevoked: the car gets FAILED_CertificateRevoked."""
+    report, problems = _run("pnc-revoked")
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert report["result"] == "failed" and conn["car"]["reason"].startswith("authorize: FAILED_CertificateRevoked"), \
+        conn["car"]
+    assert conn["energy_kwh"] == 0.0 and conn["rig_energy_kwh"] == 0.0
+    assert "CableCheckReq" not in report["v2g"]["car_round_trips"]
+    assert not conn["final"]["contactors_closed"] and not conn["final"]["modules_on"]
+    authorize = [f["frame"] for f in report["ocpp"]["traffic"] if '"Authorize"' in f["frame"]
+                 and '"iso15118CertificateHashData"' in f["frame"]]
+    assert authorize, report["ocpp"]["traffic"]
+    answers = [f["frame"] for f in report["ocpp"]["traffic"] if '"certificateStatus":"CertificateRevoked"' in f["frame"]]
+    assert answers
+
+
+def test_pnc_central_without_an_mo_root_the_csms_validates_the_chain_and_the_car_charges():
+    """No MO root at the station, CentralContractValidationAllowed set by the CSMS: Contract is offered, the
+    chain goes to the CSMS in Authorize (certificate, PEM, and the hash data it can name), which accepts."""
+    report, problems = _run("pnc-central")
+    assert not problems, (problems, report)
+    conn = report["connectors"][0]
+    assert conn["car"]["reason"] == "target_soc" and conn["energy_kwh"] > 0.0 and report["faults"] == []
+    authorize = [f["frame"] for f in report["ocpp"]["traffic"] if '"Authorize"' in f["frame"]
+                 and '"certificate":"-----BEGIN CERTIFICATE' in f["frame"]]
+    assert len(authorize) == 1, report["ocpp"]["traffic"]
+    assert any('"certificateStatus":"Accepted"' in f["frame"] for f in report["ocpp"]["traffic"])

@@ -66,8 +66,8 @@ OWN_TEST_MODULE = {
     **dict.fromkeys(("invalid-id-offline", "invalid-id-max-energy"), "test_invalid_id_scenarios"),
     **dict.fromkeys(("site-limit", "tx-profile"), "test_smart_charging_scenarios"),
     **dict.fromkeys(("tls-session", "pnc-untrusted-secc"), "test_v2g_tls_scenarios"),
-    **dict.fromkeys(("pnc", "pnc-install", "pnc-expired", "pnc-wrong-chain", "pnc-bad-signature"),
-                    "test_pnc_scenarios"),
+    **dict.fromkeys(("pnc", "pnc-install", "pnc-expired", "pnc-wrong-chain", "pnc-bad-signature",
+                     "pnc-revoked", "pnc-central"), "test_pnc_scenarios"),
     "secc-certificate": "test_secc_certificate_scenario",
 }
 

@@ -163,3 +163,15 @@ def test_the_controller_reads_the_file_roots_and_the_ocpp_installed_ones_at_each
     other = issue(Role.ROOT, "OtherMORoot", "MO", issuer=None, days=365, not_before=pki.mo_root.cert.not_valid_before_utc)
     app.ocpp.security.certificates.install_root("MORootCertificate", other.cert_pem().decode())  # OCPP block M
     assert [r.subject for r in validator.mo_roots()] == [pki.mo_root.cert.subject, other.cert.subject]
+
+
+def test_without_a_root_central_validation_leaves_the_chain_to_the_csms():
+    """CentralContractValidationAllowed and online: no MO root is no refusal; the leaf's own checks still
+    apply (validity, eMAID) and the verdict says the chain was not validated here."""
+    verdict = _check(good_contract(), roots=[], central=lambda: True)
+    assert (verdict.code, verdict.central) == ("OK", True) and verdict.leaf is not None
+    assert ContractValidator(lambda: [], central=lambda: True).available()
+    assert not ContractValidator(lambda: [], central=lambda: False).available()
+    assert _check(broken_contract("expired"), roots=[], central=lambda: True).code == "FAILED_CertificateExpired"
+    assert _check(good_contract(), roots=[], central=lambda: True, emaid="DE8AA1A2B3C4D56").code == "FAILED"
+    assert _check(good_contract(), central=lambda: True).central is False  # a root here: validated here

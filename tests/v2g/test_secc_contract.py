@@ -117,12 +117,16 @@ def test_a_valid_contract_gets_a_fresh_challenge_and_its_emaid_is_presented():
     bench, details, first, second = run(go())
     assert code(details) == "OK" and len(details.GenChallenge) == 16 and details.GenChallenge != bytes(16)
     assert (code(first), first.EVSEProcessing.value) == ("OK", "Ongoing")
-    assert bench.presented == [({"idToken": rig_pki().emaid, "type": "eMAID"}, 1)]  # once, as a card's token
+    assert [(token.id_token(), cid) for token, cid in bench.presented] == \
+        [({"idToken": rig_pki().emaid, "type": "eMAID"}, 1)]  # once, as a card's token
+    token = bench.presented[0][0]  # with the chain the car sent, for the CSMS to check
+    assert token.leaf_der == bench.car.contract.leaf_der and len(token.sub_ca_ders) == 2
     assert (code(second), second.EVSEProcessing.value) == ("OK", "Finished")
     assert bench.conn.state == "authorizing" and not bench.connection.closed
 
 
-@pytest.mark.parametrize("outcome, expected", [("refused", "FAILED"), ("authorized", "OK")])
+@pytest.mark.parametrize("outcome, expected", [(("refused",), "FAILED"), (("authorized",), "OK"),
+                                               (("refused", "FAILED_CertificateRevoked"), "FAILED_CertificateRevoked")])
 def test_the_identifications_answer_to_the_emaid_decides(outcome, expected):
     """A refused eMAID (e.g. the CSMS's Authorize said Invalid) ends the session at the next AuthorizationReq
     instead of leaving the car waiting for its timeout."""
@@ -137,14 +141,14 @@ def test_the_identifications_answer_to_the_emaid_decides(outcome, expected):
         await bench.open_contract()
         await bench.details()
         first = await bench.ask("authorize")
-        outcomes[0].set_result((outcome, "by the CSMS"))
-        if outcome == "authorized":
+        outcomes[0].set_result((outcome[0], "by the CSMS", *outcome[1:]))
+        if outcome[0] == "authorized":
             bench.conn.authorize()
         return first, await bench.ask("authorize"), await bench.settled()
     first, second, bench = run(go())
     assert first.EVSEProcessing.value == "Ongoing" and code(second) == expected
-    assert bench.connection.closed == (expected == "FAILED")
-    if expected == "FAILED":
+    assert bench.connection.closed == (expected != "OK")
+    if expected != "OK":
         _ended_without_energy(bench)
 
 

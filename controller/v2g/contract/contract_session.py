@@ -14,6 +14,7 @@ class ContractSession:
     details_seen: bool = False     # PaymentDetailsReq answered (once per session: no second challenge)
     challenge: bytes | None = None  # our GenChallenge, until the authorization it was for has finished
     emaid: str = ""                # from the validated contract leaf
+    token: Any = None              # the ContractToken (eMAID and chain) presented for authorization
     public_key: Any = None         # the contract leaf's key: AuthorizationReq and MeteringReceiptReq signatures
     presented: bool = False        # the eMAID went to the connector's identification (once)
     presenting: Any = None         # its answer to come: a task giving (outcome, text), as for a card

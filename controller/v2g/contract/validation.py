@@ -46,6 +46,7 @@ class ContractVerdict:
     code: str                  # OK or an ISO-2 FAILED code
     reason: str                # for the log and the technician; never a key
     leaf: "x509.Certificate | None" = None  # the contract leaf, when the code is OK
+    central: bool = False      # OK without an MO root: the chain is left to the CSMS (not validated here)
 
     @property
     def ok(self) -> bool:
@@ -53,9 +54,13 @@ class ContractVerdict:
 
 
 class ContractValidator:
-    def __init__(self, roots: RootSource, *, clock: Callable[[], datetime.datetime] | None = None):
-        """`roots`: the MO roots installed now (read at every check: OCPP may install or delete some)."""
+    def __init__(self, roots: RootSource, *, clock: Callable[[], datetime.datetime] | None = None,
+                 central: Callable[[], bool] = lambda: False):
+        """`roots`: the MO roots installed now (read at every check: OCPP may install or delete some);
+        `central()`: without a root, the CSMS may validate the chain now (OCPP CentralContractValidationAllowed
+        and online)."""
         self._roots = roots
+        self._central = central
         self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
 
     def mo_roots(self) -> "list[x509.Certificate]":
@@ -66,14 +71,22 @@ class ContractValidator:
             return []
 
     def available(self) -> bool:
-        """Whether Contract payment can be offered at all (at least one MO root)."""
-        return bool(self.mo_roots())
+        """Whether Contract payment can be offered at all (at least one MO root, or the CSMS validates)."""
+        return bool(self.mo_roots()) or self._central_now()
+
+    def _central_now(self) -> bool:
+        try:
+            return bool(self._central())
+        except Exception:  # a device model that cannot be read: no central validation
+            log.exception("v2g: CentralContractValidationAllowed could not be read")
+            return False
 
     async def check(self, emaid: str, leaf_der: bytes, sub_ca_ders: list[bytes]) -> ContractVerdict:
         from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import ec
         roots = self.mo_roots()
-        if not roots:
+        central = not roots and self._central_now()
+        if not roots and not central:
             return ContractVerdict(NO_ROOT, "no MO root certificate is installed")
         try:
             leaf = x509.load_der_x509_certificate(leaf_der)
@@ -88,12 +101,15 @@ class ContractValidator:
         key = leaf.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             return ContractVerdict(CHAIN_ERROR, "the contract leaf's key is not on secp256r1")
-        problem = await asyncio.to_thread(lambda: asyncio.run(_path_problem(leaf, subs, roots, now)))
-        if problem is not None:
-            return problem
+        if not central:
+            problem = await asyncio.to_thread(lambda: asyncio.run(_path_problem(leaf, subs, roots, now)))
+            if problem is not None:
+                return problem
         named = _common_name(leaf)
         if normalized_emaid(named) != normalized_emaid(emaid):
             return ContractVerdict(EMAID_MISMATCH, f"eMAID {emaid} is not the contract leaf's ({named})")
+        if central:
+            return ContractVerdict(OK, f"contract {named}: no MO root here, its chain goes to the CSMS", leaf, True)
         return ContractVerdict(OK, f"contract {named} chains to an installed MO root", leaf)
 
 

@@ -33,7 +33,7 @@ class SeccContext:
     service_detail_id: int = 0  # the ServiceID of the ISO-2 ServiceDetailReq being answered (echoed back)
     tls: bool = False           # the V2GTP connection is TLS: Plug & Charge may be offered
     contracts: Any = None       # controller/v2g/contract ContractValidator (None: no Plug & Charge)
-    present_token: Callable[[dict, int], Any] | None = None  # an eMAID goes where a card's idToken goes
+    present_token: Callable[[Any, int], Any] | None = None  # a ContractToken goes where a card's idToken goes
     header: Any = None          # the MessageHeader of the request being answered (its Signature)
     contract: ContractSession = field(default_factory=ContractSession)
     types: ModuleType = field(init=False)

@@ -47,7 +47,7 @@ class SeccSettings:
     timers: SeccTimers = SeccTimers()
     certificates: CertificateProvider | None = None  # contract certificates for the car (OCPP); None: FAILED
     contracts: Any = None  # Plug & Charge: a controller/v2g/contract ContractValidator (None: not offered)
-    present_token: Callable[[dict, int], Any] | None = None  # where an eMAID is presented (a task: its outcome)
+    present_token: Callable[[Any, int], Any] | None = None  # where a ContractToken is presented (a task: its outcome)
 
 
 class SeccSession:

@@ -4,9 +4,10 @@ The request carries Id and our GenChallenge, and the header a Signature over the
 made with the contract key (controller/v2g/secc/xml_signature.py). A challenge other than ours (a replayed
 request, an old session's) is FAILED_ChallengeInvalid; a signature that does not verify with the contract
 leaf's key, FAILED_SignatureError. Once proven, the eMAID is presented as an idToken of type eMAID exactly
-as a card would be (with OCPP the CSMS's rules decide), and the answer is the connector's: Ongoing until the
-connector is authorized; FAILED once the identification refused the eMAID (a car would otherwise wait for
-its timeout). The challenge is spent when the authorization finishes. External payment keeps the plain handler
+as a card would be, with its chain (ContractToken: with OCPP the CSMS's rules decide, and the CSMS may check
+the chain too), and the answer is the connector's: Ongoing until the connector is authorized; once the
+identification refused the eMAID, the code it gave (FAILED_CertificateRevoked when the CSMS said the chain is
+revoked, ...) or FAILED (a car would otherwise wait for its timeout). The challenge is spent when the authorization finishes. External payment keeps the plain handler
 (controller/v2g/secc/handlers/authorization.py)."""
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from controller.v2g.secc.context import SeccContext
 from controller.v2g.secc.handlers import authorization
 
 log = logging.getLogger(__name__)
-
-EMAID_TOKEN_TYPE = "eMAID"  # OCPP 2.0.1 IdTokenEnumType
 
 
 def ask(ctx: SeccContext, req) -> Answer:
@@ -33,16 +32,16 @@ def ask(ctx: SeccContext, req) -> Answer:
         log.warning("connector %d: AuthorizationReq of eMAID %s refused: %s", ctx.connector.cfg.id,
                     contract.emaid or "?", refused[1])
         return replace(ctx.plain_answer(), code=refused[0])
-    if _refused_by_identification(contract.presenting):
+    refused_code = _refused_by_identification(contract.presenting)
+    if refused_code is not None:
         log.warning("connector %d: eMAID %s refused: %s", ctx.connector.cfg.id, contract.emaid,
                     contract.presenting.result()[1])
-        return replace(ctx.plain_answer(), code=ResponseCode.FAILED)
+        return replace(ctx.plain_answer(), code=refused_code)
     answer = ctx.connector.ev_authorization()
     if not contract.presented and answer.code == ResponseCode.OK and answer.processing == Processing.ONGOING:
         contract.presented = True
-        token = {"idToken": contract.emaid, "type": EMAID_TOKEN_TYPE}
         if ctx.present_token is not None:
-            contract.presenting = ctx.present_token(token, ctx.connector.cfg.id)
+            contract.presenting = ctx.present_token(contract.token, ctx.connector.cfg.id)
         else:  # no identification wired (a bare SECC): the validated contract is the authorization
             ctx.connector.authorize()
             answer = ctx.connector.ev_authorization()
@@ -51,12 +50,16 @@ def ask(ctx: SeccContext, req) -> Answer:
     return answer
 
 
-def _refused_by_identification(presenting) -> bool:
-    """The identification's answer to the eMAID ((outcome, text), as for a card) says refused."""
+def _refused_by_identification(presenting):
+    """The response code when the identification's answer to the eMAID ((outcome, text) as for a card, or
+    (outcome, text, ISO-2 code)) says refused; None while it has not (yet)."""
     if presenting is None or not presenting.done() or presenting.cancelled() or presenting.exception() is not None:
-        return False
+        return None
     outcome = presenting.result()
-    return isinstance(outcome, tuple) and outcome and outcome[0] == "refused"
+    if not (isinstance(outcome, tuple) and outcome and outcome[0] == "refused"):
+        return None
+    code = outcome[2] if len(outcome) > 2 else ""
+    return code if code.startswith("FAILED") else ResponseCode.FAILED
 
 
 def _refusal(ctx: SeccContext, req) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from controller.connector.ev_session import Answer
 from controller.v2g.contract.contract_session import CHALLENGE_BYTES
+from controller.v2g.contract.contract_token import ContractToken
 from controller.v2g.secc.context import SeccContext
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ async def ask(ctx: SeccContext, req) -> Answer:
                     verdict.code, verdict.reason)
         return replace(answer, code=verdict.code)  # a protocol code the connector has no name for
     contract.emaid = req.eMAID
+    contract.token = ContractToken(req.eMAID, chain.Certificate, tuple(subs), locally_validated=not verdict.central)
     contract.public_key = verdict.leaf.public_key()
     contract.challenge = os.urandom(CHALLENGE_BYTES)
     log.info("connector %d: %s", ctx.connector.cfg.id, verdict.reason)

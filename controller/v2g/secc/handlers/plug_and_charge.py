@@ -1,13 +1,13 @@
-"""ISO-2 PaymentDetailsReq, CertificateInstallationReq, CertificateUpdateReq (Plug & Charge).
+"""ISO-2 CertificateInstallationReq and CertificateUpdateReq (Plug & Charge: a car gets or renews its contract).
 
-CertificateInstallationReq and CertificateUpdateReq go, as received, to the certificate provider (OCPP
-Get15118EVCertificate, controller/v2g/secc/certificate_provider.py) when the station has one; its EXI answer
-goes back to the car as it is. Without a provider, or when it fails, the answer is FAILED with placeholders.
+Both go, as received, to the certificate provider (OCPP Get15118EVCertificate,
+controller/v2g/secc/certificate_provider.py) when the station has one; its EXI answer goes back to the car as
+it is. Without a provider, or when it fails, the answer is FAILED with placeholders: the schema makes every
+field of these responses mandatory, and a car ignores them after a FAILED code.
 
-PaymentDetailsReq is not built. It follows a PaymentServiceSelectionReq with Contract payment, which we refuse (we offer ExternalPayment only),
-so they are never in sequence: the session answers FAILED_SequenceError without asking (no `ask`) and closes.
-The schema makes every field of these responses mandatory, so the answers carry empty placeholders that a car
-ignores after a FAILED code."""
+The contract itself is handled elsewhere: PaymentDetailsReq (chain check, challenge) in payment_details.py,
+AuthorizationReq with Contract payment (signature, the eMAID and its chain to OCPP) in
+contract_authorization.py."""
 from __future__ import annotations
 
 from controller.connector.ev_session import Answer
