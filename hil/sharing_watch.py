@@ -55,7 +55,7 @@ class SharingWatch:
 
     def report(self, site_limit_w: float) -> dict:
         sums = [(s["t"], sum(s["power_w"].values())) for s in self.samples]
-        over, over_since, worst_over = 0.0, None, 0.0
+        over_since, worst_over = None, 0.0
         for t, watts in sums:
             if watts > site_limit_w * (1 + SITE_TOLERANCE):
                 over_since = t if over_since is None else over_since
