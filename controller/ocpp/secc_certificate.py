@@ -98,8 +98,8 @@ class SeccCertificateSigning:
             return
         self._wanted = False
         from ocpp.v201 import call
-        try:
-            csr = self.make_csr()
+        try:  # off the event loop: the first use imports cryptography (about 100 ms), then a key, a CSR, a file
+            csr = await asyncio.to_thread(self.make_csr)
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
             log.warning("OCPP: no CSR for the SECC leaf made: %s", exc)
             return

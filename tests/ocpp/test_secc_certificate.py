@@ -166,3 +166,29 @@ def test_without_certificate_signed_the_csr_is_sent_again_after_the_wait_doubled
             await signing.send_request(send)
     asyncio.run(turns())
     assert sent == [1000.0, 1010.0, 1030.0]  # then 10 s, then 20 s; CertSigningRepeatTimes 2: no fourth
+
+
+def test_the_csr_is_made_off_the_event_loop(tmp_path):
+    """Its first use imports cryptography (about 100 ms), then makes a key and writes a file: on the loop that
+    stalled the rig's I/O board readings past their 0.2 s staleness bound (VOLTAGE_MEASUREMENT_STALE)."""
+    import asyncio
+    import threading
+
+    signing, _, _ = _signing(tmp_path)
+    made_on, sent = [], []
+    make = signing.make_csr
+
+    def recording_make_csr():
+        made_on.append(threading.current_thread())
+        return make()
+    signing.make_csr = recording_make_csr
+
+    async def send(payload):
+        sent.append(payload)
+
+    async def turn():
+        signing.request()
+        await signing.send_request(send)
+        return threading.current_thread()
+    loop_thread = asyncio.run(turn())
+    assert len(sent) == 1 and made_on and made_on[0] is not loop_thread
