@@ -14,6 +14,11 @@ ALONE = (
     "tests/packaging/",
     "tests/rig/test_power_sharing_scenarios.py",  # four cars drawing up to 600 kW: the busiest sessions
     "tests/rig/test_smart_charging_scenarios.py",  # a limit followed within a bound while four cars charge
+    # four connectors at once: beside another rig session they made a strict car miss its 0.25 s deadline
+    "tests/rig/test_v2g_sessions.py",
+    "tests/rig/test_replay.py",
+    "tests/rig/test_separate_processes.py",
+    "tests/ocpp/test_queue_kill.py",
 )
 
 
