@@ -137,6 +137,27 @@ def _spki(key) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def signed_for_request(chain_pem: str, pending_key_file: Path, common_name: str, request: str
+                       ) -> tuple[list[x509.Certificate], bytes]:
+    """A CertificateSigned chain checked against the request it answers: one pending, a PEM chain, a leaf for the
+    pending key with our common name. The chain and the pending key's PEM; CertificateRefused says why not."""
+    if not pending_key_file.exists():
+        raise CertificateRefused("InvalidMessageSeq", f"no {request} is pending")
+    try:
+        chain = x509.load_pem_x509_certificates(chain_pem.encode())
+    except ValueError as exc:
+        raise CertificateRefused("InvalidCertificate", f"not a PEM certificate chain: {exc}") from None
+    key_pem = pending_key_file.read_bytes()
+    key = serialization.load_pem_private_key(key_pem, None)
+    leaf = chain[0]
+    if _spki(leaf.public_key()) != _spki(key.public_key()):
+        raise CertificateRefused("InvalidCertificate", "the certificate is not for the key of our request")
+    names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    if names != [common_name]:
+        raise CertificateRefused("InvalidCertificate", f"common name {names} is not {common_name!r}")
+    return chain, key_pem
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -303,20 +324,8 @@ class CertificateStore:
     def accept_signed(self, chain_pem: str) -> None:
         """CertificateSigned: check the chain against the pending key and the trusted roots, then install it
         (in use from the next connection). CertificateRefused says why not."""
-        if not self.pending_key_file.exists():
-            raise CertificateRefused("InvalidMessageSeq", "no certificate signing request is pending")
-        try:
-            chain = x509.load_pem_x509_certificates(chain_pem.encode())
-        except ValueError as exc:
-            raise CertificateRefused("InvalidCertificate", f"not a PEM certificate chain: {exc}") from None
-        key_pem = self.pending_key_file.read_bytes()
-        key = serialization.load_pem_private_key(key_pem, None)
-        leaf = chain[0]
-        if _spki(leaf.public_key()) != _spki(key.public_key()):
-            raise CertificateRefused("InvalidCertificate", "the certificate is not for the key of our request")
-        names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-        if names != [self.station_id]:
-            raise CertificateRefused("InvalidCertificate", f"common name {names} is not {self.station_id!r}")
+        chain, key_pem = signed_for_request(chain_pem, self.pending_key_file, self.station_id,
+                                            "certificate signing request")
         self._check_chain(chain)
         if self.station_file.exists() and not self.trial_file.exists():  # the one that connected: kept for a way back
             os.replace(self.station_file, self.previous_file)

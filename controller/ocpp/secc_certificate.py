@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from controller.ocpp.certificates import (
-    CertificateRefused, CertificateStore, _spki, ec, hash_data, hashes, serialization, write_atomically, x509,
+    CertificateRefused, CertificateStore, ec, hash_data, hashes, serialization, signed_for_request, write_atomically,
+    x509,
 )
 
 log = logging.getLogger(__name__)
@@ -114,20 +115,8 @@ class SeccCertificateSigning:
     def accept_signed(self, chain_pem: str) -> Path:
         """Check the chain (our pending key, our name, an installed V2G root) and install it; the file written.
         CertificateRefused says why not, and nothing changes then."""
-        if not self.pending_key_file.exists():
-            raise CertificateRefused("InvalidMessageSeq", "no V2G certificate signing request is pending")
-        try:
-            chain = x509.load_pem_x509_certificates(chain_pem.encode())
-        except ValueError as exc:
-            raise CertificateRefused("InvalidCertificate", f"not a PEM certificate chain: {exc}") from None
-        key_pem = self.pending_key_file.read_bytes()
-        key = serialization.load_pem_private_key(key_pem, None)
-        leaf = chain[0]
-        if _spki(leaf.public_key()) != _spki(key.public_key()):
-            raise CertificateRefused("InvalidCertificate", "the certificate is not for the key of our request")
-        names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-        if names != [self._station_id[:64]]:
-            raise CertificateRefused("InvalidCertificate", f"common name {names} is not {self._station_id!r}")
+        chain, key_pem = signed_for_request(chain_pem, self.pending_key_file, self._station_id[:64],
+                                            "V2G certificate signing request")
         roots = self._store.roots(V2G_ROOT)
         if not roots:
             raise CertificateRefused("InvalidCertificate", "no V2GRootCertificate is installed to check it against")
