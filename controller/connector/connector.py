@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 BOARD_VOLTAGE_MARGIN_V = 30.0  # the I/O board trips above the session maximum plus the larger of these
 BOARD_VOLTAGE_MARGIN = 0.05
+# a control tick this late (the period is 20 ms) followed a stall of the loop or of the whole process: the frames
+# that arrived meanwhile still wait behind it, so it is skipped once and no step judges a timeout on old readings
+LATE_TICK_S = 0.15
 
 
 class Connector:
@@ -90,6 +93,7 @@ class Connector:
         self.charge_control = ChargeControl(self)
         self.energized_watch = EnergizedWatch(self)
         self._last_tick_t: float | None = None
+        self._skipped_late_tick = False  # never two in a row: a loop late on every tick still steps
         self.reset_control()
         self.fault_reaction = FaultReaction(self, wall_clock=wall_clock,
                                             emit=lambda event: self._emit(event))
@@ -245,6 +249,13 @@ class Connector:
 
     def _tick(self) -> None:
         now = self.clock()
+        late = self._last_tick_t is not None and now - self._last_tick_t > LATE_TICK_S
+        if late and not self._skipped_late_tick:
+            self._skipped_late_tick = True
+            log.info("connector %d: control tick %.2f s late: skipped once for the queued frames",
+                     self.cfg.id, now - self._last_tick_t)
+            return
+        self._skipped_late_tick = False
         dt = 0.0 if self._last_tick_t is None else min(0.5, now - self._last_tick_t)
         self._last_tick_t = now
         self.supervisor.tick(now)  # measurements that stopped arriving

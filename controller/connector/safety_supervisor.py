@@ -7,13 +7,15 @@ comparisons: no I/O, no await, nothing that grows with time.
 Time filters count by the measurements' own timestamps *and* by samples: a fault that needs 400 ms needs 400 ms
 between the first and the latest offending sample and at least MIN_SAMPLES of them, so a loop that stood still
 for a few hundred ms (frames queued, then handled together) cannot turn one sample into a trip. Staleness is
-judged only on a tick that follows a recent tick: after a stall, the queued frames are handled first.
+judged only on a tick that follows a recent tick, and a refusal to energize becomes a fault only once the loop
+has run steadily for one bound: after a stall, the queued frames are handled first.
 
 Faults go through the connector's `on_fault(code, detail, active)` like a driver's, so "auto" faults clear when
 the condition goes away and latched ones wait for a technician. An emergency acts inside that call.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Callable, Protocol
 
@@ -24,6 +26,8 @@ from controller.connector.table import PLUGGED_STATES
 from controller.faults import Fault
 from controller.hw.io_board import IoStatus
 from controller.connector.voltage_class import emergency_limit_v
+
+log = logging.getLogger(__name__)
 
 MIN_SAMPLES = 3  # offending samples needed before a time filter may trip
 TIME_EPSILON_S = 1e-6  # sample times are sums of floats: 20 x 20 ms may come out a hair below 400 ms
@@ -86,6 +90,7 @@ class SafetySupervisor:
         self._last_module_t: float | None = None
         self._last_tick_t: float | None = None
         self._board_seen_t: float | None = None  # first tick with a board status: "never received" counts from here
+        self._steady = True  # False on a tick that came late (the loop or the process stalled): frames still queued
         self._command_high_a = 0.0  # the highest current command of the last command_follow_s
         self._command_high_until = -math.inf
         self._power_scale = 1.0  # lowered when the measured power overshoots the port's limit
@@ -131,8 +136,15 @@ class SafetySupervisor:
         """Energizing was refused: a stale or missing measurement raises its fault, so the technician's
         console, the car's answer and the session report say why (never a silent refusal)."""
         stale = self.stale_measurement()
-        if stale is not None and self._past_first_report_grace(stale[0]):
+        if stale is not None and self._past_first_report_grace(stale[0]) and self._caught_up(stale[0]):
             self._report(stale[0], True, stale[1] + ": energizing refused")
+
+    def _reading(self, code: str) -> tuple[float | None, float]:
+        """The time of the reading a staleness code judges, and its bound."""
+        status = self.host.io.status
+        if code == "VOLTAGE_MEASUREMENT_STALE":
+            return getattr(status, "measure_t", None), self.settings.measurement_stale_s
+        return getattr(status, "temps_t", None), self.settings.temperature_stale_s
 
     def _past_first_report_grace(self, code: str) -> bool:
         """A board that came online a moment ago has not sent its first 1 Hz temperature frame (or DC measure)
@@ -140,13 +152,17 @@ class SafetySupervisor:
         seen, status, now = self._board_seen_t, self.host.io.status, self.host.clock()
         if status is None:
             return False
-        if code == "VOLTAGE_MEASUREMENT_STALE":
-            last_t, bound = getattr(status, "measure_t", None), self.settings.measurement_stale_s
-        else:
-            last_t, bound = getattr(status, "temps_t", None), self.settings.temperature_stale_s
+        last_t, bound = self._reading(code)
         if last_t is not None and math.isfinite(last_t):
             return now - last_t > bound  # received once, then silent: stale
         return seen is not None and now - seen > bound  # never received: the board had its period
+
+    def _caught_up(self, code: str) -> bool:
+        """As in tick(): after a stall the frames that arrived meanwhile still wait in the receive queue, so a
+        refusal (no energy flows) becomes a fault on a tick after a steady one, or when far past the bound."""
+        last_t, bound = self._reading(code)
+        far_past = last_t is not None and math.isfinite(last_t) and self.host.clock() - last_t > STALL_LIMIT * bound
+        return self._steady or far_past
 
     # ---- limits ----------------------------------------------------------------------------------------------
     def session_max_voltage_v(self) -> float:
@@ -319,6 +335,10 @@ class SafetySupervisor:
     def tick(self, now: float) -> None:
         previous, self._last_tick_t = self._last_tick_t, now
         s = self.settings
+        self._steady = previous is None or now - previous <= s.measurement_stale_s / 2
+        if not self._steady:
+            log.info("connector %d: control tick %.2f s late: staleness judged once the receive queue caught up",
+                     self.host.cfg.id, now - previous)
         if self._board_seen_t is None and self.host.io.status is not None:
             self._board_seen_t = now  # a board that has said nothing yet gets its period before it is stale
         status = self.host.io.status
@@ -326,7 +346,7 @@ class SafetySupervisor:
             return
         # after a stall the receive queue is handled before staleness is judged: on a tick that follows a
         # recent one, or once the age is far past the bound (a loop that never gets back to a steady pace)
-        recent = previous is not None and now - previous <= s.measurement_stale_s / 2
+        recent = previous is not None and self._steady
         seen = self._board_seen_t
         measure_t = getattr(status, "measure_t", None)
         age = None if measure_t is None else now - max(measure_t, seen)

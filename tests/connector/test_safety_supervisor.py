@@ -284,6 +284,49 @@ def test_a_stall_of_the_loop_is_not_a_stale_measurement():
     assert host.raised() == []
 
 
+def test_a_refusal_right_after_a_stall_refuses_but_waits_for_the_queue_before_it_is_a_fault():
+    """The cable check asks to energize on the first tick after a 0.3 s stall: the board's frames of that time
+    still wait in the receive queue. No energy (refused), and no fault until the loop has caught up."""
+    host = Host()
+    host.state = "cable_check"
+    host.measure(400.0)
+    run_ticks(host, 0.05)
+    host.clock.advance(0.3)
+    host.supervisor.tick(host.clock())  # the first tick after the stall
+    assert not host.supervisor.may_energize()
+    host.supervisor.report_refusal()
+    assert host.raised() == []
+    host.measure(400.0, dt=0.001)  # the queued frame is handled
+    assert host.supervisor.may_energize()
+
+
+def test_a_board_silent_after_a_stall_is_a_fault_on_the_next_steady_tick():
+    host = Host()
+    host.state = "cable_check"
+    host.measure(400.0)
+    run_ticks(host, 0.05)
+    host.clock.advance(0.3)
+    host.supervisor.tick(host.clock())
+    resumed = host.clock()
+    host.supervisor.report_refusal()
+    assert host.raised() == []
+    run_ticks(host, 0.01)
+    host.supervisor.report_refusal()  # the cable check asks on every tick
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]
+    assert host.reports[0][0] - resumed <= 0.011
+
+
+def test_a_refusal_far_past_the_bound_is_a_fault_even_right_after_a_stall():
+    host = Host()
+    host.state = "cable_check"
+    host.measure(400.0)
+    run_ticks(host, 0.05)
+    host.clock.advance(1.1)  # five bounds and more: no queue holds that much, the board is silent
+    host.supervisor.tick(host.clock())
+    host.supervisor.report_refusal()
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]
+
+
 def test_staleness_matters_while_a_car_is_plugged_not_without_one():
     host = Host()
     host.state = "available"
