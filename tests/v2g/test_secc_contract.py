@@ -271,6 +271,45 @@ def test_the_challenge_is_spent_once_the_authorization_finished():
     assert run(go()) is None
 
 
+async def _bare_authorization(bench: PncBench):
+    """AuthorizationReq without Id, GenChallenge or Signature, as Josev (EcoG-io iso15118) repeats it while the
+    answer is Ongoing (it reads [V2G2-684] as: only the first request of the loop is signed)."""
+    message = bench.car.message("AuthorizationReq", bench.car.t.AuthorizationReq())
+    message.Header.Signature = None
+    return exi.decode("iso2", await bench.session.on_message(exi.encode("iso2", message))).Body.AuthorizationRes
+
+
+def test_once_the_signed_authorization_held_its_unsigned_repetitions_wait_for_the_identification():
+    async def go():
+        bench = PncBench()
+        await bench.open_contract()
+        await bench.details()
+        first = await bench.ask("authorize")
+        waiting = await _bare_authorization(bench)
+        bench.conn.authorize()  # the identification accepted the eMAID
+        return bench, first, waiting, await _bare_authorization(bench)
+    bench, first, waiting, done = run(go())
+    assert (code(first), first.EVSEProcessing.value) == ("OK", "Ongoing")
+    assert (code(waiting), waiting.EVSEProcessing.value) == ("OK", "Ongoing") and not bench.connection.closed
+    assert (code(done), done.EVSEProcessing.value) == ("OK", "Finished") and len(bench.presented) == 1
+    assert bench.session.ctx.contract.challenge is None  # spent: nothing can authorize again
+
+
+@pytest.mark.parametrize("after", ["nothing", "finished"])
+def test_an_unsigned_authorization_never_stands_in_for_the_signed_one(after):
+    """Bare AuthorizationReq as the first of the loop, or after the authorization finished: refused."""
+    async def go():
+        bench = PncBench(identification=after == "nothing")
+        await bench.open_contract()
+        await bench.details()
+        if after == "finished":
+            assert (await bench.ask("authorize")).EVSEProcessing.value == "Finished"
+        return await _bare_authorization(bench), await bench.settled()
+    answer, bench = run(go())
+    assert code(answer) == "FAILED_ChallengeInvalid" and bench.presented == []
+    assert bench.connection.closed
+
+
 @pytest.mark.parametrize("steps", [("authorize",), ("payment_details", "payment_details")])
 def test_plug_and_charge_requests_out_of_order_are_sequence_errors(steps):
     async def go():

@@ -13,6 +13,7 @@ class ContractSession:
     selected: bool = False         # the car chose Contract in PaymentServiceSelectionReq
     details_seen: bool = False     # PaymentDetailsReq answered (once per session: no second challenge)
     challenge: bytes | None = None  # our GenChallenge, until the authorization it was for has finished
+    proven: bool = False           # a signed AuthorizationReq with that challenge verified (repeats may be bare)
     emaid: str = ""                # from the validated contract leaf
     token: Any = None              # the ContractToken (eMAID and chain) presented for authorization
     public_key: Any = None         # the contract leaf's key: AuthorizationReq and MeteringReceiptReq signatures

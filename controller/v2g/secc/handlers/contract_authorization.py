@@ -3,7 +3,9 @@
 The request carries Id and our GenChallenge, and the header a Signature over the AuthorizationReq element
 made with the contract key (controller/v2g/secc/xml_signature.py). A challenge other than ours (a replayed
 request, an old session's) is FAILED_ChallengeInvalid; a signature that does not verify with the contract
-leaf's key, FAILED_SignatureError. Once proven, the eMAID is presented as an idToken of type eMAID exactly
+leaf's key, FAILED_SignatureError. While the answer is Ongoing the car repeats the request; a repetition
+may come bare (no Id, GenChallenge or Signature: Josev, EcoG-io's EVCC, reads [V2G2-684] so) once a signed one
+held, until the challenge is spent; a repetition that carries a challenge is checked again. Once proven, the eMAID is presented as an idToken of type eMAID exactly
 as a card would be, with its chain (ContractToken: with OCPP the CSMS's rules decide, and the CSMS may check
 the chain too), and the answer is the connector's: Ongoing until the connector is authorized; once the
 identification refused the eMAID, the code it gave (FAILED_CertificateRevoked when the CSMS said the chain is
@@ -27,11 +29,13 @@ def ask(ctx: SeccContext, req) -> Answer:
         return authorization.ask(ctx, req)
     if contract.challenge is None and not contract.details_seen:
         return ctx.out_of_sequence("AuthorizationReq", "Contract payment but no PaymentDetailsReq before it")
-    refused = _refusal(ctx, req)
-    if refused is not None:
-        log.warning("connector %d: AuthorizationReq of eMAID %s refused: %s", ctx.connector.cfg.id,
-                    contract.emaid or "?", refused[1])
-        return replace(ctx.plain_answer(), code=refused[0])
+    if not _bare_repetition(ctx, req):
+        refused = _refusal(ctx, req)
+        if refused is not None:
+            log.warning("connector %d: AuthorizationReq of eMAID %s refused: %s", ctx.connector.cfg.id,
+                        contract.emaid or "?", refused[1])
+            return replace(ctx.plain_answer(), code=refused[0])
+        contract.proven = True
     refused_code = _refused_by_identification(contract.presenting)
     if refused_code is not None:
         log.warning("connector %d: eMAID %s refused: %s", ctx.connector.cfg.id, contract.emaid,
@@ -48,6 +52,13 @@ def ask(ctx: SeccContext, req) -> Answer:
     if answer.processing == Processing.FINISHED:
         contract.challenge = None  # spent: a repetition of this request cannot authorize again
     return answer
+
+
+def _bare_repetition(ctx: SeccContext, req) -> bool:
+    """A repetition without Id, GenChallenge and Signature after a signed request held, challenge still open."""
+    signed = ctx.header is not None and ctx.header.Signature is not None
+    return (ctx.contract.proven and ctx.contract.challenge is not None and req.GenChallenge is None
+            and not req.Id and not signed)
 
 
 def _refused_by_identification(presenting):
