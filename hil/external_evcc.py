@@ -76,6 +76,7 @@ class ExternalEvccRun:
         self.plugged_t: float | None = None
         self.exit_code: int | None = None
         self.slac: dict = {}
+        self.identifications: list[dict] = []  # tokens the controller was shown (a Plug & Charge eMAID too)
 
     # ---- the controller's events -----------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -103,6 +104,7 @@ class ExternalEvccRun:
             controller = InProcessController(load_config(cabinet_path(self.setup), tuple(overrides)), can,
                                              self._on_event)
             controller.app.build()
+            self._watch_identifications(controller.app)
             await v2g.attach(controller.app)
             await controller.start()
             await _wait_for(lambda: all(self.state.states.get(i) == "available" for i in self.ids),
@@ -115,6 +117,18 @@ class ExternalEvccRun:
             await v2g.close()
             await rig.stop()
         return self._report(rig)
+
+    def _watch_identifications(self, app) -> None:
+        """Note every token the controller decides on (a card's, or the eMAID the SECC presents after a
+        contract's chain and signature held: source "contract") and its outcome, for the verdict."""
+        decide = app.present_token
+
+        async def present_token(id_token: dict, connector_id, source: str):
+            outcome = await decide(id_token, connector_id, source)
+            self.identifications.append({**id_token, "source": source, "connector": connector_id,
+                                         "outcome": outcome[0], "text": outcome[1]})
+            return outcome
+        app.present_token = present_token
 
     async def _session(self, rig: Rig, v2g: RigV2gLink) -> None:
         plant, sim = rig.plants[self.cid], rig.io_sims[self.cid]
@@ -235,6 +249,7 @@ class ExternalEvccRun:
             "v2g_closed": closes, "events": self.events,
             "faults": [f for f in self.state.faults if f["connector"] in (None, self.cid)],
             "stored_sessions": sessions, "session": self.state.sessions.get(self.cid),
+            "identifications": self.identifications,
             "final": rig.final_state(self.cid), "program_exit_code": self.exit_code,
             "program_log": self.log_path, "program_log_tail": log_tail,
             "program_stopped_after_close_s": round(self.stopped_t - self.closed_t, 2)

@@ -20,10 +20,13 @@ ROOT = HERE.parents[1]
 pytestmark = [pytest.mark.interop, pytest.mark.rig, pytest.mark.timeout(150)]
 
 
-def start(josev: Path, config: str, expect: str, report: Path) -> subprocess.Popen:
-    car = f"cd /tmp && NETWORK_INTERFACE={{iface}} {josev} {HERE / 'josev_ev.py'} {HERE / 'josev' / config}"
+def start(josev: Path, config: str, expect: str, report: Path, env: str = "",
+          settings: list[str] = ()) -> subprocess.Popen:
+    """`env`: Josev's environment (e.g. PKI_PATH=...); `settings`: the station's --set KEY=VALUE."""
+    car = f"cd /tmp && {env} NETWORK_INTERFACE={{iface}} {josev} {HERE / 'josev_ev.py'} {HERE / 'josev' / config}"
+    sets = [arg for setting in settings for arg in ("--set", setting)]
     return subprocess.Popen([sys.executable, "-m", "hil", "run", "--setup", "desk", "--external-evcc", car,
-                             "--expect", expect, "--report", str(report)],
+                             *sets, "--expect", expect, "--report", str(report)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
