@@ -40,8 +40,9 @@ def josev_pki(josev: Path, tmp_path: Path) -> Path:
     """Josev's ISO-2 test PKI, made by its own script in tmp_path (PKI_PATH for Josev: iso15118_2/ under it)."""
     if shutil.which("openssl") is None:
         _skip_or_fail("no openssl for Josev's PKI script")
-    where = subprocess.run([str(josev), "-c", "import iso15118.shared, os; print(os.path.dirname(iso15118.shared.__file__))"],
-                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    probe = "import iso15118.shared, os; print(os.path.dirname(iso15118.shared.__file__))"
+    where = subprocess.run([str(josev), "-c", probe], capture_output=True, text=True, timeout=60,
+                           check=True).stdout.strip()
     pki = tmp_path / "pki"
     shutil.copytree(Path(where) / "pki", pki)
     made = subprocess.run(["bash", "create_certs.sh", "-v", "iso-2", "-p", KEY_PASSWORD], cwd=pki,

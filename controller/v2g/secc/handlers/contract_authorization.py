@@ -5,12 +5,13 @@ made with the contract key (controller/v2g/secc/xml_signature.py). A challenge o
 request, an old session's) is FAILED_ChallengeInvalid; a signature that does not verify with the contract
 leaf's key, FAILED_SignatureError. While the answer is Ongoing the car repeats the request; a repetition
 may come bare (no Id, GenChallenge or Signature: Josev, EcoG-io's EVCC, reads [V2G2-684] so) once a signed one
-held, until the challenge is spent; a repetition that carries a challenge is checked again. Once proven, the eMAID is presented as an idToken of type eMAID exactly
-as a card would be, with its chain (ContractToken: with OCPP the CSMS's rules decide, and the CSMS may check
-the chain too), and the answer is the connector's: Ongoing until the connector is authorized; once the
-identification refused the eMAID, the code it gave (FAILED_CertificateRevoked when the CSMS said the chain is
-revoked, ...) or FAILED (a car would otherwise wait for its timeout). The challenge is spent when the authorization finishes. External payment keeps the plain handler
-(controller/v2g/secc/handlers/authorization.py)."""
+held, until the challenge is spent; a repetition that carries a challenge is checked again. Once proven, the
+eMAID is presented as an idToken of type eMAID exactly as a card would be, with its chain (ContractToken: with
+OCPP the CSMS's rules decide, and the CSMS may check the chain too), and the answer is the connector's: Ongoing
+until the connector is authorized; once the identification refused the eMAID, the code it gave
+(FAILED_CertificateRevoked when the CSMS said the chain is revoked, ...) or FAILED (a car would otherwise wait
+for its timeout). The challenge is spent when the authorization finishes. External payment keeps the plain
+handler (controller/v2g/secc/handlers/authorization.py)."""
 from __future__ import annotations
 
 import logging
