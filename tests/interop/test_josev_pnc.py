@@ -51,7 +51,7 @@ def josev_pki(josev: Path, tmp_path: Path) -> Path:
     return pki
 
 
-def station_settings(pki: Path, into: Path) -> list[str]:
+def station_settings(pki: Path, into: Path, mo_root: str = "moRootCACert.pem") -> list[str]:
     """[v2g.tls] as an operator sets it from that PKI: chain file, unencrypted key (0600), MO root."""
     certs = pki / "iso15118_2" / "certs"
     key = into / "secc_key.pem"
@@ -61,7 +61,7 @@ def station_settings(pki: Path, into: Path) -> list[str]:
                     f"pass:{KEY_PASSWORD}", "-out", str(key)], capture_output=True, timeout=30, check=True)
     return [f"v2g.tls.cert_chain={json.dumps(str(certs / 'cpoCertChain.pem'))}",
             f"v2g.tls.key={json.dumps(str(key))}",
-            f"v2g.tls.mo_roots={json.dumps(str(certs / 'moRootCACert.pem'))}",
+            f"v2g.tls.mo_roots={json.dumps(str(certs / mo_root))}",
             "charging.auto_authorize=false"]
 
 
@@ -90,3 +90,19 @@ def test_josev_pays_by_contract_over_tls_and_charges(josev, josev_pki, tmp_path)
     assert stored["status"] == "ended" and stored["energy_kwh"] > 0.0 and stored["stop_reason"] == "ev_stop"
     assert not report["final"]["contactors_closed"] and not report["final"]["modules_on"]
     assert time.monotonic() - t0 < 90
+
+
+def test_a_contract_from_an_mo_root_the_station_lacks_is_refused_before_any_energy(josev, josev_pki, tmp_path):
+    """The same run with the wrong root installed as MO root (the PKI's OEM root): PaymentDetails answers
+    FAILED_CertChainError, the eMAID is never presented, nothing is energized."""
+    report_path = tmp_path / "report.json"
+    proc = start(josev, "pnc.json", "charged", report_path, env=f"PKI_PATH={josev_pki}",
+                 settings=station_settings(josev_pki, tmp_path, mo_root="oemRootCACert.pem"))
+    out, _ = proc.communicate(timeout=140)
+    assert proc.returncode == 1 and report_path.exists(), out[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["v2g_closed"] == ["PaymentDetailsRes FAILED_CertChainError"], report["program_log_tail"][-2000:]
+    assert report["identifications"] == [] and "cable_check" not in report["phases"]
+    stored = report["stored_sessions"][0]
+    assert stored["energy_kwh"] == 0.0 and stored["stop_reason"] == "error:EV_SESSION_REFUSED"
+    assert not report["final"]["contactors_closed"] and not report["final"]["modules_on"]
