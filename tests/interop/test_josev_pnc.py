@@ -23,7 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tests.interop.test_josev import HERE, finish, start
+from tests.interop.test_josev import finish, start
 
 pytestmark = [pytest.mark.interop, pytest.mark.rig, pytest.mark.timeout(150)]
 KEY_PASSWORD = "12345"  # Josev's script's default for every key
