@@ -11,6 +11,7 @@ import ssl
 import time
 
 from controller.formats.v2g import v2gtp
+from hil.ev.process_stalls import StallMeter, wait_with_stalls
 from hil.ev.tls_stream import TlsClientStream
 
 REQUEST_TIMEOUT_S = 2.0
@@ -38,6 +39,7 @@ class V2gtpClient:
         self._writer = writer
         self.max_payload_length = max_payload_length
         self.round_trips: list[float] = []  # seconds, request written to answer read
+        self.stalls: StallMeter | None = None  # the car's stall meter (its link sets it): deadlines move by stalls
         self.tls_stream = writer if isinstance(writer, TlsClientStream) else None  # its wire bytes: for the pcap
         self.tls = self.tls_stream.describe() if self.tls_stream is not None else ""  # "" on plain TCP
         self.tls_leaf = self.tls_stream.peer_serial() if self.tls_stream is not None else ""  # the SECC leaf's serial
@@ -72,12 +74,13 @@ class V2gtpClient:
         return cls(stream, stream)
 
     async def request(self, payload: bytes, timeout_s: float = REQUEST_TIMEOUT_S) -> bytes:
-        """Send one EXI payload and return the answer's payload."""
+        """Send one EXI payload and return the answer's payload. With `self.stalls`, time the car's own process
+        was not scheduled does not count against `timeout_s` (hil/ev/process_stalls.py)."""
         sent_t = time.monotonic()
         self._writer.write(v2gtp.build_frame(v2gtp.PAYLOAD_EXI, payload))
         try:
             await self._writer.drain()
-            answer = await asyncio.wait_for(self._read_frame(), timeout_s)
+            answer = await wait_with_stalls(self._read_frame(), timeout_s, self.stalls)
         except V2gtpClientError:
             raise
         except asyncio.TimeoutError:
