@@ -7,11 +7,13 @@ import asyncio
 import os
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from controller.formats.v2g import exi, v2gtp
 from controller.formats.v2g.messages import din
+from hil.ev.car import CarPlan, SimulatedCar
 from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.requests import RequestBuilder
@@ -131,14 +133,17 @@ def _answer() -> bytes:
 
 
 async def _car_against(delay) -> V2gEvLink:
-    """One CurrentDemand from a strict DIN car to a fake SECC that runs `await delay()` before it answers."""
+    """One CurrentDemand from a strict DIN car to a fake SECC that runs `await delay(car's link)` before it
+    answers."""
     answer = _answer()
+    profile = load_profile("din")
+    link = V2gEvLink(profile, connect=None)
 
     async def secc(reader, writer):
         try:
             header = v2gtp.parse_header(await reader.readexactly(v2gtp.HEADER_LENGTH))
             await reader.readexactly(header.payload_length)
-            await delay()
+            await delay(link)
             writer.write(answer)
             await writer.drain()
             await reader.read()  # until the car closes
@@ -149,8 +154,6 @@ async def _car_against(delay) -> V2gEvLink:
 
     server = await asyncio.start_server(secc, "::1", 0)
     port = server.sockets[0].getsockname()[1]
-    profile = load_profile("din")
-    link = V2gEvLink(profile, connect=None)
     link.client = await V2gtpClient.connect(("::1", port))
     link.client.stalls = link.stalls
     link.builder = RequestBuilder("din", profile)
@@ -166,16 +169,19 @@ async def _car_against(delay) -> V2gEvLink:
 
 
 def test_a_secc_that_waits_too_long_is_still_a_violation():
-    async def waits():
-        await asyncio.sleep(LATE_S)  # the process runs normally meanwhile
+    async def waits(link):
+        mark = link.stalls.mark()  # LATE_S of the process running: a stall of a loaded machine meanwhile is not it
+        started = time.monotonic()
+        while time.monotonic() - started - link.stalls.stalled_since(mark) < LATE_S:
+            await asyncio.sleep(0.01)
     with pytest.raises(EvLinkError, match=r"CurrentDemandReq.*0\.25 s"):  # gave up, or a late answer refused
         asyncio.run(_car_against(waits))
 
 
 def test_a_secc_that_computes_on_the_shared_loop_too_long_is_still_a_violation():
-    async def computes():
-        end = time.monotonic() + LATE_S
-        while time.monotonic() < end:  # the loop is blocked, but by the process's own work (CPU)
+    async def computes(link):
+        end = time.process_time() + LATE_S
+        while time.process_time() < end:  # the loop is blocked, but by the process's own work (CPU)
             pass
     with pytest.raises(EvLinkError, match=r"CurrentDemandReq.*0\.25 s"):
         asyncio.run(_car_against(computes))
@@ -187,7 +193,7 @@ def test_a_deschedule_of_the_car_process_is_not_blamed_on_the_secc():
     stopper = subprocess.Popen(["sh", "-c", f"read go; kill -STOP {os.getpid()}; sleep {LATE_S}; "
                                             f"kill -CONT {os.getpid()}"], stdin=subprocess.PIPE)
 
-    async def stopped():
+    async def stopped(link):
         stopper.stdin.write(b"go\n")
         stopper.stdin.flush()
         while stopper.poll() is None:  # the stopper is done once we run again
@@ -204,3 +210,37 @@ def test_a_deschedule_of_the_car_process_is_not_blamed_on_the_secc():
     assert exchange["stalled_s"] >= LATE_S - 0.05 and link.violations == []
     got = stall_summary([link.stalls])
     assert got["deadlines_extended"] == 1 and got["extended_s"] >= LATE_S - 0.05
+
+
+# ---- the car's phase deadlines (hil/ev/car.py) -----------------------------------------------------------------
+class _LinkThatStopsAtConnect:
+    def __init__(self):
+        self.stalls = StallMeter(cpu=time.monotonic)  # measures nothing itself (a loaded machine's stalls): injected only
+        self.wants_contract = False
+
+    async def connect(self):
+        raise EvLinkError("link setup: (the test ends here)")
+
+    async def close(self):
+        await self.stalls.stop()
+
+
+def _cp_wait(stall_s: float) -> str:
+    """The car waits at most 0.2 s for 5 % PWM, which comes after 0.3 s; `stall_s` of stall is measured meanwhile."""
+    async def main():
+        link = _LinkThatStopsAtConnect()
+        started = time.monotonic()
+        pwm = lambda: 5.0 if time.monotonic() - started > 0.3 else 100.0  # noqa: E731
+        car = SimulatedCar(SimpleNamespace(ev_cp_state="A", ev_contactor_closed=False), None, link, pwm)
+        if stall_s:
+            asyncio.get_running_loop().call_later(0.1, link.stalls.add_stall, stall_s)
+        outcome = await car.run(CarPlan(phase_timeout_s=0.2))
+        return outcome.reason, stall_summary([link.stalls])
+    reason, stalls = asyncio.run(main())
+    assert stalls["deadlines_extended"] == (1 if stall_s else 0)
+    return reason
+
+
+def test_the_cp_wait_moves_by_a_stall_and_is_counted():
+    assert _cp_wait(0.0) == "no 5 % PWM on CP"  # a charger that is late is still late
+    assert _cp_wait(0.3) == "link setup: (the test ends here)"  # got past the CP wait

@@ -53,7 +53,7 @@ class V2gEvLink:
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
-                          tls=self.tls)
+                          tls=self.tls, stalls=self.stalls)
         self.stalls.start()
         try:
             self.connection = await self._connect(plan)
