@@ -90,7 +90,10 @@ class StallMeter:
         return self.stalled_s()
 
     def stalled_since(self, mark: float) -> float:
-        return max(0.0, self.stalled_s() - mark)
+        """The stall since `mark`; under MIN_STALL_S it is the few ms between a resume and the heartbeat's
+        sample of a stall that ended before the mark: none."""
+        stalled = self.stalled_s() - mark
+        return stalled if stalled >= MIN_STALL_S else 0.0
 
     def extended(self, seconds: float) -> None:
         if seconds > 0:

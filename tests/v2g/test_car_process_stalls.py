@@ -244,3 +244,13 @@ def _cp_wait(stall_s: float) -> str:
 def test_the_cp_wait_moves_by_a_stall_and_is_counted():
     assert _cp_wait(0.0) == "no 5 % PWM on CP"  # a charger that is late is still late
     assert _cp_wait(0.3) == "link setup: (the test ends here)"  # got past the CP wait
+
+
+def test_a_stall_that_ended_before_the_mark_moves_nothing_after_it():
+    clocks = Clocks()
+    meter = meter_on(clocks)
+    clocks.wall += PERIOD_S + 0.3  # stalled, resumed; the car marks before the heartbeat has sampled
+    mark = meter.mark()
+    clocks.wall += 0.002
+    meter.sample()
+    assert meter.stalled_since(mark) == 0.0
