@@ -113,13 +113,14 @@ def stall_summary(meters: list[StallMeter]) -> dict:
 
 
 def stall_line(summary: dict) -> str | None:
-    """"car deadlines extended 3 times, 0.41 s in all, for process stalls (...)", or None when none was."""
-    if not summary.get("deadlines_extended"):
+    """"car deadlines extended 3 times, 0.41 s in all, for process stalls (...)"; None when the car's process
+    never stalled."""
+    if not summary.get("deadlines_extended") and not summary.get("stalls"):
         return None
-    n = summary["deadlines_extended"]
+    n, stalls = summary["deadlines_extended"], summary["stalls"]
     return (f"car deadlines extended {n} time{'s' if n != 1 else ''}, {summary['extended_s']:.2f} s in all, "
-            f"for process stalls (largest {summary['largest_extension_s']:.2f} s; {summary['stalls']} stalls, "
-            f"{summary['stalled_s']:.2f} s measured)")
+            f"for process stalls (largest {summary['largest_extension_s']:.2f} s; "
+            f"{stalls} stall{'s' if stalls != 1 else ''}, {summary['stalled_s']:.2f} s measured)")
 
 
 async def wait_with_stalls(awaitable, timeout_s: float, meter: StallMeter | None):

@@ -82,6 +82,10 @@ def test_the_report_line_counts_what_was_discounted():
                    "stalled_s": 0.41, "largest_stall_s": 0.3}
     assert stall_line(got).startswith("car deadlines extended 2 times, 0.41 s in all, for process stalls")
     assert stall_line(stall_summary([])) is None
+    stalled_only = StallMeter()
+    stalled_only.add_stall(0.05)  # measured, but no deadline was running: said, as a measure of the machine
+    assert stall_line(stall_summary([stalled_only])) == \
+        "car deadlines extended 0 times, 0.00 s in all, for process stalls (largest 0.00 s; 1 stall, 0.05 s measured)"
 
 
 def test_the_run_summary_shows_the_line():
@@ -215,7 +219,8 @@ def test_a_deschedule_of_the_car_process_is_not_blamed_on_the_secc():
 # ---- the car's phase deadlines (hil/ev/car.py) -----------------------------------------------------------------
 class _LinkThatStopsAtConnect:
     def __init__(self):
-        self.stalls = StallMeter(cpu=time.monotonic)  # measures nothing itself (a loaded machine's stalls): injected only
+        # "CPU" = wall: it measures no stall of a loaded machine itself, only the ones the test injects
+        self.stalls = StallMeter(cpu=time.monotonic)
         self.wants_contract = False
 
     async def connect(self):
