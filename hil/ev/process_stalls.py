@@ -8,6 +8,10 @@ stall. A SECC that blocks the shared loop with computation uses CPU, so that lat
 that answers late while the process runs normally leaves the heartbeat on time. Pieces under MIN_STALL_S are
 timer noise and not counted.
 
+What it cannot tell apart: the loop thread blocked in a system call that uses no CPU (a synchronous fsync or
+time.sleep on the shared loop) looks like a stall and is forgiven too. /proc/self/schedstat's run delay would
+tell them apart for CPU contention, but not a SIGSTOP or a cgroup's CPU throttling, which this measure catches.
+
 `StallMeter.mark()` then `stalled_since(mark)`: the stall measured between the two, including the heartbeat
 period still running (after a SIGCONT the car's timeout may fire before the heartbeat has run). `extended(s)`
 records a deadline that was moved by `s` seconds, for the report.
@@ -98,7 +102,6 @@ class StallMeter:
     def extended(self, seconds: float) -> None:
         if seconds > 0:
             self.extensions.append(seconds)
-
 
 
 def stall_summary(meters: list[StallMeter]) -> dict:
