@@ -5,6 +5,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from hil.ev.process_stalls import stall_line
 from hil.injection.verdict import summary_rows
 
 BAR_WIDTH = 24
@@ -80,6 +81,8 @@ def summary(report: dict, problems: list[str]) -> str:
                      f"{final['state']}, contactors {'closed' if final['contactors_closed'] else 'open'}, "
                      f"modules {'on' if final['modules_on'] else 'off'}, {final['output_current_a']:.1f} A, "
                      f"car SoC {car['soc']} % ({car['reason']}), stop: {conn['stop_reason'] or '-'}"))
+        if stalled := stall_line(car.get("stalls") or {}):
+            rows.append((f"car {conn['connector']}", stalled))
     for fault in report["faults"]:
         rows.append(("fault", f"{fault['code']} ({fault['severity']}, connector {fault['connector']}, "
                               f"t={fault['t']} s, from {fault['source']})"))

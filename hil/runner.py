@@ -15,6 +15,7 @@ from hil.ev.charge_curves import car_model
 from hil.ev.evcc.profile import load_profile
 from hil.ev.evcc.rig_link import RigV2gLink
 from controller.formats.cabinet.config import load_config
+from hil.ev.process_stalls import stall_summary
 from hil.timing_summary import summarize_ms
 from controller.formats.events import (ControllerStarted, Event, FaultRaised, PhaseChanged, SeccListening,
                                        SessionEnded, V2gClosed)
@@ -406,6 +407,7 @@ class ScenarioRun:
     def _report(self, outcomes: dict[int, CarOutcome]) -> dict:
         per_connector = []
         ended = self.ended_t or time.time()
+        stalls = self.v2g.stalls_by_connector()  # the car's deadlines moved for its process's stalls
         for cid, outcome in outcomes.items():
             plant = self.rig.plants[cid]
             session = self.state.sessions.get(cid) if self.controller.reports_events else {
@@ -416,7 +418,8 @@ class ScenarioRun:
             per_connector.append({
                 "connector": cid, "car": {"ok": outcome.ok, "reason": outcome.reason,
                                           "soc": round(self.cars[cid].battery.soc_percent, 1),
-                                          "start_soc": round(self.start_soc.get(cid, 0.0), 1)},
+                                          "start_soc": round(self.start_soc.get(cid, 0.0), 1),
+                                          "stalls": stalls.get(cid) or stall_summary([])},
                 "session_s": round(end_t - start_t, 2) if start_t and end_t else None,
                 "energy_kwh": session.get("energy_kwh", 0.0), "peak_kw": session.get("peak_kw", 0.0),
                 "stop_reason": session.get("stop_reason", ""),

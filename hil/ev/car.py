@@ -60,6 +60,7 @@ class SimulatedCar:
         # fault injection (hil/injection): a target voltage sent instead of the battery's, and silence
         self.target_voltage_override_v: float | None = None
         self.silent = False  # requests wait while set; when it is cleared the car gives the session up
+        self._extended: set[tuple[float, float]] = set()  # phase deadlines moved for process stalls
 
     def _enter(self, phase: str) -> None:
         self.phase = phase
@@ -120,20 +121,31 @@ class SimulatedCar:
 
     async def _until(self, what: str, build: Callable[[], tuple[str, Any]], done: Callable[[Any], bool],
                      plan: CarPlan, timeout_s: float | None = None) -> Any:
-        deadline = self.clock() + (timeout_s or plan.phase_timeout_s)
+        deadline, mark = self.clock() + (timeout_s or plan.phase_timeout_s), self.link.stalls.mark()
         while True:
             response = await self._ask(what, build)
             if done(response):
                 return response
-            if self.clock() > deadline:
+            if self._past(deadline, mark):
                 raise asyncio.TimeoutError(f"{what} did not finish")
             await asyncio.sleep(plan.request_period_s)
 
+    def _past(self, deadline: float, mark: float) -> bool:
+        """`deadline` (on `clock`) passed, not counting the time the car's process was stalled since `mark`."""
+        stalled = self.link.stalls.stalled_since(mark)
+        if self.clock() - stalled <= deadline:
+            if self.clock() > deadline and (deadline, mark) not in self._extended:  # counted once a deadline
+                self._extended.add((deadline, mark))
+                self.link.stalls.extended(stalled)
+            return False
+        return True
+
     async def _session(self, plan: CarPlan) -> str:
         self.plug()
-        deadline = self.clock() + plan.phase_timeout_s
+        self.link.stalls.start()  # from plug-in: the CP wait is a deadline too
+        deadline, mark = self.clock() + plan.phase_timeout_s, self.link.stalls.mark()
         while abs(self.cp_duty() - 5.0) > 0.5:  # digital communication requested
-            if self.clock() > deadline:
+            if self._past(deadline, mark):
                 raise asyncio.TimeoutError("no 5 % PWM on CP")
             await asyncio.sleep(0.02)
         if plan.contract == "install":

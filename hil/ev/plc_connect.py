@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from controller.formats.v2g import v2gtp
+from hil.ev.process_stalls import StallMeter
 from hil.ev.sdp_client import SdpAnswer, SdpClient, open_sdp_client_socket
 from hil.ev.slac_ev import EvSlacPlan, EvSlacResult, EvSlacTimers, SlacEv
 from hil.ev.v2gtp_client import REQUEST_TIMEOUT_S, V2gtpClient, V2gtpUntrusted, new_tcp_socket
@@ -26,6 +27,7 @@ class EvLinkPlan:
     sdp_attempts: int = 50
     connect_timeout_s: float = REQUEST_TIMEOUT_S
     tls: ssl.SSLContext | None = None  # the car's TLS client (its V2G roots), used when SDP answers TLS
+    stalls: StallMeter | None = None  # the car's stall meter: the TCP and TLS connect waits move by its stalls
 
 
 @dataclass
@@ -61,7 +63,7 @@ async def connect_over_plc(end: EvEnd, *, sdp_port: int = v2gtp.SDP_PORT,
     t2 = time.monotonic()
     tcp = await end.run(new_tcp_socket)
     connection = await V2gtpClient.connect(answer.secc_address(), sock=tcp, timeout_s=plan.connect_timeout_s,
-                                           tls=_tls_for(answer, plan))
+                                           tls=_tls_for(answer, plan), stalls=plan.stalls)
     return EvV2gConnection(connection, slac, answer, t1 - t0, t2 - t1, time.monotonic() - t2)
 
 
@@ -87,5 +89,6 @@ async def connect_direct(sdp_target: tuple[str, int], *, plan: EvLinkPlan = EvLi
         client.close()
     t1 = time.monotonic()
     connection = await V2gtpClient.connect(answer.secc_address(), sock=new_tcp_socket(),
-                                           timeout_s=plan.connect_timeout_s, tls=_tls_for(answer, plan))
+                                           timeout_s=plan.connect_timeout_s, tls=_tls_for(answer, plan),
+                                           stalls=plan.stalls)
     return EvV2gConnection(connection, None, answer, 0.0, t1 - t0, time.monotonic() - t1)

@@ -11,6 +11,7 @@ import ssl
 import time
 
 from controller.formats.v2g import v2gtp
+from hil.ev.process_stalls import StallMeter, wait_with_stalls
 from hil.ev.tls_stream import TlsClientStream
 
 REQUEST_TIMEOUT_S = 2.0
@@ -33,24 +34,27 @@ def new_tcp_socket() -> socket.socket:
 
 class V2gtpClient:
     def __init__(self, reader: asyncio.StreamReader | TlsClientStream, writer: asyncio.StreamWriter | TlsClientStream,
-                 max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH):
+                 max_payload_length: int = v2gtp.MAX_PAYLOAD_LENGTH, stalls: StallMeter | None = None):
         self._reader = reader
         self._writer = writer
         self.max_payload_length = max_payload_length
         self.round_trips: list[float] = []  # seconds, request written to answer read
+        self.stalls = stalls  # the car's stall meter (hil/ev/process_stalls.py): its waits move by the stalls
         self.tls_stream = writer if isinstance(writer, TlsClientStream) else None  # its wire bytes: for the pcap
         self.tls = self.tls_stream.describe() if self.tls_stream is not None else ""  # "" on plain TCP
         self.tls_leaf = self.tls_stream.peer_serial() if self.tls_stream is not None else ""  # the SECC leaf's serial
 
     @classmethod
     async def connect(cls, address: tuple, *, sock: socket.socket | None = None,
-                      timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None) -> V2gtpClient:
+                      timeout_s: float = REQUEST_TIMEOUT_S, tls: ssl.SSLContext | None = None,
+                      stalls: StallMeter | None = None) -> V2gtpClient:
         """Connect to `address` ((host, port) or (host, port, flowinfo, scope id) for link-local); with `tls`,
-        do the TLS handshake too (a station whose chain the context does not trust: V2gtpUntrusted)."""
+        do the TLS handshake too (a station whose chain the context does not trust: V2gtpUntrusted). `stalls`:
+        the car's stall meter (the waits move by its stalls; the client keeps it for its requests)."""
         loop = asyncio.get_running_loop()
         sock = sock or new_tcp_socket()
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, address), timeout_s)
+            await wait_with_stalls(loop.sock_connect(sock, address), timeout_s, stalls)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request/answer pairs
             reader, writer = await asyncio.open_connection(sock=sock)
         except (OSError, asyncio.TimeoutError) as exc:
@@ -58,10 +62,10 @@ class V2gtpClient:
             raise V2gtpClientError(f"cannot connect to {address[0]} port {address[1]}: "
                                    f"{exc.__class__.__name__} {exc}".strip()) from None
         if tls is None:
-            return cls(reader, writer)
+            return cls(reader, writer, stalls=stalls)
         stream = TlsClientStream(reader, writer, tls)
         try:
-            await asyncio.wait_for(stream.handshake(), timeout_s)
+            await wait_with_stalls(stream.handshake(), timeout_s, stalls)
         except ssl.SSLCertVerificationError as exc:
             stream.close()
             raise V2gtpUntrusted(f"refused the station's certificate: {exc.verify_message}") from None
@@ -69,15 +73,16 @@ class V2gtpClient:
             stream.close()
             raise V2gtpClientError(f"TLS handshake with {address[0]} port {address[1]} failed: "
                                    f"{exc.__class__.__name__} {exc}".strip()) from None
-        return cls(stream, stream)
+        return cls(stream, stream, stalls=stalls)
 
     async def request(self, payload: bytes, timeout_s: float = REQUEST_TIMEOUT_S) -> bytes:
-        """Send one EXI payload and return the answer's payload."""
+        """Send one EXI payload and return the answer's payload. With `self.stalls`, time the car's own process
+        was not scheduled does not count against `timeout_s` (hil/ev/process_stalls.py)."""
         sent_t = time.monotonic()
         self._writer.write(v2gtp.build_frame(v2gtp.PAYLOAD_EXI, payload))
         try:
             await self._writer.drain()
-            answer = await asyncio.wait_for(self._read_frame(), timeout_s)
+            answer = await wait_with_stalls(self._read_frame(), timeout_s, self.stalls)
         except V2gtpClientError:
             raise
         except asyncio.TimeoutError:

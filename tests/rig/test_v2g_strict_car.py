@@ -59,3 +59,56 @@ def test_the_strict_car_refuses_a_finished_cable_check_that_is_not_ready(monkeyp
     assert not car["ok"]
     assert "strict car: CableCheck Finished says EVSE_Ready with isolation Valid: EVSE_IsolationMonitoringActive" \
         in car["reason"], car
+
+
+# ---- answer times and the rig process's own stalls (issue #19) ------------------------------------------------
+def _third_current_demand_delayed(monkeypatch, delay) -> None:
+    """The SECC runs `await delay()` before it returns its answer to the session's third CurrentDemandReq."""
+    from controller.v2g.secc.session import SeccSession
+    answer = SeccSession.on_message
+    seen = []
+
+    async def on_message(self, payload):
+        out = await answer(self, payload)
+        if self.answering == "CurrentDemandReq":
+            seen.append(1)
+            if len(seen) == 3:
+                await delay()
+        return out
+    monkeypatch.setattr(SeccSession, "on_message", on_message)
+
+
+def test_the_strict_car_refuses_a_current_demand_answered_late(monkeypatch):
+    _third_current_demand_delayed(monkeypatch, lambda: asyncio.sleep(0.6))  # the process runs on meanwhile
+    car = _car_outcome("din")
+    assert not car["ok"]
+    assert "CurrentDemandReq" in car["reason"] and "0.25 s" in car["reason"], car
+
+
+def test_a_stall_of_the_rig_process_during_current_demand_is_not_the_seccs(monkeypatch):
+    """A helper SIGSTOPs the rig's process (car, SECC and controller alike) for 0.3 s while the SECC answers: on
+    the wall clock the answer came after the car's 0.25 s, but the car measured the stall and charges on; the
+    report says so."""
+    import os
+    import subprocess
+
+    from hil.progress import summary
+    stopper = subprocess.Popen(["sh", "-c", f"read go; kill -STOP {os.getpid()}; sleep 0.3; kill -CONT {os.getpid()}"],
+                               stdin=subprocess.PIPE)
+
+    async def stopped():
+        stopper.stdin.write(b"go\n")
+        stopper.stdin.flush()
+        while stopper.poll() is None:
+            await asyncio.sleep(0.005)
+    _third_current_demand_delayed(monkeypatch, stopped)
+    try:
+        report, problems = asyncio.run(run_scenario("dc-session", load_setup("desk"), protocol="din"))
+    finally:
+        stopper.kill()
+        stopper.wait()
+    car = report["connectors"][0]["car"]
+    assert car["ok"] and not problems, (car, problems)
+    assert car["stalls"]["deadlines_extended"] >= 1 and car["stalls"]["largest_extension_s"] >= 0.25, car
+    assert report["v2g"]["car_round_trips"]["CurrentDemandReq"]["max_ms"] > 250  # on the wall clock
+    assert "car deadlines extended" in summary(report, problems)

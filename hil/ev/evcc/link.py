@@ -19,6 +19,7 @@ from hil.ev.evcc.strict import (StrictCarViolation, Violation, check_handshake, 
                                 check_response, check_sdp)
 from hil.ev.evcc.link_error import EvLinkError
 from hil.ev.plc_connect import EvLinkPlan, EvV2gConnection
+from hil.ev.process_stalls import StallMeter
 from hil.ev.sdp_client import SdpFailed
 from hil.ev.slac_ev import SlacEvFailed
 from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
@@ -48,15 +49,18 @@ class V2gEvLink:
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
         self.contract = None  # Plug & Charge: the car's contract (hil/ev/evcc/contract.py CarContract)
         self.wants_contract = False  # none yet: select Contract anyway and install one (CertificateInstallation)
+        self.stalls = StallMeter()  # the car's process unscheduled: its deadlines move by that (for the report)
 
     async def connect(self) -> None:
         plan = EvLinkPlan(sdp_security=v2gtp.SDP_SECURITY_TLS if self.profile.sdp_tls else v2gtp.SDP_SECURITY_NONE,
-                          tls=self.tls)
+                          tls=self.tls, stalls=self.stalls)
+        self.stalls.start()
         try:
             self.connection = await self._connect(plan)
         except (SlacEvFailed, SdpFailed, V2gtpClientError) as exc:
             raise EvLinkError(f"link setup: {exc}") from None
         self.client = self.connection.client
+        self.client.stalls = self.stalls
         self._strict(check_sdp(plan.sdp_security, self.connection.sdp.response))
         if self.recorder is not None:
             now = time.time()
@@ -151,20 +155,21 @@ class V2gEvLink:
                    "PowerDeliveryReq": self.profile.power_delivery_timeout_s,
                    "ServiceDetailReq": self.profile.service_detail_timeout_s}.get(name, self.profile.request_timeout_s)
         timeout *= self.profile.timing_scale
-        started = time.monotonic()
-        payload = await self._send(exi.encode(schema, self.builder.message(name, body)), timeout, name)
+        started, mark = time.monotonic(), self.stalls.mark()
+        payload = await self._send(exi.encode(schema, self.builder.message(name, body)), timeout, name, mark)
         message = self._decode(schema, payload)
         kind = exi.message_type(message)
         response = getattr(message.Body, kind)
         code = response.ResponseCode.value
-        round_trip_s = time.monotonic() - started
-        self.exchanges.append({"request": name, "response": kind, "code": code, "round_trip_s": round(round_trip_s, 6)})
+        round_trip_s, stalled_s = time.monotonic() - started, self.stalls.stalled_since(mark)
+        self.exchanges.append({"request": name, "response": kind, "code": code, "round_trip_s": round(round_trip_s, 6),
+                               "stalled_s": round(stalled_s, 6)})
         if kind != name[:-3] + "Res":
             raise EvLinkError(f"{name}: answered with {kind}")
         expected_id = None if name == "SessionSetupReq" else self.builder.session_id
         self._strict(check_response(schema, name, kind, response, session_id=message.Header.SessionID,
                                     expected_session_id=expected_id, round_trip_s=round_trip_s,
-                                    timing_scale=self.profile.timing_scale))
+                                    timing_scale=self.profile.timing_scale, stalled_s=stalled_s))
         return message
 
     def _strict(self, violations: list[Violation]) -> None:
@@ -172,14 +177,19 @@ class V2gEvLink:
             self.violations.extend(violations)
             raise StrictCarViolation(violations[0])
 
-    async def _send(self, payload: bytes, timeout_s: float, what: str) -> bytes:
+    async def _send(self, payload: bytes, timeout_s: float, what: str, mark: float | None = None) -> bytes:
+        """`mark`: the stall meter's mark where the exchange began (now when None); the deadline moves by the
+        stalls since, and the report counts them."""
         sent_t = time.time()
+        mark = self.stalls.mark() if mark is None else mark
         try:
             answer = await self.client.request(payload, timeout_s=timeout_s)
         except V2gtpClientError as exc:
             if self.recorder is not None and self.client.tls_stream is None:
                 self.recorder.exchange(payload, sent_t, None, None)
             raise EvLinkError(f"{what}: {exc}") from None
+        finally:
+            self.stalls.extended(self.stalls.stalled_since(mark))
         if self.recorder is not None and self.client.tls_stream is None:  # over TLS the wire was recorded
             self.recorder.exchange(payload, sent_t, answer, time.time())
         return answer
@@ -192,6 +202,7 @@ class V2gEvLink:
             raise EvLinkError(f"bad answer from the SECC: {exc}") from None
 
     async def close(self) -> None:
+        await self.stalls.stop()
         if self.connection is not None:
             await self.connection.close()
             self.connection = None

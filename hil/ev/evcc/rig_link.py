@@ -21,6 +21,7 @@ from hil.ev.evcc.link import V2gEvLink
 from hil.ev.evcc.profile import CarProfile, load_profile
 from hil.ev.evcc.recorder import V2gPcapRecorder
 from hil.ev.plc_connect import EvLinkPlan, connect_direct, connect_over_plc
+from hil.ev.process_stalls import stall_summary
 from hil.link.modes import open_link
 
 PROTOCOL_PROFILES = {"din": "din", "iso2": "iso2"}
@@ -48,6 +49,7 @@ class RigV2gLink:
         self.car_tls = None
         self.plain_cars: set[int] = set()  # connectors whose car asks for no TLS (a mixed fleet in a TLS run)
         self.latest: dict[int, V2gEvLink] = {}  # each connector's newest car link
+        self.links_of: dict[int, list[V2gEvLink]] = {}  # each connector's car links, oldest first
         if self.profile.sdp_tls:  # a car that asks for TLS holds the V2G roots to check the station with
             from hil.rig_tls import car_context  # loads `cryptography` and makes the PKI: only then
             self.car_tls = car_context()
@@ -118,7 +120,12 @@ class RigV2gLink:
         link = V2gEvLink(profile, connect, recorder, tls=self.car_tls)
         self.car_links.append(link)
         self.latest[connector_id] = link
+        self.links_of.setdefault(connector_id, []).append(link)
         return link
+
+    def stalls_by_connector(self) -> dict[int, dict]:
+        """Each connector's car: deadlines extended for its process's stalls (hil/ev/process_stalls.py)."""
+        return {cid: stall_summary([link.stalls for link in links]) for cid, links in self.links_of.items()}
 
     def tls_by_connector(self) -> dict[int, str]:
         """What each connector's newest car connection was: "TLSv1.2 <cipher>", "" (plain TCP); no entry when
