@@ -37,6 +37,7 @@ class ModuleGroup(ModuleGroupPort, Protocol):
 # the states in which a port's bus voltage is held (the allocator gives groups to ports in these states only)
 RECEIVING_STATES = frozenset({"plugged", "negotiating", "authorizing", "parameter_discovery", "cable_check",
                               "precharge", "charging"})
+HOLD_MARGIN_V = 5.0  # while a contact travels onto a port, its groups' reference at most this above its bus
 FRESH_AFTER_V = 5.0  # a voltage setpoint that follows the receiver's battery by less keeps the readings valid
 
 
@@ -120,11 +121,18 @@ class LiveMovePlant:
         port.join(group, module_group)
 
     def closing_onto(self, group: str, output: int | None) -> None:
+        """The port a contact travels onto holds its bus where it is until the contact has landed (HOLD_MARGIN_V
+        above it: the current its car draws still flows), whatever its car does meanwhile."""
         for number, port in self.ports.items():
             if number == output:
+                if not port.closing:
+                    bus_v = self.port_voltage_v(number)
+                    port.hold_bus(bus_v + HOLD_MARGIN_V if bus_v >= MIN_VOLTS else None)
                 port.closing.add(group)
-            else:
+            elif group in port.closing:
                 port.closing.discard(group)
+                if not port.closing:
+                    port.hold_bus(None)
 
     def stop_port(self, output: int, code: str, detail: str) -> None:
         self.stops.append((output, code, detail))

@@ -12,7 +12,7 @@ import pytest
 from controller.app import ControllerApp
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters
 from controller.formats.cabinet.config import load_config, parse_config
-from controller.power_sharing.live_plant import LiveMovePlant
+from controller.power_sharing.live_plant import HOLD_MARGIN_V, LiveMovePlant
 from controller.power_sharing.port_groups import PortGroups
 from tests.power_sharing.test_port_groups import FakeGroup
 
@@ -203,6 +203,22 @@ def test_a_contact_closing_onto_an_output_shows_on_that_port_only_until_the_move
     assert ports[2].contact_closing and not ports[1].contact_closing
     plant.closing_onto("G1", None)
     assert not any(port.contact_closing for port in ports.values())
+
+
+def test_a_port_a_contact_travels_onto_holds_its_bus_near_its_voltage_until_the_last_contact_landed():
+    plant, ports, _, groups = _plant()
+    ports[1].switch_on()
+    ports[1].join("G1", groups["G1"])
+    ports[1].set_output(820.0, 120.0)  # a set current: the reference is the car's target, the bus 700 V
+    plant.closing_onto("G2", 1)
+    plant.closing_onto("G3", 1)
+    assert groups["G1"].setpoints[-1] == (700.0 + HOLD_MARGIN_V, 120.0)
+    plant.closing_onto("G2", None)
+    assert groups["G1"].setpoints[-1][0] == 700.0 + HOLD_MARGIN_V  # G3 still travels
+    plant.closing_onto("G3", None)
+    assert groups["G1"].setpoints[-1] == (820.0, 120.0)
+    plant.closing_onto("G2", 2)  # a port with no voltage yet (400 V car, contactors open, no group): no hold
+    assert ports[2]._hold_v is None
 
 
 def test_a_port_voltage_is_the_cable_with_closed_contactors_else_what_its_groups_hold():
