@@ -12,7 +12,7 @@ import pytest
 from controller.app import ControllerApp
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters
 from controller.formats.cabinet.config import load_config, parse_config
-from controller.power_sharing.live_plant import HOLD_MARGIN_V, LiveMovePlant
+from controller.power_sharing.live_plant import BUS_READING_MAX_AGE_S, HOLD_MARGIN_V, LiveMovePlant
 from controller.power_sharing.port_groups import PortGroups
 from tests.power_sharing.test_port_groups import FakeGroup
 
@@ -390,3 +390,31 @@ def test_the_csms_station_limit_bounds_the_allocator_and_an_unreadable_one_keeps
     finally:
         for port in built.ports.values():
             port.close()
+
+
+def test_a_group_reading_older_than_the_bound_does_not_count_even_after_the_last_command():
+    from tests.fakes.clock import FakeClock
+    clock = FakeClock(100.0)
+    group = TimedGroup(volts=700.0, current=0.4)
+    plant = LiveMovePlant({1: FakeConnector(1)}, {1: PortGroups()}, {"G1": group},
+                          port_current_a=lambda output: 0.0, clock=clock, reading_max_age_s=1.0)
+    plant.set_group("G1", 700.0, 0.0)
+    group.measured_t = 100.1
+    assert plant.group_voltage_v("G1") == 700.0
+    clock.advance(1.05)  # the modules went silent, or the loop stalled: 0.95 s old, still within the bound
+    assert plant.group_voltage_v("G1") == 700.0
+    clock.advance(0.1)
+    assert math.isnan(plant.group_voltage_v("G1")) and plant.group_current_a("G1") == math.inf
+
+
+def test_no_group_closes_onto_an_output_whose_bus_reading_is_old():
+    from tests.fakes.clock import FakeClock
+    clock = FakeClock(100.0)
+    receiver = FakeConnector(2, state="charging", volts=700.0, closed=True)
+    receiver.io = SimpleNamespace(status=SimpleNamespace(measure_t=99.9))
+    plant = LiveMovePlant({2: receiver}, {2: PortGroups()}, {}, port_current_a=lambda output: 0.0, clock=clock)
+    assert plant.may_receive(2)
+    clock.advance(BUS_READING_MAX_AGE_S)  # the I/O board's DC measure stopped (or the loop stalled)
+    assert not plant.may_receive(2)
+    receiver.io.status = None  # no measure at all yet
+    assert not plant.may_receive(2)
