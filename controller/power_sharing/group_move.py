@@ -65,6 +65,8 @@ class MatrixContacts(Protocol):
 
     def closed_output(self, group: str) -> int | None: ...
 
+    def reported_since(self, t: float) -> bool: ...  # a status of the board was received after `t`
+
 
 class Step(enum.Enum):
     LOWER_DONOR = "lower donor limit"
@@ -148,6 +150,11 @@ class GroupMove:
     def _elapsed(self) -> float:
         return self.clock() - self._since
 
+    def _contact_overdue(self, bound_s: float) -> bool:
+        """The contact's feedback still disagrees in a status received more than `bound_s` after this step began:
+        after a stall of the control loop the status that shows the contact moved may not have been read yet."""
+        return self._elapsed() > bound_s and self.matrix.reported_since(self._since + bound_s)
+
     def _enter(self) -> None:
         self._entered = True
         self.history.append((self.clock(), self.step_now))
@@ -198,7 +205,7 @@ class GroupMove:
         if self.matrix.closed_output(self.group) is None:
             self.plant.set_group(self.group, 0.0, 0.0)
             self._go(Step.MATCH if self.receiver is not None else Step.DONE)
-        elif self._elapsed() > self.timing.contact_s:
+        elif self._contact_overdue(self.timing.contact_s):
             self._fail(f"group {self.group}: the matrix contact did not open (welded?)")
 
     def _match(self) -> None:
@@ -257,7 +264,7 @@ class GroupMove:
             log.warning("group %s: close onto output %s abandoned (%s)", self.group, self.receiver, unsafe)
             self._abandoned_why = unsafe
             self._go(Step.ABANDON)
-        elif self._elapsed() > self.timing.contact_s:
+        elif self._contact_overdue(self.timing.contact_s):
             self.matrix.open(self.group)
             self._fail(f"group {self.group}: the matrix contact to output {self.receiver} did not close")
 
@@ -284,7 +291,7 @@ class GroupMove:
         elif where is None:
             self._receiver_band = None  # steady again from fresh samples before the next close
             self._go(Step.MATCH)
-        elif self._elapsed() > 2 * self.timing.contact_s:
+        elif self._contact_overdue(2 * self.timing.contact_s):
             self._fail(f"group {self.group}: the matrix contact to output {where} did not open after an abandoned "
                        "close (welded?)")
 

@@ -295,3 +295,17 @@ def test_one_receiver_sample_before_a_stall_and_one_after_do_not_make_it_steady(
     physics(0.05)
     move.step()
     assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_a_stall_before_the_contacts_feedback_was_read_does_not_fail_the_close():
+    """The contact's bound is judged by a status received after it, not by the clock alone: after a stall of the
+    control loop the move steps before the board's status that shows the contact landed has been read."""
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    rig.clock.advance(0.3)  # stalled: no status read since the close was commanded
+    move.step()
+    assert move.step_now is Step.CLOSE and rig.matrix.commanded("G2") == 1
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0

@@ -77,6 +77,10 @@ class PowerMatrix:
         """The group's feedback shows what it was commanded to."""
         return self._feedback is not None and self._feedback[group] == self._command[group]
 
+    def reported_since(self, t: float) -> bool:
+        """A status frame was received after `t` (its feedback is at least that new)."""
+        return self._status_t is not None and self._status_t > t
+
     def groups_on(self, output: int) -> list[str]:
         """Groups whose contact to `output` reports closed."""
         return [g for g in self.groups if self.closed_output(g) == output]
