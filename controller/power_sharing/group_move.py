@@ -282,8 +282,9 @@ class GroupMove:
     def _abandon(self) -> None:
         # the contact is commanded open but may still land: the group holds the matched voltage at no current
         self.plant.set_group(self.group, self._matched_v, 0.0)
-        if self._elapsed() < self.timing.contact_s:
-            return
+        bound_t = self._since + self.timing.contact_s
+        if self.clock() < bound_t or not self.matrix.reported_since(bound_t):
+            return  # its feedback is not yet as new as the contact's bound
         where = self.matrix.closed_output(self.group)
         if where is None and self.abandons >= MAX_ABANDONS:
             self._fail(f"group {self.group}: {self.abandons} closes onto output {self.receiver} abandoned, the "

@@ -309,3 +309,19 @@ def test_a_stall_before_the_contacts_feedback_was_read_does_not_fail_the_close()
     assert move.step_now is Step.CLOSE and rig.matrix.commanded("G2") == 1
     rig.run_until_finished()
     assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_an_abandoned_close_is_matched_again_only_once_a_status_after_the_contacts_bound_shows_it_open():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    rig.plant.groups[1].voltage_v -= 40.0
+    rig.plant.group_slew_v_per_s = 0.0
+    move.step()
+    assert move.step_now is Step.ABANDON
+    rig.clock.advance(0.5)  # stalled: the board's status since the open command not read yet
+    move.step()
+    assert move.step_now is Step.ABANDON
+    rig.run(0.03)
+    assert move.step_now is Step.MATCH and rig.board.under_load_count == 0
