@@ -91,7 +91,7 @@ class SharingCoordinator:
         limits = self._limits_a(ports, volts)
         # no raise while a contact travels onto the port: its car would draw more and lift the voltage (I x R)
         # under the landing contact; the raise follows the landing
-        for output in {m.receiver for m in self.moves.values() if m.step_now is Step.CLOSE}:
+        for output in {m.receiver for m in self.moves.values() if m.step_now in (Step.CLOSE, Step.ABANDON)}:
             if output in limits and output in self.port_limits_a:
                 limits[output] = min(limits[output], self.port_limits_a[output])
         for output, amps in limits.items():

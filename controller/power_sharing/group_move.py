@@ -6,8 +6,14 @@
                  to bring the current down (never an overload of the remaining groups)
     RAMP_DOWN    the group's current setpoint to zero, until its measured current is below open_below_a
     OPEN         matrix contact open, until the feedback says open
-    MATCH        the group's voltage set to the receiving output's, until within close_within_v / 2
-    CLOSE        matrix contact closed, until the feedback says closed
+    MATCH        the group's voltage set to the receiving output's, until within close_within_v / 2 by fresh readings
+                 (taken after the group's last command), the receiver's voltage steady for steady_s over at
+                 least STEADY_SAMPLES samples without a gap (one sample before a stall and one after show nothing)
+    CLOSE        matrix contact closed, until the feedback says closed; judged again at every step until then:
+                 when fresh readings no longer show the group within close_within_v / 2 of the receiver, or the
+                 receiver moved by more than close_within_v / 4, the close is abandoned
+    ABANDON      matrix contact commanded open again, the group held at the matched voltage at no current for
+                 contact_s (the contact may still be on its way), then MATCH again (at most MAX_ABANDONS times)
     DONE         the group joins the receiver's control and the receiver's limit is raised
 
 A donor of None takes an idle group (straight to MATCH); a receiver of None only frees the group. Every step
@@ -23,6 +29,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
+
+STEADY_SAMPLES = 3  # receiver readings in the steady band before a close (not just one before and one after a stall)
+MAX_ABANDONS = 3  # closes abandoned in a row before the move fails (its group then stays out for a while)
 
 
 class MovePlant(Protocol):
@@ -56,6 +65,8 @@ class MatrixContacts(Protocol):
 
     def closed_output(self, group: str) -> int | None: ...
 
+    def reported_since(self, t: float) -> bool: ...  # a status of the board was received after `t`
+
 
 class Step(enum.Enum):
     LOWER_DONOR = "lower donor limit"
@@ -64,6 +75,7 @@ class Step(enum.Enum):
     OPEN = "open the matrix contact"
     MATCH = "match the receiver's voltage"
     CLOSE = "close the matrix contact"
+    ABANDON = "close abandoned: contact commanded open"
     DONE = "done"
     FAILED = "failed"
 
@@ -97,6 +109,11 @@ class GroupMove:
         self._matched_v = 0.0  # the receiver's voltage the group matched before its contact closed
         self._receiver_band: tuple[float, float] | None = None  # lowest, highest receiver voltage since ...
         self._steady_since = 0.0  # ... this time, while matching
+        self._steady_samples = 0  # readings inside that band
+        self._sampled_t = -float("inf")  # the last reading's time
+        self._close_from_v = 0.0  # the receiver's voltage when the close was decided
+        self.abandons = 0
+        self._abandoned_why = ""
         self.history: list[tuple[float, Step]] = []
         self._since = clock()
         self._entered = False
@@ -118,19 +135,25 @@ class GroupMove:
 
     # ---- each step: `_enter` commands once, the method below judges -------------------------------------------
     def _go(self, step: Step) -> None:
-        if self.step_now is Step.CLOSE and step is not Step.CLOSE:
-            self.plant.closing_onto(self.group, None)  # landed, or failed with the contact commanded open
+        travelling = (Step.CLOSE, Step.ABANDON)
+        if self.step_now in travelling and step not in travelling:
+            self.plant.closing_onto(self.group, None)  # landed, or open (or commanded open) again
         self.step_now, self._since, self._entered = step, self.clock(), False
 
     def _fail(self, reason: str) -> None:
         self.reason = reason
         failed_at = self.step_now
         self._go(Step.FAILED)
-        if failed_at in (Step.MATCH, Step.CLOSE):  # its contact open (or commanded open): nothing to hold it on for
+        if failed_at in (Step.MATCH, Step.CLOSE, Step.ABANDON):  # contact open (or commanded open): nothing to hold
             self.plant.hand_over(self.group, None)
 
     def _elapsed(self) -> float:
         return self.clock() - self._since
+
+    def _contact_overdue(self, bound_s: float) -> bool:
+        """The contact's feedback still disagrees in a status received more than `bound_s` after this step began:
+        after a stall of the control loop the status that shows the contact moved may not have been read yet."""
+        return self._elapsed() > bound_s and self.matrix.reported_since(self._since + bound_s)
 
     def _enter(self) -> None:
         self._entered = True
@@ -148,6 +171,8 @@ class GroupMove:
                 self.matrix.connect(self.group, self.receiver)
             except ValueError as exc:  # not permitted, or the contact still reports another output
                 self._fail(str(exc))
+        elif step is Step.ABANDON:
+            self.matrix.open(self.group)
         elif step is Step.DONE:
             self.plant.hand_over(self.group, self.receiver)
             if self.receiver is not None:
@@ -180,7 +205,7 @@ class GroupMove:
         if self.matrix.closed_output(self.group) is None:
             self.plant.set_group(self.group, 0.0, 0.0)
             self._go(Step.MATCH if self.receiver is not None else Step.DONE)
-        elif self._elapsed() > self.timing.contact_s:
+        elif self._contact_overdue(self.timing.contact_s):
             self._fail(f"group {self.group}: the matrix contact did not open (welded?)")
 
     def _match(self) -> None:
@@ -199,7 +224,7 @@ class GroupMove:
         elif abs(self.plant.group_voltage_v(self.group) - target) < self.timing.close_within_v / 2:
             log.info("group %s closing onto output %s: group %.1f V, output %.1f V", self.group, self.receiver,
                      self.plant.group_voltage_v(self.group), target)
-            self._matched_v = target
+            self._matched_v = self._close_from_v = target
             self._go(Step.CLOSE)
         elif self._elapsed() > self.timing.match_s:
             self._fail(f"group {self.group} at {self.plant.group_voltage_v(self.group):.0f} V did not reach "
@@ -207,13 +232,18 @@ class GroupMove:
 
     def _receiver_steady(self, volts: float) -> bool:
         """The receiver's voltage has held within close_within_v / 4 for steady_s (sampled at every step): a bus
-        that is moving now will likely still move during the contact's travel."""
+        that is moving now will likely still move during the contact's travel. Shown by STEADY_SAMPLES samples at
+        least, none more than steady_s after the one before (a stall of the control loop restarts the count)."""
         now, band = self.clock(), self._receiver_band
-        if band is None or max(band[1], volts) - min(band[0], volts) > self.timing.close_within_v / 4:
+        stalled = now - self._sampled_t > self.timing.steady_s  # no sample in between: nothing seen of the bus
+        self._sampled_t = now
+        if band is None or stalled or max(band[1], volts) - min(band[0], volts) > self.timing.close_within_v / 4:
             self._receiver_band, self._steady_since = (volts, volts), now  # moving: held from here on, maybe
+            self._steady_samples = 1
         else:
             self._receiver_band = (min(band[0], volts), max(band[1], volts))
-        return now - self._steady_since >= self.timing.steady_s
+            self._steady_samples += 1
+        return now - self._steady_since >= self.timing.steady_s and self._steady_samples >= STEADY_SAMPLES
 
     def _may_receive(self) -> bool:
         return self.plant.may_receive(self.receiver)
@@ -221,14 +251,50 @@ class GroupMove:
     def _close(self) -> None:
         # follow the receiver while it holds its voltage; if its session ends meanwhile (its voltage may read 0
         # as its contactors open), hold the matched voltage: the contact is already on its way
-        if self._may_receive():
+        receiving = self._may_receive()
+        if receiving:
             self._matched_v = self.plant.port_voltage_v(self.receiver)
         self.plant.set_group(self.group, self._matched_v, 0.0)
         if self.matrix.closed_output(self.group) == self.receiver:
             self._go(Step.DONE)
-        elif self._elapsed() > self.timing.contact_s:
+            return
+        unsafe = self._unsafe_to_land(receiving)
+        if unsafe:
+            self.abandons += 1
+            log.warning("group %s: close onto output %s abandoned (%s)", self.group, self.receiver, unsafe)
+            self._abandoned_why = unsafe
+            self._go(Step.ABANDON)
+        elif self._contact_overdue(self.timing.contact_s):
             self.matrix.open(self.group)
             self._fail(f"group {self.group}: the matrix contact to output {self.receiver} did not close")
+
+    def _unsafe_to_land(self, receiving: bool) -> str:
+        """Why the travelling contact must not land (empty: it may): the fresh readings no longer show the group
+        within the window of the receiver, or the receiver moved since the close was decided."""
+        window = self.timing.close_within_v
+        group_v = self.plant.group_voltage_v(self.group)  # NaN: no reading since the group's last real command
+        if receiving and abs(self._matched_v - self._close_from_v) > window / 4:
+            return f"output {self.receiver} moved from {self._close_from_v:.1f} V to {self._matched_v:.1f} V"
+        if not abs(group_v - self._matched_v) < window / 2:
+            return f"group {self.group} at {group_v:.1f} V, output {self.receiver} at {self._matched_v:.1f} V"
+        return ""
+
+    def _abandon(self) -> None:
+        # the contact is commanded open but may still land: the group holds the matched voltage at no current
+        self.plant.set_group(self.group, self._matched_v, 0.0)
+        bound_t = self._since + self.timing.contact_s
+        if self.clock() < bound_t or not self.matrix.reported_since(bound_t):
+            return  # its feedback is not yet as new as the contact's bound
+        where = self.matrix.closed_output(self.group)
+        if where is None and self.abandons >= MAX_ABANDONS:
+            self._fail(f"group {self.group}: {self.abandons} closes onto output {self.receiver} abandoned, the "
+                       f"last because {self._abandoned_why}")
+        elif where is None:
+            self._receiver_band = None  # steady again from fresh samples before the next close
+            self._go(Step.MATCH)
+        elif self._contact_overdue(2 * self.timing.contact_s):
+            self._fail(f"group {self.group}: the matrix contact to output {where} did not open after an abandoned "
+                       "close (welded?)")
 
     def _done(self) -> None:
         pass

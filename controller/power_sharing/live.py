@@ -35,6 +35,7 @@ from controller.power_sharing.port_groups import PortGroups
 
 log = logging.getLogger(__name__)
 
+READING_MAX_AGE_POLLS = 3  # a move judges a group by readings at most this many telemetry periods old
 SHARING_PERIOD_S = 0.05  # the coordinator decides and advances moves this often (the control loop runs at 20 ms)
 # a car in these states is on its port and may draw power (stopping, session_end, error_shutdown give their groups)
 ACTIVE_STATES = RECEIVING_STATES
@@ -62,7 +63,8 @@ class SharedPower:
                                   contact_timeout_s=matrix.contact_timeout_s, clock=clock)
         self.connectors: dict = {}  # connector id -> Connector, filled by the app as it builds them
         self.plant = LiveMovePlant(self.connectors, self.ports, self.module_groups,
-                                   port_current_a=self._port_current_a, clock=clock)
+                                   port_current_a=self._port_current_a, clock=clock,
+                                   reading_max_age_s=READING_MAX_AGE_POLLS * power.telemetry_period_s)
         self.coordinator = coordinator_for(cabinet, self.plant, self.matrix, clock=clock, rating=rating)
         self.returns = GroupReturn(matrix.return_hold_s, clock=clock)  # a dropped group healthy again comes back
         self.site_limit_w = cabinet.max_cabinet_power_kw * 1000.0

@@ -31,6 +31,7 @@ class PortGroups:
             healthy_count=0, total_count=0)
         self.members: dict[str, MemberGroup] = {}
         self.closing: set[str] = set()  # groups whose matrix contact to this output is on its way
+        self._hold_v: float | None = None  # while one travels: the members' voltage reference at most this
         self._on = False
         self._voltage_v = 0.0
         self._current_a = 0.0
@@ -53,6 +54,13 @@ class PortGroups:
         group = self.members.pop(name, None)
         self._split()
         return group
+
+    def hold_bus(self, voltage_v: float | None) -> None:
+        """While a contact travels onto this output, the members' voltage reference at most `voltage_v` (None:
+        the port's own setpoint again). Charging at a set current, their reference is the car's target, far above
+        the battery: if the car's contactor opened meanwhile the bus would rise to it under the landing contact."""
+        self._hold_v = voltage_v
+        self._split()
 
     def set_limit(self, current_a: float, power_w: float) -> None:
         """What the allocation gives this port (the connector tells the car through its capabilities)."""
@@ -139,6 +147,7 @@ class PortGroups:
             return
         weights = {name: max(g.capabilities.max_current_a, 0.0) for name, g in self.members.items()}
         total = sum(weights.values())
+        volts = self._voltage_v if self._hold_v is None else min(self._voltage_v, self._hold_v)
         for name, g in self.members.items():
             share = self._current_a * weights[name] / total if total > 0 else self._current_a / len(self.members)
-            g.set_output(self._voltage_v, min(share, weights[name]))
+            g.set_output(volts, min(share, weights[name]))

@@ -106,8 +106,14 @@ class PowerMatrixSim:
     def connected_output(self, group: int) -> int:
         return self.contacts[group]
 
+    @property
+    def worst_close_v(self) -> float:
+        """The most voltage any contact closed across (how close the run came to the 20 V bound)."""
+        return max((abs(s.voltage_v) for s in self.switchings if s.closed), default=0.0)
+
     def report(self) -> dict:
         return {"matrix_switchings": len(self.switchings), "matrix_switched_under_load": self.under_load_count,
+                "matrix_worst_close_v": round(self.worst_close_v, 1),
                 "matrix_under_load": [vars(s) for s in self.switchings if s.under_load][:20]}
 
     # ---- the loop ----------------------------------------------------------------------------------------

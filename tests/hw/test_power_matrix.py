@@ -91,3 +91,14 @@ def test_a_silent_board_is_lost_and_found_again():
     bench.board_end.muted = False
     bench.run(0.04)
     assert bench.faults[-1] == ("MATRIX_BOARD_LOST", False) and bench.matrix.online
+
+
+def test_a_stall_of_the_controller_before_the_feedback_was_read_is_no_contact_mismatch():
+    bench = Bench()
+    bench.run(0.04)
+    bench.matrix.connect("G1", 2)
+    bench.clock.advance(0.25)  # the loop stalled: no status read since the command (the board's is on its way)
+    bench.matrix.check()
+    assert bench.faults == []
+    bench.run(0.02)  # the status that shows it closed
+    assert bench.matrix.closed_output("G1") == 2 and bench.faults == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.power_sharing.group_move import MoveTiming, Step
+from controller.power_sharing.group_move import MAX_ABANDONS, STEADY_SAMPLES, MoveTiming, Step
 from hil.sim.shared_outputs import SimCar
 from tests.power_sharing.move_rig import MoveRig
 
@@ -206,3 +206,122 @@ def test_a_contact_that_never_closes_leaves_its_group_off():
     rig.run_until_finished()
     assert move.step_now is Step.FAILED
     assert not rig.plant.groups[1].driven_by_move and rig.plant.groups[1].set_voltage_v == 0.0
+
+
+def _until_close(rig: MoveRig, move) -> None:
+    for _ in range(500):
+        rig.run(0.01)
+        if move.step_now is Step.CLOSE:
+            return
+    raise AssertionError(f"no close decided: {move.step_now}")
+
+
+def test_a_close_is_abandoned_before_the_contact_lands_when_the_groups_voltage_sags_after_the_command():
+    """Issue #18: judged once, a close landed across whatever happened during the contact's travel. Every step
+    until the feedback shows it closed, fresh readings must still show the group within the window."""
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    group = rig.plant.groups[1]
+    slew = rig.plant.group_slew_v_per_s
+    rig.plant.group_slew_v_per_s = 0.0  # its modules stop holding: the voltage stays where it sagged to
+    group.voltage_v -= 40.0
+    rig.run(0.01)
+    assert rig.matrix.commanded("G2") is None and move.step_now is Step.ABANDON
+    rig.run(0.1)
+    assert rig.board.connected_output(1) == 0 and rig.board.under_load_count == 0  # it never landed
+    assert rig.plant.groups[1].closing_onto == 1  # until its bound passed, the contact may still be travelling
+    rig.plant.group_slew_v_per_s = slew  # holding again: matched, closed on a second try
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and move.abandons == 1
+    assert [s for _, s in move.history].count(Step.CLOSE) == 2
+    assert rig.board.under_load_count == 0 and rig.plant.groups[1].closing_onto is None
+
+
+def test_a_close_is_abandoned_when_the_receivers_voltage_moves_during_the_travel():
+    rig = MoveRig({"G1": 1})
+    car = SimCar(battery_v=650.0, request_a=250.0)
+    rig.plug(1, car, limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    car.battery_v += 15.0  # within the window, but a bus that moves now may go on moving under the contact
+    rig.run(0.01)
+    assert rig.matrix.commanded("G2") is None and move.step_now is Step.ABANDON
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_a_group_that_cannot_be_shown_within_the_window_fails_after_a_few_abandoned_closes():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    readings = iter([])
+
+    def sagging(group):  # matched at every MATCH, 40 V low at the first step of every CLOSE
+        if move.step_now is Step.CLOSE:
+            return next(readings, rig.plant.groups[1].voltage_v - 40.0)
+        return rig.plant.groups[1].voltage_v
+    rig.plant.group_voltage_v = sagging
+    rig.run_until_finished()
+    assert move.step_now is Step.FAILED and f"{MAX_ABANDONS} closes" in move.reason
+    assert rig.board.under_load_count == 0 and rig.matrix.closed_output("G2") is None
+    assert not rig.plant.groups[1].driven_by_move and rig.plant.groups[1].closing_onto is None
+
+
+def test_one_receiver_sample_before_a_stall_and_one_after_do_not_make_it_steady():
+    """After a stall of the control loop two samples span more than steady_s: that shows nothing about the bus
+    during the stall. A close waits for STEADY_SAMPLES samples in the band, each within steady_s of the last."""
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+
+    def physics(seconds):
+        for _ in range(round(seconds / 0.01)):
+            rig.clock.advance(0.01)
+            rig.board.tick()
+            rig.plant.tick(0.01)
+    move.step()
+    physics(0.3)  # the controller stalled; the group reached the receiver's voltage meanwhile
+    assert abs(rig.plant.groups[1].voltage_v - rig.plant.port_voltage_v(1)) < 1.0
+    move.step()
+    assert move.step_now is Step.MATCH and rig.matrix.commanded("G2") is None
+    decided = []
+    for _ in range(STEADY_SAMPLES - 1):  # samples again, about the control period apart: steady_s later, a close
+        physics(0.06)
+        move.step()
+        decided.append(rig.matrix.commanded("G2"))
+    assert decided == [None, 1]
+    physics(0.05)
+    move.step()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_a_stall_before_the_contacts_feedback_was_read_does_not_fail_the_close():
+    """The contact's bound is judged by a status received after it, not by the clock alone: after a stall of the
+    control loop the move steps before the board's status that shows the contact landed has been read."""
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    rig.clock.advance(0.3)  # stalled: no status read since the close was commanded
+    move.step()
+    assert move.step_now is Step.CLOSE and rig.matrix.commanded("G2") == 1
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+
+
+def test_an_abandoned_close_is_matched_again_only_once_a_status_after_the_contacts_bound_shows_it_open():
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    rig.plant.groups[1].voltage_v -= 40.0
+    rig.plant.group_slew_v_per_s = 0.0
+    move.step()
+    assert move.step_now is Step.ABANDON
+    rig.clock.advance(0.5)  # stalled: the board's status since the open command not read yet
+    move.step()
+    assert move.step_now is Step.ABANDON
+    rig.run(0.03)
+    assert move.step_now is Step.MATCH and rig.board.under_load_count == 0

@@ -12,7 +12,7 @@ import pytest
 from controller.app import ControllerApp
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters
 from controller.formats.cabinet.config import load_config, parse_config
-from controller.power_sharing.live_plant import LiveMovePlant
+from controller.power_sharing.live_plant import BUS_READING_MAX_AGE_S, HOLD_MARGIN_V, LiveMovePlant
 from controller.power_sharing.port_groups import PortGroups
 from tests.power_sharing.test_port_groups import FakeGroup
 
@@ -205,6 +205,22 @@ def test_a_contact_closing_onto_an_output_shows_on_that_port_only_until_the_move
     assert not any(port.contact_closing for port in ports.values())
 
 
+def test_a_port_a_contact_travels_onto_holds_its_bus_near_its_voltage_until_the_last_contact_landed():
+    plant, ports, _, groups = _plant()
+    ports[1].switch_on()
+    ports[1].join("G1", groups["G1"])
+    ports[1].set_output(820.0, 120.0)  # a set current: the reference is the car's target, the bus 700 V
+    plant.closing_onto("G2", 1)
+    plant.closing_onto("G3", 1)
+    assert groups["G1"].setpoints[-1] == (700.0 + HOLD_MARGIN_V, 120.0)
+    plant.closing_onto("G2", None)
+    assert groups["G1"].setpoints[-1][0] == 700.0 + HOLD_MARGIN_V  # G3 still travels
+    plant.closing_onto("G3", None)
+    assert groups["G1"].setpoints[-1] == (820.0, 120.0)
+    plant.closing_onto("G2", 2)  # a port with no voltage yet (400 V car, contactors open, no group): no hold
+    assert ports[2]._hold_v is None
+
+
 def test_a_port_voltage_is_the_cable_with_closed_contactors_else_what_its_groups_hold():
     plant, ports, connectors, groups = _plant()
     assert plant.port_voltage_v(1) == 700.0  # contactors closed: the cable's voltage
@@ -374,3 +390,31 @@ def test_the_csms_station_limit_bounds_the_allocator_and_an_unreadable_one_keeps
     finally:
         for port in built.ports.values():
             port.close()
+
+
+def test_a_group_reading_older_than_the_bound_does_not_count_even_after_the_last_command():
+    from tests.fakes.clock import FakeClock
+    clock = FakeClock(100.0)
+    group = TimedGroup(volts=700.0, current=0.4)
+    plant = LiveMovePlant({1: FakeConnector(1)}, {1: PortGroups()}, {"G1": group},
+                          port_current_a=lambda output: 0.0, clock=clock, reading_max_age_s=1.0)
+    plant.set_group("G1", 700.0, 0.0)
+    group.measured_t = 100.1
+    assert plant.group_voltage_v("G1") == 700.0
+    clock.advance(1.05)  # the modules went silent, or the loop stalled: 0.95 s old, still within the bound
+    assert plant.group_voltage_v("G1") == 700.0
+    clock.advance(0.1)
+    assert math.isnan(plant.group_voltage_v("G1")) and plant.group_current_a("G1") == math.inf
+
+
+def test_no_group_closes_onto_an_output_whose_bus_reading_is_old():
+    from tests.fakes.clock import FakeClock
+    clock = FakeClock(100.0)
+    receiver = FakeConnector(2, state="charging", volts=700.0, closed=True)
+    receiver.io = SimpleNamespace(status=SimpleNamespace(measure_t=99.9))
+    plant = LiveMovePlant({2: receiver}, {2: PortGroups()}, {}, port_current_a=lambda output: 0.0, clock=clock)
+    assert plant.may_receive(2)
+    clock.advance(BUS_READING_MAX_AGE_S)  # the I/O board's DC measure stopped (or the loop stalled)
+    assert not plant.may_receive(2)
+    receiver.io.status = None  # no measure at all yet
+    assert not plant.may_receive(2)

@@ -112,3 +112,23 @@ def test_a_member_is_never_given_more_current_than_it_carries_when_a_group_left(
     port.set_output(800.0, 500.0)
     port.leave("G2")  # the car's next request has not come yet: the setpoint is still 500 A
     assert a.setpoints[-1] == (800.0, 300.0)
+
+
+def test_while_a_contact_travels_onto_the_port_its_members_hold_the_bus_and_then_go_back_to_the_setpoint():
+    # charging at a set current the reference is the car's target, far above the battery: if the car's contactor
+    # opened under a travelling contact, the bus would rise to it (issue #18: 74.5 V across a landing contact)
+    port = PortGroups()
+    group = FakeGroup()
+    port.join("G1", group)
+    port.set_output(820.0, 200.0)
+    assert group.setpoints[-1] == (820.0, 200.0)
+    port.hold_bus(745.0)
+    assert group.setpoints[-1] == (745.0, 200.0)  # the current stays what the car draws
+    port.set_output(820.0, 210.0)  # the connector's next setpoint: still held
+    assert group.setpoints[-1] == (745.0, 210.0)
+    port.set_output(700.0, 0.0)  # a stop's hold voltage below it: taken as it is
+    assert group.setpoints[-1] == (700.0, 0.0)
+    assert port.setpoint == (700.0, 0.0)  # the connector still sees its own setpoint
+    port.hold_bus(None)
+    port.set_output(820.0, 200.0)
+    assert group.setpoints[-1] == (820.0, 200.0)

@@ -40,6 +40,17 @@ def test_a_closed_contact_puts_the_groups_modules_on_that_output_and_an_open_one
     assert sim.report()["matrix_switched_under_load"] == 1
 
 
+def test_the_report_says_the_most_voltage_a_contact_closed_across(rig):
+    sim = rig.matrix_sim
+    sim.contact_delay_s = 0.0
+    rig.plants[4].link_voltage_v = 700.0
+    for model in rig.matrix_circuit.modules_of(2):
+        model.output_voltage_v = 712.5  # 12.5 V below the bound: not under load, but a figure to watch
+    sim._wanted[2], sim._due[2] = 4, 0.0
+    sim.settle()
+    assert sim.under_load_count == 0 and sim.report()["matrix_worst_close_v"] == 12.5
+
+
 def test_a_contact_switched_under_load_fails_the_verdict():
     scenario = Scenario("x", "", expect_result="ok")
     report = {"result": "ok", "faults": [], "controller_events": True, "connectors": [],

@@ -77,6 +77,10 @@ class PowerMatrix:
         """The group's feedback shows what it was commanded to."""
         return self._feedback is not None and self._feedback[group] == self._command[group]
 
+    def reported_since(self, t: float) -> bool:
+        """A status frame was received after `t` (its feedback is at least that new)."""
+        return self._status_t is not None and self._status_t > t
+
     def groups_on(self, output: int) -> list[str]:
         """Groups whose contact to `output` reports closed."""
         return [g for g in self.groups if self.closed_output(g) == output]
@@ -145,8 +149,10 @@ class PowerMatrix:
         self._set_fault("MATRIX_BOARD_LOST", silent > self.lost_after_s, f"no status for {silent:.3f} s")
         if self._feedback is None:
             return
+        # judged by feedback received contact_timeout_s after the command, not by the clock alone: after a stall
+        # of this loop the status that shows the contact moved may simply not have been read yet
         late = [g for g in self.groups
-                if not self.settled(g) and now - self._changed_t[g] > self.contact_timeout_s]
+                if not self.settled(g) and self._status_t - self._changed_t[g] > self.contact_timeout_s]
         detail = ", ".join(f"{g}: commanded {self._command[g] or 'open'}, reports "
                            f"{_feedback_text(self._feedback[g])}" for g in late)
         self._set_fault("MATRIX_CONTACT_MISMATCH", bool(late), detail or "every contact follows its command")
