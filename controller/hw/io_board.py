@@ -30,7 +30,7 @@ import can
 from controller.faults import FaultListener, report_fault
 from controller.hw.can_port import CanPort
 from controller.formats.can.dbc import load_dbc
-from controller.formats.can.e2e import e2e_crc
+from controller.formats.can.e2e import ProtectedEncoder
 from controller.formats.can.codec import FrameRejected, decode_defined, decode_marking_bad
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class IoBoard:
         self._counter = 0
         self._sent_counters: deque[int] = deque(maxlen=ECHO_WINDOW)
         self._data_id = self._command_msg.frame_id + connector_id
+        self._command_encoder = ProtectedEncoder(self._command_msg, self._data_id, counter_signal="HeartbeatCounter")
         self._stopped = False
         # what the board told us
         self._status: IoStatus | None = None
@@ -218,15 +219,13 @@ class IoBoard:
         self._counter = (self._counter + 1) & 0xFF
         st = self._status
         values = {
-            "Crc": 0, "HeartbeatCounter": self._counter, "CpDuty": self._duty_pct,
+            "CpDuty": self._duty_pct,
             "RequestStateF": int(self._state_f), "DcPlusClose": int(self._close), "DcMinusClose": int(self._close),
             "LockRequest": int(self._lock), "MaxVoltage": self._max_voltage_v,
             # the reset sequence: only while the board holds a trip and our own command is open
             "ResetRequest": int(bool(st and st.watchdog_tripped) and not self._close),
         }
-        data = self._command_msg.encode(values, strict=True)
-        values["Crc"] = e2e_crc(self._data_id, data[1:])
-        data = self._command_msg.encode(values, strict=True)
+        data = self._command_encoder.encode(values, self._counter)
         self._sent_counters.append(self._counter)
         return self.port.send(self._data_id, data)
 
