@@ -28,6 +28,7 @@ import weakref
 from pathlib import Path
 
 from controller.formats.cabinet.config import ConfigError, OcppConfig
+from controller.ocpp.csr_child import build_csr, csr_in_child
 
 log = logging.getLogger(__name__)
 
@@ -305,21 +306,20 @@ class CertificateStore:
         return "NotFound"
 
     # ---- the station's own certificate: SignCertificate / CertificateSigned ------------------------------
+    def csr_subject(self, organization: str) -> list[tuple[str, str]]:
+        """O = `organization` (when set), CN = the station's identity."""
+        return ([("O", organization[:64])] if organization else []) + [("CN", self.station_id)]
+
     def make_csr(self, organization: str, *, new_key: bool = True) -> str:
-        """A CSR, CN = the station's identity, O = `organization`, for a new P-256 key (kept as pending) or,
-        when asked again, for the pending one (a late CertificateSigned for the first CSR still fits)."""
-        if not new_key and self.pending_key_file.exists():
-            key = serialization.load_pem_private_key(self.pending_key_file.read_bytes(), None)
-        else:
-            key = ec.generate_private_key(ec.SECP256R1())
+        """A CSR for a new P-256 key (kept as pending) or, when asked again, for the pending one (a late
+        CertificateSigned for the first CSR still fits). In this process: see make_csr_in_child."""
         self._ready()
-        names = [x509.NameAttribute(x509.NameOID.COMMON_NAME, self.station_id)]
-        if organization:
-            names.insert(0, x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization[:64]))
-        csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(key, hashes.SHA256())
-        write_atomically(self.pending_key_file, key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600)
-        return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return build_csr(self.pending_key_file, self.csr_subject(organization), new_key)
+
+    async def make_csr_in_child(self, organization: str, *, new_key: bool = True) -> str:
+        """make_csr in a child process, so that the controller never imports cryptography for it."""
+        self._ready()
+        return await csr_in_child(self.pending_key_file, self.csr_subject(organization), new_key)
 
     def accept_signed(self, chain_pem: str) -> None:
         """CertificateSigned: check the chain against the pending key and the trusted roots, then install it

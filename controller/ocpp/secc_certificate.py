@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from controller.ocpp.certificates import (
-    CertificateRefused, CertificateStore, ec, hash_data, hashes, serialization, signed_for_request, write_atomically,
-    x509,
+    CertificateRefused, CertificateStore, hash_data, serialization, signed_for_request, write_atomically,
 )
+from controller.ocpp.csr_child import build_csr, csr_in_child
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +71,20 @@ class SeccCertificateSigning:
         self._wake()
         return "Accepted"
 
-    def make_csr(self) -> str:
-        key = ec.generate_private_key(ec.SECP256R1())
-        names = [x509.NameAttribute(x509.NameOID.COMMON_NAME, self._station_id[:64])]
+    def csr_subject(self) -> list[tuple[str, str]]:
+        """The ISO 15118-2 SECC profile: CN = the station's identity, O, C when known, DC = CPO."""
+        names = [("CN", self._station_id[:64])]
         organization = self._organization()
         if organization:
-            names.append(x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization[:64]))
+            names.append(("O", organization[:64]))
         if len(self.country) == 2 and self.country.isalpha():
-            names.append(x509.NameAttribute(x509.NameOID.COUNTRY_NAME, self.country.upper()))
-        names.append(x509.NameAttribute(x509.NameOID.DOMAIN_COMPONENT, "CPO"))
-        csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(key, hashes.SHA256())
+            names.append(("C", self.country.upper()))
+        return names + [("DC", "CPO")]
+
+    def make_csr(self) -> str:
+        """A CSR for a new P-256 key, kept as pending (in this process: send_request uses a child)."""
         self._store._ready()
-        write_atomically(self.pending_key_file, key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600)
-        return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return build_csr(self.pending_key_file, self.csr_subject())
 
     async def send_request(self, send: Callable[[Any], Awaitable[Any]]) -> None:
         """SignCertificate(V2GCertificate) when one is wanted (called at each turn of the link's worker)."""
@@ -99,8 +99,9 @@ class SeccCertificateSigning:
             return
         self._wanted = False
         from ocpp.v201 import call
-        try:  # off the event loop: the first use imports cryptography (about 100 ms), then a key, a CSR, a file
-            csr = await asyncio.to_thread(self.make_csr)
+        try:  # in a child process: the controller does not carry cryptography (about 9 MB) for one key and CSR
+            self._store._ready()
+            csr = await csr_in_child(self.pending_key_file, self.csr_subject())
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
             log.warning("OCPP: no CSR for the SECC leaf made: %s", exc)
             return

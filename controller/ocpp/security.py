@@ -130,8 +130,8 @@ class StationSecurity:
             return
         self._sign_wanted = False
         organization = self._organization()
-        try:  # off the event loop, as the SECC's: a new key, a CSR and a 0600 file (and cryptography's first import)
-            csr = await asyncio.to_thread(self.certificates.make_csr, organization or "", new_key=self._new_key)
+        try:  # in a child process, as the SECC's: a new key, a CSR and a 0600 file (csr_child.py)
+            csr = await self.certificates.make_csr_in_child(organization or "", new_key=self._new_key)
         except (OSError, ValueError) as exc:  # the key cannot be kept: no request the answer could fit
             log.warning("OCPP: no CSR made: %s", exc)
             return

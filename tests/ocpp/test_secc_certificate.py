@@ -168,20 +168,50 @@ def test_without_certificate_signed_the_csr_is_sent_again_after_the_wait_doubled
     assert sent == [1000.0, 1010.0, 1030.0]  # then 10 s, then 20 s; CertSigningRepeatTimes 2: no fourth
 
 
-def test_the_csr_is_made_off_the_event_loop(tmp_path):
-    """Its first use imports cryptography (about 100 ms), then makes a key and writes a file: on the loop that
-    stalled the rig's I/O board readings past their 0.2 s staleness bound (VOLTAGE_MEASUREMENT_STALE)."""
+def test_the_csr_is_made_in_a_child_process_and_this_one_never_imports_cryptography(tmp_path):
+    """cryptography costs the controller about 9 MB of RSS for good (60 MB budget): a station waiting for its
+    SECC leaf makes the key and CSR in a child (csr_child.py). Before: a thread of this process, which also
+    kept its loop free (a key and a file on the loop had stalled the rig's readings past their 0.2 s bound)."""
+    import subprocess
+    import sys
+    code = f"""
+import asyncio, sys
+from controller.formats.cabinet.config import OcppConfig
+from controller.ocpp.certificates import CertificateStore
+from controller.ocpp.secc_certificate import SeccCertificateSigning
+store = CertificateStore(OcppConfig(url="ws://x", certificate_dir={str(tmp_path / "certs")!r}), "CS-1")
+signing = SeccCertificateSigning(store, "CS-1", lambda: "Rig CPO", lambda: None, lambda kind, info: None)
+signing.country = "US"
+sent = []
+async def send(payload):
+    sent.append(payload)
+async def turn():
+    signing.request()
+    await signing.send_request(send)
+asyncio.run(turn())
+print("cryptography" in sys.modules, len(sent))
+print(sent[0].csr)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, check=True)
+    imported, count = done.stdout.splitlines()[0].split()
+    assert (imported, count) == ("False", "1")
+    csr = x509.load_pem_x509_csr("\n".join(done.stdout.splitlines()[1:]).encode())
+    assert csr.is_signature_valid and _attribute(csr.subject, NameOID.DOMAIN_COMPONENT) == ["CPO"]
+    assert _attribute(csr.subject, NameOID.COMMON_NAME) == ["CS-1"]
+    assert _attribute(csr.subject, NameOID.COUNTRY_NAME) == ["US"]
+    key_file = tmp_path / "certs" / "v2g-pending-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+    assert key.public_key().public_numbers() == csr.public_key().public_numbers()
+
+
+def test_a_child_that_cannot_write_the_key_sends_no_csr_and_says_why(tmp_path, caplog):
     import asyncio
-    import threading
-
     signing, _, _ = _signing(tmp_path)
-    made_on, sent = [], []
-    make = signing.make_csr
-
-    def recording_make_csr():
-        made_on.append(threading.current_thread())
-        return make()
-    signing.make_csr = recording_make_csr
+    signing.pending_key_file.parent.mkdir(parents=True, exist_ok=True)
+    signing.pending_key_file.mkdir()  # the key's path is taken by a folder: the child cannot write it
+    sent = []
 
     async def send(payload):
         sent.append(payload)
@@ -189,6 +219,6 @@ def test_the_csr_is_made_off_the_event_loop(tmp_path):
     async def turn():
         signing.request()
         await signing.send_request(send)
-        return threading.current_thread()
-    loop_thread = asyncio.run(turn())
-    assert len(sent) == 1 and made_on and made_on[0] is not loop_thread
+    with caplog.at_level("WARNING"):
+        asyncio.run(turn())
+    assert sent == [] and "the CSR child failed" in caplog.text
