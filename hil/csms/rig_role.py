@@ -25,7 +25,7 @@ from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
-from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, pnc_install_role
+from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, UPDATE_ROLE as PNC_UPDATE_ROLE, pnc_install_role
 from hil.csms.role_pnc_revoked import ROLES as PNC_STATUS_ROLES, ContractStatusRole
 from hil.csms.simulator import CsmsSimulator
 
@@ -77,7 +77,7 @@ class RigCsms:
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
-        if role == PNC_INSTALL_ROLE:  # a provisioning service for Get15118EVCertificate; the new eMAID accepted
+        if role in (PNC_INSTALL_ROLE, PNC_UPDATE_ROLE):  # a provisioning service (Get15118EVCertificate)
             self.contracts = pnc_install_role(self.csms)
         self.contract_status = ContractStatusRole(role, self.csms) if role in PNC_STATUS_ROLES else None  # C07
         self.settle_s = 15.0

@@ -18,10 +18,12 @@ from hil.pki.rig_pki import DEFAULT_EMAID, V2gPki
 log = logging.getLogger(__name__)
 
 ROLE = "pnc-install"  # the scenario whose car has no contract yet
+UPDATE_ROLE = "pnc-update"  # the scenario whose car renews its expiring contract (Get15118EVCertificate Update)
 
 
 def pnc_install_role(csms) -> "ContractProvisioningRole":
-    """`pnc-install`: the CSMS provisions the car's contract and accepts its eMAID at Authorize."""
+    """`pnc-install` and `pnc-update`: the CSMS provisions (or renews) the car's contract and accepts its eMAID
+    at Authorize."""
     from hil.pki.rig_pki import rig_pki
     role = ContractProvisioningRole(rig_pki())
     csms.ev_certificate_answer = role.answer
