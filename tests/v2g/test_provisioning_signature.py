@@ -65,3 +65,20 @@ def test_a_signature_that_leaves_the_emaid_out_is_refused_by_the_car():
     resigned = exi.encode("iso2", replace(message, Header=replace(message.Header, Signature=three)))
     with pytest.raises(ProvisioningRefused, match="signature: eMAID: not referenced"):
         install(pki, resigned)
+
+
+def test_the_pnc_update_verdict_wants_an_update_answered_accepted():
+    import asyncio
+    import base64
+
+    from hil.csms.role_ev_certificates import ContractProvisioningRole
+    pki, first, _ = _answer("CertificateUpdateRes")
+    role = ContractProvisioningRole(pki, expect="Update")
+    assert role.problems and "no Get15118EVCertificate Update answered Accepted" in role.problems[0]
+    install_request = base64.b64encode(installation_request(pki, bytes(8))).decode()
+    assert asyncio.run(role.answer("Install", install_request))[0] == "Accepted"
+    assert role.problems  # an installation is not the renewal the scenario is about
+    update = base64.b64encode(contract_provisioning.update_request(pki, first, bytes(8))).decode()
+    assert asyncio.run(role.answer("Update", update))[0] == "Accepted"
+    assert role.problems == []
+    assert ContractProvisioningRole(pki).problems == []  # nothing expected
