@@ -133,3 +133,13 @@ def _fragment_of(parts: list) -> bytes:
     bits += f"{iso2_gen.FRAGMENT_END:08b}"
     bits += "0" * (-len(bits) % 8)
     return bytes([0x80]) + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(tail=st.binary(max_size=40))
+def test_any_bytes_after_se_emaid_decode_or_give_exi_error(tail: bytes) -> None:
+    try:
+        parts = exi.decode_fragment("iso2", bytes([0x80, 0xEC]) + tail)
+    except exi.ExiError:
+        return
+    assert parts and parts[0][0] == "eMAID" and isinstance(parts[0][1], (str, m.EMAID))
