@@ -52,6 +52,8 @@ def test_pnc_update_renews_the_expiring_contract_through_ocpp_and_charges_with_t
     asked = list(report["v2g"]["car_round_trips"])
     assert "CertificateInstallationReq" not in asked
     assert asked.index("CertificateUpdateReq") < asked.index("PaymentDetailsReq") < asked.index("AuthorizationReq")
+    took_ms = report["v2g"]["car_round_trips"]["CertificateUpdateReq"]["max_ms"]
+    assert took_ms < 2000, took_ms  # through SECC, OCPP and the CSMS; the car waits 5 s
     # the Update went to the CSMS, and its answer came back Accepted
     frames = [f["frame"] for f in report["ocpp"]["traffic"]]
     updates = [f for f in frames if '"Get15118EVCertificate"' in f]
