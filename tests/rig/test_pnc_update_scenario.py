@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from cryptography import x509
 import pytest
+from cryptography import x509
 
 from hil.pki.rig_pki import DEFAULT_EMAID
 from hil.runner import run_scenario
