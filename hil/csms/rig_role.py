@@ -25,7 +25,7 @@ from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
 from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
-from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, pnc_install_role
+from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, UPDATE_ROLE as PNC_UPDATE_ROLE, pnc_install_role
 from hil.csms.role_pnc_revoked import ROLES as PNC_STATUS_ROLES, ContractStatusRole
 from hil.csms.simulator import CsmsSimulator
 
@@ -77,8 +77,9 @@ class RigCsms:
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
-        if role == PNC_INSTALL_ROLE:  # a provisioning service for Get15118EVCertificate; the new eMAID accepted
-            self.contracts = pnc_install_role(self.csms)
+        self.contracts = None  # a provisioning service (Get15118EVCertificate) for the car's contract:
+        if role in (PNC_INSTALL_ROLE, PNC_UPDATE_ROLE):  # installed, or renewed
+            self.contracts = pnc_install_role(self.csms, "Update" if role == PNC_UPDATE_ROLE else "Install")
         self.contract_status = ContractStatusRole(role, self.csms) if role in PNC_STATUS_ROLES else None  # C07
         self.settle_s = 15.0
         self.firmware = FirmwareRole(role, self, STATION, self.folder) if role in FIRMWARE_ROLES else None  # role_firmware.py
@@ -209,7 +210,8 @@ class RigCsms:
                 "violations": [v.__dict__ for v in self.csms.violations], "notes": list(self.notes),
                 "problems": (list(self.reservation.problems) if self.reservation else [])
                 + (list(self.diagnostics.problems) if self.diagnostics else [])
-                + (list(self.secc.problems) if self.secc else []),
+                + (list(self.secc.problems) if self.secc else [])
+                + (self.contracts.problems if self.contracts else []),
                 "outage": list(self.outage) if self.outage else None,
                 "ledger": self.csms.transaction_ledger(),  # repeats judged here; the list below has each once
                 **({"auth": self.auth.report()} if self.auth is not None else {}),

@@ -18,22 +18,31 @@ from hil.pki.rig_pki import DEFAULT_EMAID, V2gPki
 log = logging.getLogger(__name__)
 
 ROLE = "pnc-install"  # the scenario whose car has no contract yet
+UPDATE_ROLE = "pnc-update"  # the scenario whose car renews its expiring contract (Get15118EVCertificate Update)
 
 
-def pnc_install_role(csms) -> "ContractProvisioningRole":
-    """`pnc-install`: the CSMS provisions the car's contract and accepts its eMAID at Authorize."""
+def pnc_install_role(csms, expect: str = "Install") -> "ContractProvisioningRole":
+    """`pnc-install` and `pnc-update`: the CSMS provisions (or renews: `expect` "Update") the car's contract
+    and accepts its eMAID at Authorize; the verdict wants that `expect` answered Accepted."""
     from hil.pki.rig_pki import rig_pki
-    role = ContractProvisioningRole(rig_pki())
+    role = ContractProvisioningRole(rig_pki(), expect=expect)
     csms.ev_certificate_answer = role.answer
     csms.tokens[role.emaid] = {"status": "Accepted"}
     return role
 
 
 class ContractProvisioningRole:
-    def __init__(self, pki: V2gPki, emaid: str = DEFAULT_EMAID):
+    def __init__(self, pki: V2gPki, emaid: str = DEFAULT_EMAID, expect: str | None = None):
         self.pki = pki
         self.emaid = emaid
+        self.expect = expect  # the action the scenario must see answered Accepted (None: nothing asked)
         self.answered: list[tuple[str, str, float]] = []  # (action, status, seconds it took)
+
+    @property
+    def problems(self) -> list[str]:
+        if self.expect is None or any(a[:2] == (self.expect, "Accepted") for a in self.answered):
+            return []
+        return [f"no Get15118EVCertificate {self.expect} answered Accepted (answered: {self.answered})"]
 
     async def answer(self, action: str, exi_request: str) -> tuple[str, str]:
         began = time.perf_counter()

@@ -26,9 +26,10 @@ class CarPlan:
     authorization_timeout_s: float | None = None  # Authorization Ongoing this long at most (None: phase_timeout_s)
     precharge_tolerance_v: float = 10.0
     # Plug & Charge (hil/ev/evcc/contract.py): the car holds this contract ("valid", "expired", "untrusted",
-    # "bad-signature") and pays with it where the SECC offers Contract (ISO-2 over TLS); "install": it holds none,
-    # selects Contract and installs one first (CertificateInstallation); None: external payment
+    # "bad-signature", "expiring") and pays with it where the SECC offers Contract (ISO-2 over TLS); "install": it
+    # holds none, selects Contract and installs one first (CertificateInstallation); None: external payment
     contract: str | None = None
+    contract_renewal_days: float = 7.0  # a contract whose leaf expires within this is renewed (CertificateUpdate)
 
 
 @dataclass
@@ -162,6 +163,10 @@ class SimulatedCar:
             from hil.pki.rig_pki import rig_pki
             self._enter("certificate_installation")
             await self.link.install_contract(rig_pki())
+        elif r.pay_by_contract and self._contract_expiring(plan):  # renewed before paying (ISO-2: the car decides)
+            from hil.pki.rig_pki import rig_pki
+            self._enter("certificate_update")
+            await self.link.update_contract(rig_pki())
         if r.pay_by_contract:  # Plug & Charge: the contract chain for a challenge, signed back in Authorization
             r.gen_challenge = (await self._ask("payment_details", r.payment_details)).GenChallenge
         self._enter("authorization")
@@ -188,6 +193,10 @@ class SimulatedCar:
             return reason
         await self._finish(plan)
         return reason
+
+    def _contract_expiring(self, plan: CarPlan) -> bool:
+        from hil.ev.evcc.contract import expires_within
+        return expires_within(self.link.requests.contract, plan.contract_renewal_days)
 
     async def _charge(self, plan: CarPlan) -> str:
         b = self.battery

@@ -12,8 +12,9 @@ PartyUInfo "U", PartyVInfo "V", 128-bit key; AES-128-CBC of the 32-byte private 
 prepended) and signs the answer with the certificate provisioning service's leaf (its SAProvisioning chain
 under the V2G root, which the car checks). Car: checks chain and signature, decrypts, keeps the contract.
 
-The codec has no fragment grammar for eMAID (two types declare it), so the signature references the contract
-chain, the encrypted key and the DH public key: three of the four ISO-2 signs. Both ends here are the rig's.
+The signature references the four elements ISO 15118-2 signs: the contract chain (id1), the encrypted key
+(id2), the DH public key (id3) and the eMAID (id4, an EXI fragment in the relaxed element fragment grammar,
+since two types declare eMAID); the car requires all four.
 """
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def install(pki: V2gPki, exi_response: bytes, old: InstalledContract | None = No
     problem = xml_signing.verify(message.Header.Signature, [
         ("ContractSignatureCertChain", answer.ContractSignatureCertChain),
         ("ContractSignatureEncryptedPrivateKey", answer.ContractSignatureEncryptedPrivateKey),
-        ("DHpublickey", answer.DHpublickey)], provisioning[0].public_key())
+        ("DHpublickey", answer.DHpublickey), ("eMAID", answer.eMAID)], provisioning[0].public_key())
     if problem:
         raise ProvisioningRefused(f"signature: {problem}")
     decrypting = old.key if old is not None else pki.oem_provisioning.key  # Update: to the old contract's key
@@ -213,12 +214,12 @@ def _answer(pki: V2gPki, session_id: bytes, kind: str, car_key: ec.EllipticCurve
         "ContractSignatureEncryptedPrivateKey": iso2.ContractSignatureEncryptedPrivateKey(
             Id=IDS["ContractSignatureEncryptedPrivateKey"], content=encrypted),
         "DHpublickey": iso2.DiffieHellmanPublickey(Id=IDS["DHpublickey"], content=dh_public),
+        "eMAID": iso2.EMAID(Id=IDS["eMAID"], content=emaid),
     }
     response = getattr(iso2, kind)(
         ResponseCode=iso2.ResponseCode.OK,
         SAProvisioningCertificateChain=iso2.CertificateChain(Certificate=_der(leaf.cert), SubCertificates=(
-            iso2.SubCertificates(Certificate=[_der(sub2.cert), _der(sub1.cert)]))),
-        eMAID=iso2.EMAID(Id=IDS["eMAID"], content=emaid), **parts)
+            iso2.SubCertificates(Certificate=[_der(sub2.cert), _der(sub1.cert)]))), **parts)
     signature = xml_signing.sign(leaf.key, list(parts.items()))
     return exi.encode("iso2", iso2.V2G_Message(Header=iso2.MessageHeader(SessionID=session_id, Signature=signature),
                                                Body=iso2.Body(**{kind: response})))

@@ -130,6 +130,18 @@ def good_contract() -> Contract:
     return Contract(pki.contract, (pki.mo_sub2.cert, pki.mo_sub1.cert))
 
 
+@functools.lru_cache(maxsize=4)
+def expiring_contract(days_left: int = 5) -> Contract:
+    """A good contract (the rig's eMAID, the right MO chain) whose leaf expires in `days_left` days: a car that
+    renews some days before expiry updates it (CertificateUpdate). Its own key and serial."""
+    pki = rig_pki()
+    lifetime = 2 * 365
+    leaf = issue(Role.CONTRACT_LEAF, pki.emaid, "MO", issuer=pki.mo_sub2, days=lifetime,
+                 not_before=_now() - datetime.timedelta(days=lifetime - days_left),
+                 ocsp_url=f"{MO_OCSP_URL}/mo-sub-ca-2")
+    return Contract(leaf, (pki.mo_sub2.cert, pki.mo_sub1.cert))
+
+
 @functools.lru_cache(maxsize=len(BROKEN_CONTRACTS))
 def broken_contract(variant: str) -> Contract:
     """A contract that a SECC trusting `rig_pki()`'s MO root must refuse: "expired" (the right chain, a leaf

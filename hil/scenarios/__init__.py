@@ -207,6 +207,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "OCPP Get15118EVCertificate to the CSMS's provisioning service; the car decrypts its new contract, pays "
              "with it and charges", "ok", expect_car=("target_soc",), v2g_tls="valid", csms="pnc-install",
              plan={"contract": "install", "target_soc": 45.0}),
+    Scenario("pnc-update", "an ISO-2 car whose contract expires in 5 days renews it: CertificateUpdate goes through "
+             "OCPP Get15118EVCertificate (Update) to the CSMS; the car checks the answer, decrypts the new contract "
+             "with the old one's key, pays with the new one and charges", "ok", expect_car=("target_soc",),
+             v2g_tls="valid", csms="pnc-update", plan={"contract": "expiring", "target_soc": 45.0}),
     Scenario("pnc-expired", "the car's contract has expired: PaymentDetails FAILED_CertificateExpired, no energy",
              "failed", expect_stop=PNC_REFUSED, allow_faults=("EV_SESSION_REFUSED",), v2g_tls="valid",
              plan={"contract": "expired"}),

@@ -46,6 +46,15 @@ def test_the_car_contracts_are_the_rig_pkis():
     assert valid.emaid == pki.emaid and valid.signing_key is pki.contract.key
     assert car_contract("bad-signature").signing_key is not pki.contract.key
     assert car_contract("untrusted").leaf_der != valid.leaf_der
-    assert set(CONTRACT_VARIANTS) == {"valid", "expired", "untrusted", "bad-signature"}
+    assert set(CONTRACT_VARIANTS) == {"valid", "expired", "untrusted", "bad-signature", "expiring"}
     with pytest.raises(ValueError, match="unknown contract 'x'"):
         car_contract("x")
+
+
+def test_the_car_renews_only_a_contract_still_valid_but_ending_within_its_window():
+    from hil.ev.evcc.contract import expires_within
+    expiring = car_contract("expiring")  # the rig's eMAID and MO chain, a leaf of its own that ends in 5 days
+    assert expiring.emaid == rig_pki().emaid and expiring.leaf_der != car_contract("valid").leaf_der
+    assert expires_within(expiring, 7.0) and not expires_within(expiring, 4.0)
+    assert not expires_within(car_contract("valid"), 7.0)  # two years left
+    assert not expires_within(car_contract("expired"), 7.0)  # too late to update: the station refuses it

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.exi_schema.element_fragment import relaxed_forms
 from tools.exi_schema.fragments import FragmentConfig, FragmentTable, build_fragment_table
 from tools.exi_schema.grammar import GrammarBuilder, TypeGrammar
 from tools.exi_schema.value_types import ValueSpec, bits_for
@@ -81,8 +82,11 @@ def build_plan(schemas_dir: Path, config: SchemaConfig) -> CodecPlan:
     for fragment in config.fragments:
         fragment_schemas = schemas if fragment.schema_file == config.root_file else \
             load_schema_set(schemas_dir / fragment.schema_file)
-        plan.fragments.append(build_fragment_table(fragment_schemas, fragment,
-                                                   lambda decls: _fragment_type(builder, plan, decls)))
+        fragment_builder = GrammarBuilder(fragment_schemas)
+        plan.fragments.append(build_fragment_table(
+            fragment_schemas, fragment, lambda decls: _fragment_type(builder, plan, decls),
+            lambda decls, attributes: relaxed_forms(fragment_builder, decls, attributes,
+                                                    lambda ctype: id(ctype) in plan.class_names)))
     return plan
 
 

@@ -56,7 +56,21 @@ def _fragment_lines(plan: CodecPlan) -> list[str]:
         lines += [f"# Fragment grammar {table.prefix} (EXI 1.0 8.5.2): SE(element) codes, ED = {table.end_code}.",
                   f"{table.prefix}_BITS = {table.bits}", f"{table.prefix}_END = {table.end_code}",
                   f"{table.prefix}_ENCODERS = {{{encoders}}}", f"{table.prefix}_DECODERS = {{{decoders}}}"]
+        if table.relaxed:
+            relaxed = ", ".join(f"{name!r}: ({code}, ({', '.join(_form(plan, f) for f in forms)},))"
+                                for name, (code, forms) in sorted(table.relaxed.items()))
+            lines += ["# Relaxed element fragment grammar (EXI 1.0 8.5.3) of the names declared with differing types:",
+                      "# its attributes A0..An-1 (namespace, local name); per name its SE code and its declared forms",
+                      "# (Python type, ((attribute code, field, required), ...), content length min, max).",
+                      f"{table.prefix}_RELAXED_ATTRIBUTES = {tuple(table.attributes)!r}",
+                      f"{table.prefix}_RELAXED = {{{relaxed}}}"]
     return lines
+
+
+def _form(plan: CodecPlan, form) -> str:
+    python_type = "str" if form.class_type is None else f"_m.{plan.class_of(form.class_type)}"
+    attributes = "".join(f"{attribute!r}, " for attribute in form.attributes)
+    return f"({python_type}, ({attributes}), {form.min_length}, {form.max_length})"
 
 
 def _import(module: str, helpers: dict[str, str], used: set[str]) -> str:

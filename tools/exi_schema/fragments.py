@@ -10,6 +10,7 @@ and signs SignedInfo as a fragment of the xmldsig schema alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from tools.exi_schema.element_fragment import RelaxedForm, all_attributes, attribute_kinds, check_attribute_values
 from tools.exi_schema.value_types import bits_for
 from tools.exi_schema.xsd_model import ComplexTypeDef, ElementDecl, Particle, QName, SchemaSet
 
@@ -26,6 +27,9 @@ class FragmentTable:
     bits: int
     end_code: int                       # ED
     encoders: dict[str, tuple[int, ComplexTypeDef]] = field(default_factory=dict)  # local name -> (code, type)
+    # names declared with differing types: the relaxed element fragment grammar (element_fragment.py)
+    relaxed: dict[str, tuple[int, tuple[RelaxedForm, ...]]] = field(default_factory=dict)
+    attributes: list[QName] = field(default_factory=list)  # A0..An-1 of the relaxed grammar
 
 
 def all_declarations(schemas: SchemaSet) -> dict[QName, list[ElementDecl]]:
@@ -60,14 +64,23 @@ def all_declarations(schemas: SchemaSet) -> dict[QName, list[ElementDecl]]:
     return found
 
 
-def build_fragment_table(schemas: SchemaSet, config: FragmentConfig, resolve) -> FragmentTable:
+def build_fragment_table(schemas: SchemaSet, config: FragmentConfig, resolve, relax) -> FragmentTable:
     """`resolve(decls)`: the complex type the codec encodes for these declarations of one name, or None
-    (no generated encoder, or declarations of differing types: the relaxed grammar, not supported)."""
+    (no generated encoder, or declarations of differing types). `relax(decls, attributes)`: for declarations
+    of differing types, their forms in the relaxed element fragment grammar (EXI 8.5.3), or None."""
     declarations = all_declarations(schemas)
     names = sorted(declarations, key=lambda q: (q[1], q[0]))
     table = FragmentTable(config.prefix, bits_for(len(names) + 2), len(names) + 1)  # codes 0..n+1
+    attributes = all_attributes(schemas)
     for code, qname in enumerate(names):
         ctype = resolve(declarations[qname])
         if ctype is not None:
             table.encoders[qname[1]] = (code, ctype)
+            continue
+        forms = relax(declarations[qname], attributes) if len(declarations[qname]) > 1 else None
+        if forms:
+            table.relaxed[qname[1]] = (code, forms)
+    if table.relaxed:
+        check_attribute_values(attribute_kinds(schemas, attributes), attributes)
+        table.attributes = attributes
     return table

@@ -27,7 +27,7 @@ from hil.ev.v2gtp_client import V2gtpClient, V2gtpClientError
 if TYPE_CHECKING:  # cryptography and the PKI: loaded only by a car that installs a contract
     from hil.pki.contract_provisioning import InstalledContract
 
-CERTIFICATE_TIMEOUT_S = 5.0  # ISO-2: the car waits this long for CertificateInstallationRes
+CERTIFICATE_TIMEOUT_S = 5.0  # ISO-2: the car waits this long for CertificateInstallationRes / CertificateUpdateRes
 SCHEMA_OF_NAMESPACE = {"urn:din:70121:2012:MsgDef": "din", "urn:tesla:din:2018:MsgDef": "din",
                        "urn:iso:15118:2:2013:MsgDef": "iso2"}
 Connect = Callable[[EvLinkPlan], Awaitable[EvV2gConnection]]
@@ -49,6 +49,7 @@ class V2gEvLink:
         self.violations: list[Violation] = []  # what the strict car found (the first one ends the run)
         self.contract = None  # Plug & Charge: the car's contract (hil/ev/evcc/contract.py CarContract)
         self.wants_contract = False  # none yet: select Contract anyway and install one (CertificateInstallation)
+        self.replaced_contract = None  # the contract a CertificateUpdate replaced
         self.stalls = StallMeter()  # the car's process unscheduled: its deadlines move by that (for the report)
 
     async def connect(self) -> None:
@@ -142,6 +143,26 @@ class V2gEvLink:
         self.exchanges.append({"request": "CertificateInstallationReq", "response": "CertificateInstallationRes",
                                "code": "OK", "round_trip_s": round(time.monotonic() - started, 6)})
         return installed
+
+    async def update_contract(self, pki) -> "InstalledContract":
+        """ISO-2 CertificateUpdate of the contract the car holds: the request signed with that contract's key,
+        the answer checked as an installation's (chain, all four signed references) and its key decrypted with
+        the OLD contract's key; the new contract pays from now on (`replaced_contract`: the old one)."""
+        from hil.ev.evcc.contract import as_installed, installed_contract
+        from hil.pki.contract_provisioning import ProvisioningRefused, install, update_request
+        old = as_installed(self.contract)
+        request = update_request(pki, old, self.requests.session_id)
+        started = time.monotonic()
+        answer = await self._send(request, CERTIFICATE_TIMEOUT_S * self.profile.timing_scale, "CertificateUpdateReq")
+        try:
+            renewed = install(pki, answer, old=old)
+        except (ProvisioningRefused, exi.ExiError, ValueError) as exc:
+            raise EvLinkError(f"CertificateUpdate: {exc}") from None
+        self.replaced_contract = self.contract
+        self.contract = self.requests.contract = installed_contract(renewed)
+        self.exchanges.append({"request": "CertificateUpdateReq", "response": "CertificateUpdateRes",
+                               "code": "OK", "round_trip_s": round(time.monotonic() - started, 6)})
+        return renewed
 
     async def send(self, request: tuple[str, Any]) -> Any:
         """One request (name and body, from `requests`); the response body (e.g. a CurrentDemandRes)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from controller.formats.v2g.exi import element_fragment
 from controller.formats.v2g.exi.errors import ExiError, decode_failure
 from controller.formats.v2g.exi.primitives import found
 
@@ -79,12 +80,16 @@ def encode_fragment(codec: ModuleType, table: str, element: str, message: Any) -
     encoders = getattr(codec, f"{table}_ENCODERS", None)
     if encoders is None:
         raise ExiError(f"this schema has no {table} grammar")
-    if element not in encoders:
+    relaxed = element_fragment.relaxed_names(codec, table)
+    if element not in encoders and element not in relaxed:
         raise ExiError(f"{element} is not an element of the {table} grammar this codec encodes")
-    code, encoder = encoders[element]
+    code = encoders[element][0] if element in encoders else relaxed[element][0]
     bits = getattr(codec, f"{table}_BITS")
     a = (((1 << 8) | HEADER) << bits) | code  # leading 1: sentinel that keeps leading zero bits
-    a = encoder(message, a)
+    if element in encoders:
+        a = encoders[element][1](message, a)
+    else:  # declared with differing types: the relaxed element fragment grammar (EXI 8.5.3)
+        a = element_fragment.encode(codec, table, element, message, a)
     a = (a << bits) | getattr(codec, f"{table}_END")
     total = a.bit_length() - 1
     padding = -total % 8
@@ -102,6 +107,7 @@ def decode_fragment(codec: ModuleType, table: str, data: bytes) -> list[tuple[st
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ExiError(f"payload of {len(data)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
     bits, end = getattr(codec, f"{table}_BITS"), getattr(codec, f"{table}_END")
+    relaxed = {code: name for name, (code, _) in element_fragment.relaxed_names(codec, table).items()}
     total = len(data) * 8
     v, r = int.from_bytes(data, "big"), total - 8
     elements: list[tuple[str, Any]] = []
@@ -114,6 +120,11 @@ def decode_fragment(codec: ModuleType, table: str, data: bytes) -> list[tuple[st
             code = (v >> r) & ((1 << bits) - 1)
             if code == end:
                 break
+            if code in relaxed:
+                element = relaxed[code]
+                message, r = element_fragment.decode(codec, table, element, v, r)
+                elements.append((element, message))
+                continue
             if code not in decoders:
                 raise ExiError(f"fragment element code {code} is not an element this codec decodes")
             element, decoder = decoders[code]
