@@ -14,9 +14,7 @@
                  receiver moved by more than close_within_v / 4, the close is abandoned
     ABANDON      matrix contact commanded open again, the group held at the matched voltage at no current for
                  contact_s (the contact may still be on its way), then MATCH again (at most MAX_ABANDONS times)
-    BOARD_SILENT the matrix board fell silent while the contact travelled (CLOSE or ABANDON): contact commanded
-                 open, the group held at the matched voltage at no current for contact_s (the contact's travel),
-                 then FAILED, the group switched off; see "A silent board" below
+    BOARD_SILENT the matrix board fell silent during CLOSE: as ABANDON (see "A silent board" below)
     DONE         the group joins the receiver's control and the receiver's limit is raised
 
 A donor of None takes an idle group (straight to MATCH); a receiver of None only frees the group. Every step
@@ -25,19 +23,24 @@ or closes one across a voltage: the contact stays as it is and the allocation is
 `step()` is called every control period; it reads and commands through a `MovePlant` and the matrix driver.
 
 A silent board. The contact steps (OPEN, CLOSE, ABANDON) wait for feedback dated after the contact's bound (the
-driver dates it by the echoed command). When none comes — the board is lost (MATRIX_BOARD_LOST: the coordinator
-calls `board_lost()`) or its statuses stop echoing our commands (`silent_s` after the bound, counted in time the
-move was stepped, so a stall of the controller is no silence) — the move must not wait for ever:
-- OPEN: FAILED; the group stays at no current, its contact commanded open (it never left the donor's side).
-- CLOSE, ABANDON: BOARD_SILENT, then FAILED. The contact may or may not have landed. The group's current stays at
-  zero either way: held at the matched voltage (a contact still travelling lands within the window) for contact_s
-  after the open command, then switched off (an off group on a live bus carries nothing). The receiver's bus is
-  held and its limit never raised meanwhile (the group counts for no port: the coordinator marks it failed); the
-  hold ends with the move. The donor keeps the limit of the groups still on it: this group left it (its contact
-  was seen open before MATCH) and cannot go back without the board. A board that hears us opens the contact at no
-  current; a group left closed on the receiver is freed by an ordinary move once the board reports it again, and
-  an open one is offered again after return_hold_s (group_return.py).
-A board that executes a stale close command long after it (a stalled board firmware) is not covered.
+driver dates it by the echoed command). They no longer wait for ever when none comes:
+- CLOSE, when the board is lost (MATRIX_BOARD_LOST: the coordinator calls `board_lost()`) or when no feedback
+  dated after the contact's bound has come `silent_s` after it: BOARD_SILENT, which is ABANDON (the contact
+  commanded open, the group held at the matched voltage at no current, the receiver's bus held and its limit not
+  raised) counted as an abandoned close.
+- ABANDON, BOARD_SILENT: a board that answers again with feedback dated after the contact's bound shows where the
+  contact is: open, MATCH again (at most MAX_ABANDONS times). Still none `silent_s` after the bound: FAILED. The
+  contact may or may not have landed; the group's current is zero either way (held at no current through the
+  contact's travel, then switched off: an off group on a live bus carries nothing). The receiver's hold ends and
+  its limit is not raised (the group counts for no port: the coordinator marks it failed). The donor keeps the
+  limit of the groups still on it: this group left it (its contact was seen open before MATCH) and cannot go back
+  without the board, and raising it back would overload the groups it has.
+- OPEN: FAILED after the same bound; the group stays at no current, its contact commanded open.
+Silence is counted in time the move was stepped (each gap at most AWAKE_GAP_S), so a stall of the controller,
+after which the board's answer is still to be read, is no silence. A board that hears us opens the contact at no
+current; a group left closed on an output is freed by an ordinary move once the board reports it, an open one is
+offered again after return_hold_s (group_return.py). Not covered: a board whose firmware stalls and applies a
+stale close command long after it was sent.
 """
 from __future__ import annotations
 
@@ -165,10 +168,9 @@ class GroupMove:
 
     # ---- each step: `_enter` commands once, the method below judges -------------------------------------------
     def board_lost(self) -> None:
-        """The matrix board is lost (MATRIX_BOARD_LOST): a move waiting for its contact ends safely."""
-        if self.step_now is Step.OPEN:
-            self._fail(f"group {self.group}: the matrix board was lost while its contact opened")
-        elif self.step_now in (Step.CLOSE, Step.ABANDON):
+        """The matrix board is lost (MATRIX_BOARD_LOST): a close on its way is abandoned now (no contact lands
+        unseen); a move waiting for its contact to open waits within its bound on silence."""
+        if self.step_now is Step.CLOSE:
             self._silent("the matrix board was lost")
 
     def _go(self, step: Step) -> None:
@@ -197,7 +199,8 @@ class GroupMove:
         return self._awake_s > bound_s + self.timing.silent_s and not self.matrix.reported_since(self._since + bound_s)
 
     def _silent(self, why: str) -> None:
-        self.reason = why
+        self.abandons += 1
+        self._abandoned_why = why
         log.warning("group %s: %s while its contact to output %s travelled: commanded open, held at no current",
                     self.group, why, self.receiver)
         self._go(Step.BOARD_SILENT)
@@ -335,8 +338,10 @@ class GroupMove:
         self.plant.set_group(self.group, self._matched_v, 0.0)
         bound_t = self._since + self.timing.contact_s
         if self.clock() < bound_t or not self.matrix.reported_since(bound_t):
-            if self._unheard(self.timing.contact_s):
-                self._silent("no matrix status after the contact's bound")
+            if self._unheard(self.timing.contact_s):  # its travel is long over: off, whatever it did
+                self._fail(f"group {self.group}: no matrix status after its contact's bound (board silent); its "
+                           f"close onto output {self.receiver} abandoned ({self._abandoned_why}), the contact "
+                           "commanded open and the group switched off")
             return  # its feedback is not yet as new as the contact's bound
         where = self.matrix.closed_output(self.group)
         if where is None and self.abandons >= MAX_ABANDONS:
@@ -349,13 +354,7 @@ class GroupMove:
             self._fail(f"group {self.group}: the matrix contact to output {where} did not open after an abandoned "
                        "close (welded?)")
 
-    def _board_silent(self) -> None:
-        # commanded open on entry; whatever the contact did, the group carries nothing: held where a landing
-        # contact finds it within the window until the open command's travel is over, then switched off
-        self.plant.set_group(self.group, self._matched_v, 0.0)
-        if self._elapsed() > self.timing.contact_s:
-            self._fail(f"group {self.group}: {self.reason}; its contact to output {self.receiver} was commanded open "
-                       "and the group switched off")
+    _board_silent = _abandon  # the same wait: the contact commanded open on entry, the group held
 
     def _done(self) -> None:
         pass
