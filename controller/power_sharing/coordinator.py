@@ -13,8 +13,8 @@ Every control period `tick(ports, site_limit_w, external_limit_w)`:
    which a contact is closing keeps its limit (never raised) until the contact has landed.
 
 While the matrix board is lost (MATRIX_BOARD_LOST) `board_silent()` runs instead: nothing is decided or started
-and no limit changes; only the moves waiting for their contact are stepped, and they end safely
-(group_move.py, "A silent board").
+and no limit changes; only the moves waiting for their contact are stepped: a close is abandoned at once, and a
+move whose board stays silent ends safely (group_move.py, "A silent board").
 
 No I/O of its own: it commands through the MovePlant and the matrix driver that the moves use.
 """
@@ -98,7 +98,8 @@ class SharingCoordinator:
         return self.allocation
 
     def board_silent(self) -> None:
-        """The matrix board is lost: moves whose contact is opening or travelling end safely, the others wait."""
+        """The matrix board is lost: moves whose contact is opening or travelling are stepped (a close is
+        abandoned, a silence past their bound ends them safely); the others wait as they are."""
         waiting = {name: m for name, m in self.moves.items() if m.step_now is Step.OPEN or m.step_now in TRAVELLING}
         for move in waiting.values():
             move.board_lost()

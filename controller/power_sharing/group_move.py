@@ -87,7 +87,7 @@ class MatrixContacts(Protocol):
 
     def closed_output(self, group: str) -> int | None: ...
 
-    def reported_since(self, t: float) -> bool: ...  # a status of the board was received after `t`
+    def reported_since(self, t: float) -> bool: ...  # its feedback is at least as new as `t` (the echoed command)
 
 
 class Step(enum.Enum):
