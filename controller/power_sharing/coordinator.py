@@ -12,6 +12,10 @@ Every control period `tick(ports, site_limit_w, external_limit_w)`:
    limits never add up to more than the budget and no group is asked for more than its rating. A port onto
    which a contact is closing keeps its limit (never raised) until the contact has landed.
 
+While the matrix board is lost (MATRIX_BOARD_LOST) `board_silent()` runs instead: nothing is decided or started
+and no limit changes; only the moves waiting for their contact are stepped: a close is abandoned at once, and a
+move whose board stays silent ends safely (group_move.py, "A silent board").
+
 No I/O of its own: it commands through the MovePlant and the matrix driver that the moves use.
 """
 from __future__ import annotations
@@ -20,7 +24,7 @@ import math
 from typing import Callable
 
 from controller.power_sharing.allocator import Allocation, GroupRating, PortDemand, allocate
-from controller.power_sharing.group_move import GroupMove, MatrixContacts, MovePlant, MoveTiming, Step
+from controller.power_sharing.group_move import TRAVELLING, GroupMove, MatrixContacts, MovePlant, MoveTiming, Step
 
 MIN_VOLTS = 50.0  # a port below this (no car yet) gets its limit in amps from this voltage
 
@@ -79,25 +83,36 @@ class SharingCoordinator:
                 name, donor, output, self.plant, self.matrix, clock=self.clock, timing=self.timing,
                 donor_limit_a=limits.get(donor, 0.0) if donor is not None else 0.0,
                 receiver_limit_a=self._after_arrival_a(output, name, volts) if output is not None else 0.0)
-        for name, move in list(self.moves.items()):
-            move.step()
-            if move.finished:
-                del self.moves[name]
-                self.finished.append(move)
-                if move.step_now is Step.FAILED:
-                    self.failed.add(name)
+        self._advance(self.moves)
         # every tick, after the moves: a limit a move set when it started or ended (from the allocation of its
         # start) never outlives the allocation in force; groups that arrived count, leaving ones do not
         limits = self._limits_a(ports, volts)
         # no raise while a contact travels onto the port: its car would draw more and lift the voltage (I x R)
         # under the landing contact; the raise follows the landing
-        for output in {m.receiver for m in self.moves.values() if m.step_now in (Step.CLOSE, Step.ABANDON)}:
+        for output in {m.receiver for m in self.moves.values() if m.step_now in TRAVELLING}:
             if output in limits and output in self.port_limits_a:
                 limits[output] = min(limits[output], self.port_limits_a[output])
         for output, amps in limits.items():
             self.plant.set_port_limit_a(output, amps)
         self.port_limits_a = limits
         return self.allocation
+
+    def board_silent(self) -> None:
+        """The matrix board is lost: moves whose contact is opening or travelling are stepped (a close is
+        abandoned, a silence past their bound ends them safely); the others wait as they are."""
+        waiting = {name: m for name, m in self.moves.items() if m.step_now is Step.OPEN or m.step_now in TRAVELLING}
+        for move in waiting.values():
+            move.board_lost()
+        self._advance(waiting)
+
+    def _advance(self, moves: dict[str, GroupMove]) -> None:
+        for name, move in list(moves.items()):
+            move.step()
+            if move.finished:
+                del self.moves[name]
+                self.finished.append(move)
+                if move.step_now is Step.FAILED:
+                    self.failed.add(name)
 
     def _staying(self, output: int) -> list[str]:
         """Groups on `output` now that are not on their way elsewhere."""

@@ -14,12 +14,33 @@
                  receiver moved by more than close_within_v / 4, the close is abandoned
     ABANDON      matrix contact commanded open again, the group held at the matched voltage at no current for
                  contact_s (the contact may still be on its way), then MATCH again (at most MAX_ABANDONS times)
+    BOARD_SILENT the matrix board fell silent during CLOSE: as ABANDON (see "A silent board" below)
     DONE         the group joins the receiver's control and the receiver's limit is raised
 
 A donor of None takes an idle group (straight to MATCH); a receiver of None only frees the group. Every step
 has a bound; a move that cannot go on ends FAILED with a reason and never opens a contact that carries current
 or closes one across a voltage: the contact stays as it is and the allocation is redone without the group.
 `step()` is called every control period; it reads and commands through a `MovePlant` and the matrix driver.
+
+A silent board. The contact steps (OPEN, CLOSE, ABANDON) wait for feedback dated after the contact's bound (the
+driver dates it by the echoed command). They no longer wait for ever when none comes:
+- CLOSE, when the board is lost (MATRIX_BOARD_LOST: the coordinator calls `board_lost()`) or when no feedback
+  dated after the contact's bound has come `silent_s` after it: BOARD_SILENT, which is ABANDON (the contact
+  commanded open, the group held at the matched voltage at no current, the receiver's bus held and its limit not
+  raised) counted as an abandoned close.
+- ABANDON, BOARD_SILENT: a board that answers again with feedback dated after the contact's bound shows where the
+  contact is: open, MATCH again (at most MAX_ABANDONS times). Still none `silent_s` after the bound: FAILED. The
+  contact may or may not have landed; the group's current is zero either way (held at no current through the
+  contact's travel, then switched off: an off group on a live bus carries nothing). The receiver's hold ends and
+  its limit is not raised (the group counts for no port: the coordinator marks it failed). The donor keeps the
+  limit of the groups still on it: this group left it (its contact was seen open before MATCH) and cannot go back
+  without the board, and raising it back would overload the groups it has.
+- OPEN: FAILED after the same bound; the group stays at no current, its contact commanded open.
+Silence is counted in time the move was stepped (each gap at most AWAKE_GAP_S), so a stall of the controller,
+after which the board's answer is still to be read, is no silence. A board that hears us opens the contact at no
+current; a group left closed on an output is freed by an ordinary move once the board reports it, an open one is
+offered again after return_hold_s (group_return.py). Not covered: a board whose firmware stalls and applies a
+stale close command long after it was sent.
 """
 from __future__ import annotations
 
@@ -30,6 +51,7 @@ from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
 
+AWAKE_GAP_S = 0.1  # a step this long after the one before followed a stall: silence counts at most this much
 STEADY_SAMPLES = 3  # receiver readings in the steady band before a close (not just one before and one after a stall)
 MAX_ABANDONS = 3  # closes abandoned in a row before the move fails (its group then stays out for a while)
 
@@ -65,7 +87,7 @@ class MatrixContacts(Protocol):
 
     def closed_output(self, group: str) -> int | None: ...
 
-    def reported_since(self, t: float) -> bool: ...  # a status of the board was received after `t`
+    def reported_since(self, t: float) -> bool: ...  # its feedback is at least as new as `t` (the echoed command)
 
 
 class Step(enum.Enum):
@@ -76,8 +98,12 @@ class Step(enum.Enum):
     MATCH = "match the receiver's voltage"
     CLOSE = "close the matrix contact"
     ABANDON = "close abandoned: contact commanded open"
+    BOARD_SILENT = "matrix board silent: contact commanded open, group held at no current"
     DONE = "done"
     FAILED = "failed"
+
+
+TRAVELLING = frozenset({Step.CLOSE, Step.ABANDON, Step.BOARD_SILENT})  # the contact may be on its way to land
 
 
 @dataclass(frozen=True)
@@ -91,6 +117,7 @@ class MoveTiming:
     match_s: float = 1.0  # the group's voltage reaches the receiver's within this
     steady_s: float = 0.1  # the receiver's voltage stayed within close_within_v / 4 this long before a close
     contact_s: float = 0.2  # contact feedback follows the command within this
+    silent_s: float = 0.3  # no feedback dated after a contact's bound this long after it: the board is silent
 
 
 class GroupMove:
@@ -117,6 +144,8 @@ class GroupMove:
         self.history: list[tuple[float, Step]] = []
         self._since = clock()
         self._entered = False
+        self._stepped_t: float | None = None  # the last step's time
+        self._awake_s = 0.0  # time stepped in the present step, each gap counted at most AWAKE_GAP_S
 
     @property
     def finished(self) -> bool:
@@ -124,6 +153,10 @@ class GroupMove:
 
     def step(self) -> Step:
         """Advance as far as the plant allows now; returns the step the move is in."""
+        now = self.clock()
+        if self._stepped_t is not None:
+            self._awake_s += min(now - self._stepped_t, AWAKE_GAP_S)
+        self._stepped_t = now
         for _ in range(len(Step)):  # several steps may complete in one call
             before = self.step_now
             if not self._entered:
@@ -134,17 +167,23 @@ class GroupMove:
         return self.step_now
 
     # ---- each step: `_enter` commands once, the method below judges -------------------------------------------
+    def board_lost(self) -> None:
+        """The matrix board is lost (MATRIX_BOARD_LOST): a close on its way is abandoned now (no contact lands
+        unseen); a move waiting for its contact to open waits within its bound on silence."""
+        if self.step_now is Step.CLOSE:
+            self._silent("the matrix board was lost")
+
     def _go(self, step: Step) -> None:
-        travelling = (Step.CLOSE, Step.ABANDON)
-        if self.step_now in travelling and step not in travelling:
+        if self.step_now in TRAVELLING and step not in TRAVELLING:
             self.plant.closing_onto(self.group, None)  # landed, or open (or commanded open) again
         self.step_now, self._since, self._entered = step, self.clock(), False
+        self._awake_s = 0.0
 
     def _fail(self, reason: str) -> None:
         self.reason = reason
         failed_at = self.step_now
         self._go(Step.FAILED)
-        if failed_at in (Step.MATCH, Step.CLOSE, Step.ABANDON):  # contact open (or commanded open): nothing to hold
+        if failed_at in (Step.MATCH, *TRAVELLING):  # contact open (or commanded open): nothing to hold
             self.plant.hand_over(self.group, None)
 
     def _elapsed(self) -> float:
@@ -154,6 +193,17 @@ class GroupMove:
         """The contact's feedback still disagrees in a status received more than `bound_s` after this step began:
         after a stall of the control loop the status that shows the contact moved may not have been read yet."""
         return self._elapsed() > bound_s and self.matrix.reported_since(self._since + bound_s)
+
+    def _unheard(self, bound_s: float) -> bool:
+        """No feedback dated after this step's bound `bound_s`, silent_s after it in time the move was stepped."""
+        return self._awake_s > bound_s + self.timing.silent_s and not self.matrix.reported_since(self._since + bound_s)
+
+    def _silent(self, why: str) -> None:
+        self.abandons += 1
+        self._abandoned_why = why
+        log.warning("group %s: %s while its contact to output %s travelled: commanded open, held at no current",
+                    self.group, why, self.receiver)
+        self._go(Step.BOARD_SILENT)
 
     def _enter(self) -> None:
         self._entered = True
@@ -171,7 +221,7 @@ class GroupMove:
                 self.matrix.connect(self.group, self.receiver)
             except ValueError as exc:  # not permitted, or the contact still reports another output
                 self._fail(str(exc))
-        elif step is Step.ABANDON:
+        elif step in (Step.ABANDON, Step.BOARD_SILENT):
             self.matrix.open(self.group)
         elif step is Step.DONE:
             self.plant.hand_over(self.group, self.receiver)
@@ -207,6 +257,8 @@ class GroupMove:
             self._go(Step.MATCH if self.receiver is not None else Step.DONE)
         elif self._contact_overdue(self.timing.contact_s):
             self._fail(f"group {self.group}: the matrix contact did not open (welded?)")
+        elif self._unheard(self.timing.contact_s):
+            self._fail(f"group {self.group}: no matrix status after its contact's bound (board silent)")
 
     def _match(self) -> None:
         if self.receiver is None:
@@ -267,6 +319,8 @@ class GroupMove:
         elif self._contact_overdue(self.timing.contact_s):
             self.matrix.open(self.group)
             self._fail(f"group {self.group}: the matrix contact to output {self.receiver} did not close")
+        elif self._unheard(self.timing.contact_s):
+            self._silent("no matrix status after the contact's bound")
 
     def _unsafe_to_land(self, receiving: bool) -> str:
         """Why the travelling contact must not land (empty: it may): the fresh readings no longer show the group
@@ -284,6 +338,10 @@ class GroupMove:
         self.plant.set_group(self.group, self._matched_v, 0.0)
         bound_t = self._since + self.timing.contact_s
         if self.clock() < bound_t or not self.matrix.reported_since(bound_t):
+            if self._unheard(self.timing.contact_s):  # its travel is long over: off, whatever it did
+                self._fail(f"group {self.group}: no matrix status after its contact's bound (board silent); its "
+                           f"close onto output {self.receiver} abandoned ({self._abandoned_why}), the contact "
+                           "commanded open and the group switched off")
             return  # its feedback is not yet as new as the contact's bound
         where = self.matrix.closed_output(self.group)
         if where is None and self.abandons >= MAX_ABANDONS:
@@ -295,6 +353,8 @@ class GroupMove:
         elif self._contact_overdue(2 * self.timing.contact_s):
             self._fail(f"group {self.group}: the matrix contact to output {where} did not open after an abandoned "
                        "close (welded?)")
+
+    _board_silent = _abandon  # the same wait: the contact commanded open on entry, the group held
 
     def _done(self) -> None:
         pass

@@ -23,6 +23,7 @@ import math
 import time
 from typing import Callable
 
+from controller.connector.connector import LATE_TICK_S
 from controller.formats.cabinet.config import CabinetConfig, ConfigError
 from controller.hw.can_port import CanPort
 from controller.hw.power.group import PowerModuleGroup
@@ -73,6 +74,7 @@ class SharedPower:
         self.external_limit: Callable[[], float] = lambda: math.inf
         self._last_external_w = math.inf
         self._last_tick_t: float | None = None
+        self._late_skipped = False  # the last tick followed a stall and judged no silence (never two in a row)
         self._fault_output: dict[tuple[str, str], int] = {}  # (group, code) -> the connector told it is active
         self.decision_s: list[float] = []  # the last decisions' durations (bench figure), bounded
 
@@ -90,9 +92,16 @@ class SharedPower:
         now = self.clock()
         if self._last_tick_t is not None and now - self._last_tick_t < self.period_s:
             return False
+        late = self._last_tick_t is not None and now - self._last_tick_t > LATE_TICK_S
         self._last_tick_t = now
         if not self.matrix.online:
-            return False  # no feedback, no moves: the contacts stay as they are
+            # no feedback: nothing decided, no move started; a move whose contact is on its way ends safely. Not
+            # judged on a tick after a stall: the board's statuses may still wait in the receive queue
+            skip = self._late_skipped = late and not self._late_skipped
+            if not skip:
+                self.coordinator.board_silent()
+            return False
+        self._late_skipped = False
         for group in self.returns.due(self.coordinator.failed, healthy=self._may_return,
                                       emergency_latched=self._emergency_latched, where=self.matrix.closed_output):
             log.warning("power sharing: group %s healthy again for %.0f s: offered to the allocation again",

@@ -25,6 +25,7 @@ class SimGroup:
     set_voltage_v: float = 0.0
     set_current_a: float = 0.0
     driven_by_move: bool = False
+    off: bool = False  # handed to no port (switched off): on an output it carries nothing
     closing_onto: int | None = None  # the output its matrix contact is travelling to
 
 
@@ -100,11 +101,11 @@ class SharedOutputs:
 
     def set_group(self, group: str, voltage_v: float, current_a: float) -> None:
         g = self._group(group)
-        g.driven_by_move, g.set_voltage_v, g.set_current_a = True, voltage_v, current_a
+        g.driven_by_move, g.set_voltage_v, g.set_current_a, g.off = True, voltage_v, current_a, False
 
     def hand_over(self, group: str, output: int | None) -> None:
         g = self._group(group)
-        g.driven_by_move = False
+        g.driven_by_move, g.off = False, output is None
         if output is None:
             g.set_voltage_v = g.set_current_a = 0.0
 
@@ -141,13 +142,16 @@ class SharedOutputs:
         for g in moving:
             g.current_a = _towards(g.current_a, max(g.set_current_a, 0.0), self.group_slew_a_per_s * dt)
         volts = max(out.voltage_v, car.battery_v if car is not None else 0.0, 1.0)
-        own = [g for g in groups if not g.driven_by_move]
+        own = [g for g in groups if not g.driven_by_move and not g.off]
         capacity = sum(min(g.max_current_a, g.max_power_w / volts) for g in own)
         total = _towards(out.current_a, wanted, self.car_slew_a_per_s * dt)
         total = min(total, capacity + sum(g.current_a for g in moving))  # the groups cannot give more
         rest = max(0.0, total - sum(g.current_a for g in moving))
         for g in own:
             g.current_a = rest * min(g.max_current_a, g.max_power_w / volts) / capacity if capacity else 0.0
+        for g in groups:
+            if g.off:
+                g.current_a = 0.0
         out.current_a = total
         if car is not None and groups:
             out.voltage_v = car.battery_v + total * car.resistance_ohm

@@ -11,6 +11,7 @@ class LoopbackEnd:
         self.handlers: dict[int, object] = {}
         self.sent = 0
         self.muted = False  # True: frames sent from this end are lost
+        self.held: list[can.Message] | None = None  # a list: frames sent from this end wait in it (a stalled peer)
 
     def on(self, arbitration_id: int, handler, **_ignored) -> None:
         self.handlers[arbitration_id] = handler
@@ -19,10 +20,33 @@ class LoopbackEnd:
         self.sent += 1
         if self.muted or self.peer is None:
             return True
-        handler = self.peer.handlers.get(arbitration_id)
-        if handler is not None:
-            handler(can.Message(arbitration_id=arbitration_id, data=bytes(data), is_extended_id=extended))
+        msg = can.Message(arbitration_id=arbitration_id, data=bytes(data), is_extended_id=extended)
+        if self.held is not None:
+            self.held.append(msg)
+            return True
+        self._deliver(msg)
         return True
+
+    def hold(self) -> None:
+        """From now on frames sent from this end queue up, as in the socket of a peer that stalled."""
+        if self.held is None:
+            self.held = []
+
+    def release(self, count: int | None = None) -> None:
+        """The peer handles the first `count` queued frames (None: all of them, and every frame at once again),
+        in order: a receive queue is read in batches."""
+        queued = self.held or []
+        if count is None:
+            self.held = None
+        else:
+            queued, self.held = queued[:count], queued[count:]
+        for msg in queued:
+            self._deliver(msg)
+
+    def _deliver(self, msg: can.Message) -> None:
+        handler = self.peer.handlers.get(msg.arbitration_id)
+        if handler is not None:
+            handler(msg)
 
 
 def loopback_pair() -> tuple[LoopbackEnd, LoopbackEnd]:

@@ -55,7 +55,7 @@ class MoveRig:
             self.clock.advance(TICK_S)
             self.board.tick()
             self.plant.tick(TICK_S)
-            self.matrix.check()
+            self.matrix.tick()  # its loop: a command every period (echoed: the feedback's age), the checks
             if self.move is not None:
                 self.move.step()
             for call in self.every_tick:

@@ -325,3 +325,27 @@ def test_an_abandoned_close_is_matched_again_only_once_a_status_after_the_contac
     assert move.step_now is Step.ABANDON
     rig.run(0.03)
     assert move.step_now is Step.MATCH and rig.board.under_load_count == 0
+
+
+def test_statuses_queued_during_a_stall_and_read_after_the_contacts_bound_do_not_fail_the_close():
+    """Issue #18: after a stall the receive queue holds the board's statuses of the contact's travel. Read in
+    batches after the bound, the first ones (still open: the contact had not landed when they were sent) counted
+    as feedback received after the bound: the close failed and the contact was commanded open again. Their
+    CounterEcho shows they follow the close command only, sent before the bound."""
+    rig = MoveRig({"G1": 1})
+    rig.plug(1, SimCar(battery_v=650.0, request_a=250.0), limit_a=138.0)
+    rig.board.contact_delay_s = 0.1  # a slow contactor, still within the move's bound (0.2 s)
+    move = rig.start_move("G2", None, 1, receiver_limit_a=276.0)
+    _until_close(rig, move)
+    rig.board.port.hold()  # the controller's process stalls; the board and the plant go on
+    for _ in range(30):
+        rig.clock.advance(0.01)
+        rig.board.tick()
+        rig.plant.tick(0.01)
+    rig.board.port.release(3)  # the first batch read after the stall: sent before the contact landed
+    move.step()
+    assert move.step_now is Step.CLOSE and rig.matrix.commanded("G2") == 1, move.reason
+    rig.board.port.release()
+    rig.run_until_finished()
+    assert move.step_now is Step.DONE and rig.board.under_load_count == 0
+    assert rig.faults == []  # nor a MATRIX_CONTACT_MISMATCH from the driver

@@ -418,3 +418,36 @@ def test_no_group_closes_onto_an_output_whose_bus_reading_is_old():
     assert not plant.may_receive(2)
     receiver.io.status = None  # no measure at all yet
     assert not plant.may_receive(2)
+
+
+def test_a_lost_matrix_board_ends_the_moves_whose_contact_travels_but_is_not_judged_on_the_tick_after_a_stall(app):
+    from controller.power_sharing.group_move import Step
+    from tests.fakes.clock import FakeClock
+
+    class StubMove:
+        def __init__(self, step: Step) -> None:
+            self.step_now, self.told, self.steps = step, 0, 0
+
+        finished = property(lambda self: False)
+
+        def board_lost(self) -> None:
+            self.told += 1
+
+        def step(self) -> Step:
+            self.steps += 1
+            return self.step_now
+
+    sharing, _ = _with_fakes(app)
+    sharing.clock = sharing.matrix.clock = clock = FakeClock()
+    assert not sharing.matrix.online  # no status from the board at all
+    travelling, waiting = StubMove(Step.CLOSE), StubMove(Step.WAIT_DONOR)
+    sharing.coordinator.moves.update({"G1": travelling, "G2": waiting})
+    assert sharing.tick() is False
+    assert (travelling.told, travelling.steps) == (1, 1) and (waiting.told, waiting.steps) == (0, 0)
+    assert sharing.coordinator.allocation is None  # nothing decided while the board is lost
+    clock.advance(0.5)  # a stall: the board's statuses may wait in the receive queue
+    sharing.tick()
+    assert travelling.told == 1
+    clock.advance(0.06)  # the next tick on time: still no status, the board is lost
+    sharing.tick()
+    assert travelling.told == 2

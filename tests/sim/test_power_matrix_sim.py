@@ -108,3 +108,23 @@ def test_without_commands_the_board_shows_heartbeat_lost_and_holds_its_contacts(
     bench.after(0.05)
     status = bench.after(0.4)
     assert status["HeartbeatLost"] == 1 and status["Group1Closed"] == 2
+
+
+def test_a_status_echoes_the_last_accepted_command_and_its_feedback_was_read_after_that_command_arrived():
+    """The controller dates the feedback by the echoed command's send time (controller/hw/power/matrix_echo.py):
+    a frame that echoes a command must not carry feedback read before that command was applied."""
+    bench = Bench()
+    bench.sim.contact_delay_s = 0.0  # a contact that follows at once: the feedback shows each command applied
+    for outputs in ({1: 2}, {}, {3: 1}, {3: 1, 2: 4}):
+        bench.command(outputs)
+        status = bench.after(0.02)
+        assert status["CounterEcho"] == bench.counter
+        assert [status[f"Group{g}Closed"] for g in range(1, 5)] == [outputs.get(g, 0) for g in range(1, 5)]
+    echoed = bench.counter
+    bench.command({1: 1}, crc_ok=False)  # not accepted: not echoed, not applied
+    status = bench.after(0.02)
+    assert status["CounterEcho"] == echoed and status["Group1Closed"] == 0
+    bench.counter = (bench.counter + 100) % 256  # a counter step the board does not accept
+    bench.command({1: 1})
+    status = bench.after(0.02)
+    assert status["CounterEcho"] == echoed and status["Group1Closed"] == 0

@@ -99,7 +99,7 @@ class ModelCabinet:
             self.clock.now += TICK_S
             self.board.tick()
             self.plant.tick(TICK_S)
-            self.matrix.check()
+            self.matrix.tick()  # its loop: a command every period (echoed: the feedback's age), the checks
             demands = self.demands()
             self.coordinator.tick(demands, SITE_W, self.external_w)
             volts = {p.output: max(p.voltage_v, 50.0) for p in demands}

@@ -8,6 +8,10 @@ sequence, controller/power_sharing/group_move.py, makes sure the contact carries
 The command is resent every period with an alive counter and an end-to-end CRC, like the I/O board's. Faults:
 MATRIX_BOARD_LOST when status frames stop, MATRIX_CONTACT_MISMATCH when a group's feedback does not follow its
 command within contact_timeout_s (a contact that did not close, or one that stays closed: welded).
+
+How new the feedback is comes from the status frame's CounterEcho, never from when the frame was handled
+(matrix_echo.py): after a stall of this process, a queue of status frames sent before a bound, handled after it,
+does not count as feedback received after the bound.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from controller.formats.can.codec import FrameRejected, decode_frame
 from controller.formats.can.dbc import load_dbc
 from controller.formats.can.e2e import e2e_crc
 from controller.hw.can_port import CanPort
+from controller.hw.power.matrix_echo import CommandEchoes
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +61,14 @@ class PowerMatrix:
         self._command: dict[str, int] = {g: 0 for g in self.groups}
         self._changed_t: dict[str, float] = {g: clock() for g in self.groups}  # when each command last changed
         self._feedback: dict[str, int] | None = None  # None until the first status frame
-        self._status_t: float | None = None
+        self._status_t: float | None = None  # when the last status frame was handled (the board talks: online)
+        self._echoes = CommandEchoes()
+        self._feedback_as_of: float | None = None  # the feedback is at least as new as this (an echoed send time)
+        # when the board first echoed a command that carried the group's present command (None: not yet)
+        self._acked_t: dict[str, float | None] = {g: None for g in self.groups}
         self._started_t = clock()
         self._counter = 0
+        self._sent_t: float | None = None  # the last command's send time
         self._active: set[str] = set()
         self.refused_by_board = False
 
@@ -78,8 +88,8 @@ class PowerMatrix:
         return self._feedback is not None and self._feedback[group] == self._command[group]
 
     def reported_since(self, t: float) -> bool:
-        """A status frame was received after `t` (its feedback is at least that new)."""
-        return self._status_t is not None and self._status_t > t
+        """The feedback is at least as new as `t`: a status echoed a command sent at or after `t`."""
+        return self._feedback_as_of is not None and self._feedback_as_of >= t
 
     def groups_on(self, output: int) -> list[str]:
         """Groups whose contact to `output` reports closed."""
@@ -109,6 +119,7 @@ class PowerMatrix:
     def _set(self, group: str, output: int) -> None:
         self._command[group] = output
         self._changed_t[group] = self.clock()
+        self._acked_t[group] = None
         self.send_command()
 
     def send_command(self) -> bool:
@@ -118,7 +129,12 @@ class PowerMatrix:
             values[f"Group{i + 1}Output"] = self._command[self.groups[i]] if i < len(self.groups) else 0
         data = bytearray(self._command_msg.encode(values, strict=True))
         data[0] = e2e_crc(self._command_msg.frame_id, bytes(data[1:]))
-        return self.port.send(self._command_msg.frame_id, bytes(data))
+        self._sent_t = self.clock()
+        self._echoes.sent(self._counter, self._sent_t)
+        sent = self.port.send(self._command_msg.frame_id, bytes(data))
+        if not sent:
+            self._echoes.not_sent(self._counter)
+        return sent
 
     # ---- the loop and the receive path -------------------------------------------------------------------
     def attach(self) -> None:
@@ -130,6 +146,13 @@ class PowerMatrix:
             self.check()
             await asyncio.sleep(self.command_period_s)
 
+    def tick(self) -> None:
+        """One turn of `run()` for a caller that keeps its own time (a model, a test): a command once
+        command_period_s has passed since the last one (the board echoes it: the feedback's age), then the checks."""
+        if self._sent_t is None or self.clock() - self._sent_t >= self.command_period_s - 1e-9:
+            self.send_command()
+        self.check()
+
     def _handle_status(self, msg: can.Message) -> None:
         try:
             values = decode_frame(self._status_msg, msg)
@@ -138,6 +161,14 @@ class PowerMatrix:
             return
         self._feedback = {g: int(values[f"Group{i + 1}Closed"]) for i, g in enumerate(self.groups)}
         self._status_t = self.clock()
+        sent_t = self._echoes.sent_at(int(values["CounterEcho"]))
+        if sent_t is not None:
+            # frames arrive in the order the board sent them: each one's feedback is at least as new as the last's
+            if self._feedback_as_of is None or sent_t > self._feedback_as_of:
+                self._feedback_as_of = sent_t
+            for g in self.groups:
+                if self._acked_t[g] is None and sent_t >= self._changed_t[g]:
+                    self._acked_t[g] = sent_t
         self.refused_by_board = bool(values["CommandRefused"])
         self.check()
 
@@ -149,10 +180,12 @@ class PowerMatrix:
         self._set_fault("MATRIX_BOARD_LOST", silent > self.lost_after_s, f"no status for {silent:.3f} s")
         if self._feedback is None:
             return
-        # judged by feedback received contact_timeout_s after the command, not by the clock alone: after a stall
-        # of this loop the status that shows the contact moved may simply not have been read yet
-        late = [g for g in self.groups
-                if not self.settled(g) and self._status_t - self._changed_t[g] > self.contact_timeout_s]
+        # judged by feedback as new as contact_timeout_s after the board had the command (its echo), not by the
+        # clock nor by when a status was handled: after a stall of this process the statuses in the receive queue
+        # show only what the board saw before it; and a board that was deaf gets the command when it hears again
+        as_of = self._feedback_as_of
+        late = [g for g in self.groups if not self.settled(g) and as_of is not None
+                and self._acked_t[g] is not None and as_of - self._acked_t[g] > self.contact_timeout_s]
         detail = ", ".join(f"{g}: commanded {self._command[g] or 'open'}, reports "
                            f"{_feedback_text(self._feedback[g])}" for g in late)
         self._set_fault("MATRIX_CONTACT_MISMATCH", bool(late), detail or "every contact follows its command")
