@@ -19,7 +19,17 @@ class RigMatrixCircuit:
         return sum(m.output_current_a for m in self.groups[group])
 
     def group_voltage_v(self, group: int) -> float:
+        """The group's side of its matrix contact: with the contact closed that is the output's node itself
+        (whatever a switched-off module's own stage decays to behind its output diode), else its modules'."""
+        plant = self._plant_of(group)
+        if plant is not None:
+            return plant.link_voltage_v
         return max((m.output_voltage_v for m in self.groups[group]), default=0.0)
+
+    def _plant_of(self, group: int) -> ConnectorPlant | None:
+        modules = self.groups[group]
+        return next((plant for plant in self.plants.values()
+                     if modules and all(m in plant.modules for m in modules)), None)
 
     def output_voltage_v(self, output: int) -> float:
         plant = self.plants.get(output)

@@ -89,3 +89,21 @@ def test_a_matrix_ports_module_models_are_the_modules_on_its_output_now(rig):
     sim._wanted[0], sim._due[0] = 0, 0.0
     sim.settle()
     assert rig.module_models[2] == []
+
+
+def test_a_switched_off_group_opened_from_a_live_output_at_no_current_is_not_under_load(rig):
+    """Its modules' own stage decays once they are off (or timed out in a stall), but across a closed contact
+    there is no voltage: both sides are the output's node. Before, the rig counted 390 V "across" an opening at
+    0 A (fourth-car-arrives under a 0.6 s stall) and failed the run."""
+    sim = rig.matrix_sim
+    sim.contact_delay_s = 0.0
+    sim._wanted[2], sim._due[2] = 4, 0.0
+    sim.settle()
+    rig.plants[4].link_voltage_v = 390.0  # the car's battery holds the output
+    for model in rig.matrix_circuit.modules_of(2):
+        model.on, model.output_voltage_v, model.output_current_a = False, 0.0, 0.0
+    assert rig.matrix_circuit.group_voltage_v(2) == 390.0
+    sim._wanted[2], sim._due[2] = 0, 0.0
+    sim.settle()
+    assert rig.plants[4].modules == [] and sim.under_load_count == 0
+    assert rig.matrix_circuit.group_voltage_v(2) == 0.0  # open again: its own modules' voltage
