@@ -72,6 +72,7 @@ class ControllerApp:
         self.seccs: dict[int, SeccStation] = {}
         self._secc_sockets: dict[int, SeccLinkSockets] = {}
         self._secc_tls = None  # ssl.SSLContext of [v2g.tls], made in build()
+        self._late_tls: asyncio.Future | None = None  # TLS listeners opened for a leaf signed while running
         self.secc_leaf = None  # controller/v2g/secc_leaf.py: the leaf TLS shows cars, when there is one
         self.secc_leaf_expiry = None  # SECC_CERTIFICATE_EXPIRING while that leaf ends within 30 days
         self._mo_roots: list = []  # [v2g.tls] mo_roots, loaded in build()
@@ -200,7 +201,8 @@ class ControllerApp:
 
     def _wire_secc_leaf(self) -> None:
         """A SECC leaf the CSMS signed earlier wins over [v2g.tls] (start() asks for one when SECCs run without
-        any); a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py)."""
+        any); a newly signed one is used from the next TLS handshake (controller/v2g/secc_leaf.py), the first one
+        from the next SDP request (controller/v2g/late_tls.py)."""
         signing = self.ocpp.security.v2g
         signing.country = next((c.cfg.evse_id[:2] for c in self.connectors if c.cfg.evse_id), "")
         signing.on_installed = self._secc_leaf_signed
@@ -215,15 +217,18 @@ class ControllerApp:
             return
         from controller.v2g.secc_leaf import SeccLeaf, SeccLeafExpiryWatch
         from controller.v2g.secc_tls import secc_tls_context
-        try:  # before start() this opens the TLS port too; after it, from the next start (no TLS socket yet)
+        try:  # before start() this opens the TLS ports too; after it, the running SECCs open theirs now
             context = secc_tls_context(chain, key, key_log=self.config.v2g.tls.key_log)
         except ConfigError as exc:
             log.warning("v2g: the signed SECC leaf %s is not usable: %s", chain, exc.reason)
             return
-        if self.started_t is None:
-            self._secc_tls = context
+        self._secc_tls = context
         self.secc_leaf = SeccLeaf(chain, key, self._secc_tls)
         self.secc_leaf_expiry = SeccLeafExpiryWatch(self.secc_leaf, self.emit)
+        if self.seccs:  # running (start() made them): awaited by stop() before the SECCs close
+            from controller.v2g.late_tls import add_tls_to_running
+            self._late_tls = asyncio.ensure_future(add_tls_to_running(self.seccs.values(), context,
+                                                                      self._contract_validator()))
 
     def _session_energy_wh(self, connector_id: int) -> float | None:
         session = next((c.session for c in self.connectors if c.cfg.id == connector_id), None)
@@ -502,6 +507,8 @@ class ControllerApp:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._late_tls is not None:
+            await asyncio.gather(self._late_tls, return_exceptions=True)
         for station in self.seccs.values():
             await station.close()
         if self.ocpp is not None:

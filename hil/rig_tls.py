@@ -25,7 +25,8 @@ from hil.scenarios import Scenario, ScenarioRefused
 if TYPE_CHECKING:
     from hil.pki.rig_pki import SeccFiles
 
-STATION_CERTIFICATES = ("valid", "expired", "untrusted")
+STATION_CERTIFICATES = ("valid", "expired", "untrusted", "signed-later")
+SIGNED_LATER = "signed-later"  # no SECC leaf at start: the CSMS signs one while the station runs (OCPP)
 REFUSED_BY_CAR = "refused the station's certificate"
 
 
@@ -49,12 +50,14 @@ class RigTls:
             raise ValueError(f"unknown SECC certificate {station!r}; known: {', '.join(STATION_CERTIFICATES)}")
         from hil.pki.rig_pki import broken_secc, rig_pki, write_root, write_secc_files
         pki = rig_pki()
-        leaf, chain = (pki.secc, pki.secc_chain()) if station == "valid" else broken_secc(station)
+        leaf, chain = (pki.secc, pki.secc_chain()) if station in ("valid", SIGNED_LATER) else broken_secc(station)
         directory = Path(tempfile.mkdtemp(prefix="charger-hil-tls-"))
         return cls(station, directory, write_secc_files(directory, leaf, chain),
                    f"{pcap}.tls-keys" if pcap else "", write_root(directory / "mo_roots.pem", pki.mo_root))
 
     def controller_overrides(self) -> list[str]:
+        if self.station == SIGNED_LATER:  # nothing at start ([v2g.tls] key_log and mo_roots need a leaf there)
+            return []
         out = [f"v2g.tls.cert_chain={json.dumps(str(self.files.chain))}",
                f"v2g.tls.key={json.dumps(str(self.files.key))}"]
         if self.key_log:
@@ -91,7 +94,7 @@ def judge_tls(station: str, report: dict) -> list[str]:
     problems = []
     first = report["connectors"][0]
     tls = (report.get("v2g", {}).get("tls") or {}).get(first["connector"], "")
-    if station == "valid":
+    if station in ("valid", SIGNED_LATER):
         if not tls.startswith("TLSv1.2 "):
             problems.append(f"connector {first['connector']}'s V2G connection was not TLS 1.2: {tls or 'plain'}")
         return problems

@@ -61,8 +61,10 @@ class SdpServer:
         self._ifindex = ifindex
         self.response = v2gtp.SdpResponse(ipaddress.IPv6Address(secc_address.split("%")[0]).packed, secc_port,
                                           v2gtp.SDP_SECURITY_NONE, v2gtp.SDP_TRANSPORT_TCP)
-        self.tls_response = None if tls_port is None else v2gtp.SdpResponse(
-            self.response.address, tls_port, v2gtp.SDP_SECURITY_TLS, v2gtp.SDP_TRANSPORT_TCP)
+        self.tls_response: v2gtp.SdpResponse | None = None
+        self._tls_frame: bytes | None = None
+        if tls_port is not None:
+            self.offer_tls(tls_port)
         self.on_request = on_request
         self.requests = 0
         self.tls_requests = 0
@@ -72,6 +74,12 @@ class SdpServer:
     @property
     def port(self) -> int:
         return self._sock.getsockname()[1]
+
+    def offer_tls(self, tls_port: int) -> None:
+        """Answer requests for TLS with this port from now on (a SECC leaf that came while running)."""
+        self.tls_response = v2gtp.SdpResponse(self.response.address, tls_port, v2gtp.SDP_SECURITY_TLS,
+                                              v2gtp.SDP_TRANSPORT_TCP)
+        self._tls_frame = self.tls_response.to_frame()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._serve(), name="sdp-server")
@@ -86,7 +94,6 @@ class SdpServer:
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         plain = self.response.to_frame()
-        tls = None if self.tls_response is None else self.tls_response.to_frame()
         while True:
             try:
                 datagram, source = await loop.sock_recvfrom(self._sock, 2048)
@@ -97,6 +104,7 @@ class SdpServer:
             request = self._parse(datagram, source)
             if request is None:
                 continue
+            tls = self._tls_frame  # read at every request: offer_tls may have come since the last one
             answer = tls if tls is not None and request.security == v2gtp.SDP_SECURITY_TLS else plain
             try:
                 await loop.sock_sendto(self._sock, answer, source)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from controller.formats.v2g import v2gtp
@@ -35,6 +35,19 @@ class SeccLinkSockets:
     address: str            # the SECC's IPv6 address as SDP tells it to the car
     ifindex: int            # the PLC interface's index; 0 on loopback
     tls_tcp: socket.socket | None = None  # listening, for cars that ask for TLS; None: not opened
+    # A SECC leaf signed while running (OCPP) needs a TLS listener then: opened where these sockets live
+    # (`tls_opener`), or the one opened with them and kept unannounced for it (`spare_tls`).
+    tls_opener: Callable[[], socket.socket] | None = field(default=None, repr=False)
+    spare_tls: socket.socket | None = None
+
+    def open_tls(self) -> socket.socket:
+        """A TLS listener for a leaf that came after the start; OSError (with its reason) when none can be had."""
+        if self.spare_tls is not None:
+            sock, self.spare_tls = self.spare_tls, None
+            return sock
+        if self.tls_opener is None:
+            raise OSError("these sockets were handed over without a TLS listener and no way to open one")
+        return self.tls_opener()
 
     def close(self) -> None:
         if self.frames is not None:
@@ -43,6 +56,8 @@ class SeccLinkSockets:
         self.tcp.close()
         if self.tls_tcp is not None:
             self.tls_tcp.close()
+        if self.spare_tls is not None:
+            self.spare_tls.close()
 
 
 def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None, sdp_port: int = v2gtp.SDP_PORT,
@@ -64,9 +79,12 @@ def open_secc_sockets(interface: str | None, *, frames: FrameLink | None = None,
         tls_tcp = open_v2gtp_socket(interface, host=LOOPBACK_HOST) if tls else None
         if tls_tcp is not None:
             opened.append(tls_tcp)
+        def tls_opener() -> socket.socket:  # where this call runs: a later call must run in the same namespace
+            return open_v2gtp_socket(interface, host=LOOPBACK_HOST)
         if interface is None:
-            return SeccLinkSockets(frames, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp)
-        return SeccLinkSockets(frames, sdp, tcp, link_local_address(interface), interface_index(interface), tls_tcp)
+            return SeccLinkSockets(frames, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp, tls_opener)
+        return SeccLinkSockets(frames, sdp, tcp, link_local_address(interface), interface_index(interface), tls_tcp,
+                               tls_opener)
     except BaseException:
         for thing in opened:
             thing.close()
@@ -86,7 +104,8 @@ def open_test_door_sockets(*, sdp_port: int = 0, tcp_port: int = 0, tls: bool = 
         if tcp is not None:
             tcp.close()
         raise
-    return SeccLinkSockets(None, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp)
+    return SeccLinkSockets(None, sdp, tcp, LOOPBACK_HOST, 0, tls_tcp,
+                           lambda: open_v2gtp_socket(None, host=LOOPBACK_HOST))
 
 
 class SeccLink:
@@ -100,8 +119,9 @@ class SeccLink:
         """`tls_context`: serve TLS on the sockets' TLS listener (without one, that listener is closed)."""
         self.sockets = sockets
         if tls_context is None and sockets.tls_tcp is not None:
-            sockets.tls_tcp.close()  # opened where the link lives, but this SECC has no certificate
-            sockets.tls_tcp = None
+            # opened where the link lives (the rig's namespace), but no leaf yet: kept unannounced for one
+            # signed later (`add_tls`), as this process may not be able to open one there
+            sockets.spare_tls, sockets.tls_tcp = sockets.tls_tcp, None
         if tls_context is not None and sockets.tls_tcp is None:
             raise ValueError("TLS is configured but no TLS listener was opened")
         # no frames: the test door, where SDP on ::1 stands in for a matched link
@@ -112,6 +132,7 @@ class SeccLink:
         self.v2gtp = V2gtpServer(sockets.tcp, handler_factory, idle_timeout_s=idle_timeout_s,
                                  on_open=on_open, on_close=on_close, on_exchange=on_exchange,
                                  tls_sock=sockets.tls_tcp, tls_context=tls_context)
+        self._closed = False
         self.sdp = SdpServer(sockets.sdp, secc_address=sockets.address, secc_port=self.v2gtp.port,
                              ifindex=sockets.ifindex, on_request=self._sdp_request, tls_port=self.v2gtp.tls_port)
 
@@ -119,6 +140,20 @@ class SeccLink:
         """SDP and V2GTP listen from now on; SLAC waits for `plugged()`."""
         await self.v2gtp.start()
         self.sdp.start()
+
+    async def add_tls(self, tls_context: ssl.SSLContext) -> None:
+        """TLS from the next SDP request on (a SECC leaf signed while running); a connection already open
+        keeps what it has. OSError/ValueError when no listener can be opened: plain TCP stays as it was."""
+        if self._closed or self.v2gtp.tls_port is not None:
+            return
+        sock = self.sockets.open_tls()
+        try:
+            await self.v2gtp.add_tls(sock, tls_context)
+        except BaseException:
+            sock.close()
+            raise
+        self.sockets.tls_tcp = sock  # closed with the others
+        self.sdp.offer_tls(self.v2gtp.tls_port)
 
     def _sdp_request(self, request, source) -> None:
         if self.slac is not None:
@@ -135,6 +170,7 @@ class SeccLink:
             self.v2gtp.connection.close("unplugged")
 
     async def close(self) -> None:
+        self._closed = True
         if self.slac is not None:
             await self.slac.close()
         await self.v2gtp.close()

@@ -167,6 +167,19 @@ class V2gtpServer:
         if self._tls_sock is not None:
             self._tls_server = await asyncio.start_server(self._accept_tls, sock=self._tls_sock)
 
+    async def add_tls(self, tls_sock: socket.socket, tls_context: ssl.SSLContext) -> None:
+        """Serve TLS on `tls_sock` from now on (a SECC leaf signed while running; started or not). The
+        socket is the caller's to close, as the one given to the constructor."""
+        if self._tls_sock is not None:
+            raise ValueError("this server already has a TLS listener")
+        self._tls_sock, self._tls_context = tls_sock, tls_context
+        if self._server is not None:
+            try:
+                self._tls_server = await asyncio.start_server(self._accept_tls, sock=tls_sock)
+            except BaseException:
+                self._tls_sock = self._tls_context = None
+                raise
+
     async def close(self) -> None:
         for server in (self._server, self._tls_server):
             if server is not None:

@@ -24,7 +24,7 @@ from hil.csms import role_price
 from hil.csms.role_firmware import FIRMWARE_ROLES, FirmwareRole
 from hil.csms.role_invalid_id import INVALID_ID_ROLES, InvalidIdRole
 from hil.csms.role_smart_charging import ROLES as SMART_ROLES, SmartChargingRole
-from hil.csms.role_secc_certificate import ROLE as SECC_ROLE, SeccCertificateRole
+from hil.csms.role_secc_certificate import FIRST_ROLE as SECC_FIRST_ROLE, ROLE as SECC_ROLE, SeccCertificateRole
 from hil.csms.role_ev_certificates import ROLE as PNC_INSTALL_ROLE, UPDATE_ROLE as PNC_UPDATE_ROLE, pnc_install_role
 from hil.csms.role_pnc_revoked import ROLES as PNC_STATUS_ROLES, ContractStatusRole
 from hil.csms.simulator import CsmsSimulator
@@ -77,6 +77,8 @@ class RigCsms:
         self.auth = InvalidIdRole(role, self.csms, STATION) if role in INVALID_ID_ROLES else self.auth  # E05
         self.smart = SmartChargingRole(role, self.csms, STATION) if role in SMART_ROLES else None  # block K
         self.secc = SeccCertificateRole(self.csms, STATION) if role == SECC_ROLE else None  # the SECC leaf renewed
+        if role == SECC_FIRST_ROLE:  # the first SECC leaf, asked for by the station at its start
+            self.secc = SeccCertificateRole(self.csms, STATION, first=True)
         self.contracts = None  # a provisioning service (Get15118EVCertificate) for the car's contract:
         if role in (PNC_INSTALL_ROLE, PNC_UPDATE_ROLE):  # installed, or renewed
             self.contracts = pnc_install_role(self.csms, "Update" if role == PNC_UPDATE_ROLE else "Install")

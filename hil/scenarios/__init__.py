@@ -197,6 +197,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("secc-certificate", "the CSMS renews the SECC leaf over OCPP (SignCertificate V2GCertificate, signed "
              "by CPO sub-CA 2) before the car plugs in; the car's TLS handshake shows the new leaf, no restart",
              "ok", expect_car=("target_soc",), v2g_tls="valid", csms="secc-certificate"),
+    Scenario("secc-certificate-first", "the station starts with no SECC leaf and asks the CSMS for one; once it is "
+             "signed the car charges over TLS with the new leaf, no restart", "ok", expect_car=("target_soc",),
+             v2g_tls="signed-later", csms="secc-certificate-first"),
     Scenario("pnc-untrusted-secc", "the SECC's chain leads to another V2G root: the car refuses the station, no "
              "V2G session, no energy", "failed", expect_stop=("",), v2g_tls="untrusted"),
     # Plug & Charge with a contract present (issue 17): the car pays with its contract over TLS

@@ -27,7 +27,7 @@ PROFILES = (1, 2, 3)
 # its next start (PowerLoss), which that scenario never makes; it is left out rather than judged on a dead link
 NOT_IN_MATRIX = {"heartbeat-lost", "tls-session", "pnc-untrusted-secc", "secc-certificate",  # these and the pnc ones: ISO-2 only
                  "pnc", "pnc-install", "pnc-expired", "pnc-wrong-chain", "pnc-bad-signature",
-                 "pnc-revoked", "pnc-central", "pnc-update"}  # (the matrix: DIN)
+                 "pnc-revoked", "pnc-central", "pnc-update", "secc-certificate-first"}  # (the matrix: DIN)
 # estop: a latched emergency keeps the connector's state after the car has gone, and the Ended event is still
 # due at the unplug (TxStopPoint EVConnected)
 REPRESENTATIVE = [("dc-session", 2), ("unplug-charging", 3), ("estop", 1)]

@@ -69,7 +69,7 @@ OWN_TEST_MODULE = {
     **dict.fromkeys(("pnc", "pnc-install", "pnc-expired", "pnc-wrong-chain", "pnc-bad-signature",
                      "pnc-revoked", "pnc-central"), "test_pnc_scenarios"),
     "pnc-update": "test_pnc_update_scenario",
-    "secc-certificate": "test_secc_certificate_scenario",
+    **dict.fromkeys(("secc-certificate", "secc-certificate-first"), "test_secc_certificate_scenario"),
 }
 
 

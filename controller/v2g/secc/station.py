@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from dataclasses import replace
 
 from controller.connector.ports import EvSession
 from controller.connector.table import SESSION_STATES
@@ -49,6 +50,12 @@ class SeccStation:
 
     async def close(self) -> None:
         await self.link.close()
+
+    async def add_tls(self, tls_context: ssl.SSLContext, contracts) -> None:
+        """A SECC leaf signed while running: TLS and Plug & Charge (`contracts`: a ContractValidator) for the
+        sessions that start from the next SDP request; a running session keeps its settings."""
+        await self.link.add_tls(tls_context)
+        self.settings = replace(self.settings, contracts=contracts)
 
     def on_connector_event(self, event: Event) -> None:
         """An event sink: follow this connector's phases (synchronous, inside its state-entry actions)."""
