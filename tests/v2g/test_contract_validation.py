@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
-from controller.formats.cabinet.config import V2gTlsConfig
+from controller.formats.cabinet.config import V2gTlsConfig, load_config
 from controller.formats.cabinet.loader import ConfigError
 from controller.v2g.contract.mo_roots import combined, load_mo_roots
 from controller.v2g.contract.validation import ContractValidator, normalized_emaid
 from hil.pki.rig_pki import broken_contract, good_contract, rig_pki, write_root
+from hil.setup import cabinet_path
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -96,8 +97,20 @@ def test_unusable_mo_roots_name_the_key(tmp_path):
     (tmp_path / "leaf.pem").write_bytes(rig_pki().contract.cert_pem())
     with pytest.raises(ConfigError, match="is not a CA certificate"):
         load_mo_roots(str(tmp_path / "leaf.pem"))
-    with pytest.raises(ConfigError, match="mo_roots.*needs TLS"):
-        V2gTlsConfig(mo_roots="mo.pem").check()
+    with pytest.raises(ConfigError, match="v2g.tls.mo_roots.*needs TLS"):
+        V2gTlsConfig(mo_roots="mo.pem").check_leaf_source(csms_signs_leaf=False)
+    V2gTlsConfig(mo_roots="mo.pem").check_leaf_source(csms_signs_leaf=True)  # the CSMS signs a leaf later
+
+
+def test_mo_roots_and_a_key_log_without_a_leaf_file_need_a_csms_that_can_sign_one(tmp_path):
+    """A station waiting for its first SECC leaf from the CSMS opens TLS without a restart when it comes: its
+    MO roots and key log are then used at once. Without [ocpp] nothing can bring a leaf: one line, exit 2."""
+    desk = cabinet_path("desk")
+    for name in ("mo_roots", "key_log"):
+        with pytest.raises(ConfigError, match=f"v2g.tls.{name}.*or \\[ocpp\\]"):
+            load_config(desk, (f"v2g.tls.{name}={tmp_path / 'x.pem'}",))
+        config = load_config(desk, (f"v2g.tls.{name}={tmp_path / 'x.pem'}", "ocpp.url=ws://127.0.0.1:9/ocpp"))
+        assert getattr(config.v2g.tls, name) and not config.v2g.tls.cert_chain
 
 
 def test_the_validator_loads_no_crypto_until_a_contract_is_checked():

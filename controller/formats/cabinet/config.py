@@ -159,10 +159,16 @@ class V2gTlsConfig:
     def check(self) -> None:
         if bool(self.cert_chain) != bool(self.key):
             raise ConfigError("key" if self.cert_chain else "cert_chain", "TLS needs both cert_chain and key")
-        if self.mo_roots and not self.cert_chain:
-            raise ConfigError("mo_roots", "Plug & Charge needs TLS (cert_chain and key)")
-        if self.key_log and not self.cert_chain:
-            raise ConfigError("key_log", "a key log needs TLS (cert_chain and key)")
+
+    def check_leaf_source(self, csms_signs_leaf: bool) -> None:
+        """mo_roots and key_log serve TLS: a leaf from files, or one the CSMS signs while the station runs
+        (SignCertificate V2GCertificate; the TLS port then opens without a restart)."""
+        if self.cert_chain or csms_signs_leaf:
+            return
+        for name, needs in (("mo_roots", "Plug & Charge needs TLS"), ("key_log", "a key log needs TLS")):
+            if getattr(self, name):
+                raise ConfigError(f"v2g.tls.{name}", f"{needs}: cert_chain and key, or [ocpp] (its CSMS signs "
+                                                     "a SECC leaf)")
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,7 @@ class CabinetConfig:
         groups = {g.name for g in self.power.groups}
         seen_ids, used_groups = set(), set()
         check_matrix(self)  # a connector's group is required without a matrix and left out with one
+        self.v2g.tls.check_leaf_source(csms_signs_leaf=bool(self.ocpp.url))
         shared = self.power.matrix is not None
         for i, conn in enumerate(self.connectors):
             key = f"connectors[{i}]"
