@@ -243,7 +243,8 @@ def test_a_fresh_driver_counts_the_echo_lag_from_zero(rig):
     assert rig.faults == []
     rig.deliver(STATUS, status_frame(HeartbeatEcho=0))
     assert _codes(rig) == [("IO_BOARD_LOST", True)]
-    assert rig.faults[0][1] == f"board echoes heartbeat 0, last sent {ECHO_WINDOW_FILL}: it does not follow the commands"
+    last = ECHO_WINDOW_FILL
+    assert rig.faults[0][1] == f"board echoes heartbeat 0, last sent {last}: it does not follow the commands"
 
 
 def test_a_turn_before_any_status_is_not_a_lagging_turn(rig):
