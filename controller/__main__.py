@@ -63,6 +63,7 @@ async def _run(app: ControllerApp, notifier: SystemdNotifier) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     notifier.status("starting: opening buses and devices")
+    gc.collect()  # build()'s garbage, before start() begins the I/O board heartbeat: a full pass takes tens of ms
     try:
         await app.start()
     except BaseException:
@@ -72,8 +73,8 @@ async def _run(app: ControllerApp, notifier: SystemdNotifier) -> int:
         raise
     # Everything built so far lives as long as the process: keep it out of the collector's full passes, whose
     # pauses would otherwise land in the fault-reaction and V2G answer times.
-    gc.collect()  # start-up garbage goes first, or it would be kept for good
-    gc.freeze()
+    gc.collect(1)  # start()'s own garbage goes first, or it would be kept for good; young objects only, so the
+    gc.freeze()    # heartbeat running meanwhile is not held up by a full pass
     notifier.ready(f"running: {len(app.connectors)} connector(s) of {app.config.name}")
     app.subscribe(_StatusLine(notifier, app))
     pinger = asyncio.create_task(WatchdogPinger(notifier, lambda: _health(app)).run(), name="systemd-watchdog")

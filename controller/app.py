@@ -246,9 +246,11 @@ class ControllerApp:
             return None
         from controller.v2g.contract.mo_roots import combined
         from controller.v2g.contract.validation import ContractValidator
-        from controller.ocpp.contract_settings import ContractSettings
         ocpp = self.ocpp
-        central = None if ocpp is None else ContractSettings(ocpp.device_model)  # ISO15118Ctrlr switches
+        central = None
+        if ocpp is not None:  # loaded by build() then; without [ocpp] importing it here would stall start()
+            from controller.ocpp.contract_settings import ContractSettings  # for about 0.5 s, heartbeat running
+            central = ContractSettings(ocpp.device_model)  # ISO15118Ctrlr switches
         return ContractValidator(combined(lambda: self._mo_roots, lambda: [] if ocpp is None else
                                           ocpp.security.certificates.roots("MORootCertificate")),
                                  central=lambda: central is not None and ocpp.accepted and
