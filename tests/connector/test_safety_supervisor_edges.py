@@ -169,10 +169,50 @@ def test_temperatures_read_once_and_then_silent_refuse_energizing():
 
 def test_temperatures_arriving_every_second_are_never_stale_on_the_tick():
     host = Host()
-    for _ in range(10):
-        host.temps(30.0)  # one frame a second
-        host.measure(0.0, dt=0.0)
+    host.supervisor.tick(host.clock())  # the board is seen from here
+    for step in range(120):  # 6 s of steady 50 ms ticks, fresh DC measures, a temperature frame every second
+        host.measure(0.0, dt=0.05)
+        if step % 20 == 19:
+            host.temps(30.0, dt=0.0)
         host.supervisor.tick(host.clock())
+    assert host.raised() == []
+
+
+def test_a_board_just_online_without_temperatures_yet_refuses_without_a_fault():
+    host = Host()
+    host.io.status = replace(host.io.status, temps_t=None)
+    host.supervisor.tick(host.clock())  # seen now; its first 1 Hz temperature frame is not due yet
+    for _ in range(20):
+        host.measure(0.0, dt=0.05)
+        host.supervisor.tick(host.clock())
+    assert host.supervisor.refusal() == "temperature measurement missing or stale"
+    host.supervisor.report_refusal()
+    assert host.raised() == []
+
+
+def test_after_a_stall_a_measure_far_past_its_bound_is_a_fault_at_once_and_one_just_past_waits():
+    host = Host()
+    host.state = "available"  # no staleness judged by the tick itself: only the refusal speaks
+    host.supervisor.tick(host.clock())
+    host.clock.advance(0.5)  # the loop stood still; the measure is 0.5 s old, temperatures fresh
+    host.io.status = replace(host.io.status, temps_t=host.clock())
+    host.supervisor.tick(host.clock())
+    host.supervisor.report_refusal()
+    assert host.raised() == []  # frames may still wait in the receive queue
+    host.clock.advance(1.5)  # 2 s old: five bounds and more, whatever waits in the queue
+    host.io.status = replace(host.io.status, temps_t=host.clock())
+    host.supervisor.tick(host.clock())
+    host.supervisor.report_refusal()
+    assert host.details[-1] == ("VOLTAGE_MEASUREMENT_STALE", "DC voltage measurement stale (2.00 s old): "
+                                "energizing refused", True)
+
+
+def test_after_a_stall_temperatures_a_little_past_their_bound_are_not_yet_a_fault():
+    host = Host()
+    host.supervisor.tick(host.clock())
+    host.clock.advance(4.0)  # one late tick: temperatures 4 s old, the DC measure comes with the queue
+    host.io.status = replace(host.io.status, measure_t=host.clock())
+    host.supervisor.tick(host.clock())
     assert host.raised() == []
 
 
