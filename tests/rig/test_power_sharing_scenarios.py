@@ -77,7 +77,10 @@ def test_a_lone_800_v_car_gets_more_than_150_kw_up_to_what_its_cable_accepts():
     _safe(report)
 
 
-FOURTH_CAR_BOUND_S = 3.0  # measured 1.3 s on an idle machine (the model's coordinator test: under 2 s)
+# Measured 1.3-1.4 s run alone on an idle machine (make bench's figure, goal 2 s: 1.44 s); 3.2-3.3 s inside make
+# test's serial part after the other alone tests (CI trials of 2026-12-03). The bench holds the goal; this bound
+# only catches a car left without its floor.
+FOURTH_CAR_BOUND_S = 5.0
 
 
 def test_a_fourth_car_has_its_floor_within_the_bound_and_every_car_reaches_its_target():
