@@ -1,7 +1,8 @@
 """`make test` runs in two parts: the tests marked `alone` one at a time, the rest in two worker processes
 (pytest-xdist). Alone are the tests that load the machine themselves or judge timing under a load they make:
 benchmarks, soaks, the emulated-CPU vcan tier, Josev (a JVM), the wheel install, and the rig sessions that judge
-a bound while four cars charge at full power. Everything else is independent: its own ports, folders and namespaces."""
+a bound while four cars charge at full power; a single test of an otherwise independent file carries the marker
+itself. Everything else is independent: its own ports, folders and namespaces."""
 from __future__ import annotations
 
 import pytest
@@ -20,16 +21,10 @@ ALONE = (
     "tests/rig/test_separate_processes.py",
     "tests/ocpp/test_queue_kill.py",
 )
-# single tests of files that are otherwise independent
-ALONE_TESTS = (
-    # controller, rig and strict car in one process: beside the other worker's sessions a CurrentDemandRes took
-    # 0.34 s against the car's 0.25 s (CI trial on a 2 GHz machine)
-    "tests/rig/test_v2g_tls_scenarios.py::test_tls_session_charges_over_tls_and_the_key_log_is_written",
-)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = item.nodeid.split("::", 1)[0]
-        if path.startswith(ALONE) or item.nodeid in ALONE_TESTS:
+        if path.startswith(ALONE):
             item.add_marker(pytest.mark.alone)

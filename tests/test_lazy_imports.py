@@ -7,10 +7,12 @@ import pytest
 
 pytestmark = pytest.mark.timeout(60)
 
+PRINT_OCPP_STACK = ("print(sorted(m for m in ('ocpp', 'websockets', 'jsonschema', 'controller.ocpp') "
+                    "if m in sys.modules))")
+
 
 def test_starting_modules_do_not_import_the_ocpp_stack():
-    code = ("import sys, controller.__main__, controller.app\n"
-            "print(sorted(m for m in ('ocpp', 'websockets', 'jsonschema', 'controller.ocpp') if m in sys.modules))")
+    code = "import sys, controller.__main__, controller.app\n" + PRINT_OCPP_STACK
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -24,8 +26,7 @@ def test_plug_and_charge_without_ocpp_does_not_import_the_ocpp_stack_while_start
             "from hil.setup import cabinet_path\n"
             "app = ControllerApp(load_config(cabinet_path('desk'), ()))\n"
             "app._secc_tls = object()  # as build() leaves it with [v2g.tls]\n"
-            "assert app._contract_validator() is not None\n"
-            "print(sorted(m for m in ('ocpp', 'websockets', 'jsonschema', 'controller.ocpp') if m in sys.modules))")
+            "assert app._contract_validator() is not None\n" + PRINT_OCPP_STACK)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

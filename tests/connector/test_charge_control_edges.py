@@ -58,6 +58,11 @@ class Host:
     def raise_fault(self, code: str, detail: str = "") -> None:
         self.faults.append((code, detail))
 
+    def precharging(self, target_v: float = 400.0) -> None:
+        """The car's first PreChargeReq of a session: the modules go on towards its target."""
+        self.control.start_precharge()
+        self.control.apply_precharge(target_v, 2.0)
+
     def setpoints(self) -> list[tuple[float, float]]:
         return [entry[1:] for entry in self.group.log if entry[0] == "set"]
 
@@ -80,8 +85,7 @@ def test_a_car_silent_during_precharge_with_only_the_modules_on_is_a_timeout():
 
 def test_the_precharge_tolerance_itself_counts_as_reached():
     host = Host()
-    host.control.start_precharge()
-    host.control.apply_precharge(400.0, 2.0)
+    host.precharging()
     host.voltage_v = 400.0 - host.charging.precharge_tolerance_v
     assert host.control.precharge_reached()
     host.voltage_v -= 0.5
@@ -90,8 +94,7 @@ def test_the_precharge_tolerance_itself_counts_as_reached():
 
 def test_a_precharge_that_never_reaches_fails_just_after_its_bound_and_names_the_target():
     host = Host()
-    host.control.start_precharge()
-    host.control.apply_precharge(400.0, 2.0)
+    host.precharging()
     host.voltage_v = 120.0
     bound = host.charging.precharge_timeout_s
     host.control.precharge_tick(host.state_since + bound)
@@ -109,8 +112,7 @@ def test_a_precharge_without_any_target_says_none():
 
 def test_an_output_that_leaves_the_reached_target_fails_just_after_the_deviation_bound():
     host = Host()
-    host.control.start_precharge()
-    host.control.apply_precharge(400.0, 2.0)
+    host.precharging()
     host.voltage_v = 400.0
     host.control.precharge_tick(host.clock())
     host.voltage_v = 300.0
@@ -124,8 +126,7 @@ def test_an_output_that_leaves_the_reached_target_fails_just_after_the_deviation
 
 def test_a_reached_precharge_without_power_delivery_fails_just_after_twice_the_bound():
     host = Host()
-    host.control.start_precharge()
-    host.control.apply_precharge(400.0, 2.0)
+    host.precharging()
     host.voltage_v = 400.0
     twice = 2 * host.charging.precharge_timeout_s
     host.control.precharge_tick(host.state_since + twice)

@@ -149,24 +149,17 @@ def test_an_undefined_trip_cause_reads_unknown(rig):
 
 
 # ---- the order inside a received batch -------------------------------------------------------------------------
-def test_a_status_in_a_batch_is_handled_before_the_measure_that_arrived_first(rig):
+@pytest.mark.parametrize("urgent, fault, samples", [
+    ((STATUS, status_frame(Estop=1)), "ESTOP_PRESSED", 1),
+    ((TEMPS, temps_frame(40.0, 40.0, 95.0)), "CONNECTOR_OVERTEMPERATURE", 2)], ids=["status", "temperatures"])
+def test_a_frame_that_can_fault_is_handled_before_the_measure_that_arrived_first_in_its_batch(rig, urgent, fault,
+                                                                                             samples):
     order: list[str] = []
     rig.deliver(STATUS, status_frame())
-    rig.board.listen_measurements(lambda status: order.append(f"measure {status.cable_voltage_v}"))
+    rig.board.listen_measurements(lambda status: order.append("sample"))
     rig.board._on_fault = lambda code, detail, active: order.append(code)
-    _batch(rig, (MEASURE, MEASURE.encode({"CableVoltage": 400.0, "CableCurrent": 10.0})),
-           (STATUS, status_frame(Estop=1)))
-    assert order == ["ESTOP_PRESSED", "measure 400.0"]
-
-
-def test_temperatures_in_a_batch_are_handled_before_the_measure_that_arrived_first(rig):
-    order: list[str] = []
-    rig.deliver(STATUS, status_frame())
-    rig.board.listen_measurements(lambda status: order.append(f"sample {status.temp_cable_c}"))
-    rig.board._on_fault = lambda code, detail, active: order.append(code)
-    _batch(rig, (MEASURE, MEASURE.encode({"CableVoltage": 400.0, "CableCurrent": 10.0})),
-           (TEMPS, temps_frame(40.0, 40.0, 95.0)))
-    assert order == ["CONNECTOR_OVERTEMPERATURE", "sample 95.0", "sample 95.0"]
+    _batch(rig, (MEASURE, MEASURE.encode({"CableVoltage": 400.0, "CableCurrent": 10.0})), urgent)
+    assert order == [fault] + ["sample"] * samples  # temperatures are a sample for the supervisor too
 
 
 # ---- what the supervisor hears -------------------------------------------------------------------------------
