@@ -125,3 +125,94 @@ def test_a_stop_or_demand_before_the_session_is_recorded_with_its_name(call, nam
     cp(conn, board, "B")
     assert call(conn).code == ResponseCode.FAILED_SEQUENCE_ERROR
     assert faults(events, "EV_SEQUENCE_ERROR") == [f"{name} in state plugged"]
+
+
+# ---- what every answer carries -------------------------------------------------------------------------------------
+def test_session_setup_answers_the_new_sessions_id_and_discovery_keeps_the_soc():
+    conn, board, group, clock, events = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    answer = conn.ev_setup("abc")
+    assert answer.session_id == conn.session.session_id != ""
+    conn.ev_authorization()
+    conn.ev_charge_parameter_discovery(EvChargeParameters(**VALID_EV, soc_percent=37.0))
+    assert conn.snapshot()["soc"] == 37.0
+
+
+def test_present_values_are_rounded_to_a_tenth_and_a_negative_current_is_zero():
+    conn, group, events = charging_with_current()
+    group.answer(conn.clock(), 401.26, 100.26)
+    conn.io.measure(conn.clock(), 401.26, 100.26)
+    answer = conn.ev_current_demand(CurrentDemand(**VALID_DEMAND))
+    assert (answer.present_voltage_v, answer.present_current_a) == (401.3, 100.3)
+    group.output_current_a = -0.4  # a module's offset at no load
+    assert conn.ev_current_demand(CurrentDemand(**VALID_DEMAND)).present_current_a == 0.0
+
+
+def test_an_emergency_is_told_until_the_port_recovers_even_with_its_fault_gone():
+    conn, group, events = charging_with_current()
+    conn.on_fault("IO_BOARD_LOST", "test", True)  # clears by itself
+    conn.on_fault("IO_BOARD_LOST", "", False)
+    assert conn.state == "emergency" and not conn.active_faults
+    answer = conn.ev_current_demand(CurrentDemand(**VALID_DEMAND))
+    assert answer.status.status_code.value == "EVSE_EmergencyShutdown" and answer.code == ResponseCode.FAILED
+
+
+def test_an_error_shutdown_is_told_while_it_lasts_and_after_it_with_the_fault_active():
+    conn, board, group, clock, events = make()
+    to_charging(conn, board, group, clock)
+    conn.on_fault("VOLTAGE_MEASUREMENT_STALE", "test", True)  # an error that clears by itself
+    assert conn.state == "error_shutdown"
+    conn.on_fault("VOLTAGE_MEASUREMENT_STALE", "", False)
+    assert not conn.active_faults
+    answer = conn.ev_current_demand(CurrentDemand(**VALID_DEMAND))
+    assert answer.status.status_code.value == "EVSE_Shutdown" and answer.status.notification.value == "StopCharging"
+
+
+def test_an_error_still_active_after_the_shutdown_is_told_in_session_end():
+    conn, board, group, clock, events = make()
+    to_charging(conn, board, group, clock)
+    conn.on_fault("PORT_OVERPOWER", "test", True)  # clears at unplug
+    group.output_current_a = 0.0
+    for _ in range(60):
+        group.answer(clock(), 380.0, 0.0)
+        board.apply_contactors()
+        conn.on_io_status(board.status)
+        clock.advance(0.02)
+        conn.tick()
+    assert conn.state == "session_end"
+    answer = conn.ev_stop_session()
+    assert answer.status.status_code.value == "EVSE_Shutdown"
+
+
+def test_a_port_taken_out_of_service_answers_not_ready():
+    conn, board, group, clock, events = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    conn.set_enabled(False)
+    assert conn.state == "unavailable"
+    assert conn.ev_setup("abc").status.status_code.value == "EVSE_NotReady"
+
+
+# ---- the car's timeouts --------------------------------------------------------------------------------------------
+def test_the_sequence_timeout_is_60_s_of_silence_exactly():
+    conn, group, events = charging_with_current()
+    heard = conn.last_ev_request_t
+    conn.ev_requests.check_timeouts(heard + 60.0)
+    assert faults(events, "EV_TIMEOUT") == []
+    conn.ev_requests.check_timeouts(heard + 60.001)
+    assert faults(events, "EV_TIMEOUT") == ["no request within the sequence timeout"]
+
+
+@pytest.mark.parametrize("state", ["charging", "precharge"])
+def test_a_car_that_does_not_stop_within_5_s_of_stop_charging_is_timed_out(state):
+    conn, group, events = charging_with_current()
+    conn.state = state  # the check reads the state only
+    assert conn.request_stop()
+    asked = conn.stop_requested_t
+    conn.ev_requests.check_timeouts(asked + 5.0)
+    assert faults(events, "EV_TIMEOUT") == []
+    conn.ev_requests.check_timeouts(asked + 5.001)
+    assert faults(events, "EV_TIMEOUT") == ["car did not stop after StopCharging"]
