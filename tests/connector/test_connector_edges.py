@@ -8,9 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from controller.connector.ev_session import IsolationLevel, ResponseCode
+from controller.connector.connector import Connector
+from controller.connector.ev_session import CurrentDemand, EvChargeParameters, IsolationLevel, ResponseCode
+from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.formats.events import CommunicationRestart, FaultRaised, PhaseChanged, SessionEnded
+from tests.connector.fakes import FakeBoard, FakeGroup
 from tests.connector.test_connector import cp, make, settle, to_charging
+from tests.connector.test_safety_checks import at_test_voltage, finished
+from tests.fakes.clock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -61,14 +66,27 @@ def test_maintenance_is_flagged_only_when_disabled_for_maintenance():
     conn.tick()
     conn.set_enabled(False)
     conn.set_enabled(True)
+    clock.advance(12.5)
     conn.set_enabled(False, maintenance=True)
-    phases = [(e.state, e.maintenance) for e in events if isinstance(e, PhaseChanged)]
-    assert phases[-3:] == [("unavailable", False), ("available", False), ("unavailable", True)]
+    phases = [(e.state, e.maintenance, e.t) for e in events if isinstance(e, PhaseChanged)]
+    assert phases[-3:] == [("unavailable", False, 1000.0), ("available", False, 1000.0),
+                           ("unavailable", True, 1012.5)]
     assert conn.maintenance and not conn.enabled
     conn.set_enabled(True, maintenance=True)  # enabling ends any maintenance
     assert conn.state == "available" and not conn.maintenance and conn.enabled
     conn.tick()
     assert conn.state == "available"
+
+
+def test_out_for_maintenance_with_a_latched_fault_is_an_outage_that_counts():
+    conn, board, group, clock, events = make()
+    conn.on_io_status(board.status)
+    conn.tick()
+    conn.on_fault("OUTPUT_OVERVOLTAGE", "test", True)
+    assert conn.state == "unavailable"
+    conn.set_enabled(False, maintenance=True)
+    conn.on_fault("ESTOP_PRESSED", "test", True)  # a state change while out for maintenance, the fault latched
+    assert [e.maintenance for e in events if isinstance(e, PhaseChanged)][-1] is False
 
 
 # ---- the end of a session: the reason the store and OCPP get ------------------------------------------------
@@ -173,11 +191,14 @@ def idle(**charging_cfg):
     return conn, board, group, clock, events
 
 
-def test_cp_f_is_released_after_its_hold_unless_the_board_is_lost():
+def test_cp_f_is_released_at_its_hold_exactly_unless_the_board_is_lost():
     conn, board, group, clock, _ = idle(emergency_f_hold_s=0.25)
+    cp(conn, board, "B")
     emergency_with(conn, board, clock)
-    ticks(conn, clock, 0.3)
-    assert not board.state_f and board.pwm == 100.0 and conn.state == "emergency"  # the e-stop is latched
+    ticks(conn, clock, 0.125, dt=0.125)
+    assert board.state_f is True and board.pwm == 5.0  # not before its hold
+    ticks(conn, clock, 0.125, dt=0.125)
+    assert board.state_f is False and board.pwm == 100.0 and conn.state == "emergency"  # the e-stop is latched
 
     conn, board, group, clock, _ = idle(emergency_f_hold_s=0.25)
     emergency_with(conn, board, clock, "IO_BOARD_LOST")
@@ -213,11 +234,6 @@ def test_a_failing_supervisor_cuts_the_power_and_says_why(monkeypatch):
 
 
 def test_the_boards_own_limit_has_5_percent_margin_above_600_v():
-    from controller.connector.connector import Connector
-    from controller.connector.ev_session import EvChargeParameters
-    from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
-    from tests.connector.fakes import FakeBoard, FakeGroup
-    from tests.fakes.clock import FakeClock
     cfg = ConnectorConfig(id=1, type="CCS1", max_voltage_v=1000, max_current_a=200, max_power_kw=60, group="A")
     clock = FakeClock()
     conn = Connector(cfg, ChargingConfig(), FakeBoard(), FakeGroup(), clock=clock, wall_clock=clock)
@@ -288,3 +304,100 @@ def test_the_snapshot_of_an_idle_port():
     snap = conn.snapshot()
     assert (snap["state"], snap["cp"], snap["session"], snap["soc"], snap["modules_on"], snap["power_kw"]) == \
         ("available", "A", None, None, False, 0.0)
+
+
+# ---- unplugged: everything back to the start -------------------------------------------------------------------
+def test_an_unplug_mid_session_ends_it_as_unplugged_and_offers_the_port_again():
+    conn, board, group, clock, events = make(auto_authorize=False)
+    conn.on_io_status(board.status)
+    conn.tick()
+    cp(conn, board, "B")
+    conn.ev_setup("abc")
+    conn.authorize()
+    board.log.clear()
+    cp(conn, board, "A")
+    assert conn.state == "available" and ended(events) == ["unplugged"]
+    assert board.state_f is False and board.pwm == 100.0 and ("pwm", 100.0) in board.log
+    assert conn.authorized is False
+
+
+def test_an_error_shutdown_outside_charging_holds_for_a_landing_contact_like_a_stop():
+    conn, board, group, clock = at_test_voltage()
+    group.contact_closing = True
+    group.log.clear()
+    conn.on_fault("PORT_OVERPOWER", "test", True)
+    assert conn.state == "error_shutdown"
+    assert not [c for c in group.log if c[0] == "set"]
+    group.contact_closing = False
+    settle(conn, board, group, clock, steps=1)
+    assert [c for c in group.log if c[0] == "set"][0][2] == 0.0
+
+
+def test_an_invalid_imd_fault_clears_with_the_first_valid_reading():
+    conn, board, group, clock, events = charging(imd_invalid_after_s=0.2)
+    conn.imd.valid = False
+    ticks(conn, clock, 0.3)
+    assert "IMD_INVALID" in conn.active_faults
+    conn.imd.valid = True
+    ticks(conn, clock, 0.025)
+    assert "IMD_INVALID" not in conn.active_faults
+
+
+def test_a_fault_raised_without_detail_has_an_empty_one():
+    conn, board, group, clock, events = idle()
+    conn.raise_fault("ISOLATION_WARNING")
+    assert [e.detail for e in events if isinstance(e, FaultRaised)] == [""]
+
+
+# ---- energy: counted in precharge, charging and stopping, from the meter when there is one -------------------------
+def flowing(conn, board, group, clock, volts, amps, seconds):
+    """The measured output for `seconds` of control ticks; the energy the session counted meanwhile (Wh)."""
+    before = conn.session.module_energy_wh
+    for _ in range(round(seconds / 0.025)):
+        board.measure(clock(), volts, amps)
+        group.answer(clock(), volts, amps)
+        clock.advance(0.025)
+        conn.tick()
+    return conn.session.module_energy_wh - before
+
+
+def test_energy_is_counted_in_precharge_and_stopping_too():
+    conn, board, group, clock = at_test_voltage()
+    settle(conn, board, group, clock, steps=40)
+    board.status = replace(board.status, cable_voltage_v=10.0)
+    settle(conn, board, group, clock)
+    assert finished(conn) and conn.ev_precharge_request(380.0, 2.0).code == ResponseCode.OK
+    assert flowing(conn, board, group, clock, 380.0, 2.0, 0.1) == pytest.approx(380 * 2 * 0.1 / 3600, rel=0.05)
+
+    conn, board, group, clock, events = charging()
+    conn.ev_power_delivery(False)
+    assert conn.state == "stopping"
+    assert flowing(conn, board, group, clock, 380.0, 90.0, 0.05) == pytest.approx(380 * 90 * 0.05 / 3600, rel=0.05)
+
+
+def test_a_stalled_loop_counts_at_most_half_a_second_per_tick():
+    conn, board, group, clock, events = charging()
+    conn.ev_current_demand(CurrentDemand(target_voltage_v=400.0, target_current_a=5.0))
+    flowing(conn, board, group, clock, 400.0, 5.0, 0.05)
+    before = conn.session.module_energy_wh
+    clock.advance(0.8)
+    conn.tick()  # late: skipped once
+    clock.advance(0.02)
+    board.measure(clock(), 400.0, 5.0)
+    group.answer(clock(), 400.0, 5.0)
+    conn.tick()
+    assert conn.session.module_energy_wh - before == pytest.approx(400 * 5 * 0.5 / 3600)
+
+
+def test_a_fresh_meter_brackets_the_session_and_is_read_every_tick():
+    class Reading:
+        energy_import_wh, power_w = 10_000.0, 0.0
+    class Meter:
+        fresh, latest = True, Reading()
+    conn, board, group, clock, events = make()
+    conn.meter = Meter()
+    to_charging(conn, board, group, clock)
+    Reading.energy_import_wh, Reading.power_w = 10_250.0, 36_000.0
+    conn.tick()
+    record = conn.session.to_json()
+    assert (record["energy_kwh"], record["peak_kw"], record["energy_source"]) == (0.25, 36.0, "meter")
