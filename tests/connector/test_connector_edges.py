@@ -401,3 +401,31 @@ def test_a_fresh_meter_brackets_the_session_and_is_read_every_tick():
     conn.tick()
     record = conn.session.to_json()
     assert (record["energy_kwh"], record["peak_kw"], record["energy_source"]) == (0.25, 36.0, "meter")
+
+
+# ---- the lock and what a finished session leaves ------------------------------------------------------------------
+def test_the_lock_is_released_once_below_60_v_and_not_commanded_again():
+    conn, board, group, clock, events = stopped_at_welding_detection()
+    board.status = replace(board.status, cable_voltage_v=300.0)
+    board.log.clear()
+    power_down_done(conn, board, group, clock)
+    conn.ev_stop_session()
+    assert conn.state == "session_end" and ("lock", False) not in board.log  # still 300 V on the cable
+    board.status = replace(board.status, cable_voltage_v=59.0)
+    ticks(conn, clock, 0.5)
+    assert board.log.count(("lock", False)) == 1
+
+
+def test_a_finished_session_leaves_no_soc_and_names_its_connector():
+    conn, board, group, clock, events = charging()
+    conn.ev_soc = 80.0
+    cp(conn, board, "A")
+    assert conn.snapshot()["soc"] is None
+    assert [e.connector for e in events if isinstance(e, SessionEnded)] == [1]
+
+
+def test_a_fresh_port_unlocks_on_request_and_says_unknown_without_a_board_status():
+    conn, board, group, clock, events = idle()
+    assert conn.unlock_on_request() is None and board.log[-1] == ("lock", False)
+    board.status = None
+    assert conn.lock_state() == "UNKNOWN"
