@@ -11,6 +11,7 @@ import pytest
 from controller.formats.v2g import exi
 from controller.formats.v2g.physical_value import to_float
 from controller.v2g.secc.handlers.charge_parameter_discovery import pmax_entries
+from tests.v2g.test_secc_phases import walk
 from tests.v2g.test_secc_session import Bench
 
 pytestmark = pytest.mark.timeout(30)
@@ -86,3 +87,39 @@ def test_din_offers_one_unlimited_entry_from_the_start():
 ])
 def test_pmax_entries_at_their_edges(schedule, entries):
     assert pmax_entries(schedule, 50_000) == entries
+
+
+def test_two_limits_in_one_second_keep_the_lower_in_either_order():
+    assert pmax_entries(((0, 30_000.0), (0, 40_000.0)), 50_000) == [(0, 86_400, 30_000)]
+
+
+@pytest.mark.parametrize("schema", ["din", "iso2"])
+def test_the_regulation_tolerance_and_ripple_are_told(schema):
+    async def go():
+        bench = Bench(schema)
+        await authorized(bench)
+        return await bench.ask("charge_parameters", max_voltage_v=410, max_current_a=125, soc_percent=23)
+    parameters = asyncio.run(go()).DC_EVSEChargeParameter
+    assert to_float(parameters.EVSECurrentRegulationTolerance) == 5.0
+    assert to_float(parameters.EVSEPeakCurrentRipple) == 5.0
+    assert to_float(parameters.EVSEMinimumCurrentLimit) == 0.0
+
+
+# ---- CurrentDemand: the car's values in, the limits out ---------------------------------------------------------
+@pytest.mark.parametrize("schema", ["din", "iso2"])
+def test_every_current_demand_value_reaches_the_connector_and_the_limits_are_told(schema):
+    async def go():
+        bench = Bench(schema)
+        await walk(bench, "charging")
+        answer = await bench.ask("current_demand", target_voltage_v=401.0, target_current_a=55.0, soc_percent=47,
+                                 charging_complete=True, max_voltage_v=415.0, max_current_a=140.0,
+                                 max_power_w=55_000.0)
+        return bench, answer
+    bench, answer = asyncio.run(go())
+    demand = bench.conn.demand
+    assert (demand.target_voltage_v, demand.target_current_a, demand.soc_percent, demand.charging_complete,
+            demand.max_voltage_v, demand.max_current_a, demand.max_power_w) == \
+        (401.0, 55.0, 47.0, True, 415.0, 140.0, 55_000.0)
+    assert to_float(answer.EVSEMaximumVoltageLimit) == 500.0
+    assert to_float(answer.EVSEMaximumCurrentLimit) == 200.0
+    assert to_float(answer.EVSEMaximumPowerLimit) == 60_000.0
