@@ -4,22 +4,23 @@
 tests reach which function, then runs only those tests against each mutant. Its verdicts sit in
 `mutants/<file>.meta` (JSON, exit code per mutant); this tool reads them, so the figures are mutmut's own.
 
-A survivor that only changes the text of a log call (`log.info("...")` -> `log.info(None)`) changes nothing on
-a wire; it is counted apart, as `log-only`, so the figure that matters (survivors that change behaviour)
-is not buried under them.
+A survivor that only changes the text of a log call (`log.info("...")` -> `log.info(None)`, or an argument on a
+continuation line of one) changes nothing on a wire; it is counted apart, as `log-only`, so the figure that
+matters (survivors that change behaviour) is not buried under them.
 """
 from __future__ import annotations
 
+import ast
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from difflib import unified_diff
+from difflib import SequenceMatcher, unified_diff
 from pathlib import Path
 
-LOG_CALL = re.compile(r"^\s*[+-]\s*(log|logger|_log)\.(debug|info|warning|error|exception|critical)\(")
+LOGGERS = ("log", "logger", "_log")
+LOG_LEVELS = ("debug", "info", "warning", "error", "exception", "critical")
 
 
 @dataclass
@@ -43,9 +44,9 @@ def file_of(meta: Path, mutants_dir: Path) -> str:
     return str(meta.relative_to(mutants_dir))[: -len(".meta")]
 
 
-def tally(meta_files: Iterable[Path], mutants_dir: Path, status_of, diff_of) -> dict[str, FileFigures]:
+def tally(meta_files: Iterable[Path], mutants_dir: Path, status_of, log_only) -> dict[str, FileFigures]:
     """Figures per source file; `status_of(exit_code)` is mutmut's own verdict name for a mutant's exit code,
-    `diff_of(source_path, mutant_name)` the mutant's diff."""
+    `log_only(source_path, mutant_name)` whether the mutant changes nothing but log calls."""
     figures: dict[str, FileFigures] = {}
     for meta in sorted(meta_files):
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
@@ -54,7 +55,7 @@ def tally(meta_files: Iterable[Path], mutants_dir: Path, status_of, diff_of) -> 
         for name, code in sorted(codes.items()):
             status = status_of(code)
             if status == "survived":
-                if changes_only_log_calls(diff_of(source_path, name)):
+                if log_only(source_path, name):
                     row.survived_log_only += 1
                 else:
                     row.survived += 1
@@ -68,10 +69,37 @@ def tally(meta_files: Iterable[Path], mutants_dir: Path, status_of, diff_of) -> 
     return figures
 
 
-def changes_only_log_calls(diff: str) -> bool:
-    changed = [line for line in diff.splitlines()
-               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    return bool(changed) and all(LOG_CALL.match(line) for line in changed)
+def _log_call_lines(code: str) -> set[int]:
+    """The 0-based lines of `code` that belong to a statement which is only a log call."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        call = node.value if isinstance(node, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in LOG_LEVELS \
+                and isinstance(call.func.value, ast.Name) and call.func.value.id in LOGGERS:
+            lines.update(range(node.lineno - 1, node.end_lineno))
+    return lines
+
+
+def only_log_calls_differ(original: str, mutant: str) -> bool:
+    """Whether every line that differs between the two versions of a function lies inside a log-call statement
+    of its own version (a changed message, level argument or continuation line); False when nothing differs."""
+    old, new = original.splitlines(), mutant.splitlines()
+    old_logs, new_logs = _log_call_lines(original), _log_call_lines(mutant)
+    changed = False
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        changed = True
+        # a pure insertion or deletion counts where it lands: between two lines of one log call
+        old_lines = range(i1, i2) if i2 > i1 else (i1 - 1, i1)
+        new_lines = range(j1, j2) if j2 > j1 else (j1 - 1, j1)
+        if not (set(old_lines) <= old_logs and set(new_lines) <= new_logs):
+            return False
+    return changed
 
 
 class MutantDiffs:
@@ -84,6 +112,14 @@ class MutantDiffs:
         self._modules: dict[str, object] = {}
 
     def __call__(self, source_path: str, name: str) -> str:
+        original, mutant = (code.split("\n") for code in self.versions(source_path, name))
+        return "\n".join(unified_diff(original, mutant, fromfile=source_path, tofile=source_path, lineterm=""))
+
+    def log_only(self, source_path: str, name: str) -> bool:
+        return only_log_calls_differ(*self.versions(source_path, name))
+
+    def versions(self, source_path: str, name: str) -> tuple[str, str]:
+        """The original function and the mutant's, as source text."""
         import libcst as cst
         from mutmut.mutation.diff_apply import read_mutant_function, read_original_function
         module = self._modules.get(source_path)
@@ -91,8 +127,8 @@ class MutantDiffs:
             module = self._modules[source_path] = cst.parse_module(
                 (self._mutants_dir / source_path).read_text())
         functions = (read_original_function(module, name), read_mutant_function(module, name))
-        original, mutant = (cst.Module([function]).code.strip().split("\n") for function in functions)
-        return "\n".join(unified_diff(original, mutant, fromfile=source_path, tofile=source_path, lineterm=""))
+        original, mutant = (cst.Module([function]).code.strip() for function in functions)
+        return original, mutant
 
 
 def print_table(figures: dict[str, FileFigures], out=sys.stdout) -> None:
@@ -129,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print("mutate: no verdicts in mutants/ (did mutmut run?)", file=sys.stderr)
         return 1
     from mutmut.stats import status_by_exit_code  # mutmut's own verdict names
-    figures = tally(metas, mutants_dir, status_by_exit_code.__getitem__, MutantDiffs(mutants_dir))
+    figures = tally(metas, mutants_dir, status_by_exit_code.__getitem__, MutantDiffs(mutants_dir).log_only)
     print_table(figures)
     args.save.parent.mkdir(parents=True, exist_ok=True)
     args.save.write_text(json.dumps({path: {**asdict(row), "score": row.score}

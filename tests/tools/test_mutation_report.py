@@ -1,17 +1,34 @@
 """The mutation report counts mutmut's own verdicts per file and sets log-text-only survivors apart."""
 import json
 
-from tools.mutation_report import MutantDiffs, changes_only_log_calls, tally
+import pytest
+
+from tools.mutation_report import MutantDiffs, only_log_calls_differ, tally
 
 STATUS = {1: "killed", 0: "survived", 33: "no tests", 36: "timeout", None: "not checked"}
-LOG_DIFF = '--- a.py\n+++ a.py\n@@ -1 +1 @@\n-        log.info("x %d", 1)\n+        log.info(None, 1)\n'
-LOGIC_DIFF = '--- a.py\n+++ a.py\n@@ -1 +1 @@\n-    if volts > limit:\n+    if volts >= limit:\n'
+ORIGINAL = """def guard(volts, limit, cid):
+    log.warning("connector %d: %.0f V above %.0f V",
+                cid, volts, limit)
+    if volts > limit:
+        trip(cid)
+"""
 
 
-def test_a_changed_log_call_is_log_only_and_a_changed_condition_is_not():
-    assert changes_only_log_calls(LOG_DIFF)
-    assert not changes_only_log_calls(LOGIC_DIFF)
-    assert not changes_only_log_calls("")
+@pytest.mark.parametrize("old, new, log_only", [
+    ('log.warning("connector %d: %.0f V above %.0f V",', 'log.warning(None,', True),
+    ("                cid, volts, limit)", "                None, volts, limit)", True),  # a continuation line
+    ("                cid, volts, limit)", "                cid, volts, )", True),
+    ("    if volts > limit:", "    if volts >= limit:", False),
+    ("        trip(cid)", "        trip(None)", False),
+    ("        trip(cid)", "        trip(cid)", False),  # nothing differs: not a log-only change either
+])
+def test_only_changes_inside_log_call_statements_are_log_only(old, new, log_only):
+    assert only_log_calls_differ(ORIGINAL, ORIGINAL.replace(old, new)) is log_only
+
+
+def test_a_log_call_turned_into_other_code_is_not_log_only():
+    mutant = ORIGINAL.replace('log.warning("connector %d: %.0f V above %.0f V",', 'trip(cid) or print(')
+    assert not only_log_calls_differ(ORIGINAL, mutant)
 
 
 def test_tally_per_file(tmp_path):
@@ -19,8 +36,8 @@ def test_tally_per_file(tmp_path):
     meta.parent.mkdir()
     meta.write_text(json.dumps({"exit_code_by_key": {
         "m_1": 1, "m_2": 0, "m_3": 0, "m_4": 33, "m_5": 36, "m_6": None}}))
-    diffs = {"m_2": LOG_DIFF, "m_3": LOGIC_DIFF}
-    figures = tally([meta], tmp_path, STATUS.__getitem__, lambda path, name: diffs[name])
+    log_only = {"m_2": True, "m_3": False}
+    figures = tally([meta], tmp_path, STATUS.__getitem__, lambda path, name: log_only[name])
     row = figures["controller/guard.py"]
     assert (row.killed, row.timeout, row.survived, row.survived_log_only, row.no_tests, row.other) == (1, 1, 1, 1, 1, 1)
     assert row.survivors == ["m_3"]
@@ -54,5 +71,5 @@ def test_diffs_are_read_from_the_mutated_file_as_mutmut_show_prints_them(tmp_pat
     diffs = MutantDiffs(tmp_path)
     logic = diffs("controller/guard.py", "guard.x_guard__mutmut_1")
     assert "-    return volts > limit" in logic and "+    return volts >= limit" in logic
-    assert not changes_only_log_calls(logic)
-    assert changes_only_log_calls(diffs("controller/guard.py", "guard.x_guard__mutmut_2"))
+    assert not diffs.log_only("controller/guard.py", "guard.x_guard__mutmut_1")
+    assert diffs.log_only("controller/guard.py", "guard.x_guard__mutmut_2")
