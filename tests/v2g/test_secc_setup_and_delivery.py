@@ -74,3 +74,17 @@ def test_iso2_stop_is_served():
         return await bench.ask("power_delivery", start=False), bench.conn.state
     stopped, state = asyncio.run(go())
     assert stopped.ResponseCode.value == "OK" and state == "stopping"
+
+
+@pytest.mark.parametrize("schema", ["din", "iso2"])
+def test_welding_detection_tells_the_cable_voltage_while_it_falls(schema):
+    async def go():
+        bench = Bench(schema)
+        await walk(bench, "charging")
+        await bench.ask("power_delivery", start=False)
+        bench.board.status = replace(bench.board.status, cable_voltage_v=123.4)
+        return await bench.ask("welding_detection")
+    answer = asyncio.run(go())
+    assert answer.ResponseCode.value == "OK" and answer.DC_EVSEStatus is not None
+    assert answer.EVSEPresentVoltage.Value * 10 ** answer.EVSEPresentVoltage.Multiplier == pytest.approx(123.4)
+    assert answer.EVSEPresentVoltage.Unit.value == "V"
