@@ -7,8 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from controller.connector.ev_session import EvChargeParameters
-from tests.connector.test_connector import cp, make, settle
+from tests.connector.test_connector import settle
 from tests.connector.test_safety_checks import at_cable_check, at_test_voltage, finished
 
 pytestmark = pytest.mark.timeout(30)
@@ -134,20 +133,6 @@ def test_an_imd_without_any_reading_never_passes(monkeypatch):
     monkeypatch.setattr(type(conn.imd), "latest", property(lambda imd: None))
     ticks(conn, board, clock, 2.0)
     assert group.is_on and not finished(conn)
-
-
-def test_without_an_imd_the_cable_check_fails_and_says_why():
-    conn, board, group, clock, _ = make()
-    conn.imd = None
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
-    conn.ev_setup("abc")
-    conn.ev_authorization()
-    conn.ev_charge_parameter_discovery(EvChargeParameters(max_voltage_v=420, max_current_a=150))
-    cp(conn, board, "C")
-    conn.ev_cable_check_request()
-    assert detail(conn, "CABLE_CHECK_FAILED") == "no insulation monitor configured for this connector"
 
 
 def test_after_the_cable_check_an_invalid_imd_is_not_counted_until_energy_flows_again():

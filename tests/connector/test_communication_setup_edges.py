@@ -6,20 +6,11 @@ import pytest
 
 from controller.connector.ev_session import ResponseCode
 from controller.formats.events import CommunicationRestart
-from tests.connector.test_connector import cp, make
+from tests.connector.test_connector import plugged
 
 pytestmark = pytest.mark.timeout(30)
 
 DT = 0.125
-
-
-def plugged(**charging):
-    conn, board, group, clock, events = make(**charging)
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
-    assert conn.state == "plugged"
-    return conn, board, clock, events
 
 
 def ticks(conn, clock, seconds):
@@ -33,7 +24,7 @@ def restarts(events):
 
 
 def test_no_session_setup_within_20_s_of_plug_in_restarts_at_20_s_exactly():
-    conn, board, clock, events = plugged()
+    conn, board, _, clock, events = plugged()
     ticks(conn, clock, 20.0 - DT)
     assert restarts(events) == []
     ticks(conn, clock, DT)
@@ -42,7 +33,7 @@ def test_no_session_setup_within_20_s_of_plug_in_restarts_at_20_s_exactly():
 
 
 def test_each_attempt_gets_its_own_20_s_and_the_last_one_gives_up():
-    conn, board, clock, events = plugged(communication_restart_f_s=0.25, communication_attempts=2)
+    conn, board, _, clock, events = plugged(communication_restart_f_s=0.25, communication_attempts=2)
     ticks(conn, clock, 20.0)
     ticks(conn, clock, 0.25)
     assert board.state_f is False and board.pwm == 5.0
@@ -57,7 +48,7 @@ def test_each_attempt_gets_its_own_20_s_and_the_last_one_gives_up():
 
 
 def test_cp_f_is_shown_for_its_time_exactly_then_5_percent_again():
-    conn, board, clock, events = plugged(communication_restart_f_s=0.25)
+    conn, board, _, clock, events = plugged(communication_restart_f_s=0.25)
     assert conn.restart_communication("SLAC failed")
     ticks(conn, clock, DT)
     assert board.state_f is True
@@ -66,17 +57,17 @@ def test_cp_f_is_shown_for_its_time_exactly_then_5_percent_again():
 
 
 def test_a_restart_while_one_runs_or_outside_plugged_is_refused():
-    conn, board, clock, events = plugged(communication_attempts=5)
+    conn, board, _, clock, events = plugged(communication_attempts=5)
     assert conn.restart_communication("SLAC failed")
     assert not conn.restart_communication("SLAC failed again")  # CP F still shown
     assert [r[2] for r in restarts(events)] == [2]
-    conn, board, clock, events = plugged()
+    conn, board, _, clock, events = plugged()
     assert conn.ev_setup("abc").code == ResponseCode.OK
     assert not conn.restart_communication("SLAC failed") and restarts(events) == []
 
 
 def test_attempts_count_one_by_one_in_the_events():
-    conn, board, clock, events = plugged(communication_restart_f_s=0.25, communication_attempts=3)
+    conn, board, _, clock, events = plugged(communication_restart_f_s=0.25, communication_attempts=3)
     for reason in ("first", "second"):
         assert conn.restart_communication(reason)
         ticks(conn, clock, 0.25)
@@ -86,7 +77,7 @@ def test_attempts_count_one_by_one_in_the_events():
 
 
 def test_a_car_that_set_up_its_session_has_no_20_s_bound():
-    conn, board, clock, events = plugged()
+    conn, board, _, clock, events = plugged()
     conn.ev_setup("abc")
     ticks(conn, clock, 25.0)
     assert restarts(events) == [] and board.state_f is False

@@ -27,6 +27,21 @@ def make(**charging):
     return conn, board, group, clock, events
 
 
+def idle(**charging):
+    """A connector whose board sent its first status: available, no car."""
+    conn, board, group, clock, events = make(**charging)
+    conn.on_io_status(board.status)
+    conn.tick()
+    return conn, board, group, clock, events
+
+
+def plugged(**charging):
+    """A car plugged in (CP B): the port offers 5 % and waits for the car's SessionSetupReq."""
+    conn, board, group, clock, events = idle(**charging)
+    cp(conn, board, "B")
+    return conn, board, group, clock, events
+
+
 def cp(conn, board, state, **kw):
     board.status = replace(board.status, cp_state=state, **kw)
     conn.on_io_status(board.status)
@@ -38,6 +53,20 @@ def settle(conn, board, group, clock, steps=5, dt=0.02):
         conn.on_io_status(board.status)
         clock.advance(dt)
         conn.tick()
+
+
+def flowing(conn, board, group, clock, seconds, volts=380.0, amps=100.0, dt=0.02):
+    """`seconds` of control periods with the output measured at `volts` and `amps` by the board and the modules;
+    the energy the session counted meanwhile (Wh)."""
+    before = conn.session.module_energy_wh if conn.session else 0.0
+    for _ in range(round(seconds / dt)):
+        clock.advance(dt)
+        group.answer(clock(), volts, amps)
+        board.measure(clock(), volts, amps)
+        board.apply_contactors()
+        conn.on_io_status(board.status)
+        conn.tick()
+    return (conn.session.module_energy_wh if conn.session else 0.0) - before
 
 
 def to_charging(conn, board, group, clock, ev_max_v=420, precharge_v=380.0):

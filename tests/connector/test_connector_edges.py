@@ -13,7 +13,7 @@ from controller.connector.ev_session import CurrentDemand, EvChargeParameters, I
 from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.formats.events import CommunicationRestart, FaultRaised, PhaseChanged, SessionEnded
 from tests.connector.fakes import FakeBoard, FakeGroup
-from tests.connector.test_connector import cp, make, settle, to_charging
+from tests.connector.test_connector import cp, flowing, idle, make, plugged, settle, to_charging
 from tests.connector.test_safety_checks import at_test_voltage, finished
 from tests.fakes.clock import FakeClock
 
@@ -40,16 +40,13 @@ def emergency_with(conn, board, clock, code="ESTOP_PRESSED"):
 def test_a_board_that_comes_up_with_a_car_plugged_in_offers_5_percent(cp_state):
     conn, board, group, clock, _ = make()
     board.status = replace(board.status, cp_state=cp_state)
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn.on_io_status(board.status)  # the first status, in the receive path: no control tick needed
     assert conn.state == "plugged" and board.pwm == 5.0
 
 
 # ---- unavailable: the CP shows why ---------------------------------------------------------------------
 def test_disabled_with_no_fault_shows_100_percent_and_a_blocking_fault_shows_0():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     board.log.clear()
     conn.set_enabled(False)
     assert conn.state == "unavailable" and ("pwm", 100.0) in board.log and ("pwm", 0.0) not in board.log
@@ -61,9 +58,7 @@ def test_disabled_with_no_fault_shows_100_percent_and_a_blocking_fault_shows_0()
 
 
 def test_maintenance_is_flagged_only_when_disabled_for_maintenance():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     conn.set_enabled(False)
     conn.set_enabled(True)
     clock.advance(12.5)
@@ -79,9 +74,7 @@ def test_maintenance_is_flagged_only_when_disabled_for_maintenance():
 
 
 def test_out_for_maintenance_with_a_latched_fault_is_an_outage_that_counts():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     conn.on_fault("OUTPUT_OVERVOLTAGE", "test", True)
     assert conn.state == "unavailable"
     conn.set_enabled(False, maintenance=True)
@@ -130,9 +123,7 @@ def test_a_technicians_stop_is_booked_as_user_stop():
 
 
 def test_a_stop_request_outside_a_session_is_refused():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     assert conn.request_stop() is False and conn.stop_requested_t is None
 
 
@@ -182,13 +173,6 @@ def ticks(conn, clock, seconds, dt=0.025):
     for _ in range(round(seconds / dt)):
         clock.advance(dt)
         conn.tick()
-
-
-def idle(**charging_cfg):
-    conn, board, group, clock, events = make(**charging_cfg)
-    conn.on_io_status(board.status)
-    conn.tick()
-    return conn, board, group, clock, events
 
 
 def test_cp_f_is_released_at_its_hold_exactly_unless_the_board_is_lost():
@@ -244,9 +228,7 @@ def test_the_boards_own_limit_has_5_percent_margin_above_600_v():
 
 
 def test_contactors_refused_are_named_in_the_log(caplog):
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     with caplog.at_level(logging.INFO, logger="controller.connector.output_guard"):
         conn.close_contactors()
     assert not board.contactors_cmd
@@ -254,10 +236,7 @@ def test_contactors_refused_are_named_in_the_log(caplog):
 
 
 def test_the_restart_reason_reaches_the_event():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     assert conn.restart_communication("SLAC failed: no CM_SLAC_PARM.REQ")
     assert [e.reason for e in events if isinstance(e, CommunicationRestart)] == ["SLAC failed: no CM_SLAC_PARM.REQ"]
 
@@ -298,9 +277,7 @@ def test_the_snapshot_takes_a_fresh_meters_power_and_names_the_faults():
 
 
 def test_the_snapshot_of_an_idle_port():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
+    conn, board, group, clock, events = idle()
     snap = conn.snapshot()
     assert (snap["state"], snap["cp"], snap["session"], snap["soc"], snap["modules_on"], snap["power_kw"]) == \
         ("available", "A", None, None, False, 0.0)
@@ -308,10 +285,7 @@ def test_the_snapshot_of_an_idle_port():
 
 # ---- unplugged: everything back to the start -------------------------------------------------------------------
 def test_an_unplug_mid_session_ends_it_as_unplugged_and_offers_the_port_again():
-    conn, board, group, clock, events = make(auto_authorize=False)
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged(auto_authorize=False)
     conn.ev_setup("abc")
     conn.authorize()
     board.log.clear()
@@ -350,35 +324,24 @@ def test_a_fault_raised_without_detail_has_an_empty_one():
 
 
 # ---- energy: counted in precharge, charging and stopping, from the meter when there is one -------------------------
-def flowing(conn, board, group, clock, volts, amps, seconds):
-    """The measured output for `seconds` of control ticks; the energy the session counted meanwhile (Wh)."""
-    before = conn.session.module_energy_wh
-    for _ in range(round(seconds / 0.025)):
-        board.measure(clock(), volts, amps)
-        group.answer(clock(), volts, amps)
-        clock.advance(0.025)
-        conn.tick()
-    return conn.session.module_energy_wh - before
-
-
 def test_energy_is_counted_in_precharge_and_stopping_too():
     conn, board, group, clock = at_test_voltage()
     settle(conn, board, group, clock, steps=40)
     board.status = replace(board.status, cable_voltage_v=10.0)
     settle(conn, board, group, clock)
     assert finished(conn) and conn.ev_precharge_request(380.0, 2.0).code == ResponseCode.OK
-    assert flowing(conn, board, group, clock, 380.0, 2.0, 0.1) == pytest.approx(380 * 2 * 0.1 / 3600, rel=0.05)
+    assert flowing(conn, board, group, clock, 0.1, 380.0, 2.0) == pytest.approx(380 * 2 * 0.1 / 3600, rel=0.05)
 
     conn, board, group, clock, events = charging()
     conn.ev_power_delivery(False)
     assert conn.state == "stopping"
-    assert flowing(conn, board, group, clock, 380.0, 90.0, 0.05) == pytest.approx(380 * 90 * 0.05 / 3600, rel=0.05)
+    assert flowing(conn, board, group, clock, 0.04, 380.0, 90.0) == pytest.approx(380 * 90 * 0.04 / 3600, rel=0.05)
 
 
 def test_a_stalled_loop_counts_at_most_half_a_second_per_tick():
     conn, board, group, clock, events = charging()
     conn.ev_current_demand(CurrentDemand(target_voltage_v=400.0, target_current_a=5.0))
-    flowing(conn, board, group, clock, 400.0, 5.0, 0.05)
+    flowing(conn, board, group, clock, 0.05, 400.0, 5.0)
     before = conn.session.module_energy_wh
     clock.advance(0.8)
     conn.tick()  # late: skipped once

@@ -1,25 +1,15 @@
 """The control pilot's changes acted on by the connector: C -> B during a stop or an error shutdown opens within
 IEC 61851-1's 100 ms even with current flowing (also after D), the reason C -> B gives a session, CP F clearing
-when the car shows B or C again, a board coming back while a car is plugged in, and the words of each CP fault
+when the car shows B or C again, and the words of each CP fault
 (issue 19's surviving mutants of control_pilot.py)."""
 from __future__ import annotations
 
 import pytest
 
 from controller.formats.events import FaultRaised
-from tests.connector.test_connector import cp, make, to_charging
+from tests.connector.test_connector import cp, flowing, make, plugged, to_charging
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def flowing(conn, board, group, clock, seconds, amps=100.0, dt=0.02):
-    for _ in range(round(seconds / dt)):
-        clock.advance(dt)
-        group.answer(clock(), 380.0, amps)
-        board.measure(clock(), 380.0, amps)
-        board.apply_contactors()
-        conn.on_io_status(board.status)
-        conn.tick()
 
 
 def charging_with_current():
@@ -55,24 +45,11 @@ def test_c_to_b_while_charging_is_the_cars_stop():
 
 
 def test_cp_f_from_the_car_is_cleared_when_it_shows_b_again():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     cp(conn, board, "F")
     assert "CP_STATE_F" in conn.active_faults
     cp(conn, board, "B")
     assert "CP_STATE_F" not in conn.active_faults
-
-
-def test_a_board_back_in_service_with_a_car_plugged_in_offers_it_5_percent():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    conn.set_enabled(False)
-    conn.enabled = True  # enabled again without the table's trigger: the next CP change brings it back
-    cp(conn, board, "B")
-    assert conn.state == "plugged" and board.pwm == 5.0
 
 
 @pytest.mark.parametrize("state, kw, code, words", [
@@ -82,9 +59,6 @@ def test_a_board_back_in_service_with_a_car_plugged_in_offers_it_5_percent():
     ("INVALID", {"cp_high_v": 7.5}, "CP_INVALID", "CP high 7.5 V"),
 ])
 def test_each_cp_fault_says_what_the_pilot_showed(state, kw, code, words):
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     cp(conn, board, state, **kw)
     assert [e.detail for e in events if isinstance(e, FaultRaised) and e.code == code] == [words]

@@ -9,7 +9,7 @@ import pytest
 
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.formats.events import FaultRaised
-from tests.connector.test_connector import cp, make, to_charging
+from tests.connector.test_connector import make, plugged, to_charging
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -17,10 +17,7 @@ VALID_EV = dict(max_voltage_v=420.0, max_current_a=150.0)
 
 
 def authorizing():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     conn.ev_setup("abc")
     conn.ev_authorization()
     assert conn.state == "authorizing"
@@ -119,20 +116,14 @@ def test_a_request_out_of_order_is_recorded_with_its_name_and_the_state(call, na
     (lambda c: c.ev_current_demand(CurrentDemand(**VALID_DEMAND)), "CurrentDemand"),
 ])
 def test_a_stop_or_demand_before_the_session_is_recorded_with_its_name(call, name):
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     assert call(conn).code == ResponseCode.FAILED_SEQUENCE_ERROR
     assert faults(events, "EV_SEQUENCE_ERROR") == [f"{name} in state plugged"]
 
 
 # ---- what every answer carries -------------------------------------------------------------------------------------
 def test_session_setup_answers_the_new_sessions_id_and_discovery_keeps_the_soc():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     answer = conn.ev_setup("abc")
     assert answer.session_id == conn.session.session_id != ""
     conn.ev_authorization()
@@ -187,10 +178,7 @@ def test_an_error_still_active_after_the_shutdown_is_told_in_session_end():
 
 
 def test_a_port_taken_out_of_service_answers_not_ready():
-    conn, board, group, clock, events = make()
-    conn.on_io_status(board.status)
-    conn.tick()
-    cp(conn, board, "B")
+    conn, board, group, clock, events = plugged()
     conn.set_enabled(False)
     assert conn.state == "unavailable"
     assert conn.ev_setup("abc").status.status_code.value == "EVSE_NotReady"

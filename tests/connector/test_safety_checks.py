@@ -58,7 +58,7 @@ def test_cable_check_without_an_imd_never_passes():
     cp(conn, board, "C")
     answer = conn.ev_cable_check_request()
     assert answer.code != ResponseCode.OK or answer.status.isolation.value != "Valid"
-    assert "CABLE_CHECK_FAILED" in conn.active_faults
+    assert conn.active_faults["CABLE_CHECK_FAILED"].detail == "no insulation monitor configured for this connector"
     settle(conn, board, group, clock, steps=20)
     assert ("board", "close") not in board.wire and ("group", "on") not in board.wire
 

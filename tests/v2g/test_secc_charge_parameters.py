@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from controller.formats.v2g import exi
 from controller.formats.v2g.physical_value import to_float
 from controller.v2g.secc.handlers.charge_parameter_discovery import pmax_entries
 from tests.v2g.test_secc_phases import walk
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.timeout(30)
 async def authorized(bench: Bench) -> None:
     await bench.open_session()
     assert (await bench.ask("authorize")).ResponseCode.value == "OK"
-
-
-async def send(bench: Bench, name: str, body):
-    out = await bench.session.on_message(exi.encode(bench.car.schema, bench.car.message(name, body)))
-    message = exi.decode(bench.car.schema, out)
-    return getattr(message.Body, exi.message_type(message))
 
 
 @pytest.mark.parametrize("schema", ["din", "iso2"])
@@ -63,7 +56,7 @@ def test_ac_parameters_on_a_dc_cable_are_a_wrong_charge_parameter(schema):
         pv, t = bench.car.pv, bench.car.t
         ac = t.AC_EVChargeParameter(DepartureTime=0, EAmount=pv(20_000, "Wh"), EVMaxVoltage=pv(240, "V"),
                                     EVMaxCurrent=pv(32, "A"), EVMinCurrent=pv(6, "A"))
-        return bench, await send(bench, name, replace(body, DC_EVChargeParameter=None, AC_EVChargeParameter=ac))
+        return bench, await bench.send(name, replace(body, DC_EVChargeParameter=None, AC_EVChargeParameter=ac))
     bench, answer = asyncio.run(go())
     assert answer.ResponseCode.value == "FAILED_WrongChargeParameter" and bench.conn.ev_parameters is None
     assert to_float(answer.DC_EVSEChargeParameter.EVSEMaximumVoltageLimit) == 500  # the cable's limits still told

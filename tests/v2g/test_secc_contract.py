@@ -54,6 +54,16 @@ class PncBench(Bench):
         self.car.gen_challenge = answer.GenChallenge
         return answer
 
+    def identification_answers_later(self) -> list:
+        """The identification answers each presented eMAID with a future the test settles; those futures."""
+        futures: list = []
+
+        def present(token, cid):
+            futures.append(asyncio.get_running_loop().create_future())
+            return futures[-1]
+        self.session.settings = replace(self.session.settings, present_token=present)
+        return futures
+
     async def settled(self):
         await asyncio.sleep(0)  # the close is scheduled right after the answer
         return self
@@ -132,12 +142,7 @@ def test_the_identifications_answer_to_the_emaid_decides(outcome, expected):
     instead of leaving the car waiting for its timeout."""
     async def go():
         bench = PncBench()
-        outcomes = []
-
-        def present(token, cid):
-            outcomes.append(asyncio.get_running_loop().create_future())
-            return outcomes[-1]
-        bench.session.settings = replace(bench.session.settings, present_token=present)
+        outcomes = bench.identification_answers_later()
         await bench.open_contract()
         await bench.details()
         first = await bench.ask("authorize")

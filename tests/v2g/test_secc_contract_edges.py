@@ -4,21 +4,14 @@ errors, a contract chain without sub-CAs, and the token saying where its chain w
 surviving mutants of handlers/contract_authorization.py and payment_details.py)."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
 
-from controller.formats.v2g import exi
 from hil.ev.evcc.contract import signature
 from tests.v2g.test_secc_contract import PncBench, code, run
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def _send(bench: PncBench, message):
-    out = await bench.session.on_message(exi.encode("iso2", message))
-    return exi.decode("iso2", out).Body.AuthorizationRes
 
 
 def test_a_repetition_that_carries_a_signature_is_checked_again():
@@ -32,7 +25,7 @@ def test_a_repetition_that_carries_a_signature_is_checked_again():
                            t.AuthorizationReq(Id="ID1", GenChallenge=bench.car.gen_challenge))
         message = bench.car.message("AuthorizationReq", t.AuthorizationReq())  # no Id, no challenge
         message.Header.Signature = signed
-        return first, await _send(bench, message), await bench.settled()
+        return first, await bench.send("AuthorizationReq", None, message), await bench.settled()
     first, repeated, bench = run(go())
     assert first.EVSEProcessing.value == "Ongoing"
     assert code(repeated) == "FAILED_ChallengeInvalid" and bench.connection.closed
@@ -42,12 +35,7 @@ def test_a_repetition_that_carries_a_signature_is_checked_again():
 def test_an_identification_pending_or_failed_leaves_the_car_waiting(outcome):
     async def go():
         bench = PncBench()
-        futures = []
-
-        def present(token, cid):
-            futures.append(asyncio.get_running_loop().create_future())
-            return futures[-1]
-        bench.session.settings = replace(bench.session.settings, present_token=present)
+        futures = bench.identification_answers_later()
         await bench.open_contract()
         await bench.details()
         first = await bench.ask("authorize")
@@ -80,9 +68,7 @@ def test_a_contract_chain_without_sub_cas_is_judged_not_crashed_on():
         await bench.open_contract()
         name, body = bench.car.payment_details()
         chain = replace(body.ContractSignatureCertChain, SubCertificates=None)
-        out = await bench.session.on_message(exi.encode("iso2", bench.car.message(
-            name, replace(body, ContractSignatureCertChain=chain))))
-        return exi.decode("iso2", out).Body.PaymentDetailsRes, bench
+        return await bench.send(name, replace(body, ContractSignatureCertChain=chain)), bench
     answer, bench = run(go())
     assert code(answer) == "FAILED_CertChainError"  # the rig's leaf hangs below two sub-CAs
     assert "CONTROLLER_INTERNAL" not in bench.faults

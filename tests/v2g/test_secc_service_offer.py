@@ -9,29 +9,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from controller.formats.v2g import exi
 from controller.formats.v2g.messages import iso2
 from controller.v2g.secc.handlers.plug_and_charge import (
     respond_certificate_installation, respond_certificate_update,
 )
+from tests.v2g.test_secc_service_detail import _discovered
 from tests.v2g.test_secc_session import Bench
 
 pytestmark = pytest.mark.timeout(30)
 
 
-async def send(bench: Bench, name: str, body):
-    out = await bench.session.on_message(exi.encode(bench.car.schema, bench.car.message(name, body)))
-    message = exi.decode(bench.car.schema, out)
-    return getattr(message.Body, exi.message_type(message))
-
-
 @pytest.mark.parametrize("schema", ["din", "iso2"])
 def test_the_charge_service_is_never_offered_free(schema):
     async def go():
-        bench = Bench(schema)
-        await bench.handshake()
-        await bench.ask("session_setup", evcc_id="0465650064c3")
-        return await bench.ask("service_discovery")
+        return await _discovered(Bench(schema))
     answer = asyncio.run(go())
     assert answer.ChargeService.FreeService is False
     service_id = answer.ChargeService.ServiceTag.ServiceID if schema == "din" else answer.ChargeService.ServiceID
@@ -42,13 +33,11 @@ def test_the_charge_service_is_never_offered_free(schema):
 def test_a_selection_without_the_charge_service_is_refused(schema):
     async def go():
         bench = Bench(schema)
-        await bench.handshake()
-        await bench.ask("session_setup", evcc_id="0465650064c3")
-        await bench.ask("service_discovery")
+        await _discovered(bench)
         name, body = bench.car.payment_selection()
         t = bench.car.t
         other = replace(body, SelectedServiceList=t.SelectedServiceList(SelectedService=[t.SelectedService(ServiceID=2)]))
-        return await send(bench, name, other)
+        return await bench.send(name, other)
     assert asyncio.run(go()).ResponseCode.value == "FAILED_ServiceSelectionInvalid"
 
 

@@ -67,15 +67,19 @@ class Bench:
         return exi.decode("appproto", out)
 
     async def ask(self, op: str, **fields):
-        """Send one request; the response body (or None when the SECC sent nothing)."""
-        name, body = getattr(self.car, op)(**fields)
-        out = await self.session.on_message(exi.encode(self.car.schema, self.car.message(name, body)))
+        """Send one request the car builds; the response body (or None when the SECC sent nothing)."""
+        return await self.send(*getattr(self.car, op)(**fields))
+
+    async def send(self, name: str, body, message=None):
+        """Send `body` as request `name` (or a whole `message` the test built); the response body, or None."""
+        message = message or self.car.message(name, body)
+        out = await self.session.on_message(exi.encode(self.car.schema, message))
         if out is None:
             return None
-        message = exi.decode(self.car.schema, out)
+        answer = exi.decode(self.car.schema, out)
         if name == "SessionSetupReq":
-            self.car.session_id = message.Header.SessionID
-        return getattr(message.Body, exi.message_type(message))
+            self.car.session_id = answer.Header.SessionID
+        return getattr(answer.Body, exi.message_type(answer))
 
     async def open_session(self) -> None:
         await self.handshake()

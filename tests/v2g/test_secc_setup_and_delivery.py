@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from controller.formats.v2g import exi
 from controller.v2g.secc.handlers.session_setup import evse_id
 from tests.v2g.test_secc_phases import walk
 from tests.v2g.test_secc_session import Bench
@@ -60,8 +59,7 @@ def test_iso2_renegotiate_is_refused_and_the_session_shuts_down():
         await walk(bench, "charging")
         name, body = bench.car.power_delivery(start=False)
         renegotiate = replace(body, ChargeProgress=bench.car.t.ChargeProgress.Renegotiate)
-        out = await bench.session.on_message(exi.encode("iso2", bench.car.message(name, renegotiate)))
-        return exi.decode("iso2", out).Body.PowerDeliveryRes, bench.conn.state
+        return await bench.send(name, renegotiate), bench.conn.state
     refused, state = asyncio.run(go())
     assert refused.ResponseCode.value == "FAILED" and refused.DC_EVSEStatus is not None
     assert state != "charging"
