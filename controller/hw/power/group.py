@@ -118,7 +118,6 @@ class PowerModuleGroup:
         self._driver = factory(group_index)
         for address in addresses:
             self._driver.check_address(address)
-        self.vendor = vendor
         self.group_index = group_index
         self._port = port
         self._on_fault = on_fault
