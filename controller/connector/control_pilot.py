@@ -39,7 +39,9 @@ class ControlPilot:
     def __init__(self, host: PilotedConnector) -> None:
         self.host = host
         self.reported = "INVALID"  # the latest CP state reported (what the table's conditions read)
-        self.acted = "INVALID"  # the CP state last acted on: stored only once its actions are done
+        # the CP state last acted on, stored only once its actions are done; None before the board's first status,
+        # so that one is always acted on (an invalid level from power-up is a fault too)
+        self.acted: str | None = None
         self._contactors_were_closed = False
 
     def on_status(self, status: IoStatus) -> None:
@@ -59,7 +61,7 @@ class ControlPilot:
                 self.acted = cp
             self.host.unlock_when_safe()
 
-    def _on_change(self, cp: str, previous: str, status: IoStatus) -> None:
+    def _on_change(self, cp: str, previous: str | None, status: IoStatus) -> None:
         host = self.host
         if cp == "F" and host.state_f_requested():
             return
