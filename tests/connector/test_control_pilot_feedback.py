@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from controller.formats.events import FaultRaised, SessionEnded
-from tests.connector.test_connector import cp, make, plugged, settle, to_charging
+from tests.connector.test_connector import cp, make, plugged, to_charging
 
 pytestmark = pytest.mark.timeout(30)
 
