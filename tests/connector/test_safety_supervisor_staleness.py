@@ -120,3 +120,24 @@ def test_a_module_answer_exactly_one_bound_after_the_boards_measure_is_still_com
         host.io.status = replace(host.io.status, cable_voltage_v=300.0, measure_t=host.clock())
         host.supervisor.check_modules()
     assert host.raised() == ["VOLTAGE_MEASUREMENT_MISMATCH"]
+
+
+def test_energizing_is_allowed_with_a_measure_exactly_its_bound_old():
+    host = Host(measurement_stale_s=0.5)
+    host.temps(30.0, dt=0.0)
+    host.io.status = replace(host.io.status, measure_t=host.clock())
+    host.clock.advance(0.5)
+    assert host.supervisor.refusal() == ""
+    host.clock.advance(0.125)
+    assert host.supervisor.refusal() == "DC voltage measurement stale (0.62 s old)"
+
+
+def test_a_stale_measure_that_came_back_is_cleared_once():
+    host = Host(measurement_stale_s=0.5)
+    host.io.status = replace(host.io.status, measure_t=host.clock())
+    stale_after(host, "", 0.25, 3)
+    assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]
+    for _ in range(5):
+        host.measure(0.0)
+    assert [(code, active) for _, code, active in host.reports] == [
+        ("VOLTAGE_MEASUREMENT_STALE", True), ("VOLTAGE_MEASUREMENT_STALE", False)]
