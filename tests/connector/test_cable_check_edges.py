@@ -144,3 +144,14 @@ def test_after_the_cable_check_an_invalid_imd_is_not_counted_until_energy_flows_
     conn.imd.valid = False
     ticks(conn, board, clock, 1.0)  # the car takes its time before PreCharge
     assert "IMD_INVALID" not in conn.active_faults
+
+
+def test_a_locked_cable_still_above_60_v_waits_without_a_lock_fault():
+    conn, board, group, clock = at_cable_check()
+    board.status = replace(board.status, cable_voltage_v=100.0)  # the last session's charge still on the cable
+    ticks(conn, board, clock, 3.0)  # past the lock's 2 s: the lock is LOCKED, only the voltage holds it up
+    assert "CONNECTOR_LOCK_FAILURE" not in conn.active_faults
+    assert conn.cable_check_step() == "wait_ready"
+    board.status = replace(board.status, cable_voltage_v=10.0)
+    ticks(conn, board, clock, DT)
+    assert conn.cable_check_step() != "wait_ready"
