@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from controller.v2g.contract.validation import ContractValidator
 from hil.ev.evcc.contract import signature
 from tests.v2g.test_secc_contract import PncBench, code, run
 
@@ -84,3 +85,17 @@ def test_a_contract_checked_here_is_presented_as_locally_validated():
     bench = run(go())
     (token, _), = bench.presented
     assert token.locally_validated is True
+
+
+def test_a_contract_left_to_the_csms_is_presented_as_not_validated_here():
+    async def go():
+        bench = PncBench(roots=[])
+        bench.session.settings = replace(bench.session.settings,
+                                         contracts=ContractValidator(lambda: [], central=lambda: True))
+        await bench.open_contract()  # no MO root here, but the CSMS validates contract chains
+        await bench.details()
+        await bench.ask("authorize")
+        return bench
+    bench = run(go())
+    (token, _), = bench.presented
+    assert token.locally_validated is False  # so the chain itself goes to the CSMS with the Authorize
