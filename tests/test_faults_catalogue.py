@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.faults import CATALOGUE, Fault, spec
+from controller.faults import CATALOGUE, Fault, mrec, spec
 
 # code: (severity, clears)
 PINNED = {
@@ -101,3 +101,9 @@ def test_a_raised_fault_takes_the_catalogue_severity_unless_lowered_by_config():
 def test_an_unknown_code_is_a_programming_error():
     with pytest.raises(KeyError):
         spec("NO_SUCH_FAULT")
+
+
+def test_the_chargex_code_a_csms_reads_for_a_fault():
+    assert mrec("CP_INVALID") == ("CX014", "PilotFault")
+    assert mrec("ISOLATION_FAULT") == ("CX002", "GroundFailure")
+    assert mrec("METER_LOST") is None  # no MREC of its own: reported with our code alone
