@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from controller.connector.connector import LATE_TICK_S
 from controller.connector.ev_session import EvChargeParameters
 from tests.connector.test_connector import cp, make
 
@@ -64,3 +65,16 @@ def test_a_loop_late_on_every_tick_still_steps_every_other_tick():
         clock.advance(0.2)
         conn.tick()
     assert "CONTACTOR_NOT_CLOSED" in conn.active_faults
+
+
+def test_a_tick_exactly_late_tick_s_after_the_last_is_on_time():
+    conn, board, group, clock, _ = make()
+    clock.now = 0.0  # from 0: the 0.15 s difference is exact
+    board.online = False  # the first tick finds no board: the port stays out of service
+    conn.on_io_status(board.status)
+    conn.tick()
+    assert conn.state == "unavailable"
+    board.online = True
+    clock.now = LATE_TICK_S
+    conn.tick()  # on time: acted on, not skipped as late
+    assert conn.state == "available"
