@@ -9,7 +9,7 @@ from controller.formats.cabinet.config import ChargingConfig, ConnectorConfig
 from controller.connector.connector import Connector
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
 from controller.connector.table import STATES, TRANSITIONS
-from controller.formats.events import PhaseChanged, SessionEnded
+from controller.formats.events import FaultRaised, PhaseChanged, SessionEnded
 from tests.connector.fakes import FakeBoard, FakeGroup, FakeImd
 from tests.fakes.clock import FakeClock
 
@@ -67,6 +67,16 @@ def flowing(conn, board, group, clock, seconds, volts=380.0, amps=100.0, dt=0.02
         conn.on_io_status(board.status)
         conn.tick()
     return (conn.session.module_energy_wh if conn.session else 0.0) - before
+
+
+def fault_details(events, code):
+    """The details of every FaultRaised `code` among the connector's events, in order."""
+    return [e.detail for e in events if isinstance(e, FaultRaised) and e.code == code]
+
+
+def stop_reasons(events):
+    """The stop reason of every session that ended, in order."""
+    return [e.stop_reason for e in events if isinstance(e, SessionEnded)]
 
 
 def to_charging(conn, board, group, clock, ev_max_v=420, precharge_v=380.0):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.formats.events import FaultRaised
-from tests.connector.test_connector import cp, flowing, make, plugged, to_charging
+from tests.connector.test_connector import cp, fault_details, flowing, make, plugged, to_charging
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -61,4 +60,4 @@ def test_cp_f_from_the_car_is_cleared_when_it_shows_b_again():
 def test_each_cp_fault_says_what_the_pilot_showed(state, kw, code, words):
     conn, board, group, clock, events = plugged()
     cp(conn, board, state, **kw)
-    assert [e.detail for e in events if isinstance(e, FaultRaised) and e.code == code] == [words]
+    assert fault_details(events, code) == [words]

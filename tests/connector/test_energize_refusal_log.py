@@ -17,13 +17,6 @@ GUARD = "controller.connector.output_guard"
 OFFLINE = "not energized: safety supervisor refuses: I/O board offline"
 
 
-def step_once(conn, board, clock):
-    board.apply_contactors()
-    conn.on_io_status(board.status)
-    clock.advance(0.125)
-    conn.tick()
-
-
 def refusals(caplog) -> list[str]:
     return sorted({m for m in caplog.messages if "not energized" in m})
 
@@ -32,8 +25,7 @@ def test_the_cable_checks_contactors_name_themselves_when_refused(caplog):
     conn, board, group, clock = at_cable_check()
     board.online = False
     with caplog.at_level(logging.INFO, logger=GUARD):
-        for _ in range(3):
-            step_once(conn, board, clock)
+        settle(conn, board, group, clock, steps=3, dt=0.125)
     assert conn.cable_check_step() == "energize"
     assert refusals(caplog) == [f"connector 1: cable check contactors {OFFLINE}"]
 
@@ -43,11 +35,11 @@ def test_the_cable_checks_test_voltage_names_itself_when_refused(caplog):
     for _ in range(5):
         if conn.cable_check_step() == "close_contactors":
             break
-        step_once(conn, board, clock)
+        settle(conn, board, group, clock, steps=1, dt=0.125)
     assert conn.cable_check_step() == "close_contactors" and board.contactors_cmd
     board.online = False
     with caplog.at_level(logging.INFO, logger=GUARD):
-        step_once(conn, board, clock)
+        settle(conn, board, group, clock, steps=1, dt=0.125)
     assert refusals(caplog) == [f"connector 1: cable check test voltage {OFFLINE}"]
     assert not group.is_on
 

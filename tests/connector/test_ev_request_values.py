@@ -8,8 +8,7 @@ import math
 import pytest
 
 from controller.connector.ev_session import CurrentDemand, EvChargeParameters, ResponseCode
-from controller.formats.events import FaultRaised
-from tests.connector.test_connector import make, plugged, to_charging
+from tests.connector.test_connector import fault_details, make, plugged, to_charging
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -22,10 +21,6 @@ def authorizing():
     conn.ev_authorization()
     assert conn.state == "authorizing"
     return conn, events
-
-
-def faults(events, code):
-    return [e.detail for e in events if isinstance(e, FaultRaised) and e.code == code]
 
 
 @pytest.mark.parametrize("field, value, detail", [
@@ -45,7 +40,7 @@ def test_each_bad_charge_parameter_is_refused_by_name(field, value, detail):
     conn, events = authorizing()
     answer = conn.ev_charge_parameter_discovery(EvChargeParameters(**{**VALID_EV, field: value}))
     assert answer.code == ResponseCode.FAILED_WRONG_CHARGE_PARAMETER
-    assert faults(events, "EV_REQUEST_INVALID") == [f"ChargeParameterDiscovery: {detail}"]
+    assert fault_details(events, "EV_REQUEST_INVALID") == [f"ChargeParameterDiscovery: {detail}"]
     assert conn.state == "authorizing" and conn.ev_parameters is None
 
 
@@ -57,7 +52,7 @@ def test_charge_parameters_at_their_bounds_are_accepted(field, value):
     conn, events = authorizing()
     answer = conn.ev_charge_parameter_discovery(EvChargeParameters(**{**VALID_EV, field: value}))
     assert answer.code == ResponseCode.OK and conn.state == "parameter_discovery"
-    assert faults(events, "EV_REQUEST_INVALID") == []
+    assert fault_details(events, "EV_REQUEST_INVALID") == []
 
 
 VALID_DEMAND = dict(target_voltage_v=390.0, target_current_a=50.0)
@@ -84,7 +79,7 @@ def test_each_bad_current_demand_value_holds_the_current_at_zero_and_is_named(fi
     answer = conn.ev_current_demand(CurrentDemand(**{**VALID_DEMAND, field: value}))
     assert answer.code == ResponseCode.FAILED_WRONG_CHARGE_PARAMETER
     assert group.setpoint[1] == 0.0 and conn.state == "charging"
-    assert faults(events, "EV_REQUEST_INVALID") == [f"CurrentDemand: {detail}"]
+    assert fault_details(events, "EV_REQUEST_INVALID") == [f"CurrentDemand: {detail}"]
 
 
 @pytest.mark.parametrize("field, value", [("max_power_w", 0.0), ("soc_percent", 100.0)])
@@ -92,7 +87,7 @@ def test_current_demand_values_at_their_bounds_are_served(field, value):
     conn, group, events = charging_with_current()
     answer = conn.ev_current_demand(CurrentDemand(**{**VALID_DEMAND, field: value}))
     assert answer.code == ResponseCode.OK and group.setpoint[1] > 0
-    assert faults(events, "EV_REQUEST_INVALID") == []
+    assert fault_details(events, "EV_REQUEST_INVALID") == []
 
 
 # ---- out of order: the request's own name and the state, in the record ---------------------------------------------
@@ -108,7 +103,7 @@ def test_current_demand_values_at_their_bounds_are_served(field, value):
 def test_a_request_out_of_order_is_recorded_with_its_name_and_the_state(call, name):
     conn, group, events = charging_with_current()
     assert call(conn).code == ResponseCode.FAILED_SEQUENCE_ERROR
-    assert faults(events, "EV_SEQUENCE_ERROR") == [f"{name} in state charging"]
+    assert fault_details(events, "EV_SEQUENCE_ERROR") == [f"{name} in state charging"]
 
 
 @pytest.mark.parametrize("call, name", [
@@ -118,7 +113,7 @@ def test_a_request_out_of_order_is_recorded_with_its_name_and_the_state(call, na
 def test_a_stop_or_demand_before_the_session_is_recorded_with_its_name(call, name):
     conn, board, group, clock, events = plugged()
     assert call(conn).code == ResponseCode.FAILED_SEQUENCE_ERROR
-    assert faults(events, "EV_SEQUENCE_ERROR") == [f"{name} in state plugged"]
+    assert fault_details(events, "EV_SEQUENCE_ERROR") == [f"{name} in state plugged"]
 
 
 # ---- what every answer carries -------------------------------------------------------------------------------------
@@ -189,9 +184,9 @@ def test_the_sequence_timeout_is_60_s_of_silence_exactly():
     conn, group, events = charging_with_current()
     heard = conn.last_ev_request_t
     conn.ev_requests.check_timeouts(heard + 60.0)
-    assert faults(events, "EV_TIMEOUT") == []
+    assert fault_details(events, "EV_TIMEOUT") == []
     conn.ev_requests.check_timeouts(heard + 60.001)
-    assert faults(events, "EV_TIMEOUT") == ["no request within the sequence timeout"]
+    assert fault_details(events, "EV_TIMEOUT") == ["no request within the sequence timeout"]
 
 
 @pytest.mark.parametrize("state", ["charging", "precharge"])
@@ -201,6 +196,6 @@ def test_a_car_that_does_not_stop_within_5_s_of_stop_charging_is_timed_out(state
     assert conn.request_stop()
     asked = conn.stop_requested_t
     conn.ev_requests.check_timeouts(asked + 5.0)
-    assert faults(events, "EV_TIMEOUT") == []
+    assert fault_details(events, "EV_TIMEOUT") == []
     conn.ev_requests.check_timeouts(asked + 5.001)
-    assert faults(events, "EV_TIMEOUT") == ["car did not stop after StopCharging"]
+    assert fault_details(events, "EV_TIMEOUT") == ["car did not stop after StopCharging"]

@@ -15,13 +15,19 @@ from tests.connector.test_safety_supervisor import Host
 pytestmark = pytest.mark.timeout(30)
 
 
-def stale_after(host: Host, code: str, step: float, ticks: int) -> list[float]:
-    """Tick every `step` s, `ticks` times, from a measure and temperatures taken now; when `code` was raised."""
+def tick_every(host: Host, step: float, ticks: int) -> float:
+    """A control tick now, then `ticks` more `step` s apart, with no new reading; the first tick's time."""
     start = host.clock()
     host.supervisor.tick(start)
     for _ in range(ticks):
         host.clock.advance(step)
         host.supervisor.tick(host.clock())
+    return start
+
+
+def stale_after(host: Host, code: str, step: float, ticks: int) -> list[float]:
+    """tick_every(), and when (after its first tick) `code` was raised."""
+    start = tick_every(host, step, ticks)
     return [t - start for t, c, active in host.reports if c == code and active]
 
 
@@ -58,7 +64,7 @@ def test_after_a_stall_a_reading_exactly_five_bounds_old_waits_for_a_steady_tick
 def test_what_a_tick_says_of_a_dc_measure_and_of_temperatures_never_received():
     host = Host(measurement_stale_s=0.5, temperature_stale_s=0.5)
     host.io.status = replace(host.io.status, measure_t=NEVER, temps_t=None)
-    stale_after(host, "", 0.25, 3)
+    tick_every(host, 0.25, 3)
     assert host.active_faults["VOLTAGE_MEASUREMENT_STALE"].detail == "I/O board DC measure never received"
     assert host.active_faults["TEMPERATURE_SENSOR_FAULT"].detail == "connector temperatures never received"
 
@@ -66,7 +72,7 @@ def test_what_a_tick_says_of_a_dc_measure_and_of_temperatures_never_received():
 def test_what_a_tick_says_of_a_dc_measure_that_stopped():
     host = Host(measurement_stale_s=0.5)
     host.io.status = replace(host.io.status, measure_t=host.clock())
-    stale_after(host, "", 0.25, 3)
+    tick_every(host, 0.25, 3)
     assert host.active_faults["VOLTAGE_MEASUREMENT_STALE"].detail == "I/O board DC measure 0.75 s old"
 
 
@@ -135,7 +141,7 @@ def test_energizing_is_allowed_with_a_measure_exactly_its_bound_old():
 def test_a_stale_measure_that_came_back_is_cleared_once():
     host = Host(measurement_stale_s=0.5)
     host.io.status = replace(host.io.status, measure_t=host.clock())
-    stale_after(host, "", 0.25, 3)
+    tick_every(host, 0.25, 3)
     assert host.raised() == ["VOLTAGE_MEASUREMENT_STALE"]
     for _ in range(5):
         host.measure(0.0)

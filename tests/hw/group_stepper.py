@@ -21,6 +21,15 @@ from hil.sim.power_vendors import SIMULATORS
 from tests.fakes.clock import FakeClock
 
 
+# InfyPower commands (bits 21-16 of the identifier, the same in a request and its answer)
+ON_OFF, SET_OUTPUT, READ_OUTPUT, READ_STATUS = 0x1A, 0x1C, 0x03, 0x04
+
+
+def infy(msg: can.Message) -> tuple[int, int]:
+    """(command, module address) of an InfyPower frame the controller sent (the command also of an answer)."""
+    return (msg.arbitration_id >> 16) & 0x3F, (msg.arbitration_id >> 8) & 0xFF
+
+
 class _HeldBus:
     """The part of a python-can bus a CanPort sends through: frames go onto the shared wire."""
 
@@ -68,11 +77,9 @@ class HeldWire:
         self.held.clear()
         return taken
 
-    def drop(self) -> list[can.Message]:
+    def drop(self) -> None:
         """Take the held frames off the wire unseen by the other side (a dead bus)."""
-        dropped = [msg for _, msg in self.held]
         self.held.clear()
-        return dropped
 
 
 @types.coroutine
@@ -107,15 +114,22 @@ class SteppedGroup:
         self.slept.append(seconds)
         return seconds
 
+    def slot(self, *, answer: bool = True) -> list[can.Message]:
+        """One slot followed by the modules' answers (or a dead bus), then the slot's time; the frames the
+        controller sent in the slot itself, before any answer."""
+        mark = len(self.wire.from_controller)
+        seconds = self.step()
+        sent = self.wire.from_controller[mark:]
+        if answer:
+            self.wire.deliver()
+        else:
+            self.wire.drop()
+        self.clock.advance(seconds)
+        return sent
+
     def slots(self, count: int, *, answer: bool = True) -> None:
-        """`count` slots, each followed by the modules' answers (or a dead bus) and then the slot's time."""
         for _ in range(count):
-            seconds = self.step()
-            if answer:
-                self.wire.deliver()
-            else:
-                self.wire.drop()
-            self.clock.advance(seconds)
+            self.slot(answer=answer)
 
     def close(self) -> None:
         if self._run is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from controller.hw.power import PowerModuleGroup
 from controller.hw.power.group import GroupCapabilities
-from tests.hw.group_stepper import SteppedGroup
+from tests.hw.group_stepper import ON_OFF, SET_OUTPUT, SteppedGroup, infy
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -157,7 +157,7 @@ def test_a_new_group_commands_nothing_until_it_is_given_a_setpoint(monkeypatch):
     g = SteppedGroup(monkeypatch, "infypower", [1, 2], telemetry_period_s=0.5)
     g.slots(4)
     assert g.group.setpoint == (0.0, 0.0)
-    setpoints = [m for m in g.wire.from_controller if (m.arbitration_id >> 16) & 0x3F == 0x1C]
+    setpoints = [m for m in g.wire.from_controller if infy(m)[0] == SET_OUTPUT]
     assert setpoints, "the keep-alive sends each module its setpoint"
     assert [(m.voltage_ref_v, m.current_limit_a, m.on) for m in g.models] == [(0.0, 0.0, False)] * 2
     g.close()
@@ -170,13 +170,11 @@ def test_the_defaults_poll_every_200_ms_keep_alive_every_second_and_give_up_afte
     g.models[3].silent = True
     keepalives = 0
     for _ in range(59):  # 59 periods of 0.2 s: 11.8 s
-        mark = len(g.wire.from_controller)
-        g.slots(4)
-        keepalives += any((m.arbitration_id >> 16) & 0x3F == 0x1A and (m.arbitration_id >> 8) & 0xFF == 1
-                          for m in g.wire.from_controller[mark:])
+        period = [m for _ in range(4) for m in g.slot()]  # one telemetry period: a slot per module
+        keepalives += any(infy(m) == (ON_OFF, 1) for m in period)
     # due 1 s after the last one, sent at the first period that starts then or later: every 1.0 or 1.2 s
     assert 9 <= keepalives <= 12
-    assert [c for c, _, _ in g.faults if c == "MODULE_LOST"] == []
+    assert raised(g, "MODULE_LOST") == []
     g.slots(8)
     assert raised(g, "MODULE_LOST") == [True]
     g.close()

@@ -11,32 +11,16 @@ import pytest
 
 from controller.formats.can.dbc import load_dbc
 from controller.hw.power.vendors import infypower, uugreen
-from tests.hw.group_stepper import SteppedGroup
+from tests.hw.group_stepper import ON_OFF, READ_OUTPUT, READ_STATUS, SET_OUTPUT, SteppedGroup, infy
 
 pytestmark = pytest.mark.timeout(20)
 
-ON_OFF, SET_OUTPUT, READ_OUTPUT, READ_STATUS = 0x1A, 0x1C, 0x03, 0x04
 UU_FRAME = load_dbc(uugreen.DBC).get_message_by_name("UuFrame")
-
-
-def infy(msg: can.Message) -> tuple[int, int]:
-    """(command, module address) of a frame the controller sent to an InfyPower module."""
-    return (msg.arbitration_id >> 16) & 0x3F, (msg.arbitration_id >> 8) & 0xFF
 
 
 def uu_command(msg: can.Message) -> tuple[int, int]:
     values = UU_FRAME.decode(msg.data, decode_choices=False)
     return values["MessageType"], values["Command"]
-
-
-def step_frames(g: SteppedGroup) -> list[can.Message]:
-    """One slot: the frames run() sent in it (before any answer), then the answers, then the slot's time."""
-    mark = len(g.wire.from_controller)
-    seconds = g.step()
-    sent = g.wire.from_controller[mark:]
-    g.wire.deliver()
-    g.clock.advance(seconds)
-    return sent
 
 
 def lost(g: SteppedGroup) -> list[tuple[str, bool]]:
@@ -45,7 +29,7 @@ def lost(g: SteppedGroup) -> list[tuple[str, bool]]:
 
 def test_each_module_is_polled_in_its_own_slot_of_the_telemetry_period(monkeypatch):
     g = SteppedGroup(monkeypatch, "infypower", [1, 2, 3, 4], telemetry_period_s=0.5)
-    polled = [sorted({infy(m)[1] for m in step_frames(g) if infy(m)[0] in (READ_OUTPUT, READ_STATUS)})
+    polled = [sorted({infy(m)[1] for m in g.slot() if infy(m)[0] in (READ_OUTPUT, READ_STATUS)})
               for _ in range(8)]
     assert polled == [[1], [2], [3], [4]] * 2
     assert g.slept == [0.125] * 8  # a quarter of the period each: a steady trickle, not a burst
@@ -60,7 +44,7 @@ def test_the_keep_alive_goes_out_once_per_keepalive_period_and_not_between(monke
     g.wire.deliver()
     kept_alive = []
     for loop in range(2, 10):  # loops start every 0.5 s; the keep-alive is due at 0 s, 1 s, 2 s, ...
-        frames = step_frames(g) + step_frames(g)
+        frames = g.slot() + g.slot()
         if any(infy(m)[0] == ON_OFF for m in frames):
             kept_alive.append(loop)
             assert sorted(infy(m) for m in frames if infy(m)[0] in (ON_OFF, SET_OUTPUT)) == sorted([
@@ -74,7 +58,7 @@ def test_the_temperature_is_read_in_the_first_period_and_every_fifth_after(monke
     g = SteppedGroup(monkeypatch, "uugreen", [11, 12], telemetry_period_s=0.5)
     read = []
     for loop in range(12):
-        frames = step_frames(g) + step_frames(g)
+        frames = g.slot() + g.slot()
         if any(uu_command(m) == (uugreen.READ, uugreen.INLET_TEMPERATURE) for m in frames):
             read.append(loop)
     assert read == [0, 5, 10]
@@ -150,7 +134,7 @@ def test_readings_count_as_taken_after_t_only_when_both_voltage_and_current_came
 
 def _power_limited(msg: can.Message) -> can.Message:
     status = load_dbc(infypower.DBC).get_message_by_name("InfyReadStatusAnswer")
-    if msg.arbitration_id & ~0xFF & ~(0xFF << 8) != status.frame_id & ~0xFFFF:
+    if msg.arbitration_id & ~0xFFFF != status.frame_id & ~0xFFFF:  # not a status answer (any addresses)
         return msg
     values = status.decode(msg.data, decode_choices=False)
     values["PowerLimited"] = 1
@@ -196,14 +180,10 @@ def test_a_status_answer_runs_before_the_voltage_answers_received_with_it(monkey
     g.models[0].overvoltage = True
     g.step()  # module 1's slot: its output answer, then its status answer with the over-voltage flag
     batch = g.wire.answers()
-    assert [infy_answer(m) for m in batch] == [READ_OUTPUT, READ_STATUS]
+    assert [infy(m)[0] for m in batch] == [READ_OUTPUT, READ_STATUS]
     g.wire.ports["controller"].dispatch_batch(batch)
     assert seen == [["MODULE_OVERVOLTAGE"]]  # the listener already sees the emergency
     g.close()
-
-
-def infy_answer(msg: can.Message) -> int:
-    return (msg.arbitration_id >> 16) & 0x3F
 
 
 def test_an_answer_with_an_error_code_is_rejected_naming_the_module_and_command(monkeypatch):
